@@ -1,0 +1,362 @@
+//! POP3 commands (RFC 1939 §4–7, RFC 2449 §5, RFC 2595 §4, RFC 5034 §4, RFC 6856 §2) and
+//! their parser.
+//!
+//! The parser takes one command line without its CRLF and never panics; it knows nothing
+//! of session state (which command is allowed when is the state machine's business).
+
+use crate::types::{parse_decimal, MsgNum, Secret};
+
+/// A parsed client command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// RFC 1939 §7: USER name
+    User(String),
+    /// RFC 1939 §7: PASS string (the rest of the line; it may contain spaces)
+    Pass(Secret),
+    /// RFC 1939 §7: APOP name digest
+    Apop { user: String, digest: String },
+    /// RFC 5034 §4: AUTH [mechanism [initial-response]]; bare AUTH lists mechanisms.
+    Auth { mechanism: Option<String>, initial: Option<InitialResponse> },
+    /// RFC 1939 §5
+    Stat,
+    /// RFC 1939 §5: LIST [msg]
+    List(Option<MsgNum>),
+    /// RFC 1939 §5: RETR msg
+    Retr(MsgNum),
+    /// RFC 1939 §5: DELE msg
+    Dele(MsgNum),
+    /// RFC 1939 §5
+    Noop,
+    /// RFC 1939 §5
+    Rset,
+    /// RFC 1939 §4 and §6
+    Quit,
+    /// RFC 1939 §7: TOP msg n
+    Top(MsgNum, u64),
+    /// RFC 1939 §7: UIDL [msg]
+    Uidl(Option<MsgNum>),
+    /// RFC 2449 §5
+    Capa,
+    /// RFC 2595 §4
+    Stls,
+    /// RFC 6856 §2
+    Utf8,
+}
+
+/// The initial response of AUTH (RFC 5034 §4): "=" stands for an empty one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitialResponse {
+    Empty,
+    Base64(Secret),
+}
+
+impl Command {
+    /// The command keyword as it appears on the wire (for logs and error messages).
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Command::User(_) => "USER",
+            Command::Pass(_) => "PASS",
+            Command::Apop { .. } => "APOP",
+            Command::Auth { .. } => "AUTH",
+            Command::Stat => "STAT",
+            Command::List(_) => "LIST",
+            Command::Retr(_) => "RETR",
+            Command::Dele(_) => "DELE",
+            Command::Noop => "NOOP",
+            Command::Rset => "RSET",
+            Command::Quit => "QUIT",
+            Command::Top(..) => "TOP",
+            Command::Uidl(_) => "UIDL",
+            Command::Capa => "CAPA",
+            Command::Stls => "STLS",
+            Command::Utf8 => "UTF8",
+        }
+    }
+
+    /// Encodes the command as a client sends it, with CRLF.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let line = match self {
+            Command::User(u) => format!("USER {u}"),
+            Command::Pass(p) => {
+                out.extend_from_slice(b"PASS ");
+                out.extend_from_slice(p.expose());
+                out.extend_from_slice(b"\r\n");
+                return;
+            }
+            Command::Apop { user, digest } => format!("APOP {user} {digest}"),
+            Command::Auth { mechanism, initial } => {
+                out.extend_from_slice(b"AUTH");
+                if let Some(m) = mechanism {
+                    out.push(b' ');
+                    out.extend_from_slice(m.as_bytes());
+                }
+                match initial {
+                    Some(InitialResponse::Empty) => out.extend_from_slice(b" ="),
+                    Some(InitialResponse::Base64(s)) => {
+                        out.push(b' ');
+                        out.extend_from_slice(s.expose());
+                    }
+                    None => {}
+                }
+                out.extend_from_slice(b"\r\n");
+                return;
+            }
+            Command::List(Some(n)) => format!("LIST {n}"),
+            Command::Retr(n) => format!("RETR {n}"),
+            Command::Dele(n) => format!("DELE {n}"),
+            Command::Top(n, k) => format!("TOP {n} {k}"),
+            Command::Uidl(Some(n)) => format!("UIDL {n}"),
+            other => other.keyword().to_string(),
+        };
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Why a command line could not be parsed. Each maps to one `-ERR` line in the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandError {
+    /// Empty line or only spaces.
+    Empty,
+    /// The keyword is not a POP3 command we know.
+    Unknown,
+    /// Arguments missing, extra or malformed; the text says which.
+    BadArguments { command: &'static str, reason: &'static str },
+    /// A message number that is not 1..=4294967295.
+    BadMsgNum { command: &'static str },
+    /// An argument that must be UTF-8 text is not.
+    NotUtf8 { command: &'static str },
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::Empty => f.write_str("Empty command"),
+            CommandError::Unknown => f.write_str("Unknown command"),
+            CommandError::BadArguments { command, reason } => write!(f, "{command}: {reason}"),
+            CommandError::BadMsgNum { command } => {
+                write!(f, "{command}: invalid message number")
+            }
+            CommandError::NotUtf8 { command } => write!(f, "{command}: argument is not UTF-8"),
+        }
+    }
+}
+
+/// Parses one command line (without CRLF). Keywords are case-insensitive (RFC 1939 §3);
+/// arguments are separated by single spaces, and we accept runs of spaces as Dovecot does.
+pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
+    let (kw, rest) = split_word(line);
+    if kw.is_empty() {
+        return Err(CommandError::Empty);
+    }
+    if kw.len() > 4 {
+        return Err(CommandError::Unknown);
+    }
+    let mut upper = [0u8; 4];
+    upper[..kw.len()].copy_from_slice(kw);
+    upper.make_ascii_uppercase();
+    let kw = &upper[..kw.len()];
+
+    match kw {
+        b"PASS" => {
+            // RFC 1939 §7 note: the password may contain spaces, so PASS takes the whole
+            // rest of the line after exactly one separating space.
+            let arg = line.get(5..).unwrap_or_default();
+            if arg.is_empty() {
+                return Err(CommandError::BadArguments { command: "PASS", reason: "password missing" });
+            }
+            Ok(Command::Pass(Secret::new(arg)))
+        }
+        b"USER" => {
+            let args = words(rest);
+            match args.as_slice() {
+                [name] => Ok(Command::User(utf8(name, "USER")?)),
+                [] => Err(CommandError::BadArguments { command: "USER", reason: "user name missing" }),
+                _ => Err(CommandError::BadArguments { command: "USER", reason: "too many arguments" }),
+            }
+        }
+        b"APOP" => match words(rest).as_slice() {
+            [name, digest] => {
+                let digest = utf8(digest, "APOP")?;
+                if digest.len() != 32 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(CommandError::BadArguments {
+                        command: "APOP",
+                        reason: "digest must be 32 hexadecimal digits",
+                    });
+                }
+                Ok(Command::Apop { user: utf8(name, "APOP")?, digest: digest.to_ascii_lowercase() })
+            }
+            _ => Err(CommandError::BadArguments { command: "APOP", reason: "expected: APOP name digest" }),
+        },
+        b"AUTH" => match words(rest).as_slice() {
+            [] => Ok(Command::Auth { mechanism: None, initial: None }),
+            [mech] => Ok(Command::Auth { mechanism: Some(mechanism(mech)?), initial: None }),
+            [mech, ir] => {
+                let initial = if *ir == b"=" {
+                    InitialResponse::Empty
+                } else {
+                    InitialResponse::Base64(Secret::new(*ir))
+                };
+                Ok(Command::Auth { mechanism: Some(mechanism(mech)?), initial: Some(initial) })
+            }
+            _ => Err(CommandError::BadArguments { command: "AUTH", reason: "too many arguments" }),
+        },
+        b"STAT" => no_args(rest, "STAT", Command::Stat),
+        b"NOOP" => no_args(rest, "NOOP", Command::Noop),
+        b"RSET" => no_args(rest, "RSET", Command::Rset),
+        b"QUIT" => no_args(rest, "QUIT", Command::Quit),
+        b"CAPA" => no_args(rest, "CAPA", Command::Capa),
+        b"STLS" => no_args(rest, "STLS", Command::Stls),
+        b"UTF8" => no_args(rest, "UTF8", Command::Utf8),
+        b"LIST" => optional_msg(rest, "LIST").map(Command::List),
+        b"UIDL" => optional_msg(rest, "UIDL").map(Command::Uidl),
+        b"RETR" => one_msg(rest, "RETR").map(Command::Retr),
+        b"DELE" => one_msg(rest, "DELE").map(Command::Dele),
+        b"TOP" => match words(rest).as_slice() {
+            [n, k] => {
+                let n = MsgNum::parse(n).ok_or(CommandError::BadMsgNum { command: "TOP" })?;
+                let k = parse_decimal(k).ok_or(CommandError::BadArguments {
+                    command: "TOP",
+                    reason: "line count must be a non-negative number",
+                })?;
+                Ok(Command::Top(n, k))
+            }
+            _ => Err(CommandError::BadArguments { command: "TOP", reason: "expected: TOP msg lines" }),
+        },
+        _ => Err(CommandError::Unknown),
+    }
+}
+
+fn split_word(s: &[u8]) -> (&[u8], &[u8]) {
+    match s.iter().position(|&b| b == b' ') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, &[]),
+    }
+}
+
+fn words(s: &[u8]) -> Vec<&[u8]> {
+    s.split(|&b| b == b' ').filter(|w| !w.is_empty()).collect()
+}
+
+fn utf8(s: &[u8], command: &'static str) -> Result<String, CommandError> {
+    String::from_utf8(s.to_vec()).map_err(|_| CommandError::NotUtf8 { command })
+}
+
+fn mechanism(s: &[u8]) -> Result<String, CommandError> {
+    // RFC 4422 §3.1: 1–20 characters from A–Z, 0–9, "-" and "_".
+    let valid = !s.is_empty()
+        && s.len() <= 20
+        && s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+    if !valid {
+        return Err(CommandError::BadArguments { command: "AUTH", reason: "invalid mechanism name" });
+    }
+    Ok(String::from_utf8_lossy(s).to_ascii_uppercase())
+}
+
+fn no_args(rest: &[u8], command: &'static str, c: Command) -> Result<Command, CommandError> {
+    if words(rest).is_empty() {
+        Ok(c)
+    } else {
+        Err(CommandError::BadArguments { command, reason: "takes no arguments" })
+    }
+}
+
+fn optional_msg(rest: &[u8], command: &'static str) -> Result<Option<MsgNum>, CommandError> {
+    match words(rest).as_slice() {
+        [] => Ok(None),
+        [n] => MsgNum::parse(n).map(Some).ok_or(CommandError::BadMsgNum { command }),
+        _ => Err(CommandError::BadArguments { command, reason: "too many arguments" }),
+    }
+}
+
+fn one_msg(rest: &[u8], command: &'static str) -> Result<MsgNum, CommandError> {
+    match words(rest).as_slice() {
+        [n] => MsgNum::parse(n).ok_or(CommandError::BadMsgNum { command }),
+        [] => Err(CommandError::BadArguments { command, reason: "message number missing" }),
+        _ => Err(CommandError::BadArguments { command, reason: "too many arguments" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(i: u32) -> MsgNum {
+        MsgNum::new(i).unwrap_or_else(|| panic!("bad test number {i}"))
+    }
+
+    #[test]
+    fn known_answers() {
+        let table: &[(&[u8], Result<Command, CommandError>)] = &[
+            (b"STAT", Ok(Command::Stat)),
+            (b"stat", Ok(Command::Stat)),
+            (b"StAt", Ok(Command::Stat)),
+            (b"LIST", Ok(Command::List(None))),
+            (b"LIST 2", Ok(Command::List(Some(n(2))))),
+            (b"LIST 0", Err(CommandError::BadMsgNum { command: "LIST" })),
+            (b"LIST x", Err(CommandError::BadMsgNum { command: "LIST" })),
+            (b"RETR 1", Ok(Command::Retr(n(1)))),
+            (b"RETR", Err(CommandError::BadArguments { command: "RETR", reason: "message number missing" })),
+            (b"DELE 7", Ok(Command::Dele(n(7)))),
+            (b"TOP 1 0", Ok(Command::Top(n(1), 0))),
+            (b"TOP 1 10", Ok(Command::Top(n(1), 10))),
+            (b"TOP 1 -1", Err(CommandError::BadArguments { command: "TOP", reason: "line count must be a non-negative number" })),
+            (b"TOP 1", Err(CommandError::BadArguments { command: "TOP", reason: "expected: TOP msg lines" })),
+            (b"UIDL", Ok(Command::Uidl(None))),
+            (b"UIDL 3", Ok(Command::Uidl(Some(n(3))))),
+            (b"USER mrose", Ok(Command::User("mrose".into()))),
+            (b"USER", Err(CommandError::BadArguments { command: "USER", reason: "user name missing" })),
+            (b"PASS secret pass", Ok(Command::Pass(Secret::new("secret pass")))),
+            (b"PASS", Err(CommandError::BadArguments { command: "PASS", reason: "password missing" })),
+            (b"APOP mrose c4c9334bac560ecc979e58001b3e22fb", Ok(Command::Apop { user: "mrose".into(), digest: "c4c9334bac560ecc979e58001b3e22fb".into() })),
+            (b"APOP mrose xyz", Err(CommandError::BadArguments { command: "APOP", reason: "digest must be 32 hexadecimal digits" })),
+            (b"AUTH", Ok(Command::Auth { mechanism: None, initial: None })),
+            (b"AUTH plain", Ok(Command::Auth { mechanism: Some("PLAIN".into()), initial: None })),
+            (b"AUTH PLAIN =", Ok(Command::Auth { mechanism: Some("PLAIN".into()), initial: Some(InitialResponse::Empty) })),
+            (b"AUTH PLAIN AGZvbwBiYXI=", Ok(Command::Auth { mechanism: Some("PLAIN".into()), initial: Some(InitialResponse::Base64(Secret::new("AGZvbwBiYXI="))) })),
+            (b"AUTH PL/AIN", Err(CommandError::BadArguments { command: "AUTH", reason: "invalid mechanism name" })),
+            (b"CAPA", Ok(Command::Capa)),
+            (b"STLS", Ok(Command::Stls)),
+            (b"STLS now", Err(CommandError::BadArguments { command: "STLS", reason: "takes no arguments" })),
+            (b"UTF8", Ok(Command::Utf8)),
+            (b"QUIT", Ok(Command::Quit)),
+            (b"NOOP", Ok(Command::Noop)),
+            (b"RSET", Ok(Command::Rset)),
+            (b"", Err(CommandError::Empty)),
+            (b"XTND", Err(CommandError::Unknown)),
+            (b"RETRIEVE 1", Err(CommandError::Unknown)),
+            (b"\x00\xff", Err(CommandError::Unknown)),
+            (b"USER \xff", Err(CommandError::NotUtf8 { command: "USER" })),
+        ];
+        for (line, want) in table {
+            assert_eq!(&parse_command(line), want, "{:?}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn encode_parse_round_trip() {
+        let cmds = [
+            Command::Stat,
+            Command::List(Some(n(3))),
+            Command::Top(n(2), 5),
+            Command::User("a@b".into()),
+            Command::Pass(Secret::new("p w")),
+            Command::Auth { mechanism: Some("PLAIN".into()), initial: Some(InitialResponse::Empty) },
+            Command::Uidl(None),
+            Command::Quit,
+        ];
+        for c in cmds {
+            let mut out = Vec::new();
+            c.encode(&mut out);
+            assert!(out.ends_with(b"\r\n"));
+            assert_eq!(parse_command(&out[..out.len() - 2]), Ok(c));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(line in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let _ = parse_command(&line);
+        }
+    }
+}

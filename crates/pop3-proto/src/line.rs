@@ -1,0 +1,240 @@
+//! Incremental splitting of a byte stream into CRLF-terminated lines, with limits.
+//!
+//! "Need more input" is the normal result (`None`), not an error. Lines longer than the
+//! soft limit are reported as [`LineError::TooLong`] once their end arrives, so the
+//! session can answer `-ERR` and go on (RFC 2449 §4); bytes beyond the hard cap are not
+//! buffered at all, and the caller should close the connection ([`LineError::Runaway`]).
+//! The buffer therefore never grows past the hard cap, whatever the peer sends.
+
+/// Limits for one [`LineReader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineLimits {
+    /// Longest acceptable line, counting its CRLF (RFC 2449 §4: 255 for commands).
+    pub max_line: usize,
+    /// Bytes without a line end after which the peer is considered hostile.
+    pub hard_cap: usize,
+    /// Accept a bare LF as a line end (lenient mode for broken clients; off by default).
+    pub allow_bare_lf: bool,
+}
+
+impl LineLimits {
+    /// RFC 2449 §4 command lines: 255 octets including CRLF, hard cap 8 KiB.
+    pub const COMMAND: LineLimits = LineLimits { max_line: 255, hard_cap: 8192, allow_bare_lf: false };
+}
+
+/// A line-level problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineError {
+    /// A complete line longer than `max_line`; its bytes were dropped.
+    TooLong,
+    /// A line ended with a bare LF while bare LF is not accepted.
+    BareLf,
+    /// More than `hard_cap` bytes without any line end.
+    Runaway,
+}
+
+/// Accumulates bytes and hands out complete lines (without their line end).
+#[derive(Debug)]
+pub struct LineReader {
+    buf: Vec<u8>,
+    /// Start of unread data in `buf`.
+    pos: usize,
+    limits: LineLimits,
+    /// We are skipping the rest of an overlong line.
+    skipping: bool,
+    runaway: bool,
+}
+
+impl LineReader {
+    pub fn new(limits: LineLimits) -> Self {
+        Self { buf: Vec::new(), pos: 0, limits, skipping: false, runaway: false }
+    }
+
+    pub fn limits(&self) -> LineLimits {
+        self.limits
+    }
+
+    pub fn set_limits(&mut self, limits: LineLimits) {
+        self.limits = limits;
+    }
+
+    /// True when no unread bytes are buffered.
+    pub fn is_empty(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// Drops everything buffered (RFC 2595 §4 / RFC 3207: nothing read before a TLS
+    /// upgrade may be used after it).
+    pub fn clear(&mut self) {
+        self.buf = Vec::new();
+        self.pos = 0;
+        self.skipping = false;
+    }
+
+    /// Releases the buffer's memory when it holds nothing (idle sessions stay small).
+    pub fn shrink(&mut self) {
+        if self.is_empty() {
+            self.buf = Vec::new();
+            self.pos = 0;
+        }
+    }
+
+    /// Adds bytes read from the peer. Bytes past the hard cap are discarded, not stored.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if self.runaway {
+            return;
+        }
+        if self.pos > 0 && self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        let room = self.limits.hard_cap.saturating_sub(self.buf.len() - self.pos);
+        if bytes.len() <= room || bytes[..room].contains(&b'\n') || self.skipping {
+            // Compact before growing so the buffer stays bounded.
+            if self.pos > 0 && self.buf.len() + bytes.len() > self.buf.capacity() {
+                self.buf.drain(..self.pos);
+                self.pos = 0;
+            }
+            self.buf.extend_from_slice(bytes);
+        } else {
+            self.buf.extend_from_slice(&bytes[..room]);
+            self.runaway = true;
+        }
+    }
+
+    /// The next complete line, `None` if more input is needed.
+    pub fn next_line(&mut self) -> Option<Result<Vec<u8>, LineError>> {
+        loop {
+            let data = &self.buf[self.pos..];
+            match data.iter().position(|&b| b == b'\n') {
+                None => {
+                    if self.skipping {
+                        // Keep skipping without holding the bytes.
+                        self.buf.clear();
+                        self.pos = 0;
+                        return None;
+                    }
+                    if data.len() >= self.limits.hard_cap || self.runaway {
+                        self.runaway = true;
+                        return Some(Err(LineError::Runaway));
+                    }
+                    if data.len() >= self.limits.max_line {
+                        // Overlong: forget what we have and skip to the line end.
+                        self.skipping = true;
+                        self.buf.clear();
+                        self.pos = 0;
+                    }
+                    return None;
+                }
+                Some(i) => {
+                    let raw_len = i + 1;
+                    let crlf = i > 0 && data[i - 1] == b'\r';
+                    let line = if crlf { &data[..i - 1] } else { &data[..i] };
+                    let result = if self.skipping {
+                        Err(LineError::TooLong)
+                    } else if raw_len > self.limits.max_line {
+                        Err(LineError::TooLong)
+                    } else if !crlf && !self.limits.allow_bare_lf {
+                        Err(LineError::BareLf)
+                    } else {
+                        Ok(line.to_vec())
+                    };
+                    self.pos += raw_len;
+                    self.skipping = false;
+                    return Some(result);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8], limits: LineLimits, chunk: usize) -> Vec<Result<Vec<u8>, LineError>> {
+        let mut r = LineReader::new(limits);
+        let mut out = Vec::new();
+        for c in input.chunks(chunk.max(1)) {
+            r.feed(c);
+            while let Some(l) = r.next_line() {
+                let stop = l == Err(LineError::Runaway);
+                out.push(l);
+                if stop {
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn splits_in_every_chunking() {
+        let input = b"USER a\r\nPASS b c\r\n\r\nQUIT\r\npartial";
+        for chunk in 1..=input.len() {
+            assert_eq!(
+                lines(input, LineLimits::COMMAND, chunk),
+                vec![Ok(b"USER a".to_vec()), Ok(b"PASS b c".to_vec()), Ok(vec![]), Ok(b"QUIT".to_vec())],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn overlong_line_is_reported_once_and_reading_continues() {
+        let mut input = vec![b'A'; 300];
+        input.extend_from_slice(b"\r\nNOOP\r\n");
+        for chunk in [1, 7, 64, 400] {
+            assert_eq!(
+                lines(&input, LineLimits::COMMAND, chunk),
+                vec![Err(LineError::TooLong), Ok(b"NOOP".to_vec())],
+                "chunk {chunk}"
+            );
+        }
+        // 255 octets including CRLF is fine, 256 is not.
+        let mut ok = vec![b'x'; 253];
+        ok.extend_from_slice(b"\r\n");
+        assert_eq!(lines(&ok, LineLimits::COMMAND, 10), vec![Ok(vec![b'x'; 253])]);
+        let mut bad = vec![b'x'; 254];
+        bad.extend_from_slice(b"\r\n");
+        assert_eq!(lines(&bad, LineLimits::COMMAND, 10), vec![Err(LineError::TooLong)]);
+    }
+
+    #[test]
+    fn skipping_an_overlong_line_holds_no_memory() {
+        let mut r = LineReader::new(LineLimits::COMMAND);
+        for _ in 0..10_000 {
+            r.feed(&[b'z'; 100]);
+            assert!(r.next_line().is_none());
+            assert!(r.buf.len() <= LineLimits::COMMAND.hard_cap);
+        }
+        r.feed(b"\r\nQUIT\r\n");
+        assert_eq!(r.next_line(), Some(Err(LineError::TooLong)));
+        assert_eq!(r.next_line(), Some(Ok(b"QUIT".to_vec())));
+    }
+
+    #[test]
+    fn runaway_when_one_feed_exceeds_the_hard_cap() {
+        let limits = LineLimits { max_line: 255, hard_cap: 1000, allow_bare_lf: false };
+        let mut r = LineReader::new(limits);
+        r.feed(&vec![b'q'; 5000]);
+        assert_eq!(r.next_line(), Some(Err(LineError::Runaway)));
+        assert!(r.buf.len() <= 1000);
+    }
+
+    #[test]
+    fn bare_lf_is_refused_unless_allowed() {
+        assert_eq!(lines(b"NOOP\nQUIT\r\n", LineLimits::COMMAND, 3), vec![Err(LineError::BareLf), Ok(b"QUIT".to_vec())]);
+        let lenient = LineLimits { allow_bare_lf: true, ..LineLimits::COMMAND };
+        assert_eq!(lines(b"NOOP\nQUIT\r\n", lenient, 3), vec![Ok(b"NOOP".to_vec()), Ok(b"QUIT".to_vec())]);
+    }
+
+    #[test]
+    fn clear_discards_pipelined_bytes() {
+        let mut r = LineReader::new(LineLimits::COMMAND);
+        r.feed(b"STLS\r\nUSER evil\r\n");
+        assert_eq!(r.next_line(), Some(Ok(b"STLS".to_vec())));
+        r.clear();
+        assert!(r.next_line().is_none());
+    }
+}

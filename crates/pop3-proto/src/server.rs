@@ -1,0 +1,708 @@
+//! The server side of a POP3 session as a state machine (RFC 1939 §3–6).
+//!
+//! It consumes command lines and appends replies to an output buffer. Whenever a command
+//! needs the outside world — checking a password, reading a message file, applying
+//! deletions, a TLS handshake — it returns a [`Step`] that tells the driver what to do, and
+//! the driver reports back through one of the `*_done`/`login_*` methods. The state enum
+//! owns exactly what is valid in each state: the maildrop exists only in `Transaction`.
+//! This module must never touch a socket, a file or a clock.
+
+use crate::command::{parse_command, Command, CommandError, InitialResponse};
+use crate::line::LineError;
+use crate::response::Response;
+use crate::sasl::{self, LOGIN_PASS_PROMPT, LOGIN_USER_PROMPT};
+use crate::types::{MsgNum, RespCode, Secret, Uidl};
+use crate::wire::Extent;
+
+/// Server policy that is the same for every session.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Text after "+OK " in the greeting (the APOP timestamp is appended when offered).
+    pub greeting: String,
+    /// RFC 2449 §6.9 IMPLEMENTATION capability; `None` keeps the software private.
+    pub implementation: Option<String>,
+    /// RFC 2449 §6.7 EXPIRE capability value (`"NEVER"`, `"30"`…); `None` omits it.
+    pub expire: Option<String>,
+    /// RFC 2449 §6.5 LOGIN-DELAY capability, seconds; `None` omits it.
+    pub login_delay: Option<u32>,
+    /// Unknown or malformed commands tolerated before the connection is closed.
+    pub max_bad_commands: u32,
+    /// Failed authentications tolerated on one connection before it is closed.
+    pub max_auth_failures: u32,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            greeting: "Buzon ready.".into(),
+            implementation: None,
+            expire: None,
+            login_delay: None,
+            max_bad_commands: 20,
+            max_auth_failures: 3,
+        }
+    }
+}
+
+/// What is true of this one connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// The connection is encrypted (implicit TLS, or STLS completed).
+    pub tls_active: bool,
+    /// STLS can be offered (a certificate is configured and TLS is not active yet).
+    pub stls_available: bool,
+    /// Plaintext mechanisms (USER/PASS, AUTH PLAIN/LOGIN) may be used without TLS here
+    /// (trusted network such as loopback, or an explicit admin override).
+    pub plaintext_without_tls: bool,
+    /// The unique `<...@host>` timestamp for APOP, when APOP is possible for some user.
+    pub apop_timestamp: Option<String>,
+}
+
+/// One message as the session sees it: exact wire size and unique-id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageInfo {
+    pub size: u64,
+    pub uidl: Uidl,
+}
+
+/// The credentials a client presented.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// USER/PASS, AUTH PLAIN, AUTH LOGIN.
+    Password(Secret),
+    /// APOP (RFC 1939 §7): the digest of `timestamp` + shared secret.
+    Apop { timestamp: String, digest: String },
+}
+
+/// A login attempt for the driver to check.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub user: String,
+    pub credential: Credential,
+    /// "USER", "APOP", "PLAIN" or "LOGIN" (for logs).
+    pub mechanism: &'static str,
+}
+
+/// What the driver must do after a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Replies (if any) are in the output; read the next line.
+    Continue,
+    /// Send the output, then close the connection.
+    Close,
+    /// Check the credentials, open the maildrop, then call [`ServerSession::login_succeeded`]
+    /// or [`ServerSession::login_failed`].
+    Authenticate,
+    /// Send `status`, then message `index` encoded with `extent`, then ".\r\n". If the file
+    /// cannot be opened, call [`ServerSession::message_unavailable`] instead.
+    SendMessage { index: usize, extent: Extent, status: Response },
+    /// Send the output (the +OK to STLS), run the TLS handshake, then call
+    /// [`ServerSession::tls_started`]. Discard any bytes the client sent before it.
+    StartTls,
+    /// RFC 1939 §6 UPDATE: remove these messages (0-based indices) from the maildrop, then
+    /// call [`ServerSession::update_done`]. Nothing is to be removed in any other case.
+    Update(Vec<usize>),
+}
+
+#[derive(Debug)]
+enum Sasl {
+    Plain,
+    LoginUser,
+    LoginPass { user: String },
+}
+
+#[derive(Debug)]
+struct Maildrop {
+    user: String,
+    messages: Vec<MessageInfo>,
+    deleted: Vec<bool>,
+    deleted_count: usize,
+    deleted_octets: u64,
+    total_octets: u64,
+}
+
+impl Maildrop {
+    /// The live message for a number, or the exact `-ERR` for why not.
+    fn live(&self, n: MsgNum) -> Result<(usize, &MessageInfo), Response> {
+        let i = n.index();
+        match self.messages.get(i) {
+            None => Err(Response::err(format!(
+                "There's no message {n}, only {} messages in maildrop.",
+                self.messages.len()
+            ))),
+            Some(_) if self.deleted[i] => Err(Response::err(format!("Message {n} is deleted."))),
+            Some(m) => Ok((i, m)),
+        }
+    }
+    fn live_count(&self) -> usize {
+        self.messages.len() - self.deleted_count
+    }
+    fn live_octets(&self) -> u64 {
+        self.total_octets - self.deleted_octets
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    /// RFC 1939 §4; `user` is the name given by USER, waiting for PASS.
+    Authorization { user: Option<String> },
+    /// Inside an AUTH exchange (RFC 5034): the next line is a SASL response.
+    SaslExchange(Sasl),
+    /// Waiting for the driver to check credentials.
+    Authenticating { user: String },
+    /// RFC 1939 §5.
+    Transaction(Maildrop),
+    /// QUIT received in TRANSACTION; waiting for the driver to apply deletions.
+    Update { user: String },
+    /// Nothing more will be read.
+    Closed,
+}
+
+/// The session state machine. See the module documentation.
+#[derive(Debug)]
+pub struct ServerSession {
+    config: std::sync::Arc<SessionConfig>,
+    conn: ConnectionInfo,
+    state: State,
+    pending: Option<AuthRequest>,
+    bad_commands: u32,
+    auth_failures: u32,
+    utf8: bool,
+}
+
+/// Dovecot's wording, which users search for.
+const PLAINTEXT_DISALLOWED: &str =
+    "Plaintext authentication disallowed on non-secure (SSL/TLS) connections; use TLS (port 995) or STLS.";
+
+impl ServerSession {
+    pub fn new(config: std::sync::Arc<SessionConfig>, conn: ConnectionInfo) -> Self {
+        Self {
+            config,
+            conn,
+            state: State::Authorization { user: None },
+            pending: None,
+            bad_commands: 0,
+            auth_failures: 0,
+            utf8: false,
+        }
+    }
+
+    /// Appends the greeting (RFC 1939 §4), with the APOP timestamp when APOP is offered.
+    pub fn greeting(&self, out: &mut Vec<u8>) {
+        let text = match &self.conn.apop_timestamp {
+            Some(ts) => format!("{} {ts}", self.config.greeting),
+            None => self.config.greeting.clone(),
+        };
+        Response::ok(text).encode(out);
+    }
+
+    /// The authenticated user, once in TRANSACTION or UPDATE.
+    pub fn user(&self) -> Option<&str> {
+        match &self.state {
+            State::Transaction(m) => Some(&m.user),
+            State::Update { user } => Some(user),
+            _ => None,
+        }
+    }
+
+    /// The user name of the login under way (between [`Step::Authenticate`] and its result).
+    pub fn pending_auth(&self) -> Option<&AuthRequest> {
+        self.pending.as_ref()
+    }
+
+    /// Takes the login under way (the driver may move its secret into a worker thread).
+    pub fn take_pending_auth(&mut self) -> Option<AuthRequest> {
+        self.pending.take()
+    }
+
+    pub fn is_transaction(&self) -> bool {
+        matches!(self.state, State::Transaction(_))
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// The next line is a SASL response, which may be longer than a command line.
+    pub fn expects_sasl_response(&self) -> bool {
+        matches!(self.state, State::SaslExchange(_))
+    }
+
+    pub fn tls_active(&self) -> bool {
+        self.conn.tls_active
+    }
+
+    fn plaintext_ok(&self) -> bool {
+        self.conn.tls_active || self.conn.plaintext_without_tls
+    }
+
+    /// Writes the CAPA list (RFC 2449 §5) truthful for this connection and state.
+    fn capabilities(&self, out: &mut Vec<u8>) {
+        Response::ok("Capability list follows").encode(out);
+        let mut caps: Vec<String> = vec!["CAPA".into(), "TOP".into(), "UIDL".into(), "RESP-CODES".into(), "AUTH-RESP-CODE".into(), "PIPELINING".into()];
+        let authorization = !matches!(self.state, State::Transaction(_));
+        // RFC 2449 §5: capabilities of the AUTHORIZATION state are announced in both
+        // states; STLS is left out once it can no longer be used (RFC 2595 §4).
+        if self.plaintext_ok() {
+            caps.push("USER".into());
+            caps.push("SASL PLAIN LOGIN".into());
+        }
+        if authorization && self.conn.stls_available && !self.conn.tls_active {
+            caps.push("STLS".into());
+        }
+        caps.push("UTF8".into());
+        if let Some(e) = &self.config.expire {
+            caps.push(format!("EXPIRE {e}"));
+        }
+        if let Some(d) = self.config.login_delay {
+            caps.push(format!("LOGIN-DELAY {d}"));
+        }
+        if let Some(i) = &self.config.implementation {
+            caps.push(format!("IMPLEMENTATION {i}"));
+        }
+        for c in caps {
+            out.extend_from_slice(c.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+    }
+
+    /// Handles a line-level problem reported by the line reader.
+    pub fn line_error(&mut self, err: LineError, out: &mut Vec<u8>) -> Step {
+        match err {
+            LineError::Runaway => {
+                Response::err("Line too long without CRLF, closing connection.").encode(out);
+                self.state = State::Closed;
+                Step::Close
+            }
+            LineError::TooLong => {
+                if matches!(self.state, State::SaslExchange(_)) {
+                    self.state = State::Authorization { user: None };
+                    Response::err("Authentication response too long.").encode(out);
+                    return Step::Continue;
+                }
+                self.bad(Response::err("Command line too long (at most 255 octets, RFC 2449)."), out)
+            }
+            LineError::BareLf => self.bad(Response::err("Lines must end with CRLF."), out),
+        }
+    }
+
+    fn bad(&mut self, resp: Response, out: &mut Vec<u8>) -> Step {
+        self.bad_commands += 1;
+        if self.bad_commands >= self.config.max_bad_commands {
+            Response::err("Too many bad commands, closing connection.").encode(out);
+            self.state = State::Closed;
+            return Step::Close;
+        }
+        resp.encode(out);
+        Step::Continue
+    }
+
+    /// Handles one complete line (without CRLF).
+    pub fn handle_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Step {
+        if let State::SaslExchange(_) = self.state {
+            return self.sasl_response(line, out);
+        }
+        match parse_command(line) {
+            Ok(cmd) => self.handle_command(cmd, out),
+            Err(e) => {
+                let text = match &e {
+                    CommandError::Unknown => "Unknown command.".to_string(),
+                    other => other.to_string(),
+                };
+                self.bad(Response::err(text), out)
+            }
+        }
+    }
+
+    fn handle_command(&mut self, cmd: Command, out: &mut Vec<u8>) -> Step {
+        // Commands valid in every state that takes commands.
+        match &cmd {
+            Command::Capa => {
+                self.capabilities(out);
+                return Step::Continue;
+            }
+            Command::Quit => return self.quit(out),
+            _ => {}
+        }
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Authorization { user } => self.authorization(user, cmd, out),
+            State::Transaction(mut m) => {
+                let step = self.transaction(&mut m, cmd, out);
+                if !matches!(self.state, State::Update { .. }) {
+                    self.state = State::Transaction(m);
+                }
+                step
+            }
+            other => {
+                // Lines are not fed while the driver works on a step; if they are, refuse.
+                self.state = other;
+                Response::err("Command not allowed now.").encode(out);
+                Step::Continue
+            }
+        }
+    }
+
+    fn quit(&mut self, out: &mut Vec<u8>) -> Step {
+        match std::mem::replace(&mut self.state, State::Closed) {
+            State::Transaction(m) => {
+                let doomed: Vec<usize> =
+                    m.deleted.iter().enumerate().filter(|(_, d)| **d).map(|(i, _)| i).collect();
+                self.state = State::Update { user: m.user };
+                Step::Update(doomed)
+            }
+            _ => {
+                // RFC 1939 §4: QUIT in AUTHORIZATION ends the session without UPDATE.
+                Response::ok("Logging out.").encode(out);
+                Step::Close
+            }
+        }
+    }
+
+    fn authorization(&mut self, user: Option<String>, cmd: Command, out: &mut Vec<u8>) -> Step {
+        self.state = State::Authorization { user: None };
+        match cmd {
+            Command::User(name) => {
+                if !self.plaintext_ok() {
+                    Response::err_code(RespCode::Auth, PLAINTEXT_DISALLOWED).encode(out);
+                    return Step::Continue;
+                }
+                // RFC 1939 §7: the reply must not reveal whether the user exists.
+                self.state = State::Authorization { user: Some(name) };
+                Response::ok("").encode(out);
+                Step::Continue
+            }
+            Command::Pass(secret) => {
+                if !self.plaintext_ok() {
+                    Response::err_code(RespCode::Auth, PLAINTEXT_DISALLOWED).encode(out);
+                    return Step::Continue;
+                }
+                match user {
+                    None => self.bad(Response::err("No username given."), out),
+                    Some(u) => self.begin_auth(u, Credential::Password(secret), "USER"),
+                }
+            }
+            Command::Apop { user, digest } => match &self.conn.apop_timestamp {
+                Some(ts) => {
+                    let credential = Credential::Apop { timestamp: ts.clone(), digest };
+                    self.begin_auth(user, credential, "APOP")
+                }
+                None => self.bad(Response::err("APOP is not available on this server."), out),
+            },
+            Command::Auth { mechanism: None, .. } => {
+                // RFC 1734 style listing, which Outlook sends before choosing.
+                Response::ok("").encode(out);
+                if self.plaintext_ok() {
+                    out.extend_from_slice(b"PLAIN\r\nLOGIN\r\n");
+                }
+                out.extend_from_slice(b".\r\n");
+                Step::Continue
+            }
+            Command::Auth { mechanism: Some(mech), initial } => self.auth(mech, initial, out),
+            Command::Stls => {
+                if self.conn.tls_active {
+                    self.bad(Response::err("TLS is already active."), out)
+                } else if !self.conn.stls_available {
+                    self.bad(Response::err("STLS is not available: no TLS certificate is configured."), out)
+                } else {
+                    Response::ok("Begin TLS negotiation now.").encode(out);
+                    Step::StartTls
+                }
+            }
+            Command::Utf8 => {
+                self.utf8 = true;
+                self.state = State::Authorization { user };
+                Response::ok("UTF8 enabled").encode(out);
+                Step::Continue
+            }
+            other => {
+                self.state = State::Authorization { user };
+                let text = format!("{} is not allowed before login: authenticate first (USER/PASS, APOP or AUTH).", other.keyword());
+                self.bad(Response::err(text), out)
+            }
+        }
+    }
+
+    fn auth(&mut self, mech: String, initial: Option<InitialResponse>, out: &mut Vec<u8>) -> Step {
+        let known = mech == "PLAIN" || mech == "LOGIN";
+        if !known {
+            return self.bad(Response::err("Unsupported authentication mechanism."), out);
+        }
+        if !self.plaintext_ok() {
+            Response::err_code(RespCode::Auth, PLAINTEXT_DISALLOWED).encode(out);
+            return Step::Continue;
+        }
+        let decoded = match &initial {
+            None => None,
+            Some(InitialResponse::Empty) => Some(Secret::default()),
+            Some(InitialResponse::Base64(b64)) => match sasl::decode_base64(b64.expose()) {
+                Ok(d) => Some(d),
+                Err(e) => return self.bad(Response::err(e.to_string()), out),
+            },
+        };
+        match (mech.as_str(), decoded) {
+            ("PLAIN", None) => {
+                self.state = State::SaslExchange(Sasl::Plain);
+                out.extend_from_slice(b"+ \r\n");
+                Step::Continue
+            }
+            ("PLAIN", Some(msg)) => self.plain(msg.expose(), out),
+            (_, Some(user)) => self.login_user(user.expose(), out),
+            (_, None) => {
+                self.state = State::SaslExchange(Sasl::LoginUser);
+                out.extend_from_slice(format!("+ {LOGIN_USER_PROMPT}\r\n").as_bytes());
+                Step::Continue
+            }
+        }
+    }
+
+    fn plain(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Step {
+        match sasl::parse_plain(msg) {
+            Ok(c) => {
+                if c.authzid.as_deref().is_some_and(|z| z != c.authcid) {
+                    // No proxy authorization: acting as another user is never allowed.
+                    self.state = State::Authorization { user: None };
+                    return self.login_failed_inner(Response::err_code(RespCode::Auth, "Authentication failed."), out);
+                }
+                self.begin_auth(c.authcid, Credential::Password(c.password), "PLAIN")
+            }
+            Err(e) => {
+                self.state = State::Authorization { user: None };
+                self.bad(Response::err(e.to_string()), out)
+            }
+        }
+    }
+
+    fn login_user(&mut self, user: &[u8], out: &mut Vec<u8>) -> Step {
+        match std::str::from_utf8(user) {
+            Ok(u) if !u.is_empty() => {
+                self.state = State::SaslExchange(Sasl::LoginPass { user: u.to_string() });
+                out.extend_from_slice(format!("+ {LOGIN_PASS_PROMPT}\r\n").as_bytes());
+                Step::Continue
+            }
+            _ => {
+                self.state = State::Authorization { user: None };
+                self.bad(Response::err("Invalid user name in LOGIN exchange."), out)
+            }
+        }
+    }
+
+    fn sasl_response(&mut self, line: &[u8], out: &mut Vec<u8>) -> Step {
+        let State::SaslExchange(exchange) = std::mem::replace(&mut self.state, State::Authorization { user: None }) else {
+            return Step::Continue;
+        };
+        if line == b"*" {
+            // RFC 5034 §4: the client cancels; the server must reject the AUTH command.
+            Response::err("Authentication aborted by client.").encode(out);
+            return Step::Continue;
+        }
+        let data = match sasl::decode_base64(line) {
+            Ok(d) => d,
+            Err(e) => return self.bad(Response::err(e.to_string()), out),
+        };
+        match exchange {
+            Sasl::Plain => self.plain(data.expose(), out),
+            Sasl::LoginUser => self.login_user(data.expose(), out),
+            Sasl::LoginPass { user } => self.begin_auth(user, Credential::Password(data), "LOGIN"),
+        }
+    }
+
+    fn begin_auth(&mut self, user: String, credential: Credential, mechanism: &'static str) -> Step {
+        self.pending = Some(AuthRequest { user: user.clone(), credential, mechanism });
+        self.state = State::Authenticating { user };
+        Step::Authenticate
+    }
+
+    /// The driver verified the credentials and opened the maildrop: enter TRANSACTION.
+    pub fn login_succeeded(&mut self, user: String, messages: Vec<MessageInfo>, out: &mut Vec<u8>) -> Step {
+        self.pending = None;
+        let total_octets = messages.iter().map(|m| m.size).sum();
+        let n = messages.len();
+        self.state = State::Transaction(Maildrop {
+            user,
+            deleted: vec![false; n],
+            messages,
+            deleted_count: 0,
+            deleted_octets: 0,
+            total_octets,
+        });
+        Response::ok("Logged in.").encode(out);
+        Step::Continue
+    }
+
+    /// The login did not succeed; `reply` carries the code (`[AUTH]`, `[IN-USE]`,
+    /// `[SYS/TEMP]`, `[LOGIN-DELAY]`…). Too many failures close the connection.
+    pub fn login_failed(&mut self, reply: Response, out: &mut Vec<u8>) -> Step {
+        self.pending = None;
+        self.state = State::Authorization { user: None };
+        self.login_failed_inner(reply, out)
+    }
+
+    fn login_failed_inner(&mut self, reply: Response, out: &mut Vec<u8>) -> Step {
+        reply.encode(out);
+        if reply.code == Some(RespCode::Auth) {
+            self.auth_failures += 1;
+            if self.auth_failures >= self.config.max_auth_failures {
+                self.state = State::Closed;
+                return Step::Close;
+            }
+        }
+        Step::Continue
+    }
+
+    /// The TLS handshake after STLS succeeded. RFC 2595 §4: forget everything learned
+    /// from the client before it.
+    pub fn tls_started(&mut self) {
+        self.conn.tls_active = true;
+        self.state = State::Authorization { user: None };
+        self.utf8 = false;
+    }
+
+    fn transaction(&mut self, m: &mut Maildrop, cmd: Command, out: &mut Vec<u8>) -> Step {
+        match cmd {
+            Command::Stat => {
+                Response::ok(format!("{} {}", m.live_count(), m.live_octets())).encode(out);
+            }
+            Command::List(None) => {
+                Response::ok(format!("{} messages ({} octets)", m.live_count(), m.live_octets())).encode(out);
+                let mut line = itoa_buf();
+                for (i, msg) in m.messages.iter().enumerate() {
+                    if !m.deleted[i] {
+                        line.clear();
+                        push_num(&mut line, i as u64 + 1);
+                        line.push(b' ');
+                        push_num(&mut line, msg.size);
+                        line.extend_from_slice(b"\r\n");
+                        out.extend_from_slice(&line);
+                    }
+                }
+                out.extend_from_slice(b".\r\n");
+            }
+            Command::List(Some(n)) => match m.live(n) {
+                Ok((_, msg)) => Response::ok(format!("{n} {}", msg.size)).encode(out),
+                Err(e) => e.encode(out),
+            },
+            Command::Uidl(None) => {
+                Response::ok("").encode(out);
+                let mut line = itoa_buf();
+                for (i, msg) in m.messages.iter().enumerate() {
+                    if !m.deleted[i] {
+                        line.clear();
+                        push_num(&mut line, i as u64 + 1);
+                        line.push(b' ');
+                        line.extend_from_slice(msg.uidl.as_str().as_bytes());
+                        line.extend_from_slice(b"\r\n");
+                        out.extend_from_slice(&line);
+                    }
+                }
+                out.extend_from_slice(b".\r\n");
+            }
+            Command::Uidl(Some(n)) => match m.live(n) {
+                Ok((_, msg)) => Response::ok(format!("{n} {}", msg.uidl)).encode(out),
+                Err(e) => e.encode(out),
+            },
+            Command::Retr(n) => match m.live(n) {
+                Ok((index, msg)) => {
+                    let status = Response::ok(format!("{} octets", msg.size));
+                    return Step::SendMessage { index, extent: Extent::Whole, status };
+                }
+                Err(e) => e.encode(out),
+            },
+            Command::Top(n, k) => match m.live(n) {
+                Ok((index, _)) => {
+                    return Step::SendMessage { index, extent: Extent::Top(k), status: Response::ok("") };
+                }
+                Err(e) => e.encode(out),
+            },
+            Command::Dele(n) => match m.live(n) {
+                Ok((index, msg)) => {
+                    let size = msg.size;
+                    m.deleted[index] = true;
+                    m.deleted_count += 1;
+                    m.deleted_octets += size;
+                    Response::ok("Marked to be deleted.").encode(out);
+                }
+                Err(e) => e.encode(out),
+            },
+            Command::Noop => Response::ok("").encode(out),
+            Command::Rset => {
+                // RFC 1939 §5: unmark every message marked as deleted.
+                m.deleted.iter_mut().for_each(|d| *d = false);
+                m.deleted_count = 0;
+                m.deleted_octets = 0;
+                Response::ok(format!("maildrop has {} messages ({} octets)", m.messages.len(), m.total_octets)).encode(out);
+            }
+            Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } => {
+                return self.bad(Response::err("Already logged in."), out);
+            }
+            Command::Stls => return self.bad(Response::err("STLS is only allowed before login (RFC 2595)."), out),
+            Command::Utf8 => {
+                return self.bad(Response::err("UTF8 must be issued before login (RFC 6856)."), out)
+            }
+            Command::Capa | Command::Quit => unreachable_reply(out),
+        }
+        Step::Continue
+    }
+
+    /// The message file of a RETR/TOP could not be opened (it vanished, or an I/O error).
+    pub fn message_unavailable(&mut self, out: &mut Vec<u8>) -> Step {
+        Response::err_code(RespCode::SysTemp, "Message is not available right now; try again later.").encode(out);
+        Step::Continue
+    }
+
+    /// The deletions of UPDATE were applied (`Ok(count)`) or not all of them could be
+    /// (`Err`). Either way the session ends (RFC 1939 §6).
+    pub fn update_done(&mut self, result: Result<usize, String>, out: &mut Vec<u8>) -> Step {
+        match result {
+            Ok(0) => Response::ok("Logging out."),
+            Ok(n) => Response::ok(format!("Logging out, {n} messages deleted.")),
+            Err(why) => Response::err_code(RespCode::SysTemp, format!("Some deleted messages were not removed: {why}")),
+        }
+        .encode(out);
+        self.state = State::Closed;
+        Step::Close
+    }
+
+    /// The final line for a session the server ends on its own (idle timeout, shutdown).
+    pub fn abort(&mut self, reason: Abort, out: &mut Vec<u8>) {
+        let r = match reason {
+            Abort::Idle => Response::err("Disconnected for inactivity."),
+            Abort::Shutdown => Response::err_code(RespCode::SysTemp, "Server shutting down; no messages were deleted."),
+            Abort::TakenOver => Response::err_code(RespCode::InUse, "Session taken over by a newer login; no messages were deleted."),
+        };
+        r.encode(out);
+        self.state = State::Closed;
+    }
+}
+
+/// Why the server ends a session by itself. None of these applies deletions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abort {
+    Idle,
+    Shutdown,
+    TakenOver,
+}
+
+fn itoa_buf() -> Vec<u8> {
+    Vec::with_capacity(96)
+}
+
+fn push_num(out: &mut Vec<u8>, n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn unreachable_reply(out: &mut Vec<u8>) {
+    // CAPA and QUIT are handled before state dispatch; answer sanely if that changes.
+    Response::err("Command not allowed now.").encode(out);
+}

@@ -1,0 +1,193 @@
+//! Validated POP3 values: message numbers, unique-ids, response codes, secrets.
+//!
+//! Each type can only hold what the RFCs allow, so code that has one never re-checks it.
+
+use std::fmt;
+use std::num::NonZeroU32;
+
+/// A message number (RFC 1939 §5): 1-based, as typed by the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MsgNum(NonZeroU32);
+
+impl MsgNum {
+    pub fn new(n: u32) -> Option<Self> {
+        NonZeroU32::new(n).map(Self)
+    }
+    /// The 1-based number.
+    pub fn get(self) -> u32 {
+        self.0.get()
+    }
+    /// The 0-based index into the session's message list.
+    pub fn index(self) -> usize {
+        (self.0.get() - 1) as usize
+    }
+    /// The message number for a 0-based index.
+    pub fn from_index(index: usize) -> Option<Self> {
+        u32::try_from(index).ok().and_then(|i| i.checked_add(1)).and_then(Self::new)
+    }
+    /// Parses the decimal form used on the wire: digits only, no sign, no leading "+".
+    pub fn parse(s: &[u8]) -> Option<Self> {
+        parse_decimal(s)
+            .and_then(|n| u32::try_from(n).ok())
+            .and_then(Self::new)
+    }
+}
+
+impl fmt::Display for MsgNum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Parses 1–19 ASCII digits into a u64 with checked arithmetic.
+pub fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+/// A unique-id listing value (RFC 1939 §7, UIDL): 1 to 70 characters in 0x21–0x7E.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Uidl(String);
+
+impl Uidl {
+    pub const MAX_LEN: usize = 70;
+
+    pub fn new(s: impl Into<String>) -> Option<Self> {
+        let s = s.into();
+        Self::is_valid(s.as_bytes()).then_some(Self(s))
+    }
+    pub fn is_valid(s: &[u8]) -> bool {
+        !s.is_empty() && s.len() <= Self::MAX_LEN && s.iter().all(|b| (0x21..=0x7e).contains(b))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Uidl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Extended response codes (RFC 2449 §8, RFC 3206), sent in brackets after +OK/-ERR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RespCode {
+    /// RFC 2449 §8.1.1: the maildrop is locked by another session.
+    InUse,
+    /// RFC 2449 §8.1.2: the user logged in too recently.
+    LoginDelay,
+    /// RFC 3206 §4: a temporary system problem; try again later.
+    SysTemp,
+    /// RFC 3206 §4: a permanent system problem; don't retry.
+    SysPerm,
+    /// RFC 3206 §5: the credentials were wrong (or not usable here).
+    Auth,
+    /// RFC 6856 §3: UTF8 needed / not permitted.
+    Utf8,
+    /// Any other code, as received by a client.
+    Other(String),
+}
+
+impl RespCode {
+    pub fn as_str(&self) -> &str {
+        match self {
+            RespCode::InUse => "IN-USE",
+            RespCode::LoginDelay => "LOGIN-DELAY",
+            RespCode::SysTemp => "SYS/TEMP",
+            RespCode::SysPerm => "SYS/PERM",
+            RespCode::Auth => "AUTH",
+            RespCode::Utf8 => "UTF8",
+            RespCode::Other(s) => s,
+        }
+    }
+    pub fn parse(s: &str) -> Self {
+        match s.to_ascii_uppercase().as_str() {
+            "IN-USE" => RespCode::InUse,
+            "LOGIN-DELAY" => RespCode::LoginDelay,
+            "SYS/TEMP" => RespCode::SysTemp,
+            "SYS/PERM" => RespCode::SysPerm,
+            "AUTH" => RespCode::Auth,
+            "UTF8" => RespCode::Utf8,
+            _ => RespCode::Other(s.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for RespCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A password or SASL payload. `Debug` prints nothing of it, and it is zeroed on drop,
+/// so it never reaches a log by accident.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        for b in self.0.iter_mut() {
+            // A volatile write is not available without unsafe; black_box keeps the
+            // compiler from treating the stores as dead.
+            *b = std::hint::black_box(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn msgnum_parsing() {
+        assert_eq!(MsgNum::parse(b"1").map(MsgNum::get), Some(1));
+        assert_eq!(MsgNum::parse(b"0"), None);
+        assert_eq!(MsgNum::parse(b"-1"), None);
+        assert_eq!(MsgNum::parse(b"+1"), None);
+        assert_eq!(MsgNum::parse(b""), None);
+        assert_eq!(MsgNum::parse(b"4294967296"), None);
+        assert_eq!(MsgNum::parse(b"99999999999999999999999"), None);
+        assert_eq!(MsgNum::parse(b"4294967295").map(MsgNum::get), Some(u32::MAX));
+        assert_eq!(MsgNum::parse(b"007").map(MsgNum::index), Some(6));
+    }
+
+    #[test]
+    fn uidl_rules() {
+        assert!(Uidl::new("whqtswO00WBw418f9t5JxYwZ").is_some());
+        assert!(Uidl::new("").is_none());
+        assert!(Uidl::new("a b").is_none());
+        assert!(Uidl::new("x".repeat(70)).is_some());
+        assert!(Uidl::new("x".repeat(71)).is_none());
+        assert!(Uidl::new("ñ").is_none());
+    }
+
+    #[test]
+    fn secret_debug_hides_content() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(s.expose(), b"hunter2");
+    }
+}
