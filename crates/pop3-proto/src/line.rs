@@ -104,47 +104,39 @@ impl LineReader {
 
     /// The next complete line, `None` if more input is needed.
     pub fn next_line(&mut self) -> Option<Result<Vec<u8>, LineError>> {
-        loop {
-            let data = &self.buf[self.pos..];
-            match data.iter().position(|&b| b == b'\n') {
-                None => {
-                    if self.skipping {
-                        // Keep skipping without holding the bytes.
-                        self.buf.clear();
-                        self.pos = 0;
-                        return None;
-                    }
-                    if data.len() >= self.limits.hard_cap || self.runaway {
-                        self.runaway = true;
-                        return Some(Err(LineError::Runaway));
-                    }
-                    if data.len() >= self.limits.max_line {
-                        // Overlong: forget what we have and skip to the line end.
-                        self.skipping = true;
-                        self.buf.clear();
-                        self.pos = 0;
-                    }
-                    return None;
-                }
-                Some(i) => {
-                    let raw_len = i + 1;
-                    let crlf = i > 0 && data[i - 1] == b'\r';
-                    let line = if crlf { &data[..i - 1] } else { &data[..i] };
-                    let result = if self.skipping {
-                        Err(LineError::TooLong)
-                    } else if raw_len > self.limits.max_line {
-                        Err(LineError::TooLong)
-                    } else if !crlf && !self.limits.allow_bare_lf {
-                        Err(LineError::BareLf)
-                    } else {
-                        Ok(line.to_vec())
-                    };
-                    self.pos += raw_len;
-                    self.skipping = false;
-                    return Some(result);
-                }
+        let data = &self.buf[self.pos..];
+        let Some(i) = data.iter().position(|&b| b == b'\n') else {
+            if self.skipping {
+                // Keep skipping without holding the bytes.
+                self.buf.clear();
+                self.pos = 0;
+                return None;
             }
-        }
+            if data.len() >= self.limits.hard_cap || self.runaway {
+                self.runaway = true;
+                return Some(Err(LineError::Runaway));
+            }
+            if data.len() >= self.limits.max_line {
+                // Overlong: forget what we have and skip to the line end.
+                self.skipping = true;
+                self.buf.clear();
+                self.pos = 0;
+            }
+            return None;
+        };
+        let raw_len = i + 1;
+        let crlf = i > 0 && data[i - 1] == b'\r';
+        let line = if crlf { &data[..i - 1] } else { &data[..i] };
+        let result = if self.skipping || raw_len > self.limits.max_line {
+            Err(LineError::TooLong)
+        } else if !crlf && !self.limits.allow_bare_lf {
+            Err(LineError::BareLf)
+        } else {
+            Ok(line.to_vec())
+        };
+        self.pos += raw_len;
+        self.skipping = false;
+        Some(result)
     }
 }
 

@@ -149,7 +149,7 @@ enum State {
     /// Inside an AUTH exchange (RFC 5034): the next line is a SASL response.
     SaslExchange(Sasl),
     /// Waiting for the driver to check credentials.
-    Authenticating { user: String },
+    Authenticating,
     /// RFC 1939 §5.
     Transaction(Maildrop),
     /// QUIT received in TRANSACTION; waiting for the driver to apply deletions.
@@ -283,7 +283,13 @@ impl ServerSession {
                 }
                 self.bad(Response::err("Command line too long (at most 255 octets, RFC 2449)."), out)
             }
-            LineError::BareLf => self.bad(Response::err("Lines must end with CRLF."), out),
+            LineError::BareLf => {
+                // The -ERR ends an AUTH exchange too (RFC 5034 §4): the next line is a command.
+                if matches!(self.state, State::SaslExchange(_)) {
+                    self.state = State::Authorization { user: None };
+                }
+                self.bad(Response::err("Lines must end with CRLF."), out)
+            }
         }
     }
 
@@ -329,7 +335,9 @@ impl ServerSession {
             State::Authorization { user } => self.authorization(user, cmd, out),
             State::Transaction(mut m) => {
                 let step = self.transaction(&mut m, cmd, out);
-                if !matches!(self.state, State::Update { .. }) {
+                // Meanwhile `self.state` holds the placeholder `Closed`: put the maildrop
+                // back unless the command ended the session (too many bad commands).
+                if step != Step::Close && !matches!(self.state, State::Update { .. }) {
                     self.state = State::Transaction(m);
                 }
                 step
@@ -508,8 +516,8 @@ impl ServerSession {
     }
 
     fn begin_auth(&mut self, user: String, credential: Credential, mechanism: &'static str) -> Step {
-        self.pending = Some(AuthRequest { user: user.clone(), credential, mechanism });
-        self.state = State::Authenticating { user };
+        self.pending = Some(AuthRequest { user, credential, mechanism });
+        self.state = State::Authenticating;
         Step::Authenticate
     }
 

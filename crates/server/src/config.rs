@@ -1,0 +1,549 @@
+//! Configuration in two steps: plain serde structs parsed from TOML ([`FileConfig`]), then
+//! [`FileConfig::validate`] into the runtime [`Config`] whose errors say what is wrong,
+//! where (key and line) and how to fix it. Every key, with its default, is documented in
+//! `docs/buzon.sample.toml`; keep the two in step.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use buzon_auth::{HashParams, IpNet};
+use serde::Deserialize;
+
+/// A configuration problem, phrased for the person who edits the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source} — check the path and its permissions")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{path}{line}: `{key}` {problem} — {fix}")]
+    Invalid { path: String, line: LineRef, key: String, problem: String, fix: String },
+}
+
+/// "line N" where the offending key is, when it can be found.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineRef(pub Option<usize>);
+
+impl std::fmt::Display for LineRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, " line {n}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// POP3 on a plain port, upgraded with STLS (RFC 2595); port 110.
+    Pop3,
+    /// POP3 over implicit TLS (RFC 8314); port 995.
+    Pop3s,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerFile {
+    pub address: String,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// "1.2" or "1.3".
+    pub min_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthFile {
+    pub users_file: Option<PathBuf>,
+    pub allow_plaintext_without_tls: Option<bool>,
+    pub plaintext_networks: Option<Vec<String>>,
+    pub failure_delay: Option<String>,
+    pub penalty_base: Option<String>,
+    pub penalty_max: Option<String>,
+    pub free_failures: Option<u32>,
+    pub throttle_exempt_networks: Option<Vec<String>>,
+    pub max_auth_failures: Option<u32>,
+    pub argon2_memory_kib: Option<u32>,
+    pub argon2_iterations: Option<u32>,
+    pub argon2_parallelism: Option<u32>,
+    pub verify_concurrency: Option<usize>,
+    pub cache_ttl: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFile {
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub max_connections_per_user: Option<usize>,
+    pub idle_timeout: Option<String>,
+    pub handshake_timeout: Option<String>,
+    pub write_timeout: Option<String>,
+    pub lock_lease: Option<String>,
+    pub max_bad_commands: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pop3File {
+    pub greeting: Option<String>,
+    pub implementation: Option<String>,
+    pub expire: Option<String>,
+    pub login_delay: Option<u32>,
+    pub lenient_bare_lf: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyFile {
+    pub trusted_networks: Option<Vec<String>>,
+}
+
+/// The TOML file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub hostname: Option<String>,
+    pub mail_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub listen: Vec<ListenerFile>,
+    #[serde(default)]
+    pub tls: TlsFile,
+    #[serde(default)]
+    pub auth: AuthFile,
+    #[serde(default)]
+    pub limits: LimitsFile,
+    #[serde(default)]
+    pub pop3: Pop3File,
+    #[serde(default)]
+    pub proxy: ProxyFile,
+}
+
+/// A validated listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub address: SocketAddr,
+    pub protocol: Protocol,
+}
+
+/// Limits on sessions; every one is documented in the sample config.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_connections_per_user: usize,
+    /// RFC 1939 §3: the autologout timer is at least 10 minutes.
+    pub idle_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub write_timeout: Duration,
+    /// A session idle this long loses its mailbox lock to a newer login.
+    pub lock_lease: Duration,
+    pub max_bad_commands: u32,
+}
+
+/// Authentication policy.
+#[derive(Debug, Clone)]
+pub struct AuthPolicy {
+    pub users_file: PathBuf,
+    /// Plaintext logins on unencrypted connections from anywhere (off by default).
+    pub allow_plaintext_without_tls: bool,
+    /// Networks where plaintext logins without TLS are fine (loopback by default).
+    pub plaintext_networks: Vec<IpNet>,
+    pub throttle: buzon_auth::ThrottleConfig,
+    pub max_auth_failures: u32,
+    pub hash: HashParams,
+    pub verify_concurrency: usize,
+    pub cache_ttl: Duration,
+}
+
+/// POP3 protocol options.
+#[derive(Debug, Clone)]
+pub struct Pop3Options {
+    pub greeting: String,
+    pub implementation: Option<String>,
+    pub expire: Option<String>,
+    pub login_delay: Option<u32>,
+    pub lenient_bare_lf: bool,
+}
+
+/// TLS material: files, or a self-signed certificate generated in the data folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    Files { certificate: PathBuf, key: PathBuf },
+    SelfSigned { dir: PathBuf },
+}
+
+/// The runtime configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub mail_dir: PathBuf,
+    pub hostname: String,
+    pub listeners: Vec<Listener>,
+    pub tls: TlsSource,
+    pub tls13_only: bool,
+    pub auth: AuthPolicy,
+    pub limits: Limits,
+    pub pop3: Pop3Options,
+    pub proxy_trusted: Vec<IpNet>,
+}
+
+/// The embedded defaults: loopback, unprivileged ports, `./buzon-data`.
+pub const DEFAULT_POP3: &str = "127.0.0.1:1110";
+pub const DEFAULT_POP3S: &str = "127.0.0.1:1995";
+
+impl Config {
+    /// The zero-config setup `buzon serve` uses without a file.
+    pub fn embedded_default(data_dir: &Path) -> Config {
+        // The embedded defaults are valid by construction; a failure here is a bug that a
+        // unit test catches.
+        FileConfig::default().validate("(defaults)", "", Some(data_dir)).unwrap_or_else(|e| panic!("embedded defaults invalid: {e}"))
+    }
+
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses config text; `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_string(),
+            message: one_line(&e.to_string()),
+        })?;
+        file.validate(origin, text, None)
+    }
+}
+
+fn one_line(s: &str) -> String {
+    // toml's messages span several lines with a source excerpt; keep the first line and
+    // the message proper.
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect();
+    lines.join(" ").replace("  ", " ")
+}
+
+struct Ctx<'a> {
+    origin: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, section: &str, key: &str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+        let full = if section.is_empty() { key.to_string() } else { format!("{section}.{key}") };
+        ConfigError::Invalid {
+            path: self.origin.to_string(),
+            line: LineRef(find_key_line(self.text, section, key)),
+            key: full,
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    fn duration(&self, section: &str, key: &str, v: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(s) => parse_duration(s).ok_or_else(|| {
+                self.err(section, key, format!("is not a duration: {s:?}"), "write a number with a unit, e.g. \"30s\", \"10m\", \"2h\"")
+            }),
+        }
+    }
+
+    fn nets(&self, section: &str, key: &str, v: &Option<Vec<String>>, default: &[&str]) -> Result<Vec<IpNet>, ConfigError> {
+        let items: Vec<String> = match v {
+            Some(v) => v.clone(),
+            None => default.iter().map(|s| s.to_string()).collect(),
+        };
+        items
+            .iter()
+            .map(|s| {
+                s.parse::<IpNet>().map_err(|_| {
+                    self.err(section, key, format!("has an invalid network {s:?}"), "use an address or CIDR network, e.g. \"10.0.0.0/8\" or \"2001:db8::/32\"")
+                })
+            })
+            .collect()
+    }
+}
+
+/// Finds the 1-based line where `key` is set inside `[section]` (or at top level).
+fn find_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix("[[").and_then(|r| r.strip_suffix("]]")) {
+            current = h.trim().to_string();
+        } else if let Some(h) = t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            current = h.trim().to_string();
+        } else if current == section {
+            if let Some((k, _)) = t.split_once('=') {
+                if k.trim() == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Parses "250ms", "30s", "10m", "2h", "1d", or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => return Some(Duration::from_millis(n)),
+        "" | "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+impl FileConfig {
+    /// Checks every value and fills in defaults. `data_dir_override` (the zero-config run)
+    /// takes precedence over the file's `data_dir`.
+    pub fn validate(self, origin: &str, text: &str, data_dir_override: Option<&Path>) -> Result<Config, ConfigError> {
+        let cx = Ctx { origin, text };
+        let data_dir = data_dir_override
+            .map(Path::to_path_buf)
+            .or(self.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from("./buzon-data"));
+        let mail_dir = self.mail_dir.clone().unwrap_or_else(|| data_dir.join("mail"));
+        let hostname = self.hostname.clone().unwrap_or_else(default_hostname);
+        if hostname.is_empty() || hostname.contains(|c: char| c.is_whitespace() || c.is_control() || c == '>' || c == '<') {
+            return Err(cx.err("", "hostname", format!("is not a host name: {hostname:?}"), "use the server's DNS name, e.g. \"mail.example.com\""));
+        }
+
+        let listeners = if self.listen.is_empty() {
+            vec![
+                Listener { address: parse_addr(DEFAULT_POP3), protocol: Protocol::Pop3 },
+                Listener { address: parse_addr(DEFAULT_POP3S), protocol: Protocol::Pop3s },
+            ]
+        } else {
+            let mut v = Vec::new();
+            for l in &self.listen {
+                let address = resolve_listen_addr(&l.address).ok_or_else(|| {
+                    cx.err("listen", "address", format!("is not an address with a port: {:?}", l.address), "write \"IP:PORT\", e.g. \"0.0.0.0:995\" or \"[::]:110\"")
+                })?;
+                v.push(Listener { address, protocol: l.protocol });
+            }
+            v
+        };
+
+        let tls = match (&self.tls.certificate, &self.tls.key) {
+            (Some(c), Some(k)) => TlsSource::Files { certificate: c.clone(), key: k.clone() },
+            (None, None) => TlsSource::SelfSigned { dir: data_dir.join("tls") },
+            (Some(_), None) => return Err(cx.err("tls", "certificate", "is set but `tls.key` is not", "set both, or neither to use a generated self-signed certificate")),
+            (None, Some(_)) => return Err(cx.err("tls", "key", "is set but `tls.certificate` is not", "set both, or neither to use a generated self-signed certificate")),
+        };
+        let tls13_only = match self.tls.min_version.as_deref() {
+            None | Some("1.2") => false,
+            Some("1.3") => true,
+            Some(other) => return Err(cx.err("tls", "min_version", format!("is {other:?}"), "use \"1.2\" (default) or \"1.3\"; older versions are not supported")),
+        };
+
+        let a = &self.auth;
+        let throttle = buzon_auth::ThrottleConfig {
+            failure_delay: cx.duration("auth", "failure_delay", &a.failure_delay, Duration::from_secs(2))?,
+            penalty_base: cx.duration("auth", "penalty_base", &a.penalty_base, Duration::from_secs(2))?,
+            penalty_max: cx.duration("auth", "penalty_max", &a.penalty_max, Duration::from_secs(60))?,
+            free_failures: a.free_failures.unwrap_or(3),
+            forget_after: Duration::from_secs(15 * 60),
+            trusted: cx.nets("auth", "throttle_exempt_networks", &a.throttle_exempt_networks, &[])?,
+        };
+        let hash = HashParams {
+            m_cost_kib: a.argon2_memory_kib.unwrap_or(HashParams::default().m_cost_kib),
+            t_cost: a.argon2_iterations.unwrap_or(HashParams::default().t_cost),
+            p_cost: a.argon2_parallelism.unwrap_or(HashParams::default().p_cost),
+        };
+        if hash.m_cost_kib < 8 * hash.p_cost.max(1) || hash.t_cost == 0 || hash.p_cost == 0 {
+            return Err(cx.err("auth", "argon2_memory_kib", "with the iteration and parallelism settings is not a valid Argon2 parameter set", "use at least 8 KiB per lane and 1 iteration; the default is 19456 KiB, 2 iterations, 1 lane"));
+        }
+        let verify_concurrency = a.verify_concurrency.unwrap_or(2);
+        if verify_concurrency == 0 {
+            return Err(cx.err("auth", "verify_concurrency", "is 0", "allow at least 1 concurrent password verification"));
+        }
+        let auth = AuthPolicy {
+            users_file: a.users_file.clone().unwrap_or_else(|| data_dir.join("users")),
+            allow_plaintext_without_tls: a.allow_plaintext_without_tls.unwrap_or(false),
+            plaintext_networks: cx.nets("auth", "plaintext_networks", &a.plaintext_networks, &["127.0.0.0/8", "::1/128"])?,
+            throttle,
+            max_auth_failures: a.max_auth_failures.unwrap_or(3).max(1),
+            hash,
+            verify_concurrency,
+            cache_ttl: cx.duration("auth", "cache_ttl", &a.cache_ttl, Duration::from_secs(60))?,
+        };
+
+        let l = &self.limits;
+        let limits = Limits {
+            max_connections: l.max_connections.unwrap_or(10_000),
+            max_connections_per_ip: l.max_connections_per_ip.unwrap_or(100),
+            max_connections_per_user: l.max_connections_per_user.unwrap_or(10),
+            idle_timeout: cx.duration("limits", "idle_timeout", &l.idle_timeout, Duration::from_secs(600))?,
+            handshake_timeout: cx.duration("limits", "handshake_timeout", &l.handshake_timeout, Duration::from_secs(30))?,
+            write_timeout: cx.duration("limits", "write_timeout", &l.write_timeout, Duration::from_secs(120))?,
+            lock_lease: cx.duration("limits", "lock_lease", &l.lock_lease, Duration::from_secs(180))?,
+            max_bad_commands: l.max_bad_commands.unwrap_or(20).max(1),
+        };
+        if limits.idle_timeout < Duration::from_secs(600) {
+            // RFC 1939 §3 requires at least 10 minutes; shorter values break slow clients.
+            return Err(cx.err("limits", "idle_timeout", format!("is {:?}, shorter than the 10 minutes RFC 1939 §3 requires", limits.idle_timeout), "use \"10m\" or more"));
+        }
+        for (key, v) in [("max_connections", limits.max_connections), ("max_connections_per_ip", limits.max_connections_per_ip), ("max_connections_per_user", limits.max_connections_per_user)] {
+            if v == 0 {
+                return Err(cx.err("limits", key, "is 0, so nobody could connect", "use a positive number"));
+            }
+        }
+
+        let p = &self.pop3;
+        if let Some(e) = &p.expire {
+            let ok = e == "NEVER" || e.parse::<u32>().is_ok();
+            if !ok {
+                return Err(cx.err("pop3", "expire", format!("is {e:?}"), "use \"NEVER\" or a number of days (RFC 2449 §6.7)"));
+            }
+        }
+        let pop3 = Pop3Options {
+            greeting: p.greeting.clone().unwrap_or_else(|| "Buzon ready.".into()),
+            implementation: p.implementation.clone(),
+            expire: p.expire.clone(),
+            login_delay: p.login_delay,
+            lenient_bare_lf: p.lenient_bare_lf.unwrap_or(false),
+        };
+
+        Ok(Config {
+            data_dir,
+            mail_dir,
+            hostname,
+            listeners,
+            tls,
+            tls13_only,
+            auth,
+            limits,
+            pop3,
+            proxy_trusted: cx.nets("proxy", "trusted_networks", &self.proxy.trusted_networks, &[])?,
+        })
+    }
+}
+
+fn parse_addr(s: &str) -> SocketAddr {
+    s.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+fn resolve_listen_addr(s: &str) -> Option<SocketAddr> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Some(a);
+    }
+    // "*:110" and "localhost:110" are common spellings.
+    let (host, port) = s.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let ip: IpAddr = match host {
+        "*" => IpAddr::from([0, 0, 0, 0]),
+        "localhost" => IpAddr::from([127, 0, 0, 1]),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+fn default_hostname() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_loopback_unprivileged() {
+        let c = Config::embedded_default(Path::new("/tmp/x"));
+        assert_eq!(c.listeners.len(), 2);
+        assert!(c.listeners.iter().all(|l| l.address.ip().is_loopback() && l.address.port() > 1024));
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(600));
+        assert!(!c.auth.allow_plaintext_without_tls);
+        assert_eq!(c.auth.users_file, Path::new("/tmp/x/users"));
+        assert_eq!(c.tls, TlsSource::SelfSigned { dir: PathBuf::from("/tmp/x/tls") });
+    }
+
+    #[test]
+    fn errors_name_key_line_and_fix() {
+        let text = "hostname = \"mx\"\n\n[limits]\nmax_connections = 5\nidle_timeout = \"ten minutes\"\n";
+        let e = Config::parse(text, "buzon.toml").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("buzon.toml line 5"), "{e}");
+        assert!(e.contains("limits.idle_timeout"), "{e}");
+        assert!(e.contains("e.g. \"30s\""), "{e}");
+
+        let e = Config::parse("[limits]\nmax_conections = 5\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("max_conections") && e.contains("line 2"), "{e}");
+
+        let e = Config::parse("[[listen]]\naddress = \"nowhere\"\nprotocol = \"pop3\"\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("listen.address") && e.contains("line 2"), "{e}");
+
+        let e = Config::parse("[[listen]]\naddress = \"[::1]:110\"\nprotocol = \"imap\"\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("imap"), "{e}");
+
+        let e = Config::parse("[tls]\ncertificate = \"a.pem\"\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("tls.certificate") && e.contains("set both"), "{e}");
+
+        let e = Config::parse("[limits]\nidle_timeout = \"1m\"\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("RFC 1939"), "{e}");
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let text = r#"
+data_dir = "/var/lib/buzon"
+hostname = "mail.example.com"
+[[listen]]
+address = "[::]:995"
+protocol = "pop3s"
+[[listen]]
+address = "*:110"
+protocol = "pop3"
+[tls]
+certificate = "/etc/ssl/c.pem"
+key = "/etc/ssl/k.pem"
+min_version = "1.3"
+[auth]
+allow_plaintext_without_tls = true
+plaintext_networks = ["10.0.0.0/8"]
+failure_delay = "500ms"
+[limits]
+idle_timeout = "30m"
+[pop3]
+expire = "NEVER"
+login_delay = 60
+implementation = "Buzon"
+[proxy]
+trusted_networks = ["192.0.2.0/24"]
+"#;
+        let c = Config::parse(text, "f").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.listeners[0].address, "[::]:995".parse().unwrap_or_else(|_| panic!()));
+        assert_eq!(c.listeners[1].address.port(), 110);
+        assert!(c.tls13_only);
+        assert_eq!(c.auth.throttle.failure_delay, Duration::from_millis(500));
+        assert_eq!(c.mail_dir, Path::new("/var/lib/buzon/mail"));
+        assert_eq!(c.pop3.login_delay, Some(60));
+        assert_eq!(c.proxy_trusted.len(), 1);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("x"), None);
+        assert_eq!(parse_duration("5 parsecs"), None);
+    }
+}

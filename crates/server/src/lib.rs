@@ -1,0 +1,302 @@
+//! Buzón's network runtime: listeners for POP3 (with STLS) and POP3S, rustls, connection
+//! limits, PROXY headers, timeouts, and graceful shutdown.
+//!
+//! Data flows one way: listener → connection (limits, PROXY, TLS) → protocol session
+//! ([`pop3`]) → authentication ([`login`]) and store. Nothing here parses POP3 itself; the
+//! protocol crate does.
+#![forbid(unsafe_code)]
+
+pub mod config;
+mod login;
+mod pop3;
+pub mod proxy;
+mod registry;
+mod stream;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use buzon_pop3_proto::server::SessionConfig;
+use buzon_pop3_proto::{RespCode, Response};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+
+pub use config::{Config, ConfigError, Protocol};
+use registry::{Refusal, Registry};
+use stream::Stream;
+use tls::TlsState;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source} — {hint}")]
+    Bind { addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot load the users file: {0}")]
+    Users(#[from] buzon_auth::AuthError),
+    #[error("cannot create the mail folder {path}: {source} — check that the data folder is writable by the server's user")]
+    MailDir { path: std::path::PathBuf, source: std::io::Error },
+}
+
+/// State every connection task shares.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub session_config: Arc<SessionConfig>,
+    pub tls: Arc<TlsState>,
+    pub auth: Arc<login::Authenticator>,
+    pub registry: Arc<Registry>,
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    addrs: Vec<(Protocol, SocketAddr)>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    shared: Arc<Shared>,
+    tls: Arc<TlsState>,
+}
+
+impl RunningServer {
+    /// The bound addresses, in configuration order (port 0 resolved).
+    pub fn local_addrs(&self) -> &[(Protocol, SocketAddr)] {
+        &self.addrs
+    }
+
+    /// The first bound address for a protocol.
+    pub fn addr(&self, protocol: Protocol) -> Option<SocketAddr> {
+        self.addrs.iter().find(|(p, _)| *p == protocol).map(|(_, a)| *a)
+    }
+
+    /// SHA-256 fingerprint of the certificate in use.
+    pub fn tls_fingerprint(&self) -> String {
+        self.tls.fingerprint()
+    }
+
+    /// Re-reads the TLS certificate and key (SIGHUP).
+    pub fn reload_tls(&self) -> Result<String, tls::TlsError> {
+        self.tls.reload()
+    }
+
+    /// Open connections right now.
+    pub fn connections(&self) -> usize {
+        self.shared.registry.total()
+    }
+
+    /// Stops accepting, tells every open session (a final `-ERR` line; no deletions for
+    /// sessions that did not QUIT), and waits up to `grace` for them to finish.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let _ = self.shutdown.send(true);
+        let wait = async { while self.tasks.join_next().await.is_some() {} };
+        if timeout(grace, wait).await.is_err() {
+            tracing::warn!("sessions still open after {grace:?}; closing them");
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// Binds every listener and starts serving.
+pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    raise_fd_limit(&config);
+    std::fs::create_dir_all(&config.mail_dir).map_err(|source| ServerError::MailDir { path: config.mail_dir.clone(), source })?;
+    let tls = Arc::new(TlsState::new(&config.tls, &config.hostname, config.tls13_only)?);
+    let auth = Arc::new(login::Authenticator::new(&config.auth)?);
+    let session_config = Arc::new(SessionConfig {
+        greeting: config.pop3.greeting.clone(),
+        implementation: config.pop3.implementation.clone(),
+        expire: config.pop3.expire.clone(),
+        login_delay: config.pop3.login_delay,
+        max_bad_commands: config.limits.max_bad_commands,
+        max_auth_failures: config.auth.max_auth_failures,
+    });
+    let mut listeners = Vec::new();
+    for l in &config.listeners {
+        let listener = bind(l.address)?;
+        let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: l.address, source, hint: "the socket has no address" })?;
+        listeners.push((l.protocol, local, listener));
+    }
+    let (tx, rx) = watch::channel(false);
+    let shared = Arc::new(Shared { config, session_config, tls: Arc::clone(&tls), auth, registry: Registry::new(), shutdown: rx });
+    let mut tasks = JoinSet::new();
+    let mut addrs = Vec::new();
+    for (protocol, addr, listener) in listeners {
+        tracing::info!(%addr, protocol = ?protocol, "listening");
+        addrs.push((protocol, addr));
+        tasks.spawn(accept_loop(Arc::clone(&shared), listener, protocol));
+    }
+    Ok(RunningServer { addrs, shutdown: tx, tasks, shared, tls })
+}
+
+fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    let hint = |e: &std::io::Error| match e.kind() {
+        std::io::ErrorKind::AddrInUse => "another program already listens there; stop it or choose another port",
+        std::io::ErrorKind::PermissionDenied => "ports below 1024 need root (Buzón drops privileges after binding) or CAP_NET_BIND_SERVICE",
+        std::io::ErrorKind::AddrNotAvailable => "this machine has no such address",
+        _ => "check the `listen` section of the config",
+    };
+    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, Some(socket2::Protocol::TCP))
+        .map_err(|source| ServerError::Bind { addr, hint: hint(&source), source })?;
+    let setup = || -> std::io::Result<()> {
+        sock.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            // "[::]:110" then listens on IPv6 only, so a second "0.0.0.0:110" can coexist.
+            sock.set_only_v6(true)?;
+        }
+        sock.set_nonblocking(true)?;
+        sock.bind(&addr.into())?;
+        sock.listen(1024)
+    };
+    setup().map_err(|source| ServerError::Bind { addr, hint: hint(&source), source })?;
+    TcpListener::from_std(sock.into()).map_err(|source| ServerError::Bind { addr, hint: hint(&source), source })
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, protocol: Protocol) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut sessions = JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => break,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                sessions.spawn(handle_connection(Arc::clone(&shared), tcp, peer, protocol));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    drop(listener);
+    while sessions.join_next().await.is_some() {}
+}
+
+async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: SocketAddr, protocol: Protocol) {
+    let _ = tcp.set_nodelay(true);
+    set_keepalive(&tcp);
+    let limits = &shared.config.limits;
+    let handshake = limits.handshake_timeout;
+
+    if shared.config.proxy_trusted.iter().any(|n| n.contains(peer.ip())) {
+        match timeout(handshake, read_proxy_header(&tcp)).await {
+            Ok(Ok(Some(real))) => peer = real,
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                tracing::info!(remote = %peer, "closing: {e}");
+                return;
+            }
+            Err(_) => return,
+        }
+    }
+
+    let guard = shared.registry.connect(peer.ip(), limits.max_connections, limits.max_connections_per_ip);
+    let stream = match protocol {
+        Protocol::Pop3 => Stream::Plain(tcp),
+        Protocol::Pop3s => {
+            let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.server_config());
+            match timeout(handshake, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+                Ok(Err(e)) => {
+                    tracing::info!(remote = %peer, "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::info!(remote = %peer, "TLS handshake timed out");
+                    return;
+                }
+            }
+        }
+    };
+    let _guard = match guard {
+        Ok(g) => g,
+        Err(why) => {
+            let text = match why {
+                Refusal::Total => "Too many connections to this server; try again later.",
+                Refusal::PerIp => "Too many connections from your address; close other sessions and try again.",
+            };
+            tracing::warn!(remote = %peer, "refused: {text}");
+            let mut stream = stream;
+            let _ = timeout(limits.write_timeout, stream.write_all(&Response::err_code(RespCode::SysTemp, text).to_bytes())).await;
+            let _ = timeout(limits.write_timeout, stream.shutdown()).await;
+            return;
+        }
+    };
+    pop3::serve(Arc::clone(&shared), stream, peer, protocol == Protocol::Pop3).await;
+}
+
+/// Reads a PROXY header without consuming anything after it (TLS or POP3 bytes).
+async fn read_proxy_header(tcp: &TcpStream) -> Result<Option<SocketAddr>, String> {
+    let mut buf = vec![0u8; 1100];
+    loop {
+        let n = tcp.peek(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed before the PROXY header".into());
+        }
+        match proxy::parse(&buf[..n]) {
+            Ok(Some((header, len))) => {
+                let mut discard = vec![0u8; len];
+                let mut got = 0;
+                while got < len {
+                    tcp.readable().await.map_err(|e| e.to_string())?;
+                    match tcp.try_read(&mut discard[got..]) {
+                        Ok(0) => return Err("connection closed in the PROXY header".into()),
+                        Ok(k) => got += k,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                        Err(e) => return Err(e.to_string()),
+                    }
+                }
+                return Ok(match header {
+                    proxy::ProxyHeader::Forwarded(a) => Some(a),
+                    proxy::ProxyHeader::Local => None,
+                });
+            }
+            Ok(None) => {
+                if n >= buf.len() {
+                    return Err("PROXY header too long".into());
+                }
+                // Wait for more bytes to arrive before peeking again.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn set_keepalive(tcp: &TcpStream) {
+    // A client that vanished without closing is noticed in about 90 s, so its mailbox
+    // lock does not outlive it for long.
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(60))
+        .with_interval(Duration::from_secs(10))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(tcp).set_tcp_keepalive(&ka);
+}
+
+/// Raises the open-file soft limit to the hard limit, and warns when the configured
+/// connection limit cannot fit in it.
+fn raise_fd_limit(config: &Config) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let cur = getrlimit(Resource::Nofile);
+    let raised = Rlimit { current: cur.maximum, maximum: cur.maximum };
+    let effective = if setrlimit(Resource::Nofile, raised).is_ok() { cur.maximum } else { cur.current };
+    // Each session needs its socket, a lock file, a message file, and some slack.
+    let needed = (config.limits.max_connections as u64).saturating_mul(3).saturating_add(64);
+    if let Some(limit) = effective {
+        if limit < needed {
+            tracing::warn!(
+                open_files = limit,
+                max_connections = config.limits.max_connections,
+                "the open-file limit is too low for limits.max_connections; raise `ulimit -n` (LimitNOFILE= in systemd) to at least {needed} or lower the limit"
+            );
+        }
+    }
+}

@@ -1,0 +1,470 @@
+//! Drives one POP3 connection: the socket, TLS, timeouts and the store on one side, the
+//! sans-IO [`ServerSession`] on the other. Per-command logic lives in the protocol crate;
+//! this module only performs the steps it asks for.
+//!
+//! What must never happen here: a deletion outside UPDATE (a dropped connection, a
+//! timeout, a shutdown or a takeover drops the store session, which deletes nothing), a
+//! blocking call on the runtime, or a byte read before STLS reaching the TLS session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use buzon_pop3_proto::line::{LineLimits, LineReader};
+use buzon_pop3_proto::server::{Abort, AuthRequest, ConnectionInfo, MessageInfo, ServerSession, Step};
+use buzon_pop3_proto::wire::{Extent, MessageEncoder};
+use buzon_pop3_proto::{RespCode, Response, Uidl};
+use buzon_store::{Maildir, StoreError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout;
+
+use crate::login::Verdict;
+use crate::registry::SlotGuard;
+use crate::stream::Stream;
+use crate::Shared;
+
+/// Flush the output once this much is buffered (large writes fill TLS records).
+const FLUSH_AT: usize = 64 * 1024;
+/// Size of one read from a message file.
+const FILE_CHUNK: usize = 128 * 1024;
+/// SASL responses may exceed the 255-octet command limit.
+const SASL_LIMITS: LineLimits = LineLimits { max_line: 8192, hard_cap: 8192, allow_bare_lf: false };
+
+/// How the session ended, for the log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Quit,
+    QuitUpdateFailed,
+    ClientClosed,
+    Idle,
+    Shutdown,
+    TakenOver,
+    Protocol,
+    WriteFailed,
+    ReadFailed,
+    TlsFailed,
+}
+
+impl End {
+    fn as_str(self) -> &'static str {
+        match self {
+            End::Quit => "quit",
+            End::QuitUpdateFailed => "quit-update-failed",
+            End::ClientClosed => "client-closed",
+            End::Idle => "idle-timeout",
+            End::Shutdown => "shutdown",
+            End::TakenOver => "taken-over",
+            End::Protocol => "protocol-error",
+            End::WriteFailed => "write-failed",
+            End::ReadFailed => "read-failed",
+            End::TlsFailed => "tls-failed",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    retr: u64,
+    retr_bytes: u64,
+    top: u64,
+    deleted: usize,
+    commands: u64,
+}
+
+/// The mailbox of an authenticated session and its registry entry.
+struct Mailbox {
+    store: Arc<buzon_store::Session>,
+    _slot: SlotGuard,
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    stream: Stream,
+    peer: SocketAddr,
+    out: Vec<u8>,
+    reader: LineReader,
+    session: ServerSession,
+    mailbox: Option<Mailbox>,
+    user_slot: Option<Arc<crate::registry::UserSlot>>,
+    counters: Counters,
+}
+
+/// Runs a POP3 session on an accepted connection whose TLS (for POP3S) is already up.
+pub(crate) async fn serve(shared: Arc<Shared>, stream: Stream, peer: SocketAddr, stls_available: bool) {
+    let tls_active = stream.is_tls();
+    let plaintext_without_tls = shared.config.auth.allow_plaintext_without_tls
+        || shared.config.auth.plaintext_networks.iter().any(|n| n.contains(peer.ip()));
+    let apop_timestamp = shared.auth.apop_possible().then(|| apop_timestamp(&shared.config.hostname));
+    let info = ConnectionInfo { tls_active, stls_available: stls_available && !tls_active, plaintext_without_tls, apop_timestamp };
+    let limits = LineLimits { allow_bare_lf: shared.config.pop3.lenient_bare_lf, ..LineLimits::COMMAND };
+    let mut conn = Conn {
+        session: ServerSession::new(Arc::clone(&shared.session_config), info),
+        shared,
+        stream,
+        peer,
+        out: Vec::new(),
+        reader: LineReader::new(limits),
+        mailbox: None,
+        user_slot: None,
+        counters: Counters::default(),
+    };
+    let end = conn.run().await;
+    conn.log_end(end);
+}
+
+fn apop_timestamp(host: &str) -> String {
+    // RFC 1939 §7: unique per greeting; process id, clock and randomness make it so.
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("<{}.{}.{:08x}@{}>", std::process::id(), nanos, rand::random::<u32>(), host)
+}
+
+impl Conn {
+    async fn run(&mut self) -> End {
+        self.session.greeting(&mut self.out);
+        if self.flush().await.is_err() {
+            return End::WriteFailed;
+        }
+        let mut shutdown = self.shared.shutdown.clone();
+        let mut buf = [0u8; 4096];
+        loop {
+            // Answer every complete line already received, in order (RFC 2449 §6.6
+            // PIPELINING), then flush once.
+            while let Some(line) = self.reader.next_line() {
+                self.counters.commands += 1;
+                if let Some(slot) = &self.user_slot {
+                    slot.touch();
+                }
+                let step = match line {
+                    Ok(l) => self.session.handle_line(&l, &mut self.out),
+                    Err(e) => self.session.line_error(e, &mut self.out),
+                };
+                if let Some(end) = self.perform(step).await {
+                    return end;
+                }
+                self.reader.set_limits(if self.session.expects_sasl_response() {
+                    SASL_LIMITS
+                } else {
+                    LineLimits { allow_bare_lf: self.shared.config.pop3.lenient_bare_lf, ..LineLimits::COMMAND }
+                });
+                if self.out.len() >= FLUSH_AT && self.flush().await.is_err() {
+                    return End::WriteFailed;
+                }
+            }
+            if !self.out.is_empty() && self.flush().await.is_err() {
+                return End::WriteFailed;
+            }
+            self.reader.shrink();
+
+            let idle = self.shared.config.limits.idle_timeout;
+            let kicked = async {
+                match &self.user_slot {
+                    Some(s) => s.kick.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let read = tokio::select! {
+                r = timeout(idle, self.stream.read(&mut buf)) => r,
+                _ = shutdown.changed() => return self.abort(Abort::Shutdown, End::Shutdown).await,
+                () = kicked => return self.abort(Abort::TakenOver, End::TakenOver).await,
+            };
+            match read {
+                Err(_) => return self.abort(Abort::Idle, End::Idle).await,
+                Ok(Ok(0)) => return End::ClientClosed,
+                Ok(Ok(n)) => self.reader.feed(&buf[..n]),
+                Ok(Err(_)) => return End::ReadFailed,
+            }
+        }
+    }
+
+    async fn abort(&mut self, why: Abort, end: End) -> End {
+        self.session.abort(why, &mut self.out);
+        let _ = self.flush().await;
+        end
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        let t = self.shared.config.limits.write_timeout;
+        let r = timeout(t, async {
+            self.stream.write_all(&self.out).await?;
+            self.stream.flush().await
+        })
+        .await;
+        self.out.clear();
+        if self.out.capacity() > 4 * FLUSH_AT {
+            self.out = Vec::new();
+        }
+        match r {
+            Ok(r) => r,
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")),
+        }
+    }
+
+    /// Performs one step; `Some(end)` when the session is over.
+    async fn perform(&mut self, step: Step) -> Option<End> {
+        match step {
+            Step::Continue => None,
+            Step::Close => {
+                let _ = self.flush().await;
+                Some(if self.session.is_closed() { End::Protocol } else { End::Quit })
+            }
+            Step::Authenticate => {
+                let Some(req) = self.session.take_pending_auth() else {
+                    return Some(End::Protocol);
+                };
+                let step = self.authenticate(req).await;
+                Box::pin(self.perform(step)).await
+            }
+            Step::SendMessage { index, extent, status } => self.send_message(index, extent, status).await,
+            Step::StartTls => self.start_tls().await,
+            Step::Update(indices) => Some(self.update(indices).await),
+        }
+    }
+
+    async fn authenticate(&mut self, req: AuthRequest) -> Step {
+        let shared = Arc::clone(&self.shared);
+        let ip = self.peer.ip();
+        let delay = shared.auth.delay_before(ip, &req.user);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let verdict = shared.auth.verify(req.user.clone(), req.credential).await;
+        let user = match verdict {
+            Verdict::Valid(user) => {
+                shared.auth.record(ip, &user, true);
+                user
+            }
+            Verdict::Invalid => {
+                let wait = shared.auth.record(ip, &req.user, false);
+                tracing::info!(remote = %self.peer, user = %req.user, mechanism = req.mechanism, "authentication failed");
+                tokio::time::sleep(wait).await;
+                return self.session.login_failed(Response::err_code(RespCode::Auth, "Authentication failed."), &mut self.out);
+            }
+            Verdict::Unavailable(why) => {
+                tracing::error!(remote = %self.peer, "cannot check credentials: {why}");
+                return self.session.login_failed(
+                    Response::err_code(RespCode::SysTemp, "Authentication is temporarily unavailable; try again later."),
+                    &mut self.out,
+                );
+            }
+        };
+        match self.open_mailbox(&user).await {
+            Ok(messages) => self.session.login_succeeded(user, messages, &mut self.out),
+            Err(reply) => self.session.login_failed(reply, &mut self.out),
+        }
+    }
+
+    async fn open_mailbox(&mut self, user: &str) -> Result<Vec<MessageInfo>, Response> {
+        let shared = Arc::clone(&self.shared);
+        let limits = &shared.config.limits;
+        let Some(slot) = shared.registry.enter_user(user, limits.max_connections_per_user) else {
+            return Err(Response::err_code(RespCode::InUse, "Too many sessions for this user; close other mail clients."));
+        };
+        if let Some(d) = shared.config.pop3.login_delay {
+            if let Some(left) = shared.registry.login_delay(user, Duration::from_secs(u64::from(d))) {
+                return Err(Response::err_code(
+                    RespCode::LoginDelay,
+                    format!("Minimum time between logins is {d} seconds; try again in {} seconds.", left.as_secs().max(1)),
+                ));
+            }
+        }
+        let root = shared.config.mail_dir.join(buzon_auth::mailbox_dir_name(user));
+        let mut took_over = false;
+        loop {
+            let root2 = root.clone();
+            let opened = tokio::task::spawn_blocking(move || Maildir::create(root2).and_then(|m| m.open_session())).await;
+            match opened {
+                Ok(Ok(store)) => {
+                    let messages = to_message_infos(&store)?;
+                    self.user_slot = Some(Arc::clone(&slot.slot));
+                    self.mailbox = Some(Mailbox { store: Arc::new(store), _slot: slot });
+                    return Ok(messages);
+                }
+                Ok(Err(StoreError::InUse)) if !took_over => {
+                    // The lock is a lease: a holder silent for longer than `lock_lease`
+                    // (a dead client, a lost connection) is ended without deleting anything.
+                    let stale = shared.registry.stale_holders(user, &slot.slot, limits.lock_lease);
+                    if stale.is_empty() {
+                        return Err(Response::err_code(RespCode::InUse, "Mailbox is locked by another POP3 session; close the other mail client or wait."));
+                    }
+                    for s in &stale {
+                        tracing::info!(user, "taking over the mailbox from a session idle for {:?}", s.idle_for());
+                        s.kick.notify_one();
+                    }
+                    took_over = true;
+                    // Give the old session a moment to release the lock.
+                    for _ in 0..50 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        if shared.registry.stale_holders(user, &slot.slot, Duration::ZERO).is_empty() {
+                            break;
+                        }
+                    }
+                }
+                Ok(Err(StoreError::InUse)) => {
+                    return Err(Response::err_code(RespCode::InUse, "Mailbox is locked by another POP3 session; close the other mail client or wait."));
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(user, "cannot open mailbox: {e}");
+                    let code = if e.is_temporary() { RespCode::SysTemp } else { RespCode::SysPerm };
+                    return Err(Response::err_code(code, "Cannot open the mailbox; the administrator has been told why."));
+                }
+                Err(e) => {
+                    tracing::error!(user, "mailbox task failed: {e}");
+                    return Err(Response::err_code(RespCode::SysTemp, "Cannot open the mailbox right now; try again later."));
+                }
+            }
+        }
+    }
+
+    async fn send_message(&mut self, index: usize, extent: Extent, status: Response) -> Option<End> {
+        let Some(mb) = &self.mailbox else {
+            return Some(End::Protocol);
+        };
+        let store = Arc::clone(&mb.store);
+        let file = match tokio::task::spawn_blocking(move || store.open_message(index)).await {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => {
+                tracing::warn!(remote = %self.peer, "message {} unavailable: {e}", index + 1);
+                self.session.message_unavailable(&mut self.out);
+                return None;
+            }
+            Err(_) => {
+                self.session.message_unavailable(&mut self.out);
+                return None;
+            }
+        };
+        let mut file = tokio::fs::File::from_std(file);
+        status.encode(&mut self.out);
+        let mut enc = MessageEncoder::new(extent);
+        let mut chunk = vec![0u8; FILE_CHUNK];
+        let mut sent: u64 = 0;
+        loop {
+            let n = match file.read(&mut chunk).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    // The +OK is already out: the only honest signal left is to close, so
+                    // the client sees a truncated reply and retries.
+                    tracing::error!(remote = %self.peer, "read error in message {}: {e}", index + 1);
+                    let _ = self.flush().await;
+                    return Some(End::Protocol);
+                }
+            };
+            let before = self.out.len();
+            enc.encode(&chunk[..n], &mut self.out);
+            sent += (self.out.len() - before) as u64;
+            if enc.is_done() {
+                break;
+            }
+            if self.out.len() >= FLUSH_AT {
+                if self.flush().await.is_err() {
+                    return Some(End::WriteFailed);
+                }
+                if let Some(s) = &self.user_slot {
+                    s.touch();
+                }
+            }
+        }
+        enc.finish(&mut self.out);
+        match extent {
+            Extent::Whole => {
+                self.counters.retr += 1;
+                self.counters.retr_bytes += sent;
+            }
+            Extent::Top(_) => self.counters.top += 1,
+        }
+        None
+    }
+
+    async fn start_tls(&mut self) -> Option<End> {
+        if self.flush().await.is_err() {
+            return Some(End::WriteFailed);
+        }
+        // RFC 2595 §4 and the STLS injection attack: nothing the client sent before the
+        // handshake may be read as a command after it.
+        self.reader.clear();
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
+            return Some(End::Protocol);
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config());
+        match timeout(self.shared.config.limits.handshake_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => {
+                self.stream = Stream::Tls(Box::new(tls));
+                self.session.tls_started();
+                None
+            }
+            Ok(Err(e)) => {
+                tracing::info!(remote = %self.peer, "STLS handshake failed: {e}");
+                Some(End::TlsFailed)
+            }
+            Err(_) => Some(End::TlsFailed),
+        }
+    }
+
+    async fn update(&mut self, indices: Vec<usize>) -> End {
+        let Some(mb) = self.mailbox.take() else {
+            return End::Protocol;
+        };
+        let store = Arc::clone(&mb.store);
+        let n = indices.len();
+        let result = if n == 0 {
+            Ok(0)
+        } else {
+            match tokio::task::spawn_blocking(move || store.expunge(&indices)).await {
+                Ok(Ok(report)) => Ok(report.deleted + report.already_gone),
+                Ok(Err(e)) => {
+                    tracing::error!(remote = %self.peer, "UPDATE incomplete: {e}");
+                    Err(match &e {
+                        StoreError::PartialExpunge { deleted, failed, .. } => format!("{deleted} deleted, {failed} kept; they will be listed again next time."),
+                        _ => "they will be listed again next time.".to_string(),
+                    })
+                }
+                Err(_) => Err("the deletion task failed; messages will be listed again next time.".to_string()),
+            }
+        };
+        let failed = result.is_err();
+        if let Ok(d) = &result {
+            self.counters.deleted = *d;
+        }
+        // Release the lock before answering, so a client that reconnects at once finds
+        // the mailbox free.
+        drop(mb);
+        self.session.update_done(result, &mut self.out);
+        let _ = self.flush().await;
+        let _ = self.stream.shutdown().await;
+        if failed {
+            End::QuitUpdateFailed
+        } else {
+            End::Quit
+        }
+    }
+
+    fn log_end(&self, end: End) {
+        let c = &self.counters;
+        tracing::info!(
+            target: "buzon::session",
+            user = self.session.user().unwrap_or("-"),
+            remote = %self.peer,
+            tls = self.stream.tls_version(),
+            commands = c.commands,
+            retr = c.retr,
+            retr_bytes = c.retr_bytes,
+            top = c.top,
+            deleted = c.deleted,
+            end = end.as_str(),
+            "pop3 session ended"
+        );
+    }
+}
+
+fn to_message_infos(store: &buzon_store::Session) -> Result<Vec<MessageInfo>, Response> {
+    store
+        .messages()
+        .iter()
+        .map(|m| {
+            Uidl::new(m.uidl.clone()).map(|uidl| MessageInfo { size: m.size, uidl }).ok_or_else(|| {
+                tracing::error!(uidl = %m.uidl, "store produced an invalid UIDL");
+                Response::err_code(RespCode::SysTemp, "Mailbox index problem; try again later.")
+            })
+        })
+        .collect()
+}

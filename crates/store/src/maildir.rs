@@ -1,0 +1,638 @@
+//! The Maildir itself: layout, durable delivery, Maildir++ folders, scanning for sizes.
+//!
+//! Delivery follows the Maildir protocol (write under `tmp/`, fsync, rename into `new/`,
+//! fsync `new/`), so readers never see a partial message and a crash loses at most a
+//! delivery that was never acknowledged. Scanning reads directories, not messages: a
+//! name carrying `,W=<n>` gives the RFC 1939 size directly, and only files without it are
+//! read, once, with their size cached in the index (see `index`). Entries that are hidden
+//! (`.`-prefixed), symbolic links, directories or other non-regular files are skipped with
+//! a warning, never followed.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use buzon_pop3_proto::wire::WireSize;
+
+use crate::index::{open_regular, SizeIndex};
+use crate::lock::MailboxLock;
+use crate::name::{
+    base_of, before_info, delivery_time, escape_host, uidl_of_base, validate_folder_name,
+    wire_size_attr,
+};
+use crate::session::{Part, Session};
+use crate::StoreError;
+
+/// Chunk size for streaming message bytes; memory use never grows with message size.
+const CHUNK: usize = 64 * 1024;
+
+/// Marker file Maildir++ places in every sub-folder.
+const FOLDER_MARKER: &str = "maildirfolder";
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Process-wide counter making delivery and temporary names unique within this process.
+pub(crate) fn next_counter() -> u64 {
+    COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A Maildir on disk: `<root>/cur`, `<root>/new`, `<root>/tmp`, with optional Maildir++
+/// sub-folders `<root>/.Name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maildir {
+    root: PathBuf,
+}
+
+/// The result of a successful [`Maildir::deliver`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// File name under `new/`: `<base>,S=<file bytes>,W=<wire size>`.
+    pub file_name: String,
+    /// The RFC 1939 §7 unique-id the message will be listed under.
+    pub uidl: String,
+    /// The RFC 1939 "exact size" (CRLF line ends, last line terminated).
+    pub size: u64,
+}
+
+/// Space used by a Maildir (messages in `cur/` and `new/`), for quota checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Sum of the messages' wire sizes.
+    pub bytes: u64,
+    pub messages: u64,
+}
+
+/// A message found by a scan, with its size known.
+#[derive(Debug)]
+pub(crate) struct Scanned {
+    pub name: OsString,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+/// A directory entry that passed the hostile-content checks.
+struct Found {
+    name: OsString,
+    path: PathBuf,
+}
+
+impl Maildir {
+    /// Opens an existing Maildir. [`StoreError::NotFound`] if the root or one of `cur/`,
+    /// `new/`, `tmp/` is missing ([`Maildir::create`] repairs that), [`StoreError::Invalid`]
+    /// if one of them is not a directory.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Maildir, StoreError> {
+        let root = root.into();
+        for dir in [
+            root.clone(),
+            root.join("cur"),
+            root.join("new"),
+            root.join("tmp"),
+        ] {
+            match fs::metadata(&dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(StoreError::Invalid(format!(
+                        "{} is not a directory, so {} is not a Maildir",
+                        dir.display(),
+                        root.display()
+                    )))
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+                Err(e) => return Err(StoreError::io("inspect", dir, e)),
+            }
+        }
+        Ok(Maildir { root })
+    }
+
+    /// Creates the root and `cur/`, `new/`, `tmp/` (mode 0700) where missing, fsyncing each
+    /// parent directory so the new entries survive a crash. An existing Maildir is fine.
+    pub fn create(root: impl Into<PathBuf>) -> Result<Maildir, StoreError> {
+        let root = root.into();
+        ensure_dir(&root)?;
+        for sub in ["cur", "new", "tmp"] {
+            ensure_dir(&root.join(sub))?;
+        }
+        Maildir::open(root)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn folder_path(&self, name: &str) -> Result<PathBuf, StoreError> {
+        validate_folder_name(name)?;
+        let mut dir = OsString::from(".");
+        dir.push(name);
+        Ok(self.root.join(dir))
+    }
+
+    /// Opens the Maildir++ folder `name` (directory `.name` under this root; nested levels
+    /// separated by '.', e.g. `Work.Projects`). Call it on the top-level Maildir.
+    pub fn folder(&self, name: &str) -> Result<Maildir, StoreError> {
+        Maildir::open(self.folder_path(name)?)
+    }
+
+    /// Creates the Maildir++ folder `name` if missing, with its `maildirfolder` marker.
+    pub fn create_folder(&self, name: &str) -> Result<Maildir, StoreError> {
+        let path = self.folder_path(name)?;
+        let md = Maildir::create(&path)?;
+        let marker = path.join(FOLDER_MARKER);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&marker)
+        {
+            Ok(_) => fsync_dir(&path)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(StoreError::io("create", marker, e)),
+        }
+        Ok(md)
+    }
+
+    /// Names of the Maildir++ folders under this root (without the leading '.'), sorted.
+    /// Entries with invalid or non-UTF-8 names, symbolic links and directories lacking
+    /// `cur/` are left out.
+    pub fn list_folders(&self) -> Result<Vec<String>, StoreError> {
+        let rd = fs::read_dir(&self.root).map_err(|e| StoreError::io("list", &self.root, e))?;
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| StoreError::io("list", &self.root, e))?;
+            let raw = entry.file_name();
+            let Some(rest) = raw.as_bytes().strip_prefix(b".") else {
+                continue;
+            };
+            let Ok(name) = std::str::from_utf8(rest) else {
+                tracing::warn!(path = %entry.path().display(), "skipping folder with a non-UTF-8 name");
+                continue;
+            };
+            if name.is_empty() || name == "." || validate_folder_name(name).is_err() {
+                continue;
+            }
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if fs::metadata(entry.path().join("cur")).is_ok_and(|m| m.is_dir()) {
+                out.push(name.to_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Delivers one message durably: streams `reader` into a uniquely named file in `tmp/`
+    /// (bounded memory), fsyncs it, renames it into `new/` as
+    /// `<secs>.M<usecs>P<pid>Q<counter>R<8 random hex>.<host>,S=<file bytes>,W=<wire size>`
+    /// and fsyncs `new/`. Only then does it return `Ok`. On any error the temporary file is
+    /// removed and nothing appears in `new/` or `cur/`. With `max_bytes`, a stream longer
+    /// than that many bytes fails with [`StoreError::TooBig`]. Takes no lock.
+    pub fn deliver(
+        &self,
+        reader: &mut dyn Read,
+        max_bytes: Option<u64>,
+    ) -> Result<Delivered, StoreError> {
+        let tmp_dir = self.root.join("tmp");
+        let (unique, mut file, guard) = create_tmp(&tmp_dir)?;
+        let tmp_path = guard.path.clone();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total: u64 = 0;
+        let mut wire = WireSize::new();
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(StoreError::io(
+                        "read the message being delivered to",
+                        &tmp_path,
+                        e,
+                    ))
+                }
+            };
+            total = total.saturating_add(n as u64);
+            if let Some(limit) = max_bytes {
+                if total > limit {
+                    return Err(StoreError::TooBig { limit });
+                }
+            }
+            let chunk = &buf[..n];
+            wire.update(chunk);
+            file.write_all(chunk)
+                .map_err(|e| StoreError::io("write", &tmp_path, e))?;
+        }
+        file.sync_all()
+            .map_err(|e| StoreError::io("fsync", &tmp_path, e))?;
+        drop(file);
+        let size = wire.finish();
+        let file_name = format!("{unique},S={total},W={size}");
+        let new_dir = self.root.join("new");
+        let final_path = new_dir.join(&file_name);
+        rename_noreplace(&tmp_path, &final_path)
+            .map_err(|e| StoreError::io("move into new/", &final_path, e))?;
+        guard.disarm();
+        if let Err(e) = fsync_dir(&new_dir) {
+            // Not known to be durable: withdraw it so the sender retries instead of us
+            // acknowledging a message a crash could lose.
+            let _ = fs::remove_file(&final_path);
+            return Err(e);
+        }
+        tracing::debug!(path = %final_path.display(), size, "delivered");
+        Ok(Delivered {
+            uidl: uidl_of_base(unique.as_bytes()),
+            file_name,
+            size,
+        })
+    }
+
+    /// RFC 1939 §8: takes the exclusive-access lock, moves every message from `new/` to
+    /// `cur/` (adding the `:2,` info), and returns a snapshot of `cur/` with sizes and
+    /// UIDLs. Fails with [`StoreError::InUse`] if another session holds the lock.
+    /// Deliveries after this call are not part of the snapshot.
+    pub fn open_session(&self) -> Result<Session, StoreError> {
+        let lock = MailboxLock::acquire(&self.root)?;
+        let messages = self.snapshot()?;
+        Ok(Session::new(
+            vec![lock],
+            vec![Part {
+                folder: None,
+                messages,
+            }],
+        ))
+    }
+
+    /// Like [`Maildir::open_session`] over `inbox` and then each folder in the given order,
+    /// merged into one POP3 mailbox. Locks every Maildir (all or none). UIDLs stay unique
+    /// across the merge (see the `name` module documentation).
+    pub fn open_merged_session(
+        inbox: &Maildir,
+        folders: &[(String, Maildir)],
+    ) -> Result<Session, StoreError> {
+        let mut locks = Vec::with_capacity(folders.len() + 1);
+        locks.push(MailboxLock::acquire(&inbox.root)?);
+        for (_, md) in folders {
+            locks.push(MailboxLock::acquire(&md.root)?);
+        }
+        let mut parts = Vec::with_capacity(folders.len() + 1);
+        parts.push(Part {
+            folder: None,
+            messages: inbox.snapshot()?,
+        });
+        for (name, md) in folders {
+            parts.push(Part {
+                folder: Some(name.clone()),
+                messages: md.snapshot()?,
+            });
+        }
+        Ok(Session::new(locks, parts))
+    }
+
+    /// Total wire size and count of the messages in `cur/` and `new/`, for quotas. Reads
+    /// no message whose size is in its name or in the index. Takes no lock; a message
+    /// moving from `new/` to `cur/` during the scan is counted once.
+    pub fn usage(&self) -> Result<Usage, StoreError> {
+        let new = list_messages(&self.root.join("new"))?;
+        let new_names: HashSet<Vec<u8>> = new
+            .iter()
+            .map(|f| before_info(f.name.as_bytes()).to_vec())
+            .collect();
+        let mut found = list_messages(&self.root.join("cur"))?;
+        found.retain(|f| !new_names.contains(before_info(f.name.as_bytes())));
+        found.extend(new);
+        let mut index = SizeIndex::load(&self.root);
+        let scanned = size_all(found, &mut index);
+        index.save_if_changed();
+        Ok(Usage {
+            bytes: scanned.iter().map(|s| s.size).sum(),
+            messages: scanned.len() as u64,
+        })
+    }
+
+    /// Removes regular files in `tmp/` not modified for `older_than` (Maildir suggests 36
+    /// hours): leftovers of deliveries interrupted by a crash. Returns how many went.
+    pub fn clean_tmp(&self, older_than: Duration) -> Result<usize, StoreError> {
+        let tmp = self.root.join("tmp");
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for f in list_messages(&tmp)? {
+            let Ok(meta) = fs::symlink_metadata(&f.path) else {
+                continue;
+            };
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_some_and(|age| age >= older_than);
+            if old && meta.is_file() {
+                match fs::remove_file(&f.path) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::io("remove", f.path, e)),
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Moves `new/` into `cur/`, then lists `cur/` with sizes, sorted by delivery time.
+    fn snapshot(&self) -> Result<Vec<Scanned>, StoreError> {
+        let leftovers = self.move_new_to_cur()?;
+        let mut found = list_messages(&self.root.join("cur"))?;
+        found.extend(leftovers);
+        let mut index = SizeIndex::load(&self.root);
+        let mut scanned = size_all(found, &mut index);
+        index.save_if_changed();
+        let mut keyed: Vec<((u64, u64), Scanned)> = scanned
+            .drain(..)
+            .map(|s| (delivery_time(s.name.as_bytes()), s))
+            .collect();
+        keyed.sort_by(|(ta, a), (tb, b)| {
+            ta.cmp(tb)
+                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
+        });
+        scanned.extend(keyed.into_iter().map(|(_, s)| s));
+        Ok(scanned)
+    }
+
+    /// Returns the messages that had to stay in `new/`. The moves are not fsynced: after a
+    /// crash a message may be back in `new/`, which changes neither its size nor its UIDL.
+    fn move_new_to_cur(&self) -> Result<Vec<Found>, StoreError> {
+        let cur = self.root.join("cur");
+        let mut leftovers = Vec::new();
+        for f in list_messages(&self.root.join("new"))? {
+            let mut target = f.name.clone();
+            if !f.name.as_bytes().contains(&b':') {
+                target.push(":2,");
+            }
+            let to = cur.join(&target);
+            match rename_noreplace(&f.path, &to) {
+                Ok(()) => {}
+                // Moved by someone else meanwhile; the listing of cur/ will find it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(from = %f.path.display(), to = %to.display(), error = %e,
+                        "cannot move message to cur/; listing it from new/");
+                    leftovers.push(f);
+                }
+            }
+        }
+        Ok(leftovers)
+    }
+}
+
+/// One readdir; keeps regular files and skips (with a warning) everything hostile. File
+/// types come from the directory entry, so this costs no per-file stat on Linux.
+fn list_messages(dir: &Path) -> Result<Vec<Found>, StoreError> {
+    let rd = fs::read_dir(dir).map_err(|e| StoreError::io("list", dir, e))?;
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| StoreError::io("list", dir, e))?;
+        let name = entry.file_name();
+        let path = entry.path();
+        if name.as_bytes().first() == Some(&b'.') {
+            tracing::warn!(path = %path.display(), "skipping hidden entry in Maildir");
+            continue;
+        }
+        match entry.file_type() {
+            Ok(t) if t.is_file() => out.push(Found { name, path }),
+            Ok(t) => {
+                let what = if t.is_symlink() {
+                    "symbolic link"
+                } else if t.is_dir() {
+                    "directory"
+                } else {
+                    "special file"
+                };
+                tracing::warn!(path = %path.display(), "skipping {what} in Maildir");
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "skipping unreadable entry")
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Sizes every message: from `,W=` in the name, else from the index, else by reading the
+/// file once. Messages that vanish or cannot be read are left out (with a warning).
+fn size_all(found: Vec<Found>, index: &mut SizeIndex) -> Vec<Scanned> {
+    let mut out = Vec::with_capacity(found.len());
+    for f in found {
+        let name = f.name.as_bytes();
+        let size = match wire_size_attr(name) {
+            Some(w) => w,
+            None => match size_via_index(&f.path, base_of(name), index) {
+                Ok(w) => w,
+                Err(StoreError::NotFound) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "skipping message whose size cannot be determined");
+                    continue;
+                }
+            },
+        };
+        out.push(Scanned {
+            name: f.name,
+            path: f.path,
+            size,
+        });
+    }
+    out
+}
+
+fn size_via_index(path: &Path, base: &[u8], index: &mut SizeIndex) -> Result<u64, StoreError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => {
+            if let Some(w) = index.lookup(base, m.len(), m.mtime()) {
+                return Ok(w);
+            }
+        }
+        Ok(_) => {
+            return Err(StoreError::Invalid(format!(
+                "{} is not a regular file",
+                path.display()
+            )))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
+        Err(e) => return Err(StoreError::io("inspect", path, e)),
+    }
+    let mut file = open_regular(path)?;
+    let meta = file
+        .metadata()
+        .map_err(|e| StoreError::io("inspect", path, e))?;
+    let mut wire = WireSize::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => wire.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(StoreError::io("read", path, e)),
+        }
+    }
+    let w = wire.finish();
+    index.insert(base, meta.len(), meta.mtime(), w);
+    Ok(w)
+}
+
+/// Removes the temporary file on drop unless disarmed (delivery succeeded).
+struct TmpGuard {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl TmpGuard {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TmpGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Err(e) = fs::remove_file(&self.path) {
+                if e.kind() != io::ErrorKind::NotFound {
+                    tracing::warn!(path = %self.path.display(), error = %e, "cannot remove temporary file");
+                }
+            }
+        }
+    }
+}
+
+fn create_tmp(tmp_dir: &Path) -> Result<(String, File, TmpGuard), StoreError> {
+    let mut attempts = 0;
+    loop {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let unique = format!(
+            "{}.M{}P{}Q{}R{:08x}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            next_counter(),
+            random_u32(),
+            host()
+        );
+        let path = tmp_dir.join(&unique);
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(file) => {
+                let guard = TmpGuard { path, armed: true };
+                return Ok((unique, file, guard));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => attempts += 1,
+            Err(e) => return Err(StoreError::io("create", path, e)),
+        }
+    }
+}
+
+fn host() -> &'static str {
+    static HOST: OnceLock<String> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let uname = rustix::system::uname();
+        escape_host(&String::from_utf8_lossy(uname.nodename().to_bytes()))
+    })
+}
+
+fn random_u32() -> u32 {
+    let mut buf = [0u8; 4];
+    if let Ok(mut f) = File::open("/dev/urandom") {
+        if f.read_exact(&mut buf).is_ok() {
+            return u32::from_ne_bytes(buf);
+        }
+    }
+    // RandomState is seeded from the OS; hashing the counter keeps values distinct.
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(next_counter());
+    h.finish() as u32
+}
+
+/// Renames without ever replacing an existing file where the filesystem supports it.
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    use rustix::io::Errno;
+    match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        // Filesystems without RENAME_NOREPLACE: names are unique, plain rename is fine.
+        Err(Errno::INVAL) | Err(Errno::NOSYS) => fs::rename(from, to),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub(crate) fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| StoreError::io("fsync directory", dir, e))
+}
+
+/// Creates `dir` and missing ancestors (mode 0700), fsyncing each parent after creating
+/// an entry in it.
+fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
+    match fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(StoreError::Invalid(format!(
+                "{} exists but is not a directory",
+                dir.display()
+            )))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(StoreError::io("inspect", dir, e)),
+    }
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    ensure_dir(parent)?;
+    match DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => fsync_dir(parent),
+        // Created concurrently by someone else.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(StoreError::io("create directory", dir, e)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_name_has_the_documented_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::create(dir.path().join("m")).unwrap();
+        let d = md.deliver(&mut &b"a\nb"[..], None).unwrap();
+        let n = d.file_name.as_bytes();
+        assert_eq!(wire_size_attr(n), Some(6));
+        assert!(d.file_name.contains(",S=3,W=6"), "{}", d.file_name);
+        let (secs, _) = delivery_time(n);
+        assert!(secs > 1_600_000_000 && secs != u64::MAX);
+        let base = std::str::from_utf8(base_of(n)).unwrap();
+        let re_ok =
+            base.contains(".M") && base.contains('P') && base.contains('Q') && base.contains('R');
+        assert!(re_ok, "{base}");
+        assert!(!base.contains(':') && !base.contains('/'));
+    }
+
+    #[test]
+    fn nested_roots_are_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::create(dir.path().join("a/b/c")).unwrap();
+        assert!(md.root().join("tmp").is_dir());
+        // Idempotent.
+        Maildir::create(md.root()).unwrap();
+    }
+}

@@ -1,0 +1,793 @@
+//! Integration tests of the Maildir store against a real filesystem in a temp dir.
+#![allow(clippy::unwrap_used)]
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use buzon_pop3_proto::wire::WireSize;
+use buzon_store::name::is_valid_uidl;
+use buzon_store::{ExpungeReport, Maildir, Session, StoreError, Usage};
+
+fn fresh() -> (tempfile::TempDir, Maildir) {
+    let dir = tempfile::tempdir().unwrap();
+    let md = Maildir::create(dir.path().join("Maildir")).unwrap();
+    (dir, md)
+}
+
+fn put(md: &Maildir, sub: &str, name: impl AsRef<OsStr>, content: &[u8]) -> PathBuf {
+    let p = md.root().join(sub).join(name.as_ref());
+    fs::write(&p, content).unwrap();
+    p
+}
+
+fn read_all(session: &Session, i: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    session
+        .open_message(i)
+        .unwrap()
+        .read_to_end(&mut v)
+        .unwrap();
+    v
+}
+
+fn dir_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn index_text(md: &Maildir) -> String {
+    fs::read_to_string(md.root().join("buzon-index")).unwrap()
+}
+
+const BARE_LF: &[u8] = b"Subject: lf\n\nline one\n.dot line\n";
+const CRLF: &[u8] = b"Subject: crlf\r\n\r\nline one\r\n";
+const NO_FINAL_NEWLINE: &[u8] = b"Subject: open\n\nno newline at the end";
+
+#[test]
+fn delivered_messages_have_exact_sizes_and_their_uidls() {
+    let (_t, md) = fresh();
+    let bodies: [&[u8]; 4] = [BARE_LF, CRLF, NO_FINAL_NEWLINE, b""];
+    let delivered: Vec<_> = bodies
+        .iter()
+        .map(|b| md.deliver(&mut &b[..], None).unwrap())
+        .collect();
+    for (d, b) in delivered.iter().zip(bodies) {
+        assert_eq!(d.size, WireSize::of(b));
+        assert!(md.root().join("new").join(&d.file_name).is_file());
+        assert!(is_valid_uidl(&d.uidl));
+    }
+    assert!(dir_names(&md.root().join("tmp")).is_empty());
+    let s = md.open_session().unwrap();
+    assert_eq!(s.messages().len(), 4);
+    for (i, (m, (d, b))) in s
+        .messages()
+        .iter()
+        .zip(delivered.iter().zip(bodies))
+        .enumerate()
+    {
+        assert_eq!(m.size, WireSize::of(b), "message {i}");
+        assert_eq!(m.uidl, d.uidl);
+        assert_eq!(m.folder, None);
+        assert_eq!(read_all(&s, i), b);
+    }
+    // All moved to cur/ with the info part.
+    assert!(dir_names(&md.root().join("new")).is_empty());
+    for n in dir_names(&md.root().join("cur")) {
+        assert!(n.ends_with(":2,"), "{n}");
+    }
+    // Everything sized from the names: no index needed.
+    assert!(!md.root().join("buzon-index").exists());
+}
+
+#[test]
+fn large_delivery_streams_in_chunks() {
+    let (_t, md) = fresh();
+    let mut body = Vec::new();
+    while body.len() < 300_000 {
+        body.extend_from_slice(b"0123456789 abcdefghij\n");
+    }
+    let d = md.deliver(&mut &body[..], Some(1 << 20)).unwrap();
+    assert_eq!(d.size, WireSize::of(&body));
+    assert!(d
+        .file_name
+        .contains(&format!(",S={},W={}", body.len(), d.size)));
+    let s = md.open_session().unwrap();
+    assert_eq!(read_all(&s, 0), body);
+}
+
+#[test]
+fn files_without_w_are_sized_once_and_cached_in_the_index() {
+    let (_t, md) = fresh();
+    put(&md, "cur", "100.a.host:2,S", BARE_LF);
+    put(&md, "cur", "200.b.host,S=10:2,", CRLF);
+    put(&md, "new", "300.c.host", NO_FINAL_NEWLINE);
+    put(&md, "cur", "400.d.host:2,", b"");
+    let s = md.open_session().unwrap();
+    let sizes: Vec<u64> = s.messages().iter().map(|m| m.size).collect();
+    assert_eq!(
+        sizes,
+        [BARE_LF, CRLF, NO_FINAL_NEWLINE, b""].map(WireSize::of)
+    );
+    let uidls: Vec<&str> = s.messages().iter().map(|m| m.uidl.as_str()).collect();
+    assert_eq!(
+        uidls,
+        ["100.a.host", "200.b.host", "300.c.host", "400.d.host"]
+    );
+    drop(s);
+
+    let text = index_text(&md);
+    assert!(text.starts_with("buzon-index 1\n"), "{text}");
+    let line = format!("100.a.host\t{}\t{}\t", WireSize::of(BARE_LF), BARE_LF.len());
+    assert!(text.contains(&line), "{text}");
+    assert_eq!(text.lines().count(), 5, "{text}");
+
+    // Prove the index is trusted: change a cached size by hand (length and mtime still
+    // match), and the next session reports the cached value without reading the file.
+    let real = WireSize::of(BARE_LF);
+    let tampered = text.replace(
+        &line,
+        &format!("100.a.host\t{}\t{}\t", real + 1, BARE_LF.len()),
+    );
+    fs::write(md.root().join("buzon-index"), &tampered).unwrap();
+    let s = md.open_session().unwrap();
+    assert_eq!(s.messages()[0].size, real + 1);
+    drop(s);
+    // An unchanged listing does not rewrite the index.
+    assert_eq!(index_text(&md), tampered);
+}
+
+#[test]
+fn stale_index_entries_are_recomputed_and_pruned() {
+    let (_t, md) = fresh();
+    let p = put(&md, "cur", "100.a.host:2,", b"short\n");
+    put(&md, "cur", "200.b.host:2,", b"x\n");
+    md.open_session().unwrap().close();
+    assert_eq!(index_text(&md).lines().count(), 3);
+    // Same name, different length: the entry no longer matches.
+    fs::write(&p, b"much longer now\nwith two lines\n").unwrap();
+    fs::remove_file(md.root().join("cur/200.b.host:2,")).unwrap();
+    let s = md.open_session().unwrap();
+    assert_eq!(s.messages().len(), 1);
+    assert_eq!(
+        s.messages()[0].size,
+        WireSize::of(b"much longer now\nwith two lines\n")
+    );
+    drop(s);
+    let text = index_text(&md);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(!text.contains("200.b.host"));
+}
+
+#[test]
+fn corrupt_index_is_ignored_and_rebuilt() {
+    let (_t, md) = fresh();
+    put(&md, "cur", "100.a.host:2,", BARE_LF);
+    for garbage in [
+        &b"not an index at all"[..],
+        b"buzon-index 1\n100.a.host\tlots\t1\t1\n",
+        b"buzon-index 1\n100.a.host\t9999\t33\n",
+        b"\xff\xfe\x00binary",
+    ] {
+        fs::write(md.root().join("buzon-index"), garbage).unwrap();
+        let s = md.open_session().unwrap();
+        assert_eq!(s.messages()[0].size, WireSize::of(BARE_LF));
+        drop(s);
+        let text = index_text(&md);
+        assert!(text.starts_with("buzon-index 1\n100.a.host\t"), "{text}");
+    }
+    // A symlinked index is not followed, and gets replaced by a real file.
+    let elsewhere = md.root().parent().unwrap().join("elsewhere");
+    fs::write(&elsewhere, "precious").unwrap();
+    fs::remove_file(md.root().join("buzon-index")).unwrap();
+    symlink(&elsewhere, md.root().join("buzon-index")).unwrap();
+    md.open_session().unwrap().close();
+    assert_eq!(fs::read_to_string(&elsewhere).unwrap(), "precious");
+    assert!(!fs::symlink_metadata(md.root().join("buzon-index"))
+        .unwrap()
+        .is_symlink());
+}
+
+#[test]
+fn w_attribute_is_trusted_so_bodies_are_not_read() {
+    let (_t, md) = fresh();
+    // Content and W= deliberately disagree: the listed size must come from the name.
+    put(&md, "cur", "100.a.host,S=3,W=12345:2,S", b"abc");
+    put(&md, "new", "200.b.host,W=7", b"");
+    let s = md.open_session().unwrap();
+    assert_eq!(
+        s.messages().iter().map(|m| m.size).collect::<Vec<_>>(),
+        [12345, 7]
+    );
+    drop(s);
+    assert!(!md.root().join("buzon-index").exists());
+}
+
+#[test]
+fn many_messages_are_listed_from_names_alone() {
+    let (_t, md) = fresh();
+    let n = 3000u64;
+    for i in 0..n {
+        put(
+            &md,
+            "cur",
+            format!("{}.M{i}P1.host,S=1,W={}:2,", 1_000_000 + i, i + 1),
+            b"",
+        );
+    }
+    let s = md.open_session().unwrap();
+    assert_eq!(s.messages().len() as u64, n);
+    assert_eq!(
+        s.messages().iter().map(|m| m.size).sum::<u64>(),
+        n * (n + 1) / 2
+    );
+    // Sorted by delivery time, oldest first.
+    assert!(s.messages()[0].uidl.starts_with("1000000.M0P1"));
+    assert!(s.messages()[n as usize - 1].uidl.starts_with("1002999."));
+    drop(s);
+    assert_eq!(
+        md.usage().unwrap(),
+        Usage {
+            bytes: n * (n + 1) / 2,
+            messages: n
+        }
+    );
+    assert!(!md.root().join("buzon-index").exists());
+}
+
+#[test]
+fn ordering_is_by_delivery_time_then_name() {
+    let (_t, md) = fresh();
+    put(&md, "cur", "200.M5P1.h,W=1:2,", b"");
+    put(&md, "cur", "200.M40P1.h,W=1:2,", b"");
+    put(&md, "cur", "100.M999999P1.h,W=1:2,", b"");
+    put(&md, "cur", "oddname,W=1:2,", b"");
+    put(&md, "new", "150.x.h,W=1", b"");
+    let s = md.open_session().unwrap();
+    let uidls: Vec<&str> = s.messages().iter().map(|m| m.uidl.as_str()).collect();
+    assert_eq!(
+        uidls,
+        [
+            "100.M999999P1.h",
+            "150.x.h",
+            "200.M5P1.h",
+            "200.M40P1.h",
+            "oddname"
+        ]
+    );
+}
+
+#[test]
+fn uidls_survive_reopen_new_to_cur_and_flag_changes() {
+    let (_t, md) = fresh();
+    let d = md.deliver(&mut &BARE_LF[..], None).unwrap();
+    put(&md, "new", "100.old.host", CRLF);
+
+    let first: Vec<String> = {
+        let s = md.open_session().unwrap();
+        s.messages().iter().map(|m| m.uidl.clone()).collect()
+    };
+    assert_eq!(first, ["100.old.host".to_string(), d.uidl.clone()]);
+
+    // A mail client marks both read and replied, renaming by hand.
+    let cur = md.root().join("cur");
+    for name in dir_names(&cur) {
+        let renamed = name.replace(":2,", ":2,RS");
+        fs::rename(cur.join(&name), cur.join(&renamed)).unwrap();
+        let again = renamed.replace(":2,RS", ":2,S");
+        fs::rename(cur.join(&renamed), cur.join(&again)).unwrap();
+    }
+    let s = md.open_session().unwrap();
+    let second: Vec<String> = s.messages().iter().map(|m| m.uidl.clone()).collect();
+    assert_eq!(first, second);
+    let sizes: Vec<u64> = s.messages().iter().map(|m| m.size).collect();
+    assert_eq!(sizes, [WireSize::of(CRLF), WireSize::of(BARE_LF)]);
+    s.close();
+    let s = md.open_session().unwrap();
+    assert_eq!(
+        s.messages()
+            .iter()
+            .map(|m| m.uidl.clone())
+            .collect::<Vec<_>>(),
+        first
+    );
+}
+
+#[test]
+fn second_session_is_in_use_until_the_first_ends() {
+    let (_t, md) = fresh();
+    let s = md.open_session().unwrap();
+    let again = Maildir::open(md.root()).unwrap();
+    let err = again.open_session().unwrap_err();
+    assert!(matches!(err, StoreError::InUse), "{err:?}");
+    assert!(err.is_temporary());
+    // Delivery does not need the lock.
+    md.deliver(&mut &b"x\n"[..], None).unwrap();
+    drop(s);
+    let s = again.open_session().unwrap();
+    // The delivery made while the first session was open is in the new snapshot.
+    assert_eq!(s.messages().len(), 1);
+    s.close();
+    md.open_session().unwrap();
+    let lock = fs::read_to_string(md.root().join("buzon-pop3.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("pid {}", std::process::id())),
+        "{lock}"
+    );
+}
+
+#[test]
+fn snapshot_is_fixed_at_open() {
+    let (_t, md) = fresh();
+    md.deliver(&mut &b"one\n"[..], None).unwrap();
+    let s = md.open_session().unwrap();
+    md.deliver(&mut &b"two\n"[..], None).unwrap();
+    assert_eq!(s.messages().len(), 1);
+    assert_eq!(dir_names(&md.root().join("new")).len(), 1);
+}
+
+#[test]
+fn session_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Session>();
+    assert_send::<Maildir>();
+}
+
+#[test]
+fn expunge_deletes_exactly_the_listed_messages() {
+    let (_t, md) = fresh();
+    for i in 0..5 {
+        put(&md, "cur", format!("{i}00.m.host,W=3:2,"), b"x\n");
+    }
+    let s = md.open_session().unwrap();
+    // Out of range: refused before anything is deleted.
+    let err = s.expunge(&[0, 5]).unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(dir_names(&md.root().join("cur")).len(), 5);
+
+    // One of them was already removed by someone else: still a success.
+    fs::remove_file(&s.messages()[3].path).unwrap();
+    let report = s.expunge(&[1, 3, 3, 4]).unwrap();
+    assert_eq!(
+        report,
+        ExpungeReport {
+            deleted: 2,
+            already_gone: 1
+        }
+    );
+    assert_eq!(
+        dir_names(&md.root().join("cur")),
+        ["000.m.host,W=3:2,", "200.m.host,W=3:2,"]
+    );
+    // Nothing to do is fine too.
+    assert_eq!(s.expunge(&[]).unwrap(), ExpungeReport::default());
+}
+
+#[test]
+fn expunge_and_retr_follow_a_flag_rename_by_another_program() {
+    let (_t, md) = fresh();
+    put(&md, "cur", "100.a.host,W=3:2,", b"a\n");
+    put(&md, "cur", "200.b.host,W=3:2,", b"b\n");
+    put(&md, "cur", "300.c.host,W=3:2,", b"c\n");
+    let s = md.open_session().unwrap();
+    let cur = md.root().join("cur");
+    fs::rename(
+        cur.join("100.a.host,W=3:2,"),
+        cur.join("100.a.host,W=3:2,S"),
+    )
+    .unwrap();
+    fs::rename(
+        cur.join("300.c.host,W=3:2,"),
+        cur.join("300.c.host,W=3:2,RS"),
+    )
+    .unwrap();
+    assert_eq!(read_all(&s, 0), b"a\n");
+    assert_eq!(
+        s.expunge(&[0, 2]).unwrap(),
+        ExpungeReport {
+            deleted: 2,
+            already_gone: 0
+        }
+    );
+    assert_eq!(dir_names(&cur), ["200.b.host,W=3:2,"]);
+}
+
+#[test]
+fn expunge_reports_failures_after_trying_everything() {
+    let (_t, md) = fresh();
+    put(&md, "cur", "100.a.host,W=3:2,", b"a\n");
+    put(&md, "cur", "200.b.host,W=3:2,", b"b\n");
+    let s = md.open_session().unwrap();
+    // unlink() of a non-empty directory fails even for root: replace message 0 by one.
+    let p0 = s.messages()[0].path.clone();
+    fs::remove_file(&p0).unwrap();
+    fs::create_dir(&p0).unwrap();
+    fs::write(p0.join("inner"), b"").unwrap();
+    let err = s.expunge(&[0, 1]).unwrap_err();
+    match &err {
+        StoreError::PartialExpunge {
+            deleted,
+            failed,
+            first_error,
+        } => {
+            assert_eq!((*deleted, *failed), (1, 1));
+            assert!(
+                matches!(**first_error, StoreError::Io { .. }),
+                "{first_error:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.is_temporary());
+    assert!(!s.messages()[1].path.exists());
+}
+
+#[test]
+fn hostile_entries_are_skipped() {
+    let (t, md) = fresh();
+    let outside = t.path().join("secret");
+    fs::write(&outside, b"top secret\n").unwrap();
+    symlink(&outside, md.root().join("cur/100.link.host:2,")).unwrap();
+    symlink(&outside, md.root().join("new/101.link.host")).unwrap();
+    fs::create_dir(md.root().join("cur/102.dir.host:2,")).unwrap();
+    fs::create_dir(md.root().join("new/103.dir.host")).unwrap();
+    put(&md, "cur", ".104.hidden:2,", b"x\n");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        md.root().join("cur/105.fifo.host:2,"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    put(&md, "cur", "200.real.host:2,", b"real\n");
+    let s = md.open_session().unwrap();
+    assert_eq!(s.messages().len(), 1);
+    assert_eq!(s.messages()[0].uidl, "200.real.host");
+    // The symlink in new/ was not moved either.
+    assert!(fs::symlink_metadata(md.root().join("new/101.link.host"))
+        .unwrap()
+        .is_symlink());
+    assert_eq!(
+        md.usage().unwrap(),
+        Usage {
+            bytes: 6,
+            messages: 1
+        }
+    );
+}
+
+#[test]
+fn open_message_refuses_a_file_that_became_a_symlink_or_vanished() {
+    let (t, md) = fresh();
+    put(&md, "cur", "100.a.host:2,", b"a\n");
+    put(&md, "cur", "200.b.host:2,", b"b\n");
+    let s = md.open_session().unwrap();
+    let outside = t.path().join("secret");
+    fs::write(&outside, b"top secret\n").unwrap();
+    fs::remove_file(&s.messages()[0].path).unwrap();
+    symlink(&outside, &s.messages()[0].path).unwrap();
+    let err = s.open_message(0).unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    fs::remove_file(&s.messages()[1].path).unwrap();
+    assert!(matches!(
+        s.open_message(1).unwrap_err(),
+        StoreError::NotFound
+    ));
+    assert!(matches!(
+        s.open_message(2).unwrap_err(),
+        StoreError::Invalid(_)
+    ));
+}
+
+#[test]
+fn long_and_unprintable_names_get_hashed_uidls() {
+    let (_t, md) = fresh();
+    let long = format!("{}.{}:2,", 100, "a".repeat(150));
+    put(&md, "cur", &long, b"long\n");
+    put(
+        &md,
+        "cur",
+        OsStr::from_bytes(b"200.\xff\xfe bad:2,"),
+        b"bytes\n",
+    );
+    put(&md, "cur", "300.with space.host:2,", b"space\n");
+    put(&md, "cur", "400.tab\there:2,", b"tab\n");
+    let s = md.open_session().unwrap();
+    assert_eq!(s.messages().len(), 4);
+    for (m, body) in s
+        .messages()
+        .iter()
+        .zip([&b"long\n"[..], b"bytes\n", b"space\n", b"tab\n"])
+    {
+        assert!(m.uidl.starts_with('X') && m.uidl.len() == 41, "{}", m.uidl);
+        assert!(is_valid_uidl(&m.uidl));
+        assert_eq!(m.size, WireSize::of(body));
+    }
+    drop(s);
+    // Such names are cached in the index with escapes, one line each.
+    let text = index_text(&md);
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(text.contains("200.%FF%FE%20bad\t"), "{text}");
+    // And reopening gives the same UIDLs.
+    let a = md.open_session().unwrap().messages().to_vec();
+    let b = md.open_session().unwrap().messages().to_vec();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn copied_files_get_distinct_uidls() {
+    let (_t, md) = fresh();
+    put(&md, "cur", "100.a.host,S=2:2,S", b"a\n");
+    put(&md, "cur", "100.a.host,S=2,W=3:2,", b"a\n");
+    let s = md.open_session().unwrap();
+    let u: Vec<String> = s.messages().iter().map(|m| m.uidl.clone()).collect();
+    assert_eq!(u[0], "100.a.host");
+    assert!(u[1].starts_with("100.a.host-") && u[1].len() == "100.a.host-".len() + 12);
+    drop(s);
+    // Flag changes on the copy leave its UIDL alone.
+    let cur = md.root().join("cur");
+    fs::rename(
+        cur.join("100.a.host,S=2,W=3:2,"),
+        cur.join("100.a.host,S=2,W=3:2,T"),
+    )
+    .unwrap();
+    let s = md.open_session().unwrap();
+    assert_eq!(s.messages()[1].uidl, u[1]);
+}
+
+#[test]
+fn delivery_failures_leave_nothing_behind() {
+    let (_t, md) = fresh();
+    let body = vec![b'x'; 100_000];
+    let err = md.deliver(&mut &body[..], Some(99_999)).unwrap_err();
+    assert!(
+        matches!(err, StoreError::TooBig { limit: 99_999 }),
+        "{err:?}"
+    );
+    assert!(!err.is_temporary());
+
+    struct Broken(usize);
+    impl Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "peer went away",
+                ));
+            }
+            let n = self.0.min(buf.len()).min(1000);
+            buf[..n].fill(b'y');
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+    let err = md.deliver(&mut Broken(5000), None).unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err:?}");
+    assert!(err.is_temporary());
+
+    for sub in ["tmp", "new", "cur"] {
+        assert!(dir_names(&md.root().join(sub)).is_empty(), "{sub}");
+    }
+    // Exactly at the limit is fine.
+    let d = md.deliver(&mut &body[..], Some(100_000)).unwrap();
+    assert_eq!(d.size, 100_002);
+}
+
+#[test]
+fn delivery_names_are_unique_and_escape_the_host() {
+    let (_t, md) = fresh();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let d = md.deliver(&mut &b"m\n"[..], None).unwrap();
+        assert!(seen.insert(d.uidl.clone()));
+        let host_and_attrs = d.file_name.splitn(3, '.').nth(2).unwrap();
+        assert!(!host_and_attrs.contains(':') && !host_and_attrs.contains('/'));
+        assert!(d.file_name.ends_with(",S=2,W=3"), "{}", d.file_name);
+    }
+}
+
+#[test]
+fn open_and_create_report_what_is_wrong() {
+    let t = tempfile::tempdir().unwrap();
+    assert!(matches!(
+        Maildir::open(t.path().join("none")),
+        Err(StoreError::NotFound)
+    ));
+    let half = t.path().join("half");
+    fs::create_dir_all(half.join("cur")).unwrap();
+    assert!(matches!(Maildir::open(&half), Err(StoreError::NotFound)));
+    // create() repairs a half-made Maildir.
+    let md = Maildir::create(&half).unwrap();
+    assert_eq!(md.root(), half);
+    let bad = t.path().join("bad");
+    fs::create_dir_all(bad.join("cur")).unwrap();
+    fs::create_dir_all(bad.join("tmp")).unwrap();
+    fs::write(bad.join("new"), b"").unwrap();
+    assert!(matches!(Maildir::open(&bad), Err(StoreError::Invalid(_))));
+    assert!(matches!(Maildir::create(&bad), Err(StoreError::Invalid(_))));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(half.join("tmp")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+}
+
+#[test]
+fn folders_are_created_listed_and_validated() {
+    let (_t, md) = fresh();
+    assert!(md.list_folders().unwrap().is_empty());
+    let work = md.create_folder("Work").unwrap();
+    md.create_folder("Work.Projects").unwrap();
+    md.create_folder("Señales").unwrap();
+    // Creating again is fine.
+    md.create_folder("Work").unwrap();
+    assert!(work.root().join("maildirfolder").is_file());
+    assert_eq!(work.root(), md.root().join(".Work"));
+    // Not folders: a plain dot-file, a symlink, a dot-dir without cur/.
+    fs::write(md.root().join(".hidden"), b"").unwrap();
+    symlink(md.root().join(".Work"), md.root().join(".Alias")).unwrap();
+    fs::create_dir(md.root().join(".Empty")).unwrap();
+    assert_eq!(
+        md.list_folders().unwrap(),
+        ["Señales", "Work", "Work.Projects"]
+    );
+    assert_eq!(
+        md.folder("Work.Projects").unwrap().root(),
+        md.root().join(".Work.Projects")
+    );
+    assert!(matches!(md.folder("Missing"), Err(StoreError::NotFound)));
+    for bad in [
+        "",
+        ".Work",
+        "a/b",
+        "..",
+        "a..b",
+        "Work.",
+        "a\u{7}b",
+        &"x".repeat(300),
+    ] {
+        assert!(
+            matches!(md.create_folder(bad), Err(StoreError::Invalid(_))),
+            "{bad:?}"
+        );
+        assert!(
+            matches!(md.folder(bad), Err(StoreError::Invalid(_))),
+            "{bad:?}"
+        );
+    }
+    // The lock file and index in the root never show up as folders or messages.
+    md.open_session().unwrap().close();
+    assert_eq!(md.list_folders().unwrap().len(), 3);
+}
+
+#[test]
+fn merged_session_keeps_uidls_unique_and_locks_everything() {
+    let (_t, md) = fresh();
+    let work = md.create_folder("Work").unwrap();
+    let lists = md.create_folder("Lists").unwrap();
+    let d = md.deliver(&mut &b"inbox\n"[..], None).unwrap();
+    // The same message copied into a folder under the same name.
+    let copied = work.root().join("new").join(&d.file_name);
+    fs::copy(md.root().join("new").join(&d.file_name), &copied).unwrap();
+    put(&work, "cur", "50.w.host:2,S", b"work\n");
+    put(&lists, "cur", "60.l.host,W=6:2,", b"list\n");
+    let folders = vec![
+        ("Work".to_string(), work.clone()),
+        ("Lists".to_string(), lists.clone()),
+    ];
+    let s = Maildir::open_merged_session(&md, &folders).unwrap();
+    let m = s.messages();
+    assert_eq!(m.len(), 4);
+    assert_eq!(m[0].folder, None);
+    assert_eq!(m[0].uidl, d.uidl);
+    assert_eq!(m[1].folder.as_deref(), Some("Work"));
+    assert_eq!(m[1].uidl, "50.w.host");
+    assert_eq!(m[2].folder.as_deref(), Some("Work"));
+    assert!(m[2]
+        .uidl
+        .starts_with(&format!("{}-", &d.uidl[..d.uidl.len().min(57)])));
+    assert_eq!(m[3].folder.as_deref(), Some("Lists"));
+    assert_eq!(m[3].size, 6);
+    let set: std::collections::HashSet<_> = m.iter().map(|e| &e.uidl).collect();
+    assert_eq!(set.len(), 4);
+    assert_eq!(read_all(&s, 1), b"work\n");
+
+    // Every part is locked.
+    assert!(matches!(work.open_session(), Err(StoreError::InUse)));
+    assert!(matches!(md.open_session(), Err(StoreError::InUse)));
+    let uidls: Vec<String> = m.iter().map(|e| e.uidl.clone()).collect();
+    s.expunge(&[1]).unwrap();
+    drop(s);
+
+    // Stable across sessions.
+    let s = Maildir::open_merged_session(&md, &folders).unwrap();
+    let again: Vec<String> = s.messages().iter().map(|e| e.uidl.clone()).collect();
+    assert_eq!(
+        again,
+        [uidls[0].clone(), uidls[2].clone(), uidls[3].clone()]
+    );
+}
+
+#[test]
+fn merged_session_is_all_or_nothing_on_locks() {
+    let (_t, md) = fresh();
+    let work = md.create_folder("Work").unwrap();
+    let held = work.open_session().unwrap();
+    let folders = vec![("Work".to_string(), work.clone())];
+    assert!(matches!(
+        Maildir::open_merged_session(&md, &folders),
+        Err(StoreError::InUse)
+    ));
+    // The INBOX lock taken before the failure was released.
+    md.open_session().unwrap().close();
+    drop(held);
+    Maildir::open_merged_session(&md, &folders).unwrap();
+}
+
+#[test]
+fn usage_counts_new_and_cur() {
+    let (_t, md) = fresh();
+    assert_eq!(md.usage().unwrap(), Usage::default());
+    md.deliver(&mut &BARE_LF[..], None).unwrap();
+    put(&md, "cur", "100.a.host:2,S", NO_FINAL_NEWLINE);
+    let want = Usage {
+        bytes: WireSize::of(BARE_LF) + WireSize::of(NO_FINAL_NEWLINE),
+        messages: 2,
+    };
+    assert_eq!(md.usage().unwrap(), want);
+    // The non-W= file was cached by usage() as well.
+    assert!(index_text(&md).contains("100.a.host\t"));
+    md.open_session().unwrap().close();
+    assert_eq!(md.usage().unwrap(), want);
+}
+
+#[test]
+fn clean_tmp_removes_leftovers() {
+    let (_t, md) = fresh();
+    put(&md, "tmp", "1.crashed.host", b"partial");
+    assert_eq!(
+        md.clean_tmp(std::time::Duration::from_secs(3600)).unwrap(),
+        0
+    );
+    assert_eq!(md.clean_tmp(std::time::Duration::ZERO).unwrap(), 1);
+    assert!(dir_names(&md.root().join("tmp")).is_empty());
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    #[test]
+    fn any_file_names_give_valid_unique_uidls(
+        names in proptest::collection::btree_set(
+            proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b':'), proptest::strategy::Just(b','),
+                    proptest::strategy::Just(b'a'), proptest::strategy::Just(b' '),
+                    1u8..=255u8],
+                1..200),
+            1..12),
+    ) {
+        let (_t, md) = fresh();
+        let mut expected = 0;
+        for raw in &names {
+            let name: Vec<u8> = raw.iter().map(|&b| if b == b'/' { b'_' } else { b }).collect();
+            if name[0] == b'.' { continue; }
+            let p = md.root().join("cur").join(OsStr::from_bytes(&name));
+            if p.exists() { continue; }
+            fs::write(&p, &name).unwrap();
+            expected += 1;
+        }
+        let s = md.open_session().unwrap();
+        proptest::prop_assert_eq!(s.messages().len(), expected);
+        let mut seen = std::collections::HashSet::new();
+        for m in s.messages() {
+            proptest::prop_assert!(is_valid_uidl(&m.uidl), "{:?}", m.uidl);
+            proptest::prop_assert!(seen.insert(m.uidl.clone()));
+        }
+    }
+}
