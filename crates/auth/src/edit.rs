@@ -1,0 +1,258 @@
+//! Edits of the passwd-file for `buzon user`: add, change password, remove.
+//!
+//! Every edit holds an exclusive `flock` on the sidecar `<file>.lock` (never
+//! deleted, so every process locks the same inode), re-reads the file under
+//! that lock, writes the new content to a temporary file in the same
+//! directory, fsyncs it, renames it over the original and fsyncs the
+//! directory. Readers therefore see the old file or the new one, never a
+//! mix, and two concurrent edits cannot lose each other's change. All lines
+//! other than the edited one are kept byte for byte.
+
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+use crate::error::AuthError;
+use crate::scheme;
+use crate::userdb::{self, Parsed};
+use crate::username::validate_username;
+
+/// Adds `user` with the stored password `stored_password` (e.g. from
+/// [`crate::hash_password`]) as a new last line. Creates the file (mode 0600)
+/// if missing. [`AuthError::UserExists`] if the name is present, ignoring case.
+pub fn add_user(path: &Path, user: &str, stored_password: &str) -> Result<(), AuthError> {
+    validate_username(user)?;
+    check_password_field(stored_password)?;
+    edit(path, |data, parsed| {
+        if let Some(&i) = parsed.index.get(&user.to_ascii_lowercase()) {
+            let existing = parsed.entries.get(i).map_or(user, |e| e.name.as_str());
+            return Err(AuthError::UserExists(existing.to_string()));
+        }
+        let eol: &[u8] = if uses_crlf(data) { b"\r\n" } else { b"\n" };
+        let mut out = Vec::with_capacity(data.len() + user.len() + stored_password.len() + 3);
+        out.extend_from_slice(data);
+        if !data.is_empty() && !data.ends_with(b"\n") {
+            out.extend_from_slice(eol);
+        }
+        out.extend_from_slice(user.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(stored_password.as_bytes());
+        out.extend_from_slice(eol);
+        Ok(out)
+    })
+}
+
+/// Replaces the password field of `user` (matched ignoring case), keeping
+/// every other field of the line. [`AuthError::NoSuchUser`] if absent.
+pub fn set_password(path: &Path, user: &str, stored_password: &str) -> Result<(), AuthError> {
+    check_password_field(stored_password)?;
+    edit(path, |data, parsed| {
+        let line_no = user_line(parsed, user)?;
+        let mut out = Vec::with_capacity(data.len() + stored_password.len());
+        for (i, line) in data.split_inclusive(|&b| b == b'\n').enumerate() {
+            if i + 1 != line_no {
+                out.extend_from_slice(line);
+                continue;
+            }
+            // The parser accepted this line, so it has a name and a ':'.
+            let Some(name_end) = line.iter().position(|&b| b == b':') else {
+                return Err(AuthError::NoSuchUser(user.to_string()));
+            };
+            let body_end = line.len() - eol_len(line);
+            let pw_end = line[name_end + 1..body_end]
+                .iter()
+                .position(|&b| b == b':')
+                .map_or(body_end, |p| name_end + 1 + p);
+            out.extend_from_slice(&line[..=name_end]);
+            out.extend_from_slice(stored_password.as_bytes());
+            out.extend_from_slice(&line[pw_end..]);
+        }
+        Ok(out)
+    })
+}
+
+/// Removes the line of `user` (matched ignoring case).
+/// [`AuthError::NoSuchUser`] if absent. The mailbox is not touched.
+pub fn remove_user(path: &Path, user: &str) -> Result<(), AuthError> {
+    edit(path, |data, parsed| {
+        let line_no = user_line(parsed, user)?;
+        Ok(data
+            .split_inclusive(|&b| b == b'\n')
+            .enumerate()
+            .filter(|&(i, _)| i + 1 != line_no)
+            .flat_map(|(_, line)| line.iter().copied())
+            .collect())
+    })
+}
+
+fn user_line(parsed: &Parsed, user: &str) -> Result<usize, AuthError> {
+    parsed
+        .index
+        .get(&user.to_ascii_lowercase())
+        .and_then(|&i| parsed.lines.get(i).copied())
+        .ok_or_else(|| AuthError::NoSuchUser(user.to_string()))
+}
+
+/// A stored password must fit in one passwd-file field and be usable.
+fn check_password_field(stored: &str) -> Result<(), AuthError> {
+    if let Some(c) = stored
+        .chars()
+        .find(|c| matches!(c, ':' | '\n' | '\r' | '\0'))
+    {
+        return Err(AuthError::BadHash(format!(
+            "the stored password contains {c:?}, which cannot appear in a passwd-file field"
+        )));
+    }
+    scheme::check_stored(stored)
+}
+
+fn eol_len(line: &[u8]) -> usize {
+    if line.ends_with(b"\r\n") {
+        2
+    } else if line.ends_with(b"\n") {
+        1
+    } else {
+        0
+    }
+}
+
+/// Follows the file's own convention, judged by its first line ending.
+fn uses_crlf(data: &[u8]) -> bool {
+    data.iter()
+        .position(|&b| b == b'\n')
+        .is_some_and(|i| i > 0 && data[i - 1] == b'\r')
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = OsString::from(path.as_os_str());
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Runs one locked read-modify-write cycle.
+fn edit(
+    path: &Path,
+    change: impl FnOnce(&[u8], &Parsed) -> Result<Vec<u8>, AuthError>,
+) -> Result<(), AuthError> {
+    // Edit the real file, not a symlink to it: renaming over a symlink would
+    // replace the link with a regular file.
+    let path = match fs::canonicalize(path) {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(e) => return Err(AuthError::io("resolve", path, e)),
+    };
+    let lock_path = with_suffix(&path, ".lock");
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(|e| AuthError::io("open lock file", &lock_path, e))?;
+    lock.lock()
+        .map_err(|e| AuthError::io("lock", &lock_path, e))?;
+
+    let (data, meta) = match File::open(&path) {
+        Ok(mut f) => {
+            let meta = f.metadata().map_err(|e| AuthError::io("stat", &path, e))?;
+            let mut data = Vec::new();
+            f.read_to_end(&mut data)
+                .map_err(|e| AuthError::io("read", &path, e))?;
+            (data, Some(meta))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (Vec::new(), None),
+        Err(e) => return Err(AuthError::io("open", &path, e)),
+    };
+    let parsed = userdb::parse(&path, &data)?;
+    let new = change(&data, &parsed)?;
+    replace_file(&path, &new, meta.as_ref())?;
+    // Dropping `lock` closes it, which releases the flock.
+    drop(lock);
+    Ok(())
+}
+
+/// Atomically replaces `path` with `content`, keeping the old owner and
+/// group and the old mode minus any world access (new files get 0600).
+fn replace_file(path: &Path, content: &[u8], old: Option<&fs::Metadata>) -> Result<(), AuthError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "users".to_string());
+    let tmp = dir.join(format!(
+        ".{file_name}.{}.{:016x}.tmp",
+        std::process::id(),
+        rand::rngs::OsRng.next_u64()
+    ));
+    let result = write_tmp(&tmp, content, old).and_then(|()| {
+        fs::rename(&tmp, path).map_err(|e| AuthError::io("rename into place", path, e))
+    });
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+        return result;
+    }
+    File::open(&dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| AuthError::io("fsync directory", &dir, e))
+}
+
+fn write_tmp(tmp: &Path, content: &[u8], old: Option<&fs::Metadata>) -> Result<(), AuthError> {
+    // create_new: never follow a planted symlink or reuse someone else's file.
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)
+        .map_err(|e| AuthError::io("create temporary file", tmp, e))?;
+    if let Some(old) = old {
+        let mine = f.metadata().map_err(|e| AuthError::io("stat", tmp, e))?;
+        if (mine.uid(), mine.gid()) != (old.uid(), old.gid()) {
+            if let Err(e) = std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid())) {
+                tracing::warn!(
+                    file = %tmp.display(),
+                    "cannot keep the passwd-file's owner {}:{} ({e}); the server may no \
+                     longer be able to read it — fix with chown",
+                    old.uid(),
+                    old.gid()
+                );
+            }
+        }
+        let mode = (old.permissions().mode() & 0o660) | 0o600;
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(|e| AuthError::io("set mode of", tmp, e))?;
+    }
+    f.write_all(content)
+        .map_err(|e| AuthError::io("write", tmp, e))?;
+    f.sync_all().map_err(|e| AuthError::io("fsync", tmp, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crlf_detection() {
+        assert!(uses_crlf(b"a:b\r\nc:d\n"));
+        assert!(!uses_crlf(b"a:b\nc:d\r\n"));
+        assert!(!uses_crlf(b""));
+        assert!(!uses_crlf(b"\n"));
+    }
+
+    #[test]
+    fn password_field_rules() {
+        assert!(check_password_field("{PLAIN}a:b").is_err());
+        assert!(check_password_field("{PLAIN}a\nb").is_err());
+        assert!(check_password_field("{PLAIN}ok").is_ok());
+        assert!(check_password_field("{NOPE}x").is_err());
+        assert!(check_password_field("{SHA512-CRYPT}$6$short").is_err());
+        assert!(check_password_field("").is_err());
+    }
+}

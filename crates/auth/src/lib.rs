@@ -1,0 +1,35 @@
+//! Users, passwords and login throttling for Buzón.
+//!
+//! - [`UserDb`]: a Dovecot-compatible passwd-file, loaded for cheap lookups;
+//!   [`add_user`], [`set_password`] and [`remove_user`] edit it atomically.
+//! - [`hash_password`] / [`verify_password`]: Dovecot `{SCHEME}hash` strings.
+//! - [`Throttle`]: failed-login counters per network and per user name.
+//! - [`AuthCache`]: recent successful verifications, to spare Argon2 work.
+//! - [`Secret`]: a password that never reaches a log.
+//!
+//! Everything here is synchronous and some of it is CPU-heavy (hashing) or
+//! blocks on the filesystem (edits): async callers run it via
+//! `spawn_blocking`. Nothing here sleeps; delays are returned, not taken.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cache;
+mod edit;
+mod error;
+mod scheme;
+mod secret;
+mod throttle;
+mod userdb;
+mod username;
+
+pub use cache::{AuthCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
+pub use edit::{add_user, remove_user, set_password};
+pub use error::AuthError;
+pub use scheme::{
+    dummy_verify, hash_password, needs_rehash, plaintext_password, verify_password, HashParams,
+    MAX_M_COST_KIB,
+};
+pub use secret::Secret;
+pub use throttle::{IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
+pub use userdb::{UserDb, UserEntry};
+pub use username::{mailbox_dir_name, validate_username, MAX_USERNAME_LEN};

@@ -1,0 +1,363 @@
+//! The user database: a Dovecot passwd-file loaded into memory.
+//!
+//! Format, one user per line: `user:password:uid:gid:gecos:home:shell:extra_fields`.
+//! Only the first two fields are required. Lines starting with `#` and blank
+//! lines are comments. `extra_fields` is everything after the seventh `:` (it
+//! may itself contain `:`), split on whitespace into `key=value` pairs.
+//! uid, gid, gecos and shell are accepted and ignored.
+//!
+//! Loading never verifies passwords and never logs them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::error::AuthError;
+use crate::scheme::{self, Scheme};
+use crate::username::validate_username;
+
+/// One user of the passwd-file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserEntry {
+    /// The user name exactly as written in the file.
+    pub name: String,
+    /// The stored password, normally `{SCHEME}hash`.
+    pub password: String,
+    /// `key=value` pairs from the extra fields, in file order (`key` alone gives
+    /// an empty value), e.g. `("userdb_quota_rule", "*:storage=1G")`.
+    pub extra: Vec<(String, String)>,
+    /// The home field, if not empty.
+    pub home: Option<String>,
+}
+
+impl UserEntry {
+    /// The value of the first extra field named `key`.
+    pub fn extra_field(&self, key: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl fmt::Debug for UserEntry {
+    /// Shows the scheme but never the password or hash text.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let password = match self
+            .password
+            .strip_prefix('{')
+            .and_then(|r| r.split_once('}'))
+        {
+            Some((scheme, _)) => format!("{{{scheme}}}***"),
+            None => "***".to_string(),
+        };
+        f.debug_struct("UserEntry")
+            .field("name", &self.name)
+            .field("password", &password)
+            .field("extra", &self.extra)
+            .field("home", &self.home)
+            .finish()
+    }
+}
+
+/// A loaded passwd-file.
+///
+/// Names are unique ignoring ASCII case, because [`crate::mailbox_dir_name`]
+/// maps `Alice` and `alice` to the same mailbox; a file holding both is
+/// rejected at load.
+#[derive(Debug, Clone)]
+pub struct UserDb {
+    path: PathBuf,
+    entries: Vec<UserEntry>,
+    /// Lowercased name → index into `entries`.
+    index: HashMap<String, usize>,
+    modified: Option<SystemTime>,
+    any_plaintext: bool,
+}
+
+impl UserDb {
+    /// Loads the passwd-file at `path`. A missing file is an empty database
+    /// (so a fresh install starts without users); any other read error, and
+    /// any malformed line, is an error naming the line.
+    pub fn load(path: &Path) -> Result<UserDb, AuthError> {
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return UserDb::from_bytes(path, b"", None)
+            }
+            Err(e) => return Err(AuthError::io("open", path, e)),
+        };
+        // mtime before content: a change racing the read makes the server reload
+        // once more, never miss it.
+        let modified = file.metadata().and_then(|m| m.modified()).ok();
+        let mut data = Vec::new();
+        file.read_to_end(&mut data)
+            .map_err(|e| AuthError::io("read", path, e))?;
+        UserDb::from_bytes(path, &data, modified)
+    }
+
+    /// Parses passwd-file content; `path` is only used in messages and
+    /// returned by [`UserDb::path`].
+    pub fn from_bytes(
+        path: &Path,
+        data: &[u8],
+        modified: Option<SystemTime>,
+    ) -> Result<UserDb, AuthError> {
+        let parsed = parse(path, data)?;
+        let mut any_plaintext = false;
+        for (entry, line) in parsed.entries.iter().zip(&parsed.lines) {
+            match scheme::check_stored(&entry.password) {
+                Ok(()) => {}
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    line,
+                    user = %entry.name,
+                    "this user cannot log in: {e}"
+                ),
+            }
+            any_plaintext |= matches!(
+                scheme::parse_stored(&entry.password),
+                Ok((Scheme::Plain, _))
+            );
+        }
+        Ok(UserDb {
+            path: path.to_path_buf(),
+            entries: parsed.entries,
+            index: parsed.index,
+            modified,
+            any_plaintext,
+        })
+    }
+
+    /// Finds a user: the exact name first, then a match ignoring ASCII case
+    /// (clients often send `Alice` for `alice`, as Dovecot's `%Lu` username
+    /// format allows). Since names are unique ignoring case, at most one entry
+    /// can match either way.
+    pub fn lookup(&self, user: &str) -> Option<&UserEntry> {
+        let i = *self.index.get(&user.to_ascii_lowercase())?;
+        self.entries.get(i)
+    }
+
+    /// All users in file order.
+    pub fn users(&self) -> impl Iterator<Item = &UserEntry> {
+        self.entries.iter()
+    }
+
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when there are no users.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// True when some user has a `{PLAIN}`/`{CLEARTEXT}` password, the only
+    /// kind APOP (RFC 1939 §7) can use.
+    pub fn any_plaintext(&self) -> bool {
+        self.any_plaintext
+    }
+
+    /// The file this database was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's modification time at load; `None` when it did not exist.
+    /// Compare with the current mtime to decide whether to reload.
+    pub fn modified(&self) -> Option<SystemTime> {
+        self.modified
+    }
+}
+
+pub(crate) struct Parsed {
+    pub(crate) entries: Vec<UserEntry>,
+    /// 1-based line number of each entry.
+    pub(crate) lines: Vec<usize>,
+    pub(crate) index: HashMap<String, usize>,
+}
+
+pub(crate) fn parse(path: &Path, data: &[u8]) -> Result<Parsed, AuthError> {
+    let mut parsed = Parsed {
+        entries: Vec::new(),
+        lines: Vec::new(),
+        index: HashMap::new(),
+    };
+    for (i, raw) in data.split(|&b| b == b'\n').enumerate() {
+        let line_no = i + 1;
+        let err = |message: String| AuthError::Parse {
+            path: path.to_path_buf(),
+            line: line_no,
+            message,
+        };
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let line = std::str::from_utf8(raw)
+            .map_err(|_| err("the line is not valid UTF-8 — save the file as UTF-8".into()))?;
+        let Some(entry) = parse_line(line).map_err(err)? else {
+            continue;
+        };
+        let key = entry.name.to_ascii_lowercase();
+        if let Some(&first) = parsed.index.get(&key) {
+            return Err(err(format!(
+                "user {:?} is already defined on line {} (names are compared ignoring \
+                 case because they share one mailbox) — remove one of the lines",
+                entry.name, parsed.lines[first]
+            )));
+        }
+        parsed.index.insert(key, parsed.entries.len());
+        parsed.entries.push(entry);
+        parsed.lines.push(line_no);
+    }
+    Ok(parsed)
+}
+
+/// Parses one line (without its terminator); `Ok(None)` for comments and blank lines.
+fn parse_line(line: &str) -> Result<Option<UserEntry>, String> {
+    if line.trim().is_empty() || line.trim_start().starts_with('#') {
+        return Ok(None);
+    }
+    let mut fields = line.splitn(8, ':');
+    let name = fields.next().unwrap_or_default();
+    let Some(password) = fields.next() else {
+        return Err("expected user:password — check the separator (a colon)".into());
+    };
+    validate_username(name).map_err(|e| format!("{e} — rename the user"))?;
+    let _uid = fields.next();
+    let _gid = fields.next();
+    let _gecos = fields.next();
+    let home = fields.next().filter(|h| !h.is_empty()).map(str::to_string);
+    let _shell = fields.next();
+    let extra = fields
+        .next()
+        .map(|x| {
+            x.split_whitespace()
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (kv.to_string(), String::new()),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(UserEntry {
+        name: name.to_string(),
+        password: password.to_string(),
+        extra,
+        home,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(text: &str) -> Result<UserDb, AuthError> {
+        UserDb::from_bytes(Path::new("/etc/buzon/users"), text.as_bytes(), None)
+    }
+
+    #[test]
+    fn parses_fields_comments_and_extra() {
+        let text = "# users\n\
+                    \n\
+                    alice:{PLAIN}secret\n\
+                    bob:{ARGON2ID}$argon2id$v=19$m=256,t=1,p=1$c29tZXNhbHQ$aGFzaA:1000:1000:Bob B:/home/bob:/bin/false:userdb_quota_rule=*:storage=1G nopassword allow_nets=10.0.0.0/8\r\n\
+                    carol:{SHA512-CRYPT}$6$x$y::::::\n";
+        let db = db(text).map_err(|e| e.to_string());
+        let db = match db {
+            Ok(db) => db,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(db.len(), 3);
+        let alice = db.lookup("alice");
+        assert_eq!(alice.map(|u| u.password.as_str()), Some("{PLAIN}secret"));
+        assert_eq!(alice.and_then(|u| u.home.clone()), None);
+        let bob = db.lookup("bob");
+        assert_eq!(bob.and_then(|u| u.home.as_deref()), Some("/home/bob"));
+        assert_eq!(
+            bob.map(|u| u.extra.clone()),
+            Some(vec![
+                ("userdb_quota_rule".to_string(), "*:storage=1G".to_string()),
+                ("nopassword".to_string(), String::new()),
+                ("allow_nets".to_string(), "10.0.0.0/8".to_string()),
+            ])
+        );
+        assert_eq!(
+            bob.and_then(|u| u.extra_field("allow_nets")),
+            Some("10.0.0.0/8")
+        );
+        assert!(db.lookup("carol").is_some_and(|u| u.extra.is_empty()));
+        assert!(db.any_plaintext());
+        let names: Vec<_> = db.users().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["alice", "bob", "carol"]);
+    }
+
+    #[test]
+    fn lookup_ignores_case() {
+        let db = db("Alice:{PLAIN}x\nbob:{PLAIN}y\n");
+        let db = db.ok();
+        let name = |u: &str| {
+            db.as_ref()
+                .and_then(|d| d.lookup(u))
+                .map(|e| e.name.clone())
+        };
+        assert_eq!(name("Alice").as_deref(), Some("Alice"));
+        assert_eq!(name("alice").as_deref(), Some("Alice"));
+        assert_eq!(name("BOB").as_deref(), Some("bob"));
+        assert_eq!(name("carol"), None);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            (
+                "alice:{PLAIN}x\n# c\nbroken-line\n",
+                3,
+                "check the separator",
+            ),
+            ("a/b:{PLAIN}x\n", 1, "'/'"),
+            (
+                "alice:{PLAIN}x\n\nALICE:{PLAIN}y\n",
+                3,
+                "already defined on line 1",
+            ),
+            (":{PLAIN}x\n", 1, "empty"),
+        ];
+        for (text, line, fragment) in cases {
+            match db(text) {
+                Err(AuthError::Parse {
+                    line: l,
+                    ref message,
+                    ..
+                }) => {
+                    assert_eq!(l, line, "{text:?}");
+                    assert!(message.contains(fragment), "{text:?}: {message}");
+                }
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+        let bad_utf8 = UserDb::from_bytes(Path::new("u"), b"ok:{PLAIN}x\n\xff:x\n", None);
+        assert!(matches!(bad_utf8, Err(AuthError::Parse { line: 2, .. })));
+        let msg = db("x").err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(
+            msg,
+            "line 1 of /etc/buzon/users: expected user:password — check the separator (a colon)"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let db = db("alice:{PLAIN}hunter2\nbob:hunter3\n").ok();
+        let shown = format!("{db:?}");
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(shown.contains("{PLAIN}***"), "{shown}");
+    }
+
+    #[test]
+    fn any_plaintext_false_for_hashes_only() {
+        let db = db("a:{SHA512-CRYPT}$6$x$y\nb:{cleartext-not}x\n").ok();
+        assert_eq!(db.map(|d| d.any_plaintext()), Some(false));
+    }
+}

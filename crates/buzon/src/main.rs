@@ -1,0 +1,78 @@
+//! `buzon`: one binary for the whole mail system. This file only parses flags, wires the
+//! crates together, and maps errors to one-line messages and exit codes; no protocol or
+//! storage logic lives here.
+//!
+//! Exit codes: 0 success; 1 a runtime failure (printed once, with its cause and fix);
+//! 2 bad usage or an invalid config file.
+#![forbid(unsafe_code)]
+
+mod serve;
+mod user;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "buzon", version, about = "Buzón: a POP3 mail system — server, delivery and retrieval client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server. Without --config: ./buzon-data, POP3 on 127.0.0.1:1110 (STLS) and
+    /// POP3S on 127.0.0.1:1995, and a `demo` user created on first start.
+    Serve(serve::ServeArgs),
+    /// Manage users in the passwd-file (Dovecot `user:{SCHEME}hash` format).
+    User(user::UserArgs),
+    /// Check a config file and print the settings it results in.
+    CheckConfig {
+        /// The config file to check.
+        config: PathBuf,
+    },
+}
+
+/// An error for the user: printed once as `buzon: <message>`, then the exit code.
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Failure {
+    pub fn runtime(message: impl std::fmt::Display) -> Self {
+        Self { message: message.to_string(), code: 1 }
+    }
+    pub fn usage(message: impl std::fmt::Display) -> Self {
+        Self { message: message.to_string(), code: 2 }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::User(args) => user::run(args),
+        Command::CheckConfig { config } => match buzon_server::Config::load(&config) {
+            Ok(c) => {
+                println!("{} is valid", config.display());
+                for l in &c.listeners {
+                    println!("  listen {} ({:?})", l.address, l.protocol);
+                }
+                println!("  data_dir {}", c.data_dir.display());
+                println!("  users_file {}", c.auth.users_file.display());
+                Ok(())
+            }
+            Err(e) => Err(Failure::usage(e)),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("buzon: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

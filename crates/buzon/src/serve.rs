@@ -1,0 +1,152 @@
+//! `buzon serve`: load the config (or the embedded default), prepare a first run, start
+//! the server, and stop it cleanly on SIGTERM/SIGINT; SIGHUP reloads the TLS certificate.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use buzon_server::{Config, Protocol};
+use clap::Args;
+use rand::distributions::{Alphanumeric, DistString};
+
+use crate::Failure;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Config file (TOML). Without it Buzón runs on the embedded default: loopback only,
+    /// unprivileged ports, data in --data-dir.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Data folder for the embedded default (ignored with --config).
+    #[arg(long, default_value = "./buzon-data")]
+    data_dir: PathBuf,
+    /// Log filter (also RUST_LOG), e.g. "info" or "buzon=debug".
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    log: String,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), Failure> {
+    init_logging(&args.log);
+    let (config, zero_config) = match &args.config {
+        Some(path) => (Config::load(path).map_err(Failure::usage)?, false),
+        None => (Config::embedded_default(&args.data_dir), true),
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        Failure::runtime(format!("cannot create the data folder {}: {e} — check the path and its permissions", config.data_dir.display()))
+    })?;
+    check_data_dir_permissions(&config.data_dir);
+    if zero_config {
+        first_run(&config)?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> Result<(), Failure> {
+    let server = buzon_server::start(config).await.map_err(Failure::runtime)?;
+    for (p, addr) in server.local_addrs() {
+        let what = match p {
+            Protocol::Pop3 => "POP3 (STLS)",
+            Protocol::Pop3s => "POP3S (implicit TLS)",
+        };
+        println!("buzon: {what} listening on {addr}");
+    }
+    println!("buzon: TLS certificate SHA-256 {}", server.tls_fingerprint());
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::runtime(format!("cannot watch SIGTERM: {e}")))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Failure::runtime(format!("cannot watch SIGHUP: {e}")))?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+            _ = hup.recv() => match server.reload_tls() {
+                Ok(fp) => tracing::info!(sha256 = %fp, "reloaded the TLS certificate"),
+                Err(e) => tracing::error!("TLS reload failed, keeping the old certificate: {e}"),
+            },
+        }
+    }
+    tracing::info!("shutting down: open sessions are told, nothing they marked is deleted");
+    server.shutdown(Duration::from_secs(10)).await;
+    Ok(())
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn check_data_dir_permissions(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(dir) {
+        if m.permissions().mode() & 0o007 != 0 {
+            tracing::warn!(dir = %dir.display(), "the data folder is accessible to other users; run `chmod o-rwx {}`", dir.display());
+        }
+    }
+}
+
+/// On the very first zero-config start: a `demo` user with a random password (printed
+/// once, never stored in plaintext) and a welcome message in its mailbox.
+fn first_run(config: &Config) -> Result<(), Failure> {
+    let users = &config.auth.users_file;
+    if users.exists() {
+        return Ok(());
+    }
+    let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 16);
+    let stored = buzon_auth::hash_password(password.as_bytes(), &config.auth.hash);
+    buzon_auth::add_user(users, "demo", &stored).map_err(Failure::runtime)?;
+    let mailbox = config.mail_dir.join("demo");
+    let maildir = buzon_store::Maildir::create(&mailbox).map_err(Failure::runtime)?;
+    let welcome = welcome_message(&config.hostname);
+    maildir.deliver(&mut welcome.as_slice(), None).map_err(Failure::runtime)?;
+    let pop3s = config.listeners.iter().find(|l| l.protocol == Protocol::Pop3s).map(|l| l.address.to_string()).unwrap_or_default();
+    println!("buzon: first start — created user \"demo\" with password {password}");
+    println!("buzon: (shown only this once; change it with `buzon user passwd demo --data-dir {}`)", config.data_dir.display());
+    println!("buzon: try it: curl -k pop3s://demo:{password}@{pop3s}/1");
+    Ok(())
+}
+
+fn welcome_message(host: &str) -> Vec<u8> {
+    let date = httpdate_now();
+    format!(
+        "From: Buzon <postmaster@{host}>\nTo: demo@{host}\nSubject: Welcome to Buzon\nDate: {date}\nMessage-ID: <welcome.{}@{host}>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nYour Buzón server is running.\n\nThis message was downloaded over POP3. Add users with `buzon user add NAME`,\nand point your mail client at port 1995 (TLS) or 1110 (STLS).\n",
+        std::process::id()
+    )
+    .into_bytes()
+}
+
+/// RFC 5322 date-time in UTC, without pulling in a date crate for one header.
+fn httpdate_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    let (y, m, d) = civil_from_days(days as i64);
+    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
+    let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(m - 1) as usize];
+    format!("{wd}, {d} {mon} {y} {:02}:{:02}:{:02} +0000", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(20_000), (2024, 10, 4));
+        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
+    }
+}

@@ -1,0 +1,92 @@
+//! `buzon user add|passwd|del|list`: edit the passwd-file. Passwords come from a prompt
+//! (no echo) or, when stdin is not a terminal, from its first line — never from argv,
+//! where other users could read them in the process list.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use buzon_server::Config;
+use clap::{Args, Subcommand};
+
+use crate::Failure;
+
+#[derive(Args)]
+pub struct UserArgs {
+    /// Config file whose users file to edit.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    /// Data folder of a zero-config server (its users file is DATA_DIR/users).
+    #[arg(long, global = true, default_value = "./buzon-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Add a user; the password is read from a prompt or stdin.
+    Add { name: String },
+    /// Change a user's password; read from a prompt or stdin.
+    Passwd { name: String },
+    /// Remove a user (the mailbox is kept on disk).
+    Del { name: String },
+    /// List the users.
+    List,
+}
+
+pub fn run(args: UserArgs) -> Result<(), Failure> {
+    let config = match &args.config {
+        Some(p) => Config::load(p).map_err(Failure::usage)?,
+        None => Config::embedded_default(&args.data_dir),
+    };
+    let file = &config.auth.users_file;
+    match args.action {
+        Action::Add { name } => {
+            buzon_auth::validate_username(&name).map_err(Failure::usage)?;
+            let pw = read_password()?;
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", parent.display())))?;
+            }
+            let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
+            buzon_auth::add_user(file, &name, &stored).map_err(Failure::runtime)?;
+            println!("added user {name} to {}", file.display());
+        }
+        Action::Passwd { name } => {
+            let pw = read_password()?;
+            let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
+            buzon_auth::set_password(file, &name, &stored).map_err(Failure::runtime)?;
+            println!("changed the password of {name}");
+        }
+        Action::Del { name } => {
+            buzon_auth::remove_user(file, &name).map_err(Failure::runtime)?;
+            println!("removed user {name}; the mailbox in {} was kept", config.mail_dir.display());
+        }
+        Action::List => {
+            let db = buzon_auth::UserDb::load(file).map_err(Failure::runtime)?;
+            for u in db.users() {
+                let scheme = u.password.strip_prefix('{').and_then(|r| r.split_once('}')).map(|(s, _)| s).unwrap_or("CRYPT");
+                println!("{}\t{scheme}", u.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> Result<String, Failure> {
+    let pw = if std::io::stdin().is_terminal() {
+        let a = rpassword::prompt_password("Password: ").map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+        let b = rpassword::prompt_password("Again: ").map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+        if a != b {
+            return Err(Failure::usage("the two passwords differ; nothing was changed"));
+        }
+        a
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::runtime(format!("cannot read the password from stdin: {e}")))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    if pw.is_empty() {
+        return Err(Failure::usage("empty password; nothing was changed"));
+    }
+    Ok(pw)
+}

@@ -1,0 +1,206 @@
+//! A raw line client over plain TCP or real TLS with timeouts on every read, for tests
+//! that must see exactly what the server sends.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+
+/// Default per-read timeout: a test that waits longer has found a hang.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+    Gone,
+}
+
+/// A blocking client that reads and writes whole lines.
+pub struct LineClient {
+    conn: Conn,
+    buf: Vec<u8>,
+}
+
+impl LineClient {
+    pub fn connect(addr: SocketAddr) -> Self {
+        let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
+        tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
+        Self { conn: Conn::Plain(tcp), buf: Vec::new() }
+    }
+
+    /// Connects and performs a TLS handshake at once (POP3S).
+    pub fn connect_tls(addr: SocketAddr, config: Arc<rustls::ClientConfig>, name: &str) -> Self {
+        let mut c = Self::connect(addr);
+        c.start_tls(config, name);
+        c
+    }
+
+    /// Upgrades the connection to TLS (after STLS's +OK). Panics if the handshake fails.
+    pub fn start_tls(&mut self, config: Arc<rustls::ClientConfig>, name: &str) {
+        self.try_start_tls(config, name).unwrap_or_else(|e| panic!("TLS handshake: {e}"));
+    }
+
+    pub fn try_start_tls(&mut self, config: Arc<rustls::ClientConfig>, name: &str) -> Result<(), String> {
+        let Conn::Plain(tcp) = std::mem::replace(&mut self.conn, Conn::Gone) else {
+            return Err("not a plain connection".into());
+        };
+        assert!(self.buf.is_empty(), "bytes buffered before TLS: {:?}", String::from_utf8_lossy(&self.buf));
+        let server_name = ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
+        let conn = rustls::ClientConnection::new(config, server_name).map_err(|e| e.to_string())?;
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).map_err(|e| e.to_string())?;
+        }
+        self.conn = Conn::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.conn, Conn::Tls(_))
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match &mut self.conn {
+            Conn::Plain(s) => s.write_all(bytes),
+            Conn::Tls(s) => s.write_all(bytes).and_then(|()| s.flush()),
+            Conn::Gone => Err(std::io::Error::other("closed")),
+        }
+    }
+
+    /// Sends one line with CRLF.
+    pub fn send(&mut self, line: &str) {
+        let mut b = line.as_bytes().to_vec();
+        b.extend_from_slice(b"\r\n");
+        self.send_raw(&b).unwrap_or_else(|e| panic!("send {line:?}: {e}"));
+    }
+
+    fn fill(&mut self) -> std::io::Result<usize> {
+        let mut chunk = [0u8; 16384];
+        let n = match &mut self.conn {
+            Conn::Plain(s) => s.read(&mut chunk)?,
+            Conn::Tls(s) => match s.read(&mut chunk) {
+                Ok(n) => n,
+                // A peer that closes without close_notify ends the stream all the same.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(e),
+            },
+            Conn::Gone => 0,
+        };
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Reads one line (without CRLF); `None` at end of stream.
+    pub fn try_read_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = self.buf[..i].to_vec();
+                self.buf.drain(..i + 2);
+                return Ok(Some(line));
+            }
+            if self.fill()? == 0 {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Reads one line as text; panics on timeout or end of stream.
+    pub fn line(&mut self) -> String {
+        match self.try_read_line() {
+            Ok(Some(l)) => String::from_utf8_lossy(&l).into_owned(),
+            Ok(None) => panic!("connection closed while waiting for a line"),
+            Err(e) => panic!("reading a line: {e}"),
+        }
+    }
+
+    /// Sends a command and returns the status line.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(line);
+        self.line()
+    }
+
+    /// Reads a multi-line body up to ".", undoing dot-stuffing; returns the raw lines.
+    pub fn body_lines(&mut self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for _ in 0..10_000_000 {
+            let l = match self.try_read_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => panic!("connection closed inside a multi-line reply"),
+                Err(e) => panic!("reading a multi-line reply: {e}"),
+            };
+            if l == b"." {
+                return out;
+            }
+            out.push(buzon_pop3_proto::wire::unstuff_line(&l).to_vec());
+        }
+        panic!("multi-line reply without end");
+    }
+
+    /// A multi-line body as bytes with CRLF line ends (what the client stores).
+    pub fn body(&mut self) -> Vec<u8> {
+        let mut v = Vec::new();
+        for l in self.body_lines() {
+            v.extend_from_slice(&l);
+            v.extend_from_slice(b"\r\n");
+        }
+        v
+    }
+
+    /// The raw bytes of a multi-line reply up to and including ".\r\n" (not unstuffed).
+    pub fn raw_body(&mut self) -> Vec<u8> {
+        for _ in 0..1_000_000 {
+            if let Some(i) = find(&self.buf, b"\r\n.\r\n") {
+                let v = self.buf[..i + 5].to_vec();
+                self.buf.drain(..i + 5);
+                return v;
+            }
+            if self.buf.starts_with(b".\r\n") {
+                self.buf.drain(..3);
+                return b".\r\n".to_vec();
+            }
+            match self.fill() {
+                Ok(0) => panic!("connection closed inside a multi-line reply"),
+                Ok(_) => {}
+                Err(e) => panic!("reading: {e}"),
+            }
+        }
+        panic!("multi-line reply without end");
+    }
+
+    /// Logs in with USER/PASS and asserts success.
+    pub fn login(&mut self, user: &str, pass: &str) {
+        let r = self.cmd(&format!("USER {user}"));
+        assert!(r.starts_with("+OK"), "USER: {r}");
+        let r = self.cmd(&format!("PASS {pass}"));
+        assert!(r.starts_with("+OK"), "PASS: {r}");
+    }
+
+    /// True if the server closed the connection (reads end of stream within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        matches!(self.try_read_line(), Ok(None) | Err(_))
+    }
+
+    /// Half-closes the sending side.
+    pub fn shutdown_write(&mut self) {
+        if let Conn::Plain(s) = &self.conn {
+            let _ = s.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
+    pub fn set_read_timeout(&mut self, t: Duration) {
+        let tcp = match &self.conn {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => &s.sock,
+            Conn::Gone => return,
+        };
+        let _ = tcp.set_read_timeout(Some(t));
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}

@@ -1,0 +1,177 @@
+//! A real Buzón server on 127.0.0.1 (port 0) with a temporary data folder, running on its
+//! own runtime thread so tests can use blocking clients. Dropping it shuts it down.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use buzon_server::config::{Config, Listener, Protocol, TlsSource};
+
+use crate::certs::TestCa;
+
+/// Builds a [`TestServer`].
+pub struct TestServerBuilder {
+    users: Vec<(String, String)>,
+    trust_loopback: bool,
+    tweak: Vec<Box<dyn FnOnce(&mut Config) + Send>>,
+}
+
+/// A running test server.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub ca: TestCa,
+    pub pop3: SocketAddr,
+    pub pop3s: SocketAddr,
+    pub config: Config,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        Self { users: Vec::new(), trust_loopback: true, tweak: Vec::new() }
+    }
+}
+
+impl TestServerBuilder {
+    /// Adds a user with an Argon2id password (fast test parameters).
+    pub fn user(mut self, name: &str, password: &str) -> Self {
+        self.users.push((name.to_string(), password.to_string()));
+        self
+    }
+
+    /// Whether loopback counts as a network where plaintext logins are fine (the
+    /// default). Turning it off makes 127.0.0.1 behave like the open Internet.
+    pub fn trust_loopback(mut self, yes: bool) -> Self {
+        self.trust_loopback = yes;
+        self
+    }
+
+    /// Changes the configuration before the server starts.
+    pub fn config(mut self, f: impl FnOnce(&mut Config) + Send + 'static) -> Self {
+        self.tweak.push(Box::new(f));
+        self
+    }
+
+    pub fn start(self) -> TestServer {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let ca = TestCa::new();
+        let cert = ca.issue(&dir.path().join("tls"), &["localhost", "127.0.0.1"], (-1, 30));
+        let mut config = Config::embedded_default(dir.path());
+        config.hostname = "test.buzon.invalid".into();
+        config.listeners = vec![
+            Listener { address: "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), protocol: Protocol::Pop3 },
+            Listener { address: "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), protocol: Protocol::Pop3s },
+        ];
+        config.tls = TlsSource::Files { certificate: cert.cert_path, key: cert.key_path };
+        config.auth.hash = buzon_auth::HashParams::fast_for_tests();
+        config.auth.throttle.failure_delay = Duration::from_millis(50);
+        config.auth.throttle.penalty_base = Duration::from_millis(50);
+        config.auth.throttle.penalty_max = Duration::from_millis(200);
+        if !self.trust_loopback {
+            config.auth.plaintext_networks.clear();
+        }
+        for (name, pw) in &self.users {
+            let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
+            buzon_auth::add_user(&config.auth.users_file, name, &stored).unwrap_or_else(|e| panic!("add user: {e}"));
+        }
+        for t in self.tweak {
+            t(&mut config);
+        }
+        TestServer::run(dir, ca, config)
+    }
+}
+
+impl TestServer {
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
+    fn run(dir: tempfile::TempDir, ca: TestCa, config: Config) -> TestServer {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let cfg = config.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("runtime: {e}"));
+            rt.block_on(async move {
+                let server = match buzon_server::start(cfg).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = addr_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = addr_tx.send(Ok((server.addr(Protocol::Pop3), server.addr(Protocol::Pop3s))));
+                let _ = stop_rx.await;
+                server.shutdown(Duration::from_secs(5)).await;
+            });
+        });
+        let (pop3, pop3s) = match addr_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok((Some(a), Some(b)))) => (a, b),
+            Ok(Ok(_)) => panic!("test server has no POP3/POP3S listener"),
+            Ok(Err(e)) => panic!("test server failed to start: {e}"),
+            Err(e) => panic!("test server did not start: {e}"),
+        };
+        TestServer { dir, ca, pop3, pop3s, config, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    /// The Maildir of a user (created on demand).
+    pub fn maildir(&self, user: &str) -> buzon_store::Maildir {
+        buzon_store::Maildir::create(self.mailbox_path(user)).unwrap_or_else(|e| panic!("maildir: {e}"))
+    }
+
+    pub fn mailbox_path(&self, user: &str) -> PathBuf {
+        self.config.mail_dir.join(buzon_auth::mailbox_dir_name(user))
+    }
+
+    /// Delivers a message into a user's INBOX.
+    pub fn deliver(&self, user: &str, message: &[u8]) -> buzon_store::Delivered {
+        let mut r = message;
+        self.maildir(user).deliver(&mut r, None).unwrap_or_else(|e| panic!("deliver: {e}"))
+    }
+
+    /// Writes a message file directly (for odd names and content no delivery would make).
+    pub fn put_raw(&self, user: &str, sub: &str, name: &str, content: &[u8]) -> PathBuf {
+        let p = self.maildir(user).root().join(sub).join(name);
+        std::fs::write(&p, content).unwrap_or_else(|e| panic!("write: {e}"));
+        p
+    }
+
+    /// Message files currently in a user's Maildir (cur/ and new/).
+    pub fn message_files(&self, user: &str) -> Vec<PathBuf> {
+        let root = self.mailbox_path(user);
+        let mut v = Vec::new();
+        for sub in ["cur", "new"] {
+            if let Ok(rd) = std::fs::read_dir(root.join(sub)) {
+                v.extend(rd.filter_map(Result::ok).map(|e| e.path()));
+            }
+        }
+        v.sort();
+        v
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Shuts the server down and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,138 @@
+//! Arbitrary client bytes, through a `LineReader` into a `ServerSession` driven by a
+//! trivial in-memory driver, never make the state machine panic, and everything it
+//! writes is CRLF lines, with a reply beginning with a status line for every line read.
+//!
+//! Input: byte 0 chooses the connection (bit 0 TLS active, bit 1 STLS available, bit 2
+//! plaintext allowed without TLS, bit 3 APOP offered, bit 4 bare LF accepted), byte 1 the
+//! size of the pieces the client bytes arrive in (0: all at once); the rest is what the
+//! client sends.
+#![no_main]
+
+use std::sync::Arc;
+
+use buzon_pop3_proto::line::{LineLimits, LineReader};
+use buzon_pop3_proto::response::parse_status_line;
+use buzon_pop3_proto::sasl::apop_digest;
+use buzon_pop3_proto::server::{
+    ConnectionInfo, Credential, MessageInfo, ServerSession, SessionConfig, Step,
+};
+use buzon_pop3_proto::wire::{encode_message, WireSize};
+use buzon_pop3_proto::{RespCode, Response, Uidl};
+use libfuzzer_sys::fuzz_target;
+
+const TIMESTAMP: &str = "<1896.697170952@fuzz.example>";
+const PASSWORD: &[u8] = b"p";
+const MESSAGES: [&[u8]; 3] = [b"Subject: a\n\nbody\n.dot\n", b"no final newline", b""];
+
+fuzz_target!(|data: &[u8]| {
+    let [flags, piece, client @ ..] = data else { return };
+    let info = ConnectionInfo {
+        tls_active: flags & 1 != 0,
+        stls_available: flags & 2 != 0,
+        plaintext_without_tls: flags & 4 != 0,
+        apop_timestamp: (flags & 8 != 0).then(|| TIMESTAMP.to_string()),
+    };
+    let limits = LineLimits { allow_bare_lf: flags & 16 != 0, ..LineLimits::COMMAND };
+    // A small limit, so that the fuzzer reaches the close on bad commands quickly too.
+    let config = SessionConfig { max_bad_commands: 8, ..SessionConfig::default() };
+    let mut session = ServerSession::new(Arc::new(config), info);
+    let mut reader = LineReader::new(limits);
+    let mut out = Vec::new();
+    session.greeting(&mut out);
+    check_reply(&out);
+
+    let piece = if *piece == 0 { client.len().max(1) } else { usize::from(*piece) };
+    for chunk in client.chunks(piece) {
+        reader.feed(chunk);
+        while let Some(line) = reader.next_line() {
+            out.clear();
+            let step = match line {
+                Ok(l) => session.handle_line(&l, &mut out),
+                Err(e) => session.line_error(e, &mut out),
+            };
+            match drive(&mut session, &mut reader, step, &mut out) {
+                Next::Read => check_reply(&out),
+                Next::Discard => {
+                    check_reply(&out);
+                    break;
+                }
+                Next::Close => {
+                    check_reply(&out);
+                    return;
+                }
+            }
+        }
+    }
+});
+
+enum Next {
+    Read,
+    /// STLS: the rest of this piece was sent before the handshake.
+    Discard,
+    Close,
+}
+
+fn drive(session: &mut ServerSession, reader: &mut LineReader, mut step: Step, out: &mut Vec<u8>) -> Next {
+    loop {
+        step = match step {
+            Step::Continue => {
+                assert!(!session.is_closed(), "Continue from a closed session");
+                return Next::Read;
+            }
+            Step::Close => {
+                assert!(session.is_closed(), "Close while the session is still open");
+                return Next::Close;
+            }
+            Step::Authenticate => {
+                let req = session.take_pending_auth().expect("Authenticate without a pending login");
+                let right = req.user == "u"
+                    && match &req.credential {
+                        Credential::Password(p) => p.expose() == PASSWORD,
+                        Credential::Apop { timestamp, digest } => apop_digest(timestamp, PASSWORD) == *digest,
+                    };
+                if right {
+                    let infos = MESSAGES
+                        .iter()
+                        .enumerate()
+                        .map(|(i, m)| MessageInfo {
+                            size: WireSize::of(m),
+                            uidl: Uidl::new(format!("uid-{i}")).expect("valid unique-id"),
+                        })
+                        .collect();
+                    session.login_succeeded(req.user, infos, out)
+                } else {
+                    session.login_failed(Response::err_code(RespCode::Auth, "Authentication failed."), out)
+                }
+            }
+            Step::SendMessage { index, extent, status } => {
+                let message = MESSAGES.get(index).expect("SendMessage for a message that does not exist");
+                status.encode(out);
+                out.extend(encode_message(message, extent));
+                Step::Continue
+            }
+            Step::StartTls => {
+                reader.clear();
+                session.tls_started();
+                assert!(session.tls_active());
+                return Next::Discard;
+            }
+            Step::Update(doomed) => {
+                assert!(doomed.windows(2).all(|w| w[0] < w[1]) && doomed.iter().all(|&i| i < MESSAGES.len()));
+                session.update_done(Ok(doomed.len()), out)
+            }
+        };
+    }
+}
+
+/// One reply: non-empty, CRLF lines only, and a status line (or SASL continuation) first.
+fn check_reply(out: &[u8]) {
+    assert!(out.ends_with(b"\r\n"), "reply does not end with CRLF: {out:?}");
+    for (i, &b) in out.iter().enumerate() {
+        if b == b'\n' {
+            assert!(i > 0 && out[i - 1] == b'\r', "bare LF in reply: {out:?}");
+        }
+    }
+    let first = out.split(|&b| b == b'\n').next().unwrap_or_default();
+    let status = first.strip_suffix(b"\r").unwrap_or(first);
+    assert!(parse_status_line(status).is_ok(), "reply does not begin with a status line: {out:?}");
+}
