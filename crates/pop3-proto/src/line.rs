@@ -42,12 +42,14 @@ pub struct LineReader {
     limits: LineLimits,
     /// We are skipping the rest of an overlong line.
     skipping: bool,
+    /// Bytes of the overlong line skipped so far (past the hard cap it is a runaway).
+    skipped: usize,
     runaway: bool,
 }
 
 impl LineReader {
     pub fn new(limits: LineLimits) -> Self {
-        Self { buf: Vec::new(), pos: 0, limits, skipping: false, runaway: false }
+        Self { buf: Vec::new(), pos: 0, limits, skipping: false, skipped: 0, runaway: false }
     }
 
     pub fn limits(&self) -> LineLimits {
@@ -69,6 +71,7 @@ impl LineReader {
         self.buf = Vec::new();
         self.pos = 0;
         self.skipping = false;
+        self.skipped = 0;
     }
 
     /// Releases the buffer's memory when it holds nothing (idle sessions stay small).
@@ -107,7 +110,12 @@ impl LineReader {
         let data = &self.buf[self.pos..];
         let Some(i) = data.iter().position(|&b| b == b'\n') else {
             if self.skipping {
-                // Keep skipping without holding the bytes.
+                // Keep skipping without holding the bytes, up to the hard cap.
+                self.skipped = self.skipped.saturating_add(data.len());
+                if self.skipped >= self.limits.hard_cap {
+                    self.runaway = true;
+                    return Some(Err(LineError::Runaway));
+                }
                 self.buf.clear();
                 self.pos = 0;
                 return None;
@@ -119,6 +127,7 @@ impl LineReader {
             if data.len() >= self.limits.max_line {
                 // Overlong: forget what we have and skip to the line end.
                 self.skipping = true;
+                self.skipped = data.len();
                 self.buf.clear();
                 self.pos = 0;
             }
@@ -136,6 +145,7 @@ impl LineReader {
         };
         self.pos += raw_len;
         self.skipping = false;
+        self.skipped = 0;
         Some(result)
     }
 }
@@ -195,14 +205,25 @@ mod tests {
     #[test]
     fn skipping_an_overlong_line_holds_no_memory() {
         let mut r = LineReader::new(LineLimits::COMMAND);
-        for _ in 0..10_000 {
+        for _ in 0..80 {
             r.feed(&[b'z'; 100]);
             assert!(r.next_line().is_none());
-            assert!(r.buf.len() <= LineLimits::COMMAND.hard_cap);
+            assert!(r.buf.len() <= 255);
         }
         r.feed(b"\r\nQUIT\r\n");
         assert_eq!(r.next_line(), Some(Err(LineError::TooLong)));
         assert_eq!(r.next_line(), Some(Ok(b"QUIT".to_vec())));
+        // Past the hard cap, skipping turns into a runaway: the peer is not sending lines.
+        let mut r = LineReader::new(LineLimits::COMMAND);
+        let mut got = None;
+        for _ in 0..1000 {
+            r.feed(&[b'z'; 100]);
+            if let Some(e) = r.next_line() {
+                got = Some(e);
+                break;
+            }
+        }
+        assert_eq!(got, Some(Err(LineError::Runaway)));
     }
 
     #[test]

@@ -79,7 +79,9 @@ impl Authenticator {
 
     /// True when APOP is possible for some user (someone has a plaintext password).
     pub fn apop_possible(&self) -> bool {
-        self.db.read().map(|d| d.any_plaintext()).unwrap_or(false)
+        // A stat of the users file (and a reload when it changed), so a user added with
+        // a plaintext password makes APOP available from the next greeting on.
+        self.users().map(|d| d.any_plaintext()).unwrap_or(false)
     }
 
     /// The delay the throttle imposes before checking this attempt.

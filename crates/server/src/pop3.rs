@@ -110,6 +110,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: Stream, peer: SocketAddr,
     };
     let end = conn.run().await;
     conn.log_end(end);
+    conn.linger_close().await;
 }
 
 fn apop_timestamp(host: &str) -> String {
@@ -172,6 +173,23 @@ impl Conn {
                 Ok(Ok(0)) => return End::ClientClosed,
                 Ok(Ok(n)) => self.reader.feed(&buf[..n]),
                 Ok(Err(_)) => return End::ReadFailed,
+            }
+        }
+    }
+
+    /// Ends the connection so the client reads our last line: send FIN (or TLS
+    /// close_notify), then discard what the client still sends for a moment. Closing with
+    /// unread input would make the kernel send RST, which can destroy the final reply
+    /// before the client reads it.
+    async fn linger_close(&mut self) {
+        let _ = timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+        let mut sink = [0u8; 4096];
+        let mut budget: usize = 1 << 20;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while budget > 0 {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut sink)).await {
+                Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
+                _ => break,
             }
         }
     }
@@ -430,7 +448,6 @@ impl Conn {
         drop(mb);
         self.session.update_done(result, &mut self.out);
         let _ = self.flush().await;
-        let _ = self.stream.shutdown().await;
         if failed {
             End::QuitUpdateFailed
         } else {

@@ -130,8 +130,8 @@ mod tests {
     fn v1() {
         let h = b"PROXY TCP4 192.0.2.7 198.51.100.1 56324 110\r\nCAPA\r\n";
         let want = ProxyHeader::Forwarded("192.0.2.7:56324".parse().unwrap_or_else(|_| panic!()));
-        assert_eq!(parse(h), Ok(Some((want, 44))));
-        all_prefixes_need_more(&h[..44]);
+        assert_eq!(parse(h), Ok(Some((want, 45))));
+        all_prefixes_need_more(&h[..45]);
         let h6 = b"PROXY TCP6 2001:db8::1 2001:db8::2 1000 995\r\n";
         assert!(matches!(parse(h6), Ok(Some((ProxyHeader::Forwarded(a), _))) if a.ip().is_ipv6()));
         assert_eq!(parse(b"PROXY UNKNOWN\r\n"), Ok(Some((ProxyHeader::Local, 15))));

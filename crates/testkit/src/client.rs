@@ -21,6 +21,8 @@ enum Conn {
 pub struct LineClient {
     conn: Conn,
     buf: Vec<u8>,
+    /// Start of unread data in `buf` (kept instead of draining, so long replies stay linear).
+    pos: usize,
 }
 
 impl LineClient {
@@ -28,7 +30,7 @@ impl LineClient {
         let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
         tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
         tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
-        Self { conn: Conn::Plain(tcp), buf: Vec::new() }
+        Self { conn: Conn::Plain(tcp), buf: Vec::new(), pos: 0 }
     }
 
     /// Connects and performs a TLS handshake at once (POP3S).
@@ -47,7 +49,8 @@ impl LineClient {
         let Conn::Plain(tcp) = std::mem::replace(&mut self.conn, Conn::Gone) else {
             return Err("not a plain connection".into());
         };
-        assert!(self.buf.is_empty(), "bytes buffered before TLS: {:?}", String::from_utf8_lossy(&self.buf));
+        let pending = &self.buf[self.pos..];
+        assert!(pending.is_empty(), "bytes buffered before TLS: {:?}", String::from_utf8_lossy(pending));
         let server_name = ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
         let conn = rustls::ClientConnection::new(config, server_name).map_err(|e| e.to_string())?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);
@@ -79,7 +82,14 @@ impl LineClient {
     }
 
     fn fill(&mut self) -> std::io::Result<usize> {
-        let mut chunk = [0u8; 16384];
+        if self.pos > 0 && self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 1 << 20 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 65536];
         let n = match &mut self.conn {
             Conn::Plain(s) => s.read(&mut chunk)?,
             Conn::Tls(s) => match s.read(&mut chunk) {
@@ -96,12 +106,15 @@ impl LineClient {
 
     /// Reads one line (without CRLF); `None` at end of stream.
     pub fn try_read_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut searched = 0;
         loop {
-            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
-                let line = self.buf[..i].to_vec();
-                self.buf.drain(..i + 2);
+            let data = &self.buf[self.pos..];
+            if let Some(i) = find(&data[searched..], b"\r\n").map(|i| i + searched) {
+                let line = data[..i].to_vec();
+                self.pos += i + 2;
                 return Ok(Some(line));
             }
+            searched = data.len().saturating_sub(1);
             if self.fill()? == 0 {
                 return Ok(None);
             }
@@ -152,16 +165,19 @@ impl LineClient {
 
     /// The raw bytes of a multi-line reply up to and including ".\r\n" (not unstuffed).
     pub fn raw_body(&mut self) -> Vec<u8> {
+        let mut searched = 0;
         for _ in 0..1_000_000 {
-            if let Some(i) = find(&self.buf, b"\r\n.\r\n") {
-                let v = self.buf[..i + 5].to_vec();
-                self.buf.drain(..i + 5);
-                return v;
-            }
-            if self.buf.starts_with(b".\r\n") {
-                self.buf.drain(..3);
+            let data = &self.buf[self.pos..];
+            if data.starts_with(b".\r\n") {
+                self.pos += 3;
                 return b".\r\n".to_vec();
             }
+            if let Some(i) = find(&data[searched..], b"\r\n.\r\n").map(|i| i + searched) {
+                let v = data[..i + 5].to_vec();
+                self.pos += i + 5;
+                return v;
+            }
+            searched = data.len().saturating_sub(4);
             match self.fill() {
                 Ok(0) => panic!("connection closed inside a multi-line reply"),
                 Ok(_) => {}
@@ -202,5 +218,8 @@ impl LineClient {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if hay.len() < needle.len() {
+        return None;
+    }
     hay.windows(needle.len()).position(|w| w == needle)
 }
