@@ -7,8 +7,10 @@
 
 pub mod certs;
 pub mod client;
+pub mod process;
 pub mod server;
 
 pub use certs::TestCa;
 pub use client::LineClient;
+pub use process::BuzonProcess;
 pub use server::{TestServer, TestServerBuilder};
