@@ -1,0 +1,752 @@
+//! Gives the syntax tree its meaning: checks every command and test against the subset of
+//! Sieve that Buzón runs, and turns it into a [`Script`] that evaluation can walk without
+//! further checks. Everything a script can get wrong is found here, before any mail
+//! arrives: unknown or refused commands, tests and extensions, missing `require`,
+//! wrong arguments, bad header names.
+
+use crate::address::AddressPart;
+use crate::error::{CompileError, Pos};
+use crate::matching::{Comparator, MatchType, Matcher};
+use crate::parser::{ArgValue, Argument, CommandNode, TestNode, Tests};
+
+/// The `require` capabilities Buzón supports (RFC 5228 §3.2 and the extensions'
+/// RFCs). `comparator-i;octet` and `comparator-i;ascii-casemap` are accepted though those
+/// comparators need no `require` (RFC 5228 §2.7.3).
+pub const CAPABILITIES: &[&str] = &[
+    "fileinto",
+    "envelope",
+    "copy",
+    "reject",
+    "ereject",
+    "subaddress",
+    "comparator-i;octet",
+    "comparator-i;ascii-casemap",
+];
+
+/// Registered Sieve extensions that Buzón refuses, with the reason where it is more
+/// than "not implemented".
+const REFUSED_CAPABILITIES: &[(&str, &str)] = &[
+    ("vacation", "it would send automatic replies out"),
+    ("vacation-seconds", "it would send automatic replies out"),
+    ("enotify", "it would send notifications out"),
+    ("notify", "it would send notifications out"),
+    ("redirect-dsn", "redirect is not supported: it would send mail out"),
+    ("redirect-deliverby", "redirect is not supported: it would send mail out"),
+    ("body", ""),
+    ("variables", ""),
+    ("imap4flags", ""),
+    ("imapflags", ""),
+    ("relational", ""),
+    ("regex", ""),
+    ("date", ""),
+    ("index", ""),
+    ("editheader", ""),
+    ("mailbox", ""),
+    ("mboxmetadata", ""),
+    ("servermetadata", ""),
+    ("include", ""),
+    ("environment", ""),
+    ("spamtest", ""),
+    ("spamtestplus", ""),
+    ("virustest", ""),
+    ("encoded-character", ""),
+    ("duplicate", ""),
+    ("foreverypart", ""),
+    ("mime", ""),
+    ("extracttext", ""),
+    ("replace", ""),
+    ("enclose", ""),
+    ("convert", ""),
+    ("ihave", ""),
+    ("extlists", ""),
+    ("special-use", ""),
+    ("fcc", ""),
+    ("imapsieve", ""),
+    ("envelope-dsn", ""),
+    ("envelope-deliverby", ""),
+    ("comparator-i;ascii-numeric", ""),
+];
+
+/// Commands from Sieve extensions that Buzón refuses, and why.
+const REFUSED_COMMANDS: &[(&str, &str)] = &[
+    ("redirect", "it would send mail out; use fileinto instead"),
+    ("vacation", "it would send automatic replies out"),
+    ("notify", "it would send notifications out"),
+    ("setflag", "IMAP flags mean nothing to POP3"),
+    ("addflag", "IMAP flags mean nothing to POP3"),
+    ("removeflag", "IMAP flags mean nothing to POP3"),
+    ("mark", "IMAP flags mean nothing to POP3"),
+    ("unmark", "IMAP flags mean nothing to POP3"),
+    ("set", "the variables extension is not available"),
+    ("include", "scripts cannot include other scripts"),
+    ("return", "scripts cannot include other scripts"),
+    ("global", "scripts cannot include other scripts"),
+    ("addheader", "messages are stored exactly as received"),
+    ("deleteheader", "messages are stored exactly as received"),
+    ("error", "the ihave extension is not available"),
+    ("foreverypart", "MIME part iteration is not available"),
+    ("break", "MIME part iteration is not available"),
+    ("extracttext", "MIME part iteration is not available"),
+    ("replace", "messages are stored exactly as received"),
+    ("enclose", "messages are stored exactly as received"),
+    ("convert", "messages are stored exactly as received"),
+];
+
+/// Tests from Sieve extensions that Buzón refuses.
+const REFUSED_TESTS: &[&str] = &[
+    "body",
+    "date",
+    "currentdate",
+    "string",
+    "environment",
+    "spamtest",
+    "virustest",
+    "mailboxexists",
+    "metadata",
+    "metadataexists",
+    "servermetadata",
+    "servermetadataexists",
+    "duplicate",
+    "hasflag",
+    "valid_notify_method",
+    "notify_method_capability",
+    "ihave",
+    "valid_ext_list",
+    "specialuse_exists",
+];
+
+/// Header fields the `address` test may look at: those whose RFC 5322 (or common
+/// practice) syntax is an address list (RFC 5228 §5.1 names the minimum).
+const ADDRESS_HEADERS: &[&str] = &[
+    "from",
+    "sender",
+    "reply-to",
+    "to",
+    "cc",
+    "bcc",
+    "resent-from",
+    "resent-sender",
+    "resent-to",
+    "resent-cc",
+    "resent-bcc",
+    "resent-reply-to",
+    "return-path",
+    "delivered-to",
+    "envelope-to",
+    "x-original-to",
+    "x-envelope-to",
+    "x-envelope-from",
+    "apparently-to",
+    "errors-to",
+    "mail-followup-to",
+    "mail-reply-to",
+    "disposition-notification-to",
+];
+
+/// A compiled script, ready to be evaluated against any number of messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Script {
+    pub(crate) commands: Vec<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Command {
+    /// RFC 5228 §3.1: `if`, any `elsif`, an optional `else`.
+    If {
+        branches: Vec<(Test, Vec<Command>)>,
+        otherwise: Option<Vec<Command>>,
+    },
+    /// RFC 5228 §3.3.
+    Stop,
+    /// RFC 5228 §4.3.
+    Keep { pos: Pos },
+    /// RFC 5228 §4.4.
+    Discard,
+    /// RFC 5228 §4.1, with RFC 3894 `:copy`.
+    FileInto {
+        folder: String,
+        copy: bool,
+        pos: Pos,
+    },
+    /// RFC 5429 §2.2 `reject` (`ereject: false`) and §2.1 `ereject`.
+    Reject {
+        reason: String,
+        ereject: bool,
+        pos: Pos,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum EnvelopePart {
+    From,
+    To,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Test {
+    /// RFC 5228 §5.1.
+    Address {
+        part: AddressPart,
+        headers: Vec<String>,
+        matcher: Matcher,
+    },
+    /// RFC 5228 §5.4.
+    Envelope {
+        part: AddressPart,
+        which: Vec<EnvelopePart>,
+        matcher: Matcher,
+    },
+    /// RFC 5228 §5.7.
+    Header { names: Vec<String>, matcher: Matcher },
+    /// RFC 5228 §5.5.
+    Exists(Vec<String>),
+    /// RFC 5228 §5.9: `:over` is `over: true`.
+    Size { over: bool, limit: u64 },
+    /// RFC 5228 §5.2.
+    AllOf(Vec<Test>),
+    /// RFC 5228 §5.3.
+    AnyOf(Vec<Test>),
+    /// RFC 5228 §5.8.
+    Not(Box<Test>),
+    /// RFC 5228 §5.10.
+    True,
+    /// RFC 5228 §5.6.
+    False,
+}
+
+pub(crate) fn compile(nodes: &[CommandNode]) -> Result<Script, CompileError> {
+    let mut c = Compiler {
+        capabilities: Vec::new(),
+        require_allowed: true,
+    };
+    Ok(Script {
+        commands: c.block(nodes)?,
+    })
+}
+
+struct Compiler {
+    capabilities: Vec<String>,
+    /// RFC 5228 §3.2: `require` only before any other command.
+    require_allowed: bool,
+}
+
+/// A tag, where it is, and the string after it (for `:comparator`).
+type Tagged = (String, Pos, Option<(String, Pos)>);
+
+/// Tagged arguments of one command or test, and the positional ones after them.
+struct Args<'a> {
+    tags: Vec<Tagged>,
+    positional: Vec<&'a Argument>,
+}
+
+fn need(name: &str, pos: Pos, what: &str) -> CompileError {
+    CompileError::new(pos, format!("`{name}` needs {what}"))
+}
+
+impl Compiler {
+    fn has(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+
+    fn require_capability(&self, capability: &str, what: &str, pos: Pos) -> Result<(), CompileError> {
+        if self.has(capability) {
+            Ok(())
+        } else {
+            Err(CompileError::new(
+                pos,
+                format!("{what} needs `require \"{capability}\";` at the top of the script"),
+            ))
+        }
+    }
+
+    fn block(&mut self, nodes: &[CommandNode]) -> Result<Vec<Command>, CompileError> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < nodes.len() {
+            let node = &nodes[i];
+            i += 1;
+            if node.name == "require" {
+                self.require(node)?;
+                continue;
+            }
+            self.require_allowed = false;
+            match node.name.as_str() {
+                "if" => {
+                    let mut branches = vec![self.branch(node)?];
+                    let mut otherwise = None;
+                    while let Some(next) = nodes.get(i) {
+                        match next.name.as_str() {
+                            "elsif" => branches.push(self.branch(next)?),
+                            "else" => {
+                                no_arguments(next)?;
+                                no_tests(next)?;
+                                otherwise = Some(self.body(next)?);
+                                i += 1;
+                                break;
+                            }
+                            _ => break,
+                        }
+                        i += 1;
+                    }
+                    out.push(Command::If {
+                        branches,
+                        otherwise,
+                    });
+                }
+                "elsif" | "else" => {
+                    return Err(CompileError::new(
+                        node.pos,
+                        format!("`{}` must follow the block of an `if` or `elsif`", node.name),
+                    ))
+                }
+                "stop" | "keep" | "discard" => {
+                    no_arguments(node)?;
+                    no_tests(node)?;
+                    no_block(node)?;
+                    out.push(match node.name.as_str() {
+                        "stop" => Command::Stop,
+                        "keep" => Command::Keep { pos: node.pos },
+                        _ => Command::Discard,
+                    });
+                }
+                "fileinto" => {
+                    self.require_capability("fileinto", "`fileinto`", node.pos)?;
+                    no_tests(node)?;
+                    no_block(node)?;
+                    let args = split_args(&node.name, &node.args)?;
+                    let mut copy = false;
+                    for (tag, pos, _) in &args.tags {
+                        match tag.as_str() {
+                            "copy" if !copy => {
+                                self.require_capability("copy", "`:copy`", *pos)?;
+                                copy = true;
+                            }
+                            "copy" => return Err(CompileError::new(*pos, "`:copy` is given twice")),
+                            "create" | "flags" | "specialuse" | "mailboxid" => {
+                                return Err(CompileError::new(
+                                    *pos,
+                                    format!("`:{tag}` for `fileinto` is not supported by Buzón; only `:copy` is"),
+                                ))
+                            }
+                            _ => {
+                                return Err(CompileError::new(
+                                    *pos,
+                                    format!("unknown tagged argument `:{tag}` for `fileinto`; it accepts only `:copy`"),
+                                ))
+                            }
+                        }
+                    }
+                    let folder = one_string(&node.name, node.pos, &args.positional, "the folder name, as in fileinto \"Work\"")?;
+                    out.push(Command::FileInto {
+                        folder,
+                        copy,
+                        pos: node.pos,
+                    });
+                }
+                "reject" | "ereject" => {
+                    self.require_capability(&node.name, &format!("`{}`", node.name), node.pos)?;
+                    no_tests(node)?;
+                    no_block(node)?;
+                    let args = split_args(&node.name, &node.args)?;
+                    if let Some((tag, pos, _)) = args.tags.first() {
+                        return Err(CompileError::new(
+                            *pos,
+                            format!("`{}` takes no tagged argument such as `:{tag}`", node.name),
+                        ));
+                    }
+                    let reason = one_string(&node.name, node.pos, &args.positional, "the reason, as in reject \"not wanted here\"")?;
+                    out.push(Command::Reject {
+                        reason,
+                        ereject: node.name == "ereject",
+                        pos: node.pos,
+                    });
+                }
+                name => {
+                    if let Some((_, why)) = REFUSED_COMMANDS.iter().find(|(n, _)| *n == name) {
+                        return Err(CompileError::new(
+                            node.pos,
+                            format!("`{name}` is not supported by Buzón: {why}"),
+                        ));
+                    }
+                    return Err(CompileError::new(
+                        node.pos,
+                        format!(
+                            "unknown command `{name}`; Buzón supports require, if, elsif, else, stop, keep, discard, fileinto, reject and ereject"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn require(&mut self, node: &CommandNode) -> Result<(), CompileError> {
+        if !self.require_allowed {
+            return Err(CompileError::new(
+                node.pos,
+                "`require` must come before every other command (RFC 5228 §3.2); move it to the top of the script",
+            ));
+        }
+        no_tests(node)?;
+        no_block(node)?;
+        let args = split_args(&node.name, &node.args)?;
+        if let Some((tag, pos, _)) = args.tags.first() {
+            return Err(CompileError::new(*pos, format!("`require` takes no tagged argument such as `:{tag}`")));
+        }
+        let [arg] = args.positional.as_slice() else {
+            return Err(need("require", node.pos, "one string list of capabilities, as in require [\"fileinto\", \"envelope\"];"));
+        };
+        let ArgValue::Strings { items, .. } = &arg.value else {
+            return Err(CompileError::new(arg.pos, "`require` needs capability names in a string or string list"));
+        };
+        for (cap, pos) in items {
+            let lower = cap.to_ascii_lowercase();
+            if CAPABILITIES.contains(&lower.as_str()) {
+                if !self.has(&lower) {
+                    self.capabilities.push(lower);
+                }
+                continue;
+            }
+            let supported = CAPABILITIES.join(", ");
+            let message = match REFUSED_CAPABILITIES.iter().find(|(n, _)| *n == lower) {
+                Some((_, "")) => format!("the Sieve extension \"{cap}\" is not supported by Buzón; it supports {supported}"),
+                Some((_, why)) => format!("the Sieve extension \"{cap}\" is not supported by Buzón: {why}; it supports {supported}"),
+                None => format!("unknown Sieve extension \"{cap}\" in `require`; Buzón supports {supported}"),
+            };
+            return Err(CompileError::new(*pos, message));
+        }
+        Ok(())
+    }
+
+    fn branch(&mut self, node: &CommandNode) -> Result<(Test, Vec<Command>), CompileError> {
+        no_arguments(node)?;
+        let test = match &node.tests {
+            Some(Tests::Single(t)) => self.test(t)?,
+            Some(Tests::List(_, pos)) => {
+                return Err(CompileError::new(
+                    *pos,
+                    format!("`{}` takes one test, not a list; combine tests with allof (…) or anyof (…)", node.name),
+                ))
+            }
+            None => return Err(need(&node.name, node.end_pos, "a test before its block")),
+        };
+        Ok((test, self.body(node)?))
+    }
+
+    fn body(&mut self, node: &CommandNode) -> Result<Vec<Command>, CompileError> {
+        match &node.block {
+            Some(block) => self.block(block),
+            None => Err(need(&node.name, node.end_pos, "a block `{ … }`")),
+        }
+    }
+
+    fn test(&self, node: &TestNode) -> Result<Test, CompileError> {
+        let name = node.name.as_str();
+        match name {
+            "address" | "envelope" | "header" => {
+                if name == "envelope" {
+                    self.require_capability("envelope", "the `envelope` test", node.pos)?;
+                }
+                no_test_tests(node)?;
+                let args = split_args(name, &node.args)?;
+                let mut comparator: Option<Pos> = None;
+                let mut match_type: Option<Pos> = None;
+                let mut address_part: Option<Pos> = None;
+                let (mut cmp, mut mt, mut ap) = (Comparator::default(), MatchType::default(), AddressPart::default());
+                for (tag, pos, value) in &args.tags {
+                    let pos = *pos;
+                    let once = |seen: &mut Option<Pos>, what: &str| -> Result<(), CompileError> {
+                        if let Some(first) = seen {
+                            return Err(CompileError::new(pos, format!("only one {what} may be given; the first is at {first}")));
+                        }
+                        *seen = Some(pos);
+                        Ok(())
+                    };
+                    match tag.as_str() {
+                        "is" | "contains" | "matches" => {
+                            once(&mut match_type, "match type")?;
+                            mt = match tag.as_str() {
+                                "is" => MatchType::Is,
+                                "contains" => MatchType::Contains,
+                                _ => MatchType::Matches,
+                            };
+                        }
+                        "comparator" => {
+                            once(&mut comparator, "comparator")?;
+                            let Some((cname, cpos)) = value else {
+                                return Err(CompileError::new(pos, "`:comparator` must be followed by a comparator name, as in :comparator \"i;octet\""));
+                            };
+                            cmp = Comparator::from_name(cname).ok_or_else(|| {
+                                CompileError::new(*cpos, format!("comparator \"{cname}\" is not supported by Buzón; use \"i;ascii-casemap\" (the default) or \"i;octet\""))
+                            })?;
+                        }
+                        "all" | "localpart" | "domain" | "user" | "detail" if name != "header" => {
+                            once(&mut address_part, "address part")?;
+                            if matches!(tag.as_str(), "user" | "detail") {
+                                self.require_capability("subaddress", &format!("`:{tag}`"), pos)?;
+                            }
+                            ap = match tag.as_str() {
+                                "all" => AddressPart::All,
+                                "localpart" => AddressPart::LocalPart,
+                                "domain" => AddressPart::Domain,
+                                "user" => AddressPart::User,
+                                _ => AddressPart::Detail,
+                            };
+                        }
+                        "count" | "value" => {
+                            return Err(CompileError::new(pos, format!("`:{tag}` (the relational extension, RFC 5231) is not supported by Buzón")))
+                        }
+                        "regex" => {
+                            return Err(CompileError::new(pos, "`:regex` (the regex extension) is not supported by Buzón; use :matches with * and ?"))
+                        }
+                        _ => {
+                            let accepted = if name == "header" {
+                                ":is, :contains, :matches and :comparator"
+                            } else {
+                                ":is, :contains, :matches, :comparator, :all, :localpart, :domain, :user and :detail"
+                            };
+                            return Err(CompileError::new(pos, format!("unknown tagged argument `:{tag}` for `{name}`; it accepts {accepted}")));
+                        }
+                    }
+                }
+                let example = match name {
+                    "header" => "header :contains \"subject\" \"money\"",
+                    "address" => "address :domain \"from\" \"example.com\"",
+                    _ => "envelope :all \"from\" \"tim@example.com\"",
+                };
+                let what = match name {
+                    "envelope" => "the envelope parts",
+                    _ => "the header names",
+                };
+                let [fields, keys] = args.positional.as_slice() else {
+                    let at = args.positional.get(2).map_or(node.pos, |a| a.pos);
+                    return Err(need(name, at, &format!("two string lists, {what} and the keys, as in {example}")));
+                };
+                let fields = string_list(name, fields)?;
+                let keys: Vec<String> = string_list(name, keys)?.into_iter().map(|(k, _)| k).collect();
+                let matcher = Matcher::new(cmp, mt, &keys);
+                match name {
+                    "header" => Ok(Test::Header {
+                        names: header_names(&fields)?,
+                        matcher,
+                    }),
+                    "address" => {
+                        let headers = header_names(&fields)?;
+                        for (h, (_, pos)) in headers.iter().zip(&fields) {
+                            if !ADDRESS_HEADERS.contains(&h.as_str()) {
+                                return Err(CompileError::new(
+                                    *pos,
+                                    format!("the `address` test only looks at header fields holding addresses (such as From, To, Cc, Sender, Reply-To); \"{h}\" is not one; use the `header` test for it"),
+                                ));
+                            }
+                        }
+                        Ok(Test::Address { part: ap, headers, matcher })
+                    }
+                    _ => {
+                        let mut which = Vec::new();
+                        for (p, pos) in &fields {
+                            which.push(match p.to_ascii_lowercase().as_str() {
+                                "from" => EnvelopePart::From,
+                                "to" => EnvelopePart::To,
+                                _ => {
+                                    return Err(CompileError::new(
+                                        *pos,
+                                        format!("envelope part \"{p}\" is not supported by Buzón; use \"from\" or \"to\""),
+                                    ))
+                                }
+                            });
+                        }
+                        Ok(Test::Envelope { part: ap, which, matcher })
+                    }
+                }
+            }
+            "exists" => {
+                no_test_tests(node)?;
+                let args = split_args(name, &node.args)?;
+                if let Some((tag, pos, _)) = args.tags.first() {
+                    return Err(CompileError::new(*pos, format!("`exists` takes no tagged argument such as `:{tag}`")));
+                }
+                let [names] = args.positional.as_slice() else {
+                    let at = args.positional.get(1).map_or(node.pos, |a| a.pos);
+                    return Err(need(name, at, "one string list of header names, as in exists [\"From\", \"Date\"]"));
+                };
+                Ok(Test::Exists(header_names(&string_list(name, names)?)?))
+            }
+            "size" => {
+                no_test_tests(node)?;
+                let args = split_args(name, &node.args)?;
+                let mut over: Option<bool> = None;
+                for (tag, pos, _) in &args.tags {
+                    let this = match tag.as_str() {
+                        "over" => true,
+                        "under" => false,
+                        _ => return Err(CompileError::new(*pos, format!("unknown tagged argument `:{tag}` for `size`; use :over or :under"))),
+                    };
+                    if over.is_some() {
+                        return Err(CompileError::new(*pos, "`size` takes exactly one of :over and :under"));
+                    }
+                    over = Some(this);
+                }
+                let Some(over) = over else {
+                    return Err(need(name, node.pos, ":over or :under, as in size :over 100K"));
+                };
+                match args.positional.as_slice() {
+                    [Argument { value: ArgValue::Number(limit), .. }] => Ok(Test::Size { over, limit: *limit }),
+                    [other] => Err(CompileError::new(other.pos, "`size` needs a number, as in size :over 100K")),
+                    [_, extra, ..] => Err(CompileError::new(extra.pos, "`size` takes one number")),
+                    [] => Err(need(name, node.pos, "a number, as in size :over 100K")),
+                }
+            }
+            "allof" | "anyof" => {
+                no_test_arguments(node)?;
+                match &node.tests {
+                    Some(Tests::List(list, _)) => {
+                        let tests = list.iter().map(|t| self.test(t)).collect::<Result<Vec<_>, _>>()?;
+                        Ok(if name == "allof" { Test::AllOf(tests) } else { Test::AnyOf(tests) })
+                    }
+                    _ => Err(need(name, node.pos, &format!("a list of tests in parentheses, as in {name} (exists \"From\", exists \"Date\")"))),
+                }
+            }
+            "not" => {
+                no_test_arguments(node)?;
+                match &node.tests {
+                    Some(Tests::Single(t)) => Ok(Test::Not(Box::new(self.test(t)?))),
+                    Some(Tests::List(_, pos)) => Err(CompileError::new(*pos, "`not` takes one test, not a list; write not anyof (…) or not allof (…)")),
+                    None => Err(need(name, node.pos, "a test, as in not exists \"Date\"")),
+                }
+            }
+            "true" | "false" => {
+                no_test_arguments(node)?;
+                no_test_tests(node)?;
+                Ok(if name == "true" { Test::True } else { Test::False })
+            }
+            _ => {
+                if REFUSED_TESTS.contains(&name) {
+                    return Err(CompileError::new(node.pos, format!("the `{name}` test is not supported by Buzón")));
+                }
+                Err(CompileError::new(
+                    node.pos,
+                    format!("unknown test `{name}`; Buzón supports address, envelope, header, exists, size, allof, anyof, not, true and false"),
+                ))
+            }
+        }
+    }
+}
+
+/// Separates tagged from positional arguments (RFC 5228 §2.6.2: tagged ones come first)
+/// and takes the string that follows `:comparator`.
+fn split_args<'a>(name: &str, args: &'a [Argument]) -> Result<Args<'a>, CompileError> {
+    let mut out = Args {
+        tags: Vec::new(),
+        positional: Vec::new(),
+    };
+    let mut it = args.iter().peekable();
+    while let Some(arg) = it.next() {
+        match &arg.value {
+            ArgValue::Tag(tag) => {
+                if let Some(first) = out.positional.first() {
+                    return Err(CompileError::new(
+                        arg.pos,
+                        format!("tagged argument `:{tag}` must come before the other arguments of `{name}` (the first is at {})", first.pos),
+                    ));
+                }
+                let mut value = None;
+                if tag == "comparator" {
+                    if let Some(Argument { value: ArgValue::Strings { items, bracketed: false }, .. }) = it.peek() {
+                        value = items.first().cloned();
+                        it.next();
+                    }
+                }
+                out.tags.push((tag.clone(), arg.pos, value));
+            }
+            _ => out.positional.push(arg),
+        }
+    }
+    Ok(out)
+}
+
+fn string_list(name: &str, arg: &Argument) -> Result<Vec<(String, Pos)>, CompileError> {
+    match &arg.value {
+        ArgValue::Strings { items, .. } => Ok(items.clone()),
+        _ => Err(CompileError::new(arg.pos, format!("`{name}` needs a string or string list here"))),
+    }
+}
+
+fn one_string(name: &str, pos: Pos, positional: &[&Argument], what: &str) -> Result<String, CompileError> {
+    match positional {
+        [arg] => match &arg.value {
+            ArgValue::Strings { items, bracketed: false } => Ok(items.first().map(|(s, _)| s.clone()).unwrap_or_default()),
+            ArgValue::Strings { bracketed: true, .. } => Err(CompileError::new(
+                arg.pos,
+                format!("`{name}` needs a single string, not a string list, for {what}"),
+            )),
+            _ => Err(CompileError::new(arg.pos, format!("`{name}` needs a string: {what}"))),
+        },
+        [] => Err(need(name, pos, &format!("a string: {what}"))),
+        [_, extra, ..] => Err(CompileError::new(extra.pos, format!("`{name}` takes one string: {what}"))),
+    }
+}
+
+/// RFC 5322 §3.6.8 field names: printable ASCII except `:`. Returned lower-cased.
+fn header_names(fields: &[(String, Pos)]) -> Result<Vec<String>, CompileError> {
+    fields
+        .iter()
+        .map(|(h, pos)| {
+            if h.is_empty() || !h.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
+                Err(CompileError::new(
+                    *pos,
+                    format!("invalid header name {h:?}: a header name is printable ASCII without spaces or `:`"),
+                ))
+            } else {
+                Ok(h.to_ascii_lowercase())
+            }
+        })
+        .collect()
+}
+
+fn no_arguments(node: &CommandNode) -> Result<(), CompileError> {
+    match node.args.first() {
+        Some(a) => Err(CompileError::new(a.pos, format!("`{}` takes no arguments", node.name))),
+        None => Ok(()),
+    }
+}
+
+fn no_tests(node: &CommandNode) -> Result<(), CompileError> {
+    match &node.tests {
+        Some(Tests::Single(t)) => Err(CompileError::new(
+            t.pos,
+            format!("unexpected `{}` after `{}`: is a `;` missing?", t.name, node.name),
+        )),
+        Some(Tests::List(_, pos)) => Err(CompileError::new(*pos, format!("`{}` takes no tests", node.name))),
+        None => Ok(()),
+    }
+}
+
+fn no_block(node: &CommandNode) -> Result<(), CompileError> {
+    if node.block.is_some() {
+        Err(CompileError::new(
+            node.end_pos,
+            format!("`{}` takes no block; end it with `;`", node.name),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn no_test_arguments(node: &TestNode) -> Result<(), CompileError> {
+    match node.args.first() {
+        Some(a) => Err(CompileError::new(a.pos, format!("the `{}` test takes no arguments", node.name))),
+        None => Ok(()),
+    }
+}
+
+fn no_test_tests(node: &TestNode) -> Result<(), CompileError> {
+    match &node.tests {
+        Some(Tests::Single(t)) => Err(CompileError::new(
+            t.pos,
+            format!("unexpected `{}` after the `{}` test: is a `,` or `)` missing?", t.name, node.name),
+        )),
+        Some(Tests::List(_, pos)) => Err(CompileError::new(*pos, format!("the `{}` test takes no test list", node.name))),
+        None => Ok(()),
+    }
+}
