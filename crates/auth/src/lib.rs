@@ -17,7 +17,6 @@ mod cache;
 mod edit;
 mod error;
 mod scheme;
-mod secret;
 mod throttle;
 mod userdb;
 mod username;
@@ -29,7 +28,8 @@ pub use scheme::{
     dummy_verify, hash_password, needs_rehash, plaintext_password, verify_password, HashParams,
     MAX_M_COST_KIB,
 };
-pub use secret::Secret;
+/// Passwords travel in the protocol crate's [`Secret`], so one type guards them everywhere.
+pub use buzon_pop3_proto::Secret;
 pub use throttle::{IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
 pub use userdb::{UserDb, UserEntry};
 pub use username::{mailbox_dir_name, validate_username, MAX_USERNAME_LEN};

@@ -13,7 +13,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::AuthError;
-use crate::secret::Secret;
+use buzon_pop3_proto::Secret;
 
 /// Argon2id cost parameters for newly hashed passwords.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

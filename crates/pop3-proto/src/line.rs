@@ -20,6 +20,9 @@ pub struct LineLimits {
 impl LineLimits {
     /// RFC 2449 §4 command lines: 255 octets including CRLF, hard cap 8 KiB.
     pub const COMMAND: LineLimits = LineLimits { max_line: 255, hard_cap: 8192, allow_bare_lf: false };
+    /// SASL responses inside AUTH (RFC 5034 §4) are not command lines and may be longer:
+    /// up to 8 KiB; longer ones end the exchange, past 16 KiB the connection.
+    pub const SASL_RESPONSE: LineLimits = LineLimits { max_line: 8192, hard_cap: 16384, allow_bare_lf: false };
 }
 
 /// A line-level problem.
@@ -31,6 +34,17 @@ pub enum LineError {
     BareLf,
     /// More than `hard_cap` bytes without any line end.
     Runaway,
+}
+
+/// What [`LineReader::skip_body_lines`] consumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct BodySkip {
+    /// Octets consumed, as received (stuffed dots and the terminator included).
+    pub wire: usize,
+    /// Lines among them whose leading "." was dot-stuffing.
+    pub stuffed: usize,
+    /// The terminator was consumed.
+    pub ended: bool,
 }
 
 /// Accumulates bytes and hands out complete lines (without their line end).
@@ -103,6 +117,58 @@ impl LineReader {
             self.buf.extend_from_slice(&bytes[..room]);
             self.runaway = true;
         }
+    }
+
+    /// Consumes every complete line buffered, as the body of a multi-line reply, without
+    /// copying it: the caller only learns how much arrived. Stops after the ".\r\n"
+    /// terminator line (RFC 1939 §3), leaving what follows it buffered. A trailing partial
+    /// line stays buffered until its end arrives. Must be called at a line start.
+    pub(crate) fn skip_body_lines(&mut self) -> Result<BodySkip, LineError> {
+        if self.runaway {
+            return Err(LineError::Runaway);
+        }
+        let data = &self.buf[self.pos..];
+        let mut out = BodySkip::default();
+        let mut line_start = 0;
+        loop {
+            let rest = &data[line_start..];
+            let dotted = rest.first() == Some(&b'.');
+            if dotted {
+                match rest.get(1..3) {
+                    Some(b"\r\n") => {
+                        out.wire = line_start + 3;
+                        out.ended = true;
+                        self.pos += out.wire;
+                        return Ok(out);
+                    }
+                    Some(_) => {}
+                    // Too short to tell the terminator from a stuffed line yet.
+                    None => break,
+                }
+            }
+            // Only lines that begin with "." matter (the terminator, or a stuffed dot),
+            // so jump from one "\n." to the next; a plain line costs no work of its own.
+            let (next, more_dotted) = match memchr::memmem::find(rest, b"\n.") {
+                Some(i) => (i + 1, true),
+                None => match memchr::memrchr(b'\n', rest) {
+                    Some(i) => (i + 1, false),
+                    None => break,
+                },
+            };
+            if dotted {
+                out.stuffed += 1;
+            }
+            line_start += next;
+            if !more_dotted {
+                break;
+            }
+        }
+        out.wire = line_start;
+        self.pos += line_start;
+        if self.buf.len() - self.pos >= self.limits.max_line {
+            return Err(LineError::TooLong);
+        }
+        Ok(out)
     }
 
     /// The next complete line, `None` if more input is needed.

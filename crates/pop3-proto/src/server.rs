@@ -8,7 +8,7 @@
 //! This module must never touch a socket, a file or a clock.
 
 use crate::command::{parse_command, Command, CommandError, InitialResponse};
-use crate::line::LineError;
+use crate::line::{LineError, LineLimits};
 use crate::response::Response;
 use crate::sasl::{self, LOGIN_PASS_PROMPT, LOGIN_USER_PROMPT};
 use crate::types::{MsgNum, RespCode, Secret, Uidl};
@@ -226,6 +226,16 @@ impl ServerSession {
     /// The next line is a SASL response, which may be longer than a command line.
     pub fn expects_sasl_response(&self) -> bool {
         matches!(self.state, State::SaslExchange(_))
+    }
+
+    /// The limits for the next line: `commands` normally, the SASL limits inside an AUTH
+    /// exchange (keeping the command limits' bare-LF leniency).
+    pub fn line_limits(&self, commands: LineLimits) -> LineLimits {
+        if self.expects_sasl_response() {
+            LineLimits { allow_bare_lf: commands.allow_bare_lf, ..LineLimits::SASL_RESPONSE }
+        } else {
+            commands
+        }
     }
 
     pub fn tls_active(&self) -> bool {

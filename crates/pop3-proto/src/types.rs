@@ -124,8 +124,9 @@ impl fmt::Display for RespCode {
     }
 }
 
-/// A password or SASL payload. `Debug` prints nothing of it, and it is zeroed on drop,
-/// so it never reaches a log by accident.
+/// A password or SASL payload. `Debug` prints `Secret(***)` and there is deliberately no
+/// `Display`, so it never reaches a log by accident; the buffer, spare capacity included,
+/// is zeroed on drop.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(Vec<u8>);
 
@@ -133,8 +134,12 @@ impl Secret {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
         Self(bytes.into())
     }
+    /// The secret bytes, for the code that really needs them (hashing, digests).
     pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -149,12 +154,20 @@ impl fmt::Debug for Secret {
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            // A volatile write is not available without unsafe; black_box keeps the
-            // compiler from treating the stores as dead.
-            *b = std::hint::black_box(0);
-        }
+        wipe(&mut self.0);
     }
+}
+
+/// Overwrites every byte of `buf`, spare capacity included, with zeros. Growing to the
+/// capacity never reallocates, so no copy is left behind.
+fn wipe(buf: &mut Vec<u8>) {
+    let cap = buf.capacity();
+    buf.resize(cap, 0);
+    for b in buf.iter_mut() {
+        *b = 0;
+    }
+    // Keeps the optimiser from treating the stores as dead before the free.
+    std::hint::black_box(&mut *buf);
 }
 
 #[cfg(test)]
@@ -188,6 +201,18 @@ mod tests {
     fn secret_debug_hides_content() {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(format!("{:?}", Some(s.clone())), "Some(Secret(***))");
         assert_eq!(s.expose(), b"hunter2");
+        assert_eq!(s.len(), 7);
+    }
+
+    #[test]
+    fn wipe_zeroes_spare_capacity_too() {
+        let mut v = Vec::with_capacity(32);
+        v.extend_from_slice(b"password");
+        let cap = v.capacity();
+        wipe(&mut v);
+        assert_eq!(v.len(), cap);
+        assert!(v.iter().all(|&b| b == 0));
     }
 }

@@ -151,6 +151,7 @@ impl Connection {
             if let Flow::Discard = self.drive(step, world)? {
                 return Ok(Flow::Discard);
             }
+            self.reader.set_limits(self.session.line_limits(LineLimits::COMMAND));
         }
         Ok(Flow::Go)
     }

@@ -49,6 +49,8 @@ pub enum Protocol {
 pub struct ListenerFile {
     pub address: String,
     pub protocol: Protocol,
+    /// Offer STLS on a plain POP3 listener (default true).
+    pub starttls: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -134,6 +136,15 @@ pub struct FileConfig {
 pub struct Listener {
     pub address: SocketAddr,
     pub protocol: Protocol,
+    /// Offer the in-protocol TLS upgrade (STLS) on a plain listener; off for a listener
+    /// behind a TLS-terminating proxy, or to keep a legacy plain-only port.
+    pub starttls: bool,
+}
+
+impl Listener {
+    pub fn new(address: SocketAddr, protocol: Protocol) -> Self {
+        Self { address, protocol, starttls: true }
+    }
 }
 
 /// Limits on sessions; every one is documented in the sample config.
@@ -329,8 +340,8 @@ impl FileConfig {
 
         let listeners = if self.listen.is_empty() {
             vec![
-                Listener { address: parse_addr(DEFAULT_POP3), protocol: Protocol::Pop3 },
-                Listener { address: parse_addr(DEFAULT_POP3S), protocol: Protocol::Pop3s },
+                Listener::new(parse_addr(DEFAULT_POP3), Protocol::Pop3),
+                Listener::new(parse_addr(DEFAULT_POP3S), Protocol::Pop3s),
             ]
         } else {
             let mut v = Vec::new();
@@ -338,7 +349,7 @@ impl FileConfig {
                 let address = resolve_listen_addr(&l.address).ok_or_else(|| {
                     cx.err("listen", "address", format!("is not an address with a port: {:?}", l.address), "write \"IP:PORT\", e.g. \"0.0.0.0:995\" or \"[::]:110\"")
                 })?;
-                v.push(Listener { address, protocol: l.protocol });
+                v.push(Listener { address, protocol: l.protocol, starttls: l.starttls.unwrap_or(true) });
             }
             v
         };
@@ -536,6 +547,25 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.mail_dir, Path::new("/var/lib/buzon/mail"));
         assert_eq!(c.pop3.login_delay, Some(60));
         assert_eq!(c.proxy_trusted.len(), 1);
+    }
+
+    #[test]
+    fn the_sample_file_parses_to_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/buzon.sample.toml");
+        let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let d = Config::embedded_default(Path::new("./buzon-data"));
+        assert_eq!(c.listeners, d.listeners);
+        assert_eq!(c.data_dir, d.data_dir);
+        assert_eq!(c.mail_dir, d.mail_dir);
+        assert_eq!(c.auth.users_file, d.auth.users_file);
+        assert_eq!(c.auth.throttle, d.auth.throttle);
+        assert_eq!(c.auth.hash, d.auth.hash);
+        assert_eq!(c.auth.plaintext_networks, d.auth.plaintext_networks);
+        assert_eq!(c.limits.idle_timeout, d.limits.idle_timeout);
+        assert_eq!(c.limits.lock_lease, d.limits.lock_lease);
+        assert_eq!(c.limits.max_connections, d.limits.max_connections);
+        assert_eq!(c.pop3.greeting, d.pop3.greeting);
+        assert_eq!(c.tls, d.tls);
     }
 
     #[test]

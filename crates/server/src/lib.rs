@@ -119,16 +119,16 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
     for l in &config.listeners {
         let listener = bind(l.address)?;
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: l.address, source, hint: "the socket has no address" })?;
-        listeners.push((l.protocol, local, listener));
+        listeners.push((l.clone(), local, listener));
     }
     let (tx, rx) = watch::channel(false);
     let shared = Arc::new(Shared { config, session_config, tls: Arc::clone(&tls), auth, registry: Registry::new(), shutdown: rx });
     let mut tasks = JoinSet::new();
     let mut addrs = Vec::new();
-    for (protocol, addr, listener) in listeners {
-        tracing::info!(%addr, protocol = ?protocol, "listening");
-        addrs.push((protocol, addr));
-        tasks.spawn(accept_loop(Arc::clone(&shared), listener, protocol));
+    for (spec, addr, listener) in listeners {
+        tracing::info!(%addr, protocol = ?spec.protocol, "listening");
+        addrs.push((spec.protocol, addr));
+        tasks.spawn(accept_loop(Arc::clone(&shared), listener, spec));
     }
     Ok(RunningServer { addrs, shutdown: tx, tasks, shared, tls })
 }
@@ -156,7 +156,7 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::from_std(sock.into()).map_err(|source| ServerError::Bind { addr, hint: hint(&source), source })
 }
 
-async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, protocol: Protocol) {
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, spec: config::Listener) {
     let mut shutdown = shared.shutdown.clone();
     let mut sessions = JoinSet::new();
     loop {
@@ -167,7 +167,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, protocol: Proto
         };
         match accepted {
             Ok((tcp, peer)) => {
-                sessions.spawn(handle_connection(Arc::clone(&shared), tcp, peer, protocol));
+                sessions.spawn(handle_connection(Arc::clone(&shared), tcp, peer, spec.clone()));
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -180,7 +180,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, protocol: Proto
     while sessions.join_next().await.is_some() {}
 }
 
-async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: SocketAddr, protocol: Protocol) {
+async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: SocketAddr, spec: config::Listener) {
     let _ = tcp.set_nodelay(true);
     set_keepalive(&tcp);
     let limits = &shared.config.limits;
@@ -199,7 +199,7 @@ async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: Socket
     }
 
     let guard = shared.registry.connect(peer.ip(), limits.max_connections, limits.max_connections_per_ip);
-    let stream = match protocol {
+    let stream = match spec.protocol {
         Protocol::Pop3 => Stream::Plain(tcp),
         Protocol::Pop3s => {
             let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.server_config());
@@ -230,7 +230,7 @@ async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: Socket
             return;
         }
     };
-    pop3::serve(Arc::clone(&shared), stream, peer, protocol == Protocol::Pop3).await;
+    pop3::serve(Arc::clone(&shared), stream, peer, spec.protocol == Protocol::Pop3 && spec.starttls).await;
 }
 
 /// Reads a PROXY header without consuming anything after it (TLS or POP3 bytes).

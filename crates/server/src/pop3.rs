@@ -27,8 +27,6 @@ use crate::Shared;
 const FLUSH_AT: usize = 64 * 1024;
 /// Size of one read from a message file.
 const FILE_CHUNK: usize = 128 * 1024;
-/// SASL responses may exceed the 255-octet command limit.
-const SASL_LIMITS: LineLimits = LineLimits { max_line: 8192, hard_cap: 8192, allow_bare_lf: false };
 
 /// How the session ended, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +125,7 @@ impl Conn {
         }
         let mut shutdown = self.shared.shutdown.clone();
         let mut buf = [0u8; 4096];
+        let limits = LineLimits { allow_bare_lf: self.shared.config.pop3.lenient_bare_lf, ..LineLimits::COMMAND };
         loop {
             // Answer every complete line already received, in order (RFC 2449 §6.6
             // PIPELINING), then flush once.
@@ -142,11 +141,7 @@ impl Conn {
                 if let Some(end) = self.perform(step).await {
                     return end;
                 }
-                self.reader.set_limits(if self.session.expects_sasl_response() {
-                    SASL_LIMITS
-                } else {
-                    LineLimits { allow_bare_lf: self.shared.config.pop3.lenient_bare_lf, ..LineLimits::COMMAND }
-                });
+                self.reader.set_limits(self.session.line_limits(limits));
                 if self.out.len() >= FLUSH_AT && self.flush().await.is_err() {
                     return End::WriteFailed;
                 }

@@ -61,8 +61,8 @@ impl TestServerBuilder {
         let mut config = Config::embedded_default(dir.path());
         config.hostname = "test.buzon.invalid".into();
         config.listeners = vec![
-            Listener { address: "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), protocol: Protocol::Pop3 },
-            Listener { address: "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), protocol: Protocol::Pop3s },
+            Listener::new("127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), Protocol::Pop3),
+            Listener::new("127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), Protocol::Pop3s),
         ];
         config.tls = TlsSource::Files { certificate: cert.cert_path, key: cert.key_path };
         config.auth.hash = buzon_auth::HashParams::fast_for_tests();
