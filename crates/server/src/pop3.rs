@@ -84,6 +84,8 @@ struct Conn {
     session: ServerSession,
     mailbox: Option<Mailbox>,
     user_slot: Option<Arc<crate::registry::UserSlot>>,
+    /// The authenticated user, kept for the log line after the session state is gone.
+    user: Option<String>,
     counters: Counters,
 }
 
@@ -104,6 +106,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: Stream, peer: SocketAddr,
         reader: LineReader::new(limits),
         mailbox: None,
         user_slot: None,
+        user: None,
         counters: Counters::default(),
     };
     let end = conn.run().await;
@@ -261,7 +264,10 @@ impl Conn {
             }
         };
         match self.open_mailbox(&user).await {
-            Ok(messages) => self.session.login_succeeded(user, messages, &mut self.out),
+            Ok(messages) => {
+                self.user = Some(user.clone());
+                self.session.login_succeeded(user, messages, &mut self.out)
+            }
             Err(reply) => self.session.login_failed(reply, &mut self.out),
         }
     }
@@ -454,7 +460,7 @@ impl Conn {
         let c = &self.counters;
         tracing::info!(
             target: "buzon::session",
-            user = self.session.user().unwrap_or("-"),
+            user = self.user.as_deref().unwrap_or("-"),
             remote = %self.peer,
             tls = self.stream.tls_version(),
             commands = c.commands,
