@@ -464,3 +464,65 @@ fn utf8_command_before_login() {
     c.login("alice", "wonder land");
     assert!(c.cmd("UTF8").starts_with("-ERR"));
 }
+
+#[test]
+fn total_connection_limit_refuses_cleanly() {
+    let s = TestServer::builder().user("alice", "pw").config(|c| c.limits.max_connections = 2).start();
+    let _a = plain_client(&s);
+    let _b = tls_client(&s);
+    let mut c = LineClient::connect(s.pop3);
+    let r = c.line();
+    assert!(r.starts_with("-ERR [SYS/TEMP]") && r.contains("Too many connections"), "{r}");
+}
+
+#[test]
+fn ipv6_loopback_listener_serves_pop3() {
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.listeners[0].address = "[::1]:0".parse().unwrap_or_else(|_| panic!()))
+        .start();
+    if !s.pop3.is_ipv6() {
+        panic!("listener not on IPv6: {}", s.pop3);
+    }
+    let mut c = plain_client(&s);
+    c.login("alice", "pw");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+}
+
+#[test]
+fn tls_certificate_reload_takes_effect_for_new_connections() {
+    use buzon_server::config::{Config, Listener, Protocol, TlsSource};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ca = buzon_testkit::TestCa::new();
+    let first = ca.issue(&dir.path().join("a"), &["localhost"], (-1, 30));
+    let second = ca.issue(&dir.path().join("b"), &["localhost"], (-1, 60));
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::copy(&first.cert_path, &cert).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&first.key_path, &key).unwrap_or_else(|e| panic!("{e}"));
+    let mut config = Config::embedded_default(dir.path());
+    config.listeners = vec![Listener::new("127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), Protocol::Pop3s)];
+    config.tls = TlsSource::Files { certificate: cert.clone(), key: key.clone() };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let server = rt.block_on(buzon_server::start(config)).unwrap_or_else(|e| panic!("{e}"));
+    let addr = server.addr(Protocol::Pop3s).unwrap_or_else(|| panic!("no listener"));
+    let fp1 = server.tls_fingerprint();
+    assert_eq!(fp1, buzon_server::tls::fingerprint_of(&first.der));
+    // A broken file is refused and the old certificate stays.
+    std::fs::write(&cert, b"not a certificate").unwrap_or_else(|e| panic!("{e}"));
+    assert!(server.reload_tls().is_err());
+    assert_eq!(server.tls_fingerprint(), fp1);
+    let mut c = LineClient::connect_tls(addr, ca.client_config(), "localhost");
+    assert!(c.line().starts_with("+OK"));
+    // The renewed certificate is used by the next connection.
+    std::fs::copy(&second.cert_path, &cert).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&second.key_path, &key).unwrap_or_else(|e| panic!("{e}"));
+    let fp2 = server.reload_tls().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fp2, buzon_server::tls::fingerprint_of(&second.der));
+    let mut c2 = LineClient::connect_tls(addr, ca.client_config(), "localhost");
+    assert!(c2.line().starts_with("+OK"));
+    assert_eq!(c2.peer_fingerprint().as_deref(), Some(fp2.as_str()));
+    // The session that started before the reload goes on.
+    assert!(c.cmd("CAPA").starts_with("+OK"));
+    rt.block_on(server.shutdown(Duration::from_secs(5)));
+}

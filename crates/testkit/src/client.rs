@@ -61,6 +61,13 @@ impl LineClient {
         Ok(())
     }
 
+    /// SHA-256 fingerprint (`AA:BB:…`) of the server's certificate on a TLS connection.
+    pub fn peer_fingerprint(&self) -> Option<String> {
+        let Conn::Tls(t) = &self.conn else { return None };
+        let cert = t.conn.peer_certificates()?.first()?;
+        Some(buzon_server::tls::fingerprint_of(cert.as_ref()))
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self.conn, Conn::Tls(_))
     }
