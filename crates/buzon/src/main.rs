@@ -6,6 +6,7 @@
 //! 2 bad usage or an invalid config file.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod serve;
 mod user;
 
@@ -28,6 +29,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Manage users in the passwd-file (Dovecot `user:{SCHEME}hash` format).
     User(user::UserArgs),
+    /// Measure a POP3 server (this one, Dovecot, any): logins, RETR/TOP throughput, idle
+    /// sessions, large mailboxes; and generate the corpus the measurements run on.
+    Bench(bench::BenchArgs),
     /// Check a config file and print the settings it results in.
     CheckConfig {
         /// The config file to check.
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::User(args) => user::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::CheckConfig { config } => match buzon_server::Config::load(&config) {
             Ok(c) => {
                 println!("{} is valid", config.display());
