@@ -134,6 +134,21 @@ impl Maildrop {
             Some(m) => Ok((i, m)),
         }
     }
+    /// Writes a multi-line listing (LIST, UIDL): "n value" for every live message, then
+    /// the terminator. `value` appends the message's value to the line.
+    fn listing(&self, out: &mut Vec<u8>, value: impl Fn(&MessageInfo, &mut Vec<u8>)) {
+        out.reserve(self.live_count() * 24 + 3);
+        for (i, msg) in self.messages.iter().enumerate() {
+            if !self.deleted[i] {
+                push_num(out, i as u64 + 1);
+                out.push(b' ');
+                value(msg, out);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(b".\r\n");
+    }
+
     fn live_count(&self) -> usize {
         self.messages.len() - self.deleted_count
     }
@@ -583,18 +598,7 @@ impl ServerSession {
             }
             Command::List(None) => {
                 Response::ok(format!("{} messages ({} octets)", m.live_count(), m.live_octets())).encode(out);
-                let mut line = itoa_buf();
-                for (i, msg) in m.messages.iter().enumerate() {
-                    if !m.deleted[i] {
-                        line.clear();
-                        push_num(&mut line, i as u64 + 1);
-                        line.push(b' ');
-                        push_num(&mut line, msg.size);
-                        line.extend_from_slice(b"\r\n");
-                        out.extend_from_slice(&line);
-                    }
-                }
-                out.extend_from_slice(b".\r\n");
+                m.listing(out, |msg, line| push_num(line, msg.size));
             }
             Command::List(Some(n)) => match m.live(n) {
                 Ok((_, msg)) => Response::ok(format!("{n} {}", msg.size)).encode(out),
@@ -602,18 +606,7 @@ impl ServerSession {
             },
             Command::Uidl(None) => {
                 Response::ok("").encode(out);
-                let mut line = itoa_buf();
-                for (i, msg) in m.messages.iter().enumerate() {
-                    if !m.deleted[i] {
-                        line.clear();
-                        push_num(&mut line, i as u64 + 1);
-                        line.push(b' ');
-                        line.extend_from_slice(msg.uidl.as_str().as_bytes());
-                        line.extend_from_slice(b"\r\n");
-                        out.extend_from_slice(&line);
-                    }
-                }
-                out.extend_from_slice(b".\r\n");
+                m.listing(out, |msg, line| line.extend_from_slice(msg.uidl.as_str().as_bytes()));
             }
             Command::Uidl(Some(n)) => match m.live(n) {
                 Ok((_, msg)) => Response::ok(format!("{n} {}", msg.uidl)).encode(out),
@@ -699,10 +692,6 @@ pub enum Abort {
     Idle,
     Shutdown,
     TakenOver,
-}
-
-fn itoa_buf() -> Vec<u8> {
-    Vec::with_capacity(96)
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {
