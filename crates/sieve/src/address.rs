@@ -92,7 +92,10 @@ pub(crate) fn parse_envelope_address(text: &str) -> Address {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok {
     /// An atom, quoted string (unquoted) or domain literal, with the text it came from.
-    Word { text: String, quoted: bool },
+    Word {
+        text: String,
+        quoted: bool,
+    },
     Special(char),
 }
 
@@ -196,10 +199,7 @@ pub(crate) fn parse_address_list(value: &str) -> Vec<Address> {
             }
             // A group's display name ends at its `:`; its members follow.
             Tok::Special(':')
-                if !in_angle
-                    && !segment
-                        .iter()
-                        .any(|t| matches!(t, Tok::Special('<' | '@'))) =>
+                if !in_angle && !segment.iter().any(|t| matches!(t, Tok::Special('<' | '@'))) =>
             {
                 segment.clear();
             }
@@ -228,7 +228,8 @@ fn push_mailbox(segment: &[Tok], out: &mut Vec<Address>) {
             }
             // RFC 5322 §4.4 obsolete source route: `<@a,@b:user@host>`.
             match inner.first() {
-                Some(Tok::Special('@')) => match inner.iter().position(|t| *t == Tok::Special(':')) {
+                Some(Tok::Special('@')) => match inner.iter().position(|t| *t == Tok::Special(':'))
+                {
                     Some(colon) => &inner[colon + 1..],
                     None => inner,
                 },
@@ -372,8 +373,14 @@ mod tests {
     #[test]
     fn address_parts() {
         let a = valid("ken+mta-filters", "Example.COM");
-        assert_eq!(a.part(AddressPart::All).as_deref(), Some("ken+mta-filters@Example.COM"));
-        assert_eq!(a.part(AddressPart::LocalPart).as_deref(), Some("ken+mta-filters"));
+        assert_eq!(
+            a.part(AddressPart::All).as_deref(),
+            Some("ken+mta-filters@Example.COM")
+        );
+        assert_eq!(
+            a.part(AddressPart::LocalPart).as_deref(),
+            Some("ken+mta-filters")
+        );
         assert_eq!(a.part(AddressPart::Domain).as_deref(), Some("Example.COM"));
         assert_eq!(a.part(AddressPart::User).as_deref(), Some("ken"));
         assert_eq!(a.part(AddressPart::Detail).as_deref(), Some("mta-filters"));
@@ -387,7 +394,13 @@ mod tests {
         assert_eq!(two.part(AddressPart::User).as_deref(), Some("ken"));
         assert_eq!(two.part(AddressPart::Detail).as_deref(), Some("a+b"));
         // RFC 5228 §5.4: the null path is "" whatever the part.
-        for p in [AddressPart::All, AddressPart::LocalPart, AddressPart::Domain, AddressPart::User, AddressPart::Detail] {
+        for p in [
+            AddressPart::All,
+            AddressPart::LocalPart,
+            AddressPart::Domain,
+            AddressPart::User,
+            AddressPart::Detail,
+        ] {
             assert_eq!(Address::Null.part(p).as_deref(), Some(""));
         }
         let bad = Address::Invalid("junk".into());
@@ -399,9 +412,18 @@ mod tests {
     fn envelope_addresses() {
         assert_eq!(parse_envelope_address(""), Address::Null);
         assert_eq!(parse_envelope_address("<>"), Address::Null);
-        assert_eq!(parse_envelope_address("<tim@example.com>"), valid("tim", "example.com"));
-        assert_eq!(parse_envelope_address("tim@example.com"), valid("tim", "example.com"));
-        assert_eq!(parse_envelope_address("postmaster"), valid("postmaster", ""));
+        assert_eq!(
+            parse_envelope_address("<tim@example.com>"),
+            valid("tim", "example.com")
+        );
+        assert_eq!(
+            parse_envelope_address("tim@example.com"),
+            valid("tim", "example.com")
+        );
+        assert_eq!(
+            parse_envelope_address("postmaster"),
+            valid("postmaster", "")
+        );
     }
 
     proptest::proptest! {

@@ -30,8 +30,14 @@ const REFUSED_CAPABILITIES: &[(&str, &str)] = &[
     ("vacation-seconds", "it would send automatic replies out"),
     ("enotify", "it would send notifications out"),
     ("notify", "it would send notifications out"),
-    ("redirect-dsn", "redirect is not supported: it would send mail out"),
-    ("redirect-deliverby", "redirect is not supported: it would send mail out"),
+    (
+        "redirect-dsn",
+        "redirect is not supported: it would send mail out",
+    ),
+    (
+        "redirect-deliverby",
+        "redirect is not supported: it would send mail out",
+    ),
     ("body", ""),
     ("variables", ""),
     ("imap4flags", ""),
@@ -197,7 +203,10 @@ pub(crate) enum Test {
         matcher: Matcher,
     },
     /// RFC 5228 §5.7.
-    Header { names: Vec<String>, matcher: Matcher },
+    Header {
+        names: Vec<String>,
+        matcher: Matcher,
+    },
     /// RFC 5228 §5.5.
     Exists(Vec<String>),
     /// RFC 5228 §5.9: `:over` is `over: true`.
@@ -248,7 +257,12 @@ impl Compiler {
         self.capabilities.iter().any(|c| c == capability)
     }
 
-    fn require_capability(&self, capability: &str, what: &str, pos: Pos) -> Result<(), CompileError> {
+    fn require_capability(
+        &self,
+        capability: &str,
+        what: &str,
+        pos: Pos,
+    ) -> Result<(), CompileError> {
         if self.has(capability) {
             Ok(())
         } else {
@@ -296,7 +310,10 @@ impl Compiler {
                 "elsif" | "else" => {
                     return Err(CompileError::new(
                         node.pos,
-                        format!("`{}` must follow the block of an `if` or `elsif`", node.name),
+                        format!(
+                            "`{}` must follow the block of an `if` or `elsif`",
+                            node.name
+                        ),
                     ))
                 }
                 "stop" | "keep" | "discard" => {
@@ -336,7 +353,12 @@ impl Compiler {
                             }
                         }
                     }
-                    let folder = one_string(&node.name, node.pos, &args.positional, "the folder name, as in fileinto \"Work\"")?;
+                    let folder = one_string(
+                        &node.name,
+                        node.pos,
+                        &args.positional,
+                        "the folder name, as in fileinto \"Work\"",
+                    )?;
                     out.push(Command::FileInto {
                         folder,
                         copy,
@@ -354,7 +376,12 @@ impl Compiler {
                             format!("`{}` takes no tagged argument such as `:{tag}`", node.name),
                         ));
                     }
-                    let reason = one_string(&node.name, node.pos, &args.positional, "the reason, as in reject \"not wanted here\"")?;
+                    let reason = one_string(
+                        &node.name,
+                        node.pos,
+                        &args.positional,
+                        "the reason, as in reject \"not wanted here\"",
+                    )?;
                     out.push(Command::Reject {
                         reason,
                         ereject: node.name == "ereject",
@@ -391,13 +418,23 @@ impl Compiler {
         no_block(node)?;
         let args = split_args(&node.name, &node.args)?;
         if let Some((tag, pos, _)) = args.tags.first() {
-            return Err(CompileError::new(*pos, format!("`require` takes no tagged argument such as `:{tag}`")));
+            return Err(CompileError::new(
+                *pos,
+                format!("`require` takes no tagged argument such as `:{tag}`"),
+            ));
         }
         let [arg] = args.positional.as_slice() else {
-            return Err(need("require", node.pos, "one string list of capabilities, as in require [\"fileinto\", \"envelope\"];"));
+            return Err(need(
+                "require",
+                node.pos,
+                "one string list of capabilities, as in require [\"fileinto\", \"envelope\"];",
+            ));
         };
         let ArgValue::Strings { items, .. } = &arg.value else {
-            return Err(CompileError::new(arg.pos, "`require` needs capability names in a string or string list"));
+            return Err(CompileError::new(
+                arg.pos,
+                "`require` needs capability names in a string or string list",
+            ));
         };
         for (cap, pos) in items {
             let lower = cap.to_ascii_lowercase();
@@ -425,7 +462,10 @@ impl Compiler {
             Some(Tests::List(_, pos)) => {
                 return Err(CompileError::new(
                     *pos,
-                    format!("`{}` takes one test, not a list; combine tests with allof (…) or anyof (…)", node.name),
+                    format!(
+                    "`{}` takes one test, not a list; combine tests with allof (…) or anyof (…)",
+                    node.name
+                ),
                 ))
             }
             None => return Err(need(&node.name, node.end_pos, "a test before its block")),
@@ -452,12 +492,19 @@ impl Compiler {
                 let mut comparator: Option<Pos> = None;
                 let mut match_type: Option<Pos> = None;
                 let mut address_part: Option<Pos> = None;
-                let (mut cmp, mut mt, mut ap) = (Comparator::default(), MatchType::default(), AddressPart::default());
+                let (mut cmp, mut mt, mut ap) = (
+                    Comparator::default(),
+                    MatchType::default(),
+                    AddressPart::default(),
+                );
                 for (tag, pos, value) in &args.tags {
                     let pos = *pos;
                     let once = |seen: &mut Option<Pos>, what: &str| -> Result<(), CompileError> {
                         if let Some(first) = seen {
-                            return Err(CompileError::new(pos, format!("only one {what} may be given; the first is at {first}")));
+                            return Err(CompileError::new(
+                                pos,
+                                format!("only one {what} may be given; the first is at {first}"),
+                            ));
                         }
                         *seen = Some(pos);
                         Ok(())
@@ -520,10 +567,17 @@ impl Compiler {
                 };
                 let [fields, keys] = args.positional.as_slice() else {
                     let at = args.positional.get(2).map_or(node.pos, |a| a.pos);
-                    return Err(need(name, at, &format!("two string lists, {what} and the keys, as in {example}")));
+                    return Err(need(
+                        name,
+                        at,
+                        &format!("two string lists, {what} and the keys, as in {example}"),
+                    ));
                 };
                 let fields = string_list(name, fields)?;
-                let keys: Vec<String> = string_list(name, keys)?.into_iter().map(|(k, _)| k).collect();
+                let keys: Vec<String> = string_list(name, keys)?
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .collect();
                 let matcher = Matcher::new(cmp, mt, &keys);
                 match name {
                     "header" => Ok(Test::Header {
@@ -540,7 +594,11 @@ impl Compiler {
                                 ));
                             }
                         }
-                        Ok(Test::Address { part: ap, headers, matcher })
+                        Ok(Test::Address {
+                            part: ap,
+                            headers,
+                            matcher,
+                        })
                     }
                     _ => {
                         let mut which = Vec::new();
@@ -556,7 +614,11 @@ impl Compiler {
                                 }
                             });
                         }
-                        Ok(Test::Envelope { part: ap, which, matcher })
+                        Ok(Test::Envelope {
+                            part: ap,
+                            which,
+                            matcher,
+                        })
                     }
                 }
             }
@@ -564,11 +626,18 @@ impl Compiler {
                 no_test_tests(node)?;
                 let args = split_args(name, &node.args)?;
                 if let Some((tag, pos, _)) = args.tags.first() {
-                    return Err(CompileError::new(*pos, format!("`exists` takes no tagged argument such as `:{tag}`")));
+                    return Err(CompileError::new(
+                        *pos,
+                        format!("`exists` takes no tagged argument such as `:{tag}`"),
+                    ));
                 }
                 let [names] = args.positional.as_slice() else {
                     let at = args.positional.get(1).map_or(node.pos, |a| a.pos);
-                    return Err(need(name, at, "one string list of header names, as in exists [\"From\", \"Date\"]"));
+                    return Err(need(
+                        name,
+                        at,
+                        "one string list of header names, as in exists [\"From\", \"Date\"]",
+                    ));
                 };
                 Ok(Test::Exists(header_names(&string_list(name, names)?)?))
             }
@@ -580,19 +649,42 @@ impl Compiler {
                     let this = match tag.as_str() {
                         "over" => true,
                         "under" => false,
-                        _ => return Err(CompileError::new(*pos, format!("unknown tagged argument `:{tag}` for `size`; use :over or :under"))),
+                        _ => {
+                            return Err(CompileError::new(
+                                *pos,
+                                format!(
+                                "unknown tagged argument `:{tag}` for `size`; use :over or :under"
+                            ),
+                            ))
+                        }
                     };
                     if over.is_some() {
-                        return Err(CompileError::new(*pos, "`size` takes exactly one of :over and :under"));
+                        return Err(CompileError::new(
+                            *pos,
+                            "`size` takes exactly one of :over and :under",
+                        ));
                     }
                     over = Some(this);
                 }
                 let Some(over) = over else {
-                    return Err(need(name, node.pos, ":over or :under, as in size :over 100K"));
+                    return Err(need(
+                        name,
+                        node.pos,
+                        ":over or :under, as in size :over 100K",
+                    ));
                 };
                 match args.positional.as_slice() {
-                    [Argument { value: ArgValue::Number(limit), .. }] => Ok(Test::Size { over, limit: *limit }),
-                    [other] => Err(CompileError::new(other.pos, "`size` needs a number, as in size :over 100K")),
+                    [Argument {
+                        value: ArgValue::Number(limit),
+                        ..
+                    }] => Ok(Test::Size {
+                        over,
+                        limit: *limit,
+                    }),
+                    [other] => Err(CompileError::new(
+                        other.pos,
+                        "`size` needs a number, as in size :over 100K",
+                    )),
                     [_, extra, ..] => Err(CompileError::new(extra.pos, "`size` takes one number")),
                     [] => Err(need(name, node.pos, "a number, as in size :over 100K")),
                 }
@@ -611,18 +703,28 @@ impl Compiler {
                 no_test_arguments(node)?;
                 match &node.tests {
                     Some(Tests::Single(t)) => Ok(Test::Not(Box::new(self.test(t)?))),
-                    Some(Tests::List(_, pos)) => Err(CompileError::new(*pos, "`not` takes one test, not a list; write not anyof (…) or not allof (…)")),
+                    Some(Tests::List(_, pos)) => Err(CompileError::new(
+                        *pos,
+                        "`not` takes one test, not a list; write not anyof (…) or not allof (…)",
+                    )),
                     None => Err(need(name, node.pos, "a test, as in not exists \"Date\"")),
                 }
             }
             "true" | "false" => {
                 no_test_arguments(node)?;
                 no_test_tests(node)?;
-                Ok(if name == "true" { Test::True } else { Test::False })
+                Ok(if name == "true" {
+                    Test::True
+                } else {
+                    Test::False
+                })
             }
             _ => {
                 if REFUSED_TESTS.contains(&name) {
-                    return Err(CompileError::new(node.pos, format!("the `{name}` test is not supported by Buzón")));
+                    return Err(CompileError::new(
+                        node.pos,
+                        format!("the `{name}` test is not supported by Buzón"),
+                    ));
                 }
                 Err(CompileError::new(
                     node.pos,
@@ -652,7 +754,15 @@ fn split_args<'a>(name: &str, args: &'a [Argument]) -> Result<Args<'a>, CompileE
                 }
                 let mut value = None;
                 if tag == "comparator" {
-                    if let Some(Argument { value: ArgValue::Strings { items, bracketed: false }, .. }) = it.peek() {
+                    if let Some(Argument {
+                        value:
+                            ArgValue::Strings {
+                                items,
+                                bracketed: false,
+                            },
+                        ..
+                    }) = it.peek()
+                    {
                         value = items.first().cloned();
                         it.next();
                     }
@@ -668,22 +778,41 @@ fn split_args<'a>(name: &str, args: &'a [Argument]) -> Result<Args<'a>, CompileE
 fn string_list(name: &str, arg: &Argument) -> Result<Vec<(String, Pos)>, CompileError> {
     match &arg.value {
         ArgValue::Strings { items, .. } => Ok(items.clone()),
-        _ => Err(CompileError::new(arg.pos, format!("`{name}` needs a string or string list here"))),
+        _ => Err(CompileError::new(
+            arg.pos,
+            format!("`{name}` needs a string or string list here"),
+        )),
     }
 }
 
-fn one_string(name: &str, pos: Pos, positional: &[&Argument], what: &str) -> Result<String, CompileError> {
+fn one_string(
+    name: &str,
+    pos: Pos,
+    positional: &[&Argument],
+    what: &str,
+) -> Result<String, CompileError> {
     match positional {
         [arg] => match &arg.value {
-            ArgValue::Strings { items, bracketed: false } => Ok(items.first().map(|(s, _)| s.clone()).unwrap_or_default()),
-            ArgValue::Strings { bracketed: true, .. } => Err(CompileError::new(
+            ArgValue::Strings {
+                items,
+                bracketed: false,
+            } => Ok(items.first().map(|(s, _)| s.clone()).unwrap_or_default()),
+            ArgValue::Strings {
+                bracketed: true, ..
+            } => Err(CompileError::new(
                 arg.pos,
                 format!("`{name}` needs a single string, not a string list, for {what}"),
             )),
-            _ => Err(CompileError::new(arg.pos, format!("`{name}` needs a string: {what}"))),
+            _ => Err(CompileError::new(
+                arg.pos,
+                format!("`{name}` needs a string: {what}"),
+            )),
         },
         [] => Err(need(name, pos, &format!("a string: {what}"))),
-        [_, extra, ..] => Err(CompileError::new(extra.pos, format!("`{name}` takes one string: {what}"))),
+        [_, extra, ..] => Err(CompileError::new(
+            extra.pos,
+            format!("`{name}` takes one string: {what}"),
+        )),
     }
 }
 
@@ -706,7 +835,10 @@ fn header_names(fields: &[(String, Pos)]) -> Result<Vec<String>, CompileError> {
 
 fn no_arguments(node: &CommandNode) -> Result<(), CompileError> {
     match node.args.first() {
-        Some(a) => Err(CompileError::new(a.pos, format!("`{}` takes no arguments", node.name))),
+        Some(a) => Err(CompileError::new(
+            a.pos,
+            format!("`{}` takes no arguments", node.name),
+        )),
         None => Ok(()),
     }
 }
@@ -715,9 +847,15 @@ fn no_tests(node: &CommandNode) -> Result<(), CompileError> {
     match &node.tests {
         Some(Tests::Single(t)) => Err(CompileError::new(
             t.pos,
-            format!("unexpected `{}` after `{}`: is a `;` missing?", t.name, node.name),
+            format!(
+                "unexpected `{}` after `{}`: is a `;` missing?",
+                t.name, node.name
+            ),
         )),
-        Some(Tests::List(_, pos)) => Err(CompileError::new(*pos, format!("`{}` takes no tests", node.name))),
+        Some(Tests::List(_, pos)) => Err(CompileError::new(
+            *pos,
+            format!("`{}` takes no tests", node.name),
+        )),
         None => Ok(()),
     }
 }
@@ -735,7 +873,10 @@ fn no_block(node: &CommandNode) -> Result<(), CompileError> {
 
 fn no_test_arguments(node: &TestNode) -> Result<(), CompileError> {
     match node.args.first() {
-        Some(a) => Err(CompileError::new(a.pos, format!("the `{}` test takes no arguments", node.name))),
+        Some(a) => Err(CompileError::new(
+            a.pos,
+            format!("the `{}` test takes no arguments", node.name),
+        )),
         None => Ok(()),
     }
 }
@@ -744,9 +885,15 @@ fn no_test_tests(node: &TestNode) -> Result<(), CompileError> {
     match &node.tests {
         Some(Tests::Single(t)) => Err(CompileError::new(
             t.pos,
-            format!("unexpected `{}` after the `{}` test: is a `,` or `)` missing?", t.name, node.name),
+            format!(
+                "unexpected `{}` after the `{}` test: is a `,` or `)` missing?",
+                t.name, node.name
+            ),
         )),
-        Some(Tests::List(_, pos)) => Err(CompileError::new(*pos, format!("the `{}` test takes no test list", node.name))),
+        Some(Tests::List(_, pos)) => Err(CompileError::new(
+            *pos,
+            format!("the `{}` test takes no test list", node.name),
+        )),
         None => Ok(()),
     }
 }

@@ -115,7 +115,10 @@ impl Run<'_, '_> {
     fn block(&mut self, commands: &[Command]) -> Result<Flow, String> {
         for command in commands {
             match command {
-                Command::If { branches, otherwise } => {
+                Command::If {
+                    branches,
+                    otherwise,
+                } => {
                     let chosen = branches
                         .iter()
                         .find(|(test, _)| self.test(test))
@@ -264,5 +267,73 @@ impl Run<'_, '_> {
                     .is_some_and(|v| matcher.matches(&v))
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile;
+
+    fn outcome(src: &str) -> Outcome {
+        let headers = [
+            Header::new("Subject", "hello"),
+            Header::new("To", "a@b.example"),
+        ];
+        let envelope = Envelope {
+            from: "",
+            to: "a+x@b.example",
+        };
+        match compile(src) {
+            Ok(s) => s.evaluate(
+                &envelope,
+                &Message {
+                    headers: &headers,
+                    size: 100,
+                },
+            ),
+            Err(e) => panic!("{src}: {e}"),
+        }
+    }
+
+    /// RFC 5228 §2.10.2 and §2.10.3: which actions come out of which commands.
+    #[test]
+    fn outcome_table() {
+        let fi = |f: &str| Action::FileInto { folder: f.into() };
+        let rej = |r: &str| Action::Reject { reason: r.into() };
+        let table: Vec<(&str, Vec<Action>)> = vec![
+            ("", vec![Action::Keep]),
+            ("keep;", vec![Action::Keep]),
+            ("discard;", vec![Action::Discard]),
+            ("discard; discard;", vec![Action::Discard]),
+            ("stop; discard;", vec![Action::Keep]),
+            ("require \"fileinto\"; fileinto \"x\";", vec![fi("x")]),
+            ("require \"fileinto\"; fileinto \"x\"; discard;", vec![fi("x")]),
+            ("require \"fileinto\"; fileinto \"INBOX\";", vec![Action::Keep]),
+            ("require [\"fileinto\", \"copy\"]; fileinto :copy \"x\";", vec![fi("x"), Action::Keep]),
+            ("require [\"fileinto\", \"copy\"]; fileinto :copy \"x\"; fileinto \"x\";", vec![fi("x")]),
+            ("require [\"fileinto\", \"copy\"]; keep; fileinto :copy \"x\";", vec![Action::Keep, fi("x")]),
+            ("require \"reject\"; reject \"r\";", vec![rej("r")]),
+            ("require \"reject\"; discard; reject \"r\"; discard;", vec![rej("r")]),
+            ("require \"ereject\"; ereject \"e\";", vec![Action::Ereject { reason: "e".into() }]),
+            ("require [\"envelope\", \"subaddress\"]; if envelope :detail \"to\" \"x\" { discard; }", vec![Action::Discard]),
+            ("require \"envelope\"; if envelope :is \"from\" \"\" { discard; }", vec![Action::Discard]),
+            ("if address :domain \"to\" \"B.EXAMPLE\" { discard; }", vec![Action::Discard]),
+            ("if header :matches \"subject\" \"h*o\" { discard; }", vec![Action::Discard]),
+            ("if size :over 99 { discard; }", vec![Action::Discard]),
+            ("if size :over 100 { discard; }", vec![Action::Keep]),
+        ];
+        for (src, want) in table {
+            let got = outcome(src);
+            assert_eq!(got.errors, Vec::<String>::new(), "{src}");
+            assert_eq!(got.actions, want, "{src}");
+        }
+    }
+
+    #[test]
+    fn runtime_errors_fall_back_to_keep() {
+        let got = outcome("require [\"reject\", \"fileinto\"]; fileinto \"x\"; reject \"no\";");
+        assert_eq!(got.actions, vec![Action::Keep]);
+        assert_eq!(got.errors.len(), 1);
     }
 }

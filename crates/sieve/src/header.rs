@@ -67,8 +67,14 @@ pub fn parse_headers(message: &[u8]) -> Vec<Header> {
 }
 
 fn trim_bytes(b: &[u8]) -> &[u8] {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
-    let end = b.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &b[start..end]
 }
 
@@ -95,7 +101,9 @@ pub fn decode_rfc2047(value: &str) -> String {
     let mut gap = String::new();
     let mut rest = value;
     while !rest.is_empty() {
-        if let Some((charset, bytes, len)) = rest.starts_with("=?").then(|| encoded_word(rest)).flatten() {
+        if let Some((charset, bytes, len)) =
+            rest.starts_with("=?").then(|| encoded_word(rest)).flatten()
+        {
             match &mut pending {
                 Some((cs, buf)) if *cs == charset => buf.extend_from_slice(&bytes),
                 _ => {
@@ -181,8 +189,8 @@ impl Charset {
 /// Windows-1252 0x80–0x9F; the five unassigned positions map to U+FFFD.
 const WINDOWS_1252_80: [char; 32] = [
     '€', '\u{FFFD}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{FFFD}', 'Ž',
-    '\u{FFFD}', '\u{FFFD}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ',
-    '\u{FFFD}', 'ž', 'Ÿ',
+    '\u{FFFD}', '\u{FFFD}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{FFFD}',
+    'ž', 'Ÿ',
 ];
 
 /// Parses one encoded-word at the start of `s`: its charset, decoded bytes and length.
@@ -275,7 +283,10 @@ mod tests {
             ("(=?ISO-8859-1?Q?a?=  =?ISO-8859-1?Q?b?=)", "(ab)"),
             ("(=?ISO-8859-1?Q?a?=\t =?ISO-8859-1?Q?b?=)", "(ab)"),
             ("(=?ISO-8859-1?Q?a_b?=)", "(a b)"),
-            ("(=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?=)", "(a =?ISO-8859-2?Q?_b?=)"),
+            (
+                "(=?ISO-8859-1?Q?a?= =?ISO-8859-2?Q?_b?=)",
+                "(a =?ISO-8859-2?Q?_b?=)",
+            ),
             // A UTF-8 character split across two words.
             ("=?utf-8?Q?caf=C3?= =?utf-8?Q?=A9!?=", "café!"),
             ("Re: =?utf-8?Q?=C2=A1Hola!?= amigo", "Re: ¡Hola! amigo"),
@@ -318,9 +329,21 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                s("Date", "Tue, 1 Apr 1997 09:06:31 -0800 (PST)", "Tue, 1 Apr 1997 09:06:31 -0800 (PST)"),
-                s("From", "coyote@desert.example.org", "coyote@desert.example.org"),
-                s("Subject", "I have\t a present  for you", "I have\t a present  for you"),
+                s(
+                    "Date",
+                    "Tue, 1 Apr 1997 09:06:31 -0800 (PST)",
+                    "Tue, 1 Apr 1997 09:06:31 -0800 (PST)"
+                ),
+                s(
+                    "From",
+                    "coyote@desert.example.org",
+                    "coyote@desert.example.org"
+                ),
+                s(
+                    "Subject",
+                    "I have\t a present  for you",
+                    "I have\t a present  for you"
+                ),
                 s("X-Empty", "", ""),
                 s("X-Spaced", "value", "value"),
                 s("X-Latin", "café", "café"),

@@ -253,7 +253,10 @@ impl<'a> Lexer<'a> {
             .ok_or_else(|| {
                 CompileError::new(
                     pos,
-                    format!("number too large: the largest number Buzón accepts is {}", u64::MAX),
+                    format!(
+                        "number too large: the largest number Buzón accepts is {}",
+                        u64::MAX
+                    ),
                 )
             })
     }
@@ -370,8 +373,10 @@ mod tests {
     #[test]
     fn quoted_strings_and_escapes() {
         assert_eq!(
-            toks(r#""a\"b\\c\d" "" "x
-y""#),
+            toks(
+                r#""a\"b\\c\d" "" "x
+y""#
+            ),
             vec![
                 Tok::Str("a\"b\\cd".into()),
                 Tok::Str(String::new()),
@@ -404,7 +409,9 @@ y""#),
             vec![Tok::Str("hi\r\n".into()), Tok::Eof]
         );
         assert_eq!(toks("text:\n.\n"), vec![Tok::Str(String::new()), Tok::Eof]);
-        assert!(err("text: hi\n.\n").starts_with("line 1:1: `text:` must be followed by a line break"));
+        assert!(
+            err("text: hi\n.\n").starts_with("line 1:1: `text:` must be followed by a line break")
+        );
         assert_eq!(
             err("\n text:\nabc\n. \n"),
             "line 2:2: unterminated multi-line string: end it with a line holding only `.`"

@@ -191,16 +191,34 @@ mod tests {
         (Case, Contains, "MONEY", "make money fast", true),
         (Octet, Contains, "MONEY", "make money fast", false),
         (Octet, Contains, "MONEY FAST", "MAKE MONEY FAST", true),
-        (Case, Contains, "$$$", "$$$ YOU, TOO, CAN BE A MILLIONAIRE! $$$", true),
+        (
+            Case,
+            Contains,
+            "$$$",
+            "$$$ YOU, TOO, CAN BE A MILLIONAIRE! $$$",
+            true,
+        ),
         (Case, Contains, "longer than value", "short", false),
         (Case, Matches, "*", "", true),
         (Case, Matches, "*", "anything", true),
         (Case, Matches, "?", "", false),
         (Case, Matches, "?*", "", false),
         (Case, Matches, "?*", "x", true),
-        (Case, Matches, "*make*money*fast*", "Hey, MAKE lots of MONEY FAST!", true),
+        (
+            Case,
+            Matches,
+            "*make*money*fast*",
+            "Hey, MAKE lots of MONEY FAST!",
+            true,
+        ),
         (Case, Matches, "*make*money*fast*", "fast money make", false),
-        (Case, Matches, "*university*dipl*mas*", "University diplomas for you", true),
+        (
+            Case,
+            Matches,
+            "*university*dipl*mas*",
+            "University diplomas for you",
+            true,
+        ),
         (Case, Matches, "a?c", "abc", true),
         (Case, Matches, "a?c", "ac", false),
         (Case, Matches, "a?c", "abbc", false),
@@ -219,7 +237,13 @@ mod tests {
         (Case, Matches, "a\\b", "ab", true), // "\b" is just "b"
         (Case, Matches, "end\\", "end\\", true),
         (Case, Matches, "**a**", "xxaxx", true),
-        (Case, Matches, "*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaac", false),
+        (
+            Case,
+            Matches,
+            "*a*b",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaac",
+            false,
+        ),
         // `?` is one octet under both comparators (RFC 5228 §2.7.1): "é" is two.
         (Case, Matches, "?", "é", false),
         (Case, Matches, "??", "é", true),
@@ -229,7 +253,11 @@ mod tests {
     #[test]
     fn comparator_and_match_type_table() {
         for &(cmp, mt, key, value, want) in TABLE {
-            assert_eq!(m(cmp, mt, key, value), want, "{cmp:?} {mt:?} {key:?} {value:?}");
+            assert_eq!(
+                m(cmp, mt, key, value),
+                want,
+                "{cmp:?} {mt:?} {key:?} {value:?}"
+            );
         }
     }
 
@@ -244,7 +272,10 @@ mod tests {
     #[test]
     fn comparator_names() {
         assert_eq!(Comparator::from_name("i;octet"), Some(Comparator::Octet));
-        assert_eq!(Comparator::from_name("I;ASCII-CASEMAP"), Some(Comparator::AsciiCasemap));
+        assert_eq!(
+            Comparator::from_name("I;ASCII-CASEMAP"),
+            Some(Comparator::AsciiCasemap)
+        );
         assert_eq!(Comparator::from_name("i;ascii-numeric"), None);
     }
 

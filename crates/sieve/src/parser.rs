@@ -68,10 +68,7 @@ pub(crate) fn parse(toks: Vec<Token>) -> Result<Vec<CommandNode>, CompileError> 
     let t = p.peek();
     match t.tok {
         Tok::Eof => Ok(commands),
-        Tok::RBrace => Err(CompileError::new(
-            t.pos,
-            "`}` without a matching `{`",
-        )),
+        Tok::RBrace => Err(CompileError::new(t.pos, "`}` without a matching `{`")),
         _ => Err(CompileError::new(
             t.pos,
             format!("expected a command, found {}", t.tok.describe()),
