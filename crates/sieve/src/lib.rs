@@ -35,12 +35,13 @@ mod lexer;
 mod matching;
 mod parser;
 
-pub use address::{AddressPart, DETAIL_SEPARATOR};
+pub use address::DETAIL_SEPARATOR;
 pub use compile::{Script, CAPABILITIES};
-pub use error::{CompileError, Pos};
+pub use error::CompileError;
 pub use eval::{Action, Envelope, Message, Outcome};
 pub use header::{decode_rfc2047, parse_headers, Header};
-pub use matching::{Comparator, MatchType};
+
+use error::Pos;
 
 /// The largest script accepted, in bytes (RFC 5228 §2.10.6 lets implementations limit
 /// script size).
