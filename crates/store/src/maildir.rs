@@ -198,6 +198,55 @@ impl Maildir {
         reader: &mut dyn Read,
         max_bytes: Option<u64>,
     ) -> Result<Delivered, StoreError> {
+        self.deliver_inner(reader, max_bytes, None)
+    }
+
+    /// Like [`Maildir::deliver`], with `,T=<tag>` appended to the file name's attributes,
+    /// so the delivering program can later find the message again by a key of its own
+    /// (the retrieval client derives it from account and server UIDL, which lets it notice
+    /// a message that was stored but not yet recorded when it was interrupted). The tag is
+    /// 1–64 ASCII letters and digits; it sits before the `:2,` info, so flag changes by
+    /// mail readers keep it, and after the base, so the UIDL does not depend on it.
+    pub fn deliver_tagged(
+        &self,
+        reader: &mut dyn Read,
+        max_bytes: Option<u64>,
+        tag: &str,
+    ) -> Result<Delivered, StoreError> {
+        if tag.is_empty() || tag.len() > 64 || !tag.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(StoreError::Invalid(format!(
+                "delivery tag {tag:?} must be 1 to 64 ASCII letters and digits"
+            )));
+        }
+        self.deliver_inner(reader, max_bytes, Some(tag))
+    }
+
+    /// The delivery tags (see [`Maildir::deliver_tagged`]) of the messages in `new/` and
+    /// `cur/`, with each message's path. Reads directories only.
+    pub fn tagged(&self) -> Result<std::collections::HashMap<String, PathBuf>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for sub in ["new", "cur"] {
+            for f in list_messages(&self.root.join(sub))? {
+                let tag = before_info(f.name.as_bytes())
+                    .split(|&b| b == b',')
+                    .skip(1)
+                    .find_map(|attr| attr.strip_prefix(b"T="))
+                    .and_then(|t| std::str::from_utf8(t).ok())
+                    .map(str::to_owned);
+                if let Some(tag) = tag {
+                    out.insert(tag, f.path);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn deliver_inner(
+        &self,
+        reader: &mut dyn Read,
+        max_bytes: Option<u64>,
+        tag: Option<&str>,
+    ) -> Result<Delivered, StoreError> {
         let tmp_dir = self.root.join("tmp");
         let (unique, mut file, guard) = create_tmp(&tmp_dir)?;
         let tmp_path = guard.path.clone();
@@ -232,7 +281,11 @@ impl Maildir {
             .map_err(|e| StoreError::io("fsync", &tmp_path, e))?;
         drop(file);
         let size = wire.finish();
-        let file_name = format!("{unique},S={total},W={size}");
+        let mut file_name = format!("{unique},S={total},W={size}");
+        if let Some(tag) = tag {
+            file_name.push_str(",T=");
+            file_name.push_str(tag);
+        }
         let new_dir = self.root.join("new");
         let final_path = new_dir.join(&file_name);
         rename_noreplace(&tmp_path, &final_path)

@@ -791,3 +791,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn tagged_delivery_is_found_again_and_keeps_the_uidl_independent_of_the_tag() {
+    let (_d, md) = fresh();
+    let d = md.deliver_tagged(&mut &b"Subject: t\n\nbody\n"[..], None, "abc123").unwrap_or_else(|e| panic!("{e}"));
+    assert!(d.file_name.ends_with(",T=abc123"), "{}", d.file_name);
+    assert!(!d.uidl.contains("T="));
+    let tags = md.tagged().unwrap_or_else(|e| panic!("{e}"));
+    assert!(tags.get("abc123").is_some_and(|p| p.ends_with(format!("new/{}", d.file_name))));
+    // A mail reader moving it to cur/ with flags keeps the tag.
+    let flagged = md.root().join("cur").join(format!("{}:2,S", d.file_name));
+    std::fs::rename(md.root().join("new").join(&d.file_name), &flagged).unwrap_or_else(|e| panic!("{e}"));
+    let tags = md.tagged().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(tags.get("abc123"), Some(&flagged));
+    assert!(md.deliver_tagged(&mut &b"x\n"[..], None, "bad/tag").is_err());
+    assert!(md.deliver_tagged(&mut &b"x\n"[..], None, "").is_err());
+}

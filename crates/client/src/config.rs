@@ -1,0 +1,425 @@
+//! Accounts: the TOML file (`~/.config/buzon/accounts.toml`), shared defaults, and
+//! validation into [`Account`] values, in two steps (plain serde structs, then
+//! `validate`), with errors that name the account, the key and the fix.
+//!
+//! Passwords are never read from this file: an account names a command that prints the
+//! password, or an environment variable, or (the default) the user is asked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use buzon_pop3_proto::Secret;
+use serde::Deserialize;
+
+use crate::deliver::Destination;
+use crate::error::{ClientError, Result};
+use crate::net::{Fingerprint, Security, Timeouts, TlsSettings};
+use crate::pop3::{AuthMethod, ServerSpec};
+
+/// A size written as a number of bytes or as text with a unit ("20MB", "500k").
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+impl SizeValue {
+    pub fn bytes(&self) -> Option<u64> {
+        match self {
+            SizeValue::Bytes(b) => Some(*b),
+            SizeValue::Text(t) => parse_size(t),
+        }
+    }
+}
+
+/// "20MB", "20 MiB", "500k", "1g", "1234": decimal units are powers of 1000, `i` units of 1024.
+pub fn parse_size(t: &str) -> Option<u64> {
+    let t = t.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1024,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// "30s", "5m", "2h", "1d", or a number of seconds.
+pub fn parse_duration(t: &str) -> Option<Duration> {
+    let t = t.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" | "min" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// What to do with a message larger than `max_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Oversize {
+    /// Leave it on the server, untouched.
+    #[default]
+    Skip,
+    /// Store only its header (TOP n 0); the message stays on the server.
+    Headers,
+}
+
+/// One account as written in the file (every field optional; defaults fill in).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountFields {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub security: Option<Security>,
+    pub user: Option<String>,
+    pub auth: Option<AuthMethod>,
+    pub password_command: Option<Vec<String>>,
+    pub password_env: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub fingerprint: Option<String>,
+    pub tls_server_name: Option<String>,
+    pub allow_plaintext: Option<bool>,
+    pub maildir: Option<PathBuf>,
+    pub mbox: Option<PathBuf>,
+    pub mda: Option<Vec<String>>,
+    pub keep: Option<bool>,
+    pub delete_after_days: Option<u32>,
+    pub max_size: Option<SizeValue>,
+    pub oversize: Option<Oversize>,
+    pub limit: Option<u32>,
+    pub timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+}
+
+macro_rules! merge_fields {
+    ($a:expr, $d:expr, $($f:ident),*) => { $( if $a.$f.is_none() { $a.$f = $d.$f.clone(); } )* };
+}
+
+impl AccountFields {
+    /// Fills every unset field from `defaults`.
+    pub fn with_defaults(mut self, d: &AccountFields) -> Self {
+        merge_fields!(self, d, host, port, security, user, auth, password_command, password_env, ca_file, fingerprint, tls_server_name,
+            allow_plaintext, keep, delete_after_days, max_size, oversize, limit, timeout, connect_timeout);
+        if self.maildir.is_none() && self.mbox.is_none() && self.mda.is_none() {
+            self.maildir = d.maildir.clone();
+            self.mbox = d.mbox.clone();
+            self.mda = d.mda.clone();
+        }
+        self
+    }
+}
+
+/// The accounts file as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Where ledgers live (default `$XDG_STATE_HOME/buzon/ledger`).
+    pub ledger_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub defaults: AccountFields,
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountFields>,
+}
+
+/// Where the password comes from.
+#[derive(Debug, Clone)]
+pub enum PasswordSource {
+    /// Ask on the terminal (the binary does that; the library cannot).
+    Prompt,
+    /// Run this program (no shell) and use the first line it prints.
+    Command(Vec<String>),
+    /// Read this environment variable.
+    Env(String),
+    /// Already known (from a library caller).
+    Given(Secret),
+}
+
+impl PasswordSource {
+    /// The password, or `None` for [`PasswordSource::Prompt`].
+    pub fn resolve(&self, account: &str) -> Result<Option<Secret>> {
+        match self {
+            PasswordSource::Prompt => Ok(None),
+            PasswordSource::Given(s) => Ok(Some(s.clone())),
+            PasswordSource::Env(var) => match std::env::var_os(var) {
+                Some(v) => Ok(Some(Secret::new(std::os::unix::ffi::OsStringExt::into_vec(v)))),
+                None => Err(ClientError::Config(format!("account {account}: password_env names {var}, which is not set — export it or use password_command"))),
+            },
+            PasswordSource::Command(argv) => {
+                let Some((prog, args)) = argv.split_first() else {
+                    return Err(ClientError::Config(format!("account {account}: password_command is empty")));
+                };
+                let out = std::process::Command::new(prog)
+                    .args(args)
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::inherit())
+                    .output()
+                    .map_err(|e| ClientError::Config(format!("account {account}: cannot run password_command {prog}: {e}")))?;
+                if !out.status.success() {
+                    return Err(ClientError::Config(format!("account {account}: password_command {prog} failed ({})", out.status)));
+                }
+                let line = out.stdout.split(|&b| b == b'\n').next().unwrap_or_default();
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                Ok(Some(Secret::new(line)))
+            }
+        }
+    }
+}
+
+/// How long fetched messages stay on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Delete after download (POP3's default way of working).
+    Delete,
+    /// Leave a copy; only new messages (by UIDL) are fetched.
+    Keep,
+    /// Leave a copy, and delete it this many days after it was first downloaded.
+    DeleteAfterDays(u32),
+}
+
+/// What to fetch and what to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub retention: Retention,
+    /// Messages larger than this (RFC 1939 size) are not downloaded whole.
+    pub max_size: Option<u64>,
+    pub oversize: Oversize,
+    /// At most this many new messages per run.
+    pub limit: Option<u32>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { retention: Retention::Delete, max_size: None, oversize: Oversize::Skip, limit: None }
+    }
+}
+
+/// A validated account.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub server: ServerSpec,
+    pub user: String,
+    pub auth: AuthMethod,
+    pub password: PasswordSource,
+    pub allow_plaintext: bool,
+    pub destination: Destination,
+    pub policy: Policy,
+}
+
+/// Replaces a leading `~/` with the home folder.
+pub fn expand_home(p: &Path) -> PathBuf {
+    match p.strip_prefix("~") {
+        Ok(rest) => match std::env::var_os("HOME") {
+            Some(h) => PathBuf::from(h).join(rest),
+            None => p.to_path_buf(),
+        },
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(v) => PathBuf::from(v),
+        None => expand_home(Path::new(fallback)),
+    }
+}
+
+/// `$XDG_CONFIG_HOME/buzon/accounts.toml` (default `~/.config/buzon/accounts.toml`).
+pub fn default_config_path() -> PathBuf {
+    xdg("XDG_CONFIG_HOME", "~/.config").join("buzon").join("accounts.toml")
+}
+
+/// `$XDG_STATE_HOME/buzon/ledger` (default `~/.local/state/buzon/ledger`).
+pub fn default_ledger_dir() -> PathBuf {
+    xdg("XDG_STATE_HOME", "~/.local/state").join("buzon").join("ledger")
+}
+
+impl FileConfig {
+    /// Reads and parses the file; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<FileConfig> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
+            Err(e) => return Err(ClientError::Config(format!("cannot read {}: {e}", path.display()))),
+        };
+        Self::parse(&text).map_err(|e| ClientError::Config(format!("{}: {e}", path.display())))
+    }
+
+    pub fn parse(text: &str) -> std::result::Result<FileConfig, String> {
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            match line {
+                Some(l) => format!("line {l}: {}", e.message()),
+                None => e.message().to_string(),
+            }
+        })
+    }
+
+    pub fn ledger_dir(&self) -> PathBuf {
+        self.ledger_dir.as_deref().map(expand_home).unwrap_or_else(default_ledger_dir)
+    }
+
+    /// The named account with defaults applied, validated.
+    pub fn account(&self, name: &str) -> Result<Account> {
+        let Some(f) = self.accounts.get(name) else {
+            let known: Vec<&str> = self.accounts.keys().map(String::as_str).collect();
+            return Err(ClientError::Config(if known.is_empty() {
+                format!("no account {name:?}: the accounts file has none — run `buzon setup ADDRESS` to add one")
+            } else {
+                format!("no account {name:?} — known accounts: {}", known.join(", "))
+            }));
+        };
+        f.clone().with_defaults(&self.defaults).validate(name)
+    }
+}
+
+impl AccountFields {
+    /// Checks the fields and builds the account.
+    pub fn validate(self, name: &str) -> Result<Account> {
+        let bad = |key: &str, what: String| ClientError::Config(format!("account {name}: {key}: {what}"));
+        let host = self.host.filter(|h| !h.trim().is_empty()).ok_or_else(|| bad("host", "missing — the POP3 server's name, e.g. host = \"pop.example.com\"".into()))?;
+        let user = self.user.filter(|u| !u.is_empty()).ok_or_else(|| bad("user", "missing — usually your e-mail address".into()))?;
+        let security = self.security.unwrap_or(Security::Tls);
+        let port = self.port.unwrap_or(security.default_port());
+        if port == 0 {
+            return Err(bad("port", "must be 1–65535".into()));
+        }
+        let fingerprint = match &self.fingerprint {
+            None => None,
+            Some(s) => Some(Fingerprint::parse(s).ok_or_else(|| bad("fingerprint", format!("{s:?} is not a SHA-256 fingerprint (sha256: and 64 hex digits)")))?),
+        };
+        if security == Security::None && (fingerprint.is_some() || self.ca_file.is_some()) {
+            return Err(bad("security", "is \"none\" but TLS settings (fingerprint, ca_file) are given — use \"tls\" or \"starttls\"".into()));
+        }
+        let mut timeouts = Timeouts::default();
+        if let Some(t) = &self.timeout {
+            timeouts.read = parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| bad("timeout", format!("{t:?} is not a duration like \"60s\" or \"2m\"")))?;
+        }
+        if let Some(t) = &self.connect_timeout {
+            let d = parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| bad("connect_timeout", format!("{t:?} is not a duration like \"20s\"")))?;
+            timeouts.connect = d;
+            timeouts.handshake = d;
+        }
+        let tls = TlsSettings { ca_file: self.ca_file.as_deref().map(expand_home), fingerprint, server_name: self.tls_server_name.clone(), no_system_roots: false };
+        let destination = match (self.maildir, self.mbox, self.mda) {
+            (Some(m), None, None) => Destination::Maildir(expand_home(&m)),
+            (None, Some(m), None) => Destination::Mbox(expand_home(&m)),
+            (None, None, Some(argv)) => {
+                let Some((program, args)) = argv.split_first() else {
+                    return Err(bad("mda", "is empty — give the program and its arguments, e.g. [\"procmail\", \"-d\", \"me\"]".into()));
+                };
+                Destination::Mda { program: program.clone(), args: args.to_vec() }
+            }
+            (None, None, None) => return Err(bad("maildir", "no destination — set one of maildir, mbox or mda".into())),
+            _ => return Err(bad("maildir", "more than one destination — set exactly one of maildir, mbox or mda".into())),
+        };
+        let retention = match (self.keep, self.delete_after_days) {
+            (Some(false), Some(_)) => return Err(bad("delete_after_days", "implies keeping messages for a while, but keep = false".into())),
+            (_, Some(0)) => return Err(bad("delete_after_days", "must be at least 1 (use keep = false to delete at once)".into())),
+            (_, Some(n)) => Retention::DeleteAfterDays(n),
+            (Some(true), None) => Retention::Keep,
+            _ => Retention::Delete,
+        };
+        let max_size = match &self.max_size {
+            None => None,
+            Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| bad("max_size", format!("{v:?} is not a size like \"20MB\"")))?),
+        };
+        let password = match (self.password_command, self.password_env) {
+            (Some(_), Some(_)) => return Err(bad("password_command", "and password_env are both set — choose one".into())),
+            (Some(c), None) => {
+                if c.is_empty() {
+                    return Err(bad("password_command", "is empty".into()));
+                }
+                PasswordSource::Command(c)
+            }
+            (None, Some(v)) => PasswordSource::Env(v),
+            (None, None) => PasswordSource::Prompt,
+        };
+        Ok(Account {
+            name: name.to_string(),
+            server: ServerSpec { host, port, security, tls, timeouts },
+            user,
+            auth: self.auth.unwrap_or(AuthMethod::Auto),
+            password,
+            allow_plaintext: self.allow_plaintext.unwrap_or(false),
+            destination,
+            policy: Policy { retention, max_size, oversize: self.oversize.unwrap_or_default(), limit: self.limit },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation() {
+        let cfg = FileConfig::parse(
+            r#"
+ledger_dir = "/tmp/l"
+[defaults]
+maildir = "/mail"
+keep = true
+[accounts.work]
+host = "pop.example.com"
+user = "me@example.com"
+password_env = "PW"
+max_size = "20MB"
+[accounts.home]
+host = "mail.example.net"
+security = "starttls"
+user = "me"
+mbox = "/var/mail/me"
+delete_after_days = 14
+[accounts.bad]
+host = "x"
+user = "y"
+keep = false
+delete_after_days = 3
+"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let w = cfg.account("work").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((w.server.port, w.server.security), (995, Security::Tls));
+        assert_eq!(w.destination, Destination::Maildir("/mail".into()));
+        assert_eq!(w.policy.retention, Retention::Keep);
+        assert_eq!(w.policy.max_size, Some(20_000_000));
+        let h = cfg.account("home").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((h.server.port, h.server.security), (110, Security::Starttls));
+        assert_eq!(h.destination, Destination::Mbox("/var/mail/me".into()));
+        assert_eq!(h.policy.retention, Retention::DeleteAfterDays(14));
+        let e = cfg.account("bad").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("delete_after_days"), "{e}");
+        let e = cfg.account("nope").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("known accounts: bad, home, work"), "{e}");
+        let e = FileConfig::parse("[accounts.x]\nhots = 1\n").err().unwrap_or_default();
+        assert!(e.starts_with("line ") && e.contains("hots"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("20MB"), Some(20_000_000));
+        assert_eq!(parse_size("1 MiB"), Some(1 << 20));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1w"), None);
+    }
+}

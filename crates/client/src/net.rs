@@ -1,0 +1,530 @@
+//! The network side of the client: name resolution (the system's, or a given DNS server),
+//! TCP with a connect timeout, and TLS with rustls (system roots, an extra CA file, or a
+//! pinned SHA-256 certificate fingerprint), each phase bounded by a timeout.
+//!
+//! Errors are classified here, once, into the [`ClientError`] variants `buzon check`
+//! explains: unknown host, refused, timeout, TLS spoken to a plain port, expired or
+//! wrong-name or self-signed certificates (with the fingerprint to pin).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::TokioResolver;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::error::{CertProblem, ClientError, Result};
+
+/// How the connection is protected (RFC 8314 §3.3 recommends implicit TLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// TLS from the first byte (POP3S, port 995).
+    Tls,
+    /// Plain connection upgraded with STLS (RFC 2595 §4, port 110); never downgraded.
+    Starttls,
+    /// No encryption at all: only with `allow_plaintext` or a mechanism that hides the password.
+    None,
+}
+
+impl Security {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Security::Tls => 995,
+            Security::Starttls | Security::None => 110,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Tls => "tls",
+            Security::Starttls => "starttls",
+            Security::None => "none",
+        }
+    }
+}
+
+/// A SHA-256 certificate fingerprint, for pinning a self-signed server certificate.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint(pub [u8; 32]);
+
+impl Fingerprint {
+    pub fn of(der: &[u8]) -> Self {
+        Self(Sha256::digest(der).into())
+    }
+
+    /// Accepts `sha256:` followed by 64 hex digits, with or without `:` between pairs.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        let s = s.strip_prefix("sha256:").or_else(|| s.strip_prefix("SHA256:")).unwrap_or(s);
+        let hex_digits: String = s.chars().filter(|c| *c != ':').collect();
+        let bytes = hex::decode(hex_digits).ok()?;
+        Some(Self(bytes.try_into().ok()?))
+    }
+}
+
+impl std::fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sha256:")?;
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02X}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// Which certificates to trust.
+#[derive(Debug, Clone, Default)]
+pub struct TlsSettings {
+    /// A PEM file of extra certificate authorities, trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Accept exactly the certificate with this fingerprint (the name and dates are then
+    /// not checked, the handshake signature still is).
+    pub fingerprint: Option<Fingerprint>,
+    /// The name to send as SNI and to check the certificate against, when it differs
+    /// from the host connected to.
+    pub server_name: Option<String>,
+    /// Do not load the system's root certificates (only `ca_file`).
+    pub no_system_roots: bool,
+}
+
+/// Time limits for each phase of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub handshake: Duration,
+    /// Each read of a reply (not the whole reply: a large RETR may take longer).
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(20), handshake: Duration::from_secs(20), read: Duration::from_secs(60) }
+    }
+}
+
+/// Resolves host names, SRV and MX records: through the system, or through one given DNS
+/// server (for `buzon setup --dns-server`, and tests).
+#[derive(Clone)]
+pub struct Resolver {
+    inner: ResolverKind,
+}
+
+#[derive(Clone)]
+enum ResolverKind {
+    System,
+    Dns(Arc<TokioResolver>),
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.inner {
+            ResolverKind::System => f.write_str("Resolver(system)"),
+            ResolverKind::Dns(_) => f.write_str("Resolver(dns server)"),
+        }
+    }
+}
+
+impl Default for Resolver {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+/// An SRV record (RFC 2782).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SrvRecord {
+    pub priority: u16,
+    pub weight: u16,
+    pub port: u16,
+    pub target: String,
+}
+
+impl Resolver {
+    /// Host names through the system (`/etc/hosts`, nsswitch); SRV and MX through the
+    /// name servers in `/etc/resolv.conf`.
+    pub fn system() -> Self {
+        Self { inner: ResolverKind::System }
+    }
+
+    /// Everything through the DNS server at `addr` (UDP, falling back to TCP).
+    pub fn with_name_server(addr: SocketAddr) -> Self {
+        let group = NameServerConfigGroup::from_ips_clear(&[addr.ip()], addr.port(), true);
+        let config = ResolverConfig::from_parts(None, vec![], group);
+        let mut opts = ResolverOpts::default();
+        opts.timeout = Duration::from_secs(3);
+        opts.attempts = 2;
+        opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
+        let r = TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).with_options(opts).build();
+        Self { inner: ResolverKind::Dns(Arc::new(r)) }
+    }
+
+    fn dns(&self) -> std::result::Result<Arc<TokioResolver>, String> {
+        match &self.inner {
+            ResolverKind::Dns(r) => Ok(r.clone()),
+            ResolverKind::System => TokioResolver::builder_tokio()
+                .map(|b| Arc::new(b.build()))
+                .map_err(|e| format!("cannot read the system's DNS configuration: {e}")),
+        }
+    }
+
+    /// The addresses of `host` (an IP literal is returned as is).
+    pub async fn lookup(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        let unknown = |reason: String| ClientError::UnknownHost { host: host.to_string(), reason };
+        match &self.inner {
+            ResolverKind::System => {
+                let addrs = tokio::time::timeout(Duration::from_secs(15), tokio::net::lookup_host((host, port)))
+                    .await
+                    .map_err(|_| unknown("the DNS lookup timed out".into()))?
+                    .map_err(|e| unknown(e.to_string()))?
+                    .collect::<Vec<_>>();
+                if addrs.is_empty() {
+                    return Err(unknown("the name has no addresses".into()));
+                }
+                Ok(addrs)
+            }
+            ResolverKind::Dns(r) => {
+                let ips = r.lookup_ip(host).await.map_err(|e| unknown(describe_dns_error(&e)))?;
+                let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+                if addrs.is_empty() {
+                    return Err(unknown("the name has no addresses".into()));
+                }
+                Ok(addrs)
+            }
+        }
+    }
+
+    /// SRV records for `name` (e.g. `_pop3s._tcp.example.com`), sorted by priority and
+    /// then weight (highest first). No records is `Ok(vec![])`.
+    pub async fn srv(&self, name: &str) -> std::result::Result<Vec<SrvRecord>, String> {
+        let r = self.dns()?;
+        match r.srv_lookup(name).await {
+            Ok(l) => {
+                let mut v: Vec<SrvRecord> = l
+                    .iter()
+                    .map(|s| SrvRecord {
+                        priority: s.priority(),
+                        weight: s.weight(),
+                        port: s.port(),
+                        target: s.target().to_utf8().trim_end_matches('.').to_string(),
+                    })
+                    .collect();
+                v.sort_by_key(|s| (s.priority, std::cmp::Reverse(s.weight)));
+                Ok(v)
+            }
+            Err(e) if e.is_no_records_found() => Ok(vec![]),
+            Err(e) => Err(describe_dns_error(&e)),
+        }
+    }
+
+    /// MX hosts for `domain`, most preferred first. No records is `Ok(vec![])`.
+    pub async fn mx(&self, domain: &str) -> std::result::Result<Vec<String>, String> {
+        let r = self.dns()?;
+        match r.mx_lookup(domain).await {
+            Ok(l) => {
+                let mut v: Vec<(u16, String)> =
+                    l.iter().map(|m| (m.preference(), m.exchange().to_utf8().trim_end_matches('.').to_string())).collect();
+                v.sort();
+                Ok(v.into_iter().map(|(_, h)| h).collect())
+            }
+            Err(e) if e.is_no_records_found() => Ok(vec![]),
+            Err(e) => Err(describe_dns_error(&e)),
+        }
+    }
+}
+
+fn describe_dns_error(e: &hickory_resolver::ResolveError) -> String {
+    if e.is_no_records_found() {
+        "the name does not exist in DNS".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// Anything a POP3 session can run over: a TCP stream or a TLS stream.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Connects to the first address of `host:port` that answers, within `timeout` each.
+pub async fn connect_tcp(resolver: &Resolver, host: &str, port: u16, timeout: Duration) -> Result<(TcpStream, SocketAddr)> {
+    let addrs = resolver.lookup(host, port).await?;
+    let mut last = None;
+    for addr in addrs.iter().take(8) {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok((s, *addr));
+            }
+            Ok(Err(e)) => {
+                last = Some(match e.kind() {
+                    std::io::ErrorKind::ConnectionRefused => ClientError::Refused { addr: format!("{host}:{port}") },
+                    std::io::ErrorKind::TimedOut => ClientError::ConnectTimeout { addr: format!("{host}:{port}"), secs: timeout.as_secs() },
+                    _ => ClientError::Connect { addr: format!("{host}:{port} ({addr})"), reason: format!("{e} — check the network connection") },
+                })
+            }
+            Err(_) => last = Some(ClientError::ConnectTimeout { addr: format!("{host}:{port}"), secs: timeout.as_secs().max(1) }),
+        }
+    }
+    Err(last.unwrap_or_else(|| ClientError::UnknownHost { host: host.into(), reason: "the name has no addresses".into() }))
+}
+
+/// A TLS client configuration for one server, and the certificate the server presented
+/// (kept even when verification fails, so `buzon check` can print its fingerprint).
+pub struct TlsClient {
+    config: Arc<rustls::ClientConfig>,
+    seen: Arc<Mutex<Option<Vec<u8>>>>,
+    pinned: bool,
+}
+
+impl TlsClient {
+    pub fn new(settings: &TlsSettings) -> Result<Self> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let seen = Arc::new(Mutex::new(None));
+        let inner: Arc<dyn ServerCertVerifier> = match settings.fingerprint {
+            Some(fp) => Arc::new(PinnedVerifier { fingerprint: fp, provider: provider.clone() }),
+            None => {
+                let mut roots = rustls::RootCertStore::empty();
+                if !settings.no_system_roots {
+                    let found = rustls_native_certs::load_native_certs();
+                    for c in found.certs {
+                        let _ = roots.add(c);
+                    }
+                }
+                if let Some(path) = &settings.ca_file {
+                    let pem = std::fs::read(path).map_err(|e| {
+                        ClientError::Config(format!("cannot read the CA file {}: {e} — check the ca_file setting", path.display()))
+                    })?;
+                    let mut n = 0;
+                    for c in rustls_pki_types::pem::PemObject::pem_slice_iter(&pem) {
+                        let c: CertificateDer<'static> = c.map_err(|e| {
+                            ClientError::Config(format!("{} is not a PEM certificate file: {e}", path.display()))
+                        })?;
+                        roots.add(c).map_err(|e| ClientError::Config(format!("{}: unusable certificate: {e}", path.display())))?;
+                        n += 1;
+                    }
+                    if n == 0 {
+                        return Err(ClientError::Config(format!(
+                            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----) — check the ca_file setting",
+                            path.display()
+                        )));
+                    }
+                }
+                if roots.is_empty() {
+                    return Err(ClientError::Config(
+                        "no trusted certificate authorities: the system has none installed (install ca-certificates) and no ca_file is set".into(),
+                    ));
+                }
+                rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()
+                    .map_err(|e| ClientError::Config(format!("cannot set up certificate verification: {e}")))?
+            }
+        };
+        let verifier = Arc::new(Recording { inner, seen: seen.clone() });
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Config(format!("TLS setup: {e}")))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Ok(Self { config: Arc::new(config), seen, pinned: settings.fingerprint.is_some() })
+    }
+
+    /// The fingerprint of the last certificate a server presented.
+    pub fn seen_fingerprint(&self) -> Option<Fingerprint> {
+        self.seen.lock().ok().and_then(|g| g.as_ref().map(|d| Fingerprint::of(d)))
+    }
+
+    /// Performs the TLS handshake over `io` for `name`.
+    pub async fn handshake<S: Io + 'static>(&self, io: S, name: &str, timeout: Duration) -> Result<tokio_rustls::client::TlsStream<S>> {
+        let server_name = ServerName::try_from(name.trim_start_matches('[').trim_end_matches(']').to_string())
+            .map_err(|_| ClientError::Config(format!("{name:?} is not a valid host name for TLS — set tls_server_name")))?;
+        let connector = tokio_rustls::TlsConnector::from(self.config.clone());
+        match tokio::time::timeout(timeout, connector.connect(server_name, io)).await {
+            Err(_) => Err(ClientError::Tls {
+                host: name.into(),
+                detail: format!("no TLS answer within {} s", timeout.as_secs()),
+                fix: "the port probably speaks plain POP3: use security = \"starttls\" (port 110) or check the port".into(),
+                problem: None,
+                fingerprint: None,
+            }),
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(self.classify(name, e)),
+        }
+    }
+
+    fn classify(&self, host: &str, e: std::io::Error) -> ClientError {
+        let fingerprint = self.seen_fingerprint().map(|f| f.to_string());
+        let pin_fix = |fp: &Option<String>| match fp {
+            Some(fp) => format!(
+                "if you trust this server, pin its certificate: fingerprint = \"{fp}\" in the account (or --fingerprint), or give its CA with ca_file"
+            ),
+            None => "give the server's CA certificate with ca_file, or pin the certificate's fingerprint".into(),
+        };
+        let tls_err = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).cloned();
+        let (detail, fix, problem) = match tls_err {
+            Some(rustls::Error::InvalidCertificate(ce)) => match ce {
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
+                    "the server's certificate has expired".to_string(),
+                    "the server's administrator must renew it; check also that this computer's clock is right".to_string(),
+                    CertProblem::Expired,
+                ),
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
+                    "the server's certificate is not valid yet".into(),
+                    "check that this computer's clock and date are right".into(),
+                    CertProblem::NotYetValid,
+                ),
+                CertificateError::NotValidForName => (
+                    format!("the server's certificate is for another name, not {host}"),
+                    "use the host name the certificate was issued for (the provider's documented server name)".into(),
+                    CertProblem::WrongName { presented: vec![] },
+                ),
+                CertificateError::NotValidForNameContext { presented, .. } => (
+                    format!("the server's certificate is for {}, not {host}", presented.join(", ")),
+                    format!("use the host name the certificate was issued for ({})", presented.first().map(String::as_str).unwrap_or("see the provider's documentation")),
+                    CertProblem::WrongName { presented },
+                ),
+                CertificateError::UnknownIssuer => (
+                    "the server's certificate is self-signed or signed by an unknown authority".into(),
+                    pin_fix(&fingerprint),
+                    CertProblem::UnknownIssuer,
+                ),
+                CertificateError::ApplicationVerificationFailure if self.pinned => (
+                    "the server's certificate does not match the pinned fingerprint".into(),
+                    "if the server's certificate was replaced on purpose, pin the new fingerprint; otherwise someone may be intercepting the connection".into(),
+                    CertProblem::PinMismatch,
+                ),
+                other => (format!("the server's certificate is not acceptable: {other:?}"), pin_fix(&fingerprint), CertProblem::Other(format!("{other:?}"))),
+            },
+            Some(rustls::Error::InvalidMessage(m)) => {
+                return ClientError::Tls {
+                    host: host.into(),
+                    detail: format!("the server did not answer with TLS ({m:?})"),
+                    fix: "this port speaks plain POP3: use security = \"starttls\" (port 110), or port 995 for TLS".into(),
+                    problem: None,
+                    fingerprint,
+                }
+            }
+            Some(other) => {
+                return ClientError::Tls {
+                    host: host.into(),
+                    detail: other.to_string(),
+                    fix: "the server's TLS setup is not compatible (TLS 1.2 or newer is required)".into(),
+                    problem: None,
+                    fingerprint,
+                }
+            }
+            None => {
+                return ClientError::Tls {
+                    host: host.into(),
+                    detail: format!("the connection failed during the handshake: {e}"),
+                    fix: "the port may not speak TLS: for port 110 use security = \"starttls\"".into(),
+                    problem: None,
+                    fingerprint,
+                }
+            }
+        };
+        ClientError::Tls { host: host.into(), detail, fix, problem: Some(problem), fingerprint }
+    }
+}
+
+/// Remembers the presented end-entity certificate, then defers to the real verifier.
+#[derive(Debug)]
+struct Recording {
+    inner: Arc<dyn ServerCertVerifier>,
+    seen: Arc<Mutex<Option<Vec<u8>>>>,
+}
+
+impl ServerCertVerifier for Recording {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut g) = self.seen.lock() {
+            *g = Some(end_entity.to_vec());
+        }
+        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Accepts exactly one certificate, by SHA-256 fingerprint. The handshake signature is
+/// still verified against that certificate's key, so only its owner can use it.
+#[derive(Debug)]
+struct PinnedVerifier {
+    fingerprint: Fingerprint,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if Fingerprint::of(end_entity) == self.fingerprint {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
+        }
+    }
+    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_parse_and_print() {
+        let fp = Fingerprint::of(b"abc");
+        let s = fp.to_string();
+        assert!(s.starts_with("sha256:BA:78:16:BF"), "{s}");
+        assert_eq!(Fingerprint::parse(&s), Some(fp));
+        assert_eq!(Fingerprint::parse(&s.replace(':', "").replace("sha256", "")), Some(fp));
+        assert_eq!(Fingerprint::parse("sha256:zz"), None);
+        assert_eq!(Fingerprint::parse("sha256:abcd"), None);
+    }
+}
