@@ -7,6 +7,10 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod check;
+mod client_args;
+mod fetch;
+mod setup;
 mod serve;
 mod user;
 
@@ -32,6 +36,13 @@ enum Command {
     /// Measure a POP3 server (this one, Dovecot, any): logins, RETR/TOP throughput, idle
     /// sessions, large mailboxes; and generate the corpus the measurements run on.
     Bench(bench::BenchArgs),
+    /// Download new mail from POP3 accounts into a Maildir, an mbox or a delivery program
+    /// (exit codes: 0 mail fetched, 1 nothing new, 3–8 failures; see docs/client.md).
+    Fetch(fetch::FetchArgs),
+    /// Diagnose an account step by step: DNS, TCP, TLS, greeting, CAPA, STLS, login, STAT.
+    Check(check::CheckArgs),
+    /// Find the POP3 server for an e-mail address and add the account.
+    Setup(setup::SetupArgs),
     /// Check a config file and print the settings it results in.
     CheckConfig {
         /// The config file to check.
@@ -60,6 +71,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::User(args) => user::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Fetch(args) => fetch::run(args),
+        Command::Check(args) => check::run(args),
+        Command::Setup(args) => setup::run(args),
         Command::CheckConfig { config } => match buzon_server::Config::load(&config) {
             Ok(c) => {
                 println!("{} is valid", config.display());
@@ -76,7 +90,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("buzon: {}", f.message);
+            // An empty message: the command already reported (e.g. fetch's "nothing new").
+            if !f.message.is_empty() {
+                eprintln!("buzon: {}", f.message);
+            }
             ExitCode::from(f.code)
         }
     }

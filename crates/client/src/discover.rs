@@ -232,10 +232,8 @@ async fn try_all(
             continue;
         }
         // A guessed name that does not resolve is not worth a line of output.
-        if c.source == "guess" || c.source == "MX" {
-            if opts.resolver.lookup(&c.host, c.port).await.is_err() {
-                continue;
-            }
+        if (c.source == "guess" || c.source == "MX") && opts.resolver.lookup(&c.host, c.port).await.is_err() {
+            continue;
         }
         progress(&format!("probing {}:{} ({})", c.host, c.port, c.security.as_str()));
         let p = probe(&c, opts, local, address, domain).await;

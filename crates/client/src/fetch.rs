@@ -324,7 +324,7 @@ async fn run(
     for (i, step) in &plan {
         let m = &msgs[*i];
         let (action, reason) = match step {
-            Step::Fetch { headers_only: true, .. } => ("fetch-headers", format!("larger than max_size; only the header is stored, the message stays on the server")),
+            Step::Fetch { headers_only: true, .. } => ("fetch-headers", "larger than max_size; only the header is stored, the message stays on the server".to_string()),
             Step::Fetch { upgrade: true, .. } => ("fetch", "only the header was stored before; it now fits max_size".into()),
             Step::Fetch { .. } => (
                 "fetch",

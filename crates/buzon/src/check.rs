@@ -1,0 +1,63 @@
+//! `buzon check ACCOUNT`: one line per step (DNS, TCP, TLS, greeting, CAPA, STLS, login,
+//! STAT) with ✓ or ✗, and for a failure its cause and the fix. Exit codes as for
+//! `buzon fetch` (0 when every step passed).
+
+use buzon_client::check::check;
+use clap::Args;
+
+use crate::client_args::{password, AccountArgs};
+use crate::Failure;
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Accounts to check (default: all in the accounts file).
+    pub accounts: Vec<String>,
+    #[command(flatten)]
+    pub common: AccountArgs,
+    /// Print the steps as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: CheckArgs) -> Result<(), Failure> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async {
+        let cfg = args.common.file()?;
+        let accounts = args.common.accounts(&args.accounts, &cfg)?;
+        let resolver = args.common.resolver();
+        let mut code = 0u8;
+        let mut json = Vec::new();
+        for a in &accounts {
+            let pw = password(a)?;
+            let report = check(a, pw.as_ref(), &resolver).await;
+            if let Some(class) = report.failure() {
+                if code == 0 {
+                    code = class.exit_code();
+                }
+            }
+            if args.json {
+                json.push(report);
+                continue;
+            }
+            println!("{} ({}:{}, {})", a.name, a.server.host, a.server.port, a.server.security.as_str());
+            for s in &report.steps {
+                println!("  {} {:<9} {}", if s.ok { "✓" } else { "✗" }, s.step, s.detail);
+                if let Some(fix) = &s.fix {
+                    println!("    {:<9} fix: {fix}", "");
+                }
+            }
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        }
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(Failure { message: String::new(), code })
+        }
+    })
+}
