@@ -19,8 +19,10 @@ mod index;
 mod lock;
 mod maildir;
 pub mod name;
+mod prepared;
 mod session;
 
 pub use error::StoreError;
 pub use maildir::{Delivered, Maildir, Usage};
+pub use prepared::Prepared;
 pub use session::{ExpungeReport, MessageEntry, Session};

@@ -31,7 +31,7 @@ use crate::session::{Part, Session};
 use crate::StoreError;
 
 /// Chunk size for streaming message bytes; memory use never grows with message size.
-const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 
 /// Marker file Maildir++ places in every sub-folder.
 const FOLDER_MARKER: &str = "maildirfolder";
@@ -536,13 +536,13 @@ fn size_via_index(path: &Path, base: &[u8], index: &mut SizeIndex) -> Result<u64
 }
 
 /// Removes the temporary file on drop unless disarmed (delivery succeeded).
-struct TmpGuard {
-    path: PathBuf,
+pub(crate) struct TmpGuard {
+    pub(crate) path: PathBuf,
     armed: bool,
 }
 
 impl TmpGuard {
-    fn disarm(mut self) {
+    pub(crate) fn disarm(mut self) {
         self.armed = false;
     }
 }
@@ -559,7 +559,7 @@ impl Drop for TmpGuard {
     }
 }
 
-fn create_tmp(tmp_dir: &Path) -> Result<(String, File, TmpGuard), StoreError> {
+pub(crate) fn create_tmp(tmp_dir: &Path) -> Result<(String, File, TmpGuard), StoreError> {
     let mut attempts = 0;
     loop {
         let now = SystemTime::now()

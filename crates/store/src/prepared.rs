@@ -1,0 +1,131 @@
+//! Delivery in two steps, for a message that goes to several mailboxes at once.
+//!
+//! [`Maildir::prepare`] writes the message under `tmp/` and fsyncs it; nothing is visible
+//! yet. [`Prepared::commit`] moves it into `new/` and fsyncs `new/`, exactly as the second
+//! half of [`Maildir::deliver`]. A caller that prepares every copy first and commits only
+//! when all were written never leaves some mailboxes with the message and others
+//! without after a write error (disk full): dropping a [`Prepared`] removes its file.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+
+use buzon_pop3_proto::wire::WireSize;
+
+use crate::maildir::{create_tmp, fsync_dir, rename_noreplace, TmpGuard, CHUNK};
+use crate::name::uidl_of_base;
+use crate::{Delivered, Maildir, StoreError};
+
+/// A message written and fsynced under `tmp/`, not yet delivered. Dropping it removes
+/// the file.
+#[derive(Debug)]
+pub struct Prepared {
+    new_dir: PathBuf,
+    unique: String,
+    file_name: String,
+    size: u64,
+    guard: TmpGuard,
+}
+
+impl std::fmt::Debug for TmpGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TmpGuard").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl Maildir {
+    /// The first step of [`Maildir::deliver`]: streams `reader` into a uniquely named
+    /// file in `tmp/` (bounded memory) and fsyncs it. With `max_bytes`, a longer stream
+    /// fails with [`StoreError::TooBig`]. On error nothing is left behind.
+    pub fn prepare(&self, reader: &mut dyn Read, max_bytes: Option<u64>) -> Result<Prepared, StoreError> {
+        let tmp_dir = self.root().join("tmp");
+        let (unique, mut file, guard) = create_tmp(&tmp_dir)?;
+        let tmp_path = guard.path.clone();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total: u64 = 0;
+        let mut wire = WireSize::new();
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(StoreError::io("read the message being delivered to", &tmp_path, e)),
+            };
+            total = total.saturating_add(n as u64);
+            if let Some(limit) = max_bytes {
+                if total > limit {
+                    return Err(StoreError::TooBig { limit });
+                }
+            }
+            wire.update(&buf[..n]);
+            file.write_all(&buf[..n]).map_err(|e| StoreError::io("write", &tmp_path, e))?;
+        }
+        file.sync_all().map_err(|e| StoreError::io("fsync", &tmp_path, e))?;
+        drop(file);
+        let size = wire.finish();
+        Ok(Prepared { new_dir: self.root().join("new"), file_name: format!("{unique},S={total},W={size}"), unique, size, guard })
+    }
+}
+
+impl Prepared {
+    /// The RFC 1939 size the message will be listed with.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The second step: renames the file into `new/` (never replacing anything) and
+    /// fsyncs `new/`. Only then is the message delivered; if the directory cannot be
+    /// fsynced the message is withdrawn again and the error returned.
+    pub fn commit(self) -> Result<Delivered, StoreError> {
+        let final_path = self.new_dir.join(&self.file_name);
+        rename_noreplace(&self.guard.path, &final_path).map_err(|e| StoreError::io("move into new/", &final_path, e))?;
+        self.guard.disarm();
+        if let Err(e) = fsync_dir(&self.new_dir) {
+            // Not known to be durable: withdraw it so the sender retries.
+            let _ = fs::remove_file(&final_path);
+            return Err(e);
+        }
+        tracing::debug!(path = %final_path.display(), size = self.size, "delivered");
+        Ok(Delivered { uidl: uidl_of_base(self.unique.as_bytes()), file_name: self.file_name, size: self.size })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn count(dir: &std::path::Path) -> usize {
+        fs::read_dir(dir).map(|r| r.count()).unwrap_or(0)
+    }
+
+    #[test]
+    fn prepare_shows_nothing_until_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::create(dir.path().join("m")).unwrap();
+        let p = md.prepare(&mut &b"Subject: x\n\nbody\n"[..], None).unwrap();
+        assert_eq!(count(&md.root().join("tmp")), 1);
+        assert_eq!(count(&md.root().join("new")), 0);
+        assert_eq!(p.size(), 19);
+        let d = p.commit().unwrap();
+        assert_eq!(count(&md.root().join("tmp")), 0);
+        assert_eq!(count(&md.root().join("new")), 1);
+        assert!(d.file_name.ends_with(",S=17,W=19"), "{}", d.file_name);
+        let s = md.open_session().unwrap();
+        assert_eq!(s.messages()[0].uidl, d.uidl);
+        assert_eq!(s.messages()[0].size, 19);
+    }
+
+    #[test]
+    fn dropping_a_prepared_message_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::create(dir.path().join("m")).unwrap();
+        let p = md.prepare(&mut &b"x"[..], None).unwrap();
+        drop(p);
+        for sub in ["tmp", "new", "cur"] {
+            assert_eq!(count(&md.root().join(sub)), 0, "{sub}");
+        }
+        assert!(matches!(md.prepare(&mut &b"12345"[..], Some(4)), Err(StoreError::TooBig { limit: 4 })));
+        assert_eq!(count(&md.root().join("tmp")), 0);
+    }
+}
