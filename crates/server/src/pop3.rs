@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use buzon_auth::Admission;
 use buzon_pop3_proto::line::{LineLimits, LineReader};
 use buzon_pop3_proto::server::{Abort, AuthRequest, ConnectionInfo, MessageInfo, ServerSession, Step};
 use buzon_pop3_proto::wire::{Extent, MessageEncoder};
@@ -27,6 +28,17 @@ use crate::Shared;
 const FLUSH_AT: usize = 64 * 1024;
 /// Size of one read from a message file.
 const FILE_CHUNK: usize = 128 * 1024;
+
+/// Replaces `buf` with the next chunk of `file` (up to [`FILE_CHUNK`] bytes, read into
+/// spare capacity without zeroing it first); true at end of file. Runs on a blocking
+/// thread.
+fn read_chunk(file: &mut std::fs::File, buf: &mut Vec<u8>) -> std::io::Result<bool> {
+    use std::io::Read;
+    buf.clear();
+    buf.reserve(FILE_CHUNK);
+    let n = file.by_ref().take(FILE_CHUNK as u64).read_to_end(buf)?;
+    Ok(n < FILE_CHUNK)
+}
 
 /// How the session ended, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +92,8 @@ struct Conn {
     stream: Stream,
     peer: SocketAddr,
     out: Vec<u8>,
+    /// Message file bytes being sent; empty (no memory) while the session is idle.
+    file_buf: Vec<u8>,
     reader: LineReader,
     session: ServerSession,
     mailbox: Option<Mailbox>,
@@ -87,6 +101,10 @@ struct Conn {
     /// The authenticated user, kept for the log line after the session state is gone.
     user: Option<String>,
     counters: Counters,
+    /// The last complete command, or the last output the client accepted: the
+    /// inactivity limit counts from here, so a byte now and then without a complete
+    /// command (slowloris) does not keep a session open.
+    last_activity: tokio::time::Instant,
 }
 
 /// Runs a POP3 session on an accepted connection whose TLS (for POP3S) is already up.
@@ -103,11 +121,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: Stream, peer: SocketAddr,
         stream,
         peer,
         out: Vec::new(),
+        file_buf: Vec::new(),
         reader: LineReader::new(limits),
         mailbox: None,
         user_slot: None,
         user: None,
         counters: Counters::default(),
+        last_activity: tokio::time::Instant::now(),
     };
     let end = conn.run().await;
     conn.log_end(end);
@@ -134,6 +154,7 @@ impl Conn {
             // PIPELINING), then flush once.
             while let Some(line) = self.reader.next_line() {
                 self.counters.commands += 1;
+                self.last_activity = tokio::time::Instant::now();
                 if let Some(slot) = &self.user_slot {
                     slot.touch();
                 }
@@ -153,8 +174,14 @@ impl Conn {
                 return End::WriteFailed;
             }
             self.reader.shrink();
+            // Idle sessions hold no buffers: they come back with the next command.
+            self.file_buf = Vec::new();
+            if self.out.capacity() > 1024 {
+                self.out = Vec::new();
+            }
 
-            let idle = self.shared.config.limits.idle_timeout;
+            // RFC 1939 §3 autologout: measured from the last activity, not the last byte.
+            let deadline = self.last_activity + self.shared.config.limits.idle_timeout;
             let kicked = async {
                 match &self.user_slot {
                     Some(s) => s.kick.notified().await,
@@ -162,7 +189,7 @@ impl Conn {
                 }
             };
             let read = tokio::select! {
-                r = timeout(idle, self.stream.read(&mut buf)) => r,
+                r = tokio::time::timeout_at(deadline, self.stream.read(&mut buf)) => r,
                 _ = shutdown.changed() => return self.abort(Abort::Shutdown, End::Shutdown).await,
                 () = kicked => return self.abort(Abort::TakenOver, End::TakenOver).await,
             };
@@ -200,6 +227,7 @@ impl Conn {
 
     async fn flush(&mut self) -> std::io::Result<()> {
         let t = self.shared.config.limits.write_timeout;
+        let wrote = !self.out.is_empty();
         let r = timeout(t, async {
             self.stream.write_all(&self.out).await?;
             self.stream.flush().await
@@ -210,7 +238,13 @@ impl Conn {
             self.out = Vec::new();
         }
         match r {
-            Ok(r) => r,
+            Ok(Ok(())) => {
+                if wrote {
+                    self.last_activity = tokio::time::Instant::now();
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")),
         }
     }
@@ -239,9 +273,17 @@ impl Conn {
     async fn authenticate(&mut self, req: AuthRequest) -> Step {
         let shared = Arc::clone(&self.shared);
         let ip = self.peer.ip();
-        let delay = shared.auth.delay_before(ip, &req.user);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        match shared.auth.admit(ip, &req.user) {
+            Admission::After(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            Admission::After(_) => {}
+            Admission::Refused => {
+                tracing::info!(remote = %self.peer, user = ?req.user, "login refused unchecked: too many failed logins queued for this address or name");
+                tokio::time::sleep(shared.auth.failure_delay()).await;
+                return self.session.login_failed(
+                    Response::err_code(RespCode::SysTemp, "Too many failed logins from your address or for this user; try again later."),
+                    &mut self.out,
+                );
+            }
         }
         let verdict = shared.auth.verify(req.user.clone(), req.credential).await;
         let user = match verdict {
@@ -251,7 +293,8 @@ impl Conn {
             }
             Verdict::Invalid => {
                 let wait = shared.auth.record(ip, &req.user, false);
-                tracing::info!(remote = %self.peer, user = %req.user, mechanism = req.mechanism, "authentication failed");
+                // Debug formatting: a name from the wire never writes control bytes into the log.
+                tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
                 tokio::time::sleep(wait).await;
                 return self.session.login_failed(Response::err_code(RespCode::Auth, "Authentication failed."), &mut self.out);
             }
@@ -339,8 +382,17 @@ impl Conn {
             return Some(End::Protocol);
         };
         let store = Arc::clone(&mb.store);
-        let file = match tokio::task::spawn_blocking(move || store.open_message(index)).await {
-            Ok(Ok(f)) => f,
+        // Opening the file and reading its first chunk share one trip to the blocking
+        // pool, so a typical message costs one, and a read error still gets an -ERR.
+        let mut buf = std::mem::take(&mut self.file_buf);
+        let opened = tokio::task::spawn_blocking(move || {
+            let mut file = store.open_message(index)?;
+            let eof = read_chunk(&mut file, &mut buf).map_err(|e| StoreError::Invalid(format!("read error: {e}")))?;
+            Ok::<_, StoreError>((file, buf, eof))
+        })
+        .await;
+        let (mut file, mut buf, mut eof) = match opened {
+            Ok(Ok(v)) => v,
             Ok(Err(e)) => {
                 tracing::warn!(remote = %self.peer, "message {} unavailable: {e}", index + 1);
                 self.session.message_unavailable(&mut self.out);
@@ -351,27 +403,15 @@ impl Conn {
                 return None;
             }
         };
-        let mut file = tokio::fs::File::from_std(file);
         status.encode(&mut self.out);
         let mut enc = MessageEncoder::new(extent);
-        let mut chunk = vec![0u8; FILE_CHUNK];
         let mut sent: u64 = 0;
+        // Bounded: every turn consumes a chunk of the file, and a file ends.
         loop {
-            let n = match file.read(&mut chunk).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    // The +OK is already out: the only honest signal left is to close, so
-                    // the client sees a truncated reply and retries.
-                    tracing::error!(remote = %self.peer, "read error in message {}: {e}", index + 1);
-                    let _ = self.flush().await;
-                    return Some(End::Protocol);
-                }
-            };
             let before = self.out.len();
-            enc.encode(&chunk[..n], &mut self.out);
+            enc.encode(&buf, &mut self.out);
             sent += (self.out.len() - before) as u64;
-            if enc.is_done() {
+            if enc.is_done() || eof {
                 break;
             }
             if self.out.len() >= FLUSH_AT {
@@ -382,8 +422,26 @@ impl Conn {
                     s.touch();
                 }
             }
+            let next = tokio::task::spawn_blocking(move || {
+                let r = read_chunk(&mut file, &mut buf);
+                (file, buf, r)
+            })
+            .await;
+            match next {
+                Ok((f, b, Ok(e))) => (file, buf, eof) = (f, b, e),
+                Ok((_, _, Err(e))) => {
+                    // The +OK is already out: the only honest signal left is to close, so
+                    // the client sees a truncated reply and retries.
+                    tracing::error!(remote = %self.peer, "read error in message {}: {e}", index + 1);
+                    let _ = self.flush().await;
+                    return Some(End::Protocol);
+                }
+                Err(_) => return Some(End::Protocol),
+            }
         }
         enc.finish(&mut self.out);
+        // Kept for the next pipelined RETR; released when the session goes idle.
+        self.file_buf = buf;
         match extent {
             Extent::Whole => {
                 self.counters.retr += 1;
