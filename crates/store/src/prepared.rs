@@ -106,14 +106,14 @@ mod tests {
         let p = md.prepare(&mut &b"Subject: x\n\nbody\n"[..], None).unwrap();
         assert_eq!(count(&md.root().join("tmp")), 1);
         assert_eq!(count(&md.root().join("new")), 0);
-        assert_eq!(p.size(), 19);
+        assert_eq!(p.size(), 20);
         let d = p.commit().unwrap();
         assert_eq!(count(&md.root().join("tmp")), 0);
         assert_eq!(count(&md.root().join("new")), 1);
-        assert!(d.file_name.ends_with(",S=17,W=19"), "{}", d.file_name);
+        assert!(d.file_name.ends_with(",S=17,W=20"), "{}", d.file_name);
         let s = md.open_session().unwrap();
         assert_eq!(s.messages()[0].uidl, d.uidl);
-        assert_eq!(s.messages()[0].size, 19);
+        assert_eq!(s.messages()[0].size, 20);
     }
 
     #[test]
