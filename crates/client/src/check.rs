@@ -60,7 +60,7 @@ impl Walk {
 /// Runs the walk. Without a password the login and STAT steps are left out.
 pub async fn check(account: &Account, password: Option<&Secret>, resolver: &Resolver) -> CheckReport {
     let mut w = Walk { steps: Vec::new() };
-    let ok = walk(account, password, resolver, &mut w).await;
+    let ok = Box::pin(walk(account, password, resolver, &mut w)).await;
     CheckReport { account: account.name.clone(), ok, steps: w.steps }
 }
 

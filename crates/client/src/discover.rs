@@ -236,7 +236,7 @@ async fn try_all(
             continue;
         }
         progress(&format!("probing {}:{} ({})", c.host, c.port, c.security.as_str()));
-        let p = probe(&c, opts, local, address, domain).await;
+        let p = Box::pin(probe(&c, opts, local, address, domain)).await;
         let ok = p.ok;
         d.probes.push(p);
         if ok {

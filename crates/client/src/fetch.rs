@@ -230,7 +230,8 @@ pub async fn fetch(
     observer: &mut dyn Observer,
 ) -> std::result::Result<FetchReport, FetchError> {
     let mut report = FetchReport { account: account.name.clone(), ..Default::default() };
-    match run(account, password, resolver, opts, observer, &mut report).await {
+    // Boxed: the state machine is large, and callers may poll it on a small stack.
+    match Box::pin(run(account, password, resolver, opts, observer, &mut report)).await {
         Ok(()) => Ok(report),
         Err(error) => Err(FetchError { error, partial: report }),
     }

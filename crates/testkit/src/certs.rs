@@ -49,6 +49,19 @@ impl TestCa {
         IssuedCert { cert_path, key_path, der: cert.der().to_vec() }
     }
 
+    /// A self-signed certificate for `names` (no CA at all), written into `dir`.
+    pub fn self_signed(dir: &Path, names: &[&str]) -> IssuedCert {
+        let key = KeyPair::generate().unwrap_or_else(|e| panic!("key: {e}"));
+        let params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_or_else(|e| panic!("params: {e}"));
+        let cert = params.self_signed(&key).unwrap_or_else(|e| panic!("self-sign: {e}"));
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        let cert_path = dir.join("self-signed.crt.pem");
+        let key_path = dir.join("self-signed.key.pem");
+        std::fs::write(&cert_path, cert.pem()).unwrap_or_else(|e| panic!("write: {e}"));
+        std::fs::write(&key_path, key.serialize_pem()).unwrap_or_else(|e| panic!("write: {e}"));
+        IssuedCert { cert_path, key_path, der: cert.der().to_vec() }
+    }
+
     pub fn pem(&self) -> String {
         self.cert.pem()
     }

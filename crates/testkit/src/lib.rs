@@ -7,10 +7,18 @@
 
 pub mod certs;
 pub mod client;
+pub mod dns;
+pub mod dovecot;
+pub mod fault;
+pub mod https;
 pub mod process;
 pub mod server;
 
 pub use certs::TestCa;
 pub use client::LineClient;
+pub use dns::{DnsRecord, TestDns};
+pub use dovecot::{Dovecot, DovecotOptions};
+pub use fault::{Fault, FaultProxy};
+pub use https::TestHttps;
 pub use process::BuzonProcess;
 pub use server::{TestServer, TestServerBuilder};
