@@ -81,3 +81,60 @@ fn zero_config_first_run_serves_the_demo_user() {
         panic!("curl is required (BUZON_INTEROP=1)");
     }
 }
+
+fn buzon(args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{e}"));
+    child.stdin.take().unwrap_or_else(|| panic!("stdin")).write_all(stdin.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn user_commands_hash_passwords_read_from_stdin() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let d = dir.path().to_string_lossy().to_string();
+    let (code, out, err) = buzon(&["user", "add", "bob", "--data-dir", &d], "correct horse\n");
+    assert_eq!(code, 0, "{out}{err}");
+    let file = std::fs::read_to_string(dir.path().join("users")).unwrap_or_default();
+    assert!(file.starts_with("bob:{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$"), "{file}");
+    assert!(!file.contains("correct horse"));
+    let entry = file.lines().next().unwrap_or_default().split_once(':').map(|(_, h)| h.to_string()).unwrap_or_default();
+    assert_eq!(buzon_auth::verify_password(&entry, b"correct horse").ok(), Some(true));
+    let (code, _, err) = buzon(&["user", "add", "bob", "--data-dir", &d], "x\n");
+    assert_eq!(code, 1);
+    assert!(err.starts_with("buzon: ") && err.lines().count() == 1, "{err}");
+    let (code, out, _) = buzon(&["user", "list", "--data-dir", &d], "");
+    assert_eq!((code, out.trim()), (0, "bob\tARGON2ID"));
+    let (code, _, _) = buzon(&["user", "passwd", "bob", "--data-dir", &d], "battery staple\n");
+    assert_eq!(code, 0);
+    let file = std::fs::read_to_string(dir.path().join("users")).unwrap_or_default();
+    let entry = file.lines().next().unwrap_or_default().split_once(':').map(|(_, h)| h.to_string()).unwrap_or_default();
+    assert_eq!(buzon_auth::verify_password(&entry, b"battery staple").ok(), Some(true));
+    let (code, _, err) = buzon(&["user", "add", "../evil", "--data-dir", &d], "x\n");
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = buzon(&["user", "del", "bob", "--data-dir", &d], "");
+    assert_eq!(code, 0);
+    let (_, out, _) = buzon(&["user", "list", "--data-dir", &d], "");
+    assert!(out.trim().is_empty());
+}
+
+#[test]
+fn a_malformed_config_is_one_line_naming_key_line_and_fix() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[limits]\nmax_connections = 10\nidle_timeout = \"forever\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = buzon(&["serve", "--config", &cfg.to_string_lossy()], "");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("line 3") && err.contains("limits.idle_timeout") && err.contains("e.g."), "{err}");
+    let (code, _, err) = buzon(&["check-config", &cfg.to_string_lossy()], "");
+    assert_eq!(code, 2, "{err}");
+    std::fs::write(&cfg, "[limits\n").unwrap_or_else(|e| panic!("{e}"));
+    let (code, _, err) = buzon(&["serve", "--config", &cfg.to_string_lossy()], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml") && err.contains("line 1"), "{err}");
+    let (code, _, err) = buzon(&["serve", "--config", "/nonexistent/buzon.toml"], "");
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read config file"), "{err}");
+}
