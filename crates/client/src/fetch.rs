@@ -381,6 +381,7 @@ async fn run(
                     Some(d) if pipelining => {
                         client.send_all(&[Command::Dele(d), cmd.clone()]).await?;
                         read_dele(&mut client, &mut dele_count).await?;
+                        observer.checkpoint(Checkpoint::AfterDele, seq - 1);
                     }
                     Some(d) => {
                         client.send(&Command::Dele(d)).await?;

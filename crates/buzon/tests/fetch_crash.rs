@@ -1,0 +1,195 @@
+//! Crash safety of `buzon fetch`: SIGKILL the real binary at each point of the safety
+//! protocol (after RETR, after storing, after recording, after DELE, before QUIT), then
+//! run it again cleanly and prove every message is stored exactly once and deleted on the
+//! server only when the policy says so. Also the command-line surface: exit codes, the
+//! summary line, --dry-run, --list, --json, and `buzon check` on broken setups.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use buzon_testkit::TestServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+
+fn msg(i: usize) -> Vec<u8> {
+    format!("From: s{i}@example.test\nSubject: crash test {i}\n\nbody {i}\n{}\n", "z".repeat(300)).into_bytes()
+}
+
+struct Setup {
+    server: TestServer,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(n: usize) -> Setup {
+        let server = TestServer::builder().user("alice", "pw").start();
+        for i in 0..n {
+            server.deliver("alice", &msg(i));
+        }
+        Setup { server, dir: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")) }
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+    fn cmd(&self, dest: &[&str], extra: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("fetch")
+            .args(["--host", "127.0.0.1", "--port", &self.server.pop3.port().to_string(), "--security", "none", "--allow-plaintext"])
+            .args(["--user", "alice", "--password-env", "BUZON_TEST_PW", "--ledger-dir"])
+            .arg(self.path("ledger"))
+            .args(["--config"])
+            .arg(self.path("none.toml"))
+            .args(dest)
+            .args(extra)
+            .env("BUZON_TEST_PW", "pw")
+            .stdin(Stdio::null());
+        c
+    }
+}
+
+fn output(mut c: Command) -> Output {
+    c.output().unwrap_or_else(|e| panic!("run buzon: {e}"))
+}
+
+/// Starts `buzon fetch` halted at `point`, waits (bounded) until it says so, and SIGKILLs it.
+fn kill_at(s: &Setup, dest: &[&str], extra: &[&str], point: &str) {
+    let mut c = s.cmd(dest, extra);
+    c.env("BUZON_FETCH_HALT_AT", point).stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap_or_else(|e| panic!("{e}"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) if l.contains("halted at") => break,
+            Ok(l) => seen.push(l),
+            Err(_) => {
+                if let Ok(Some(st)) = child.try_wait() {
+                    panic!("buzon fetch ended ({st}) before halting at {point}: {seen:?}");
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "never halted at {point}: {seen:?}");
+    }
+    child.kill().unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+    let _ = child.wait();
+}
+
+fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
+    let mut v = Vec::new();
+    for sub in ["new", "cur"] {
+        for e in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+            v.push(std::fs::read(e.path()).unwrap_or_default());
+        }
+    }
+    v.sort();
+    v
+}
+
+const POINTS: [&str; 5] = ["after-retr:2", "after-store:2", "after-record:2", "after-dele:2", "before-quit:4"];
+
+#[test]
+fn sigkill_at_each_point_then_a_clean_run_stores_each_message_once_maildir_delete() {
+    for point in POINTS {
+        let s = Setup::new(4);
+        let md = s.path("Maildir");
+        let dest = ["--maildir", md.to_str().unwrap_or_default()];
+        kill_at(&s, &dest, &[], point);
+        let out = output(s.cmd(&dest, &[]));
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{point}: {out:?}");
+        let mut want: Vec<Vec<u8>> = (0..4).map(msg).collect();
+        want.sort();
+        assert_eq!(maildir_messages(&md), want, "{point}: every message exactly once");
+        assert!(s.server.message_files("alice").is_empty(), "{point}: delete policy: all deleted after the clean run");
+        // And a third run finds nothing new.
+        assert_eq!(output(s.cmd(&dest, &[])).status.code(), Some(1), "{point}");
+    }
+}
+
+#[test]
+fn sigkill_at_each_point_then_a_clean_run_mbox_keep() {
+    // With keep there is no DELE, so no "after-dele" point.
+    for point in POINTS.iter().copied().filter(|p| !p.starts_with("after-dele")) {
+        let s = Setup::new(4);
+        let mb = s.path("inbox.mbox");
+        let dest = ["--mbox", mb.to_str().unwrap_or_default()];
+        kill_at(&s, &dest, &["--keep"], point);
+        let out = output(s.cmd(&dest, &["--keep"]));
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{point}: {out:?}");
+        let text = std::fs::read_to_string(&mb).unwrap_or_default();
+        for i in 0..4 {
+            assert_eq!(text.matches(&format!("Subject: crash test {i}\n")).count(), 1, "{point}: message {i} once:\n{text}");
+        }
+        assert_eq!(text.matches("\nFrom ").count() + usize::from(text.starts_with("From ")), 4, "{point}");
+        assert_eq!(s.server.message_files("alice").len(), 4, "{point}: keep deletes nothing");
+        assert!(!mb.with_file_name("inbox.mbox.lock").exists(), "{point}: dotlock released");
+    }
+}
+
+#[test]
+fn cli_summary_exit_codes_dry_run_list_and_json() {
+    let s = Setup::new(3);
+    let md = s.path("Maildir");
+    let dest = ["--maildir", md.to_str().unwrap_or_default()];
+    let out = output(s.cmd(&dest, &["--dry-run"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(text.contains("dry run") && text.matches(" fetch ").count() == 3, "{text}");
+    let out = output(s.cmd(&dest, &["--list"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("crash test 2") && text.contains("s1@example.test"), "{text}");
+    assert_eq!(maildir_messages(&md).len(), 0, "--list and --dry-run store nothing");
+    let out = output(s.cmd(&dest, &["--keep"]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text.contains("3 new messages, 1.1 kB"), "{text}");
+    let out = output(s.cmd(&dest, &["--keep", "--json"]));
+    assert_eq!(out.status.code(), Some(1), "nothing new");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    assert_eq!(v[0]["report"]["fetched"], 0);
+    assert_eq!(v[0]["report"]["on_server"], 3);
+    // Wrong password: exit 6 and a message naming the cause.
+    let mut c = s.cmd(&dest, &[]);
+    c.env("BUZON_TEST_PW", "wrong");
+    let out = output(c);
+    assert_eq!(out.status.code(), Some(6), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rejected the login"), "{out:?}");
+}
+
+#[test]
+fn cli_check_prints_steps_and_exit_codes() {
+    let s = Setup::new(1);
+    let ok = output({
+        let mut c = Command::new(BIN);
+        c.args(["check", "--host", "127.0.0.1", "--port", &s.server.pop3.port().to_string(), "--security", "none", "--allow-plaintext", "--user", "alice"])
+            .args(["--password-env", "BUZON_TEST_PW", "--config"])
+            .arg(s.path("none.toml"))
+            .arg("--maildir")
+            .arg(s.path("M"))
+            .env("BUZON_TEST_PW", "pw");
+        c
+    });
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert!(text.contains("✓ STAT") && text.contains("1 message waiting"), "{text}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap_or_else(|e| panic!("{e}"));
+    let bad = output({
+        let mut c = Command::new(BIN);
+        c.args(["check", "--host", "127.0.0.1", "--port", &closed.port().to_string(), "--user", "alice", "--config"])
+            .arg(s.path("none.toml"))
+            .arg("--maildir")
+            .arg(s.path("M"));
+        c
+    });
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(4), "{text}");
+    assert!(text.contains("✗ TCP") && text.contains("fix: "), "{text}");
+}
