@@ -278,6 +278,10 @@ pub struct IdleOptions {
     pub hold: Duration,
     /// Logins in progress at once while opening the sessions.
     pub connect_concurrency: usize,
+    /// Log every user in and out once before the baseline, so one-time costs (auth
+    /// caches, allocator pools, password-hashing scratch memory) are not counted as
+    /// per-session memory.
+    pub warm: bool,
 }
 
 /// `idle`: opens `sessions` authenticated sessions (one per user name of the pattern),
@@ -292,6 +296,10 @@ pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchErro
             o.sessions,
             run.users.len()
         )));
+    }
+    let mut warm_errors = Errors::default();
+    if o.warm {
+        warm_errors = warm_up(run, o).await;
     }
     let baseline = o.server_pid.map(procmem::pss_tree).transpose()?;
     let cpu0 = process_cpu();
@@ -336,6 +344,7 @@ pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchErro
     let held = o.server_pid.map(procmem::pss_tree).transpose()?;
     let _ = release_tx.send(true);
     let mut report = run.report("idle", "sessions");
+    report.errors.merge(warm_errors);
     let mut latency = Latencies::default();
     while let Some(r) = tasks.join_next().await {
         match r {
@@ -361,6 +370,42 @@ pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchErro
         }
     }
     Ok(report)
+}
+
+/// One login and QUIT per session user, `connect_concurrency` at a time.
+async fn warm_up(run: &RunOptions, o: &IdleOptions) -> Errors {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..o.connect_concurrency.max(1) {
+        let (run, next, sessions) = (run.clone(), Arc::clone(&next), o.sessions);
+        tasks.spawn(async move {
+            let mut errors = Errors::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= sessions {
+                    break;
+                }
+                let user = run.users.name(i);
+                let r = async {
+                    let mut c = Pop3Conn::connect_with_buffer(&run.target, run.timeout, 1024).await?;
+                    c.login(&user, &run.password).await?;
+                    c.quit().await
+                }
+                .await;
+                if let Err(e) = r {
+                    errors.add(&e);
+                }
+            }
+            errors
+        });
+    }
+    let mut errors = Errors::default();
+    while let Some(r) = tasks.join_next().await {
+        if let Ok(e) = r {
+            errors.merge(e);
+        }
+    }
+    errors
 }
 
 /// Options of the `bigbox` scenario.

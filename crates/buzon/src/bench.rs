@@ -56,6 +56,10 @@ enum Mode {
         /// Logins in progress at once while opening sessions.
         #[arg(long, default_value_t = 16)]
         connect_concurrency: usize,
+        /// Log every user in and out once before measuring the baseline, so one-time
+        /// costs (auth caches, allocator pools) do not count as per-session memory.
+        #[arg(long)]
+        warm: bool,
     },
     /// Repeated logins to one large mailbox, timing STAT, LIST and UIDL.
     Bigbox {
@@ -217,9 +221,9 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         Mode::Retr { common, top, pipeline, mailbox_per_session } => {
             (common, ModeKind::Retr(RetrOptions { top, pipeline, mailbox_per_session }))
         }
-        Mode::Idle { common, sessions, server_pid, hold, connect_concurrency } => {
+        Mode::Idle { common, sessions, server_pid, hold, connect_concurrency, warm } => {
             let hold = secs(hold, "--hold")?;
-            (common, ModeKind::Idle(IdleOptions { sessions, server_pid, hold, connect_concurrency }))
+            (common, ModeKind::Idle(IdleOptions { sessions, server_pid, hold, connect_concurrency, warm }))
         }
         Mode::Bigbox { common, rounds } => (common, ModeKind::Bigbox(BigboxOptions { rounds })),
     };

@@ -107,7 +107,7 @@ fn every_scenario_runs_over_plain_stls_and_tls() {
     assert_eq!(num(&r, "ops"), 10.0, "{r:?}");
 
     let pid = std::process::id().to_string();
-    let r = bench(&[&["idle", "--sessions", "4", "--hold", "0.2", "--server-pid", &pid][..], &common].concat());
+    let r = bench(&[&["idle", "--warm", "--sessions", "4", "--hold", "0.2", "--server-pid", &pid][..], &common].concat());
     assert_clean(&r);
     assert_eq!(num(&r, "ops"), 4.0, "{r:?}");
     assert!(r.get("extra").is_some_and(|e| e.contains("pss_per_session_kib")), "{r:?}");

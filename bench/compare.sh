@@ -1,0 +1,407 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of Buzón and Dovecot on this machine (see docs/benchmarks.md).
+#
+#   bench/compare.sh            full run (about 20–30 minutes); rewrites docs/benchmarks.md
+#   bench/compare.sh --smoke    every scenario briefly against both servers (< 3 minutes
+#                               once built); writes $BENCH_DIR/benchmarks-smoke.md only
+#
+# It builds the release binary, installs Debian's dovecot-core, dovecot-pop3d and
+# dovecot-lmtpd if missing (services stay disabled), generates one corpus (Maildirs, a
+# passwd-file with ARGON2ID hashes, a TLS certificate), gives each server its own copy
+# (hard links) on loopback high ports, runs each scenario on both servers alternately
+# (A B A B A B) and prints the medians and the Buzón/Dovecot ratios.
+# Needs root (to install packages and to run Dovecot's mail processes as `nobody`).
+# Environment: BENCH_DIR (work folder, default /tmp/buzon-bench), BENCH_SECONDS (per run),
+# CARGO_TARGET_DIR (where cargo builds).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+MODE=full
+WRITE_DOCS=1
+for arg in "$@"; do
+  case "$arg" in
+    --smoke) MODE=smoke; WRITE_DOCS=0 ;;
+    --no-docs) WRITE_DOCS=0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) echo "compare.sh: unknown argument $arg (use --smoke, --no-docs)" >&2; exit 2 ;;
+  esac
+done
+
+W=${BENCH_DIR:-/tmp/buzon-bench}
+mkdir -p "$W"
+RESULTS="$W/results-$MODE.jsonl"
+: > "$RESULTS"
+
+if [ "$MODE" = smoke ]; then
+  SECS=${BENCH_SECONDS:-1}
+  CORPUS_ARGS=(--users 200 --small-per-user 4 --big-boxes 4 --big-count 40 --bigbox-count 3000)
+  LOGIN_USERS="user{00001..00200}"; IDLE_B=100; IDLE_D=50; HOLD=0.5; REPEAT=1
+else
+  SECS=${BENCH_SECONDS:-10}
+  CORPUS_ARGS=(--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count 100000)
+  LOGIN_USERS="user{00001..01000}"; IDLE_B=10000; IDLE_D=2000; HOLD=3; REPEAT=3
+fi
+PASSWORD=bench-password
+export BUZON_BENCH_PASSWORD=$PASSWORD
+
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# --- build and install -------------------------------------------------------------------
+log "building the release binary"
+cargo build --release -p buzon
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/buzon"
+
+missing=""
+for p in dovecot-core dovecot-pop3d dovecot-lmtpd python3; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  log "installing$missing"
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
+DOVECOT_VERSION=$(dovecot --version)
+
+# Many sessions need many descriptors (the servers and the load generator inherit this).
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# --- corpus ------------------------------------------------------------------------------
+CORPUS="$W/corpus-$MODE"
+if [ ! -f "$CORPUS/CORPUS" ]; then
+  log "generating the corpus in $CORPUS (Argon2id hashing takes a while)"
+  rm -rf "$CORPUS"
+  "$BIN" bench corpus --out "$CORPUS" "${CORPUS_ARGS[@]}"
+fi
+# The same ARGON2ID hash must verify in Dovecot too (libsodium); check one.
+first_hash=$(head -n1 "$CORPUS/passwd" | cut -d: -f2-)
+doveadm pw -t "$first_hash" -p "$PASSWORD" >/dev/null || { echo "compare.sh: Dovecot cannot verify the corpus's ARGON2ID hashes" >&2; exit 1; }
+
+# --- servers -----------------------------------------------------------------------------
+D_POP3=21110; D_POP3S=21995; D_LMTP=21024
+B_POP3=22110; B_POP3S=22995; B_LMTP=22024
+
+wait_port() {
+  for _ in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "compare.sh: nothing listens on 127.0.0.1:$1 after 30 s" >&2
+  return 1
+}
+
+fresh_copy() { # server-dir
+  rm -rf "$1/mail"
+  mkdir -p "$1"
+  cp -al "$CORPUS/mail" "$1/mail"
+}
+
+DOVECOT_PID=""; BUZON_PID=""
+cleanup() {
+  [ -n "$BUZON_PID" ] && kill "$BUZON_PID" 2>/dev/null || true
+  [ -n "$DOVECOT_PID" ] && kill "$DOVECOT_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+start_dovecot() { # [fresh]: new copy of the corpus
+  local d="$W/dovecot"
+  if [ "${1:-}" = fresh ]; then
+    rm -rf "$d"; mkdir -p "$d/run" "$d/state"
+    fresh_copy "$d"
+    # Mail processes may not run as root: give the copy's folders to `nobody` (the files
+    # are hard links shared with the corpus and only need to be readable).
+    find "$d/mail" -type d -exec chown nobody:nogroup {} +
+    chmod 755 "$W" "$d"
+  fi
+  cat > "$d/dovecot.conf" <<CONF
+# Private Dovecot for bench/compare.sh: loopback high ports, tuned for speed
+# (performance login mode, auth cache), nothing shared with a system Dovecot.
+instance_name = buzon-bench
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+protocols = pop3 lmtp
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$CORPUS/tls/cert.pem
+ssl_key = <$CORPUS/tls/key.pem
+ssl_dh = </usr/share/dovecot/dh.pem
+ssl_min_protocol = TLSv1.2
+disable_plaintext_auth = no
+auth_mechanisms = plain
+auth_cache_size = 64M
+auth_cache_ttl = 1 hour
+auth_cache_negative_ttl = 1 hour
+# Cached logins still verify the hash; let the auth workers do it on every core.
+auth_cache_verify_password_with_worker = yes
+passdb {
+  driver = passwd-file
+  args = scheme=ARGON2ID $CORPUS/passwd
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$d/mail/%u
+}
+mail_location = maildir:~
+mail_fsync = always
+pop3_uidl_format = %08Xu%08Xv
+mail_max_userip_connections = 100000
+default_process_limit = 20000
+default_client_limit = 40000
+default_vsz_limit = 1G
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = $D_POP3
+  }
+  inet_listener pop3s {
+    address = 127.0.0.1
+    port = $D_POP3S
+    ssl = yes
+  }
+  service_count = 0
+  process_min_avail = $(nproc)
+  client_limit = 20000
+}
+service pop3 {
+  process_limit = 20000
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $D_LMTP
+  }
+}
+CONF
+  dovecot -c "$d/dovecot.conf"
+  wait_port "$D_POP3"
+  DOVECOT_PID=$(cat "$d/run/master.pid")
+}
+
+start_buzon() { # [fresh]: new copy of the corpus
+  local b="$W/buzon"
+  if [ "${1:-}" = fresh ]; then
+    rm -rf "$b"; mkdir -p "$b/data"
+    fresh_copy "$b"
+  fi
+  cat > "$b/buzon.toml" <<CONF
+# Buzón for bench/compare.sh: loopback high ports, same corpus, hashes and certificate.
+data_dir = "$b/data"
+mail_dir = "$b/mail"
+hostname = "bench.localhost"
+
+[[listen]]
+address = "127.0.0.1:$B_POP3"
+protocol = "pop3"
+
+[[listen]]
+address = "127.0.0.1:$B_POP3S"
+protocol = "pop3s"
+
+[tls]
+certificate = "$CORPUS/tls/cert.pem"
+key = "$CORPUS/tls/key.pem"
+
+[auth]
+users_file = "$CORPUS/passwd"
+cache_ttl = "1h"
+
+[limits]
+max_connections = 30000
+max_connections_per_ip = 30000
+CONF
+  RUST_LOG=warn "$BIN" serve --config "$b/buzon.toml" > "$b/serve.log" 2>&1 &
+  BUZON_PID=$!
+  wait_port "$B_POP3"
+  sleep 0.2
+  kill -0 "$BUZON_PID" 2>/dev/null || { echo "compare.sh: buzon serve exited; see $b/serve.log" >&2; exit 1; }
+}
+
+log "starting Dovecot $DOVECOT_VERSION and Buzón"
+for port in $D_POP3 $D_POP3S $D_LMTP $B_POP3 $B_POP3S $B_LMTP; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    echo "compare.sh: something already listens on 127.0.0.1:$port; stop it first" >&2
+    exit 1
+  fi
+done
+start_dovecot fresh
+start_buzon fresh
+
+# --- scenarios ---------------------------------------------------------------------------
+# bench SERVER KEY ARGS...: one run, its JSON line tagged and appended to the results.
+bench() {
+  local server=$1 key=$2; shift 2
+  local pop3 pop3s pid
+  if [ "$server" = dovecot ]; then pop3=$D_POP3; pop3s=$D_POP3S; pid=$DOVECOT_PID; else pop3=$B_POP3; pop3s=$B_POP3S; pid=$BUZON_PID; fi
+  local args=("$@") out
+  args=("${args[@]//@POP3@/127.0.0.1:$pop3}")
+  args=("${args[@]//@POP3S@/127.0.0.1:$pop3s}")
+  args=("${args[@]//@PID@/$pid}")
+  printf '%-8s %-15s ' "$server" "$key" >&2
+  if out=$("$BIN" bench "${args[@]}" --label "$server" --ca "$CORPUS/tls/ca.pem" --format json); then
+    printf '%s\n' "$out" | tail -n1 | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%10.1f/s %9.1f MB/s  p50 %s ms  p99 %s ms  errors %d" % (r["rate_per_s"], r["mb_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]))' >&2
+    printf '{"key":"%s","server":"%s","report":%s}\n' "$key" "$server" "$(printf '%s\n' "$out" | tail -n1)" >> "$RESULTS"
+  else
+    echo "FAILED" >&2
+    printf '{"key":"%s","server":"%s","report":null}\n' "$key" "$server" >> "$RESULTS"
+  fi
+}
+
+reset_bigbox() { # drop both servers' index state of the big mailbox (no session is open)
+  rm -f "$W"/dovecot/mail/bigbox/dovecot* "$W"/buzon/mail/bigbox/buzon-index
+}
+
+log "warming both auth caches (every login user once)"
+for s in dovecot buzon; do
+  bench "$s" warmup login --target @POP3@ --users bigbox --clients 1 --count 1 --duration 60
+  bench "$s" warmup login --target @POP3@ --users "$LOGIN_USERS" --clients 16 --count "$(python3 -c "import re;a,b=re.findall(r'\d+','$LOGIN_USERS');print(int(b)-int(a)+1)")" --duration 600
+done
+
+log "running every scenario, alternating servers ($REPEAT rounds, $SECS s each)"
+for round in $(seq 1 "$REPEAT"); do
+  for s in dovecot buzon; do
+    C=(--duration "$SECS")
+    bench "$s" login-plain  login --target @POP3@ --users "$LOGIN_USERS" --clients 16 "${C[@]}"
+    bench "$s" login-tls    login --target @POP3S@ --security tls --users "$LOGIN_USERS" --clients 16 "${C[@]}"
+    bench "$s" retr-plain   retr --target @POP3@ --users 'big{1..4}' --clients 4 "${C[@]}"
+    bench "$s" retr-pipe    retr --target @POP3@ --users 'big{1..4}' --clients 4 --pipeline 8 "${C[@]}"
+    bench "$s" retr-tls     retr --target @POP3S@ --security tls --users 'big{1..4}' --clients 4 "${C[@]}"
+    bench "$s" small        retr --target @POP3@ --users "$LOGIN_USERS" --clients 16 --mailbox-per-session "${C[@]}"
+    bench "$s" top0         retr --target @POP3@ --users 'big{1..4}' --clients 4 --top 0 "${C[@]}"
+    reset_bigbox
+    bench "$s" bigbox       bigbox --target @POP3@ --users bigbox --rounds 2 --timeout 120 --duration 600
+  done
+done
+
+# Per-session memory is the marginal cost: every session user logs in and out once
+# (--warm) before the baseline, so one-time costs (auth caches, allocator pools,
+# password-hashing scratch memory) are not counted per session.
+log "idle sessions (one run per server)"
+for s in dovecot buzon; do
+  n=$IDLE_B; [ "$s" = dovecot ] && n=$IDLE_D
+  bench "$s" idle idle --warm --target @POP3@ --users "user{00001..$(printf '%05d' "$n")}" --sessions "$n" --server-pid @PID@ --hold "$HOLD" --duration 1800 --timeout 120
+done
+
+# --- summary -----------------------------------------------------------------------------
+SUMMARY="$W/benchmarks-$MODE.md"
+python3 - "$RESULTS" "$SUMMARY" "$MODE" "$DOVECOT_VERSION" "$SECS" "$REPEAT" "$IDLE_B" "$IDLE_D" <<'PY'
+import json, sys, statistics, datetime, platform, subprocess
+results, out, mode, dv, secs, repeat, idle_b, idle_d = sys.argv[1:9]
+runs = [json.loads(l) for l in open(results) if l.strip()]
+def metric(key, r):
+    e = r.get("extra", {})
+    return {
+        "bigbox-first": e.get("round1_ms"), "bigbox-second": e.get("round2_ms"),
+        "idle": e.get("pss_per_session_kib"),
+    }.get(key, r["mb_per_s"] if key.startswith("retr") else r["rate_per_s"])
+rows = [
+    ("login-plain", "logins/s, plain, 16 clients", "higher", 3.0, "≥ 3×"),
+    ("login-tls", "logins/s, implicit TLS, 16 clients", "higher", 3.0, "≥ 3×"),
+    ("retr-plain", "RETR MB/s, plain, 4 clients, 50 KB", "higher", 2.0, "≥ 2×"),
+    ("retr-pipe", "RETR MB/s, plain, pipelined ×8", "higher", 2.0, "≥ 2×"),
+    ("retr-tls", "RETR MB/s, TLS, 4 clients", "higher", 4.0, "≥ 4×"),
+    ("small", "4 KB messages/s, 16 clients, login per mailbox", "higher", 3.0, "≥ 3×"),
+    ("top0", "TOP n 0 messages/s, 4 clients", "higher", 2.0, "≥ 2×"),
+    ("bigbox-first", "100k mailbox STAT+LIST+UIDL ms, first login", "lower", 2.0, "≤ ½"),
+    ("bigbox-second", "100k mailbox STAT+LIST+UIDL ms, second login", "lower", 5.0, "≤ ⅕"),
+    ("idle", "server KiB (PSS) per idle session", "lower", None, "≤ 20 KiB"),
+]
+def values(key, server):
+    src = "bigbox" if key.startswith("bigbox") else key
+    v = []
+    errors = 0
+    for r in runs:
+        if r["key"] == src and r["server"] == server:
+            if r["report"] is None:
+                errors += 1
+                continue
+            errors += r["report"]["errors"]
+            m = metric(key, r["report"])
+            if m is not None:
+                v.append(m)
+    return v, errors
+lines = []
+lines.append("| scenario | Dovecot median | Buzón median | Buzón/Dovecot | target | met | errors D/B |")
+lines.append("|---|---|---|---|---|---|---|")
+for key, label, better, goal, goal_text in rows:
+    dvals, derr = values(key, "dovecot")
+    bvals, berr = values(key, "buzon")
+    if not dvals or not bvals:
+        lines.append(f"| {label} | {'—' if not dvals else f'{statistics.median(dvals):.1f}'} | {'—' if not bvals else f'{statistics.median(bvals):.1f}'} | — | {goal_text} | no data | {derr}/{berr} |")
+        continue
+    d, b = statistics.median(dvals), statistics.median(bvals)
+    ratio = b / d if d else float("inf")
+    if better == "higher":
+        met = ratio >= goal
+        rtext = f"{ratio:.2f}×"
+    elif goal is None:
+        met = b <= 20.0
+        rtext = f"{d / b:.1f}× less" if b else "—"
+    else:
+        met = b <= d / goal
+        rtext = f"{ratio:.2f}× the time" + (f" ({d / b:.1f}× faster)" if b else "")
+    lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {'yes' if met else 'NO'} | {derr}/{berr} |")
+table = "\n".join(lines)
+cpu = "unknown"
+try:
+    for l in open("/proc/cpuinfo"):
+        if l.startswith("model name"):
+            cpu = l.split(":", 1)[1].strip(); break
+except OSError:
+    pass
+ncpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+mem = subprocess.run(["sh", "-c", "free -g | awk '/Mem:/{print $2}'"], capture_output=True, text=True).stdout.strip()
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+doc = f"""# Benchmarks: Buzón and Dovecot side by side
+
+Latest run: {now}, `bench/compare.sh{' --smoke' if mode == 'smoke' else ''}` ({mode} mode).
+
+Machine: {cpu}, {ncpu} cores, {mem} GiB; kernel {platform.release()}. Client and both servers
+share the cores. Dovecot {dv} (Debian) in performance login mode (`service_count = 0`,
+`process_min_avail` = cores) with its auth cache on; Buzón built with `cargo build --release`.
+Both serve copies of one corpus (hard links) with the same ARGON2ID hashes (m=19456 KiB,
+t=2, p=1), the same certificate (ECDSA P-256, TLS 1.3 negotiated by both), the same
+1-hour auth-cache lifetime, on 127.0.0.1 high ports.
+
+Each scenario ran {repeat}× per server, alternating Dovecot and Buzón, {secs} s per run
+(`bigbox` and `idle` run to completion); the table shows medians. Ratios are Buzón over
+Dovecot (higher is better for rates; for times and memory lower is better). Every RETR
+body is checked against its LIST size; any mismatch or failure counts as an error.
+Idle sessions held: Buzón {idle_b}, Dovecot {idle_d} (one process per session in Dovecot;
+fewer because each of its logins costs a full Argon2 verification), measured once per
+server as the marginal cost: every session user logs in and out once first (`--warm`), then
+(PSS of the server's process tree while the sessions are held − PSS before) / sessions.
+
+{table}
+
+Exact commands (from `bench/compare.sh`; `@POP3@` is the server's plain port, `@POP3S@` its
+POP3S port, `@PID@` its process id; every command also gets `--ca corpus/tls/ca.pem`):
+
+```sh
+buzon bench corpus --out corpus {'(smoke sizes)' if mode == 'smoke' else '--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count 100000'}
+buzon bench login  --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --duration {secs}
+buzon bench login  --target @POP3S@ --security tls --users 'user{{00001..01000}}' --clients 16 --duration {secs}
+buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --duration {secs}
+buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --pipeline 8 --duration {secs}
+buzon bench retr   --target @POP3S@ --security tls --users 'big{{1..4}}' --clients 4 --duration {secs}
+buzon bench retr   --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --mailbox-per-session --duration {secs}
+buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --top 0 --duration {secs}
+buzon bench bigbox --target @POP3@  --users bigbox --rounds 2      # after deleting both servers' index files
+buzon bench idle   --target @POP3@  --users 'user{{00001..N}}' --sessions N --server-pid @PID@ --hold 3 --warm
+```
+
+Raw JSON of every run: `{results}`.
+"""
+open(out, "w").write(doc)
+print(table)
+PY
+log "summary written to $SUMMARY"
+if [ "$WRITE_DOCS" = 1 ]; then
+  cp "$SUMMARY" "$ROOT/docs/benchmarks.md"
+  log "docs/benchmarks.md updated"
+fi
