@@ -155,7 +155,7 @@ pub fn message(seq: u64, size: usize, kind: u8) -> Vec<u8> {
     const WORDS: &[&str] = &["mail", "pop3", "lorem", "ipsum", "dolor", "message", "retrieve", "server", "client", "octet", "maildir", "quit", "benchmark", "the", "of", "and"];
     while m.len() < size {
         line_no += 1;
-        if line_no % 50 == 0 {
+        if line_no.is_multiple_of(50) {
             m.push('.');
         }
         let mut len = 0;
