@@ -148,11 +148,7 @@ impl ReplyReader {
 /// RFC 2449 §5, RFC 5034 §4): what to pass to [`ReplyReader::expect`].
 pub fn expects_body(command: &crate::Command) -> bool {
     use crate::Command as C;
-    match command {
-        C::Retr(_) | C::Top(..) | C::Capa | C::List(None) | C::Uidl(None) => true,
-        C::Auth { mechanism: None, .. } => true,
-        _ => false,
-    }
+    matches!(command, C::Retr(_) | C::Top(..) | C::Capa | C::List(None) | C::Uidl(None) | C::Auth { mechanism: None, .. })
 }
 
 /// RFC 1939 §5: the text of a `+OK` to STAT is "nn mm" (message count, octets). Extra
