@@ -402,6 +402,14 @@ print(table)
 PY
 log "summary written to $SUMMARY"
 if [ "$WRITE_DOCS" = 1 ]; then
-  cp "$SUMMARY" "$ROOT/docs/benchmarks.md"
+  # Hand-written analysis below the marker line survives a new run.
+  notes=""
+  if [ -f "$ROOT/docs/benchmarks.md" ] && grep -q '^<!-- notes -->$' "$ROOT/docs/benchmarks.md"; then
+    notes=$(sed -n '/^<!-- notes -->$/,$p' "$ROOT/docs/benchmarks.md")
+  fi
+  {
+    cat "$SUMMARY"
+    if [ -n "$notes" ]; then printf '\n%s\n' "$notes"; fi
+  } > "$ROOT/docs/benchmarks.md"
   log "docs/benchmarks.md updated"
 fi
