@@ -1,10 +1,11 @@
-//! `buzon serve`: load the config (or the embedded default), prepare a first run, start
-//! the server, and stop it cleanly on SIGTERM/SIGINT; SIGHUP reloads the TLS certificate.
+//! `buzon serve`: load the config (or the embedded default), prepare a first run, bind
+//! the listeners, switch to the `[server] user` account when started as root, start the
+//! server, and stop it cleanly on SIGTERM/SIGINT; SIGHUP reloads the TLS certificate.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use buzon_server::{Config, Protocol};
+use buzon_server::{privileges, Config, Protocol};
 use clap::Args;
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -30,22 +31,37 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         Some(path) => (Config::load(path).map_err(Failure::usage)?, false),
         None => (Config::embedded_default(&args.data_dir), true),
     };
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        Failure::runtime(format!("cannot create the data folder {}: {e} — check the path and its permissions", config.data_dir.display()))
-    })?;
-    check_data_dir_permissions(&config.data_dir);
+    let account = config.run_as.as_ref().map(privileges::resolve).transpose().map_err(Failure::runtime)?;
+    let switching = account.as_ref().filter(|_| privileges::is_root());
+    privileges::create_data_dir(&config.data_dir, switching).map_err(Failure::runtime)?;
     if zero_config {
         first_run(&config)?;
+    }
+    // Privileged steps: bind the listeners (ports below 1024) and read the TLS key. Then
+    // switch accounts while this is the only thread, before any client byte is read.
+    let bound = buzon_server::bind(config).map_err(Failure::runtime)?;
+    match &account {
+        Some(a) => {
+            privileges::drop_to(a).map_err(Failure::runtime)?;
+            tracing::info!(user = %a.user, uid = a.uid, group = %a.group, gid = a.gid, "running as the server account");
+        }
+        None if privileges::is_root() => {
+            tracing::warn!("running as root: set `[server] user` to an unprivileged account so sessions never run with root's rights");
+        }
+        None => {}
+    }
+    for warning in privileges::check_data_dir(&bound.config().data_dir).map_err(Failure::runtime)? {
+        tracing::warn!("{warning}");
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
-    rt.block_on(serve(config))
+    rt.block_on(serve(bound))
 }
 
-async fn serve(config: Config) -> Result<(), Failure> {
-    let server = buzon_server::start(config).await.map_err(Failure::runtime)?;
+async fn serve(bound: buzon_server::BoundServer) -> Result<(), Failure> {
+    let server = bound.serve().await.map_err(Failure::runtime)?;
     for (p, addr) in server.local_addrs() {
         let what = match p {
             Protocol::Pop3 => "POP3 (STLS)",
@@ -80,15 +96,6 @@ fn init_logging(filter: &str) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-fn check_data_dir_permissions(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(m) = std::fs::metadata(dir) {
-        if m.permissions().mode() & 0o007 != 0 {
-            tracing::warn!(dir = %dir.display(), "the data folder is accessible to other users; run `chmod o-rwx {}`", dir.display());
-        }
-    }
 }
 
 /// On the very first zero-config start: a `demo` user with a random password (printed

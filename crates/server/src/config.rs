@@ -104,6 +104,16 @@ pub struct Pop3File {
     pub lenient_bare_lf: Option<bool>,
 }
 
+/// `[server]`: the process itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    /// Unprivileged user to switch to after binding the listeners (when started as root).
+    pub user: Option<String>,
+    /// Group to switch to; default: the user's primary group.
+    pub group: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyFile {
@@ -129,6 +139,8 @@ pub struct FileConfig {
     pub pop3: Pop3File,
     #[serde(default)]
     pub proxy: ProxyFile,
+    #[serde(default)]
+    pub server: ServerFile,
 }
 
 /// A validated listener.
@@ -207,7 +219,20 @@ pub struct Config {
     pub limits: Limits,
     pub pop3: Pop3Options,
     pub proxy_trusted: Vec<IpNet>,
+    /// `[server] user`/`group`: who the server runs as once its listeners are bound.
+    pub run_as: Option<RunAs>,
 }
+
+/// The account `buzon serve` switches to after binding its listeners as root. Names are
+/// resolved when the server starts (the config may be checked on another machine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// A user name, or a numeric user id.
+    pub user: String,
+    /// A group name or numeric id; `None`: the user's primary group.
+    pub group: Option<String>,
+}
+
 
 /// The embedded defaults: loopback, unprivileged ports, `./buzon-data`.
 pub const DEFAULT_POP3: &str = "127.0.0.1:1110";
@@ -445,8 +470,40 @@ impl FileConfig {
             limits,
             pop3,
             proxy_trusted: cx.nets("proxy", "trusted_networks", &self.proxy.trusted_networks, &[])?,
+            run_as: run_as(&cx, &self.server)?,
         })
     }
+}
+
+/// `[server] user`/`group`: syntax only; the names are looked up at start.
+fn run_as(cx: &Ctx<'_>, s: &ServerFile) -> Result<Option<RunAs>, ConfigError> {
+    let valid = |name: &str| {
+        !name.is_empty()
+            && name.len() <= 32
+            && !name.starts_with('-')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    };
+    let Some(user) = &s.user else {
+        if s.group.is_some() {
+            return Err(cx.err("server", "group", "is set but `server.user` is not", "set `user` too (the group alone cannot be switched to safely), or remove `group`"));
+        }
+        return Ok(None);
+    };
+    if !valid(user) {
+        return Err(cx.err("server", "user", format!("is not a user name: {user:?}"), "use a system account name such as \"buzon\" (ASCII letters, digits, _ - .) or a numeric user id"));
+    }
+    if user == "root" || user.trim_start_matches('0').is_empty() {
+        return Err(cx.err("server", "user", format!("is {user:?}, the superuser"), "create an unprivileged account (`useradd --system --no-create-home --shell /usr/sbin/nologin buzon`) and name it here"));
+    }
+    if let Some(g) = &s.group {
+        if !valid(g) {
+            return Err(cx.err("server", "group", format!("is not a group name: {g:?}"), "use a group name such as \"buzon\" or a numeric group id"));
+        }
+        if g == "root" || g.trim_start_matches('0').is_empty() {
+            return Err(cx.err("server", "group", format!("is {g:?}, the superuser's group"), "use the server account's own group, e.g. \"buzon\""));
+        }
+    }
+    Ok(Some(RunAs { user: user.clone(), group: s.group.clone() }))
 }
 
 fn parse_addr(s: &str) -> SocketAddr {
@@ -575,5 +632,27 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("x"), None);
         assert_eq!(parse_duration("5 parsecs"), None);
+    }
+
+    #[test]
+    fn server_user_and_group() {
+        let c = Config::parse("[server]\nuser = \"buzon\"\n", "f").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.run_as, Some(RunAs { user: "buzon".into(), group: None }));
+        let c = Config::parse("[server]\nuser = \"998\"\ngroup = \"mail\"\n", "f").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.run_as, Some(RunAs { user: "998".into(), group: Some("mail".into()) }));
+        assert_eq!(Config::parse("", "f").map(|c| c.run_as).ok(), Some(None));
+        for (text, want) in [
+            ("[server]\nuser = \"root\"\n", "superuser"),
+            ("[server]\nuser = \"0\"\n", "superuser"),
+            ("[server]\nuser = \"buzon\"\ngroup = \"0\"\n", "superuser's group"),
+            ("[server]\nuser = \"../x\"\n", "not a user name"),
+            ("[server]\nuser = \"\"\n", "not a user name"),
+            ("[server]\nuser = \"-rf\"\n", "not a user name"),
+            ("[server]\ngroup = \"buzon\"\n", "`server.user` is not"),
+            ("[server]\nuser = \"a\"\ngroup = \"b c\"\n", "not a group name"),
+        ] {
+            let e = Config::parse(text, "f").err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(want) && (e.contains("line 2") || e.contains("line 3")), "{text:?}: {e}");
+        }
     }
 }

@@ -9,12 +9,14 @@
 pub mod config;
 mod login;
 mod pop3;
+pub mod privileges;
 pub mod proxy;
 mod registry;
 mod stream;
 pub mod tls;
 
 use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -101,39 +103,81 @@ impl RunningServer {
     }
 }
 
-/// Binds every listener and starts serving.
-pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+/// Listeners bound and TLS loaded, nothing served yet: the point at which `buzon serve`
+/// switches from root to its own account ([`privileges`]). Plain std sockets, so no
+/// runtime (and no thread) exists yet.
+pub struct BoundServer {
+    config: Config,
+    tls: Arc<TlsState>,
+    listeners: Vec<(config::Listener, SocketAddr, std::net::TcpListener)>,
+}
+
+impl BoundServer {
+    /// The bound addresses, in configuration order (port 0 resolved).
+    pub fn local_addrs(&self) -> Vec<(Protocol, SocketAddr)> {
+        self.listeners.iter().map(|(l, a, _)| (l.protocol, *a)).collect()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Starts serving on the bound listeners (inside a tokio runtime): creates the mail
+    /// folder, loads the users file and spawns the accept loops.
+    pub async fn serve(self) -> Result<RunningServer, ServerError> {
+        let BoundServer { config, tls, listeners } = self;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.mail_dir)
+            .map_err(|source| ServerError::MailDir { path: config.mail_dir.clone(), source })?;
+        let auth = Arc::new(login::Authenticator::new(&config.auth)?);
+        let session_config = Arc::new(SessionConfig {
+            greeting: config.pop3.greeting.clone(),
+            implementation: config.pop3.implementation.clone(),
+            expire: config.pop3.expire.clone(),
+            login_delay: config.pop3.login_delay,
+            max_bad_commands: config.limits.max_bad_commands,
+            max_auth_failures: config.auth.max_auth_failures,
+        });
+        let mut tokio_listeners = Vec::new();
+        for (spec, addr, listener) in listeners {
+            let listener = TcpListener::from_std(listener).map_err(|source| ServerError::Bind { addr, source, hint: "the listener could not join the runtime" })?;
+            tokio_listeners.push((spec, addr, listener));
+        }
+        let (tx, rx) = watch::channel(false);
+        let shared = Arc::new(Shared { config, session_config, tls: Arc::clone(&tls), auth, registry: Registry::new(), shutdown: rx });
+        let mut tasks = JoinSet::new();
+        let mut addrs = Vec::new();
+        for (spec, addr, listener) in tokio_listeners {
+            tracing::info!(%addr, protocol = ?spec.protocol, "listening");
+            addrs.push((spec.protocol, addr));
+            tasks.spawn(accept_loop(Arc::clone(&shared), listener, spec));
+        }
+        Ok(RunningServer { addrs, shutdown: tx, tasks, shared, tls })
+    }
+}
+
+/// Binds every listener and loads the TLS certificate, without serving yet. Needs no
+/// runtime; call [`BoundServer::serve`] inside one.
+pub fn bind(config: Config) -> Result<BoundServer, ServerError> {
     raise_fd_limit(&config);
-    std::fs::create_dir_all(&config.mail_dir).map_err(|source| ServerError::MailDir { path: config.mail_dir.clone(), source })?;
     let tls = Arc::new(TlsState::new(&config.tls, &config.hostname, config.tls13_only)?);
-    let auth = Arc::new(login::Authenticator::new(&config.auth)?);
-    let session_config = Arc::new(SessionConfig {
-        greeting: config.pop3.greeting.clone(),
-        implementation: config.pop3.implementation.clone(),
-        expire: config.pop3.expire.clone(),
-        login_delay: config.pop3.login_delay,
-        max_bad_commands: config.limits.max_bad_commands,
-        max_auth_failures: config.auth.max_auth_failures,
-    });
     let mut listeners = Vec::new();
     for l in &config.listeners {
-        let listener = bind(l.address)?;
+        let listener = bind_listener(l.address)?;
         let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: l.address, source, hint: "the socket has no address" })?;
         listeners.push((l.clone(), local, listener));
     }
-    let (tx, rx) = watch::channel(false);
-    let shared = Arc::new(Shared { config, session_config, tls: Arc::clone(&tls), auth, registry: Registry::new(), shutdown: rx });
-    let mut tasks = JoinSet::new();
-    let mut addrs = Vec::new();
-    for (spec, addr, listener) in listeners {
-        tracing::info!(%addr, protocol = ?spec.protocol, "listening");
-        addrs.push((spec.protocol, addr));
-        tasks.spawn(accept_loop(Arc::clone(&shared), listener, spec));
-    }
-    Ok(RunningServer { addrs, shutdown: tx, tasks, shared, tls })
+    Ok(BoundServer { config, tls, listeners })
 }
 
-fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+/// Binds every listener and starts serving.
+pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+    bind(config)?.serve().await
+}
+
+fn bind_listener(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
     let hint = |e: &std::io::Error| match e.kind() {
         std::io::ErrorKind::AddrInUse => "another program already listens there; stop it or choose another port",
         std::io::ErrorKind::PermissionDenied => "ports below 1024 need root (Buzón drops privileges after binding) or CAP_NET_BIND_SERVICE",
@@ -153,7 +197,7 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
         sock.listen(1024)
     };
     setup().map_err(|source| ServerError::Bind { addr, hint: hint(&source), source })?;
-    TcpListener::from_std(sock.into()).map_err(|source| ServerError::Bind { addr, hint: hint(&source), source })
+    Ok(sock.into())
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, spec: config::Listener) {

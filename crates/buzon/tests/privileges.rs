@@ -1,0 +1,230 @@
+//! Privilege separation of the real `buzon serve`: started as root with `[server] user`,
+//! it binds a port below 1024, reads a TLS key only root can read, then runs — every
+//! thread — as the unprivileged account, creating mail folders 0700 and files 0600. A data
+//! folder the account cannot write, or one anyone can write, is refused at start with the
+//! fix in the message.
+//!
+//! The root-only tests need the system account `buzon-test` (`.ci/run` creates it). Not
+//! running as root, they print a note and pass; as root with BUZON_INTEROP=1 (CI) a
+//! missing account is a failure.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use buzon_pop3_proto::wire::{encode_message, Extent};
+use buzon_testkit::process::{write_config, BuzonProcess};
+use buzon_testkit::{LineClient, TestCa};
+
+const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+const ACCOUNT: &str = "buzon-test";
+
+fn is_root() -> bool {
+    status_field(&std::fs::read_to_string("/proc/self/status").unwrap_or_default(), "Uid:").first() == Some(&0)
+}
+
+/// The numbers of a `/proc/PID/status` line such as `Uid:\t999\t999\t999\t999`.
+fn status_field(status: &str, key: &str) -> Vec<u32> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|rest| rest.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+fn id_of(flag: &str) -> Option<u32> {
+    let out = Command::new("id").args([flag, ACCOUNT]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// (uid, gid) of the test account when these tests can run.
+fn account() -> Option<(u32, u32)> {
+    if !is_root() {
+        eprintln!("note: not running as root; privilege-switch test not run (CI runs it as root)");
+        return None;
+    }
+    match (id_of("-u"), id_of("-g")) {
+        (Some(u), Some(g)) => Some((u, g)),
+        _ => {
+            if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
+                panic!("the system account {ACCOUNT} is missing; create it with `useradd --system --no-create-home --shell /usr/sbin/nologin {ACCOUNT}` (.ci/run does)");
+            }
+            eprintln!("note: no {ACCOUNT} account; privilege-switch test not run");
+            None
+        }
+    }
+}
+
+fn chown_r(path: &Path, uid: u32, gid: u32) {
+    let st = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(path).status().unwrap_or_else(|e| panic!("chown: {e}"));
+    assert!(st.success(), "chown -R {}", path.display());
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// A free TCP port below 1024 on 127.0.0.1 (only root can bind one).
+fn free_low_port() -> u16 {
+    for port in (700..1000).rev() {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between 700 and 999 on 127.0.0.1");
+}
+
+/// Every file and folder under `root`, with its metadata.
+fn walk(root: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        assert!(out.len() < 100_000, "runaway walk");
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else { continue };
+            if m.is_dir() {
+                todo.push(e.path());
+            }
+            out.push((e.path(), m));
+        }
+    }
+    out
+}
+
+#[test]
+fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_account() {
+    let Some((uid, gid)) = account() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // The account must be able to reach its data folder inside the temp dir.
+    chmod(dir.path(), 0o711);
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, &format!("\n[server]\nuser = \"{ACCOUNT}\"\n"));
+    let low = free_low_port();
+    let text = std::fs::read_to_string(&config).unwrap_or_default().replacen("address = \"127.0.0.1:0\"", &format!("address = \"127.0.0.1:{low}\""), 1);
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+    // The TLS key stays root's alone: the server reads it before switching.
+    for e in std::fs::read_dir(dir.path().join("tls")).into_iter().flatten().flatten() {
+        chmod(&e.path(), 0o600);
+    }
+    let data = dir.path().join("data");
+    let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
+    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&data.join("users"), "bob", &stored).unwrap_or_else(|e| panic!("{e}"));
+    let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap_or_else(|e| panic!("{e}"));
+    let m1 = b"Subject: one\n\nfirst\n".to_vec();
+    let m2 = b"Subject: two\n\n.second\n".to_vec();
+    md.deliver(&mut m1.as_slice(), None).unwrap_or_else(|e| panic!("{e}"));
+    md.deliver(&mut m2.as_slice(), None).unwrap_or_else(|e| panic!("{e}"));
+    // What an administrator does once: give the data folder to the server account.
+    chmod(&data, 0o700);
+    chown_r(&data, uid, gid);
+
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    let pop3 = proc.addr("POP3");
+    assert_eq!(pop3.port(), low, "listens on the port below 1024");
+    let pid = proc.child.id();
+
+    // Every thread of the process runs as the account: real, effective, saved and
+    // filesystem ids, the only supplementary group is the account's, and
+    // no-new-privileges is set.
+    let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    assert!(tasks.len() > 1, "the runtime's worker threads exist: {tasks:?}");
+    for t in &tasks {
+        let status = std::fs::read_to_string(t.join("status")).unwrap_or_default();
+        assert_eq!(status_field(&status, "Uid:"), vec![uid; 4], "{}: {status}", t.display());
+        assert_eq!(status_field(&status, "Gid:"), vec![gid; 4], "{}", t.display());
+        assert_eq!(status_field(&status, "Groups:"), vec![gid], "{}", t.display());
+        assert_eq!(status_field(&status, "NoNewPrivs:"), vec![1], "{}", t.display());
+    }
+
+    // Sessions work: POP3S with the root-only key, retrieval, deletion by the account.
+    let mut c = LineClient::connect_tls(proc.addr("POP3S"), ca.client_config(), "localhost");
+    assert!(c.line().starts_with("+OK"));
+    c.login("alice", "pw");
+    assert!(c.cmd("RETR 2").starts_with("+OK"));
+    assert_eq!(c.raw_body(), encode_message(&m2, Extent::Whole));
+    assert!(c.cmd("DELE 1").starts_with("+OK"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    // bob has no Maildir yet: the server creates it at login, as the account.
+    let mut c = LineClient::connect(pop3);
+    assert!(c.line().starts_with("+OK"));
+    c.login("bob", "pw");
+    assert!(c.cmd("STAT").starts_with("+OK 0 0"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+
+    let alice: Vec<_> = walk(&data.join("mail/alice")).into_iter().filter(|(p, m)| m.is_file() && p.parent().is_some_and(|d| d.ends_with("cur") || d.ends_with("new"))).collect();
+    assert_eq!(alice.len(), 1, "message 1 deleted by the unprivileged server: {alice:?}");
+    let created = walk(&data.join("mail/bob"));
+    assert!(!created.is_empty());
+    let bob = std::fs::metadata(data.join("mail/bob")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((bob.uid(), bob.gid(), bob.mode() & 0o777), (uid, gid, 0o700));
+    for (p, m) in walk(&data.join("mail")) {
+        assert_eq!(m.uid(), uid, "{} owned by the account", p.display());
+        let mode = m.mode() & 0o777;
+        if m.is_dir() {
+            assert_eq!(mode, 0o700, "{}", p.display());
+        } else {
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+    drop(proc);
+}
+
+#[test]
+fn data_folder_the_server_account_cannot_write_is_refused_with_the_fix() {
+    let Some(_) = account() else { return };
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    chmod(dir.path(), 0o711);
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, &format!("\n[server]\nuser = \"{ACCOUNT}\"\n"));
+    let data = dir.path().join("data");
+    chmod(&data, 0o755);
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not writable by user buzon-test") && err.contains(&format!("chown -R buzon-test: {}", data.display())), "{err}");
+}
+
+#[test]
+fn world_writable_data_folder_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "");
+    let data = dir.path().join("data");
+    chmod(&data, 0o777);
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("can be written by every user") && err.contains("chmod o-w"), "{err}");
+}
+
+#[test]
+fn unknown_server_account_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "\n[server]\nuser = \"no-such-buzon-user\"\n");
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no-such-buzon-user") && err.contains("useradd --system"), "{err}");
+    // check-config accepts the file: names are resolved where the server runs.
+    let out = Command::new(BIN).arg("check-config").arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn server_account_without_root_is_refused_unless_it_is_already_that_account() {
+    if is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "\n[server]\nuser = \"nobody\"\n");
+    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not root"), "{err}");
+}
