@@ -325,8 +325,11 @@ async fn drop_at_each_point_with_an_mbox_destination() {
 
 // ---------------------------------------------------------------- a minimal server
 
+/// The mini server's messages; `None` once deleted.
+type MiniStore = Arc<Mutex<Vec<Option<Vec<u8>>>>>;
+
 /// A POP3 server with no CAPA, optionally no UIDL, that answers one command at a time.
-fn mini_server(messages: Vec<Vec<u8>>, uidl: bool) -> (SocketAddr, Arc<Mutex<Vec<Option<Vec<u8>>>>>) {
+fn mini_server(messages: Vec<Vec<u8>>, uidl: bool) -> (SocketAddr, MiniStore) {
     let store = Arc::new(Mutex::new(messages.into_iter().map(Some).collect::<Vec<_>>()));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
