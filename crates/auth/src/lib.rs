@@ -30,6 +30,6 @@ pub use scheme::{
 };
 /// Passwords travel in the protocol crate's [`Secret`], so one type guards them everywhere.
 pub use buzon_pop3_proto::Secret;
-pub use throttle::{IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
+pub use throttle::{Admission, IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
 pub use userdb::{UserDb, UserEntry};
 pub use username::{mailbox_dir_name, validate_username, MAX_USERNAME_LEN};

@@ -196,6 +196,19 @@ impl Key {
 struct Counter {
     failures: u32,
     last_failure: Instant,
+    /// Earliest time the next penalised attempt for this key may be checked (see
+    /// [`Throttle::admit`]).
+    next_slot: Option<Instant>,
+}
+
+/// The throttle's decision on a login attempt ([`Throttle::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Check the credentials after waiting this long (zero: at once).
+    After(Duration),
+    /// Attempts for this network or user name are already queued for longer than
+    /// `penalty_max`: answer without checking the credentials.
+    Refused,
 }
 
 /// Failure counters and the delays they imply.
@@ -246,6 +259,52 @@ impl Throttle {
             self.penalty(self.failures(now, &Key::user(u)))
         });
         by_ip.max(by_user)
+    }
+
+    /// Decides on a login attempt from `ip` for `user` and reserves its time slot.
+    ///
+    /// While a key (the client's network, the user name) is below `free_failures`
+    /// recent failures, attempts go ahead at once. Past that, each key admits one attempt
+    /// per current penalty, however many connections the attempts arrive on: an attempt
+    /// waits for the later of "now + penalty" and the key's next free slot, and the slot
+    /// after it moves one penalty further. An attempt that would have to wait longer than
+    /// `penalty_max` is [`Admission::Refused`], so a burst of parallel guesses cannot
+    /// queue up work either. Trusted clients are always admitted at once.
+    pub fn admit(&mut self, now: Instant, ip: IpAddr, user: Option<&str>) -> Admission {
+        if self.cfg.is_trusted(ip) {
+            return Admission::After(Duration::ZERO);
+        }
+        let mut keys = vec![Key::ip(ip)];
+        if let Some(u) = user {
+            keys.push(Key::user(u));
+        }
+        let mut at = now;
+        let mut penalised = Vec::new();
+        for key in keys {
+            let p = self.penalty(self.failures(now, &key));
+            if p.is_zero() {
+                continue;
+            }
+            let Some(earliest) = now.checked_add(p) else {
+                return Admission::Refused;
+            };
+            let queued = self.counters.get(&key).and_then(|c| c.next_slot).unwrap_or(now);
+            at = at.max(earliest).max(queued);
+            penalised.push((key, p));
+        }
+        if penalised.is_empty() {
+            return Admission::After(Duration::ZERO);
+        }
+        let wait = at.saturating_duration_since(now);
+        if wait > self.cfg.penalty_max {
+            return Admission::Refused;
+        }
+        for (key, p) in penalised {
+            if let Some(c) = self.counters.get_mut(&key) {
+                c.next_slot = at.checked_add(p);
+            }
+        }
+        Admission::After(wait)
     }
 
     /// Counts one failed login against the client's network and, when given,
@@ -317,11 +376,13 @@ impl Throttle {
         {
             self.make_room(now);
         }
+        let next_slot = self.counters.get(&key).and_then(|c| c.next_slot);
         self.counters.insert(
             key,
             Counter {
                 failures: recent.saturating_add(1),
                 last_failure: now,
+                next_slot,
             },
         );
     }
@@ -434,6 +495,54 @@ mod tests {
         }
         assert_eq!(seen, [0, 0, 0, 2, 4, 8, 16, 32, 60, 60]);
         assert_eq!(t.failure_delay(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn parallel_attempts_get_one_slot_per_penalty_and_the_overflow_is_refused() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(cfg());
+        let a = ip("192.0.2.1");
+        for _ in 0..3 {
+            t.record_failure(t0, a, Some("alice"));
+        }
+        // A burst of attempts at the same instant: penalty 2 s, penalty_max 60 s.
+        let burst: Vec<Admission> = (0..32).map(|_| t.admit(t0, a, Some("alice"))).collect();
+        let waits: Vec<u64> = burst
+            .iter()
+            .filter_map(|b| match b {
+                Admission::After(d) => Some(d.as_secs()),
+                Admission::Refused => None,
+            })
+            .collect();
+        assert_eq!(waits, (1..=30).map(|k| 2 * k).collect::<Vec<u64>>());
+        assert_eq!(burst.iter().filter(|b| **b == Admission::Refused).count(), 2);
+        // Another network guessing another name is not held up; the same name is.
+        assert_eq!(t.admit(t0, ip("198.51.100.1"), Some("bob")), Admission::After(Duration::ZERO));
+        assert_eq!(t.admit(t0, ip("198.51.100.1"), Some("alice")), Admission::Refused);
+        // One attempt at a time, each after the reply to the last, waits one penalty.
+        let mut s = Throttle::new(cfg());
+        let mut now = t0;
+        for _ in 0..3 {
+            s.record_failure(now, a, None);
+        }
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            let Admission::After(d) = s.admit(now, a, None) else { panic!("refused") };
+            waits.push(d.as_secs());
+            now += d;
+            s.record_failure(now, a, None);
+            now += s.failure_delay();
+        }
+        // Exactly the growing penalty, as without parallel attempts.
+        assert_eq!(waits, [2, 4, 8, 16]);
+        // Trusted networks are never queued.
+        let mut c = cfg();
+        c.trusted = vec![net("10.0.0.0/8")];
+        let mut tr = Throttle::new(c);
+        for _ in 0..10 {
+            tr.record_failure(t0, ip("10.1.1.1"), Some("alice"));
+            assert_eq!(tr.admit(t0, ip("10.1.1.1"), Some("alice")), Admission::After(Duration::ZERO));
+        }
     }
 
     #[test]

@@ -170,7 +170,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         b"USER" => {
             let args = words(rest);
             match args.as_slice() {
-                [name] => Ok(Command::User(utf8(name, "USER")?)),
+                [name] => Ok(Command::User(user_name(name, "USER")?)),
                 [] => Err(CommandError::BadArguments { command: "USER", reason: "user name missing" }),
                 _ => Err(CommandError::BadArguments { command: "USER", reason: "too many arguments" }),
             }
@@ -184,7 +184,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
                         reason: "digest must be 32 hexadecimal digits",
                     });
                 }
-                Ok(Command::Apop { user: utf8(name, "APOP")?, digest: digest.to_ascii_lowercase() })
+                Ok(Command::Apop { user: user_name(name, "APOP")?, digest: digest.to_ascii_lowercase() })
             }
             _ => Err(CommandError::BadArguments { command: "APOP", reason: "expected: APOP name digest" }),
         },
@@ -242,6 +242,15 @@ fn utf8(s: &[u8], command: &'static str) -> Result<String, CommandError> {
     String::from_utf8(s.to_vec()).map_err(|_| CommandError::NotUtf8 { command })
 }
 
+/// A user name argument (USER, APOP): UTF-8 (RFC 6856) without control characters, which
+/// no account name contains and which must never reach a log line.
+fn user_name(s: &[u8], command: &'static str) -> Result<String, CommandError> {
+    if s.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Err(CommandError::BadArguments { command, reason: "control character in the user name" });
+    }
+    utf8(s, command)
+}
+
 fn mechanism(s: &[u8]) -> Result<String, CommandError> {
     // RFC 4422 §3.1: 1–20 characters from A–Z, 0–9, "-" and "_".
     let valid = !s.is_empty()
@@ -283,6 +292,14 @@ mod tests {
 
     fn n(i: u32) -> MsgNum {
         MsgNum::new(i).unwrap_or_else(|| panic!("bad test number {i}"))
+    }
+
+    #[test]
+    fn user_names_with_control_characters_are_refused() {
+        for bad in [&b"USER al\0ice"[..], b"USER a\x1b[31mb", b"USER a\x7fb", b"USER a\tb", b"APOP a\x01b 0123456789abcdef0123456789abcdef"] {
+            assert!(matches!(parse_command(bad), Err(CommandError::BadArguments { .. })), "{bad:?}");
+        }
+        assert_eq!(parse_command("USER usuário".as_bytes()), Ok(Command::User("usuário".into())));
     }
 
     #[test]

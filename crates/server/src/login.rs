@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use buzon_auth::{AuthCache, Throttle, UserDb};
+use buzon_auth::{Admission, AuthCache, Throttle, UserDb};
 use buzon_pop3_proto::sasl::{apop_digest, constant_time_eq};
 use buzon_pop3_proto::server::Credential;
 use tokio::sync::Semaphore;
@@ -84,10 +84,17 @@ impl Authenticator {
         self.users().map(|d| d.any_plaintext()).unwrap_or(false)
     }
 
-    /// The delay the throttle imposes before checking this attempt.
-    pub fn delay_before(&self, ip: IpAddr, user: &str) -> Duration {
+    /// The throttle's decision on this attempt: check it (after a wait) or refuse it
+    /// unchecked; the wait is a reserved slot, so parallel guesses queue one behind the
+    /// other instead of sharing one penalty.
+    pub fn admit(&self, ip: IpAddr, user: &str) -> Admission {
         let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        t.delay_before(Instant::now(), ip, Some(user))
+        t.admit(Instant::now(), ip, Some(user))
+    }
+
+    /// The delay before every failure reply.
+    pub fn failure_delay(&self) -> Duration {
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner()).failure_delay()
     }
 
     /// Records the outcome; returns the delay to impose before a failure reply.

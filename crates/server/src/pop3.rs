@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use buzon_auth::Admission;
 use buzon_pop3_proto::line::{LineLimits, LineReader};
 use buzon_pop3_proto::server::{Abort, AuthRequest, ConnectionInfo, MessageInfo, ServerSession, Step};
 use buzon_pop3_proto::wire::{Extent, MessageEncoder};
@@ -100,6 +101,10 @@ struct Conn {
     /// The authenticated user, kept for the log line after the session state is gone.
     user: Option<String>,
     counters: Counters,
+    /// The last complete command, or the last output the client accepted: the
+    /// inactivity limit counts from here, so a byte now and then without a complete
+    /// command (slowloris) does not keep a session open.
+    last_activity: tokio::time::Instant,
 }
 
 /// Runs a POP3 session on an accepted connection whose TLS (for POP3S) is already up.
@@ -122,6 +127,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: Stream, peer: SocketAddr,
         user_slot: None,
         user: None,
         counters: Counters::default(),
+        last_activity: tokio::time::Instant::now(),
     };
     let end = conn.run().await;
     conn.log_end(end);
@@ -148,6 +154,7 @@ impl Conn {
             // PIPELINING), then flush once.
             while let Some(line) = self.reader.next_line() {
                 self.counters.commands += 1;
+                self.last_activity = tokio::time::Instant::now();
                 if let Some(slot) = &self.user_slot {
                     slot.touch();
                 }
@@ -173,7 +180,8 @@ impl Conn {
                 self.out = Vec::new();
             }
 
-            let idle = self.shared.config.limits.idle_timeout;
+            // RFC 1939 §3 autologout: measured from the last activity, not the last byte.
+            let deadline = self.last_activity + self.shared.config.limits.idle_timeout;
             let kicked = async {
                 match &self.user_slot {
                     Some(s) => s.kick.notified().await,
@@ -181,7 +189,7 @@ impl Conn {
                 }
             };
             let read = tokio::select! {
-                r = timeout(idle, self.stream.read(&mut buf)) => r,
+                r = tokio::time::timeout_at(deadline, self.stream.read(&mut buf)) => r,
                 _ = shutdown.changed() => return self.abort(Abort::Shutdown, End::Shutdown).await,
                 () = kicked => return self.abort(Abort::TakenOver, End::TakenOver).await,
             };
@@ -219,6 +227,7 @@ impl Conn {
 
     async fn flush(&mut self) -> std::io::Result<()> {
         let t = self.shared.config.limits.write_timeout;
+        let wrote = !self.out.is_empty();
         let r = timeout(t, async {
             self.stream.write_all(&self.out).await?;
             self.stream.flush().await
@@ -229,7 +238,13 @@ impl Conn {
             self.out = Vec::new();
         }
         match r {
-            Ok(r) => r,
+            Ok(Ok(())) => {
+                if wrote {
+                    self.last_activity = tokio::time::Instant::now();
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")),
         }
     }
@@ -258,9 +273,17 @@ impl Conn {
     async fn authenticate(&mut self, req: AuthRequest) -> Step {
         let shared = Arc::clone(&self.shared);
         let ip = self.peer.ip();
-        let delay = shared.auth.delay_before(ip, &req.user);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
+        match shared.auth.admit(ip, &req.user) {
+            Admission::After(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            Admission::After(_) => {}
+            Admission::Refused => {
+                tracing::info!(remote = %self.peer, user = ?req.user, "login refused unchecked: too many failed logins queued for this address or name");
+                tokio::time::sleep(shared.auth.failure_delay()).await;
+                return self.session.login_failed(
+                    Response::err_code(RespCode::SysTemp, "Too many failed logins from your address or for this user; try again later."),
+                    &mut self.out,
+                );
+            }
         }
         let verdict = shared.auth.verify(req.user.clone(), req.credential).await;
         let user = match verdict {
@@ -270,7 +293,8 @@ impl Conn {
             }
             Verdict::Invalid => {
                 let wait = shared.auth.record(ip, &req.user, false);
-                tracing::info!(remote = %self.peer, user = %req.user, mechanism = req.mechanism, "authentication failed");
+                // Debug formatting: a name from the wire never writes control bytes into the log.
+                tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
                 tokio::time::sleep(wait).await;
                 return self.session.login_failed(Response::err_code(RespCode::Auth, "Authentication failed."), &mut self.out);
             }

@@ -68,6 +68,16 @@ pub(crate) fn wire_size_attr(name: &[u8]) -> Option<u64> {
         .and_then(parse_decimal)
 }
 
+/// The `S=<n>` attribute (the file's length in bytes, written by Buzón, Dovecot and
+/// Courier), if present and valid.
+pub(crate) fn file_size_attr(name: &[u8]) -> Option<u64> {
+    before_info(name)
+        .split(|&b| b == b',')
+        .skip(1)
+        .find_map(|attr| attr.strip_prefix(b"S="))
+        .and_then(parse_decimal)
+}
+
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 20 {
         return None;

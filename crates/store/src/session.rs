@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::index::open_regular;
 use crate::lock::MailboxLock;
 use crate::maildir::{fsync_dir, Scanned};
-use crate::name::{assign_uidls, before_info, UidlInput};
+use crate::name::{assign_uidls, before_info, file_size_attr, UidlInput};
 use crate::StoreError;
 
 /// One message of the session, in POP3 order (message number = index + 1).
@@ -103,16 +103,30 @@ impl Session {
     /// Opens message `index` for streaming (RETR, TOP). If another program renamed the
     /// file to change its flags, the renamed file is used. Refuses symbolic links and
     /// non-regular files ([`StoreError::Invalid`]); a vanished message is
-    /// [`StoreError::NotFound`].
+    /// [`StoreError::NotFound`]. A file whose length differs from the `S=` in its name
+    /// was truncated or rewritten after delivery, so the size listed for it (from `W=`)
+    /// is wrong too: it is refused ([`StoreError::Invalid`]) rather than sent short.
     pub fn open_message(&self, index: usize) -> Result<File, StoreError> {
         let entry = self.entry(index)?;
-        match open_regular(&entry.path) {
+        let (file, path) = match open_regular(&entry.path) {
             Err(StoreError::NotFound) => match Relocator::new(&self.entries).find(&entry.path) {
-                Some(p) => open_regular(&p),
-                None => Err(StoreError::NotFound),
+                Some(p) => (open_regular(&p)?, p),
+                None => return Err(StoreError::NotFound),
             },
-            other => other,
+            Ok(f) => (f, entry.path.clone()),
+            Err(e) => return Err(e),
+        };
+        let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+        if let Some(want) = file_size_attr(name) {
+            let len = file.metadata().map_err(|e| StoreError::io("inspect", &path, e))?.len();
+            if len != want {
+                return Err(StoreError::Invalid(format!(
+                    "{} is {len} bytes long but its name says S={want}: it was truncated or changed after delivery — move it out of the Maildir, or rename it without the S= and W= attributes so its size is computed again",
+                    path.display()
+                )));
+            }
         }
+        Ok(file)
     }
 
     /// RFC 1939 §6 UPDATE state: deletes the messages at `indices` (duplicates ignored).

@@ -808,3 +808,24 @@ fn tagged_delivery_is_found_again_and_keeps_the_uidl_independent_of_the_tag() {
     assert!(md.deliver_tagged(&mut &b"x\n"[..], None, "bad/tag").is_err());
     assert!(md.deliver_tagged(&mut &b"x\n"[..], None, "").is_err());
 }
+
+#[test]
+fn a_file_whose_length_differs_from_its_s_attribute_is_refused_not_sent_short() {
+    let (_dir, md) = fresh();
+    let d = md.deliver(&mut &b"Subject: x\n\nthe whole body\n"[..], None).unwrap();
+    let ok = put(&md, "cur", "1000.M1P1.ok,S=5,W=7:2,", b"a\nb\nc");
+    let _ = ok;
+    let s = md.open_session().unwrap();
+    assert_eq!(s.messages().len(), 2);
+    // Truncate the delivered message behind the store's back.
+    let path = s.messages().iter().find(|m| m.uidl == d.uidl).map(|m| m.path.clone()).unwrap();
+    fs::write(&path, b"Subject: x\n").unwrap();
+    let i = s.messages().iter().position(|m| m.uidl == d.uidl).unwrap();
+    match s.open_message(i) {
+        Err(StoreError::Invalid(why)) => assert!(why.contains("S=") && why.contains("truncated"), "{why}"),
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    // A file that matches its S= opens as usual.
+    let j = 1 - i;
+    assert_eq!(read_all(&s, j), b"a\nb\nc");
+}

@@ -33,6 +33,19 @@ impl LineClient {
         Self { conn: Conn::Plain(tcp), buf: Vec::new(), pos: 0 }
     }
 
+    /// Connects from a chosen local address (e.g. 127.0.0.2, to act as a second client
+    /// machine on loopback).
+    pub fn connect_from(local: std::net::IpAddr, addr: SocketAddr) -> Self {
+        let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, Some(socket2::Protocol::TCP))
+            .unwrap_or_else(|e| panic!("socket: {e}"));
+        sock.bind(&SocketAddr::new(local, 0).into()).unwrap_or_else(|e| panic!("bind {local}: {e}"));
+        sock.connect_timeout(&addr.into(), Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect {addr} from {local}: {e}"));
+        let tcp: TcpStream = sock.into();
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
+        tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
+        Self { conn: Conn::Plain(tcp), buf: Vec::new(), pos: 0 }
+    }
+
     /// Connects and performs a TLS handshake at once (POP3S).
     pub fn connect_tls(addr: SocketAddr, config: Arc<rustls::ClientConfig>, name: &str) -> Self {
         let mut c = Self::connect(addr);
