@@ -1,6 +1,10 @@
 //! Interop with real POP3 clients against the real `buzon serve`: curl (pop3://, pop3s://,
-//! STLS) and Python's poplib (USER/PASS, APOP, STLS, POP3_SSL). Downloaded bodies are
-//! compared byte for byte with what was delivered.
+//! STLS), Python's poplib (USER/PASS, APOP, STLS, POP3_SSL), fetchmail (implicit TLS,
+//! STLS via --sslproto, keep, UIDL), mpop (TLS, STLS, keep, UIDL) and getmail6
+//! (SimplePOP3SSLRetriever into a Maildir, read_all = false). Downloaded bodies are
+//! compared byte for byte with what was delivered; where a client stores messages with LF
+//! line ends or prepends a trace header of its own (fetchmail's Received:, getmail's
+//! Return-Path:), exactly that transformation is undone first and nothing else.
 //!
 //! With BUZON_INTEROP=1 (as in CI) a missing program is a failure; otherwise these tests
 //! print a note and pass without running.
@@ -209,4 +213,251 @@ fn json_field(text: &str, key: &str) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------
+// fetchmail, mpop, getmail6: programs that keep state (seen UIDLs) between runs.
+
+/// Runs a program with a hard time limit; returns its output (any exit status).
+fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => panic!("waiting for {cmd:?}: {e}"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            panic!("{cmd:?} did not finish within {limit:?}");
+        }
+    }
+}
+
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What a client that stores LF line ends writes: the downloaded form with CRLF → LF.
+fn as_stored_with_lf(m: &[u8]) -> Vec<u8> {
+    let d = as_downloaded(m);
+    let mut out = Vec::with_capacity(d.len());
+    let mut i = 0;
+    while i < d.len() {
+        if d[i] == b'\r' && d.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(d[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Removes one leading header field (with its folded continuation lines) named `name`.
+fn strip_leading_field(m: &[u8], name: &str) -> Vec<u8> {
+    if !m.to_ascii_lowercase().starts_with(format!("{}:", name.to_ascii_lowercase()).as_bytes()) {
+        panic!("expected a leading {name}: field in {:?}", String::from_utf8_lossy(m));
+    }
+    let mut pos = 0;
+    loop {
+        let end = m[pos..].iter().position(|&b| b == b'\n').map(|i| pos + i + 1).unwrap_or(m.len());
+        pos = end;
+        if pos >= m.len() || !(m[pos] == b' ' || m[pos] == b'\t') {
+            return m[pos..].to_vec();
+        }
+    }
+}
+
+/// Message files in a folder (one level), sorted by content for order-free comparison.
+fn stored(dir: &Path) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir).into_iter().flatten().flatten().filter(|e| e.path().is_file()).map(|e| std::fs::read(e.path()).unwrap_or_default()).collect();
+    v.sort();
+    v
+}
+
+fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    v.sort();
+    v
+}
+
+fn private_file(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").unwrap_or_default().lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+}
+
+/// A third message, delivered between runs, with awkward lines for the clients.
+fn third_message() -> Vec<u8> {
+    let mut m = b"From: c@example.com\nSubject: third\n\n.\n..\n. space\n".to_vec();
+    m.extend_from_slice(&vec![b'x'; 900]);
+    m.extend_from_slice("\n8-bit: ñandú\n".as_bytes());
+    m
+}
+
+fn deliver_to_alice(e: &Env, m: &[u8]) {
+    let md = buzon_store::Maildir::create(e.proc.data_dir.join("mail/alice")).unwrap_or_else(|err| panic!("{err}"));
+    md.deliver(&mut &m[..], None).unwrap_or_else(|err| panic!("{err}"));
+}
+
+#[test]
+fn fetchmail_ssl_sslproto_stls_keep_and_uidl_fetch_each_message_once() {
+    if !have("fetchmail") {
+        return;
+    }
+    let e = start();
+    let home = e.dir.path().join("fetchmail-home");
+    let out = e.dir.path().join("fetchmail-out");
+    std::fs::create_dir_all(&home).unwrap_or_else(|err| panic!("{err}"));
+    std::fs::create_dir_all(&out).unwrap_or_else(|err| panic!("{err}"));
+    // The MDA: one file per message, exactly as fetchmail hands it over.
+    let mda = home.join("mda.sh");
+    std::fs::write(&mda, "#!/bin/sh\nexec cat > \"$1/msg.$(date +%s%N).$$\"\n").unwrap_or_else(|err| panic!("{err}"));
+    std::fs::set_permissions(&mda, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap_or_else(|err| panic!("{err}"));
+    let rc = |port: u16, ssl: &str| {
+        format!(
+            "set no syslog\nset idfile \"{ids}\"\npoll localhost with proto POP3 port {port} uidl timeout 20\n  user \"alice\" there with password \"s3cret pw\" is \"root\" here\n  {ssl} sslproto \"TLS1.2+\" sslcertck sslcertfile \"{ca}\"\n  keep\n  no rewrite\n  mda \"{mda} {out}\"\n",
+            ids = home.join("fetchids").display(),
+            ca = e.ca_file.display(),
+            mda = mda.display(),
+            out = out.display()
+        )
+    };
+    let rcfile = home.join("fetchmailrc");
+    let fetch = |rcfile: &Path| {
+        run_bounded(Command::new("fetchmail").env("HOME", &home).env("LC_ALL", "C").args(["--nodetach", "--nosyslog", "-v", "-f"]).arg(rcfile), LIMIT)
+    };
+    // 1. Implicit TLS (--ssl) with certificate verification against the test CA.
+    private_file(&rcfile, &rc(e.proc.addr("POP3S").port(), "ssl"));
+    let o = fetch(&rcfile);
+    assert_eq!(o.status.code(), Some(0), "fetchmail: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let got: Vec<Vec<u8>> = stored(&out).iter().map(|m| strip_leading_field(m, "Received")).collect();
+    assert_eq!(sorted(got), sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect()));
+    // 2. Same again: with UIDL and keep, nothing is new (fetchmail exits 1, "no mail").
+    let o = fetch(&rcfile);
+    assert_eq!(o.status.code(), Some(1), "second run: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stored(&out).len(), 2);
+    // 3. A new message, fetched over STLS on the plain port (--sslproto without --ssl
+    //    makes the upgrade mandatory): only the new one arrives.
+    let third = third_message();
+    deliver_to_alice(&e, &third);
+    private_file(&rcfile, &rc(e.proc.addr("POP3").port(), ""));
+    let o = fetch(&rcfile);
+    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "STLS run: {log}");
+    assert!(log.contains("POP3> STLS") && log.contains("upgrade to TLS succeeded"), "{log}");
+    let all = stored(&out);
+    assert_eq!(all.len(), 3, "{log}");
+    let got: Vec<Vec<u8>> = all.iter().map(|m| strip_leading_field(m, "Received")).collect();
+    assert!(got.contains(&as_stored_with_lf(&third)), "{log}");
+    // keep: everything is still on the server.
+    let left = std::fs::read_dir(e.proc.data_dir.join("mail/alice/cur")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 3);
+}
+
+#[test]
+fn mpop_tls_and_stls_with_keep_and_uidl_fetch_nothing_twice() {
+    if !have("mpop") {
+        return;
+    }
+    let e = start();
+    let home = e.dir.path().join("mpop-home");
+    let maildir = e.dir.path().join("mpop-maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap_or_else(|err| panic!("{err}"));
+    }
+    std::fs::create_dir_all(&home).unwrap_or_else(|err| panic!("{err}"));
+    let rc = |port: u16, starttls: &str| {
+        format!(
+            "defaults\ntimeout 20\ntls on\ntls_starttls {starttls}\ntls_trust_file {ca}\nkeep on\nreceived_header off\nuidls_file {uidls}\n\naccount test\nhost localhost\nport {port}\nuser alice\npassword s3cret pw\nauth user\ndelivery maildir {md}\n",
+            ca = e.ca_file.display(),
+            uidls = home.join("uidls").display(),
+            md = maildir.display()
+        )
+    };
+    let rcfile = home.join("mpoprc");
+    let fetch = || run_bounded(Command::new("mpop").env("HOME", &home).arg("-C").arg(&rcfile).arg("test"), LIMIT);
+    // 1. Implicit TLS.
+    private_file(&rcfile, &rc(e.proc.addr("POP3S").port(), "off"));
+    let o = fetch();
+    assert!(o.status.success(), "mpop: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stored(&maildir.join("new")), sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect()));
+    // 2. Nothing new the second time.
+    let o = fetch();
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{text}");
+    assert!(text.contains("new: no messages"), "{text}");
+    assert_eq!(stored(&maildir.join("new")).len(), 2);
+    // 3. STLS on the plain port; only the new message.
+    let third = third_message();
+    deliver_to_alice(&e, &third);
+    private_file(&rcfile, &rc(e.proc.addr("POP3").port(), "on"));
+    let o = fetch();
+    assert!(o.status.success(), "mpop STLS: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let all = stored(&maildir.join("new"));
+    assert_eq!(all.len(), 3);
+    assert!(all.contains(&as_stored_with_lf(&third)));
+    let o = fetch();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("new: no messages"));
+}
+
+#[test]
+fn getmail6_pop3_ssl_retriever_into_a_maildir_reads_only_new_messages() {
+    if !have("getmail") {
+        return;
+    }
+    let e = start();
+    let gdir = e.dir.path().join("getmail");
+    let maildir = e.dir.path().join("getmail-maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap_or_else(|err| panic!("{err}"));
+    }
+    std::fs::create_dir_all(&gdir).unwrap_or_else(|err| panic!("{err}"));
+    // getmail refuses to deliver as root; it switches to `user` for the delivery.
+    let user_line = if is_root() {
+        let st = Command::new("chown").args(["-R", "nobody"]).arg(&maildir).status().unwrap_or_else(|err| panic!("{err}"));
+        assert!(st.success());
+        let mut p = e.dir.path().to_path_buf();
+        loop {
+            let _ = std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+            if !p.pop() || p == Path::new("/tmp") || p.as_os_str().is_empty() {
+                break;
+            }
+        }
+        "user = nobody\n"
+    } else {
+        ""
+    };
+    let rc = format!(
+        "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = localhost\nport = {port}\nusername = alice\npassword = s3cret pw\nca_certs = {ca}\ntimeout = 20\n\n[destination]\ntype = Maildir\npath = {md}/\n{user_line}\n[options]\nread_all = false\ndelete = false\nreceived = false\ndelivered_to = false\nverbose = 2\n",
+        port = e.proc.addr("POP3S").port(),
+        ca = e.ca_file.display(),
+        md = maildir.display()
+    );
+    private_file(&gdir.join("getmailrc"), &rc);
+    let fetch = || run_bounded(Command::new("getmail").env("HOME", &gdir).arg("--getmaildir").arg(&gdir).args(["--rcfile", "getmailrc"]), LIMIT);
+    let o = fetch();
+    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success() && log.contains("2 messages") && !log.contains("error"), "getmail: {log}");
+    // getmail prepends Return-Path: (from the envelope sender, unknown over POP3).
+    let got: Vec<Vec<u8>> = stored(&maildir.join("new")).iter().map(|m| strip_leading_field(m, "Return-Path")).collect();
+    assert_eq!(sorted(got), sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect()));
+    // read_all = false: the second run retrieves nothing.
+    let o = fetch();
+    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success() && log.contains("0 messages (0 bytes) retrieved, 2 skipped"), "{log}");
+    // A new message is the only one retrieved next.
+    let third = third_message();
+    deliver_to_alice(&e, &third);
+    let o = fetch();
+    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success() && log.contains("1 messages") && log.contains("2 skipped"), "{log}");
+    let got: Vec<Vec<u8>> = stored(&maildir.join("new")).iter().map(|m| strip_leading_field(m, "Return-Path")).collect();
+    assert!(got.contains(&as_stored_with_lf(&third)), "{log}");
+    assert_eq!(got.len(), 3);
 }
