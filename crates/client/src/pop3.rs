@@ -365,7 +365,7 @@ impl Pop3Client {
             AuthMethod::Plain => {
                 let msg = build_plain(user, password.expose());
                 let ir = Secret::new(encode_base64(msg.expose()));
-                self.sasl_simple("PLAIN", Some(ir)).await
+                self.sasl_simple("PLAIN", Some(ir), user).await
             }
             AuthMethod::Login => self.login_login(user, password).await,
             AuthMethod::Apop => {
@@ -439,10 +439,10 @@ impl Pop3Client {
         self.auth_reply("AUTH LOGIN", user).await
     }
 
-    async fn sasl_simple(&mut self, mech: &str, ir: Option<Secret>) -> Result<()> {
+    async fn sasl_simple(&mut self, mech: &str, ir: Option<Secret>, user: &str) -> Result<()> {
         let initial = ir.map(InitialResponse::Base64);
         self.send(&Command::Auth { mechanism: Some(mech.into()), initial }).await?;
-        self.auth_reply("AUTH", "").await
+        self.auth_reply("AUTH", user).await
     }
 
     async fn login_scram(&mut self, user: &str, password: &Secret) -> Result<()> {
