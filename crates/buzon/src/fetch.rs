@@ -48,6 +48,7 @@ struct Progress {
     quiet: bool,
     /// (stored, planned) messages.
     msgs: (u64, u64),
+    account: String,
 }
 
 impl Observer for Progress {
@@ -59,12 +60,13 @@ impl Observer for Progress {
             bar.reset_eta();
         }
         self.msgs = (0, messages);
+        self.account = account.to_string();
     }
     fn stored(&mut self, bytes: u64) {
         self.msgs.0 += 1;
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
-            bar.set_message(format!("{}/{} messages", self.msgs.0, self.msgs.1));
+            bar.set_message(format!("{}: {}/{} messages", self.account, self.msgs.0, self.msgs.1));
         }
     }
     fn note(&mut self, text: &str) {
@@ -101,7 +103,7 @@ impl Progress {
             );
             b
         });
-        Self { bar, halt, quiet: json, msgs: (0, 0) }
+        Self { bar, halt, quiet: json, msgs: (0, 0), account: String::new() }
     }
 }
 
