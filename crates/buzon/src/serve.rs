@@ -66,8 +66,13 @@ async fn serve(bound: buzon_server::BoundServer) -> Result<(), Failure> {
         let what = match p {
             Protocol::Pop3 => "POP3 (STLS)",
             Protocol::Pop3s => "POP3S (implicit TLS)",
+            Protocol::Lmtp => "LMTP",
+            Protocol::Smtp => "SMTP (STARTTLS)",
         };
         println!("buzon: {what} listening on {addr}");
+    }
+    for (_, path) in server.unix_paths() {
+        println!("buzon: LMTP listening on unix:{}", path.display());
     }
     println!("buzon: TLS certificate SHA-256 {}", server.tls_fingerprint());
     use tokio::signal::unix::{signal, SignalKind};

@@ -3,6 +3,7 @@
 //! where (key and line) and how to fix it. Every key, with its default, is documented in
 //! `docs/buzon.sample.toml`; keep the two in step.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,6 +43,22 @@ pub enum Protocol {
     Pop3,
     /// POP3 over implicit TLS (RFC 8314); port 995.
     Pop3s,
+    /// LMTP (RFC 2033): mail handed over by an MTA; TCP or a UNIX socket.
+    Lmtp,
+    /// SMTP (RFC 5321) for the local domains only, with STARTTLS; port 25.
+    Smtp,
+}
+
+impl Protocol {
+    /// The name `buzon serve` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Pop3 => "POP3",
+            Protocol::Pop3s => "POP3S",
+            Protocol::Lmtp => "LMTP",
+            Protocol::Smtp => "SMTP",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +68,8 @@ pub struct ListenerFile {
     pub protocol: Protocol,
     /// Offer STLS on a plain POP3 listener (default true).
     pub starttls: Option<bool>,
+    /// Permissions of a UNIX socket (`address = "unix:/path"`), octal, default "0660".
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -102,6 +121,44 @@ pub struct Pop3File {
     pub expire: Option<String>,
     pub login_delay: Option<u32>,
     pub lenient_bare_lf: Option<bool>,
+    pub serve_folders: Option<Vec<String>>,
+}
+
+/// A size: a number of bytes, or text with a unit ("50M", "1G").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum SizeFile {
+    Bytes(u64),
+    Text(String),
+}
+
+/// `[delivery]`: where intake puts mail.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryFile {
+    pub local_domains: Option<Vec<String>>,
+    pub aliases_file: Option<PathBuf>,
+    pub recipient_delimiter: Option<String>,
+    /// Domain → user that gets mail for unknown local parts.
+    pub catch_all: Option<BTreeMap<String, String>>,
+    pub quota_bytes: Option<SizeFile>,
+    pub quota_messages: Option<u64>,
+    /// "452" (temporary, default) or "552" (permanent).
+    pub over_quota_reply: Option<String>,
+    pub max_message_size: Option<SizeFile>,
+    pub max_recipients: Option<usize>,
+    pub sieve_dir: Option<PathBuf>,
+}
+
+/// `[smtp]`: the SMTP and LMTP listeners.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpFile {
+    pub hostname: Option<String>,
+    pub max_connections_per_ip: Option<usize>,
+    pub command_timeout: Option<String>,
+    pub data_timeout: Option<String>,
+    pub max_errors: Option<u32>,
 }
 
 /// `[server]`: the process itself.
@@ -141,6 +198,10 @@ pub struct FileConfig {
     pub proxy: ProxyFile,
     #[serde(default)]
     pub server: ServerFile,
+    #[serde(default)]
+    pub delivery: DeliveryFile,
+    #[serde(default)]
+    pub smtp: SmtpFile,
 }
 
 /// A validated listener.
@@ -157,6 +218,45 @@ impl Listener {
     pub fn new(address: SocketAddr, protocol: Protocol) -> Self {
         Self { address, protocol, starttls: true }
     }
+}
+
+/// A validated UNIX socket listener (LMTP only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixListener {
+    pub path: PathBuf,
+    pub protocol: Protocol,
+    /// Permission bits of the socket file.
+    pub mode: u32,
+}
+
+/// `[delivery]`, validated.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub routing: crate::intake::route::RoutingConfig,
+    pub aliases_file: Option<PathBuf>,
+    /// Default limits; users' `userdb_quota_rule` fields override them.
+    pub quota: crate::intake::quota::QuotaLimits,
+    /// Over quota: 552 5.2.2 (true) or 452 4.2.2 (false, the default).
+    pub over_quota_permanent: bool,
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    pub sieve_dir: PathBuf,
+    /// Where messages larger than memory allows wait while they are delivered.
+    pub spool_dir: PathBuf,
+}
+
+/// `[smtp]`, validated.
+#[derive(Debug, Clone)]
+pub struct SmtpOptions {
+    /// Name in the greeting, EHLO reply and Received headers.
+    pub hostname: String,
+    pub max_connections_per_ip: usize,
+    /// RFC 5321 §4.5.3.2.7: waiting for a command.
+    pub command_timeout: Duration,
+    /// Waiting for the next bytes of a message.
+    pub data_timeout: Duration,
+    /// Protocol errors before the session is closed with 421.
+    pub max_errors: u32,
 }
 
 /// Limits on sessions; every one is documented in the sample config.
@@ -197,6 +297,8 @@ pub struct Pop3Options {
     pub expire: Option<String>,
     pub login_delay: Option<u32>,
     pub lenient_bare_lf: bool,
+    /// Maildir++ folders served after INBOX in the one POP3 mailbox.
+    pub serve_folders: Vec<String>,
 }
 
 /// TLS material: files, or a self-signed certificate generated in the data folder.
@@ -221,6 +323,10 @@ pub struct Config {
     pub proxy_trusted: Vec<IpNet>,
     /// `[server] user`/`group`: who the server runs as once its listeners are bound.
     pub run_as: Option<RunAs>,
+    /// `[[listen]]` entries with `address = "unix:/path"`.
+    pub unix_listeners: Vec<UnixListener>,
+    pub delivery: Delivery,
+    pub smtp: SmtpOptions,
 }
 
 /// The account `buzon serve` switches to after binding its listeners as root. Names are
@@ -233,10 +339,11 @@ pub struct RunAs {
     pub group: Option<String>,
 }
 
-
 /// The embedded defaults: loopback, unprivileged ports, `./buzon-data`.
 pub const DEFAULT_POP3: &str = "127.0.0.1:1110";
 pub const DEFAULT_POP3S: &str = "127.0.0.1:1995";
+pub const DEFAULT_LMTP: &str = "127.0.0.1:1024";
+pub const DEFAULT_SMTP: &str = "127.0.0.1:1025";
 
 impl Config {
     /// The zero-config setup `buzon serve` uses without a file.
@@ -367,10 +474,18 @@ impl FileConfig {
             vec![
                 Listener::new(parse_addr(DEFAULT_POP3), Protocol::Pop3),
                 Listener::new(parse_addr(DEFAULT_POP3S), Protocol::Pop3s),
+                Listener::new(parse_addr(DEFAULT_LMTP), Protocol::Lmtp),
+                Listener::new(parse_addr(DEFAULT_SMTP), Protocol::Smtp),
             ]
         } else {
             let mut v = Vec::new();
             for l in &self.listen {
+                if l.address.starts_with("unix:") {
+                    continue;
+                }
+                if l.mode.is_some() {
+                    return Err(cx.err("listen", "mode", "is set on a TCP listener", "`mode` applies to UNIX sockets (`address = \"unix:/path\"`) only; remove it"));
+                }
                 let address = resolve_listen_addr(&l.address).ok_or_else(|| {
                     cx.err("listen", "address", format!("is not an address with a port: {:?}", l.address), "write \"IP:PORT\", e.g. \"0.0.0.0:995\" or \"[::]:110\"")
                 })?;
@@ -457,7 +572,19 @@ impl FileConfig {
             expire: p.expire.clone(),
             login_delay: p.login_delay,
             lenient_bare_lf: p.lenient_bare_lf.unwrap_or(false),
+            serve_folders: {
+                let folders = p.serve_folders.clone().unwrap_or_default();
+                for f in &folders {
+                    if let Err(e) = buzon_store::name::validate_folder_name(f) {
+                        return Err(cx.err("pop3", "serve_folders", e.to_string(), "name Maildir++ folders as mail clients show them, e.g. \"Junk\" or \"Lists.rust\""));
+                    }
+                }
+                folders
+            },
         };
+        let unix_listeners = unix_listeners(&cx, &self.listen)?;
+        let delivery = delivery(&cx, &self.delivery, &data_dir)?;
+        let smtp = smtp_options(&cx, &self.smtp, &hostname)?;
 
         Ok(Config {
             data_dir,
@@ -471,8 +598,138 @@ impl FileConfig {
             pop3,
             proxy_trusted: cx.nets("proxy", "trusted_networks", &self.proxy.trusted_networks, &[])?,
             run_as: run_as(&cx, &self.server)?,
+            unix_listeners,
+            delivery,
+            smtp,
         })
     }
+}
+
+/// `[[listen]]` entries on UNIX sockets: LMTP only (the other protocols need a client
+/// address for their limits and plaintext rules).
+fn unix_listeners(cx: &Ctx<'_>, listen: &[ListenerFile]) -> Result<Vec<UnixListener>, ConfigError> {
+    let mut out = Vec::new();
+    for l in listen {
+        let Some(path) = l.address.strip_prefix("unix:") else {
+            continue;
+        };
+        if l.protocol != Protocol::Lmtp {
+            return Err(cx.err("listen", "address", format!("{:?} is a UNIX socket for {}", l.address, l.protocol.name()), "UNIX sockets are for LMTP only; give POP3 and SMTP listeners an IP:PORT"));
+        }
+        if !path.starts_with('/') {
+            return Err(cx.err("listen", "address", format!("{:?} is not an absolute path", l.address), "write \"unix:/run/buzon/lmtp\""));
+        }
+        let mode = match &l.mode {
+            None => 0o660,
+            Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                .ok()
+                .filter(|m| *m <= 0o777)
+                .ok_or_else(|| cx.err("listen", "mode", format!("is not an octal permission: {m:?}"), "write e.g. \"0660\" (owner and group may connect)"))?,
+        };
+        out.push(UnixListener { path: PathBuf::from(path), protocol: l.protocol, mode });
+    }
+    Ok(out)
+}
+
+/// Parses "50M", "1G", "512k", "1048576", "100B" (powers of 1024); `bare` multiplies a
+/// number without a unit.
+pub fn parse_size_with(s: &str, bare: u64) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => bare,
+        "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+impl Ctx<'_> {
+    fn size(&self, section: &str, key: &str, v: &Option<SizeFile>, default: u64) -> Result<u64, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(SizeFile::Bytes(n)) => Ok(*n),
+            Some(SizeFile::Text(t)) => parse_size_with(t, 1).ok_or_else(|| self.err(section, key, format!("is not a size: {t:?}"), "write a number of bytes or a number with a unit, e.g. \"50M\" or \"1G\"")),
+        }
+    }
+}
+
+fn delivery(cx: &Ctx<'_>, d: &DeliveryFile, data_dir: &Path) -> Result<Delivery, ConfigError> {
+    use crate::intake::route::normalize_domain;
+    let local_domains: Vec<String> = d.local_domains.clone().unwrap_or_else(|| vec!["localhost".into()]).iter().map(|s| normalize_domain(s)).collect();
+    if local_domains.is_empty() {
+        return Err(cx.err("delivery", "local_domains", "is empty, so no mail could be accepted", "list the domains this server receives mail for, e.g. [\"example.com\"]"));
+    }
+    if let Some(bad) = local_domains.iter().find(|d| !buzon_smtp_proto::address::is_domain(d)) {
+        return Err(cx.err("delivery", "local_domains", format!("has {bad:?}, which is not a domain name"), "write domain names such as \"example.com\""));
+    }
+    let recipient_delimiter = match d.recipient_delimiter.as_deref() {
+        None => Some("+".to_string()),
+        Some("") => None,
+        Some(s) if s.chars().count() == 1 && !s.contains(|c: char| c.is_alphanumeric() || c == '@' || c.is_whitespace()) => Some(s.to_string()),
+        Some(s) => return Err(cx.err("delivery", "recipient_delimiter", format!("is {s:?}"), "use one punctuation character such as \"+\" or \"-\" (RFC 5233), or \"\" to turn sub-addressing off")),
+    };
+    let mut catch_all = HashMap::new();
+    for (domain, user) in d.catch_all.clone().unwrap_or_default() {
+        let domain = normalize_domain(&domain);
+        if !local_domains.contains(&domain) {
+            return Err(cx.err("delivery", "catch_all", format!("names {domain:?}, which is not in local_domains"), "add the domain to `local_domains` or remove its catch-all"));
+        }
+        if buzon_auth::validate_username(&user).is_err() {
+            return Err(cx.err("delivery", "catch_all", format!("names {user:?}, which is not a user name"), "give the name of a user in the users file"));
+        }
+        catch_all.insert(domain, user);
+    }
+    let over_quota_permanent = match d.over_quota_reply.as_deref() {
+        None | Some("452") => false,
+        Some("552") => true,
+        Some(other) => return Err(cx.err("delivery", "over_quota_reply", format!("is {other:?}"), "use \"452\" (temporary: the sender retries, the default) or \"552\" (permanent: the sender bounces the message)")),
+    };
+    let quota_bytes = cx.size("delivery", "quota_bytes", &d.quota_bytes, 0)?;
+    let quota_messages = d.quota_messages.unwrap_or(0);
+    let max_message_size = cx.size("delivery", "max_message_size", &d.max_message_size, 50 * 1024 * 1024)?;
+    if max_message_size < 64 * 1024 {
+        return Err(cx.err("delivery", "max_message_size", format!("is {max_message_size} bytes"), "allow at least 64K (RFC 5321 §4.5.3.1.7); the default is 50M"));
+    }
+    let max_recipients = d.max_recipients.unwrap_or(100);
+    if max_recipients < 100 {
+        return Err(cx.err("delivery", "max_recipients", format!("is {max_recipients}"), "RFC 5321 §4.5.3.1.8 requires accepting at least 100 recipients"));
+    }
+    Ok(Delivery {
+        routing: crate::intake::route::RoutingConfig { local_domains, recipient_delimiter, catch_all },
+        aliases_file: d.aliases_file.clone(),
+        quota: crate::intake::quota::QuotaLimits { bytes: (quota_bytes > 0).then_some(quota_bytes), messages: (quota_messages > 0).then_some(quota_messages) },
+        over_quota_permanent,
+        max_message_size,
+        max_recipients,
+        sieve_dir: d.sieve_dir.clone().unwrap_or_else(|| data_dir.join("sieve")),
+        spool_dir: data_dir.join("spool"),
+    })
+}
+
+fn smtp_options(cx: &Ctx<'_>, s: &SmtpFile, hostname: &str) -> Result<SmtpOptions, ConfigError> {
+    let name = s.hostname.clone().unwrap_or_else(|| hostname.to_string());
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(cx.err("smtp", "hostname", format!("is not a host name: {name:?}"), "use the server's DNS name, e.g. \"mx.example.com\""));
+    }
+    let max_connections_per_ip = s.max_connections_per_ip.unwrap_or(20);
+    if max_connections_per_ip == 0 {
+        return Err(cx.err("smtp", "max_connections_per_ip", "is 0, so nobody could connect", "use a positive number"));
+    }
+    let command_timeout = cx.duration("smtp", "command_timeout", &s.command_timeout, Duration::from_secs(300))?;
+    let data_timeout = cx.duration("smtp", "data_timeout", &s.data_timeout, Duration::from_secs(300))?;
+    for (key, v) in [("command_timeout", command_timeout), ("data_timeout", data_timeout)] {
+        if v < Duration::from_secs(1) {
+            return Err(cx.err("smtp", key, format!("is {v:?}"), "use at least \"1s\"; RFC 5321 §4.5.3.2.7 recommends 5 minutes (the default)"));
+        }
+    }
+    Ok(SmtpOptions { hostname: name, max_connections_per_ip, command_timeout, data_timeout, max_errors: s.max_errors.unwrap_or(20).max(1) })
 }
 
 /// `[server] user`/`group`: syntax only; the names are looked up at start.
@@ -536,8 +793,18 @@ mod tests {
     #[test]
     fn embedded_defaults_are_loopback_unprivileged() {
         let c = Config::embedded_default(Path::new("/tmp/x"));
-        assert_eq!(c.listeners.len(), 2);
-        assert!(c.listeners.iter().all(|l| l.address.ip().is_loopback() && l.address.port() > 1024));
+        assert_eq!(c.listeners.len(), 4);
+        assert!(c.listeners.iter().all(|l| l.address.ip().is_loopback() && l.address.port() >= 1024));
+        let by = |p: Protocol| c.listeners.iter().find(|l| l.protocol == p).map(|l| l.address.port());
+        assert_eq!((by(Protocol::Lmtp), by(Protocol::Smtp)), (Some(1024), Some(1025)));
+        assert_eq!(c.delivery.routing.local_domains, vec!["localhost".to_string()]);
+        assert_eq!(c.delivery.routing.recipient_delimiter.as_deref(), Some("+"));
+        assert_eq!(c.delivery.max_message_size, 50 * 1024 * 1024);
+        assert_eq!(c.delivery.max_recipients, 100);
+        assert!(c.delivery.quota.is_unlimited() && !c.delivery.over_quota_permanent);
+        assert_eq!(c.delivery.sieve_dir, Path::new("/tmp/x/sieve"));
+        assert_eq!(c.smtp.command_timeout, Duration::from_secs(300));
+        assert!(c.unix_listeners.is_empty() && c.pop3.serve_folders.is_empty());
         assert_eq!(c.limits.idle_timeout, Duration::from_secs(600));
         assert!(!c.auth.allow_plaintext_without_tls);
         assert_eq!(c.auth.users_file, Path::new("/tmp/x/users"));
@@ -623,6 +890,18 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.limits.max_connections, d.limits.max_connections);
         assert_eq!(c.pop3.greeting, d.pop3.greeting);
         assert_eq!(c.tls, d.tls);
+        assert_eq!(c.pop3.serve_folders, d.pop3.serve_folders);
+        assert_eq!(c.delivery.routing.local_domains, d.delivery.routing.local_domains);
+        assert_eq!(c.delivery.routing.recipient_delimiter, d.delivery.routing.recipient_delimiter);
+        assert_eq!(c.delivery.quota, d.delivery.quota);
+        assert_eq!(c.delivery.over_quota_permanent, d.delivery.over_quota_permanent);
+        assert_eq!(c.delivery.max_message_size, d.delivery.max_message_size);
+        assert_eq!(c.delivery.max_recipients, d.delivery.max_recipients);
+        assert_eq!(c.delivery.sieve_dir, d.delivery.sieve_dir);
+        assert_eq!(c.smtp.max_connections_per_ip, d.smtp.max_connections_per_ip);
+        assert_eq!(c.smtp.command_timeout, d.smtp.command_timeout);
+        assert_eq!(c.smtp.data_timeout, d.smtp.data_timeout);
+        assert_eq!(c.smtp.max_errors, d.smtp.max_errors);
     }
 
     #[test]
@@ -654,5 +933,71 @@ trusted_networks = ["192.0.2.0/24"]
             let e = Config::parse(text, "f").err().map(|e| e.to_string()).unwrap_or_default();
             assert!(e.contains(want) && (e.contains("line 2") || e.contains("line 3")), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn intake_sections() {
+        let text = r#"
+hostname = "mx.example.com"
+[[listen]]
+address = "unix:/run/buzon/lmtp"
+protocol = "lmtp"
+mode = "0666"
+[[listen]]
+address = "[::]:25"
+protocol = "smtp"
+[delivery]
+local_domains = ["Example.COM.", "example.org"]
+aliases_file = "/etc/buzon/aliases"
+recipient_delimiter = "-"
+catch_all = { "example.org" = "postmaster" }
+quota_bytes = "1G"
+quota_messages = 10000
+over_quota_reply = "552"
+max_message_size = 26214400
+max_recipients = 500
+sieve_dir = "/var/lib/buzon/sieve"
+[smtp]
+hostname = "mx1.example.com"
+max_connections_per_ip = 5
+command_timeout = "10m"
+[pop3]
+serve_folders = ["Junk", "Lists.rust"]
+"#;
+        let c = Config::parse(text, "f").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.unix_listeners, vec![UnixListener { path: PathBuf::from("/run/buzon/lmtp"), protocol: Protocol::Lmtp, mode: 0o666 }]);
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.delivery.routing.local_domains, vec!["example.com".to_string(), "example.org".to_string()]);
+        assert_eq!(c.delivery.routing.recipient_delimiter.as_deref(), Some("-"));
+        assert_eq!(c.delivery.routing.catch_all.get("example.org").map(String::as_str), Some("postmaster"));
+        assert_eq!(c.delivery.quota.bytes, Some(1 << 30));
+        assert_eq!(c.delivery.quota.messages, Some(10_000));
+        assert!(c.delivery.over_quota_permanent);
+        assert_eq!(c.delivery.max_message_size, 25 << 20);
+        assert_eq!(c.smtp.hostname, "mx1.example.com");
+        assert_eq!(c.smtp.command_timeout, Duration::from_secs(600));
+        assert_eq!(c.pop3.serve_folders, vec!["Junk".to_string(), "Lists.rust".to_string()]);
+
+        for (text, want) in [
+            ("[[listen]]\naddress = \"unix:/x\"\nprotocol = \"pop3\"\n", "LMTP only"),
+            ("[[listen]]\naddress = \"unix:rel\"\nprotocol = \"lmtp\"\n", "absolute path"),
+            ("[[listen]]\naddress = \"unix:/x\"\nprotocol = \"lmtp\"\nmode = \"999\"\n", "octal"),
+            ("[delivery]\nover_quota_reply = \"550\"\n", "\"452\""),
+            ("[delivery]\nmax_message_size = \"huge\"\n", "not a size"),
+            ("[delivery]\nmax_recipients = 10\n", "at least 100"),
+            ("[delivery]\nlocal_domains = []\n", "is empty"),
+            ("[delivery]\ncatch_all = { \"other.org\" = \"bob\" }\n", "not in local_domains"),
+            ("[delivery]\nrecipient_delimiter = \"ab\"\n", "punctuation"),
+            ("[pop3]\nserve_folders = [\"../x\"]\n", "invalid folder name"),
+            ("[smtp]\ncommand_timeout = \"0s\"\n", "at least"),
+        ] {
+            let e = Config::parse(text, "f").err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains(want) && e.contains("line "), "{text:?}: {e}");
+        }
+        assert_eq!(parse_size_with("50M", 1), Some(50 << 20));
+        assert_eq!(parse_size_with("1024", 1024), Some(1 << 20));
+        assert_eq!(parse_size_with("7 GiB", 1), Some(7 << 30));
+        assert_eq!(parse_size_with("x", 1), None);
+        assert_eq!(parse_size_with("99999999999T", 1), None);
     }
 }

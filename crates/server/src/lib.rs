@@ -1,12 +1,14 @@
-//! Buzón's network runtime: listeners for POP3 (with STLS) and POP3S, rustls, connection
-//! limits, PROXY headers, timeouts, and graceful shutdown.
+//! Buzón's network runtime: listeners for POP3 (with STLS) and POP3S, and for mail intake
+//! over LMTP and SMTP ([`intake`]), rustls, connection limits, PROXY headers, timeouts,
+//! and graceful shutdown.
 //!
 //! Data flows one way: listener → connection (limits, PROXY, TLS) → protocol session
-//! ([`pop3`]) → authentication ([`login`]) and store. Nothing here parses POP3 itself; the
-//! protocol crate does.
+//! ([`pop3`], or [`intake`]'s SMTP/LMTP sessions) → authentication ([`login`]) and store.
+//! Nothing here parses POP3 or SMTP itself; the protocol crates do.
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod intake;
 mod login;
 mod pop3;
 pub mod privileges;
@@ -44,6 +46,10 @@ pub enum ServerError {
     Users(#[from] buzon_auth::AuthError),
     #[error("cannot create the mail folder {path}: {source} — check that the data folder is writable by the server's user")]
     MailDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Intake(#[from] intake::IntakeError),
+    #[error("cannot listen on the UNIX socket {path}: {source} — check that its folder exists and is writable by the server's account, and that no other server uses it")]
+    BindUnix { path: std::path::PathBuf, source: std::io::Error },
 }
 
 /// State every connection task shares.
@@ -54,11 +60,13 @@ pub(crate) struct Shared {
     pub auth: Arc<login::Authenticator>,
     pub registry: Arc<Registry>,
     pub shutdown: watch::Receiver<bool>,
+    pub intake: Arc<intake::Intake>,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
 pub struct RunningServer {
     addrs: Vec<(Protocol, SocketAddr)>,
+    unix_paths: Vec<(Protocol, std::path::PathBuf)>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     shared: Arc<Shared>,
@@ -69,6 +77,11 @@ impl RunningServer {
     /// The bound addresses, in configuration order (port 0 resolved).
     pub fn local_addrs(&self) -> &[(Protocol, SocketAddr)] {
         &self.addrs
+    }
+
+    /// The UNIX socket listeners (LMTP), in configuration order.
+    pub fn unix_paths(&self) -> &[(Protocol, std::path::PathBuf)] {
+        &self.unix_paths
     }
 
     /// The first bound address for a protocol.
@@ -145,8 +158,14 @@ impl BoundServer {
             let listener = TcpListener::from_std(listener).map_err(|source| ServerError::Bind { addr, source, hint: "the listener could not join the runtime" })?;
             tokio_listeners.push((spec, addr, listener));
         }
+        let intake = Arc::new(intake::Intake::new(&config)?);
+        let mut unix = Vec::new();
+        for u in &config.unix_listeners {
+            let listener = intake::bind_unix(&u.path, u.mode).map_err(|source| ServerError::BindUnix { path: u.path.clone(), source })?;
+            unix.push((u.clone(), listener));
+        }
         let (tx, rx) = watch::channel(false);
-        let shared = Arc::new(Shared { config, session_config, tls: Arc::clone(&tls), auth, registry: Registry::new(), shutdown: rx });
+        let shared = Arc::new(Shared { config, session_config, tls: Arc::clone(&tls), auth, registry: Registry::new(), shutdown: rx, intake });
         let mut tasks = JoinSet::new();
         let mut addrs = Vec::new();
         for (spec, addr, listener) in tokio_listeners {
@@ -154,7 +173,13 @@ impl BoundServer {
             addrs.push((spec.protocol, addr));
             tasks.spawn(accept_loop(Arc::clone(&shared), listener, spec));
         }
-        Ok(RunningServer { addrs, shutdown: tx, tasks, shared, tls })
+        let mut unix_paths = Vec::new();
+        for (spec, listener) in unix {
+            tracing::info!(path = %spec.path.display(), protocol = ?spec.protocol, "listening");
+            unix_paths.push((spec.protocol, spec.path.clone()));
+            tasks.spawn(intake::unix_accept_loop(Arc::clone(&shared), listener, spec.path));
+        }
+        Ok(RunningServer { addrs, unix_paths, shutdown: tx, tasks, shared, tls })
     }
 }
 
@@ -225,6 +250,9 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, spec: config::L
 }
 
 async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: SocketAddr, spec: config::Listener) {
+    if matches!(spec.protocol, Protocol::Lmtp | Protocol::Smtp) {
+        return intake::handle_tcp(shared, tcp, peer, &spec).await;
+    }
     let _ = tcp.set_nodelay(true);
     set_keepalive(&tcp);
     let limits = &shared.config.limits;
@@ -245,6 +273,8 @@ async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: Socket
     let guard = shared.registry.connect(peer.ip(), limits.max_connections, limits.max_connections_per_ip);
     let stream = match spec.protocol {
         Protocol::Pop3 => Stream::Plain(tcp),
+        // Served by `intake::handle_tcp` above.
+        Protocol::Lmtp | Protocol::Smtp => return,
         Protocol::Pop3s => {
             let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.server_config());
             match timeout(handshake, acceptor.accept(tcp)).await {

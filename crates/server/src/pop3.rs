@@ -333,7 +333,8 @@ impl Conn {
         let mut took_over = false;
         loop {
             let root2 = root.clone();
-            let opened = tokio::task::spawn_blocking(move || Maildir::create(root2).and_then(|m| m.open_session())).await;
+            let serve_folders = shared.config.pop3.serve_folders.clone();
+            let opened = tokio::task::spawn_blocking(move || open_store(root2, &serve_folders)).await;
             match opened {
                 Ok(Ok(store)) => {
                     let messages = to_message_infos(&store)?;
@@ -530,6 +531,24 @@ impl Conn {
             "pop3 session ended"
         );
     }
+}
+
+/// Opens INBOX, merged with the `[pop3] serve_folders` that exist (in the configured
+/// order), so mail a filter moved is not silently missed by POP3 users.
+fn open_store(root: std::path::PathBuf, serve_folders: &[String]) -> Result<buzon_store::Session, StoreError> {
+    let inbox = Maildir::create(root)?;
+    if serve_folders.is_empty() {
+        return inbox.open_session();
+    }
+    let mut folders = Vec::new();
+    for name in serve_folders {
+        match inbox.folder(name) {
+            Ok(md) => folders.push((name.clone(), md)),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Maildir::open_merged_session(&inbox, &folders)
 }
 
 fn to_message_infos(store: &buzon_store::Session) -> Result<Vec<MessageInfo>, Response> {

@@ -7,12 +7,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 use tokio_rustls::server::TlsStream;
 
 pub enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// A local connection on a UNIX socket (LMTP).
+    Unix(UnixStream),
     /// The plain stream was handed to the TLS acceptor and nothing replaced it (the
     /// handshake failed): every operation fails.
     Upgrading,
@@ -26,7 +28,7 @@ impl Stream {
     /// "TLSv1.3", "TLSv1.2" or "none", for the session log line.
     pub fn tls_version(&self) -> &'static str {
         match self {
-            Stream::Plain(_) | Stream::Upgrading => "none",
+            Stream::Plain(_) | Stream::Unix(_) | Stream::Upgrading => "none",
             Stream::Tls(t) => match t.get_ref().1.protocol_version() {
                 Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
                 Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
@@ -45,6 +47,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(gone())),
         }
     }
@@ -55,6 +58,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Unix(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(gone())),
         }
     }
@@ -62,6 +66,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Unix(s) => Pin::new(s).poll_flush(cx),
             Stream::Upgrading => Poll::Ready(Err(gone())),
         }
     }
@@ -69,6 +74,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Upgrading => Poll::Ready(Ok(())),
         }
     }

@@ -13,6 +13,7 @@ pub mod fault;
 pub mod https;
 pub mod process;
 pub mod server;
+pub mod smtp;
 
 pub use certs::TestCa;
 pub use client::LineClient;
@@ -22,3 +23,4 @@ pub use fault::{Fault, FaultProxy};
 pub use https::TestHttps;
 pub use process::BuzonProcess;
 pub use server::{TestServer, TestServerBuilder};
+pub use smtp::SmtpClient;

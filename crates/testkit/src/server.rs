@@ -23,6 +23,8 @@ pub struct TestServer {
     pub ca: TestCa,
     pub pop3: SocketAddr,
     pub pop3s: SocketAddr,
+    /// Every bound listener (LMTP and SMTP ones too, when the config adds them).
+    pub addrs: Vec<(Protocol, SocketAddr)>,
     pub config: Config,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -106,18 +108,23 @@ impl TestServer {
                         return;
                     }
                 };
-                let _ = addr_tx.send(Ok((server.addr(Protocol::Pop3), server.addr(Protocol::Pop3s))));
+                let _ = addr_tx.send(Ok((server.addr(Protocol::Pop3), server.addr(Protocol::Pop3s), server.local_addrs().to_vec())));
                 let _ = stop_rx.await;
                 server.shutdown(Duration::from_secs(5)).await;
             });
         });
-        let (pop3, pop3s) = match addr_rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok((Some(a), Some(b)))) => (a, b),
+        let (pop3, pop3s, addrs) = match addr_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok((Some(a), Some(b), all))) => (a, b, all),
             Ok(Ok(_)) => panic!("test server has no POP3/POP3S listener"),
             Ok(Err(e)) => panic!("test server failed to start: {e}"),
             Err(e) => panic!("test server did not start: {e}"),
         };
-        TestServer { dir, ca, pop3, pop3s, config, stop: Some(stop_tx), thread: Some(thread) }
+        TestServer { dir, ca, pop3, pop3s, addrs, config, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    /// The first listener of a protocol (panics if the config has none).
+    pub fn addr(&self, protocol: Protocol) -> SocketAddr {
+        self.addrs.iter().find(|(p, _)| *p == protocol).map(|(_, a)| *a).unwrap_or_else(|| panic!("no {protocol:?} listener in {:?}", self.addrs))
     }
 
     /// The Maildir of a user (created on demand).

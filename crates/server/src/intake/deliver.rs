@@ -1,0 +1,561 @@
+//! The delivery engine shared by LMTP, SMTP and `buzon deliver`: recipient checks at RCPT
+//! time, then Sieve, quota and durable Maildir writes once the message is complete.
+//!
+//! Everything here blocks (file system, fsync) and runs on a blocking thread.
+//!
+//! # Outcomes
+//!
+//! Each recipient address reaches one or more mailboxes (aliases). Mailboxes that must
+//! get the message together form a *group*: in LMTP and `buzon deliver` a group is one
+//! recipient address; in SMTP, where one reply covers the whole message, it is the whole
+//! transaction. A group gets one outcome:
+//!
+//! 1. if any mailbox fails temporarily (disk full, I/O error, over quota with 452), no
+//!    mailbox of the group gets the message and the answer is that temporary failure, so
+//!    the sender retries without anyone receiving a duplicate;
+//! 2. otherwise, if no mailbox accepts it (all Sieve rejects, or permanently over quota
+//!    with 552), the answer is the first refusal;
+//! 3. otherwise every accepting mailbox gets its copy. A Sieve reject in such a group
+//!    cannot be told to the sender (Buzón sends no bounces), so that mailbox keeps the
+//!    message in INBOX; a mailbox permanently over quota gets it anyway. Both are logged.
+//!
+//! All copies of a group are first written and fsynced under `tmp/`, and only when every
+//! one succeeded are they moved into `new/` (each move fsynced): a failure leaves nothing
+//! visible anywhere.
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use buzon_auth::UserDb;
+use buzon_smtp_proto::reply::{self, Reply};
+use buzon_store::{Maildir, StoreError};
+
+use super::filter::{Decision, Filters};
+use super::quota::{limits_for, QuotaLimits};
+use super::route::{route, Aliases, AliasError, RouteError, RoutingConfig};
+use super::spool::Spool;
+use super::trace::{ReceivedFrom, Trace};
+use crate::config::Config;
+
+/// Bytes of the header section that Sieve looks at.
+const MAX_HEADER_SECTION: usize = 256 * 1024;
+
+/// Why a recipient or a delivery failed. Each maps to one SMTP/LMTP reply and one
+/// sysexits code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The domain is not local (no relaying).
+    NotLocal,
+    /// No such user, alias or catch-all.
+    UnknownUser,
+    /// The mailbox is over its quota.
+    OverQuota { permanent: bool },
+    /// The user's Sieve script refused the message (RFC 5429).
+    Rejected(String),
+    /// The disk is full.
+    NoSpace(String),
+    /// Anything else that may work later (I/O errors, an unreadable users file).
+    Temporary(String),
+    /// The mailbox cannot be created or written and retrying will not help.
+    CannotCreate(String),
+    /// The message exceeds `max_message_size`.
+    TooBig(u64),
+}
+
+impl Failure {
+    /// The SMTP/LMTP reply.
+    pub fn reply(&self) -> Reply {
+        match self {
+            Failure::NotLocal => reply::relay_denied(),
+            Failure::UnknownUser => reply::unknown_user(),
+            Failure::OverQuota { permanent } => reply::over_quota(*permanent),
+            Failure::Rejected(reason) => reply::rejected_by_filter(reason),
+            Failure::NoSpace(_) => reply::no_space(),
+            Failure::Temporary(_) => reply::local_error(),
+            Failure::CannotCreate(_) => reply::mailbox_unavailable(),
+            Failure::TooBig(max) => reply::message_too_big(*max),
+        }
+    }
+
+    /// The `sysexits.h` code for `buzon deliver`.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::NotLocal | Failure::UnknownUser => 67,            // EX_NOUSER
+            Failure::OverQuota { permanent: true } => 73,               // EX_CANTCREAT
+            Failure::CannotCreate(_) => 73,                             // EX_CANTCREAT
+            Failure::Rejected(_) => 77,                                 // EX_NOPERM
+            Failure::TooBig(_) => 65,                                   // EX_DATAERR
+            Failure::OverQuota { permanent: false } | Failure::NoSpace(_) | Failure::Temporary(_) => 75, // EX_TEMPFAIL
+        }
+    }
+
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Failure::OverQuota { permanent: false } | Failure::NoSpace(_) | Failure::Temporary(_))
+    }
+
+    fn from_store(e: &StoreError) -> Failure {
+        match e {
+            StoreError::NoSpace { .. } => Failure::NoSpace(e.to_string()),
+            StoreError::TooBig { limit } => Failure::TooBig(*limit),
+            e if e.is_temporary() => Failure::Temporary(e.to_string()),
+            e => Failure::CannotCreate(e.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NotLocal => f.write_str("the domain is not local and relaying is not offered"),
+            Failure::UnknownUser => f.write_str("no such user"),
+            Failure::OverQuota { .. } => f.write_str("the mailbox is over quota"),
+            Failure::Rejected(r) => write!(f, "rejected by the recipient's Sieve script: {r}"),
+            Failure::NoSpace(d) | Failure::Temporary(d) | Failure::CannotCreate(d) => f.write_str(d),
+            Failure::TooBig(max) => write!(f, "the message is larger than {max} bytes"),
+        }
+    }
+}
+
+/// A recipient address accepted at RCPT time and the users it reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// The address as given (without angle brackets): Delivered-To, Sieve's envelope "to".
+    pub address: String,
+    /// User names as written in the users file; never empty.
+    pub users: Vec<String>,
+}
+
+/// How recipients are grouped (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// One outcome per recipient address (LMTP, `buzon deliver`).
+    PerRecipient,
+    /// One outcome for the whole message (SMTP).
+    Together,
+}
+
+/// One stored copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copy {
+    pub user: String,
+    /// `None`: INBOX.
+    pub folder: Option<String>,
+    pub uidl: String,
+}
+
+/// What happened to one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored; `copies` is empty when every mailbox discarded it (Sieve `discard`).
+    Delivered { copies: Vec<Copy> },
+    Failed(Failure),
+}
+
+/// A complete incoming message.
+#[derive(Debug)]
+pub struct Incoming<'a> {
+    pub spool: &'a Spool,
+    /// Id for logs and trace headers.
+    pub id: &'a str,
+    /// The reverse-path without angle brackets ("" for `<>`).
+    pub return_path: &'a str,
+    /// `None` for `buzon deliver` (no Received header).
+    pub received: Option<&'a ReceivedFrom>,
+    /// Leave out Return-Path/Delivered-To fields the message already starts with (an MTA
+    /// that runs `buzon deliver` has added them).
+    pub keep_existing_trace: bool,
+}
+
+/// A problem found when the engine starts.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("cannot load the users file: {0}")]
+    Users(#[from] buzon_auth::AuthError),
+    #[error("cannot read the aliases file {path}: {source} — check `delivery.aliases_file` and its permissions")]
+    AliasesRead { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Aliases(#[from] AliasError),
+}
+
+/// A file loaded into memory and reloaded when its modification time or size changes.
+struct Reloading<T> {
+    path: PathBuf,
+    stamp: Option<(Option<SystemTime>, u64)>,
+    value: Arc<T>,
+}
+
+fn stamp_of(path: &Path) -> Option<(Option<SystemTime>, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.modified().ok(), m.len()))
+}
+
+/// The delivery engine.
+pub struct Deliverer {
+    mail_dir: PathBuf,
+    hostname: String,
+    routing: RoutingConfig,
+    quota: QuotaLimits,
+    over_quota_permanent: bool,
+    max_message_size: u64,
+    users: Mutex<Reloading<UserDb>>,
+    aliases: Option<Mutex<Reloading<Aliases>>>,
+    filters: Filters,
+    spool_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Deliverer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deliverer").field("mail_dir", &self.mail_dir).finish_non_exhaustive()
+    }
+}
+
+impl Deliverer {
+    /// Loads the users and aliases files (errors name the file and line).
+    pub fn new(config: &Config) -> Result<Deliverer, IntakeError> {
+        let d = &config.delivery;
+        let users_file = config.auth.users_file.clone();
+        let users = Reloading { stamp: stamp_of(&users_file), value: Arc::new(UserDb::load(&users_file)?), path: users_file };
+        let aliases = match &d.aliases_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| IntakeError::AliasesRead { path: path.clone(), source })?;
+                let parsed = Aliases::parse(&text, path, &d.routing.local_domains)?;
+                Some(Mutex::new(Reloading { path: path.clone(), stamp: stamp_of(path), value: Arc::new(parsed) }))
+            }
+            None => None,
+        };
+        Ok(Deliverer {
+            mail_dir: config.mail_dir.clone(),
+            hostname: config.smtp.hostname.clone(),
+            routing: d.routing.clone(),
+            quota: d.quota,
+            over_quota_permanent: d.over_quota_permanent,
+            max_message_size: d.max_message_size,
+            users: Mutex::new(users),
+            aliases,
+            filters: Filters::new(&d.sieve_dir),
+            spool_dir: d.spool_dir.clone(),
+        })
+    }
+
+    /// Where spool files go.
+    pub fn spool_dir(&self) -> &Path {
+        &self.spool_dir
+    }
+
+    pub fn max_message_size(&self) -> u64 {
+        self.max_message_size
+    }
+
+    /// The current users file (reloaded if it changed). A file that became unreadable
+    /// or invalid keeps the previous version in use, with an error in the log.
+    fn users(&self) -> Arc<UserDb> {
+        let mut g = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        let now = stamp_of(&g.path);
+        if now != g.stamp {
+            match UserDb::load(&g.path) {
+                Ok(db) => {
+                    g.value = Arc::new(db);
+                    g.stamp = now;
+                }
+                Err(e) => tracing::error!("users file changed but cannot be loaded, keeping the previous version: {e}"),
+            }
+        }
+        Arc::clone(&g.value)
+    }
+
+    fn aliases(&self) -> Arc<Aliases> {
+        let Some(m) = &self.aliases else {
+            return Arc::new(Aliases::default());
+        };
+        let mut g = m.lock().unwrap_or_else(|p| p.into_inner());
+        let now = stamp_of(&g.path);
+        if now != g.stamp {
+            let loaded = std::fs::read_to_string(&g.path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| Aliases::parse(&t, &g.path, &self.routing.local_domains).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(a) => {
+                    tracing::info!(file = %g.path.display(), aliases = a.len(), "reloaded the aliases file");
+                    g.value = Arc::new(a);
+                    g.stamp = now;
+                }
+                Err(e) => tracing::error!("aliases file changed but cannot be loaded, keeping the previous version: {e}"),
+            }
+        }
+        Arc::clone(&g.value)
+    }
+
+    fn maildir_root(&self, user: &str) -> PathBuf {
+        self.mail_dir.join(buzon_auth::mailbox_dir_name(user))
+    }
+
+    /// Bytes and messages in a user's mailbox, INBOX and every folder together.
+    fn usage(&self, user: &str) -> Result<(u64, u64), StoreError> {
+        let root = self.maildir_root(user);
+        let md = match Maildir::open(&root) {
+            Ok(md) => md,
+            Err(StoreError::NotFound) => return Ok((0, 0)),
+            Err(e) => return Err(e),
+        };
+        let u = md.usage()?;
+        let (mut bytes, mut messages) = (u.bytes, u.messages);
+        for name in md.list_folders()? {
+            if let Ok(f) = md.folder(&name) {
+                let u = f.usage()?;
+                bytes = bytes.saturating_add(u.bytes);
+                messages = messages.saturating_add(u.messages);
+            }
+        }
+        Ok((bytes, messages))
+    }
+
+    fn limits(&self, users: &UserDb, user: &str) -> QuotaLimits {
+        users.lookup(user).map_or(self.quota, |e| limits_for(self.quota, e))
+    }
+
+    /// RCPT time: routes the address and checks that no mailbox it reaches is already
+    /// over quota (counting the SIZE the client declared). `domain` is `None` for the
+    /// bare Postmaster and for `buzon deliver --to user`.
+    pub fn check_recipient(&self, local_part: &str, domain: Option<&str>, declared_size: Option<u64>) -> Result<Vec<String>, Failure> {
+        let users = self.users();
+        let found = route(&self.routing, &users, &self.aliases(), local_part, domain).map_err(|e| match e {
+            RouteError::NotLocal => Failure::NotLocal,
+            RouteError::Unknown => Failure::UnknownUser,
+        })?;
+        for user in &found {
+            let limits = self.limits(&users, user);
+            if limits.is_unlimited() {
+                continue;
+            }
+            let (bytes, messages) = self.usage(user).map_err(|e| Failure::from_store(&e))?;
+            if limits.exceeded_by(bytes, messages, declared_size.unwrap_or(0), 1) {
+                tracing::info!(user, bytes, messages, ?limits, "recipient refused: over quota");
+                return Err(Failure::OverQuota { permanent: self.over_quota_permanent });
+            }
+        }
+        Ok(found)
+    }
+
+    /// Delivers a complete message to accepted recipients; one outcome per group.
+    pub fn deliver(&self, msg: &Incoming<'_>, recipients: &[Recipient], grouping: Grouping) -> Vec<Outcome> {
+        let header_bytes = match msg.spool.header_section(MAX_HEADER_SECTION) {
+            Ok(h) => h,
+            Err(e) => {
+                let f = Failure::Temporary(format!("cannot read the spooled message: {e}"));
+                let n = if grouping == Grouping::Together { 1 } else { recipients.len() };
+                return vec![Outcome::Failed(f); n];
+            }
+        };
+        let headers = buzon_sieve::parse_headers(&header_bytes);
+        let existing = if msg.keep_existing_trace { leading_trace(&headers) } else { (false, Vec::new()) };
+        let size = msg.spool.wire_size();
+        let users = self.users();
+        let now = super::trace::now();
+
+        let mut plans_per_rcpt = Vec::with_capacity(recipients.len());
+        for rcpt in recipients {
+            let mut plans = Vec::with_capacity(rcpt.users.len());
+            for user in &rcpt.users {
+                let decision = self.filters.decide(user, msg.return_path, &rcpt.address, &headers, size);
+                let skip_return_path = existing.0;
+                let skip_delivered_to = existing.1.iter().any(|d| d.eq_ignore_ascii_case(&rcpt.address));
+                let trace = Trace {
+                    return_path: msg.return_path,
+                    delivered_to: &rcpt.address,
+                    received: msg.received,
+                    by: &self.hostname,
+                    id: msg.id,
+                    now,
+                }
+                .headers_without(skip_return_path, skip_delivered_to);
+                let status = match decision {
+                    Decision::Discard => PlanStatus::Discard,
+                    Decision::Reject(reason) => PlanStatus::Reject(reason),
+                    Decision::Deliver(folders) => {
+                        let copy_size = buzon_pop3_proto::wire::WireSize::of(&trace).saturating_add(size);
+                        match self.quota_check(&users, user, copy_size, folders.len() as u64) {
+                            Ok(()) => PlanStatus::Deliver(folders),
+                            Err(f) if f.is_temporary() => PlanStatus::Fail(f),
+                            Err(f @ Failure::OverQuota { .. }) => PlanStatus::OverQuotaPermanent(folders, f),
+                            Err(f) => PlanStatus::Fail(f),
+                        }
+                    }
+                };
+                plans.push(Plan { user: user.clone(), address: rcpt.address.clone(), trace, status });
+            }
+            plans_per_rcpt.push(plans);
+        }
+
+        let groups: Vec<Vec<Plan>> = match grouping {
+            Grouping::PerRecipient => plans_per_rcpt,
+            Grouping::Together => vec![plans_per_rcpt.into_iter().flatten().collect()],
+        };
+        groups.into_iter().map(|g| self.run_group(msg, g)).collect()
+    }
+
+    fn quota_check(&self, users: &UserDb, user: &str, copy_size: u64, copies: u64) -> Result<(), Failure> {
+        let limits = self.limits(users, user);
+        if limits.is_unlimited() {
+            return Ok(());
+        }
+        let (bytes, messages) = self.usage(user).map_err(|e| Failure::from_store(&e))?;
+        if limits.exceeded_by(bytes, messages, copy_size.saturating_mul(copies), copies) {
+            tracing::info!(user, bytes, messages, ?limits, "over quota");
+            return Err(Failure::OverQuota { permanent: self.over_quota_permanent });
+        }
+        Ok(())
+    }
+
+    fn run_group(&self, msg: &Incoming<'_>, plans: Vec<Plan>) -> Outcome {
+        if let Some(p) = plans.iter().find(|p| matches!(&p.status, PlanStatus::Fail(f) if f.is_temporary())) {
+            if let PlanStatus::Fail(f) = &p.status {
+                tracing::warn!(id = msg.id, user = %p.user, to = %p.address, "temporary failure, nothing delivered to this group: {f}");
+                return Outcome::Failed(f.clone());
+            }
+        }
+        let accepting = plans.iter().any(|p| matches!(p.status, PlanStatus::Deliver(_) | PlanStatus::Discard));
+        if !accepting {
+            let first = plans.iter().find_map(|p| match &p.status {
+                PlanStatus::Reject(r) => Some(Failure::Rejected(r.clone())),
+                PlanStatus::OverQuotaPermanent(_, f) | PlanStatus::Fail(f) => Some(f.clone()),
+                _ => None,
+            });
+            let f = first.unwrap_or_else(|| Failure::Temporary("no mailbox to deliver to".into()));
+            for p in &plans {
+                tracing::info!(id = msg.id, user = %p.user, to = %p.address, "refused: {f}");
+            }
+            return Outcome::Failed(f);
+        }
+
+        // Write every copy under tmp/ first; move them into new/ only if all worked.
+        let mut prepared = Vec::new();
+        for p in &plans {
+            let folders = match &p.status {
+                PlanStatus::Deliver(f) => f.clone(),
+                PlanStatus::Discard => {
+                    tracing::info!(id = msg.id, user = %p.user, to = %p.address, "discarded by the user's Sieve script");
+                    continue;
+                }
+                PlanStatus::Reject(reason) => {
+                    tracing::warn!(id = msg.id, user = %p.user, to = %p.address, reason = %reason,
+                        "Sieve reject cannot be reported: other mailboxes of this message accepted it and Buzón sends no bounces; keeping it in INBOX");
+                    vec![None]
+                }
+                PlanStatus::OverQuotaPermanent(f, _) => {
+                    tracing::warn!(id = msg.id, user = %p.user, to = %p.address, "over quota, delivered anyway because other mailboxes of this message accepted it");
+                    f.clone()
+                }
+                PlanStatus::Fail(f) => {
+                    tracing::warn!(id = msg.id, user = %p.user, to = %p.address, "not delivered: {f}");
+                    continue;
+                }
+            };
+            for folder in folders {
+                match self.prepare_copy(msg, p, folder.as_deref()) {
+                    Ok(pc) => prepared.push((p, folder, pc)),
+                    Err(e) => {
+                        tracing::error!(id = msg.id, user = %p.user, to = %p.address, "cannot store the message, nothing delivered to this group: {e}");
+                        return Outcome::Failed(Failure::from_store(&e));
+                    }
+                }
+            }
+        }
+        let mut copies = Vec::new();
+        for (p, folder, pc) in prepared {
+            match pc.commit() {
+                Ok(d) => {
+                    tracing::info!(target: "buzon::delivery", id = msg.id, from = msg.return_path, to = %p.address, user = %p.user,
+                        folder = folder.as_deref().unwrap_or("INBOX"), size = d.size, uidl = %d.uidl, "delivered");
+                    copies.push(Copy { user: p.user.clone(), folder, uidl: d.uidl });
+                }
+                Err(e) => {
+                    // Copies moved before this one stay; the sender retries and those
+                    // mailboxes may see the message twice, which beats losing it.
+                    tracing::error!(id = msg.id, user = %p.user, to = %p.address, delivered = copies.len(),
+                        "cannot move the message into new/: {e}; answering with a temporary failure");
+                    return Outcome::Failed(Failure::from_store(&e));
+                }
+            }
+        }
+        Outcome::Delivered { copies }
+    }
+
+    fn prepare_copy(&self, msg: &Incoming<'_>, plan: &Plan, folder: Option<&str>) -> Result<buzon_store::Prepared, StoreError> {
+        let inbox = Maildir::create(self.maildir_root(&plan.user))?;
+        let target = match folder {
+            None => inbox,
+            Some(name) => inbox.create_folder(name)?,
+        };
+        let mut reader = Cursor::new(&plan.trace[..]).chain(msg.spool.reader());
+        target.prepare(&mut reader, None)
+    }
+}
+
+enum PlanStatus {
+    Deliver(Vec<Option<String>>),
+    Discard,
+    Reject(String),
+    /// Over quota with `over_quota_reply = "552"`.
+    OverQuotaPermanent(Vec<Option<String>>, Failure),
+    Fail(Failure),
+}
+
+struct Plan {
+    user: String,
+    address: String,
+    trace: Vec<u8>,
+    status: PlanStatus,
+}
+
+/// Whether the message starts with a Return-Path field, and the Delivered-To addresses
+/// among its leading trace fields (those an MTA prepends before running a delivery agent).
+fn leading_trace(headers: &[buzon_sieve::Header]) -> (bool, Vec<String>) {
+    let mut return_path = false;
+    let mut delivered = Vec::new();
+    for h in headers {
+        match h.name.to_ascii_lowercase().as_str() {
+            "return-path" => return_path = true,
+            "delivered-to" => delivered.push(h.raw.trim().to_string()),
+            "x-original-to" | "received" => {}
+            _ => break,
+        }
+    }
+    (return_path, delivered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_has_one_reply_and_exit_code() {
+        let table: Vec<(Failure, u16, &str, u8)> = vec![
+            (Failure::NotLocal, 550, "5.7.1", 67),
+            (Failure::UnknownUser, 550, "5.1.1", 67),
+            (Failure::OverQuota { permanent: false }, 452, "4.2.2", 75),
+            (Failure::OverQuota { permanent: true }, 552, "5.2.2", 73),
+            (Failure::Rejected("no".into()), 550, "5.7.1", 77),
+            (Failure::NoSpace("x".into()), 452, "4.3.1", 75),
+            (Failure::Temporary("x".into()), 451, "4.3.0", 75),
+            (Failure::CannotCreate("x".into()), 550, "5.2.0", 73),
+            (Failure::TooBig(10), 552, "5.3.4", 65),
+        ];
+        for (f, code, status, exit) in table {
+            let r = f.reply();
+            assert_eq!(r.code(), code, "{f:?}");
+            assert_eq!(r.status().map(|s| s.to_string()).as_deref(), Some(status), "{f:?}");
+            assert_eq!(f.exit_code(), exit, "{f:?}");
+            assert_eq!(f.is_temporary(), code < 500, "{f:?}");
+        }
+        assert!(Failure::Rejected("Go away".into()).reply().text().contains("Go away"));
+    }
+
+    #[test]
+    fn leading_trace_fields() {
+        let h = buzon_sieve::parse_headers(b"Return-Path: <a@b>\nX-Original-To: x@y\nDelivered-To: x@y\nReceived: by z\nSubject: s\nDelivered-To: late@y\n\n");
+        assert_eq!(leading_trace(&h), (true, vec!["x@y".to_string()]));
+        let h = buzon_sieve::parse_headers(b"Subject: s\nReturn-Path: <a@b>\n\n");
+        assert_eq!(leading_trace(&h), (false, vec![]));
+    }
+}

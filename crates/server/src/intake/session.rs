@@ -1,0 +1,331 @@
+//! Drives one SMTP or LMTP connection: the socket, TLS and timeouts on one side, the
+//! sans-IO [`Session`] on the other, and the delivery engine (on blocking threads) for
+//! recipient checks and deliveries.
+//!
+//! What must never happen here: a success reply before every copy is fsynced into
+//! `new/`, a blocking file operation on the runtime, or a byte read before STARTTLS
+//! reaching the TLS session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use buzon_smtp_proto::reply::{self, Reply};
+use buzon_smtp_proto::{Envelope, Event, Mode, Session};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout;
+
+use super::deliver::{Failure, Grouping, Incoming, Outcome, Recipient};
+use super::spool::Spool;
+use super::trace::{new_id, ReceivedFrom};
+use super::Intake;
+use crate::stream::Stream;
+use crate::Shared;
+
+/// How the session ended, for the log line.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// QUIT, or 421 after too many protocol errors.
+    Closed,
+    ClientClosed,
+    Timeout,
+    Shutdown,
+    WriteFailed,
+    ReadFailed,
+    TlsFailed,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    messages: u64,
+    delivered: u64,
+    refused_rcpts: u64,
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    intake: Arc<Intake>,
+    stream: Stream,
+    /// `None` over a UNIX socket.
+    peer: Option<SocketAddr>,
+    mode: Mode,
+    session: Session<Vec<String>>,
+    out: Vec<u8>,
+    spool: Option<Spool>,
+    /// A spool write failed: the message cannot be delivered.
+    spool_error: Option<std::io::Error>,
+    counters: Counters,
+}
+
+/// Runs a session on an accepted connection.
+pub(crate) async fn serve(shared: Arc<Shared>, intake: Arc<Intake>, stream: Stream, peer: Option<SocketAddr>, mode: Mode, starttls: bool) {
+    let mut config = match mode {
+        Mode::Smtp => intake.smtp.clone(),
+        Mode::Lmtp => intake.lmtp.clone(),
+    };
+    config.starttls = starttls;
+    let session = Session::new(config, stream.is_tls());
+    let mut conn = Conn { shared, intake, stream, peer, mode, session, out: Vec::new(), spool: None, spool_error: None, counters: Counters::default() };
+    let end = conn.run().await;
+    let c = &conn.counters;
+    tracing::info!(
+        target: "buzon::session",
+        protocol = if mode == Mode::Lmtp { "lmtp" } else { "smtp" },
+        remote = %conn.peer_text(),
+        tls = conn.stream.tls_version(),
+        messages = c.messages,
+        delivered = c.delivered,
+        refused_rcpts = c.refused_rcpts,
+        end = ?end,
+        "intake session ended"
+    );
+    conn.linger_close().await;
+}
+
+impl Conn {
+    fn peer_text(&self) -> String {
+        self.peer.map_or_else(|| "unix".to_string(), |p| p.to_string())
+    }
+
+    async fn run(&mut self) -> End {
+        self.session.greeting(&mut self.out);
+        let mut shutdown = self.shared.shutdown.clone();
+        let mut buf = vec![0u8; 64 * 1024];
+        for _ in 0..u64::MAX {
+            match self.session.next_event(&mut self.out) {
+                Event::NeedInput => {
+                    if !self.out.is_empty() && self.flush().await.is_err() {
+                        return End::WriteFailed;
+                    }
+                    self.session.shrink();
+                    let limit = if self.session.in_data() { self.intake.data_timeout } else { self.intake.command_timeout };
+                    let read = tokio::select! {
+                        r = timeout(limit, self.stream.read(&mut buf)) => r,
+                        _ = shutdown.changed() => {
+                            self.session.shutdown(&mut self.out);
+                            let _ = self.flush().await;
+                            return End::Shutdown;
+                        }
+                    };
+                    match read {
+                        Err(_) => {
+                            self.session.timeout(&mut self.out);
+                            let _ = self.flush().await;
+                            return End::Timeout;
+                        }
+                        Ok(Ok(0)) => return End::ClientClosed,
+                        Ok(Ok(n)) => self.session.feed(&buf[..n]),
+                        Ok(Err(_)) => return End::ReadFailed,
+                    }
+                }
+                Event::Recipient(to) => self.recipient(to).await,
+                Event::DataStart => {
+                    self.spool = Some(Spool::new(self.intake.deliverer.spool_dir()));
+                    self.spool_error = None;
+                }
+                Event::Data(chunk) => self.spool_write(chunk).await,
+                Event::Message => self.message().await,
+                Event::MessageTooBig => {
+                    self.spool = None;
+                    tracing::info!(remote = %self.peer_text(), max = self.intake.deliverer.max_message_size(), "message refused: too big");
+                }
+                Event::StartTls => {
+                    if self.flush().await.is_err() {
+                        return End::WriteFailed;
+                    }
+                    if !self.start_tls().await {
+                        return End::TlsFailed;
+                    }
+                }
+                Event::Close => {
+                    let _ = self.flush().await;
+                    return End::Closed;
+                }
+            }
+        }
+        End::Closed
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        let t = self.shared.config.limits.write_timeout;
+        let r = timeout(t, async {
+            self.stream.write_all(&self.out).await?;
+            self.stream.flush().await
+        })
+        .await;
+        self.out.clear();
+        match r {
+            Ok(r) => r,
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")),
+        }
+    }
+
+    /// Sends FIN (or close_notify), then drains what the client still sends for a
+    /// moment, so the final reply is not destroyed by a reset.
+    async fn linger_close(&mut self) {
+        let _ = timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+        let mut sink = [0u8; 4096];
+        let mut budget: usize = 1 << 20;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while budget > 0 {
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut sink)).await {
+                Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
+                _ => break,
+            }
+        }
+    }
+
+    async fn start_tls(&mut self) -> bool {
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
+            return false;
+        };
+        let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config());
+        match timeout(self.shared.config.limits.handshake_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => {
+                self.stream = Stream::Tls(Box::new(tls));
+                self.session.tls_established();
+                true
+            }
+            Ok(Err(e)) => {
+                tracing::info!(remote = %self.peer_text(), "STARTTLS handshake failed: {e}");
+                false
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn recipient(&mut self, to: buzon_smtp_proto::ForwardPath) {
+        let declared = self.session.envelope().and_then(|e| e.params.size);
+        let deliverer = Arc::clone(&self.intake.deliverer);
+        let local = to.local_part().to_string();
+        let domain = to.domain().map(str::to_string);
+        let checked = tokio::task::spawn_blocking(move || deliverer.check_recipient(&local, domain.as_deref(), declared)).await;
+        match checked {
+            Ok(Ok(users)) => self.session.accept_recipient(users, &mut self.out),
+            Ok(Err(f)) => {
+                self.counters.refused_rcpts += 1;
+                tracing::info!(remote = %self.peer_text(), to = %to, "recipient refused: {f}");
+                self.session.reject_recipient(f.reply(), &mut self.out);
+            }
+            Err(e) => {
+                tracing::error!("recipient check task failed: {e}");
+                self.session.reject_recipient(reply::local_error(), &mut self.out);
+            }
+        }
+    }
+
+    async fn spool_write(&mut self, chunk: Vec<u8>) {
+        if self.spool_error.is_some() {
+            return;
+        }
+        let Some(mut spool) = self.spool.take() else {
+            return;
+        };
+        let result = if spool.needs_disk(chunk.len()) {
+            match tokio::task::spawn_blocking(move || {
+                let r = spool.write(&chunk);
+                (spool, r)
+            })
+            .await
+            {
+                Ok((s, r)) => {
+                    spool = s;
+                    r
+                }
+                Err(e) => {
+                    self.spool_error = Some(std::io::Error::other(e.to_string()));
+                    return;
+                }
+            }
+        } else {
+            spool.write(&chunk)
+        };
+        if let Err(e) = result {
+            tracing::error!(remote = %self.peer_text(), "cannot spool the incoming message: {e}");
+            self.spool_error = Some(e);
+        }
+        self.spool = Some(spool);
+    }
+
+    async fn message(&mut self) {
+        self.counters.messages += 1;
+        let Some(env) = self.session.envelope().cloned() else {
+            return;
+        };
+        let recipients: Vec<Recipient> = env.recipients.iter().map(|(to, users)| Recipient { address: to.to_string(), users: users.clone() }).collect();
+        let outcomes = match (self.spool.take(), self.spool_error.take()) {
+            (Some(spool), None) => self.deliver(spool, &env, recipients.clone()).await,
+            (_, err) => {
+                let f = match err {
+                    Some(e) if is_no_space(&e) => Failure::NoSpace(e.to_string()),
+                    Some(e) => Failure::Temporary(e.to_string()),
+                    None => Failure::Temporary("no spooled message".into()),
+                };
+                vec![(String::new(), Outcome::Failed(f)); recipients.len().max(1)]
+            }
+        };
+        let id_replies = self.replies(&recipients, outcomes);
+        self.session.finish_message(id_replies, &mut self.out);
+    }
+
+    async fn deliver(&mut self, spool: Spool, env: &Envelope<Vec<String>>, recipients: Vec<Recipient>) -> Vec<(String, Outcome)> {
+        let deliverer = Arc::clone(&self.intake.deliverer);
+        let id = new_id();
+        let return_path = env.from.to_string();
+        let received = ReceivedFrom { helo: env.helo.name.clone(), peer: self.peer.map(|p| p.ip()), protocol: env.received_protocol() };
+        let grouping = if self.mode == Mode::Lmtp { Grouping::PerRecipient } else { Grouping::Together };
+        let id2 = id.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut spool = spool;
+            if let Err(e) = spool.finish() {
+                let f = if is_no_space(&e) { Failure::NoSpace(e.to_string()) } else { Failure::Temporary(e.to_string()) };
+                return vec![Outcome::Failed(f)];
+            }
+            let msg = Incoming { spool: &spool, id: &id2, return_path: &return_path, received: Some(&received), keep_existing_trace: false };
+            deliverer.deliver(&msg, &recipients, grouping)
+        });
+        let outcomes = match task.await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!("delivery task failed: {e}");
+                vec![Outcome::Failed(Failure::Temporary("delivery task failed".into()))]
+            }
+        };
+        outcomes.into_iter().map(|o| (id.clone(), o)).collect()
+    }
+
+    /// One reply per recipient (LMTP) or one for the message (SMTP).
+    fn replies(&mut self, recipients: &[Recipient], outcomes: Vec<(String, Outcome)>) -> Vec<Reply> {
+        let mut out = Vec::new();
+        let n = if self.mode == Mode::Lmtp { recipients.len() } else { 1 };
+        let mut outcomes = outcomes.into_iter();
+        let mut last = None;
+        for i in 0..n {
+            // A single failure outcome (spooling failed) answers for every recipient.
+            let (id, outcome) = match outcomes.next() {
+                Some(o) => {
+                    last = Some(o.clone());
+                    o
+                }
+                None => last.clone().unwrap_or_else(|| (String::new(), Outcome::Failed(Failure::Temporary("no outcome".into())))),
+            };
+            let r = match outcome {
+                Outcome::Delivered { copies } => {
+                    self.counters.delivered += 1;
+                    let _ = copies;
+                    match (self.mode, recipients.get(i)) {
+                        (Mode::Lmtp, Some(rcpt)) => reply::delivered_to(&rcpt.address, &id),
+                        _ => reply::delivered(&id),
+                    }
+                }
+                Outcome::Failed(f) => f.reply(),
+            };
+            out.push(r);
+        }
+        out
+    }
+}
+
+fn is_no_space(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+}
