@@ -9,6 +9,7 @@
 mod bench;
 mod check;
 mod client_args;
+mod deliver;
 mod fetch;
 mod setup;
 mod serve;
@@ -33,6 +34,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Manage users in the passwd-file (Dovecot `user:{SCHEME}hash` format).
     User(user::UserArgs),
+    /// Deliver one message from stdin to a local user (Postfix `mailbox_command`); exit
+    /// codes per sysexits.h: 0 delivered, 67 unknown user, 73 cannot create, 75 try again.
+    Deliver(deliver::DeliverArgs),
     /// Measure a POP3 server (this one, Dovecot, any): logins, RETR/TOP throughput, idle
     /// sessions, large mailboxes; and generate the corpus the measurements run on.
     Bench(bench::BenchArgs),
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::User(args) => user::run(args),
+        Command::Deliver(args) => deliver::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Check(args) => check::run(args),

@@ -1,0 +1,249 @@
+//! Crash safety of mail intake against the real `buzon serve` process: SIGKILL in the
+//! middle of DATA and right after the success reply, a file-size limit that makes writes
+//! fail, and a full disk (a small tmpfs, when the test may mount one). The claims:
+//! a message is in `new/` complete, or not at all; a success reply is only ever sent for
+//! a message that is stored and fsynced; failures are 4xx and leave nothing visible.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use buzon_testkit::process::{write_config, BuzonProcess};
+use buzon_testkit::smtp::{status, SmtpClient};
+use buzon_testkit::{LineClient, TestCa};
+
+const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+
+const LISTENERS: &str = "\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"lmtp\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"smtp\"\n\n[delivery]\nlocal_domains = [\"example.com\"]\n";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    data: PathBuf,
+}
+
+fn setup(users: &[&str]) -> Setup {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, LISTENERS);
+    let data = dir.path().join("data");
+    let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
+    for u in users {
+        buzon_auth::add_user(&data.join("users"), u, &stored).unwrap_or_else(|e| panic!("{e}"));
+    }
+    Setup { dir, config, data }
+}
+
+fn start(s: &Setup, binary: &Path) -> BuzonProcess {
+    BuzonProcess::serve(binary, &s.config, &s.data)
+}
+
+/// Files in `<user>/<sub>`.
+fn files(data: &Path, user: &str, sub: &str) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = std::fs::read_dir(data.join("mail").join(user).join(sub))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .collect();
+    v.sort();
+    v
+}
+
+fn delivered(data: &Path, user: &str) -> Vec<Vec<u8>> {
+    let mut v = files(data, user, "new");
+    v.extend(files(data, user, "cur"));
+    v
+}
+
+fn message(i: usize, body_lines: usize) -> Vec<u8> {
+    let mut m = format!("From: s@remote.example\r\nSubject: message {i}\r\nMessage-ID: <{i}@remote.example>\r\n\r\n").into_bytes();
+    for l in 0..body_lines {
+        m.extend_from_slice(format!("line {l} of message {i}: the quick brown fox jumps over the lazy dog\r\n").as_bytes());
+    }
+    m.extend_from_slice(format!("END OF MESSAGE {i}\r\n").as_bytes());
+    m
+}
+
+/// The stored form of a message: trace headers, then the message with LF line ends.
+fn is_complete_copy(stored: &[u8], sent: &[u8]) -> bool {
+    let lf = String::from_utf8_lossy(sent).replace("\r\n", "\n").into_bytes();
+    stored.starts_with(b"Return-Path: <s@remote.example>\nDelivered-To: ") && stored.ends_with(&lf)
+}
+
+fn lmtp_envelope(addr: SocketAddr, rcpt: &str) -> SmtpClient {
+    let mut c = SmtpClient::connect(addr);
+    c.expect("LHLO crash.test", 250);
+    c.expect("MAIL FROM:<s@remote.example>", 250);
+    c.expect(&format!("RCPT TO:<{rcpt}>"), 250);
+    c
+}
+
+#[test]
+fn sigkill_during_data_stores_nothing_and_sends_no_success() {
+    let s = setup(&["alice"]);
+    let mut p = start(&s, Path::new(BIN));
+    // A message of 3 MiB, so the spool has moved to a file when the kill comes.
+    let big = message(1, 40_000);
+    let mut c = lmtp_envelope(p.addr("LMTP"), "alice@example.com");
+    c.expect("DATA", 354);
+    let wire = buzon_testkit::smtp::encode_data(&big);
+    let half = wire.len() / 2;
+    c.line.send_raw(&wire[..half]).unwrap_or_else(|e| panic!("{e}"));
+    // Let the server take in what was sent (nothing is asserted about timing).
+    std::thread::sleep(Duration::from_millis(300));
+    p.kill();
+    let after = c.try_reply();
+    assert!(after.is_err(), "no reply may come for an unfinished message: {after:?}");
+    for sub in ["new", "cur", "tmp"] {
+        assert!(files(&s.data, "alice", sub).is_empty(), "{sub}/ must be empty");
+    }
+    let spool: Vec<_> = std::fs::read_dir(s.data.join("spool")).into_iter().flatten().flatten().collect();
+    assert!(spool.is_empty(), "spool files are unlinked at creation: {spool:?}");
+    // After a restart the mailbox is empty and works.
+    let p = start(&s, Path::new(BIN));
+    let mut pop = LineClient::connect(p.addr("POP3"));
+    assert!(pop.line().starts_with("+OK"));
+    pop.login("alice", "pw");
+    assert!(pop.cmd("STAT").starts_with("+OK 0 0"));
+}
+
+#[test]
+fn sigkill_right_after_the_reply_keeps_the_message_whole() {
+    let s = setup(&["alice", "bob"]);
+    let mut p = start(&s, Path::new(BIN));
+    let m = message(2, 500);
+    let mut c = lmtp_envelope(p.addr("LMTP"), "alice@example.com");
+    c.expect("RCPT TO:<bob@example.com>", 250);
+    let replies = c.data(&m, 2);
+    assert!(replies.iter().all(|r| r.code == 250), "{replies:?}");
+    p.kill();
+    for user in ["alice", "bob"] {
+        let got = delivered(&s.data, user);
+        assert_eq!(got.len(), 1, "{user}");
+        assert!(is_complete_copy(&got[0], &m), "{user}: the acknowledged message is complete");
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_of_a_stream_of_deliveries_loses_no_acknowledged_message() {
+    let s = setup(&["alice"]);
+    let mut p = start(&s, Path::new(BIN));
+    let addr = p.addr("SMTP");
+    let messages: Vec<Vec<u8>> = (0..200).map(|i| message(i, 20 + i % 50)).collect();
+    let sent = messages.clone();
+    let sender = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        let mut c = SmtpClient::connect(addr);
+        c.expect("EHLO crash.test", 250);
+        for (i, m) in sent.iter().enumerate() {
+            let ok = (|| -> Result<bool, String> {
+                c.line.send_raw(b"MAIL FROM:<s@remote.example>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n").map_err(|e| e.to_string())?;
+                for _ in 0..3 {
+                    if c.try_reply()?.code >= 400 {
+                        return Ok(false);
+                    }
+                }
+                c.line.send_raw(&buzon_testkit::smtp::encode_data(m)).map_err(|e| e.to_string())?;
+                Ok(c.try_reply()?.code == 250)
+            })();
+            match ok {
+                Ok(true) => acked.push(i),
+                _ => break,
+            }
+        }
+        acked
+    });
+    // Kill once some deliveries are through, wherever the server happens to be.
+    for _ in 0..200 {
+        if delivered(&s.data, "alice").len() >= 20 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.kill();
+    let acked = sender.join().unwrap_or_else(|_| panic!("sender thread panicked"));
+    let stored = delivered(&s.data, "alice");
+    eprintln!("killed after {} acknowledged deliveries of {}; {} stored", acked.len(), messages.len(), stored.len());
+    assert!(!acked.is_empty());
+    for i in &acked {
+        assert!(stored.iter().any(|f| is_complete_copy(f, &messages[*i])), "acknowledged message {i} is missing or incomplete");
+    }
+    for f in &stored {
+        assert!(messages.iter().any(|m| is_complete_copy(f, m)), "a stored file is not a complete message");
+    }
+    assert!(stored.len() <= acked.len() + 1, "at most the message in flight is stored without its reply");
+}
+
+#[test]
+fn write_errors_get_451_and_leave_nothing_partial() {
+    let s = setup(&["alice"]);
+    // The server runs with a 64 KiB file-size limit and SIGXFSZ ignored, so writing a
+    // larger file fails with EFBIG, as a failing disk would.
+    let wrapper = s.dir.path().join("buzon-limited");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nulimit -f 128\ntrap '' XFSZ\nexec {BIN} \"$@\"\n")).unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let p = start(&s, &wrapper);
+    let big = message(3, 3000);
+    assert!(big.len() > 128 * 1024);
+    let mut c = lmtp_envelope(p.addr("LMTP"), "alice@example.com");
+    let r = c.data(&big, 1);
+    assert_eq!((r[0].code, status(&r[0]).as_str()), (451, "4.3.0"), "{r:?}");
+    for sub in ["new", "cur", "tmp"] {
+        assert!(files(&s.data, "alice", sub).is_empty(), "{sub}/ must be empty");
+    }
+    // A message under the limit still gets through.
+    c.expect("MAIL FROM:<s@remote.example>", 250);
+    c.expect("RCPT TO:<alice@example.com>", 250);
+    let small = message(4, 10);
+    assert_eq!(c.data(&small, 1)[0].code, 250);
+    assert_eq!(delivered(&s.data, "alice").len(), 1);
+}
+
+/// A tmpfs mounted for the test, unmounted on drop.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_gets_452_and_leaves_nothing_partial() {
+    let s = setup(&["alice"]);
+    let mailbox = s.data.join("mail/alice");
+    std::fs::create_dir_all(&mailbox).unwrap_or_else(|e| panic!("{e}"));
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"]).arg(&mailbox).output();
+    let _mount = match mounted {
+        Ok(o) if o.status.success() => Mount(mailbox.clone()),
+        Ok(o) => {
+            eprintln!("note: cannot mount a small tmpfs ({}); the disk-full test needs root with CAP_SYS_ADMIN", String::from_utf8_lossy(&o.stderr).trim());
+            return;
+        }
+        Err(e) => {
+            eprintln!("note: cannot run mount ({e}); disk-full test not run");
+            return;
+        }
+    };
+    let p = start(&s, Path::new(BIN));
+    let big = message(5, 6000); // about 470 KiB: more than the 256 KiB filesystem
+    let mut c = lmtp_envelope(p.addr("LMTP"), "alice@example.com");
+    let r = c.data(&big, 1);
+    assert_eq!((r[0].code, status(&r[0]).as_str()), (452, "4.3.1"), "{r:?}");
+    for sub in ["new", "cur", "tmp"] {
+        assert!(files(&s.data, "alice", sub).is_empty(), "{sub}/ must be empty");
+    }
+    // The failed attempt left no space used: a small message fits.
+    c.expect("MAIL FROM:<s@remote.example>", 250);
+    c.expect("RCPT TO:<alice@example.com>", 250);
+    let small = message(6, 10);
+    assert_eq!(c.data(&small, 1)[0].code, 250);
+    let got = delivered(&s.data, "alice");
+    assert_eq!(got.len(), 1);
+    assert!(is_complete_copy(&got[0], &small));
+    drop(c);
+    drop(p);
+}
