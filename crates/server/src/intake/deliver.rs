@@ -202,6 +202,8 @@ pub struct Deliverer {
     aliases: Option<Mutex<Reloading<Aliases>>>,
     filters: Filters,
     spool_dir: PathBuf,
+    /// Maildirs whose `tmp/` was cleaned of crash leftovers since the start.
+    cleaned: Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl std::fmt::Debug for Deliverer {
@@ -235,6 +237,7 @@ impl Deliverer {
             aliases,
             filters: Filters::new(&d.sieve_dir),
             spool_dir: d.spool_dir.clone(),
+            cleaned: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -487,6 +490,16 @@ impl Deliverer {
             None => inbox,
             Some(name) => inbox.create_folder(name)?,
         };
+        // Once per Maildir and process: remove what interrupted deliveries left in tmp/
+        // (the Maildir convention's 36 hours, so no delivery in progress is touched).
+        let first = self.cleaned.lock().unwrap_or_else(|p| p.into_inner()).insert(target.root().to_path_buf());
+        if first {
+            match target.clean_tmp(std::time::Duration::from_secs(36 * 3600)) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(maildir = %target.root().display(), removed = n, "removed leftovers of interrupted deliveries from tmp/"),
+                Err(e) => tracing::warn!(maildir = %target.root().display(), "cannot clean tmp/: {e}"),
+            }
+        }
         let mut reader = Cursor::new(&plan.trace[..]).chain(msg.spool.reader());
         target.prepare(&mut reader, None)
     }
