@@ -1,7 +1,8 @@
 //! The README's first command: `buzon serve` with no config file must come up on the
 //! embedded default (loopback, ports 1110/1995, a data folder it creates), create the
 //! `demo` user with a password printed once and a welcome message, and let
-//! `curl -k pop3s://demo:PASSWORD@127.0.0.1:1995/1` download it straight away.
+//! `curl -k pop3s://demo:PASSWORD@127.0.0.1:1995/1` download it straight away; mail sent
+//! to `demo@localhost` over SMTP on 127.0.0.1:1025 (the README's swaks line) arrives too.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -66,6 +67,19 @@ fn zero_config_first_run_serves_the_demo_user() {
     assert!(c.line().starts_with("+OK"));
     c.login("demo", &password);
     assert!(c.cmd("STAT").starts_with("+OK 1 "));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+
+    // What `swaks --server 127.0.0.1:1025 --to demo@localhost` does.
+    let mut smtp = buzon_testkit::SmtpClient::connect("127.0.0.1:1025".parse().unwrap_or_else(|_| panic!()));
+    smtp.expect("EHLO first-run.test", 250);
+    smtp.expect("MAIL FROM:<someone@example.org>", 250);
+    smtp.expect("RCPT TO:<demo@localhost>", 250);
+    assert_eq!(smtp.data(b"Subject: hello demo\r\n\r\nsent over SMTP\r\n", 1)[0].code, 250);
+    smtp.expect("QUIT", 221);
+    let mut c = LineClient::connect("127.0.0.1:1110".parse().unwrap_or_else(|_| panic!()));
+    assert!(c.line().starts_with("+OK"));
+    c.login("demo", &password);
+    assert!(c.cmd("STAT").starts_with("+OK 2 "), "the message sent over SMTP is there");
     assert!(c.cmd("QUIT").starts_with("+OK"));
 
     let have_curl = Command::new("sh").args(["-c", "command -v curl"]).output().map(|o| o.status.success()).unwrap_or(false);

@@ -1,8 +1,9 @@
-//! Crash safety of mail intake against the real `buzon serve` process: SIGKILL in the
+//! Mail intake against the real binary. Crash safety of `buzon serve`: SIGKILL in the
 //! middle of DATA and right after the success reply, a file-size limit that makes writes
-//! fail, and a full disk (a small tmpfs, when the test may mount one). The claims:
-//! a message is in `new/` complete, or not at all; a success reply is only ever sent for
-//! a message that is stored and fsynced; failures are 4xx and leave nothing visible.
+//! fail, and a full disk (a small tmpfs, when the test may mount one). The claims: a
+//! message is in `new/` complete, or not at all; a success reply is only ever sent for a
+//! message that is stored and fsynced; failures are 4xx and leave nothing visible. And
+//! `buzon deliver`: every documented `sysexits.h` exit code.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -246,4 +247,96 @@ fn a_full_disk_gets_452_and_leaves_nothing_partial() {
     assert!(is_complete_copy(&got[0], &small));
     drop(c);
     drop(p);
+}
+
+fn deliver(config: &Path, args: &[&str], stdin: &[u8]) -> (i32, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("deliver")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("SENDER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(mut i) = child.stdin.take() {
+        // The command may exit before reading everything (e.g. an unknown user).
+        let _ = i.write_all(stdin);
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn buzon_deliver_exit_codes() {
+    let s = setup(&["alice", "bob", "carol", "dave"]);
+    let users = s.data.join("users");
+    let mut f = std::fs::OpenOptions::new().append(true).open(&users).unwrap_or_else(|e| panic!("{e}"));
+    use std::io::Write;
+    writeln!(f, "full:{{PLAIN}}pw::::::userdb_quota_rule=*:messages=1").unwrap_or_else(|e| panic!("{e}"));
+    drop(f);
+    let sieve = s.data.join("sieve");
+    std::fs::create_dir_all(&sieve).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(sieve.join("bob.sieve"), "require \"reject\";\nreject \"not here\";\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(sieve.join("alice.sieve"), "require [\"fileinto\", \"envelope\", \"subaddress\"];\nif envelope :detail \"to\" \"lists\" { fileinto \"Lists\"; }\n").unwrap_or_else(|e| panic!("{e}"));
+    let msg = b"From sender@remote.example Tue Mar  5 09:04:05 2024\nReturn-Path: <sender@remote.example>\nDelivered-To: alice@example.com\nSubject: by deliver\n\nbody\n";
+
+    // 0: delivered; the mbox From_ line dropped, the MTA's trace fields not doubled.
+    let (code, out) = deliver(&s.config, &["--to", "alice@example.com", "--from", "sender@remote.example"], msg);
+    assert_eq!(code, 0, "{out}");
+    let got = delivered(&s.data, "alice");
+    assert_eq!(got, vec![b"Return-Path: <sender@remote.example>\nDelivered-To: alice@example.com\nSubject: by deliver\n\nbody\n".to_vec()]);
+    // 0: a bare user name with a sub-address, filed by Sieve.
+    let (code, out) = deliver(&s.config, &["--to", "Alice+lists"], b"Subject: digest\n\nx\n");
+    assert_eq!(code, 0, "{out}");
+    let lists = files(&s.data, "alice/.Lists", "new");
+    assert_eq!(lists.len(), 1);
+    assert!(lists[0].starts_with(b"Return-Path: <>\nDelivered-To: Alice+lists\n"), "{:?}", String::from_utf8_lossy(&lists[0]));
+
+    let cases: Vec<(&[&str], &[u8], i32, &str)> = vec![
+        (&["--to", "nobody@example.com"], b"x\n", 67, "no such user"),
+        (&["--to", "alice@elsewhere.example"], b"x\n", 67, "not local"),
+        (&["--to", "bob"], b"Subject: s\n\nx\n", 77, "not here"),
+        (&["--to", "two words"], b"x\n", 64, "--to"),
+    ];
+    for (args, input, want, text) in cases {
+        let (code, out) = deliver(&s.config, args, input);
+        assert_eq!(code, want, "{args:?}: {out}");
+        assert!(out.contains(text), "{args:?}: {out}");
+    }
+    // 65: larger than max_message_size (50 MiB by default; this config says 64K).
+    let small = s.dir.path().join("small.toml");
+    let text = std::fs::read_to_string(&s.config).unwrap_or_default().replace("[delivery]\n", "[delivery]\nmax_message_size = \"64K\"\n");
+    std::fs::write(&small, text).unwrap_or_else(|e| panic!("{e}"));
+    let (code, out) = deliver(&small, &["--to", "dave"], &vec![b'x'; 100 * 1024]);
+    assert_eq!(code, 65, "{out}");
+    // 75 / 73: over quota, temporary by default, permanent with "552".
+    assert_eq!(deliver(&s.config, &["--to", "full"], b"x\n").0, 0);
+    let (code, out) = deliver(&s.config, &["--to", "full"], b"x\n");
+    assert_eq!(code, 75, "{out}");
+    let permanent = s.dir.path().join("permanent.toml");
+    let text = std::fs::read_to_string(&s.config).unwrap_or_default().replace("[delivery]\n", "[delivery]\nover_quota_reply = \"552\"\n");
+    std::fs::write(&permanent, text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(deliver(&permanent, &["--to", "full"], b"x\n").0, 73);
+    // 73: the mailbox path is a file, so no Maildir can be created there.
+    std::fs::create_dir_all(s.data.join("mail")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(s.data.join("mail/carol"), b"not a folder").unwrap_or_else(|e| panic!("{e}"));
+    let (code, out) = deliver(&s.config, &["--to", "carol"], b"x\n");
+    assert_eq!(code, 73, "{out}");
+    // 75: a write error (dave's tmp/ is a dangling link), and a broken config file.
+    let dave = s.data.join("mail/dave");
+    for sub in ["new", "cur"] {
+        std::fs::create_dir_all(dave.join(sub)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::os::unix::fs::symlink(dave.join("gone"), dave.join("tmp")).unwrap_or_else(|e| panic!("{e}"));
+    let (code, out) = deliver(&s.config, &["--to", "dave"], b"x\n");
+    assert_eq!(code, 75, "{out}");
+    let broken = s.dir.path().join("broken.toml");
+    std::fs::write(&broken, "[delivery]\nlocal_domains = 5\n").unwrap_or_else(|e| panic!("{e}"));
+    let (code, out) = deliver(&broken, &["--to", "alice"], b"x\n");
+    assert_eq!(code, 75, "{out}");
+    assert!(out.contains("retry"), "{out}");
 }
