@@ -13,6 +13,7 @@ mod deliver;
 mod fetch;
 mod setup;
 mod serve;
+mod sieve;
 mod user;
 
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ enum Command {
     /// Deliver one message from stdin to a local user (Postfix `mailbox_command`); exit
     /// codes per sysexits.h: 0 delivered, 67 unknown user, 73 cannot create, 75 try again.
     Deliver(deliver::DeliverArgs),
+    /// Check a Sieve script: errors with line and column (exit 2), as delivery would see them.
+    Sieve(sieve::SieveArgs),
     /// Measure a POP3 server (this one, Dovecot, any): logins, RETR/TOP throughput, idle
     /// sessions, large mailboxes; and generate the corpus the measurements run on.
     Bench(bench::BenchArgs),
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::User(args) => user::run(args),
         Command::Deliver(args) => deliver::run(args),
+        Command::Sieve(args) => sieve::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Check(args) => check::run(args),

@@ -340,3 +340,18 @@ fn buzon_deliver_exit_codes() {
     assert_eq!(code, 75, "{out}");
     assert!(out.contains("retry"), "{out}");
 }
+
+#[test]
+fn buzon_sieve_check_reports_line_and_column() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let good = dir.path().join("good.sieve");
+    let bad = dir.path().join("bad.sieve");
+    std::fs::write(&good, "require \"fileinto\";\nif header :contains \"subject\" \"[list]\" { fileinto \"Lists\"; }\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&bad, "require \"fileinto\";\nif true {\n  fileinto \"A\"\n  keep;\n}\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(BIN).args(["sieve", "check"]).arg(&good).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN).args(["sieve", "check"]).arg(&bad).output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with(&format!("buzon: {}:4:3: ", bad.display())) && err.contains("missing"), "{err}");
+}
