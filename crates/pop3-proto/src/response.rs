@@ -65,7 +65,9 @@ impl std::fmt::Display for BadStatus {
 }
 
 /// Parses a server status line (without CRLF). Lenient where real servers differ: the
-/// status keyword is case-insensitive and the text may be missing.
+/// status keyword is case-insensitive and the text may be missing. Control characters in
+/// the text (a hostile server's terminal escapes, a stray CR or LF) become U+FFFD, so the
+/// text is safe to show to a user or write to a log.
 pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, BadStatus> {
     let text = String::from_utf8_lossy(line);
     let head: String = text.chars().take(4).collect::<String>().to_ascii_uppercase();
@@ -74,7 +76,7 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, BadStatus> {
     } else if head == "-ERR" {
         (false, &text[4..])
     } else if text == "+" || text.starts_with("+ ") {
-        return Ok(StatusLine::Continue(text.get(2..).unwrap_or("").trim().to_string()));
+        return Ok(StatusLine::Continue(without_controls(text.get(2..).unwrap_or("").trim().to_string())));
     } else {
         return Err(BadStatus(text.chars().take(80).collect()));
     };
@@ -86,7 +88,16 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine, BadStatus> {
         Some((r, i)) => (Some(RespCode::parse(&r[..i])), r[i + 1..].trim_start().to_string()),
         None => (None, rest.to_string()),
     };
+    let text = without_controls(text);
     Ok(if ok { StatusLine::Ok { code, text } } else { StatusLine::Err { code, text } })
+}
+
+fn without_controls(text: String) -> String {
+    if text.chars().any(|c| c.is_control() && c != '\t') {
+        text.chars().map(|c| if c.is_control() && c != '\t' { '\u{FFFD}' } else { c }).collect()
+    } else {
+        text
+    }
 }
 
 /// The server's capabilities as a client learns them from CAPA (RFC 2449 §6).
@@ -124,6 +135,16 @@ impl Capabilities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_text_from_a_hostile_server_carries_no_control_characters() {
+        // Found by the client_listing fuzz target: a CR LF inside the "line".
+        let r = parse_status_line(b"-ERR [IN-USE] lo0\r\nd");
+        assert_eq!(r, Ok(StatusLine::Err { code: Some(RespCode::InUse), text: "lo0\u{FFFD}\u{FFFD}d".into() }));
+        assert_eq!(parse_status_line(b"+ 220\xe9c\nud"), Ok(StatusLine::Continue("220\u{FFFD}c\u{FFFD}ud".into())));
+        let r = parse_status_line(b"+OK \x1b[2Jcleared\x07\tok");
+        assert_eq!(r, Ok(StatusLine::Ok { code: None, text: "\u{FFFD}[2Jcleared\u{FFFD}\tok".into() }));
+    }
 
     #[test]
     fn encode_with_and_without_codes() {
