@@ -125,7 +125,7 @@ fn first_run(config: &Config) -> Result<(), Failure> {
 }
 
 fn welcome_message(host: &str) -> Vec<u8> {
-    let date = httpdate_now();
+    let date = buzon_store::date::rfc5322(buzon_store::date::now_secs());
     format!(
         "From: Buzon <postmaster@{host}>\nTo: demo@{host}\nSubject: Welcome to Buzon\nDate: {date}\nMessage-ID: <welcome.{}@{host}>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\nYour Buzón server is running.\n\nThis message was downloaded over POP3. Add users with `buzon user add NAME`,\nand point your mail client at port 1995 (TLS) or 1110 (STLS).\n",
         std::process::id()
@@ -133,37 +133,3 @@ fn welcome_message(host: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// RFC 5322 date-time in UTC, without pulling in a date crate for one header.
-fn httpdate_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let days = secs / 86400;
-    let rem = secs % 86400;
-    let (y, m, d) = civil_from_days(days as i64);
-    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(m - 1) as usize];
-    format!("{wd}, {d} {mon} {y} {:02}:{:02}:{:02} +0000", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn civil_dates() {
-        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
-        assert_eq!(super::civil_from_days(20_000), (2024, 10, 4));
-        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
-    }
-}

@@ -14,6 +14,7 @@
 //! is specified in [`name`]; the size cache in `index`; locking in `lock`.
 #![forbid(unsafe_code)]
 
+pub mod date;
 mod error;
 mod index;
 mod lock;

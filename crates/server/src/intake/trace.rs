@@ -71,28 +71,9 @@ impl Trace<'_> {
     }
 }
 
-/// RFC 5322 §3.3 date-time in UTC, e.g. `Tue, 5 Mar 2024 09:04:05 +0000`.
+/// RFC 5322 §3.3 date-time in UTC (the store's one implementation).
 pub fn rfc5322_date(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][(m - 1) as usize];
-    format!("{weekday}, {d} {month} {y} {:02}:{:02}:{:02} +0000", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    buzon_store::date::rfc5322(secs)
 }
 
 /// Seconds since the Unix epoch now.
@@ -109,13 +90,6 @@ pub fn new_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(rfc5322_date(1_709_629_445), "Tue, 5 Mar 2024 09:04:05 +0000");
-    }
 
     #[test]
     fn headers() {
