@@ -1,7 +1,8 @@
 //! Interop with real POP3 clients against the real `buzon serve`: curl (pop3://, pop3s://,
 //! STLS), Python's poplib (USER/PASS, APOP, STLS, POP3_SSL), fetchmail (implicit TLS,
 //! STLS via --sslproto, keep, UIDL), mpop (TLS, STLS, keep, UIDL) and getmail6
-//! (SimplePOP3SSLRetriever into a Maildir, read_all = false). Downloaded bodies are
+//! (SimplePOP3SSLRetriever into a Maildir, read_all = false); `openssl s_client` checks
+//! the TLS policy (versions and suites offered). Downloaded bodies are
 //! compared byte for byte with what was delivered; where a client stores messages with LF
 //! line ends or prepends a trace header of its own (fetchmail's Received:, getmail's
 //! Return-Path:), exactly that transformation is undone first and nothing else.
@@ -460,4 +461,51 @@ fn getmail6_pop3_ssl_retriever_into_a_maildir_reads_only_new_messages() {
     let got: Vec<Vec<u8>> = stored(&maildir.join("new")).iter().map(|m| strip_leading_field(m, "Return-Path")).collect();
     assert!(got.contains(&as_stored_with_lf(&third)), "{log}");
     assert_eq!(got.len(), 3);
+}
+
+/// One `openssl s_client` handshake; (success, its report).
+fn s_client(addr: std::net::SocketAddr, ca: &Path, args: &[&str]) -> (bool, String) {
+    let o = run_bounded(
+        Command::new("openssl").args(["s_client", "-connect", &addr.to_string(), "-servername", "localhost", "-CAfile"]).arg(ca).args(args),
+        LIMIT,
+    );
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let ok = o.status.success() && !text.contains("Cipher is (NONE)");
+    (ok, text)
+}
+
+#[test]
+fn openssl_s_client_sees_only_tls12_and_tls13_with_forward_secret_aead_suites() {
+    if !have("openssl") {
+        return;
+    }
+    let e = start();
+    let tls = e.proc.addr("POP3S");
+    let ca = e.ca_file.as_path();
+    // Old protocol versions are refused, even when the client lowers its own floor.
+    for old in ["-tls1", "-tls1_1"] {
+        let (ok, text) = s_client(tls, ca, &[old, "-cipher", "DEFAULT@SECLEVEL=0"]);
+        assert!(!ok, "{old} accepted: {text}");
+    }
+    // TLS 1.2 without forward secrecy or without AEAD: refused (both key types listed;
+    // the test certificate is ECDSA P-256).
+    for weak in ["AES128-SHA:AES256-SHA256:AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384"] {
+        let (ok, text) = s_client(tls, ca, &["-tls1_2", "-cipher", weak]);
+        assert!(!ok, "TLS 1.2 {weak} accepted: {text}");
+    }
+    // What is accepted: ECDHE with AES-GCM or ChaCha20-Poly1305 on 1.2, the 1.3 suites.
+    for (args, want) in [
+        (&["-tls1_2"][..], "ECDHE-ECDSA-AES256-GCM-SHA384"),
+        (&["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"][..], "ECDHE-ECDSA-AES128-GCM-SHA256"),
+        (&["-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"][..], "ECDHE-ECDSA-CHACHA20-POLY1305"),
+        (&["-tls1_3"][..], "TLS_AES_256_GCM_SHA384"),
+        (&["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"][..], "TLS_AES_128_GCM_SHA256"),
+        (&["-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"][..], "TLS_CHACHA20_POLY1305_SHA256"),
+    ] {
+        let (ok, text) = s_client(tls, ca, args);
+        assert!(ok && text.contains(&format!("Cipher is {want}")) && text.contains("Verify return code: 0 (ok)"), "{args:?}: {text}");
+    }
+    // STLS (RFC 2595) on the plain port reaches the same TLS.
+    let (ok, text) = s_client(e.proc.addr("POP3"), ca, &["-starttls", "pop3"]);
+    assert!(ok && text.contains("Cipher is TLS_AES_256_GCM_SHA384"), "{text}");
 }
