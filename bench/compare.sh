@@ -36,10 +36,12 @@ RESULTS="$W/results-$MODE.jsonl"
 if [ "$MODE" = smoke ]; then
   SECS=${BENCH_SECONDS:-1}
   CORPUS_ARGS=(--users 200 --small-per-user 4 --big-boxes 4 --big-count 40 --bigbox-count 3000)
-  LOGIN_USERS="user{00001..00200}"; IDLE_B=100; IDLE_D=50; HOLD=0.5; REPEAT=1
+  DELIVER_USERS="user{00151..00200}"
+  LOGIN_USERS="user{00001..00150}"; IDLE_B=100; IDLE_D=50; HOLD=0.5; REPEAT=1
 else
   SECS=${BENCH_SECONDS:-10}
   CORPUS_ARGS=(--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count 100000)
+  DELIVER_USERS="user{02001..02100}"
   LOGIN_USERS="user{00001..01000}"; IDLE_B=10000; IDLE_D=2000; HOLD=3; REPEAT=3
 fi
 PASSWORD=bench-password
@@ -134,6 +136,8 @@ ssl_dh = </usr/share/dovecot/dh.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 auth_mechanisms = plain
+# LMTP recipients arrive as user@localhost; users are looked up without the domain.
+auth_username_format = %Ln
 auth_cache_size = 64M
 auth_cache_ttl = 1 hour
 auth_cache_negative_ttl = 1 hour
@@ -203,6 +207,10 @@ protocol = "pop3"
 address = "127.0.0.1:$B_POP3S"
 protocol = "pop3s"
 
+[[listen]]
+address = "127.0.0.1:$B_LMTP"
+protocol = "lmtp"
+
 [tls]
 certificate = "$CORPUS/tls/cert.pem"
 key = "$CORPUS/tls/key.pem"
@@ -236,11 +244,12 @@ start_buzon fresh
 # bench SERVER KEY ARGS...: one run, its JSON line tagged and appended to the results.
 bench() {
   local server=$1 key=$2; shift 2
-  local pop3 pop3s pid
-  if [ "$server" = dovecot ]; then pop3=$D_POP3; pop3s=$D_POP3S; pid=$DOVECOT_PID; else pop3=$B_POP3; pop3s=$B_POP3S; pid=$BUZON_PID; fi
+  local pop3 pop3s lmtp pid
+  if [ "$server" = dovecot ]; then pop3=$D_POP3; pop3s=$D_POP3S; lmtp=$D_LMTP; pid=$DOVECOT_PID; else pop3=$B_POP3; pop3s=$B_POP3S; lmtp=$B_LMTP; pid=$BUZON_PID; fi
   local args=("$@") out
   args=("${args[@]//@POP3@/127.0.0.1:$pop3}")
   args=("${args[@]//@POP3S@/127.0.0.1:$pop3s}")
+  args=("${args[@]//@LMTP@/127.0.0.1:$lmtp}")
   args=("${args[@]//@PID@/$pid}")
   printf '%-8s %-15s ' "$server" "$key" >&2
   if out=$("$BIN" bench "${args[@]}" --label "$server" --ca "$CORPUS/tls/ca.pem" --format json); then
@@ -275,6 +284,9 @@ for round in $(seq 1 "$REPEAT"); do
     bench "$s" top0         retr --target @POP3@ --users 'big{1..4}' --clients 4 --top 0 "${C[@]}"
     reset_bigbox
     bench "$s" bigbox       bigbox --target @POP3@ --users bigbox --rounds 2 --timeout 120 --duration 600
+    # Deliveries go to users no other scenario reads, so the mailboxes the others measure
+    # stay the same size for both servers.
+    bench "$s" deliver      deliver --target @LMTP@ --users "$DELIVER_USERS" --clients 8 --size 10240 "${C[@]}"
   done
 done
 
@@ -310,6 +322,7 @@ rows = [
     ("bigbox-first", "100k mailbox STAT+LIST+UIDL ms, first login", "lower", 2.0, "≤ ½"),
     ("bigbox-second", "100k mailbox STAT+LIST+UIDL ms, second login", "lower", 5.0, "≤ ⅕"),
     ("idle", "server KiB (PSS) per idle session", "lower", None, "≤ 20 KiB"),
+    ("deliver", "LMTP deliveries/s, 10 KB, fsync, 8 clients", "higher", 1.0, "≥ 1×"),
 ]
 def values(key, server):
     src = "bigbox" if key.startswith("bigbox") else key
@@ -392,6 +405,7 @@ buzon bench retr   --target @POP3S@ --security tls --users 'big{{1..4}}' --clien
 buzon bench retr   --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --mailbox-per-session --duration {secs}
 buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --top 0 --duration {secs}
 buzon bench bigbox --target @POP3@  --users bigbox --rounds 2      # after deleting both servers' index files
+buzon bench deliver --target @LMTP@ --users 'user{{02001..02100}}' --clients 8 --size 10240 --duration {secs}
 buzon bench idle   --target @POP3@  --users 'user{{00001..N}}' --sessions N --server-pid @PID@ --hold 3 --warm
 ```
 

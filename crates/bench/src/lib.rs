@@ -12,6 +12,7 @@
 
 pub mod conn;
 pub mod corpus;
+pub mod lmtp;
 pub mod procmem;
 pub mod report;
 pub mod scenario;

@@ -75,11 +75,11 @@ impl RunOptions {
 }
 
 /// The budget shared by a run's workers.
-struct Budget {
+pub(crate) struct Budget {
     deadline: Instant,
     issued: AtomicU64,
     max_ops: u64,
-    users: UserCursor,
+    pub(crate) users: UserCursor,
 }
 
 impl Budget {
@@ -97,27 +97,27 @@ impl Budget {
     }
 
     /// Claims one operation; false when the budget is spent.
-    fn take(&self) -> bool {
+    pub(crate) fn take(&self) -> bool {
         Instant::now() < self.deadline && self.issued.fetch_add(1, Ordering::Relaxed) < self.max_ops
     }
 }
 
 /// What one worker did.
 #[derive(Default)]
-struct Tally {
-    ops: u64,
-    bytes: u64,
-    latency: Latencies,
-    errors: Errors,
+pub(crate) struct Tally {
+    pub(crate) ops: u64,
+    pub(crate) bytes: u64,
+    pub(crate) latency: Latencies,
+    pub(crate) errors: Errors,
 }
 
 impl Tally {
-    fn fail(&mut self, e: &BenchError) {
+    pub(crate) fn fail(&mut self, e: &BenchError) {
         self.errors.add(e);
     }
 }
 
-async fn run_workers<F, Fut>(run: &RunOptions, scenario: &str, unit: &str, worker: F) -> Report
+pub(crate) async fn run_workers<F, Fut>(run: &RunOptions, scenario: &str, unit: &str, worker: F) -> Report
 where
     F: Fn(Arc<Budget>) -> Fut,
     Fut: std::future::Future<Output = Tally> + Send + 'static,

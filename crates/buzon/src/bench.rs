@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use buzon_bench::scenario::{self, BigboxOptions, IdleOptions, RetrOptions, RunOptions};
+use buzon_bench::lmtp::DeliverOptions;
 use buzon_bench::{corpus, BenchError, Report, Security, Target, UserPattern};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -68,6 +69,18 @@ enum Mode {
         /// Logins to time (the first one meets the mailbox as the server left it).
         #[arg(long, default_value_t = 2)]
         rounds: usize,
+    },
+    /// LMTP deliveries per second (RFC 2033), one recipient per message; --target is the
+    /// server's LMTP port.
+    Deliver {
+        #[command(flatten)]
+        common: Common,
+        /// Bytes per message.
+        #[arg(long, default_value_t = 10_240)]
+        size: usize,
+        /// Domain of the recipient addresses (user@DOMAIN).
+        #[arg(long, default_value = "localhost")]
+        domain: String,
     },
     /// Write a corpus of Maildirs, a passwd-file and a TLS certificate that Buzón and
     /// Dovecot both use.
@@ -226,6 +239,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             (common, ModeKind::Idle(IdleOptions { sessions, server_pid, hold, connect_concurrency, warm }))
         }
         Mode::Bigbox { common, rounds } => (common, ModeKind::Bigbox(BigboxOptions { rounds })),
+        Mode::Deliver { common, size, domain } => (common, ModeKind::Deliver(DeliverOptions { size, domain })),
     };
     let run = common.run_options()?;
     buzon_bench::raise_fd_limit();
@@ -237,6 +251,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                 ModeKind::Retr(o) => scenario::retr(&run, o).await,
                 ModeKind::Idle(o) => scenario::idle(&run, o).await,
                 ModeKind::Bigbox(o) => scenario::bigbox(&run, o).await,
+                ModeKind::Deliver(o) => buzon_bench::lmtp::deliver(&run, o).await,
             }
         })
         .map_err(bench_err)?;
@@ -253,6 +268,7 @@ enum ModeKind {
     Retr(RetrOptions),
     Idle(IdleOptions),
     Bigbox(BigboxOptions),
+    Deliver(DeliverOptions),
 }
 
 fn run_corpus(c: CorpusArgs) -> Result<(), Failure> {

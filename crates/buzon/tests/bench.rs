@@ -11,7 +11,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_buzon");
 const USERS: [&str; 4] = ["bench1", "bench2", "bench3", "bench4"];
 
 fn server() -> TestServer {
-    let mut b = TestServer::builder();
+    server_with(|_| {})
+}
+
+fn server_with(tweak: impl FnOnce(&mut buzon_server::Config) + Send + 'static) -> TestServer {
+    let mut b = TestServer::builder().config(tweak);
     for u in USERS {
         b = b.user(u, "pw bench");
     }
@@ -115,6 +119,20 @@ fn every_scenario_runs_over_plain_stls_and_tls() {
     let r = bench(&[&["bigbox", "--rounds", "2", "--users", "bench1"][..], &common[..2]].concat());
     assert_clean(&r);
     assert!(r.get("extra").is_some_and(|e| e.contains("round2_ms") && e.contains("\"messages\":5.000")), "{r:?}");
+}
+
+#[test]
+fn deliver_hands_messages_over_lmtp_and_they_arrive() {
+    // A free port for the LMTP listener (the test server only reports its POP3 ports).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let lmtp: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let s = server_with(move |c| c.listeners.push(buzon_server::config::Listener::new(lmtp, buzon_server::Protocol::Lmtp)));
+    let before: usize = USERS.iter().map(|u| s.message_files(u).len()).sum();
+    let r = bench(&["deliver", "--target", &lmtp.to_string(), "--users", "bench{1..4}", "--clients", "2", "--count", "12", "--size", "3000", "--duration", "10"]);
+    assert_clean(&r);
+    assert_eq!(num(&r, "ops"), 12.0, "{r:?}");
+    let after: usize = USERS.iter().map(|u| s.message_files(u).len()).sum();
+    assert_eq!(after - before, 12, "every acknowledged delivery is in a Maildir");
 }
 
 #[test]
