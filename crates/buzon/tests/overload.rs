@@ -2,7 +2,8 @@
 //! idle authenticated sessions (all held, the next connection refused at the configured
 //! limit with -ERR [SYS/TEMP]), and clients that never read their replies or send
 //! megabyte lines (server memory stays bounded; the stuck sessions end at the write
-//! timeout). Figures are printed, never asserted against a clock.
+//! timeout). The server raises its open-file soft limit to the hard limit and warns when
+//! the connection limit does not fit. Figures are printed, never asserted against a clock.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -252,4 +253,49 @@ fn clients_that_never_read_or_send_megabyte_lines_leave_server_memory_bounded() 
     // Unbounded buffering would hold the 2,000 MiB requested plus the 100 MiB pushed.
     assert!(pss1.saturating_sub(pss0) < 128 * 1024, "server memory grew by {} KiB", pss1.saturating_sub(pss0));
     drop(stuck);
+}
+
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit_and_a_too_small_one_is_warned_about() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "");
+    // Soft limit 256, hard limit 2048: too small for the default 10,000 connections.
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "ulimit -Sn 256 && ulimit -Hn 2048 && exec \"$0\" serve --config \"$1\"", BIN])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pid = child.id();
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut warning = None;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while warning.is_none() && Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) if l.contains("open-file limit") => warning = Some(l),
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    let nofile = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or_default().to_string();
+    let nums: Vec<&str> = nofile.split_whitespace().filter(|w| w.chars().all(|c| c.is_ascii_digit())).collect();
+    assert_eq!(nums, ["2048", "2048"], "soft limit raised to the hard limit: {nofile}");
+    let w = warning.unwrap_or_else(|| panic!("no warning about the open-file limit"));
+    assert!(w.contains("max_connections") && w.contains("30064"), "{w}");
 }
