@@ -17,6 +17,7 @@
 pub mod date;
 mod error;
 mod index;
+mod listing_cache;
 mod lock;
 mod maildir;
 pub mod name;

@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use buzon_pop3_proto::wire::WireSize;
 
 use crate::index::{open_regular, SizeIndex};
+use crate::listing_cache::{self, DirStamp};
 use crate::lock::MailboxLock;
 use crate::name::{
     base_of, before_info, delivery_time, escape_host, uidl_of_base, validate_folder_name,
@@ -309,16 +310,37 @@ impl Maildir {
     /// `cur/` (adding the `:2,` info), and returns a snapshot of `cur/` with sizes and
     /// UIDLs. Fails with [`StoreError::InUse`] if another session holds the lock.
     /// Deliveries after this call are not part of the snapshot.
+    ///
+    /// A large mailbox whose `cur/` has not changed since this process last listed it is
+    /// not scanned again (see `listing_cache`).
     pub fn open_session(&self) -> Result<Session, StoreError> {
         let lock = MailboxLock::acquire(&self.root)?;
-        let messages = self.snapshot()?;
-        Ok(Session::new(
+        let leftovers = self.move_new_to_cur()?;
+        let stamp = if leftovers.is_empty() {
+            DirStamp::of(&self.root.join("cur")).map(|s| (s, s.settled()))
+        } else {
+            None
+        };
+        if let Some((s, _)) = &stamp {
+            if let Some(entries) = listing_cache::lookup(&self.root, s) {
+                return Ok(Session::from_listing(vec![lock], entries));
+            }
+        }
+        let messages = self.scan(leftovers)?;
+        let sizes_from_names = messages
+            .iter()
+            .all(|m| wire_size_attr(m.name.as_bytes()).is_some());
+        let session = Session::new(
             vec![lock],
             vec![Part {
                 folder: None,
                 messages,
             }],
-        ))
+        );
+        if let Some((s, settled)) = stamp {
+            listing_cache::store(&self.root, s, settled, session.listing(), sizes_from_names);
+        }
+        Ok(session)
     }
 
     /// Like [`Maildir::open_session`] over `inbox` and then each folder in the given order,
@@ -397,6 +419,11 @@ impl Maildir {
     /// Moves `new/` into `cur/`, then lists `cur/` with sizes, sorted by delivery time.
     fn snapshot(&self) -> Result<Vec<Scanned>, StoreError> {
         let leftovers = self.move_new_to_cur()?;
+        self.scan(leftovers)
+    }
+
+    /// Lists `cur/` (plus `leftovers` still in `new/`) with sizes, sorted by delivery time.
+    fn scan(&self, leftovers: Vec<Found>) -> Result<Vec<Scanned>, StoreError> {
         let mut found = list_messages(&self.root.join("cur"))?;
         found.extend(leftovers);
         let mut index = SizeIndex::load(&self.root);
@@ -662,6 +689,7 @@ fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn delivery_name_has_the_documented_shape() {
@@ -678,6 +706,42 @@ mod tests {
             base.contains(".M") && base.contains('P') && base.contains('Q') && base.contains('R');
         assert!(re_ok, "{base}");
         assert!(!base.contains(':') && !base.contains('/'));
+    }
+
+    #[test]
+    fn a_settled_large_mailbox_is_listed_once_and_any_change_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::create(dir.path().join("m")).unwrap();
+        let n = listing_cache::MIN_MESSAGES + 3;
+        for i in 0..n {
+            let name = format!("{}.M1P1Q{i}.host,S=3,W=4:2,S", 1_700_000_000 + i);
+            fs::write(md.root().join("cur").join(name), b"a\nb").unwrap();
+        }
+        // Fresh changes are never cached: the coarse directory clock could hide the next.
+        let first = md.open_session().unwrap();
+        let again = {
+            drop(first);
+            md.open_session().unwrap()
+        };
+        assert_eq!(again.messages().len(), n);
+        drop(again);
+        std::thread::sleep(Duration::from_millis(3100));
+        let a = md.open_session().unwrap();
+        let listing = Arc::clone(a.listing());
+        drop(a);
+        let b = md.open_session().unwrap();
+        assert!(Arc::ptr_eq(&listing, b.listing()), "an unchanged, settled cur/ is not scanned again");
+        drop(b);
+        // New mail moves into cur/, which changes it: the listing is taken afresh.
+        md.deliver(&mut &b"new\n"[..], None).unwrap();
+        let c = md.open_session().unwrap();
+        assert_eq!(c.messages().len(), n + 1);
+        assert!(!Arc::ptr_eq(&listing, c.listing()));
+        // A deletion is seen too.
+        c.expunge(&[0]).unwrap();
+        drop(c);
+        let d = md.open_session().unwrap();
+        assert_eq!(d.messages().len(), n);
     }
 
     #[test]

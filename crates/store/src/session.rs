@@ -10,6 +10,7 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::index::open_regular;
 use crate::lock::MailboxLock;
@@ -48,7 +49,7 @@ pub(crate) struct Part {
 /// An open POP3 mailbox: holds the exclusive lock(s) until closed or dropped.
 #[derive(Debug)]
 pub struct Session {
-    entries: Vec<MessageEntry>,
+    entries: Arc<[MessageEntry]>,
     _locks: Vec<MailboxLock>,
 }
 
@@ -84,6 +85,16 @@ impl Session {
             entries,
             _locks: locks,
         }
+    }
+
+    /// A session over a listing taken earlier (see `listing_cache`).
+    pub(crate) fn from_listing(locks: Vec<MailboxLock>, entries: Arc<[MessageEntry]>) -> Session {
+        Session { entries, _locks: locks }
+    }
+
+    /// The listing, shareable with later sessions.
+    pub(crate) fn listing(&self) -> &Arc<[MessageEntry]> {
+        &self.entries
     }
 
     /// The snapshot, oldest delivery first (INBOX, then folders in the order given).
