@@ -1,6 +1,7 @@
 //! Privilege separation of the real `buzon serve`: started as root with `[server] user`,
 //! it binds a port below 1024, reads a TLS key only root can read, then runs — every
-//! thread — as the unprivileged account, creating mail folders 0700 and files 0600. A data
+//! thread — as the unprivileged account, creating mail folders 0700 and files 0600 for
+//! POP3 sessions and LMTP deliveries alike. A data
 //! folder the account cannot write, or one anyone can write, is refused at start with the
 //! fix in the message.
 //!
@@ -101,7 +102,8 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     // The account must be able to reach its data folder inside the temp dir.
     chmod(dir.path(), 0o711);
     let ca = TestCa::new();
-    let config = write_config(dir.path(), &ca, &format!("\n[server]\nuser = \"{ACCOUNT}\"\n"));
+    let lmtp = "\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"lmtp\"\n\n[delivery]\nlocal_domains = [\"example.com\"]\n";
+    let config = write_config(dir.path(), &ca, &format!("{lmtp}\n[server]\nuser = \"{ACCOUNT}\"\n"));
     let low = free_low_port();
     let text = std::fs::read_to_string(&config).unwrap_or_default().replacen("address = \"127.0.0.1:0\"", &format!("address = \"127.0.0.1:{low}\""), 1);
     std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
@@ -113,6 +115,7 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
     buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap_or_else(|e| panic!("{e}"));
     buzon_auth::add_user(&data.join("users"), "bob", &stored).unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&data.join("users"), "carol", &stored).unwrap_or_else(|e| panic!("{e}"));
     let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap_or_else(|e| panic!("{e}"));
     let m1 = b"Subject: one\n\nfirst\n".to_vec();
     let m2 = b"Subject: two\n\n.second\n".to_vec();
@@ -153,6 +156,23 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     assert!(c.line().starts_with("+OK"));
     c.login("bob", "pw");
     assert!(c.cmd("STAT").starts_with("+OK 0 0"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+
+    // Intake runs as the account too: a message delivered over LMTP lands in a Maildir
+    // the server creates, with the same owner and modes, and downloads byte for byte.
+    let lmtp_msg = b"Subject: over LMTP\r\n\r\ndelivered by the unprivileged server\r\n";
+    let mut l = buzon_testkit::smtp::SmtpClient::connect(proc.addr("LMTP"));
+    l.expect("LHLO client.test", 250);
+    l.expect("MAIL FROM:<sender@remote.example>", 250);
+    l.expect("RCPT TO:<carol@example.com>", 250);
+    assert_eq!(l.data(lmtp_msg, 1)[0].code, 250);
+    l.expect("QUIT", 221);
+    let mut c = LineClient::connect(pop3);
+    assert!(c.line().starts_with("+OK"));
+    c.login("carol", "pw");
+    assert!(c.cmd("RETR 1").starts_with("+OK"));
+    let got = c.body();
+    assert!(got.ends_with(lmtp_msg), "{:?}", String::from_utf8_lossy(&got));
     assert!(c.cmd("QUIT").starts_with("+OK"));
 
     let alice: Vec<_> = walk(&data.join("mail/alice")).into_iter().filter(|(p, m)| m.is_file() && p.parent().is_some_and(|d| d.ends_with("cur") || d.ends_with("new"))).collect();

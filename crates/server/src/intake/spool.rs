@@ -11,7 +11,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use buzon_pop3_proto::wire::WireSize;
@@ -107,7 +107,8 @@ impl Spool {
     }
 
     fn create_file(&self) -> io::Result<File> {
-        std::fs::create_dir_all(&self.dir)?;
+        // Mail passes through here: the folder is the server account's alone, like Maildirs.
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir)?;
         for _ in 0..16 {
             let path = self.dir.join(format!("spool.{}.{:016x}", std::process::id(), rand::random::<u64>()));
             match OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path) {
@@ -246,16 +247,19 @@ mod tests {
 
     #[test]
     fn large_messages_go_to_an_unlinked_file() {
-        let dir = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let top = tempfile::tempdir().unwrap();
+        let dir = top.path().join("spool");
         let line = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n";
-        let mut s = Spool::new(dir.path());
+        let mut s = Spool::new(&dir);
         s.write(b"Subject: big\r\n\r\n").unwrap();
         for _ in 0..40_000 {
             s.write(line).unwrap();
         }
         s.finish().unwrap();
         assert!(s.file.is_some());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the spool file is unlinked");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "the spool file is unlinked");
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700, "the spool folder is private");
         let all = read_all(&s);
         assert_eq!(all.len() as u64, s.len());
         assert_eq!(all.len(), 14 + 40_000 * 64);
