@@ -7,7 +7,7 @@
 //! are case-insensitive. Every comparison of secret-derived bytes is constant
 //! time. This module never logs, and never puts a password into an error.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -299,12 +299,59 @@ fn parse_argon2(scheme: Scheme, data: &str) -> Result<PasswordHash<'_>, AuthErro
 
 fn verify_argon2(scheme: Scheme, data: &str, password: &[u8]) -> Result<bool, AuthError> {
     let phc = parse_argon2(scheme, data)?;
-    match Argon2::default().verify_password(password, &phc) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::Password) => Ok(false),
-        Err(e) => Err(AuthError::BadHash(format!(
-            "cannot verify Argon2 hash ({e})"
-        ))),
+    let bad = |e: &dyn std::fmt::Display| AuthError::BadHash(format!("cannot verify Argon2 hash ({e})"));
+    let algorithm = Algorithm::try_from(phc.algorithm).map_err(|e| bad(&e))?;
+    let version = Version::try_from(phc.version.unwrap_or(0x10)).map_err(|e| bad(&e))?;
+    let params = Params::try_from(&phc).map_err(|e| bad(&e))?;
+    let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else {
+        return Err(bad(&"no salt or hash"));
+    };
+    let mut salt_buf = [0u8; 128];
+    let salt = salt.decode_b64(&mut salt_buf).map_err(|e| bad(&e))?;
+    let expected = expected.as_bytes();
+    let mut computed = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut scratch = scratch::take(blocks);
+    let result = argon.hash_password_into_with_memory(password, salt, &mut computed, &mut scratch[..blocks]);
+    scratch::give_back(scratch);
+    result.map_err(|e| bad(&e))?;
+    // Constant time: the comparison must not tell how many leading bytes matched.
+    let diff = computed.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    Ok(std::hint::black_box(diff) == 0)
+}
+
+/// Argon2 working memory, kept for reuse. Allocating (and freeing) the 19 MiB a
+/// verification needs on whichever thread runs it leaves the allocator holding such
+/// blocks on every thread that ever verified a password: gigabytes after a login burst.
+/// A few buffers reused by all threads keep the memory at (concurrent verifications ×
+/// memory cost).
+mod scratch {
+    use std::sync::Mutex;
+
+    use argon2::Block;
+
+    /// Buffers kept when idle; more are allocated (and freed) only under a burst.
+    const KEEP: usize = 4;
+
+    static POOL: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+    /// A buffer of at least `blocks` blocks.
+    pub(super) fn take(blocks: usize) -> Vec<Block> {
+        let found = POOL.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut v = found.unwrap_or_default();
+        if v.len() < blocks {
+            // Replaced, not grown: growing would copy the old contents first.
+            v = vec![Block::default(); blocks];
+        }
+        v
+    }
+
+    pub(super) fn give_back(v: Vec<Block>) {
+        let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < KEEP {
+            pool.push(v);
+        }
     }
 }
 

@@ -414,6 +414,8 @@ pub struct BigboxOptions {
     /// Logins to time; the first one sees the mailbox as the server left it (cold index
     /// if it never opened it), the later ones as the earlier ones left it.
     pub rounds: usize,
+    /// Wait between rounds (a later login, not an immediate retry).
+    pub pause: Duration,
 }
 
 /// `bigbox`: login, STAT, LIST, UIDL on one (large) mailbox, `rounds` times in a row.
@@ -431,6 +433,9 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
     for round in 1..=o.rounds {
         if Instant::now() >= start + run.duration {
             break;
+        }
+        if round > 1 {
+            tokio::time::sleep(o.pause).await;
         }
         let t0 = Instant::now();
         let r = async {

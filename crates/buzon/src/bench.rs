@@ -69,6 +69,9 @@ enum Mode {
         /// Logins to time (the first one meets the mailbox as the server left it).
         #[arg(long, default_value_t = 2)]
         rounds: usize,
+        /// Seconds to wait between rounds.
+        #[arg(long, default_value_t = 0.0)]
+        pause: f64,
     },
     /// LMTP deliveries per second (RFC 2033), one recipient per message; --target is the
     /// server's LMTP port.
@@ -238,7 +241,10 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             let hold = secs(hold, "--hold")?;
             (common, ModeKind::Idle(IdleOptions { sessions, server_pid, hold, connect_concurrency, warm }))
         }
-        Mode::Bigbox { common, rounds } => (common, ModeKind::Bigbox(BigboxOptions { rounds })),
+        Mode::Bigbox { common, rounds, pause } => {
+            let pause = secs(pause, "--pause")?;
+            (common, ModeKind::Bigbox(BigboxOptions { rounds, pause }))
+        }
         Mode::Deliver { common, size, domain } => (common, ModeKind::Deliver(DeliverOptions { size, domain })),
     };
     let run = common.run_options()?;
