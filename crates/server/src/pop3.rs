@@ -207,16 +207,7 @@ impl Conn {
     /// unread input would make the kernel send RST, which can destroy the final reply
     /// before the client reads it.
     async fn linger_close(&mut self) {
-        let _ = timeout(Duration::from_secs(1), self.stream.shutdown()).await;
-        let mut sink = [0u8; 4096];
-        let mut budget: usize = 1 << 20;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-        while budget > 0 {
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut sink)).await {
-                Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
-                _ => break,
-            }
-        }
+        self.stream.linger_close().await;
     }
 
     async fn abort(&mut self, why: Abort, end: End) -> End {

@@ -37,6 +37,24 @@ impl Stream {
         }
     }
 
+    /// Ends the connection so the peer reads our last reply: send FIN (or TLS
+    /// close_notify), then discard what the peer still sends for a moment (at most 1 s and
+    /// 1 MiB). Closing with unread input makes the kernel send RST, which can destroy the
+    /// final reply before the peer reads it.
+    pub async fn linger_close(&mut self) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.shutdown()).await;
+        let mut sink = [0u8; 4096];
+        let mut budget: usize = 1 << 20;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+        while budget > 0 {
+            match tokio::time::timeout_at(deadline, self.read(&mut sink)).await {
+                Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
+                _ => break,
+            }
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }

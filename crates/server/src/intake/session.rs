@@ -8,7 +8,6 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use buzon_smtp_proto::reply::{self, Reply};
 use buzon_smtp_proto::{Envelope, Event, Mode, Session};
@@ -163,16 +162,7 @@ impl Conn {
     /// Sends FIN (or close_notify), then drains what the client still sends for a
     /// moment, so the final reply is not destroyed by a reset.
     async fn linger_close(&mut self) {
-        let _ = timeout(Duration::from_secs(1), self.stream.shutdown()).await;
-        let mut sink = [0u8; 4096];
-        let mut budget: usize = 1 << 20;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-        while budget > 0 {
-            match tokio::time::timeout_at(deadline, self.stream.read(&mut sink)).await {
-                Ok(Ok(n)) if n > 0 => budget = budget.saturating_sub(n),
-                _ => break,
-            }
-        }
+        self.stream.linger_close().await;
     }
 
     async fn start_tls(&mut self) -> bool {
