@@ -21,6 +21,8 @@ mod throttle;
 mod userdb;
 mod username;
 
+/// Passwords travel in the protocol crate's [`Secret`], so one type guards them everywhere.
+pub use buzon_pop3_proto::Secret;
 pub use cache::{AuthCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
 pub use edit::{add_user, remove_user, set_password};
 pub use error::AuthError;
@@ -28,8 +30,6 @@ pub use scheme::{
     dummy_verify, hash_password, needs_rehash, plaintext_password, verify_password, HashParams,
     MAX_M_COST_KIB,
 };
-/// Passwords travel in the protocol crate's [`Secret`], so one type guards them everywhere.
-pub use buzon_pop3_proto::Secret;
 pub use throttle::{Admission, IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
 pub use userdb::{UserDb, UserEntry};
 pub use username::{mailbox_dir_name, validate_username, MAX_USERNAME_LEN};

@@ -299,7 +299,8 @@ fn parse_argon2(scheme: Scheme, data: &str) -> Result<PasswordHash<'_>, AuthErro
 
 fn verify_argon2(scheme: Scheme, data: &str, password: &[u8]) -> Result<bool, AuthError> {
     let phc = parse_argon2(scheme, data)?;
-    let bad = |e: &dyn std::fmt::Display| AuthError::BadHash(format!("cannot verify Argon2 hash ({e})"));
+    let bad =
+        |e: &dyn std::fmt::Display| AuthError::BadHash(format!("cannot verify Argon2 hash ({e})"));
     let algorithm = Algorithm::try_from(phc.algorithm).map_err(|e| bad(&e))?;
     let version = Version::try_from(phc.version.unwrap_or(0x10)).map_err(|e| bad(&e))?;
     let params = Params::try_from(&phc).map_err(|e| bad(&e))?;
@@ -313,11 +314,15 @@ fn verify_argon2(scheme: Scheme, data: &str, password: &[u8]) -> Result<bool, Au
     let blocks = params.block_count();
     let argon = Argon2::new(algorithm, version, params);
     let mut scratch = scratch::take(blocks);
-    let result = argon.hash_password_into_with_memory(password, salt, &mut computed, &mut scratch[..blocks]);
+    let result =
+        argon.hash_password_into_with_memory(password, salt, &mut computed, &mut scratch[..blocks]);
     scratch::give_back(scratch);
     result.map_err(|e| bad(&e))?;
     // Constant time: the comparison must not tell how many leading bytes matched.
-    let diff = computed.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    let diff = computed
+        .iter()
+        .zip(expected)
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
     Ok(std::hint::black_box(diff) == 0)
 }
 

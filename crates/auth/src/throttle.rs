@@ -288,7 +288,11 @@ impl Throttle {
             let Some(earliest) = now.checked_add(p) else {
                 return Admission::Refused;
             };
-            let queued = self.counters.get(&key).and_then(|c| c.next_slot).unwrap_or(now);
+            let queued = self
+                .counters
+                .get(&key)
+                .and_then(|c| c.next_slot)
+                .unwrap_or(now);
             at = at.max(earliest).max(queued);
             penalised.push((key, p));
         }
@@ -515,10 +519,19 @@ mod tests {
             })
             .collect();
         assert_eq!(waits, (1..=30).map(|k| 2 * k).collect::<Vec<u64>>());
-        assert_eq!(burst.iter().filter(|b| **b == Admission::Refused).count(), 2);
+        assert_eq!(
+            burst.iter().filter(|b| **b == Admission::Refused).count(),
+            2
+        );
         // Another network guessing another name is not held up; the same name is.
-        assert_eq!(t.admit(t0, ip("198.51.100.1"), Some("bob")), Admission::After(Duration::ZERO));
-        assert_eq!(t.admit(t0, ip("198.51.100.1"), Some("alice")), Admission::Refused);
+        assert_eq!(
+            t.admit(t0, ip("198.51.100.1"), Some("bob")),
+            Admission::After(Duration::ZERO)
+        );
+        assert_eq!(
+            t.admit(t0, ip("198.51.100.1"), Some("alice")),
+            Admission::Refused
+        );
         // One attempt at a time, each after the reply to the last, waits one penalty.
         let mut s = Throttle::new(cfg());
         let mut now = t0;
@@ -527,7 +540,9 @@ mod tests {
         }
         let mut waits = Vec::new();
         for _ in 0..4 {
-            let Admission::After(d) = s.admit(now, a, None) else { panic!("refused") };
+            let Admission::After(d) = s.admit(now, a, None) else {
+                panic!("refused")
+            };
             waits.push(d.as_secs());
             now += d;
             s.record_failure(now, a, None);
@@ -541,7 +556,10 @@ mod tests {
         let mut tr = Throttle::new(c);
         for _ in 0..10 {
             tr.record_failure(t0, ip("10.1.1.1"), Some("alice"));
-            assert_eq!(tr.admit(t0, ip("10.1.1.1"), Some("alice")), Admission::After(Duration::ZERO));
+            assert_eq!(
+                tr.admit(t0, ip("10.1.1.1"), Some("alice")),
+                Admission::After(Duration::ZERO)
+            );
         }
     }
 

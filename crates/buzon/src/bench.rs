@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use buzon_bench::scenario::{self, BigboxOptions, IdleOptions, RetrOptions, RunOptions};
 use buzon_bench::lmtp::DeliverOptions;
+use buzon_bench::scenario::{self, BigboxOptions, IdleOptions, RetrOptions, RunOptions};
 use buzon_bench::{corpus, BenchError, Report, Security, Target, UserPattern};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -118,7 +118,12 @@ struct Common {
     #[arg(long, default_value = "user{00001..01000}")]
     users: String,
     /// The password of every user (a corpus uses one password for all).
-    #[arg(long, env = "BUZON_BENCH_PASSWORD", default_value = "bench-password", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "BUZON_BENCH_PASSWORD",
+        default_value = "bench-password",
+        hide_env_values = true
+    )]
     password: String,
     /// Concurrent clients.
     #[arg(long, default_value_t = 16)]
@@ -170,7 +175,12 @@ struct CorpusArgs {
     bigbox_count: u32,
     #[arg(long, default_value_t = 1024)]
     bigbox_size: usize,
-    #[arg(long, env = "BUZON_BENCH_PASSWORD", default_value = "bench-password", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "BUZON_BENCH_PASSWORD",
+        default_value = "bench-password",
+        hide_env_values = true
+    )]
     password: String,
     /// Argon2id memory cost of the password hashes, KiB (Buzón's default: 19456).
     #[arg(long, default_value_t = 19_456)]
@@ -180,7 +190,8 @@ struct CorpusArgs {
 }
 
 fn secs(v: f64, flag: &str) -> Result<Duration, Failure> {
-    Duration::try_from_secs_f64(v).map_err(|_| Failure::usage(format!("{flag} must be a non-negative number of seconds")))
+    Duration::try_from_secs_f64(v)
+        .map_err(|_| Failure::usage(format!("{flag} must be a non-negative number of seconds")))
 }
 
 fn bench_err(e: BenchError) -> Failure {
@@ -192,10 +203,21 @@ fn bench_err(e: BenchError) -> Failure {
 
 impl Common {
     fn run_options(&self) -> Result<RunOptions, Failure> {
-        let security = Security::parse(&self.security)
-            .ok_or_else(|| Failure::usage(format!("--security {:?}: use plain, stls or tls", self.security)))?;
-        let target = Target::new(self.target, security, &self.server_name, self.ca.as_deref(), self.insecure, self.allow_remote)
-            .map_err(bench_err)?;
+        let security = Security::parse(&self.security).ok_or_else(|| {
+            Failure::usage(format!(
+                "--security {:?}: use plain, stls or tls",
+                self.security
+            ))
+        })?;
+        let target = Target::new(
+            self.target,
+            security,
+            &self.server_name,
+            self.ca.as_deref(),
+            self.insecure,
+            self.allow_remote,
+        )
+        .map_err(bench_err)?;
         let run = RunOptions {
             target,
             users: UserPattern::parse(&self.users).map_err(bench_err)?,
@@ -216,7 +238,9 @@ fn runtime(threads: usize) -> Result<tokio::runtime::Runtime, Failure> {
     if threads > 0 {
         b.worker_threads(threads);
     }
-    b.enable_all().build().map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))
+    b.enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))
 }
 
 fn print(report: &Report, format: Format) {
@@ -234,18 +258,52 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     let (common, mode) = match args.mode {
         Mode::Corpus(c) => return run_corpus(c),
         Mode::Login { common } => (common, ModeKind::Login),
-        Mode::Retr { common, top, pipeline, mailbox_per_session } => {
-            (common, ModeKind::Retr(RetrOptions { top, pipeline, mailbox_per_session }))
-        }
-        Mode::Idle { common, sessions, server_pid, hold, connect_concurrency, warm } => {
+        Mode::Retr {
+            common,
+            top,
+            pipeline,
+            mailbox_per_session,
+        } => (
+            common,
+            ModeKind::Retr(RetrOptions {
+                top,
+                pipeline,
+                mailbox_per_session,
+            }),
+        ),
+        Mode::Idle {
+            common,
+            sessions,
+            server_pid,
+            hold,
+            connect_concurrency,
+            warm,
+        } => {
             let hold = secs(hold, "--hold")?;
-            (common, ModeKind::Idle(IdleOptions { sessions, server_pid, hold, connect_concurrency, warm }))
+            (
+                common,
+                ModeKind::Idle(IdleOptions {
+                    sessions,
+                    server_pid,
+                    hold,
+                    connect_concurrency,
+                    warm,
+                }),
+            )
         }
-        Mode::Bigbox { common, rounds, pause } => {
+        Mode::Bigbox {
+            common,
+            rounds,
+            pause,
+        } => {
             let pause = secs(pause, "--pause")?;
             (common, ModeKind::Bigbox(BigboxOptions { rounds, pause }))
         }
-        Mode::Deliver { common, size, domain } => (common, ModeKind::Deliver(DeliverOptions { size, domain })),
+        Mode::Deliver {
+            common,
+            size,
+            domain,
+        } => (common, ModeKind::Deliver(DeliverOptions { size, domain })),
     };
     let run = common.run_options()?;
     buzon_bench::raise_fd_limit();
@@ -263,8 +321,15 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         .map_err(bench_err)?;
     print(&report, common.format);
     if report.ops == 0 {
-        let why = report.errors.iter().next().map(|(_, _, e)| e.to_string()).unwrap_or_else(|| "no operation finished in time".into());
-        return Err(Failure::runtime(format!("the benchmark completed no operation: {why}")));
+        let why = report
+            .errors
+            .iter()
+            .next()
+            .map(|(_, _, e)| e.to_string())
+            .unwrap_or_else(|| "no operation finished in time".into());
+        return Err(Failure::runtime(format!(
+            "the benchmark completed no operation: {why}"
+        )));
     }
     Ok(())
 }
@@ -289,9 +354,15 @@ fn run_corpus(c: CorpusArgs) -> Result<(), Failure> {
         bigbox_count: c.bigbox_count,
         bigbox_size: c.bigbox_size,
         password: c.password,
-        hash: buzon_auth::HashParams { m_cost_kib: c.argon2_memory_kib, t_cost: c.argon2_iterations, p_cost: 1 },
+        hash: buzon_auth::HashParams {
+            m_cost_kib: c.argon2_memory_kib,
+            t_cost: c.argon2_iterations,
+            p_cost: 1,
+        },
     };
-    spec.hash.validate().map_err(|e| Failure::usage(format!("--argon2-memory-kib/--argon2-iterations: {e}")))?;
+    spec.hash
+        .validate()
+        .map_err(|e| Failure::usage(format!("--argon2-memory-kib/--argon2-iterations: {e}")))?;
     let s = corpus::generate(&spec).map_err(bench_err)?;
     println!(
         "corpus in {}: {} users, {} message files, {} bytes; passwd-file {}, CA {}",

@@ -43,21 +43,38 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
                 json.push(report);
                 continue;
             }
-            println!("{} ({}:{}, {})", a.name, a.server.host, a.server.port, a.server.security.as_str());
+            println!(
+                "{} ({}:{}, {})",
+                a.name,
+                a.server.host,
+                a.server.port,
+                a.server.security.as_str()
+            );
             for s in &report.steps {
-                println!("  {} {:<9} {}", if s.ok { "✓" } else { "✗" }, s.step, s.detail);
+                println!(
+                    "  {} {:<9} {}",
+                    if s.ok { "✓" } else { "✗" },
+                    s.step,
+                    s.detail
+                );
                 if let Some(fix) = &s.fix {
                     println!("    {:<9} fix: {fix}", "");
                 }
             }
         }
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
         }
         if code == 0 {
             Ok(())
         } else {
-            Err(Failure { message: String::new(), code })
+            Err(Failure {
+                message: String::new(),
+                code,
+            })
         }
     })
 }

@@ -160,11 +160,19 @@ impl AccountArgs {
     pub fn accounts(&self, names: &[String], cfg: &FileConfig) -> Result<Vec<Account>, Failure> {
         if self.host.is_some() {
             let f = self.flag_fields();
-            let name = format!("{}@{}", f.user.clone().unwrap_or_default(), f.host.clone().unwrap_or_default());
+            let name = format!(
+                "{}@{}",
+                f.user.clone().unwrap_or_default(),
+                f.host.clone().unwrap_or_default()
+            );
             let f = f.with_defaults(&cfg.defaults);
             return Ok(vec![f.validate(&name).map_err(Failure::usage)?]);
         }
-        let names: Vec<String> = if names.is_empty() { cfg.accounts.keys().cloned().collect() } else { names.to_vec() };
+        let names: Vec<String> = if names.is_empty() {
+            cfg.accounts.keys().cloned().collect()
+        } else {
+            names.to_vec()
+        };
         if names.is_empty() {
             return Err(Failure::usage(
                 "no accounts: the accounts file has none — run `buzon setup you@example.com`, or give --host, --user and a destination",
@@ -178,7 +186,12 @@ impl AccountArgs {
                     return cfg.account(n).map_err(Failure::usage);
                 };
                 // Flags given on the command line win over the file.
-                overrides.clone().with_defaults(f).with_defaults(&cfg.defaults).validate(n).map_err(Failure::usage)
+                overrides
+                    .clone()
+                    .with_defaults(f)
+                    .with_defaults(&cfg.defaults)
+                    .validate(n)
+                    .map_err(Failure::usage)
             })
             .collect()
     }
@@ -186,11 +199,20 @@ impl AccountArgs {
 
 /// The account's password: from its source, or asked on the terminal.
 pub fn password(account: &Account) -> Result<Option<Secret>, Failure> {
-    match account.password.resolve(&account.name).map_err(Failure::usage)? {
+    match account
+        .password
+        .resolve(&account.name)
+        .map_err(Failure::usage)?
+    {
         Some(p) => Ok(Some(p)),
-        None if matches!(account.password, PasswordSource::Prompt) && std::io::stdin().is_terminal() => {
-            let p = rpassword::prompt_password(format!("Password for {} ({} at {}): ", account.name, account.user, account.server.host))
-                .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+        None if matches!(account.password, PasswordSource::Prompt)
+            && std::io::stdin().is_terminal() =>
+        {
+            let p = rpassword::prompt_password(format!(
+                "Password for {} ({} at {}): ",
+                account.name, account.user, account.server.host
+            ))
+            .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
             Ok(Some(Secret::new(p)))
         }
         None => Ok(None),

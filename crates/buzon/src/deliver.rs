@@ -47,29 +47,48 @@ pub struct DeliverArgs {
 }
 
 fn fail(code: u8, message: impl std::fmt::Display) -> Failure {
-    Failure { message: message.to_string(), code }
+    Failure {
+        message: message.to_string(),
+        code,
+    }
 }
 
 pub fn run(args: DeliverArgs) -> Result<(), Failure> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 
     // A broken config is the administrator's to fix: the MTA keeps the mail meanwhile.
     let config = match &args.config {
-        Some(path) => Config::load(path).map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?,
-        None => Config::embedded_default(&args.data_dir.clone().unwrap_or_else(|| PathBuf::from("./buzon-data"))),
+        Some(path) => Config::load(path)
+            .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?,
+        None => Config::embedded_default(
+            &args
+                .data_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("./buzon-data")),
+        ),
     };
-    let deliverer = Deliverer::new(&config).map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
+    let deliverer = Deliverer::new(&config)
+        .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
 
     let to = args.to.trim();
-    if to.is_empty() || to.contains(|c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>') {
+    if to.is_empty()
+        || to.contains(|c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+    {
         return Err(fail(EX_USAGE, format!("--to {to:?} is not a user name or address — give e.g. --to alice or --to alice@example.com")));
     }
     let (local, domain) = match to.rsplit_once('@') {
         Some((l, d)) => (l, Some(d)),
         None => (to, None),
     };
-    let users = deliverer.check_recipient(local, domain, None).map_err(|f| fail(f.exit_code(), format!("{to}: {f}")))?;
+    let users = deliverer
+        .check_recipient(local, domain, None)
+        .map_err(|f| fail(f.exit_code(), format!("{to}: {f}")))?;
 
     let spool = read_message(&deliverer)?;
     let from = args.from.unwrap_or_default();
@@ -78,12 +97,28 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
         return Err(fail(EX_USAGE, "--from contains control characters"));
     }
     let id = new_id();
-    let msg = Incoming { spool: &spool, id: &id, return_path, received: None, keep_existing_trace: true };
-    let recipients = [Recipient { address: to.to_string(), users }];
-    match deliverer.deliver(&msg, &recipients, Grouping::PerRecipient).into_iter().next() {
+    let msg = Incoming {
+        spool: &spool,
+        id: &id,
+        return_path,
+        received: None,
+        keep_existing_trace: true,
+    };
+    let recipients = [Recipient {
+        address: to.to_string(),
+        users,
+    }];
+    match deliverer
+        .deliver(&msg, &recipients, Grouping::PerRecipient)
+        .into_iter()
+        .next()
+    {
         Some(Outcome::Delivered { .. }) => Ok(()),
         Some(Outcome::Failed(f)) => Err(fail(f.exit_code(), format!("{to}: {f}"))),
-        None => Err(fail(EX_TEMPFAIL, "no delivery outcome (the MTA will retry)")),
+        None => Err(fail(
+            EX_TEMPFAIL,
+            "no delivery outcome (the MTA will retry)",
+        )),
     }
 }
 
@@ -96,7 +131,12 @@ fn read_message(deliverer: &Deliverer) -> Result<Spool, Failure> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut first_line: Option<Vec<u8>> = Some(Vec::new());
     // Reading stdin or spooling failed: nothing was stored, the MTA retries.
-    let io_err = |e: std::io::Error| fail(EX_TEMPFAIL, format!("cannot read and spool the message: {e} (the MTA will retry)"));
+    let io_err = |e: std::io::Error| {
+        fail(
+            EX_TEMPFAIL,
+            format!("cannot read and spool the message: {e} (the MTA will retry)"),
+        )
+    };
     loop {
         let n = match stdin.read(&mut buf) {
             Ok(0) => break,
@@ -126,7 +166,10 @@ fn read_message(deliverer: &Deliverer) -> Result<Spool, Failure> {
         }
         spool.write(chunk).map_err(io_err)?;
         if spool.wire_size() > max {
-            return Err(fail(EX_DATAERR, format!("the message is larger than max_message_size ({max} bytes)")));
+            return Err(fail(
+                EX_DATAERR,
+                format!("the message is larger than max_message_size ({max} bytes)"),
+            ));
         }
     }
     if let Some(head) = first_line {

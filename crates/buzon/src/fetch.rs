@@ -66,7 +66,10 @@ impl Observer for Progress {
         self.msgs.0 += 1;
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
-            bar.set_message(format!("{}: {}/{} messages", self.account, self.msgs.0, self.msgs.1));
+            bar.set_message(format!(
+                "{}: {}/{} messages",
+                self.account, self.msgs.0, self.msgs.1
+            ));
         }
     }
     fn note(&mut self, text: &str) {
@@ -80,7 +83,12 @@ impl Observer for Progress {
     }
     fn checkpoint(&mut self, point: Checkpoint, seq: u32) {
         if self.halt == Some((point, seq)) {
-            eprintln!("buzon: halted at {} {seq}", serde_json::to_string(&point).unwrap_or_default().trim_matches('"'));
+            eprintln!(
+                "buzon: halted at {} {seq}",
+                serde_json::to_string(&point)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+            );
             // Wait to be killed; give up after a bound so a forgotten process ends.
             std::thread::sleep(Duration::from_secs(120));
             std::process::exit(99);
@@ -97,13 +105,21 @@ impl Progress {
         let bar = (!json && std::io::stdout().is_terminal()).then(|| {
             let b = ProgressBar::new(1);
             b.set_style(
-                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             b
         });
-        Self { bar, halt, quiet: json, msgs: (0, 0), account: String::new() }
+        Self {
+            bar,
+            halt,
+            quiet: json,
+            msgs: (0, 0),
+            account: String::new(),
+        }
     }
 }
 
@@ -137,13 +153,24 @@ async fn run_async(args: FetchArgs) -> Result<(), Failure> {
         Some(t) => Some(
             buzon_client::config::parse_duration(t)
                 .filter(|d| *d >= Duration::from_secs(10))
-                .ok_or_else(|| Failure::usage(format!("--every {t}: give a duration of at least 10s, like 5m")))?,
+                .ok_or_else(|| {
+                    Failure::usage(format!(
+                        "--every {t}: give a duration of at least 10s, like 5m"
+                    ))
+                })?,
         ),
     };
     loop {
         let code = once(&args, &cfg, &accounts, &passwords, &resolver).await?;
         let Some(period) = every else {
-            return if code == 0 { Ok(()) } else { Err(Failure { message: String::new(), code }) };
+            return if code == 0 {
+                Ok(())
+            } else {
+                Err(Failure {
+                    message: String::new(),
+                    code,
+                })
+            };
         };
         let jitter = {
             use rand::Rng;
@@ -175,7 +202,12 @@ async fn once(
                     if args.json {
                         json.push(serde_json::json!({ "account": account.name, "ok": true, "messages": list }));
                     } else {
-                        println!("{}: {} message{} on the server", account.name, list.len(), if list.len() == 1 { "" } else { "s" });
+                        println!(
+                            "{}: {} message{} on the server",
+                            account.name,
+                            list.len(),
+                            if list.len() == 1 { "" } else { "s" }
+                        );
                         for w in &list {
                             println!(
                                 "  {:>4} {:>9} {} {:<30.30} {:<40.40} {}",
@@ -237,7 +269,10 @@ async fn once(
         }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_default()
+        );
     }
     Ok(first_failure.unwrap_or(if any_new { 0 } else { 1 }))
 }
@@ -251,8 +286,20 @@ fn report_error(json: bool, out: &mut Vec<serde_json::Value>, account: &str, e: 
 }
 
 fn print_plan(r: &FetchReport) {
-    println!("{}: {} message{} on the server (dry run, nothing changed)", r.account, r.on_server, if r.on_server == 1 { "" } else { "s" });
+    println!(
+        "{}: {} message{} on the server (dry run, nothing changed)",
+        r.account,
+        r.on_server,
+        if r.on_server == 1 { "" } else { "s" }
+    );
     for p in &r.plan {
-        println!("  {:>4} {:<14} {:>9}  {}  {}", p.msg, p.action, buzon_client::fetch::human_bytes(p.size), p.uidl.as_deref().unwrap_or("-"), p.reason);
+        println!(
+            "  {:>4} {:<14} {:>9}  {}  {}",
+            p.msg,
+            p.action,
+            buzon_client::fetch::human_bytes(p.size),
+            p.uidl.as_deref().unwrap_or("-"),
+            p.reason
+        );
     }
 }

@@ -11,8 +11,8 @@ mod check;
 mod client_args;
 mod deliver;
 mod fetch;
-mod setup;
 mod serve;
+mod setup;
 mod sieve;
 mod user;
 
@@ -22,7 +22,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "buzon", version, about = "Buzón: a POP3 mail system — server, delivery and retrieval client")]
+#[command(
+    name = "buzon",
+    version,
+    about = "Buzón: a POP3 mail system — server, delivery and retrieval client"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,10 +69,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn runtime(message: impl std::fmt::Display) -> Self {
-        Self { message: message.to_string(), code: 1 }
+        Self {
+            message: message.to_string(),
+            code: 1,
+        }
     }
     pub fn usage(message: impl std::fmt::Display) -> Self {
-        Self { message: message.to_string(), code: 2 }
+        Self {
+            message: message.to_string(),
+            code: 2,
+        }
     }
 }
 

@@ -31,7 +31,12 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         Some(path) => (Config::load(path).map_err(Failure::usage)?, false),
         None => (Config::embedded_default(&args.data_dir), true),
     };
-    let account = config.run_as.as_ref().map(privileges::resolve).transpose().map_err(Failure::runtime)?;
+    let account = config
+        .run_as
+        .as_ref()
+        .map(privileges::resolve)
+        .transpose()
+        .map_err(Failure::runtime)?;
     let switching = account.as_ref().filter(|_| privileges::is_root());
     privileges::create_data_dir(&config.data_dir, switching).map_err(Failure::runtime)?;
     if zero_config {
@@ -74,10 +79,15 @@ async fn serve(bound: buzon_server::BoundServer) -> Result<(), Failure> {
     for (_, path) in server.unix_paths() {
         println!("buzon: LMTP listening on unix:{}", path.display());
     }
-    println!("buzon: TLS certificate SHA-256 {}", server.tls_fingerprint());
+    println!(
+        "buzon: TLS certificate SHA-256 {}",
+        server.tls_fingerprint()
+    );
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).map_err(|e| Failure::runtime(format!("cannot watch SIGTERM: {e}")))?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| Failure::runtime(format!("cannot watch SIGHUP: {e}")))?;
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| Failure::runtime(format!("cannot watch SIGTERM: {e}")))?;
+    let mut hup = signal(SignalKind::hangup())
+        .map_err(|e| Failure::runtime(format!("cannot watch SIGHUP: {e}")))?;
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -94,7 +104,8 @@ async fn serve(bound: buzon_server::BoundServer) -> Result<(), Failure> {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -116,10 +127,20 @@ fn first_run(config: &Config) -> Result<(), Failure> {
     let mailbox = config.mail_dir.join("demo");
     let maildir = buzon_store::Maildir::create(&mailbox).map_err(Failure::runtime)?;
     let welcome = welcome_message(&config.hostname);
-    maildir.deliver(&mut welcome.as_slice(), None).map_err(Failure::runtime)?;
-    let pop3s = config.listeners.iter().find(|l| l.protocol == Protocol::Pop3s).map(|l| l.address.to_string()).unwrap_or_default();
+    maildir
+        .deliver(&mut welcome.as_slice(), None)
+        .map_err(Failure::runtime)?;
+    let pop3s = config
+        .listeners
+        .iter()
+        .find(|l| l.protocol == Protocol::Pop3s)
+        .map(|l| l.address.to_string())
+        .unwrap_or_default();
     println!("buzon: first start — created user \"demo\" with password {password}");
-    println!("buzon: (shown only this once; change it with `buzon user passwd demo --data-dir {}`)", config.data_dir.display());
+    println!(
+        "buzon: (shown only this once; change it with `buzon user passwd demo --data-dir {}`)",
+        config.data_dir.display()
+    );
     println!("buzon: try it: curl -k pop3s://demo:{password}@{pop3s}/1");
     Ok(())
 }
@@ -132,4 +153,3 @@ fn welcome_message(host: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
-

@@ -74,14 +74,30 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
     let config_path = args.config.clone().unwrap_or_else(default_config_path);
     let existing = buzon_client::FileConfig::load(&config_path).map_err(Failure::usage)?;
     if existing.accounts.contains_key(&name) && !args.print {
-        return Err(Failure::usage(format!("{} already has an account {name:?} — choose another with --name, or edit the file", config_path.display())));
+        return Err(Failure::usage(format!(
+            "{} already has an account {name:?} — choose another with --name, or edit the file",
+            config_path.display()
+        )));
     }
     let (pw_source, extra) = match (&args.password_env, &args.password_command) {
-        (Some(v), _) => (buzon_client::PasswordSource::Env(v.clone()), vec![("password_env".to_string(), toml_str(v))]),
+        (Some(v), _) => (
+            buzon_client::PasswordSource::Env(v.clone()),
+            vec![("password_env".to_string(), toml_str(v))],
+        ),
         (None, Some(c)) => {
             let words: Vec<String> = c.split_whitespace().map(str::to_string).collect();
-            let arr = format!("[{}]", words.iter().map(|w| toml_str(w)).collect::<Vec<_>>().join(", "));
-            (buzon_client::PasswordSource::Command(words), vec![("password_command".to_string(), arr)])
+            let arr = format!(
+                "[{}]",
+                words
+                    .iter()
+                    .map(|w| toml_str(w))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            (
+                buzon_client::PasswordSource::Command(words),
+                vec![("password_command".to_string(), arr)],
+            )
         }
         (None, None) => (buzon_client::PasswordSource::Prompt, vec![]),
     };
@@ -89,19 +105,30 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
     let mut password = pw_source.resolve(&name).map_err(Failure::usage)?;
     if password.is_none() && args.ask_password {
         if !std::io::stdin().is_terminal() {
-            return Err(Failure::usage("--ask-password needs a terminal; use --password-env or --password-command"));
+            return Err(Failure::usage(
+                "--ask-password needs a terminal; use --password-env or --password-command",
+            ));
         }
-        let p = rpassword::prompt_password(format!("Password for {} (only to test the login; not stored): ", args.address))
-            .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+        let p = rpassword::prompt_password(format!(
+            "Password for {} (only to test the login; not stored): ",
+            args.address
+        ))
+        .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
         password = Some(Secret::new(p));
     }
     if let Some(ca) = &args.ca_file {
         extra.push(("ca_file".into(), toml_str(&ca.display().to_string())));
     }
     let opts = DiscoverOptions {
-        resolver: args.dns_server.map(Resolver::with_name_server).unwrap_or_else(Resolver::system),
+        resolver: args
+            .dns_server
+            .map(Resolver::with_name_server)
+            .unwrap_or_else(Resolver::system),
         autoconfig_base: args.autoconfig_base.clone(),
-        tls: TlsSettings { ca_file: args.ca_file.clone(), ..Default::default() },
+        tls: TlsSettings {
+            ca_file: args.ca_file.clone(),
+            ..Default::default()
+        },
         password,
         no_guess: args.no_guess,
         ..Default::default()
@@ -121,12 +148,24 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         }
         for p in &d.probes {
             let c = &p.candidate;
-            println!("  {} {}:{} ({}) from {}: {}", if p.ok { "✓" } else { "✗" }, c.host, c.port, c.security.as_str(), c.source, p.detail);
+            println!(
+                "  {} {}:{} ({}) from {}: {}",
+                if p.ok { "✓" } else { "✗" },
+                c.host,
+                c.port,
+                c.security.as_str(),
+                c.source,
+                p.detail
+            );
         }
     }
     let Some(chosen) = d.chosen() else {
         if json {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "ok": false, "discovery": d })).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "ok": false, "discovery": d }))
+                    .unwrap_or_default()
+            );
         }
         let code = if d.probes.is_empty() { 3 } else { 4 };
         return Err(Failure {
@@ -145,7 +184,11 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
             c.host, d.domain, c.source
         ));
     }
-    let user = chosen.user.clone().or_else(|| c.user_hint.clone()).unwrap_or_else(|| args.address.clone());
+    let user = chosen
+        .user
+        .clone()
+        .or_else(|| c.user_hint.clone())
+        .unwrap_or_else(|| args.address.clone());
     let (dest_key, dest_value) = match (&args.maildir, &args.mbox, &args.mda) {
         (_, Some(m), _) => ("mbox", m.display().to_string()),
         (_, _, Some(_)) => ("mda", String::new()),
@@ -154,7 +197,13 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
     };
     let mut text = account_toml(&name, c, &user, dest_key, &dest_value, &extra);
     if let Some(m) = &args.mda {
-        let arr = format!("[{}]", m.split_whitespace().map(toml_str).collect::<Vec<_>>().join(", "));
+        let arr = format!(
+            "[{}]",
+            m.split_whitespace()
+                .map(toml_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         text = text.replace("mda = \"\"", &format!("mda = {arr}"));
     }
     if json {
@@ -174,23 +223,44 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         return Ok(());
     }
     if let Some(dir) = config_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&config_path)
         .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", config_path.display())))?;
-    f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(|e| Failure::runtime(format!("cannot write {}: {e}", config_path.display())))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", config_path.display())))?;
     // The file must still parse with the new account in it.
-    let written = buzon_client::FileConfig::load(&config_path).map_err(|e| Failure::runtime(format!("the account was written but the file does not parse: {e}")))?;
-    written.account(&name).map_err(|e| Failure::runtime(format!("the account was written but does not validate: {e}")))?;
+    let written = buzon_client::FileConfig::load(&config_path).map_err(|e| {
+        Failure::runtime(format!(
+            "the account was written but the file does not parse: {e}"
+        ))
+    })?;
+    written.account(&name).map_err(|e| {
+        Failure::runtime(format!(
+            "the account was written but does not validate: {e}"
+        ))
+    })?;
     if !json {
-        println!("added account {name:?} ({}:{} {}, user {user}) to {}", c.host, c.port, c.security.as_str(), config_path.display());
+        println!(
+            "added account {name:?} ({}:{} {}, user {user}) to {}",
+            c.host,
+            c.port,
+            c.security.as_str(),
+            config_path.display()
+        );
         if extra.iter().all(|(k, _)| !k.starts_with("password")) {
             println!("the password will be asked for on each run; set password_command or password_env in the file to avoid that");
         }
-        println!("next: buzon check {} ; buzon fetch {}", shell_word(&name), shell_word(&name));
+        println!(
+            "next: buzon check {} ; buzon fetch {}",
+            shell_word(&name),
+            shell_word(&name)
+        );
     }
     Ok(())
 }
@@ -200,7 +270,9 @@ fn toml_str(s: &str) -> String {
 }
 
 fn shell_word(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "@.-_+".contains(c)) {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "@.-_+".contains(c))
+    {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

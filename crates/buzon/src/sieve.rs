@@ -30,7 +30,12 @@ pub fn run(args: SieveArgs) -> Result<(), Failure> {
 }
 
 fn check(file: &std::path::Path) -> Result<(), Failure> {
-    let bytes = std::fs::read(file).map_err(|e| Failure::runtime(format!("cannot read {}: {e} — check the path and its permissions", file.display())))?;
+    let bytes = std::fs::read(file).map_err(|e| {
+        Failure::runtime(format!(
+            "cannot read {}: {e} — check the path and its permissions",
+            file.display()
+        ))
+    })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         Failure::usage(format!("{}: byte {} is not UTF-8 — Sieve scripts are UTF-8 text (RFC 5228 §2.2); save the file as UTF-8", file.display(), e.utf8_error().valid_up_to()))
     })?;
@@ -39,6 +44,12 @@ fn check(file: &std::path::Path) -> Result<(), Failure> {
             println!("{} is valid", file.display());
             Ok(())
         }
-        Err(e) => Err(Failure::usage(format!("{}:{}:{}: {}", file.display(), e.line, e.column, e.message))),
+        Err(e) => Err(Failure::usage(format!(
+            "{}:{}:{}: {}",
+            file.display(),
+            e.line,
+            e.column,
+            e.message
+        ))),
     }
 }

@@ -45,7 +45,9 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
             buzon_auth::validate_username(&name).map_err(Failure::usage)?;
             let pw = read_password()?;
             if let Some(parent) = file.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| Failure::runtime(format!("cannot create {}: {e}", parent.display())))?;
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Failure::runtime(format!("cannot create {}: {e}", parent.display()))
+                })?;
             }
             let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
             buzon_auth::add_user(file, &name, &stored).map_err(Failure::runtime)?;
@@ -59,12 +61,20 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
         }
         Action::Del { name } => {
             buzon_auth::remove_user(file, &name).map_err(Failure::runtime)?;
-            println!("removed user {name}; the mailbox in {} was kept", config.mail_dir.display());
+            println!(
+                "removed user {name}; the mailbox in {} was kept",
+                config.mail_dir.display()
+            );
         }
         Action::List => {
             let db = buzon_auth::UserDb::load(file).map_err(Failure::runtime)?;
             for u in db.users() {
-                let scheme = u.password.strip_prefix('{').and_then(|r| r.split_once('}')).map(|(s, _)| s).unwrap_or("CRYPT");
+                let scheme = u
+                    .password
+                    .strip_prefix('{')
+                    .and_then(|r| r.split_once('}'))
+                    .map(|(s, _)| s)
+                    .unwrap_or("CRYPT");
                 println!("{}\t{scheme}", u.name);
             }
         }
@@ -74,15 +84,22 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
 
 fn read_password() -> Result<String, Failure> {
     let pw = if std::io::stdin().is_terminal() {
-        let a = rpassword::prompt_password("Password: ").map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
-        let b = rpassword::prompt_password("Again: ").map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+        let a = rpassword::prompt_password("Password: ")
+            .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+        let b = rpassword::prompt_password("Again: ")
+            .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
         if a != b {
-            return Err(Failure::usage("the two passwords differ; nothing was changed"));
+            return Err(Failure::usage(
+                "the two passwords differ; nothing was changed",
+            ));
         }
         a
     } else {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| Failure::runtime(format!("cannot read the password from stdin: {e}")))?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::runtime(format!("cannot read the password from stdin: {e}")))?;
         line.trim_end_matches(['\r', '\n']).to_string()
     };
     if pw.is_empty() {

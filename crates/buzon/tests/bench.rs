@@ -22,7 +22,10 @@ fn server_with(tweak: impl FnOnce(&mut buzon_server::Config) + Send + 'static) -
     let s = b.start();
     for u in USERS {
         for i in 0..5 {
-            let body = format!("Subject: m{i}\n\n.leading dot\nline\n{}\n", "x".repeat(i * 700));
+            let body = format!(
+                "Subject: m{i}\n\n.leading dot\nline\n{}\n",
+                "x".repeat(i * 700)
+            );
             s.deliver(u, body.as_bytes());
         }
     }
@@ -34,11 +37,24 @@ fn bench(args: &[&str]) -> HashMap<String, String> {
     let out = Command::new(BIN)
         .arg("bench")
         .args(args)
-        .args(["--format", "json", "--password", "pw bench", "--timeout", "10", "--threads", "1"])
+        .args([
+            "--format",
+            "json",
+            "--password",
+            "pw bench",
+            "--timeout",
+            "10",
+            "--threads",
+            "1",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("run buzon bench: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "buzon bench {args:?} failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "buzon bench {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let line = stdout.lines().last().unwrap_or_default();
     fields(line)
 }
@@ -64,14 +80,19 @@ fn fields(json: &str) -> HashMap<String, String> {
     parts.push(&body[start..]);
     for p in parts {
         if let Some((k, v)) = p.split_once(':') {
-            map.insert(k.trim_matches('"').to_string(), v.trim_matches('"').to_string());
+            map.insert(
+                k.trim_matches('"').to_string(),
+                v.trim_matches('"').to_string(),
+            );
         }
     }
     map
 }
 
 fn num(r: &HashMap<String, String>, key: &str) -> f64 {
-    r.get(key).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no number {key} in {r:?}"))
+    r.get(key)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no number {key} in {r:?}"))
 }
 
 fn assert_clean(r: &HashMap<String, String>) {
@@ -90,7 +111,22 @@ fn every_scenario_runs_over_plain_stls_and_tls() {
     let users = "bench{1..4}";
 
     for (target, security) in [(&plain, "plain"), (&plain, "stls"), (&tls, "tls")] {
-        let common = ["--target", target, "--security", security, "--ca", &ca, "--users", users, "--clients", "2", "--duration", "1", "--count", "12"];
+        let common = [
+            "--target",
+            target,
+            "--security",
+            security,
+            "--ca",
+            &ca,
+            "--users",
+            users,
+            "--clients",
+            "2",
+            "--duration",
+            "1",
+            "--count",
+            "12",
+        ];
         let r = bench(&[&["login"][..], &common].concat());
         assert_clean(&r);
         assert_eq!(r.get("scenario").map(String::as_str), Some("login"));
@@ -102,42 +138,125 @@ fn every_scenario_runs_over_plain_stls_and_tls() {
     }
 
     let common = ["--target", &plain, "--users", users, "--duration", "2"];
-    let r = bench(&[&["retr", "--top", "0", "--clients", "2", "--count", "20"][..], &common].concat());
+    let r = bench(
+        &[
+            &["retr", "--top", "0", "--clients", "2", "--count", "20"][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_clean(&r);
     assert_eq!(r.get("scenario").map(String::as_str), Some("top"));
 
-    let r = bench(&[&["retr", "--mailbox-per-session", "--clients", "1", "--count", "10"][..], &common].concat());
+    let r = bench(
+        &[
+            &[
+                "retr",
+                "--mailbox-per-session",
+                "--clients",
+                "1",
+                "--count",
+                "10",
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_clean(&r);
     assert_eq!(num(&r, "ops"), 10.0, "{r:?}");
 
     let pid = std::process::id().to_string();
-    let r = bench(&[&["idle", "--warm", "--sessions", "4", "--hold", "0.2", "--server-pid", &pid][..], &common].concat());
+    let r = bench(
+        &[
+            &[
+                "idle",
+                "--warm",
+                "--sessions",
+                "4",
+                "--hold",
+                "0.2",
+                "--server-pid",
+                &pid,
+            ][..],
+            &common,
+        ]
+        .concat(),
+    );
     assert_clean(&r);
     assert_eq!(num(&r, "ops"), 4.0, "{r:?}");
-    assert!(r.get("extra").is_some_and(|e| e.contains("pss_per_session_kib")), "{r:?}");
+    assert!(
+        r.get("extra")
+            .is_some_and(|e| e.contains("pss_per_session_kib")),
+        "{r:?}"
+    );
 
-    let r = bench(&[&["bigbox", "--rounds", "2", "--users", "bench1"][..], &common[..2]].concat());
+    let r = bench(
+        &[
+            &["bigbox", "--rounds", "2", "--users", "bench1"][..],
+            &common[..2],
+        ]
+        .concat(),
+    );
     assert_clean(&r);
-    assert!(r.get("extra").is_some_and(|e| e.contains("round2_ms") && e.contains("\"messages\":5.000")), "{r:?}");
+    assert!(
+        r.get("extra")
+            .is_some_and(|e| e.contains("round2_ms") && e.contains("\"messages\":5.000")),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn deliver_hands_messages_over_lmtp_and_they_arrive() {
     // A free port for the LMTP listener (the test server only reports its POP3 ports).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
     let lmtp: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
-    let s = server_with(move |c| c.listeners.push(buzon_server::config::Listener::new(lmtp, buzon_server::Protocol::Lmtp)));
+    let s = server_with(move |c| {
+        c.listeners.push(buzon_server::config::Listener::new(
+            lmtp,
+            buzon_server::Protocol::Lmtp,
+        ))
+    });
     let before: usize = USERS.iter().map(|u| s.message_files(u).len()).sum();
-    let r = bench(&["deliver", "--target", &lmtp.to_string(), "--users", "bench{1..4}", "--clients", "2", "--count", "12", "--size", "3000", "--duration", "10"]);
+    let r = bench(&[
+        "deliver",
+        "--target",
+        &lmtp.to_string(),
+        "--users",
+        "bench{1..4}",
+        "--clients",
+        "2",
+        "--count",
+        "12",
+        "--size",
+        "3000",
+        "--duration",
+        "10",
+    ]);
     assert_clean(&r);
     assert_eq!(num(&r, "ops"), 12.0, "{r:?}");
     let after: usize = USERS.iter().map(|u| s.message_files(u).len()).sum();
-    assert_eq!(after - before, 12, "every acknowledged delivery is in a Maildir");
+    assert_eq!(
+        after - before,
+        12,
+        "every acknowledged delivery is in a Maildir"
+    );
 }
 
 #[test]
 fn refuses_remote_targets_and_reports_failures() {
-    let out = Command::new(BIN).args(["bench", "login", "--target", "192.0.2.1:110", "--duration", "1"]).output();
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "login",
+            "--target",
+            "192.0.2.1:110",
+            "--duration",
+            "1",
+        ])
+        .output();
     let out = out.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
@@ -145,7 +264,22 @@ fn refuses_remote_targets_and_reports_failures() {
     // Wrong password: every login is refused, the run says so and fails.
     let s = server();
     let out = Command::new(BIN)
-        .args(["bench", "login", "--target", &s.pop3.to_string(), "--users", "bench1", "--password", "wrong", "--clients", "1", "--count", "1", "--duration", "5"])
+        .args([
+            "bench",
+            "login",
+            "--target",
+            &s.pop3.to_string(),
+            "--users",
+            "bench1",
+            "--password",
+            "wrong",
+            "--clients",
+            "1",
+            "--count",
+            "1",
+            "--duration",
+            "5",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(1));

@@ -14,7 +14,11 @@ use buzon_testkit::TestServer;
 const BIN: &str = env!("CARGO_BIN_EXE_buzon");
 
 fn msg(i: usize) -> Vec<u8> {
-    format!("From: s{i}@example.test\nSubject: crash test {i}\n\nbody {i}\n{}\n", "z".repeat(300)).into_bytes()
+    format!(
+        "From: s{i}@example.test\nSubject: crash test {i}\n\nbody {i}\n{}\n",
+        "z".repeat(300)
+    )
+    .into_bytes()
 }
 
 struct Setup {
@@ -28,7 +32,10 @@ impl Setup {
         for i in 0..n {
             server.deliver("alice", &msg(i));
         }
-        Setup { server, dir: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")) }
+        Setup {
+            server,
+            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
+        }
     }
     fn path(&self, p: &str) -> PathBuf {
         self.dir.path().join(p)
@@ -36,8 +43,22 @@ impl Setup {
     fn cmd(&self, dest: &[&str], extra: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.arg("fetch")
-            .args(["--host", "127.0.0.1", "--port", &self.server.pop3.port().to_string(), "--security", "none", "--allow-plaintext"])
-            .args(["--user", "alice", "--password-env", "BUZON_TEST_PW", "--ledger-dir"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &self.server.pop3.port().to_string(),
+                "--security",
+                "none",
+                "--allow-plaintext",
+            ])
+            .args([
+                "--user",
+                "alice",
+                "--password-env",
+                "BUZON_TEST_PW",
+                "--ledger-dir",
+            ])
             .arg(self.path("ledger"))
             .args(["--config"])
             .arg(self.path("none.toml"))
@@ -56,7 +77,9 @@ fn output(mut c: Command) -> Output {
 /// Starts `buzon fetch` halted at `point`, waits (bounded) until it says so, and SIGKILLs it.
 fn kill_at(s: &Setup, dest: &[&str], extra: &[&str], point: &str) {
     let mut c = s.cmd(dest, extra);
-    c.env("BUZON_FETCH_HALT_AT", point).stdout(Stdio::null()).stderr(Stdio::piped());
+    c.env("BUZON_FETCH_HALT_AT", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap_or_else(|e| panic!("{e}"));
     let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
     let (tx, rx) = std::sync::mpsc::channel();
@@ -77,7 +100,10 @@ fn kill_at(s: &Setup, dest: &[&str], extra: &[&str], point: &str) {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "never halted at {point}: {seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "never halted at {point}: {seen:?}"
+        );
     }
     child.kill().unwrap_or_else(|e| panic!("SIGKILL: {e}"));
     let _ = child.wait();
@@ -86,7 +112,11 @@ fn kill_at(s: &Setup, dest: &[&str], extra: &[&str], point: &str) {
 fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(dir.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             v.push(std::fs::read(e.path()).unwrap_or_default());
         }
     }
@@ -94,7 +124,13 @@ fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
     v
 }
 
-const POINTS: [&str; 5] = ["after-retr:2", "after-store:2", "after-record:2", "after-dele:2", "before-quit:4"];
+const POINTS: [&str; 5] = [
+    "after-retr:2",
+    "after-store:2",
+    "after-record:2",
+    "after-dele:2",
+    "before-quit:4",
+];
 
 #[test]
 fn sigkill_at_each_point_then_a_clean_run_stores_each_message_once_maildir_delete() {
@@ -104,11 +140,21 @@ fn sigkill_at_each_point_then_a_clean_run_stores_each_message_once_maildir_delet
         let dest = ["--maildir", md.to_str().unwrap_or_default()];
         kill_at(&s, &dest, &[], point);
         let out = output(s.cmd(&dest, &[]));
-        assert!(out.status.code().is_some_and(|c| c <= 1), "{point}: {out:?}");
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{point}: {out:?}"
+        );
         let mut want: Vec<Vec<u8>> = (0..4).map(msg).collect();
         want.sort();
-        assert_eq!(maildir_messages(&md), want, "{point}: every message exactly once");
-        assert!(s.server.message_files("alice").is_empty(), "{point}: delete policy: all deleted after the clean run");
+        assert_eq!(
+            maildir_messages(&md),
+            want,
+            "{point}: every message exactly once"
+        );
+        assert!(
+            s.server.message_files("alice").is_empty(),
+            "{point}: delete policy: all deleted after the clean run"
+        );
         // And a third run finds nothing new.
         assert_eq!(output(s.cmd(&dest, &[])).status.code(), Some(1), "{point}");
     }
@@ -117,20 +163,42 @@ fn sigkill_at_each_point_then_a_clean_run_stores_each_message_once_maildir_delet
 #[test]
 fn sigkill_at_each_point_then_a_clean_run_mbox_keep() {
     // With keep there is no DELE, so no "after-dele" point.
-    for point in POINTS.iter().copied().filter(|p| !p.starts_with("after-dele")) {
+    for point in POINTS
+        .iter()
+        .copied()
+        .filter(|p| !p.starts_with("after-dele"))
+    {
         let s = Setup::new(4);
         let mb = s.path("inbox.mbox");
         let dest = ["--mbox", mb.to_str().unwrap_or_default()];
         kill_at(&s, &dest, &["--keep"], point);
         let out = output(s.cmd(&dest, &["--keep"]));
-        assert!(out.status.code().is_some_and(|c| c <= 1), "{point}: {out:?}");
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{point}: {out:?}"
+        );
         let text = std::fs::read_to_string(&mb).unwrap_or_default();
         for i in 0..4 {
-            assert_eq!(text.matches(&format!("Subject: crash test {i}\n")).count(), 1, "{point}: message {i} once:\n{text}");
+            assert_eq!(
+                text.matches(&format!("Subject: crash test {i}\n")).count(),
+                1,
+                "{point}: message {i} once:\n{text}"
+            );
         }
-        assert_eq!(text.matches("\nFrom ").count() + usize::from(text.starts_with("From ")), 4, "{point}");
-        assert_eq!(s.server.message_files("alice").len(), 4, "{point}: keep deletes nothing");
-        assert!(!mb.with_file_name("inbox.mbox.lock").exists(), "{point}: dotlock released");
+        assert_eq!(
+            text.matches("\nFrom ").count() + usize::from(text.starts_with("From ")),
+            4,
+            "{point}"
+        );
+        assert_eq!(
+            s.server.message_files("alice").len(),
+            4,
+            "{point}: keep deletes nothing"
+        );
+        assert!(
+            !mb.with_file_name("inbox.mbox.lock").exists(),
+            "{point}: dotlock released"
+        );
     }
 }
 
@@ -142,18 +210,29 @@ fn cli_summary_exit_codes_dry_run_list_and_json() {
     let out = output(s.cmd(&dest, &["--dry-run"]));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert!(text.contains("dry run") && text.matches(" fetch ").count() == 3, "{text}");
+    assert!(
+        text.contains("dry run") && text.matches(" fetch ").count() == 3,
+        "{text}"
+    );
     let out = output(s.cmd(&dest, &["--list"]));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("crash test 2") && text.contains("s1@example.test"), "{text}");
-    assert_eq!(maildir_messages(&md).len(), 0, "--list and --dry-run store nothing");
+    assert!(
+        text.contains("crash test 2") && text.contains("s1@example.test"),
+        "{text}"
+    );
+    assert_eq!(
+        maildir_messages(&md).len(),
+        0,
+        "--list and --dry-run store nothing"
+    );
     let out = output(s.cmd(&dest, &["--keep"]));
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
     assert!(text.contains("3 new messages, 1.1 kB"), "{text}");
     let out = output(s.cmd(&dest, &["--keep", "--json"]));
     assert_eq!(out.status.code(), Some(1), "nothing new");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
     assert_eq!(v[0]["report"]["fetched"], 0);
     assert_eq!(v[0]["report"]["on_server"], 3);
     // Wrong password: exit 6 and a message naming the cause.
@@ -161,7 +240,10 @@ fn cli_summary_exit_codes_dry_run_list_and_json() {
     c.env("BUZON_TEST_PW", "wrong");
     let out = output(c);
     assert_eq!(out.status.code(), Some(6), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("rejected the login"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rejected the login"),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -169,24 +251,49 @@ fn cli_check_prints_steps_and_exit_codes() {
     let s = Setup::new(1);
     let ok = output({
         let mut c = Command::new(BIN);
-        c.args(["check", "--host", "127.0.0.1", "--port", &s.server.pop3.port().to_string(), "--security", "none", "--allow-plaintext", "--user", "alice"])
-            .args(["--password-env", "BUZON_TEST_PW", "--config"])
-            .arg(s.path("none.toml"))
-            .arg("--maildir")
-            .arg(s.path("M"))
-            .env("BUZON_TEST_PW", "pw");
+        c.args([
+            "check",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &s.server.pop3.port().to_string(),
+            "--security",
+            "none",
+            "--allow-plaintext",
+            "--user",
+            "alice",
+        ])
+        .args(["--password-env", "BUZON_TEST_PW", "--config"])
+        .arg(s.path("none.toml"))
+        .arg("--maildir")
+        .arg(s.path("M"))
+        .env("BUZON_TEST_PW", "pw");
         c
     });
     let text = String::from_utf8_lossy(&ok.stdout);
     assert_eq!(ok.status.code(), Some(0), "{text}");
-    assert!(text.contains("✓ STAT") && text.contains("1 message waiting"), "{text}");
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        text.contains("✓ STAT") && text.contains("1 message waiting"),
+        "{text}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"));
     let bad = output({
         let mut c = Command::new(BIN);
-        c.args(["check", "--host", "127.0.0.1", "--port", &closed.port().to_string(), "--user", "alice", "--config"])
-            .arg(s.path("none.toml"))
-            .arg("--maildir")
-            .arg(s.path("M"));
+        c.args([
+            "check",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &closed.port().to_string(),
+            "--user",
+            "alice",
+            "--config",
+        ])
+        .arg(s.path("none.toml"))
+        .arg("--maildir")
+        .arg(s.path("M"));
         c
     });
     let text = String::from_utf8_lossy(&bad.stdout);

@@ -44,7 +44,9 @@ fn zero_config_first_run_serves_the_demo_user() {
     let mut curl_line = None;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else { continue };
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
         if let Some(p) = line.split("with password ").nth(1) {
             password = Some(p.trim().to_string());
         }
@@ -57,10 +59,16 @@ fn zero_config_first_run_serves_the_demo_user() {
     }
     let password = password.unwrap_or_else(|| panic!("no demo password printed"));
     let curl_line = curl_line.unwrap_or_else(|| panic!("no curl hint printed"));
-    assert!(curl_line.contains(&format!("pop3s://demo:{password}@127.0.0.1:1995/1")), "{curl_line}");
+    assert!(
+        curl_line.contains(&format!("pop3s://demo:{password}@127.0.0.1:1995/1")),
+        "{curl_line}"
+    );
     assert!(data.join("users").exists() && data.join("tls/cert.pem").exists());
     let users = std::fs::read_to_string(data.join("users")).unwrap_or_default();
-    assert!(users.starts_with("demo:{ARGON2ID}$argon2id$"), "password stored hashed: {users}");
+    assert!(
+        users.starts_with("demo:{ARGON2ID}$argon2id$"),
+        "password stored hashed: {users}"
+    );
     assert!(!users.contains(&password));
 
     let mut c = LineClient::connect("127.0.0.1:1110".parse().unwrap_or_else(|_| panic!()));
@@ -70,25 +78,46 @@ fn zero_config_first_run_serves_the_demo_user() {
     assert!(c.cmd("QUIT").starts_with("+OK"));
 
     // What `swaks --server 127.0.0.1:1025 --to demo@localhost` does.
-    let mut smtp = buzon_testkit::SmtpClient::connect("127.0.0.1:1025".parse().unwrap_or_else(|_| panic!()));
+    let mut smtp =
+        buzon_testkit::SmtpClient::connect("127.0.0.1:1025".parse().unwrap_or_else(|_| panic!()));
     smtp.expect("EHLO first-run.test", 250);
     smtp.expect("MAIL FROM:<someone@example.org>", 250);
     smtp.expect("RCPT TO:<demo@localhost>", 250);
-    assert_eq!(smtp.data(b"Subject: hello demo\r\n\r\nsent over SMTP\r\n", 1)[0].code, 250);
+    assert_eq!(
+        smtp.data(b"Subject: hello demo\r\n\r\nsent over SMTP\r\n", 1)[0].code,
+        250
+    );
     smtp.expect("QUIT", 221);
     let mut c = LineClient::connect("127.0.0.1:1110".parse().unwrap_or_else(|_| panic!()));
     assert!(c.line().starts_with("+OK"));
     c.login("demo", &password);
-    assert!(c.cmd("STAT").starts_with("+OK 2 "), "the message sent over SMTP is there");
+    assert!(
+        c.cmd("STAT").starts_with("+OK 2 "),
+        "the message sent over SMTP is there"
+    );
     assert!(c.cmd("QUIT").starts_with("+OK"));
 
-    let have_curl = Command::new("sh").args(["-c", "command -v curl"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let have_curl = Command::new("sh")
+        .args(["-c", "command -v curl"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if have_curl {
         let out = Command::new("curl")
-            .args(["-sS", "--max-time", "20", "-k", &format!("pop3s://demo:{password}@127.0.0.1:1995/1")])
+            .args([
+                "-sS",
+                "--max-time",
+                "20",
+                "-k",
+                &format!("pop3s://demo:{password}@127.0.0.1:1995/1"),
+            ])
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Subject: Welcome to Buzon"), "{text}");
     } else if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
@@ -98,10 +127,25 @@ fn zero_config_first_run_serves_the_demo_user() {
 
 fn buzon(args: &[&str], stdin: &str) -> (i32, String, String) {
     use std::io::Write;
-    let mut child = Command::new(BIN).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{e}"));
-    child.stdin.take().unwrap_or_else(|| panic!("stdin")).write_all(stdin.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    child
+        .stdin
+        .take()
+        .unwrap_or_else(|| panic!("stdin"))
+        .write_all(stdin.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -111,20 +155,47 @@ fn user_commands_hash_passwords_read_from_stdin() {
     let (code, out, err) = buzon(&["user", "add", "bob", "--data-dir", &d], "correct horse\n");
     assert_eq!(code, 0, "{out}{err}");
     let file = std::fs::read_to_string(dir.path().join("users")).unwrap_or_default();
-    assert!(file.starts_with("bob:{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$"), "{file}");
+    assert!(
+        file.starts_with("bob:{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{file}"
+    );
     assert!(!file.contains("correct horse"));
-    let entry = file.lines().next().unwrap_or_default().split_once(':').map(|(_, h)| h.to_string()).unwrap_or_default();
-    assert_eq!(buzon_auth::verify_password(&entry, b"correct horse").ok(), Some(true));
+    let entry = file
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_once(':')
+        .map(|(_, h)| h.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        buzon_auth::verify_password(&entry, b"correct horse").ok(),
+        Some(true)
+    );
     let (code, _, err) = buzon(&["user", "add", "bob", "--data-dir", &d], "x\n");
     assert_eq!(code, 1);
-    assert!(err.starts_with("buzon: ") && err.lines().count() == 1, "{err}");
+    assert!(
+        err.starts_with("buzon: ") && err.lines().count() == 1,
+        "{err}"
+    );
     let (code, out, _) = buzon(&["user", "list", "--data-dir", &d], "");
     assert_eq!((code, out.trim()), (0, "bob\tARGON2ID"));
-    let (code, _, _) = buzon(&["user", "passwd", "bob", "--data-dir", &d], "battery staple\n");
+    let (code, _, _) = buzon(
+        &["user", "passwd", "bob", "--data-dir", &d],
+        "battery staple\n",
+    );
     assert_eq!(code, 0);
     let file = std::fs::read_to_string(dir.path().join("users")).unwrap_or_default();
-    let entry = file.lines().next().unwrap_or_default().split_once(':').map(|(_, h)| h.to_string()).unwrap_or_default();
-    assert_eq!(buzon_auth::verify_password(&entry, b"battery staple").ok(), Some(true));
+    let entry = file
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_once(':')
+        .map(|(_, h)| h.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        buzon_auth::verify_password(&entry, b"battery staple").ok(),
+        Some(true)
+    );
     let (code, _, err) = buzon(&["user", "add", "../evil", "--data-dir", &d], "x\n");
     assert_eq!(code, 2, "{err}");
     let (code, _, _) = buzon(&["user", "del", "bob", "--data-dir", &d], "");
@@ -137,11 +208,18 @@ fn user_commands_hash_passwords_read_from_stdin() {
 fn a_malformed_config_is_one_line_naming_key_line_and_fix() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cfg = dir.path().join("bad.toml");
-    std::fs::write(&cfg, "[limits]\nmax_connections = 10\nidle_timeout = \"forever\"\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &cfg,
+        "[limits]\nmax_connections = 10\nidle_timeout = \"forever\"\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let (code, _, err) = buzon(&["serve", "--config", &cfg.to_string_lossy()], "");
     assert_eq!(code, 2, "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("line 3") && err.contains("limits.idle_timeout") && err.contains("e.g."), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("limits.idle_timeout") && err.contains("e.g."),
+        "{err}"
+    );
     let (code, _, err) = buzon(&["check-config", &cfg.to_string_lossy()], "");
     assert_eq!(code, 2, "{err}");
     std::fs::write(&cfg, "[limits\n").unwrap_or_else(|e| panic!("{e}"));

@@ -61,7 +61,10 @@ fn delivered(data: &Path, user: &str) -> Vec<Vec<u8>> {
 fn message(i: usize, body_lines: usize) -> Vec<u8> {
     let mut m = format!("From: s@remote.example\r\nSubject: message {i}\r\nMessage-ID: <{i}@remote.example>\r\n\r\n").into_bytes();
     for l in 0..body_lines {
-        m.extend_from_slice(format!("line {l} of message {i}: the quick brown fox jumps over the lazy dog\r\n").as_bytes());
+        m.extend_from_slice(
+            format!("line {l} of message {i}: the quick brown fox jumps over the lazy dog\r\n")
+                .as_bytes(),
+        );
     }
     m.extend_from_slice(format!("END OF MESSAGE {i}\r\n").as_bytes());
     m
@@ -69,7 +72,9 @@ fn message(i: usize, body_lines: usize) -> Vec<u8> {
 
 /// The stored form of a message: trace headers, then the message with LF line ends.
 fn is_complete_copy(stored: &[u8], sent: &[u8]) -> bool {
-    let lf = String::from_utf8_lossy(sent).replace("\r\n", "\n").into_bytes();
+    let lf = String::from_utf8_lossy(sent)
+        .replace("\r\n", "\n")
+        .into_bytes();
     stored.starts_with(b"Return-Path: <s@remote.example>\nDelivered-To: ") && stored.ends_with(&lf)
 }
 
@@ -91,17 +96,32 @@ fn sigkill_during_data_stores_nothing_and_sends_no_success() {
     c.expect("DATA", 354);
     let wire = buzon_testkit::smtp::encode_data(&big);
     let half = wire.len() / 2;
-    c.line.send_raw(&wire[..half]).unwrap_or_else(|e| panic!("{e}"));
+    c.line
+        .send_raw(&wire[..half])
+        .unwrap_or_else(|e| panic!("{e}"));
     // Let the server take in what was sent (nothing is asserted about timing).
     std::thread::sleep(Duration::from_millis(300));
     p.kill();
     let after = c.try_reply();
-    assert!(after.is_err(), "no reply may come for an unfinished message: {after:?}");
+    assert!(
+        after.is_err(),
+        "no reply may come for an unfinished message: {after:?}"
+    );
     for sub in ["new", "cur", "tmp"] {
-        assert!(files(&s.data, "alice", sub).is_empty(), "{sub}/ must be empty");
+        assert!(
+            files(&s.data, "alice", sub).is_empty(),
+            "{sub}/ must be empty"
+        );
     }
-    let spool: Vec<_> = std::fs::read_dir(s.data.join("spool")).into_iter().flatten().flatten().collect();
-    assert!(spool.is_empty(), "spool files are unlinked at creation: {spool:?}");
+    let spool: Vec<_> = std::fs::read_dir(s.data.join("spool"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    assert!(
+        spool.is_empty(),
+        "spool files are unlinked at creation: {spool:?}"
+    );
     // After a restart the mailbox is empty and works.
     let p = start(&s, Path::new(BIN));
     let mut pop = LineClient::connect(p.addr("POP3"));
@@ -123,7 +143,10 @@ fn sigkill_right_after_the_reply_keeps_the_message_whole() {
     for user in ["alice", "bob"] {
         let got = delivered(&s.data, user);
         assert_eq!(got.len(), 1, "{user}");
-        assert!(is_complete_copy(&got[0], &m), "{user}: the acknowledged message is complete");
+        assert!(
+            is_complete_copy(&got[0], &m),
+            "{user}: the acknowledged message is complete"
+        );
     }
 }
 
@@ -140,13 +163,19 @@ fn sigkill_at_random_points_of_a_stream_of_deliveries_loses_no_acknowledged_mess
         c.expect("EHLO crash.test", 250);
         for (i, m) in sent.iter().enumerate() {
             let ok = (|| -> Result<bool, String> {
-                c.line.send_raw(b"MAIL FROM:<s@remote.example>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n").map_err(|e| e.to_string())?;
+                c.line
+                    .send_raw(
+                        b"MAIL FROM:<s@remote.example>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n",
+                    )
+                    .map_err(|e| e.to_string())?;
                 for _ in 0..3 {
                     if c.try_reply()?.code >= 400 {
                         return Ok(false);
                     }
                 }
-                c.line.send_raw(&buzon_testkit::smtp::encode_data(m)).map_err(|e| e.to_string())?;
+                c.line
+                    .send_raw(&buzon_testkit::smtp::encode_data(m))
+                    .map_err(|e| e.to_string())?;
                 Ok(c.try_reply()?.code == 250)
             })();
             match ok {
@@ -164,17 +193,33 @@ fn sigkill_at_random_points_of_a_stream_of_deliveries_loses_no_acknowledged_mess
         std::thread::sleep(Duration::from_millis(20));
     }
     p.kill();
-    let acked = sender.join().unwrap_or_else(|_| panic!("sender thread panicked"));
+    let acked = sender
+        .join()
+        .unwrap_or_else(|_| panic!("sender thread panicked"));
     let stored = delivered(&s.data, "alice");
-    eprintln!("killed after {} acknowledged deliveries of {}; {} stored", acked.len(), messages.len(), stored.len());
+    eprintln!(
+        "killed after {} acknowledged deliveries of {}; {} stored",
+        acked.len(),
+        messages.len(),
+        stored.len()
+    );
     assert!(!acked.is_empty());
     for i in &acked {
-        assert!(stored.iter().any(|f| is_complete_copy(f, &messages[*i])), "acknowledged message {i} is missing or incomplete");
+        assert!(
+            stored.iter().any(|f| is_complete_copy(f, &messages[*i])),
+            "acknowledged message {i} is missing or incomplete"
+        );
     }
     for f in &stored {
-        assert!(messages.iter().any(|m| is_complete_copy(f, m)), "a stored file is not a complete message");
+        assert!(
+            messages.iter().any(|m| is_complete_copy(f, m)),
+            "a stored file is not a complete message"
+        );
     }
-    assert!(stored.len() <= acked.len() + 1, "at most the message in flight is stored without its reply");
+    assert!(
+        stored.len() <= acked.len() + 1,
+        "at most the message in flight is stored without its reply"
+    );
 }
 
 #[test]
@@ -183,9 +228,14 @@ fn write_errors_get_451_and_leave_nothing_partial() {
     // The server runs with a 64 KiB file-size limit and SIGXFSZ ignored, so writing a
     // larger file fails with EFBIG, as a failing disk would.
     let wrapper = s.dir.path().join("buzon-limited");
-    std::fs::write(&wrapper, format!("#!/bin/sh\nulimit -f 128\ntrap '' XFSZ\nexec {BIN} \"$@\"\n")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nulimit -f 128\ntrap '' XFSZ\nexec {BIN} \"$@\"\n"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("{e}"));
     let p = start(&s, &wrapper);
     let big = message(3, 3000);
     assert!(big.len() > 128 * 1024);
@@ -193,7 +243,10 @@ fn write_errors_get_451_and_leave_nothing_partial() {
     let r = c.data(&big, 1);
     assert_eq!((r[0].code, status(&r[0]).as_str()), (451, "4.3.0"), "{r:?}");
     for sub in ["new", "cur", "tmp"] {
-        assert!(files(&s.data, "alice", sub).is_empty(), "{sub}/ must be empty");
+        assert!(
+            files(&s.data, "alice", sub).is_empty(),
+            "{sub}/ must be empty"
+        );
     }
     // A message under the limit still gets through.
     c.expect("MAIL FROM:<s@remote.example>", 250);
@@ -217,7 +270,10 @@ fn a_full_disk_gets_452_and_leaves_nothing_partial() {
     let s = setup(&["alice"]);
     let mailbox = s.data.join("mail/alice");
     std::fs::create_dir_all(&mailbox).unwrap_or_else(|e| panic!("{e}"));
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"]).arg(&mailbox).output();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs"])
+        .arg(&mailbox)
+        .output();
     let _mount = match mounted {
         Ok(o) if o.status.success() => Mount(mailbox.clone()),
         Ok(o) => {
@@ -235,7 +291,10 @@ fn a_full_disk_gets_452_and_leaves_nothing_partial() {
     let r = c.data(&big, 1);
     assert_eq!((r[0].code, status(&r[0]).as_str()), (452, "4.3.1"), "{r:?}");
     for sub in ["new", "cur", "tmp"] {
-        assert!(files(&s.data, "alice", sub).is_empty(), "{sub}/ must be empty");
+        assert!(
+            files(&s.data, "alice", sub).is_empty(),
+            "{sub}/ must be empty"
+        );
     }
     // The failed attempt left no space used: a small message fits.
     c.expect("MAIL FROM:<s@remote.example>", 250);
@@ -267,38 +326,75 @@ fn deliver(config: &Path, args: &[&str], stdin: &[u8]) -> (i32, String) {
         let _ = i.write_all(stdin);
     }
     let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
-    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
 fn buzon_deliver_exit_codes() {
     let s = setup(&["alice", "bob", "carol", "dave"]);
     let users = s.data.join("users");
-    let mut f = std::fs::OpenOptions::new().append(true).open(&users).unwrap_or_else(|e| panic!("{e}"));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&users)
+        .unwrap_or_else(|e| panic!("{e}"));
     use std::io::Write;
-    writeln!(f, "full:{{PLAIN}}pw::::::userdb_quota_rule=*:messages=1").unwrap_or_else(|e| panic!("{e}"));
+    writeln!(f, "full:{{PLAIN}}pw::::::userdb_quota_rule=*:messages=1")
+        .unwrap_or_else(|e| panic!("{e}"));
     drop(f);
     let sieve = s.data.join("sieve");
     std::fs::create_dir_all(&sieve).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(sieve.join("bob.sieve"), "require \"reject\";\nreject \"not here\";\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        sieve.join("bob.sieve"),
+        "require \"reject\";\nreject \"not here\";\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(sieve.join("alice.sieve"), "require [\"fileinto\", \"envelope\", \"subaddress\"];\nif envelope :detail \"to\" \"lists\" { fileinto \"Lists\"; }\n").unwrap_or_else(|e| panic!("{e}"));
     let msg = b"From sender@remote.example Tue Mar  5 09:04:05 2024\nReturn-Path: <sender@remote.example>\nDelivered-To: alice@example.com\nSubject: by deliver\n\nbody\n";
 
     // 0: delivered; the mbox From_ line dropped, the MTA's trace fields not doubled.
-    let (code, out) = deliver(&s.config, &["--to", "alice@example.com", "--from", "sender@remote.example"], msg);
+    let (code, out) = deliver(
+        &s.config,
+        &[
+            "--to",
+            "alice@example.com",
+            "--from",
+            "sender@remote.example",
+        ],
+        msg,
+    );
     assert_eq!(code, 0, "{out}");
     let got = delivered(&s.data, "alice");
     assert_eq!(got, vec![b"Return-Path: <sender@remote.example>\nDelivered-To: alice@example.com\nSubject: by deliver\n\nbody\n".to_vec()]);
     // 0: a bare user name with a sub-address, filed by Sieve.
-    let (code, out) = deliver(&s.config, &["--to", "Alice+lists"], b"Subject: digest\n\nx\n");
+    let (code, out) = deliver(
+        &s.config,
+        &["--to", "Alice+lists"],
+        b"Subject: digest\n\nx\n",
+    );
     assert_eq!(code, 0, "{out}");
     let lists = files(&s.data, "alice/.Lists", "new");
     assert_eq!(lists.len(), 1);
-    assert!(lists[0].starts_with(b"Return-Path: <>\nDelivered-To: Alice+lists\n"), "{:?}", String::from_utf8_lossy(&lists[0]));
+    assert!(
+        lists[0].starts_with(b"Return-Path: <>\nDelivered-To: Alice+lists\n"),
+        "{:?}",
+        String::from_utf8_lossy(&lists[0])
+    );
 
     let cases: Vec<(&[&str], &[u8], i32, &str)> = vec![
         (&["--to", "nobody@example.com"], b"x\n", 67, "no such user"),
-        (&["--to", "alice@elsewhere.example"], b"x\n", 67, "not local"),
+        (
+            &["--to", "alice@elsewhere.example"],
+            b"x\n",
+            67,
+            "not local",
+        ),
         (&["--to", "bob"], b"Subject: s\n\nx\n", 77, "not here"),
         (&["--to", "two words"], b"x\n", 64, "--to"),
     ];
@@ -309,7 +405,9 @@ fn buzon_deliver_exit_codes() {
     }
     // 65: larger than max_message_size (50 MiB by default; this config says 64K).
     let small = s.dir.path().join("small.toml");
-    let text = std::fs::read_to_string(&s.config).unwrap_or_default().replace("[delivery]\n", "[delivery]\nmax_message_size = \"64K\"\n");
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap_or_default()
+        .replace("[delivery]\n", "[delivery]\nmax_message_size = \"64K\"\n");
     std::fs::write(&small, text).unwrap_or_else(|e| panic!("{e}"));
     let (code, out) = deliver(&small, &["--to", "dave"], &vec![b'x'; 100 * 1024]);
     assert_eq!(code, 65, "{out}");
@@ -318,7 +416,9 @@ fn buzon_deliver_exit_codes() {
     let (code, out) = deliver(&s.config, &["--to", "full"], b"x\n");
     assert_eq!(code, 75, "{out}");
     let permanent = s.dir.path().join("permanent.toml");
-    let text = std::fs::read_to_string(&s.config).unwrap_or_default().replace("[delivery]\n", "[delivery]\nover_quota_reply = \"552\"\n");
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap_or_default()
+        .replace("[delivery]\n", "[delivery]\nover_quota_reply = \"552\"\n");
     std::fs::write(&permanent, text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(deliver(&permanent, &["--to", "full"], b"x\n").0, 73);
     // 73: the mailbox path is a file, so no Maildir can be created there.
@@ -331,7 +431,8 @@ fn buzon_deliver_exit_codes() {
     for sub in ["new", "cur"] {
         std::fs::create_dir_all(dave.join(sub)).unwrap_or_else(|e| panic!("{e}"));
     }
-    std::os::unix::fs::symlink(dave.join("gone"), dave.join("tmp")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(dave.join("gone"), dave.join("tmp"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let (code, out) = deliver(&s.config, &["--to", "dave"], b"x\n");
     assert_eq!(code, 75, "{out}");
     let broken = s.dir.path().join("broken.toml");
@@ -347,11 +448,30 @@ fn buzon_sieve_check_reports_line_and_column() {
     let good = dir.path().join("good.sieve");
     let bad = dir.path().join("bad.sieve");
     std::fs::write(&good, "require \"fileinto\";\nif header :contains \"subject\" \"[list]\" { fileinto \"Lists\"; }\n").unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&bad, "require \"fileinto\";\nif true {\n  fileinto \"A\"\n  keep;\n}\n").unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(BIN).args(["sieve", "check"]).arg(&good).output().unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(BIN).args(["sieve", "check"]).arg(&bad).output().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &bad,
+        "require \"fileinto\";\nif true {\n  fileinto \"A\"\n  keep;\n}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(BIN)
+        .args(["sieve", "check"])
+        .arg(&good)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(BIN)
+        .args(["sieve", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with(&format!("buzon: {}:4:3: ", bad.display())) && err.contains("missing"), "{err}");
+    assert!(
+        err.starts_with(&format!("buzon: {}:4:3: ", bad.display())) && err.contains("missing"),
+        "{err}"
+    );
 }

@@ -20,7 +20,11 @@ use buzon_testkit::TestCa;
 const BIN: &str = env!("CARGO_BIN_EXE_buzon");
 
 fn have(program: &str) -> bool {
-    let found = Command::new("sh").args(["-c", &format!("command -v {program}")]).output().map(|o| o.status.success()).unwrap_or(false);
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !found {
         if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
             panic!("{program} is required for the interop tests (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
@@ -46,31 +50,46 @@ fn start() -> Env {
     let data = dir.path().join("data");
     let stored = buzon_auth::hash_password(b"s3cret pw", &buzon_auth::HashParams::fast_for_tests());
     buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap_or_else(|e| panic!("{e}"));
-    buzon_auth::add_user(&data.join("users"), "apopuser", "{PLAIN}tanstaaf").unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&data.join("users"), "apopuser", "{PLAIN}tanstaaf")
+        .unwrap_or_else(|e| panic!("{e}"));
     let messages: Vec<Vec<u8>> = vec![
         b"From: a@example.com\nSubject: first\n\nHello\n.leading dot\n".to_vec(),
         "From: b@example.com\nSubject: =?utf-8?q?caf=C3=A9?=\n\nUTF-8 body: ¡Buzón!\nno final newline".as_bytes().to_vec(),
     ];
     for user in ["alice", "apopuser"] {
-        let md = buzon_store::Maildir::create(data.join("mail").join(user)).unwrap_or_else(|e| panic!("{e}"));
+        let md = buzon_store::Maildir::create(data.join("mail").join(user))
+            .unwrap_or_else(|e| panic!("{e}"));
         for m in &messages {
-            md.deliver(&mut m.as_slice(), None).unwrap_or_else(|e| panic!("{e}"));
+            md.deliver(&mut m.as_slice(), None)
+                .unwrap_or_else(|e| panic!("{e}"));
         }
     }
     let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
-    Env { dir, proc, ca_file, messages }
+    Env {
+        dir,
+        proc,
+        ca_file,
+        messages,
+    }
 }
 
 /// What a client stores: the wire form, unstuffed, without the terminator.
 fn as_downloaded(m: &[u8]) -> Vec<u8> {
     let wire = encode_message(m, Extent::Whole);
     let body = &wire[..wire.len() - 3];
-    body.split_inclusive(|&b| b == b'\n').flat_map(|l| buzon_pop3_proto::wire::unstuff_line(l).to_vec()).collect()
+    body.split_inclusive(|&b| b == b'\n')
+        .flat_map(|l| buzon_pop3_proto::wire::unstuff_line(l).to_vec())
+        .collect()
 }
 
 fn run(cmd: &mut Command) -> Vec<u8> {
     let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
-    assert!(out.status.success(), "{cmd:?} failed: {}\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     out.stdout
 }
 
@@ -85,24 +104,92 @@ fn curl_pop3s_pop3_stls_list_retr_and_dele() {
     let ca = e.ca_file.to_string_lossy().to_string();
     let user = "alice:s3cret pw";
     // Implicit TLS, real certificate check against the test CA.
-    let body = run(Command::new("curl").args(["-sS", "--max-time", "20", "--cacert", &ca, "-u", user, &format!("pop3s://localhost:{s}/1")]));
+    let body = run(Command::new("curl").args([
+        "-sS",
+        "--max-time",
+        "20",
+        "--cacert",
+        &ca,
+        "-u",
+        user,
+        &format!("pop3s://localhost:{s}/1"),
+    ]));
     assert_eq!(body, as_downloaded(&e.messages[0]));
     // STLS on the plain port, required.
-    let body = run(Command::new("curl").args(["-sS", "--max-time", "20", "--ssl-reqd", "--cacert", &ca, "-u", user, &format!("pop3://localhost:{p}/2")]));
+    let body = run(Command::new("curl").args([
+        "-sS",
+        "--max-time",
+        "20",
+        "--ssl-reqd",
+        "--cacert",
+        &ca,
+        "-u",
+        user,
+        &format!("pop3://localhost:{p}/2"),
+    ]));
     assert_eq!(body, as_downloaded(&e.messages[1]));
     // LIST.
-    let list = run(Command::new("curl").args(["-sS", "--max-time", "20", "--cacert", &ca, "-u", user, &format!("pop3s://localhost:{s}/")]));
+    let list = run(Command::new("curl").args([
+        "-sS",
+        "--max-time",
+        "20",
+        "--cacert",
+        &ca,
+        "-u",
+        user,
+        &format!("pop3s://localhost:{s}/"),
+    ]));
     let text = String::from_utf8_lossy(&list);
     assert_eq!(text.lines().count(), 2, "{text}");
     // Plain pop3:// without TLS from loopback is allowed (trusted network).
-    let body = run(Command::new("curl").args(["-sS", "--max-time", "20", "-u", user, &format!("pop3://127.0.0.1:{p}/1")]));
+    let body = run(Command::new("curl").args([
+        "-sS",
+        "--max-time",
+        "20",
+        "-u",
+        user,
+        &format!("pop3://127.0.0.1:{p}/1"),
+    ]));
     assert_eq!(body, as_downloaded(&e.messages[0]));
     // DELE via a custom request, then the message is gone.
-    run(Command::new("curl").args(["-sS", "--max-time", "20", "--cacert", &ca, "-u", user, "-X", "DELE", "-I", &format!("pop3s://localhost:{s}/1")]));
-    let list = run(Command::new("curl").args(["-sS", "--max-time", "20", "--cacert", &ca, "-u", user, &format!("pop3s://localhost:{s}/")]));
+    run(Command::new("curl").args([
+        "-sS",
+        "--max-time",
+        "20",
+        "--cacert",
+        &ca,
+        "-u",
+        user,
+        "-X",
+        "DELE",
+        "-I",
+        &format!("pop3s://localhost:{s}/1"),
+    ]));
+    let list = run(Command::new("curl").args([
+        "-sS",
+        "--max-time",
+        "20",
+        "--cacert",
+        &ca,
+        "-u",
+        user,
+        &format!("pop3s://localhost:{s}/"),
+    ]));
     assert_eq!(String::from_utf8_lossy(&list).lines().count(), 1);
     // Wrong password: curl fails with a login error.
-    let out = Command::new("curl").args(["-sS", "--max-time", "20", "--cacert", &ca, "-u", "alice:nope", &format!("pop3s://localhost:{s}/1")]).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--cacert",
+            &ca,
+            "-u",
+            "alice:nope",
+            &format!("pop3s://localhost:{s}/1"),
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(!out.status.success());
     drop(e.dir);
 }
@@ -166,14 +253,25 @@ fn python_poplib_user_pass_apop_stls_and_ssl() {
         &e.ca_file.to_string_lossy(),
     ]));
     let text = String::from_utf8_lossy(&out);
-    let want1 = String::from_utf8_lossy(&as_downloaded(&e.messages[0])).trim_end_matches("\r\n").to_string();
-    let want2 = String::from_utf8_lossy(&as_downloaded(&e.messages[1])).trim_end_matches("\r\n").to_string();
+    let want1 = String::from_utf8_lossy(&as_downloaded(&e.messages[0]))
+        .trim_end_matches("\r\n")
+        .to_string();
+    let want2 = String::from_utf8_lossy(&as_downloaded(&e.messages[1]))
+        .trim_end_matches("\r\n")
+        .to_string();
     assert!(text.contains("\"stat\": [2,"), "{text}");
     assert!(text.contains("\"stls_stat\": [2,"), "{text}");
     assert!(text.contains("\"apop_stat\": [2,"), "{text}");
     assert!(text.contains("\"wrong\": \"-ERR [AUTH]"), "{text}");
-    assert!(text.contains("\"STLS\""), "CAPA on the plain port lists STLS: {text}");
-    let after = text.split("\"capa_after_stls\": [").nth(1).and_then(|r| r.split(']').next()).unwrap_or_default();
+    assert!(
+        text.contains("\"STLS\""),
+        "CAPA on the plain port lists STLS: {text}"
+    );
+    let after = text
+        .split("\"capa_after_stls\": [")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .unwrap_or_default();
     assert!(!after.contains("STLS"), "{text}");
     // Bodies: compare through Python's JSON escaping by re-parsing with a tiny decoder.
     let retr1 = json_field(&text, "retr1");
@@ -184,7 +282,11 @@ fn python_poplib_user_pass_apop_stls_and_ssl() {
 
 /// Extracts a JSON string field (handles the escapes json.dumps produces).
 fn json_field(text: &str, key: &str) -> String {
-    let start = text.find(&format!("\"{key}\": \"")).unwrap_or_else(|| panic!("{key} missing in {text}")) + key.len() + 5;
+    let start = text
+        .find(&format!("\"{key}\": \""))
+        .unwrap_or_else(|| panic!("{key} missing in {text}"))
+        + key.len()
+        + 5;
     let mut out = String::new();
     let mut chars = text[start..].chars();
     while let Some(c) = chars.next() {
@@ -202,7 +304,10 @@ fn json_field(text: &str, key: &str) -> String {
                         let _ = chars.next();
                         let lo: String = chars.by_ref().take(4).collect();
                         let lo = u32::from_str_radix(&lo, 16).unwrap_or(0xdc00);
-                        out.push(char::from_u32(0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00)).unwrap_or('\u{fffd}'));
+                        out.push(
+                            char::from_u32(0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00))
+                                .unwrap_or('\u{fffd}'),
+                        );
                     } else {
                         out.push(char::from_u32(cp).unwrap_or('\u{fffd}'));
                     }
@@ -222,7 +327,12 @@ fn json_field(text: &str, key: &str) -> String {
 /// Runs a program with a hard time limit; returns its output (any exit status).
 fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> std::process::Output {
     use std::process::Stdio;
-    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -232,7 +342,9 @@ fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> std::process::O
         Ok(Ok(out)) => out,
         Ok(Err(e)) => panic!("waiting for {cmd:?}: {e}"),
         Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
             panic!("{cmd:?} did not finish within {limit:?}");
         }
     }
@@ -258,12 +370,22 @@ fn as_stored_with_lf(m: &[u8]) -> Vec<u8> {
 
 /// Removes one leading header field (with its folded continuation lines) named `name`.
 fn strip_leading_field(m: &[u8], name: &str) -> Vec<u8> {
-    if !m.to_ascii_lowercase().starts_with(format!("{}:", name.to_ascii_lowercase()).as_bytes()) {
-        panic!("expected a leading {name}: field in {:?}", String::from_utf8_lossy(m));
+    if !m
+        .to_ascii_lowercase()
+        .starts_with(format!("{}:", name.to_ascii_lowercase()).as_bytes())
+    {
+        panic!(
+            "expected a leading {name}: field in {:?}",
+            String::from_utf8_lossy(m)
+        );
     }
     let mut pos = 0;
     loop {
-        let end = m[pos..].iter().position(|&b| b == b'\n').map(|i| pos + i + 1).unwrap_or(m.len());
+        let end = m[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| pos + i + 1)
+            .unwrap_or(m.len());
         pos = end;
         if pos >= m.len() || !(m[pos] == b' ' || m[pos] == b'\t') {
             return m[pos..].to_vec();
@@ -273,7 +395,13 @@ fn strip_leading_field(m: &[u8], name: &str) -> Vec<u8> {
 
 /// Message files in a folder (one level), sorted by content for order-free comparison.
 fn stored(dir: &Path) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir).into_iter().flatten().flatten().filter(|e| e.path().is_file()).map(|e| std::fs::read(e.path()).unwrap_or_default()).collect();
+    let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .collect();
     v.sort();
     v
 }
@@ -286,11 +414,15 @@ fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 fn private_file(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").unwrap_or_default().lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
 }
 
 /// A third message, delivered between runs, with awkward lines for the clients.
@@ -302,8 +434,10 @@ fn third_message() -> Vec<u8> {
 }
 
 fn deliver_to_alice(e: &Env, m: &[u8]) {
-    let md = buzon_store::Maildir::create(e.proc.data_dir.join("mail/alice")).unwrap_or_else(|err| panic!("{err}"));
-    md.deliver(&mut &m[..], None).unwrap_or_else(|err| panic!("{err}"));
+    let md = buzon_store::Maildir::create(e.proc.data_dir.join("mail/alice"))
+        .unwrap_or_else(|err| panic!("{err}"));
+    md.deliver(&mut &m[..], None)
+        .unwrap_or_else(|err| panic!("{err}"));
 }
 
 #[test]
@@ -318,8 +452,10 @@ fn fetchmail_ssl_sslproto_stls_keep_and_uidl_fetch_each_message_once() {
     std::fs::create_dir_all(&out).unwrap_or_else(|err| panic!("{err}"));
     // The MDA: one file per message, exactly as fetchmail hands it over.
     let mda = home.join("mda.sh");
-    std::fs::write(&mda, "#!/bin/sh\nexec cat > \"$1/msg.$(date +%s%N).$$\"\n").unwrap_or_else(|err| panic!("{err}"));
-    std::fs::set_permissions(&mda, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap_or_else(|err| panic!("{err}"));
+    std::fs::write(&mda, "#!/bin/sh\nexec cat > \"$1/msg.$(date +%s%N).$$\"\n")
+        .unwrap_or_else(|err| panic!("{err}"));
+    std::fs::set_permissions(&mda, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .unwrap_or_else(|err| panic!("{err}"));
     let rc = |port: u16, ssl: &str| {
         format!(
             "set no syslog\nset idfile \"{ids}\"\npoll localhost with proto POP3 port {port} uidl timeout 20\n  user \"alice\" there with password \"s3cret pw\" is \"root\" here\n  {ssl} sslproto \"TLS1.2+\" sslcertck sslcertfile \"{ca}\"\n  keep\n  no rewrite\n  mda \"{mda} {out}\"\n",
@@ -331,17 +467,42 @@ fn fetchmail_ssl_sslproto_stls_keep_and_uidl_fetch_each_message_once() {
     };
     let rcfile = home.join("fetchmailrc");
     let fetch = |rcfile: &Path| {
-        run_bounded(Command::new("fetchmail").env("HOME", &home).env("LC_ALL", "C").args(["--nodetach", "--nosyslog", "-v", "-f"]).arg(rcfile), LIMIT)
+        run_bounded(
+            Command::new("fetchmail")
+                .env("HOME", &home)
+                .env("LC_ALL", "C")
+                .args(["--nodetach", "--nosyslog", "-v", "-f"])
+                .arg(rcfile),
+            LIMIT,
+        )
     };
     // 1. Implicit TLS (--ssl) with certificate verification against the test CA.
     private_file(&rcfile, &rc(e.proc.addr("POP3S").port(), "ssl"));
     let o = fetch(&rcfile);
-    assert_eq!(o.status.code(), Some(0), "fetchmail: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    let got: Vec<Vec<u8>> = stored(&out).iter().map(|m| strip_leading_field(m, "Received")).collect();
-    assert_eq!(sorted(got), sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect()));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "fetchmail: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let got: Vec<Vec<u8>> = stored(&out)
+        .iter()
+        .map(|m| strip_leading_field(m, "Received"))
+        .collect();
+    assert_eq!(
+        sorted(got),
+        sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect())
+    );
     // 2. Same again: with UIDL and keep, nothing is new (fetchmail exits 1, "no mail").
     let o = fetch(&rcfile);
-    assert_eq!(o.status.code(), Some(1), "second run: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "second run: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(stored(&out).len(), 2);
     // 3. A new message, fetched over STLS on the plain port (--sslproto without --ssl
     //    makes the upgrade mandatory): only the new one arrives.
@@ -349,15 +510,27 @@ fn fetchmail_ssl_sslproto_stls_keep_and_uidl_fetch_each_message_once() {
     deliver_to_alice(&e, &third);
     private_file(&rcfile, &rc(e.proc.addr("POP3").port(), ""));
     let o = fetch(&rcfile);
-    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(o.status.code(), Some(0), "STLS run: {log}");
-    assert!(log.contains("POP3> STLS") && log.contains("upgrade to TLS succeeded"), "{log}");
+    assert!(
+        log.contains("POP3> STLS") && log.contains("upgrade to TLS succeeded"),
+        "{log}"
+    );
     let all = stored(&out);
     assert_eq!(all.len(), 3, "{log}");
-    let got: Vec<Vec<u8>> = all.iter().map(|m| strip_leading_field(m, "Received")).collect();
+    let got: Vec<Vec<u8>> = all
+        .iter()
+        .map(|m| strip_leading_field(m, "Received"))
+        .collect();
     assert!(got.contains(&as_stored_with_lf(&third)), "{log}");
     // keep: everything is still on the server.
-    let left = std::fs::read_dir(e.proc.data_dir.join("mail/alice/cur")).map(|d| d.count()).unwrap_or(0);
+    let left = std::fs::read_dir(e.proc.data_dir.join("mail/alice/cur"))
+        .map(|d| d.count())
+        .unwrap_or(0);
     assert_eq!(left, 3);
 }
 
@@ -382,12 +555,29 @@ fn mpop_tls_and_stls_with_keep_and_uidl_fetch_nothing_twice() {
         )
     };
     let rcfile = home.join("mpoprc");
-    let fetch = || run_bounded(Command::new("mpop").env("HOME", &home).arg("-C").arg(&rcfile).arg("test"), LIMIT);
+    let fetch = || {
+        run_bounded(
+            Command::new("mpop")
+                .env("HOME", &home)
+                .arg("-C")
+                .arg(&rcfile)
+                .arg("test"),
+            LIMIT,
+        )
+    };
     // 1. Implicit TLS.
     private_file(&rcfile, &rc(e.proc.addr("POP3S").port(), "off"));
     let o = fetch();
-    assert!(o.status.success(), "mpop: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert_eq!(stored(&maildir.join("new")), sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect()));
+    assert!(
+        o.status.success(),
+        "mpop: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        stored(&maildir.join("new")),
+        sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect())
+    );
     // 2. Nothing new the second time.
     let o = fetch();
     let text = String::from_utf8_lossy(&o.stdout).to_string();
@@ -399,7 +589,12 @@ fn mpop_tls_and_stls_with_keep_and_uidl_fetch_nothing_twice() {
     deliver_to_alice(&e, &third);
     private_file(&rcfile, &rc(e.proc.addr("POP3").port(), "on"));
     let o = fetch();
-    assert!(o.status.success(), "mpop STLS: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "mpop STLS: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let all = stored(&maildir.join("new"));
     assert_eq!(all.len(), 3);
     assert!(all.contains(&as_stored_with_lf(&third)));
@@ -421,11 +616,16 @@ fn getmail6_pop3_ssl_retriever_into_a_maildir_reads_only_new_messages() {
     std::fs::create_dir_all(&gdir).unwrap_or_else(|err| panic!("{err}"));
     // getmail refuses to deliver as root; it switches to `user` for the delivery.
     let user_line = if is_root() {
-        let st = Command::new("chown").args(["-R", "nobody"]).arg(&maildir).status().unwrap_or_else(|err| panic!("{err}"));
+        let st = Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(&maildir)
+            .status()
+            .unwrap_or_else(|err| panic!("{err}"));
         assert!(st.success());
         let mut p = e.dir.path().to_path_buf();
         loop {
-            let _ = std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755));
+            let _ =
+                std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755));
             if !p.pop() || p == Path::new("/tmp") || p.as_os_str().is_empty() {
                 break;
             }
@@ -441,24 +641,63 @@ fn getmail6_pop3_ssl_retriever_into_a_maildir_reads_only_new_messages() {
         md = maildir.display()
     );
     private_file(&gdir.join("getmailrc"), &rc);
-    let fetch = || run_bounded(Command::new("getmail").env("HOME", &gdir).arg("--getmaildir").arg(&gdir).args(["--rcfile", "getmailrc"]), LIMIT);
+    let fetch = || {
+        run_bounded(
+            Command::new("getmail")
+                .env("HOME", &gdir)
+                .arg("--getmaildir")
+                .arg(&gdir)
+                .args(["--rcfile", "getmailrc"]),
+            LIMIT,
+        )
+    };
     let o = fetch();
-    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success() && log.contains("2 messages") && !log.contains("error"), "getmail: {log}");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success() && log.contains("2 messages") && !log.contains("error"),
+        "getmail: {log}"
+    );
     // getmail prepends Return-Path: (from the envelope sender, unknown over POP3).
-    let got: Vec<Vec<u8>> = stored(&maildir.join("new")).iter().map(|m| strip_leading_field(m, "Return-Path")).collect();
-    assert_eq!(sorted(got), sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect()));
+    let got: Vec<Vec<u8>> = stored(&maildir.join("new"))
+        .iter()
+        .map(|m| strip_leading_field(m, "Return-Path"))
+        .collect();
+    assert_eq!(
+        sorted(got),
+        sorted(e.messages.iter().map(|m| as_stored_with_lf(m)).collect())
+    );
     // read_all = false: the second run retrieves nothing.
     let o = fetch();
-    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success() && log.contains("0 messages (0 bytes) retrieved, 2 skipped"), "{log}");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success() && log.contains("0 messages (0 bytes) retrieved, 2 skipped"),
+        "{log}"
+    );
     // A new message is the only one retrieved next.
     let third = third_message();
     deliver_to_alice(&e, &third);
     let o = fetch();
-    let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success() && log.contains("1 messages") && log.contains("2 skipped"), "{log}");
-    let got: Vec<Vec<u8>> = stored(&maildir.join("new")).iter().map(|m| strip_leading_field(m, "Return-Path")).collect();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        o.status.success() && log.contains("1 messages") && log.contains("2 skipped"),
+        "{log}"
+    );
+    let got: Vec<Vec<u8>> = stored(&maildir.join("new"))
+        .iter()
+        .map(|m| strip_leading_field(m, "Return-Path"))
+        .collect();
     assert!(got.contains(&as_stored_with_lf(&third)), "{log}");
     assert_eq!(got.len(), 3);
 }
@@ -466,10 +705,24 @@ fn getmail6_pop3_ssl_retriever_into_a_maildir_reads_only_new_messages() {
 /// One `openssl s_client` handshake; (success, its report).
 fn s_client(addr: std::net::SocketAddr, ca: &Path, args: &[&str]) -> (bool, String) {
     let o = run_bounded(
-        Command::new("openssl").args(["s_client", "-connect", &addr.to_string(), "-servername", "localhost", "-CAfile"]).arg(ca).args(args),
+        Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                &addr.to_string(),
+                "-servername",
+                "localhost",
+                "-CAfile",
+            ])
+            .arg(ca)
+            .args(args),
         LIMIT,
     );
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     let ok = o.status.success() && !text.contains("Cipher is (NONE)");
     (ok, text)
 }
@@ -489,23 +742,46 @@ fn openssl_s_client_sees_only_tls12_and_tls13_with_forward_secret_aead_suites() 
     }
     // TLS 1.2 without forward secrecy or without AEAD: refused (both key types listed;
     // the test certificate is ECDSA P-256).
-    for weak in ["AES128-SHA:AES256-SHA256:AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384"] {
+    for weak in [
+        "AES128-SHA:AES256-SHA256:AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA",
+        "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384",
+    ] {
         let (ok, text) = s_client(tls, ca, &["-tls1_2", "-cipher", weak]);
         assert!(!ok, "TLS 1.2 {weak} accepted: {text}");
     }
     // What is accepted: ECDHE with AES-GCM or ChaCha20-Poly1305 on 1.2, the 1.3 suites.
     for (args, want) in [
         (&["-tls1_2"][..], "ECDHE-ECDSA-AES256-GCM-SHA384"),
-        (&["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"][..], "ECDHE-ECDSA-AES128-GCM-SHA256"),
-        (&["-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"][..], "ECDHE-ECDSA-CHACHA20-POLY1305"),
+        (
+            &["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"][..],
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+        ),
+        (
+            &["-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"][..],
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+        ),
         (&["-tls1_3"][..], "TLS_AES_256_GCM_SHA384"),
-        (&["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"][..], "TLS_AES_128_GCM_SHA256"),
-        (&["-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"][..], "TLS_CHACHA20_POLY1305_SHA256"),
+        (
+            &["-tls1_3", "-ciphersuites", "TLS_AES_128_GCM_SHA256"][..],
+            "TLS_AES_128_GCM_SHA256",
+        ),
+        (
+            &["-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256"][..],
+            "TLS_CHACHA20_POLY1305_SHA256",
+        ),
     ] {
         let (ok, text) = s_client(tls, ca, args);
-        assert!(ok && text.contains(&format!("Cipher is {want}")) && text.contains("Verify return code: 0 (ok)"), "{args:?}: {text}");
+        assert!(
+            ok && text.contains(&format!("Cipher is {want}"))
+                && text.contains("Verify return code: 0 (ok)"),
+            "{args:?}: {text}"
+        );
     }
     // STLS (RFC 2595) on the plain port reaches the same TLS.
     let (ok, text) = s_client(e.proc.addr("POP3"), ca, &["-starttls", "pop3"]);
-    assert!(ok && text.contains("Cipher is TLS_AES_256_GCM_SHA384"), "{text}");
+    assert!(
+        ok && text.contains("Cipher is TLS_AES_256_GCM_SHA384"),
+        "{text}"
+    );
 }

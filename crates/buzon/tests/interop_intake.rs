@@ -23,7 +23,11 @@ fn interop_required() -> bool {
 }
 
 fn have(program: &str) -> bool {
-    let found = Command::new("sh").args(["-c", &format!("command -v {program}")]).output().map(|o| o.status.success()).unwrap_or(false);
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !found {
         if interop_required() {
             panic!("{program} is required for the interop tests (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
@@ -44,7 +48,11 @@ fn start(extra: &str) -> Env {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ca = TestCa::new();
     let listeners = "\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"lmtp\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"smtp\"\n";
-    let config = write_config(dir.path(), &ca, &format!("{listeners}\n[delivery]\nlocal_domains = [\"example.com\"]\n{extra}"));
+    let config = write_config(
+        dir.path(),
+        &ca,
+        &format!("{listeners}\n[delivery]\nlocal_domains = [\"example.com\"]\n{extra}"),
+    );
     let ca_file = dir.path().join("ca.pem");
     ca.write_pem(&ca_file);
     let data = dir.path().join("data");
@@ -53,13 +61,22 @@ fn start(extra: &str) -> Env {
         buzon_auth::add_user(&data.join("users"), u, &stored).unwrap_or_else(|e| panic!("{e}"));
     }
     let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
-    Env { dir, proc, data, ca_file }
+    Env {
+        dir,
+        proc,
+        data,
+        ca_file,
+    }
 }
 
 fn stored(data: &Path, user: &str) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(data.join("mail").join(user).join(sub)).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(data.join("mail").join(user).join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             v.push(std::fs::read(e.path()).unwrap_or_default());
         }
     }
@@ -69,7 +86,12 @@ fn stored(data: &Path, user: &str) -> Vec<Vec<u8>> {
 /// Runs a command with a deadline (killed when it passes), collecting its output.
 fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
     use std::io::Read;
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
     // Drain both pipes while waiting, so a chatty program never blocks on a full pipe.
     let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -80,8 +102,18 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
             v
         })
     };
-    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + limit;
     let status = loop {
         if let Ok(Some(st)) = child.try_wait() {
@@ -94,15 +126,35 @@ fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    Output { status, stdout: out.join().unwrap_or_default(), stderr: err.join().unwrap_or_default() }
+    Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    }
 }
 
 fn swaks(addr: SocketAddr, args: &[&str]) -> (i32, String) {
     let port = addr.port().to_string();
     let mut cmd = Command::new("swaks");
-    cmd.args(["--server", "127.0.0.1", "--port", &port, "--from", "sender@remote.example", "--timeout", "20s", "--helo", "swaks.test"]).args(args);
+    cmd.args([
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--from",
+        "sender@remote.example",
+        "--timeout",
+        "20s",
+        "--helo",
+        "swaks.test",
+    ])
+    .args(args);
     let out = run_bounded(&mut cmd, Duration::from_secs(60));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -112,18 +164,50 @@ fn swaks_smtp_and_lmtp_single_multiple_and_pipelined() {
         return;
     }
     let e = start("");
-    let (code, out) = swaks(e.proc.addr("SMTP"), &["--to", "alice@example.com", "--header", "Subject: one"]);
+    let (code, out) = swaks(
+        e.proc.addr("SMTP"),
+        &["--to", "alice@example.com", "--header", "Subject: one"],
+    );
     assert_eq!(code, 0, "{out}");
-    let (code, out) = swaks(e.proc.addr("SMTP"), &["--to", "alice@example.com,bob@example.com", "--pipeline", "--header", "Subject: two"]);
+    let (code, out) = swaks(
+        e.proc.addr("SMTP"),
+        &[
+            "--to",
+            "alice@example.com,bob@example.com",
+            "--pipeline",
+            "--header",
+            "Subject: two",
+        ],
+    );
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("PIPELINING"), "{out}");
-    let (code, out) = swaks(e.proc.addr("LMTP"), &["--protocol", "LMTP", "--to", "alice@example.com,bob@example.com", "--pipeline", "--header", "Subject: three"]);
+    let (code, out) = swaks(
+        e.proc.addr("LMTP"),
+        &[
+            "--protocol",
+            "LMTP",
+            "--to",
+            "alice@example.com,bob@example.com",
+            "--pipeline",
+            "--header",
+            "Subject: three",
+        ],
+    );
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("<alice@example.com> delivered") && out.contains("<bob@example.com> delivered"), "one LMTP reply per recipient: {out}");
+    assert!(
+        out.contains("<alice@example.com> delivered")
+            && out.contains("<bob@example.com> delivered"),
+        "one LMTP reply per recipient: {out}"
+    );
     assert_eq!(stored(&e.data, "alice").len(), 3);
     assert_eq!(stored(&e.data, "bob").len(), 2);
     let all = String::from_utf8_lossy(&stored(&e.data, "bob").concat()).into_owned();
-    assert!(all.contains("with ESMTP id") && all.contains("with LMTP id") && all.contains("X-Mailer: swaks"), "{all}");
+    assert!(
+        all.contains("with ESMTP id")
+            && all.contains("with LMTP id")
+            && all.contains("X-Mailer: swaks"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -133,9 +217,24 @@ fn swaks_starttls_with_certificate_verification() {
     }
     let e = start("");
     let ca = e.ca_file.to_string_lossy().into_owned();
-    let (code, out) = swaks(e.proc.addr("SMTP"), &["--to", "alice@example.com", "--tls", "--tls-verify", "--tls-ca-path", &ca, "--header", "Subject: tls"]);
+    let (code, out) = swaks(
+        e.proc.addr("SMTP"),
+        &[
+            "--to",
+            "alice@example.com",
+            "--tls",
+            "--tls-verify",
+            "--tls-ca-path",
+            &ca,
+            "--header",
+            "Subject: tls",
+        ],
+    );
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("STARTTLS") && out.contains("220 2.0.0 Ready to start TLS"), "{out}");
+    assert!(
+        out.contains("STARTTLS") && out.contains("220 2.0.0 Ready to start TLS"),
+        "{out}"
+    );
     let text = String::from_utf8_lossy(&stored(&e.data, "alice").concat()).into_owned();
     assert!(text.contains("with ESMTPS id"), "{text}");
 }
@@ -147,9 +246,16 @@ fn swaks_refusals_oversize_unknown_user_and_relay() {
     }
     let e = start("max_message_size = \"64K\"\n");
     let body = e.dir.path().join("big-body.txt");
-    std::fs::write(&body, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n".repeat(1500)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &body,
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n".repeat(1500),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let body_arg = format!("@{}", body.display());
-    let (code, out) = swaks(e.proc.addr("SMTP"), &["--to", "alice@example.com", "--body", &body_arg]);
+    let (code, out) = swaks(
+        e.proc.addr("SMTP"),
+        &["--to", "alice@example.com", "--body", &body_arg],
+    );
     assert_eq!(code, 26, "server did not accept mail following data: {out}");
     assert!(out.contains("552 5.3.4"), "{out}");
     let (code, out) = swaks(e.proc.addr("SMTP"), &["--to", "nobody@example.com"]);
@@ -158,7 +264,10 @@ fn swaks_refusals_oversize_unknown_user_and_relay() {
     let (code, out) = swaks(e.proc.addr("SMTP"), &["--to", "someone@elsewhere.example"]);
     assert_eq!(code, 24, "{out}");
     assert!(out.contains("550 5.7.1"), "relaying is refused: {out}");
-    let (code, out) = swaks(e.proc.addr("LMTP"), &["--protocol", "LMTP", "--to", "nobody@example.com"]);
+    let (code, out) = swaks(
+        e.proc.addr("LMTP"),
+        &["--protocol", "LMTP", "--to", "nobody@example.com"],
+    );
     assert_eq!(code, 24, "{out}");
     assert!(stored(&e.data, "alice").is_empty());
 }
@@ -181,9 +290,17 @@ impl Postfix {
         }
         // Postfix's daemons run as the `postfix` account: it must reach its directories.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
-        let chown = run_bounded(Command::new("chown").arg("postfix").arg(&pfdata), Duration::from_secs(10));
-        assert!(chown.status.success(), "chown postfix: {}", String::from_utf8_lossy(&chown.stderr));
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let chown = run_bounded(
+            Command::new("chown").arg("postfix").arg(&pfdata),
+            Duration::from_secs(10),
+        );
+        assert!(
+            chown.status.success(),
+            "chown postfix: {}",
+            String::from_utf8_lossy(&chown.stderr)
+        );
         let log = root.join("maillog");
         let main_cf = format!(
             "compatibility_level = 3.6\n\
@@ -242,8 +359,17 @@ impl Postfix {
         );
         std::fs::write(conf.join("master.cf"), master_cf).unwrap_or_else(|e| panic!("{e}"));
         let pf = Postfix { conf, queue, log };
-        let out = run_bounded(Command::new("postfix").arg("-c").arg(&pf.conf).arg("start"), Duration::from_secs(60));
-        assert!(out.status.success(), "postfix start failed: {}{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr), pf.log_text());
+        let out = run_bounded(
+            Command::new("postfix").arg("-c").arg(&pf.conf).arg("start"),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "postfix start failed: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            pf.log_text()
+        );
         pf
     }
 
@@ -252,31 +378,50 @@ impl Postfix {
     }
 
     fn master_pid(&self) -> Option<String> {
-        std::fs::read_to_string(self.queue.join("pid/master.pid")).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+        std::fs::read_to_string(self.queue.join("pid/master.pid"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
     }
 }
 
 impl Drop for Postfix {
     fn drop(&mut self) {
         let pid = self.master_pid();
-        let _ = Command::new("postfix").arg("-c").arg(&self.conf).arg("stop").stdout(Stdio::null()).stderr(Stdio::null()).status();
+        let _ = Command::new("postfix")
+            .arg("-c")
+            .arg(&self.conf)
+            .arg("stop")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         // Bounded wait for the master process (and with it every daemon) to go.
         if let Some(pid) = pid {
             for _ in 0..300 {
-                let alive = Command::new("kill").args(["-0", &pid]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+                let alive = Command::new("kill")
+                    .args(["-0", &pid])
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success());
                 if !alive {
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let _ = Command::new("postfix").arg("-c").arg(&self.conf).arg("abort").status();
+            let _ = Command::new("postfix")
+                .arg("-c")
+                .arg(&self.conf)
+                .arg("abort")
+                .status();
         }
     }
 }
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    l.local_addr().map(|a| a.port()).unwrap_or_else(|e| panic!("{e}"))
+    l.local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -297,33 +442,59 @@ fn postfix_relays_into_buzon_over_lmtp_and_pop3_returns_the_message_byte_for_byt
     let pf = Postfix::start(&pf_root, port, e.proc.addr("LMTP"));
 
     // Wait (bounded) for Postfix's smtpd to listen.
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap_or_else(|_| panic!());
+    let addr: SocketAddr = format!("127.0.0.1:{port}")
+        .parse()
+        .unwrap_or_else(|_| panic!());
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
-        assert!(Instant::now() < deadline, "postfix smtpd did not listen: {}", pf.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "postfix smtpd did not listen: {}",
+            pf.log_text()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
     let message = b"From: Sender <sender@remote.example>\r\nTo: Alice <alice@example.com>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= via Postfix\r\nDate: Tue, 05 Mar 2024 09:04:05 +0000\r\nMessage-ID: <postfix-interop-1@remote.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHello Alice,\r\n.this line starts with a dot\r\n\r\nand the body is 8-bit: \xc2\xa1Buz\xc3\xb3n!\r\n";
     let mut transcript = String::new();
     let mut c = SmtpClient::connect(addr);
-    for (line, want) in [("EHLO client.test", 250), ("MAIL FROM:<sender@remote.example> BODY=8BITMIME", 250), ("RCPT TO:<alice@example.com>", 250)] {
+    for (line, want) in [
+        ("EHLO client.test", 250),
+        ("MAIL FROM:<sender@remote.example> BODY=8BITMIME", 250),
+        ("RCPT TO:<alice@example.com>", 250),
+    ] {
         let r = c.expect(line, want);
-        transcript.push_str(&format!("C: {line}\nS: {} {}\n", r.code, r.lines.last().cloned().unwrap_or_default()));
+        transcript.push_str(&format!(
+            "C: {line}\nS: {} {}\n",
+            r.code,
+            r.lines.last().cloned().unwrap_or_default()
+        ));
     }
     let r = c.data(message, 1);
     assert_eq!(r[0].code, 250, "{r:?}");
-    transcript.push_str(&format!("C: DATA … .\nS: {} {}\n", r[0].code, r[0].lines.join(" ")));
+    transcript.push_str(&format!(
+        "C: DATA … .\nS: {} {}\n",
+        r[0].code,
+        r[0].lines.join(" ")
+    ));
     c.expect("QUIT", 221);
 
     // Postfix hands it to Buzón over LMTP; wait (bounded) for it to arrive.
     let deadline = Instant::now() + Duration::from_secs(60);
     while stored(&e.data, "alice").is_empty() {
-        assert!(Instant::now() < deadline, "the message did not arrive through Postfix:\n{}", pf.log_text());
+        assert!(
+            Instant::now() < deadline,
+            "the message did not arrive through Postfix:\n{}",
+            pf.log_text()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let pf_log = pf.log_text();
-    assert!(pf_log.contains("relay=127.0.0.1[127.0.0.1]") && pf_log.contains("status=sent (250 2.0.0 <alice@example.com> delivered"), "{pf_log}");
+    assert!(
+        pf_log.contains("relay=127.0.0.1[127.0.0.1]")
+            && pf_log.contains("status=sent (250 2.0.0 <alice@example.com> delivered"),
+        "{pf_log}"
+    );
 
     let mut pop = LineClient::connect(e.proc.addr("POP3"));
     assert!(pop.line().starts_with("+OK"));
@@ -335,7 +506,10 @@ fn postfix_relays_into_buzon_over_lmtp_and_pop3_returns_the_message_byte_for_byt
     let body = pop.body();
     assert!(pop.cmd("QUIT").starts_with("+OK"));
     let text = String::from_utf8_lossy(&body).into_owned();
-    assert!(body.ends_with(message), "POP3 must return the sent message byte for byte after the trace headers:\n{text}");
+    assert!(
+        body.ends_with(message),
+        "POP3 must return the sent message byte for byte after the trace headers:\n{text}"
+    );
     let trace = &text[..text.len() - message.len()];
     assert!(trace.starts_with("Return-Path: <sender@remote.example>\r\nDelivered-To: alice@example.com\r\nReceived: from postfix.test ([127.0.0.1])\r\n\tby test.buzon.invalid (Buzon) with LMTP id "), "{trace}");
     assert!(trace.contains("\r\nReceived: from client.test (localhost [127.0.0.1])\r\n\tby postfix.test (Postfix) with ESMTP id "), "{trace}");

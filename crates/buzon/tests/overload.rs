@@ -19,13 +19,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_buzon");
 fn raise_nofile() {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let cur = getrlimit(Resource::Nofile);
-    let _ = setrlimit(Resource::Nofile, Rlimit { current: cur.maximum, maximum: cur.maximum });
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: cur.maximum,
+            maximum: cur.maximum,
+        },
+    );
 }
 
 /// Memory of a process: (PSS, RSS) in KiB, from smaps_rollup and status.
 fn memory_kib(pid: u32) -> (u64, u64) {
     let field = |text: &str, key: &str| -> u64 {
-        text.lines().find_map(|l| l.strip_prefix(key)).and_then(|r| r.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap_or(0)
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
     };
     let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -33,7 +43,9 @@ fn memory_kib(pid: u32) -> (u64, u64) {
 }
 
 fn open_files(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 fn connect_from(src: IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
@@ -52,7 +64,10 @@ fn read_line(tcp: &mut TcpStream) -> std::io::Result<String> {
     let mut b = [0u8; 1];
     while line.len() < 4096 {
         if tcp.read(&mut b)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed",
+            ));
         }
         line.push(b[0]);
         if line.ends_with(b"\r\n") {
@@ -85,7 +100,12 @@ fn setup(users: usize, extra: &str, message: Option<&[u8]>) -> Setup {
         }
         if let Some(m) = message {
             let w = buzon_pop3_proto::wire::WireSize::of(m);
-            std::fs::write(md.join("cur").join(format!("1600000000.M1P1Q{i}.load,S={},W={w}:2,", m.len())), m).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(
+                md.join("cur")
+                    .join(format!("1600000000.M1P1Q{i}.load,S={},W={w}:2,", m.len())),
+                m,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
         }
     }
     std::fs::write(data.join("users"), users_file).unwrap_or_else(|e| panic!("{e}"));
@@ -98,7 +118,11 @@ fn five_thousand_idle_authenticated_sessions_are_held_and_the_next_is_refused_at
     raise_nofile();
     const SESSIONS: usize = 5000;
     const THREADS: usize = 8;
-    let s = setup(SESSIONS, &format!("\n[limits]\nmax_connections = {SESSIONS}\n"), None);
+    let s = setup(
+        SESSIONS,
+        &format!("\n[limits]\nmax_connections = {SESSIONS}\n"),
+        None,
+    );
     let pid = s.proc.child.id();
     let addr = s.proc.addr("POP3");
     let (pss0, rss0) = memory_kib(pid);
@@ -154,7 +178,8 @@ fn five_thousand_idle_authenticated_sessions_are_held_and_the_next_is_refused_at
     // The held sessions are alive: every tenth answers NOOP and STAT.
     let mut alive = 0;
     for (i, c) in held.iter_mut().step_by(10) {
-        c.write_all(b"NOOP\r\nSTAT\r\n").unwrap_or_else(|e| panic!("session {i}: {e}"));
+        c.write_all(b"NOOP\r\nSTAT\r\n")
+            .unwrap_or_else(|e| panic!("session {i}: {e}"));
         let a = read_line(c).unwrap_or_else(|e| panic!("session {i}: {e}"));
         let b = read_line(c).unwrap_or_else(|e| panic!("session {i}: {e}"));
         if a.starts_with("+OK") && b == "+OK 0 0" {
@@ -170,9 +195,17 @@ fn five_thousand_idle_authenticated_sessions_are_held_and_the_next_is_refused_at
         SESSIONS + 1,
         held.len().div_ceil(10)
     );
-    assert!(failures.is_empty(), "{} sessions failed, first: {:?}", failures.len(), failures.first());
+    assert!(
+        failures.is_empty(),
+        "{} sessions failed, first: {:?}",
+        failures.len(),
+        failures.first()
+    );
     assert_eq!(held.len(), SESSIONS);
-    assert!(refusal.starts_with("-ERR [SYS/TEMP]") && refusal.contains("Too many connections"), "{refusal}");
+    assert!(
+        refusal.starts_with("-ERR [SYS/TEMP]") && refusal.contains("Too many connections"),
+        "{refusal}"
+    );
     assert_eq!(alive, SESSIONS / 10);
     for (_, c) in held.iter_mut() {
         let _ = c.write_all(b"QUIT\r\n");
@@ -186,9 +219,15 @@ fn clients_that_never_read_or_send_megabyte_lines_leave_server_memory_bounded() 
     const LINES: usize = 100;
     let mut message = b"Subject: one MiB\n\n".to_vec();
     while message.len() < 1 << 20 {
-        message.extend_from_slice(b"a line of a one megabyte message, to be requested and never read\n");
+        message.extend_from_slice(
+            b"a line of a one megabyte message, to be requested and never read\n",
+        );
     }
-    let s = setup(STUCK, "\n[limits]\nwrite_timeout = \"3s\"\n", Some(&message));
+    let s = setup(
+        STUCK,
+        "\n[limits]\nwrite_timeout = \"3s\"\n",
+        Some(&message),
+    );
     let pid = s.proc.child.id();
     let addr = s.proc.addr("POP3");
     let (pss0, rss0) = memory_kib(pid);
@@ -197,11 +236,19 @@ fn clients_that_never_read_or_send_megabyte_lines_leave_server_memory_bounded() 
     for i in 0..STUCK {
         let src = IpAddr::V4(Ipv4Addr::new(127, 0, 5, 1 + (i / 50) as u8));
         let mut c = connect_from(src, addr).unwrap_or_else(|e| panic!("{e}"));
-        assert!(read_line(&mut c).map(|g| g.starts_with("+OK")).unwrap_or(false));
-        c.write_all(format!("USER u{i}\r\nPASS pw{i}\r\n").as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        assert!(read_line(&mut c).map(|l| l.starts_with("+OK")).unwrap_or(false));
-        assert!(read_line(&mut c).map(|l| l.starts_with("+OK")).unwrap_or(false));
-        c.write_all("RETR 1\r\n".repeat(20).as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(read_line(&mut c)
+            .map(|g| g.starts_with("+OK"))
+            .unwrap_or(false));
+        c.write_all(format!("USER u{i}\r\nPASS pw{i}\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(read_line(&mut c)
+            .map(|l| l.starts_with("+OK"))
+            .unwrap_or(false));
+        assert!(read_line(&mut c)
+            .map(|l| l.starts_with("+OK"))
+            .unwrap_or(false));
+        c.write_all("RETR 1\r\n".repeat(20).as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
         stuck.push(c);
     }
     // Meanwhile other clients each push a megabyte without a line end, never reading.
@@ -209,7 +256,9 @@ fn clients_that_never_read_or_send_megabyte_lines_leave_server_memory_bounded() 
         .map(|i| {
             std::thread::spawn(move || {
                 let src = IpAddr::V4(Ipv4Addr::new(127, 0, 6, 1 + (i / 50) as u8));
-                let Ok(mut c) = connect_from(src, addr) else { return 0usize };
+                let Ok(mut c) = connect_from(src, addr) else {
+                    return 0usize;
+                };
                 let chunk = vec![b'Z'; 64 * 1024];
                 let mut sent = 0;
                 for _ in 0..16 {
@@ -249,9 +298,16 @@ fn clients_that_never_read_or_send_megabyte_lines_leave_server_memory_bounded() 
         "stuck clients: {STUCK} sessions with 20 MiB requested each and nothing read, {LINES} clients pushing {:.1} MiB without a line end: server PSS {pss0} KiB -> {pss1} KiB while stuck -> {pss2} KiB after the write timeout (RSS {rss0} -> {rss1} -> {rss2} KiB); {back}/{STUCK} users could log in again",
         pushed as f64 / (1 << 20) as f64
     );
-    assert_eq!(back, STUCK, "every stuck session was ended by the write timeout");
+    assert_eq!(
+        back, STUCK,
+        "every stuck session was ended by the write timeout"
+    );
     // Unbounded buffering would hold the 2,000 MiB requested plus the 100 MiB pushed.
-    assert!(pss1.saturating_sub(pss0) < 128 * 1024, "server memory grew by {} KiB", pss1.saturating_sub(pss0));
+    assert!(
+        pss1.saturating_sub(pss0) < 128 * 1024,
+        "server memory grew by {} KiB",
+        pss1.saturating_sub(pss0)
+    );
     drop(stuck);
 }
 
@@ -263,7 +319,11 @@ fn the_open_file_limit_is_raised_to_the_hard_limit_and_a_too_small_one_is_warned
     let config = write_config(dir.path(), &ca, "");
     // Soft limit 256, hard limit 2048: too small for the default 10,000 connections.
     let mut child = std::process::Command::new("sh")
-        .args(["-c", "ulimit -Sn 256 && ulimit -Hn 2048 && exec \"$0\" serve --config \"$1\"", BIN])
+        .args([
+            "-c",
+            "ulimit -Sn 256 && ulimit -Hn 2048 && exec \"$0\" serve --config \"$1\"",
+            BIN,
+        ])
         .arg(&config)
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::null())
@@ -275,7 +335,10 @@ fn the_open_file_limit_is_raised_to_the_hard_limit_and_a_too_small_one_is_warned
     let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if tx.send(line).is_err() {
                 break;
             }
@@ -293,9 +356,20 @@ fn the_open_file_limit_is_raised_to_the_hard_limit_and_a_too_small_one_is_warned
     let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
-    let nofile = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or_default().to_string();
-    let nums: Vec<&str> = nofile.split_whitespace().filter(|w| w.chars().all(|c| c.is_ascii_digit())).collect();
-    assert_eq!(nums, ["2048", "2048"], "soft limit raised to the hard limit: {nofile}");
+    let nofile = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_default()
+        .to_string();
+    let nums: Vec<&str> = nofile
+        .split_whitespace()
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    assert_eq!(
+        nums,
+        ["2048", "2048"],
+        "soft limit raised to the hard limit: {nofile}"
+    );
     let w = warning.unwrap_or_else(|| panic!("no warning about the open-file limit"));
     assert!(w.contains("max_connections") && w.contains("30064"), "{w}");
 }

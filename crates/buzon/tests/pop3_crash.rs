@@ -23,21 +23,39 @@ fn setup(messages: usize) -> (Setup, Vec<Vec<u8>>) {
     let data = dir.path().join("data");
     let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
     buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap_or_else(|e| panic!("{e}"));
-    let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap_or_else(|e| panic!("{e}"));
+    let md =
+        buzon_store::Maildir::create(data.join("mail/alice")).unwrap_or_else(|e| panic!("{e}"));
     let mut bodies = Vec::new();
     for i in 0..messages {
-        let body = format!("Subject: message {i}\nMessage-ID: <{i}@test>\n\n{}\n", "x".repeat(200 + i % 50)).into_bytes();
-        md.deliver(&mut body.as_slice(), None).unwrap_or_else(|e| panic!("{e}"));
+        let body = format!(
+            "Subject: message {i}\nMessage-ID: <{i}@test>\n\n{}\n",
+            "x".repeat(200 + i % 50)
+        )
+        .into_bytes();
+        md.deliver(&mut body.as_slice(), None)
+            .unwrap_or_else(|e| panic!("{e}"));
         bodies.push(body);
     }
     let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
-    (Setup { _dir: dir, proc, config, data }, bodies)
+    (
+        Setup {
+            _dir: dir,
+            proc,
+            config,
+            data,
+        },
+        bodies,
+    )
 }
 
 fn files(data: &Path) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     for sub in ["cur", "new"] {
-        for e in std::fs::read_dir(data.join("mail/alice").join(sub)).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(data.join("mail/alice").join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             v.push(std::fs::read(e.path()).unwrap_or_default());
         }
     }
@@ -78,7 +96,11 @@ fn sigkill_during_update_leaves_every_message_whole_or_gone() {
     for round in 0..3 {
         let mut c = login(s.proc.addr("POP3"));
         let stat = c.cmd("STAT");
-        let count: usize = stat.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+        let count: usize = stat
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
         if count == 0 {
             break;
         }
@@ -94,7 +116,10 @@ fn sigkill_during_update_leaves_every_message_whole_or_gone() {
         std::thread::sleep(Duration::from_millis(2 + round * 3));
         s.proc.kill();
         for f in files(&s.data) {
-            assert!(bodies.contains(&f), "a message file is corrupted or truncated");
+            assert!(
+                bodies.contains(&f),
+                "a message file is corrupted or truncated"
+            );
         }
         s.proc = BuzonProcess::serve(Path::new(BIN), &s.config, &s.data);
     }
@@ -102,7 +127,11 @@ fn sigkill_during_update_leaves_every_message_whole_or_gone() {
     let mut c = login(s.proc.addr("POP3"));
     let stat = c.cmd("STAT");
     assert!(stat.starts_with("+OK"), "{stat}");
-    let count: usize = stat.split_whitespace().nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+    let count: usize = stat
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     assert_eq!(count, files(&s.data).len());
     if count > 0 {
         assert!(c.cmd("RETR 1").starts_with("+OK"));
@@ -118,7 +147,10 @@ fn sigterm_tells_open_sessions_and_deletes_nothing() {
     let mut c = login(s.proc.addr("POP3"));
     assert!(c.cmd("DELE 1").starts_with("+OK"));
     let status = s.proc.terminate();
-    assert!(status.is_some_and(|st| st.success()), "clean exit on SIGTERM: {status:?}");
+    assert!(
+        status.is_some_and(|st| st.success()),
+        "clean exit on SIGTERM: {status:?}"
+    );
     let last = c.line();
     assert!(last.starts_with("-ERR [SYS/TEMP]"), "{last}");
     assert_eq!(files(&s.data).len(), 2);

@@ -21,7 +21,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_buzon");
 const ACCOUNT: &str = "buzon-test";
 
 fn is_root() -> bool {
-    status_field(&std::fs::read_to_string("/proc/self/status").unwrap_or_default(), "Uid:").first() == Some(&0)
+    status_field(
+        &std::fs::read_to_string("/proc/self/status").unwrap_or_default(),
+        "Uid:",
+    )
+    .first()
+        == Some(&0)
 }
 
 /// The numbers of a `/proc/PID/status` line such as `Uid:\t999\t999\t999\t999`.
@@ -29,7 +34,11 @@ fn status_field(status: &str, key: &str) -> Vec<u32> {
     status
         .lines()
         .find_map(|l| l.strip_prefix(key))
-        .map(|rest| rest.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+        .map(|rest| {
+            rest.split_whitespace()
+                .filter_map(|n| n.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -60,12 +69,18 @@ fn account() -> Option<(u32, u32)> {
 }
 
 fn chown_r(path: &Path, uid: u32, gid: u32) {
-    let st = Command::new("chown").arg("-R").arg(format!("{uid}:{gid}")).arg(path).status().unwrap_or_else(|e| panic!("chown: {e}"));
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{uid}:{gid}"))
+        .arg(path)
+        .status()
+        .unwrap_or_else(|e| panic!("chown: {e}"));
     assert!(st.success(), "chown -R {}", path.display());
 }
 
 fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
 }
 
 /// A free TCP port below 1024 on 127.0.0.1 (only root can bind one).
@@ -85,7 +100,9 @@ fn walk(root: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
     while let Some(d) = todo.pop() {
         assert!(out.len() < 100_000, "runaway walk");
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let Ok(m) = std::fs::symlink_metadata(e.path()) else { continue };
+            let Ok(m) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
             if m.is_dir() {
                 todo.push(e.path());
             }
@@ -103,12 +120,26 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     chmod(dir.path(), 0o711);
     let ca = TestCa::new();
     let lmtp = "\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"lmtp\"\n\n[delivery]\nlocal_domains = [\"example.com\"]\n";
-    let config = write_config(dir.path(), &ca, &format!("{lmtp}\n[server]\nuser = \"{ACCOUNT}\"\n"));
+    let config = write_config(
+        dir.path(),
+        &ca,
+        &format!("{lmtp}\n[server]\nuser = \"{ACCOUNT}\"\n"),
+    );
     let low = free_low_port();
-    let text = std::fs::read_to_string(&config).unwrap_or_default().replacen("address = \"127.0.0.1:0\"", &format!("address = \"127.0.0.1:{low}\""), 1);
+    let text = std::fs::read_to_string(&config)
+        .unwrap_or_default()
+        .replacen(
+            "address = \"127.0.0.1:0\"",
+            &format!("address = \"127.0.0.1:{low}\""),
+            1,
+        );
     std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
     // The TLS key stays root's alone: the server reads it before switching.
-    for e in std::fs::read_dir(dir.path().join("tls")).into_iter().flatten().flatten() {
+    for e in std::fs::read_dir(dir.path().join("tls"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         chmod(&e.path(), 0o600);
     }
     let data = dir.path().join("data");
@@ -116,11 +147,14 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap_or_else(|e| panic!("{e}"));
     buzon_auth::add_user(&data.join("users"), "bob", &stored).unwrap_or_else(|e| panic!("{e}"));
     buzon_auth::add_user(&data.join("users"), "carol", &stored).unwrap_or_else(|e| panic!("{e}"));
-    let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap_or_else(|e| panic!("{e}"));
+    let md =
+        buzon_store::Maildir::create(data.join("mail/alice")).unwrap_or_else(|e| panic!("{e}"));
     let m1 = b"Subject: one\n\nfirst\n".to_vec();
     let m2 = b"Subject: two\n\n.second\n".to_vec();
-    md.deliver(&mut m1.as_slice(), None).unwrap_or_else(|e| panic!("{e}"));
-    md.deliver(&mut m2.as_slice(), None).unwrap_or_else(|e| panic!("{e}"));
+    md.deliver(&mut m1.as_slice(), None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    md.deliver(&mut m2.as_slice(), None)
+        .unwrap_or_else(|e| panic!("{e}"));
     // What an administrator does once: give the data folder to the server account.
     chmod(&data, 0o700);
     chown_r(&data, uid, gid);
@@ -133,14 +167,42 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     // Every thread of the process runs as the account: real, effective, saved and
     // filesystem ids, the only supplementary group is the account's, and
     // no-new-privileges is set.
-    let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten().map(|e| e.path()).collect();
-    assert!(tasks.len() > 1, "the runtime's worker threads exist: {tasks:?}");
+    let tasks: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        tasks.len() > 1,
+        "the runtime's worker threads exist: {tasks:?}"
+    );
     for t in &tasks {
         let status = std::fs::read_to_string(t.join("status")).unwrap_or_default();
-        assert_eq!(status_field(&status, "Uid:"), vec![uid; 4], "{}: {status}", t.display());
-        assert_eq!(status_field(&status, "Gid:"), vec![gid; 4], "{}", t.display());
-        assert_eq!(status_field(&status, "Groups:"), vec![gid], "{}", t.display());
-        assert_eq!(status_field(&status, "NoNewPrivs:"), vec![1], "{}", t.display());
+        assert_eq!(
+            status_field(&status, "Uid:"),
+            vec![uid; 4],
+            "{}: {status}",
+            t.display()
+        );
+        assert_eq!(
+            status_field(&status, "Gid:"),
+            vec![gid; 4],
+            "{}",
+            t.display()
+        );
+        assert_eq!(
+            status_field(&status, "Groups:"),
+            vec![gid],
+            "{}",
+            t.display()
+        );
+        assert_eq!(
+            status_field(&status, "NoNewPrivs:"),
+            vec![1],
+            "{}",
+            t.display()
+        );
     }
 
     // Sessions work: POP3S with the root-only key, retrieval, deletion by the account.
@@ -172,15 +234,33 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     c.login("carol", "pw");
     assert!(c.cmd("RETR 1").starts_with("+OK"));
     let got = c.body();
-    assert!(got.ends_with(lmtp_msg), "{:?}", String::from_utf8_lossy(&got));
+    assert!(
+        got.ends_with(lmtp_msg),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
     assert!(c.cmd("QUIT").starts_with("+OK"));
 
-    let alice: Vec<_> = walk(&data.join("mail/alice")).into_iter().filter(|(p, m)| m.is_file() && p.parent().is_some_and(|d| d.ends_with("cur") || d.ends_with("new"))).collect();
-    assert_eq!(alice.len(), 1, "message 1 deleted by the unprivileged server: {alice:?}");
+    let alice: Vec<_> = walk(&data.join("mail/alice"))
+        .into_iter()
+        .filter(|(p, m)| {
+            m.is_file()
+                && p.parent()
+                    .is_some_and(|d| d.ends_with("cur") || d.ends_with("new"))
+        })
+        .collect();
+    assert_eq!(
+        alice.len(),
+        1,
+        "message 1 deleted by the unprivileged server: {alice:?}"
+    );
     let created = walk(&data.join("mail/bob"));
     assert!(!created.is_empty());
     let bob = std::fs::metadata(data.join("mail/bob")).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((bob.uid(), bob.gid(), bob.mode() & 0o777), (uid, gid, 0o700));
+    assert_eq!(
+        (bob.uid(), bob.gid(), bob.mode() & 0o777),
+        (uid, gid, 0o700)
+    );
     for (p, m) in walk(&data.join("mail")) {
         assert_eq!(m.uid(), uid, "{} owned by the account", p.display());
         let mode = m.mode() & 0o777;
@@ -199,13 +279,25 @@ fn data_folder_the_server_account_cannot_write_is_refused_with_the_fix() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     chmod(dir.path(), 0o711);
     let ca = TestCa::new();
-    let config = write_config(dir.path(), &ca, &format!("\n[server]\nuser = \"{ACCOUNT}\"\n"));
+    let config = write_config(
+        dir.path(),
+        &ca,
+        &format!("\n[server]\nuser = \"{ACCOUNT}\"\n"),
+    );
     let data = dir.path().join("data");
     chmod(&data, 0o755);
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("not writable by user buzon-test") && err.contains(&format!("chown -R buzon-test: {}", data.display())), "{err}");
+    assert!(
+        err.contains("not writable by user buzon-test")
+            && err.contains(&format!("chown -R buzon-test: {}", data.display())),
+        "{err}"
+    );
 }
 
 #[test]
@@ -215,24 +307,50 @@ fn world_writable_data_folder_is_refused_with_the_fix() {
     let config = write_config(dir.path(), &ca, "");
     let data = dir.path().join("data");
     chmod(&data, 0o777);
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("can be written by every user") && err.contains("chmod o-w"), "{err}");
+    assert!(
+        err.contains("can be written by every user") && err.contains("chmod o-w"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_server_account_is_refused_with_the_fix() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ca = TestCa::new();
-    let config = write_config(dir.path(), &ca, "\n[server]\nuser = \"no-such-buzon-user\"\n");
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    let config = write_config(
+        dir.path(),
+        &ca,
+        "\n[server]\nuser = \"no-such-buzon-user\"\n",
+    );
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("no-such-buzon-user") && err.contains("useradd --system"), "{err}");
+    assert!(
+        err.contains("no-such-buzon-user") && err.contains("useradd --system"),
+        "{err}"
+    );
     // check-config accepts the file: names are resolved where the server runs.
-    let out = Command::new(BIN).arg("check-config").arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -243,7 +361,11 @@ fn server_account_without_root_is_refused_unless_it_is_already_that_account() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ca = TestCa::new();
     let config = write_config(dir.path(), &ca, "\n[server]\nuser = \"nobody\"\n");
-    let out = Command::new(BIN).args(["serve", "--config"]).arg(&config).output().unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("not root"), "{err}");

@@ -14,7 +14,9 @@ use buzon_client::{AuthMethod, Pop3Client, Resolver, Secret, Security, ServerSpe
 async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(host), Some(user)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: stat HOST USER [tls|starttls|none] [PORT]   (password in $POP3_PASSWORD)");
+        eprintln!(
+            "usage: stat HOST USER [tls|starttls|none] [PORT]   (password in $POP3_PASSWORD)"
+        );
         return std::process::ExitCode::from(2);
     };
     let security = match args.get(2).map(String::as_str) {
@@ -36,16 +38,32 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(spec: &ServerSpec, user: &str, password: &Secret) -> Result<(), buzon_client::ClientError> {
+async fn run(
+    spec: &ServerSpec,
+    user: &str,
+    password: &Secret,
+) -> Result<(), buzon_client::ClientError> {
     let mut client = Pop3Client::connect(spec, &Resolver::system()).await?;
-    let method = client.login(user, password, AuthMethod::Auto, false).await?;
+    let method = client
+        .login(user, password, AuthMethod::Auto, false)
+        .await?;
     let (count, octets) = client.stat().await?;
-    println!("logged in with {}; {count} messages, {octets} octets", method.as_str());
+    println!(
+        "logged in with {}; {count} messages, {octets} octets",
+        method.as_str()
+    );
     let uidls = client.uidl().await?.unwrap_or_default();
     for (n, size) in client.list().await? {
-        let uidl = uidls.iter().find(|(m, _)| *m == n).map(|(_, u)| u.to_string()).unwrap_or_default();
+        let uidl = uidls
+            .iter()
+            .find(|(m, _)| *m == n)
+            .map(|(_, u)| u.to_string())
+            .unwrap_or_default();
         let head = client.top(n, 0).await?.unwrap_or_default();
-        println!("{n:>4} {size:>9} {uidl} {}", header_field(&head, "Subject").unwrap_or_default());
+        println!(
+            "{n:>4} {size:>9} {uidl} {}",
+            header_field(&head, "Subject").unwrap_or_default()
+        );
     }
     client.quit().await
 }

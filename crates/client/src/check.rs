@@ -45,7 +45,13 @@ struct Walk {
 
 impl Walk {
     fn ok(&mut self, step: &'static str, detail: impl Into<String>) {
-        self.steps.push(Step { step, ok: true, detail: detail.into(), fix: None, class: None });
+        self.steps.push(Step {
+            step,
+            ok: true,
+            detail: detail.into(),
+            fix: None,
+            class: None,
+        });
     }
     fn fail(&mut self, step: &'static str, e: &ClientError) {
         let text = e.to_string();
@@ -53,18 +59,37 @@ impl Walk {
             Some((d, f)) => (d.to_string(), Some(f.to_string())),
             None => (text, None),
         };
-        self.steps.push(Step { step, ok: false, detail, fix, class: Some(e.class()) });
+        self.steps.push(Step {
+            step,
+            ok: false,
+            detail,
+            fix,
+            class: Some(e.class()),
+        });
     }
 }
 
 /// Runs the walk. Without a password the login and STAT steps are left out.
-pub async fn check(account: &Account, password: Option<&Secret>, resolver: &Resolver) -> CheckReport {
+pub async fn check(
+    account: &Account,
+    password: Option<&Secret>,
+    resolver: &Resolver,
+) -> CheckReport {
     let mut w = Walk { steps: Vec::new() };
     let ok = Box::pin(walk(account, password, resolver, &mut w)).await;
-    CheckReport { account: account.name.clone(), ok, steps: w.steps }
+    CheckReport {
+        account: account.name.clone(),
+        ok,
+        steps: w.steps,
+    }
 }
 
-async fn walk(account: &Account, password: Option<&Secret>, resolver: &Resolver, w: &mut Walk) -> bool {
+async fn walk(
+    account: &Account,
+    password: Option<&Secret>,
+    resolver: &Resolver,
+    w: &mut Walk,
+) -> bool {
     let spec = &account.server;
     let host = spec.host.as_str();
     let addrs = match resolver.lookup(host, spec.port).await {
@@ -97,11 +122,28 @@ async fn walk(account: &Account, password: Option<&Secret>, resolver: &Resolver,
         },
     };
     let opened = match (&tls, spec.security) {
-        (Some(t), Security::Tls) => match t.handshake(tcp, spec.tls_name(), spec.timeouts.handshake).await {
+        (Some(t), Security::Tls) => match t
+            .handshake(tcp, spec.tls_name(), spec.timeouts.handshake)
+            .await
+        {
             Ok(s) => {
-                let version = s.get_ref().1.protocol_version().map(|v| format!("{v:?}").replace('_', ".")).unwrap_or_default();
-                let fp = t.seen_fingerprint().map(|f| f.to_string()).unwrap_or_default();
-                w.ok("TLS", format!("{version}, certificate accepted for {} ({fp})", spec.tls_name()));
+                let version = s
+                    .get_ref()
+                    .1
+                    .protocol_version()
+                    .map(|v| format!("{v:?}").replace('_', "."))
+                    .unwrap_or_default();
+                let fp = t
+                    .seen_fingerprint()
+                    .map(|f| f.to_string())
+                    .unwrap_or_default();
+                w.ok(
+                    "TLS",
+                    format!(
+                        "{version}, certificate accepted for {} ({fp})",
+                        spec.tls_name()
+                    ),
+                );
                 Pop3Client::open(Box::new(s), host, spec.timeouts, true).await
             }
             Err(e) => {
@@ -131,10 +173,23 @@ async fn walk(account: &Account, password: Option<&Secret>, resolver: &Resolver,
 
     match client.capa().await {
         Ok(Some(c)) => {
-            let names: Vec<String> = c.lines.iter().map(|(k, a)| if a.is_empty() { k.clone() } else { format!("{k} {}", a.join(" ")) }).collect();
+            let names: Vec<String> = c
+                .lines
+                .iter()
+                .map(|(k, a)| {
+                    if a.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{k} {}", a.join(" "))
+                    }
+                })
+                .collect();
             w.ok("CAPA", names.join(", "));
         }
-        Ok(None) => w.ok("CAPA", "the server does not list its capabilities (CAPA); that is allowed"),
+        Ok(None) => w.ok(
+            "CAPA",
+            "the server does not list its capabilities (CAPA); that is allowed",
+        ),
         Err(e) => {
             w.fail("CAPA", &e);
             return false;
@@ -145,7 +200,13 @@ async fn walk(account: &Account, password: Option<&Secret>, resolver: &Resolver,
         (Some(t), Security::Starttls) => match client.stls(t, spec.tls_name()).await {
             Ok(mut c) => {
                 let fp = c.fingerprint().map(|f| f.to_string()).unwrap_or_default();
-                w.ok("STLS", format!("upgraded to TLS, certificate accepted for {} ({fp})", spec.tls_name()));
+                w.ok(
+                    "STLS",
+                    format!(
+                        "upgraded to TLS, certificate accepted for {} ({fp})",
+                        spec.tls_name()
+                    ),
+                );
                 if let Err(e) = c.capa().await {
                     w.fail("CAPA", &e);
                     return false;
@@ -165,11 +226,32 @@ async fn walk(account: &Account, password: Option<&Secret>, resolver: &Resolver,
         w.ok("login", "skipped: no password given");
         return true;
     };
-    match client.login(&account.user, password, account.auth, account.allow_plaintext).await {
-        Ok(m) => w.ok("login", format!("logged in as {} ({})", account.user, m.as_str())),
-        Err(ClientError::Auth { host, user, text, .. }) => {
+    match client
+        .login(
+            &account.user,
+            password,
+            account.auth,
+            account.allow_plaintext,
+        )
+        .await
+    {
+        Ok(m) => w.ok(
+            "login",
+            format!("logged in as {} ({})", account.user, m.as_str()),
+        ),
+        Err(ClientError::Auth {
+            host, user, text, ..
+        }) => {
             let hint = alternative_user(account, password, resolver).await;
-            w.fail("login", &ClientError::Auth { host, user, text, hint });
+            w.fail(
+                "login",
+                &ClientError::Auth {
+                    host,
+                    user,
+                    text,
+                    hint,
+                },
+            );
             return false;
         }
         Err(e) => {
@@ -178,7 +260,14 @@ async fn walk(account: &Account, password: Option<&Secret>, resolver: &Resolver,
         }
     }
     match client.stat().await {
-        Ok((n, octets)) => w.ok("STAT", format!("{n} message{} waiting, {}", if n == 1 { "" } else { "s" }, human_bytes(octets))),
+        Ok((n, octets)) => w.ok(
+            "STAT",
+            format!(
+                "{n} message{} waiting, {}",
+                if n == 1 { "" } else { "s" },
+                human_bytes(octets)
+            ),
+        ),
         Err(e) => {
             w.fail("STAT", &e);
             return false;
@@ -192,12 +281,26 @@ async fn walk(account: &Account, password: Option<&Secret>, resolver: &Resolver,
 /// greeting).
 async fn tls_answers(account: &Account, resolver: &Resolver) -> bool {
     let spec = &account.server;
-    let Ok(t) = TlsClient::new(&spec.tls) else { return false };
-    let Ok((tcp, _)) = connect_tcp(resolver, &spec.host, spec.port, spec.timeouts.connect).await else { return false };
-    match t.handshake(tcp, spec.tls_name(), spec.timeouts.handshake.min(Duration::from_secs(10))).await {
+    let Ok(t) = TlsClient::new(&spec.tls) else {
+        return false;
+    };
+    let Ok((tcp, _)) = connect_tcp(resolver, &spec.host, spec.port, spec.timeouts.connect).await
+    else {
+        return false;
+    };
+    match t
+        .handshake(
+            tcp,
+            spec.tls_name(),
+            spec.timeouts.handshake.min(Duration::from_secs(10)),
+        )
+        .await
+    {
         Ok(_) => true,
         // A certificate complaint still proves the port speaks TLS.
-        Err(ClientError::Tls { problem: Some(_), .. }) => true,
+        Err(ClientError::Tls {
+            problem: Some(_), ..
+        }) => true,
         Err(_) => false,
     }
 }
@@ -207,12 +310,17 @@ async fn tls_answers(account: &Account, resolver: &Resolver) -> bool {
 async fn alternative_user(account: &Account, password: &Secret, resolver: &Resolver) -> String {
     let user = &account.user;
     let Some((local, _)) = user.split_once('@') else {
-        return " and the user name: many providers want the full e-mail address as the user name".into();
+        return " and the user name: many providers want the full e-mail address as the user name"
+            .into();
     };
     let Ok(mut c) = Pop3Client::connect(&account.server, resolver).await else {
         return crate::pop3::user_name_hint(user);
     };
-    let method = if account.auth == AuthMethod::Auto { AuthMethod::Auto } else { account.auth };
+    let method = if account.auth == AuthMethod::Auto {
+        AuthMethod::Auto
+    } else {
+        account.auth
+    };
     match c.login(local, password, method, account.allow_plaintext).await {
         Ok(_) => {
             let _ = c.quit().await;

@@ -114,8 +114,28 @@ macro_rules! merge_fields {
 impl AccountFields {
     /// Fills every unset field from `defaults`.
     pub fn with_defaults(mut self, d: &AccountFields) -> Self {
-        merge_fields!(self, d, host, port, security, user, auth, password_command, password_env, ca_file, fingerprint, tls_server_name,
-            allow_plaintext, keep, delete_after_days, max_size, oversize, limit, timeout, connect_timeout);
+        merge_fields!(
+            self,
+            d,
+            host,
+            port,
+            security,
+            user,
+            auth,
+            password_command,
+            password_env,
+            ca_file,
+            fingerprint,
+            tls_server_name,
+            allow_plaintext,
+            keep,
+            delete_after_days,
+            max_size,
+            oversize,
+            limit,
+            timeout,
+            connect_timeout
+        );
         if self.maildir.is_none() && self.mbox.is_none() && self.mda.is_none() {
             self.maildir = d.maildir.clone();
             self.mbox = d.mbox.clone();
@@ -205,7 +225,12 @@ pub struct Policy {
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { retention: Retention::Delete, max_size: None, oversize: Oversize::Skip, limit: None }
+        Self {
+            retention: Retention::Delete,
+            max_size: None,
+            oversize: Oversize::Skip,
+            limit: None,
+        }
     }
 }
 
@@ -242,12 +267,16 @@ fn xdg(var: &str, fallback: &str) -> PathBuf {
 
 /// `$XDG_CONFIG_HOME/buzon/accounts.toml` (default `~/.config/buzon/accounts.toml`).
 pub fn default_config_path() -> PathBuf {
-    xdg("XDG_CONFIG_HOME", "~/.config").join("buzon").join("accounts.toml")
+    xdg("XDG_CONFIG_HOME", "~/.config")
+        .join("buzon")
+        .join("accounts.toml")
 }
 
 /// `$XDG_STATE_HOME/buzon/ledger` (default `~/.local/state/buzon/ledger`).
 pub fn default_ledger_dir() -> PathBuf {
-    xdg("XDG_STATE_HOME", "~/.local/state").join("buzon").join("ledger")
+    xdg("XDG_STATE_HOME", "~/.local/state")
+        .join("buzon")
+        .join("ledger")
 }
 
 impl FileConfig {
@@ -256,14 +285,21 @@ impl FileConfig {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(FileConfig::default()),
-            Err(e) => return Err(ClientError::Config(format!("cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(ClientError::Config(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )))
+            }
         };
         Self::parse(&text).map_err(|e| ClientError::Config(format!("{}: {e}", path.display())))
     }
 
     pub fn parse(text: &str) -> std::result::Result<FileConfig, String> {
         toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
             match line {
                 Some(l) => format!("line {l}: {}", e.message()),
                 None => e.message().to_string(),
@@ -272,7 +308,10 @@ impl FileConfig {
     }
 
     pub fn ledger_dir(&self) -> PathBuf {
-        self.ledger_dir.as_deref().map(expand_home).unwrap_or_else(default_ledger_dir)
+        self.ledger_dir
+            .as_deref()
+            .map(expand_home)
+            .unwrap_or_else(default_ledger_dir)
     }
 
     /// The named account with defaults applied, validated.
@@ -292,9 +331,18 @@ impl FileConfig {
 impl AccountFields {
     /// Checks the fields and builds the account.
     pub fn validate(self, name: &str) -> Result<Account> {
-        let bad = |key: &str, what: String| ClientError::Config(format!("account {name}: {key}: {what}"));
-        let host = self.host.filter(|h| !h.trim().is_empty()).ok_or_else(|| bad("host", "missing — the POP3 server's name, e.g. host = \"pop.example.com\"".into()))?;
-        let user = self.user.filter(|u| !u.is_empty()).ok_or_else(|| bad("user", "missing — usually your e-mail address".into()))?;
+        let bad =
+            |key: &str, what: String| ClientError::Config(format!("account {name}: {key}: {what}"));
+        let host = self.host.filter(|h| !h.trim().is_empty()).ok_or_else(|| {
+            bad(
+                "host",
+                "missing — the POP3 server's name, e.g. host = \"pop.example.com\"".into(),
+            )
+        })?;
+        let user = self
+            .user
+            .filter(|u| !u.is_empty())
+            .ok_or_else(|| bad("user", "missing — usually your e-mail address".into()))?;
         let security = self.security.unwrap_or(Security::Tls);
         let port = self.port.unwrap_or(security.default_port());
         if port == 0 {
@@ -302,21 +350,41 @@ impl AccountFields {
         }
         let fingerprint = match &self.fingerprint {
             None => None,
-            Some(s) => Some(Fingerprint::parse(s).ok_or_else(|| bad("fingerprint", format!("{s:?} is not a SHA-256 fingerprint (sha256: and 64 hex digits)")))?),
+            Some(s) => Some(Fingerprint::parse(s).ok_or_else(|| {
+                bad(
+                    "fingerprint",
+                    format!("{s:?} is not a SHA-256 fingerprint (sha256: and 64 hex digits)"),
+                )
+            })?),
         };
         if security == Security::None && (fingerprint.is_some() || self.ca_file.is_some()) {
             return Err(bad("security", "is \"none\" but TLS settings (fingerprint, ca_file) are given — use \"tls\" or \"starttls\"".into()));
         }
         let mut timeouts = Timeouts::default();
         if let Some(t) = &self.timeout {
-            timeouts.read = parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| bad("timeout", format!("{t:?} is not a duration like \"60s\" or \"2m\"")))?;
+            timeouts.read = parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| {
+                bad(
+                    "timeout",
+                    format!("{t:?} is not a duration like \"60s\" or \"2m\""),
+                )
+            })?;
         }
         if let Some(t) = &self.connect_timeout {
-            let d = parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| bad("connect_timeout", format!("{t:?} is not a duration like \"20s\"")))?;
+            let d = parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| {
+                bad(
+                    "connect_timeout",
+                    format!("{t:?} is not a duration like \"20s\""),
+                )
+            })?;
             timeouts.connect = d;
             timeouts.handshake = d;
         }
-        let tls = TlsSettings { ca_file: self.ca_file.as_deref().map(expand_home), fingerprint, server_name: self.tls_server_name.clone(), no_system_roots: false };
+        let tls = TlsSettings {
+            ca_file: self.ca_file.as_deref().map(expand_home),
+            fingerprint,
+            server_name: self.tls_server_name.clone(),
+            no_system_roots: false,
+        };
         let destination = match (self.maildir, self.mbox, self.mda) {
             (Some(m), None, None) => Destination::Maildir(expand_home(&m)),
             (None, Some(m), None) => Destination::Mbox(expand_home(&m)),
@@ -324,24 +392,55 @@ impl AccountFields {
                 let Some((program, args)) = argv.split_first() else {
                     return Err(bad("mda", "is empty — give the program and its arguments, e.g. [\"procmail\", \"-d\", \"me\"]".into()));
                 };
-                Destination::Mda { program: program.clone(), args: args.to_vec() }
+                Destination::Mda {
+                    program: program.clone(),
+                    args: args.to_vec(),
+                }
             }
-            (None, None, None) => return Err(bad("maildir", "no destination — set one of maildir, mbox or mda".into())),
-            _ => return Err(bad("maildir", "more than one destination — set exactly one of maildir, mbox or mda".into())),
+            (None, None, None) => {
+                return Err(bad(
+                    "maildir",
+                    "no destination — set one of maildir, mbox or mda".into(),
+                ))
+            }
+            _ => {
+                return Err(bad(
+                    "maildir",
+                    "more than one destination — set exactly one of maildir, mbox or mda".into(),
+                ))
+            }
         };
         let retention = match (self.keep, self.delete_after_days) {
-            (Some(false), Some(_)) => return Err(bad("delete_after_days", "implies keeping messages for a while, but keep = false".into())),
-            (_, Some(0)) => return Err(bad("delete_after_days", "must be at least 1 (use keep = false to delete at once)".into())),
+            (Some(false), Some(_)) => {
+                return Err(bad(
+                    "delete_after_days",
+                    "implies keeping messages for a while, but keep = false".into(),
+                ))
+            }
+            (_, Some(0)) => {
+                return Err(bad(
+                    "delete_after_days",
+                    "must be at least 1 (use keep = false to delete at once)".into(),
+                ))
+            }
             (_, Some(n)) => Retention::DeleteAfterDays(n),
             (Some(true), None) => Retention::Keep,
             _ => Retention::Delete,
         };
-        let max_size = match &self.max_size {
-            None => None,
-            Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| bad("max_size", format!("{v:?} is not a size like \"20MB\"")))?),
-        };
+        let max_size =
+            match &self.max_size {
+                None => None,
+                Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| {
+                    bad("max_size", format!("{v:?} is not a size like \"20MB\""))
+                })?),
+            };
         let password = match (self.password_command, self.password_env) {
-            (Some(_), Some(_)) => return Err(bad("password_command", "and password_env are both set — choose one".into())),
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "password_command",
+                    "and password_env are both set — choose one".into(),
+                ))
+            }
             (Some(c), None) => {
                 if c.is_empty() {
                     return Err(bad("password_command", "is empty".into()));
@@ -353,13 +452,24 @@ impl AccountFields {
         };
         Ok(Account {
             name: name.to_string(),
-            server: ServerSpec { host, port, security, tls, timeouts },
+            server: ServerSpec {
+                host,
+                port,
+                security,
+                tls,
+                timeouts,
+            },
             user,
             auth: self.auth.unwrap_or(AuthMethod::Auto),
             password,
             allow_plaintext: self.allow_plaintext.unwrap_or(false),
             destination,
-            policy: Policy { retention, max_size, oversize: self.oversize.unwrap_or_default(), limit: self.limit },
+            policy: Policy {
+                retention,
+                max_size,
+                oversize: self.oversize.unwrap_or_default(),
+                limit: self.limit,
+            },
         })
     }
 }
@@ -401,14 +511,27 @@ delete_after_days = 3
         assert_eq!(w.policy.retention, Retention::Keep);
         assert_eq!(w.policy.max_size, Some(20_000_000));
         let h = cfg.account("home").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((h.server.port, h.server.security), (110, Security::Starttls));
+        assert_eq!(
+            (h.server.port, h.server.security),
+            (110, Security::Starttls)
+        );
         assert_eq!(h.destination, Destination::Mbox("/var/mail/me".into()));
         assert_eq!(h.policy.retention, Retention::DeleteAfterDays(14));
-        let e = cfg.account("bad").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = cfg
+            .account("bad")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("delete_after_days"), "{e}");
-        let e = cfg.account("nope").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = cfg
+            .account("nope")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("known accounts: bad, home, work"), "{e}");
-        let e = FileConfig::parse("[accounts.x]\nhots = 1\n").err().unwrap_or_default();
+        let e = FileConfig::parse("[accounts.x]\nhots = 1\n")
+            .err()
+            .unwrap_or_default();
         assert!(e.starts_with("line ") && e.contains("hots"), "{e}");
     }
 

@@ -33,7 +33,10 @@ pub enum Destination {
     Maildir(PathBuf),
     Mbox(PathBuf),
     /// A delivery program and its arguments, run without a shell; the message on stdin.
-    Mda { program: String, args: Vec<String> },
+    Mda {
+        program: String,
+        args: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for Destination {
@@ -83,7 +86,9 @@ pub fn to_local_line_ends(msg: &[u8]) -> Vec<u8> {
 pub fn store_maildir(dir: &Path, tag: &str, msg: &[u8]) -> Result<Outcome> {
     let md = buzon_store::Maildir::create(dir).map_err(|e| ClientError::delivery(dir, e))?;
     let local = to_local_line_ends(msg);
-    let d = md.deliver_tagged(&mut local.as_slice(), None, tag).map_err(|e| ClientError::delivery(dir, e))?;
+    let d = md
+        .deliver_tagged(&mut local.as_slice(), None, tag)
+        .map_err(|e| ClientError::delivery(dir, e))?;
     Ok(Outcome::Stored(format!("maildir:new/{}", d.file_name)))
 }
 
@@ -103,7 +108,11 @@ pub fn mbox_entry(msg: &[u8], now: SystemTime) -> Vec<u8> {
     let mut out = format!("From {sender} {}\n", asctime(now)).into_bytes();
     let mut rest: &[u8] = &local;
     while !rest.is_empty() {
-        let end = rest.iter().position(|&b| b == b'\n').map(|i| i + 1).unwrap_or(rest.len());
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(rest.len());
         let line = &rest[..end];
         // mboxrd: a line of zero or more '>' followed by "From " gets one more '>'.
         let after = line.iter().position(|&b| b != b'>').unwrap_or(line.len());
@@ -127,7 +136,11 @@ fn return_path(msg: &[u8]) -> Option<String> {
         }
         if line.len() > 12 && line[..12].eq_ignore_ascii_case(b"return-path:") {
             let v = String::from_utf8_lossy(&line[12..]);
-            let v = v.trim().trim_start_matches('<').trim_end_matches('>').trim();
+            let v = v
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .trim();
             if !v.is_empty() && !v.contains(char::is_whitespace) {
                 return Some(v.to_string());
             }
@@ -138,7 +151,10 @@ fn return_path(msg: &[u8]) -> Option<String> {
 }
 
 fn asctime(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     buzon_store::date::asctime(secs)
 }
 
@@ -158,15 +174,25 @@ const DOTLOCK_WAIT: Duration = Duration::from_secs(30);
 impl MboxLock {
     pub fn acquire(path: &Path) -> Result<MboxLock> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| ClientError::delivery(parent, format!("cannot create the folder: {e}")))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                ClientError::delivery(parent, format!("cannot create the folder: {e}"))
+            })?;
         }
-        let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let mut name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
         name.push(".lock");
         let dotlock = path.with_file_name(name);
         let deadline = Instant::now() + DOTLOCK_WAIT;
         let mut took_over_own_stale = false;
         loop {
-            match OpenOptions::new().write(true).create_new(true).mode(0o600).open(&dotlock) {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&dotlock)
+            {
                 Ok(mut f) => {
                     let _ = writeln!(f, "{} buzon", std::process::id());
                     let _ = f.sync_all();
@@ -193,7 +219,12 @@ impl MboxLock {
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                Err(e) => return Err(ClientError::delivery(&dotlock, format!("cannot create the lock file: {e}"))),
+                Err(e) => {
+                    return Err(ClientError::delivery(
+                        &dotlock,
+                        format!("cannot create the lock file: {e}"),
+                    ))
+                }
             }
         }
         let file = OpenOptions::new()
@@ -209,13 +240,24 @@ impl MboxLock {
             })?;
         if let Err(e) = rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockExclusive) {
             let _ = std::fs::remove_file(&dotlock);
-            return Err(ClientError::delivery(path, format!("cannot lock (fcntl): {e}")));
+            return Err(ClientError::delivery(
+                path,
+                format!("cannot lock (fcntl): {e}"),
+            ));
         }
-        Ok(MboxLock { file, path: path.to_path_buf(), dotlock, took_over_own_stale })
+        Ok(MboxLock {
+            file,
+            path: path.to_path_buf(),
+            dotlock,
+            took_over_own_stale,
+        })
     }
 
     pub fn len(&self) -> Result<u64> {
-        self.file.metadata().map(|m| m.len()).map_err(|e| ClientError::delivery(&self.path, e))
+        self.file
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| ClientError::delivery(&self.path, e))
     }
 
     pub fn is_empty(&self) -> Result<bool> {
@@ -233,7 +275,10 @@ impl MboxLock {
         if let Err(e) = r {
             let _ = self.file.set_len(offset);
             let _ = self.file.sync_data();
-            return Err(ClientError::delivery(&self.path, format!("cannot append: {e}")));
+            return Err(ClientError::delivery(
+                &self.path,
+                format!("cannot append: {e}"),
+            ));
         }
         Ok(offset)
     }
@@ -244,12 +289,17 @@ impl MboxLock {
             return Ok(false);
         }
         let mut h = Sha256::new();
-        self.file.seek(SeekFrom::Start(offset)).map_err(|e| ClientError::delivery(&self.path, e))?;
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| ClientError::delivery(&self.path, e))?;
         let mut left = len;
         let mut buf = vec![0u8; 64 * 1024];
         while left > 0 {
             let want = buf.len().min(usize::try_from(left).unwrap_or(buf.len()));
-            let n = self.file.read(&mut buf[..want]).map_err(|e| ClientError::delivery(&self.path, e))?;
+            let n = self
+                .file
+                .read(&mut buf[..want])
+                .map_err(|e| ClientError::delivery(&self.path, e))?;
             if n == 0 {
                 return Ok(false);
             }
@@ -261,7 +311,12 @@ impl MboxLock {
 
     /// Cuts the file back to `len` bytes (removing a torn entry of our own).
     pub fn truncate(&mut self, len: u64) -> Result<()> {
-        self.file.set_len(len).and_then(|()| self.file.sync_data()).map_err(|e| ClientError::delivery(&self.path, format!("cannot cut off a torn entry: {e}")))
+        self.file
+            .set_len(len)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| {
+                ClientError::delivery(&self.path, format!("cannot cut off a torn entry: {e}"))
+            })
     }
 }
 
@@ -282,7 +337,12 @@ pub fn run_mda(program: &str, args: &[String], msg: &[u8], timeout: Duration) ->
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| ClientError::Mda { program: program.into(), reason: format!("cannot start it: {e} — check the mda setting (program and arguments, no shell)") })?;
+        .map_err(|e| ClientError::Mda {
+            program: program.into(),
+            reason: format!(
+                "cannot start it: {e} — check the mda setting (program and arguments, no shell)"
+            ),
+        })?;
     let stdin = child.stdin.take();
     let writer = std::thread::spawn(move || {
         if let Some(mut s) = stdin {
@@ -304,10 +364,21 @@ pub fn run_mda(program: &str, args: &[String], msg: &[u8], timeout: Duration) ->
             Ok(None) if Instant::now() > deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(ClientError::Mda { program: program.into(), reason: format!("it did not finish within {} s and was stopped", timeout.as_secs()) });
+                return Err(ClientError::Mda {
+                    program: program.into(),
+                    reason: format!(
+                        "it did not finish within {} s and was stopped",
+                        timeout.as_secs()
+                    ),
+                });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(ClientError::Mda { program: program.into(), reason: e.to_string() }),
+            Err(e) => {
+                return Err(ClientError::Mda {
+                    program: program.into(),
+                    reason: e.to_string(),
+                })
+            }
         }
     };
     let _ = writer.join();
@@ -315,9 +386,29 @@ pub fn run_mda(program: &str, args: &[String], msg: &[u8], timeout: Duration) ->
     let err = err.trim();
     match status.code() {
         Some(0) => Ok(Outcome::Stored(format!("mda:{program}"))),
-        Some(75) => Ok(Outcome::Deferred(format!("{program} asked to try again later (exit 75){}", if err.is_empty() { String::new() } else { format!(": {err}") }))),
-        Some(c) => Err(ClientError::Mda { program: program.into(), reason: format!("exit status {c}{}", if err.is_empty() { String::new() } else { format!(": {err}") }) }),
-        None => Err(ClientError::Mda { program: program.into(), reason: "killed by a signal".into() }),
+        Some(75) => Ok(Outcome::Deferred(format!(
+            "{program} asked to try again later (exit 75){}",
+            if err.is_empty() {
+                String::new()
+            } else {
+                format!(": {err}")
+            }
+        ))),
+        Some(c) => Err(ClientError::Mda {
+            program: program.into(),
+            reason: format!(
+                "exit status {c}{}",
+                if err.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {err}")
+                }
+            ),
+        }),
+        None => Err(ClientError::Mda {
+            program: program.into(),
+            reason: "killed by a signal".into(),
+        }),
     }
 }
 
@@ -328,7 +419,10 @@ mod tests {
     #[test]
     fn mboxrd_quoting_and_from_line() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let e = mbox_entry(b"Return-Path: <a@b.example>\r\nSubject: x\r\n\r\nFrom here\r\n>From there\r\nplain", t);
+        let e = mbox_entry(
+            b"Return-Path: <a@b.example>\r\nSubject: x\r\n\r\nFrom here\r\n>From there\r\nplain",
+            t,
+        );
         assert_eq!(
             String::from_utf8_lossy(&e),
             "From a@b.example Tue Nov 14 22:13:20 2023\nReturn-Path: <a@b.example>\nSubject: x\n\n>From here\n>>From there\nplain\n\n"

@@ -39,7 +39,11 @@ impl Default for DiscoverOptions {
             resolver: Resolver::system(),
             autoconfig_base: None,
             tls: TlsSettings::default(),
-            timeouts: Timeouts { connect: Duration::from_secs(8), handshake: Duration::from_secs(8), read: Duration::from_secs(15) },
+            timeouts: Timeouts {
+                connect: Duration::from_secs(8),
+                handshake: Duration::from_secs(8),
+                read: Duration::from_secs(15),
+            },
             password: None,
             no_guess: false,
         }
@@ -89,10 +93,17 @@ impl Discovery {
 /// Splits an address into (local part, domain).
 pub fn split_address(address: &str) -> Result<(String, String)> {
     match address.rsplit_once('@') {
-        Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.contains(char::is_whitespace) => {
+        Some((l, d))
+            if !l.is_empty()
+                && d.contains('.')
+                && !d.starts_with('.')
+                && !d.contains(char::is_whitespace) =>
+        {
             Ok((l.to_string(), d.trim_end_matches('.').to_ascii_lowercase()))
         }
-        _ => Err(ClientError::Config(format!("{address:?} is not an e-mail address like me@example.com"))),
+        _ => Err(ClientError::Config(format!(
+            "{address:?} is not an e-mail address like me@example.com"
+        ))),
     }
 }
 
@@ -102,34 +113,78 @@ fn outside(host: &str, domain: &str) -> bool {
 }
 
 /// Parses an autoconfig document (Thunderbird's config-v1.1 format) into its POP3 servers.
-pub fn parse_autoconfig(xml: &str, local: &str, address: &str, domain: &str) -> std::result::Result<Vec<Candidate>, String> {
+pub fn parse_autoconfig(
+    xml: &str,
+    local: &str,
+    address: &str,
+    domain: &str,
+) -> std::result::Result<Vec<Candidate>, String> {
     let doc = roxmltree::Document::parse(xml).map_err(|e| format!("not valid XML: {e}"))?;
-    let subst = |s: &str| s.replace("%EMAILADDRESS%", address).replace("%EMAILLOCALPART%", local).replace("%EMAILDOMAIN%", domain);
+    let subst = |s: &str| {
+        s.replace("%EMAILADDRESS%", address)
+            .replace("%EMAILLOCALPART%", local)
+            .replace("%EMAILDOMAIN%", domain)
+    };
     let mut out = Vec::new();
-    for server in doc.descendants().filter(|n| n.has_tag_name("incomingServer") && n.attribute("type") == Some("pop3")) {
-        let child = |name: &str| server.children().find(|c| c.has_tag_name(name)).and_then(|c| c.text()).map(|t| t.trim().to_string());
-        let Some(host) = child("hostname").filter(|h| !h.is_empty()) else { continue };
-        let security = match child("socketType").as_deref().map(str::to_ascii_uppercase).as_deref() {
+    for server in doc
+        .descendants()
+        .filter(|n| n.has_tag_name("incomingServer") && n.attribute("type") == Some("pop3"))
+    {
+        let child = |name: &str| {
+            server
+                .children()
+                .find(|c| c.has_tag_name(name))
+                .and_then(|c| c.text())
+                .map(|t| t.trim().to_string())
+        };
+        let Some(host) = child("hostname").filter(|h| !h.is_empty()) else {
+            continue;
+        };
+        let security = match child("socketType")
+            .as_deref()
+            .map(str::to_ascii_uppercase)
+            .as_deref()
+        {
             Some("SSL") | Some("TLS") => Security::Tls,
             Some("STARTTLS") => Security::Starttls,
             Some("PLAIN") => Security::None,
             _ => Security::Tls,
         };
-        let port = child("port").and_then(|p| p.parse().ok()).unwrap_or(security.default_port());
-        out.push(Candidate { host: subst(&host), port, security, source: "autoconfig".into(), user_hint: child("username").map(|u| subst(&u)) });
+        let port = child("port")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(security.default_port());
+        out.push(Candidate {
+            host: subst(&host),
+            port,
+            security,
+            source: "autoconfig".into(),
+            user_hint: child("username").map(|u| subst(&u)),
+        });
     }
     Ok(out)
 }
 
 /// Runs discovery for `address`.
-pub async fn discover(address: &str, opts: &DiscoverOptions, mut progress: impl FnMut(&str)) -> Result<Discovery> {
+pub async fn discover(
+    address: &str,
+    opts: &DiscoverOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<Discovery> {
     let (local, domain) = split_address(address)?;
-    let mut d = Discovery { address: address.into(), domain: domain.clone(), probes: Vec::new(), notes: Vec::new() };
+    let mut d = Discovery {
+        address: address.into(),
+        domain: domain.clone(),
+        probes: Vec::new(),
+        notes: Vec::new(),
+    };
     let mut tried = std::collections::HashSet::new();
 
     // 1. RFC 6186 SRV records.
     let mut srv_cands = Vec::new();
-    for (label, security) in [("_pop3s._tcp", Security::Tls), ("_pop3._tcp", Security::Starttls)] {
+    for (label, security) in [
+        ("_pop3s._tcp", Security::Tls),
+        ("_pop3._tcp", Security::Starttls),
+    ] {
         let name = format!("{label}.{domain}");
         progress(&format!("looking up SRV {name}"));
         match opts.resolver.srv(&name).await {
@@ -137,16 +192,35 @@ pub async fn discover(address: &str, opts: &DiscoverOptions, mut progress: impl 
                 for r in recs {
                     // RFC 6186 §3.3: a target of "." means the service is not offered.
                     if r.target.is_empty() || r.target == "." {
-                        d.notes.push(format!("{name}: the domain says this service is not offered"));
+                        d.notes.push(format!(
+                            "{name}: the domain says this service is not offered"
+                        ));
                         continue;
                     }
-                    srv_cands.push(Candidate { host: r.target, port: r.port, security, source: format!("SRV {label}"), user_hint: None });
+                    srv_cands.push(Candidate {
+                        host: r.target,
+                        port: r.port,
+                        security,
+                        source: format!("SRV {label}"),
+                        user_hint: None,
+                    });
                 }
             }
             Err(e) => d.notes.push(format!("SRV {name}: {e}")),
         }
     }
-    if try_all(&mut d, srv_cands, opts, &local, address, &domain, &mut tried, &mut progress).await {
+    if try_all(
+        &mut d,
+        srv_cands,
+        opts,
+        &local,
+        address,
+        &domain,
+        &mut tried,
+        &mut progress,
+    )
+    .await
+    {
         return Ok(d);
     }
 
@@ -155,28 +229,58 @@ pub async fn discover(address: &str, opts: &DiscoverOptions, mut progress: impl 
         Some(base) => {
             let base = base.trim_end_matches('/');
             vec![
-                format!("{base}/mail/config-v1.1.xml?emailaddress={}", crate::http::query_escape(address)),
+                format!(
+                    "{base}/mail/config-v1.1.xml?emailaddress={}",
+                    crate::http::query_escape(address)
+                ),
                 format!("{base}/.well-known/autoconfig/mail/config-v1.1.xml"),
             ]
         }
         None => vec![
-            format!("https://autoconfig.{domain}/mail/config-v1.1.xml?emailaddress={}", crate::http::query_escape(address)),
+            format!(
+                "https://autoconfig.{domain}/mail/config-v1.1.xml?emailaddress={}",
+                crate::http::query_escape(address)
+            ),
             format!("https://{domain}/.well-known/autoconfig/mail/config-v1.1.xml"),
         ],
     };
-    let http_tls = TlsClient::new(&TlsSettings { fingerprint: None, server_name: None, ..opts.tls.clone() })?;
+    let http_tls = TlsClient::new(&TlsSettings {
+        fingerprint: None,
+        server_name: None,
+        ..opts.tls.clone()
+    })?;
     for url in urls {
         progress(&format!("fetching {url}"));
-        match crate::http::get(&url, &http_tls, &opts.resolver, opts.timeouts.connect.max(Duration::from_secs(5))).await {
-            Ok((200, body)) => match parse_autoconfig(&String::from_utf8_lossy(&body), &local, address, &domain) {
-                Ok(c) if c.is_empty() => d.notes.push(format!("{url}: lists no POP3 server")),
-                Ok(c) => {
-                    if try_all(&mut d, c, opts, &local, address, &domain, &mut tried, &mut progress).await {
-                        return Ok(d);
+        match crate::http::get(
+            &url,
+            &http_tls,
+            &opts.resolver,
+            opts.timeouts.connect.max(Duration::from_secs(5)),
+        )
+        .await
+        {
+            Ok((200, body)) => {
+                match parse_autoconfig(&String::from_utf8_lossy(&body), &local, address, &domain) {
+                    Ok(c) if c.is_empty() => d.notes.push(format!("{url}: lists no POP3 server")),
+                    Ok(c) => {
+                        if try_all(
+                            &mut d,
+                            c,
+                            opts,
+                            &local,
+                            address,
+                            &domain,
+                            &mut tried,
+                            &mut progress,
+                        )
+                        .await
+                        {
+                            return Ok(d);
+                        }
                     }
+                    Err(e) => d.notes.push(format!("{url}: {e}")),
                 }
-                Err(e) => d.notes.push(format!("{url}: {e}")),
-            },
+            }
             Ok((code, _)) => d.notes.push(format!("{url}: HTTP {code}")),
             Err(e) => d.notes.push(format!("{url}: {e}")),
         }
@@ -188,9 +292,14 @@ pub async fn discover(address: &str, opts: &DiscoverOptions, mut progress: impl 
     match opts.resolver.mx(&domain).await {
         Ok(hosts) => {
             if let Some(mx) = hosts.first() {
-                let parent = mx.split_once('.').map(|(_, p)| p.to_string()).filter(|p| p.contains('.'));
+                let parent = mx
+                    .split_once('.')
+                    .map(|(_, p)| p.to_string())
+                    .filter(|p| p.contains('.'));
                 if let Some(p) = parent.filter(|p| *p != domain) {
-                    d.notes.push(format!("mail for {domain} goes to {mx}; trying servers of {p}"));
+                    d.notes.push(format!(
+                        "mail for {domain} goes to {mx}; trying servers of {p}"
+                    ));
                     guess_domains.push((p, "MX"));
                 }
             }
@@ -206,10 +315,27 @@ pub async fn discover(address: &str, opts: &DiscoverOptions, mut progress: impl 
         let mut cands = Vec::new();
         for prefix in ["pop3.", "pop.", "mail.", ""] {
             for security in [Security::Tls, Security::Starttls] {
-                cands.push(Candidate { host: format!("{prefix}{gd}"), port: security.default_port(), security, source: source.into(), user_hint: None });
+                cands.push(Candidate {
+                    host: format!("{prefix}{gd}"),
+                    port: security.default_port(),
+                    security,
+                    source: source.into(),
+                    user_hint: None,
+                });
             }
         }
-        if try_all(&mut d, cands, opts, &local, address, &domain, &mut tried, &mut progress).await {
+        if try_all(
+            &mut d,
+            cands,
+            opts,
+            &local,
+            address,
+            &domain,
+            &mut tried,
+            &mut progress,
+        )
+        .await
+        {
             return Ok(d);
         }
     }
@@ -232,10 +358,17 @@ async fn try_all(
             continue;
         }
         // A guessed name that does not resolve is not worth a line of output.
-        if (c.source == "guess" || c.source == "MX") && opts.resolver.lookup(&c.host, c.port).await.is_err() {
+        if (c.source == "guess" || c.source == "MX")
+            && opts.resolver.lookup(&c.host, c.port).await.is_err()
+        {
             continue;
         }
-        progress(&format!("probing {}:{} ({})", c.host, c.port, c.security.as_str()));
+        progress(&format!(
+            "probing {}:{} ({})",
+            c.host,
+            c.port,
+            c.security.as_str()
+        ));
         let p = Box::pin(probe(&c, opts, local, address, domain)).await;
         let ok = p.ok;
         d.probes.push(p);
@@ -246,17 +379,52 @@ async fn try_all(
     false
 }
 
-async fn probe(c: &Candidate, opts: &DiscoverOptions, local: &str, address: &str, domain: &str) -> Probe {
-    let spec = ServerSpec { host: c.host.clone(), port: c.port, security: c.security, tls: opts.tls.clone(), timeouts: opts.timeouts };
+async fn probe(
+    c: &Candidate,
+    opts: &DiscoverOptions,
+    local: &str,
+    address: &str,
+    domain: &str,
+) -> Probe {
+    let spec = ServerSpec {
+        host: c.host.clone(),
+        port: c.port,
+        security: c.security,
+        tls: opts.tls.clone(),
+        timeouts: opts.timeouts,
+    };
     let outside_domain = outside(&c.host, domain);
     let mut client = match Pop3Client::connect(&spec, &opts.resolver).await {
         Ok(cl) => cl,
-        Err(e) => return Probe { candidate: c.clone(), ok: false, detail: e.to_string(), user: None, outside_domain },
+        Err(e) => {
+            return Probe {
+                candidate: c.clone(),
+                ok: false,
+                detail: e.to_string(),
+                user: None,
+                outside_domain,
+            }
+        }
     };
-    let caps = client.capabilities().map(|k| k.lines.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>().join(" ")).unwrap_or_else(|| "no CAPA".into());
+    let caps = client
+        .capabilities()
+        .map(|k| {
+            k.lines
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_else(|| "no CAPA".into());
     let Some(password) = &opts.password else {
         let _ = client.quit().await;
-        return Probe { candidate: c.clone(), ok: true, detail: format!("POP3 server answers ({caps})"), user: None, outside_domain };
+        return Probe {
+            candidate: c.clone(),
+            ok: true,
+            detail: format!("POP3 server answers ({caps})"),
+            user: None,
+            outside_domain,
+        };
     };
     let mut forms: Vec<String> = Vec::new();
     if let Some(h) = &c.user_hint {
@@ -272,13 +440,27 @@ async fn probe(c: &Candidate, opts: &DiscoverOptions, local: &str, address: &str
         if i > 0 {
             client = match Pop3Client::connect(&spec, &opts.resolver).await {
                 Ok(cl) => cl,
-                Err(e) => return Probe { candidate: c.clone(), ok: true, detail: format!("POP3 server answers, but reconnecting failed: {e}"), user: None, outside_domain },
+                Err(e) => {
+                    return Probe {
+                        candidate: c.clone(),
+                        ok: true,
+                        detail: format!("POP3 server answers, but reconnecting failed: {e}"),
+                        user: None,
+                        outside_domain,
+                    }
+                }
             };
         }
         match client.login(user, password, AuthMethod::Auto, false).await {
             Ok(m) => {
                 let _ = client.quit().await;
-                return Probe { candidate: c.clone(), ok: true, detail: format!("logged in as {user} ({}; {caps})", m.as_str()), user: Some(user.clone()), outside_domain };
+                return Probe {
+                    candidate: c.clone(),
+                    ok: true,
+                    detail: format!("logged in as {user} ({}; {caps})", m.as_str()),
+                    user: Some(user.clone()),
+                    outside_domain,
+                };
             }
             Err(e @ ClientError::Auth { .. }) => last = e.to_string(),
             Err(e) => {
@@ -287,13 +469,34 @@ async fn probe(c: &Candidate, opts: &DiscoverOptions, local: &str, address: &str
             }
         }
     }
-    Probe { candidate: c.clone(), ok: true, detail: format!("POP3 server answers, but no user-name form logged in: {last}"), user: None, outside_domain }
+    Probe {
+        candidate: c.clone(),
+        ok: true,
+        detail: format!("POP3 server answers, but no user-name form logged in: {last}"),
+        user: None,
+        outside_domain,
+    }
 }
 
 /// The TOML text of an account section for the accounts file.
-pub fn account_toml(name: &str, c: &Candidate, user: &str, dest_key: &str, dest_value: &str, extra: &[(String, String)]) -> String {
+pub fn account_toml(
+    name: &str,
+    c: &Candidate,
+    user: &str,
+    dest_key: &str,
+    dest_value: &str,
+    extra: &[(String, String)],
+) -> String {
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
-    let mut s = format!("\n[accounts.{}]\nhost = {}\nport = {}\nsecurity = {}\nuser = {}\n{dest_key} = {}\n", q(name), q(&c.host), c.port, q(c.security.as_str()), q(user), q(dest_value));
+    let mut s = format!(
+        "\n[accounts.{}]\nhost = {}\nport = {}\nsecurity = {}\nuser = {}\n{dest_key} = {}\n",
+        q(name),
+        q(&c.host),
+        c.port,
+        q(c.security.as_str()),
+        q(user),
+        q(dest_value)
+    );
     for (k, v) in extra {
         s.push_str(&format!("{k} = {v}\n"));
     }
@@ -312,16 +515,41 @@ mod tests {
   <incomingServer type="pop3"><hostname>pop.example.com</hostname><port>995</port><socketType>SSL</socketType><username>%EMAILADDRESS%</username></incomingServer>
   <incomingServer type="pop3"><hostname>pop.%EMAILDOMAIN%</hostname><port>110</port><socketType>STARTTLS</socketType><username>%EMAILLOCALPART%</username></incomingServer>
 </emailProvider></clientConfig>"#;
-        let c = parse_autoconfig(xml, "me", "me@example.com", "example.com").unwrap_or_else(|e| panic!("{e}"));
+        let c = parse_autoconfig(xml, "me", "me@example.com", "example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.len(), 2);
-        assert_eq!((c[0].host.as_str(), c[0].port, c[0].security, c[0].user_hint.as_deref()), ("pop.example.com", 995, Security::Tls, Some("me@example.com")));
-        assert_eq!((c[1].host.as_str(), c[1].port, c[1].security, c[1].user_hint.as_deref()), ("pop.example.com", 110, Security::Starttls, Some("me")));
+        assert_eq!(
+            (
+                c[0].host.as_str(),
+                c[0].port,
+                c[0].security,
+                c[0].user_hint.as_deref()
+            ),
+            (
+                "pop.example.com",
+                995,
+                Security::Tls,
+                Some("me@example.com")
+            )
+        );
+        assert_eq!(
+            (
+                c[1].host.as_str(),
+                c[1].port,
+                c[1].security,
+                c[1].user_hint.as_deref()
+            ),
+            ("pop.example.com", 110, Security::Starttls, Some("me"))
+        );
         assert!(parse_autoconfig("<x", "", "", "").is_err());
     }
 
     #[test]
     fn addresses_and_domains() {
-        assert_eq!(split_address("Me@Example.COM").ok(), Some(("Me".into(), "example.com".into())));
+        assert_eq!(
+            split_address("Me@Example.COM").ok(),
+            Some(("Me".into(), "example.com".into()))
+        );
         assert!(split_address("nope").is_err());
         assert!(split_address("a@localhost").is_err());
         assert!(!outside("pop.example.com", "example.com"));
@@ -332,10 +560,25 @@ mod tests {
 
     #[test]
     fn account_sections_are_valid_toml() {
-        let c = Candidate { host: "pop.example.com".into(), port: 995, security: Security::Tls, source: "guess".into(), user_hint: None };
-        let t = account_toml("me@example.com", &c, "me@example.com", "maildir", "/home/me/Mail", &[]);
+        let c = Candidate {
+            host: "pop.example.com".into(),
+            port: 995,
+            security: Security::Tls,
+            source: "guess".into(),
+            user_hint: None,
+        };
+        let t = account_toml(
+            "me@example.com",
+            &c,
+            "me@example.com",
+            "maildir",
+            "/home/me/Mail",
+            &[],
+        );
         let cfg = crate::config::FileConfig::parse(&t).unwrap_or_else(|e| panic!("{e}\n{t}"));
-        let a = cfg.account("me@example.com").unwrap_or_else(|e| panic!("{e}"));
+        let a = cfg
+            .account("me@example.com")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.server.host, "pop.example.com");
     }
 }

@@ -39,7 +39,9 @@ impl ErrorClass {
 pub enum CertProblem {
     Expired,
     NotYetValid,
-    WrongName { presented: Vec<String> },
+    WrongName {
+        presented: Vec<String>,
+    },
     /// Self-signed or signed by an authority we do not trust.
     UnknownIssuer,
     /// A pinned fingerprint did not match.
@@ -66,13 +68,23 @@ pub enum ClientError {
     Connect { addr: String, reason: String },
 
     #[error("{addr} accepted the connection but sent no greeting within {secs} s — {hint}")]
-    NoGreeting { addr: String, secs: u64, hint: &'static str },
+    NoGreeting {
+        addr: String,
+        secs: u64,
+        hint: &'static str,
+    },
 
     #[error("{addr} does not speak POP3: it sent {got:?} — check the port (POP3 uses 995 for TLS and 110 for STLS)")]
     NotPop3 { addr: String, got: String },
 
     #[error("TLS with {host} failed: {detail} — {fix}")]
-    Tls { host: String, detail: String, fix: String, problem: Option<CertProblem>, fingerprint: Option<String> },
+    Tls {
+        host: String,
+        detail: String,
+        fix: String,
+        problem: Option<CertProblem>,
+        fingerprint: Option<String>,
+    },
 
     #[error("{host} does not offer STLS, so the password would travel unencrypted — use security = \"tls\" on port 995, or ask the provider to enable TLS (no silent downgrade)")]
     StlsNotOffered { host: String },
@@ -84,7 +96,12 @@ pub enum ClientError {
     PlaintextRefusedByServer { host: String, text: String },
 
     #[error("{host} rejected the login for {user:?}: {text} — check the password{hint}")]
-    Auth { host: String, user: String, text: String, hint: String },
+    Auth {
+        host: String,
+        user: String,
+        text: String,
+        hint: String,
+    },
 
     #[error("{host} does not support the {mechanism} login method — use auth = \"auto\" to let Buzón pick one the server offers")]
     AuthUnsupported { host: String, mechanism: String },
@@ -93,22 +110,38 @@ pub enum ClientError {
     InUse { host: String, text: String },
 
     #[error("{host} asks to wait before logging in again ([LOGIN-DELAY] {text}){policy} — fetch less often (see --every)")]
-    LoginDelay { host: String, text: String, policy: String },
+    LoginDelay {
+        host: String,
+        text: String,
+        policy: String,
+    },
 
     #[error("{host} has a temporary problem ([SYS/TEMP] {text}) — try again later")]
     SysTemp { host: String, text: String },
 
     #[error("{host} answered {command} with an error: {text}")]
-    Server { host: String, command: String, text: String },
+    Server {
+        host: String,
+        command: String,
+        text: String,
+    },
 
     #[error("{host} sent a reply Buzón cannot use after {command}: {detail}")]
-    Protocol { host: String, command: String, detail: String },
+    Protocol {
+        host: String,
+        command: String,
+        detail: String,
+    },
 
     #[error("{host} closed the connection {during}")]
     Closed { host: String, during: String },
 
     #[error("{host} did not answer {command} within {secs} s — the connection may have stalled; run again")]
-    ReadTimeout { host: String, command: String, secs: u64 },
+    ReadTimeout {
+        host: String,
+        command: String,
+        secs: u64,
+    },
 
     #[error("{host} does not support UIDL, so Buzón cannot tell new messages from ones already downloaded — `keep` and `delete_after_days` need UIDL; use the default policy (delete after download) for this server")]
     KeepNeedsUidl { host: String },
@@ -129,10 +162,24 @@ impl ClientError {
         match self {
             E::Config(_) => ErrorClass::Config,
             E::UnknownHost { .. } => ErrorClass::Dns,
-            E::Refused { .. } | E::ConnectTimeout { .. } | E::Connect { .. } | E::NoGreeting { .. } | E::NotPop3 { .. } | E::Closed { .. } | E::ReadTimeout { .. } => ErrorClass::Connection,
+            E::Refused { .. }
+            | E::ConnectTimeout { .. }
+            | E::Connect { .. }
+            | E::NoGreeting { .. }
+            | E::NotPop3 { .. }
+            | E::Closed { .. }
+            | E::ReadTimeout { .. } => ErrorClass::Connection,
             E::Tls { .. } | E::StlsNotOffered { .. } => ErrorClass::Tls,
-            E::PlaintextNotAllowed { .. } | E::PlaintextRefusedByServer { .. } | E::Auth { .. } | E::AuthUnsupported { .. } => ErrorClass::Auth,
-            E::InUse { .. } | E::LoginDelay { .. } | E::SysTemp { .. } | E::Server { .. } | E::Protocol { .. } | E::KeepNeedsUidl { .. } => ErrorClass::Server,
+            E::PlaintextNotAllowed { .. }
+            | E::PlaintextRefusedByServer { .. }
+            | E::Auth { .. }
+            | E::AuthUnsupported { .. } => ErrorClass::Auth,
+            E::InUse { .. }
+            | E::LoginDelay { .. }
+            | E::SysTemp { .. }
+            | E::Server { .. }
+            | E::Protocol { .. }
+            | E::KeepNeedsUidl { .. } => ErrorClass::Server,
             E::Delivery { .. } | E::Mda { .. } | E::Ledger { .. } => ErrorClass::Delivery,
         }
     }
@@ -142,11 +189,17 @@ impl ClientError {
     }
 
     pub(crate) fn delivery(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
-        ClientError::Delivery { path: path.into(), reason: reason.to_string() }
+        ClientError::Delivery {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
     }
 
     pub(crate) fn ledger(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
-        ClientError::Ledger { path: path.into(), reason: reason.to_string() }
+        ClientError::Ledger {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
     }
 }
 

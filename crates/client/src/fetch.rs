@@ -147,13 +147,22 @@ impl FetchReport {
             parts.push(format!("{} stored as header only", self.headers_only));
         }
         if self.deferred > 0 {
-            parts.push(format!("{} deferred by the delivery program", self.deferred));
+            parts.push(format!(
+                "{} deferred by the delivery program",
+                self.deferred
+            ));
         }
         if self.recovered > 0 {
-            parts.push(format!("{} recovered from an interrupted run", self.recovered));
+            parts.push(format!(
+                "{} recovered from an interrupted run",
+                self.recovered
+            ));
         }
         if self.left_by_limit > 0 {
-            parts.push(format!("{} left for the next run (limit)", self.left_by_limit));
+            parts.push(format!(
+                "{} left for the next run (limit)",
+                self.left_by_limit
+            ));
         }
         parts.join(", ")
     }
@@ -186,13 +195,27 @@ pub fn human_bytes(b: u64) -> String {
 }
 
 fn unix(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Connects and logs in to the account's server.
-pub async fn login(account: &Account, password: &Secret, resolver: &Resolver) -> Result<Pop3Client> {
+pub async fn login(
+    account: &Account,
+    password: &Secret,
+    resolver: &Resolver,
+) -> Result<Pop3Client> {
     let mut c = Pop3Client::connect(&account.server, resolver).await?;
-    match c.login(&account.user, password, account.auth, account.allow_plaintext).await {
+    match c
+        .login(
+            &account.user,
+            password,
+            account.auth,
+            account.allow_plaintext,
+        )
+        .await
+    {
         Ok(_) => Ok(c),
         Err(ClientError::LoginDelay { host, text, .. }) => {
             let policy = c
@@ -229,16 +252,33 @@ pub async fn fetch(
     opts: &FetchOptions,
     observer: &mut dyn Observer,
 ) -> std::result::Result<FetchReport, FetchError> {
-    let mut report = FetchReport { account: account.name.clone(), ..Default::default() };
+    let mut report = FetchReport {
+        account: account.name.clone(),
+        ..Default::default()
+    };
     // Boxed: the state machine is large, and callers may poll it on a small stack.
-    match Box::pin(run(account, password, resolver, opts, observer, &mut report)).await {
+    match Box::pin(run(
+        account,
+        password,
+        resolver,
+        opts,
+        observer,
+        &mut report,
+    ))
+    .await
+    {
         Ok(()) => Ok(report),
-        Err(error) => Err(FetchError { error, partial: report }),
+        Err(error) => Err(FetchError {
+            error,
+            partial: report,
+        }),
     }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ClientError::Config(format!("internal: a storage task failed: {e}")))
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ClientError::Config(format!("internal: a storage task failed: {e}")))
 }
 
 async fn run(
@@ -256,10 +296,23 @@ async fn run(
     let sizes = client.list().await?;
     let uidls = client.uidl().await?;
     if uidls.is_none() && account.policy.retention != Retention::Delete {
-        return Err(ClientError::KeepNeedsUidl { host: account.server.host.clone() });
+        return Err(ClientError::KeepNeedsUidl {
+            host: account.server.host.clone(),
+        });
     }
-    let uidl_of: HashMap<MsgNum, String> = uidls.iter().flatten().map(|(n, u)| (*n, u.as_str().to_string())).collect();
-    let msgs: Vec<Msg> = sizes.iter().map(|(n, size)| Msg { n: *n, size: *size, uidl: uidl_of.get(n).cloned() }).collect();
+    let uidl_of: HashMap<MsgNum, String> = uidls
+        .iter()
+        .flatten()
+        .map(|(n, u)| (*n, u.as_str().to_string()))
+        .collect();
+    let msgs: Vec<Msg> = sizes
+        .iter()
+        .map(|(n, size)| Msg {
+            n: *n,
+            size: *size,
+            uidl: uidl_of.get(n).cloned(),
+        })
+        .collect();
     report.on_server = msgs.len() as u64;
 
     // Recovery of interrupted runs: mbox appends begun, and Maildir files stored but not
@@ -267,7 +320,11 @@ async fn run(
     if !opts.dry_run {
         ledger = recover_mbox(account, ledger, observer, report).await?;
     }
-    let unknown = msgs.iter().any(|m| m.uidl.as_deref().is_none_or(|u| !matches!(ledger.get(u), Some(Entry::Stored { .. }))));
+    let unknown = msgs.iter().any(|m| {
+        m.uidl
+            .as_deref()
+            .is_none_or(|u| !matches!(ledger.get(u), Some(Entry::Stored { .. })))
+    });
     let tags = match (&account.destination, unknown) {
         (Destination::Maildir(dir), true) => {
             let dir = dir.clone();
@@ -284,29 +341,60 @@ async fn run(
     for (i, m) in msgs.iter().enumerate() {
         let entry = m.uidl.as_deref().and_then(|u| ledger.get(u));
         let step = match entry {
-            Some(Entry::Stored { first_seen, headers_only: false, .. }) => match account.policy.retention {
-                Retention::Delete => Step::Delete("downloaded before; the policy deletes after download".into()),
+            Some(Entry::Stored {
+                first_seen,
+                headers_only: false,
+                ..
+            }) => match account.policy.retention {
+                Retention::Delete => {
+                    Step::Delete("downloaded before; the policy deletes after download".into())
+                }
                 Retention::Keep => Step::Keep("downloaded before; keep = true".into()),
                 Retention::DeleteAfterDays(d) => {
                     let age_days = now.saturating_sub(*first_seen) / 86_400;
                     if age_days >= u64::from(d) {
-                        Step::Delete(format!("downloaded {age_days} days ago; delete_after_days = {d}"))
+                        Step::Delete(format!(
+                            "downloaded {age_days} days ago; delete_after_days = {d}"
+                        ))
                     } else {
-                        Step::Keep(format!("downloaded {age_days} days ago; deleted on the server after {d}"))
+                        Step::Keep(format!(
+                            "downloaded {age_days} days ago; deleted on the server after {d}"
+                        ))
                     }
                 }
             },
-            Some(Entry::Stored { headers_only: true, .. }) if account.policy.max_size.is_none_or(|max| m.size <= max) => {
-                Step::Fetch { headers_only: false, upgrade: true }
+            Some(Entry::Stored {
+                headers_only: true, ..
+            }) if account.policy.max_size.is_none_or(|max| m.size <= max) => Step::Fetch {
+                headers_only: false,
+                upgrade: true,
+            },
+            Some(Entry::Stored {
+                headers_only: true, ..
+            }) => Step::Keep("header stored before; too big to download".into()),
+            _ if m
+                .uidl
+                .as_deref()
+                .is_some_and(|u| tags.contains_key(&deliver::maildir_tag(&account.name, u))) =>
+            {
+                Step::Recovered
             }
-            Some(Entry::Stored { headers_only: true, .. }) => Step::Keep("header stored before; too big to download".into()),
-            _ if m.uidl.as_deref().is_some_and(|u| tags.contains_key(&deliver::maildir_tag(&account.name, u))) => Step::Recovered,
             _ => match account.policy.max_size {
                 Some(max) if m.size > max => match account.policy.oversize {
-                    Oversize::Skip => Step::Skip(format!("{} is larger than max_size ({})", human_bytes(m.size), human_bytes(max))),
-                    Oversize::Headers => Step::Fetch { headers_only: true, upgrade: false },
+                    Oversize::Skip => Step::Skip(format!(
+                        "{} is larger than max_size ({})",
+                        human_bytes(m.size),
+                        human_bytes(max)
+                    )),
+                    Oversize::Headers => Step::Fetch {
+                        headers_only: true,
+                        upgrade: false,
+                    },
                 },
-                _ => Step::Fetch { headers_only: false, upgrade: false },
+                _ => Step::Fetch {
+                    headers_only: false,
+                    upgrade: false,
+                },
             },
         };
         let step = match step {
@@ -314,9 +402,15 @@ async fn run(
                 report.left_by_limit += 1;
                 Step::Keep("per-run limit reached; fetched next run".into())
             }
-            Step::Fetch { headers_only, upgrade } => {
+            Step::Fetch {
+                headers_only,
+                upgrade,
+            } => {
                 new_count += 1;
-                Step::Fetch { headers_only, upgrade }
+                Step::Fetch {
+                    headers_only,
+                    upgrade,
+                }
             }
             s => s,
         };
@@ -325,8 +419,17 @@ async fn run(
     for (i, step) in &plan {
         let m = &msgs[*i];
         let (action, reason) = match step {
-            Step::Fetch { headers_only: true, .. } => ("fetch-headers", "larger than max_size; only the header is stored, the message stays on the server".to_string()),
-            Step::Fetch { upgrade: true, .. } => ("fetch", "only the header was stored before; it now fits max_size".into()),
+            Step::Fetch {
+                headers_only: true, ..
+            } => (
+                "fetch-headers",
+                "larger than max_size; only the header is stored, the message stays on the server"
+                    .to_string(),
+            ),
+            Step::Fetch { upgrade: true, .. } => (
+                "fetch",
+                "only the header was stored before; it now fits max_size".into(),
+            ),
             Step::Fetch { .. } => (
                 "fetch",
                 match account.policy.retention {
@@ -337,16 +440,29 @@ async fn run(
             Step::Delete(r) => ("delete", r.clone()),
             Step::Keep(r) => ("keep", r.clone()),
             Step::Skip(r) => ("skip", r.clone()),
-            Step::Recovered => ("record", "stored by an interrupted run; recorded now, not stored again".into()),
+            Step::Recovered => (
+                "record",
+                "stored by an interrupted run; recorded now, not stored again".into(),
+            ),
         };
-        report.plan.push(Planned { msg: m.n.get(), uidl: m.uidl.clone(), size: m.size, action, reason });
+        report.plan.push(Planned {
+            msg: m.n.get(),
+            uidl: m.uidl.clone(),
+            size: m.size,
+            action,
+            reason,
+        });
     }
     if opts.dry_run {
         let _ = client.quit().await;
         return Ok(());
     }
 
-    let total_bytes: u64 = plan.iter().filter(|(_, s)| matches!(s, Step::Fetch { .. })).map(|(i, _)| msgs[*i].size).sum();
+    let total_bytes: u64 = plan
+        .iter()
+        .filter(|(_, s)| matches!(s, Step::Fetch { .. }))
+        .map(|(i, _)| msgs[*i].size)
+        .sum();
     observer.start(&account.name, u64::from(new_count), total_bytes);
 
     let pipelining = client.pipelining();
@@ -360,22 +476,46 @@ async fn run(
             Step::Skip(_) => report.skipped_too_big += 1,
             Step::Delete(_) => {
                 flush_dele(&mut client, &mut pending_dele, &mut dele_count).await?;
-                queue_dele(&mut client, &mut pending_dele, &mut dele_count, m.n, pipelining).await?;
+                queue_dele(
+                    &mut client,
+                    &mut pending_dele,
+                    &mut dele_count,
+                    m.n,
+                    pipelining,
+                )
+                .await?;
             }
             Step::Recovered => {
                 let uidl = m.uidl.clone().unwrap_or_default();
                 let tag = deliver::maildir_tag(&account.name, &uidl);
-                let loc = tags.get(&tag).map(|p| format!("maildir:{}", p.display())).unwrap_or_default();
+                let loc = tags
+                    .get(&tag)
+                    .map(|p| format!("maildir:{}", p.display()))
+                    .unwrap_or_default();
                 ledger = record(ledger, uidl.clone(), now, false, loc).await?;
                 report.recovered += 1;
-                observer.note(&format!("message {} ({uidl}) was stored by an interrupted run; recorded now", m.n));
+                observer.note(&format!(
+                    "message {} ({uidl}) was stored by an interrupted run; recorded now",
+                    m.n
+                ));
                 if account.policy.retention == Retention::Delete {
-                    queue_dele(&mut client, &mut pending_dele, &mut dele_count, m.n, pipelining).await?;
+                    queue_dele(
+                        &mut client,
+                        &mut pending_dele,
+                        &mut dele_count,
+                        m.n,
+                        pipelining,
+                    )
+                    .await?;
                 }
             }
             Step::Fetch { headers_only, .. } => {
                 seq += 1;
-                let cmd = if headers_only { Command::Top(m.n, 0) } else { Command::Retr(m.n) };
+                let cmd = if headers_only {
+                    Command::Top(m.n, 0)
+                } else {
+                    Command::Retr(m.n)
+                };
                 // With PIPELINING the DELE of the previous message travels with this RETR.
                 match pending_dele.take() {
                     Some(d) if pipelining => {
@@ -392,16 +532,27 @@ async fn run(
                 }
                 match client.reply().await? {
                     StatusLine::Ok { .. } => {}
-                    StatusLine::Err { code, text } => return Err(server_error(client.host(), cmd.keyword(), code, text)),
-                    StatusLine::Continue(_) => return Err(ClientError::Protocol { host: client.host().into(), command: cmd.keyword().into(), detail: "unexpected continuation".into() }),
+                    StatusLine::Err { code, text } => {
+                        return Err(server_error(client.host(), cmd.keyword(), code, text))
+                    }
+                    StatusLine::Continue(_) => {
+                        return Err(ClientError::Protocol {
+                            host: client.host().into(),
+                            command: cmd.keyword().into(),
+                            detail: "unexpected continuation".into(),
+                        })
+                    }
                 }
-                let body = client.read_body(cmd.keyword(), opts.max_message_bytes).await?;
+                let body = client
+                    .read_body(cmd.keyword(), opts.max_message_bytes)
+                    .await?;
                 observer.checkpoint(Checkpoint::AfterRetr, seq);
                 let key = match &m.uidl {
                     Some(u) => u.clone(),
                     None => format!("sha256:{}", hex::encode(&Sha256::digest(&body)[..16])),
                 };
-                let already = m.uidl.is_none() && matches!(ledger.get(&key), Some(Entry::Stored { .. }));
+                let already =
+                    m.uidl.is_none() && matches!(ledger.get(&key), Some(Entry::Stored { .. }));
                 if already {
                     report.recovered += 1;
                     observer.note(&format!("message {} was stored by an interrupted run (same content); not stored again", m.n));
@@ -415,7 +566,8 @@ async fn run(
                         observer.note(&note);
                         report.notes.push(note);
                     }
-                    let (l, outcome) = store(account, ledger, key.clone(), body.clone(), opts, now).await?;
+                    let (l, outcome) =
+                        store(account, ledger, key.clone(), body.clone(), opts, now).await?;
                     ledger = l;
                     match outcome {
                         Outcome::Deferred(reason) => {
@@ -438,7 +590,14 @@ async fn run(
                     observer.stored(m.size);
                 }
                 if !headers_only && account.policy.retention == Retention::Delete {
-                    queue_dele(&mut client, &mut pending_dele, &mut dele_count, m.n, pipelining).await?;
+                    queue_dele(
+                        &mut client,
+                        &mut pending_dele,
+                        &mut dele_count,
+                        m.n,
+                        pipelining,
+                    )
+                    .await?;
                     if !pipelining {
                         observer.checkpoint(Checkpoint::AfterDele, seq);
                     }
@@ -465,7 +624,13 @@ async fn run(
 }
 
 /// Without pipelining DELE is sent at once; with it, it waits to travel with the next command.
-async fn queue_dele(client: &mut Pop3Client, pending: &mut Option<MsgNum>, count: &mut u64, n: MsgNum, pipelining: bool) -> Result<()> {
+async fn queue_dele(
+    client: &mut Pop3Client,
+    pending: &mut Option<MsgNum>,
+    count: &mut u64,
+    n: MsgNum,
+    pipelining: bool,
+) -> Result<()> {
     if pipelining {
         flush_dele(client, pending, count).await?;
         *pending = Some(n);
@@ -476,7 +641,11 @@ async fn queue_dele(client: &mut Pop3Client, pending: &mut Option<MsgNum>, count
     }
 }
 
-async fn flush_dele(client: &mut Pop3Client, pending: &mut Option<MsgNum>, count: &mut u64) -> Result<()> {
+async fn flush_dele(
+    client: &mut Pop3Client,
+    pending: &mut Option<MsgNum>,
+    count: &mut u64,
+) -> Result<()> {
     if let Some(d) = pending.take() {
         client.send(&Command::Dele(d)).await?;
         read_dele(client, count).await?;
@@ -491,22 +660,46 @@ async fn read_dele(client: &mut Pop3Client, count: &mut u64) -> Result<()> {
             Ok(())
         }
         StatusLine::Err { code, text } => Err(server_error(client.host(), "DELE", code, text)),
-        StatusLine::Continue(_) => Err(ClientError::Protocol { host: client.host().into(), command: "DELE".into(), detail: "unexpected continuation".into() }),
+        StatusLine::Continue(_) => Err(ClientError::Protocol {
+            host: client.host().into(),
+            command: "DELE".into(),
+            detail: "unexpected continuation".into(),
+        }),
     }
 }
 
-async fn record(mut ledger: Ledger, key: String, now: u64, headers_only: bool, loc: String) -> Result<Ledger> {
-    blocking(move || ledger.record_stored(&key, now, headers_only, &loc).map(|()| ledger)).await?
+async fn record(
+    mut ledger: Ledger,
+    key: String,
+    now: u64,
+    headers_only: bool,
+    loc: String,
+) -> Result<Ledger> {
+    blocking(move || {
+        ledger
+            .record_stored(&key, now, headers_only, &loc)
+            .map(|()| ledger)
+    })
+    .await?
 }
 
-async fn store(account: &Account, mut ledger: Ledger, key: String, body: Vec<u8>, opts: &FetchOptions, now: u64) -> Result<(Ledger, Outcome)> {
+async fn store(
+    account: &Account,
+    mut ledger: Ledger,
+    key: String,
+    body: Vec<u8>,
+    opts: &FetchOptions,
+    now: u64,
+) -> Result<(Ledger, Outcome)> {
     let dest = account.destination.clone();
     let acct = account.name.clone();
     let mda_timeout = opts.mda_timeout;
     let now_t = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
     blocking(move || {
         let outcome = match &dest {
-            Destination::Maildir(dir) => deliver::store_maildir(dir, &deliver::maildir_tag(&acct, &key), &body),
+            Destination::Maildir(dir) => {
+                deliver::store_maildir(dir, &deliver::maildir_tag(&acct, &key), &body)
+            }
             Destination::Mbox(path) => {
                 let entry = deliver::mbox_entry(&body, now_t);
                 let sha = hex::encode(Sha256::digest(&entry));
@@ -522,29 +715,36 @@ async fn store(account: &Account, mut ledger: Ledger, key: String, body: Vec<u8>
                 }
                 r
             }
-            Destination::Mda { program, args } => {
-                ledger.record_mda_pending(&key).and_then(|()| match deliver::run_mda(program, args, &body, mda_timeout) {
+            Destination::Mda { program, args } => ledger.record_mda_pending(&key).and_then(|()| {
+                match deliver::run_mda(program, args, &body, mda_timeout) {
                     Ok(Outcome::Deferred(r)) => {
                         let _ = ledger.forget(&key);
                         Ok(Outcome::Deferred(r))
                     }
                     other => other,
-                })
-            }
+                }
+            }),
         };
         outcome.map(|o| (ledger, o))
     })
     .await?
 }
 
-async fn recover_mbox(account: &Account, ledger: Ledger, observer: &mut dyn Observer, report: &mut FetchReport) -> Result<Ledger> {
+async fn recover_mbox(
+    account: &Account,
+    ledger: Ledger,
+    observer: &mut dyn Observer,
+    report: &mut FetchReport,
+) -> Result<Ledger> {
     let Destination::Mbox(path) = &account.destination else {
         return Ok(ledger);
     };
     let pending: Vec<(String, u64, u64, String)> = ledger
         .entries()
         .filter_map(|(k, e)| match e {
-            Entry::MboxPending { offset, len, sha } => Some((k.to_string(), *offset, *len, sha.clone())),
+            Entry::MboxPending { offset, len, sha } => {
+                Some((k.to_string(), *offset, *len, sha.clone()))
+            }
             _ => None,
         })
         .collect();
@@ -599,11 +799,22 @@ pub struct Waiting {
 
 /// Lists the messages on the server with From/Subject/Date from `TOP n 0`, downloading
 /// no message body. Reads the ledger without locking it.
-pub async fn list_waiting(account: &Account, password: &Secret, resolver: &Resolver, ledger_dir: &std::path::Path) -> Result<Vec<Waiting>> {
+pub async fn list_waiting(
+    account: &Account,
+    password: &Secret,
+    resolver: &Resolver,
+    ledger_dir: &std::path::Path,
+) -> Result<Vec<Waiting>> {
     let known: HashSet<String> = read_ledger_keys(ledger_dir, &account.name);
     let mut client = login(account, password, resolver).await?;
     let sizes = client.list().await?;
-    let uidls: HashMap<MsgNum, String> = client.uidl().await?.into_iter().flatten().map(|(n, u)| (n, u.as_str().to_string())).collect();
+    let uidls: HashMap<MsgNum, String> = client
+        .uidl()
+        .await?
+        .into_iter()
+        .flatten()
+        .map(|(n, u)| (n, u.as_str().to_string()))
+        .collect();
     let mut out = Vec::new();
     for (n, size) in sizes {
         let head = client.top(n, 0).await?.unwrap_or_default();
@@ -626,11 +837,15 @@ pub async fn list_waiting(account: &Account, password: &Secret, resolver: &Resol
 fn read_ledger_keys(dir: &std::path::Path, account: &str) -> HashSet<String> {
     let safe = crate::ledger::encode_field(account).replace('/', "%2F");
     let text = std::fs::read_to_string(dir.join(format!("{safe}.ledger"))).unwrap_or_default();
-    text.lines().filter_map(|l| {
-        let mut w = l.split(' ');
-        let _ = w.next()?;
-        (w.next()? == "S").then(|| w.next().map(str::to_string)).flatten()
-    }).collect()
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split(' ');
+            let _ = w.next()?;
+            (w.next()? == "S")
+                .then(|| w.next().map(str::to_string))
+                .flatten()
+        })
+        .collect()
 }
 
 /// The unfolded value of the first header field `name` (RFC 5322 §2.2.3), lossy UTF-8.
@@ -673,7 +888,12 @@ mod tests {
 
     #[test]
     fn summaries() {
-        let r = FetchReport { fetched: 3, bytes: 1_200_000, deleted: 2, ..Default::default() };
+        let r = FetchReport {
+            fetched: 3,
+            bytes: 1_200_000,
+            deleted: 2,
+            ..Default::default()
+        };
         assert_eq!(r.summary(), "3 new messages, 1.2 MB, 2 deleted on server");
         assert_eq!(FetchReport::default().summary(), "no new messages");
     }

@@ -23,7 +23,9 @@ pub struct Url {
 
 impl Url {
     pub fn parse(url: &str) -> Result<Url, String> {
-        let rest = url.strip_prefix("https://").ok_or_else(|| format!("{url}: only https:// URLs are used"))?;
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or_else(|| format!("{url}: only https:// URLs are used"))?;
         let (authority, target) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
             Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
@@ -46,19 +48,41 @@ impl Url {
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay).
 pub fn query_escape(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
 /// GETs `url`; returns the status code and body.
-pub async fn get(url: &str, tls: &TlsClient, resolver: &Resolver, timeout: Duration) -> Result<(u16, Vec<u8>), String> {
+pub async fn get(
+    url: &str,
+    tls: &TlsClient,
+    resolver: &Resolver,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
     let u = Url::parse(url)?;
     let work = async {
-        let (tcp, _) = connect_tcp(resolver, &u.host, u.port, timeout).await.map_err(|e| e.to_string())?;
-        let mut s = tls.handshake(tcp, &u.host, timeout).await.map_err(|e| e.to_string())?;
-        let host_header = if u.port == 443 { u.host.clone() } else { format!("{}:{}", u.host, u.port) };
+        let (tcp, _) = connect_tcp(resolver, &u.host, u.port, timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut s = tls
+            .handshake(tcp, &u.host, timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let host_header = if u.port == 443 {
+            u.host.clone()
+        } else {
+            format!("{}:{}", u.host, u.port)
+        };
         let req = format!("GET {} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: buzon\r\nAccept: application/xml, text/xml\r\nConnection: close\r\n\r\n", u.target);
-        s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         s.flush().await.map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 16 * 1024];
@@ -78,11 +102,16 @@ pub async fn get(url: &str, tls: &TlsClient, resolver: &Resolver, timeout: Durat
         }
         parse_response(&buf)
     };
-    tokio::time::timeout(timeout, work).await.map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("no answer within {} s", timeout.as_secs()))?
 }
 
 fn parse_response(buf: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").ok_or("the answer has no complete header")?;
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("the answer has no complete header")?;
     let head = String::from_utf8_lossy(&buf[..end]);
     let status_line = head.lines().next().unwrap_or_default();
     let code = status_line
@@ -96,16 +125,24 @@ fn parse_response(buf: &[u8]) -> Result<(u16, Vec<u8>), String> {
         l.starts_with("transfer-encoding:") && l.contains("chunked")
     });
     let body = &buf[end + 4..];
-    let body = if chunked { dechunk(body)? } else { body.to_vec() };
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_vec()
+    };
     Ok((code, body))
 }
 
 fn dechunk(mut b: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for _ in 0..100_000 {
-        let nl = b.windows(2).position(|w| w == b"\r\n").ok_or("bad chunked encoding")?;
+        let nl = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("bad chunked encoding")?;
         let size_text = String::from_utf8_lossy(&b[..nl]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16).map_err(|_| "bad chunk size")?;
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| "bad chunk size")?;
         b = &b[nl + 2..];
         if size == 0 {
             return Ok(out);
@@ -127,16 +164,30 @@ mod tests {
     fn urls() {
         assert_eq!(
             Url::parse("https://autoconfig.example.com/mail/config-v1.1.xml?emailaddress=a%40b"),
-            Ok(Url { host: "autoconfig.example.com".into(), port: 443, target: "/mail/config-v1.1.xml?emailaddress=a%40b".into() })
+            Ok(Url {
+                host: "autoconfig.example.com".into(),
+                port: 443,
+                target: "/mail/config-v1.1.xml?emailaddress=a%40b".into()
+            })
         );
-        assert_eq!(Url::parse("https://127.0.0.1:8443"), Ok(Url { host: "127.0.0.1".into(), port: 8443, target: "/".into() }));
+        assert_eq!(
+            Url::parse("https://127.0.0.1:8443"),
+            Ok(Url {
+                host: "127.0.0.1".into(),
+                port: 8443,
+                target: "/".into()
+            })
+        );
         assert!(Url::parse("http://example.com/").is_err());
         assert_eq!(query_escape("a b@c.de"), "a%20b@c.de");
     }
 
     #[test]
     fn responses() {
-        assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"), Ok((200, b"hi".to_vec())));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+            Ok((200, b"hi".to_vec()))
+        );
         assert_eq!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n1\r\n!\r\n0\r\n\r\n"), Ok((200, b"hi!".to_vec())));
         assert!(parse_response(b"garbage").is_err());
     }

@@ -41,7 +41,11 @@ const HEADER: &str = "buzon-ledger 1\n";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     /// Stored durably in the destination.
-    Stored { first_seen: u64, headers_only: bool, location: String },
+    Stored {
+        first_seen: u64,
+        headers_only: bool,
+        location: String,
+    },
     /// An mbox append was begun at `offset` with an entry of `len` bytes hashing to `sha`.
     MboxPending { offset: u64, len: u64, sha: String },
     /// The delivery program was started and did not confirm.
@@ -87,7 +91,9 @@ pub(crate) fn decode_field(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+            let hex = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
             if let Some(v) = hex {
                 out.push(v);
                 i += 3;
@@ -105,7 +111,8 @@ impl Ledger {
     /// it, and cuts off a torn last line. Fails if another fetch of the account runs.
     pub fn open(dir: &Path, account: &str) -> Result<Ledger> {
         let safe = encode_field(account).replace('/', "%2F");
-        fs::create_dir_all(dir).map_err(|e| ClientError::ledger(dir, format!("cannot create the folder: {e}")))?;
+        fs::create_dir_all(dir)
+            .map_err(|e| ClientError::ledger(dir, format!("cannot create the folder: {e}")))?;
         let path = dir.join(format!("{safe}.ledger"));
         let lock_path = dir.join(format!("{safe}.lock"));
         let lock = OpenOptions::new()
@@ -114,12 +121,15 @@ impl Ledger {
             .write(true)
             .mode(0o600)
             .open(&lock_path)
-            .map_err(|e| ClientError::ledger(&lock_path, format!("cannot open the lock file: {e}")))?;
+            .map_err(|e| {
+                ClientError::ledger(&lock_path, format!("cannot open the lock file: {e}"))
+            })?;
         match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
             Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => {
-                return Err(ClientError::ledger(&path, "another `buzon fetch` is fetching this account right now; wait for it to finish"))
-            }
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(ClientError::ledger(
+                &path,
+                "another `buzon fetch` is fetching this account right now; wait for it to finish",
+            )),
             Err(e) => return Err(ClientError::ledger(&lock_path, format!("cannot lock: {e}"))),
         }
         let mut file = OpenOptions::new()
@@ -131,14 +141,24 @@ impl Ledger {
             .open(&path)
             .map_err(|e| ClientError::ledger(&path, format!("cannot open: {e}")))?;
         let mut text = Vec::new();
-        file.read_to_end(&mut text).map_err(|e| ClientError::ledger(&path, format!("cannot read: {e}")))?;
-        let mut ledger = Ledger { path: path.clone(), file, _lock: lock, entries: BTreeMap::new(), lines: 0 };
+        file.read_to_end(&mut text)
+            .map_err(|e| ClientError::ledger(&path, format!("cannot read: {e}")))?;
+        let mut ledger = Ledger {
+            path: path.clone(),
+            file,
+            _lock: lock,
+            entries: BTreeMap::new(),
+            lines: 0,
+        };
         if text.is_empty() {
             ledger.append_raw(HEADER)?;
             return Ok(ledger);
         }
         if !text.starts_with(HEADER.as_bytes()) {
-            return Err(ClientError::ledger(&path, "it is not a Buzón ledger (wrong first line); move it away"));
+            return Err(ClientError::ledger(
+                &path,
+                "it is not a Buzón ledger (wrong first line); move it away",
+            ));
         }
         let mut good_end = HEADER.len();
         let body = &text[HEADER.len()..];
@@ -170,9 +190,17 @@ impl Ledger {
             }
         }
         if torn {
-            ledger.file.set_len(good_end as u64).map_err(|e| ClientError::ledger(&path, format!("cannot cut off a torn last line: {e}")))?;
-            ledger.file.sync_all().map_err(|e| ClientError::ledger(&path, format!("fsync: {e}")))?;
-            ledger.file.seek(SeekFrom::End(0)).map_err(|e| ClientError::ledger(&path, format!("seek: {e}")))?;
+            ledger.file.set_len(good_end as u64).map_err(|e| {
+                ClientError::ledger(&path, format!("cannot cut off a torn last line: {e}"))
+            })?;
+            ledger
+                .file
+                .sync_all()
+                .map_err(|e| ClientError::ledger(&path, format!("fsync: {e}")))?;
+            ledger
+                .file
+                .seek(SeekFrom::End(0))
+                .map_err(|e| ClientError::ledger(&path, format!("seek: {e}")))?;
         }
         Ok(ledger)
     }
@@ -190,10 +218,24 @@ impl Ledger {
                     "headers" => true,
                     _ => return None,
                 };
-                self.entries.insert((*uidl).to_string(), Entry::Stored { first_seen: seen.parse().ok()?, headers_only, location: decode_field(loc) });
+                self.entries.insert(
+                    (*uidl).to_string(),
+                    Entry::Stored {
+                        first_seen: seen.parse().ok()?,
+                        headers_only,
+                        location: decode_field(loc),
+                    },
+                );
             }
             ["P", uidl, off, len, sha] => {
-                self.entries.insert((*uidl).to_string(), Entry::MboxPending { offset: off.parse().ok()?, len: len.parse().ok()?, sha: (*sha).to_string() });
+                self.entries.insert(
+                    (*uidl).to_string(),
+                    Entry::MboxPending {
+                        offset: off.parse().ok()?,
+                        len: len.parse().ok()?,
+                        sha: (*sha).to_string(),
+                    },
+                );
             }
             ["M", uidl] => {
                 self.entries.insert((*uidl).to_string(), Entry::MdaPending);
@@ -207,8 +249,12 @@ impl Ledger {
     }
 
     fn append_raw(&mut self, text: &str) -> Result<()> {
-        self.file.write_all(text.as_bytes()).map_err(|e| ClientError::ledger(&self.path, format!("cannot write: {e}")))?;
-        self.file.sync_data().map_err(|e| ClientError::ledger(&self.path, format!("fsync failed: {e}")))
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(|e| ClientError::ledger(&self.path, format!("cannot write: {e}")))?;
+        self.file
+            .sync_data()
+            .map_err(|e| ClientError::ledger(&self.path, format!("fsync failed: {e}")))
     }
 
     fn append(&mut self, rest: String) -> Result<()> {
@@ -242,17 +288,32 @@ impl Ledger {
 
     /// Records, durably, that `uidl` is stored at `location`. Keeps an earlier first-seen
     /// time if there is one.
-    pub fn record_stored(&mut self, uidl: &str, now: u64, headers_only: bool, location: &str) -> Result<()> {
+    pub fn record_stored(
+        &mut self,
+        uidl: &str,
+        now: u64,
+        headers_only: bool,
+        location: &str,
+    ) -> Result<()> {
         let first_seen = match self.entries.get(uidl) {
             Some(Entry::Stored { first_seen, .. }) => *first_seen,
             _ => now,
         };
         let kind = if headers_only { "headers" } else { "full" };
-        self.append(format!("S {uidl} {first_seen} {kind} {}", encode_field(location)))
+        self.append(format!(
+            "S {uidl} {first_seen} {kind} {}",
+            encode_field(location)
+        ))
     }
 
     /// Records, durably, that an mbox append for `uidl` is about to begin.
-    pub fn record_mbox_pending(&mut self, uidl: &str, offset: u64, len: u64, sha: &str) -> Result<()> {
+    pub fn record_mbox_pending(
+        &mut self,
+        uidl: &str,
+        offset: u64,
+        len: u64,
+        sha: &str,
+    ) -> Result<()> {
         self.append(format!("P {uidl} {offset} {len} {sha}"))
     }
 
@@ -294,8 +355,16 @@ impl Ledger {
         let mut lines = 0;
         for (uidl, e) in &self.entries {
             let rest = match e {
-                Entry::Stored { first_seen, headers_only, location } => {
-                    format!("S {uidl} {first_seen} {} {}", if *headers_only { "headers" } else { "full" }, encode_field(location))
+                Entry::Stored {
+                    first_seen,
+                    headers_only,
+                    location,
+                } => {
+                    format!(
+                        "S {uidl} {first_seen} {} {}",
+                        if *headers_only { "headers" } else { "full" },
+                        encode_field(location)
+                    )
                 }
                 Entry::MboxPending { offset, len, sha } => format!("P {uidl} {offset} {len} {sha}"),
                 Entry::MdaPending => format!("M {uidl}"),
@@ -304,19 +373,29 @@ impl Ledger {
             lines += 1;
         }
         let write = || -> std::io::Result<File> {
-            let mut f = OpenOptions::new().create(true).truncate(true).write(true).read(true).mode(0o600).open(&tmp)?;
+            let mut f = OpenOptions::new()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .read(true)
+                .mode(0o600)
+                .open(&tmp)?;
             f.write_all(text.as_bytes())?;
             f.sync_all()?;
             fs::rename(&tmp, &self.path)?;
             if let Some(dir) = self.path.parent() {
                 File::open(dir)?.sync_all()?;
             }
-            let mut f2 = OpenOptions::new().append(true).read(true).open(&self.path)?;
+            let mut f2 = OpenOptions::new()
+                .append(true)
+                .read(true)
+                .open(&self.path)?;
             f2.seek(SeekFrom::End(0))?;
             drop(f);
             Ok(f2)
         };
-        self.file = write().map_err(|e| ClientError::ledger(&self.path, format!("cannot compact: {e}")))?;
+        self.file =
+            write().map_err(|e| ClientError::ledger(&self.path, format!("cannot compact: {e}")))?;
         self.lines = lines;
         Ok(())
     }
@@ -330,24 +409,52 @@ mod tests {
     fn records_survive_reopen_and_torn_tail_is_cut() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         {
-            let mut l = Ledger::open(dir.path(), "me@example.com").unwrap_or_else(|e| panic!("{e}"));
-            l.record_stored("u1", 100, false, "maildir:new/a b").unwrap_or_else(|e| panic!("{e}"));
-            l.record_mbox_pending("u2", 10, 20, "ab").unwrap_or_else(|e| panic!("{e}"));
+            let mut l =
+                Ledger::open(dir.path(), "me@example.com").unwrap_or_else(|e| panic!("{e}"));
+            l.record_stored("u1", 100, false, "maildir:new/a b")
+                .unwrap_or_else(|e| panic!("{e}"));
+            l.record_mbox_pending("u2", 10, 20, "ab")
+                .unwrap_or_else(|e| panic!("{e}"));
             l.record_mda_pending("u3").unwrap_or_else(|e| panic!("{e}"));
             // A second open of the same account is refused while this one holds the lock.
             assert!(Ledger::open(dir.path(), "me@example.com").is_err());
         }
         let path = dir.path().join("me@example.com.ledger");
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap_or_else(|e| panic!("{e}"));
-        f.write_all(b"deadbeef S u9 1 full x").unwrap_or_else(|e| panic!("{e}"));
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| panic!("{e}"));
+        f.write_all(b"deadbeef S u9 1 full x")
+            .unwrap_or_else(|e| panic!("{e}"));
         drop(f);
         let mut l = Ledger::open(dir.path(), "me@example.com").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(l.get("u1"), Some(&Entry::Stored { first_seen: 100, headers_only: false, location: "maildir:new/a b".into() }));
-        assert_eq!(l.get("u2"), Some(&Entry::MboxPending { offset: 10, len: 20, sha: "ab".into() }));
+        assert_eq!(
+            l.get("u1"),
+            Some(&Entry::Stored {
+                first_seen: 100,
+                headers_only: false,
+                location: "maildir:new/a b".into()
+            })
+        );
+        assert_eq!(
+            l.get("u2"),
+            Some(&Entry::MboxPending {
+                offset: 10,
+                len: 20,
+                sha: "ab".into()
+            })
+        );
         assert_eq!(l.get("u3"), Some(&Entry::MdaPending));
         assert_eq!(l.get("u9"), None);
-        l.record_stored("u1", 500, false, "x").unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(l.get("u1"), Some(Entry::Stored { first_seen: 100, .. })));
+        l.record_stored("u1", 500, false, "x")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            l.get("u1"),
+            Some(Entry::Stored {
+                first_seen: 100,
+                ..
+            })
+        ));
         l.forget("u3").unwrap_or_else(|e| panic!("{e}"));
         let keep: std::collections::HashSet<&str> = ["u1"].into_iter().collect();
         l.prune(&keep).unwrap_or_else(|e| panic!("{e}"));
@@ -364,13 +471,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         {
             let mut l = Ledger::open(dir.path(), "a").unwrap_or_else(|e| panic!("{e}"));
-            l.record_stored("u1", 1, false, "x").unwrap_or_else(|e| panic!("{e}"));
-            l.record_stored("u2", 1, false, "y").unwrap_or_else(|e| panic!("{e}"));
+            l.record_stored("u1", 1, false, "x")
+                .unwrap_or_else(|e| panic!("{e}"));
+            l.record_stored("u2", 1, false, "y")
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         let path = dir.path().join("a.ledger");
-        let text = fs::read_to_string(&path).unwrap_or_default().replacen("u1", "uX", 1);
+        let text = fs::read_to_string(&path)
+            .unwrap_or_default()
+            .replacen("u1", "uX", 1);
         fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-        let err = Ledger::open(dir.path(), "a").err().map(|e| e.to_string()).unwrap_or_default();
+        let err = Ledger::open(dir.path(), "a")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("line 2 is damaged"), "{err}");
     }
 

@@ -63,7 +63,10 @@ impl Fingerprint {
     /// Accepts `sha256:` followed by 64 hex digits, with or without `:` between pairs.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
-        let s = s.strip_prefix("sha256:").or_else(|| s.strip_prefix("SHA256:")).unwrap_or(s);
+        let s = s
+            .strip_prefix("sha256:")
+            .or_else(|| s.strip_prefix("SHA256:"))
+            .unwrap_or(s);
         let hex_digits: String = s.chars().filter(|c| *c != ':').collect();
         let bytes = hex::decode(hex_digits).ok()?;
         Some(Self(bytes.try_into().ok()?))
@@ -115,7 +118,11 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { connect: Duration::from_secs(20), handshake: Duration::from_secs(20), read: Duration::from_secs(60) }
+        Self {
+            connect: Duration::from_secs(20),
+            handshake: Duration::from_secs(20),
+            read: Duration::from_secs(60),
+        }
     }
 }
 
@@ -160,7 +167,9 @@ impl Resolver {
     /// Host names through the system (`/etc/hosts`, nsswitch); SRV and MX through the
     /// name servers in `/etc/resolv.conf`.
     pub fn system() -> Self {
-        Self { inner: ResolverKind::System }
+        Self {
+            inner: ResolverKind::System,
+        }
     }
 
     /// Everything through the DNS server at `addr` (UDP, falling back to TCP).
@@ -171,8 +180,12 @@ impl Resolver {
         opts.timeout = Duration::from_secs(3);
         opts.attempts = 2;
         opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
-        let r = TokioResolver::builder_with_config(config, TokioConnectionProvider::default()).with_options(opts).build();
-        Self { inner: ResolverKind::Dns(Arc::new(r)) }
+        let r = TokioResolver::builder_with_config(config, TokioConnectionProvider::default())
+            .with_options(opts)
+            .build();
+        Self {
+            inner: ResolverKind::Dns(Arc::new(r)),
+        }
     }
 
     fn dns(&self) -> std::result::Result<Arc<TokioResolver>, String> {
@@ -190,22 +203,32 @@ impl Resolver {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
-        let unknown = |reason: String| ClientError::UnknownHost { host: host.to_string(), reason };
+        let unknown = |reason: String| ClientError::UnknownHost {
+            host: host.to_string(),
+            reason,
+        };
         match &self.inner {
             ResolverKind::System => {
-                let addrs = tokio::time::timeout(Duration::from_secs(15), tokio::net::lookup_host((host, port)))
-                    .await
-                    .map_err(|_| unknown("the DNS lookup timed out".into()))?
-                    .map_err(|e| unknown(e.to_string()))?
-                    .collect::<Vec<_>>();
+                let addrs = tokio::time::timeout(
+                    Duration::from_secs(15),
+                    tokio::net::lookup_host((host, port)),
+                )
+                .await
+                .map_err(|_| unknown("the DNS lookup timed out".into()))?
+                .map_err(|e| unknown(e.to_string()))?
+                .collect::<Vec<_>>();
                 if addrs.is_empty() {
                     return Err(unknown("the name has no addresses".into()));
                 }
                 Ok(addrs)
             }
             ResolverKind::Dns(r) => {
-                let ips = r.lookup_ip(host).await.map_err(|e| unknown(describe_dns_error(&e)))?;
-                let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+                let ips = r
+                    .lookup_ip(host)
+                    .await
+                    .map_err(|e| unknown(describe_dns_error(&e)))?;
+                let addrs: Vec<SocketAddr> =
+                    ips.iter().map(|ip| SocketAddr::new(ip, port)).collect();
                 if addrs.is_empty() {
                     return Err(unknown("the name has no addresses".into()));
                 }
@@ -242,8 +265,15 @@ impl Resolver {
         let r = self.dns()?;
         match r.mx_lookup(domain).await {
             Ok(l) => {
-                let mut v: Vec<(u16, String)> =
-                    l.iter().map(|m| (m.preference(), m.exchange().to_utf8().trim_end_matches('.').to_string())).collect();
+                let mut v: Vec<(u16, String)> = l
+                    .iter()
+                    .map(|m| {
+                        (
+                            m.preference(),
+                            m.exchange().to_utf8().trim_end_matches('.').to_string(),
+                        )
+                    })
+                    .collect();
                 v.sort();
                 Ok(v.into_iter().map(|(_, h)| h).collect())
             }
@@ -266,7 +296,12 @@ pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Connects to the first address of `host:port` that answers, within `timeout` each.
-pub async fn connect_tcp(resolver: &Resolver, host: &str, port: u16, timeout: Duration) -> Result<(TcpStream, SocketAddr)> {
+pub async fn connect_tcp(
+    resolver: &Resolver,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr)> {
     let addrs = resolver.lookup(host, port).await?;
     let mut last = None;
     for addr in addrs.iter().take(8) {
@@ -277,15 +312,31 @@ pub async fn connect_tcp(resolver: &Resolver, host: &str, port: u16, timeout: Du
             }
             Ok(Err(e)) => {
                 last = Some(match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused => ClientError::Refused { addr: format!("{host}:{port}") },
-                    std::io::ErrorKind::TimedOut => ClientError::ConnectTimeout { addr: format!("{host}:{port}"), secs: timeout.as_secs() },
-                    _ => ClientError::Connect { addr: format!("{host}:{port} ({addr})"), reason: format!("{e} — check the network connection") },
+                    std::io::ErrorKind::ConnectionRefused => ClientError::Refused {
+                        addr: format!("{host}:{port}"),
+                    },
+                    std::io::ErrorKind::TimedOut => ClientError::ConnectTimeout {
+                        addr: format!("{host}:{port}"),
+                        secs: timeout.as_secs(),
+                    },
+                    _ => ClientError::Connect {
+                        addr: format!("{host}:{port} ({addr})"),
+                        reason: format!("{e} — check the network connection"),
+                    },
                 })
             }
-            Err(_) => last = Some(ClientError::ConnectTimeout { addr: format!("{host}:{port}"), secs: timeout.as_secs().max(1) }),
+            Err(_) => {
+                last = Some(ClientError::ConnectTimeout {
+                    addr: format!("{host}:{port}"),
+                    secs: timeout.as_secs().max(1),
+                })
+            }
         }
     }
-    Err(last.unwrap_or_else(|| ClientError::UnknownHost { host: host.into(), reason: "the name has no addresses".into() }))
+    Err(last.unwrap_or_else(|| ClientError::UnknownHost {
+        host: host.into(),
+        reason: "the name has no addresses".into(),
+    }))
 }
 
 /// A TLS client configuration for one server, and the certificate the server presented
@@ -301,7 +352,10 @@ impl TlsClient {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let seen = Arc::new(Mutex::new(None));
         let inner: Arc<dyn ServerCertVerifier> = match settings.fingerprint {
-            Some(fp) => Arc::new(PinnedVerifier { fingerprint: fp, provider: provider.clone() }),
+            Some(fp) => Arc::new(PinnedVerifier {
+                fingerprint: fp,
+                provider: provider.clone(),
+            }),
             None => {
                 let mut roots = rustls::RootCertStore::empty();
                 if !settings.no_system_roots {
@@ -312,14 +366,25 @@ impl TlsClient {
                 }
                 if let Some(path) = &settings.ca_file {
                     let pem = std::fs::read(path).map_err(|e| {
-                        ClientError::Config(format!("cannot read the CA file {}: {e} — check the ca_file setting", path.display()))
+                        ClientError::Config(format!(
+                            "cannot read the CA file {}: {e} — check the ca_file setting",
+                            path.display()
+                        ))
                     })?;
                     let mut n = 0;
                     for c in rustls_pki_types::pem::PemObject::pem_slice_iter(&pem) {
                         let c: CertificateDer<'static> = c.map_err(|e| {
-                            ClientError::Config(format!("{} is not a PEM certificate file: {e}", path.display()))
+                            ClientError::Config(format!(
+                                "{} is not a PEM certificate file: {e}",
+                                path.display()
+                            ))
                         })?;
-                        roots.add(c).map_err(|e| ClientError::Config(format!("{}: unusable certificate: {e}", path.display())))?;
+                        roots.add(c).map_err(|e| {
+                            ClientError::Config(format!(
+                                "{}: unusable certificate: {e}",
+                                path.display()
+                            ))
+                        })?;
                         n += 1;
                     }
                     if n == 0 {
@@ -334,30 +399,58 @@ impl TlsClient {
                         "no trusted certificate authorities: the system has none installed (install ca-certificates) and no ca_file is set".into(),
                     ));
                 }
-                rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                    .build()
-                    .map_err(|e| ClientError::Config(format!("cannot set up certificate verification: {e}")))?
+                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider.clone(),
+                )
+                .build()
+                .map_err(|e| {
+                    ClientError::Config(format!("cannot set up certificate verification: {e}"))
+                })?
             }
         };
-        let verifier = Arc::new(Recording { inner, seen: seen.clone() });
+        let verifier = Arc::new(Recording {
+            inner,
+            seen: seen.clone(),
+        });
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| ClientError::Config(format!("TLS setup: {e}")))?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth();
-        Ok(Self { config: Arc::new(config), seen, pinned: settings.fingerprint.is_some() })
+        Ok(Self {
+            config: Arc::new(config),
+            seen,
+            pinned: settings.fingerprint.is_some(),
+        })
     }
 
     /// The fingerprint of the last certificate a server presented.
     pub fn seen_fingerprint(&self) -> Option<Fingerprint> {
-        self.seen.lock().ok().and_then(|g| g.as_ref().map(|d| Fingerprint::of(d)))
+        self.seen
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|d| Fingerprint::of(d)))
     }
 
     /// Performs the TLS handshake over `io` for `name`.
-    pub async fn handshake<S: Io + 'static>(&self, io: S, name: &str, timeout: Duration) -> Result<tokio_rustls::client::TlsStream<S>> {
-        let server_name = ServerName::try_from(name.trim_start_matches('[').trim_end_matches(']').to_string())
-            .map_err(|_| ClientError::Config(format!("{name:?} is not a valid host name for TLS — set tls_server_name")))?;
+    pub async fn handshake<S: Io + 'static>(
+        &self,
+        io: S,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<tokio_rustls::client::TlsStream<S>> {
+        let server_name = ServerName::try_from(
+            name.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+        )
+        .map_err(|_| {
+            ClientError::Config(format!(
+                "{name:?} is not a valid host name for TLS — set tls_server_name"
+            ))
+        })?;
         let connector = tokio_rustls::TlsConnector::from(self.config.clone());
         match tokio::time::timeout(timeout, connector.connect(server_name, io)).await {
             Err(_) => Err(ClientError::Tls {
@@ -374,13 +467,18 @@ impl TlsClient {
 
     fn classify(&self, host: &str, e: std::io::Error) -> ClientError {
         let fingerprint = self.seen_fingerprint().map(|f| f.to_string());
-        let pin_fix = |fp: &Option<String>| match fp {
+        let pin_fix = |fp: &Option<String>| {
+            match fp {
             Some(fp) => format!(
                 "if you trust this server, pin its certificate: fingerprint = \"{fp}\" in the account (or --fingerprint), or give its CA with ca_file"
             ),
             None => "give the server's CA certificate with ca_file, or pin the certificate's fingerprint".into(),
+        }
         };
-        let tls_err = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).cloned();
+        let tls_err = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned();
         let (detail, fix, problem) = match tls_err {
             Some(rustls::Error::InvalidCertificate(ce)) => match ce {
                 CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
@@ -443,7 +541,13 @@ impl TlsClient {
                 }
             }
         };
-        ClientError::Tls { host: host.into(), detail, fix, problem: Some(problem), fingerprint }
+        ClientError::Tls {
+            host: host.into(),
+            detail,
+            fix,
+            problem: Some(problem),
+            fingerprint,
+        }
     }
 }
 
@@ -466,12 +570,23 @@ impl ServerCertVerifier for Recording {
         if let Ok(mut g) = self.seen.lock() {
             *g = Some(end_entity.to_vec());
         }
-        self.inner.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        self.inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
         self.inner.verify_tls12_signature(m, c, d)
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
         self.inner.verify_tls13_signature(m, c, d)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -499,17 +614,41 @@ impl ServerCertVerifier for PinnedVerifier {
         if Fingerprint::of(end_entity) == self.fingerprint {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            ))
         }
     }
-    fn verify_tls12_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            m,
+            c,
+            d,
+            &self.provider.signature_verification_algorithms,
+        )
     }
-    fn verify_tls13_signature(&self, m: &[u8], c: &CertificateDer<'_>, d: &DigitallySignedStruct) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            m,
+            c,
+            d,
+            &self.provider.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -523,7 +662,10 @@ mod tests {
         let s = fp.to_string();
         assert!(s.starts_with("sha256:BA:78:16:BF"), "{s}");
         assert_eq!(Fingerprint::parse(&s), Some(fp));
-        assert_eq!(Fingerprint::parse(&s.replace(':', "").replace("sha256", "")), Some(fp));
+        assert_eq!(
+            Fingerprint::parse(&s.replace(':', "").replace("sha256", "")),
+            Some(fp)
+        );
         assert_eq!(Fingerprint::parse("sha256:zz"), None);
         assert_eq!(Fingerprint::parse("sha256:abcd"), None);
     }

@@ -10,13 +10,22 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use buzon_pop3_proto::client::{expects_body, parse_scan_listing, parse_stat, parse_uid_listing, ReplyEvent, ReplyReader};
-use buzon_pop3_proto::sasl::{apop_digest, build_plain, encode_base64, greeting_timestamp, ScramClient, LOGIN_PASS_PROMPT, LOGIN_USER_PROMPT};
-use buzon_pop3_proto::{Capabilities, Command, InitialResponse, MsgNum, RespCode, Secret, StatusLine, Uidl};
+use buzon_pop3_proto::client::{
+    expects_body, parse_scan_listing, parse_stat, parse_uid_listing, ReplyEvent, ReplyReader,
+};
+use buzon_pop3_proto::sasl::{
+    apop_digest, build_plain, encode_base64, greeting_timestamp, ScramClient, LOGIN_PASS_PROMPT,
+    LOGIN_USER_PROMPT,
+};
+use buzon_pop3_proto::{
+    Capabilities, Command, InitialResponse, MsgNum, RespCode, Secret, StatusLine, Uidl,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{ClientError, Result};
-use crate::net::{connect_tcp, Fingerprint, Io, Resolver, Security, Timeouts, TlsClient, TlsSettings};
+use crate::net::{
+    connect_tcp, Fingerprint, Io, Resolver, Security, Timeouts, TlsClient, TlsSettings,
+};
 
 /// Where and how to reach a POP3 server.
 #[derive(Debug, Clone)]
@@ -30,7 +39,13 @@ pub struct ServerSpec {
 
 impl ServerSpec {
     pub fn new(host: impl Into<String>, security: Security) -> Self {
-        Self { host: host.into(), port: security.default_port(), security, tls: TlsSettings::default(), timeouts: Timeouts::default() }
+        Self {
+            host: host.into(),
+            port: security.default_port(),
+            security,
+            tls: TlsSettings::default(),
+            timeouts: Timeouts::default(),
+        }
     }
 
     /// The name checked against the certificate and sent as SNI.
@@ -66,7 +81,10 @@ impl AuthMethod {
     }
     /// Whether the password itself crosses the wire (so TLS or `allow_plaintext` is needed).
     pub fn sends_password(self) -> bool {
-        matches!(self, AuthMethod::Plain | AuthMethod::Login | AuthMethod::User)
+        matches!(
+            self,
+            AuthMethod::Plain | AuthMethod::Login | AuthMethod::User
+        )
     }
 }
 
@@ -86,18 +104,38 @@ pub struct Pop3Client {
 
 impl std::fmt::Debug for Pop3Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pop3Client").field("host", &self.host).field("tls", &self.tls).finish_non_exhaustive()
+        f.debug_struct("Pop3Client")
+            .field("host", &self.host)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
     }
 }
 
 /// Map a `-ERR` to the error the user should see (RFC 2449 §8, RFC 3206).
-pub(crate) fn server_error(host: &str, command: &str, code: Option<RespCode>, text: String) -> ClientError {
+pub(crate) fn server_error(
+    host: &str,
+    command: &str,
+    code: Option<RespCode>,
+    text: String,
+) -> ClientError {
     let host = host.to_string();
     match code {
         Some(RespCode::InUse) => ClientError::InUse { host, text },
-        Some(RespCode::LoginDelay) => ClientError::LoginDelay { host, text, policy: String::new() },
+        Some(RespCode::LoginDelay) => ClientError::LoginDelay {
+            host,
+            text,
+            policy: String::new(),
+        },
         Some(RespCode::SysTemp) => ClientError::SysTemp { host, text },
-        _ => ClientError::Server { host, command: command.into(), text: if text.is_empty() { "(no reason given)".into() } else { text } },
+        _ => ClientError::Server {
+            host,
+            command: command.into(),
+            text: if text.is_empty() {
+                "(no reason given)".into()
+            } else {
+                text
+            },
+        },
     }
 }
 
@@ -113,7 +151,9 @@ impl Pop3Client {
         };
         let mut client = match (&tls, spec.security) {
             (Some(t), Security::Tls) => {
-                let s = t.handshake(tcp, spec.tls_name(), spec.timeouts.handshake).await?;
+                let s = t
+                    .handshake(tcp, spec.tls_name(), spec.timeouts.handshake)
+                    .await?;
                 let fp = t.seen_fingerprint();
                 let mut c = Self::open(Box::new(s), &spec.host, spec.timeouts, true).await?;
                 c.fingerprint = fp;
@@ -155,7 +195,12 @@ impl Pop3Client {
                     },
                 })
             }
-            Err(ClientError::Protocol { detail, .. }) => return Err(ClientError::NotPop3 { addr: host.into(), got: detail }),
+            Err(ClientError::Protocol { detail, .. }) => {
+                return Err(ClientError::NotPop3 {
+                    addr: host.into(),
+                    got: detail,
+                })
+            }
             Err(e) => return Err(e),
             Ok(ev) => ev,
         };
@@ -164,8 +209,13 @@ impl Pop3Client {
                 c.greeting = text;
                 Ok(c)
             }
-            ReplyEvent::Status(StatusLine::Err { code, text }) => Err(server_error(host, "the greeting", code, text)),
-            other => Err(ClientError::NotPop3 { addr: host.into(), got: format!("{other:?}") }),
+            ReplyEvent::Status(StatusLine::Err { code, text }) => {
+                Err(server_error(host, "the greeting", code, text))
+            }
+            other => Err(ClientError::NotPop3 {
+                addr: host.into(),
+                got: format!("{other:?}"),
+            }),
         }
     }
 
@@ -195,14 +245,26 @@ impl Pop3Client {
         let mut buf = [0u8; 32 * 1024];
         let n = match tokio::time::timeout(self.timeouts.read, self.io.read(&mut buf)).await {
             Err(_) => {
-                return Err(ClientError::ReadTimeout { host: self.host.clone(), command: during.into(), secs: self.timeouts.read.as_secs() })
+                return Err(ClientError::ReadTimeout {
+                    host: self.host.clone(),
+                    command: during.into(),
+                    secs: self.timeouts.read.as_secs(),
+                })
             }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-            Ok(Err(e)) => return Err(ClientError::Closed { host: self.host.clone(), during: format!("while waiting for the reply to {during}: {e}") }),
+            Ok(Err(e)) => {
+                return Err(ClientError::Closed {
+                    host: self.host.clone(),
+                    during: format!("while waiting for the reply to {during}: {e}"),
+                })
+            }
             Ok(Ok(n)) => n,
         };
         if n == 0 {
-            return Err(ClientError::Closed { host: self.host.clone(), during: format!("while waiting for the reply to {during}") });
+            return Err(ClientError::Closed {
+                host: self.host.clone(),
+                during: format!("while waiting for the reply to {during}"),
+            });
         }
         self.reader.feed(&buf[..n]);
         Ok(())
@@ -214,7 +276,13 @@ impl Pop3Client {
         loop {
             match self.reader.next_event() {
                 Some(Ok(ev)) => return Ok(ev),
-                Some(Err(e)) => return Err(ClientError::Protocol { host: self.host.clone(), command: during.into(), detail: e.to_string() }),
+                Some(Err(e)) => {
+                    return Err(ClientError::Protocol {
+                        host: self.host.clone(),
+                        command: during.into(),
+                        detail: e.to_string(),
+                    })
+                }
                 None => self.fill(during).await?,
             }
         }
@@ -226,8 +294,15 @@ impl Pop3Client {
             self.io.flush().await
         };
         match tokio::time::timeout(self.timeouts.read, w).await {
-            Err(_) => Err(ClientError::ReadTimeout { host: self.host.clone(), command: during.into(), secs: self.timeouts.read.as_secs() }),
-            Ok(Err(e)) => Err(ClientError::Closed { host: self.host.clone(), during: format!("while sending {during}: {e}") }),
+            Err(_) => Err(ClientError::ReadTimeout {
+                host: self.host.clone(),
+                command: during.into(),
+                secs: self.timeouts.read.as_secs(),
+            }),
+            Ok(Err(e)) => Err(ClientError::Closed {
+                host: self.host.clone(),
+                during: format!("while sending {during}: {e}"),
+            }),
             Ok(Ok(())) => Ok(()),
         }
     }
@@ -246,7 +321,11 @@ impl Pop3Client {
         let during = cmds.first().map(|c| c.keyword()).unwrap_or("a command");
         self.write(&out, during).await?;
         for c in cmds {
-            self.pending.push_back(if expects_body(c) { body_marker(c.keyword()) } else { c.keyword() });
+            self.pending.push_back(if expects_body(c) {
+                body_marker(c.keyword())
+            } else {
+                c.keyword()
+            });
         }
         Ok(())
     }
@@ -255,7 +334,11 @@ impl Pop3Client {
     /// `+OK` to a multi-line command, read its body with [`Pop3Client::body_line`].
     pub async fn reply(&mut self) -> Result<StatusLine> {
         let Some(kw) = self.pending.pop_front() else {
-            return Err(ClientError::Protocol { host: self.host.clone(), command: "(none)".into(), detail: "no command is waiting for a reply".into() });
+            return Err(ClientError::Protocol {
+                host: self.host.clone(),
+                command: "(none)".into(),
+                detail: "no command is waiting for a reply".into(),
+            });
         };
         let (name, multi) = match kw.strip_suffix('+') {
             Some(k) => (k, true),
@@ -264,7 +347,11 @@ impl Pop3Client {
         self.reader.expect(multi);
         match self.next_event(name).await? {
             ReplyEvent::Status(s) => Ok(s),
-            other => Err(ClientError::Protocol { host: self.host.clone(), command: name.into(), detail: format!("expected a status line, got {other:?}") }),
+            other => Err(ClientError::Protocol {
+                host: self.host.clone(),
+                command: name.into(),
+                detail: format!("expected a status line, got {other:?}"),
+            }),
         }
     }
 
@@ -273,7 +360,11 @@ impl Pop3Client {
         match self.next_event(during).await? {
             ReplyEvent::Line(l) => Ok(Some(l)),
             ReplyEvent::End => Ok(None),
-            ReplyEvent::Status(s) => Err(ClientError::Protocol { host: self.host.clone(), command: during.into(), detail: format!("status line inside a multi-line reply: {s:?}") }),
+            ReplyEvent::Status(s) => Err(ClientError::Protocol {
+                host: self.host.clone(),
+                command: during.into(),
+                detail: format!("status line inside a multi-line reply: {s:?}"),
+            }),
         }
     }
 
@@ -287,13 +378,21 @@ impl Pop3Client {
         match self.reply().await? {
             StatusLine::Ok { text, .. } => Ok(text),
             StatusLine::Err { code, text } => Err(server_error(&self.host, kw, code, text)),
-            StatusLine::Continue(_) => Err(ClientError::Protocol { host: self.host.clone(), command: kw.into(), detail: "unexpected SASL continuation".into() }),
+            StatusLine::Continue(_) => Err(ClientError::Protocol {
+                host: self.host.clone(),
+                command: kw.into(),
+                detail: "unexpected SASL continuation".into(),
+            }),
         }
     }
 
     /// Sends a multi-line command; `Ok(None)` for a `-ERR` (so callers can tell an
     /// unsupported optional command from a failure), else all body lines.
-    pub async fn multi(&mut self, cmd: &Command, max_lines: usize) -> Result<Option<(Option<RespCode>, Vec<Vec<u8>>)>> {
+    pub async fn multi(
+        &mut self,
+        cmd: &Command,
+        max_lines: usize,
+    ) -> Result<Option<(Option<RespCode>, Vec<Vec<u8>>)>> {
         self.send(cmd).await?;
         match self.reply().await? {
             StatusLine::Ok { code, .. } => {
@@ -305,17 +404,25 @@ impl Pop3Client {
                 }
                 Ok(Some((code, lines)))
             }
-            StatusLine::Err { code: Some(c @ (RespCode::InUse | RespCode::SysTemp | RespCode::LoginDelay)), text } => {
-                Err(server_error(&self.host, cmd.keyword(), Some(c), text))
-            }
+            StatusLine::Err {
+                code: Some(c @ (RespCode::InUse | RespCode::SysTemp | RespCode::LoginDelay)),
+                text,
+            } => Err(server_error(&self.host, cmd.keyword(), Some(c), text)),
             StatusLine::Err { .. } => Ok(None),
-            StatusLine::Continue(_) => Err(ClientError::Protocol { host: self.host.clone(), command: cmd.keyword().into(), detail: "unexpected SASL continuation".into() }),
+            StatusLine::Continue(_) => Err(ClientError::Protocol {
+                host: self.host.clone(),
+                command: cmd.keyword().into(),
+                detail: "unexpected SASL continuation".into(),
+            }),
         }
     }
 
     /// RFC 2449 §5: CAPA. A server without CAPA answers `-ERR`: then `None`.
     pub async fn capa(&mut self) -> Result<Option<&Capabilities>> {
-        self.caps = self.multi(&Command::Capa, 1000).await?.map(|(_, lines)| Capabilities::parse(lines.iter().map(|l| trim_eol(l))));
+        self.caps = self
+            .multi(&Command::Capa, 1000)
+            .await?
+            .map(|(_, lines)| Capabilities::parse(lines.iter().map(|l| trim_eol(l))));
         Ok(self.caps.as_ref())
     }
 
@@ -325,11 +432,17 @@ impl Pop3Client {
     pub async fn stls(mut self, tls: &TlsClient, name: &str) -> Result<Self> {
         let offered = self.caps.as_ref().is_some_and(|c| c.has("STLS"));
         if !offered {
-            return Err(ClientError::StlsNotOffered { host: self.host.clone() });
+            return Err(ClientError::StlsNotOffered {
+                host: self.host.clone(),
+            });
         }
         match self.simple(&Command::Stls).await {
             Ok(_) => {}
-            Err(ClientError::Server { .. }) => return Err(ClientError::StlsNotOffered { host: self.host.clone() }),
+            Err(ClientError::Server { .. }) => {
+                return Err(ClientError::StlsNotOffered {
+                    host: self.host.clone(),
+                })
+            }
             Err(e) => return Err(e),
         }
         if self.reader.has_buffered() {
@@ -339,7 +452,9 @@ impl Pop3Client {
                 detail: "the server sent data before the TLS handshake (possible injection attack); refusing to continue".into(),
             });
         }
-        let stream = tls.handshake(self.io, name, self.timeouts.handshake).await?;
+        let stream = tls
+            .handshake(self.io, name, self.timeouts.handshake)
+            .await?;
         Ok(Self {
             io: Box::new(stream),
             reader: ReplyReader::new(),
@@ -355,10 +470,19 @@ impl Pop3Client {
 
     /// Logs in. Password-revealing methods need TLS or `allow_plaintext`. Returns the
     /// method used.
-    pub async fn login(&mut self, user: &str, password: &Secret, method: AuthMethod, allow_plaintext: bool) -> Result<AuthMethod> {
+    pub async fn login(
+        &mut self,
+        user: &str,
+        password: &Secret,
+        method: AuthMethod,
+        allow_plaintext: bool,
+    ) -> Result<AuthMethod> {
         let method = self.choose_method(method, allow_plaintext, user)?;
         if method.sends_password() && !self.tls && !allow_plaintext {
-            return Err(ClientError::PlaintextNotAllowed { host: self.host.clone(), user: user.into() });
+            return Err(ClientError::PlaintextNotAllowed {
+                host: self.host.clone(),
+                user: user.into(),
+            });
         }
         let result = match method {
             AuthMethod::User => self.login_user(user, password).await,
@@ -370,10 +494,17 @@ impl Pop3Client {
             AuthMethod::Login => self.login_login(user, password).await,
             AuthMethod::Apop => {
                 let Some(ts) = greeting_timestamp(&self.greeting).map(str::to_string) else {
-                    return Err(ClientError::AuthUnsupported { host: self.host.clone(), mechanism: "APOP".into() });
+                    return Err(ClientError::AuthUnsupported {
+                        host: self.host.clone(),
+                        mechanism: "APOP".into(),
+                    });
                 };
                 let digest = apop_digest(&ts, password.expose());
-                self.send(&Command::Apop { user: user.into(), digest }).await?;
+                self.send(&Command::Apop {
+                    user: user.into(),
+                    digest,
+                })
+                .await?;
                 self.auth_reply("APOP", user).await
             }
             AuthMethod::ScramSha256 => self.login_scram(user, password).await,
@@ -382,7 +513,12 @@ impl Pop3Client {
         result.map(|()| method)
     }
 
-    fn choose_method(&self, method: AuthMethod, allow_plaintext: bool, user: &str) -> Result<AuthMethod> {
+    fn choose_method(
+        &self,
+        method: AuthMethod,
+        allow_plaintext: bool,
+        user: &str,
+    ) -> Result<AuthMethod> {
         if method != AuthMethod::Auto {
             return Ok(method);
         }
@@ -394,7 +530,10 @@ impl Pop3Client {
             if sasl.iter().any(|m| m == "PLAIN") {
                 return Ok(AuthMethod::Plain);
             }
-            let user_ok = self.caps.as_ref().is_none_or(|c| c.has("USER") || !c.has("SASL"));
+            let user_ok = self
+                .caps
+                .as_ref()
+                .is_none_or(|c| c.has("USER") || !c.has("SASL"));
             if user_ok {
                 return Ok(AuthMethod::User);
             }
@@ -406,7 +545,10 @@ impl Pop3Client {
         if greeting_timestamp(&self.greeting).is_some() {
             return Ok(AuthMethod::Apop);
         }
-        Err(ClientError::PlaintextNotAllowed { host: self.host.clone(), user: user.into() })
+        Err(ClientError::PlaintextNotAllowed {
+            host: self.host.clone(),
+            user: user.into(),
+        })
     }
 
     async fn login_user(&mut self, user: &str, password: &Secret) -> Result<()> {
@@ -421,8 +563,15 @@ impl Pop3Client {
     }
 
     async fn login_login(&mut self, user: &str, password: &Secret) -> Result<()> {
-        self.send(&Command::Auth { mechanism: Some("LOGIN".into()), initial: None }).await?;
-        for (prompt, answer) in [(LOGIN_USER_PROMPT, user.as_bytes()), (LOGIN_PASS_PROMPT, password.expose())] {
+        self.send(&Command::Auth {
+            mechanism: Some("LOGIN".into()),
+            initial: None,
+        })
+        .await?;
+        for (prompt, answer) in [
+            (LOGIN_USER_PROMPT, user.as_bytes()),
+            (LOGIN_PASS_PROMPT, password.expose()),
+        ] {
             match self.reply().await? {
                 StatusLine::Continue(_) => {
                     // Servers send "Username:"/"Password:" (in base64); the order is what counts.
@@ -432,8 +581,14 @@ impl Pop3Client {
                     self.write(&line, "AUTH LOGIN").await?;
                     self.pending.push_back("AUTH");
                 }
-                StatusLine::Err { code, text } => return Err(self.auth_error(code, text, user, true)),
-                StatusLine::Ok { .. } => return Err(self.proto("AUTH LOGIN", "login accepted before the password was sent")),
+                StatusLine::Err { code, text } => {
+                    return Err(self.auth_error(code, text, user, true))
+                }
+                StatusLine::Ok { .. } => {
+                    return Err(
+                        self.proto("AUTH LOGIN", "login accepted before the password was sent")
+                    )
+                }
             }
         }
         self.auth_reply("AUTH LOGIN", user).await
@@ -441,7 +596,11 @@ impl Pop3Client {
 
     async fn sasl_simple(&mut self, mech: &str, ir: Option<Secret>, user: &str) -> Result<()> {
         let initial = ir.map(InitialResponse::Base64);
-        self.send(&Command::Auth { mechanism: Some(mech.into()), initial }).await?;
+        self.send(&Command::Auth {
+            mechanism: Some(mech.into()),
+            initial,
+        })
+        .await?;
         self.auth_reply("AUTH", user).await
     }
 
@@ -449,24 +608,36 @@ impl Pop3Client {
         let cnonce = {
             use rand::Rng;
             let mut rng = rand::thread_rng();
-            (0..24).map(|_| rng.sample(rand::distributions::Alphanumeric) as char).collect::<String>()
+            (0..24)
+                .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
+                .collect::<String>()
         };
         let mut scram = ScramClient::new(user, password.expose(), &cnonce);
         let first = Secret::new(encode_base64(scram.client_first().as_bytes()));
-        self.send(&Command::Auth { mechanism: Some("SCRAM-SHA-256".into()), initial: Some(InitialResponse::Base64(first)) }).await?;
+        self.send(&Command::Auth {
+            mechanism: Some("SCRAM-SHA-256".into()),
+            initial: Some(InitialResponse::Base64(first)),
+        })
+        .await?;
         let server_first = match self.reply().await? {
-            StatusLine::Continue(b64) => buzon_pop3_proto::sasl::decode_base64(b64.as_bytes()).map_err(|e| self.proto("AUTH SCRAM-SHA-256", &e.to_string()))?,
+            StatusLine::Continue(b64) => buzon_pop3_proto::sasl::decode_base64(b64.as_bytes())
+                .map_err(|e| self.proto("AUTH SCRAM-SHA-256", &e.to_string()))?,
             StatusLine::Err { code, text } => return Err(self.auth_error(code, text, user, false)),
-            StatusLine::Ok { .. } => return Err(self.proto("AUTH SCRAM-SHA-256", "accepted without a challenge")),
+            StatusLine::Ok { .. } => {
+                return Err(self.proto("AUTH SCRAM-SHA-256", "accepted without a challenge"))
+            }
         };
-        let fin = scram.client_final(server_first.expose()).map_err(|e| self.proto("AUTH SCRAM-SHA-256", &e.to_string()))?;
+        let fin = scram
+            .client_final(server_first.expose())
+            .map_err(|e| self.proto("AUTH SCRAM-SHA-256", &e.to_string()))?;
         let mut line = encode_base64(fin.as_bytes()).into_bytes();
         line.extend_from_slice(b"\r\n");
         self.write(&line, "AUTH SCRAM-SHA-256").await?;
         self.pending.push_back("AUTH");
         match self.reply().await? {
             StatusLine::Continue(b64) => {
-                let sf = buzon_pop3_proto::sasl::decode_base64(b64.as_bytes()).map_err(|e| self.proto("AUTH SCRAM-SHA-256", &e.to_string()))?;
+                let sf = buzon_pop3_proto::sasl::decode_base64(b64.as_bytes())
+                    .map_err(|e| self.proto("AUTH SCRAM-SHA-256", &e.to_string()))?;
                 if let Err(e) = scram.verify_server_final(sf.expose()) {
                     // Abort the exchange (RFC 5034 §4) and refuse this server.
                     let _ = self.write(b"*\r\n", "AUTH").await;
@@ -476,7 +647,10 @@ impl Pop3Client {
                 self.pending.push_back("AUTH");
                 self.auth_reply("AUTH SCRAM-SHA-256", user).await
             }
-            StatusLine::Ok { .. } => Err(self.proto("AUTH SCRAM-SHA-256", "the server did not prove it knows the password (no server signature)")),
+            StatusLine::Ok { .. } => Err(self.proto(
+                "AUTH SCRAM-SHA-256",
+                "the server did not prove it knows the password (no server signature)",
+            )),
             StatusLine::Err { code, text } => Err(self.auth_error(code, text, user, false)),
         }
     }
@@ -489,27 +663,54 @@ impl Pop3Client {
         }
     }
 
-    fn auth_error(&self, code: Option<RespCode>, text: String, user: &str, before_password: bool) -> ClientError {
+    fn auth_error(
+        &self,
+        code: Option<RespCode>,
+        text: String,
+        user: &str,
+        before_password: bool,
+    ) -> ClientError {
         let lower = text.to_ascii_lowercase();
-        if !self.tls && (lower.contains("plaintext") || lower.contains("tls") || lower.contains("ssl") || lower.contains("stls")) {
-            return ClientError::PlaintextRefusedByServer { host: self.host.clone(), text };
+        if !self.tls
+            && (lower.contains("plaintext")
+                || lower.contains("tls")
+                || lower.contains("ssl")
+                || lower.contains("stls"))
+        {
+            return ClientError::PlaintextRefusedByServer {
+                host: self.host.clone(),
+                text,
+            };
         }
         match code {
-            Some(RespCode::InUse | RespCode::LoginDelay | RespCode::SysTemp) => server_error(&self.host, "login", code, text),
+            Some(RespCode::InUse | RespCode::LoginDelay | RespCode::SysTemp) => {
+                server_error(&self.host, "login", code, text)
+            }
             _ if before_password && code.is_none() && lower.contains("not supported") => {
-                ClientError::AuthUnsupported { host: self.host.clone(), mechanism: "this".into() }
+                ClientError::AuthUnsupported {
+                    host: self.host.clone(),
+                    mechanism: "this".into(),
+                }
             }
             _ => ClientError::Auth {
                 host: self.host.clone(),
                 user: user.into(),
-                text: if text.is_empty() { "authentication failed".into() } else { text },
+                text: if text.is_empty() {
+                    "authentication failed".into()
+                } else {
+                    text
+                },
                 hint: user_name_hint(user),
             },
         }
     }
 
     fn proto(&self, command: &str, detail: &str) -> ClientError {
-        ClientError::Protocol { host: self.host.clone(), command: command.into(), detail: detail.into() }
+        ClientError::Protocol {
+            host: self.host.clone(),
+            command: command.into(),
+            detail: detail.into(),
+        }
     }
 
     /// RFC 1939 §5: STAT → (messages, octets).
@@ -521,7 +722,17 @@ impl Pop3Client {
     /// RFC 1939 §5: LIST → (msg, octets) for every message.
     pub async fn list(&mut self) -> Result<Vec<(MsgNum, u64)>> {
         match self.multi(&Command::List(None), usize::MAX).await? {
-            Some((_, lines)) => lines.iter().map(|l| parse_scan_listing(l).ok_or_else(|| self.proto("LIST", &format!("cannot read {:?}", String::from_utf8_lossy(l))))).collect(),
+            Some((_, lines)) => lines
+                .iter()
+                .map(|l| {
+                    parse_scan_listing(l).ok_or_else(|| {
+                        self.proto(
+                            "LIST",
+                            &format!("cannot read {:?}", String::from_utf8_lossy(l)),
+                        )
+                    })
+                })
+                .collect(),
             None => Err(self.proto("LIST", "the server refused LIST")),
         }
     }
@@ -531,7 +742,14 @@ impl Pop3Client {
         match self.multi(&Command::Uidl(None), usize::MAX).await? {
             Some((_, lines)) => lines
                 .iter()
-                .map(|l| parse_uid_listing(l).ok_or_else(|| self.proto("UIDL", &format!("cannot read {:?}", String::from_utf8_lossy(l)))))
+                .map(|l| {
+                    parse_uid_listing(l).ok_or_else(|| {
+                        self.proto(
+                            "UIDL",
+                            &format!("cannot read {:?}", String::from_utf8_lossy(l)),
+                        )
+                    })
+                })
                 .collect::<Result<Vec<_>>>()
                 .map(Some),
             None => Ok(None),
@@ -605,7 +823,9 @@ impl Pop3Client {
 
 /// `auto` is resolved by `choose_method` before any exchange.
 fn unreachable_auto() -> Result<()> {
-    Err(ClientError::Config("internal: login method not chosen".into()))
+    Err(ClientError::Config(
+        "internal: login method not chosen".into(),
+    ))
 }
 
 fn body_marker(kw: &'static str) -> &'static str {
@@ -628,7 +848,10 @@ fn trim_eol(l: &[u8]) -> &[u8] {
 /// The hint about the user-name form that goes with an `[AUTH]` failure.
 pub fn user_name_hint(user: &str) -> String {
     match user.split_once('@') {
-        Some((local, _)) => format!(" and the user name: some providers want only the part before @ (user = \"{local}\")"),
-        None => " and the user name: many providers want the full e-mail address as the user name".into(),
+        Some((local, _)) => format!(
+            " and the user name: some providers want only the part before @ (user = \"{local}\")"
+        ),
+        None => " and the user name: many providers want the full e-mail address as the user name"
+            .into(),
     }
 }

@@ -15,9 +15,14 @@ use buzon_client::check::check;
 use buzon_client::config::{Account, Oversize, PasswordSource, Policy, Retention};
 use buzon_client::discover::{discover, DiscoverOptions};
 use buzon_client::fetch::{fetch, FetchOptions, FetchReport, Quiet};
-use buzon_client::{AuthMethod, Destination, ErrorClass, Fingerprint, Resolver, Secret, Security, ServerSpec, Timeouts, TlsSettings};
+use buzon_client::{
+    AuthMethod, Destination, ErrorClass, Fingerprint, Resolver, Secret, Security, ServerSpec,
+    Timeouts, TlsSettings,
+};
 use buzon_server::config::TlsSource;
-use buzon_testkit::{DnsRecord, Dovecot, DovecotOptions, Fault, FaultProxy, TestCa, TestDns, TestHttps, TestServer};
+use buzon_testkit::{
+    DnsRecord, Dovecot, DovecotOptions, Fault, FaultProxy, TestCa, TestDns, TestHttps, TestServer,
+};
 
 fn msg(i: usize) -> Vec<u8> {
     format!("From: Sender {i} <s{i}@example.test>\nSubject: message {i}\nMessage-ID: <{i}@example.test>\n\n.line starting with a dot\nFrom the body {i}\nbody {}\n", "x".repeat(100 + i)).into_bytes()
@@ -34,25 +39,47 @@ fn env(ca: &TestCa) -> Env {
     let dir = tmp.path().to_path_buf();
     let ca_file = dir.join("ca.pem");
     ca.write_pem(&ca_file);
-    Env { _tmp: tmp, dir, ca_file }
+    Env {
+        _tmp: tmp,
+        dir,
+        ca_file,
+    }
 }
 
-fn account(env: &Env, addr: SocketAddr, security: Security, user: &str, dest: Destination, retention: Retention) -> Account {
+fn account(
+    env: &Env,
+    addr: SocketAddr,
+    security: Security,
+    user: &str,
+    dest: Destination,
+    retention: Retention,
+) -> Account {
     Account {
         name: format!("{user}-test"),
         server: ServerSpec {
             host: "localhost".into(),
             port: addr.port(),
             security,
-            tls: TlsSettings { ca_file: Some(env.ca_file.clone()), no_system_roots: true, ..Default::default() },
-            timeouts: Timeouts { connect: Duration::from_secs(5), handshake: Duration::from_secs(5), read: Duration::from_secs(10) },
+            tls: TlsSettings {
+                ca_file: Some(env.ca_file.clone()),
+                no_system_roots: true,
+                ..Default::default()
+            },
+            timeouts: Timeouts {
+                connect: Duration::from_secs(5),
+                handshake: Duration::from_secs(5),
+                read: Duration::from_secs(10),
+            },
         },
         user: user.into(),
         auth: AuthMethod::Auto,
         password: PasswordSource::Prompt,
         allow_plaintext: security == Security::None,
         destination: dest,
-        policy: Policy { retention, ..Default::default() },
+        policy: Policy {
+            retention,
+            ..Default::default()
+        },
     }
 }
 
@@ -71,7 +98,11 @@ async fn run(a: &Account, pw: &str, o: &FetchOptions) -> FetchReport {
 fn local_messages(dir: &Path) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
     for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(dir.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             v.push(std::fs::read(e.path()).unwrap_or_default());
         }
     }
@@ -99,10 +130,21 @@ async fn buzon_delete_policy_into_maildir_over_tls_then_nothing_new() {
     let s = buzon_server(3);
     let e = env(&s.ca);
     let md = e.dir.join("Maildir");
-    let a = account(&e, s.pop3s, Security::Tls, "alice", Destination::Maildir(md.clone()), Retention::Delete);
+    let a = account(
+        &e,
+        s.pop3s,
+        Security::Tls,
+        "alice",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
     let r = run(&a, "pw", &opts(&e)).await;
     assert_eq!((r.fetched, r.deleted), (3, 3), "{r:?}");
-    assert_eq!(local_messages(&md), sorted((0..3).map(msg).collect()), "stored verbatim (LF line ends)");
+    assert_eq!(
+        local_messages(&md),
+        sorted((0..3).map(msg).collect()),
+        "stored verbatim (LF line ends)"
+    );
     assert!(s.message_files("alice").is_empty(), "deleted on the server");
     let r = run(&a, "pw", &opts(&e)).await;
     assert_eq!((r.fetched, r.on_server), (0, 0));
@@ -113,13 +155,24 @@ async fn buzon_keep_fetches_only_new_messages_over_stls() {
     let s = buzon_server(2);
     let e = env(&s.ca);
     let md = e.dir.join("Maildir");
-    let a = account(&e, s.pop3, Security::Starttls, "alice", Destination::Maildir(md.clone()), Retention::Keep);
+    let a = account(
+        &e,
+        s.pop3,
+        Security::Starttls,
+        "alice",
+        Destination::Maildir(md.clone()),
+        Retention::Keep,
+    );
     assert_eq!(run(&a, "pw", &opts(&e)).await.fetched, 2);
     s.deliver("alice", &msg(7));
     let r = run(&a, "pw", &opts(&e)).await;
     assert_eq!((r.fetched, r.deleted, r.on_server), (1, 0, 3));
     assert_eq!(local_messages(&md).len(), 3);
-    assert_eq!(s.message_files("alice").len(), 3, "keep leaves every message on the server");
+    assert_eq!(
+        s.message_files("alice").len(),
+        3,
+        "keep leaves every message on the server"
+    );
 }
 
 #[tokio::test]
@@ -127,7 +180,14 @@ async fn buzon_delete_after_days_follows_the_injected_clock() {
     let s = buzon_server(2);
     let e = env(&s.ca);
     let md = e.dir.join("Maildir");
-    let a = account(&e, s.pop3s, Security::Tls, "alice", Destination::Maildir(md.clone()), Retention::DeleteAfterDays(3));
+    let a = account(
+        &e,
+        s.pop3s,
+        Security::Tls,
+        "alice",
+        Destination::Maildir(md.clone()),
+        Retention::DeleteAfterDays(3),
+    );
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let mut o = opts(&e);
     o.now = t0;
@@ -153,7 +213,14 @@ async fn buzon_max_size_skips_or_stores_headers_and_limit_caps_a_run() {
     s.deliver("alice", &big);
     let e = env(&s.ca);
     let md = e.dir.join("Maildir");
-    let mut a = account(&e, s.pop3s, Security::Tls, "alice", Destination::Maildir(md.clone()), Retention::Delete);
+    let mut a = account(
+        &e,
+        s.pop3s,
+        Security::Tls,
+        "alice",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
     a.policy.max_size = Some(1000);
     let r = run(&a, "pw", &opts(&e)).await;
     assert_eq!((r.fetched, r.skipped_too_big, r.deleted), (1, 1, 1));
@@ -162,7 +229,12 @@ async fn buzon_max_size_skips_or_stores_headers_and_limit_caps_a_run() {
     let r = run(&a, "pw", &opts(&e)).await;
     assert_eq!((r.fetched, r.headers_only, r.deleted), (1, 1, 0));
     let stored = local_messages(&md);
-    assert!(stored.iter().any(|m| m == b"Subject: big one\nFrom: b@example.test\n\n"), "header only: {stored:?}");
+    assert!(
+        stored
+            .iter()
+            .any(|m| m == b"Subject: big one\nFrom: b@example.test\n\n"),
+        "header only: {stored:?}"
+    );
     assert_eq!(s.message_files("alice").len(), 1);
     // The per-run limit.
     for i in 10..15 {
@@ -179,19 +251,35 @@ async fn buzon_mbox_destination_reads_back_with_python_mailbox() {
     let s = buzon_server(3);
     let e = env(&s.ca);
     let mbox = e.dir.join("inbox.mbox");
-    let a = account(&e, s.pop3s, Security::Tls, "alice", Destination::Mbox(mbox.clone()), Retention::Delete);
+    let a = account(
+        &e,
+        s.pop3s,
+        Security::Tls,
+        "alice",
+        Destination::Mbox(mbox.clone()),
+        Retention::Delete,
+    );
     assert_eq!(run(&a, "pw", &opts(&e)).await.fetched, 3);
     let py = "import mailbox,sys\nfor m in mailbox.mbox(sys.argv[1]):\n    sys.stdout.write(m['Subject']+'|'+m.get_payload().replace('\\n','\\\\n')+'\\n')\n";
-    match std::process::Command::new("python3").args(["-c", py]).arg(&mbox).output() {
+    match std::process::Command::new("python3")
+        .args(["-c", py])
+        .arg(&mbox)
+        .output()
+    {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
             let lines: Vec<&str> = text.lines().collect();
             assert_eq!(lines.len(), 3, "{text}");
             // Python's mailbox module splits mboxrd correctly but leaves the quoting in place.
-            assert!(lines[0].starts_with("message 0|.line starting with a dot\\n>From the body 0\\n"), "{text}");
+            assert!(
+                lines[0].starts_with("message 0|.line starting with a dot\\n>From the body 0\\n"),
+                "{text}"
+            );
         }
         Ok(out) => panic!("python3 failed: {}", String::from_utf8_lossy(&out.stderr)),
-        Err(e) if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") => panic!("python3 missing: {e}"),
+        Err(e) if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") => {
+            panic!("python3 missing: {e}")
+        }
         Err(e) => eprintln!("note: python3 not available ({e}); mbox not read back"),
     }
     let text = std::fs::read_to_string(&mbox).unwrap_or_default();
@@ -201,19 +289,44 @@ async fn buzon_mbox_destination_reads_back_with_python_mailbox() {
 fn mda_script(dir: &Path, exit: i32) -> Destination {
     let out = dir.join("mda-out");
     std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
-    Destination::Mda { program: "/bin/sh".into(), args: vec!["-c".into(), format!("cat > \"$0\"/m.$$; exit {exit}"), out.display().to_string()] }
+    Destination::Mda {
+        program: "/bin/sh".into(),
+        args: vec![
+            "-c".into(),
+            format!("cat > \"$0\"/m.$$; exit {exit}"),
+            out.display().to_string(),
+        ],
+    }
 }
 
 #[tokio::test]
 async fn buzon_mda_destination_exit_0_delivers_and_75_defers() {
     let s = buzon_server(2);
     let e = env(&s.ca);
-    let a = account(&e, s.pop3s, Security::Tls, "alice", mda_script(&e.dir, 75), Retention::Delete);
+    let a = account(
+        &e,
+        s.pop3s,
+        Security::Tls,
+        "alice",
+        mda_script(&e.dir, 75),
+        Retention::Delete,
+    );
     let r = run(&a, "pw", &opts(&e)).await;
-    assert_eq!((r.fetched, r.deferred, r.deleted), (0, 2, 0), "75 leaves them on the server");
+    assert_eq!(
+        (r.fetched, r.deferred, r.deleted),
+        (0, 2, 0),
+        "75 leaves them on the server"
+    );
     assert_eq!(s.message_files("alice").len(), 2);
     std::fs::remove_dir_all(e.dir.join("mda-out")).unwrap_or_else(|e| panic!("{e}"));
-    let a = account(&e, s.pop3s, Security::Tls, "alice", mda_script(&e.dir, 0), Retention::Delete);
+    let a = account(
+        &e,
+        s.pop3s,
+        Security::Tls,
+        "alice",
+        mda_script(&e.dir, 0),
+        Retention::Delete,
+    );
     let r = run(&a, "pw", &opts(&e)).await;
     assert_eq!((r.fetched, r.deleted), (2, 2));
     let got = local_messages_flat(&e.dir.join("mda-out"));
@@ -221,7 +334,12 @@ async fn buzon_mda_destination_exit_0_delivers_and_75_defers() {
 }
 
 fn local_messages_flat(dir: &Path) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| std::fs::read(e.path()).unwrap_or_default()).collect();
+    let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .collect();
     v.sort();
     v
 }
@@ -231,23 +349,71 @@ async fn plaintext_password_is_refused_without_allow_plaintext_and_pin_works() {
     let s = buzon_server(1);
     let e = env(&s.ca);
     let md = e.dir.join("Maildir");
-    let mut a = account(&e, s.pop3, Security::None, "alice", Destination::Maildir(md.clone()), Retention::Keep);
+    let mut a = account(
+        &e,
+        s.pop3,
+        Security::None,
+        "alice",
+        Destination::Maildir(md.clone()),
+        Retention::Keep,
+    );
     a.allow_plaintext = false;
-    let err = fetch(&a, &Secret::new("pw"), &Resolver::system(), &opts(&e), &mut Quiet).await.err().map(|e| e.error);
-    assert!(matches!(err, Some(buzon_client::ClientError::PlaintextNotAllowed { .. })), "{err:?}");
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error);
+    assert!(
+        matches!(
+            err,
+            Some(buzon_client::ClientError::PlaintextNotAllowed { .. })
+        ),
+        "{err:?}"
+    );
     // Pinning the certificate's fingerprint instead of trusting a CA.
     let der = std::fs::read_to_string(match &s.config.tls {
         TlsSource::Files { certificate, .. } => certificate.clone(),
         other => panic!("{other:?}"),
     })
     .unwrap_or_default();
-    let der = rustls_pki_types::pem::PemObject::from_pem_slice(der.as_bytes()).map(|c: rustls_pki_types::CertificateDer| c.to_vec()).unwrap_or_default();
-    let mut a = account(&e, s.pop3s, Security::Tls, "alice", Destination::Maildir(md.clone()), Retention::Keep);
-    a.server.tls = TlsSettings { fingerprint: Some(Fingerprint::of(&der)), no_system_roots: true, ..Default::default() };
+    let der = rustls_pki_types::pem::PemObject::from_pem_slice(der.as_bytes())
+        .map(|c: rustls_pki_types::CertificateDer| c.to_vec())
+        .unwrap_or_default();
+    let mut a = account(
+        &e,
+        s.pop3s,
+        Security::Tls,
+        "alice",
+        Destination::Maildir(md.clone()),
+        Retention::Keep,
+    );
+    a.server.tls = TlsSettings {
+        fingerprint: Some(Fingerprint::of(&der)),
+        no_system_roots: true,
+        ..Default::default()
+    };
     assert_eq!(run(&a, "pw", &opts(&e)).await.fetched, 1);
     a.server.tls.fingerprint = Some(Fingerprint::of(b"another certificate"));
-    let err = fetch(&a, &Secret::new("pw"), &Resolver::system(), &opts(&e), &mut Quiet).await.err().map(|e| e.error.to_string()).unwrap_or_default();
-    assert!(err.contains("does not match the pinned fingerprint"), "{err}");
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("does not match the pinned fingerprint"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------- faults
@@ -259,10 +425,28 @@ async fn fault_then_clean(fault: Fault, mbox: bool) {
     let e = env(&s.ca);
     let md = e.dir.join("Maildir");
     let mb = e.dir.join("mbox");
-    let dest = if mbox { Destination::Mbox(mb.clone()) } else { Destination::Maildir(md.clone()) };
+    let dest = if mbox {
+        Destination::Mbox(mb.clone())
+    } else {
+        Destination::Maildir(md.clone())
+    };
     let proxy = FaultProxy::start(s.pop3, fault.clone());
-    let a = account(&e, proxy.addr, Security::None, "alice", dest.clone(), Retention::Delete);
-    let first = fetch(&a, &Secret::new("pw"), &Resolver::system(), &opts(&e), &mut Quiet).await;
+    let a = account(
+        &e,
+        proxy.addr,
+        Security::None,
+        "alice",
+        dest.clone(),
+        Retention::Delete,
+    );
+    let first = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await;
     assert!(proxy.has_fired(), "{fault:?} never happened");
     if let Ok(r) = &first {
         // A cut after QUIT was forwarded: the server committed, the client saw an error or not.
@@ -270,18 +454,30 @@ async fn fault_then_clean(fault: Fault, mbox: bool) {
     }
     let a = account(&e, s.pop3, Security::None, "alice", dest, Retention::Delete);
     let r = run(&a, "pw", &opts(&e)).await;
-    assert!(s.message_files("alice").is_empty(), "{fault:?}: left on the server after the clean run: {r:?}");
+    assert!(
+        s.message_files("alice").is_empty(),
+        "{fault:?}: left on the server after the clean run: {r:?}"
+    );
     let want = sorted((0..4).map(msg).collect());
     if mbox {
         let text = std::fs::read(&mb).unwrap_or_default();
-        let count = text.windows(6).filter(|w| w == b"\nFrom ").count() + usize::from(text.starts_with(b"From "));
+        let count = text.windows(6).filter(|w| w == b"\nFrom ").count()
+            + usize::from(text.starts_with(b"From "));
         assert_eq!(count, 4, "{fault:?}: mbox has {count} entries");
         for i in 0..4 {
             let needle = format!("Subject: message {i}\n");
-            assert_eq!(String::from_utf8_lossy(&text).matches(&needle).count(), 1, "{fault:?}: message {i}");
+            assert_eq!(
+                String::from_utf8_lossy(&text).matches(&needle).count(),
+                1,
+                "{fault:?}: message {i}"
+            );
         }
     } else {
-        assert_eq!(local_messages(&md), want, "{fault:?}: every message exactly once");
+        assert_eq!(
+            local_messages(&md),
+            want,
+            "{fault:?}: every message exactly once"
+        );
     }
 }
 
@@ -293,31 +489,68 @@ async fn drop_during_retr_then_clean_run() {
 
 #[tokio::test]
 async fn drop_after_store_before_next_command_then_clean_run() {
-    fault_then_clean(Fault::BeforeCommand { prefix: "RETR".into(), nth: 2 }, false).await;
+    fault_then_clean(
+        Fault::BeforeCommand {
+            prefix: "RETR".into(),
+            nth: 2,
+        },
+        false,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn drop_after_record_before_dele_then_clean_run() {
-    fault_then_clean(Fault::BeforeCommand { prefix: "DELE".into(), nth: 1 }, false).await;
+    fault_then_clean(
+        Fault::BeforeCommand {
+            prefix: "DELE".into(),
+            nth: 1,
+        },
+        false,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn drop_after_dele_before_quit_then_clean_run() {
-    fault_then_clean(Fault::BeforeCommand { prefix: "QUIT".into(), nth: 1 }, false).await;
+    fault_then_clean(
+        Fault::BeforeCommand {
+            prefix: "QUIT".into(),
+            nth: 1,
+        },
+        false,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn drop_after_quit_sent_before_its_reply_then_clean_run() {
-    fault_then_clean(Fault::AfterCommand { prefix: "QUIT".into(), nth: 1 }, false).await;
+    fault_then_clean(
+        Fault::AfterCommand {
+            prefix: "QUIT".into(),
+            nth: 1,
+        },
+        false,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn drop_at_each_point_with_an_mbox_destination() {
     for f in [
         Fault::AfterServerBytes(900),
-        Fault::BeforeCommand { prefix: "RETR".into(), nth: 3 },
-        Fault::BeforeCommand { prefix: "DELE".into(), nth: 2 },
-        Fault::BeforeCommand { prefix: "QUIT".into(), nth: 1 },
+        Fault::BeforeCommand {
+            prefix: "RETR".into(),
+            nth: 3,
+        },
+        Fault::BeforeCommand {
+            prefix: "DELE".into(),
+            nth: 2,
+        },
+        Fault::BeforeCommand {
+            prefix: "QUIT".into(),
+            nth: 1,
+        },
     ] {
         fault_then_clean(f, true).await;
     }
@@ -330,7 +563,9 @@ type MiniStore = Arc<Mutex<Vec<Option<Vec<u8>>>>>;
 
 /// A POP3 server with no CAPA, optionally no UIDL, that answers one command at a time.
 fn mini_server(messages: Vec<Vec<u8>>, uidl: bool) -> (SocketAddr, MiniStore) {
-    let store = Arc::new(Mutex::new(messages.into_iter().map(Some).collect::<Vec<_>>()));
+    let store = Arc::new(Mutex::new(
+        messages.into_iter().map(Some).collect::<Vec<_>>(),
+    ));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let st = store.clone();
@@ -363,49 +598,54 @@ fn mini_server(messages: Vec<Vec<u8>>, uidl: bool) -> (SocketAddr, MiniStore) {
                     break;
                 }
                 let cmd = line.trim_end().to_ascii_uppercase();
-                let arg = cmd.split(' ').nth(1).and_then(|a| a.parse::<usize>().ok()).unwrap_or(0);
+                let arg = cmd
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|a| a.parse::<usize>().ok())
+                    .unwrap_or(0);
                 let msgs = st.lock().map(|g| g.clone()).unwrap_or_default();
-                let reply: Vec<u8> = if cmd.starts_with("USER") || cmd.starts_with("PASS") || cmd == "NOOP" {
-                    b"+OK\r\n".to_vec()
-                } else if cmd == "LIST" {
-                    let mut s = b"+OK\r\n".to_vec();
-                    for (i, m) in msgs.iter().enumerate() {
-                        if let Some(m) = m {
-                            s.extend(format!("{} {}\r\n", i + 1, wire(m).len()).into_bytes());
-                        }
-                    }
-                    s.extend_from_slice(b".\r\n");
-                    s
-                } else if cmd == "UIDL" && uidl {
-                    let mut s = b"+OK\r\n".to_vec();
-                    for (i, m) in msgs.iter().enumerate() {
-                        if m.is_some() {
-                            s.extend(format!("{} mini-{i}\r\n", i + 1).into_bytes());
-                        }
-                    }
-                    s.extend_from_slice(b".\r\n");
-                    s
-                } else if cmd.starts_with("RETR") {
-                    match msgs.get(arg.wrapping_sub(1)).cloned().flatten() {
-                        Some(m) => [b"+OK\r\n".to_vec(), wire(&m), b".\r\n".to_vec()].concat(),
-                        None => b"-ERR no such message\r\n".to_vec(),
-                    }
-                } else if cmd.starts_with("DELE") {
-                    dele.insert(arg);
-                    b"+OK\r\n".to_vec()
-                } else if cmd == "QUIT" {
-                    if let Ok(mut g) = st.lock() {
-                        for d in &dele {
-                            if let Some(slot) = g.get_mut(d.wrapping_sub(1)) {
-                                *slot = None;
+                let reply: Vec<u8> =
+                    if cmd.starts_with("USER") || cmd.starts_with("PASS") || cmd == "NOOP" {
+                        b"+OK\r\n".to_vec()
+                    } else if cmd == "LIST" {
+                        let mut s = b"+OK\r\n".to_vec();
+                        for (i, m) in msgs.iter().enumerate() {
+                            if let Some(m) = m {
+                                s.extend(format!("{} {}\r\n", i + 1, wire(m).len()).into_bytes());
                             }
                         }
-                    }
-                    let _ = w.write_all(b"+OK bye\r\n");
-                    break;
-                } else {
-                    b"-ERR unknown command\r\n".to_vec()
-                };
+                        s.extend_from_slice(b".\r\n");
+                        s
+                    } else if cmd == "UIDL" && uidl {
+                        let mut s = b"+OK\r\n".to_vec();
+                        for (i, m) in msgs.iter().enumerate() {
+                            if m.is_some() {
+                                s.extend(format!("{} mini-{i}\r\n", i + 1).into_bytes());
+                            }
+                        }
+                        s.extend_from_slice(b".\r\n");
+                        s
+                    } else if cmd.starts_with("RETR") {
+                        match msgs.get(arg.wrapping_sub(1)).cloned().flatten() {
+                            Some(m) => [b"+OK\r\n".to_vec(), wire(&m), b".\r\n".to_vec()].concat(),
+                            None => b"-ERR no such message\r\n".to_vec(),
+                        }
+                    } else if cmd.starts_with("DELE") {
+                        dele.insert(arg);
+                        b"+OK\r\n".to_vec()
+                    } else if cmd == "QUIT" {
+                        if let Ok(mut g) = st.lock() {
+                            for d in &dele {
+                                if let Some(slot) = g.get_mut(d.wrapping_sub(1)) {
+                                    *slot = None;
+                                }
+                            }
+                        }
+                        let _ = w.write_all(b"+OK bye\r\n");
+                        break;
+                    } else {
+                        b"-ERR unknown command\r\n".to_vec()
+                    };
                 if w.write_all(&reply).is_err() {
                     break;
                 }
@@ -421,14 +661,43 @@ async fn server_without_capa_uidl_or_pipelining_works_with_delete_and_refuses_ke
     let ca = TestCa::new();
     let e = env(&ca);
     let md = e.dir.join("Maildir");
-    let a = account(&e, addr, Security::None, "bob", Destination::Maildir(md.clone()), Retention::Keep);
-    let err = fetch(&a, &Secret::new("pw"), &Resolver::system(), &opts(&e), &mut Quiet).await.err().map(|e| e.error);
-    assert!(matches!(err, Some(buzon_client::ClientError::KeepNeedsUidl { .. })), "{err:?}");
-    let a = account(&e, addr, Security::None, "bob", Destination::Maildir(md.clone()), Retention::Delete);
+    let a = account(
+        &e,
+        addr,
+        Security::None,
+        "bob",
+        Destination::Maildir(md.clone()),
+        Retention::Keep,
+    );
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error);
+    assert!(
+        matches!(err, Some(buzon_client::ClientError::KeepNeedsUidl { .. })),
+        "{err:?}"
+    );
+    let a = account(
+        &e,
+        addr,
+        Security::None,
+        "bob",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
     let r = run(&a, "pw", &opts(&e)).await;
     assert_eq!((r.fetched, r.deleted), (3, 3));
     assert_eq!(local_messages(&md), sorted((0..3).map(msg).collect()));
-    assert!(store.lock().map(|g| g.iter().all(Option::is_none)).unwrap_or(false));
+    assert!(store
+        .lock()
+        .map(|g| g.iter().all(Option::is_none))
+        .unwrap_or(false));
 }
 
 #[tokio::test]
@@ -437,10 +706,38 @@ async fn without_uidl_a_message_stored_before_an_interruption_is_not_stored_twic
     let ca = TestCa::new();
     let e = env(&ca);
     let md = e.dir.join("Maildir");
-    let proxy = FaultProxy::start(addr, Fault::BeforeCommand { prefix: "QUIT".into(), nth: 1 });
-    let a = account(&e, proxy.addr, Security::None, "bob", Destination::Maildir(md.clone()), Retention::Delete);
-    assert!(fetch(&a, &Secret::new("pw"), &Resolver::system(), &opts(&e), &mut Quiet).await.is_err());
-    let a = account(&e, addr, Security::None, "bob", Destination::Maildir(md.clone()), Retention::Delete);
+    let proxy = FaultProxy::start(
+        addr,
+        Fault::BeforeCommand {
+            prefix: "QUIT".into(),
+            nth: 1,
+        },
+    );
+    let a = account(
+        &e,
+        proxy.addr,
+        Security::None,
+        "bob",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
+    assert!(fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet
+    )
+    .await
+    .is_err());
+    let a = account(
+        &e,
+        addr,
+        Security::None,
+        "bob",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
     let r = run(&a, "pw", &opts(&e)).await;
     assert_eq!((r.fetched, r.recovered, r.deleted), (0, 3, 3), "{r:?}");
     assert_eq!(local_messages(&md), sorted((0..3).map(msg).collect()));
@@ -460,7 +757,11 @@ fn dovecot() -> Option<Dovecot> {
 
 fn dovecot_fill(d: &Dovecot, n: std::ops::Range<usize>) {
     for i in n {
-        d.deliver("alice", &format!("{}.M{i}P1.test,S={}", 1_700_000_000 + i, msg(i).len()), &msg(i));
+        d.deliver(
+            "alice",
+            &format!("{}.M{i}P1.test,S={}", 1_700_000_000 + i, msg(i).len()),
+            &msg(i),
+        );
     }
 }
 
@@ -468,13 +769,24 @@ fn dovecot_fill(d: &Dovecot, n: std::ops::Range<usize>) {
 async fn dovecot_policies_and_destinations() {
     let Some(d) = dovecot() else { return };
     let ca_file = d.ca_file();
-    let e = Env { _tmp: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")), dir: d.dir.path().join("client"), ca_file };
+    let e = Env {
+        _tmp: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
+        dir: d.dir.path().join("client"),
+        ca_file,
+    };
     std::fs::create_dir_all(&e.dir).unwrap_or_else(|e| panic!("{e}"));
 
     // keep over STLS (SCRAM-SHA-256 is offered and chosen), then new messages only.
     dovecot_fill(&d, 0..2);
     let md = e.dir.join("Maildir");
-    let a = account(&e, d.pop3, Security::Starttls, "alice", Destination::Maildir(md.clone()), Retention::Keep);
+    let a = account(
+        &e,
+        d.pop3,
+        Security::Starttls,
+        "alice",
+        Destination::Maildir(md.clone()),
+        Retention::Keep,
+    );
     let r = run(&a, "secret", &opts(&e)).await;
     assert_eq!((r.fetched, r.deleted), (2, 0), "{r:?}\n{}", d.log());
     dovecot_fill(&d, 2..3);
@@ -498,17 +810,35 @@ async fn dovecot_policies_and_destinations() {
     big.extend(std::iter::repeat_n(b'z', 4000));
     d.deliver("alice", "1800000000.Mbig.test", &big);
     let mb = e.dir.join("mbox");
-    let mut a3 = account(&e, d.pop3s, Security::Tls, "alice", Destination::Mbox(mb.clone()), Retention::Delete);
+    let mut a3 = account(
+        &e,
+        d.pop3s,
+        Security::Tls,
+        "alice",
+        Destination::Mbox(mb.clone()),
+        Retention::Delete,
+    );
     a3.name = "dovecot-mbox".into();
     a3.policy.max_size = Some(2000);
     let r = run(&a3, "secret", &opts(&e)).await;
-    assert_eq!((r.fetched, r.deleted, r.skipped_too_big), (2, 2, 1), "{r:?}");
+    assert_eq!(
+        (r.fetched, r.deleted, r.skipped_too_big),
+        (2, 2, 1),
+        "{r:?}"
+    );
     assert_eq!(d.message_count("alice"), 1);
     let text = std::fs::read_to_string(&mb).unwrap_or_default();
     assert_eq!(text.matches("\nSubject: message ").count(), 2);
 
     // the MDA, with headers-only for the big one (it stays on the server).
-    let mut a4 = account(&e, d.pop3s, Security::Tls, "alice", mda_script(&e.dir, 0), Retention::Delete);
+    let mut a4 = account(
+        &e,
+        d.pop3s,
+        Security::Tls,
+        "alice",
+        mda_script(&e.dir, 0),
+        Retention::Delete,
+    );
     a4.name = "dovecot-mda".into();
     a4.policy.max_size = Some(2000);
     a4.policy.oversize = Oversize::Headers;
@@ -516,41 +846,88 @@ async fn dovecot_policies_and_destinations() {
     let r = run(&a4, "secret", &opts(&e)).await;
     assert_eq!((r.fetched, r.headers_only, r.deleted), (2, 1, 1), "{r:?}");
     let got = local_messages_flat(&e.dir.join("mda-out"));
-    assert!(got.contains(&msg(5)) && got.contains(&b"Subject: big\n\n".to_vec()), "{got:?}");
+    assert!(
+        got.contains(&msg(5)) && got.contains(&b"Subject: big\n\n".to_vec()),
+        "{got:?}"
+    );
     assert_eq!(d.message_count("alice"), 1);
 }
 
 #[tokio::test]
 async fn dovecot_fault_at_each_point_then_clean_run() {
     let Some(d) = dovecot() else { return };
-    let e = Env { _tmp: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")), dir: d.dir.path().join("client"), ca_file: d.ca_file() };
+    let e = Env {
+        _tmp: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
+        dir: d.dir.path().join("client"),
+        ca_file: d.ca_file(),
+    };
     std::fs::create_dir_all(&e.dir).unwrap_or_else(|e| panic!("{e}"));
     let md = e.dir.join("Maildir");
     let mut round = 0;
     for f in [
         Fault::AfterServerBytes(700),
-        Fault::BeforeCommand { prefix: "RETR".into(), nth: 2 },
-        Fault::BeforeCommand { prefix: "DELE".into(), nth: 1 },
-        Fault::BeforeCommand { prefix: "QUIT".into(), nth: 1 },
-        Fault::AfterCommand { prefix: "QUIT".into(), nth: 1 },
+        Fault::BeforeCommand {
+            prefix: "RETR".into(),
+            nth: 2,
+        },
+        Fault::BeforeCommand {
+            prefix: "DELE".into(),
+            nth: 1,
+        },
+        Fault::BeforeCommand {
+            prefix: "QUIT".into(),
+            nth: 1,
+        },
+        Fault::AfterCommand {
+            prefix: "QUIT".into(),
+            nth: 1,
+        },
     ] {
         dovecot_fill(&d, round * 3..round * 3 + 3);
         round += 1;
         let proxy = FaultProxy::start(d.pop3, f.clone());
-        let a = account(&e, proxy.addr, Security::None, "alice", Destination::Maildir(md.clone()), Retention::Delete);
-        let _ = fetch(&a, &Secret::new("secret"), &Resolver::system(), &opts(&e), &mut Quiet).await;
+        let a = account(
+            &e,
+            proxy.addr,
+            Security::None,
+            "alice",
+            Destination::Maildir(md.clone()),
+            Retention::Delete,
+        );
+        let _ = fetch(
+            &a,
+            &Secret::new("secret"),
+            &Resolver::system(),
+            &opts(&e),
+            &mut Quiet,
+        )
+        .await;
         assert!(proxy.has_fired(), "{f:?}");
-        let a = account(&e, d.pop3, Security::None, "alice", Destination::Maildir(md.clone()), Retention::Delete);
+        let a = account(
+            &e,
+            d.pop3,
+            Security::None,
+            "alice",
+            Destination::Maildir(md.clone()),
+            Retention::Delete,
+        );
         run(&a, "secret", &opts(&e)).await;
         assert_eq!(d.message_count("alice"), 0, "{f:?}");
-        assert_eq!(local_messages(&md), sorted((0..round * 3).map(msg).collect()), "{f:?}");
+        assert_eq!(
+            local_messages(&md),
+            sorted((0..round * 3).map(msg).collect()),
+            "{f:?}"
+        );
     }
 }
 
 // ---------------------------------------------------------------- check
 
 fn step<'a>(r: &'a buzon_client::check::CheckReport, name: &str) -> &'a buzon_client::check::Step {
-    r.steps.iter().find(|s| s.step == name).unwrap_or_else(|| panic!("no step {name}: {r:#?}"))
+    r.steps
+        .iter()
+        .find(|s| s.step == name)
+        .unwrap_or_else(|| panic!("no step {name}: {r:#?}"))
 }
 
 async fn check_of(a: &Account, pw: Option<&str>) -> buzon_client::check::CheckReport {
@@ -559,13 +936,21 @@ async fn check_of(a: &Account, pw: Option<&str>) -> buzon_client::check::CheckRe
 }
 
 /// A buzon server whose certificate is issued by `ca` for `names`, valid `days`.
-fn server_with_cert(names: &'static [&'static str], days: (i64, i64)) -> (TestServer, TestCa, tempfile::TempDir) {
+fn server_with_cert(
+    names: &'static [&'static str],
+    days: (i64, i64),
+) -> (TestServer, TestCa, tempfile::TempDir) {
     let ca = TestCa::new();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cert = ca.issue(dir.path(), names, days);
     let s = TestServer::builder()
         .user("alice", "pw")
-        .config(move |c| c.tls = TlsSource::Files { certificate: cert.cert_path, key: cert.key_path })
+        .config(move |c| {
+            c.tls = TlsSource::Files {
+                certificate: cert.cert_path,
+                key: cert.key_path,
+            }
+        })
         .start();
     (s, ca, dir)
 }
@@ -574,12 +959,25 @@ fn server_with_cert(names: &'static [&'static str], days: (i64, i64)) -> (TestSe
 async fn check_walks_every_step_of_a_good_account() {
     let s = buzon_server(2);
     let e = env(&s.ca);
-    let a = account(&e, s.pop3, Security::Starttls, "alice", Destination::Maildir(e.dir.join("m")), Retention::Keep);
+    let a = account(
+        &e,
+        s.pop3,
+        Security::Starttls,
+        "alice",
+        Destination::Maildir(e.dir.join("m")),
+        Retention::Keep,
+    );
     let r = check_of(&a, Some("pw")).await;
     assert!(r.ok, "{r:#?}");
     let names: Vec<&str> = r.steps.iter().map(|s| s.step).collect();
-    assert_eq!(names, ["DNS", "TCP", "greeting", "CAPA", "STLS", "login", "STAT"]);
-    assert!(step(&r, "STAT").detail.starts_with("2 messages waiting"), "{r:#?}");
+    assert_eq!(
+        names,
+        ["DNS", "TCP", "greeting", "CAPA", "STLS", "login", "STAT"]
+    );
+    assert!(
+        step(&r, "STAT").detail.starts_with("2 messages waiting"),
+        "{r:#?}"
+    );
 }
 
 #[tokio::test]
@@ -589,10 +987,21 @@ async fn check_explains_broken_setups() {
     let dest = || Destination::Maildir(PathBuf::from("/nonexistent"));
 
     // Closed port.
-    let closed = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap_or_else(|e| panic!("{e}"));
-    let r = check_of(&account(&e, closed, Security::Tls, "alice", dest(), Retention::Keep), None).await;
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let r = check_of(
+        &account(&e, closed, Security::Tls, "alice", dest(), Retention::Keep),
+        None,
+    )
+    .await;
     let t = step(&r, "TCP");
-    assert!(!t.ok && t.detail.contains("connection refused") && t.fix.as_deref().unwrap_or("").contains("995"), "{r:#?}");
+    assert!(
+        !t.ok
+            && t.detail.contains("connection refused")
+            && t.fix.as_deref().unwrap_or("").contains("995"),
+        "{r:#?}"
+    );
     assert_eq!(r.failure(), Some(ErrorClass::Connection));
 
     // Unknown host.
@@ -603,48 +1012,124 @@ async fn check_explains_broken_setups() {
 
     // A server that accepts and never greets.
     let silent = FaultProxy::start(s.pop3, Fault::Silent);
-    let mut a = account(&e, silent.addr, Security::Starttls, "alice", dest(), Retention::Keep);
+    let mut a = account(
+        &e,
+        silent.addr,
+        Security::Starttls,
+        "alice",
+        dest(),
+        Retention::Keep,
+    );
     a.server.timeouts.read = Duration::from_secs(1);
     a.server.timeouts.handshake = Duration::from_secs(1);
     let r = check_of(&a, None).await;
-    assert!(step(&r, "greeting").detail.contains("sent no greeting"), "{r:#?}");
+    assert!(
+        step(&r, "greeting").detail.contains("sent no greeting"),
+        "{r:#?}"
+    );
 
     // A port that drops connection attempts: a listener with a full backlog.
-    let full = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap_or_else(|e| panic!("{e}"));
-    full.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap_or_else(|e| panic!("{e}")).into()).unwrap_or_else(|e| panic!("{e}"));
+    let full = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    full.bind(
+        &"127.0.0.1:0"
+            .parse::<SocketAddr>()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     full.listen(0).unwrap_or_else(|e| panic!("{e}"));
-    let full_addr = full.local_addr().ok().and_then(|a| a.as_socket()).unwrap_or_else(|| panic!("addr"));
+    let full_addr = full
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .unwrap_or_else(|| panic!("addr"));
     let mut fillers = Vec::new();
     for _ in 0..4 {
-        if let Ok(c) = std::net::TcpStream::connect_timeout(&full_addr, Duration::from_millis(300)) {
+        if let Ok(c) = std::net::TcpStream::connect_timeout(&full_addr, Duration::from_millis(300))
+        {
             fillers.push(c);
         }
     }
-    let mut a = account(&e, full_addr, Security::Tls, "alice", dest(), Retention::Keep);
+    let mut a = account(
+        &e,
+        full_addr,
+        Security::Tls,
+        "alice",
+        dest(),
+        Retention::Keep,
+    );
     a.server.timeouts.connect = Duration::from_secs(1);
     let r = check_of(&a, None).await;
     let t = step(&r, "TCP");
-    assert!(!t.ok && t.detail.contains("no answer") && t.fix.as_deref().unwrap_or("").contains("firewall"), "{r:#?}");
+    assert!(
+        !t.ok
+            && t.detail.contains("no answer")
+            && t.fix.as_deref().unwrap_or("").contains("firewall"),
+        "{r:#?}"
+    );
 
     // TLS spoken to the plain port, and plain POP3 to the TLS port.
-    let r = check_of(&account(&e, s.pop3, Security::Tls, "alice", dest(), Retention::Keep), None).await;
+    let r = check_of(
+        &account(&e, s.pop3, Security::Tls, "alice", dest(), Retention::Keep),
+        None,
+    )
+    .await;
     let t = step(&r, "TLS");
-    assert!(!t.ok && t.fix.as_deref().unwrap_or("").contains("starttls"), "{r:#?}");
-    let mut a = account(&e, s.pop3s, Security::Starttls, "alice", dest(), Retention::Keep);
+    assert!(
+        !t.ok && t.fix.as_deref().unwrap_or("").contains("starttls"),
+        "{r:#?}"
+    );
+    let mut a = account(
+        &e,
+        s.pop3s,
+        Security::Starttls,
+        "alice",
+        dest(),
+        Retention::Keep,
+    );
     a.server.timeouts.read = Duration::from_secs(1);
     let r = check_of(&a, None).await;
     let g = step(&r, "greeting");
-    assert!(!g.ok && g.fix.as_deref().unwrap_or("").contains("security = \"tls\""), "{r:#?}");
+    assert!(
+        !g.ok
+            && g.fix
+                .as_deref()
+                .unwrap_or("")
+                .contains("security = \"tls\""),
+        "{r:#?}"
+    );
 
     // Wrong password: the full address form is rejected, and so is the local part.
-    let mut a = account(&e, s.pop3s, Security::Tls, "alice@example.test", dest(), Retention::Keep);
+    let mut a = account(
+        &e,
+        s.pop3s,
+        Security::Tls,
+        "alice@example.test",
+        dest(),
+        Retention::Keep,
+    );
     let r = check_of(&a, Some("wrong")).await;
     let l = step(&r, "login");
-    assert!(!l.ok && l.fix.as_deref().unwrap_or("").contains("\"alice\" without the domain was rejected too"), "{r:#?}");
+    assert!(
+        !l.ok
+            && l.fix
+                .as_deref()
+                .unwrap_or("")
+                .contains("\"alice\" without the domain was rejected too"),
+        "{r:#?}"
+    );
     assert_eq!(r.failure(), Some(ErrorClass::Auth));
     // The right password with the full address: the local part works, and check says so.
     let r = check_of(&a, Some("pw")).await;
-    assert!(step(&r, "login").fix.as_deref().unwrap_or("").contains("set user = \"alice\""), "{r:#?}");
+    assert!(
+        step(&r, "login")
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("set user = \"alice\""),
+        "{r:#?}"
+    );
     a.user = "alice".into();
     assert!(check_of(&a, Some("pw")).await.ok);
 }
@@ -655,41 +1140,93 @@ async fn check_explains_certificate_problems_and_missing_stls() {
     // Expired.
     let (s, ca, _d) = server_with_cert(&["localhost"], (-30, -1));
     let e = env(&ca);
-    let r = check_of(&account(&e, s.pop3s, Security::Tls, "alice", dest(), Retention::Keep), None).await;
+    let r = check_of(
+        &account(&e, s.pop3s, Security::Tls, "alice", dest(), Retention::Keep),
+        None,
+    )
+    .await;
     let t = step(&r, "TLS");
     assert!(!t.ok && t.detail.contains("expired"), "{r:#?}");
     assert_eq!(r.failure(), Some(ErrorClass::Tls));
     // For another name.
     let (s, ca, _d) = server_with_cert(&["mail.other.test"], (-1, 30));
     let e = env(&ca);
-    let r = check_of(&account(&e, s.pop3s, Security::Tls, "alice", dest(), Retention::Keep), None).await;
+    let r = check_of(
+        &account(&e, s.pop3s, Security::Tls, "alice", dest(), Retention::Keep),
+        None,
+    )
+    .await;
     let t = step(&r, "TLS");
     assert!(!t.ok && t.detail.contains("mail.other.test"), "{r:#?}");
     // Self-signed: the fingerprint and how to pin it; pinning works.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let cert = TestCa::self_signed(dir.path(), &["localhost"]);
-    let s = TestServer::builder().user("alice", "pw").config(move |c| c.tls = TlsSource::Files { certificate: cert.cert_path, key: cert.key_path }).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(move |c| {
+            c.tls = TlsSource::Files {
+                certificate: cert.cert_path,
+                key: cert.key_path,
+            }
+        })
+        .start();
     let e = env(&TestCa::new());
     let mut a = account(&e, s.pop3s, Security::Tls, "alice", dest(), Retention::Keep);
     let r = check_of(&a, None).await;
     let t = step(&r, "TLS");
     let fix = t.fix.clone().unwrap_or_default();
-    assert!(!t.ok && t.detail.contains("self-signed") && fix.contains("fingerprint = \"sha256:"), "{r:#?}");
-    let fp = fix.split('"').nth(1).and_then(Fingerprint::parse).unwrap_or_else(|| panic!("{fix}"));
-    a.server.tls = TlsSettings { fingerprint: Some(fp), no_system_roots: true, ..Default::default() };
+    assert!(
+        !t.ok && t.detail.contains("self-signed") && fix.contains("fingerprint = \"sha256:"),
+        "{r:#?}"
+    );
+    let fp = fix
+        .split('"')
+        .nth(1)
+        .and_then(Fingerprint::parse)
+        .unwrap_or_else(|| panic!("{fix}"));
+    a.server.tls = TlsSettings {
+        fingerprint: Some(fp),
+        no_system_roots: true,
+        ..Default::default()
+    };
     assert!(check_of(&a, Some("pw")).await.ok);
     // A server without STLS: stop, no silent downgrade.
-    let s = TestServer::builder().user("alice", "pw").config(|c| c.listeners[0].starttls = false).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.listeners[0].starttls = false)
+        .start();
     let e = env(&s.ca);
-    let r = check_of(&account(&e, s.pop3, Security::Starttls, "alice", dest(), Retention::Keep), Some("pw")).await;
+    let r = check_of(
+        &account(
+            &e,
+            s.pop3,
+            Security::Starttls,
+            "alice",
+            dest(),
+            Retention::Keep,
+        ),
+        Some("pw"),
+    )
+    .await;
     let t = step(&r, "STLS");
     assert!(!t.ok && t.detail.contains("does not offer STLS"), "{r:#?}");
     // Plaintext refused by the server (loopback not trusted), when the user allowed it.
-    let s = TestServer::builder().user("alice", "pw").trust_loopback(false).config(|c| c.listeners[0].starttls = false).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .trust_loopback(false)
+        .config(|c| c.listeners[0].starttls = false)
+        .start();
     let e = env(&s.ca);
-    let r = check_of(&account(&e, s.pop3, Security::None, "alice", dest(), Retention::Keep), Some("pw")).await;
+    let r = check_of(
+        &account(&e, s.pop3, Security::None, "alice", dest(), Retention::Keep),
+        Some("pw"),
+    )
+    .await;
     let l = step(&r, "login");
-    assert!(!l.ok && l.detail.contains("refuses plaintext logins"), "{r:#?}");
+    assert!(
+        !l.ok && l.detail.contains("refuses plaintext logins"),
+        "{r:#?}"
+    );
 }
 
 // ---------------------------------------------------------------- setup
@@ -701,21 +1238,51 @@ async fn setup_finds_the_server_through_srv_records_and_tests_the_user_name() {
     let (s, ca, _d) = server_with_cert(&["pop.example.test"], (-1, 30));
     let e = env(&ca);
     let dns = TestDns::start(vec![
-        ("_pop3s._tcp.example.test", DnsRecord::Srv { priority: 0, weight: 1, port: s.pop3s.port(), target: "pop.example.test".into() }),
-        ("pop.example.test", DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}")))),
+        (
+            "_pop3s._tcp.example.test",
+            DnsRecord::Srv {
+                priority: 0,
+                weight: 1,
+                port: s.pop3s.port(),
+                target: "pop.example.test".into(),
+            },
+        ),
+        (
+            "pop.example.test",
+            DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+        ),
     ]);
     let o = DiscoverOptions {
         resolver: Resolver::with_name_server(dns.addr),
-        tls: TlsSettings { ca_file: Some(e.ca_file.clone()), no_system_roots: true, ..Default::default() },
+        tls: TlsSettings {
+            ca_file: Some(e.ca_file.clone()),
+            no_system_roots: true,
+            ..Default::default()
+        },
         password: Some(Secret::new("pw")),
         no_guess: true,
         ..Default::default()
     };
-    let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
-    let p = d.chosen().unwrap_or_else(|| panic!("nothing found: {d:#?}"));
-    assert_eq!((p.candidate.host.as_str(), p.candidate.port, p.candidate.security), ("pop.example.test", s.pop3s.port(), Security::Tls));
+    let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = d
+        .chosen()
+        .unwrap_or_else(|| panic!("nothing found: {d:#?}"));
+    assert_eq!(
+        (
+            p.candidate.host.as_str(),
+            p.candidate.port,
+            p.candidate.security
+        ),
+        ("pop.example.test", s.pop3s.port(), Security::Tls)
+    );
     assert_eq!(p.candidate.source, "SRV _pop3s._tcp");
-    assert_eq!(p.user.as_deref(), Some("alice"), "the full address fails, the local part logs in: {d:#?}");
+    assert_eq!(
+        p.user.as_deref(),
+        Some("alice"),
+        "the full address fails, the local part logs in: {d:#?}"
+    );
     assert!(!p.outside_domain);
 }
 
@@ -723,7 +1290,10 @@ async fn setup_finds_the_server_through_srv_records_and_tests_the_user_name() {
 async fn setup_uses_autoconfig_when_there_are_no_srv_records_and_flags_outside_targets() {
     let (s, ca, _d) = server_with_cert(&["pop.provider.test"], (-1, 30));
     let e = env(&ca);
-    let dns = TestDns::start(vec![("pop.provider.test", DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))))]);
+    let dns = TestDns::start(vec![(
+        "pop.provider.test",
+        DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+    )]);
     let xml = format!(
         r#"<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="provider.test">
 <incomingServer type="pop3"><hostname>pop.provider.test</hostname><port>{}</port><socketType>STARTTLS</socketType><username>%EMAILLOCALPART%</username></incomingServer>
@@ -734,18 +1304,36 @@ async fn setup_uses_autoconfig_when_there_are_no_srv_records_and_flags_outside_t
     let o = DiscoverOptions {
         resolver: Resolver::with_name_server(dns.addr),
         autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
-        tls: TlsSettings { ca_file: Some(e.ca_file.clone()), no_system_roots: true, ..Default::default() },
+        tls: TlsSettings {
+            ca_file: Some(e.ca_file.clone()),
+            no_system_roots: true,
+            ..Default::default()
+        },
         password: Some(Secret::new("pw")),
         no_guess: true,
         ..Default::default()
     };
-    let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
-    let p = d.chosen().unwrap_or_else(|| panic!("nothing found: {d:#?}"));
-    assert_eq!((p.candidate.host.as_str(), p.candidate.security, p.candidate.source.as_str()), ("pop.provider.test", Security::Starttls, "autoconfig"));
+    let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = d
+        .chosen()
+        .unwrap_or_else(|| panic!("nothing found: {d:#?}"));
+    assert_eq!(
+        (
+            p.candidate.host.as_str(),
+            p.candidate.security,
+            p.candidate.source.as_str()
+        ),
+        ("pop.provider.test", Security::Starttls, "autoconfig")
+    );
     assert_eq!(p.user.as_deref(), Some("alice"));
     assert!(p.outside_domain, "provider.test is outside example.test");
     let reqs = https.requests.lock().map(|r| r.clone()).unwrap_or_default();
-    assert_eq!(reqs, ["/mail/config-v1.1.xml?emailaddress=alice@example.test"]);
+    assert_eq!(
+        reqs,
+        ["/mail/config-v1.1.xml?emailaddress=alice@example.test"]
+    );
 }
 
 #[tokio::test]
@@ -757,10 +1345,20 @@ async fn setup_reports_nothing_found_when_every_source_is_empty() {
     let o = DiscoverOptions {
         resolver: Resolver::with_name_server(dns.addr),
         autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
-        tls: TlsSettings { ca_file: Some(e.ca_file.clone()), no_system_roots: true, ..Default::default() },
+        tls: TlsSettings {
+            ca_file: Some(e.ca_file.clone()),
+            no_system_roots: true,
+            ..Default::default()
+        },
         ..Default::default()
     };
-    let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {}).await.unwrap_or_else(|e| panic!("{e}"));
+    let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(d.chosen().is_none() && d.probes.is_empty(), "{d:#?}");
-    assert!(d.notes.iter().any(|n| n.contains("HTTP 404")), "{:?}", d.notes);
+    assert!(
+        d.notes.iter().any(|n| n.contains("HTTP 404")),
+        "{:?}",
+        d.notes
+    );
 }

@@ -11,7 +11,11 @@ use crate::types::{MsgNum, Uidl};
 
 /// Limits for server replies: status lines up to 512 octets (RFC 2449 §4), message lines
 /// up to 64 KiB (longer than RFC 5322's 998 because real mail breaks that rule).
-pub const REPLY_LIMITS: LineLimits = LineLimits { max_line: 64 * 1024, hard_cap: 64 * 1024, allow_bare_lf: true };
+pub const REPLY_LIMITS: LineLimits = LineLimits {
+    max_line: 64 * 1024,
+    hard_cap: 64 * 1024,
+    allow_bare_lf: true,
+};
 
 /// One piece of a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +78,10 @@ impl Default for ReplyReader {
 
 impl ReplyReader {
     pub fn new() -> Self {
-        Self { lines: LineReader::new(REPLY_LIMITS), expect: Expect::Idle }
+        Self {
+            lines: LineReader::new(REPLY_LIMITS),
+            expect: Expect::Idle,
+        }
     }
 
     /// Announces the next reply: `multi` when a `+OK` to it is followed by a body
@@ -102,21 +109,38 @@ impl ReplyReader {
     /// `ended`. Outside a body it consumes nothing and reports `ended`.
     pub fn skip_body(&mut self) -> Result<BodyProgress, ReplyError> {
         if self.expect != Expect::Body {
-            return Ok(BodyProgress { octets: 0, wire: 0, ended: true });
+            return Ok(BodyProgress {
+                octets: 0,
+                wire: 0,
+                ended: true,
+            });
         }
-        let BodySkip { wire, stuffed, ended } = self.lines.skip_body_lines().map_err(|_| ReplyError::LineTooLong)?;
+        let BodySkip {
+            wire,
+            stuffed,
+            ended,
+        } = self
+            .lines
+            .skip_body_lines()
+            .map_err(|_| ReplyError::LineTooLong)?;
         if ended {
             self.expect = Expect::Idle;
         }
         let terminator = if ended { 3 } else { 0 };
-        Ok(BodyProgress { octets: (wire - stuffed - terminator) as u64, wire: wire as u64, ended })
+        Ok(BodyProgress {
+            octets: (wire - stuffed - terminator) as u64,
+            wire: wire as u64,
+            ended,
+        })
     }
 
     /// The next event, or `None` when more bytes are needed.
     pub fn next_event(&mut self) -> Option<Result<ReplyEvent, ReplyError>> {
         let line = match self.lines.next_line()? {
             Ok(l) => l,
-            Err(LineError::Runaway) | Err(LineError::TooLong) => return Some(Err(ReplyError::LineTooLong)),
+            Err(LineError::Runaway) | Err(LineError::TooLong) => {
+                return Some(Err(ReplyError::LineTooLong))
+            }
             Err(LineError::BareLf) => return Some(Err(ReplyError::LineTooLong)),
         };
         Some(match self.expect {
@@ -124,7 +148,11 @@ impl ReplyReader {
                 let multi = matches!(self.expect, Expect::Status { multi: true });
                 match parse_status_line(&line) {
                     Ok(status) => {
-                        self.expect = if multi && matches!(status, StatusLine::Ok { .. }) { Expect::Body } else { Expect::Idle };
+                        self.expect = if multi && matches!(status, StatusLine::Ok { .. }) {
+                            Expect::Body
+                        } else {
+                            Expect::Idle
+                        };
                         Ok(ReplyEvent::Status(status))
                     }
                     Err(e) => Err(ReplyError::Status(e)),
@@ -148,14 +176,26 @@ impl ReplyReader {
 /// RFC 2449 §5, RFC 5034 §4): what to pass to [`ReplyReader::expect`].
 pub fn expects_body(command: &crate::Command) -> bool {
     use crate::Command as C;
-    matches!(command, C::Retr(_) | C::Top(..) | C::Capa | C::List(None) | C::Uidl(None) | C::Auth { mechanism: None, .. })
+    matches!(
+        command,
+        C::Retr(_)
+            | C::Top(..)
+            | C::Capa
+            | C::List(None)
+            | C::Uidl(None)
+            | C::Auth {
+                mechanism: None,
+                ..
+            }
+    )
 }
 
 /// RFC 1939 §5: the text of a `+OK` to STAT is "nn mm" (message count, octets). Extra
 /// words after the two numbers are allowed ("the server may add text after").
 pub fn parse_stat(text: &str) -> Option<(u32, u64)> {
     let mut w = text.split_ascii_whitespace();
-    let count = crate::types::parse_decimal(w.next()?.as_bytes()).and_then(|n| u32::try_from(n).ok())?;
+    let count =
+        crate::types::parse_decimal(w.next()?.as_bytes()).and_then(|n| u32::try_from(n).ok())?;
     let octets = crate::types::parse_decimal(w.next()?.as_bytes())?;
     Some((count, octets))
 }
@@ -226,7 +266,13 @@ mod tests {
 
     #[test]
     fn skip_body_counts_unstuffed_octets_in_every_chunking() {
-        let msgs: [&[u8]; 5] = [b"Subject: hi\n\n.dot\nplain\n", b"", b".\n..\n.", b"a\r\n.\r\nb", b"x\n.\n"];
+        let msgs: [&[u8]; 5] = [
+            b"Subject: hi\n\n.dot\nplain\n",
+            b"",
+            b".\n..\n.",
+            b"a\r\n.\r\nb",
+            b"x\n.\n",
+        ];
         for msg in msgs {
             let encoded = encode_message(msg, Extent::Whole);
             let mut wire = b"+OK\r\n".to_vec();
@@ -279,9 +325,15 @@ mod tests {
         let mut r = ReplyReader::new();
         r.expect(true);
         r.feed(b"-ERR no such message\r\n+OK\r\n");
-        assert!(matches!(r.next_event(), Some(Ok(ReplyEvent::Status(StatusLine::Err { .. })))));
+        assert!(matches!(
+            r.next_event(),
+            Some(Ok(ReplyEvent::Status(StatusLine::Err { .. })))
+        ));
         r.expect(false);
-        assert!(matches!(r.next_event(), Some(Ok(ReplyEvent::Status(StatusLine::Ok { .. })))));
+        assert!(matches!(
+            r.next_event(),
+            Some(Ok(ReplyEvent::Status(StatusLine::Ok { .. })))
+        ));
     }
     #[test]
     fn listings_known_answers() {
@@ -295,10 +347,19 @@ mod tests {
         assert_eq!(parse_scan_listing(b"2 200"), Some((n(2), 200)));
         assert_eq!(parse_scan_listing(b"0 200"), None);
         assert_eq!(parse_scan_listing(b"1"), None);
-        assert_eq!(parse_uid_listing(b"1 whqtswO00WBw418f9t5JxYwZ\r\n"), Some((n(1), Uidl::new("whqtswO00WBw418f9t5JxYwZ").unwrap_or_else(|| panic!()))));
+        assert_eq!(
+            parse_uid_listing(b"1 whqtswO00WBw418f9t5JxYwZ\r\n"),
+            Some((
+                n(1),
+                Uidl::new("whqtswO00WBw418f9t5JxYwZ").unwrap_or_else(|| panic!())
+            ))
+        );
         assert_eq!(parse_uid_listing(b"1 a b"), None);
         assert_eq!(parse_uid_listing(b"1 \xff"), None);
-        assert_eq!(parse_uid_listing(&[b"1 ".as_slice(), &[b'x'; 71]].concat()), None);
+        assert_eq!(
+            parse_uid_listing(&[b"1 ".as_slice(), &[b'x'; 71]].concat()),
+            None
+        );
         assert!(expects_body(&crate::Command::Uidl(None)));
         assert!(!expects_body(&crate::Command::Uidl(Some(n(1)))));
         assert!(expects_body(&crate::Command::Top(n(1), 0)));

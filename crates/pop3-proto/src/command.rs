@@ -16,7 +16,10 @@ pub enum Command {
     /// RFC 1939 §7: APOP name digest
     Apop { user: String, digest: String },
     /// RFC 5034 §4: AUTH [mechanism [initial-response]]; bare AUTH lists mechanisms.
-    Auth { mechanism: Option<String>, initial: Option<InitialResponse> },
+    Auth {
+        mechanism: Option<String>,
+        initial: Option<InitialResponse>,
+    },
     /// RFC 1939 §5
     Stat,
     /// RFC 1939 §5: LIST [msg]
@@ -121,7 +124,10 @@ pub enum CommandError {
     /// The keyword is not a POP3 command we know.
     Unknown,
     /// Arguments missing, extra or malformed; the text says which.
-    BadArguments { command: &'static str, reason: &'static str },
+    BadArguments {
+        command: &'static str,
+        reason: &'static str,
+    },
     /// A message number that is not 1..=4294967295.
     BadMsgNum { command: &'static str },
     /// An argument that must be UTF-8 text is not.
@@ -163,7 +169,10 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             // rest of the line after exactly one separating space.
             let arg = line.get(5..).unwrap_or_default();
             if arg.is_empty() {
-                return Err(CommandError::BadArguments { command: "PASS", reason: "password missing" });
+                return Err(CommandError::BadArguments {
+                    command: "PASS",
+                    reason: "password missing",
+                });
             }
             Ok(Command::Pass(Secret::new(arg)))
         }
@@ -171,8 +180,14 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             let args = words(rest);
             match args.as_slice() {
                 [name] => Ok(Command::User(user_name(name, "USER")?)),
-                [] => Err(CommandError::BadArguments { command: "USER", reason: "user name missing" }),
-                _ => Err(CommandError::BadArguments { command: "USER", reason: "too many arguments" }),
+                [] => Err(CommandError::BadArguments {
+                    command: "USER",
+                    reason: "user name missing",
+                }),
+                _ => Err(CommandError::BadArguments {
+                    command: "USER",
+                    reason: "too many arguments",
+                }),
             }
         }
         b"APOP" => match words(rest).as_slice() {
@@ -184,22 +199,40 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
                         reason: "digest must be 32 hexadecimal digits",
                     });
                 }
-                Ok(Command::Apop { user: user_name(name, "APOP")?, digest: digest.to_ascii_lowercase() })
+                Ok(Command::Apop {
+                    user: user_name(name, "APOP")?,
+                    digest: digest.to_ascii_lowercase(),
+                })
             }
-            _ => Err(CommandError::BadArguments { command: "APOP", reason: "expected: APOP name digest" }),
+            _ => Err(CommandError::BadArguments {
+                command: "APOP",
+                reason: "expected: APOP name digest",
+            }),
         },
         b"AUTH" => match words(rest).as_slice() {
-            [] => Ok(Command::Auth { mechanism: None, initial: None }),
-            [mech] => Ok(Command::Auth { mechanism: Some(mechanism(mech)?), initial: None }),
+            [] => Ok(Command::Auth {
+                mechanism: None,
+                initial: None,
+            }),
+            [mech] => Ok(Command::Auth {
+                mechanism: Some(mechanism(mech)?),
+                initial: None,
+            }),
             [mech, ir] => {
                 let initial = if *ir == b"=" {
                     InitialResponse::Empty
                 } else {
                     InitialResponse::Base64(Secret::new(*ir))
                 };
-                Ok(Command::Auth { mechanism: Some(mechanism(mech)?), initial: Some(initial) })
+                Ok(Command::Auth {
+                    mechanism: Some(mechanism(mech)?),
+                    initial: Some(initial),
+                })
             }
-            _ => Err(CommandError::BadArguments { command: "AUTH", reason: "too many arguments" }),
+            _ => Err(CommandError::BadArguments {
+                command: "AUTH",
+                reason: "too many arguments",
+            }),
         },
         b"STAT" => no_args(rest, "STAT", Command::Stat),
         b"NOOP" => no_args(rest, "NOOP", Command::Noop),
@@ -221,7 +254,10 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
                 })?;
                 Ok(Command::Top(n, k))
             }
-            _ => Err(CommandError::BadArguments { command: "TOP", reason: "expected: TOP msg lines" }),
+            _ => Err(CommandError::BadArguments {
+                command: "TOP",
+                reason: "expected: TOP msg lines",
+            }),
         },
         _ => Err(CommandError::Unknown),
     }
@@ -246,7 +282,10 @@ fn utf8(s: &[u8], command: &'static str) -> Result<String, CommandError> {
 /// no account name contains and which must never reach a log line.
 fn user_name(s: &[u8], command: &'static str) -> Result<String, CommandError> {
     if s.iter().any(|&b| b < 0x20 || b == 0x7f) {
-        return Err(CommandError::BadArguments { command, reason: "control character in the user name" });
+        return Err(CommandError::BadArguments {
+            command,
+            reason: "control character in the user name",
+        });
     }
     utf8(s, command)
 }
@@ -255,9 +294,13 @@ fn mechanism(s: &[u8]) -> Result<String, CommandError> {
     // RFC 4422 §3.1: 1–20 characters from A–Z, 0–9, "-" and "_".
     let valid = !s.is_empty()
         && s.len() <= 20
-        && s.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+        && s.iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
     if !valid {
-        return Err(CommandError::BadArguments { command: "AUTH", reason: "invalid mechanism name" });
+        return Err(CommandError::BadArguments {
+            command: "AUTH",
+            reason: "invalid mechanism name",
+        });
     }
     Ok(String::from_utf8_lossy(s).to_ascii_uppercase())
 }
@@ -266,23 +309,37 @@ fn no_args(rest: &[u8], command: &'static str, c: Command) -> Result<Command, Co
     if words(rest).is_empty() {
         Ok(c)
     } else {
-        Err(CommandError::BadArguments { command, reason: "takes no arguments" })
+        Err(CommandError::BadArguments {
+            command,
+            reason: "takes no arguments",
+        })
     }
 }
 
 fn optional_msg(rest: &[u8], command: &'static str) -> Result<Option<MsgNum>, CommandError> {
     match words(rest).as_slice() {
         [] => Ok(None),
-        [n] => MsgNum::parse(n).map(Some).ok_or(CommandError::BadMsgNum { command }),
-        _ => Err(CommandError::BadArguments { command, reason: "too many arguments" }),
+        [n] => MsgNum::parse(n)
+            .map(Some)
+            .ok_or(CommandError::BadMsgNum { command }),
+        _ => Err(CommandError::BadArguments {
+            command,
+            reason: "too many arguments",
+        }),
     }
 }
 
 fn one_msg(rest: &[u8], command: &'static str) -> Result<MsgNum, CommandError> {
     match words(rest).as_slice() {
         [n] => MsgNum::parse(n).ok_or(CommandError::BadMsgNum { command }),
-        [] => Err(CommandError::BadArguments { command, reason: "message number missing" }),
-        _ => Err(CommandError::BadArguments { command, reason: "too many arguments" }),
+        [] => Err(CommandError::BadArguments {
+            command,
+            reason: "message number missing",
+        }),
+        _ => Err(CommandError::BadArguments {
+            command,
+            reason: "too many arguments",
+        }),
     }
 }
 
@@ -296,10 +353,22 @@ mod tests {
 
     #[test]
     fn user_names_with_control_characters_are_refused() {
-        for bad in [&b"USER al\0ice"[..], b"USER a\x1b[31mb", b"USER a\x7fb", b"USER a\tb", b"APOP a\x01b 0123456789abcdef0123456789abcdef"] {
-            assert!(matches!(parse_command(bad), Err(CommandError::BadArguments { .. })), "{bad:?}");
+        for bad in [
+            &b"USER al\0ice"[..],
+            b"USER a\x1b[31mb",
+            b"USER a\x7fb",
+            b"USER a\tb",
+            b"APOP a\x01b 0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(
+                matches!(parse_command(bad), Err(CommandError::BadArguments { .. })),
+                "{bad:?}"
+            );
         }
-        assert_eq!(parse_command("USER usuário".as_bytes()), Ok(Command::User("usuário".into())));
+        assert_eq!(
+            parse_command("USER usuário".as_bytes()),
+            Ok(Command::User("usuário".into()))
+        );
     }
 
     #[test]
@@ -313,28 +382,109 @@ mod tests {
             (b"LIST 0", Err(CommandError::BadMsgNum { command: "LIST" })),
             (b"LIST x", Err(CommandError::BadMsgNum { command: "LIST" })),
             (b"RETR 1", Ok(Command::Retr(n(1)))),
-            (b"RETR", Err(CommandError::BadArguments { command: "RETR", reason: "message number missing" })),
+            (
+                b"RETR",
+                Err(CommandError::BadArguments {
+                    command: "RETR",
+                    reason: "message number missing",
+                }),
+            ),
             (b"DELE 7", Ok(Command::Dele(n(7)))),
             (b"TOP 1 0", Ok(Command::Top(n(1), 0))),
             (b"TOP 1 10", Ok(Command::Top(n(1), 10))),
-            (b"TOP 1 -1", Err(CommandError::BadArguments { command: "TOP", reason: "line count must be a non-negative number" })),
-            (b"TOP 1", Err(CommandError::BadArguments { command: "TOP", reason: "expected: TOP msg lines" })),
+            (
+                b"TOP 1 -1",
+                Err(CommandError::BadArguments {
+                    command: "TOP",
+                    reason: "line count must be a non-negative number",
+                }),
+            ),
+            (
+                b"TOP 1",
+                Err(CommandError::BadArguments {
+                    command: "TOP",
+                    reason: "expected: TOP msg lines",
+                }),
+            ),
             (b"UIDL", Ok(Command::Uidl(None))),
             (b"UIDL 3", Ok(Command::Uidl(Some(n(3))))),
             (b"USER mrose", Ok(Command::User("mrose".into()))),
-            (b"USER", Err(CommandError::BadArguments { command: "USER", reason: "user name missing" })),
-            (b"PASS secret pass", Ok(Command::Pass(Secret::new("secret pass")))),
-            (b"PASS", Err(CommandError::BadArguments { command: "PASS", reason: "password missing" })),
-            (b"APOP mrose c4c9334bac560ecc979e58001b3e22fb", Ok(Command::Apop { user: "mrose".into(), digest: "c4c9334bac560ecc979e58001b3e22fb".into() })),
-            (b"APOP mrose xyz", Err(CommandError::BadArguments { command: "APOP", reason: "digest must be 32 hexadecimal digits" })),
-            (b"AUTH", Ok(Command::Auth { mechanism: None, initial: None })),
-            (b"AUTH plain", Ok(Command::Auth { mechanism: Some("PLAIN".into()), initial: None })),
-            (b"AUTH PLAIN =", Ok(Command::Auth { mechanism: Some("PLAIN".into()), initial: Some(InitialResponse::Empty) })),
-            (b"AUTH PLAIN AGZvbwBiYXI=", Ok(Command::Auth { mechanism: Some("PLAIN".into()), initial: Some(InitialResponse::Base64(Secret::new("AGZvbwBiYXI="))) })),
-            (b"AUTH PL/AIN", Err(CommandError::BadArguments { command: "AUTH", reason: "invalid mechanism name" })),
+            (
+                b"USER",
+                Err(CommandError::BadArguments {
+                    command: "USER",
+                    reason: "user name missing",
+                }),
+            ),
+            (
+                b"PASS secret pass",
+                Ok(Command::Pass(Secret::new("secret pass"))),
+            ),
+            (
+                b"PASS",
+                Err(CommandError::BadArguments {
+                    command: "PASS",
+                    reason: "password missing",
+                }),
+            ),
+            (
+                b"APOP mrose c4c9334bac560ecc979e58001b3e22fb",
+                Ok(Command::Apop {
+                    user: "mrose".into(),
+                    digest: "c4c9334bac560ecc979e58001b3e22fb".into(),
+                }),
+            ),
+            (
+                b"APOP mrose xyz",
+                Err(CommandError::BadArguments {
+                    command: "APOP",
+                    reason: "digest must be 32 hexadecimal digits",
+                }),
+            ),
+            (
+                b"AUTH",
+                Ok(Command::Auth {
+                    mechanism: None,
+                    initial: None,
+                }),
+            ),
+            (
+                b"AUTH plain",
+                Ok(Command::Auth {
+                    mechanism: Some("PLAIN".into()),
+                    initial: None,
+                }),
+            ),
+            (
+                b"AUTH PLAIN =",
+                Ok(Command::Auth {
+                    mechanism: Some("PLAIN".into()),
+                    initial: Some(InitialResponse::Empty),
+                }),
+            ),
+            (
+                b"AUTH PLAIN AGZvbwBiYXI=",
+                Ok(Command::Auth {
+                    mechanism: Some("PLAIN".into()),
+                    initial: Some(InitialResponse::Base64(Secret::new("AGZvbwBiYXI="))),
+                }),
+            ),
+            (
+                b"AUTH PL/AIN",
+                Err(CommandError::BadArguments {
+                    command: "AUTH",
+                    reason: "invalid mechanism name",
+                }),
+            ),
             (b"CAPA", Ok(Command::Capa)),
             (b"STLS", Ok(Command::Stls)),
-            (b"STLS now", Err(CommandError::BadArguments { command: "STLS", reason: "takes no arguments" })),
+            (
+                b"STLS now",
+                Err(CommandError::BadArguments {
+                    command: "STLS",
+                    reason: "takes no arguments",
+                }),
+            ),
             (b"UTF8", Ok(Command::Utf8)),
             (b"QUIT", Ok(Command::Quit)),
             (b"NOOP", Ok(Command::Noop)),
@@ -346,7 +496,12 @@ mod tests {
             (b"USER \xff", Err(CommandError::NotUtf8 { command: "USER" })),
         ];
         for (line, want) in table {
-            assert_eq!(&parse_command(line), want, "{:?}", String::from_utf8_lossy(line));
+            assert_eq!(
+                &parse_command(line),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
         }
     }
 
@@ -358,7 +513,10 @@ mod tests {
             Command::Top(n(2), 5),
             Command::User("a@b".into()),
             Command::Pass(Secret::new("p w")),
-            Command::Auth { mechanism: Some("PLAIN".into()), initial: Some(InitialResponse::Empty) },
+            Command::Auth {
+                mechanism: Some("PLAIN".into()),
+                initial: Some(InitialResponse::Empty),
+            },
             Command::Uidl(None),
             Command::Quit,
         ];

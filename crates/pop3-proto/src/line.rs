@@ -19,10 +19,18 @@ pub struct LineLimits {
 
 impl LineLimits {
     /// RFC 2449 §4 command lines: 255 octets including CRLF, hard cap 8 KiB.
-    pub const COMMAND: LineLimits = LineLimits { max_line: 255, hard_cap: 8192, allow_bare_lf: false };
+    pub const COMMAND: LineLimits = LineLimits {
+        max_line: 255,
+        hard_cap: 8192,
+        allow_bare_lf: false,
+    };
     /// SASL responses inside AUTH (RFC 5034 §4) are not command lines and may be longer:
     /// up to 8 KiB; longer ones end the exchange, past 16 KiB the connection.
-    pub const SASL_RESPONSE: LineLimits = LineLimits { max_line: 8192, hard_cap: 16384, allow_bare_lf: false };
+    pub const SASL_RESPONSE: LineLimits = LineLimits {
+        max_line: 8192,
+        hard_cap: 16384,
+        allow_bare_lf: false,
+    };
 }
 
 /// A line-level problem.
@@ -63,7 +71,14 @@ pub struct LineReader {
 
 impl LineReader {
     pub fn new(limits: LineLimits) -> Self {
-        Self { buf: Vec::new(), pos: 0, limits, skipping: false, skipped: 0, runaway: false }
+        Self {
+            buf: Vec::new(),
+            pos: 0,
+            limits,
+            skipping: false,
+            skipped: 0,
+            runaway: false,
+        }
     }
 
     pub fn limits(&self) -> LineLimits {
@@ -105,7 +120,10 @@ impl LineReader {
             self.buf.clear();
             self.pos = 0;
         }
-        let room = self.limits.hard_cap.saturating_sub(self.buf.len() - self.pos);
+        let room = self
+            .limits
+            .hard_cap
+            .saturating_sub(self.buf.len() - self.pos);
         if bytes.len() <= room || bytes[..room].contains(&b'\n') || self.skipping {
             // Compact before growing so the buffer stays bounded.
             if self.pos > 0 && self.buf.len() + bytes.len() > self.buf.capacity() {
@@ -242,7 +260,12 @@ mod tests {
         for chunk in 1..=input.len() {
             assert_eq!(
                 lines(input, LineLimits::COMMAND, chunk),
-                vec![Ok(b"USER a".to_vec()), Ok(b"PASS b c".to_vec()), Ok(vec![]), Ok(b"QUIT".to_vec())],
+                vec![
+                    Ok(b"USER a".to_vec()),
+                    Ok(b"PASS b c".to_vec()),
+                    Ok(vec![]),
+                    Ok(b"QUIT".to_vec())
+                ],
                 "chunk {chunk}"
             );
         }
@@ -262,10 +285,16 @@ mod tests {
         // 255 octets including CRLF is fine, 256 is not.
         let mut ok = vec![b'x'; 253];
         ok.extend_from_slice(b"\r\n");
-        assert_eq!(lines(&ok, LineLimits::COMMAND, 10), vec![Ok(vec![b'x'; 253])]);
+        assert_eq!(
+            lines(&ok, LineLimits::COMMAND, 10),
+            vec![Ok(vec![b'x'; 253])]
+        );
         let mut bad = vec![b'x'; 254];
         bad.extend_from_slice(b"\r\n");
-        assert_eq!(lines(&bad, LineLimits::COMMAND, 10), vec![Err(LineError::TooLong)]);
+        assert_eq!(
+            lines(&bad, LineLimits::COMMAND, 10),
+            vec![Err(LineError::TooLong)]
+        );
     }
 
     #[test]
@@ -294,7 +323,11 @@ mod tests {
 
     #[test]
     fn runaway_when_one_feed_exceeds_the_hard_cap() {
-        let limits = LineLimits { max_line: 255, hard_cap: 1000, allow_bare_lf: false };
+        let limits = LineLimits {
+            max_line: 255,
+            hard_cap: 1000,
+            allow_bare_lf: false,
+        };
         let mut r = LineReader::new(limits);
         r.feed(&vec![b'q'; 5000]);
         assert_eq!(r.next_line(), Some(Err(LineError::Runaway)));
@@ -303,9 +336,18 @@ mod tests {
 
     #[test]
     fn bare_lf_is_refused_unless_allowed() {
-        assert_eq!(lines(b"NOOP\nQUIT\r\n", LineLimits::COMMAND, 3), vec![Err(LineError::BareLf), Ok(b"QUIT".to_vec())]);
-        let lenient = LineLimits { allow_bare_lf: true, ..LineLimits::COMMAND };
-        assert_eq!(lines(b"NOOP\nQUIT\r\n", lenient, 3), vec![Ok(b"NOOP".to_vec()), Ok(b"QUIT".to_vec())]);
+        assert_eq!(
+            lines(b"NOOP\nQUIT\r\n", LineLimits::COMMAND, 3),
+            vec![Err(LineError::BareLf), Ok(b"QUIT".to_vec())]
+        );
+        let lenient = LineLimits {
+            allow_bare_lf: true,
+            ..LineLimits::COMMAND
+        };
+        assert_eq!(
+            lines(b"NOOP\nQUIT\r\n", lenient, 3),
+            vec![Ok(b"NOOP".to_vec()), Ok(b"QUIT".to_vec())]
+        );
     }
 
     #[test]

@@ -23,7 +23,9 @@ impl std::fmt::Display for SaslError {
 }
 
 pub fn decode_base64(text: &[u8]) -> Result<Secret, SaslError> {
-    B64.decode(text).map(Secret::new).map_err(|_| SaslError("Invalid base64 data"))
+    B64.decode(text)
+        .map(Secret::new)
+        .map_err(|_| SaslError("Invalid base64 data"))
 }
 
 pub fn encode_base64(data: &[u8]) -> String {
@@ -41,14 +43,19 @@ pub struct PlainCredentials {
 /// Decodes a PLAIN message (already base64-decoded).
 pub fn parse_plain(message: &[u8]) -> Result<PlainCredentials, SaslError> {
     let mut parts = message.splitn(3, |&b| b == 0);
-    let (Some(authzid), Some(authcid), Some(password)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(SaslError("Invalid PLAIN message: expected authzid NUL authcid NUL password"));
+    let (Some(authzid), Some(authcid), Some(password)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(SaslError(
+            "Invalid PLAIN message: expected authzid NUL authcid NUL password",
+        ));
     };
     if password.contains(&0) {
         return Err(SaslError("Invalid PLAIN message: NUL in password"));
     }
-    let authcid = std::str::from_utf8(authcid).map_err(|_| SaslError("Invalid PLAIN message: user name is not UTF-8"))?;
-    let authzid = std::str::from_utf8(authzid).map_err(|_| SaslError("Invalid PLAIN message: authzid is not UTF-8"))?;
+    let authcid = std::str::from_utf8(authcid)
+        .map_err(|_| SaslError("Invalid PLAIN message: user name is not UTF-8"))?;
+    let authzid = std::str::from_utf8(authzid)
+        .map_err(|_| SaslError("Invalid PLAIN message: authzid is not UTF-8"))?;
     if authcid.is_empty() {
         return Err(SaslError("Invalid PLAIN message: empty user name"));
     }
@@ -126,14 +133,17 @@ impl ScramClient {
 
     /// Consumes the server-first message and returns the client-final message.
     pub fn client_final(&mut self, server_first: &[u8]) -> Result<String, SaslError> {
-        let sf = std::str::from_utf8(server_first).map_err(|_| SaslError("SCRAM: server-first is not UTF-8"))?;
+        let sf = std::str::from_utf8(server_first)
+            .map_err(|_| SaslError("SCRAM: server-first is not UTF-8"))?;
         let mut nonce = None;
         let mut salt = None;
         let mut iterations = None;
         for attr in sf.split(',') {
             match attr.split_once('=') {
                 Some(("r", v)) => nonce = Some(v),
-                Some(("s", v)) => salt = Some(B64.decode(v).map_err(|_| SaslError("SCRAM: bad salt"))?),
+                Some(("s", v)) => {
+                    salt = Some(B64.decode(v).map_err(|_| SaslError("SCRAM: bad salt"))?)
+                }
                 Some(("i", v)) => iterations = v.parse::<u32>().ok(),
                 Some(("m", _)) => return Err(SaslError("SCRAM: unsupported mandatory extension")),
                 _ => {}
@@ -156,7 +166,11 @@ impl ScramClient {
         let without_proof = format!("c=biws,r={nonce}");
         let auth_message = format!("{},{},{}", self.client_first_bare, sf, without_proof);
         let client_sig = hmac_sha256(&stored_key, auth_message.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(client_sig.iter()).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(client_sig.iter())
+            .map(|(a, b)| a ^ b)
+            .collect();
         let server_key = hmac_sha256(&salted, b"Server Key");
         self.server_signature = Some(hmac_sha256(&server_key, auth_message.as_bytes()).to_vec());
         Ok(format!("{without_proof},p={}", B64.encode(proof)))
@@ -164,15 +178,22 @@ impl ScramClient {
 
     /// Checks the server-final message: proves the server knew the password too.
     pub fn verify_server_final(&self, server_final: &[u8]) -> Result<(), SaslError> {
-        let sf = std::str::from_utf8(server_final).map_err(|_| SaslError("SCRAM: server-final is not UTF-8"))?;
+        let sf = std::str::from_utf8(server_final)
+            .map_err(|_| SaslError("SCRAM: server-final is not UTF-8"))?;
         if sf.starts_with("e=") {
             return Err(SaslError("SCRAM: the server reported an error"));
         }
-        let v = sf.strip_prefix("v=").ok_or(SaslError("SCRAM: server-final has no verifier"))?;
-        let got = B64.decode(v).map_err(|_| SaslError("SCRAM: bad server signature"))?;
+        let v = sf
+            .strip_prefix("v=")
+            .ok_or(SaslError("SCRAM: server-final has no verifier"))?;
+        let got = B64
+            .decode(v)
+            .map_err(|_| SaslError("SCRAM: bad server signature"))?;
         match &self.server_signature {
             Some(want) if constant_time_eq(want, &got) => Ok(()),
-            _ => Err(SaslError("SCRAM: the server's signature is wrong (not the server we expect)")),
+            _ => Err(SaslError(
+                "SCRAM: the server's signature is wrong (not the server we expect)",
+            )),
         }
     }
 }
@@ -215,11 +236,21 @@ mod tests {
         assert_eq!(m.authzid.as_deref(), Some("Ursel"));
         assert!(parse_plain(b"nonul").is_err());
         assert!(parse_plain(b"\0\0pw").is_err());
-        assert_eq!(parse_plain(build_plain("u", b"p w").expose()).map(|c| c.authcid), Ok("u".into()));
+        assert_eq!(
+            parse_plain(build_plain("u", b"p w").expose()).map(|c| c.authcid),
+            Ok("u".into())
+        );
         // RFC 5034 §6 example: "AUTH PLAIN dGVzdAB0ZXN0AHRlc3Q=" is test/test/test.
         let d = decode_base64(b"dGVzdAB0ZXN0AHRlc3Q=").unwrap_or_else(|e| panic!("{e}"));
         let c = parse_plain(d.expose()).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((c.authzid.as_deref(), c.authcid.as_str(), c.password.expose()), (Some("test"), "test", &b"test"[..]));
+        assert_eq!(
+            (
+                c.authzid.as_deref(),
+                c.authcid.as_str(),
+                c.password.expose()
+            ),
+            (Some("test"), "test", &b"test"[..])
+        );
         assert!(decode_base64(b"!!!").is_err());
     }
 
@@ -235,7 +266,10 @@ mod tests {
             fin,
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
         );
-        assert_eq!(c.verify_server_final(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="), Ok(()));
+        assert_eq!(
+            c.verify_server_final(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="),
+            Ok(())
+        );
         assert!(c.verify_server_final(b"v=AAAA").is_err());
         let mut c2 = ScramClient::new("user", b"pencil", "abc");
         assert!(c2.client_final(b"r=xyz,s=AAAA,i=4096").is_err());

@@ -95,7 +95,11 @@ pub enum Step {
     Authenticate,
     /// Send `status`, then message `index` encoded with `extent`, then ".\r\n". If the file
     /// cannot be opened, call [`ServerSession::message_unavailable`] instead.
-    SendMessage { index: usize, extent: Extent, status: Response },
+    SendMessage {
+        index: usize,
+        extent: Extent,
+        status: Response,
+    },
     /// Send the output (the +OK to STLS), run the TLS handshake, then call
     /// [`ServerSession::tls_started`]. Discard any bytes the client sent before it.
     StartTls,
@@ -247,7 +251,10 @@ impl ServerSession {
     /// exchange (keeping the command limits' bare-LF leniency).
     pub fn line_limits(&self, commands: LineLimits) -> LineLimits {
         if self.expects_sasl_response() {
-            LineLimits { allow_bare_lf: commands.allow_bare_lf, ..LineLimits::SASL_RESPONSE }
+            LineLimits {
+                allow_bare_lf: commands.allow_bare_lf,
+                ..LineLimits::SASL_RESPONSE
+            }
         } else {
             commands
         }
@@ -264,7 +271,14 @@ impl ServerSession {
     /// Writes the CAPA list (RFC 2449 §5) truthful for this connection and state.
     fn capabilities(&self, out: &mut Vec<u8>) {
         Response::ok("Capability list follows").encode(out);
-        let mut caps: Vec<String> = vec!["CAPA".into(), "TOP".into(), "UIDL".into(), "RESP-CODES".into(), "AUTH-RESP-CODE".into(), "PIPELINING".into()];
+        let mut caps: Vec<String> = vec![
+            "CAPA".into(),
+            "TOP".into(),
+            "UIDL".into(),
+            "RESP-CODES".into(),
+            "AUTH-RESP-CODE".into(),
+            "PIPELINING".into(),
+        ];
         let authorization = !matches!(self.state, State::Transaction(_));
         // RFC 2449 §5: capabilities of the AUTHORIZATION state are announced in both
         // states; STLS is left out once it can no longer be used (RFC 2595 §4).
@@ -306,7 +320,10 @@ impl ServerSession {
                     Response::err("Authentication response too long.").encode(out);
                     return Step::Continue;
                 }
-                self.bad(Response::err("Command line too long (at most 255 octets, RFC 2449)."), out)
+                self.bad(
+                    Response::err("Command line too long (at most 255 octets, RFC 2449)."),
+                    out,
+                )
             }
             LineError::BareLf => {
                 // The -ERR ends an AUTH exchange too (RFC 5034 §4): the next line is a command.
@@ -379,8 +396,13 @@ impl ServerSession {
     fn quit(&mut self, out: &mut Vec<u8>) -> Step {
         match std::mem::replace(&mut self.state, State::Closed) {
             State::Transaction(m) => {
-                let doomed: Vec<usize> =
-                    m.deleted.iter().enumerate().filter(|(_, d)| **d).map(|(i, _)| i).collect();
+                let doomed: Vec<usize> = m
+                    .deleted
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| **d)
+                    .map(|(i, _)| i)
+                    .collect();
                 self.state = State::Update { user: m.user };
                 Step::Update(doomed)
             }
@@ -417,12 +439,17 @@ impl ServerSession {
             }
             Command::Apop { user, digest } => match &self.conn.apop_timestamp {
                 Some(ts) => {
-                    let credential = Credential::Apop { timestamp: ts.clone(), digest };
+                    let credential = Credential::Apop {
+                        timestamp: ts.clone(),
+                        digest,
+                    };
                     self.begin_auth(user, credential, "APOP")
                 }
                 None => self.bad(Response::err("APOP is not available on this server."), out),
             },
-            Command::Auth { mechanism: None, .. } => {
+            Command::Auth {
+                mechanism: None, ..
+            } => {
                 // RFC 1734 style listing, which Outlook sends before choosing.
                 Response::ok("").encode(out);
                 if self.plaintext_ok() {
@@ -431,12 +458,18 @@ impl ServerSession {
                 out.extend_from_slice(b".\r\n");
                 Step::Continue
             }
-            Command::Auth { mechanism: Some(mech), initial } => self.auth(mech, initial, out),
+            Command::Auth {
+                mechanism: Some(mech),
+                initial,
+            } => self.auth(mech, initial, out),
             Command::Stls => {
                 if self.conn.tls_active {
                     self.bad(Response::err("TLS is already active."), out)
                 } else if !self.conn.stls_available {
-                    self.bad(Response::err("STLS is not available: no TLS certificate is configured."), out)
+                    self.bad(
+                        Response::err("STLS is not available: no TLS certificate is configured."),
+                        out,
+                    )
                 } else {
                     Response::ok("Begin TLS negotiation now.").encode(out);
                     Step::StartTls
@@ -450,7 +483,10 @@ impl ServerSession {
             }
             other => {
                 self.state = State::Authorization { user };
-                let text = format!("{} is not allowed before login: authenticate first (USER/PASS, APOP or AUTH).", other.keyword());
+                let text = format!(
+                    "{} is not allowed before login: authenticate first (USER/PASS, APOP or AUTH).",
+                    other.keyword()
+                );
                 self.bad(Response::err(text), out)
             }
         }
@@ -495,7 +531,10 @@ impl ServerSession {
                 if c.authzid.as_deref().is_some_and(|z| z != c.authcid) {
                     // No proxy authorization: acting as another user is never allowed.
                     self.state = State::Authorization { user: None };
-                    return self.login_failed_inner(Response::err_code(RespCode::Auth, "Authentication failed."), out);
+                    return self.login_failed_inner(
+                        Response::err_code(RespCode::Auth, "Authentication failed."),
+                        out,
+                    );
                 }
                 self.begin_auth(c.authcid, Credential::Password(c.password), "PLAIN")
             }
@@ -509,7 +548,9 @@ impl ServerSession {
     fn login_user(&mut self, user: &[u8], out: &mut Vec<u8>) -> Step {
         match std::str::from_utf8(user) {
             Ok(u) if !u.is_empty() => {
-                self.state = State::SaslExchange(Sasl::LoginPass { user: u.to_string() });
+                self.state = State::SaslExchange(Sasl::LoginPass {
+                    user: u.to_string(),
+                });
                 out.extend_from_slice(format!("+ {LOGIN_PASS_PROMPT}\r\n").as_bytes());
                 Step::Continue
             }
@@ -521,7 +562,9 @@ impl ServerSession {
     }
 
     fn sasl_response(&mut self, line: &[u8], out: &mut Vec<u8>) -> Step {
-        let State::SaslExchange(exchange) = std::mem::replace(&mut self.state, State::Authorization { user: None }) else {
+        let State::SaslExchange(exchange) =
+            std::mem::replace(&mut self.state, State::Authorization { user: None })
+        else {
             return Step::Continue;
         };
         if line == b"*" {
@@ -540,14 +583,28 @@ impl ServerSession {
         }
     }
 
-    fn begin_auth(&mut self, user: String, credential: Credential, mechanism: &'static str) -> Step {
-        self.pending = Some(AuthRequest { user, credential, mechanism });
+    fn begin_auth(
+        &mut self,
+        user: String,
+        credential: Credential,
+        mechanism: &'static str,
+    ) -> Step {
+        self.pending = Some(AuthRequest {
+            user,
+            credential,
+            mechanism,
+        });
         self.state = State::Authenticating;
         Step::Authenticate
     }
 
     /// The driver verified the credentials and opened the maildrop: enter TRANSACTION.
-    pub fn login_succeeded(&mut self, user: String, messages: Vec<MessageInfo>, out: &mut Vec<u8>) -> Step {
+    pub fn login_succeeded(
+        &mut self,
+        user: String,
+        messages: Vec<MessageInfo>,
+        out: &mut Vec<u8>,
+    ) -> Step {
         self.pending = None;
         let total_octets = messages.iter().map(|m| m.size).sum();
         let n = messages.len();
@@ -597,7 +654,12 @@ impl ServerSession {
                 Response::ok(format!("{} {}", m.live_count(), m.live_octets())).encode(out);
             }
             Command::List(None) => {
-                Response::ok(format!("{} messages ({} octets)", m.live_count(), m.live_octets())).encode(out);
+                Response::ok(format!(
+                    "{} messages ({} octets)",
+                    m.live_count(),
+                    m.live_octets()
+                ))
+                .encode(out);
                 m.listing(out, |msg, line| push_num(line, msg.size));
             }
             Command::List(Some(n)) => match m.live(n) {
@@ -606,7 +668,9 @@ impl ServerSession {
             },
             Command::Uidl(None) => {
                 Response::ok("").encode(out);
-                m.listing(out, |msg, line| line.extend_from_slice(msg.uidl.as_str().as_bytes()));
+                m.listing(out, |msg, line| {
+                    line.extend_from_slice(msg.uidl.as_str().as_bytes())
+                });
             }
             Command::Uidl(Some(n)) => match m.live(n) {
                 Ok((_, msg)) => Response::ok(format!("{n} {}", msg.uidl)).encode(out),
@@ -615,13 +679,21 @@ impl ServerSession {
             Command::Retr(n) => match m.live(n) {
                 Ok((index, msg)) => {
                     let status = Response::ok(format!("{} octets", msg.size));
-                    return Step::SendMessage { index, extent: Extent::Whole, status };
+                    return Step::SendMessage {
+                        index,
+                        extent: Extent::Whole,
+                        status,
+                    };
                 }
                 Err(e) => e.encode(out),
             },
             Command::Top(n, k) => match m.live(n) {
                 Ok((index, _)) => {
-                    return Step::SendMessage { index, extent: Extent::Top(k), status: Response::ok("") };
+                    return Step::SendMessage {
+                        index,
+                        extent: Extent::Top(k),
+                        status: Response::ok(""),
+                    };
                 }
                 Err(e) => e.encode(out),
             },
@@ -641,14 +713,27 @@ impl ServerSession {
                 m.deleted.iter_mut().for_each(|d| *d = false);
                 m.deleted_count = 0;
                 m.deleted_octets = 0;
-                Response::ok(format!("maildrop has {} messages ({} octets)", m.messages.len(), m.total_octets)).encode(out);
+                Response::ok(format!(
+                    "maildrop has {} messages ({} octets)",
+                    m.messages.len(),
+                    m.total_octets
+                ))
+                .encode(out);
             }
             Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } => {
                 return self.bad(Response::err("Already logged in."), out);
             }
-            Command::Stls => return self.bad(Response::err("STLS is only allowed before login (RFC 2595)."), out),
+            Command::Stls => {
+                return self.bad(
+                    Response::err("STLS is only allowed before login (RFC 2595)."),
+                    out,
+                )
+            }
             Command::Utf8 => {
-                return self.bad(Response::err("UTF8 must be issued before login (RFC 6856)."), out)
+                return self.bad(
+                    Response::err("UTF8 must be issued before login (RFC 6856)."),
+                    out,
+                )
             }
             Command::Capa | Command::Quit => unreachable_reply(out),
         }
@@ -657,7 +742,11 @@ impl ServerSession {
 
     /// The message file of a RETR/TOP could not be opened (it vanished, or an I/O error).
     pub fn message_unavailable(&mut self, out: &mut Vec<u8>) -> Step {
-        Response::err_code(RespCode::SysTemp, "Message is not available right now; try again later.").encode(out);
+        Response::err_code(
+            RespCode::SysTemp,
+            "Message is not available right now; try again later.",
+        )
+        .encode(out);
         Step::Continue
     }
 
@@ -667,7 +756,10 @@ impl ServerSession {
         match result {
             Ok(0) => Response::ok("Logging out."),
             Ok(n) => Response::ok(format!("Logging out, {n} messages deleted.")),
-            Err(why) => Response::err_code(RespCode::SysTemp, format!("Some deleted messages were not removed: {why}")),
+            Err(why) => Response::err_code(
+                RespCode::SysTemp,
+                format!("Some deleted messages were not removed: {why}"),
+            ),
         }
         .encode(out);
         self.state = State::Closed;
@@ -678,8 +770,14 @@ impl ServerSession {
     pub fn abort(&mut self, reason: Abort, out: &mut Vec<u8>) {
         let r = match reason {
             Abort::Idle => Response::err("Disconnected for inactivity."),
-            Abort::Shutdown => Response::err_code(RespCode::SysTemp, "Server shutting down; no messages were deleted."),
-            Abort::TakenOver => Response::err_code(RespCode::InUse, "Session taken over by a newer login; no messages were deleted."),
+            Abort::Shutdown => Response::err_code(
+                RespCode::SysTemp,
+                "Server shutting down; no messages were deleted.",
+            ),
+            Abort::TakenOver => Response::err_code(
+                RespCode::InUse,
+                "Session taken over by a newer login; no messages were deleted.",
+            ),
         };
         r.encode(out);
         self.state = State::Closed;

@@ -50,18 +50,30 @@ pub fn parse(text: &str) -> Result<Vec<Item>, String> {
         }
         if let Some(rest) = t.strip_prefix('@') {
             let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
-            items.push(Item::Directive { key: key.to_string(), value: value.to_string() });
+            items.push(Item::Directive {
+                key: key.to_string(),
+                value: value.to_string(),
+            });
         } else if let Some(rest) = strip_tag(t, "C:") {
-            items.push(Item::Client(unescape(rest).map_err(|e| format!("line {}: {e}", no + 1))?));
+            items.push(Item::Client(
+                unescape(rest).map_err(|e| format!("line {}: {e}", no + 1))?,
+            ));
         } else if let Some(rest) = strip_tag(t, "S:") {
             let (body, prefix) = match rest.strip_suffix("...") {
                 Some(p) => (p, true),
                 None => (rest, false),
             };
             let b = unescape(body).map_err(|e| format!("line {}: {e}", no + 1))?;
-            items.push(Item::Server(if prefix { Expect::Prefix(b) } else { Expect::Exact(b) }));
+            items.push(Item::Server(if prefix {
+                Expect::Prefix(b)
+            } else {
+                Expect::Exact(b)
+            }));
         } else {
-            return Err(format!("line {}: expected C:, S:, @directive or #comment", no + 1));
+            return Err(format!(
+                "line {}: expected C:, S:, @directive or #comment",
+                no + 1
+            ));
         }
     }
     Ok(items)

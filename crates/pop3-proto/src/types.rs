@@ -23,7 +23,10 @@ impl MsgNum {
     }
     /// The message number for a 0-based index.
     pub fn from_index(index: usize) -> Option<Self> {
-        u32::try_from(index).ok().and_then(|i| i.checked_add(1)).and_then(Self::new)
+        u32::try_from(index)
+            .ok()
+            .and_then(|i| i.checked_add(1))
+            .and_then(Self::new)
     }
     /// Parses the decimal form used on the wire: digits only, no sign, no leading "+".
     pub fn parse(s: &[u8]) -> Option<Self> {
@@ -183,7 +186,10 @@ mod tests {
         assert_eq!(MsgNum::parse(b""), None);
         assert_eq!(MsgNum::parse(b"4294967296"), None);
         assert_eq!(MsgNum::parse(b"99999999999999999999999"), None);
-        assert_eq!(MsgNum::parse(b"4294967295").map(MsgNum::get), Some(u32::MAX));
+        assert_eq!(
+            MsgNum::parse(b"4294967295").map(MsgNum::get),
+            Some(u32::MAX)
+        );
         assert_eq!(MsgNum::parse(b"007").map(MsgNum::index), Some(6));
     }
 

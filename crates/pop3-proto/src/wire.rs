@@ -238,7 +238,10 @@ mod tests {
         (b"a\r", b"a\r\n.\r\n"),
         (b".\n", b"..\r\n.\r\n"),
         (b"x\n.y\n..\n", b"x\r\n..y\r\n...\r\n.\r\n"),
-        (b"Subject: x\n\n.\nbody", b"Subject: x\r\n\r\n..\r\nbody\r\n.\r\n"),
+        (
+            b"Subject: x\n\n.\nbody",
+            b"Subject: x\r\n\r\n..\r\nbody\r\n.\r\n",
+        ),
         (b"a\r\r\nb", b"a\r\r\nb\r\n.\r\n"),
         ("ñ\n".as_bytes(), "ñ\r\n.\r\n".as_bytes()),
     ];
@@ -278,7 +281,10 @@ mod tests {
     #[test]
     fn top_sends_header_blank_line_and_k_body_lines() {
         let msg = b"A: 1\nB: 2\n\nl1\nl2\n.l3\nl4\n";
-        assert_eq!(encode_message(msg, Extent::Top(0)), b"A: 1\r\nB: 2\r\n\r\n.\r\n");
+        assert_eq!(
+            encode_message(msg, Extent::Top(0)),
+            b"A: 1\r\nB: 2\r\n\r\n.\r\n"
+        );
         assert_eq!(
             encode_message(msg, Extent::Top(1)),
             b"A: 1\r\nB: 2\r\n\r\nl1\r\n.\r\n"
@@ -303,14 +309,19 @@ mod tests {
             b"A: 1\r\n\r\nx\r\n.\r\n"
         );
         // No body at all: the whole header.
-        assert_eq!(encode_message(b"A: 1\nB: 2", Extent::Top(0)), b"A: 1\r\nB: 2\r\n.\r\n");
+        assert_eq!(
+            encode_message(b"A: 1\nB: 2", Extent::Top(0)),
+            b"A: 1\r\nB: 2\r\n.\r\n"
+        );
     }
 
     /// The byte-at-a-time definition the line-at-a-time encoder must match.
     fn reference_encode(msg: &[u8], extent: Extent) -> Vec<u8> {
         let mut out = Vec::new();
-        let (mut at_start, mut prev_cr, mut line_empty, mut in_body, mut sent, mut any) = (true, false, true, false, 0u64, false);
-        let limit = |in_body: bool, sent: u64| matches!(extent, Extent::Top(k) if in_body && sent >= k);
+        let (mut at_start, mut prev_cr, mut line_empty, mut in_body, mut sent, mut any) =
+            (true, false, true, false, 0u64, false);
+        let limit =
+            |in_body: bool, sent: u64| matches!(extent, Extent::Top(k) if in_body && sent >= k);
         for &b in msg {
             if at_start {
                 if limit(in_body, sent) {

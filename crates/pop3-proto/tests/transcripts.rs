@@ -81,7 +81,9 @@ struct World {
 enum Phase {
     Open,
     /// The state machine said `Step::Close`; `acknowledged` once `@closed` was seen.
-    ClosedByServer { acknowledged: bool },
+    ClosedByServer {
+        acknowledged: bool,
+    },
     Dropped,
 }
 
@@ -151,7 +153,8 @@ impl Connection {
             if let Flow::Discard = self.drive(step, world)? {
                 return Ok(Flow::Discard);
             }
-            self.reader.set_limits(self.session.line_limits(LineLimits::COMMAND));
+            self.reader
+                .set_limits(self.session.line_limits(LineLimits::COMMAND));
         }
         Ok(Flow::Go)
     }
@@ -174,17 +177,25 @@ impl Connection {
                             self.session.is_transaction()
                         ));
                     }
-                    self.phase = Phase::ClosedByServer { acknowledged: false };
+                    self.phase = Phase::ClosedByServer {
+                        acknowledged: false,
+                    };
                     return Ok(Flow::Discard);
                 }
                 Step::Authenticate => self.authenticate(world)?,
-                Step::SendMessage { index, extent, status } => self.send_message(index, extent, status)?,
+                Step::SendMessage {
+                    index,
+                    extent,
+                    status,
+                } => self.send_message(index, extent, status)?,
                 Step::StartTls => {
                     // RFC 2595 §4: nothing the client sent before the handshake survives it.
                     self.reader.clear();
                     self.session.tls_started();
                     if !self.session.tls_active() || self.session.is_closed() {
-                        return Err("after tls_started() TLS must be active and the session open".into());
+                        return Err(
+                            "after tls_started() TLS must be active and the session open".into(),
+                        );
                     }
                     return Ok(Flow::Discard);
                 }
@@ -203,7 +214,9 @@ impl Connection {
         }
         if let Credential::Apop { timestamp, .. } = &req.credential {
             if Some(timestamp) != self.apop_timestamp.as_ref() {
-                return Err(format!("APOP digest checked against {timestamp:?}, not the greeting's timestamp"));
+                return Err(format!(
+                    "APOP digest checked against {timestamp:?}, not the greeting's timestamp"
+                ));
             }
             if req.mechanism != "APOP" {
                 return Err(format!("APOP credential from mechanism {}", req.mechanism));
@@ -221,12 +234,14 @@ impl Connection {
                 };
                 match (&account.refuse, right) {
                     (_, false) => failed(RespCode::Auth, "Authentication failed."),
-                    (Some(RespCode::InUse), true) => {
-                        failed(RespCode::InUse, "Maildrop is locked by another session; try again later.")
-                    }
-                    (Some(RespCode::LoginDelay), true) => {
-                        failed(RespCode::LoginDelay, "Logged in too recently; wait a few minutes.")
-                    }
+                    (Some(RespCode::InUse), true) => failed(
+                        RespCode::InUse,
+                        "Maildrop is locked by another session; try again later.",
+                    ),
+                    (Some(RespCode::LoginDelay), true) => failed(
+                        RespCode::LoginDelay,
+                        "Logged in too recently; wait a few minutes.",
+                    ),
                     (Some(other), true) => failed(other.clone(), "Refused."),
                     (None, true) => Ok(account),
                 }
@@ -241,10 +256,16 @@ impl Connection {
                 let infos = self
                     .snapshot
                     .iter()
-                    .map(|m| MessageInfo { size: WireSize::of(&m.bytes), uidl: m.uidl.clone() })
+                    .map(|m| MessageInfo {
+                        size: WireSize::of(&m.bytes),
+                        uidl: m.uidl.clone(),
+                    })
                     .collect();
-                let step = self.session.login_succeeded(req.user.clone(), infos, &mut self.output);
-                if !self.session.is_transaction() || self.session.user() != Some(req.user.as_str()) {
+                let step = self
+                    .session
+                    .login_succeeded(req.user.clone(), infos, &mut self.output);
+                if !self.session.is_transaction() || self.session.user() != Some(req.user.as_str())
+                {
                     return Err("login_succeeded() did not enter TRANSACTION for the user".into());
                 }
                 Ok(step)
@@ -252,13 +273,22 @@ impl Connection {
         }
     }
 
-    fn send_message(&mut self, index: usize, extent: Extent, status: Response) -> Result<Step, String> {
-        let message = self
-            .snapshot
-            .get(index)
-            .ok_or_else(|| format!("Step::SendMessage for index {index}, maildrop has {}", self.snapshot.len()))?;
+    fn send_message(
+        &mut self,
+        index: usize,
+        extent: Extent,
+        status: Response,
+    ) -> Result<Step, String> {
+        let message = self.snapshot.get(index).ok_or_else(|| {
+            format!(
+                "Step::SendMessage for index {index}, maildrop has {}",
+                self.snapshot.len()
+            )
+        })?;
         if !status.ok {
-            return Err(format!("Step::SendMessage with a negative status {status:?}"));
+            return Err(format!(
+                "Step::SendMessage with a negative status {status:?}"
+            ));
         }
         if self.unavailable.contains(&(index + 1)) {
             return Ok(self.session.message_unavailable(&mut self.output));
@@ -269,8 +299,13 @@ impl Connection {
     }
 
     fn update(&mut self, doomed: Vec<usize>, world: &mut World) -> Result<Step, String> {
-        if !doomed.windows(2).all(|w| w[0] < w[1]) || doomed.iter().any(|&i| i >= self.snapshot.len()) {
-            return Err(format!("Step::Update with bad indices {doomed:?} for {} messages", self.snapshot.len()));
+        if !doomed.windows(2).all(|w| w[0] < w[1])
+            || doomed.iter().any(|&i| i >= self.snapshot.len())
+        {
+            return Err(format!(
+                "Step::Update with bad indices {doomed:?} for {} messages",
+                self.snapshot.len()
+            ));
         }
         self.update = Some(doomed.clone());
         if world.update_fails {
@@ -279,7 +314,10 @@ impl Connection {
                 .update_done(Err("the maildrop is read-only".into()), &mut self.output));
         }
         let user = self.user.as_deref().ok_or("Step::Update without a login")?;
-        let account = world.accounts.get_mut(user).ok_or("UPDATE for an unknown user")?;
+        let account = world
+            .accounts
+            .get_mut(user)
+            .ok_or("UPDATE for an unknown user")?;
         let gone: BTreeSet<&Uidl> = doomed.iter().map(|&i| &self.snapshot[i].uidl).collect();
         account.messages.retain(|m| !gone.contains(&m.uidl));
         Ok(self.session.update_done(Ok(doomed.len()), &mut self.output))
@@ -291,7 +329,10 @@ impl Connection {
             return Ok(None);
         }
         let Some(end) = self.output.windows(2).position(|w| w == b"\r\n") else {
-            return Err(format!("server output does not end with CRLF: {}", show(&self.output)));
+            return Err(format!(
+                "server output does not end with CRLF: {}",
+                show(&self.output)
+            ));
         };
         let line: Vec<u8> = self.output.drain(..end + 2).take(end).collect();
         if line.contains(&b'\n') {
@@ -339,23 +380,33 @@ impl Runner {
     }
 
     fn client(&mut self, bytes: &[u8]) -> Result<(), String> {
-        let conn = self.conn.get_or_insert_with(|| Connection::open(&self.config, &self.info));
+        let conn = self
+            .conn
+            .get_or_insert_with(|| Connection::open(&self.config, &self.info));
         if conn.phase != Phase::Open {
-            return Err(format!("the client speaks on a connection that has ended ({:?})", conn.phase));
+            return Err(format!(
+                "the client speaks on a connection that has ended ({:?})",
+                conn.phase
+            ));
         }
         conn.unmatched()?;
         conn.send(bytes, self.feed, &mut self.world)
     }
 
     fn server(&mut self, expect: &Expect) -> Result<(), String> {
-        let conn = self.conn.get_or_insert_with(|| Connection::open(&self.config, &self.info));
+        let conn = self
+            .conn
+            .get_or_insert_with(|| Connection::open(&self.config, &self.info));
         if conn.phase == Phase::Dropped {
             return Err("the client dropped this connection".into());
         }
         match conn.next_output_line()? {
             None => Err(format!("expected {expect}, the server sent nothing")),
             Some(line) if expect.matches(&line) => Ok(()),
-            Some(line) => Err(format!("expected {expect}, the server sent {}", show(&line))),
+            Some(line) => Err(format!(
+                "expected {expect}, the server sent {}",
+                show(&line)
+            )),
         }
     }
 
@@ -369,7 +420,10 @@ impl Runner {
     }
 
     fn account(&mut self, name: &str) -> Result<&mut Account, String> {
-        self.world.accounts.get_mut(name).ok_or_else(|| format!("no @user {name}"))
+        self.world
+            .accounts
+            .get_mut(name)
+            .ok_or_else(|| format!("no @user {name}"))
     }
 
     fn directive(&mut self, key: &str, value: &str) -> Result<(), String> {
@@ -386,23 +440,35 @@ impl Runner {
                 let bytes = transcript::unescape(content)?;
                 let account = self.account(name)?;
                 account.next_uid += 1;
-                let uidl = Uidl::new(format!("uid-{}", account.next_uid)).ok_or("bad generated unique-id")?;
+                let uidl = Uidl::new(format!("uid-{}", account.next_uid))
+                    .ok_or("bad generated unique-id")?;
                 account.messages.push(Stored { bytes, uidl });
             }
             "uidl" => {
-                let [name, n, uidl] = words[..] else { return Err("@uidl NAME N UIDL".into()) };
+                let [name, n, uidl] = words[..] else {
+                    return Err("@uidl NAME N UIDL".into());
+                };
                 let n: usize = n.parse().map_err(|_| "@uidl: bad message number")?;
                 let uidl = Uidl::new(uidl).ok_or("@uidl: not a valid unique-id")?;
                 let account = self.account(name)?;
-                let m = account.messages.get_mut(n.wrapping_sub(1)).ok_or("@uidl: no such message")?;
+                let m = account
+                    .messages
+                    .get_mut(n.wrapping_sub(1))
+                    .ok_or("@uidl: no such message")?;
                 m.uidl = uidl;
             }
             "inuse" | "login-delay" => {
-                let code = if key == "inuse" { RespCode::InUse } else { RespCode::LoginDelay };
+                let code = if key == "inuse" {
+                    RespCode::InUse
+                } else {
+                    RespCode::LoginDelay
+                };
                 self.account(value)?.refuse = Some(code);
             }
             "unavailable" => {
-                let [name, n] = words[..] else { return Err("@unavailable NAME N".into()) };
+                let [name, n] = words[..] else {
+                    return Err("@unavailable NAME N".into());
+                };
                 let n: usize = n.parse().map_err(|_| "@unavailable: bad message number")?;
                 self.account(name)?.unavailable.insert(n);
             }
@@ -434,12 +500,17 @@ impl Runner {
                 self.settings_may_change()?;
                 let (k, v) = value.split_once(' ').ok_or("@config KEY VALUE")?;
                 let opt = (v != "none").then(|| v.to_string());
-                let num = |v: &str| v.parse::<u32>().map_err(|_| format!("@config {k}: not a number"));
+                let num = |v: &str| {
+                    v.parse::<u32>()
+                        .map_err(|_| format!("@config {k}: not a number"))
+                };
                 match k {
                     "greeting" => self.config.greeting = v.to_string(),
                     "implementation" => self.config.implementation = opt,
                     "expire" => self.config.expire = opt,
-                    "login_delay" => self.config.login_delay = opt.as_deref().map(num).transpose()?,
+                    "login_delay" => {
+                        self.config.login_delay = opt.as_deref().map(num).transpose()?
+                    }
                     "max_bad_commands" => self.config.max_bad_commands = num(v)?,
                     "max_auth_failures" => self.config.max_auth_failures = num(v)?,
                     _ => return Err(format!("unknown @config key {k}")),
@@ -447,25 +518,39 @@ impl Runner {
             }
             "send" => self.client(&transcript::unescape(value)?)?,
             "expect-deleted" => {
-                let conn = self.conn.as_ref().ok_or("@expect-deleted before any connection")?;
+                let conn = self
+                    .conn
+                    .as_ref()
+                    .ok_or("@expect-deleted before any connection")?;
                 let got: Vec<usize> = conn.update.iter().flatten().map(|i| i + 1).collect();
                 let want: Vec<usize> = if value == "none" {
                     Vec::new()
                 } else {
                     if conn.update.is_none() {
-                        return Err(format!("expected UPDATE to remove {value}, but there was no UPDATE"));
+                        return Err(format!(
+                            "expected UPDATE to remove {value}, but there was no UPDATE"
+                        ));
                     }
                     value
                         .split(',')
-                        .map(|n| n.trim().parse().map_err(|_| format!("@expect-deleted: bad number {n:?}")))
+                        .map(|n| {
+                            n.trim()
+                                .parse()
+                                .map_err(|_| format!("@expect-deleted: bad number {n:?}"))
+                        })
                         .collect::<Result<_, _>>()?
                 };
                 if got != want {
-                    return Err(format!("UPDATE removed messages {got:?}, expected {want:?}"));
+                    return Err(format!(
+                        "UPDATE removed messages {got:?}, expected {want:?}"
+                    ));
                 }
             }
             "expect-no-update" => {
-                let conn = self.conn.as_ref().ok_or("@expect-no-update before any connection")?;
+                let conn = self
+                    .conn
+                    .as_ref()
+                    .ok_or("@expect-no-update before any connection")?;
                 if let Some(doomed) = &conn.update {
                     return Err(format!("expected no UPDATE, got Step::Update({doomed:?})"));
                 }
@@ -474,15 +559,24 @@ impl Runner {
                 let conn = self.conn.as_mut().ok_or("@closed before any connection")?;
                 conn.unmatched()?;
                 match conn.phase {
-                    Phase::ClosedByServer { .. } => conn.phase = Phase::ClosedByServer { acknowledged: true },
-                    other => return Err(format!("expected the server to close the connection; it is {other:?}")),
+                    Phase::ClosedByServer { .. } => {
+                        conn.phase = Phase::ClosedByServer { acknowledged: true }
+                    }
+                    other => {
+                        return Err(format!(
+                            "expected the server to close the connection; it is {other:?}"
+                        ))
+                    }
                 }
             }
             "drop" => {
                 let conn = self.conn.as_mut().ok_or("@drop before any connection")?;
                 conn.unmatched()?;
                 if conn.phase != Phase::Open {
-                    return Err(format!("@drop on a connection that has ended ({:?})", conn.phase));
+                    return Err(format!(
+                        "@drop on a connection that has ended ({:?})",
+                        conn.phase
+                    ));
                 }
                 conn.phase = Phase::Dropped;
             }
@@ -491,7 +585,11 @@ impl Runner {
                     conn.unmatched()?;
                     match conn.phase {
                         Phase::ClosedByServer { acknowledged: true } | Phase::Dropped => {}
-                        other => return Err(format!("@connect needs @closed or @drop first; connection is {other:?}")),
+                        other => {
+                            return Err(format!(
+                                "@connect needs @closed or @drop first; connection is {other:?}"
+                            ))
+                        }
                     }
                 }
                 self.conn = None;
@@ -502,10 +600,18 @@ impl Runner {
     }
 
     fn finish(&self) -> Result<(), String> {
-        let Some(conn) = &self.conn else { return Ok(()) };
+        let Some(conn) = &self.conn else {
+            return Ok(());
+        };
         conn.unmatched()?;
-        if conn.phase == (Phase::ClosedByServer { acknowledged: false }) {
-            return Err("the server closed the connection, but the transcript does not say @closed".into());
+        if conn.phase
+            == (Phase::ClosedByServer {
+                acknowledged: false,
+            })
+        {
+            return Err(
+                "the server closed the connection, but the transcript does not say @closed".into(),
+            );
         }
         Ok(())
     }
@@ -537,7 +643,9 @@ fn run(name: &str, text: &str, feed: Feed) -> Result<(), String> {
         };
         result.map_err(|e| format!("{name}:{line} ({feed:?}): {e}"))?;
     }
-    runner.finish().map_err(|e| format!("{name}: at the end ({feed:?}): {e}"))
+    runner
+        .finish()
+        .map_err(|e| format!("{name}: at the end ({feed:?}): {e}"))
 }
 
 fn transcript_files() -> Vec<PathBuf> {
@@ -556,16 +664,28 @@ fn every_transcript_passes_in_every_feeding() {
     let files = transcript_files();
     let mut failures = Vec::new();
     for path in &files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         for feed in [Feed::Whole, Feed::Bytes] {
             if let Err(e) = run(&name, &text, feed) {
                 failures.push(e);
             }
         }
     }
-    assert!(failures.is_empty(), "{} transcript failure(s):\n{}", failures.len(), failures.join("\n"));
-    assert!(files.len() >= 7, "expected the RFC transcripts in tests/transcripts, found {files:?}");
+    assert!(
+        failures.is_empty(),
+        "{} transcript failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        files.len() >= 7,
+        "expected the RFC transcripts in tests/transcripts, found {files:?}"
+    );
 }
 
 // The runner must be able to fail: each of these transcripts is wrong on purpose.
@@ -591,29 +711,59 @@ fn runner_accepts_the_base_transcript() {
 
 #[test]
 fn runner_rejects_a_wrong_reply() {
-    fails(&format!("{BASE}C: STAT\nS: +OK 2 20\n"), "expected \"+OK 2 20\"");
+    fails(
+        &format!("{BASE}C: STAT\nS: +OK 2 20\n"),
+        "expected \"+OK 2 20\"",
+    );
 }
 
 #[test]
 fn runner_rejects_missing_and_unmatched_output() {
-    fails(&format!("{BASE}C: NOOP\nS: +OK\nS: +OK\n"), "the server sent nothing");
-    fails(&format!("{BASE}C: LIST\nS: +OK...\nC: NOOP\n"), "unexpected server output");
+    fails(
+        &format!("{BASE}C: NOOP\nS: +OK\nS: +OK\n"),
+        "the server sent nothing",
+    );
+    fails(
+        &format!("{BASE}C: LIST\nS: +OK...\nC: NOOP\n"),
+        "unexpected server output",
+    );
     fails(&format!("{BASE}C: NOOP\n"), "unexpected server output");
 }
 
 #[test]
 fn runner_rejects_unannounced_and_missing_closes() {
-    fails(&format!("{BASE}C: QUIT\nS: +OK...\n"), "does not say @closed");
-    fails(&format!("{BASE}C: NOOP\nS: +OK\n@closed\n"), "expected the server to close");
-    fails(&format!("{BASE}C: QUIT\nS: +OK...\n@closed\nC: NOOP\n"), "connection that has ended");
+    fails(
+        &format!("{BASE}C: QUIT\nS: +OK...\n"),
+        "does not say @closed",
+    );
+    fails(
+        &format!("{BASE}C: NOOP\nS: +OK\n@closed\n"),
+        "expected the server to close",
+    );
+    fails(
+        &format!("{BASE}C: QUIT\nS: +OK...\n@closed\nC: NOOP\n"),
+        "connection that has ended",
+    );
 }
 
 #[test]
 fn runner_checks_deletions_and_settings() {
-    fails(&format!("{BASE}C: QUIT\nS: +OK...\n@closed\n@expect-deleted 1\n"), "UPDATE removed messages []");
-    fails(&format!("{BASE}C: DELE 1\nS: +OK...\nC: QUIT\nS: +OK...\n@closed\n@expect-deleted none\n"), "UPDATE removed messages [1]");
-    fails(&format!("{BASE}C: QUIT\nS: +OK...\n@closed\n@expect-no-update\n"), "expected no UPDATE");
-    fails(&format!("{BASE}@tls on\n"), "settings can only change between connections");
+    fails(
+        &format!("{BASE}C: QUIT\nS: +OK...\n@closed\n@expect-deleted 1\n"),
+        "UPDATE removed messages []",
+    );
+    fails(
+        &format!("{BASE}C: DELE 1\nS: +OK...\nC: QUIT\nS: +OK...\n@closed\n@expect-deleted none\n"),
+        "UPDATE removed messages [1]",
+    );
+    fails(
+        &format!("{BASE}C: QUIT\nS: +OK...\n@closed\n@expect-no-update\n"),
+        "expected no UPDATE",
+    );
+    fails(
+        &format!("{BASE}@tls on\n"),
+        "settings can only change between connections",
+    );
     fails(&format!("{BASE}@bogus 1\n"), "unknown directive");
 }
 

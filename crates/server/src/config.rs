@@ -15,11 +15,20 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source} — check the path and its permissions")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Syntax { path: String, message: String },
     #[error("{path}{line}: `{key}` {problem} — {fix}")]
-    Invalid { path: String, line: LineRef, key: String, problem: String, fix: String },
+    Invalid {
+        path: String,
+        line: LineRef,
+        key: String,
+        problem: String,
+        fix: String,
+    },
 }
 
 /// "line N" where the offending key is, when it can be found.
@@ -216,7 +225,11 @@ pub struct Listener {
 
 impl Listener {
     pub fn new(address: SocketAddr, protocol: Protocol) -> Self {
-        Self { address, protocol, starttls: true }
+        Self {
+            address,
+            protocol,
+            starttls: true,
+        }
     }
 }
 
@@ -350,12 +363,17 @@ impl Config {
     pub fn embedded_default(data_dir: &Path) -> Config {
         // The embedded defaults are valid by construction; a failure here is a bug that a
         // unit test catches.
-        FileConfig::default().validate("(defaults)", "", Some(data_dir)).unwrap_or_else(|e| panic!("embedded defaults invalid: {e}"))
+        FileConfig::default()
+            .validate("(defaults)", "", Some(data_dir))
+            .unwrap_or_else(|e| panic!("embedded defaults invalid: {e}"))
     }
 
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -372,7 +390,11 @@ impl Config {
 fn one_line(s: &str) -> String {
     // toml's messages span several lines with a source excerpt; keep the first line and
     // the message proper.
-    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('|')).collect();
+    let lines: Vec<&str> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|'))
+        .collect();
     lines.join(" ").replace("  ", " ")
 }
 
@@ -382,8 +404,18 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(&self, section: &str, key: &str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
-        let full = if section.is_empty() { key.to_string() } else { format!("{section}.{key}") };
+    fn err(
+        &self,
+        section: &str,
+        key: &str,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> ConfigError {
+        let full = if section.is_empty() {
+            key.to_string()
+        } else {
+            format!("{section}.{key}")
+        };
         ConfigError::Invalid {
             path: self.origin.to_string(),
             line: LineRef(find_key_line(self.text, section, key)),
@@ -393,16 +425,33 @@ impl Ctx<'_> {
         }
     }
 
-    fn duration(&self, section: &str, key: &str, v: &Option<String>, default: Duration) -> Result<Duration, ConfigError> {
+    fn duration(
+        &self,
+        section: &str,
+        key: &str,
+        v: &Option<String>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
         match v {
             None => Ok(default),
             Some(s) => parse_duration(s).ok_or_else(|| {
-                self.err(section, key, format!("is not a duration: {s:?}"), "write a number with a unit, e.g. \"30s\", \"10m\", \"2h\"")
+                self.err(
+                    section,
+                    key,
+                    format!("is not a duration: {s:?}"),
+                    "write a number with a unit, e.g. \"30s\", \"10m\", \"2h\"",
+                )
             }),
         }
     }
 
-    fn nets(&self, section: &str, key: &str, v: &Option<Vec<String>>, default: &[&str]) -> Result<Vec<IpNet>, ConfigError> {
+    fn nets(
+        &self,
+        section: &str,
+        key: &str,
+        v: &Option<Vec<String>>,
+        default: &[&str],
+    ) -> Result<Vec<IpNet>, ConfigError> {
         let items: Vec<String> = match v {
             Some(v) => v.clone(),
             None => default.iter().map(|s| s.to_string()).collect(),
@@ -411,7 +460,12 @@ impl Ctx<'_> {
             .iter()
             .map(|s| {
                 s.parse::<IpNet>().map_err(|_| {
-                    self.err(section, key, format!("has an invalid network {s:?}"), "use an address or CIDR network, e.g. \"10.0.0.0/8\" or \"2001:db8::/32\"")
+                    self.err(
+                        section,
+                        key,
+                        format!("has an invalid network {s:?}"),
+                        "use an address or CIDR network, e.g. \"10.0.0.0/8\" or \"2001:db8::/32\"",
+                    )
                 })
             })
             .collect()
@@ -458,16 +512,32 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 impl FileConfig {
     /// Checks every value and fills in defaults. `data_dir_override` (the zero-config run)
     /// takes precedence over the file's `data_dir`.
-    pub fn validate(self, origin: &str, text: &str, data_dir_override: Option<&Path>) -> Result<Config, ConfigError> {
+    pub fn validate(
+        self,
+        origin: &str,
+        text: &str,
+        data_dir_override: Option<&Path>,
+    ) -> Result<Config, ConfigError> {
         let cx = Ctx { origin, text };
         let data_dir = data_dir_override
             .map(Path::to_path_buf)
             .or(self.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from("./buzon-data"));
-        let mail_dir = self.mail_dir.clone().unwrap_or_else(|| data_dir.join("mail"));
+        let mail_dir = self
+            .mail_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("mail"));
         let hostname = self.hostname.clone().unwrap_or_else(default_hostname);
-        if hostname.is_empty() || hostname.contains(|c: char| c.is_whitespace() || c.is_control() || c == '>' || c == '<') {
-            return Err(cx.err("", "hostname", format!("is not a host name: {hostname:?}"), "use the server's DNS name, e.g. \"mail.example.com\""));
+        if hostname.is_empty()
+            || hostname
+                .contains(|c: char| c.is_whitespace() || c.is_control() || c == '>' || c == '<')
+        {
+            return Err(cx.err(
+                "",
+                "hostname",
+                format!("is not a host name: {hostname:?}"),
+                "use the server's DNS name, e.g. \"mail.example.com\"",
+            ));
         }
 
         let listeners = if self.listen.is_empty() {
@@ -487,36 +557,93 @@ impl FileConfig {
                     return Err(cx.err("listen", "mode", "is set on a TCP listener", "`mode` applies to UNIX sockets (`address = \"unix:/path\"`) only; remove it"));
                 }
                 let address = resolve_listen_addr(&l.address).ok_or_else(|| {
-                    cx.err("listen", "address", format!("is not an address with a port: {:?}", l.address), "write \"IP:PORT\", e.g. \"0.0.0.0:995\" or \"[::]:110\"")
+                    cx.err(
+                        "listen",
+                        "address",
+                        format!("is not an address with a port: {:?}", l.address),
+                        "write \"IP:PORT\", e.g. \"0.0.0.0:995\" or \"[::]:110\"",
+                    )
                 })?;
-                v.push(Listener { address, protocol: l.protocol, starttls: l.starttls.unwrap_or(true) });
+                v.push(Listener {
+                    address,
+                    protocol: l.protocol,
+                    starttls: l.starttls.unwrap_or(true),
+                });
             }
             v
         };
 
         let tls = match (&self.tls.certificate, &self.tls.key) {
-            (Some(c), Some(k)) => TlsSource::Files { certificate: c.clone(), key: k.clone() },
-            (None, None) => TlsSource::SelfSigned { dir: data_dir.join("tls") },
-            (Some(_), None) => return Err(cx.err("tls", "certificate", "is set but `tls.key` is not", "set both, or neither to use a generated self-signed certificate")),
-            (None, Some(_)) => return Err(cx.err("tls", "key", "is set but `tls.certificate` is not", "set both, or neither to use a generated self-signed certificate")),
+            (Some(c), Some(k)) => TlsSource::Files {
+                certificate: c.clone(),
+                key: k.clone(),
+            },
+            (None, None) => TlsSource::SelfSigned {
+                dir: data_dir.join("tls"),
+            },
+            (Some(_), None) => {
+                return Err(cx.err(
+                    "tls",
+                    "certificate",
+                    "is set but `tls.key` is not",
+                    "set both, or neither to use a generated self-signed certificate",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(cx.err(
+                    "tls",
+                    "key",
+                    "is set but `tls.certificate` is not",
+                    "set both, or neither to use a generated self-signed certificate",
+                ))
+            }
         };
         let tls13_only = match self.tls.min_version.as_deref() {
             None | Some("1.2") => false,
             Some("1.3") => true,
-            Some(other) => return Err(cx.err("tls", "min_version", format!("is {other:?}"), "use \"1.2\" (default) or \"1.3\"; older versions are not supported")),
+            Some(other) => {
+                return Err(cx.err(
+                    "tls",
+                    "min_version",
+                    format!("is {other:?}"),
+                    "use \"1.2\" (default) or \"1.3\"; older versions are not supported",
+                ))
+            }
         };
 
         let a = &self.auth;
         let throttle = buzon_auth::ThrottleConfig {
-            failure_delay: cx.duration("auth", "failure_delay", &a.failure_delay, Duration::from_secs(2))?,
-            penalty_base: cx.duration("auth", "penalty_base", &a.penalty_base, Duration::from_secs(2))?,
-            penalty_max: cx.duration("auth", "penalty_max", &a.penalty_max, Duration::from_secs(60))?,
+            failure_delay: cx.duration(
+                "auth",
+                "failure_delay",
+                &a.failure_delay,
+                Duration::from_secs(2),
+            )?,
+            penalty_base: cx.duration(
+                "auth",
+                "penalty_base",
+                &a.penalty_base,
+                Duration::from_secs(2),
+            )?,
+            penalty_max: cx.duration(
+                "auth",
+                "penalty_max",
+                &a.penalty_max,
+                Duration::from_secs(60),
+            )?,
             free_failures: a.free_failures.unwrap_or(3),
             forget_after: Duration::from_secs(15 * 60),
-            trusted: cx.nets("auth", "throttle_exempt_networks", &a.throttle_exempt_networks, &[])?,
+            trusted: cx.nets(
+                "auth",
+                "throttle_exempt_networks",
+                &a.throttle_exempt_networks,
+                &[],
+            )?,
         };
         let hash = HashParams {
-            m_cost_kib: a.argon2_memory_kib.unwrap_or(HashParams::default().m_cost_kib),
+            m_cost_kib: a
+                .argon2_memory_kib
+                .unwrap_or(HashParams::default().m_cost_kib),
             t_cost: a.argon2_iterations.unwrap_or(HashParams::default().t_cost),
             p_cost: a.argon2_parallelism.unwrap_or(HashParams::default().p_cost),
         };
@@ -525,12 +652,25 @@ impl FileConfig {
         }
         let verify_concurrency = a.verify_concurrency.unwrap_or(2);
         if verify_concurrency == 0 {
-            return Err(cx.err("auth", "verify_concurrency", "is 0", "allow at least 1 concurrent password verification"));
+            return Err(cx.err(
+                "auth",
+                "verify_concurrency",
+                "is 0",
+                "allow at least 1 concurrent password verification",
+            ));
         }
         let auth = AuthPolicy {
-            users_file: a.users_file.clone().unwrap_or_else(|| data_dir.join("users")),
+            users_file: a
+                .users_file
+                .clone()
+                .unwrap_or_else(|| data_dir.join("users")),
             allow_plaintext_without_tls: a.allow_plaintext_without_tls.unwrap_or(false),
-            plaintext_networks: cx.nets("auth", "plaintext_networks", &a.plaintext_networks, &["127.0.0.0/8", "::1/128"])?,
+            plaintext_networks: cx.nets(
+                "auth",
+                "plaintext_networks",
+                &a.plaintext_networks,
+                &["127.0.0.0/8", "::1/128"],
+            )?,
             throttle,
             max_auth_failures: a.max_auth_failures.unwrap_or(3).max(1),
             hash,
@@ -543,19 +683,56 @@ impl FileConfig {
             max_connections: l.max_connections.unwrap_or(10_000),
             max_connections_per_ip: l.max_connections_per_ip.unwrap_or(100),
             max_connections_per_user: l.max_connections_per_user.unwrap_or(10),
-            idle_timeout: cx.duration("limits", "idle_timeout", &l.idle_timeout, Duration::from_secs(600))?,
-            handshake_timeout: cx.duration("limits", "handshake_timeout", &l.handshake_timeout, Duration::from_secs(30))?,
-            write_timeout: cx.duration("limits", "write_timeout", &l.write_timeout, Duration::from_secs(120))?,
-            lock_lease: cx.duration("limits", "lock_lease", &l.lock_lease, Duration::from_secs(180))?,
+            idle_timeout: cx.duration(
+                "limits",
+                "idle_timeout",
+                &l.idle_timeout,
+                Duration::from_secs(600),
+            )?,
+            handshake_timeout: cx.duration(
+                "limits",
+                "handshake_timeout",
+                &l.handshake_timeout,
+                Duration::from_secs(30),
+            )?,
+            write_timeout: cx.duration(
+                "limits",
+                "write_timeout",
+                &l.write_timeout,
+                Duration::from_secs(120),
+            )?,
+            lock_lease: cx.duration(
+                "limits",
+                "lock_lease",
+                &l.lock_lease,
+                Duration::from_secs(180),
+            )?,
             max_bad_commands: l.max_bad_commands.unwrap_or(20).max(1),
         };
         if limits.idle_timeout < Duration::from_secs(600) {
             // RFC 1939 §3 requires at least 10 minutes; shorter values break slow clients.
-            return Err(cx.err("limits", "idle_timeout", format!("is {:?}, shorter than the 10 minutes RFC 1939 §3 requires", limits.idle_timeout), "use \"10m\" or more"));
+            return Err(cx.err(
+                "limits",
+                "idle_timeout",
+                format!(
+                    "is {:?}, shorter than the 10 minutes RFC 1939 §3 requires",
+                    limits.idle_timeout
+                ),
+                "use \"10m\" or more",
+            ));
         }
-        for (key, v) in [("max_connections", limits.max_connections), ("max_connections_per_ip", limits.max_connections_per_ip), ("max_connections_per_user", limits.max_connections_per_user)] {
+        for (key, v) in [
+            ("max_connections", limits.max_connections),
+            ("max_connections_per_ip", limits.max_connections_per_ip),
+            ("max_connections_per_user", limits.max_connections_per_user),
+        ] {
             if v == 0 {
-                return Err(cx.err("limits", key, "is 0, so nobody could connect", "use a positive number"));
+                return Err(cx.err(
+                    "limits",
+                    key,
+                    "is 0, so nobody could connect",
+                    "use a positive number",
+                ));
             }
         }
 
@@ -563,7 +740,12 @@ impl FileConfig {
         if let Some(e) = &p.expire {
             let ok = e == "NEVER" || e.parse::<u32>().is_ok();
             if !ok {
-                return Err(cx.err("pop3", "expire", format!("is {e:?}"), "use \"NEVER\" or a number of days (RFC 2449 §6.7)"));
+                return Err(cx.err(
+                    "pop3",
+                    "expire",
+                    format!("is {e:?}"),
+                    "use \"NEVER\" or a number of days (RFC 2449 §6.7)",
+                ));
             }
         }
         let pop3 = Pop3Options {
@@ -596,7 +778,12 @@ impl FileConfig {
             auth,
             limits,
             pop3,
-            proxy_trusted: cx.nets("proxy", "trusted_networks", &self.proxy.trusted_networks, &[])?,
+            proxy_trusted: cx.nets(
+                "proxy",
+                "trusted_networks",
+                &self.proxy.trusted_networks,
+                &[],
+            )?,
             run_as: run_as(&cx, &self.server)?,
             unix_listeners,
             delivery,
@@ -614,19 +801,40 @@ fn unix_listeners(cx: &Ctx<'_>, listen: &[ListenerFile]) -> Result<Vec<UnixListe
             continue;
         };
         if l.protocol != Protocol::Lmtp {
-            return Err(cx.err("listen", "address", format!("{:?} is a UNIX socket for {}", l.address, l.protocol.name()), "UNIX sockets are for LMTP only; give POP3 and SMTP listeners an IP:PORT"));
+            return Err(cx.err(
+                "listen",
+                "address",
+                format!("{:?} is a UNIX socket for {}", l.address, l.protocol.name()),
+                "UNIX sockets are for LMTP only; give POP3 and SMTP listeners an IP:PORT",
+            ));
         }
         if !path.starts_with('/') {
-            return Err(cx.err("listen", "address", format!("{:?} is not an absolute path", l.address), "write \"unix:/run/buzon/lmtp\""));
+            return Err(cx.err(
+                "listen",
+                "address",
+                format!("{:?} is not an absolute path", l.address),
+                "write \"unix:/run/buzon/lmtp\"",
+            ));
         }
         let mode = match &l.mode {
             None => 0o660,
             Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8)
                 .ok()
                 .filter(|m| *m <= 0o777)
-                .ok_or_else(|| cx.err("listen", "mode", format!("is not an octal permission: {m:?}"), "write e.g. \"0660\" (owner and group may connect)"))?,
+                .ok_or_else(|| {
+                    cx.err(
+                        "listen",
+                        "mode",
+                        format!("is not an octal permission: {m:?}"),
+                        "write e.g. \"0660\" (owner and group may connect)",
+                    )
+                })?,
         };
-        out.push(UnixListener { path: PathBuf::from(path), protocol: l.protocol, mode });
+        out.push(UnixListener {
+            path: PathBuf::from(path),
+            protocol: l.protocol,
+            mode,
+        });
     }
     Ok(out)
 }
@@ -651,23 +859,55 @@ pub fn parse_size_with(s: &str, bare: u64) -> Option<u64> {
 }
 
 impl Ctx<'_> {
-    fn size(&self, section: &str, key: &str, v: &Option<SizeFile>, default: u64) -> Result<u64, ConfigError> {
+    fn size(
+        &self,
+        section: &str,
+        key: &str,
+        v: &Option<SizeFile>,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
         match v {
             None => Ok(default),
             Some(SizeFile::Bytes(n)) => Ok(*n),
-            Some(SizeFile::Text(t)) => parse_size_with(t, 1).ok_or_else(|| self.err(section, key, format!("is not a size: {t:?}"), "write a number of bytes or a number with a unit, e.g. \"50M\" or \"1G\"")),
+            Some(SizeFile::Text(t)) => parse_size_with(t, 1).ok_or_else(|| {
+                self.err(
+                    section,
+                    key,
+                    format!("is not a size: {t:?}"),
+                    "write a number of bytes or a number with a unit, e.g. \"50M\" or \"1G\"",
+                )
+            }),
         }
     }
 }
 
 fn delivery(cx: &Ctx<'_>, d: &DeliveryFile, data_dir: &Path) -> Result<Delivery, ConfigError> {
     use crate::intake::route::normalize_domain;
-    let local_domains: Vec<String> = d.local_domains.clone().unwrap_or_else(|| vec!["localhost".into()]).iter().map(|s| normalize_domain(s)).collect();
+    let local_domains: Vec<String> = d
+        .local_domains
+        .clone()
+        .unwrap_or_else(|| vec!["localhost".into()])
+        .iter()
+        .map(|s| normalize_domain(s))
+        .collect();
     if local_domains.is_empty() {
-        return Err(cx.err("delivery", "local_domains", "is empty, so no mail could be accepted", "list the domains this server receives mail for, e.g. [\"example.com\"]"));
+        return Err(cx.err(
+            "delivery",
+            "local_domains",
+            "is empty, so no mail could be accepted",
+            "list the domains this server receives mail for, e.g. [\"example.com\"]",
+        ));
     }
-    if let Some(bad) = local_domains.iter().find(|d| !buzon_smtp_proto::address::is_domain(d)) {
-        return Err(cx.err("delivery", "local_domains", format!("has {bad:?}, which is not a domain name"), "write domain names such as \"example.com\""));
+    if let Some(bad) = local_domains
+        .iter()
+        .find(|d| !buzon_smtp_proto::address::is_domain(d))
+    {
+        return Err(cx.err(
+            "delivery",
+            "local_domains",
+            format!("has {bad:?}, which is not a domain name"),
+            "write domain names such as \"example.com\"",
+        ));
     }
     let recipient_delimiter = match d.recipient_delimiter.as_deref() {
         None => Some("+".to_string()),
@@ -679,10 +919,20 @@ fn delivery(cx: &Ctx<'_>, d: &DeliveryFile, data_dir: &Path) -> Result<Delivery,
     for (domain, user) in d.catch_all.clone().unwrap_or_default() {
         let domain = normalize_domain(&domain);
         if !local_domains.contains(&domain) {
-            return Err(cx.err("delivery", "catch_all", format!("names {domain:?}, which is not in local_domains"), "add the domain to `local_domains` or remove its catch-all"));
+            return Err(cx.err(
+                "delivery",
+                "catch_all",
+                format!("names {domain:?}, which is not in local_domains"),
+                "add the domain to `local_domains` or remove its catch-all",
+            ));
         }
         if buzon_auth::validate_username(&user).is_err() {
-            return Err(cx.err("delivery", "catch_all", format!("names {user:?}, which is not a user name"), "give the name of a user in the users file"));
+            return Err(cx.err(
+                "delivery",
+                "catch_all",
+                format!("names {user:?}, which is not a user name"),
+                "give the name of a user in the users file",
+            ));
         }
         catch_all.insert(domain, user);
     }
@@ -693,22 +943,47 @@ fn delivery(cx: &Ctx<'_>, d: &DeliveryFile, data_dir: &Path) -> Result<Delivery,
     };
     let quota_bytes = cx.size("delivery", "quota_bytes", &d.quota_bytes, 0)?;
     let quota_messages = d.quota_messages.unwrap_or(0);
-    let max_message_size = cx.size("delivery", "max_message_size", &d.max_message_size, 50 * 1024 * 1024)?;
+    let max_message_size = cx.size(
+        "delivery",
+        "max_message_size",
+        &d.max_message_size,
+        50 * 1024 * 1024,
+    )?;
     if max_message_size < 64 * 1024 {
-        return Err(cx.err("delivery", "max_message_size", format!("is {max_message_size} bytes"), "allow at least 64K (RFC 5321 §4.5.3.1.7); the default is 50M"));
+        return Err(cx.err(
+            "delivery",
+            "max_message_size",
+            format!("is {max_message_size} bytes"),
+            "allow at least 64K (RFC 5321 §4.5.3.1.7); the default is 50M",
+        ));
     }
     let max_recipients = d.max_recipients.unwrap_or(100);
     if max_recipients < 100 {
-        return Err(cx.err("delivery", "max_recipients", format!("is {max_recipients}"), "RFC 5321 §4.5.3.1.8 requires accepting at least 100 recipients"));
+        return Err(cx.err(
+            "delivery",
+            "max_recipients",
+            format!("is {max_recipients}"),
+            "RFC 5321 §4.5.3.1.8 requires accepting at least 100 recipients",
+        ));
     }
     Ok(Delivery {
-        routing: crate::intake::route::RoutingConfig { local_domains, recipient_delimiter, catch_all },
+        routing: crate::intake::route::RoutingConfig {
+            local_domains,
+            recipient_delimiter,
+            catch_all,
+        },
         aliases_file: d.aliases_file.clone(),
-        quota: crate::intake::quota::QuotaLimits { bytes: (quota_bytes > 0).then_some(quota_bytes), messages: (quota_messages > 0).then_some(quota_messages) },
+        quota: crate::intake::quota::QuotaLimits {
+            bytes: (quota_bytes > 0).then_some(quota_bytes),
+            messages: (quota_messages > 0).then_some(quota_messages),
+        },
         over_quota_permanent,
         max_message_size,
         max_recipients,
-        sieve_dir: d.sieve_dir.clone().unwrap_or_else(|| data_dir.join("sieve")),
+        sieve_dir: d
+            .sieve_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("sieve")),
         spool_dir: data_dir.join("spool"),
     })
 }
@@ -716,20 +991,54 @@ fn delivery(cx: &Ctx<'_>, d: &DeliveryFile, data_dir: &Path) -> Result<Delivery,
 fn smtp_options(cx: &Ctx<'_>, s: &SmtpFile, hostname: &str) -> Result<SmtpOptions, ConfigError> {
     let name = s.hostname.clone().unwrap_or_else(|| hostname.to_string());
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(cx.err("smtp", "hostname", format!("is not a host name: {name:?}"), "use the server's DNS name, e.g. \"mx.example.com\""));
+        return Err(cx.err(
+            "smtp",
+            "hostname",
+            format!("is not a host name: {name:?}"),
+            "use the server's DNS name, e.g. \"mx.example.com\"",
+        ));
     }
     let max_connections_per_ip = s.max_connections_per_ip.unwrap_or(20);
     if max_connections_per_ip == 0 {
-        return Err(cx.err("smtp", "max_connections_per_ip", "is 0, so nobody could connect", "use a positive number"));
+        return Err(cx.err(
+            "smtp",
+            "max_connections_per_ip",
+            "is 0, so nobody could connect",
+            "use a positive number",
+        ));
     }
-    let command_timeout = cx.duration("smtp", "command_timeout", &s.command_timeout, Duration::from_secs(300))?;
-    let data_timeout = cx.duration("smtp", "data_timeout", &s.data_timeout, Duration::from_secs(300))?;
-    for (key, v) in [("command_timeout", command_timeout), ("data_timeout", data_timeout)] {
+    let command_timeout = cx.duration(
+        "smtp",
+        "command_timeout",
+        &s.command_timeout,
+        Duration::from_secs(300),
+    )?;
+    let data_timeout = cx.duration(
+        "smtp",
+        "data_timeout",
+        &s.data_timeout,
+        Duration::from_secs(300),
+    )?;
+    for (key, v) in [
+        ("command_timeout", command_timeout),
+        ("data_timeout", data_timeout),
+    ] {
         if v < Duration::from_secs(1) {
-            return Err(cx.err("smtp", key, format!("is {v:?}"), "use at least \"1s\"; RFC 5321 §4.5.3.2.7 recommends 5 minutes (the default)"));
+            return Err(cx.err(
+                "smtp",
+                key,
+                format!("is {v:?}"),
+                "use at least \"1s\"; RFC 5321 §4.5.3.2.7 recommends 5 minutes (the default)",
+            ));
         }
     }
-    Ok(SmtpOptions { hostname: name, max_connections_per_ip, command_timeout, data_timeout, max_errors: s.max_errors.unwrap_or(20).max(1) })
+    Ok(SmtpOptions {
+        hostname: name,
+        max_connections_per_ip,
+        command_timeout,
+        data_timeout,
+        max_errors: s.max_errors.unwrap_or(20).max(1),
+    })
 }
 
 /// `[server] user`/`group`: syntax only; the names are looked up at start.
@@ -738,11 +1047,18 @@ fn run_as(cx: &Ctx<'_>, s: &ServerFile) -> Result<Option<RunAs>, ConfigError> {
         !name.is_empty()
             && name.len() <= 32
             && !name.starts_with('-')
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
     };
     let Some(user) = &s.user else {
         if s.group.is_some() {
-            return Err(cx.err("server", "group", "is set but `server.user` is not", "set `user` too (the group alone cannot be switched to safely), or remove `group`"));
+            return Err(cx.err(
+                "server",
+                "group",
+                "is set but `server.user` is not",
+                "set `user` too (the group alone cannot be switched to safely), or remove `group`",
+            ));
         }
         return Ok(None);
     };
@@ -754,17 +1070,31 @@ fn run_as(cx: &Ctx<'_>, s: &ServerFile) -> Result<Option<RunAs>, ConfigError> {
     }
     if let Some(g) = &s.group {
         if !valid(g) {
-            return Err(cx.err("server", "group", format!("is not a group name: {g:?}"), "use a group name such as \"buzon\" or a numeric group id"));
+            return Err(cx.err(
+                "server",
+                "group",
+                format!("is not a group name: {g:?}"),
+                "use a group name such as \"buzon\" or a numeric group id",
+            ));
         }
         if g == "root" || g.trim_start_matches('0').is_empty() {
-            return Err(cx.err("server", "group", format!("is {g:?}, the superuser's group"), "use the server account's own group, e.g. \"buzon\""));
+            return Err(cx.err(
+                "server",
+                "group",
+                format!("is {g:?}, the superuser's group"),
+                "use the server account's own group, e.g. \"buzon\"",
+            ));
         }
     }
-    Ok(Some(RunAs { user: user.clone(), group: s.group.clone() }))
+    Ok(Some(RunAs {
+        user: user.clone(),
+        group: s.group.clone(),
+    }))
 }
 
 fn parse_addr(s: &str) -> SocketAddr {
-    s.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    s.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
 }
 
 fn resolve_listen_addr(s: &str) -> Option<SocketAddr> {
@@ -783,7 +1113,10 @@ fn resolve_listen_addr(s: &str) -> Option<SocketAddr> {
 }
 
 fn default_hostname() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -794,10 +1127,24 @@ mod tests {
     fn embedded_defaults_are_loopback_unprivileged() {
         let c = Config::embedded_default(Path::new("/tmp/x"));
         assert_eq!(c.listeners.len(), 4);
-        assert!(c.listeners.iter().all(|l| l.address.ip().is_loopback() && l.address.port() >= 1024));
-        let by = |p: Protocol| c.listeners.iter().find(|l| l.protocol == p).map(|l| l.address.port());
-        assert_eq!((by(Protocol::Lmtp), by(Protocol::Smtp)), (Some(1024), Some(1025)));
-        assert_eq!(c.delivery.routing.local_domains, vec!["localhost".to_string()]);
+        assert!(c
+            .listeners
+            .iter()
+            .all(|l| l.address.ip().is_loopback() && l.address.port() >= 1024));
+        let by = |p: Protocol| {
+            c.listeners
+                .iter()
+                .find(|l| l.protocol == p)
+                .map(|l| l.address.port())
+        };
+        assert_eq!(
+            (by(Protocol::Lmtp), by(Protocol::Smtp)),
+            (Some(1024), Some(1025))
+        );
+        assert_eq!(
+            c.delivery.routing.local_domains,
+            vec!["localhost".to_string()]
+        );
         assert_eq!(c.delivery.routing.recipient_delimiter.as_deref(), Some("+"));
         assert_eq!(c.delivery.max_message_size, 50 * 1024 * 1024);
         assert_eq!(c.delivery.max_recipients, 100);
@@ -808,30 +1155,63 @@ mod tests {
         assert_eq!(c.limits.idle_timeout, Duration::from_secs(600));
         assert!(!c.auth.allow_plaintext_without_tls);
         assert_eq!(c.auth.users_file, Path::new("/tmp/x/users"));
-        assert_eq!(c.tls, TlsSource::SelfSigned { dir: PathBuf::from("/tmp/x/tls") });
+        assert_eq!(
+            c.tls,
+            TlsSource::SelfSigned {
+                dir: PathBuf::from("/tmp/x/tls")
+            }
+        );
     }
 
     #[test]
     fn errors_name_key_line_and_fix() {
-        let text = "hostname = \"mx\"\n\n[limits]\nmax_connections = 5\nidle_timeout = \"ten minutes\"\n";
-        let e = Config::parse(text, "buzon.toml").err().map(|e| e.to_string()).unwrap_or_default();
+        let text =
+            "hostname = \"mx\"\n\n[limits]\nmax_connections = 5\nidle_timeout = \"ten minutes\"\n";
+        let e = Config::parse(text, "buzon.toml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("buzon.toml line 5"), "{e}");
         assert!(e.contains("limits.idle_timeout"), "{e}");
         assert!(e.contains("e.g. \"30s\""), "{e}");
 
-        let e = Config::parse("[limits]\nmax_conections = 5\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = Config::parse("[limits]\nmax_conections = 5\n", "f")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("max_conections") && e.contains("line 2"), "{e}");
 
-        let e = Config::parse("[[listen]]\naddress = \"nowhere\"\nprotocol = \"pop3\"\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = Config::parse(
+            "[[listen]]\naddress = \"nowhere\"\nprotocol = \"pop3\"\n",
+            "f",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(e.contains("listen.address") && e.contains("line 2"), "{e}");
 
-        let e = Config::parse("[[listen]]\naddress = \"[::1]:110\"\nprotocol = \"imap\"\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = Config::parse(
+            "[[listen]]\naddress = \"[::1]:110\"\nprotocol = \"imap\"\n",
+            "f",
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(e.contains("imap"), "{e}");
 
-        let e = Config::parse("[tls]\ncertificate = \"a.pem\"\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(e.contains("tls.certificate") && e.contains("set both"), "{e}");
+        let e = Config::parse("[tls]\ncertificate = \"a.pem\"\n", "f")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("tls.certificate") && e.contains("set both"),
+            "{e}"
+        );
 
-        let e = Config::parse("[limits]\nidle_timeout = \"1m\"\n", "f").err().map(|e| e.to_string()).unwrap_or_default();
+        let e = Config::parse("[limits]\nidle_timeout = \"1m\"\n", "f")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("RFC 1939"), "{e}");
     }
 
@@ -864,7 +1244,10 @@ implementation = "Buzon"
 trusted_networks = ["192.0.2.0/24"]
 "#;
         let c = Config::parse(text, "f").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.listeners[0].address, "[::]:995".parse().unwrap_or_else(|_| panic!()));
+        assert_eq!(
+            c.listeners[0].address,
+            "[::]:995".parse().unwrap_or_else(|_| panic!())
+        );
         assert_eq!(c.listeners[1].address.port(), 110);
         assert!(c.tls13_only);
         assert_eq!(c.auth.throttle.failure_delay, Duration::from_millis(500));
@@ -891,10 +1274,19 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.pop3.greeting, d.pop3.greeting);
         assert_eq!(c.tls, d.tls);
         assert_eq!(c.pop3.serve_folders, d.pop3.serve_folders);
-        assert_eq!(c.delivery.routing.local_domains, d.delivery.routing.local_domains);
-        assert_eq!(c.delivery.routing.recipient_delimiter, d.delivery.routing.recipient_delimiter);
+        assert_eq!(
+            c.delivery.routing.local_domains,
+            d.delivery.routing.local_domains
+        );
+        assert_eq!(
+            c.delivery.routing.recipient_delimiter,
+            d.delivery.routing.recipient_delimiter
+        );
         assert_eq!(c.delivery.quota, d.delivery.quota);
-        assert_eq!(c.delivery.over_quota_permanent, d.delivery.over_quota_permanent);
+        assert_eq!(
+            c.delivery.over_quota_permanent,
+            d.delivery.over_quota_permanent
+        );
         assert_eq!(c.delivery.max_message_size, d.delivery.max_message_size);
         assert_eq!(c.delivery.max_recipients, d.delivery.max_recipients);
         assert_eq!(c.delivery.sieve_dir, d.delivery.sieve_dir);
@@ -915,23 +1307,49 @@ trusted_networks = ["192.0.2.0/24"]
 
     #[test]
     fn server_user_and_group() {
-        let c = Config::parse("[server]\nuser = \"buzon\"\n", "f").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.run_as, Some(RunAs { user: "buzon".into(), group: None }));
-        let c = Config::parse("[server]\nuser = \"998\"\ngroup = \"mail\"\n", "f").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.run_as, Some(RunAs { user: "998".into(), group: Some("mail".into()) }));
+        let c =
+            Config::parse("[server]\nuser = \"buzon\"\n", "f").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.run_as,
+            Some(RunAs {
+                user: "buzon".into(),
+                group: None
+            })
+        );
+        let c = Config::parse("[server]\nuser = \"998\"\ngroup = \"mail\"\n", "f")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.run_as,
+            Some(RunAs {
+                user: "998".into(),
+                group: Some("mail".into())
+            })
+        );
         assert_eq!(Config::parse("", "f").map(|c| c.run_as).ok(), Some(None));
         for (text, want) in [
             ("[server]\nuser = \"root\"\n", "superuser"),
             ("[server]\nuser = \"0\"\n", "superuser"),
-            ("[server]\nuser = \"buzon\"\ngroup = \"0\"\n", "superuser's group"),
+            (
+                "[server]\nuser = \"buzon\"\ngroup = \"0\"\n",
+                "superuser's group",
+            ),
             ("[server]\nuser = \"../x\"\n", "not a user name"),
             ("[server]\nuser = \"\"\n", "not a user name"),
             ("[server]\nuser = \"-rf\"\n", "not a user name"),
             ("[server]\ngroup = \"buzon\"\n", "`server.user` is not"),
-            ("[server]\nuser = \"a\"\ngroup = \"b c\"\n", "not a group name"),
+            (
+                "[server]\nuser = \"a\"\ngroup = \"b c\"\n",
+                "not a group name",
+            ),
         ] {
-            let e = Config::parse(text, "f").err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(e.contains(want) && (e.contains("line 2") || e.contains("line 3")), "{text:?}: {e}");
+            let e = Config::parse(text, "f")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                e.contains(want) && (e.contains("line 2") || e.contains("line 3")),
+                "{text:?}: {e}"
+            );
         }
     }
 
@@ -965,33 +1383,71 @@ command_timeout = "10m"
 serve_folders = ["Junk", "Lists.rust"]
 "#;
         let c = Config::parse(text, "f").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.unix_listeners, vec![UnixListener { path: PathBuf::from("/run/buzon/lmtp"), protocol: Protocol::Lmtp, mode: 0o666 }]);
+        assert_eq!(
+            c.unix_listeners,
+            vec![UnixListener {
+                path: PathBuf::from("/run/buzon/lmtp"),
+                protocol: Protocol::Lmtp,
+                mode: 0o666
+            }]
+        );
         assert_eq!(c.listeners.len(), 1);
-        assert_eq!(c.delivery.routing.local_domains, vec!["example.com".to_string(), "example.org".to_string()]);
+        assert_eq!(
+            c.delivery.routing.local_domains,
+            vec!["example.com".to_string(), "example.org".to_string()]
+        );
         assert_eq!(c.delivery.routing.recipient_delimiter.as_deref(), Some("-"));
-        assert_eq!(c.delivery.routing.catch_all.get("example.org").map(String::as_str), Some("postmaster"));
+        assert_eq!(
+            c.delivery
+                .routing
+                .catch_all
+                .get("example.org")
+                .map(String::as_str),
+            Some("postmaster")
+        );
         assert_eq!(c.delivery.quota.bytes, Some(1 << 30));
         assert_eq!(c.delivery.quota.messages, Some(10_000));
         assert!(c.delivery.over_quota_permanent);
         assert_eq!(c.delivery.max_message_size, 25 << 20);
         assert_eq!(c.smtp.hostname, "mx1.example.com");
         assert_eq!(c.smtp.command_timeout, Duration::from_secs(600));
-        assert_eq!(c.pop3.serve_folders, vec!["Junk".to_string(), "Lists.rust".to_string()]);
+        assert_eq!(
+            c.pop3.serve_folders,
+            vec!["Junk".to_string(), "Lists.rust".to_string()]
+        );
 
         for (text, want) in [
-            ("[[listen]]\naddress = \"unix:/x\"\nprotocol = \"pop3\"\n", "LMTP only"),
-            ("[[listen]]\naddress = \"unix:rel\"\nprotocol = \"lmtp\"\n", "absolute path"),
-            ("[[listen]]\naddress = \"unix:/x\"\nprotocol = \"lmtp\"\nmode = \"999\"\n", "octal"),
+            (
+                "[[listen]]\naddress = \"unix:/x\"\nprotocol = \"pop3\"\n",
+                "LMTP only",
+            ),
+            (
+                "[[listen]]\naddress = \"unix:rel\"\nprotocol = \"lmtp\"\n",
+                "absolute path",
+            ),
+            (
+                "[[listen]]\naddress = \"unix:/x\"\nprotocol = \"lmtp\"\nmode = \"999\"\n",
+                "octal",
+            ),
             ("[delivery]\nover_quota_reply = \"550\"\n", "\"452\""),
             ("[delivery]\nmax_message_size = \"huge\"\n", "not a size"),
             ("[delivery]\nmax_recipients = 10\n", "at least 100"),
             ("[delivery]\nlocal_domains = []\n", "is empty"),
-            ("[delivery]\ncatch_all = { \"other.org\" = \"bob\" }\n", "not in local_domains"),
+            (
+                "[delivery]\ncatch_all = { \"other.org\" = \"bob\" }\n",
+                "not in local_domains",
+            ),
             ("[delivery]\nrecipient_delimiter = \"ab\"\n", "punctuation"),
-            ("[pop3]\nserve_folders = [\"../x\"]\n", "invalid folder name"),
+            (
+                "[pop3]\nserve_folders = [\"../x\"]\n",
+                "invalid folder name",
+            ),
             ("[smtp]\ncommand_timeout = \"0s\"\n", "at least"),
         ] {
-            let e = Config::parse(text, "f").err().map(|e| e.to_string()).unwrap_or_default();
+            let e = Config::parse(text, "f")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(e.contains(want) && e.contains("line "), "{text:?}: {e}");
         }
         assert_eq!(parse_size_with("50M", 1), Some(50 << 20));

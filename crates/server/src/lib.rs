@@ -39,17 +39,27 @@ use tls::TlsState;
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("cannot listen on {addr}: {source} — {hint}")]
-    Bind { addr: SocketAddr, source: std::io::Error, hint: &'static str },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+        hint: &'static str,
+    },
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
     #[error("cannot load the users file: {0}")]
     Users(#[from] buzon_auth::AuthError),
     #[error("cannot create the mail folder {path}: {source} — check that the data folder is writable by the server's user")]
-    MailDir { path: std::path::PathBuf, source: std::io::Error },
+    MailDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Intake(#[from] intake::IntakeError),
     #[error("cannot listen on the UNIX socket {path}: {source} — check that its folder exists and is writable by the server's account, and that no other server uses it")]
-    BindUnix { path: std::path::PathBuf, source: std::io::Error },
+    BindUnix {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// State every connection task shares.
@@ -86,7 +96,10 @@ impl RunningServer {
 
     /// The first bound address for a protocol.
     pub fn addr(&self, protocol: Protocol) -> Option<SocketAddr> {
-        self.addrs.iter().find(|(p, _)| *p == protocol).map(|(_, a)| *a)
+        self.addrs
+            .iter()
+            .find(|(p, _)| *p == protocol)
+            .map(|(_, a)| *a)
     }
 
     /// SHA-256 fingerprint of the certificate in use.
@@ -128,7 +141,10 @@ pub struct BoundServer {
 impl BoundServer {
     /// The bound addresses, in configuration order (port 0 resolved).
     pub fn local_addrs(&self) -> Vec<(Protocol, SocketAddr)> {
-        self.listeners.iter().map(|(l, a, _)| (l.protocol, *a)).collect()
+        self.listeners
+            .iter()
+            .map(|(l, a, _)| (l.protocol, *a))
+            .collect()
     }
 
     pub fn config(&self) -> &Config {
@@ -138,12 +154,19 @@ impl BoundServer {
     /// Starts serving on the bound listeners (inside a tokio runtime): creates the mail
     /// folder, loads the users file and spawns the accept loops.
     pub async fn serve(self) -> Result<RunningServer, ServerError> {
-        let BoundServer { config, tls, listeners } = self;
+        let BoundServer {
+            config,
+            tls,
+            listeners,
+        } = self;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&config.mail_dir)
-            .map_err(|source| ServerError::MailDir { path: config.mail_dir.clone(), source })?;
+            .map_err(|source| ServerError::MailDir {
+                path: config.mail_dir.clone(),
+                source,
+            })?;
         let auth = Arc::new(login::Authenticator::new(&config.auth)?);
         let session_config = Arc::new(SessionConfig {
             greeting: config.pop3.greeting.clone(),
@@ -155,17 +178,33 @@ impl BoundServer {
         });
         let mut tokio_listeners = Vec::new();
         for (spec, addr, listener) in listeners {
-            let listener = TcpListener::from_std(listener).map_err(|source| ServerError::Bind { addr, source, hint: "the listener could not join the runtime" })?;
+            let listener = TcpListener::from_std(listener).map_err(|source| ServerError::Bind {
+                addr,
+                source,
+                hint: "the listener could not join the runtime",
+            })?;
             tokio_listeners.push((spec, addr, listener));
         }
         let intake = Arc::new(intake::Intake::new(&config)?);
         let mut unix = Vec::new();
         for u in &config.unix_listeners {
-            let listener = intake::bind_unix(&u.path, u.mode).map_err(|source| ServerError::BindUnix { path: u.path.clone(), source })?;
+            let listener =
+                intake::bind_unix(&u.path, u.mode).map_err(|source| ServerError::BindUnix {
+                    path: u.path.clone(),
+                    source,
+                })?;
             unix.push((u.clone(), listener));
         }
         let (tx, rx) = watch::channel(false);
-        let shared = Arc::new(Shared { config, session_config, tls: Arc::clone(&tls), auth, registry: Registry::new(), shutdown: rx, intake });
+        let shared = Arc::new(Shared {
+            config,
+            session_config,
+            tls: Arc::clone(&tls),
+            auth,
+            registry: Registry::new(),
+            shutdown: rx,
+            intake,
+        });
         let mut tasks = JoinSet::new();
         let mut addrs = Vec::new();
         for (spec, addr, listener) in tokio_listeners {
@@ -177,9 +216,20 @@ impl BoundServer {
         for (spec, listener) in unix {
             tracing::info!(path = %spec.path.display(), protocol = ?spec.protocol, "listening");
             unix_paths.push((spec.protocol, spec.path.clone()));
-            tasks.spawn(intake::unix_accept_loop(Arc::clone(&shared), listener, spec.path));
+            tasks.spawn(intake::unix_accept_loop(
+                Arc::clone(&shared),
+                listener,
+                spec.path,
+            ));
         }
-        Ok(RunningServer { addrs, unix_paths, shutdown: tx, tasks, shared, tls })
+        Ok(RunningServer {
+            addrs,
+            unix_paths,
+            shutdown: tx,
+            tasks,
+            shared,
+            tls,
+        })
     }
 }
 
@@ -187,14 +237,26 @@ impl BoundServer {
 /// runtime; call [`BoundServer::serve`] inside one.
 pub fn bind(config: Config) -> Result<BoundServer, ServerError> {
     raise_fd_limit(&config);
-    let tls = Arc::new(TlsState::new(&config.tls, &config.hostname, config.tls13_only)?);
+    let tls = Arc::new(TlsState::new(
+        &config.tls,
+        &config.hostname,
+        config.tls13_only,
+    )?);
     let mut listeners = Vec::new();
     for l in &config.listeners {
         let listener = bind_listener(l.address)?;
-        let local = listener.local_addr().map_err(|source| ServerError::Bind { addr: l.address, source, hint: "the socket has no address" })?;
+        let local = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: l.address,
+            source,
+            hint: "the socket has no address",
+        })?;
         listeners.push((l.clone(), local, listener));
     }
-    Ok(BoundServer { config, tls, listeners })
+    Ok(BoundServer {
+        config,
+        tls,
+        listeners,
+    })
 }
 
 /// Binds every listener and starts serving.
@@ -203,14 +265,24 @@ pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
 }
 
 fn bind_listener(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError> {
-    let hint = |e: &std::io::Error| match e.kind() {
+    let hint = |e: &std::io::Error| {
+        match e.kind() {
         std::io::ErrorKind::AddrInUse => "another program already listens there; stop it or choose another port",
         std::io::ErrorKind::PermissionDenied => "ports below 1024 need root (Buzón drops privileges after binding) or CAP_NET_BIND_SERVICE",
         std::io::ErrorKind::AddrNotAvailable => "this machine has no such address",
         _ => "check the `listen` section of the config",
+    }
     };
-    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, Some(socket2::Protocol::TCP))
-        .map_err(|source| ServerError::Bind { addr, hint: hint(&source), source })?;
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(|source| ServerError::Bind {
+        addr,
+        hint: hint(&source),
+        source,
+    })?;
     let setup = || -> std::io::Result<()> {
         sock.set_reuse_address(true)?;
         if addr.is_ipv6() {
@@ -221,7 +293,11 @@ fn bind_listener(addr: SocketAddr) -> Result<std::net::TcpListener, ServerError>
         sock.bind(&addr.into())?;
         sock.listen(1024)
     };
-    setup().map_err(|source| ServerError::Bind { addr, hint: hint(&source), source })?;
+    setup().map_err(|source| ServerError::Bind {
+        addr,
+        hint: hint(&source),
+        source,
+    })?;
     Ok(sock.into())
 }
 
@@ -236,7 +312,12 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, spec: config::L
         };
         match accepted {
             Ok((tcp, peer)) => {
-                sessions.spawn(handle_connection(Arc::clone(&shared), tcp, peer, spec.clone()));
+                sessions.spawn(handle_connection(
+                    Arc::clone(&shared),
+                    tcp,
+                    peer,
+                    spec.clone(),
+                ));
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -249,7 +330,12 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, spec: config::L
     while sessions.join_next().await.is_some() {}
 }
 
-async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: SocketAddr, spec: config::Listener) {
+async fn handle_connection(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    mut peer: SocketAddr,
+    spec: config::Listener,
+) {
     if matches!(spec.protocol, Protocol::Lmtp | Protocol::Smtp) {
         return intake::handle_tcp(shared, tcp, peer, &spec).await;
     }
@@ -258,7 +344,12 @@ async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: Socket
     let limits = &shared.config.limits;
     let handshake = limits.handshake_timeout;
 
-    if shared.config.proxy_trusted.iter().any(|n| n.contains(peer.ip())) {
+    if shared
+        .config
+        .proxy_trusted
+        .iter()
+        .any(|n| n.contains(peer.ip()))
+    {
         match timeout(handshake, read_proxy_header(&tcp)).await {
             Ok(Ok(Some(real))) => peer = real,
             Ok(Ok(None)) => {}
@@ -270,7 +361,11 @@ async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: Socket
         }
     }
 
-    let guard = shared.registry.connect(peer.ip(), limits.max_connections, limits.max_connections_per_ip);
+    let guard = shared.registry.connect(
+        peer.ip(),
+        limits.max_connections,
+        limits.max_connections_per_ip,
+    );
     let stream = match spec.protocol {
         Protocol::Pop3 => Stream::Plain(tcp),
         // Served by `intake::handle_tcp` above.
@@ -295,16 +390,28 @@ async fn handle_connection(shared: Arc<Shared>, tcp: TcpStream, mut peer: Socket
         Err(why) => {
             let text = match why {
                 Refusal::Total => "Too many connections to this server; try again later.",
-                Refusal::PerIp => "Too many connections from your address; close other sessions and try again.",
+                Refusal::PerIp => {
+                    "Too many connections from your address; close other sessions and try again."
+                }
             };
             tracing::warn!(remote = %peer, "refused: {text}");
             let mut stream = stream;
-            let _ = timeout(limits.write_timeout, stream.write_all(&Response::err_code(RespCode::SysTemp, text).to_bytes())).await;
+            let _ = timeout(
+                limits.write_timeout,
+                stream.write_all(&Response::err_code(RespCode::SysTemp, text).to_bytes()),
+            )
+            .await;
             let _ = timeout(limits.write_timeout, stream.shutdown()).await;
             return;
         }
     };
-    pop3::serve(Arc::clone(&shared), stream, peer, spec.protocol == Protocol::Pop3 && spec.starttls).await;
+    pop3::serve(
+        Arc::clone(&shared),
+        stream,
+        peer,
+        spec.protocol == Protocol::Pop3 && spec.starttls,
+    )
+    .await;
 }
 
 /// Reads a PROXY header without consuming anything after it (TLS or POP3 bytes).
@@ -360,10 +467,19 @@ fn set_keepalive(tcp: &TcpStream) {
 fn raise_fd_limit(config: &Config) {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let cur = getrlimit(Resource::Nofile);
-    let raised = Rlimit { current: cur.maximum, maximum: cur.maximum };
-    let effective = if setrlimit(Resource::Nofile, raised).is_ok() { cur.maximum } else { cur.current };
+    let raised = Rlimit {
+        current: cur.maximum,
+        maximum: cur.maximum,
+    };
+    let effective = if setrlimit(Resource::Nofile, raised).is_ok() {
+        cur.maximum
+    } else {
+        cur.current
+    };
     // Each session needs its socket, a lock file, a message file, and some slack.
-    let needed = (config.limits.max_connections as u64).saturating_mul(3).saturating_add(64);
+    let needed = (config.limits.max_connections as u64)
+        .saturating_mul(3)
+        .saturating_add(64);
     if let Some(limit) = effective {
         if limit < needed {
             tracing::warn!(

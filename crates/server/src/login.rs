@@ -37,7 +37,9 @@ pub struct Authenticator {
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authenticator").field("users_file", &self.users_file).finish_non_exhaustive()
+        f.debug_struct("Authenticator")
+            .field("users_file", &self.users_file)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,8 +57,14 @@ impl Authenticator {
 
     /// The current user database, reloaded first if the file changed on disk.
     pub fn users(&self) -> Result<Arc<UserDb>, String> {
-        let current = self.db.read().map(|d| Arc::clone(&d)).map_err(|_| "user database lock poisoned".to_string())?;
-        let on_disk = std::fs::metadata(&self.users_file).and_then(|m| m.modified()).ok();
+        let current = self
+            .db
+            .read()
+            .map(|d| Arc::clone(&d))
+            .map_err(|_| "user database lock poisoned".to_string())?;
+        let on_disk = std::fs::metadata(&self.users_file)
+            .and_then(|m| m.modified())
+            .ok();
         if on_disk == current.modified() {
             return Ok(current);
         }
@@ -71,7 +79,9 @@ impl Authenticator {
             }
             Err(e) => {
                 // Keep serving with the last good copy; say why the new one was refused.
-                tracing::error!("users file changed but cannot be loaded, keeping the previous version: {e}");
+                tracing::error!(
+                    "users file changed but cannot be loaded, keeping the previous version: {e}"
+                );
                 Ok(current)
             }
         }
@@ -94,7 +104,10 @@ impl Authenticator {
 
     /// The delay before every failure reply.
     pub fn failure_delay(&self) -> Duration {
-        self.throttle.lock().unwrap_or_else(|p| p.into_inner()).failure_delay()
+        self.throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failure_delay()
     }
 
     /// Records the outcome; returns the delay to impose before a failure reply.
@@ -129,7 +142,9 @@ impl Authenticator {
             Ok(db) => db,
             Err(e) => return Verdict::Unavailable(e),
         };
-        let entry = buzon_auth::validate_username(user).ok().and_then(|()| db.lookup(user));
+        let entry = buzon_auth::validate_username(user)
+            .ok()
+            .and_then(|()| db.lookup(user));
         let Some(entry) = entry else {
             if let Credential::Password(p) = credential {
                 buzon_auth::dummy_verify(p.expose());
@@ -139,13 +154,23 @@ impl Authenticator {
         let ok = match credential {
             Credential::Password(p) => {
                 let now = Instant::now();
-                let cached = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(now, &entry.name, p.expose(), &entry.password);
+                let cached = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(
+                    now,
+                    &entry.name,
+                    p.expose(),
+                    &entry.password,
+                );
                 if cached {
                     true
                 } else {
                     match buzon_auth::verify_password(&entry.password, p.expose()) {
                         Ok(true) => {
-                            self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(now, &entry.name, p.expose(), &entry.password);
+                            self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                                now,
+                                &entry.name,
+                                p.expose(),
+                                &entry.password,
+                            );
                             true
                         }
                         Ok(false) => false,
@@ -156,10 +181,15 @@ impl Authenticator {
                     }
                 }
             }
-            Credential::Apop { timestamp, digest } => match buzon_auth::plaintext_password(&entry.password) {
-                Some(secret) => constant_time_eq(apop_digest(timestamp, secret.expose()).as_bytes(), digest.as_bytes()),
-                None => false,
-            },
+            Credential::Apop { timestamp, digest } => {
+                match buzon_auth::plaintext_password(&entry.password) {
+                    Some(secret) => constant_time_eq(
+                        apop_digest(timestamp, secret.expose()).as_bytes(),
+                        digest.as_bytes(),
+                    ),
+                    None => false,
+                }
+            }
         };
         if ok {
             Verdict::Valid(entry.name.clone())

@@ -32,7 +32,11 @@ pub enum PrivilegeError {
     #[error("server.group {0:?} does not exist on this machine — create it with `groupadd --system {0}` or name an existing group")]
     UnknownGroup(String),
     #[error("cannot look up {what} {name:?}: {detail} — check /etc/nsswitch.conf and the account databases")]
-    Lookup { what: &'static str, name: String, detail: String },
+    Lookup {
+        what: &'static str,
+        name: String,
+        detail: String,
+    },
     #[error("server.user {0:?} is the superuser (uid 0) — name an unprivileged account")]
     RootAccount(String),
     #[error("server.user is {user:?} but buzon serve runs as uid {uid}, not root, so it cannot switch accounts — start it as root (it drops to {user:?} after binding) or remove `server.user`")]
@@ -40,24 +44,40 @@ pub enum PrivilegeError {
     #[error("cannot switch to {user:?} while {threads} threads run — this is a bug in buzon: the switch must happen before the runtime starts")]
     Threads { user: String, threads: usize },
     #[error("cannot switch to {user:?}: {step} failed: {detail}")]
-    Switch { user: String, step: &'static str, detail: String },
-    #[error("switching to {user:?} did not take: the process can still regain root — refusing to serve")]
+    Switch {
+        user: String,
+        step: &'static str,
+        detail: String,
+    },
+    #[error(
+        "switching to {user:?} did not take: the process can still regain root — refusing to serve"
+    )]
     StillPrivileged { user: String },
     #[error("the data folder {path} {problem} — {fix}")]
-    DataDir { path: PathBuf, problem: String, fix: String },
+    DataDir {
+        path: PathBuf,
+        problem: String,
+        fix: String,
+    },
 }
 
 /// Resolves the configured account (names through the system's account databases, or
 /// numeric ids). The group defaults to the user's primary group.
 pub fn resolve(run_as: &RunAs) -> Result<Account, PrivilegeError> {
-    let lookup = |what: &'static str, name: &str, e: nix::Error| PrivilegeError::Lookup { what, name: name.to_string(), detail: e.to_string() };
+    let lookup = |what: &'static str, name: &str, e: nix::Error| PrivilegeError::Lookup {
+        what,
+        name: name.to_string(),
+        detail: e.to_string(),
+    };
     let user = if let Ok(n) = run_as.user.parse::<u32>() {
         match User::from_uid(Uid::from_raw(n)).map_err(|e| lookup("user", &run_as.user, e))? {
             Some(u) => u,
             None => return Err(PrivilegeError::UnknownUser(run_as.user.clone())),
         }
     } else {
-        User::from_name(&run_as.user).map_err(|e| lookup("user", &run_as.user, e))?.ok_or_else(|| PrivilegeError::UnknownUser(run_as.user.clone()))?
+        User::from_name(&run_as.user)
+            .map_err(|e| lookup("user", &run_as.user, e))?
+            .ok_or_else(|| PrivilegeError::UnknownUser(run_as.user.clone()))?
     };
     if user.uid.is_root() {
         return Err(PrivilegeError::RootAccount(run_as.user.clone()));
@@ -73,12 +93,26 @@ pub fn resolve(run_as: &RunAs) -> Result<Account, PrivilegeError> {
         Some(g) => (g.name, g.gid),
         // A primary group id without a name in /etc/group is legal; keep the number.
         None if run_as.group.is_none() => (user.gid.to_string(), user.gid),
-        None => return Err(PrivilegeError::UnknownGroup(run_as.group.clone().unwrap_or_default())),
+        None => {
+            return Err(PrivilegeError::UnknownGroup(
+                run_as.group.clone().unwrap_or_default(),
+            ))
+        }
     };
     if gid.as_raw() == 0 {
-        return Err(PrivilegeError::Switch { user: user.name, step: "choosing the group", detail: "the group is root's (gid 0); set `server.group` to the account's own group".into() });
+        return Err(PrivilegeError::Switch {
+            user: user.name,
+            step: "choosing the group",
+            detail: "the group is root's (gid 0); set `server.group` to the account's own group"
+                .into(),
+        });
     }
-    Ok(Account { user: user.name, uid: user.uid.as_raw(), group: group_name, gid: gid.as_raw() })
+    Ok(Account {
+        user: user.name,
+        uid: user.uid.as_raw(),
+        group: group_name,
+        gid: gid.as_raw(),
+    })
 }
 
 /// True when the process runs as root (effective uid 0).
@@ -96,15 +130,25 @@ pub fn drop_to(account: &Account) -> Result<(), PrivilegeError> {
         return Ok(());
     }
     if !euid.is_root() {
-        return Err(PrivilegeError::NotRoot { user: account.user.clone(), uid: euid.as_raw() });
+        return Err(PrivilegeError::NotRoot {
+            user: account.user.clone(),
+            uid: euid.as_raw(),
+        });
     }
     let threads = thread_count();
     if threads != 1 {
-        return Err(PrivilegeError::Threads { user: account.user.clone(), threads });
+        return Err(PrivilegeError::Threads {
+            user: account.user.clone(),
+            threads,
+        });
     }
     let fail = |step: &'static str| {
         let user = account.user.clone();
-        move |e: nix::Error| PrivilegeError::Switch { user, step, detail: e.to_string() }
+        move |e: nix::Error| PrivilegeError::Switch {
+            user,
+            step,
+            detail: e.to_string(),
+        }
     };
     let gid = Gid::from_raw(account.gid);
     let uid = Uid::from_raw(account.uid);
@@ -113,16 +157,27 @@ pub fn drop_to(account: &Account) -> Result<(), PrivilegeError> {
     nix::unistd::setresuid(uid, uid, uid).map_err(fail("setresuid"))?;
     // Neither a setuid program nor file capabilities can give rights back from here on.
     nix::sys::prctl::set_no_new_privs().map_err(fail("prctl(PR_SET_NO_NEW_PRIVS)"))?;
-    let now = (nix::unistd::getuid(), nix::unistd::geteuid(), nix::unistd::getgid(), nix::unistd::getegid());
-    if now != (uid, uid, gid, gid) || nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).is_ok() {
-        return Err(PrivilegeError::StillPrivileged { user: account.user.clone() });
+    let now = (
+        nix::unistd::getuid(),
+        nix::unistd::geteuid(),
+        nix::unistd::getgid(),
+        nix::unistd::getegid(),
+    );
+    if now != (uid, uid, gid, gid)
+        || nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).is_ok()
+    {
+        return Err(PrivilegeError::StillPrivileged {
+            user: account.user.clone(),
+        });
     }
     Ok(())
 }
 
 /// Threads of this process (from /proc; 0 when it cannot be read, which refuses the switch).
 pub fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Creates the data folder (mode 0700) when it is missing. When the server will switch
@@ -131,16 +186,22 @@ pub fn create_data_dir(path: &Path, owner: Option<&Account>) -> Result<(), Privi
     if path.exists() {
         return Ok(());
     }
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(|e| PrivilegeError::DataDir {
-        path: path.to_path_buf(),
-        problem: format!("cannot be created: {e}"),
-        fix: "check the path and the permissions of its parent folder".into(),
-    })?;
-    if let Some(a) = owner {
-        std::os::unix::fs::chown(path, Some(a.uid), Some(a.gid)).map_err(|e| PrivilegeError::DataDir {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| PrivilegeError::DataDir {
             path: path.to_path_buf(),
-            problem: format!("cannot be given to {}: {e}", a.user),
-            fix: format!("run `chown {}:{} {}`", a.user, a.group, path.display()),
+            problem: format!("cannot be created: {e}"),
+            fix: "check the path and the permissions of its parent folder".into(),
+        })?;
+    if let Some(a) = owner {
+        std::os::unix::fs::chown(path, Some(a.uid), Some(a.gid)).map_err(|e| {
+            PrivilegeError::DataDir {
+                path: path.to_path_buf(),
+                problem: format!("cannot be given to {}: {e}", a.user),
+                fix: format!("run `chown {}:{} {}`", a.user, a.group, path.display()),
+            }
         })?;
     }
     Ok(())
@@ -152,16 +213,30 @@ pub fn create_data_dir(path: &Path, owner: Option<&Account>) -> Result<(), Privi
 pub fn check_data_dir(path: &Path) -> Result<Vec<String>, PrivilegeError> {
     let who = || {
         let uid = nix::unistd::geteuid();
-        let name = User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| "?".into());
+        let name = User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| "?".into());
         (name, uid.as_raw())
     };
-    let err = |problem: String, fix: String| PrivilegeError::DataDir { path: path.to_path_buf(), problem, fix };
+    let err = |problem: String, fix: String| PrivilegeError::DataDir {
+        path: path.to_path_buf(),
+        problem,
+        fix,
+    };
     let meta = std::fs::metadata(path).map_err(|e| {
         let (name, uid) = who();
-        err(format!("cannot be inspected by user {name} (uid {uid}): {e}"), "check that every folder on the path can be entered by the server's account".into())
+        err(
+            format!("cannot be inspected by user {name} (uid {uid}): {e}"),
+            "check that every folder on the path can be entered by the server's account".into(),
+        )
     })?;
     if !meta.is_dir() {
-        return Err(err("is not a folder".into(), "point `data_dir` at a folder".into()));
+        return Err(err(
+            "is not a folder".into(),
+            "point `data_dir` at a folder".into(),
+        ));
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o002 != 0 {
@@ -170,9 +245,18 @@ pub fn check_data_dir(path: &Path) -> Result<Vec<String>, PrivilegeError> {
             format!("run `chmod o-w {}` (0700 is recommended)", path.display()),
         ));
     }
-    if rustix::fs::access(path, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK).is_err() {
+    if rustix::fs::access(
+        path,
+        rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+    )
+    .is_err()
+    {
         let (name, uid) = who();
-        let owner = User::from_uid(Uid::from_raw(meta.uid())).ok().flatten().map(|u| u.name).unwrap_or_else(|| meta.uid().to_string());
+        let owner = User::from_uid(Uid::from_raw(meta.uid()))
+            .ok()
+            .flatten()
+            .map(|u| u.name)
+            .unwrap_or_else(|| meta.uid().to_string());
         return Err(err(
             format!("is owned by {owner} (mode {mode:04o}) and not writable by user {name} (uid {uid}), which the server runs as"),
             format!("run `chown -R {name}: {}` (the whole folder: users file, Maildirs, TLS files)", path.display()),
@@ -195,22 +279,60 @@ mod tests {
 
     #[test]
     fn resolves_names_and_ids_and_refuses_root() {
-        let root = RunAs { user: "root".into(), group: None };
-        assert!(matches!(resolve(&root), Err(PrivilegeError::RootAccount(_))));
-        let zero = RunAs { user: "0".into(), group: None };
-        assert!(matches!(resolve(&zero), Err(PrivilegeError::RootAccount(_))));
-        let missing = RunAs { user: "no-such-user-buzon".into(), group: None };
-        let e = resolve(&missing).err().map(|e| e.to_string()).unwrap_or_default();
+        let root = RunAs {
+            user: "root".into(),
+            group: None,
+        };
+        assert!(matches!(
+            resolve(&root),
+            Err(PrivilegeError::RootAccount(_))
+        ));
+        let zero = RunAs {
+            user: "0".into(),
+            group: None,
+        };
+        assert!(matches!(
+            resolve(&zero),
+            Err(PrivilegeError::RootAccount(_))
+        ));
+        let missing = RunAs {
+            user: "no-such-user-buzon".into(),
+            group: None,
+        };
+        let e = resolve(&missing)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("useradd --system"), "{e}");
         // "nobody" exists on every Debian system; its primary group is nogroup.
         if let Ok(Some(nobody)) = User::from_name("nobody") {
-            let a = resolve(&RunAs { user: "nobody".into(), group: None }).unwrap_or_else(|e| panic!("{e}"));
+            let a = resolve(&RunAs {
+                user: "nobody".into(),
+                group: None,
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!((a.uid, a.gid), (nobody.uid.as_raw(), nobody.gid.as_raw()));
-            let by_id = resolve(&RunAs { user: nobody.uid.to_string(), group: None }).unwrap_or_else(|e| panic!("{e}"));
+            let by_id = resolve(&RunAs {
+                user: nobody.uid.to_string(),
+                group: None,
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(by_id, a);
-            let e = resolve(&RunAs { user: "nobody".into(), group: Some("no-such-group-buzon".into()) }).err().map(|e| e.to_string()).unwrap_or_default();
+            let e = resolve(&RunAs {
+                user: "nobody".into(),
+                group: Some("no-such-group-buzon".into()),
+            })
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
             assert!(e.contains("groupadd"), "{e}");
-            let e = resolve(&RunAs { user: "nobody".into(), group: Some("root".into()) }).err().map(|e| e.to_string()).unwrap_or_default();
+            let e = resolve(&RunAs {
+                user: "nobody".into(),
+                group: Some("root".into()),
+            })
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
             assert!(e.contains("gid 0"), "{e}");
         }
     }
@@ -220,13 +342,23 @@ mod tests {
         let t = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let d = t.path().join("data");
         create_data_dir(&d, None).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(std::fs::metadata(&d).map(|m| m.permissions().mode() & 0o777).ok(), Some(0o700));
+        assert_eq!(
+            std::fs::metadata(&d)
+                .map(|m| m.permissions().mode() & 0o777)
+                .ok(),
+            Some(0o700)
+        );
         assert_eq!(check_data_dir(&d).ok().map(|w| w.len()), Some(0));
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
         let w = check_data_dir(&d).unwrap_or_else(|e| panic!("{e}"));
         assert!(w.len() == 1 && w[0].contains("chmod o-rwx"), "{w:?}");
-        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap_or_else(|e| panic!("{e}"));
-        let e = check_data_dir(&d).err().map(|e| e.to_string()).unwrap_or_default();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = check_data_dir(&d)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("every user") && e.contains("chmod o-w"), "{e}");
         let f = t.path().join("file");
         std::fs::write(&f, b"").unwrap_or_else(|e| panic!("{e}"));
@@ -238,8 +370,16 @@ mod tests {
         if is_root() {
             return;
         }
-        let me = Account { user: "someone".into(), uid: 65534, group: "nogroup".into(), gid: 65534 };
-        let e = drop_to(&me).err().map(|e| e.to_string()).unwrap_or_default();
+        let me = Account {
+            user: "someone".into(),
+            uid: 65534,
+            group: "nogroup".into(),
+            gid: 65534,
+        };
+        let e = drop_to(&me)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("not root"), "{e}");
     }
 }

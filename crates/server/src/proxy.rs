@@ -39,7 +39,9 @@ pub fn parse(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyError> {
     if buf[0] == b'P' {
         return parse_v1(buf);
     }
-    Err(ProxyError::Malformed("expected a PROXY header from a trusted proxy"))
+    Err(ProxyError::Malformed(
+        "expected a PROXY header from a trusted proxy",
+    ))
 }
 
 fn parse_v1(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyError> {
@@ -48,21 +50,30 @@ fn parse_v1(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyError> {
         return Err(ProxyError::Malformed("bad v1 signature"));
     }
     let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
-        return if buf.len() >= V1_MAX { Err(ProxyError::Malformed("v1 header too long")) } else { Ok(None) };
+        return if buf.len() >= V1_MAX {
+            Err(ProxyError::Malformed("v1 header too long"))
+        } else {
+            Ok(None)
+        };
     };
     if end + 2 > V1_MAX {
         return Err(ProxyError::Malformed("v1 header too long"));
     }
-    let line = std::str::from_utf8(&buf[6..end]).map_err(|_| ProxyError::Malformed("v1 header is not ASCII"))?;
+    let line = std::str::from_utf8(&buf[6..end])
+        .map_err(|_| ProxyError::Malformed("v1 header is not ASCII"))?;
     let parts: Vec<&str> = line.split(' ').collect();
     let header = match parts.as_slice() {
         ["UNKNOWN", ..] => ProxyHeader::Local,
         [fam @ ("TCP4" | "TCP6"), src, _dst, sport, _dport] => {
-            let ip: IpAddr = src.parse().map_err(|_| ProxyError::Malformed("v1 source address"))?;
+            let ip: IpAddr = src
+                .parse()
+                .map_err(|_| ProxyError::Malformed("v1 source address"))?;
             if (*fam == "TCP4") != ip.is_ipv4() {
                 return Err(ProxyError::Malformed("v1 address family mismatch"));
             }
-            let port: u16 = sport.parse().map_err(|_| ProxyError::Malformed("v1 source port"))?;
+            let port: u16 = sport
+                .parse()
+                .map_err(|_| ProxyError::Malformed("v1 source port"))?;
             ProxyHeader::Forwarded(SocketAddr::new(ip, port))
         }
         _ => return Err(ProxyError::Malformed("v1 fields")),
@@ -134,7 +145,10 @@ mod tests {
         all_prefixes_need_more(&h[..45]);
         let h6 = b"PROXY TCP6 2001:db8::1 2001:db8::2 1000 995\r\n";
         assert!(matches!(parse(h6), Ok(Some((ProxyHeader::Forwarded(a), _))) if a.ip().is_ipv6()));
-        assert_eq!(parse(b"PROXY UNKNOWN\r\n"), Ok(Some((ProxyHeader::Local, 15))));
+        assert_eq!(
+            parse(b"PROXY UNKNOWN\r\n"),
+            Ok(Some((ProxyHeader::Local, 15)))
+        );
         assert!(parse(b"PROXY TCP4 ::1 ::1 1 2\r\n").is_err());
         assert!(parse(b"PROXY TCP4 1.2.3.4 5.6.7.8 99999 1\r\n").is_err());
         assert!(parse(b"USER x\r\n").is_err());
@@ -147,7 +161,9 @@ mod tests {
     #[test]
     fn v2() {
         let mut h = V2_SIGNATURE.to_vec();
-        h.extend_from_slice(&[0x21, 0x11, 0, 12, 203, 0, 113, 9, 127, 0, 0, 1, 0x1f, 0x90, 0, 110]);
+        h.extend_from_slice(&[
+            0x21, 0x11, 0, 12, 203, 0, 113, 9, 127, 0, 0, 1, 0x1f, 0x90, 0, 110,
+        ]);
         let want = ProxyHeader::Forwarded("203.0.113.9:8080".parse().unwrap_or_else(|_| panic!()));
         assert_eq!(parse(&h), Ok(Some((want, 28))));
         all_prefixes_need_more(&h);

@@ -23,7 +23,8 @@ pub struct UserSlot {
 
 impl UserSlot {
     pub fn touch(&self) {
-        self.last_activity.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last_activity
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
     pub fn idle_for(&self) -> Duration {
         let last = self.last_activity.load(Ordering::Relaxed);
@@ -94,7 +95,10 @@ impl Drop for SlotGuard {
 
 impl Registry {
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { inner: Mutex::new(Inner::default()), epoch: Instant::now() })
+        Arc::new(Self {
+            inner: Mutex::new(Inner::default()),
+            epoch: Instant::now(),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -104,7 +108,12 @@ impl Registry {
     }
 
     /// Counts a new connection, or says which limit refuses it.
-    pub fn connect(self: &Arc<Self>, ip: IpAddr, max_total: usize, max_per_ip: usize) -> Result<ConnGuard, Refusal> {
+    pub fn connect(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        max_total: usize,
+        max_per_ip: usize,
+    ) -> Result<ConnGuard, Refusal> {
         let mut g = self.lock();
         if g.total >= max_total {
             return Err(Refusal::Total);
@@ -115,7 +124,10 @@ impl Registry {
         }
         g.total += 1;
         g.per_ip.insert(ip, n + 1);
-        Ok(ConnGuard { registry: Arc::clone(self), ip })
+        Ok(ConnGuard {
+            registry: Arc::clone(self),
+            ip,
+        })
     }
 
     pub fn total(&self) -> usize {
@@ -129,18 +141,36 @@ impl Registry {
         if v.len() >= max {
             return None;
         }
-        let slot = Arc::new(UserSlot { user: user.to_string(), last_activity: AtomicU64::new(0), kick: Notify::new(), epoch: self.epoch });
+        let slot = Arc::new(UserSlot {
+            user: user.to_string(),
+            last_activity: AtomicU64::new(0),
+            kick: Notify::new(),
+            epoch: self.epoch,
+        });
         slot.touch();
         v.push(Arc::clone(&slot));
-        Some(SlotGuard { registry: Arc::clone(self), slot })
+        Some(SlotGuard {
+            registry: Arc::clone(self),
+            slot,
+        })
     }
 
     /// Other sessions of `user` idle for longer than `lease`: candidates to take over from.
-    pub fn stale_holders(&self, user: &str, me: &Arc<UserSlot>, lease: Duration) -> Vec<Arc<UserSlot>> {
+    pub fn stale_holders(
+        &self,
+        user: &str,
+        me: &Arc<UserSlot>,
+        lease: Duration,
+    ) -> Vec<Arc<UserSlot>> {
         let g = self.lock();
         g.users
             .get(user)
-            .map(|v| v.iter().filter(|s| !Arc::ptr_eq(s, me) && s.idle_for() >= lease).cloned().collect())
+            .map(|v| {
+                v.iter()
+                    .filter(|s| !Arc::ptr_eq(s, me) && s.idle_for() >= lease)
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

@@ -20,10 +20,20 @@ use crate::config::TlsSource;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read TLS {what} {path}: {source} — check `tls.certificate`/`tls.key` and the file permissions")]
-    Read { what: &'static str, path: PathBuf, source: std::io::Error },
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("TLS {what} {path} holds no usable PEM data: {detail} — it must be a PEM file (\"-----BEGIN ...\")")]
-    Pem { what: &'static str, path: PathBuf, detail: String },
-    #[error("the TLS key {path} does not fit the certificate or is of an unsupported type: {detail}")]
+    Pem {
+        what: &'static str,
+        path: PathBuf,
+        detail: String,
+    },
+    #[error(
+        "the TLS key {path} does not fit the certificate or is of an unsupported type: {detail}"
+    )]
     Key { path: PathBuf, detail: String },
     #[error("cannot create a self-signed certificate in {dir}: {detail}")]
     Generate { dir: PathBuf, detail: String },
@@ -40,7 +50,9 @@ pub struct TlsState {
 
 impl std::fmt::Debug for TlsState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsState").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("TlsState")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
@@ -58,16 +70,28 @@ impl TlsState {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let (key, fp) = load(source, hostname, &provider)?;
         let resolver = Arc::new(SwappableCert(RwLock::new(key)));
-        let versions: &[&rustls::SupportedProtocolVersion] =
-            if tls13_only { &[&rustls::version::TLS13] } else { &[&rustls::version::TLS13, &rustls::version::TLS12] };
+        let versions: &[&rustls::SupportedProtocolVersion] = if tls13_only {
+            &[&rustls::version::TLS13]
+        } else {
+            &[&rustls::version::TLS13, &rustls::version::TLS12]
+        };
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(versions)
-            .map_err(|e| TlsError::Key { path: PathBuf::new(), detail: e.to_string() })?
+            .map_err(|e| TlsError::Key {
+                path: PathBuf::new(),
+                detail: e.to_string(),
+            })?
             .with_no_client_auth()
             .with_cert_resolver(resolver.clone());
         // Session tickets make reconnecting clients (fetchmail, mpop on a timer) cheap.
         config.session_storage = rustls::server::ServerSessionMemoryCache::new(4096);
-        Ok(Self { source: source.clone(), hostname: hostname.to_string(), resolver, config: Arc::new(config), fingerprint: RwLock::new(fp) })
+        Ok(Self {
+            source: source.clone(),
+            hostname: hostname.to_string(),
+            resolver,
+            config: Arc::new(config),
+            fingerprint: RwLock::new(fp),
+        })
     }
 
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
@@ -76,7 +100,10 @@ impl TlsState {
 
     /// SHA-256 fingerprint of the certificate in use, as `AA:BB:…`.
     pub fn fingerprint(&self) -> String {
-        self.fingerprint.read().map(|f| f.clone()).unwrap_or_default()
+        self.fingerprint
+            .read()
+            .map(|f| f.clone())
+            .unwrap_or_default()
     }
 
     /// Re-reads the certificate and key; on error the old ones stay in use.
@@ -106,24 +133,57 @@ pub fn fingerprint_of(der: &[u8]) -> String {
     s
 }
 
-fn load(source: &TlsSource, hostname: &str, provider: &rustls::crypto::CryptoProvider) -> Result<(Arc<CertifiedKey>, String), TlsError> {
+fn load(
+    source: &TlsSource,
+    hostname: &str,
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<(Arc<CertifiedKey>, String), TlsError> {
     let (cert_path, key_path) = match source {
         TlsSource::Files { certificate, key } => (certificate.clone(), key.clone()),
         TlsSource::SelfSigned { dir } => ensure_self_signed(dir, hostname)?,
     };
-    let cert_pem = std::fs::read(&cert_path).map_err(|source| TlsError::Read { what: "certificate", path: cert_path.clone(), source })?;
-    let key_pem = std::fs::read(&key_path).map_err(|source| TlsError::Read { what: "key", path: key_path.clone(), source })?;
+    let cert_pem = std::fs::read(&cert_path).map_err(|source| TlsError::Read {
+        what: "certificate",
+        path: cert_path.clone(),
+        source,
+    })?;
+    let key_pem = std::fs::read(&key_path).map_err(|source| TlsError::Read {
+        what: "key",
+        path: key_path.clone(),
+        source,
+    })?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Pem { what: "certificate", path: cert_path.clone(), detail: e.to_string() })?;
+        .map_err(|e| TlsError::Pem {
+            what: "certificate",
+            path: cert_path.clone(),
+            detail: e.to_string(),
+        })?;
     if chain.is_empty() {
-        return Err(TlsError::Pem { what: "certificate", path: cert_path, detail: "no CERTIFICATE block".into() });
+        return Err(TlsError::Pem {
+            what: "certificate",
+            path: cert_path,
+            detail: "no CERTIFICATE block".into(),
+        });
     }
-    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Pem { what: "key", path: key_path.clone(), detail: e.to_string() })?;
-    let signing = provider.key_provider.load_private_key(key).map_err(|e| TlsError::Key { path: key_path.clone(), detail: e.to_string() })?;
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| TlsError::Pem {
+        what: "key",
+        path: key_path.clone(),
+        detail: e.to_string(),
+    })?;
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsError::Key {
+            path: key_path.clone(),
+            detail: e.to_string(),
+        })?;
     let fp = fingerprint_of(chain[0].as_ref());
     let certified = CertifiedKey::new(chain, signing);
-    certified.keys_match().map_err(|e| TlsError::Key { path: key_path, detail: e.to_string() })?;
+    certified.keys_match().map_err(|e| TlsError::Key {
+        path: key_path,
+        detail: e.to_string(),
+    })?;
     Ok((Arc::new(certified), fp))
 }
 
@@ -134,12 +194,22 @@ pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBu
     if cert.exists() && key.exists() {
         return Ok((cert, key));
     }
-    let gen_err = |detail: String| TlsError::Generate { dir: dir.to_path_buf(), detail };
+    let gen_err = |detail: String| TlsError::Generate {
+        dir: dir.to_path_buf(),
+        detail,
+    };
     std::fs::create_dir_all(dir).map_err(|e| gen_err(e.to_string()))?;
-    let mut names = vec![hostname.to_string(), "localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut names = vec![
+        hostname.to_string(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
     names.dedup();
-    let certified = rcgen::generate_simple_self_signed(names).map_err(|e| gen_err(e.to_string()))?;
-    write_private(&key, certified.key_pair.serialize_pem().as_bytes()).map_err(|e| gen_err(e.to_string()))?;
+    let certified =
+        rcgen::generate_simple_self_signed(names).map_err(|e| gen_err(e.to_string()))?;
+    write_private(&key, certified.key_pair.serialize_pem().as_bytes())
+        .map_err(|e| gen_err(e.to_string()))?;
     write_private(&cert, certified.cert.pem().as_bytes()).map_err(|e| gen_err(e.to_string()))?;
     tracing::info!(
         certificate = %cert.display(),
@@ -153,7 +223,12 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
     f.write_all(data)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)

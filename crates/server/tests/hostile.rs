@@ -23,14 +23,23 @@ fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
 fn raise_nofile() {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let cur = getrlimit(Resource::Nofile);
-    let _ = setrlimit(Resource::Nofile, Rlimit { current: cur.maximum, maximum: cur.maximum });
+    let _ = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: cur.maximum,
+            maximum: cur.maximum,
+        },
+    );
 }
 
 /// A plain TCP connection from a chosen loopback address.
 fn raw_from(src: IpAddr, addr: SocketAddr) -> std::net::TcpStream {
-    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap_or_else(|e| panic!("{e}"));
-    sock.bind(&SocketAddr::new(src, 0).into()).unwrap_or_else(|e| panic!("bind {src}: {e}"));
-    sock.connect_timeout(&addr.into(), Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect: {e}"));
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    sock.bind(&SocketAddr::new(src, 0).into())
+        .unwrap_or_else(|e| panic!("bind {src}: {e}"));
+    sock.connect_timeout(&addr.into(), Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("connect: {e}"));
     sock.into()
 }
 
@@ -48,7 +57,9 @@ fn message(tag: &str, kib: usize) -> Vec<u8> {
         if i % 9 == 0 {
             m.extend_from_slice(b".a line starting with a dot\n");
         } else {
-            m.extend_from_slice(format!("{tag} line {i} of the body, padded with some text\n").as_bytes());
+            m.extend_from_slice(
+                format!("{tag} line {i} of the body, padded with some text\n").as_bytes(),
+            );
         }
         i += 1;
     }
@@ -72,13 +83,22 @@ struct SlowStats {
 /// One slowloris connection: after the greeting, one byte of a command that never ends
 /// every `every`, until the server closes the connection (or `max_bytes` were sent,
 /// which would mean the server never cut it off).
-async fn slowloris(src: IpAddr, server: SocketAddr, every: Duration, max_bytes: usize, stats: Arc<SlowStats>) {
+async fn slowloris(
+    src: IpAddr,
+    server: SocketAddr,
+    every: Duration,
+    max_bytes: usize,
+    stats: Arc<SlowStats>,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(sock) = tokio::net::TcpSocket::new_v4() else { return };
+    let Ok(sock) = tokio::net::TcpSocket::new_v4() else {
+        return;
+    };
     if sock.bind(SocketAddr::new(src, 0)).is_err() {
         return;
     }
-    let Ok(Ok(mut tcp)) = tokio::time::timeout(Duration::from_secs(10), sock.connect(server)).await else {
+    let Ok(Ok(mut tcp)) = tokio::time::timeout(Duration::from_secs(10), sock.connect(server)).await
+    else {
         stats.refused.fetch_add(1, Ordering::Relaxed);
         return;
     };
@@ -97,7 +117,11 @@ async fn slowloris(src: IpAddr, server: SocketAddr, every: Duration, max_bytes: 
     let mut received = Vec::new();
     let mut closed = false;
     for i in 0..max_bytes {
-        if tcp.write_all(&trickle[i % trickle.len()..][..1]).await.is_err() {
+        if tcp
+            .write_all(&trickle[i % trickle.len()..][..1])
+            .await
+            .is_err()
+        {
             closed = true;
             break;
         }
@@ -143,25 +167,44 @@ fn slowloris_2000_trickling_connections_are_cut_off_while_20_clients_log_in_and_
     }
     // The inactivity limit counts from the last complete command (or the last reply the
     // client took), so a byte now and then does not keep a connection alive.
-    let s = b.config(|c| c.limits.idle_timeout = Duration::from_secs(2)).start();
-    let bodies: Vec<Vec<u8>> = (0..NORMAL).map(|i| message(&format!("normal-{i}"), 256)).collect();
+    let s = b
+        .config(|c| c.limits.idle_timeout = Duration::from_secs(2))
+        .start();
+    let bodies: Vec<Vec<u8>> = (0..NORMAL)
+        .map(|i| message(&format!("normal-{i}"), 256))
+        .collect();
     for (i, m) in bodies.iter().enumerate() {
         s.deliver(&format!("user{i}"), m);
     }
     let stats = Arc::new(SlowStats::default());
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..SLOW {
         // 20 attacking machines, 100 connections each (the default per-address limit).
         let src = ip(127, 0, 1, 1 + (i % 20) as u8);
         let _guard = rt.enter();
-        tasks.spawn_on(slowloris(src, s.pop3, Duration::from_millis(500), 200, Arc::clone(&stats)), rt.handle());
+        tasks.spawn_on(
+            slowloris(
+                src,
+                s.pop3,
+                Duration::from_millis(500),
+                200,
+                Arc::clone(&stats),
+            ),
+            rt.handle(),
+        );
     }
     // Wait (bounded) until the attack is in full swing, then run the normal clients from
     // another machine while it lasts.
     for _ in 0..600 {
-        if stats.connected.load(Ordering::Relaxed) + stats.refused.load(Ordering::Relaxed) >= SLOW / 2 {
+        if stats.connected.load(Ordering::Relaxed) + stats.refused.load(Ordering::Relaxed)
+            >= SLOW / 2
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -201,8 +244,16 @@ fn slowloris_2000_trickling_connections_are_cut_off_while_20_clients_log_in_and_
         took.as_secs_f64()
     );
     assert_eq!(ok, NORMAL, "every normal client logs in and downloads");
-    assert_eq!(stats.connected.load(Ordering::Relaxed), SLOW, "all slow connections were accepted");
-    assert_eq!(stats.survived.load(Ordering::Relaxed), 0, "no trickling connection outlives the inactivity limit");
+    assert_eq!(
+        stats.connected.load(Ordering::Relaxed),
+        SLOW,
+        "all slow connections were accepted"
+    );
+    assert_eq!(
+        stats.survived.load(Ordering::Relaxed),
+        0,
+        "no trickling connection outlives the inactivity limit"
+    );
     assert_eq!(stats.cut_off.load(Ordering::Relaxed), SLOW);
 }
 
@@ -210,7 +261,8 @@ fn slowloris_2000_trickling_connections_are_cut_off_while_20_clients_log_in_and_
 // Password guessing
 
 #[test]
-fn password_guessing_from_one_address_is_held_to_one_attempt_per_penalty_and_others_are_unaffected() {
+fn password_guessing_from_one_address_is_held_to_one_attempt_per_penalty_and_others_are_unaffected()
+{
     // Long enough that a login on a busy machine (shorter than half of it) is clearly
     // not waiting for a penalty.
     let penalty = Duration::from_secs(4);
@@ -245,10 +297,12 @@ fn password_guessing_from_one_address_is_held_to_one_attempt_per_penalty_and_oth
     let started = Instant::now();
     let addr = s.pop3;
     let parallel: Vec<_> = (0..8)
-        .map(|i| std::thread::spawn(move || {
-            let r = guess(addr, attacker, "alice", &format!("parallel {i}"));
-            (r, started.elapsed())
-        }))
+        .map(|i| {
+            std::thread::spawn(move || {
+                let r = guess(addr, attacker, "alice", &format!("parallel {i}"));
+                (r, started.elapsed())
+            })
+        })
         .collect();
     // Meanwhile bob, on another machine, logs in at once: his read timeout is shorter
     // than one penalty.
@@ -270,18 +324,33 @@ fn password_guessing_from_one_address_is_held_to_one_attempt_per_penalty_and_oth
     t.login("alice", "correct horse");
     assert!(t.cmd("QUIT").starts_with("+OK"));
 
-    let mut results: Vec<(String, Duration)> = parallel.into_iter().map(|t| t.join().unwrap_or_else(|_| panic!("guessing thread"))).collect();
+    let mut results: Vec<(String, Duration)> = parallel
+        .into_iter()
+        .map(|t| t.join().unwrap_or_else(|_| panic!("guessing thread")))
+        .collect();
     results.sort_by_key(|(_, d)| *d);
-    let checked: Vec<&(String, Duration)> = results.iter().filter(|(r, _)| r.starts_with("-ERR [AUTH]")).collect();
-    let refused = results.iter().filter(|(r, _)| r.starts_with("-ERR [SYS/TEMP]")).count();
+    let checked: Vec<&(String, Duration)> = results
+        .iter()
+        .filter(|(r, _)| r.starts_with("-ERR [AUTH]"))
+        .collect();
+    let refused = results
+        .iter()
+        .filter(|(r, _)| r.starts_with("-ERR [SYS/TEMP]"))
+        .count();
     eprintln!("guessing: {results:?}");
     assert_eq!(checked.len() + refused, 8, "{results:?}");
-    assert!(checked.len() <= 3, "at most penalty_max / penalty guesses are queued: {results:?}");
+    assert!(
+        checked.len() <= 3,
+        "at most penalty_max / penalty guesses are queued: {results:?}"
+    );
     assert!(refused >= 5, "{results:?}");
     // Checked guesses are spaced one penalty apart: the k-th is answered no earlier than
     // k penalties after the burst (a lower bound; a slow machine only adds to it).
     for (k, (_, at)) in checked.iter().enumerate() {
-        assert!(*at >= penalty * (k as u32 + 1), "guess {k} answered after {at:?}: {results:?}");
+        assert!(
+            *at >= penalty * (k as u32 + 1),
+            "guess {k} answered after {at:?}: {results:?}"
+        );
     }
 }
 
@@ -289,7 +358,10 @@ fn password_guessing_from_one_address_is_held_to_one_attempt_per_penalty_and_oth
 // Garbage, NUL bytes, long lines, fragmentation, floods
 
 fn server() -> TestServer {
-    TestServer::builder().user("alice", "wonder land").user("bob", "builder").start()
+    TestServer::builder()
+        .user("alice", "wonder land")
+        .user("bob", "builder")
+        .start()
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
@@ -313,14 +385,24 @@ fn binary_garbage_and_nul_bytes_get_err_replies_then_the_connection_is_closed() 
         let _ = c.send_raw(&garbage(64 * 1024, seed));
         let mut lines = 0;
         while let Ok(Some(l)) = c.try_read_line() {
-            assert!(l.starts_with(b"-ERR"), "seed {seed}: {:?}", String::from_utf8_lossy(&l));
+            assert!(
+                l.starts_with(b"-ERR"),
+                "seed {seed}: {:?}",
+                String::from_utf8_lossy(&l)
+            );
             lines += 1;
             assert!(lines < 10_000, "runaway replies");
         }
         assert!(lines >= 1, "seed {seed}: at least one -ERR before closing");
     }
     let mut c = greeted(LineClient::connect(s.pop3));
-    for bad in [&b"USER al\0ice\r\n"[..], b"NOOP\0\r\n", b"\0\0\0\0\r\n", b"CAPA\x00\xff\r\n", b"US\x00ER alice\r\n"] {
+    for bad in [
+        &b"USER al\0ice\r\n"[..],
+        b"NOOP\0\r\n",
+        b"\0\0\0\0\r\n",
+        b"CAPA\x00\xff\r\n",
+        b"US\x00ER alice\r\n",
+    ] {
         c.send_raw(bad).unwrap_or_else(|e| panic!("{e}"));
         let r = c.line();
         assert!(r.starts_with("-ERR"), "{bad:?}: {r}");
@@ -334,7 +416,11 @@ fn binary_garbage_and_nul_bytes_get_err_replies_then_the_connection_is_closed() 
 fn a_megabyte_line_without_crlf_gets_err_and_the_connection_is_closed() {
     let s = server();
     for tls in [false, true] {
-        let mut c = greeted(if tls { LineClient::connect_tls(s.pop3s, s.ca.client_config(), "localhost") } else { LineClient::connect(s.pop3) });
+        let mut c = greeted(if tls {
+            LineClient::connect_tls(s.pop3s, s.ca.client_config(), "localhost")
+        } else {
+            LineClient::connect(s.pop3)
+        });
         // The server may close before all of it is sent; a write error is expected then.
         let _ = c.send_raw(&vec![b'A'; 1 << 20]);
         let r = c.line();
@@ -354,7 +440,8 @@ fn a_session_written_one_byte_at_a_time_is_answered_exactly() {
     let mut c = greeted(LineClient::connect(s.pop3));
     let script = b"CAPA\r\nUSER alice\r\nPASS wonder land\r\nSTAT\r\nRETR 1\r\nTOP 1 3\r\nQUIT\r\n";
     for byte in script {
-        c.send_raw(std::slice::from_ref(byte)).unwrap_or_else(|e| panic!("{e}"));
+        c.send_raw(std::slice::from_ref(byte))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     assert!(c.line().starts_with("+OK"));
     assert!(!c.body_lines().is_empty());
@@ -401,7 +488,10 @@ fn a_pipelined_flood_is_answered_completely_and_in_order() {
             let r = c.line();
             match i % 3 {
                 0 => assert!(r.starts_with("+OK"), "NOOP {i}: {r}"),
-                1 => assert!(r.starts_with(&format!("+OK {} ", 1 + i % 10)), "LIST {i}: {r}"),
+                1 => assert!(
+                    r.starts_with(&format!("+OK {} ", 1 + i % 10)),
+                    "LIST {i}: {r}"
+                ),
                 _ => {
                     assert!(r.starts_with("+OK"), "UIDL {i}: {r}");
                     assert_eq!(c.body_lines().len(), 10, "UIDL {i}");
@@ -418,7 +508,10 @@ fn a_pipelined_flood_is_answered_completely_and_in_order() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped_after_the_write_timeout_without_deleting() {
-    let s = TestServer::builder().user("alice", "pw").config(|c| c.limits.write_timeout = Duration::from_secs(1)).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.limits.write_timeout = Duration::from_secs(1))
+        .start();
     s.deliver("alice", &message("big", 4096));
     let mut c = greeted(LineClient::connect(s.pop3));
     c.login("alice", "pw");
@@ -465,7 +558,8 @@ fn half_closed_sockets_get_their_answers_and_are_closed() {
     assert!(c.is_closed());
     // Half-closed behind a large RETR: the whole message still arrives, nothing deleted.
     let mut c = greeted(LineClient::connect(s.pop3));
-    c.send_raw(b"USER alice\r\nPASS wonder land\r\nDELE 1\r\nRSET\r\nRETR 1\r\nDELE 1\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.send_raw(b"USER alice\r\nPASS wonder land\r\nDELE 1\r\nRSET\r\nRETR 1\r\nDELE 1\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     c.shutdown_write();
     for _ in 0..4 {
         assert!(c.line().starts_with("+OK"));
@@ -480,27 +574,38 @@ fn half_closed_sockets_get_their_answers_and_are_closed() {
 
 #[test]
 fn stalled_tls_handshakes_are_cut_off_by_the_handshake_timeout() {
-    let s = TestServer::builder().user("alice", "pw").config(|c| c.limits.handshake_timeout = Duration::from_millis(500)).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.limits.handshake_timeout = Duration::from_millis(500))
+        .start();
     // 200 connections to POP3S that never say anything, 100 that send half a ClientHello,
     // from 6 other machines (the per-address limit is 100).
-    let mut silent: Vec<std::net::TcpStream> = (0..200).map(|i| raw_from(ip(127, 0, 2, 1 + (i % 3) as u8), s.pop3s)).collect();
+    let mut silent: Vec<std::net::TcpStream> = (0..200)
+        .map(|i| raw_from(ip(127, 0, 2, 1 + (i % 3) as u8), s.pop3s))
+        .collect();
     let mut partial: Vec<std::net::TcpStream> = (0..100)
         .map(|i| {
             use std::io::Write;
             let mut t = raw_from(ip(127, 0, 2, 4 + (i % 3) as u8), s.pop3s);
             // A TLS record header announcing 512 bytes of handshake, and 3 of them.
-            t.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01]).unwrap_or_else(|e| panic!("{e}"));
+            t.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01])
+                .unwrap_or_else(|e| panic!("{e}"));
             t
         })
         .collect();
     // Meanwhile a real client completes its handshake and logs in.
-    let mut c = greeted(LineClient::connect_tls(s.pop3s, s.ca.client_config(), "localhost"));
+    let mut c = greeted(LineClient::connect_tls(
+        s.pop3s,
+        s.ca.client_config(),
+        "localhost",
+    ));
     c.login("alice", "pw");
     assert!(c.cmd("QUIT").starts_with("+OK"));
     // Every stalled connection is closed by the server (end of stream or reset).
     for t in silent.iter_mut().chain(partial.iter_mut()) {
         use std::io::Read;
-        t.set_read_timeout(Some(Duration::from_secs(10))).unwrap_or_else(|e| panic!("{e}"));
+        t.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap_or_else(|e| panic!("{e}"));
         let mut buf = [0u8; 1024];
         let mut closed = false;
         for _ in 0..16 {
@@ -511,7 +616,12 @@ fn stalled_tls_handshakes_are_cut_off_by_the_handshake_timeout() {
                 }
                 // A TLS alert may come first.
                 Ok(_) => continue,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => break,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    break
+                }
                 Err(_) => {
                     closed = true;
                     break;
@@ -553,10 +663,22 @@ fn malformed_proxy_headers_are_refused_and_a_valid_one_split_into_single_bytes_w
         ("no header", b"CAPA\r\n".to_vec()),
         ("http", b"GET / HTTP/1.0\r\n\r\n".to_vec()),
         ("v1 missing fields", b"PROXY TCP4 192.0.2.1\r\n".to_vec()),
-        ("v1 family mismatch", b"PROXY TCP6 192.0.2.1 192.0.2.2 1 2\r\n".to_vec()),
-        ("v1 bad port", b"PROXY TCP4 192.0.2.1 192.0.2.2 70000 110\r\n".to_vec()),
-        ("v1 NUL", b"PROXY TCP4 192.0.2.1\0 192.0.2.2 1 2\r\n".to_vec()),
-        ("v1 non-UTF-8", b"PROXY TCP4 \xff\xfe 192.0.2.2 1 2\r\n".to_vec()),
+        (
+            "v1 family mismatch",
+            b"PROXY TCP6 192.0.2.1 192.0.2.2 1 2\r\n".to_vec(),
+        ),
+        (
+            "v1 bad port",
+            b"PROXY TCP4 192.0.2.1 192.0.2.2 70000 110\r\n".to_vec(),
+        ),
+        (
+            "v1 NUL",
+            b"PROXY TCP4 192.0.2.1\0 192.0.2.2 1 2\r\n".to_vec(),
+        ),
+        (
+            "v1 non-UTF-8",
+            b"PROXY TCP4 \xff\xfe 192.0.2.2 1 2\r\n".to_vec(),
+        ),
         ("v1 too long", long_v1),
         ("v2 bad version", v2_bad_version),
         ("v2 too long", v2_huge),
@@ -572,20 +694,26 @@ fn malformed_proxy_headers_are_refused_and_a_valid_one_split_into_single_bytes_w
         }
         match c.try_read_line() {
             Ok(None) | Err(_) => {}
-            Ok(Some(l)) => panic!("{name}: the server answered {:?} instead of closing", String::from_utf8_lossy(&l)),
+            Ok(Some(l)) => panic!(
+                "{name}: the server answered {:?} instead of closing",
+                String::from_utf8_lossy(&l)
+            ),
         }
     }
     // A valid v1 header arriving one byte at a time; the forwarded address (not
     // loopback) is what policy applies to: plaintext logins are refused.
     let mut c = LineClient::connect(s.pop3);
     for b in b"PROXY TCP4 192.0.2.9 127.0.0.1 40000 110\r\n" {
-        c.send_raw(std::slice::from_ref(b)).unwrap_or_else(|e| panic!("{e}"));
+        c.send_raw(std::slice::from_ref(b))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     assert!(c.line().starts_with("+OK"));
     assert!(c.cmd("USER alice").starts_with("-ERR [AUTH]"));
     // And on the TLS port a v2 header followed by the handshake.
     let mut v2 = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
-    v2.extend_from_slice(&[0x21, 0x11, 0, 12, 192, 0, 2, 10, 127, 0, 0, 1, 0x9c, 0x40, 0x03, 0xe3]);
+    v2.extend_from_slice(&[
+        0x21, 0x11, 0, 12, 192, 0, 2, 10, 127, 0, 0, 1, 0x9c, 0x40, 0x03, 0xe3,
+    ]);
     let mut c = LineClient::connect(s.pop3s);
     c.send_raw(&v2).unwrap_or_else(|e| panic!("{e}"));
     c.start_tls(s.ca.client_config(), "localhost");
@@ -597,12 +725,18 @@ fn malformed_proxy_headers_are_refused_and_a_valid_one_split_into_single_bytes_w
 #[test]
 fn commands_pipelined_behind_stls_never_run_inside_tls_auth_apop_and_user() {
     let s = server();
-    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf").unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf")
+        .unwrap_or_else(|e| panic!("{e}"));
     let plain = encode_base64(b"\0alice\0wonder land");
     let injections: Vec<Vec<u8>> = vec![
         format!("STLS\r\nAUTH PLAIN {plain}\r\n").into_bytes(),
         format!("STLS\r\nAUTH PLAIN\r\n{plain}\r\n").into_bytes(),
-        format!("STLS\r\nAUTH LOGIN\r\n{}\r\n{}\r\n", encode_base64(b"alice"), encode_base64(b"wonder land")).into_bytes(),
+        format!(
+            "STLS\r\nAUTH LOGIN\r\n{}\r\n{}\r\n",
+            encode_base64(b"alice"),
+            encode_base64(b"wonder land")
+        )
+        .into_bytes(),
         b"STLS\r\nUSER alice\r\nPASS wonder land\r\nSTAT\r\n".to_vec(),
         b"STLS\r\nAPOP carol 00000000000000000000000000000000\r\n".to_vec(),
         // Injected after the +OK, where the ClientHello belongs (below).
@@ -616,13 +750,20 @@ fn commands_pipelined_behind_stls_never_run_inside_tls_auth_apop_and_user() {
         if i == injections.len() - 1 {
             // A command where the ClientHello should be: the server reads it as a broken
             // handshake and gives up; it never runs as a command.
-            c.send_raw(format!("AUTH PLAIN {plain}\r\n").as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            c.send_raw(format!("AUTH PLAIN {plain}\r\n").as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
         }
         match c.try_start_tls(s.ca.client_config(), "localhost") {
             Ok(()) => {
                 let r = c.cmd("STAT");
-                assert!(r.starts_with("-ERR"), "case {i}: injected login ran inside TLS: {r}");
-                assert!(c.cmd("CAPA").starts_with("+OK"), "case {i}: the session goes on");
+                assert!(
+                    r.starts_with("-ERR"),
+                    "case {i}: injected login ran inside TLS: {r}"
+                );
+                assert!(
+                    c.cmd("CAPA").starts_with("+OK"),
+                    "case {i}: the session goes on"
+                );
             }
             Err(e) => assert_eq!(i, injections.len() - 1, "case {i}: handshake failed: {e}"),
         }
@@ -658,9 +799,18 @@ fn hostile_user_names_are_refused_like_unknown_users_and_touch_no_path() {
     let mut text = std::fs::read(&users).unwrap_or_default();
     text.extend_from_slice(b"../evil:{PLAIN}pw\nsub/dir:{PLAIN}pw\n/abs:{PLAIN}pw\n");
     std::fs::write(&users, text).unwrap_or_else(|e| panic!("{e}"));
-    let parent = s.data_dir().parent().map(|p| p.to_path_buf()).unwrap_or_default();
+    let parent = s
+        .data_dir()
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
     let before = tree(s.data_dir());
-    let outside_before: Vec<_> = std::fs::read_dir(&parent).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+    let outside_before: Vec<_> = std::fs::read_dir(&parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     let long = "a".repeat(250);
     let names: Vec<Vec<u8>> = vec![
         b"../evil".to_vec(),
@@ -685,8 +835,16 @@ fn hostile_user_names_are_refused_like_unknown_users_and_touch_no_path() {
         let r = c.line();
         if r.starts_with("+OK") {
             let r = c.cmd("PASS pw");
-            assert!(r.starts_with("-ERR [AUTH]") || r.starts_with("-ERR"), "{:?}: {r}", String::from_utf8_lossy(name));
-            assert!(!r.starts_with("+OK"), "{:?} logged in", String::from_utf8_lossy(name));
+            assert!(
+                r.starts_with("-ERR [AUTH]") || r.starts_with("-ERR"),
+                "{:?}: {r}",
+                String::from_utf8_lossy(name)
+            );
+            assert!(
+                !r.starts_with("+OK"),
+                "{:?} logged in",
+                String::from_utf8_lossy(name)
+            );
         } else {
             assert!(r.starts_with("-ERR"), "{r}");
         }
@@ -696,11 +854,26 @@ fn hostile_user_names_are_refused_like_unknown_users_and_touch_no_path() {
         sasl.extend_from_slice(name);
         sasl.extend_from_slice(b"\0pw");
         let r = c.cmd(&format!("AUTH PLAIN {}", encode_base64(&sasl)));
-        assert!(r.starts_with("-ERR"), "{:?}: {r}", String::from_utf8_lossy(name));
+        assert!(
+            r.starts_with("-ERR"),
+            "{:?}: {r}",
+            String::from_utf8_lossy(name)
+        );
     }
-    assert_eq!(tree(s.data_dir()), before, "no file or folder was created for a hostile name");
-    let outside_after: Vec<_> = std::fs::read_dir(&parent).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
-    assert!(!outside_after.iter().any(|n| n.to_string_lossy().contains("evil") && !outside_before.contains(n)));
+    assert_eq!(
+        tree(s.data_dir()),
+        before,
+        "no file or folder was created for a hostile name"
+    );
+    let outside_after: Vec<_> = std::fs::read_dir(&parent)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(!outside_after
+        .iter()
+        .any(|n| n.to_string_lossy().contains("evil") && !outside_before.contains(n)));
     // A real user still gets in.
     let mut c = greeted(LineClient::connect(s.pop3));
     c.login("alice", "wonder land");
@@ -719,35 +892,68 @@ fn hostile_maildir_entries_symlinks_fifos_empty_truncated_and_non_utf8_names() {
     std::fs::create_dir_all(outside.join("cur")).unwrap_or_else(|e| panic!("{e}"));
     let secret = b"Subject: secret\n\nTOP SECRET outside the Maildir\n";
     std::fs::write(outside.join("secret"), secret).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(outside.join("cur/1.M1P1.x,S=49,W=52:2,"), secret).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(outside.join("cur/1.M1P1.x,S=49,W=52:2,"), secret)
+        .unwrap_or_else(|e| panic!("{e}"));
     // A symbolic link to a file outside, one to a folder, a FIFO, a sub-folder, a hidden
     // file: none of them is a message.
-    std::os::unix::fs::symlink(outside.join("secret"), root.join("cur/1000000001.M1P1.link:2,")).unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink(outside.join("secret"), root.join("new/1000000002.M1P1.link")).unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink(outside.join("cur"), root.join("cur/1000000003.M1P1.dirlink:2,")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(
+        outside.join("secret"),
+        root.join("cur/1000000001.M1P1.link:2,"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(
+        outside.join("secret"),
+        root.join("new/1000000002.M1P1.link"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(
+        outside.join("cur"),
+        root.join("cur/1000000003.M1P1.dirlink:2,"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let fifo = root.join("cur/1000000004.M1P1.fifo:2,");
-    let st = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap_or_else(|e| panic!("mkfifo: {e}"));
     assert!(st.success());
     std::fs::create_dir(root.join("cur/1000000005.M1P1.dir:2,")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(root.join("cur/.1000000006.hidden:2,"), secret).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(root.join("cur/.1000000006.hidden:2,"), secret)
+        .unwrap_or_else(|e| panic!("{e}"));
     // Odd but real messages: empty, a non-UTF-8 name, and a file shorter than its name
     // says (damaged after delivery).
     s.put_raw("alice", "cur", "1000000007.M1P1.empty:2,", b"");
     let weird = OsStr::from_bytes(b"1000000008.M1P1.\xff\xfe\x01 name:2,");
     let weird_body = b"Subject: weird name\n\nbody\n".to_vec();
     std::fs::write(root.join("cur").join(weird), &weird_body).unwrap_or_else(|e| panic!("{e}"));
-    s.put_raw("alice", "cur", "1000000009.M1P1.trunc,S=4000,W=4100:2,", b"Subject: cut\n\nonly the begin");
+    s.put_raw(
+        "alice",
+        "cur",
+        "1000000009.M1P1.trunc,S=4000,W=4100:2,",
+        b"Subject: cut\n\nonly the begin",
+    );
 
     let mut c = greeted(LineClient::connect(s.pop3));
     c.login("alice", "wonder land");
     assert!(c.cmd("LIST").starts_with("+OK"));
     let list = c.body_lines();
-    assert_eq!(list.len(), 4, "good, empty, weird name and the damaged one: {list:?}");
+    assert_eq!(
+        list.len(),
+        4,
+        "good, empty, weird name and the damaged one: {list:?}"
+    );
     assert!(c.cmd("UIDL").starts_with("+OK"));
-    let uidls: Vec<String> = c.body_lines().into_iter().map(|l| String::from_utf8_lossy(&l).into_owned()).collect();
+    let uidls: Vec<String> = c
+        .body_lines()
+        .into_iter()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .collect();
     for u in &uidls {
         let id = u.split(' ').nth(1).unwrap_or_default();
-        assert!(!id.is_empty() && id.len() <= 70 && id.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{u}");
+        assert!(
+            !id.is_empty() && id.len() <= 70 && id.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+            "{u}"
+        );
     }
     let mut seen = Vec::new();
     for n in 1..=4 {
@@ -760,17 +966,31 @@ fn hostile_maildir_entries_symlinks_fifos_empty_truncated_and_non_utf8_names() {
         }
     }
     for body in &seen {
-        assert!(!body.windows(10).any(|w| w == b"TOP SECRET"), "content from outside the Maildir was served");
+        assert!(
+            !body.windows(10).any(|w| w == b"TOP SECRET"),
+            "content from outside the Maildir was served"
+        );
     }
-    assert!(seen.contains(&Vec::new()), "the empty message downloads as empty: {seen:?}");
-    assert!(seen.iter().any(|b| b == &b"Subject: weird name\r\n\r\nbody\r\n".to_vec()));
-    assert!(seen.contains(&b"<refused>".to_vec()), "the damaged message is refused, not sent short of its listed size");
+    assert!(
+        seen.contains(&Vec::new()),
+        "the empty message downloads as empty: {seen:?}"
+    );
+    assert!(seen
+        .iter()
+        .any(|b| b == &b"Subject: weird name\r\n\r\nbody\r\n".to_vec()));
+    assert!(
+        seen.contains(&b"<refused>".to_vec()),
+        "the damaged message is refused, not sent short of its listed size"
+    );
     for n in 1..=4 {
         assert!(c.cmd(&format!("DELE {n}")).starts_with("+OK"));
     }
     assert!(c.cmd("QUIT").starts_with("+OK"));
     // The link targets outside are untouched; the links themselves are no messages.
-    assert_eq!(std::fs::read(outside.join("secret")).unwrap_or_default(), secret);
+    assert_eq!(
+        std::fs::read(outside.join("secret")).unwrap_or_default(),
+        secret
+    );
     assert!(outside.join("cur/1.M1P1.x,S=49,W=52:2,").exists());
 }
 
@@ -787,7 +1007,12 @@ fn a_100000_message_mailbox_lists_and_retrieves() {
         let m = body(i);
         let w = WireSize::of(&m);
         total += w;
-        let name = format!("{}.M{}P1Q{i}.bulk,S={},W={w}:2,S", 1_600_000_000 + i, i % 1_000_000, m.len());
+        let name = format!(
+            "{}.M{}P1Q{i}.bulk,S={},W={w}:2,S",
+            1_600_000_000 + i,
+            i % 1_000_000,
+            m.len()
+        );
         std::fs::write(root.join("cur").join(name), &m).unwrap_or_else(|e| panic!("{e}"));
     }
     let made = t.elapsed();
@@ -801,7 +1026,10 @@ fn a_100000_message_mailbox_lists_and_retrieves() {
     assert!(c.cmd("LIST").starts_with("+OK"));
     let list = c.body_lines();
     assert_eq!(list.len(), N);
-    assert_eq!(list[N - 1], format!("{N} {}", WireSize::of(&body(N - 1))).into_bytes());
+    assert_eq!(
+        list[N - 1],
+        format!("{N} {}", WireSize::of(&body(N - 1))).into_bytes()
+    );
     assert!(c.cmd("UIDL").starts_with("+OK"));
     let uidls = c.body_lines();
     let listing = t.elapsed();
@@ -809,7 +1037,17 @@ fn a_100000_message_mailbox_lists_and_retrieves() {
     let unique: std::collections::HashSet<&Vec<u8>> = uidls.iter().collect();
     assert_eq!(unique.len(), N);
     assert!(c.cmd(&format!("RETR {N}")).starts_with("+OK"));
-    assert_eq!(c.body(), body(N - 1).iter().flat_map(|&b| if b == b'\n' { vec![b'\r', b'\n'] } else { vec![b] }).collect::<Vec<u8>>());
+    assert_eq!(
+        c.body(),
+        body(N - 1)
+            .iter()
+            .flat_map(|&b| if b == b'\n' {
+                vec![b'\r', b'\n']
+            } else {
+                vec![b]
+            })
+            .collect::<Vec<u8>>()
+    );
     assert!(c.cmd("DELE 1").starts_with("+OK"));
     assert!(c.cmd(&format!("DELE {N}")).starts_with("+OK"));
     assert_eq!(c.cmd("QUIT"), "+OK Logging out, 2 messages deleted.");

@@ -42,7 +42,11 @@ fn stored(s: &TestServer, user: &str, folder: Option<&str>) -> Vec<Vec<u8>> {
     }
     let mut v = Vec::new();
     for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(root.join(sub)).into_iter().flatten().flatten() {
+        for e in std::fs::read_dir(root.join(sub))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             v.push(std::fs::read(e.path()).unwrap_or_else(|e| panic!("{e}")));
         }
     }
@@ -51,16 +55,23 @@ fn stored(s: &TestServer, user: &str, folder: Option<&str>) -> Vec<Vec<u8>> {
 }
 
 fn tmp_files(s: &TestServer, user: &str) -> usize {
-    std::fs::read_dir(s.mailbox_path(user).join("tmp")).map(|r| r.count()).unwrap_or(0)
+    std::fs::read_dir(s.mailbox_path(user).join("tmp"))
+        .map(|r| r.count())
+        .unwrap_or(0)
 }
 
 /// The message as stored: CRLF became LF.
 fn lf(m: &[u8]) -> Vec<u8> {
-    String::from_utf8_lossy(m).replace("\r\n", "\n").into_bytes()
+    String::from_utf8_lossy(m)
+        .replace("\r\n", "\n")
+        .into_bytes()
 }
 
 fn append_user_line(users_file: &Path, line: &str) {
-    let mut f = std::fs::OpenOptions::new().append(true).open(users_file).unwrap_or_else(|e| panic!("{e}"));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(users_file)
+        .unwrap_or_else(|e| panic!("{e}"));
     writeln!(f, "{line}").unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -74,7 +85,10 @@ fn pop3_login(addr: SocketAddr, user: &str) -> LineClient {
 fn pop3_count(c: &mut LineClient) -> usize {
     let stat = c.cmd("STAT");
     assert!(stat.starts_with("+OK"), "{stat}");
-    stat.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(usize::MAX)
+    stat.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
 }
 
 #[test]
@@ -82,8 +96,17 @@ fn lmtp_multiple_recipients_get_one_reply_each() {
     let s = server(|_| {});
     let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
     let ehlo = c.expect("LHLO mta.example.com", 250);
-    for ext in ["PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME", "SMTPUTF8", "SIZE 52428800"] {
-        assert!(ehlo.lines.iter().any(|l| l == ext), "{ext} missing: {ehlo:?}");
+    for ext in [
+        "PIPELINING",
+        "ENHANCEDSTATUSCODES",
+        "8BITMIME",
+        "SMTPUTF8",
+        "SIZE 52428800",
+    ] {
+        assert!(
+            ehlo.lines.iter().any(|l| l == ext),
+            "{ext} missing: {ehlo:?}"
+        );
     }
     c.expect("MAIL FROM:<sender@remote.example> SIZE=200", 250);
     c.expect("RCPT TO:<alice@example.com>", 250);
@@ -93,8 +116,17 @@ fn lmtp_multiple_recipients_get_one_reply_each() {
     assert_eq!(status(&r), "5.7.1");
     c.expect("RCPT TO:<Bob@EXAMPLE.com>", 250);
     let replies = c.data(MESSAGE, 2);
-    assert!(replies.iter().all(|r| r.code == 250 && status(r) == "2.0.0"), "{replies:?}");
-    assert!(replies[0].lines[0].contains("<alice@example.com>") && replies[1].lines[0].contains("<Bob@EXAMPLE.com>"), "{replies:?}");
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.code == 250 && status(r) == "2.0.0"),
+        "{replies:?}"
+    );
+    assert!(
+        replies[0].lines[0].contains("<alice@example.com>")
+            && replies[1].lines[0].contains("<Bob@EXAMPLE.com>"),
+        "{replies:?}"
+    );
     c.expect("QUIT", 221);
 
     for (user, rcpt) in [("alice", "alice@example.com"), ("bob", "Bob@EXAMPLE.com")] {
@@ -124,7 +156,11 @@ fn smtp_pipelined_delivery_is_downloaded_byte_for_byte_over_pop3() {
     tail.extend_from_slice(b"QUIT\r\n");
     c.line.send_raw(&tail).unwrap_or_else(|e| panic!("{e}"));
     let done = c.reply();
-    assert_eq!((done.code, status(&done).as_str()), (250, "2.0.0"), "{done:?}");
+    assert_eq!(
+        (done.code, status(&done).as_str()),
+        (250, "2.0.0"),
+        "{done:?}"
+    );
     assert_eq!(c.reply().code, 221);
 
     let mut p = pop3_login(s.pop3, "alice");
@@ -133,9 +169,16 @@ fn smtp_pipelined_delivery_is_downloaded_byte_for_byte_over_pop3() {
     let body = p.body();
     let text = String::from_utf8_lossy(&body).into_owned();
     assert!(text.starts_with("Return-Path: <sender@remote.example>\r\nDelivered-To: alice+news@example.com\r\nReceived: from client.example ([127.0.0.1])\r\n\tby test.buzon.invalid (Buzon) with ESMTP id "), "{text}");
-    assert!(body.ends_with(MESSAGE), "POP3 must return the sent bytes after the trace headers: {text}");
+    assert!(
+        body.ends_with(MESSAGE),
+        "POP3 must return the sent bytes after the trace headers: {text}"
+    );
     let list = p.cmd("LIST 1");
-    let size: usize = list.split_whitespace().nth(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let size: usize = list
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     assert_eq!(size, body.len(), "LIST size matches what RETR sends");
     p.cmd("QUIT");
     assert_eq!(stored(&s, "carol", None).len(), 1);
@@ -173,15 +216,27 @@ fn oversize_messages_are_refused_and_nothing_is_stored() {
 fn routing_aliases_subaddress_catch_all_and_postmaster() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let aliases = dir.path().join("aliases");
-    std::fs::write(&aliases, "# who gets what\npostmaster: alice\nteam: alice, bob@example.com\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        &aliases,
+        "# who gets what\npostmaster: alice\nteam: alice, bob@example.com\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let s = server(move |c| {
         c.delivery.aliases_file = Some(aliases);
-        c.delivery.routing.catch_all.insert("localhost".into(), "carol".into());
+        c.delivery
+            .routing
+            .catch_all
+            .insert("localhost".into(), "carol".into());
     });
     let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
     c.expect("LHLO mta", 250);
     c.expect("MAIL FROM:<>", 250);
-    for rcpt in ["<Postmaster>", "<TEAM@example.com>", "<alice+x+y@example.com>", "<whoever@localhost>"] {
+    for rcpt in [
+        "<Postmaster>",
+        "<TEAM@example.com>",
+        "<alice+x+y@example.com>",
+        "<whoever@localhost>",
+    ] {
         c.expect(&format!("RCPT TO:{rcpt}"), 250);
     }
     let r = c.expect("RCPT TO:<whoever@example.com>", 550);
@@ -193,7 +248,11 @@ fn routing_aliases_subaddress_catch_all_and_postmaster() {
     assert_eq!(stored(&s, "bob", None).len(), 1);
     assert_eq!(stored(&s, "carol", None).len(), 1);
     let postmaster = String::from_utf8_lossy(&stored(&s, "alice", None).concat()).into_owned();
-    assert!(postmaster.contains("Return-Path: <>\n") && postmaster.contains("Delivered-To: Postmaster\n"), "{postmaster}");
+    assert!(
+        postmaster.contains("Return-Path: <>\n")
+            && postmaster.contains("Delivered-To: Postmaster\n"),
+        "{postmaster}"
+    );
 }
 
 #[test]
@@ -202,7 +261,9 @@ fn starttls_with_real_tls_discards_injected_commands() {
     let mut c = Smtp::connect(s.addr(Protocol::Smtp));
     c.expect("EHLO client.example", 250);
     // A command pipelined after STARTTLS must never run after the handshake (RFC 3207 §4.2).
-    c.line.send_raw(b"STARTTLS\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.line
+        .send_raw(b"STARTTLS\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     let r = c.reply();
     assert_eq!((r.code, status(&r).as_str()), (220, "2.0.0"));
     c.line.start_tls(s.ca.client_config(), "localhost");
@@ -220,7 +281,9 @@ fn starttls_with_real_tls_discards_injected_commands() {
     // The injection attempt: plaintext bytes after STARTTLS in the same packet.
     let mut c = Smtp::connect(s.addr(Protocol::Smtp));
     c.expect("EHLO client.example", 250);
-    c.line.send_raw(b"STARTTLS\r\nMAIL FROM:<evil@remote.example>\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.line
+        .send_raw(b"STARTTLS\r\nMAIL FROM:<evil@remote.example>\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.reply().code, 220);
     c.line.start_tls(s.ca.client_config(), "localhost");
     // Had the injected MAIL run, this RCPT would be accepted; the state is fresh.
@@ -231,8 +294,14 @@ fn starttls_with_real_tls_discards_injected_commands() {
 #[test]
 fn quota_exceeded_fails_only_that_recipient() {
     let s = server(|c| {
-        append_user_line(&c.auth.users_file, "dave:{PLAIN}pw::::::userdb_quota_rule=*:messages=1");
-        append_user_line(&c.auth.users_file, "erin:{PLAIN}pw::::::userdb_quota_rule=*:bytes=300");
+        append_user_line(
+            &c.auth.users_file,
+            "dave:{PLAIN}pw::::::userdb_quota_rule=*:messages=1",
+        );
+        append_user_line(
+            &c.auth.users_file,
+            "erin:{PLAIN}pw::::::userdb_quota_rule=*:bytes=300",
+        );
     });
     let send = |rcpts: &[&str], want_rcpt: &[u16], want_data: &[u16]| {
         let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
@@ -242,13 +311,21 @@ fn quota_exceeded_fails_only_that_recipient() {
             c.expect(&format!("RCPT TO:<{r}>"), *want);
         }
         let accepted = want_rcpt.iter().filter(|&&w| w == 250).count();
-        let got: Vec<(u16, String)> = c.data(MESSAGE, accepted).iter().map(|r| (r.code, status(r))).collect();
+        let got: Vec<(u16, String)> = c
+            .data(MESSAGE, accepted)
+            .iter()
+            .map(|r| (r.code, status(r)))
+            .collect();
         let codes: Vec<u16> = got.iter().map(|g| g.0).collect();
         assert_eq!(codes, want_data, "{got:?}");
         got
     };
     // dave holds one message at most: the second is refused at RCPT, alice unaffected.
-    send(&["dave@example.com", "alice@example.com"], &[250, 250], &[250, 250]);
+    send(
+        &["dave@example.com", "alice@example.com"],
+        &[250, 250],
+        &[250, 250],
+    );
     let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
     c.expect("LHLO mta", 250);
     c.expect("MAIL FROM:<sender@remote.example>", 250);
@@ -257,7 +334,11 @@ fn quota_exceeded_fails_only_that_recipient() {
     drop(c);
     // erin's 300 bytes are enough for nothing of this size: refused after DATA (LMTP: that
     // recipient only).
-    let got = send(&["erin@example.com", "alice@example.com"], &[250, 250], &[452, 250]);
+    let got = send(
+        &["erin@example.com", "alice@example.com"],
+        &[250, 250],
+        &[452, 250],
+    );
     assert_eq!(got[0].1, "4.2.2");
     assert_eq!(stored(&s, "dave", None).len(), 1);
     assert_eq!(stored(&s, "erin", None).len(), 0);
@@ -273,7 +354,11 @@ fn quota_exceeded_fails_only_that_recipient() {
     c.expect("RCPT TO:<erin@example.com>", 250);
     let r = c.data(MESSAGE, 1);
     assert_eq!((r[0].code, status(&r[0]).as_str()), (452, "4.2.2"), "{r:?}");
-    assert_eq!(stored(&s, "alice", None).len(), 2, "nothing delivered to alice either");
+    assert_eq!(
+        stored(&s, "alice", None).len(),
+        2,
+        "nothing delivered to alice either"
+    );
     assert_eq!(tmp_files(&s, "alice"), 0);
 }
 
@@ -281,7 +366,10 @@ fn quota_exceeded_fails_only_that_recipient() {
 fn over_quota_reply_can_be_permanent() {
     let s = server(|c| {
         c.delivery.over_quota_permanent = true;
-        c.delivery.quota = buzon_server::intake::quota::QuotaLimits { bytes: Some(100), messages: None };
+        c.delivery.quota = buzon_server::intake::quota::QuotaLimits {
+            bytes: Some(100),
+            messages: None,
+        };
     });
     let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
     c.expect("LHLO mta", 250);
@@ -306,8 +394,16 @@ fn sieve_fileinto_subaddress_reject_and_broken_script() {
          if header :contains \"subject\" \"hello\" { fileinto \"Junk\"; stop; }\n\
          if envelope :detail \"to\" \"lists\" { fileinto \"INBOX.Lists\"; }\n",
     );
-    write_script(&s, "bob", "require \"reject\";\nreject \"I do not accept mail from strangers\";\n");
-    write_script(&s, "carol", "require \"fileinto\";\nif header :bogus \"x\" { fileinto \"Nowhere\"; }\n");
+    write_script(
+        &s,
+        "bob",
+        "require \"reject\";\nreject \"I do not accept mail from strangers\";\n",
+    );
+    write_script(
+        &s,
+        "carol",
+        "require \"fileinto\";\nif header :bogus \"x\" { fileinto \"Nowhere\"; }\n",
+    );
 
     let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
     c.expect("LHLO mta", 250);
@@ -317,8 +413,15 @@ fn sieve_fileinto_subaddress_reject_and_broken_script() {
     }
     let replies = c.data(MESSAGE, 3);
     assert_eq!(replies[0].code, 250);
-    assert_eq!((replies[1].code, status(&replies[1]).as_str()), (550, "5.7.1"), "{replies:?}");
-    assert!(replies[1].lines[0].contains("I do not accept mail from strangers"), "{replies:?}");
+    assert_eq!(
+        (replies[1].code, status(&replies[1]).as_str()),
+        (550, "5.7.1"),
+        "{replies:?}"
+    );
+    assert!(
+        replies[1].lines[0].contains("I do not accept mail from strangers"),
+        "{replies:?}"
+    );
     assert_eq!(replies[2].code, 250, "a broken script delivers to INBOX");
     assert_eq!(stored(&s, "alice", Some("Junk")).len(), 1);
     assert_eq!(stored(&s, "alice", None).len(), 0);
@@ -358,20 +461,30 @@ fn sieve_fileinto_subaddress_reject_and_broken_script() {
 #[test]
 fn merged_folders_have_unique_uidls() {
     let s = server(|c| c.pop3.serve_folders = vec!["Junk".into()]);
-    write_script(&s, "alice", "require \"fileinto\";\nif header :is \"subject\" \"junk\" { fileinto \"Junk\"; }\n");
+    write_script(
+        &s,
+        "alice",
+        "require \"fileinto\";\nif header :is \"subject\" \"junk\" { fileinto \"Junk\"; }\n",
+    );
     let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
     c.expect("LHLO mta", 250);
     for subject in ["junk", "ham", "junk", "ham"] {
         c.expect("MAIL FROM:<sender@remote.example>", 250);
         c.expect("RCPT TO:<alice@example.com>", 250);
-        assert_eq!(c.data(format!("Subject: {subject}\r\n\r\nx\r\n").as_bytes(), 1)[0].code, 250);
+        assert_eq!(
+            c.data(format!("Subject: {subject}\r\n\r\nx\r\n").as_bytes(), 1)[0].code,
+            250
+        );
     }
     assert_eq!(stored(&s, "alice", Some("Junk")).len(), 2);
     let mut p = pop3_login(s.pop3, "alice");
     assert_eq!(pop3_count(&mut p), 4);
     assert!(p.cmd("UIDL").starts_with("+OK"));
     let uidls: Vec<Vec<u8>> = p.body_lines();
-    let mut unique = uidls.iter().map(|l| l.split(|&b| b == b' ').nth(1).unwrap_or_default().to_vec()).collect::<Vec<_>>();
+    let mut unique = uidls
+        .iter()
+        .map(|l| l.split(|&b| b == b' ').nth(1).unwrap_or_default().to_vec())
+        .collect::<Vec<_>>();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 4, "{uidls:?}");
@@ -392,8 +505,16 @@ fn delivery_during_an_open_pop3_session_shows_at_next_login() {
     c.expect("LHLO mta", 250);
     c.expect("MAIL FROM:<sender@remote.example>", 250);
     c.expect("RCPT TO:<alice@example.com>", 250);
-    assert_eq!(c.data(MESSAGE, 1)[0].code, 250, "delivery takes no POP3 lock");
-    assert_eq!(pop3_count(&mut p), 1, "the open session's view is unchanged");
+    assert_eq!(
+        c.data(MESSAGE, 1)[0].code,
+        250,
+        "delivery takes no POP3 lock"
+    );
+    assert_eq!(
+        pop3_count(&mut p),
+        1,
+        "the open session's view is unchanged"
+    );
     assert!(p.cmd("LIST").starts_with("+OK"));
     assert_eq!(p.body_lines().len(), 1);
     assert!(p.cmd("QUIT").starts_with("+OK"));
@@ -407,14 +528,19 @@ fn lmtp_over_a_unix_socket() {
     let path = dir.path().join("run/lmtp.sock");
     let p2 = path.clone();
     let s = server(move |c| {
-        c.unix_listeners.push(buzon_server::config::UnixListener { path: p2, protocol: Protocol::Lmtp, mode: 0o660 });
+        c.unix_listeners.push(buzon_server::config::UnixListener {
+            path: p2,
+            protocol: Protocol::Lmtp,
+            mode: 0o660,
+        });
     });
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}"));
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
     let mut sock = std::os::unix::net::UnixStream::connect(&path).unwrap_or_else(|e| panic!("{e}"));
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap_or_else(|e| panic!("{e}"));
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut data = encode_data(MESSAGE);
     let script = b"LHLO local\r\nMAIL FROM:<sender@remote.example>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n".to_vec();
     sock.write_all(&script).unwrap_or_else(|e| panic!("{e}"));
@@ -439,9 +565,16 @@ fn lmtp_over_a_unix_socket() {
         got.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("250 2.0.0 <alice@example.com> delivered") && text.ends_with("221 2.0.0 test.buzon.invalid closing connection\r\n"), "{text}");
+    assert!(
+        text.starts_with("250 2.0.0 <alice@example.com> delivered")
+            && text.ends_with("221 2.0.0 test.buzon.invalid closing connection\r\n"),
+        "{text}"
+    );
     let stored_text = String::from_utf8_lossy(&stored(&s, "alice", None).concat()).into_owned();
-    assert!(stored_text.contains("Received: from local\n\tby test.buzon.invalid (Buzon) with LMTP"), "{stored_text}");
+    assert!(
+        stored_text.contains("Received: from local\n\tby test.buzon.invalid (Buzon) with LMTP"),
+        "{stored_text}"
+    );
 }
 
 #[test]
@@ -467,7 +600,8 @@ fn write_error_is_a_temporary_failure_and_leaves_nothing() {
     let root = s.mailbox_path("alice");
     std::fs::create_dir_all(root.join("new")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::create_dir_all(root.join("cur")).unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink(root.join("missing"), root.join("tmp")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(root.join("missing"), root.join("tmp"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
     c.expect("LHLO mta", 250);
     c.expect("MAIL FROM:<sender@remote.example>", 250);

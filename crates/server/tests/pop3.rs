@@ -9,7 +9,10 @@ use buzon_testkit::{LineClient, TestServer};
 const MSG1: &[u8] = b"From: a@example.com\nSubject: one\n\nHello\n.dot line\n..two dots\n";
 
 fn server() -> TestServer {
-    TestServer::builder().user("alice", "wonder land").user("bob", "builder").start()
+    TestServer::builder()
+        .user("alice", "wonder land")
+        .user("bob", "builder")
+        .start()
 }
 
 fn tls_client(s: &TestServer) -> LineClient {
@@ -29,7 +32,10 @@ fn plain_client(s: &TestServer) -> LineClient {
 fn capa(c: &mut LineClient) -> Vec<String> {
     let r = c.cmd("CAPA");
     assert!(r.starts_with("+OK"), "{r}");
-    c.body_lines().into_iter().map(|l| String::from_utf8_lossy(&l).into_owned()).collect()
+    c.body_lines()
+        .into_iter()
+        .map(|l| String::from_utf8_lossy(&l).into_owned())
+        .collect()
 }
 
 #[test]
@@ -44,18 +50,40 @@ fn pop3s_session_stat_list_uidl_retr_top_dele_quit() {
     assert_eq!(c.cmd("STAT"), format!("+OK 2 {}", size1 + size2));
     assert!(c.cmd("LIST").starts_with("+OK 2 messages"));
     let list = c.body_lines();
-    assert_eq!(list, vec![format!("1 {size1}").into_bytes(), format!("2 {size2}").into_bytes()]);
+    assert_eq!(
+        list,
+        vec![
+            format!("1 {size1}").into_bytes(),
+            format!("2 {size2}").into_bytes()
+        ]
+    );
     assert_eq!(c.cmd("LIST 2"), format!("+OK 2 {size2}"));
     assert!(c.cmd("UIDL").starts_with("+OK"));
     let uidls = c.body_lines();
-    assert_eq!(uidls, vec![format!("1 {}", d1.uidl).into_bytes(), format!("2 {}", d2.uidl).into_bytes()]);
+    assert_eq!(
+        uidls,
+        vec![
+            format!("1 {}", d1.uidl).into_bytes(),
+            format!("2 {}", d2.uidl).into_bytes()
+        ]
+    );
     assert_eq!(c.cmd("RETR 1"), format!("+OK {size1} octets"));
     let raw = c.raw_body();
-    assert_eq!(raw, encode_message(MSG1, Extent::Whole), "RETR must be byte-exact");
+    assert_eq!(
+        raw,
+        encode_message(MSG1, Extent::Whole),
+        "RETR must be byte-exact"
+    );
     assert!(c.cmd("TOP 1 0").starts_with("+OK"));
-    assert_eq!(c.raw_body(), b"From: a@example.com\r\nSubject: one\r\n\r\n.\r\n");
+    assert_eq!(
+        c.raw_body(),
+        b"From: a@example.com\r\nSubject: one\r\n\r\n.\r\n"
+    );
     assert!(c.cmd("TOP 1 2").starts_with("+OK"));
-    assert_eq!(c.raw_body(), b"From: a@example.com\r\nSubject: one\r\n\r\nHello\r\n..dot line\r\n.\r\n");
+    assert_eq!(
+        c.raw_body(),
+        b"From: a@example.com\r\nSubject: one\r\n\r\nHello\r\n..dot line\r\n.\r\n"
+    );
     assert!(c.cmd("DELE 1").starts_with("+OK"));
     assert!(c.cmd("DELE 1").starts_with("-ERR"));
     assert!(c.cmd("RETR 1").starts_with("-ERR"));
@@ -77,16 +105,32 @@ fn pop3s_session_stat_list_uidl_retr_top_dele_quit() {
 
 #[test]
 fn capa_is_truthful_before_and_after_login_and_per_connection() {
-    let s = TestServer::builder().user("alice", "pw").trust_loopback(false).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .trust_loopback(false)
+        .start();
     // Plain port, untrusted: no USER, no SASL, but STLS.
     let mut c = plain_client(&s);
     let caps = capa(&mut c);
     assert!(caps.contains(&"STLS".to_string()), "{caps:?}");
-    assert!(!caps.iter().any(|l| l == "USER" || l.starts_with("SASL")), "{caps:?}");
-    for want in ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "UTF8", "CAPA"] {
+    assert!(
+        !caps.iter().any(|l| l == "USER" || l.starts_with("SASL")),
+        "{caps:?}"
+    );
+    for want in [
+        "TOP",
+        "UIDL",
+        "RESP-CODES",
+        "AUTH-RESP-CODE",
+        "PIPELINING",
+        "UTF8",
+        "CAPA",
+    ] {
         assert!(caps.iter().any(|l| l == want), "{want} missing: {caps:?}");
     }
-    assert!(!caps.iter().any(|l| l.starts_with("IMPLEMENTATION") || l.starts_with("EXPIRE") || l.starts_with("LOGIN-DELAY")));
+    assert!(!caps.iter().any(|l| l.starts_with("IMPLEMENTATION")
+        || l.starts_with("EXPIRE")
+        || l.starts_with("LOGIN-DELAY")));
     let r = c.cmd("USER alice");
     assert!(r.starts_with("-ERR [AUTH]") && r.contains("TLS"), "{r}");
     let r = c.cmd("AUTH PLAIN AGFsaWNlAHB3");
@@ -96,7 +140,10 @@ fn capa_is_truthful_before_and_after_login_and_per_connection() {
     c.start_tls(s.ca.client_config(), "localhost");
     let caps = capa(&mut c);
     assert!(!caps.contains(&"STLS".to_string()), "{caps:?}");
-    assert!(caps.contains(&"USER".to_string()) && caps.contains(&"SASL PLAIN LOGIN".to_string()), "{caps:?}");
+    assert!(
+        caps.contains(&"USER".to_string()) && caps.contains(&"SASL PLAIN LOGIN".to_string()),
+        "{caps:?}"
+    );
     c.login("alice", "pw");
     let after = capa(&mut c);
     assert!(!after.contains(&"STLS".to_string()));
@@ -108,13 +155,17 @@ fn capa_is_truthful_before_and_after_login_and_per_connection() {
 fn stls_discards_commands_pipelined_before_the_handshake() {
     let s = server();
     let mut c = plain_client(&s);
-    c.send_raw(b"STLS\r\nUSER alice\r\nPASS wonder land\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.send_raw(b"STLS\r\nUSER alice\r\nPASS wonder land\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(c.line().starts_with("+OK"));
     c.start_tls(s.ca.client_config(), "localhost");
     // If the injected USER/PASS had been executed inside TLS, their replies would be
     // waiting now, and STAT would work without a login.
     let r = c.cmd("STAT");
-    assert!(r.starts_with("-ERR"), "injected commands must not run after STLS: {r}");
+    assert!(
+        r.starts_with("-ERR"),
+        "injected commands must not run after STLS: {r}"
+    );
     assert!(c.cmd("STLS").starts_with("-ERR"), "STLS twice");
 }
 
@@ -130,7 +181,9 @@ fn auth_plain_initial_response_continuation_cancel_and_login() {
     assert!(c.cmd("*").starts_with("-ERR"));
     // Wrong password: [AUTH].
     let bad = buzon_pop3_proto::sasl::encode_base64(b"\0alice\0nope");
-    assert!(c.cmd(&format!("AUTH PLAIN {bad}")).starts_with("-ERR [AUTH]"));
+    assert!(c
+        .cmd(&format!("AUTH PLAIN {bad}"))
+        .starts_with("-ERR [AUTH]"));
     // Continuation form.
     assert_eq!(c.cmd("AUTH PLAIN"), "+ ");
     let good = buzon_pop3_proto::sasl::encode_base64(b"\0alice\0wonder land");
@@ -145,8 +198,13 @@ fn auth_plain_initial_response_continuation_cancel_and_login() {
 
     let mut c = tls_client(&s);
     assert_eq!(c.cmd("AUTH LOGIN"), "+ VXNlcm5hbWU6");
-    assert_eq!(c.cmd(&buzon_pop3_proto::sasl::encode_base64(b"bob")), "+ UGFzc3dvcmQ6");
-    assert!(c.cmd(&buzon_pop3_proto::sasl::encode_base64(b"builder")).starts_with("+OK"));
+    assert_eq!(
+        c.cmd(&buzon_pop3_proto::sasl::encode_base64(b"bob")),
+        "+ UGFzc3dvcmQ6"
+    );
+    assert!(c
+        .cmd(&buzon_pop3_proto::sasl::encode_base64(b"builder"))
+        .starts_with("+OK"));
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
 
@@ -154,19 +212,31 @@ fn auth_plain_initial_response_continuation_cancel_and_login() {
 fn apop_is_offered_only_when_a_user_can_use_it() {
     let s = server();
     let mut c = plain_client_greeting(&s);
-    assert!(!c.1.contains('<'), "no timestamp without plaintext users: {}", c.1);
+    assert!(
+        !c.1.contains('<'),
+        "no timestamp without plaintext users: {}",
+        c.1
+    );
     drop(c.0.cmd("QUIT"));
 
-    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf").unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf")
+        .unwrap_or_else(|e| panic!("{e}"));
     let (mut c, greeting) = plain_client_greeting(&s);
-    let ts = buzon_pop3_proto::sasl::greeting_timestamp(&greeting).unwrap_or_else(|| panic!("no timestamp: {greeting}")).to_string();
+    let ts = buzon_pop3_proto::sasl::greeting_timestamp(&greeting)
+        .unwrap_or_else(|| panic!("no timestamp: {greeting}"))
+        .to_string();
     let digest = buzon_pop3_proto::sasl::apop_digest(&ts, b"tanstaaf");
-    assert!(c.cmd(&format!("APOP carol {}", "0".repeat(32))).starts_with("-ERR [AUTH]"));
+    assert!(c
+        .cmd(&format!("APOP carol {}", "0".repeat(32)))
+        .starts_with("-ERR [AUTH]"));
     assert!(c.cmd(&format!("APOP carol {digest}")).starts_with("+OK"));
     assert!(c.cmd("QUIT").starts_with("+OK"));
     // A second greeting carries a different timestamp.
     let (_, g2) = plain_client_greeting(&s);
-    assert_ne!(buzon_pop3_proto::sasl::greeting_timestamp(&g2), Some(ts.as_str()));
+    assert_ne!(
+        buzon_pop3_proto::sasl::greeting_timestamp(&g2),
+        Some(ts.as_str())
+    );
 }
 
 fn plain_client_greeting(s: &TestServer) -> (LineClient, String) {
@@ -186,7 +256,9 @@ fn byte_exact_retrieval_of_awkward_messages() {
         if i % 7 == 0 {
             big.extend_from_slice(b".starts with a dot\n");
         } else {
-            big.extend_from_slice(format!("line {i} of a large message, with some text to fill it up\n").as_bytes());
+            big.extend_from_slice(
+                format!("line {i} of a large message, with some text to fill it up\n").as_bytes(),
+            );
         }
         i += 1;
     }
@@ -194,7 +266,12 @@ fn byte_exact_retrieval_of_awkward_messages() {
         ("dots", b"Subject: d\r\n\r\n.\r\n..\r\n.x\r\n".to_vec()),
         ("bare-lf", b"Subject: lf\n\nline\n\nend\n".to_vec()),
         ("no-final-newline", b"Subject: nf\n\nlast line".to_vec()),
-        ("eight-bit", "Subject: ñandú\n\nCuerpo en UTF-8: ¡Buzón! \u{1F4EC}\n\u{00ff}\u{00fe}\n".as_bytes().to_vec()),
+        (
+            "eight-bit",
+            "Subject: ñandú\n\nCuerpo en UTF-8: ¡Buzón! \u{1F4EC}\n\u{00ff}\u{00fe}\n"
+                .as_bytes()
+                .to_vec(),
+        ),
         ("empty-body", b"Subject: e\n\n".to_vec()),
         ("headers-only", b"Subject: h".to_vec()),
         ("big", big),
@@ -206,19 +283,37 @@ fn byte_exact_retrieval_of_awkward_messages() {
     c.login("alice", "wonder land");
     for (n, (name, m)) in cases.iter().enumerate() {
         let size = WireSize::of(m);
-        assert_eq!(c.cmd(&format!("LIST {}", n + 1)), format!("+OK {} {size}", n + 1), "{name}");
-        assert_eq!(c.cmd(&format!("RETR {}", n + 1)), format!("+OK {size} octets"), "{name}");
+        assert_eq!(
+            c.cmd(&format!("LIST {}", n + 1)),
+            format!("+OK {} {size}", n + 1),
+            "{name}"
+        );
+        assert_eq!(
+            c.cmd(&format!("RETR {}", n + 1)),
+            format!("+OK {size} octets"),
+            "{name}"
+        );
         let raw = c.raw_body();
         assert_eq!(raw.len(), encode_message(m, Extent::Whole).len(), "{name}");
-        assert!(raw == encode_message(m, Extent::Whole), "{name}: RETR bytes differ");
+        assert!(
+            raw == encode_message(m, Extent::Whole),
+            "{name}: RETR bytes differ"
+        );
         // Unstuffed, the body is exactly `size` octets.
         let mut unstuffed = 0u64;
         for line in raw[..raw.len() - 3].split_inclusive(|&b| b == b'\n') {
             unstuffed += buzon_pop3_proto::wire::unstuff_line(line).len() as u64;
         }
-        assert_eq!(unstuffed, size, "{name}: LIST size must equal the octets sent");
+        assert_eq!(
+            unstuffed, size,
+            "{name}: LIST size must equal the octets sent"
+        );
         assert!(c.cmd(&format!("TOP {} 1", n + 1)).starts_with("+OK"));
-        assert_eq!(c.raw_body(), encode_message(m, Extent::Top(1)), "{name}: TOP");
+        assert_eq!(
+            c.raw_body(),
+            encode_message(m, Extent::Top(1)),
+            "{name}: TOP"
+        );
     }
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
@@ -244,7 +339,10 @@ fn dropped_connection_and_shutdown_delete_nothing() {
     assert!(c.cmd("DELE 3").starts_with("+OK"));
     s.stop();
     let last = c.line();
-    assert!(last.starts_with("-ERR [SYS/TEMP]"), "shutdown notice: {last}");
+    assert!(
+        last.starts_with("-ERR [SYS/TEMP]"),
+        "shutdown notice: {last}"
+    );
     assert!(c.is_closed());
     assert_eq!(s.message_files("alice").len(), 3);
 }
@@ -268,9 +366,20 @@ fn quit_in_authorization_deletes_nothing_and_update_deletes_exactly_the_marked()
     let mut c = plain_client(&s);
     c.login("alice", "wonder land");
     assert!(c.cmd("UIDL").starts_with("+OK"));
-    let after: Vec<Vec<u8>> = c.body_lines().into_iter().map(|l| l.split(|&b| b == b' ').nth(1).unwrap_or_default().to_vec()).collect();
-    let before: Vec<Vec<u8>> = uidls.iter().map(|l| l.split(|&b| b == b' ').nth(1).unwrap_or_default().to_vec()).collect();
-    assert_eq!(after, vec![before[0].clone(), before[2].clone(), before[4].clone()], "UIDLs stable, right ones gone");
+    let after: Vec<Vec<u8>> = c
+        .body_lines()
+        .into_iter()
+        .map(|l| l.split(|&b| b == b' ').nth(1).unwrap_or_default().to_vec())
+        .collect();
+    let before: Vec<Vec<u8>> = uidls
+        .iter()
+        .map(|l| l.split(|&b| b == b' ').nth(1).unwrap_or_default().to_vec())
+        .collect();
+    assert_eq!(
+        after,
+        vec![before[0].clone(), before[2].clone(), before[4].clone()],
+        "UIDLs stable, right ones gone"
+    );
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
 
@@ -291,7 +400,10 @@ fn second_session_gets_in_use_and_the_lock_frees_at_quit() {
 
 #[test]
 fn a_silent_session_loses_its_lock_after_the_lease() {
-    let s = TestServer::builder().user("alice", "pw").config(|c| c.limits.lock_lease = Duration::from_millis(300)).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.limits.lock_lease = Duration::from_millis(300))
+        .start();
     s.deliver("alice", b"Subject: x\n\ny\n");
     let mut a = plain_client(&s);
     a.login("alice", "pw");
@@ -299,7 +411,10 @@ fn a_silent_session_loses_its_lock_after_the_lease() {
     std::thread::sleep(Duration::from_millis(500));
     let mut b = plain_client(&s);
     b.login("alice", "pw");
-    assert!(b.cmd("STAT").starts_with("+OK 1 "), "the takeover must not apply a's DELE");
+    assert!(
+        b.cmd("STAT").starts_with("+OK 1 "),
+        "the takeover must not apply a's DELE"
+    );
     let last = a.line();
     assert!(last.starts_with("-ERR [IN-USE]"), "{last}");
     assert!(a.is_closed());
@@ -311,16 +426,29 @@ fn a_silent_session_loses_its_lock_after_the_lease() {
 fn wrong_state_commands_and_bad_input_get_err_and_the_session_goes_on() {
     let s = server();
     let mut c = plain_client(&s);
-    for cmd in ["STAT", "LIST", "RETR 1", "DELE 1", "NOOP", "RSET", "TOP 1 1", "UIDL"] {
+    for cmd in [
+        "STAT", "LIST", "RETR 1", "DELE 1", "NOOP", "RSET", "TOP 1 1", "UIDL",
+    ] {
         assert!(c.cmd(cmd).starts_with("-ERR"), "{cmd} before login");
     }
     assert!(c.cmd("PASS x").starts_with("-ERR"), "PASS without USER");
     assert!(c.cmd("XYZZY").starts_with("-ERR"));
     assert!(c.cmd(&"A".repeat(300)).starts_with("-ERR"), "overlong line");
-    c.send_raw(b"\x00\xff\xfe garbage\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.send_raw(b"\x00\xff\xfe garbage\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(c.line().starts_with("-ERR"));
     c.login("alice", "wonder land");
-    for cmd in ["USER alice", "PASS x", "STLS", "UTF8", "RETR 0", "RETR 1", "LIST 99", "TOP 1", "DELE x"] {
+    for cmd in [
+        "USER alice",
+        "PASS x",
+        "STLS",
+        "UTF8",
+        "RETR 0",
+        "RETR 1",
+        "LIST 99",
+        "TOP 1",
+        "DELE x",
+    ] {
         assert!(c.cmd(cmd).starts_with("-ERR"), "{cmd} after login");
     }
     assert!(c.cmd("NOOP").starts_with("+OK"));
@@ -332,7 +460,8 @@ fn pipelined_commands_are_answered_in_order() {
     let s = server();
     s.deliver("alice", b"Subject: p\n\nbody\n");
     let mut c = plain_client(&s);
-    c.send_raw(b"USER alice\r\nPASS wonder land\r\nSTAT\r\nLIST\r\nRETR 1\r\nNOOP\r\nQUIT\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.send_raw(b"USER alice\r\nPASS wonder land\r\nSTAT\r\nLIST\r\nRETR 1\r\nNOOP\r\nQUIT\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(c.line().starts_with("+OK"));
     assert!(c.line().starts_with("+OK"));
     assert!(c.line().starts_with("+OK 1 "));
@@ -366,7 +495,10 @@ fn runaway_line_closes_the_connection_and_too_many_bad_commands_too() {
             }
         }
     }
-    assert!(closed || c.is_closed(), "too many bad commands must close the connection");
+    assert!(
+        closed || c.is_closed(),
+        "too many bad commands must close the connection"
+    );
 }
 
 #[test]
@@ -387,7 +519,10 @@ fn unknown_and_known_users_get_the_same_reply_and_failures_are_delayed() {
 
 #[test]
 fn idle_sessions_are_logged_out() {
-    let s = TestServer::builder().user("alice", "pw").config(|c| c.limits.idle_timeout = Duration::from_millis(300)).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.limits.idle_timeout = Duration::from_millis(300))
+        .start();
     s.deliver("alice", b"Subject: x\n\ny\n");
     let mut c = plain_client(&s);
     c.login("alice", "pw");
@@ -395,12 +530,19 @@ fn idle_sessions_are_logged_out() {
     let r = c.line();
     assert!(r.starts_with("-ERR") && r.contains("inactivity"), "{r}");
     assert!(c.is_closed());
-    assert_eq!(s.message_files("alice").len(), 1, "autologout must not enter UPDATE");
+    assert_eq!(
+        s.message_files("alice").len(),
+        1,
+        "autologout must not enter UPDATE"
+    );
 }
 
 #[test]
 fn per_ip_connection_limit_refuses_cleanly() {
-    let s = TestServer::builder().user("alice", "pw").config(|c| c.limits.max_connections_per_ip = 2).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.limits.max_connections_per_ip = 2)
+        .start();
     let _a = plain_client(&s);
     let _b = plain_client(&s);
     let mut c = LineClient::connect(s.pop3);
@@ -411,7 +553,10 @@ fn per_ip_connection_limit_refuses_cleanly() {
 
 #[test]
 fn login_delay_is_advertised_and_enforced() {
-    let s = TestServer::builder().user("alice", "pw").config(|c| c.pop3.login_delay = Some(3600)).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.pop3.login_delay = Some(3600))
+        .start();
     let mut c = plain_client(&s);
     assert!(capa(&mut c).contains(&"LOGIN-DELAY 3600".to_string()));
     c.login("alice", "pw");
@@ -432,7 +577,8 @@ fn proxy_header_from_a_trusted_network_sets_the_client_address() {
     // The forwarded client is 192.0.2.1: not loopback, so plaintext is refused; this shows
     // the header's address is the one policy applies to.
     let mut c = LineClient::connect(s.pop3);
-    c.send_raw(b"PROXY TCP4 192.0.2.1 127.0.0.1 40000 110\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.send_raw(b"PROXY TCP4 192.0.2.1 127.0.0.1 40000 110\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(c.line().starts_with("+OK"));
     assert!(c.cmd("USER alice").starts_with("-ERR [AUTH]"));
     // Without a header from a trusted address: closed.
@@ -446,7 +592,8 @@ fn half_closed_client_gets_its_answers_and_nothing_is_deleted() {
     let s = server();
     s.deliver("alice", b"Subject: x\n\ny\n");
     let mut c = plain_client(&s);
-    c.send_raw(b"USER alice\r\nPASS wonder land\r\nDELE 1\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.send_raw(b"USER alice\r\nPASS wonder land\r\nDELE 1\r\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     c.shutdown_write();
     assert!(c.line().starts_with("+OK"));
     assert!(c.line().starts_with("+OK"));
@@ -467,12 +614,18 @@ fn utf8_command_before_login() {
 
 #[test]
 fn total_connection_limit_refuses_cleanly() {
-    let s = TestServer::builder().user("alice", "pw").config(|c| c.limits.max_connections = 2).start();
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.limits.max_connections = 2)
+        .start();
     let _a = plain_client(&s);
     let _b = tls_client(&s);
     let mut c = LineClient::connect(s.pop3);
     let r = c.line();
-    assert!(r.starts_with("-ERR [SYS/TEMP]") && r.contains("Too many connections"), "{r}");
+    assert!(
+        r.starts_with("-ERR [SYS/TEMP]") && r.contains("Too many connections"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -501,11 +654,25 @@ fn tls_certificate_reload_takes_effect_for_new_connections() {
     std::fs::copy(&first.cert_path, &cert).unwrap_or_else(|e| panic!("{e}"));
     std::fs::copy(&first.key_path, &key).unwrap_or_else(|e| panic!("{e}"));
     let mut config = Config::embedded_default(dir.path());
-    config.listeners = vec![Listener::new("127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), Protocol::Pop3s)];
-    config.tls = TlsSource::Files { certificate: cert.clone(), key: key.clone() };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap_or_else(|e| panic!("{e}"));
-    let server = rt.block_on(buzon_server::start(config)).unwrap_or_else(|e| panic!("{e}"));
-    let addr = server.addr(Protocol::Pop3s).unwrap_or_else(|| panic!("no listener"));
+    config.listeners = vec![Listener::new(
+        "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
+        Protocol::Pop3s,
+    )];
+    config.tls = TlsSource::Files {
+        certificate: cert.clone(),
+        key: key.clone(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server = rt
+        .block_on(buzon_server::start(config))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = server
+        .addr(Protocol::Pop3s)
+        .unwrap_or_else(|| panic!("no listener"));
     let fp1 = server.tls_fingerprint();
     assert_eq!(fp1, buzon_server::tls::fingerprint_of(&first.der));
     // A broken file is refused and the old certificate stays.

@@ -17,7 +17,13 @@ use buzon_server::config::{Config, Listener, Protocol, TlsSource};
 use buzon_testkit::{LineClient, TestCa};
 
 /// Directives this runner cannot reproduce on a real server.
-const UNSUPPORTED: &[&str] = &["inuse", "login-delay", "uidl", "unavailable", "update-fails"];
+const UNSUPPORTED: &[&str] = &[
+    "inuse",
+    "login-delay",
+    "uidl",
+    "unavailable",
+    "update-fails",
+];
 
 #[derive(Clone, Default)]
 struct Settings {
@@ -47,17 +53,33 @@ impl Runner {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let ca = TestCa::new();
         let c = ca.issue(&dir.path().join("tls"), &["localhost"], (-1, 30));
-        Self { dir, ca, cert: (c.cert_path, c.key_path), users: Vec::new(), apop_file, next_uid: Default::default() }
+        Self {
+            dir,
+            ca,
+            cert: (c.cert_path, c.key_path),
+            users: Vec::new(),
+            apop_file,
+            next_uid: Default::default(),
+        }
     }
 
     fn config(&self, s: &Settings) -> Config {
         let mut c = Config::embedded_default(self.dir.path());
         c.hostname = "test.buzon.invalid".into();
         c.listeners = vec![
-            Listener::new("127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), Protocol::Pop3),
-            Listener::new("127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), Protocol::Pop3s),
+            Listener::new(
+                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
+                Protocol::Pop3,
+            ),
+            Listener::new(
+                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
+                Protocol::Pop3s,
+            ),
         ];
-        c.tls = TlsSource::Files { certificate: self.cert.0.clone(), key: self.cert.1.clone() };
+        c.tls = TlsSource::Files {
+            certificate: self.cert.0.clone(),
+            key: self.cert.1.clone(),
+        };
         c.listeners[0].starttls = s.stls;
         c.auth.hash = buzon_auth::HashParams::fast_for_tests();
         c.auth.throttle.failure_delay = Duration::ZERO;
@@ -82,8 +104,13 @@ impl Runner {
     }
 
     fn add_user(&mut self, name: &str, pw: &str) {
-        let stored = if self.apop_file { format!("{{PLAIN}}{pw}") } else { buzon_auth::hash_password(pw.as_bytes(), &buzon_auth::HashParams::fast_for_tests()) };
-        buzon_auth::add_user(&self.dir.path().join("users"), name, &stored).unwrap_or_else(|e| panic!("{e}"));
+        let stored = if self.apop_file {
+            format!("{{PLAIN}}{pw}")
+        } else {
+            buzon_auth::hash_password(pw.as_bytes(), &buzon_auth::HashParams::fast_for_tests())
+        };
+        buzon_auth::add_user(&self.dir.path().join("users"), name, &stored)
+            .unwrap_or_else(|e| panic!("{e}"));
         self.users.push((name.to_string(), pw.to_string()));
     }
 
@@ -91,18 +118,34 @@ impl Runner {
     /// ("uid-N"), so UIDL replies match; such foreign names carry no size, so this also
     /// exercises the store's size index.
     fn add_message(&mut self, user: &str, content: &[u8]) {
-        let md = buzon_store::Maildir::create(self.dir.path().join("mail").join(buzon_auth::mailbox_dir_name(user))).unwrap_or_else(|e| panic!("{e}"));
+        let md = buzon_store::Maildir::create(
+            self.dir
+                .path()
+                .join("mail")
+                .join(buzon_auth::mailbox_dir_name(user)),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let n = self.next_uid.entry(user.to_string()).or_insert(0);
         *n += 1;
-        assert!(*n < 10, "file-name order equals message order only below 10 messages");
-        std::fs::write(md.root().join("cur").join(format!("uid-{n}:2,")), content).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            *n < 10,
+            "file-name order equals message order only below 10 messages"
+        );
+        std::fs::write(md.root().join("cur").join(format!("uid-{n}:2,")), content)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn message_count(&self) -> usize {
         let mut n = 0;
-        for user in std::fs::read_dir(self.dir.path().join("mail")).into_iter().flatten().flatten() {
+        for user in std::fs::read_dir(self.dir.path().join("mail"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             for sub in ["cur", "new"] {
-                n += std::fs::read_dir(user.path().join(sub)).map(|d| d.count()).unwrap_or(0);
+                n += std::fs::read_dir(user.path().join(sub))
+                    .map(|d| d.count())
+                    .unwrap_or(0);
             }
         }
         n
@@ -113,7 +156,9 @@ impl Runner {
 fn without_timestamp(line: &[u8]) -> Vec<u8> {
     let s = String::from_utf8_lossy(line);
     match (s.find(" <"), s.rfind('>')) {
-        (Some(a), Some(b)) if b > a && s[a..].contains('@') => format!("{}{}", &s[..a], &s[b + 1..]).into_bytes(),
+        (Some(a), Some(b)) if b > a && s[a..].contains('@') => {
+            format!("{}{}", &s[..a], &s[b + 1..]).into_bytes()
+        }
         _ => line.to_vec(),
     }
 }
@@ -148,7 +193,8 @@ fn split_sessions(items: Vec<Item>) -> (Vec<Item>, Vec<Session>) {
             _ => match &mut current {
                 Some(c) => c.push(item),
                 None => {
-                    if matches!(&item, Item::Directive { key, .. } if sessions.is_empty() && !is_per_session(key)) {
+                    if matches!(&item, Item::Directive { key, .. } if sessions.is_empty() && !is_per_session(key))
+                    {
                         setup.push(item);
                     } else {
                         current = Some(vec![item]);
@@ -165,12 +211,21 @@ fn split_sessions(items: Vec<Item>) -> (Vec<Item>, Vec<Session>) {
 
 /// Directives that belong to the session they are written in (not settings).
 fn is_per_session(key: &str) -> bool {
-    matches!(key, "closed" | "drop" | "send" | "expect-deleted" | "expect-no-update")
+    matches!(
+        key,
+        "closed" | "drop" | "send" | "expect-deleted" | "expect-no-update"
+    )
 }
 
 fn apply(settings: &mut Settings, runner: &mut Runner, key: &str, value: &str) -> bool {
     let on = value.trim() == "on";
-    let opt = |v: &str| if v == "none" { None } else { Some(v.to_string()) };
+    let opt = |v: &str| {
+        if v == "none" {
+            None
+        } else {
+            Some(v.to_string())
+        }
+    };
     match key {
         "user" => {
             let (name, pw) = value.split_once(' ').unwrap_or((value, ""));
@@ -206,13 +261,34 @@ fn apply(settings: &mut Settings, runner: &mut Runner, key: &str, value: &str) -
     true
 }
 
-fn run_session(runner: &Runner, settings: &Settings, items: &[Item], name: &str) -> Result<(), String> {
+fn run_session(
+    runner: &Runner,
+    settings: &Settings,
+    items: &[Item],
+    name: &str,
+) -> Result<(), String> {
     let config = runner.config(settings);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| e.to_string())?;
-    let server = rt.block_on(buzon_server::start(config)).map_err(|e| e.to_string())?;
-    let addr = server.addr(if settings.tls { Protocol::Pop3s } else { Protocol::Pop3 }).ok_or("no listener")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let server = rt
+        .block_on(buzon_server::start(config))
+        .map_err(|e| e.to_string())?;
+    let addr = server
+        .addr(if settings.tls {
+            Protocol::Pop3s
+        } else {
+            Protocol::Pop3
+        })
+        .ok_or("no listener")?;
     let before = runner.message_count();
-    let mut client = if settings.tls { LineClient::connect_tls(addr, runner.ca.client_config(), "localhost") } else { LineClient::connect(addr) };
+    let mut client = if settings.tls {
+        LineClient::connect_tls(addr, runner.ca.client_config(), "localhost")
+    } else {
+        LineClient::connect(addr)
+    };
     let mut greeting_seen = false;
     let mut timestamp: Option<String> = None;
     let mut last_cmd = Vec::new();
@@ -224,11 +300,26 @@ fn run_session(runner: &Runner, settings: &Settings, items: &[Item], name: &str)
                 // APOP digests depend on the greeting's timestamp, which a real server makes
                 // unique; recompute the digest for the user's password.
                 if line.to_ascii_uppercase().starts_with(b"APOP ") {
-                    if let (Some(ts), Some(user)) = (&timestamp, String::from_utf8_lossy(&line).split_whitespace().nth(1).map(str::to_string)) {
+                    if let (Some(ts), Some(user)) = (
+                        &timestamp,
+                        String::from_utf8_lossy(&line)
+                            .split_whitespace()
+                            .nth(1)
+                            .map(str::to_string),
+                    ) {
                         if let Some((_, pw)) = runner.users.iter().find(|(u, _)| *u == user) {
-                            let rest: Vec<String> = String::from_utf8_lossy(&line).split_whitespace().map(str::to_string).collect();
+                            let rest: Vec<String> = String::from_utf8_lossy(&line)
+                                .split_whitespace()
+                                .map(str::to_string)
+                                .collect();
                             if rest.len() == 3 && rest[2] != "0".repeat(32) && rest[2].len() == 32 {
-                                line = format!("{} {} {}", rest[0], user, buzon_pop3_proto::sasl::apop_digest(ts, pw.as_bytes())).into_bytes();
+                                line = format!(
+                                    "{} {} {}",
+                                    rest[0],
+                                    user,
+                                    buzon_pop3_proto::sasl::apop_digest(ts, pw.as_bytes())
+                                )
+                                .into_bytes();
                             }
                         }
                     }
@@ -241,24 +332,44 @@ fn run_session(runner: &Runner, settings: &Settings, items: &[Item], name: &str)
                 Ok(Some(got)) => {
                     let ok = if !greeting_seen {
                         greeting_seen = true;
-                        timestamp = buzon_pop3_proto::sasl::greeting_timestamp(&String::from_utf8_lossy(&got)).map(str::to_string);
+                        timestamp = buzon_pop3_proto::sasl::greeting_timestamp(
+                            &String::from_utf8_lossy(&got),
+                        )
+                        .map(str::to_string);
                         if settings.apop && timestamp.is_none() {
-                            Err(format!("greeting without APOP timestamp: {:?}", String::from_utf8_lossy(&got)))
+                            Err(format!(
+                                "greeting without APOP timestamp: {:?}",
+                                String::from_utf8_lossy(&got)
+                            ))
                         } else {
                             let want = match expect {
                                 Expect::Exact(e) => Expect::Exact(without_timestamp(e)),
                                 Expect::Prefix(p) => Expect::Prefix(without_timestamp(p)),
                             };
-                            if want.matches(&without_timestamp(&got)) { Ok(()) } else { Err(format!("greeting: want {want}, got {:?}", String::from_utf8_lossy(&got))) }
+                            if want.matches(&without_timestamp(&got)) {
+                                Ok(())
+                            } else {
+                                Err(format!(
+                                    "greeting: want {want}, got {:?}",
+                                    String::from_utf8_lossy(&got)
+                                ))
+                            }
                         }
                     } else if expect.matches(&got) {
                         Ok(())
                     } else {
-                        Err(format!("want {expect}, got {:?}", String::from_utf8_lossy(&got)))
+                        Err(format!(
+                            "want {expect}, got {:?}",
+                            String::from_utf8_lossy(&got)
+                        ))
                     };
-                    let stls = last_cmd.len() >= 4 && last_cmd[..4].eq_ignore_ascii_case(b"STLS") && matches!(last_cmd.get(4), None | Some(b'\r'));
+                    let stls = last_cmd.len() >= 4
+                        && last_cmd[..4].eq_ignore_ascii_case(b"STLS")
+                        && matches!(last_cmd.get(4), None | Some(b'\r'));
                     if ok.is_ok() && stls && got.starts_with(b"+OK") {
-                        client.try_start_tls(runner.ca.client_config(), "localhost").map_err(|e| format!("TLS after STLS: {e}"))
+                        client
+                            .try_start_tls(runner.ca.client_config(), "localhost")
+                            .map_err(|e| format!("TLS after STLS: {e}"))
                     } else {
                         ok
                     }
@@ -267,7 +378,13 @@ fn run_session(runner: &Runner, settings: &Settings, items: &[Item], name: &str)
                 Err(e) => Err(format!("read: {e}; wanted {expect}")),
             },
             Item::Directive { key, value } => match key.as_str() {
-                "closed" => if client.is_closed() { Ok(()) } else { Err("connection not closed".into()) },
+                "closed" => {
+                    if client.is_closed() {
+                        Ok(())
+                    } else {
+                        Err("connection not closed".into())
+                    }
+                }
                 "drop" => {
                     client = LineClient::connect(addr);
                     let _ = client.try_read_line();
@@ -281,9 +398,17 @@ fn run_session(runner: &Runner, settings: &Settings, items: &[Item], name: &str)
                 }
                 "expect-deleted" | "expect-no-update" => {
                     std::thread::sleep(Duration::from_millis(100));
-                    let want = if key == "expect-deleted" && value.trim() != "none" { value.split(',').count() } else { 0 };
+                    let want = if key == "expect-deleted" && value.trim() != "none" {
+                        value.split(',').count()
+                    } else {
+                        0
+                    };
                     let now = runner.message_count();
-                    if before - now == want { Ok(()) } else { Err(format!("{} messages deleted, want {want}", before - now)) }
+                    if before - now == want {
+                        Ok(())
+                    } else {
+                        Err(format!("{} messages deleted, want {want}", before - now))
+                    }
                 }
                 _ => Ok(()),
             },
@@ -301,10 +426,16 @@ fn run_session(runner: &Runner, settings: &Settings, items: &[Item], name: &str)
 fn run_file(path: &Path) -> (usize, usize, Vec<String>) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
     let items = transcript::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let apop_file = text.contains("\n@apop ");
     let mut runner = Runner::new(apop_file);
-    let mut settings = Settings { plaintext: true, ..Settings::default() };
+    let mut settings = Settings {
+        plaintext: true,
+        ..Settings::default()
+    };
     let (setup, sessions) = split_sessions(items);
     let mut skip_all = false;
     // Setup directives that cannot be reproduced taint only the sessions that mention
@@ -315,16 +446,34 @@ fn run_file(path: &Path) -> (usize, usize, Vec<String>) {
         if let Item::Directive { key, value } = item {
             match key.as_str() {
                 "inuse" => tainted.push(value.trim().as_bytes().to_vec()),
-                "uidl" => tainted.extend(value.split_whitespace().nth(2).map(|u| u.as_bytes().to_vec())),
-                "user" if buzon_auth::validate_username(value.split(' ').next().unwrap_or_default()).is_err() => {
+                "uidl" => tainted.extend(
+                    value
+                        .split_whitespace()
+                        .nth(2)
+                        .map(|u| u.as_bytes().to_vec()),
+                ),
+                "user"
+                    if buzon_auth::validate_username(
+                        value.split(' ').next().unwrap_or_default(),
+                    )
+                    .is_err() =>
+                {
                     let name = value.split(' ').next().unwrap_or_default();
                     tainted.push(name.as_bytes().to_vec());
                     let pw = value.split_once(' ').map(|(_, p)| p).unwrap_or_default();
-                    tainted.push(buzon_pop3_proto::sasl::encode_base64(buzon_pop3_proto::sasl::build_plain(name, pw.as_bytes()).expose()).into_bytes());
-                    tainted.push(buzon_pop3_proto::sasl::encode_base64(name.as_bytes()).into_bytes());
+                    tainted.push(
+                        buzon_pop3_proto::sasl::encode_base64(
+                            buzon_pop3_proto::sasl::build_plain(name, pw.as_bytes()).expose(),
+                        )
+                        .into_bytes(),
+                    );
+                    tainted
+                        .push(buzon_pop3_proto::sasl::encode_base64(name.as_bytes()).into_bytes());
                 }
                 _ => {
-                    if UNSUPPORTED.contains(&key.as_str()) || !apply(&mut settings, &mut runner, key, value) {
+                    if UNSUPPORTED.contains(&key.as_str())
+                        || !apply(&mut settings, &mut runner, key, value)
+                    {
                         skip_all = true;
                     }
                 }
@@ -340,7 +489,9 @@ fn run_file(path: &Path) -> (usize, usize, Vec<String>) {
         for item in &session.items {
             match item {
                 Item::Directive { key, value } if body.is_empty() && !is_per_session(key) => {
-                    if UNSUPPORTED.contains(&key.as_str()) || !apply(&mut settings, &mut runner, key, value) {
+                    if UNSUPPORTED.contains(&key.as_str())
+                        || !apply(&mut settings, &mut runner, key, value)
+                    {
                         unsupported = true;
                     }
                 }
@@ -349,25 +500,41 @@ fn run_file(path: &Path) -> (usize, usize, Vec<String>) {
         }
         let mentions = |needle: &[u8]| {
             body.iter().any(|i| match i {
-                Item::Client(l) | Item::Server(Expect::Exact(l) | Expect::Prefix(l)) => l.windows(needle.len()).any(|w| w == needle),
-                Item::Directive { value, .. } => value.as_bytes().windows(needle.len()).any(|w| w == needle),
+                Item::Client(l) | Item::Server(Expect::Exact(l) | Expect::Prefix(l)) => {
+                    l.windows(needle.len()).any(|w| w == needle)
+                }
+                Item::Directive { value, .. } => {
+                    value.as_bytes().windows(needle.len()).any(|w| w == needle)
+                }
             })
         };
         let is_tainted = tainted.iter().any(|t| !t.is_empty() && mentions(t));
         // A real server offers APOP whenever a user has a plaintext password, so "APOP not
         // offered" cannot be reproduced in a file whose users must support APOP.
         let apop_mismatch = runner.apop_file && !settings.apop && mentions(b"APOP");
-        if skip_rest || unsupported || is_tainted || apop_mismatch || body.iter().any(|i| matches!(i, Item::Directive { key, .. } if UNSUPPORTED.contains(&key.as_str()))) {
+        if skip_rest
+            || unsupported
+            || is_tainted
+            || apop_mismatch
+            || body.iter().any(
+                |i| matches!(i, Item::Directive { key, .. } if UNSUPPORTED.contains(&key.as_str())),
+            )
+        {
             skipped += 1;
             eprintln!(
                 "  {name} session {}: skipped ({})",
                 n + 1,
-                [(skip_rest, "an earlier skipped session deleted mail"), (unsupported, "in-memory-only directive"), (is_tainted, "mentions an unreproducible user or UIDL"), (apop_mismatch, "APOP cannot be withheld")]
-                    .iter()
-                    .filter(|(c, _)| *c)
-                    .map(|(_, w)| *w)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                [
+                    (skip_rest, "an earlier skipped session deleted mail"),
+                    (unsupported, "in-memory-only directive"),
+                    (is_tainted, "mentions an unreproducible user or UIDL"),
+                    (apop_mismatch, "APOP cannot be withheld")
+                ]
+                .iter()
+                .filter(|(c, _)| *c)
+                .map(|(_, w)| *w)
+                .collect::<Vec<_>>()
+                .join(", ")
             );
             // A skipped session that deletes mail changes what later sessions would see.
             let deletes = body.iter().any(|i| matches!(i, Item::Directive { key, value } if key == "expect-deleted" && value.trim() != "none"));
@@ -377,7 +544,12 @@ fn run_file(path: &Path) -> (usize, usize, Vec<String>) {
             continue;
         }
         ran += 1;
-        if let Err(e) = run_session(&runner, &settings, &body, &format!("{name} session {}", n + 1)) {
+        if let Err(e) = run_session(
+            &runner,
+            &settings,
+            &body,
+            &format!("{name} session {}", n + 1),
+        ) {
             failures.push(e);
         }
     }
@@ -387,7 +559,12 @@ fn run_file(path: &Path) -> (usize, usize, Vec<String>) {
 #[test]
 fn rfc_transcripts_over_tcp() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pop3-proto/tests/transcripts");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")).flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "txt")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
     files.sort();
     let (mut ran, mut skipped, mut failures) = (0, 0, Vec::new());
     for f in &files {
@@ -397,6 +574,14 @@ fn rfc_transcripts_over_tcp() {
         skipped += s;
         failures.extend(fails);
     }
-    assert!(failures.is_empty(), "{} transcript sessions failed over TCP:\n{}", failures.len(), failures.join("\n"));
-    assert!(ran > skipped && ran >= 20, "too few sessions ran over TCP: {ran} run, {skipped} skipped");
+    assert!(
+        failures.is_empty(),
+        "{} transcript sessions failed over TCP:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        ran > skipped && ran >= 20,
+        "too few sessions ran over TCP: {ran} run, {skipped} skipped"
+    );
 }

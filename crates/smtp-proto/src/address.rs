@@ -38,13 +38,20 @@ pub enum AddressError {
 impl Mailbox {
     /// Builds a mailbox from parts, checking them as the parser would.
     pub fn new(local_part: &str, domain: &str) -> Result<Mailbox, AddressError> {
-        if local_part.is_empty() || !local_part.chars().all(|c| c == ' ' || is_qtext(c) || c == '"' || c == '\\') {
+        if local_part.is_empty()
+            || !local_part
+                .chars()
+                .all(|c| c == ' ' || is_qtext(c) || c == '"' || c == '\\')
+        {
             return Err(AddressError::Syntax);
         }
         if !is_domain(domain) {
             return Err(AddressError::Syntax);
         }
-        Ok(Mailbox { local_part: local_part.to_string(), domain: domain.to_string() })
+        Ok(Mailbox {
+            local_part: local_part.to_string(),
+            domain: domain.to_string(),
+        })
     }
 
     /// The local part's value (quotes and escapes removed).
@@ -240,7 +247,10 @@ fn parse_mailbox(s: &str) -> Result<Mailbox, AddressError> {
     if local_part.is_empty() || !is_domain(domain) {
         return Err(AddressError::Syntax);
     }
-    Ok(Mailbox { local_part, domain: domain.to_string() })
+    Ok(Mailbox {
+        local_part,
+        domain: domain.to_string(),
+    })
 }
 
 /// RFC 5321 atext, extended by RFC 6531 §3.3 with any non-ASCII character.
@@ -255,7 +265,9 @@ fn is_qtext(c: char) -> bool {
 
 /// Dot-string = Atom *("." Atom)
 pub fn is_dot_string(s: &str) -> bool {
-    !s.is_empty() && s.split('.').all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
+    !s.is_empty()
+        && s.split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
 }
 
 /// RFC 5321 Domain (letters, digits, hyphens; U-labels per RFC 6531) or an address
@@ -272,7 +284,11 @@ pub fn is_domain(s: &str) -> bool {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii() && !c.is_control() && !c.is_whitespace())
+            && label.chars().all(|c| {
+                c.is_ascii_alphanumeric()
+                    || c == '-'
+                    || !c.is_ascii() && !c.is_control() && !c.is_whitespace()
+            })
     })
 }
 
@@ -280,13 +296,18 @@ fn is_address_literal(lit: &str) -> bool {
     if lit.parse::<std::net::Ipv4Addr>().is_ok() {
         return true;
     }
-    if let Some(v6) = lit.strip_prefix("IPv6:").or_else(|| lit.strip_prefix("ipv6:")) {
+    if let Some(v6) = lit
+        .strip_prefix("IPv6:")
+        .or_else(|| lit.strip_prefix("ipv6:"))
+    {
         return v6.parse::<std::net::Ipv6Addr>().is_ok();
     }
     // General-address-literal = Standardized-tag ":" 1*dcontent
     match lit.split_once(':') {
         Some((tag, content)) => {
-            is_domain(tag) && !content.is_empty() && content.chars().all(|c| matches!(c, '!'..='Z' | '^'..='~'))
+            is_domain(tag)
+                && !content.is_empty()
+                && content.chars().all(|c| matches!(c, '!'..='Z' | '^'..='~'))
         }
         None => false,
     }
@@ -305,22 +326,44 @@ mod tests {
 
     #[test]
     fn known_answers() {
-        let m = path("<user@example.com>").unwrap_or_else(|e| panic!("{e:?}")).unwrap_or_else(|| panic!());
+        let m = path("<user@example.com>")
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!());
         assert_eq!((m.local_part(), m.domain()), ("user", "example.com"));
         assert_eq!(path("<>"), Ok(None));
-        let m = path("<\"john smith\\\"x\"@example.com>").unwrap_or_else(|e| panic!("{e:?}")).unwrap_or_else(|| panic!());
+        let m = path("<\"john smith\\\"x\"@example.com>")
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!());
         assert_eq!(m.local_part(), "john smith\"x");
         assert_eq!(m.to_string(), "\"john smith\\\"x\"@example.com");
-        let m = path("<@a.example,@b.example:joe@c.example>").unwrap_or_else(|e| panic!("{e:?}")).unwrap_or_else(|| panic!());
+        let m = path("<@a.example,@b.example:joe@c.example>")
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!());
         assert_eq!(m.to_string(), "joe@c.example");
-        let m = path("<a@[192.0.2.1]>").unwrap_or_else(|e| panic!("{e:?}")).unwrap_or_else(|| panic!());
+        let m = path("<a@[192.0.2.1]>")
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!());
         assert_eq!(m.domain(), "[192.0.2.1]");
         assert!(path("<a@[IPv6:2001:db8::1]>").is_ok());
-        let m = path("<jos\u{e9}@espa\u{f1}a.example>").unwrap_or_else(|e| panic!("{e:?}")).unwrap_or_else(|| panic!());
+        let m = path("<jos\u{e9}@espa\u{f1}a.example>")
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!());
         assert!(!m.is_ascii());
         let m = path("<a\"b@x.example>");
         assert_eq!(m, Err(AddressError::Syntax));
-        for bad in ["user@example.com", "<user>", "<@x:>", "<a..b@x>", "<.a@x>", "<a@-x>", "<a@x..y>", "<a@[1.2.3]>", "<a@x", "<\"a@x>", "<a b@x>"] {
+        for bad in [
+            "user@example.com",
+            "<user>",
+            "<@x:>",
+            "<a..b@x>",
+            "<.a@x>",
+            "<a@-x>",
+            "<a@x..y>",
+            "<a@[1.2.3]>",
+            "<a@x",
+            "<\"a@x>",
+            "<a b@x>",
+        ] {
             assert!(path(bad).is_err(), "{bad}");
         }
         let long = format!("<{}@example.com>", "a".repeat(250));
@@ -328,7 +371,8 @@ mod tests {
         let (m, rest) = parse_path("<a@b.example> SIZE=10").unwrap_or_else(|e| panic!("{e:?}"));
         assert!(m.is_some());
         assert_eq!(rest, " SIZE=10");
-        assert!(parse_path("<\"a>b\"@x.example>").is_ok_and(|(m, r)| r.is_empty() && m.is_some_and(|m| m.local_part() == "a>b")));
+        assert!(parse_path("<\"a>b\"@x.example>")
+            .is_ok_and(|(m, r)| r.is_empty() && m.is_some_and(|m| m.local_part() == "a>b")));
     }
 
     proptest::proptest! {

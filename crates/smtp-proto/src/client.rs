@@ -44,14 +44,20 @@ pub fn parse_reply_line(line: &[u8]) -> Result<ReplyLine, BadReply> {
     if !digits.iter().all(u8::is_ascii_digit) || !(b'2'..=b'5').contains(&digits[0]) {
         return Err(BadReply);
     }
-    let code = digits.iter().fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'));
+    let code = digits
+        .iter()
+        .fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'));
     let (last, text) = match line.get(3) {
         None => (true, &b""[..]),
         Some(b' ') => (true, &line[4..]),
         Some(b'-') => (false, &line[4..]),
         Some(_) => return Err(BadReply),
     };
-    Ok(ReplyLine { code, last, text: String::from_utf8_lossy(text).into_owned() })
+    Ok(ReplyLine {
+        code,
+        last,
+        text: String::from_utf8_lossy(text).into_owned(),
+    })
 }
 
 /// Collects reply lines into replies.
@@ -78,7 +84,10 @@ impl ReplyCollector {
         if l.last {
             let lines = std::mem::take(&mut self.lines);
             self.code = None;
-            Ok(Some(ParsedReply { code: l.code, lines }))
+            Ok(Some(ParsedReply {
+                code: l.code,
+                lines,
+            }))
         } else {
             Ok(None)
         }
@@ -98,11 +107,31 @@ mod tests {
         for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             got = c.push(&line[..line.len() - 1]).unwrap_or_else(|_| panic!());
         }
-        assert_eq!(got, Some(ParsedReply { code: 250, lines: vec!["mx".into(), "SIZE 5".into()] }));
-        let r = c.push(b"452 4.2.2 Mailbox full").unwrap_or_else(|_| panic!()).unwrap_or_else(|| panic!());
+        assert_eq!(
+            got,
+            Some(ParsedReply {
+                code: 250,
+                lines: vec!["mx".into(), "SIZE 5".into()]
+            })
+        );
+        let r = c
+            .push(b"452 4.2.2 Mailbox full")
+            .unwrap_or_else(|_| panic!())
+            .unwrap_or_else(|| panic!());
         assert_eq!(r.status(), Some(EnhancedCode::new(4, 2, 2)));
-        assert_eq!(parse_reply_line(b"250"), Ok(ReplyLine { code: 250, last: true, text: String::new() }));
-        assert!(parse_reply_line(b"25").is_err() && parse_reply_line(b"abc def").is_err() && parse_reply_line(b"250x").is_err());
+        assert_eq!(
+            parse_reply_line(b"250"),
+            Ok(ReplyLine {
+                code: 250,
+                last: true,
+                text: String::new()
+            })
+        );
+        assert!(
+            parse_reply_line(b"25").is_err()
+                && parse_reply_line(b"abc def").is_err()
+                && parse_reply_line(b"250x").is_err()
+        );
         assert!(c.push(b"250-a").is_ok() && c.push(b"251 b").is_err());
     }
 }

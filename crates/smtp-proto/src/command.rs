@@ -36,9 +36,14 @@ pub enum Command {
     /// RFC 2033 §4.1: LMTP's EHLO.
     Lhlo(String),
     /// RFC 5321 §4.1.1.2.
-    Mail { from: ReversePath, params: MailParams },
+    Mail {
+        from: ReversePath,
+        params: MailParams,
+    },
     /// RFC 5321 §4.1.1.3. RCPT parameters are never supported, so there are none here.
-    Rcpt { to: ForwardPath },
+    Rcpt {
+        to: ForwardPath,
+    },
     /// RFC 5321 §4.1.1.4.
     Data,
     /// RFC 5321 §4.1.1.5.
@@ -82,11 +87,29 @@ impl CommandError {
         match self {
             CommandError::Unrecognized => reply::unrecognized(),
             CommandError::NotImplemented(verb) => reply::not_implemented(verb),
-            CommandError::Syntax(what) => Reply::new(501, EnhancedCode::new(5, 5, 4), format!("Syntax error in parameters: {what}")),
-            CommandError::BadSender => Reply::new(501, EnhancedCode::new(5, 1, 7), "Bad sender address syntax"),
-            CommandError::BadRecipient => Reply::new(501, EnhancedCode::new(5, 1, 3), "Bad recipient address syntax"),
-            CommandError::UnknownParameter(p) => Reply::new(555, EnhancedCode::new(5, 5, 4), format!("Parameter {p} is not supported")),
-            CommandError::NotUtf8 => Reply::new(500, EnhancedCode::new(5, 5, 2), "Syntax error: the command is not valid UTF-8"),
+            CommandError::Syntax(what) => Reply::new(
+                501,
+                EnhancedCode::new(5, 5, 4),
+                format!("Syntax error in parameters: {what}"),
+            ),
+            CommandError::BadSender => {
+                Reply::new(501, EnhancedCode::new(5, 1, 7), "Bad sender address syntax")
+            }
+            CommandError::BadRecipient => Reply::new(
+                501,
+                EnhancedCode::new(5, 1, 3),
+                "Bad recipient address syntax",
+            ),
+            CommandError::UnknownParameter(p) => Reply::new(
+                555,
+                EnhancedCode::new(5, 5, 4),
+                format!("Parameter {p} is not supported"),
+            ),
+            CommandError::NotUtf8 => Reply::new(
+                500,
+                EnhancedCode::new(5, 5, 2),
+                "Syntax error: the command is not valid UTF-8",
+            ),
         }
     }
 }
@@ -119,9 +142,8 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
             }
         }
         "EXPN" => Ok(Command::Expn),
-        "BDAT" | "AUTH" | "ETRN" | "ATRN" | "TURN" | "SEND" | "SOML" | "SAML" | "XCLIENT" | "XFORWARD" | "BURL" => {
-            Err(CommandError::NotImplemented(upper))
-        }
+        "BDAT" | "AUTH" | "ETRN" | "ATRN" | "TURN" | "SEND" | "SOML" | "SAML" | "XCLIENT"
+        | "XFORWARD" | "BURL" => Err(CommandError::NotImplemented(upper)),
         _ => Err(CommandError::Unrecognized),
     }
 }
@@ -140,10 +162,14 @@ fn no_args(rest: &str, c: Command) -> Result<Command, CommandError> {
 fn hello_name(rest: &str) -> Result<String, CommandError> {
     let name = rest.trim();
     if name.is_empty() {
-        return Err(CommandError::Syntax("a domain name or address literal is required"));
+        return Err(CommandError::Syntax(
+            "a domain name or address literal is required",
+        ));
     }
     if name.contains(' ') || !name.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(CommandError::Syntax("the name must be one word of printable ASCII"));
+        return Err(CommandError::Syntax(
+            "the name must be one word of printable ASCII",
+        ));
     }
     Ok(name.to_string())
 }
@@ -159,7 +185,8 @@ fn after_keyword<'a>(rest: &'a str, keyword: &str) -> Option<&'a str> {
 }
 
 fn parse_mail(rest: &str) -> Result<Command, CommandError> {
-    let path = after_keyword(rest, "FROM:").ok_or(CommandError::Syntax("use MAIL FROM:<address>"))?;
+    let path =
+        after_keyword(rest, "FROM:").ok_or(CommandError::Syntax("use MAIL FROM:<address>"))?;
     let (mailbox, params) = parse_path(path).map_err(|e| match e {
         AddressError::Syntax | AddressError::TooLong => CommandError::BadSender,
     })?;
@@ -167,12 +194,18 @@ fn parse_mail(rest: &str) -> Result<Command, CommandError> {
         None => ReversePath::Null,
         Some(m) => ReversePath::Mailbox(m),
     };
-    Ok(Command::Mail { from, params: parse_mail_params(params)? })
+    Ok(Command::Mail {
+        from,
+        params: parse_mail_params(params)?,
+    })
 }
 
 fn parse_rcpt(rest: &str) -> Result<Command, CommandError> {
     let path = after_keyword(rest, "TO:").ok_or(CommandError::Syntax("use RCPT TO:<address>"))?;
-    let (to, params) = if path.get(..12).is_some_and(|p| p.eq_ignore_ascii_case("<postmaster>")) {
+    let (to, params) = if path
+        .get(..12)
+        .is_some_and(|p| p.eq_ignore_ascii_case("<postmaster>"))
+    {
         (ForwardPath::Postmaster, &path[12..])
     } else {
         match parse_path(path) {
@@ -230,7 +263,11 @@ fn parse_mail_params(s: &str) -> Result<MailParams, CommandError> {
                 };
             }
             ("SMTPUTF8", None) if !params.smtputf8 => params.smtputf8 = true,
-            ("SIZE" | "BODY" | "SMTPUTF8", _) => return Err(CommandError::Syntax("a parameter is repeated or has a wrong value")),
+            ("SIZE" | "BODY" | "SMTPUTF8", _) => {
+                return Err(CommandError::Syntax(
+                    "a parameter is repeated or has a wrong value",
+                ))
+            }
             _ => return Err(CommandError::UnknownParameter(key_upper)),
         }
     }
@@ -275,7 +312,9 @@ impl Command {
 
 /// Convenience for tests: a mailbox from `local@domain` text.
 pub fn mailbox(s: &str) -> Option<Mailbox> {
-    parse_path(&format!("<{s}>")).ok().and_then(|(m, rest)| if rest.is_empty() { m } else { None })
+    parse_path(&format!("<{s}>"))
+        .ok()
+        .and_then(|(m, rest)| if rest.is_empty() { m } else { None })
 }
 
 #[cfg(test)]
@@ -295,34 +334,99 @@ mod tests {
 
     #[test]
     fn known_answers() {
-        assert_eq!(ok("EHLO client.example"), Command::Ehlo("client.example".into()));
+        assert_eq!(
+            ok("EHLO client.example"),
+            Command::Ehlo("client.example".into())
+        );
         assert_eq!(ok("ehlo [192.0.2.1]"), Command::Ehlo("[192.0.2.1]".into()));
         assert_eq!(ok("LHLO foo.edu"), Command::Lhlo("foo.edu".into()));
         assert_eq!(ok("HELO x"), Command::Helo("x".into()));
-        assert_eq!(err("EHLO"), CommandError::Syntax("a domain name or address literal is required"));
+        assert_eq!(
+            err("EHLO"),
+            CommandError::Syntax("a domain name or address literal is required")
+        );
         assert!(matches!(err("EHLO a b"), CommandError::Syntax(_)));
 
-        let Command::Mail { from, params } = ok("MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME SMTPUTF8") else { panic!() };
+        let Command::Mail { from, params } =
+            ok("MAIL FROM:<a@b.example> SIZE=1000 BODY=8BITMIME SMTPUTF8")
+        else {
+            panic!()
+        };
         assert_eq!(from.to_string(), "a@b.example");
-        assert_eq!(params, MailParams { size: Some(1000), body: Body::EightBitMime, smtputf8: true });
-        assert_eq!(ok("mail from:<>"), Command::Mail { from: ReversePath::Null, params: MailParams::default() });
-        assert!(matches!(ok("MAIL FROM: <a@b.example>"), Command::Mail { .. }));
-        let Command::Mail { params, .. } = ok("MAIL FROM:<a@b.example> SIZE=99999999999999999999") else { panic!() };
+        assert_eq!(
+            params,
+            MailParams {
+                size: Some(1000),
+                body: Body::EightBitMime,
+                smtputf8: true
+            }
+        );
+        assert_eq!(
+            ok("mail from:<>"),
+            Command::Mail {
+                from: ReversePath::Null,
+                params: MailParams::default()
+            }
+        );
+        assert!(matches!(
+            ok("MAIL FROM: <a@b.example>"),
+            Command::Mail { .. }
+        ));
+        let Command::Mail { params, .. } = ok("MAIL FROM:<a@b.example> SIZE=99999999999999999999")
+        else {
+            panic!()
+        };
         assert_eq!(params.size, Some(u64::MAX));
-        assert_eq!(err("MAIL FROM:<a@b.example> SIZE=12x"), CommandError::Syntax("SIZE must be a decimal number"));
-        assert_eq!(err("MAIL FROM:<a@b.example> BODY=BINARYMIME"), CommandError::Syntax("BODY must be 7BIT or 8BITMIME"));
-        assert_eq!(err("MAIL FROM:<a@b.example> RET=HDRS"), CommandError::UnknownParameter("RET".into()));
-        assert!(matches!(err("MAIL FROM:<a@b.example> SIZE=1 SIZE=2"), CommandError::Syntax(_)));
-        assert!(matches!(err("MAIL FROM:<a@b.example> SMTPUTF8=yes"), CommandError::Syntax(_)));
+        assert_eq!(
+            err("MAIL FROM:<a@b.example> SIZE=12x"),
+            CommandError::Syntax("SIZE must be a decimal number")
+        );
+        assert_eq!(
+            err("MAIL FROM:<a@b.example> BODY=BINARYMIME"),
+            CommandError::Syntax("BODY must be 7BIT or 8BITMIME")
+        );
+        assert_eq!(
+            err("MAIL FROM:<a@b.example> RET=HDRS"),
+            CommandError::UnknownParameter("RET".into())
+        );
+        assert!(matches!(
+            err("MAIL FROM:<a@b.example> SIZE=1 SIZE=2"),
+            CommandError::Syntax(_)
+        ));
+        assert!(matches!(
+            err("MAIL FROM:<a@b.example> SMTPUTF8=yes"),
+            CommandError::Syntax(_)
+        ));
         assert_eq!(err("MAIL FROM:a@b.example"), CommandError::BadSender);
-        assert_eq!(err("MAIL FROM:<a@b.example>SIZE=1"), CommandError::BadSender);
-        assert!(matches!(err("MAIL TO:<a@b.example>"), CommandError::Syntax(_)));
+        assert_eq!(
+            err("MAIL FROM:<a@b.example>SIZE=1"),
+            CommandError::BadSender
+        );
+        assert!(matches!(
+            err("MAIL TO:<a@b.example>"),
+            CommandError::Syntax(_)
+        ));
 
-        assert_eq!(ok("RCPT TO:<Postmaster>"), Command::Rcpt { to: ForwardPath::Postmaster });
-        assert_eq!(ok("rcpt to:<postmaster>"), Command::Rcpt { to: ForwardPath::Postmaster });
-        let Command::Rcpt { to } = ok("RCPT TO:<Pat@Foo.EDU>") else { panic!() };
+        assert_eq!(
+            ok("RCPT TO:<Postmaster>"),
+            Command::Rcpt {
+                to: ForwardPath::Postmaster
+            }
+        );
+        assert_eq!(
+            ok("rcpt to:<postmaster>"),
+            Command::Rcpt {
+                to: ForwardPath::Postmaster
+            }
+        );
+        let Command::Rcpt { to } = ok("RCPT TO:<Pat@Foo.EDU>") else {
+            panic!()
+        };
         assert_eq!((to.local_part(), to.domain()), ("Pat", Some("Foo.EDU")));
-        assert_eq!(err("RCPT TO:<a@b.example> NOTIFY=NEVER"), CommandError::UnknownParameter("NOTIFY".into()));
+        assert_eq!(
+            err("RCPT TO:<a@b.example> NOTIFY=NEVER"),
+            CommandError::UnknownParameter("NOTIFY".into())
+        );
         assert_eq!(err("RCPT TO:<>"), CommandError::BadRecipient);
         assert_eq!(err("RCPT TO:<nodomain>"), CommandError::BadRecipient);
 
@@ -331,7 +435,10 @@ mod tests {
         assert_eq!(ok("NOOP anything"), Command::Noop);
         assert_eq!(ok("VRFY root"), Command::Vrfy("root".into()));
         assert_eq!(ok("STARTTLS"), Command::StartTls);
-        assert_eq!(err("BDAT 100 LAST"), CommandError::NotImplemented("BDAT".into()));
+        assert_eq!(
+            err("BDAT 100 LAST"),
+            CommandError::NotImplemented("BDAT".into())
+        );
         assert_eq!(err("FOO"), CommandError::Unrecognized);
         assert_eq!(err(""), CommandError::Unrecognized);
         assert_eq!(parse_command(b"NOOP \xff"), Err(CommandError::NotUtf8));
@@ -351,7 +458,11 @@ mod tests {
         for (e, code, status) in cases {
             let r = e.reply();
             assert_eq!(r.code(), code, "{e:?}");
-            assert_eq!(r.status().map(|s| s.to_string()).as_deref(), Some(status), "{e:?}");
+            assert_eq!(
+                r.status().map(|s| s.to_string()).as_deref(),
+                Some(status),
+                "{e:?}"
+            );
         }
     }
 
@@ -359,9 +470,20 @@ mod tests {
     fn encode_then_parse_round_trips() {
         let commands = [
             Command::Lhlo("x.example".into()),
-            Command::Mail { from: ReversePath::Null, params: MailParams { size: Some(5), body: Body::EightBitMime, smtputf8: true } },
-            Command::Rcpt { to: ForwardPath::Mailbox(mailbox("a.b+c@x.example").unwrap_or_else(|| panic!())) },
-            Command::Rcpt { to: ForwardPath::Postmaster },
+            Command::Mail {
+                from: ReversePath::Null,
+                params: MailParams {
+                    size: Some(5),
+                    body: Body::EightBitMime,
+                    smtputf8: true,
+                },
+            },
+            Command::Rcpt {
+                to: ForwardPath::Mailbox(mailbox("a.b+c@x.example").unwrap_or_else(|| panic!())),
+            },
+            Command::Rcpt {
+                to: ForwardPath::Postmaster,
+            },
             Command::Data,
             Command::Quit,
         ];

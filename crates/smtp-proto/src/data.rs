@@ -51,7 +51,11 @@ impl DataReceiver {
     /// `limit`: the largest message accepted, in octets after unstuffing (CRLF line ends
     /// as received).
     pub fn new(limit: u64) -> Self {
-        Self { state: State::LineStart, size: 0, limit }
+        Self {
+            state: State::LineStart,
+            size: 0,
+            limit,
+        }
     }
 
     /// The message's size so far (counting bytes beyond the cap too).
@@ -90,7 +94,10 @@ impl DataReceiver {
                 return DataStatus::Done { consumed: i };
             }
             if self.state == State::Mid {
-                let run = input[i..].iter().position(|&b| b == b'\r').unwrap_or(input.len() - i);
+                let run = input[i..]
+                    .iter()
+                    .position(|&b| b == b'\r')
+                    .unwrap_or(input.len() - i);
                 if run > 0 {
                     self.emit(&input[i..i + run], sink);
                     i += run;
@@ -215,8 +222,18 @@ mod tests {
         for (input, want, rest) in table {
             for chunk in 1..=input.len() {
                 let (got, left, over) = receive(input, chunk, 1 << 20);
-                assert_eq!(got, *want, "{:?} chunk {chunk}", String::from_utf8_lossy(input));
-                assert_eq!(left.as_deref(), *rest, "{:?} chunk {chunk}", String::from_utf8_lossy(input));
+                assert_eq!(
+                    got,
+                    *want,
+                    "{:?} chunk {chunk}",
+                    String::from_utf8_lossy(input)
+                );
+                assert_eq!(
+                    left.as_deref(),
+                    *rest,
+                    "{:?} chunk {chunk}",
+                    String::from_utf8_lossy(input)
+                );
                 assert!(!over);
             }
         }
@@ -238,7 +255,15 @@ mod tests {
 
     #[test]
     fn encoder_and_receiver_agree() {
-        let messages: &[&[u8]] = &[b"", b"a", b"a\nb\n", b".\n..\n.x", b"x\r\ny\r\n", b"end with cr\r", b"\n\n.\n"];
+        let messages: &[&[u8]] = &[
+            b"",
+            b"a",
+            b"a\nb\n",
+            b".\n..\n.x",
+            b"x\r\ny\r\n",
+            b"end with cr\r",
+            b"\n\n.\n",
+        ];
         for m in messages {
             let wire = encode_data(m);
             let (got, left, _) = receive(&wire, 7, 1 << 20);

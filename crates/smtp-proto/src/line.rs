@@ -125,7 +125,12 @@ mod tests {
         for chunk in 1..=input.len() {
             assert_eq!(
                 lines(input, chunk),
-                vec![Ok(b"EHLO a".to_vec()), Ok(b"MAIL FROM:<a@b>".to_vec()), Ok(vec![]), Ok(b"QUIT".to_vec())],
+                vec![
+                    Ok(b"EHLO a".to_vec()),
+                    Ok(b"MAIL FROM:<a@b>".to_vec()),
+                    Ok(vec![]),
+                    Ok(b"QUIT".to_vec())
+                ],
                 "chunk {chunk}"
             );
         }
@@ -138,8 +143,16 @@ mod tests {
         let mut bad = vec![b'x'; 999];
         bad.extend_from_slice(b"\r\nNOOP\r\n");
         for chunk in [1, 3, 100, 2000] {
-            assert_eq!(lines(&ok, chunk), vec![Ok(vec![b'x'; 998])], "chunk {chunk}");
-            assert_eq!(lines(&bad, chunk), vec![Err(LineError::TooLong), Ok(b"NOOP".to_vec())], "chunk {chunk}");
+            assert_eq!(
+                lines(&ok, chunk),
+                vec![Ok(vec![b'x'; 998])],
+                "chunk {chunk}"
+            );
+            assert_eq!(
+                lines(&bad, chunk),
+                vec![Err(LineError::TooLong), Ok(b"NOOP".to_vec())],
+                "chunk {chunk}"
+            );
         }
     }
 
@@ -159,7 +172,10 @@ mod tests {
     #[test]
     fn bare_lf_is_an_error_and_reading_goes_on() {
         for chunk in 1..6 {
-            assert_eq!(lines(b"NOOP\nQUIT\r\n", chunk), vec![Err(LineError::BareLf), Ok(b"QUIT".to_vec())]);
+            assert_eq!(
+                lines(b"NOOP\nQUIT\r\n", chunk),
+                vec![Err(LineError::BareLf), Ok(b"QUIT".to_vec())]
+            );
         }
     }
 

@@ -23,7 +23,11 @@ pub struct EnhancedCode {
 
 impl EnhancedCode {
     pub const fn new(class: u8, subject: u16, detail: u16) -> Self {
-        Self { class, subject, detail }
+        Self {
+            class,
+            subject,
+            detail,
+        }
     }
 }
 
@@ -63,7 +67,10 @@ impl Reply {
     /// A multi-line reply without enhanced codes (the EHLO keyword list).
     pub fn plain_lines(code: u16, lines: &[String]) -> Self {
         let mut r = Self::build(code, None, "");
-        r.lines = lines.iter().flat_map(|l| wrap(&sanitize(l), code_prefix_len(None))).collect();
+        r.lines = lines
+            .iter()
+            .flat_map(|l| wrap(&sanitize(l), code_prefix_len(None)))
+            .collect();
         if r.lines.is_empty() {
             r.lines.push(String::new());
         }
@@ -71,14 +78,25 @@ impl Reply {
     }
 
     fn build(code: u16, status: Option<EnhancedCode>, text: &str) -> Self {
-        let code = if (200..600).contains(&code) { code } else { 451 };
+        let code = if (200..600).contains(&code) {
+            code
+        } else {
+            451
+        };
         let status = status.filter(|s| u16::from(s.class) == code / 100);
         let prefix = code_prefix_len(status);
-        let mut lines: Vec<String> = text.split('\n').flat_map(|l| wrap(&sanitize(l.trim_end_matches('\r')), prefix)).collect();
+        let mut lines: Vec<String> = text
+            .split('\n')
+            .flat_map(|l| wrap(&sanitize(l.trim_end_matches('\r')), prefix))
+            .collect();
         if lines.is_empty() {
             lines.push(String::new());
         }
-        Self { code, status, lines }
+        Self {
+            code,
+            status,
+            lines,
+        }
     }
 
     pub fn code(&self) -> u16 {
@@ -140,7 +158,11 @@ impl Reply {
 
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", String::from_utf8_lossy(&self.to_bytes()).trim_end())
+        write!(
+            f,
+            "{}",
+            String::from_utf8_lossy(&self.to_bytes()).trim_end()
+        )
     }
 }
 
@@ -150,7 +172,15 @@ fn code_prefix_len(status: Option<EnhancedCode>) -> usize {
 }
 
 fn sanitize(text: &str) -> String {
-    text.chars().map(|c| if (' '..='~').contains(&c) || c == '\t' { c } else { '?' }).collect()
+    text.chars()
+        .map(|c| {
+            if (' '..='~').contains(&c) || c == '\t' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 /// Splits `text` so that prefix + line + CRLF fits in [`MAX_REPLY_LINE`], preferring
@@ -164,7 +194,10 @@ fn wrap(text: &str, prefix: usize) -> Vec<String> {
     let mut rest = text;
     while rest.len() > room {
         // Sanitised text is ASCII, so every index is a char boundary.
-        let cut = rest[..room].rfind(' ').filter(|&i| i > room / 2).unwrap_or(room);
+        let cut = rest[..room]
+            .rfind(' ')
+            .filter(|&i| i > room / 2)
+            .unwrap_or(room);
         out.push(rest[..cut].to_string());
         rest = rest[cut..].trim_start_matches(' ');
     }
@@ -183,7 +216,13 @@ const OK: EnhancedCode = EnhancedCode::new(2, 0, 0);
 
 /// RFC 5321 §4.2: 220 greeting (no enhanced code, RFC 2034 §3).
 pub fn greeting(hostname: &str, lmtp: bool) -> Reply {
-    Reply::plain(220, format!("{hostname} {} Buzon ready", if lmtp { "LMTP" } else { "ESMTP" }))
+    Reply::plain(
+        220,
+        format!(
+            "{hostname} {} Buzon ready",
+            if lmtp { "LMTP" } else { "ESMTP" }
+        ),
+    )
 }
 
 /// RFC 5321 §4.1.1.10: QUIT.
@@ -213,7 +252,11 @@ pub fn start_data() -> Reply {
 
 /// RFC 5321 §3.5.3: VRFY is disabled; 252 says "cannot verify, but will try".
 pub fn vrfy_disabled() -> Reply {
-    Reply::new(252, EnhancedCode::new(2, 5, 0), "Cannot VRFY user, but will accept message and attempt delivery")
+    Reply::new(
+        252,
+        EnhancedCode::new(2, 5, 0),
+        "Cannot VRFY user, but will accept message and attempt delivery",
+    )
 }
 
 /// RFC 5321 §3.5.2, §7.3: EXPN is not offered.
@@ -233,12 +276,20 @@ pub fn starttls_ready() -> Reply {
 
 /// RFC 5321 §4.5.3.1.6: a command line longer than 1000 octets (X.5.2 syntax error).
 pub fn line_too_long() -> Reply {
-    Reply::new(500, EnhancedCode::new(5, 5, 2), "Line too long; the limit is 1000 octets including CRLF")
+    Reply::new(
+        500,
+        EnhancedCode::new(5, 5, 2),
+        "Line too long; the limit is 1000 octets including CRLF",
+    )
 }
 
 /// RFC 5321 §2.3.8: lines end in CRLF.
 pub fn bare_lf() -> Reply {
-    Reply::new(500, EnhancedCode::new(5, 5, 2), "Syntax error: lines must end with CRLF, not a bare LF")
+    Reply::new(
+        500,
+        EnhancedCode::new(5, 5, 2),
+        "Syntax error: lines must end with CRLF, not a bare LF",
+    )
 }
 
 /// RFC 5321 §4.2.4: an unknown command.
@@ -248,12 +299,20 @@ pub fn unrecognized() -> Reply {
 
 /// A known command this server does not implement (RFC 5321 §4.2.4: 502).
 pub fn not_implemented(verb: &str) -> Reply {
-    Reply::new(502, EnhancedCode::new(5, 5, 1), format!("{verb} is not implemented"))
+    Reply::new(
+        502,
+        EnhancedCode::new(5, 5, 1),
+        format!("{verb} is not implemented"),
+    )
 }
 
 /// RFC 5321 §4.1.4: commands out of order (X.5.1 invalid command).
 pub fn bad_sequence(what: &str) -> Reply {
-    Reply::new(503, EnhancedCode::new(5, 5, 1), format!("Bad sequence of commands: {what}"))
+    Reply::new(
+        503,
+        EnhancedCode::new(5, 5, 1),
+        format!("Bad sequence of commands: {what}"),
+    )
 }
 
 /// RFC 5321 §3.3: DATA after recipients that were all refused.
@@ -269,33 +328,61 @@ pub fn no_valid_recipients(lmtp: bool) -> Reply {
 /// RFC 5321 §4.5.3.1.10: too many recipients (X.5.3); the client sends the rest in
 /// another transaction.
 pub fn too_many_recipients(max: usize) -> Reply {
-    Reply::new(452, EnhancedCode::new(4, 5, 3), format!("Too many recipients; at most {max} per message"))
+    Reply::new(
+        452,
+        EnhancedCode::new(4, 5, 3),
+        format!("Too many recipients; at most {max} per message"),
+    )
 }
 
 /// RFC 1870 §6.1 / RFC 3463 X.3.4: the message is larger than the server accepts.
 pub fn message_too_big(max: u64) -> Reply {
-    Reply::new(552, EnhancedCode::new(5, 3, 4), format!("Message size exceeds fixed maximum message size of {max} octets"))
+    Reply::new(
+        552,
+        EnhancedCode::new(5, 3, 4),
+        format!("Message size exceeds fixed maximum message size of {max} octets"),
+    )
 }
 
 /// RFC 5321 §4.1.4: a session that kept sending bad commands.
 pub fn too_many_errors(hostname: &str) -> Reply {
-    Reply::new(421, EnhancedCode::new(4, 7, 0), format!("{hostname} Too many errors; closing connection"))
+    Reply::new(
+        421,
+        EnhancedCode::new(4, 7, 0),
+        format!("{hostname} Too many errors; closing connection"),
+    )
 }
 
 /// RFC 5321 §4.5.3.2.7: the client was silent for too long.
 pub fn timeout(hostname: &str) -> Reply {
-    Reply::new(421, EnhancedCode::new(4, 4, 2), format!("{hostname} Timeout exceeded; closing connection"))
+    Reply::new(
+        421,
+        EnhancedCode::new(4, 4, 2),
+        format!("{hostname} Timeout exceeded; closing connection"),
+    )
 }
 
 /// The server is stopping (RFC 5321 §3.8: 421 at any time).
 pub fn shutting_down(hostname: &str) -> Reply {
-    Reply::new(421, EnhancedCode::new(4, 3, 2), format!("{hostname} Service shutting down; try again later"))
+    Reply::new(
+        421,
+        EnhancedCode::new(4, 3, 2),
+        format!("{hostname} Service shutting down; try again later"),
+    )
 }
 
 /// Connection limits (RFC 3463 X.7.0 policy, temporary).
 pub fn too_many_connections(hostname: &str, per_ip: bool) -> Reply {
-    let why = if per_ip { "Too many connections from your address" } else { "Too many connections to this server" };
-    Reply::new(421, EnhancedCode::new(4, 7, 0), format!("{hostname} {why}; try again later"))
+    let why = if per_ip {
+        "Too many connections from your address"
+    } else {
+        "Too many connections to this server"
+    };
+    Reply::new(
+        421,
+        EnhancedCode::new(4, 7, 0),
+        format!("{hostname} {why}; try again later"),
+    )
 }
 
 /// RFC 3207 §4: STARTTLS when TLS is not offered here, or already active.
@@ -303,13 +390,21 @@ pub fn tls_not_available(active: bool) -> Reply {
     if active {
         Reply::new(503, EnhancedCode::new(5, 5, 1), "TLS is already active")
     } else {
-        Reply::new(502, EnhancedCode::new(5, 5, 1), "STARTTLS is not offered on this port")
+        Reply::new(
+            502,
+            EnhancedCode::new(5, 5, 1),
+            "STARTTLS is not offered on this port",
+        )
     }
 }
 
 /// RFC 6531 §3.5: a non-ASCII address in a transaction without SMTPUTF8.
 pub fn needs_smtputf8() -> Reply {
-    Reply::new(553, EnhancedCode::new(5, 6, 7), "Non-ASCII addresses require the SMTPUTF8 parameter on MAIL FROM")
+    Reply::new(
+        553,
+        EnhancedCode::new(5, 6, 7),
+        "Non-ASCII addresses require the SMTPUTF8 parameter on MAIL FROM",
+    )
 }
 
 /// The recipient is not a user here (RFC 3463 X.1.1 bad destination mailbox address).
@@ -320,7 +415,11 @@ pub fn unknown_user() -> Reply {
 /// The recipient's domain is not one this server delivers for, and it does not relay
 /// (RFC 3463 X.7.1 delivery not authorized).
 pub fn relay_denied() -> Reply {
-    Reply::new(550, EnhancedCode::new(5, 7, 1), "Relaying denied: this server only accepts mail for its own domains")
+    Reply::new(
+        550,
+        EnhancedCode::new(5, 7, 1),
+        "Relaying denied: this server only accepts mail for its own domains",
+    )
 }
 
 /// A successful delivery after DATA (`id` names the message in the server's log).
@@ -336,20 +435,36 @@ pub fn delivered_to(recipient: &str, id: &str) -> Reply {
 /// RFC 3463 X.2.2: mailbox full, temporary (the default) or permanent.
 pub fn over_quota(permanent: bool) -> Reply {
     if permanent {
-        Reply::new(552, EnhancedCode::new(5, 2, 2), "Mailbox full: the recipient is over quota")
+        Reply::new(
+            552,
+            EnhancedCode::new(5, 2, 2),
+            "Mailbox full: the recipient is over quota",
+        )
     } else {
-        Reply::new(452, EnhancedCode::new(4, 2, 2), "Mailbox full: the recipient is over quota; try again later")
+        Reply::new(
+            452,
+            EnhancedCode::new(4, 2, 2),
+            "Mailbox full: the recipient is over quota; try again later",
+        )
     }
 }
 
 /// RFC 3463 X.3.1: the server's disk is full.
 pub fn no_space() -> Reply {
-    Reply::new(452, EnhancedCode::new(4, 3, 1), "Insufficient system storage; try again later")
+    Reply::new(
+        452,
+        EnhancedCode::new(4, 3, 1),
+        "Insufficient system storage; try again later",
+    )
 }
 
 /// RFC 3463 X.3.0: a local error while storing (nothing was stored).
 pub fn local_error() -> Reply {
-    Reply::new(451, EnhancedCode::new(4, 3, 0), "Local error in processing; nothing was stored, try again later")
+    Reply::new(
+        451,
+        EnhancedCode::new(4, 3, 0),
+        "Local error in processing; nothing was stored, try again later",
+    )
 }
 
 /// RFC 3463 X.2.0: the mailbox cannot be created or written, and retrying will not help.
@@ -359,7 +474,11 @@ pub fn mailbox_unavailable() -> Reply {
 
 /// RFC 5429 §2.1: a Sieve `reject`/`ereject` answered at protocol level (X.7.1).
 pub fn rejected_by_filter(reason: &str) -> Reply {
-    let reason = if reason.trim().is_empty() { "Rejected by the recipient's filter" } else { reason };
+    let reason = if reason.trim().is_empty() {
+        "Rejected by the recipient's filter"
+    } else {
+        reason
+    };
     Reply::new(550, EnhancedCode::new(5, 7, 1), reason)
 }
 
@@ -370,7 +489,10 @@ mod tests {
     #[test]
     fn encodes_single_and_multi_line() {
         assert_eq!(ok().to_bytes(), b"250 2.0.0 OK\r\n");
-        assert_eq!(greeting("mx.example", false).to_bytes(), b"220 mx.example ESMTP Buzon ready\r\n");
+        assert_eq!(
+            greeting("mx.example", false).to_bytes(),
+            b"220 mx.example ESMTP Buzon ready\r\n"
+        );
         let r = Reply::new(550, EnhancedCode::new(5, 7, 1), "first\nsecond");
         assert_eq!(r.to_bytes(), b"550-5.7.1 first\r\n550 5.7.1 second\r\n");
         let e = Reply::plain_lines(250, &["mx".into(), "PIPELINING".into(), "SIZE 10".into()]);

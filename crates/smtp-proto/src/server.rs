@@ -49,7 +49,14 @@ pub struct SessionConfig {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        Self { mode: Mode::Smtp, hostname: "localhost".into(), max_message_size: 50 * 1024 * 1024, max_recipients: 100, max_errors: 20, starttls: false }
+        Self {
+            mode: Mode::Smtp,
+            hostname: "localhost".into(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 20,
+            starttls: false,
+        }
     }
 }
 
@@ -151,14 +158,24 @@ pub struct Session<R> {
 
 impl<R> std::fmt::Debug for Session<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("mode", &self.config.mode).field("tls_active", &self.tls_active).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("mode", &self.config.mode)
+            .field("tls_active", &self.tls_active)
+            .finish_non_exhaustive()
     }
 }
 
 impl<R: Clone> Session<R> {
     /// A new session; `tls_active` for connections that are already encrypted.
     pub fn new(config: SessionConfig, tls_active: bool) -> Self {
-        Self { config, state: State::Connected, input: LineBuffer::new(), tls_active, errors: 0, rcpt_attempts: 0 }
+        Self {
+            config,
+            state: State::Connected,
+            input: LineBuffer::new(),
+            tls_active,
+            errors: 0,
+            rcpt_attempts: 0,
+        }
     }
 
     fn lmtp(&self) -> bool {
@@ -196,7 +213,10 @@ impl<R: Clone> Session<R> {
     /// The current transaction (complete after [`Event::Message`]).
     pub fn envelope(&self) -> Option<&Envelope<R>> {
         match &self.state {
-            State::Mail(_, e) | State::AwaitRecipient(_, e, _) | State::Data(_, e, _) | State::AwaitDelivery(_, e) => Some(e),
+            State::Mail(_, e)
+            | State::AwaitRecipient(_, e, _)
+            | State::Data(_, e, _)
+            | State::AwaitDelivery(_, e) => Some(e),
             _ => None,
         }
     }
@@ -215,7 +235,9 @@ impl<R: Clone> Session<R> {
 
     /// Answers the pending [`Event::Recipient`]: accepted, with the driver's data.
     pub fn accept_recipient(&mut self, data: R, out: &mut Vec<u8>) {
-        if let State::AwaitRecipient(helo, mut env, to) = std::mem::replace(&mut self.state, State::Closed) {
+        if let State::AwaitRecipient(helo, mut env, to) =
+            std::mem::replace(&mut self.state, State::Closed)
+        {
             env.recipients.push((to, data));
             reply::recipient_ok().encode(out);
             self.state = State::Mail(helo, env);
@@ -224,7 +246,9 @@ impl<R: Clone> Session<R> {
 
     /// Answers the pending [`Event::Recipient`]: refused with `reply` (4xx or 5xx).
     pub fn reject_recipient(&mut self, reply: Reply, out: &mut Vec<u8>) {
-        if let State::AwaitRecipient(helo, env, _) = std::mem::replace(&mut self.state, State::Closed) {
+        if let State::AwaitRecipient(helo, env, _) =
+            std::mem::replace(&mut self.state, State::Closed)
+        {
             reply.encode(out);
             self.state = State::Mail(helo, env);
         }
@@ -234,13 +258,17 @@ impl<R: Clone> Session<R> {
     /// one reply per accepted recipient, in order (RFC 2033 §4.2); missing replies become
     /// 451 so the client never waits for a line that will not come.
     pub fn finish_message(&mut self, replies: Vec<Reply>, out: &mut Vec<u8>) {
-        let State::AwaitDelivery(helo, env) = std::mem::replace(&mut self.state, State::Closed) else {
+        let State::AwaitDelivery(helo, env) = std::mem::replace(&mut self.state, State::Closed)
+        else {
             return;
         };
         let wanted = if self.lmtp() { env.recipients.len() } else { 1 };
         let mut replies = replies.into_iter();
         for _ in 0..wanted {
-            replies.next().unwrap_or_else(reply::local_error).encode(out);
+            replies
+                .next()
+                .unwrap_or_else(reply::local_error)
+                .encode(out);
         }
         self.state = State::Ready(helo);
     }
@@ -298,7 +326,9 @@ impl<R: Clone> Session<R> {
     }
 
     fn end_of_data(&mut self, out: &mut Vec<u8>) -> Event {
-        let State::Data(helo, mut env, receiver) = std::mem::replace(&mut self.state, State::Closed) else {
+        let State::Data(helo, mut env, receiver) =
+            std::mem::replace(&mut self.state, State::Closed)
+        else {
             return Event::Close;
         };
         env.size = receiver.size();
@@ -334,9 +364,12 @@ impl<R: Clone> Session<R> {
     fn handle_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Option<Event> {
         let command = match parse_command(line) {
             Ok(c) => c,
-            Err(e @ (CommandError::Unrecognized | CommandError::NotImplemented(_) | CommandError::NotUtf8 | CommandError::Syntax(_))) => {
-                return self.error(e.reply(), out)
-            }
+            Err(
+                e @ (CommandError::Unrecognized
+                | CommandError::NotImplemented(_)
+                | CommandError::NotUtf8
+                | CommandError::Syntax(_)),
+            ) => return self.error(e.reply(), out),
             // Address and parameter problems are the sender's data, not protocol abuse.
             Err(e) => {
                 e.reply().encode(out);
@@ -346,14 +379,20 @@ impl<R: Clone> Session<R> {
         match command {
             Command::Ehlo(name) | Command::Helo(name) if self.lmtp() => {
                 let _ = name;
-                self.error(reply::bad_sequence("this is LMTP; greet with LHLO (RFC 2033)"), out)
+                self.error(
+                    reply::bad_sequence("this is LMTP; greet with LHLO (RFC 2033)"),
+                    out,
+                )
             }
             Command::Lhlo(_) if !self.lmtp() => self.error(reply::unrecognized(), out),
             Command::Ehlo(name) => self.greet(HeloKind::Ehlo, name, out),
             Command::Lhlo(name) => self.greet(HeloKind::Lhlo, name, out),
             Command::Helo(name) => {
                 reply::Reply::plain(250, &self.config.hostname).encode(out);
-                self.reset_to(Helo { kind: HeloKind::Helo, name });
+                self.reset_to(Helo {
+                    kind: HeloKind::Helo,
+                    name,
+                });
                 None
             }
             Command::Mail { from, params } => self.mail(from, params, out),
@@ -429,23 +468,42 @@ impl<R: Clone> Session<R> {
         let helo = match &self.state {
             State::Ready(h) => h.clone(),
             State::Connected => {
-                let what = if self.lmtp() { "send LHLO first" } else { "send EHLO or HELO first" };
+                let what = if self.lmtp() {
+                    "send LHLO first"
+                } else {
+                    "send EHLO or HELO first"
+                };
                 return self.error(reply::bad_sequence(what), out);
             }
-            _ => return self.error(reply::bad_sequence("a transaction is already open; send RSET to start over"), out),
+            _ => {
+                return self.error(
+                    reply::bad_sequence("a transaction is already open; send RSET to start over"),
+                    out,
+                )
+            }
         };
         if from.mailbox().is_some_and(|m| !m.is_ascii()) && !params.smtputf8 {
             reply::needs_smtputf8().encode(out);
             return None;
         }
         // RFC 1870 §6.1: refuse a declared size over the limit before any data is sent.
-        if params.size.is_some_and(|s| s > self.config.max_message_size) {
+        if params
+            .size
+            .is_some_and(|s| s > self.config.max_message_size)
+        {
             reply::message_too_big(self.config.max_message_size).encode(out);
             return None;
         }
         reply::sender_ok().encode(out);
         self.rcpt_attempts = 0;
-        let env = Envelope { helo: helo.clone(), from, params, recipients: Vec::new(), size: 0, tls: self.tls_active };
+        let env = Envelope {
+            helo: helo.clone(),
+            from,
+            params,
+            recipients: Vec::new(),
+            size: 0,
+            tls: self.tls_active,
+        };
         self.state = State::Mail(helo, env);
         None
     }
@@ -472,7 +530,11 @@ impl<R: Clone> Session<R> {
 
     fn data(&mut self, out: &mut Vec<u8>) -> Option<Event> {
         let State::Mail(_, env) = &self.state else {
-            let what = if matches!(self.state, State::Ready(_)) { "send MAIL FROM and RCPT TO first" } else { "not now" };
+            let what = if matches!(self.state, State::Ready(_)) {
+                "send MAIL FROM and RCPT TO first"
+            } else {
+                "not now"
+            };
             return self.error(reply::bad_sequence(what), out);
         };
         if env.recipients.is_empty() {
@@ -498,7 +560,14 @@ mod tests {
     /// A scripted driver: recipients whose local part starts with "bad" are refused,
     /// every message is delivered. Returns the output and the messages received.
     fn run(mode: Mode, input: &[u8], chunk: usize) -> (String, Vec<Vec<u8>>) {
-        let config = SessionConfig { mode, hostname: "mx.test".into(), max_message_size: 100, max_recipients: 3, max_errors: 8, starttls: true };
+        let config = SessionConfig {
+            mode,
+            hostname: "mx.test".into(),
+            max_message_size: 100,
+            max_recipients: 3,
+            max_errors: 8,
+            starttls: true,
+        };
         let mut s: Session<()> = Session::new(config, false);
         let mut out = Vec::new();
         s.greeting(&mut out);
@@ -563,7 +632,10 @@ mod tests {
     fn lmtp_one_reply_per_recipient() {
         let input = b"LHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@mx.test>\r\nRCPT TO:<bad@mx.test>\r\nRCPT TO:<c@mx.test>\r\nDATA\r\nhello\r\n.\r\n";
         let (out, msgs) = run_all_chunkings(Mode::Lmtp, input);
-        assert!(out.starts_with("220 mx.test LMTP Buzon ready\r\n250-mx.test\r\n"), "{out}");
+        assert!(
+            out.starts_with("220 mx.test LMTP Buzon ready\r\n250-mx.test\r\n"),
+            "{out}"
+        );
         assert!(out.ends_with("354 Start mail input; end with <CRLF>.<CRLF>\r\n250 2.0.0 OK id=m0\r\n250 2.0.0 OK id=m1\r\n"), "{out}");
         assert_eq!(msgs, vec![b"hello\r\n".to_vec()]);
         let (out, _) = run(Mode::Lmtp, b"EHLO c\r\nHELO c\r\n", 100);
@@ -576,10 +648,17 @@ mod tests {
     fn sequence_errors() {
         let input = b"MAIL FROM:<a@x>\r\nEHLO c\r\nRCPT TO:<b@y>\r\nDATA\r\nMAIL FROM:<a@x>\r\nMAIL FROM:<a@x>\r\nDATA\r\nRCPT TO:<bad@y>\r\nDATA\r\nRSET\r\nDATA\r\n";
         let (out, _) = run_all_chunkings(Mode::Smtp, input);
-        let codes: Vec<&str> = out.lines().map(|l| &l[..4]).filter(|c| !c.starts_with("250-")).collect();
+        let codes: Vec<&str> = out
+            .lines()
+            .map(|l| &l[..4])
+            .filter(|c| !c.starts_with("250-"))
+            .collect();
         assert_eq!(
             codes,
-            ["220 ", "503 ", "250 ", "503 ", "503 ", "250 ", "503 ", "503 ", "550 ", "554 ", "250 ", "503 "],
+            [
+                "220 ", "503 ", "250 ", "503 ", "503 ", "250 ", "503 ", "503 ", "550 ", "554 ",
+                "250 ", "503 "
+            ],
             "{out}"
         );
     }
@@ -589,10 +668,20 @@ mod tests {
         // Recipients: the fourth is refused with 452 (max 3).
         let input = b"EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<a@y>\r\nRCPT TO:<b@y>\r\nRCPT TO:<c@y>\r\nRCPT TO:<d@y>\r\nQUIT\r\n";
         let (out, _) = run_all_chunkings(Mode::Smtp, input);
-        assert!(out.contains("452 4.5.3 Too many recipients; at most 3 per message\r\n221"), "{out}");
+        assert!(
+            out.contains("452 4.5.3 Too many recipients; at most 3 per message\r\n221"),
+            "{out}"
+        );
         // Declared size over the limit: 552 at MAIL.
-        let (out, _) = run(Mode::Smtp, b"EHLO c\r\nMAIL FROM:<a@x> SIZE=101\r\nMAIL FROM:<a@x> SIZE=100\r\n", 100);
-        assert!(out.contains("552 5.3.4") && out.ends_with("250 2.1.0 Sender OK\r\n"), "{out}");
+        let (out, _) = run(
+            Mode::Smtp,
+            b"EHLO c\r\nMAIL FROM:<a@x> SIZE=101\r\nMAIL FROM:<a@x> SIZE=100\r\n",
+            100,
+        );
+        assert!(
+            out.contains("552 5.3.4") && out.ends_with("250 2.1.0 Sender OK\r\n"),
+            "{out}"
+        );
         // Actual size over the limit: 552 after the data, nothing delivered, session goes on.
         let mut big = b"EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<a@y>\r\nDATA\r\n".to_vec();
         big.extend_from_slice(&[b'x'; 150]);
@@ -615,11 +704,18 @@ mod tests {
     fn starttls_discards_pipelined_input_and_starts_afresh() {
         let input = b"EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x>\r\n";
         let (out, _) = run(Mode::Smtp, input, input.len());
-        assert!(out.ends_with("220 2.0.0 Ready to start TLS\r\n<TLS>\r\n"), "{out}");
+        assert!(
+            out.ends_with("220 2.0.0 Ready to start TLS\r\n<TLS>\r\n"),
+            "{out}"
+        );
         // After TLS: the old EHLO is forgotten, STARTTLS is gone from the list.
         let (out, _) = run(Mode::Smtp, b"EHLO c\r\nSTARTTLS\r\n", 100);
         assert!(out.ends_with("<TLS>\r\n"));
-        let config = SessionConfig { hostname: "mx.test".into(), starttls: true, ..SessionConfig::default() };
+        let config = SessionConfig {
+            hostname: "mx.test".into(),
+            starttls: true,
+            ..SessionConfig::default()
+        };
         let mut s: Session<()> = Session::new(config, true);
         let mut out = Vec::new();
         s.feed(b"MAIL FROM:<a@x>\r\nEHLO c\r\nSTARTTLS\r\n");
@@ -627,7 +723,10 @@ mod tests {
         let text = String::from_utf8_lossy(&out);
         assert!(text.starts_with("503 5.5.1"), "{text}");
         assert!(!text.contains("STARTTLS\r\n"), "{text}");
-        assert!(text.ends_with("503 5.5.1 TLS is already active\r\n"), "{text}");
+        assert!(
+            text.ends_with("503 5.5.1 TLS is already active\r\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -635,13 +734,28 @@ mod tests {
         let input = "EHLO c\r\nMAIL FROM:<jos\u{e9}@x>\r\nMAIL FROM:<a@x>\r\nRCPT TO:<\u{f1}@y>\r\nRSET\r\nMAIL FROM:<jos\u{e9}@x> SMTPUTF8\r\nRCPT TO:<\u{f1}@y>\r\n";
         let (out, _) = run_all_chunkings(Mode::Smtp, input.as_bytes());
         assert_eq!(out.matches("553 5.6.7").count(), 2, "{out}");
-        assert!(out.ends_with("250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n"), "{out}");
+        assert!(
+            out.ends_with("250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n"),
+            "{out}"
+        );
     }
 
     #[test]
     fn misc_commands() {
-        let (out, _) = run(Mode::Smtp, b"HELO c\r\nVRFY root\r\nEXPN list\r\nHELP\r\nNOOP\r\nBDAT 1\r\nSTARTTLS x\r\n", 3);
-        for want in ["250 mx.test\r\n", "252 2.5.0", "502 5.5.1 EXPN", "214 2.0.0", "250 2.0.0 OK", "502 5.5.1 BDAT", "501 5.5.4"] {
+        let (out, _) = run(
+            Mode::Smtp,
+            b"HELO c\r\nVRFY root\r\nEXPN list\r\nHELP\r\nNOOP\r\nBDAT 1\r\nSTARTTLS x\r\n",
+            3,
+        );
+        for want in [
+            "250 mx.test\r\n",
+            "252 2.5.0",
+            "502 5.5.1 EXPN",
+            "214 2.0.0",
+            "250 2.0.0 OK",
+            "502 5.5.1 BDAT",
+            "501 5.5.4",
+        ] {
             assert!(out.contains(want), "{want}: {out}");
         }
     }
@@ -649,17 +763,35 @@ mod tests {
     #[test]
     fn received_protocol_keywords() {
         let env = |kind, utf8, tls| Envelope::<()> {
-            helo: Helo { kind, name: "c".into() },
+            helo: Helo {
+                kind,
+                name: "c".into(),
+            },
             from: ReversePath::Null,
-            params: MailParams { smtputf8: utf8, ..MailParams::default() },
+            params: MailParams {
+                smtputf8: utf8,
+                ..MailParams::default()
+            },
             recipients: vec![],
             size: 0,
             tls,
         };
-        assert_eq!(env(HeloKind::Lhlo, false, false).received_protocol(), "LMTP");
-        assert_eq!(env(HeloKind::Ehlo, false, true).received_protocol(), "ESMTPS");
-        assert_eq!(env(HeloKind::Ehlo, true, true).received_protocol(), "UTF8SMTPS");
-        assert_eq!(env(HeloKind::Helo, false, false).received_protocol(), "SMTP");
+        assert_eq!(
+            env(HeloKind::Lhlo, false, false).received_protocol(),
+            "LMTP"
+        );
+        assert_eq!(
+            env(HeloKind::Ehlo, false, true).received_protocol(),
+            "ESMTPS"
+        );
+        assert_eq!(
+            env(HeloKind::Ehlo, true, true).received_protocol(),
+            "UTF8SMTPS"
+        );
+        assert_eq!(
+            env(HeloKind::Helo, false, false).received_protocol(),
+            "SMTP"
+        );
     }
 
     proptest::proptest! {

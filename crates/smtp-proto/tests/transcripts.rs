@@ -51,7 +51,8 @@ impl Driver {
                 Event::Recipient(to) => {
                     let local = to.local_part().to_ascii_lowercase();
                     if self.unknown.contains(&local) {
-                        self.session.reject_recipient(reply::unknown_user(), &mut self.out);
+                        self.session
+                            .reject_recipient(reply::unknown_user(), &mut self.out);
                     } else {
                         self.session.accept_recipient(to.to_string(), &mut self.out);
                     }
@@ -59,7 +60,11 @@ impl Driver {
                 Event::DataStart => self.current.clear(),
                 Event::Data(d) => self.current.extend_from_slice(&d),
                 Event::Message => {
-                    let rcpts: Vec<String> = self.session.envelope().map(|e| e.recipients.iter().map(|(_, r)| r.clone()).collect()).unwrap_or_default();
+                    let rcpts: Vec<String> = self
+                        .session
+                        .envelope()
+                        .map(|e| e.recipients.iter().map(|(_, r)| r.clone()).collect())
+                        .unwrap_or_default();
                     let mut replies: Vec<Reply> = rcpts
                         .iter()
                         .map(|r| {
@@ -74,7 +79,11 @@ impl Driver {
                         })
                         .collect();
                     if !self.lmtp {
-                        replies = vec![replies.iter().find(|r| !r.is_positive()).cloned().unwrap_or_else(|| reply::delivered("t1"))];
+                        replies = vec![replies
+                            .iter()
+                            .find(|r| !r.is_positive())
+                            .cloned()
+                            .unwrap_or_else(|| reply::delivered("t1"))];
                     }
                     self.last_message = Some((std::mem::take(&mut self.current), rcpts));
                     self.session.finish_message(replies, &mut self.out);
@@ -123,7 +132,10 @@ impl Driver {
 fn run(path: &Path, feed: Feed) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let items = transcript::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut config = SessionConfig::default();
     let mut unknown = Vec::new();
     let mut overquota = Vec::new();
@@ -131,7 +143,13 @@ fn run(path: &Path, feed: Feed) {
     for item in items {
         match item {
             Item::Directive { key, value } => match key.as_str() {
-                "mode" => config.mode = if value == "lmtp" { Mode::Lmtp } else { Mode::Smtp },
+                "mode" => {
+                    config.mode = if value == "lmtp" {
+                        Mode::Lmtp
+                    } else {
+                        Mode::Smtp
+                    }
+                }
                 "hostname" => config.hostname = value,
                 "starttls" => config.starttls = value == "on",
                 "unknown" => unknown.push(value.to_ascii_lowercase()),
@@ -166,8 +184,14 @@ fn run(path: &Path, feed: Feed) {
                     let p = std::mem::take(&mut pending);
                     d.send(&p, feed);
                 }
-                let line = d.next_line().unwrap_or_else(|| panic!("{at}: expected {expect}, the server sent nothing more"));
-                assert!(expect.matches(&line), "{at}: expected {expect}, got {:?}", String::from_utf8_lossy(&line));
+                let line = d.next_line().unwrap_or_else(|| {
+                    panic!("{at}: expected {expect}, the server sent nothing more")
+                });
+                assert!(
+                    expect.matches(&line),
+                    "{at}: expected {expect}, got {:?}",
+                    String::from_utf8_lossy(&line)
+                );
                 if let Expect::Exact(_) = expect {}
             }
             Item::Directive { key, value } => match key.as_str() {
@@ -184,7 +208,11 @@ fn run(path: &Path, feed: Feed) {
                 }
                 "expect-recipients" => {
                     let want: Vec<String> = value.split(',').map(str::to_string).collect();
-                    assert_eq!(d.last_message.as_ref().map(|(_, r)| r.clone()), Some(want), "{at}");
+                    assert_eq!(
+                        d.last_message.as_ref().map(|(_, r)| r.clone()),
+                        Some(want),
+                        "{at}"
+                    );
                 }
                 "closed" => {
                     if !pending.is_empty() {
@@ -197,14 +225,25 @@ fn run(path: &Path, feed: Feed) {
             },
         }
     }
-    assert!(pending.is_empty(), "{name}: client lines at the end without a server reply");
-    assert!(d.out.is_empty(), "{name} ({feed:?}): unexpected server output {:?}", String::from_utf8_lossy(&d.out));
+    assert!(
+        pending.is_empty(),
+        "{name}: client lines at the end without a server reply"
+    );
+    assert!(
+        d.out.is_empty(),
+        "{name} ({feed:?}): unexpected server output {:?}",
+        String::from_utf8_lossy(&d.out)
+    );
 }
 
 #[test]
 fn transcripts() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")).filter_map(Result::ok).map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
     files.sort();
     assert!(files.len() >= 4, "transcripts missing in {}", dir.display());
     for f in files {

@@ -49,7 +49,9 @@ impl DirStamp {
     /// True when nothing has touched the directory for [`SETTLED`]; call it right after
     /// [`DirStamp::of`], before scanning.
     pub(crate) fn settled(&self) -> bool {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         // The change time moves on every rename, unlink or time change in the directory
         // and, unlike the modification time, cannot be set back.
         now.saturating_sub(self.ctime.0) > SETTLED.as_secs() as i64
@@ -70,12 +72,20 @@ fn cache() -> &'static Mutex<HashMap<PathBuf, Cached>> {
 /// The cached listing of the Maildir at `root` if `cur/` is still in state `stamp`.
 pub(crate) fn lookup(root: &Path, stamp: &DirStamp) -> Option<Arc<[MessageEntry]>> {
     let map = cache().lock().unwrap_or_else(|p| p.into_inner());
-    map.get(root).filter(|c| c.stamp == *stamp).map(|c| Arc::clone(&c.entries))
+    map.get(root)
+        .filter(|c| c.stamp == *stamp)
+        .map(|c| Arc::clone(&c.entries))
 }
 
 /// Stores (or drops) the listing of `root` taken while `cur/` was in state `stamp`.
 /// `settled` is [`DirStamp::settled`] as it was when the stamp was taken.
-pub(crate) fn store(root: &Path, stamp: DirStamp, settled: bool, entries: &Arc<[MessageEntry]>, sizes_from_names: bool) {
+pub(crate) fn store(
+    root: &Path,
+    stamp: DirStamp,
+    settled: bool,
+    entries: &Arc<[MessageEntry]>,
+    sizes_from_names: bool,
+) {
     let mut map = cache().lock().unwrap_or_else(|p| p.into_inner());
     if entries.len() < MIN_MESSAGES || !sizes_from_names || !settled {
         map.remove(root);
@@ -84,10 +94,20 @@ pub(crate) fn store(root: &Path, stamp: DirStamp, settled: bool, entries: &Arc<[
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let stored = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if map.len() >= MAX_MAILBOXES && !map.contains_key(root) {
-        if let Some(oldest) = map.iter().min_by_key(|(_, c)| c.stored).map(|(k, _)| k.clone()) {
+        if let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, c)| c.stored)
+            .map(|(k, _)| k.clone())
+        {
             map.remove(&oldest);
         }
     }
-    map.insert(root.to_path_buf(), Cached { stamp, entries: Arc::clone(entries), stored });
+    map.insert(
+        root.to_path_buf(),
+        Cached {
+            stamp,
+            entries: Arc::clone(entries),
+            stored,
+        },
+    );
 }
-

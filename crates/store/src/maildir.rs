@@ -730,7 +730,10 @@ mod tests {
         let listing = Arc::clone(a.listing());
         drop(a);
         let b = md.open_session().unwrap();
-        assert!(Arc::ptr_eq(&listing, b.listing()), "an unchanged, settled cur/ is not scanned again");
+        assert!(
+            Arc::ptr_eq(&listing, b.listing()),
+            "an unchanged, settled cur/ is not scanned again"
+        );
         drop(b);
         // New mail moves into cur/, which changes it: the listing is taken afresh.
         md.deliver(&mut &b"new\n"[..], None).unwrap();

@@ -29,7 +29,9 @@ pub struct Prepared {
 
 impl std::fmt::Debug for TmpGuard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TmpGuard").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("TmpGuard")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -37,7 +39,11 @@ impl Maildir {
     /// The first step of [`Maildir::deliver`]: streams `reader` into a uniquely named
     /// file in `tmp/` (bounded memory) and fsyncs it. With `max_bytes`, a longer stream
     /// fails with [`StoreError::TooBig`]. On error nothing is left behind.
-    pub fn prepare(&self, reader: &mut dyn Read, max_bytes: Option<u64>) -> Result<Prepared, StoreError> {
+    pub fn prepare(
+        &self,
+        reader: &mut dyn Read,
+        max_bytes: Option<u64>,
+    ) -> Result<Prepared, StoreError> {
         let tmp_dir = self.root().join("tmp");
         let (unique, mut file, guard) = create_tmp(&tmp_dir)?;
         let tmp_path = guard.path.clone();
@@ -49,7 +55,13 @@ impl Maildir {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(StoreError::io("read the message being delivered to", &tmp_path, e)),
+                Err(e) => {
+                    return Err(StoreError::io(
+                        "read the message being delivered to",
+                        &tmp_path,
+                        e,
+                    ))
+                }
             };
             total = total.saturating_add(n as u64);
             if let Some(limit) = max_bytes {
@@ -58,12 +70,20 @@ impl Maildir {
                 }
             }
             wire.update(&buf[..n]);
-            file.write_all(&buf[..n]).map_err(|e| StoreError::io("write", &tmp_path, e))?;
+            file.write_all(&buf[..n])
+                .map_err(|e| StoreError::io("write", &tmp_path, e))?;
         }
-        file.sync_all().map_err(|e| StoreError::io("fsync", &tmp_path, e))?;
+        file.sync_all()
+            .map_err(|e| StoreError::io("fsync", &tmp_path, e))?;
         drop(file);
         let size = wire.finish();
-        Ok(Prepared { new_dir: self.root().join("new"), file_name: format!("{unique},S={total},W={size}"), unique, size, guard })
+        Ok(Prepared {
+            new_dir: self.root().join("new"),
+            file_name: format!("{unique},S={total},W={size}"),
+            unique,
+            size,
+            guard,
+        })
     }
 }
 
@@ -78,7 +98,8 @@ impl Prepared {
     /// fsynced the message is withdrawn again and the error returned.
     pub fn commit(self) -> Result<Delivered, StoreError> {
         let final_path = self.new_dir.join(&self.file_name);
-        rename_noreplace(&self.guard.path, &final_path).map_err(|e| StoreError::io("move into new/", &final_path, e))?;
+        rename_noreplace(&self.guard.path, &final_path)
+            .map_err(|e| StoreError::io("move into new/", &final_path, e))?;
         self.guard.disarm();
         if let Err(e) = fsync_dir(&self.new_dir) {
             // Not known to be durable: withdraw it so the sender retries.
@@ -86,7 +107,11 @@ impl Prepared {
             return Err(e);
         }
         tracing::debug!(path = %final_path.display(), size = self.size, "delivered");
-        Ok(Delivered { uidl: uidl_of_base(self.unique.as_bytes()), file_name: self.file_name, size: self.size })
+        Ok(Delivered {
+            uidl: uidl_of_base(self.unique.as_bytes()),
+            file_name: self.file_name,
+            size: self.size,
+        })
     }
 }
 
@@ -125,7 +150,10 @@ mod tests {
         for sub in ["tmp", "new", "cur"] {
             assert_eq!(count(&md.root().join(sub)), 0, "{sub}");
         }
-        assert!(matches!(md.prepare(&mut &b"12345"[..], Some(4)), Err(StoreError::TooBig { limit: 4 })));
+        assert!(matches!(
+            md.prepare(&mut &b"12345"[..], Some(4)),
+            Err(StoreError::TooBig { limit: 4 })
+        ));
         assert_eq!(count(&md.root().join("tmp")), 0);
     }
 }

@@ -89,7 +89,10 @@ impl Session {
 
     /// A session over a listing taken earlier (see `listing_cache`).
     pub(crate) fn from_listing(locks: Vec<MailboxLock>, entries: Arc<[MessageEntry]>) -> Session {
-        Session { entries, _locks: locks }
+        Session {
+            entries,
+            _locks: locks,
+        }
     }
 
     /// The listing, shareable with later sessions.
@@ -129,7 +132,10 @@ impl Session {
         };
         let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
         if let Some(want) = file_size_attr(name) {
-            let len = file.metadata().map_err(|e| StoreError::io("inspect", &path, e))?.len();
+            let len = file
+                .metadata()
+                .map_err(|e| StoreError::io("inspect", &path, e))?
+                .len();
             if len != want {
                 return Err(StoreError::Invalid(format!(
                     "{} is {len} bytes long but its name says S={want}: it was truncated or changed after delivery — move it out of the Maildir, or rename it without the S= and W= attributes so its size is computed again",

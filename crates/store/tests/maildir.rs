@@ -795,34 +795,50 @@ proptest::proptest! {
 #[test]
 fn tagged_delivery_is_found_again_and_keeps_the_uidl_independent_of_the_tag() {
     let (_d, md) = fresh();
-    let d = md.deliver_tagged(&mut &b"Subject: t\n\nbody\n"[..], None, "abc123").unwrap_or_else(|e| panic!("{e}"));
+    let d = md
+        .deliver_tagged(&mut &b"Subject: t\n\nbody\n"[..], None, "abc123")
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(d.file_name.ends_with(",T=abc123"), "{}", d.file_name);
     assert!(!d.uidl.contains("T="));
     let tags = md.tagged().unwrap_or_else(|e| panic!("{e}"));
-    assert!(tags.get("abc123").is_some_and(|p| p.ends_with(format!("new/{}", d.file_name))));
+    assert!(tags
+        .get("abc123")
+        .is_some_and(|p| p.ends_with(format!("new/{}", d.file_name))));
     // A mail reader moving it to cur/ with flags keeps the tag.
     let flagged = md.root().join("cur").join(format!("{}:2,S", d.file_name));
-    std::fs::rename(md.root().join("new").join(&d.file_name), &flagged).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(md.root().join("new").join(&d.file_name), &flagged)
+        .unwrap_or_else(|e| panic!("{e}"));
     let tags = md.tagged().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(tags.get("abc123"), Some(&flagged));
-    assert!(md.deliver_tagged(&mut &b"x\n"[..], None, "bad/tag").is_err());
+    assert!(md
+        .deliver_tagged(&mut &b"x\n"[..], None, "bad/tag")
+        .is_err());
     assert!(md.deliver_tagged(&mut &b"x\n"[..], None, "").is_err());
 }
 
 #[test]
 fn a_file_whose_length_differs_from_its_s_attribute_is_refused_not_sent_short() {
     let (_dir, md) = fresh();
-    let d = md.deliver(&mut &b"Subject: x\n\nthe whole body\n"[..], None).unwrap();
+    let d = md
+        .deliver(&mut &b"Subject: x\n\nthe whole body\n"[..], None)
+        .unwrap();
     let ok = put(&md, "cur", "1000.M1P1.ok,S=5,W=7:2,", b"a\nb\nc");
     let _ = ok;
     let s = md.open_session().unwrap();
     assert_eq!(s.messages().len(), 2);
     // Truncate the delivered message behind the store's back.
-    let path = s.messages().iter().find(|m| m.uidl == d.uidl).map(|m| m.path.clone()).unwrap();
+    let path = s
+        .messages()
+        .iter()
+        .find(|m| m.uidl == d.uidl)
+        .map(|m| m.path.clone())
+        .unwrap();
     fs::write(&path, b"Subject: x\n").unwrap();
     let i = s.messages().iter().position(|m| m.uidl == d.uidl).unwrap();
     match s.open_message(i) {
-        Err(StoreError::Invalid(why)) => assert!(why.contains("S=") && why.contains("truncated"), "{why}"),
+        Err(StoreError::Invalid(why)) => {
+            assert!(why.contains("S=") && why.contains("truncated"), "{why}")
+        }
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
     // A file that matches its S= opens as usual.

@@ -22,10 +22,15 @@ pub struct IssuedCert {
 impl TestCa {
     pub fn new() -> Self {
         let key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e}"));
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("CA params: {e}"));
+        let mut params = CertificateParams::new(Vec::<String>::new())
+            .unwrap_or_else(|e| panic!("CA params: {e}"));
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "Buzon Test CA");
-        let cert = params.self_signed(&key).unwrap_or_else(|e| panic!("CA cert: {e}"));
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Buzon Test CA");
+        let cert = params
+            .self_signed(&key)
+            .unwrap_or_else(|e| panic!("CA cert: {e}"));
         Self { cert, key }
     }
 
@@ -33,33 +38,55 @@ impl TestCa {
     /// now; negative is the past), written into `dir`.
     pub fn issue(&self, dir: &Path, names: &[&str], valid_days: (i64, i64)) -> IssuedCert {
         let key = KeyPair::generate().unwrap_or_else(|e| panic!("key: {e}"));
-        let mut params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .unwrap_or_else(|e| panic!("params: {e}"));
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap_or_else(|e| panic!("params: {e}"));
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now + time::Duration::days(valid_days.0);
         params.not_after = now + time::Duration::days(valid_days.1);
-        params.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
-        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap_or_else(|e| panic!("sign: {e}"));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().copied().unwrap_or("localhost"),
+        );
+        let cert = params
+            .signed_by(&key, &self.cert, &self.key)
+            .unwrap_or_else(|e| panic!("sign: {e}"));
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
-        let stem = names.first().copied().unwrap_or("cert").replace(['/', ':'], "_");
+        let stem = names
+            .first()
+            .copied()
+            .unwrap_or("cert")
+            .replace(['/', ':'], "_");
         let cert_path = dir.join(format!("{stem}.crt.pem"));
         let key_path = dir.join(format!("{stem}.key.pem"));
         std::fs::write(&cert_path, cert.pem()).unwrap_or_else(|e| panic!("write: {e}"));
         std::fs::write(&key_path, key.serialize_pem()).unwrap_or_else(|e| panic!("write: {e}"));
-        IssuedCert { cert_path, key_path, der: cert.der().to_vec() }
+        IssuedCert {
+            cert_path,
+            key_path,
+            der: cert.der().to_vec(),
+        }
     }
 
     /// A self-signed certificate for `names` (no CA at all), written into `dir`.
     pub fn self_signed(dir: &Path, names: &[&str]) -> IssuedCert {
         let key = KeyPair::generate().unwrap_or_else(|e| panic!("key: {e}"));
-        let params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap_or_else(|e| panic!("params: {e}"));
-        let cert = params.self_signed(&key).unwrap_or_else(|e| panic!("self-sign: {e}"));
+        let params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap_or_else(|e| panic!("params: {e}"));
+        let cert = params
+            .self_signed(&key)
+            .unwrap_or_else(|e| panic!("self-sign: {e}"));
         std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
         let cert_path = dir.join("self-signed.crt.pem");
         let key_path = dir.join("self-signed.key.pem");
         std::fs::write(&cert_path, cert.pem()).unwrap_or_else(|e| panic!("write: {e}"));
         std::fs::write(&key_path, key.serialize_pem()).unwrap_or_else(|e| panic!("write: {e}"));
-        IssuedCert { cert_path, key_path, der: cert.der().to_vec() }
+        IssuedCert {
+            cert_path,
+            key_path,
+            der: cert.der().to_vec(),
+        }
     }
 
     pub fn pem(&self) -> String {
@@ -74,7 +101,9 @@ impl TestCa {
     /// A rustls client config that trusts only this CA.
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.cert.der().clone()).unwrap_or_else(|e| panic!("root: {e}"));
+        roots
+            .add(self.cert.der().clone())
+            .unwrap_or_else(|e| panic!("root: {e}"));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -90,4 +119,3 @@ impl Default for TestCa {
         Self::new()
     }
 }
-

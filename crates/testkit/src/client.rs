@@ -27,23 +27,42 @@ pub struct LineClient {
 
 impl LineClient {
     pub fn connect(addr: SocketAddr) -> Self {
-        let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
-        tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
-        Self { conn: Conn::Plain(tcp), buf: Vec::new(), pos: 0 }
+        let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        tcp.set_read_timeout(Some(READ_TIMEOUT))
+            .unwrap_or_else(|e| panic!("{e}"));
+        tcp.set_write_timeout(Some(READ_TIMEOUT))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            conn: Conn::Plain(tcp),
+            buf: Vec::new(),
+            pos: 0,
+        }
     }
 
     /// Connects from a chosen local address (e.g. 127.0.0.2, to act as a second client
     /// machine on loopback).
     pub fn connect_from(local: std::net::IpAddr, addr: SocketAddr) -> Self {
-        let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, Some(socket2::Protocol::TCP))
-            .unwrap_or_else(|e| panic!("socket: {e}"));
-        sock.bind(&SocketAddr::new(local, 0).into()).unwrap_or_else(|e| panic!("bind {local}: {e}"));
-        sock.connect_timeout(&addr.into(), Duration::from_secs(5)).unwrap_or_else(|e| panic!("connect {addr} from {local}: {e}"));
+        let sock = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .unwrap_or_else(|e| panic!("socket: {e}"));
+        sock.bind(&SocketAddr::new(local, 0).into())
+            .unwrap_or_else(|e| panic!("bind {local}: {e}"));
+        sock.connect_timeout(&addr.into(), Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("connect {addr} from {local}: {e}"));
         let tcp: TcpStream = sock.into();
-        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
-        tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap_or_else(|e| panic!("{e}"));
-        Self { conn: Conn::Plain(tcp), buf: Vec::new(), pos: 0 }
+        tcp.set_read_timeout(Some(READ_TIMEOUT))
+            .unwrap_or_else(|e| panic!("{e}"));
+        tcp.set_write_timeout(Some(READ_TIMEOUT))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self {
+            conn: Conn::Plain(tcp),
+            buf: Vec::new(),
+            pos: 0,
+        }
     }
 
     /// Connects and performs a TLS handshake at once (POP3S).
@@ -55,20 +74,31 @@ impl LineClient {
 
     /// Upgrades the connection to TLS (after STLS's +OK). Panics if the handshake fails.
     pub fn start_tls(&mut self, config: Arc<rustls::ClientConfig>, name: &str) {
-        self.try_start_tls(config, name).unwrap_or_else(|e| panic!("TLS handshake: {e}"));
+        self.try_start_tls(config, name)
+            .unwrap_or_else(|e| panic!("TLS handshake: {e}"));
     }
 
-    pub fn try_start_tls(&mut self, config: Arc<rustls::ClientConfig>, name: &str) -> Result<(), String> {
+    pub fn try_start_tls(
+        &mut self,
+        config: Arc<rustls::ClientConfig>,
+        name: &str,
+    ) -> Result<(), String> {
         let Conn::Plain(tcp) = std::mem::replace(&mut self.conn, Conn::Gone) else {
             return Err("not a plain connection".into());
         };
         let pending = &self.buf[self.pos..];
-        assert!(pending.is_empty(), "bytes buffered before TLS: {:?}", String::from_utf8_lossy(pending));
+        assert!(
+            pending.is_empty(),
+            "bytes buffered before TLS: {:?}",
+            String::from_utf8_lossy(pending)
+        );
         let server_name = ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
         let conn = rustls::ClientConnection::new(config, server_name).map_err(|e| e.to_string())?;
         let mut tls = rustls::StreamOwned::new(conn, tcp);
         while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).map_err(|e| e.to_string())?;
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|e| e.to_string())?;
         }
         self.conn = Conn::Tls(Box::new(tls));
         Ok(())
@@ -76,7 +106,9 @@ impl LineClient {
 
     /// SHA-256 fingerprint (`AA:BB:…`) of the server's certificate on a TLS connection.
     pub fn peer_fingerprint(&self) -> Option<String> {
-        let Conn::Tls(t) = &self.conn else { return None };
+        let Conn::Tls(t) = &self.conn else {
+            return None;
+        };
         let cert = t.conn.peer_certificates()?.first()?;
         Some(buzon_server::tls::fingerprint_of(cert.as_ref()))
     }
@@ -98,7 +130,8 @@ impl LineClient {
     pub fn send(&mut self, line: &str) {
         let mut b = line.as_bytes().to_vec();
         b.extend_from_slice(b"\r\n");
-        self.send_raw(&b).unwrap_or_else(|e| panic!("send {line:?}: {e}"));
+        self.send_raw(&b)
+            .unwrap_or_else(|e| panic!("send {line:?}: {e}"));
     }
 
     fn fill(&mut self) -> std::io::Result<usize> {

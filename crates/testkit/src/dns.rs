@@ -17,8 +17,16 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 pub enum DnsRecord {
     A(Ipv4Addr),
     Aaaa(Ipv6Addr),
-    Srv { priority: u16, weight: u16, port: u16, target: String },
-    Mx { preference: u16, exchange: String },
+    Srv {
+        priority: u16,
+        weight: u16,
+        port: u16,
+        target: String,
+    },
+    Mx {
+        preference: u16,
+        exchange: String,
+    },
 }
 
 /// A running responder.
@@ -34,9 +42,11 @@ fn norm(name: &str) -> String {
 impl TestDns {
     /// Serves `records` (name, record); names are matched case-insensitively.
     pub fn start(records: Vec<(&str, DnsRecord)>) -> TestDns {
-        let table: Vec<(String, DnsRecord)> = records.into_iter().map(|(n, r)| (norm(n), r)).collect();
+        let table: Vec<(String, DnsRecord)> =
+            records.into_iter().map(|(n, r)| (norm(n), r)).collect();
         let sock = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("dns bind: {e}"));
-        sock.set_read_timeout(Some(Duration::from_millis(100))).unwrap_or_else(|e| panic!("{e}"));
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap_or_else(|e| panic!("{e}"));
         let addr = sock.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
@@ -47,8 +57,12 @@ impl TestDns {
                 if stop2.load(Ordering::Relaxed) {
                     return;
                 }
-                let Ok((n, peer)) = sock.recv_from(&mut buf) else { continue };
-                let Ok(query) = Message::from_vec(&buf[..n]) else { continue };
+                let Ok((n, peer)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                let Ok(query) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
                 if let Some(reply) = answer(&table, &query) {
                     let _ = sock.send_to(&reply, peer);
                 }
@@ -68,8 +82,14 @@ fn answer(table: &[(String, DnsRecord)], query: &Message) -> Option<Vec<u8>> {
     let q = query.queries().first()?.clone();
     let qname = norm(&q.name().to_utf8());
     let mut reply = Message::new();
-    reply.set_id(query.id()).set_message_type(MessageType::Response).set_op_code(query.op_code()).set_authoritative(true);
-    reply.set_recursion_desired(query.recursion_desired()).set_recursion_available(true);
+    reply
+        .set_id(query.id())
+        .set_message_type(MessageType::Response)
+        .set_op_code(query.op_code())
+        .set_authoritative(true);
+    reply
+        .set_recursion_desired(query.recursion_desired())
+        .set_recursion_available(true);
     reply.add_query(q.clone());
     let known = table.iter().any(|(n, _)| *n == qname);
     if !known {
@@ -84,10 +104,30 @@ fn answer(table: &[(String, DnsRecord)], query: &Message) -> Option<Vec<u8>> {
         let rdata = match (r, q.query_type()) {
             (DnsRecord::A(ip), RecordType::A) => RData::A(A(*ip)),
             (DnsRecord::Aaaa(ip), RecordType::AAAA) => RData::AAAA(AAAA(*ip)),
-            (DnsRecord::Srv { priority, weight, port, target }, RecordType::SRV) => {
-                RData::SRV(SRV::new(*priority, *weight, *port, Name::from_str(&format!("{}.", norm(target))).ok()?))
-            }
-            (DnsRecord::Mx { preference, exchange }, RecordType::MX) => RData::MX(MX::new(*preference, Name::from_str(&format!("{}.", norm(exchange))).ok()?)),
+            (
+                DnsRecord::Srv {
+                    priority,
+                    weight,
+                    port,
+                    target,
+                },
+                RecordType::SRV,
+            ) => RData::SRV(SRV::new(
+                *priority,
+                *weight,
+                *port,
+                Name::from_str(&format!("{}.", norm(target))).ok()?,
+            )),
+            (
+                DnsRecord::Mx {
+                    preference,
+                    exchange,
+                },
+                RecordType::MX,
+            ) => RData::MX(MX::new(
+                *preference,
+                Name::from_str(&format!("{}.", norm(exchange))).ok()?,
+            )),
             _ => continue,
         };
         reply.add_answer(Record::from_rdata(name.clone(), 60, rdata));

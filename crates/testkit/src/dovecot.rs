@@ -27,7 +27,9 @@ pub enum DovecotUnavailable {
 impl std::fmt::Display for DovecotUnavailable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DovecotUnavailable::NotInstalled => f.write_str("dovecot is not installed (Debian: dovecot-core dovecot-pop3d)"),
+            DovecotUnavailable::NotInstalled => {
+                f.write_str("dovecot is not installed (Debian: dovecot-core dovecot-pop3d)")
+            }
             DovecotUnavailable::NotRoot => f.write_str("dovecot's master process needs root"),
         }
     }
@@ -36,7 +38,10 @@ impl std::fmt::Display for DovecotUnavailable {
 /// Whether Dovecot can be started. With `BUZON_INTEROP=1` a missing Dovecot panics (the
 /// suite promised interop); otherwise the caller skips with a note.
 pub fn dovecot_available() -> Result<PathBuf, DovecotUnavailable> {
-    let bin = ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"].iter().map(PathBuf::from).find(|p| p.exists());
+    let bin = ["/usr/sbin/dovecot", "/usr/local/sbin/dovecot"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
     let Some(bin) = bin else {
         if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
             panic!("BUZON_INTEROP=1 but {}", DovecotUnavailable::NotInstalled);
@@ -78,17 +83,31 @@ pub struct DovecotOptions {
 
 impl Default for DovecotOptions {
     fn default() -> Self {
-        Self { users: vec![("alice".into(), "secret".into())], tls: true, plaintext: true, extra: String::new() }
+        Self {
+            users: vec![("alice".into(), "secret".into())],
+            tls: true,
+            plaintext: true,
+            extra: String::new(),
+        }
     }
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("free port: {e}"))
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
 }
 
 fn id_of(name: &str, flag: &str) -> u32 {
-    let out = Command::new("id").args([flag, name]).output().unwrap_or_else(|e| panic!("id: {e}"));
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or_else(|_| panic!("no user {name}"))
+    let out = Command::new("id")
+        .args([flag, name])
+        .output()
+        .unwrap_or_else(|e| panic!("id: {e}"));
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no user {name}"))
 }
 
 impl Dovecot {
@@ -96,13 +115,15 @@ impl Dovecot {
     pub fn start(bin: &Path, opts: DovecotOptions) -> Dovecot {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let d = dir.path();
-        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
         let ca = TestCa::new();
         let cert = ca.issue(&d.join("tls"), &["localhost", "127.0.0.1"], (-1, 30));
         let (uid, gid) = (id_of("nobody", "-u"), id_of("nobody", "-g"));
         let mail = d.join("mail");
         std::fs::create_dir_all(&mail).unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::chown(&mail, Some(uid), Some(gid)).unwrap_or_else(|e| panic!("chown: {e}"));
+        std::os::unix::fs::chown(&mail, Some(uid), Some(gid))
+            .unwrap_or_else(|e| panic!("chown: {e}"));
         let mut passwd = String::new();
         for (u, p) in &opts.users {
             passwd.push_str(&format!("{u}:{{PLAIN}}{p}::::::\n"));
@@ -110,11 +131,19 @@ impl Dovecot {
         std::fs::write(d.join("passwd"), passwd).unwrap_or_else(|e| panic!("{e}"));
         let (p3, p3s) = (free_port(), free_port());
         let ssl = if opts.tls {
-            format!("ssl = yes\nssl_cert = <{}\nssl_key = <{}\n", cert.cert_path.display(), cert.key_path.display())
+            format!(
+                "ssl = yes\nssl_cert = <{}\nssl_key = <{}\n",
+                cert.cert_path.display(),
+                cert.key_path.display()
+            )
         } else {
             "ssl = no\n".into()
         };
-        let pop3s_listener = if opts.tls { format!("  inet_listener pop3s {{\n    address = 127.0.0.1\n    port = {p3s}\n    ssl = yes\n  }}\n") } else { String::new() };
+        let pop3s_listener = if opts.tls {
+            format!("  inet_listener pop3s {{\n    address = 127.0.0.1\n    port = {p3s}\n    ssl = yes\n  }}\n")
+        } else {
+            String::new()
+        };
         let conf = format!(
             "base_dir = {d}/run\nstate_dir = {d}/state\nlog_path = {d}/dovecot.log\ninfo_log_path = {d}/dovecot.log\n\
 protocols = pop3\nlisten = 127.0.0.1\n{ssl}disable_plaintext_auth = {dpa}\nauth_mechanisms = plain login scram-sha-256 apop\n\
@@ -139,9 +168,21 @@ service anvil {{\n  chroot =\n}}\nservice imap-login {{\n  chroot =\n}}\n{extra}
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn dovecot: {e}"));
-        let pop3: SocketAddr = format!("127.0.0.1:{p3}").parse().unwrap_or_else(|e| panic!("{e}"));
-        let pop3s: SocketAddr = format!("127.0.0.1:{p3s}").parse().unwrap_or_else(|e| panic!("{e}"));
-        let mut dv = Dovecot { dir, ca, pop3, pop3s, child, uid, gid };
+        let pop3: SocketAddr = format!("127.0.0.1:{p3}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pop3s: SocketAddr = format!("127.0.0.1:{p3s}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut dv = Dovecot {
+            dir,
+            ca,
+            pop3,
+            pop3s,
+            child,
+            uid,
+            gid,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Ok(mut s) = TcpStream::connect_timeout(&pop3, Duration::from_secs(2)) {
@@ -176,18 +217,24 @@ service anvil {{\n  chroot =\n}}\nservice imap-login {{\n  chroot =\n}}\n{extra}
         for sub in ["", "cur", "new", "tmp"] {
             let p = root.join(sub);
             std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{e}"));
-            std::os::unix::fs::chown(&p, Some(self.uid), Some(self.gid)).unwrap_or_else(|e| panic!("chown: {e}"));
+            std::os::unix::fs::chown(&p, Some(self.uid), Some(self.gid))
+                .unwrap_or_else(|e| panic!("chown: {e}"));
         }
         let path = root.join("new").join(name);
         std::fs::write(&path, content).unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::chown(&path, Some(self.uid), Some(self.gid)).unwrap_or_else(|e| panic!("chown: {e}"));
+        std::os::unix::fs::chown(&path, Some(self.uid), Some(self.gid))
+            .unwrap_or_else(|e| panic!("chown: {e}"));
     }
 
     /// Messages in a user's `cur/` and `new/` (Dovecot keeps its own index files apart).
     pub fn message_count(&self, user: &str) -> usize {
         ["cur", "new"]
             .iter()
-            .map(|s| std::fs::read_dir(self.maildir(user).join(s)).map(|r| r.count()).unwrap_or(0))
+            .map(|s| {
+                std::fs::read_dir(self.maildir(user).join(s))
+                    .map(|r| r.count())
+                    .unwrap_or(0)
+            })
             .sum()
     }
 

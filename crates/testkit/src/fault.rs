@@ -39,9 +39,12 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl FaultProxy {
     pub fn start(target: SocketAddr, fault: Fault) -> FaultProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("proxy bind: {e}"));
+        let listener =
+            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("proxy bind: {e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        listener.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
+        listener
+            .set_nonblocking(true)
+            .unwrap_or_else(|e| panic!("{e}"));
         let stop = Arc::new(AtomicBool::new(false));
         let fired = Arc::new(AtomicBool::new(false));
         let (stop2, fired2) = (stop.clone(), fired.clone());
@@ -59,7 +62,9 @@ impl FaultProxy {
                         let fired = fired2.clone();
                         std::thread::spawn(move || serve(client, target, fault, fired));
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
                     Err(_) => return,
                 }
             }
@@ -154,7 +159,10 @@ fn serve(client: TcpStream, target: SocketAddr, fault: Option<Fault>, fired: Arc
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let command_fault = matches!(fault, Some(Fault::BeforeCommand { .. } | Fault::AfterCommand { .. }));
+        let command_fault = matches!(
+            fault,
+            Some(Fault::BeforeCommand { .. } | Fault::AfterCommand { .. })
+        );
         if !command_fault {
             if to.write_all(&buf[..n]).is_err() {
                 break;
@@ -172,7 +180,9 @@ fn serve(client: TcpStream, target: SocketAddr, fault: Option<Fault>, fired: Arc
                 Some(Fault::AfterCommand { prefix, nth }) => (prefix.as_bytes(), *nth, true),
                 _ => (&b""[..], 0, false),
             };
-            let matches = nth > 0 && line.len() >= prefix.len() && line[..prefix.len()].eq_ignore_ascii_case(prefix);
+            let matches = nth > 0
+                && line.len() >= prefix.len()
+                && line[..prefix.len()].eq_ignore_ascii_case(prefix);
             if matches {
                 count += 1;
                 if count == nth {

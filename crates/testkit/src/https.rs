@@ -40,9 +40,12 @@ impl TestHttps {
                 .with_single_cert(certs, key)
                 .unwrap_or_else(|e| panic!("{e}")),
         );
-        let pages: Arc<HashMap<String, String>> = Arc::new(pages.into_iter().map(|(p, b)| (p.to_string(), b)).collect());
+        let pages: Arc<HashMap<String, String>> =
+            Arc::new(pages.into_iter().map(|(p, b)| (p.to_string(), b)).collect());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        listener.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
+        listener
+            .set_nonblocking(true)
+            .unwrap_or_else(|e| panic!("{e}"));
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -59,18 +62,27 @@ impl TestHttps {
                         std::thread::spawn(move || {
                             let _ = tcp.set_nonblocking(false);
                             let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
-                            let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
                             let mut tls = rustls::StreamOwned::new(conn, tcp);
                             let mut head = Vec::new();
                             let mut b = [0u8; 1024];
-                            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+                            while !head.windows(4).any(|w| w == b"\r\n\r\n")
+                                && head.len() < 16 * 1024
+                            {
                                 match tls.read(&mut b) {
                                     Ok(0) | Err(_) => return,
                                     Ok(n) => head.extend_from_slice(&b[..n]),
                                 }
                             }
                             let text = String::from_utf8_lossy(&head);
-                            let target = text.lines().next().and_then(|l| l.split_whitespace().nth(1)).unwrap_or("/").to_string();
+                            let target = text
+                                .lines()
+                                .next()
+                                .and_then(|l| l.split_whitespace().nth(1))
+                                .unwrap_or("/")
+                                .to_string();
                             if let Ok(mut r) = req.lock() {
                                 r.push(target.clone());
                             }
@@ -84,12 +96,18 @@ impl TestHttps {
                             let _ = tls.flush();
                         });
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
                     Err(_) => return,
                 }
             }
         });
-        TestHttps { addr, requests, stop }
+        TestHttps {
+            addr,
+            requests,
+            stop,
+        }
     }
 }
 

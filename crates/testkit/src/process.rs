@@ -70,14 +70,26 @@ impl BuzonProcess {
         while std::time::Instant::now() < deadline {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(line) => {
-                    if let Some((what, addr)) = line.strip_prefix("buzon: ").and_then(|l| l.split_once(" listening on ")) {
-                        let proto = what.split_whitespace().next().unwrap_or_default().to_string();
+                    if let Some((what, addr)) = line
+                        .strip_prefix("buzon: ")
+                        .and_then(|l| l.split_once(" listening on "))
+                    {
+                        let proto = what
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or_default()
+                            .to_string();
                         if let Ok(a) = addr.trim().parse() {
                             addrs.push((proto, a));
                         }
                     }
                     if line.contains("TLS certificate SHA-256") {
-                        return Self { child, addrs, config_path: config_path.to_path_buf(), data_dir: data_dir.to_path_buf() };
+                        return Self {
+                            child,
+                            addrs,
+                            config_path: config_path.to_path_buf(),
+                            data_dir: data_dir.to_path_buf(),
+                        };
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -85,7 +97,9 @@ impl BuzonProcess {
                         panic!("buzon serve exited early: {status}");
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => panic!("buzon serve closed its stdout before listening"),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("buzon serve closed its stdout before listening")
+                }
             }
         }
         let _ = child.kill();
@@ -93,7 +107,11 @@ impl BuzonProcess {
     }
 
     pub fn addr(&self, proto: &str) -> SocketAddr {
-        self.addrs.iter().find(|(p, _)| p == proto).map(|(_, a)| *a).unwrap_or_else(|| panic!("no {proto} listener in {:?}", self.addrs))
+        self.addrs
+            .iter()
+            .find(|(p, _)| p == proto)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no {proto} listener in {:?}", self.addrs))
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -32,7 +32,11 @@ pub struct TestServer {
 
 impl Default for TestServerBuilder {
     fn default() -> Self {
-        Self { users: Vec::new(), trust_loopback: true, tweak: Vec::new() }
+        Self {
+            users: Vec::new(),
+            trust_loopback: true,
+            tweak: Vec::new(),
+        }
     }
 }
 
@@ -59,14 +63,27 @@ impl TestServerBuilder {
     pub fn start(self) -> TestServer {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let ca = TestCa::new();
-        let cert = ca.issue(&dir.path().join("tls"), &["localhost", "127.0.0.1"], (-1, 30));
+        let cert = ca.issue(
+            &dir.path().join("tls"),
+            &["localhost", "127.0.0.1"],
+            (-1, 30),
+        );
         let mut config = Config::embedded_default(dir.path());
         config.hostname = "test.buzon.invalid".into();
         config.listeners = vec![
-            Listener::new("127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), Protocol::Pop3),
-            Listener::new("127.0.0.1:0".parse().unwrap_or_else(|_| panic!()), Protocol::Pop3s),
+            Listener::new(
+                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
+                Protocol::Pop3,
+            ),
+            Listener::new(
+                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
+                Protocol::Pop3s,
+            ),
         ];
-        config.tls = TlsSource::Files { certificate: cert.cert_path, key: cert.key_path };
+        config.tls = TlsSource::Files {
+            certificate: cert.cert_path,
+            key: cert.key_path,
+        };
         config.auth.hash = buzon_auth::HashParams::fast_for_tests();
         config.auth.throttle.failure_delay = Duration::from_millis(50);
         config.auth.throttle.penalty_base = Duration::from_millis(50);
@@ -76,7 +93,8 @@ impl TestServerBuilder {
         }
         for (name, pw) in &self.users {
             let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
-            buzon_auth::add_user(&config.auth.users_file, name, &stored).unwrap_or_else(|e| panic!("add user: {e}"));
+            buzon_auth::add_user(&config.auth.users_file, name, &stored)
+                .unwrap_or_else(|e| panic!("add user: {e}"));
         }
         for t in self.tweak {
             t(&mut config);
@@ -108,7 +126,11 @@ impl TestServer {
                         return;
                     }
                 };
-                let _ = addr_tx.send(Ok((server.addr(Protocol::Pop3), server.addr(Protocol::Pop3s), server.local_addrs().to_vec())));
+                let _ = addr_tx.send(Ok((
+                    server.addr(Protocol::Pop3),
+                    server.addr(Protocol::Pop3s),
+                    server.local_addrs().to_vec(),
+                )));
                 let _ = stop_rx.await;
                 server.shutdown(Duration::from_secs(5)).await;
             });
@@ -119,27 +141,45 @@ impl TestServer {
             Ok(Err(e)) => panic!("test server failed to start: {e}"),
             Err(e) => panic!("test server did not start: {e}"),
         };
-        TestServer { dir, ca, pop3, pop3s, addrs, config, stop: Some(stop_tx), thread: Some(thread) }
+        TestServer {
+            dir,
+            ca,
+            pop3,
+            pop3s,
+            addrs,
+            config,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
     }
 
     /// The first listener of a protocol (panics if the config has none).
     pub fn addr(&self, protocol: Protocol) -> SocketAddr {
-        self.addrs.iter().find(|(p, _)| *p == protocol).map(|(_, a)| *a).unwrap_or_else(|| panic!("no {protocol:?} listener in {:?}", self.addrs))
+        self.addrs
+            .iter()
+            .find(|(p, _)| *p == protocol)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no {protocol:?} listener in {:?}", self.addrs))
     }
 
     /// The Maildir of a user (created on demand).
     pub fn maildir(&self, user: &str) -> buzon_store::Maildir {
-        buzon_store::Maildir::create(self.mailbox_path(user)).unwrap_or_else(|e| panic!("maildir: {e}"))
+        buzon_store::Maildir::create(self.mailbox_path(user))
+            .unwrap_or_else(|e| panic!("maildir: {e}"))
     }
 
     pub fn mailbox_path(&self, user: &str) -> PathBuf {
-        self.config.mail_dir.join(buzon_auth::mailbox_dir_name(user))
+        self.config
+            .mail_dir
+            .join(buzon_auth::mailbox_dir_name(user))
     }
 
     /// Delivers a message into a user's INBOX.
     pub fn deliver(&self, user: &str, message: &[u8]) -> buzon_store::Delivered {
         let mut r = message;
-        self.maildir(user).deliver(&mut r, None).unwrap_or_else(|e| panic!("deliver: {e}"))
+        self.maildir(user)
+            .deliver(&mut r, None)
+            .unwrap_or_else(|e| panic!("deliver: {e}"))
     }
 
     /// Writes a message file directly (for odd names and content no delivery would make).

@@ -17,7 +17,9 @@ pub struct SmtpClient {
 impl SmtpClient {
     /// Connects and reads the 220 greeting (panics on anything else).
     pub fn connect(addr: SocketAddr) -> SmtpClient {
-        let mut s = SmtpClient { line: LineClient::connect(addr) };
+        let mut s = SmtpClient {
+            line: LineClient::connect(addr),
+        };
         let g = s.reply();
         assert_eq!(g.code, 220, "greeting: {g:?}");
         s
@@ -40,7 +42,12 @@ impl SmtpClient {
             match collector.push(&line) {
                 Ok(Some(r)) => return Ok(r),
                 Ok(None) => {}
-                Err(_) => return Err(format!("not a reply line: {:?}", String::from_utf8_lossy(&line))),
+                Err(_) => {
+                    return Err(format!(
+                        "not a reply line: {:?}",
+                        String::from_utf8_lossy(&line)
+                    ))
+                }
             }
         }
         Err("reply without end".into())
@@ -63,7 +70,9 @@ impl SmtpClient {
     /// for SMTP, one per accepted recipient for LMTP).
     pub fn data(&mut self, message: &[u8], replies: usize) -> Vec<ParsedReply> {
         self.expect("DATA", 354);
-        self.line.send_raw(&encode_data(message)).unwrap_or_else(|e| panic!("send data: {e}"));
+        self.line
+            .send_raw(&encode_data(message))
+            .unwrap_or_else(|e| panic!("send data: {e}"));
         (0..replies).map(|_| self.reply()).collect()
     }
 }

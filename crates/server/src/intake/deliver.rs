@@ -34,7 +34,7 @@ use buzon_store::{Maildir, StoreError};
 
 use super::filter::{Decision, Filters};
 use super::quota::{limits_for, QuotaLimits};
-use super::route::{route, Aliases, AliasError, RouteError, RoutingConfig};
+use super::route::{route, AliasError, Aliases, RouteError, RoutingConfig};
 use super::spool::Spool;
 use super::trace::{ReceivedFrom, Trace};
 use crate::config::Config;
@@ -82,17 +82,22 @@ impl Failure {
     /// The `sysexits.h` code for `buzon deliver`.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::NotLocal | Failure::UnknownUser => 67,            // EX_NOUSER
-            Failure::OverQuota { permanent: true } => 73,               // EX_CANTCREAT
-            Failure::CannotCreate(_) => 73,                             // EX_CANTCREAT
-            Failure::Rejected(_) => 77,                                 // EX_NOPERM
-            Failure::TooBig(_) => 65,                                   // EX_DATAERR
-            Failure::OverQuota { permanent: false } | Failure::NoSpace(_) | Failure::Temporary(_) => 75, // EX_TEMPFAIL
+            Failure::NotLocal | Failure::UnknownUser => 67, // EX_NOUSER
+            Failure::OverQuota { permanent: true } => 73,   // EX_CANTCREAT
+            Failure::CannotCreate(_) => 73,                 // EX_CANTCREAT
+            Failure::Rejected(_) => 77,                     // EX_NOPERM
+            Failure::TooBig(_) => 65,                       // EX_DATAERR
+            Failure::OverQuota { permanent: false }
+            | Failure::NoSpace(_)
+            | Failure::Temporary(_) => 75, // EX_TEMPFAIL
         }
     }
 
     pub fn is_temporary(&self) -> bool {
-        matches!(self, Failure::OverQuota { permanent: false } | Failure::NoSpace(_) | Failure::Temporary(_))
+        matches!(
+            self,
+            Failure::OverQuota { permanent: false } | Failure::NoSpace(_) | Failure::Temporary(_)
+        )
     }
 
     fn from_store(e: &StoreError) -> Failure {
@@ -112,7 +117,9 @@ impl std::fmt::Display for Failure {
             Failure::UnknownUser => f.write_str("no such user"),
             Failure::OverQuota { .. } => f.write_str("the mailbox is over quota"),
             Failure::Rejected(r) => write!(f, "rejected by the recipient's Sieve script: {r}"),
-            Failure::NoSpace(d) | Failure::Temporary(d) | Failure::CannotCreate(d) => f.write_str(d),
+            Failure::NoSpace(d) | Failure::Temporary(d) | Failure::CannotCreate(d) => {
+                f.write_str(d)
+            }
             Failure::TooBig(max) => write!(f, "the message is larger than {max} bytes"),
         }
     }
@@ -149,7 +156,9 @@ pub struct Copy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Stored; `copies` is empty when every mailbox discarded it (Sieve `discard`).
-    Delivered { copies: Vec<Copy> },
+    Delivered {
+        copies: Vec<Copy>,
+    },
     Failed(Failure),
 }
 
@@ -174,7 +183,10 @@ pub enum IntakeError {
     #[error("cannot load the users file: {0}")]
     Users(#[from] buzon_auth::AuthError),
     #[error("cannot read the aliases file {path}: {source} — check `delivery.aliases_file` and its permissions")]
-    AliasesRead { path: PathBuf, source: std::io::Error },
+    AliasesRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Aliases(#[from] AliasError),
 }
@@ -187,7 +199,9 @@ struct Reloading<T> {
 }
 
 fn stamp_of(path: &Path) -> Option<(Option<SystemTime>, u64)> {
-    std::fs::metadata(path).ok().map(|m| (m.modified().ok(), m.len()))
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()))
 }
 
 /// The delivery engine.
@@ -208,7 +222,9 @@ pub struct Deliverer {
 
 impl std::fmt::Debug for Deliverer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deliverer").field("mail_dir", &self.mail_dir).finish_non_exhaustive()
+        f.debug_struct("Deliverer")
+            .field("mail_dir", &self.mail_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -217,12 +233,24 @@ impl Deliverer {
     pub fn new(config: &Config) -> Result<Deliverer, IntakeError> {
         let d = &config.delivery;
         let users_file = config.auth.users_file.clone();
-        let users = Reloading { stamp: stamp_of(&users_file), value: Arc::new(UserDb::load(&users_file)?), path: users_file };
+        let users = Reloading {
+            stamp: stamp_of(&users_file),
+            value: Arc::new(UserDb::load(&users_file)?),
+            path: users_file,
+        };
         let aliases = match &d.aliases_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| IntakeError::AliasesRead { path: path.clone(), source })?;
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| IntakeError::AliasesRead {
+                        path: path.clone(),
+                        source,
+                    })?;
                 let parsed = Aliases::parse(&text, path, &d.routing.local_domains)?;
-                Some(Mutex::new(Reloading { path: path.clone(), stamp: stamp_of(path), value: Arc::new(parsed) }))
+                Some(Mutex::new(Reloading {
+                    path: path.clone(),
+                    stamp: stamp_of(path),
+                    value: Arc::new(parsed),
+                }))
             }
             None => None,
         };
@@ -261,7 +289,9 @@ impl Deliverer {
                     g.value = Arc::new(db);
                     g.stamp = now;
                 }
-                Err(e) => tracing::error!("users file changed but cannot be loaded, keeping the previous version: {e}"),
+                Err(e) => tracing::error!(
+                    "users file changed but cannot be loaded, keeping the previous version: {e}"
+                ),
             }
         }
         Arc::clone(&g.value)
@@ -276,14 +306,19 @@ impl Deliverer {
         if now != g.stamp {
             let loaded = std::fs::read_to_string(&g.path)
                 .map_err(|e| e.to_string())
-                .and_then(|t| Aliases::parse(&t, &g.path, &self.routing.local_domains).map_err(|e| e.to_string()));
+                .and_then(|t| {
+                    Aliases::parse(&t, &g.path, &self.routing.local_domains)
+                        .map_err(|e| e.to_string())
+                });
             match loaded {
                 Ok(a) => {
                     tracing::info!(file = %g.path.display(), aliases = a.len(), "reloaded the aliases file");
                     g.value = Arc::new(a);
                     g.stamp = now;
                 }
-                Err(e) => tracing::error!("aliases file changed but cannot be loaded, keeping the previous version: {e}"),
+                Err(e) => tracing::error!(
+                    "aliases file changed but cannot be loaded, keeping the previous version: {e}"
+                ),
             }
         }
         Arc::clone(&g.value)
@@ -314,18 +349,27 @@ impl Deliverer {
     }
 
     fn limits(&self, users: &UserDb, user: &str) -> QuotaLimits {
-        users.lookup(user).map_or(self.quota, |e| limits_for(self.quota, e))
+        users
+            .lookup(user)
+            .map_or(self.quota, |e| limits_for(self.quota, e))
     }
 
     /// RCPT time: routes the address and checks that no mailbox it reaches is already
     /// over quota (counting the SIZE the client declared). `domain` is `None` for the
     /// bare Postmaster and for `buzon deliver --to user`.
-    pub fn check_recipient(&self, local_part: &str, domain: Option<&str>, declared_size: Option<u64>) -> Result<Vec<String>, Failure> {
+    pub fn check_recipient(
+        &self,
+        local_part: &str,
+        domain: Option<&str>,
+        declared_size: Option<u64>,
+    ) -> Result<Vec<String>, Failure> {
         let users = self.users();
-        let found = route(&self.routing, &users, &self.aliases(), local_part, domain).map_err(|e| match e {
-            RouteError::NotLocal => Failure::NotLocal,
-            RouteError::Unknown => Failure::UnknownUser,
-        })?;
+        let found = route(&self.routing, &users, &self.aliases(), local_part, domain).map_err(
+            |e| match e {
+                RouteError::NotLocal => Failure::NotLocal,
+                RouteError::Unknown => Failure::UnknownUser,
+            },
+        )?;
         for user in &found {
             let limits = self.limits(&users, user);
             if limits.is_unlimited() {
@@ -333,25 +377,46 @@ impl Deliverer {
             }
             let (bytes, messages) = self.usage(user).map_err(|e| Failure::from_store(&e))?;
             if limits.exceeded_by(bytes, messages, declared_size.unwrap_or(0), 1) {
-                tracing::info!(user, bytes, messages, ?limits, "recipient refused: over quota");
-                return Err(Failure::OverQuota { permanent: self.over_quota_permanent });
+                tracing::info!(
+                    user,
+                    bytes,
+                    messages,
+                    ?limits,
+                    "recipient refused: over quota"
+                );
+                return Err(Failure::OverQuota {
+                    permanent: self.over_quota_permanent,
+                });
             }
         }
         Ok(found)
     }
 
     /// Delivers a complete message to accepted recipients; one outcome per group.
-    pub fn deliver(&self, msg: &Incoming<'_>, recipients: &[Recipient], grouping: Grouping) -> Vec<Outcome> {
+    pub fn deliver(
+        &self,
+        msg: &Incoming<'_>,
+        recipients: &[Recipient],
+        grouping: Grouping,
+    ) -> Vec<Outcome> {
         let header_bytes = match msg.spool.header_section(MAX_HEADER_SECTION) {
             Ok(h) => h,
             Err(e) => {
                 let f = Failure::Temporary(format!("cannot read the spooled message: {e}"));
-                let n = if grouping == Grouping::Together { 1 } else { recipients.len() };
+                let n = if grouping == Grouping::Together {
+                    1
+                } else {
+                    recipients.len()
+                };
                 return vec![Outcome::Failed(f); n];
             }
         };
         let headers = buzon_sieve::parse_headers(&header_bytes);
-        let existing = if msg.keep_existing_trace { leading_trace(&headers) } else { (false, Vec::new()) };
+        let existing = if msg.keep_existing_trace {
+            leading_trace(&headers)
+        } else {
+            (false, Vec::new())
+        };
         let size = msg.spool.wire_size();
         let users = self.users();
         let now = super::trace::now();
@@ -360,9 +425,14 @@ impl Deliverer {
         for rcpt in recipients {
             let mut plans = Vec::with_capacity(rcpt.users.len());
             for user in &rcpt.users {
-                let decision = self.filters.decide(user, msg.return_path, &rcpt.address, &headers, size);
+                let decision =
+                    self.filters
+                        .decide(user, msg.return_path, &rcpt.address, &headers, size);
                 let skip_return_path = existing.0;
-                let skip_delivered_to = existing.1.iter().any(|d| d.eq_ignore_ascii_case(&rcpt.address));
+                let skip_delivered_to = existing
+                    .1
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&rcpt.address));
                 let trace = Trace {
                     return_path: msg.return_path,
                     delivered_to: &rcpt.address,
@@ -376,16 +446,24 @@ impl Deliverer {
                     Decision::Discard => PlanStatus::Discard,
                     Decision::Reject(reason) => PlanStatus::Reject(reason),
                     Decision::Deliver(folders) => {
-                        let copy_size = buzon_pop3_proto::wire::WireSize::of(&trace).saturating_add(size);
+                        let copy_size =
+                            buzon_pop3_proto::wire::WireSize::of(&trace).saturating_add(size);
                         match self.quota_check(&users, user, copy_size, folders.len() as u64) {
                             Ok(()) => PlanStatus::Deliver(folders),
                             Err(f) if f.is_temporary() => PlanStatus::Fail(f),
-                            Err(f @ Failure::OverQuota { .. }) => PlanStatus::OverQuotaPermanent(folders, f),
+                            Err(f @ Failure::OverQuota { .. }) => {
+                                PlanStatus::OverQuotaPermanent(folders, f)
+                            }
                             Err(f) => PlanStatus::Fail(f),
                         }
                     }
                 };
-                plans.push(Plan { user: user.clone(), address: rcpt.address.clone(), trace, status });
+                plans.push(Plan {
+                    user: user.clone(),
+                    address: rcpt.address.clone(),
+                    trace,
+                    status,
+                });
             }
             plans_per_rcpt.push(plans);
         }
@@ -397,7 +475,13 @@ impl Deliverer {
         groups.into_iter().map(|g| self.run_group(msg, g)).collect()
     }
 
-    fn quota_check(&self, users: &UserDb, user: &str, copy_size: u64, copies: u64) -> Result<(), Failure> {
+    fn quota_check(
+        &self,
+        users: &UserDb,
+        user: &str,
+        copy_size: u64,
+        copies: u64,
+    ) -> Result<(), Failure> {
         let limits = self.limits(users, user);
         if limits.is_unlimited() {
             return Ok(());
@@ -405,19 +489,26 @@ impl Deliverer {
         let (bytes, messages) = self.usage(user).map_err(|e| Failure::from_store(&e))?;
         if limits.exceeded_by(bytes, messages, copy_size.saturating_mul(copies), copies) {
             tracing::info!(user, bytes, messages, ?limits, "over quota");
-            return Err(Failure::OverQuota { permanent: self.over_quota_permanent });
+            return Err(Failure::OverQuota {
+                permanent: self.over_quota_permanent,
+            });
         }
         Ok(())
     }
 
     fn run_group(&self, msg: &Incoming<'_>, plans: Vec<Plan>) -> Outcome {
-        if let Some(p) = plans.iter().find(|p| matches!(&p.status, PlanStatus::Fail(f) if f.is_temporary())) {
+        if let Some(p) = plans
+            .iter()
+            .find(|p| matches!(&p.status, PlanStatus::Fail(f) if f.is_temporary()))
+        {
             if let PlanStatus::Fail(f) = &p.status {
                 tracing::warn!(id = msg.id, user = %p.user, to = %p.address, "temporary failure, nothing delivered to this group: {f}");
                 return Outcome::Failed(f.clone());
             }
         }
-        let accepting = plans.iter().any(|p| matches!(p.status, PlanStatus::Deliver(_) | PlanStatus::Discard));
+        let accepting = plans
+            .iter()
+            .any(|p| matches!(p.status, PlanStatus::Deliver(_) | PlanStatus::Discard));
         if !accepting {
             let first = plans.iter().find_map(|p| match &p.status {
                 PlanStatus::Reject(r) => Some(Failure::Rejected(r.clone())),
@@ -470,7 +561,11 @@ impl Deliverer {
                 Ok(d) => {
                     tracing::info!(target: "buzon::delivery", id = msg.id, from = msg.return_path, to = %p.address, user = %p.user,
                         folder = folder.as_deref().unwrap_or("INBOX"), size = d.size, uidl = %d.uidl, "delivered");
-                    copies.push(Copy { user: p.user.clone(), folder, uidl: d.uidl });
+                    copies.push(Copy {
+                        user: p.user.clone(),
+                        folder,
+                        uidl: d.uidl,
+                    });
                 }
                 Err(e) => {
                     // Copies moved before this one stay; the sender retries and those
@@ -484,7 +579,12 @@ impl Deliverer {
         Outcome::Delivered { copies }
     }
 
-    fn prepare_copy(&self, msg: &Incoming<'_>, plan: &Plan, folder: Option<&str>) -> Result<buzon_store::Prepared, StoreError> {
+    fn prepare_copy(
+        &self,
+        msg: &Incoming<'_>,
+        plan: &Plan,
+        folder: Option<&str>,
+    ) -> Result<buzon_store::Prepared, StoreError> {
         let inbox = Maildir::create(self.maildir_root(&plan.user))?;
         let target = match folder {
             None => inbox,
@@ -492,12 +592,20 @@ impl Deliverer {
         };
         // Once per Maildir and process: remove what interrupted deliveries left in tmp/
         // (the Maildir convention's 36 hours, so no delivery in progress is touched).
-        let first = self.cleaned.lock().unwrap_or_else(|p| p.into_inner()).insert(target.root().to_path_buf());
+        let first = self
+            .cleaned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(target.root().to_path_buf());
         if first {
             match target.clean_tmp(std::time::Duration::from_secs(36 * 3600)) {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(maildir = %target.root().display(), removed = n, "removed leftovers of interrupted deliveries from tmp/"),
-                Err(e) => tracing::warn!(maildir = %target.root().display(), "cannot clean tmp/: {e}"),
+                Ok(n) => {
+                    tracing::info!(maildir = %target.root().display(), removed = n, "removed leftovers of interrupted deliveries from tmp/")
+                }
+                Err(e) => {
+                    tracing::warn!(maildir = %target.root().display(), "cannot clean tmp/: {e}")
+                }
             }
         }
         let mut reader = Cursor::new(&plan.trace[..]).chain(msg.spool.reader());
@@ -557,11 +665,18 @@ mod tests {
         for (f, code, status, exit) in table {
             let r = f.reply();
             assert_eq!(r.code(), code, "{f:?}");
-            assert_eq!(r.status().map(|s| s.to_string()).as_deref(), Some(status), "{f:?}");
+            assert_eq!(
+                r.status().map(|s| s.to_string()).as_deref(),
+                Some(status),
+                "{f:?}"
+            );
             assert_eq!(f.exit_code(), exit, "{f:?}");
             assert_eq!(f.is_temporary(), code < 500, "{f:?}");
         }
-        assert!(Failure::Rejected("Go away".into()).reply().text().contains("Go away"));
+        assert!(Failure::Rejected("Go away".into())
+            .reply()
+            .text()
+            .contains("Go away"));
     }
 
     #[test]

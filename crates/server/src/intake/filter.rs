@@ -43,18 +43,24 @@ pub struct Filters {
 
 impl std::fmt::Debug for Filters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Filters").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Filters")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
 impl Filters {
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf(), cache: Mutex::new(HashMap::new()) }
+        Self {
+            dir: dir.to_path_buf(),
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The script file of `user`.
     pub fn script_path(&self, user: &str) -> PathBuf {
-        self.dir.join(format!("{}.sieve", buzon_auth::mailbox_dir_name(user)))
+        self.dir
+            .join(format!("{}.sieve", buzon_auth::mailbox_dir_name(user)))
     }
 
     /// The compiled script of `user`: `None` without a script file, `Some(Err)` when it
@@ -77,21 +83,39 @@ impl Filters {
             }
         }
         let script = if meta.len() > MAX_SCRIPT {
-            Err(format!("{} is {} bytes; the limit is {MAX_SCRIPT}", path.display(), meta.len()))
+            Err(format!(
+                "{} is {} bytes; the limit is {MAX_SCRIPT}",
+                path.display(),
+                meta.len()
+            ))
         } else {
             match std::fs::read(&path) {
                 Ok(bytes) => match String::from_utf8(bytes) {
-                    Ok(text) => buzon_sieve::compile(&text).map(Arc::new).map_err(|e| format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message)),
-                    Err(_) => Err(format!("{} is not UTF-8 text (RFC 5228 §2.2)", path.display())),
+                    Ok(text) => buzon_sieve::compile(&text).map(Arc::new).map_err(|e| {
+                        format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.message)
+                    }),
+                    Err(_) => Err(format!(
+                        "{} is not UTF-8 text (RFC 5228 §2.2)",
+                        path.display()
+                    )),
                 },
                 Err(e) => Err(format!("cannot read {}: {e}", path.display())),
             }
         };
         match &script {
             Ok(_) => tracing::info!(user, script = %path.display(), "compiled Sieve script"),
-            Err(e) => tracing::error!(user, "Sieve script does not compile, mail goes to INBOX until it is fixed: {e}"),
+            Err(e) => tracing::error!(
+                user,
+                "Sieve script does not compile, mail goes to INBOX until it is fixed: {e}"
+            ),
         }
-        self.lock().insert(key, Cached { stamp, script: script.clone() });
+        self.lock().insert(
+            key,
+            Cached {
+                stamp,
+                script: script.clone(),
+            },
+        );
         Some(script)
     }
 
@@ -102,7 +126,14 @@ impl Filters {
 
     /// Runs `user`'s script on a message; without a script the message goes to INBOX.
     /// `from` is the reverse-path, `to` the recipient address as given in RCPT TO.
-    pub fn decide(&self, user: &str, from: &str, to: &str, headers: &[Header], size: u64) -> Decision {
+    pub fn decide(
+        &self,
+        user: &str,
+        from: &str,
+        to: &str,
+        headers: &[Header],
+        size: u64,
+    ) -> Decision {
         let script = match self.script(user) {
             None => return Decision::Deliver(vec![None]),
             Some(Ok(s)) => s,
@@ -111,7 +142,10 @@ impl Filters {
                 return Decision::Deliver(vec![None]);
             }
         };
-        let outcome = script.evaluate(&buzon_sieve::Envelope { from, to }, &buzon_sieve::Message { headers, size });
+        let outcome = script.evaluate(
+            &buzon_sieve::Envelope { from, to },
+            &buzon_sieve::Message { headers, size },
+        );
         if !outcome.errors.is_empty() {
             tracing::warn!(user, errors = ?outcome.errors, "Sieve script failed while running; delivering to INBOX");
             return Decision::Deliver(vec![None]);
@@ -122,7 +156,9 @@ impl Filters {
                 Action::Keep => push_unique(&mut folders, None),
                 Action::FileInto { folder } => push_unique(&mut folders, map_folder(user, &folder)),
                 Action::Discard => return Decision::Discard,
-                Action::Reject { reason } | Action::Ereject { reason } => return Decision::Reject(reason),
+                Action::Reject { reason } | Action::Ereject { reason } => {
+                    return Decision::Reject(reason)
+                }
             }
         }
         if folders.is_empty() {
@@ -145,7 +181,9 @@ pub fn map_folder(user: &str, name: &str) -> Option<String> {
         return None;
     }
     let rest = match trimmed.get(..6) {
-        Some(p) if p.eq_ignore_ascii_case("INBOX.") || p.eq_ignore_ascii_case("INBOX/") => &trimmed[6..],
+        Some(p) if p.eq_ignore_ascii_case("INBOX.") || p.eq_ignore_ascii_case("INBOX/") => {
+            &trimmed[6..]
+        }
         _ => trimmed,
     };
     let folder = rest.replace('/', ".");
@@ -168,9 +206,15 @@ mod tests {
         assert_eq!(map_folder("u", "INBOX"), None);
         assert_eq!(map_folder("u", "inbox"), None);
         assert_eq!(map_folder("u", "Junk"), Some("Junk".into()));
-        assert_eq!(map_folder("u", "INBOX.Lists.rust"), Some("Lists.rust".into()));
+        assert_eq!(
+            map_folder("u", "INBOX.Lists.rust"),
+            Some("Lists.rust".into())
+        );
         assert_eq!(map_folder("u", "INBOX/Work"), Some("Work".into()));
-        assert_eq!(map_folder("u", "Work/Projects"), Some("Work.Projects".into()));
+        assert_eq!(
+            map_folder("u", "Work/Projects"),
+            Some("Work.Projects".into())
+        );
         assert_eq!(map_folder("u", "../etc"), None);
         assert_eq!(map_folder("u", ""), None);
     }
@@ -180,17 +224,43 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = Filters::new(dir.path());
         let h = buzon_sieve::parse_headers(b"Subject: hello\n\n");
-        assert_eq!(f.decide("Alice", "a@x", "alice@y", &h, 10), Decision::Deliver(vec![None]));
-        std::fs::write(dir.path().join("alice.sieve"), "require \"fileinto\"; fileinto \"Junk\";").unwrap();
-        assert_eq!(f.decide("Alice", "a@x", "alice@y", &h, 10), Decision::Deliver(vec![Some("Junk".into())]));
+        assert_eq!(
+            f.decide("Alice", "a@x", "alice@y", &h, 10),
+            Decision::Deliver(vec![None])
+        );
+        std::fs::write(
+            dir.path().join("alice.sieve"),
+            "require \"fileinto\"; fileinto \"Junk\";",
+        )
+        .unwrap();
+        assert_eq!(
+            f.decide("Alice", "a@x", "alice@y", &h, 10),
+            Decision::Deliver(vec![Some("Junk".into())])
+        );
         // A broken script: INBOX.
         std::fs::write(dir.path().join("alice.sieve"), "if header :bogus \"x\" {").unwrap();
-        assert_eq!(f.decide("Alice", "a@x", "alice@y", &h, 10), Decision::Deliver(vec![None]));
-        std::fs::write(dir.path().join("alice.sieve"), "require \"reject\"; reject \"no thanks\";").unwrap();
-        assert_eq!(f.decide("alice", "a@x", "alice@y", &h, 10), Decision::Reject("no thanks".into()));
+        assert_eq!(
+            f.decide("Alice", "a@x", "alice@y", &h, 10),
+            Decision::Deliver(vec![None])
+        );
+        std::fs::write(
+            dir.path().join("alice.sieve"),
+            "require \"reject\"; reject \"no thanks\";",
+        )
+        .unwrap();
+        assert_eq!(
+            f.decide("alice", "a@x", "alice@y", &h, 10),
+            Decision::Reject("no thanks".into())
+        );
         std::fs::write(dir.path().join("alice.sieve"), "discard;").unwrap();
-        assert_eq!(f.decide("alice", "a@x", "alice@y", &h, 10), Decision::Discard);
+        assert_eq!(
+            f.decide("alice", "a@x", "alice@y", &h, 10),
+            Decision::Discard
+        );
         std::fs::remove_file(dir.path().join("alice.sieve")).unwrap();
-        assert_eq!(f.decide("alice", "a@x", "alice@y", &h, 10), Decision::Deliver(vec![None]));
+        assert_eq!(
+            f.decide("alice", "a@x", "alice@y", &h, 10),
+            Decision::Deliver(vec![None])
+        );
     }
 }

@@ -57,7 +57,10 @@ impl Intake {
         };
         Ok(Intake {
             deliverer,
-            lmtp: SessionConfig { mode: Mode::Lmtp, ..base.clone() },
+            lmtp: SessionConfig {
+                mode: Mode::Lmtp,
+                ..base.clone()
+            },
             smtp: base,
             command_timeout: config.smtp.command_timeout,
             data_timeout: config.smtp.data_timeout,
@@ -79,11 +82,21 @@ fn clean_spool(dir: &Path) {
 }
 
 /// A TCP connection to an LMTP or SMTP listener.
-pub(crate) async fn handle_tcp(shared: Arc<Shared>, tcp: TcpStream, mut peer: SocketAddr, spec: &Listener) {
+pub(crate) async fn handle_tcp(
+    shared: Arc<Shared>,
+    tcp: TcpStream,
+    mut peer: SocketAddr,
+    spec: &Listener,
+) {
     let _ = tcp.set_nodelay(true);
     crate::set_keepalive(&tcp);
     let limits = &shared.config.limits;
-    if shared.config.proxy_trusted.iter().any(|n| n.contains(peer.ip())) {
+    if shared
+        .config
+        .proxy_trusted
+        .iter()
+        .any(|n| n.contains(peer.ip()))
+    {
         match timeout(limits.handshake_timeout, crate::read_proxy_header(&tcp)).await {
             Ok(Ok(Some(real))) => peer = real,
             Ok(Ok(None)) => {}
@@ -100,17 +113,29 @@ pub(crate) async fn handle_tcp(shared: Arc<Shared>, tcp: TcpStream, mut peer: So
         _ => (Mode::Smtp, shared.config.smtp.max_connections_per_ip),
     };
     let mut stream = Stream::Plain(tcp);
-    let _guard = match intake.registry.connect(peer.ip(), limits.max_connections, per_ip) {
+    let _guard = match intake
+        .registry
+        .connect(peer.ip(), limits.max_connections, per_ip)
+    {
         Ok(g) => g,
         Err(why) => {
-            let r = reply::too_many_connections(&shared.config.smtp.hostname, why == Refusal::PerIp);
+            let r =
+                reply::too_many_connections(&shared.config.smtp.hostname, why == Refusal::PerIp);
             tracing::warn!(remote = %peer, "refused: {}", r.text());
             let _ = timeout(limits.write_timeout, stream.write_all(&r.to_bytes())).await;
             let _ = timeout(limits.write_timeout, stream.shutdown()).await;
             return;
         }
     };
-    session::serve(Arc::clone(&shared), intake, stream, Some(peer), mode, spec.starttls).await;
+    session::serve(
+        Arc::clone(&shared),
+        intake,
+        stream,
+        Some(peer),
+        mode,
+        spec.starttls,
+    )
+    .await;
 }
 
 /// Binds a UNIX socket listener: a stale socket file left by a crash is replaced, a live
@@ -120,11 +145,19 @@ pub(crate) fn bind_unix(path: &Path, mode: u32) -> std::io::Result<UnixListener>
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_socket() => {
             if std::os::unix::net::UnixStream::connect(path).is_ok() {
-                return Err(std::io::Error::new(std::io::ErrorKind::AddrInUse, "another server is listening on this socket"));
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another server is listening on this socket",
+                ));
             }
             std::fs::remove_file(path)?;
         }
-        Ok(_) => return Err(std::io::Error::new(std::io::ErrorKind::AlreadyExists, "the path exists and is not a socket")),
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket",
+            ))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
@@ -155,15 +188,22 @@ pub(crate) async fn unix_accept_loop(shared: Arc<Shared>, listener: UnixListener
                     let limits = &shared.config.limits;
                     let intake = Arc::clone(&shared.intake);
                     let mut stream = Stream::Unix(unix);
-                    let _guard = match intake.registry.connect(local, limits.max_connections, limits.max_connections) {
+                    let _guard = match intake.registry.connect(
+                        local,
+                        limits.max_connections,
+                        limits.max_connections,
+                    ) {
                         Ok(g) => g,
                         Err(_) => {
-                            let r = reply::too_many_connections(&shared.config.smtp.hostname, false);
-                            let _ = timeout(limits.write_timeout, stream.write_all(&r.to_bytes())).await;
+                            let r =
+                                reply::too_many_connections(&shared.config.smtp.hostname, false);
+                            let _ = timeout(limits.write_timeout, stream.write_all(&r.to_bytes()))
+                                .await;
                             return;
                         }
                     };
-                    session::serve(Arc::clone(&shared), intake, stream, None, Mode::Lmtp, false).await;
+                    session::serve(Arc::clone(&shared), intake, stream, None, Mode::Lmtp, false)
+                        .await;
                 });
             }
             Err(e) => {

@@ -31,8 +31,18 @@ impl QuotaLimits {
 
     /// True if a mailbox using `bytes`/`messages` has no room for `add_messages` more
     /// messages of `add_bytes` in total.
-    pub fn exceeded_by(&self, bytes: u64, messages: u64, add_bytes: u64, add_messages: u64) -> bool {
-        self.bytes.is_some_and(|l| bytes.saturating_add(add_bytes) > l) || self.messages.is_some_and(|l| messages.saturating_add(add_messages) > l)
+    pub fn exceeded_by(
+        &self,
+        bytes: u64,
+        messages: u64,
+        add_bytes: u64,
+        add_messages: u64,
+    ) -> bool {
+        self.bytes
+            .is_some_and(|l| bytes.saturating_add(add_bytes) > l)
+            || self
+                .messages
+                .is_some_and(|l| messages.saturating_add(add_messages) > l)
     }
 }
 
@@ -61,7 +71,9 @@ pub fn limits_for(defaults: QuotaLimits, entry: &UserEntry) -> QuotaLimits {
                 }
             }
             Ok(None) => {}
-            Err(why) => tracing::warn!(user = %entry.name, field = %key, value, "quota rule skipped: {why}"),
+            Err(why) => {
+                tracing::warn!(user = %entry.name, field = %key, value, "quota rule skipped: {why}")
+            }
         }
     }
     limits
@@ -76,7 +88,9 @@ struct Rule {
 
 /// `Ok(None)`: a rule for another mailbox, which Buzón does not apply.
 fn parse_rule(value: &str) -> Result<Option<Rule>, String> {
-    let (mailbox, limits) = value.split_once(':').ok_or_else(|| "expected MAILBOX:LIMIT, e.g. *:storage=1G".to_string())?;
+    let (mailbox, limits) = value
+        .split_once(':')
+        .ok_or_else(|| "expected MAILBOX:LIMIT, e.g. *:storage=1G".to_string())?;
     if mailbox != "*" {
         return Ok(None);
     }
@@ -86,9 +100,19 @@ fn parse_rule(value: &str) -> Result<Option<Rule>, String> {
         match key.trim().to_ascii_lowercase().as_str() {
             "storage" => rule.bytes = Some(parse_amount(v, 1024)?),
             "bytes" => rule.bytes = Some(parse_amount(v, 1)?),
-            "messages" => rule.messages = Some(v.trim().parse().map_err(|_| format!("messages={v:?} is not a number"))?),
+            "messages" => {
+                rule.messages = Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| format!("messages={v:?} is not a number"))?,
+                )
+            }
             "ignore" | "none" => rule.ignore = true,
-            other => return Err(format!("unknown limit {other:?}; use storage=, bytes= or messages=")),
+            other => {
+                return Err(format!(
+                    "unknown limit {other:?}; use storage=, bytes= or messages="
+                ))
+            }
         }
     }
     Ok(Some(rule))
@@ -99,9 +123,12 @@ fn parse_rule(value: &str) -> Result<Option<Rule>, String> {
 fn parse_amount(v: &str, bare: u64) -> Result<u64, String> {
     let v = v.trim();
     if v.starts_with('+') || v.starts_with('-') || v.ends_with('%') {
-        return Err(format!("relative value {v:?} is not supported; give an absolute size"));
+        return Err(format!(
+            "relative value {v:?} is not supported; give an absolute size"
+        ));
     }
-    crate::config::parse_size_with(v, bare).ok_or_else(|| format!("{v:?} is not a size; write e.g. 1G, 500M or 1048576B"))
+    crate::config::parse_size_with(v, bare)
+        .ok_or_else(|| format!("{v:?} is not a size; write e.g. 1G, 500M or 1048576B"))
 }
 
 #[cfg(test)]
@@ -109,30 +136,84 @@ mod tests {
     use super::*;
 
     fn entry(extra: &[(&str, &str)]) -> UserEntry {
-        UserEntry { name: "u".into(), password: "{PLAIN}x".into(), extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), home: None }
+        UserEntry {
+            name: "u".into(),
+            password: "{PLAIN}x".into(),
+            extra: extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            home: None,
+        }
     }
 
     #[test]
     fn rules() {
-        let d = QuotaLimits { bytes: Some(100), messages: None };
+        let d = QuotaLimits {
+            bytes: Some(100),
+            messages: None,
+        };
         assert_eq!(limits_for(d, &entry(&[])), d);
-        assert_eq!(limits_for(d, &entry(&[("userdb_quota_rule", "*:storage=1G")])).bytes, Some(1 << 30));
-        assert_eq!(limits_for(d, &entry(&[("userdb_quota_rule", "*:storage=1024")])).bytes, Some(1 << 20));
-        assert_eq!(limits_for(d, &entry(&[("quota_rule", "*:bytes=5000")])).bytes, Some(5000));
-        let l = limits_for(d, &entry(&[("userdb_quota_rule", "*:storage=2M"), ("userdb_quota_rule2", "*:messages=10")]));
-        assert_eq!(l, QuotaLimits { bytes: Some(2 << 20), messages: Some(10) });
-        assert_eq!(limits_for(d, &entry(&[("userdb_quota_rule", "*:bytes=1k:messages=3")])), QuotaLimits { bytes: Some(1024), messages: Some(3) });
+        assert_eq!(
+            limits_for(d, &entry(&[("userdb_quota_rule", "*:storage=1G")])).bytes,
+            Some(1 << 30)
+        );
+        assert_eq!(
+            limits_for(d, &entry(&[("userdb_quota_rule", "*:storage=1024")])).bytes,
+            Some(1 << 20)
+        );
+        assert_eq!(
+            limits_for(d, &entry(&[("quota_rule", "*:bytes=5000")])).bytes,
+            Some(5000)
+        );
+        let l = limits_for(
+            d,
+            &entry(&[
+                ("userdb_quota_rule", "*:storage=2M"),
+                ("userdb_quota_rule2", "*:messages=10"),
+            ]),
+        );
+        assert_eq!(
+            l,
+            QuotaLimits {
+                bytes: Some(2 << 20),
+                messages: Some(10)
+            }
+        );
+        assert_eq!(
+            limits_for(d, &entry(&[("userdb_quota_rule", "*:bytes=1k:messages=3")])),
+            QuotaLimits {
+                bytes: Some(1024),
+                messages: Some(3)
+            }
+        );
         assert!(limits_for(d, &entry(&[("userdb_quota_rule", "*:ignore")])).is_unlimited());
-        assert_eq!(limits_for(d, &entry(&[("userdb_quota_rule", "*:storage=0")])).bytes, None);
+        assert_eq!(
+            limits_for(d, &entry(&[("userdb_quota_rule", "*:storage=0")])).bytes,
+            None
+        );
         // Unsupported forms leave the defaults alone.
-        for bad in ["Trash:storage=+10M", "*:storage=+10M", "*:storage=50%", "*:frobs=1", "nonsense"] {
-            assert_eq!(limits_for(d, &entry(&[("userdb_quota_rule", bad)])), d, "{bad}");
+        for bad in [
+            "Trash:storage=+10M",
+            "*:storage=+10M",
+            "*:storage=50%",
+            "*:frobs=1",
+            "nonsense",
+        ] {
+            assert_eq!(
+                limits_for(d, &entry(&[("userdb_quota_rule", bad)])),
+                d,
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn exceeded() {
-        let l = QuotaLimits { bytes: Some(100), messages: Some(2) };
+        let l = QuotaLimits {
+            bytes: Some(100),
+            messages: Some(2),
+        };
         assert!(!l.exceeded_by(50, 1, 50, 1));
         assert!(l.exceeded_by(50, 1, 51, 1));
         assert!(l.exceeded_by(0, 2, 1, 1));

@@ -64,7 +64,12 @@ impl Aliases {
     /// Parses the aliases file text. Targets with a domain must be in a local domain
     /// (aliases never forward mail elsewhere).
     pub fn parse(text: &str, path: &Path, local_domains: &[String]) -> Result<Aliases, AliasError> {
-        let err = |line: usize, problem: String, fix: &'static str| AliasError { path: path.display().to_string(), line, problem, fix };
+        let err = |line: usize, problem: String, fix: &'static str| AliasError {
+            path: path.display().to_string(),
+            line,
+            problem,
+            fix,
+        };
         let mut map: HashMap<String, Vec<String>> = HashMap::new();
         let mut lines_of: HashMap<String, usize> = HashMap::new();
         for (i, raw) in text.lines().enumerate() {
@@ -74,11 +79,19 @@ impl Aliases {
                 continue;
             }
             let Some((name, targets)) = line.split_once(':') else {
-                return Err(err(no, format!("{line:?} has no ':'"), "write `alias: user1, user2`"));
+                return Err(err(
+                    no,
+                    format!("{line:?} has no ':'"),
+                    "write `alias: user1, user2`",
+                ));
             };
             let name = name.trim().to_ascii_lowercase();
             if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '@') {
-                return Err(err(no, format!("alias name {name:?} is not a local part"), "use a bare name such as `postmaster`, without a domain"));
+                return Err(err(
+                    no,
+                    format!("alias name {name:?} is not a local part"),
+                    "use a bare name such as `postmaster`, without a domain",
+                ));
             }
             let mut list = Vec::new();
             for t in targets.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -95,17 +108,29 @@ impl Aliases {
                 list.push(local);
             }
             if list.is_empty() {
-                return Err(err(no, format!("alias {name:?} has no targets"), "list one or more users after the ':'"));
+                return Err(err(
+                    no,
+                    format!("alias {name:?} has no targets"),
+                    "list one or more users after the ':'",
+                ));
             }
             if let Some(first) = lines_of.insert(name.clone(), no) {
-                return Err(err(no, format!("alias {name:?} is already defined on line {first}"), "merge the two lines into one"));
+                return Err(err(
+                    no,
+                    format!("alias {name:?} is already defined on line {first}"),
+                    "merge the two lines into one",
+                ));
             }
             map.insert(name, list);
         }
         let aliases = Aliases { map };
         for name in aliases.map.keys() {
             if let Err(why) = aliases.expand_names(name) {
-                return Err(err(lines_of.get(name).copied().unwrap_or(0), format!("alias {name:?}: {why}"), "remove the loop or flatten the nesting"));
+                return Err(err(
+                    lines_of.get(name).copied().unwrap_or(0),
+                    format!("alias {name:?}: {why}"),
+                    "remove the loop or flatten the nesting",
+                ));
             }
         }
         Ok(aliases)
@@ -131,7 +156,14 @@ impl Aliases {
         Ok(out)
     }
 
-    fn walk(&self, name: &str, depth: usize, stack: &mut Vec<String>, seen: &mut BTreeSet<String>, out: &mut Vec<String>) -> Result<(), String> {
+    fn walk(
+        &self,
+        name: &str,
+        depth: usize,
+        stack: &mut Vec<String>,
+        seen: &mut BTreeSet<String>,
+        out: &mut Vec<String>,
+    ) -> Result<(), String> {
         if depth > MAX_DEPTH {
             return Err(format!("nested more than {MAX_DEPTH} levels deep"));
         }
@@ -158,7 +190,13 @@ pub fn normalize_domain(d: &str) -> String {
 
 /// Routes a recipient (`domain` is `None` for the bare Postmaster) to user names as
 /// written in the users file. Never returns an empty list.
-pub fn route(config: &RoutingConfig, users: &UserDb, aliases: &Aliases, local_part: &str, domain: Option<&str>) -> Result<Vec<String>, RouteError> {
+pub fn route(
+    config: &RoutingConfig,
+    users: &UserDb,
+    aliases: &Aliases,
+    local_part: &str,
+    domain: Option<&str>,
+) -> Result<Vec<String>, RouteError> {
     let domain = match domain {
         Some(d) => {
             let d = normalize_domain(d);
@@ -171,7 +209,11 @@ pub fn route(config: &RoutingConfig, users: &UserDb, aliases: &Aliases, local_pa
     };
     let local = local_part.to_ascii_lowercase();
     let mut candidates = vec![local.clone()];
-    if let Some(delim) = config.recipient_delimiter.as_deref().filter(|d| !d.is_empty()) {
+    if let Some(delim) = config
+        .recipient_delimiter
+        .as_deref()
+        .filter(|d| !d.is_empty())
+    {
         if let Some((base, _detail)) = local.split_once(delim) {
             if !base.is_empty() {
                 candidates.push(base.to_string());
@@ -188,10 +230,16 @@ pub fn route(config: &RoutingConfig, users: &UserDb, aliases: &Aliases, local_pa
                 match users.lookup(&target) {
                     Some(u) if !found.contains(&u.name) => found.push(u.name.clone()),
                     Some(_) => {}
-                    None => tracing::warn!(alias = %name, target = %target, "alias target is not a user; skipped"),
+                    None => {
+                        tracing::warn!(alias = %name, target = %target, "alias target is not a user; skipped")
+                    }
                 }
             }
-            return if found.is_empty() { Err(RouteError::Unknown) } else { Ok(found) };
+            return if found.is_empty() {
+                Err(RouteError::Unknown)
+            } else {
+                Ok(found)
+            };
         }
     }
     if let Some(user) = domain.as_ref().and_then(|d| config.catch_all.get(d)) {
@@ -212,7 +260,8 @@ mod tests {
 
     fn db(names: &[&str]) -> UserDb {
         let text: String = names.iter().map(|n| format!("{n}:{{PLAIN}}x\n")).collect();
-        UserDb::from_bytes(Path::new("users"), text.as_bytes(), None).unwrap_or_else(|e| panic!("{e}"))
+        UserDb::from_bytes(Path::new("users"), text.as_bytes(), None)
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn config() -> RoutingConfig {
@@ -224,7 +273,12 @@ mod tests {
     }
 
     fn aliases(text: &str) -> Aliases {
-        Aliases::parse(text, Path::new("aliases"), &["example.com".into(), "localhost".into()]).unwrap_or_else(|e| panic!("{e}"))
+        Aliases::parse(
+            text,
+            Path::new("aliases"),
+            &["example.com".into(), "localhost".into()],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -236,24 +290,55 @@ mod tests {
         assert_eq!(r("alice", Some("example.com")), Ok(vec!["alice".into()]));
         assert_eq!(r("ALICE", Some("Example.COM.")), Ok(vec!["alice".into()]));
         assert_eq!(r("bob", Some("example.com")), Ok(vec!["Bob".into()]));
-        assert_eq!(r("alice+lists", Some("example.com")), Ok(vec!["alice".into()]));
-        assert_eq!(r("a+b", Some("example.com")), Ok(vec!["a+b".into()]), "an exact user wins over sub-addressing");
-        assert_eq!(r("team", Some("example.com")), Ok(vec!["alice".into(), "Bob".into()]));
-        assert_eq!(r("team+x", Some("example.com")), Ok(vec!["alice".into(), "Bob".into()]));
-        assert_eq!(r("all", Some("example.com")), Ok(vec!["alice".into(), "Bob".into()]));
+        assert_eq!(
+            r("alice+lists", Some("example.com")),
+            Ok(vec!["alice".into()])
+        );
+        assert_eq!(
+            r("a+b", Some("example.com")),
+            Ok(vec!["a+b".into()]),
+            "an exact user wins over sub-addressing"
+        );
+        assert_eq!(
+            r("team", Some("example.com")),
+            Ok(vec!["alice".into(), "Bob".into()])
+        );
+        assert_eq!(
+            r("team+x", Some("example.com")),
+            Ok(vec!["alice".into(), "Bob".into()])
+        );
+        assert_eq!(
+            r("all", Some("example.com")),
+            Ok(vec!["alice".into(), "Bob".into()])
+        );
         assert_eq!(r("nobody", Some("example.com")), Err(RouteError::Unknown));
         assert_eq!(r("Postmaster", None), Ok(vec!["alice".into()]));
         assert_eq!(r("carol", Some("example.com")), Err(RouteError::Unknown));
-        assert_eq!(r("carol", Some("localhost")), Ok(vec!["Bob".into()]), "catch-all");
+        assert_eq!(
+            r("carol", Some("localhost")),
+            Ok(vec!["Bob".into()]),
+            "catch-all"
+        );
         assert_eq!(r("alice", Some("elsewhere.org")), Err(RouteError::NotLocal));
         assert_eq!(r("alice", Some("[127.0.0.1]")), Err(RouteError::NotLocal));
-        let no_sub = RoutingConfig { recipient_delimiter: None, ..config() };
-        assert_eq!(route(&no_sub, &users, &al, "alice+x", Some("example.com")), Err(RouteError::Unknown));
+        let no_sub = RoutingConfig {
+            recipient_delimiter: None,
+            ..config()
+        };
+        assert_eq!(
+            route(&no_sub, &users, &al, "alice+x", Some("example.com")),
+            Err(RouteError::Unknown)
+        );
     }
 
     #[test]
     fn bad_alias_files_name_the_line() {
-        let parse = |t: &str| Aliases::parse(t, Path::new("aliases"), &["example.com".into()]).err().map(|e| e.to_string()).unwrap_or_default();
+        let parse = |t: &str| {
+            Aliases::parse(t, Path::new("aliases"), &["example.com".into()])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
         assert!(parse("a: b\nno colon here\n").contains("line 2"));
         assert!(parse("a: b@elsewhere.org\n").contains("not in a local domain"));
         assert!(parse("a: b\nb: a\n").contains("loops back"));

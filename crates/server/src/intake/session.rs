@@ -57,14 +57,32 @@ struct Conn {
 }
 
 /// Runs a session on an accepted connection.
-pub(crate) async fn serve(shared: Arc<Shared>, intake: Arc<Intake>, stream: Stream, peer: Option<SocketAddr>, mode: Mode, starttls: bool) {
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    intake: Arc<Intake>,
+    stream: Stream,
+    peer: Option<SocketAddr>,
+    mode: Mode,
+    starttls: bool,
+) {
     let mut config = match mode {
         Mode::Smtp => intake.smtp.clone(),
         Mode::Lmtp => intake.lmtp.clone(),
     };
     config.starttls = starttls;
     let session = Session::new(config, stream.is_tls());
-    let mut conn = Conn { shared, intake, stream, peer, mode, session, out: Vec::new(), spool: None, spool_error: None, counters: Counters::default() };
+    let mut conn = Conn {
+        shared,
+        intake,
+        stream,
+        peer,
+        mode,
+        session,
+        out: Vec::new(),
+        spool: None,
+        spool_error: None,
+        counters: Counters::default(),
+    };
     let end = conn.run().await;
     let c = &conn.counters;
     tracing::info!(
@@ -83,7 +101,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, intake: Arc<Intake>, stream: Stre
 
 impl Conn {
     fn peer_text(&self) -> String {
-        self.peer.map_or_else(|| "unix".to_string(), |p| p.to_string())
+        self.peer
+            .map_or_else(|| "unix".to_string(), |p| p.to_string())
     }
 
     async fn run(&mut self) -> End {
@@ -97,7 +116,11 @@ impl Conn {
                         return End::WriteFailed;
                     }
                     self.session.shrink();
-                    let limit = if self.session.in_data() { self.intake.data_timeout } else { self.intake.command_timeout };
+                    let limit = if self.session.in_data() {
+                        self.intake.data_timeout
+                    } else {
+                        self.intake.command_timeout
+                    };
                     let read = tokio::select! {
                         r = timeout(limit, self.stream.read(&mut buf)) => r,
                         _ = shutdown.changed() => {
@@ -155,7 +178,10 @@ impl Conn {
         self.out.clear();
         match r {
             Ok(r) => r,
-            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "write timed out",
+            )),
         }
     }
 
@@ -170,7 +196,12 @@ impl Conn {
             return false;
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config());
-        match timeout(self.shared.config.limits.handshake_timeout, acceptor.accept(tcp)).await {
+        match timeout(
+            self.shared.config.limits.handshake_timeout,
+            acceptor.accept(tcp),
+        )
+        .await
+        {
             Ok(Ok(tls)) => {
                 self.stream = Stream::Tls(Box::new(tls));
                 self.session.tls_established();
@@ -189,7 +220,10 @@ impl Conn {
         let deliverer = Arc::clone(&self.intake.deliverer);
         let local = to.local_part().to_string();
         let domain = to.domain().map(str::to_string);
-        let checked = tokio::task::spawn_blocking(move || deliverer.check_recipient(&local, domain.as_deref(), declared)).await;
+        let checked = tokio::task::spawn_blocking(move || {
+            deliverer.check_recipient(&local, domain.as_deref(), declared)
+        })
+        .await;
         match checked {
             Ok(Ok(users)) => self.session.accept_recipient(users, &mut self.out),
             Ok(Err(f)) => {
@@ -199,7 +233,8 @@ impl Conn {
             }
             Err(e) => {
                 tracing::error!("recipient check task failed: {e}");
-                self.session.reject_recipient(reply::local_error(), &mut self.out);
+                self.session
+                    .reject_recipient(reply::local_error(), &mut self.out);
             }
         }
     }
@@ -242,7 +277,14 @@ impl Conn {
         let Some(env) = self.session.envelope().cloned() else {
             return;
         };
-        let recipients: Vec<Recipient> = env.recipients.iter().map(|(to, users)| Recipient { address: to.to_string(), users: users.clone() }).collect();
+        let recipients: Vec<Recipient> = env
+            .recipients
+            .iter()
+            .map(|(to, users)| Recipient {
+                address: to.to_string(),
+                users: users.clone(),
+            })
+            .collect();
         let outcomes = match (self.spool.take(), self.spool_error.take()) {
             (Some(spool), None) => self.deliver(spool, &env, recipients.clone()).await,
             (_, err) => {
@@ -258,36 +300,69 @@ impl Conn {
         self.session.finish_message(id_replies, &mut self.out);
     }
 
-    async fn deliver(&mut self, spool: Spool, env: &Envelope<Vec<String>>, recipients: Vec<Recipient>) -> Vec<(String, Outcome)> {
+    async fn deliver(
+        &mut self,
+        spool: Spool,
+        env: &Envelope<Vec<String>>,
+        recipients: Vec<Recipient>,
+    ) -> Vec<(String, Outcome)> {
         let deliverer = Arc::clone(&self.intake.deliverer);
         let id = new_id();
         let return_path = env.from.to_string();
-        let received = ReceivedFrom { helo: env.helo.name.clone(), peer: self.peer.map(|p| p.ip()), protocol: env.received_protocol() };
-        let grouping = if self.mode == Mode::Lmtp { Grouping::PerRecipient } else { Grouping::Together };
+        let received = ReceivedFrom {
+            helo: env.helo.name.clone(),
+            peer: self.peer.map(|p| p.ip()),
+            protocol: env.received_protocol(),
+        };
+        let grouping = if self.mode == Mode::Lmtp {
+            Grouping::PerRecipient
+        } else {
+            Grouping::Together
+        };
         let id2 = id.clone();
         let task = tokio::task::spawn_blocking(move || {
             let mut spool = spool;
             if let Err(e) = spool.finish() {
-                let f = if is_no_space(&e) { Failure::NoSpace(e.to_string()) } else { Failure::Temporary(e.to_string()) };
+                let f = if is_no_space(&e) {
+                    Failure::NoSpace(e.to_string())
+                } else {
+                    Failure::Temporary(e.to_string())
+                };
                 return vec![Outcome::Failed(f)];
             }
-            let msg = Incoming { spool: &spool, id: &id2, return_path: &return_path, received: Some(&received), keep_existing_trace: false };
+            let msg = Incoming {
+                spool: &spool,
+                id: &id2,
+                return_path: &return_path,
+                received: Some(&received),
+                keep_existing_trace: false,
+            };
             deliverer.deliver(&msg, &recipients, grouping)
         });
         let outcomes = match task.await {
             Ok(o) => o,
             Err(e) => {
                 tracing::error!("delivery task failed: {e}");
-                vec![Outcome::Failed(Failure::Temporary("delivery task failed".into()))]
+                vec![Outcome::Failed(Failure::Temporary(
+                    "delivery task failed".into(),
+                ))]
             }
         };
         outcomes.into_iter().map(|o| (id.clone(), o)).collect()
     }
 
     /// One reply per recipient (LMTP) or one for the message (SMTP).
-    fn replies(&mut self, recipients: &[Recipient], outcomes: Vec<(String, Outcome)>) -> Vec<Reply> {
+    fn replies(
+        &mut self,
+        recipients: &[Recipient],
+        outcomes: Vec<(String, Outcome)>,
+    ) -> Vec<Reply> {
         let mut out = Vec::new();
-        let n = if self.mode == Mode::Lmtp { recipients.len() } else { 1 };
+        let n = if self.mode == Mode::Lmtp {
+            recipients.len()
+        } else {
+            1
+        };
         let mut outcomes = outcomes.into_iter();
         let mut last = None;
         for i in 0..n {
@@ -297,7 +372,12 @@ impl Conn {
                     last = Some(o.clone());
                     o
                 }
-                None => last.clone().unwrap_or_else(|| (String::new(), Outcome::Failed(Failure::Temporary("no outcome".into())))),
+                None => last.clone().unwrap_or_else(|| {
+                    (
+                        String::new(),
+                        Outcome::Failed(Failure::Temporary("no outcome".into())),
+                    )
+                }),
             };
             let r = match outcome {
                 Outcome::Delivered { copies } => {
@@ -317,5 +397,8 @@ impl Conn {
 }
 
 fn is_no_space(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }

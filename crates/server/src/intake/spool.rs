@@ -35,7 +35,14 @@ pub struct Spool {
 impl Spool {
     /// An empty spool; a file, if needed, is created in `dir`.
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_path_buf(), mem: Vec::new(), file: None, len: 0, pending_cr: false, wire: WireSize::new() }
+        Self {
+            dir: dir.to_path_buf(),
+            mem: Vec::new(),
+            file: None,
+            len: 0,
+            pending_cr: false,
+            wire: WireSize::new(),
+        }
     }
 
     /// A spool holding `message` as it is (no line-end conversion), for tests and tools.
@@ -108,10 +115,23 @@ impl Spool {
 
     fn create_file(&self) -> io::Result<File> {
         // Mail passes through here: the folder is the server account's alone, like Maildirs.
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)?;
         for _ in 0..16 {
-            let path = self.dir.join(format!("spool.{}.{:016x}", std::process::id(), rand::random::<u64>()));
-            match OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path) {
+            let path = self.dir.join(format!(
+                "spool.{}.{:016x}",
+                std::process::id(),
+                rand::random::<u64>()
+            ));
+            match OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+            {
                 Ok(f) => {
                     // Unlinked at once: the open handle keeps the data, a crash leaves no file.
                     std::fs::remove_file(&path)?;
@@ -141,7 +161,10 @@ impl Spool {
 
     /// A reader over the stored bytes; readers are independent of each other.
     pub fn reader(&self) -> SpoolReader<'_> {
-        SpoolReader { spool: self, pos: 0 }
+        SpoolReader {
+            spool: self,
+            pos: 0,
+        }
     }
 
     /// The header section (up to and including the blank line that ends it, or the
@@ -202,7 +225,9 @@ impl Read for SpoolReader<'_> {
                 f.read_at(&mut buf[..want], self.pos)?
             }
             None => {
-                let start = usize::try_from(self.pos).unwrap_or(usize::MAX).min(self.spool.mem.len());
+                let start = usize::try_from(self.pos)
+                    .unwrap_or(usize::MAX)
+                    .min(self.spool.mem.len());
                 let src = &self.spool.mem[start..];
                 let n = src.len().min(buf.len());
                 buf[..n].copy_from_slice(&src[..n]);
@@ -258,8 +283,16 @@ mod tests {
         }
         s.finish().unwrap();
         assert!(s.file.is_some());
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "the spool file is unlinked");
-        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700, "the spool folder is private");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            0,
+            "the spool file is unlinked"
+        );
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700,
+            "the spool folder is private"
+        );
         let all = read_all(&s);
         assert_eq!(all.len() as u64, s.len());
         assert_eq!(all.len(), 14 + 40_000 * 64);

@@ -78,13 +78,23 @@ pub fn rfc5322_date(secs: u64) -> String {
 
 /// Seconds since the Unix epoch now.
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// A message id for logs and replies: 12 hex digits of time and randomness.
 pub fn new_id() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{:06x}{:06x}", (nanos / 1_000_000) as u64 & 0xff_ffff, rand::random::<u32>() & 0xff_ffff)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:06x}{:06x}",
+        (nanos / 1_000_000) as u64 & 0xff_ffff,
+        rand::random::<u32>() & 0xff_ffff
+    )
 }
 
 #[cfg(test)]
@@ -93,16 +103,41 @@ mod tests {
 
     #[test]
     fn headers() {
-        let r = ReceivedFrom { helo: "client.example".into(), peer: Some("192.0.2.7".parse().unwrap_or_else(|_| panic!())), protocol: "ESMTPS" };
-        let t = Trace { return_path: "a@b.example", delivered_to: "pat@foo.example", received: Some(&r), by: "mx.foo.example", id: "abc", now: 0 };
+        let r = ReceivedFrom {
+            helo: "client.example".into(),
+            peer: Some("192.0.2.7".parse().unwrap_or_else(|_| panic!())),
+            protocol: "ESMTPS",
+        };
+        let t = Trace {
+            return_path: "a@b.example",
+            delivered_to: "pat@foo.example",
+            received: Some(&r),
+            by: "mx.foo.example",
+            id: "abc",
+            now: 0,
+        };
         assert_eq!(
             String::from_utf8_lossy(&t.headers()),
             "Return-Path: <a@b.example>\nDelivered-To: pat@foo.example\nReceived: from client.example ([192.0.2.7])\n\tby mx.foo.example (Buzon) with ESMTPS id abc\n\tfor <pat@foo.example>; Thu, 1 Jan 1970 00:00:00 +0000\n"
         );
-        let t = Trace { return_path: "", delivered_to: "x@y", received: None, by: "h", id: "i", now: 0 };
+        let t = Trace {
+            return_path: "",
+            delivered_to: "x@y",
+            received: None,
+            by: "h",
+            id: "i",
+            now: 0,
+        };
         assert_eq!(t.headers(), b"Return-Path: <>\nDelivered-To: x@y\n");
-        let r6 = ReceivedFrom { helo: "c".into(), peer: Some("::1".parse().unwrap_or_else(|_| panic!())), protocol: "LMTP" };
-        let t = Trace { received: Some(&r6), ..t };
+        let r6 = ReceivedFrom {
+            helo: "c".into(),
+            peer: Some("::1".parse().unwrap_or_else(|_| panic!())),
+            protocol: "LMTP",
+        };
+        let t = Trace {
+            received: Some(&r6),
+            ..t
+        };
         assert!(String::from_utf8_lossy(&t.headers()).contains("from c ([IPv6:::1])"));
     }
 }
