@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use buzon_auth::Admission;
 use buzon_pop3_proto::line::{LineLimits, LineReader};
-use buzon_pop3_proto::server::{Abort, AuthRequest, ConnectionInfo, MessageInfo, ServerSession, Step};
+use buzon_pop3_proto::server::{
+    Abort, AuthRequest, ConnectionInfo, MessageInfo, ServerSession, Step,
+};
 use buzon_pop3_proto::wire::{Extent, MessageEncoder};
 use buzon_pop3_proto::{RespCode, Response, Uidl};
 use buzon_store::{Maildir, StoreError};
@@ -132,13 +134,34 @@ struct Conn {
 }
 
 /// Runs a POP3 session on an accepted connection whose TLS (for POP3S) is already up.
-pub(crate) async fn serve(shared: Arc<Shared>, stream: Stream, peer: SocketAddr, stls_available: bool) {
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    stream: Stream,
+    peer: SocketAddr,
+    stls_available: bool,
+) {
     let tls_active = stream.is_tls();
     let plaintext_without_tls = shared.config.auth.allow_plaintext_without_tls
-        || shared.config.auth.plaintext_networks.iter().any(|n| n.contains(peer.ip()));
-    let apop_timestamp = shared.auth.apop_possible().then(|| apop_timestamp(&shared.config.hostname));
-    let info = ConnectionInfo { tls_active, stls_available: stls_available && !tls_active, plaintext_without_tls, apop_timestamp };
-    let limits = LineLimits { allow_bare_lf: shared.config.pop3.lenient_bare_lf, ..LineLimits::COMMAND };
+        || shared
+            .config
+            .auth
+            .plaintext_networks
+            .iter()
+            .any(|n| n.contains(peer.ip()));
+    let apop_timestamp = shared
+        .auth
+        .apop_possible()
+        .then(|| apop_timestamp(&shared.config.hostname));
+    let info = ConnectionInfo {
+        tls_active,
+        stls_available: stls_available && !tls_active,
+        plaintext_without_tls,
+        apop_timestamp,
+    };
+    let limits = LineLimits {
+        allow_bare_lf: shared.config.pop3.lenient_bare_lf,
+        ..LineLimits::COMMAND
+    };
     let mut conn = Conn {
         session: ServerSession::new(Arc::clone(&shared.session_config), info),
         shared,
@@ -160,8 +183,17 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: Stream, peer: SocketAddr,
 
 fn apop_timestamp(host: &str) -> String {
     // RFC 1939 §7: unique per greeting; process id, clock and randomness make it so.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("<{}.{}.{:08x}@{}>", std::process::id(), nanos, rand::random::<u32>(), host)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "<{}.{}.{:08x}@{}>",
+        std::process::id(),
+        nanos,
+        rand::random::<u32>(),
+        host
+    )
 }
 
 impl Conn {
@@ -172,7 +204,10 @@ impl Conn {
         }
         let mut shutdown = self.shared.shutdown.clone();
         let mut buf = [0u8; 4096];
-        let limits = LineLimits { allow_bare_lf: self.shared.config.pop3.lenient_bare_lf, ..LineLimits::COMMAND };
+        let limits = LineLimits {
+            allow_bare_lf: self.shared.config.pop3.lenient_bare_lf,
+            ..LineLimits::COMMAND
+        };
         loop {
             // Answer every complete line already received, in order (RFC 2449 §6.6
             // PIPELINING), then flush once.
@@ -260,7 +295,10 @@ impl Conn {
                 Ok(())
             }
             Ok(Err(e)) => Err(e),
-            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "write timed out")),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "write timed out",
+            )),
         }
     }
 
@@ -270,7 +308,11 @@ impl Conn {
             Step::Continue => None,
             Step::Close => {
                 let _ = self.flush().await;
-                Some(if self.session.is_closed() { End::Protocol } else { End::Quit })
+                Some(if self.session.is_closed() {
+                    End::Protocol
+                } else {
+                    End::Quit
+                })
             }
             Step::Authenticate => {
                 let Some(req) = self.session.take_pending_auth() else {
@@ -279,7 +321,11 @@ impl Conn {
                 let step = self.authenticate(req).await;
                 Box::pin(self.perform(step)).await
             }
-            Step::SendMessage { index, extent, status } => self.send_message(index, extent, status).await,
+            Step::SendMessage {
+                index,
+                extent,
+                status,
+            } => self.send_message(index, extent, status).await,
             Step::StartTls => self.start_tls().await,
             Step::Update(indices) => Some(self.update(indices).await),
         }
@@ -311,12 +357,18 @@ impl Conn {
                 // Debug formatting: a name from the wire never writes control bytes into the log.
                 tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
                 tokio::time::sleep(wait).await;
-                return self.session.login_failed(Response::err_code(RespCode::Auth, "Authentication failed."), &mut self.out);
+                return self.session.login_failed(
+                    Response::err_code(RespCode::Auth, "Authentication failed."),
+                    &mut self.out,
+                );
             }
             Verdict::Unavailable(why) => {
                 tracing::error!(remote = %self.peer, "cannot check credentials: {why}");
                 return self.session.login_failed(
-                    Response::err_code(RespCode::SysTemp, "Authentication is temporarily unavailable; try again later."),
+                    Response::err_code(
+                        RespCode::SysTemp,
+                        "Authentication is temporarily unavailable; try again later.",
+                    ),
                     &mut self.out,
                 );
             }
@@ -333,46 +385,75 @@ impl Conn {
     async fn open_mailbox(&mut self, user: &str) -> Result<Vec<MessageInfo>, Response> {
         let shared = Arc::clone(&self.shared);
         let limits = &shared.config.limits;
-        let Some(slot) = shared.registry.enter_user(user, limits.max_connections_per_user) else {
-            return Err(Response::err_code(RespCode::InUse, "Too many sessions for this user; close other mail clients."));
+        let Some(slot) = shared
+            .registry
+            .enter_user(user, limits.max_connections_per_user)
+        else {
+            return Err(Response::err_code(
+                RespCode::InUse,
+                "Too many sessions for this user; close other mail clients.",
+            ));
         };
         if let Some(d) = shared.config.pop3.login_delay {
-            if let Some(left) = shared.registry.login_delay(user, Duration::from_secs(u64::from(d))) {
+            if let Some(left) = shared
+                .registry
+                .login_delay(user, Duration::from_secs(u64::from(d)))
+            {
                 return Err(Response::err_code(
                     RespCode::LoginDelay,
-                    format!("Minimum time between logins is {d} seconds; try again in {} seconds.", left.as_secs().max(1)),
+                    format!(
+                        "Minimum time between logins is {d} seconds; try again in {} seconds.",
+                        left.as_secs().max(1)
+                    ),
                 ));
             }
         }
-        let root = shared.config.mail_dir.join(buzon_auth::mailbox_dir_name(user));
+        let root = shared
+            .config
+            .mail_dir
+            .join(buzon_auth::mailbox_dir_name(user));
         let mut took_over = false;
         loop {
             let root2 = root.clone();
             let serve_folders = shared.config.pop3.serve_folders.clone();
-            let opened = tokio::task::spawn_blocking(move || open_store(root2, &serve_folders)).await;
+            let opened =
+                tokio::task::spawn_blocking(move || open_store(root2, &serve_folders)).await;
             match opened {
                 Ok(Ok(store)) => {
                     let messages = to_message_infos(&store)?;
                     self.user_slot = Some(Arc::clone(&slot.slot));
-                    self.mailbox = Some(Mailbox { store: Arc::new(store), _slot: slot });
+                    self.mailbox = Some(Mailbox {
+                        store: Arc::new(store),
+                        _slot: slot,
+                    });
                     return Ok(messages);
                 }
                 Ok(Err(StoreError::InUse)) if !took_over => {
                     // The lock is a lease: a holder silent for longer than `lock_lease`
                     // (a dead client, a lost connection) is ended without deleting anything.
-                    let stale = shared.registry.stale_holders(user, &slot.slot, limits.lock_lease);
+                    let stale = shared
+                        .registry
+                        .stale_holders(user, &slot.slot, limits.lock_lease);
                     if stale.is_empty() {
                         return Err(Response::err_code(RespCode::InUse, "Mailbox is locked by another POP3 session; close the other mail client or wait."));
                     }
                     for s in &stale {
-                        tracing::info!(user, "taking over the mailbox from a session idle for {:?}", s.idle_for());
+                        tracing::info!(
+                            user,
+                            "taking over the mailbox from a session idle for {:?}",
+                            s.idle_for()
+                        );
                         s.kick.notify_one();
                     }
                     took_over = true;
                     // Give the old session a moment to release the lock.
                     for _ in 0..50 {
                         tokio::time::sleep(Duration::from_millis(20)).await;
-                        if shared.registry.stale_holders(user, &slot.slot, Duration::ZERO).is_empty() {
+                        if shared
+                            .registry
+                            .stale_holders(user, &slot.slot, Duration::ZERO)
+                            .is_empty()
+                        {
                             break;
                         }
                     }
@@ -382,18 +463,33 @@ impl Conn {
                 }
                 Ok(Err(e)) => {
                     tracing::error!(user, "cannot open mailbox: {e}");
-                    let code = if e.is_temporary() { RespCode::SysTemp } else { RespCode::SysPerm };
-                    return Err(Response::err_code(code, "Cannot open the mailbox; the administrator has been told why."));
+                    let code = if e.is_temporary() {
+                        RespCode::SysTemp
+                    } else {
+                        RespCode::SysPerm
+                    };
+                    return Err(Response::err_code(
+                        code,
+                        "Cannot open the mailbox; the administrator has been told why.",
+                    ));
                 }
                 Err(e) => {
                     tracing::error!(user, "mailbox task failed: {e}");
-                    return Err(Response::err_code(RespCode::SysTemp, "Cannot open the mailbox right now; try again later."));
+                    return Err(Response::err_code(
+                        RespCode::SysTemp,
+                        "Cannot open the mailbox right now; try again later.",
+                    ));
                 }
             }
         }
     }
 
-    async fn send_message(&mut self, index: usize, extent: Extent, status: Response) -> Option<End> {
+    async fn send_message(
+        &mut self,
+        index: usize,
+        extent: Extent,
+        status: Response,
+    ) -> Option<End> {
         let Some(mb) = &self.mailbox else {
             return Some(End::Protocol);
         };
@@ -407,7 +503,8 @@ impl Conn {
         let first = if matches!(extent, Extent::Top(_)) { TOP_FIRST_CHUNK } else { FILE_CHUNK };
         let opened = tokio::task::spawn_blocking(move || {
             let mut file = store.open_message(index)?;
-            let eof = read_chunk(&mut file, &mut buf, first).map_err(|e| StoreError::Invalid(format!("read error: {e}")))?;
+            let eof = read_chunk(&mut file, &mut buf, first)
+                .map_err(|e| StoreError::Invalid(format!("read error: {e}")))?;
             Ok::<_, StoreError>((file, buf, eof))
         })
         .await;
@@ -483,7 +580,12 @@ impl Conn {
             return Some(End::Protocol);
         };
         let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config());
-        match timeout(self.shared.config.limits.handshake_timeout, acceptor.accept(tcp)).await {
+        match timeout(
+            self.shared.config.limits.handshake_timeout,
+            acceptor.accept(tcp),
+        )
+        .await
+        {
             Ok(Ok(tls)) => {
                 self.stream = Stream::Tls(Box::new(tls));
                 self.session.tls_started();
@@ -515,7 +617,10 @@ impl Conn {
                         _ => "they will be listed again next time.".to_string(),
                     })
                 }
-                Err(_) => Err("the deletion task failed; messages will be listed again next time.".to_string()),
+                Err(_) => Err(
+                    "the deletion task failed; messages will be listed again next time."
+                        .to_string(),
+                ),
             }
         };
         let failed = result.is_err();
@@ -554,7 +659,10 @@ impl Conn {
 
 /// Opens INBOX, merged with the `[pop3] serve_folders` that exist (in the configured
 /// order), so mail a filter moved is not silently missed by POP3 users.
-fn open_store(root: std::path::PathBuf, serve_folders: &[String]) -> Result<buzon_store::Session, StoreError> {
+fn open_store(
+    root: std::path::PathBuf,
+    serve_folders: &[String],
+) -> Result<buzon_store::Session, StoreError> {
     let inbox = Maildir::create(root)?;
     if serve_folders.is_empty() {
         return inbox.open_session();
@@ -575,10 +683,12 @@ fn to_message_infos(store: &buzon_store::Session) -> Result<Vec<MessageInfo>, Re
         .messages()
         .iter()
         .map(|m| {
-            Uidl::new(m.uidl.clone()).map(|uidl| MessageInfo { size: m.size, uidl }).ok_or_else(|| {
-                tracing::error!(uidl = %m.uidl, "store produced an invalid UIDL");
-                Response::err_code(RespCode::SysTemp, "Mailbox index problem; try again later.")
-            })
+            Uidl::new(m.uidl.clone())
+                .map(|uidl| MessageInfo { size: m.size, uidl })
+                .ok_or_else(|| {
+                    tracing::error!(uidl = %m.uidl, "store produced an invalid UIDL");
+                    Response::err_code(RespCode::SysTemp, "Mailbox index problem; try again later.")
+                })
         })
         .collect()
 }
