@@ -74,10 +74,12 @@ ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 # --- corpus ------------------------------------------------------------------------------
 CORPUS="$W/corpus-$MODE"
-if [ ! -f "$CORPUS/CORPUS" ]; then
+# Reused between runs while it was made with the same arguments.
+if [ ! -f "$CORPUS/CORPUS" ] || [ "$(cat "$CORPUS/ARGS" 2>/dev/null)" != "${CORPUS_ARGS[*]}" ]; then
   log "generating the corpus in $CORPUS (Argon2id hashing takes a while)"
   rm -rf "$CORPUS"
   "$BIN" bench corpus --out "$CORPUS" "${CORPUS_ARGS[@]}"
+  printf '%s' "${CORPUS_ARGS[*]}" > "$CORPUS/ARGS"
 fi
 # The same ARGON2ID hash must verify in Dovecot too (libsodium); check one.
 first_hash=$(head -n1 "$CORPUS/passwd" | cut -d: -f2-)
