@@ -67,7 +67,9 @@ fn ok_text(status: StatusLine, command: &'static str) -> Result<String, BenchErr
                 None => text,
             },
         }),
-        StatusLine::Continue(_) => Err(BenchError::Protocol(format!("unexpected SASL continuation after {command}"))),
+        StatusLine::Continue(_) => Err(BenchError::Protocol(format!(
+            "unexpected SASL continuation after {command}"
+        ))),
     }
 }
 
@@ -79,7 +81,10 @@ async fn with_timeout<T>(
     match timeout(t, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(BenchError::io(what.to_string(), e)),
-        Err(_) => Err(BenchError::Timeout { what: what.to_string(), after: t }),
+        Err(_) => Err(BenchError::Timeout {
+            what: what.to_string(),
+            after: t,
+        }),
     }
 }
 
@@ -89,13 +94,21 @@ async fn tls_handshake<S: AsyncRead + AsyncWrite + Unpin>(
     t: Duration,
 ) -> Result<TlsStream<S>, BenchError> {
     let Some(config) = &target.tls else {
-        return Err(BenchError::Usage("TLS requested without a TLS client configuration".into()));
+        return Err(BenchError::Usage(
+            "TLS requested without a TLS client configuration".into(),
+        ));
     };
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(config));
     match timeout(t, connector.connect(target.server_name.clone(), tcp)).await {
         Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(BenchError::Tls(format!("handshake with {} failed: {e}", target.addr))),
-        Err(_) => Err(BenchError::Timeout { what: "TLS handshake".into(), after: t }),
+        Ok(Err(e)) => Err(BenchError::Tls(format!(
+            "handshake with {} failed: {e}",
+            target.addr
+        ))),
+        Err(_) => Err(BenchError::Timeout {
+            what: "TLS handshake".into(),
+            after: t,
+        }),
     }
 }
 
@@ -107,14 +120,19 @@ impl Pop3Conn {
 
     /// As [`Pop3Conn::connect`] with a read buffer of `buf_size` bytes (small for sessions
     /// that are only held open).
-    pub async fn connect_with_buffer(target: &Target, t: Duration, buf_size: usize) -> Result<Self, BenchError> {
-        let tcp = with_timeout(t, "connect", TcpStream::connect(target.addr)).await.map_err(|e| match e {
-            BenchError::Io { source, .. } => BenchError::io(
-                format!("cannot connect to {}", target.addr),
-                source,
-            ),
-            other => other,
-        })?;
+    pub async fn connect_with_buffer(
+        target: &Target,
+        t: Duration,
+        buf_size: usize,
+    ) -> Result<Self, BenchError> {
+        let tcp = with_timeout(t, "connect", TcpStream::connect(target.addr))
+            .await
+            .map_err(|e| match e {
+                BenchError::Io { source, .. } => {
+                    BenchError::io(format!("cannot connect to {}", target.addr), source)
+                }
+                other => other,
+            })?;
         let _ = tcp.set_nodelay(true);
         let io = match target.security {
             Security::Tls => Io::Tls(Box::new(tls_handshake(target, tcp, t).await?)),
@@ -133,7 +151,9 @@ impl Pop3Conn {
         if target.security == Security::Stls {
             c.simple(Command::Stls).await?;
             if c.reader.has_buffered() {
-                return Err(BenchError::Protocol("the server sent data after +OK to STLS".into()));
+                return Err(BenchError::Protocol(
+                    "the server sent data after +OK to STLS".into(),
+                ));
             }
             let Io::Plain(tcp) = c.io else {
                 return Err(BenchError::Protocol("STLS on a TLS connection".into()));
@@ -159,7 +179,11 @@ impl Pop3Conn {
         for _ in 0..1_000_000 {
             match self.reader.next_event() {
                 Some(Ok(ReplyEvent::Status(s))) => return Ok(s),
-                Some(Ok(other)) => return Err(BenchError::Protocol(format!("expected a status line for {what}, got {other:?}"))),
+                Some(Ok(other)) => {
+                    return Err(BenchError::Protocol(format!(
+                        "expected a status line for {what}, got {other:?}"
+                    )))
+                }
                 Some(Err(e)) => return Err(BenchError::Protocol(format!("{what}: {e}"))),
                 None => self.fill(what).await?,
             }
@@ -183,7 +207,11 @@ impl Pop3Conn {
     }
 
     /// Reads the status of the next reply; `multi` when a body follows a `+OK`.
-    pub async fn reply(&mut self, multi: bool, command: &'static str) -> Result<String, BenchError> {
+    pub async fn reply(
+        &mut self,
+        multi: bool,
+        command: &'static str,
+    ) -> Result<String, BenchError> {
         self.reader.expect(multi);
         let s = self.status(command).await?;
         ok_text(s, command)
@@ -210,7 +238,9 @@ impl Pop3Conn {
         let mut w = text.split_ascii_whitespace().map(str::parse::<u64>);
         match (w.next(), w.next()) {
             (Some(Ok(n)), Some(Ok(o))) => Ok((n, o)),
-            _ => Err(BenchError::Protocol(format!("STAT reply is not \"count size\": {text:?}"))),
+            _ => Err(BenchError::Protocol(format!(
+                "STAT reply is not \"count size\": {text:?}"
+            ))),
         }
     }
 
@@ -233,7 +263,11 @@ impl Pop3Conn {
                     out.push(l);
                 }
                 Some(Ok(ReplyEvent::End)) => return Ok(out),
-                Some(Ok(ReplyEvent::Status(_))) => return Err(BenchError::Protocol(format!("{what}: status line inside a body"))),
+                Some(Ok(ReplyEvent::Status(_))) => {
+                    return Err(BenchError::Protocol(format!(
+                        "{what}: status line inside a body"
+                    )))
+                }
                 Some(Err(e)) => return Err(BenchError::Protocol(format!("{what}: {e}"))),
                 None => self.fill(what).await?,
             }
@@ -251,7 +285,9 @@ impl Pop3Conn {
                 s.split_ascii_whitespace()
                     .nth(1)
                     .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| BenchError::Protocol(format!("LIST line is not \"msg size\": {s:?}")))
+                    .ok_or_else(|| {
+                        BenchError::Protocol(format!("LIST line is not \"msg size\": {s:?}"))
+                    })
             })
             .collect()
     }
@@ -261,7 +297,10 @@ impl Pop3Conn {
     pub async fn skip_body(&mut self, what: &'static str) -> Result<u64, BenchError> {
         let mut octets = 0;
         for _ in 0..100_000_000u64 {
-            let p = self.reader.skip_body().map_err(|e| BenchError::Protocol(format!("{what}: {e}")))?;
+            let p = self
+                .reader
+                .skip_body()
+                .map_err(|e| BenchError::Protocol(format!("{what}: {e}")))?;
             octets += p.octets;
             if p.ended {
                 return Ok(octets);

@@ -69,7 +69,9 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> BenchError {
 /// with a new one.
 pub fn generate(spec: &CorpusSpec) -> Result<CorpusSummary, BenchError> {
     if spec.users == 0 || spec.users > 999_999 {
-        return Err(BenchError::Usage("--users must be between 1 and 999999".into()));
+        return Err(BenchError::Usage(
+            "--users must be between 1 and 999999".into(),
+        ));
     }
     if let Ok(mut rd) = fs::read_dir(&spec.out) {
         if rd.next().is_some() {
@@ -100,7 +102,9 @@ pub fn generate(spec: &CorpusSpec) -> Result<CorpusSummary, BenchError> {
             let dir = maildir(&mail, &format!("big{b}"))?;
             for n in &names {
                 let (from, to) = (first.join("cur").join(n), dir.join("cur").join(n));
-                fs::hard_link(&from, &to).or_else(|_| fs::copy(&from, &to).map(|_| ())).map_err(|e| io_err("link", &to, e))?;
+                fs::hard_link(&from, &to)
+                    .or_else(|_| fs::copy(&from, &to).map(|_| ()))
+                    .map_err(|e| io_err("link", &to, e))?;
                 summary.files += 1;
             }
         }
@@ -118,10 +122,26 @@ pub fn generate(spec: &CorpusSpec) -> Result<CorpusSummary, BenchError> {
     write_passwd(spec)?;
     write_tls(&spec.out.join("tls"))?;
     let mut info = String::new();
-    let _ = writeln!(info, "users {}\nsmall_per_user {}\nsmall_size {}", spec.users, spec.small_per_user, spec.small_size);
-    let _ = writeln!(info, "big_boxes {}\nbig_count {}\nbig_size {}", spec.big_boxes, spec.big_count, spec.big_size);
-    let _ = writeln!(info, "bigbox_count {}\nbigbox_size {}", spec.bigbox_count, spec.bigbox_size);
-    let _ = writeln!(info, "argon2 m={},t={},p={}", spec.hash.m_cost_kib, spec.hash.t_cost, spec.hash.p_cost);
+    let _ = writeln!(
+        info,
+        "users {}\nsmall_per_user {}\nsmall_size {}",
+        spec.users, spec.small_per_user, spec.small_size
+    );
+    let _ = writeln!(
+        info,
+        "big_boxes {}\nbig_count {}\nbig_size {}",
+        spec.big_boxes, spec.big_count, spec.big_size
+    );
+    let _ = writeln!(
+        info,
+        "bigbox_count {}\nbigbox_size {}",
+        spec.bigbox_count, spec.bigbox_size
+    );
+    let _ = writeln!(
+        info,
+        "argon2 m={},t={},p={}",
+        spec.hash.m_cost_kib, spec.hash.t_cost, spec.hash.p_cost
+    );
     let _ = writeln!(info, "files {}\nbytes {}", summary.files, summary.bytes);
     let p = spec.out.join("CORPUS");
     fs::write(&p, info).map_err(|e| io_err("write", &p, e))?;
@@ -139,7 +159,9 @@ fn maildir(mail: &Path, user: &str) -> Result<PathBuf, BenchError> {
 }
 
 fn message_set(count: u32, size: usize, kind: u8) -> Vec<Vec<u8>> {
-    (0..count).map(|i| message(u64::from(i), size, kind)).collect()
+    (0..count)
+        .map(|i| message(u64::from(i), size, kind))
+        .collect()
 }
 
 /// A plausible message of about `size` bytes (at least its header), LF line ends.
@@ -152,7 +174,24 @@ pub fn message(seq: u64, size: usize, kind: u8) -> Vec<u8> {
     // A cheap deterministic generator (xorshift), so corpora are reproducible.
     let mut x = seq.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(kind) ^ 0x2545_F491_4F6C_DD1D;
     let mut line_no = 0u64;
-    const WORDS: &[&str] = &["mail", "pop3", "lorem", "ipsum", "dolor", "message", "retrieve", "server", "client", "octet", "maildir", "quit", "benchmark", "the", "of", "and"];
+    const WORDS: &[&str] = &[
+        "mail",
+        "pop3",
+        "lorem",
+        "ipsum",
+        "dolor",
+        "message",
+        "retrieve",
+        "server",
+        "client",
+        "octet",
+        "maildir",
+        "quit",
+        "benchmark",
+        "the",
+        "of",
+        "and",
+    ];
     while m.len() < size {
         line_no += 1;
         if line_no.is_multiple_of(50) {
@@ -173,15 +212,33 @@ pub fn message(seq: u64, size: usize, kind: u8) -> Vec<u8> {
     m.into_bytes()
 }
 
-fn write_messages(dir: &Path, msgs: &[Vec<u8>], seq: &mut u64, summary: &mut CorpusSummary) -> Result<Vec<String>, BenchError> {
-    msgs.iter().map(|m| write_one(dir, m, seq, summary)).collect()
+fn write_messages(
+    dir: &Path,
+    msgs: &[Vec<u8>],
+    seq: &mut u64,
+    summary: &mut CorpusSummary,
+) -> Result<Vec<String>, BenchError> {
+    msgs.iter()
+        .map(|m| write_one(dir, m, seq, summary))
+        .collect()
 }
 
-fn write_one(dir: &Path, m: &[u8], seq: &mut u64, summary: &mut CorpusSummary) -> Result<String, BenchError> {
+fn write_one(
+    dir: &Path,
+    m: &[u8],
+    seq: &mut u64,
+    summary: &mut CorpusSummary,
+) -> Result<String, BenchError> {
     *seq += 1;
     // Delivery times one second apart from a fixed epoch keep the order stable.
     let secs = 1_780_000_000 + *seq;
-    let name = format!("{secs}.M{}P1Q{}.bench,S={},W={}:2,S", *seq % 1_000_000, *seq, m.len(), WireSize::of(m));
+    let name = format!(
+        "{secs}.M{}P1Q{}.bench,S={},W={}:2,S",
+        *seq % 1_000_000,
+        *seq,
+        m.len(),
+        WireSize::of(m)
+    );
     let path = dir.join("cur").join(&name);
     let mut f = fs::File::create(&path).map_err(|e| io_err("create", &path, e))?;
     f.write_all(m).map_err(|e| io_err("write", &path, e))?;
@@ -197,7 +254,9 @@ fn write_passwd(spec: &CorpusSpec) -> Result<(), BenchError> {
     if spec.bigbox_count > 0 {
         names.push("bigbox".into());
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(names.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(names.len().max(1));
     let chunk = names.len().div_ceil(threads).max(1);
     let lines: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = names
@@ -205,15 +264,25 @@ fn write_passwd(spec: &CorpusSpec) -> Result<(), BenchError> {
             .map(|part| {
                 s.spawn(move || {
                     part.iter()
-                        .map(|n| format!("{n}:{}\n", buzon_auth::hash_password(spec.password.as_bytes(), &spec.hash)))
+                        .map(|n| {
+                            format!(
+                                "{n}:{}\n",
+                                buzon_auth::hash_password(spec.password.as_bytes(), &spec.hash)
+                            )
+                        })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     if lines.len() != names.len() {
-        return Err(BenchError::Protocol("a password hashing thread failed".into()));
+        return Err(BenchError::Protocol(
+            "a password hashing thread failed".into(),
+        ));
     }
     let p = spec.out.join("passwd");
     fs::write(&p, lines.concat()).map_err(|e| io_err("write", &p, e))
@@ -223,17 +292,32 @@ fn write_passwd(spec: &CorpusSpec) -> Result<(), BenchError> {
 fn write_tls(dir: &Path) -> Result<(), BenchError> {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
     fs::create_dir_all(dir).map_err(|e| io_err("create", dir, e))?;
-    let tls = |e: rcgen::Error| BenchError::Tls(format!("cannot generate the benchmark certificate: {e}"));
+    let tls = |e: rcgen::Error| {
+        BenchError::Tls(format!("cannot generate the benchmark certificate: {e}"))
+    };
     let ca_key = KeyPair::generate().map_err(tls)?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "Buzon benchmark CA");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Buzon benchmark CA");
     let ca = ca_params.self_signed(&ca_key).map_err(tls)?;
     let key = KeyPair::generate().map_err(tls)?;
-    let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()]).map_err(tls)?;
-    params.distinguished_name.push(DnType::CommonName, "localhost");
+    let mut params = CertificateParams::new(vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ])
+    .map_err(tls)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
     let cert = params.signed_by(&key, &ca, &ca_key).map_err(tls)?;
-    for (name, text) in [("ca.pem", ca.pem()), ("cert.pem", cert.pem()), ("key.pem", key.serialize_pem())] {
+    for (name, text) in [
+        ("ca.pem", ca.pem()),
+        ("cert.pem", cert.pem()),
+        ("key.pem", key.serialize_pem()),
+    ] {
         let p = dir.join(name);
         fs::write(&p, text).map_err(|e| io_err("write", &p, e))?;
     }
@@ -278,7 +362,9 @@ mod tests {
         assert_eq!(user, "user00001");
         assert!(hash.starts_with("{ARGON2ID}$argon2id$"), "{hash}");
         assert_eq!(buzon_auth::verify_password(hash, b"pw").ok(), Some(true));
-        let cur: Vec<_> = fs::read_dir(spec.out.join("mail/big2/cur")).map(|r| r.flatten().collect()).unwrap_or_default();
+        let cur: Vec<_> = fs::read_dir(spec.out.join("mail/big2/cur"))
+            .map(|r| r.flatten().collect())
+            .unwrap_or_default();
         assert_eq!(cur.len(), 2);
         for f in ["tls/ca.pem", "tls/cert.pem", "tls/key.pem", "CORPUS"] {
             assert!(spec.out.join(f).is_file(), "{f}");

@@ -32,7 +32,10 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("{what} timed out after {after:?} — the server is overloaded or stuck; raise --timeout or lower --clients")]
     Timeout { what: String, after: Duration },
     #[error("the server closed the connection during {0}")]
@@ -49,7 +52,10 @@ pub enum BenchError {
 
 impl BenchError {
     pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        BenchError::Io { what: what.into(), source }
+        BenchError::Io {
+            what: what.into(),
+            source,
+        }
     }
 
     /// A short category for error counts in reports ("timeout", "refused: USER", …).
@@ -71,7 +77,10 @@ impl BenchError {
 pub fn raise_fd_limit() -> Option<u64> {
     use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
     let cur = getrlimit(Resource::Nofile);
-    let raised = Rlimit { current: cur.maximum, maximum: cur.maximum };
+    let raised = Rlimit {
+        current: cur.maximum,
+        maximum: cur.maximum,
+    };
     if setrlimit(Resource::Nofile, raised).is_ok() {
         cur.maximum
     } else {

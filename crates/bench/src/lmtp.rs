@@ -36,11 +36,27 @@ impl Lmtp {
     async fn connect(run: &RunOptions) -> Result<Self, BenchError> {
         let tcp = match timeout(run.timeout, TcpStream::connect(run.target.addr)).await {
             Ok(Ok(t)) => t,
-            Ok(Err(e)) => return Err(BenchError::io(format!("cannot connect to {}", run.target.addr), e)),
-            Err(_) => return Err(BenchError::Timeout { what: "connect".into(), after: run.timeout }),
+            Ok(Err(e)) => {
+                return Err(BenchError::io(
+                    format!("cannot connect to {}", run.target.addr),
+                    e,
+                ))
+            }
+            Err(_) => {
+                return Err(BenchError::Timeout {
+                    what: "connect".into(),
+                    after: run.timeout,
+                })
+            }
         };
         let _ = tcp.set_nodelay(true);
-        let mut c = Lmtp { tcp, buf: vec![0; 4096], pending: Vec::new(), replies: ReplyCollector::new(), timeout: run.timeout };
+        let mut c = Lmtp {
+            tcp,
+            buf: vec![0; 4096],
+            pending: Vec::new(),
+            replies: ReplyCollector::new(),
+            timeout: run.timeout,
+        };
         c.expect("greeting", 220).await?;
         c.command("LHLO bench.localhost", 250).await?;
         Ok(c)
@@ -58,17 +74,29 @@ impl Lmtp {
                 match self.replies.push(&line) {
                     Ok(Some(r)) => return Ok(r),
                     Ok(None) => continue,
-                    Err(_) => return Err(BenchError::Protocol(format!("{what}: not an LMTP reply: {:?}", String::from_utf8_lossy(&line)))),
+                    Err(_) => {
+                        return Err(BenchError::Protocol(format!(
+                            "{what}: not an LMTP reply: {:?}",
+                            String::from_utf8_lossy(&line)
+                        )))
+                    }
                 }
             }
             let n = match timeout(self.timeout, self.tcp.read(&mut self.buf)).await {
                 Ok(Ok(0)) => return Err(BenchError::Closed(what.to_string())),
                 Ok(Ok(n)) => n,
                 Ok(Err(e)) => return Err(BenchError::io(what.to_string(), e)),
-                Err(_) => return Err(BenchError::Timeout { what: what.to_string(), after: self.timeout }),
+                Err(_) => {
+                    return Err(BenchError::Timeout {
+                        what: what.to_string(),
+                        after: self.timeout,
+                    })
+                }
             };
             if self.pending.len() + n > 64 * 1024 {
-                return Err(BenchError::Protocol(format!("{what}: reply line longer than 64 KiB")));
+                return Err(BenchError::Protocol(format!(
+                    "{what}: reply line longer than 64 KiB"
+                )));
             }
             self.pending.extend_from_slice(&self.buf[..n]);
         }
@@ -80,7 +108,10 @@ impl Lmtp {
         if r.code == code {
             Ok(())
         } else {
-            Err(BenchError::Refused { command: what, text: format!("{} {}", r.code, r.lines.join(" / ")) })
+            Err(BenchError::Refused {
+                command: what,
+                text: format!("{} {}", r.code, r.lines.join(" / ")),
+            })
         }
     }
 
@@ -88,14 +119,18 @@ impl Lmtp {
         match timeout(self.timeout, self.tcp.write_all(bytes)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(BenchError::io("write", e)),
-            Err(_) => Err(BenchError::Timeout { what: "write".into(), after: self.timeout }),
+            Err(_) => Err(BenchError::Timeout {
+                what: "write".into(),
+                after: self.timeout,
+            }),
         }
     }
 
     /// Sends one command line (validated by the SMTP/LMTP parser) and checks the code.
     async fn command(&mut self, line: &str, code: u16) -> Result<(), BenchError> {
-        let cmd = buzon_smtp_proto::parse_command(line.as_bytes())
-            .map_err(|e| BenchError::Usage(format!("{line:?} is not a valid LMTP command: {e:?}")))?;
+        let cmd = buzon_smtp_proto::parse_command(line.as_bytes()).map_err(|e| {
+            BenchError::Usage(format!("{line:?} is not a valid LMTP command: {e:?}"))
+        })?;
         self.send(&cmd.to_bytes()).await?;
         let what: &'static str = match line.split(' ').next().unwrap_or("") {
             "LHLO" => "LHLO",
@@ -125,7 +160,9 @@ fn memchr_lf(b: &[u8]) -> Option<usize> {
 /// client kept open (reconnecting after a failure).
 pub async fn deliver(run: &RunOptions, o: &DeliverOptions) -> Result<Report, BenchError> {
     if o.size == 0 || o.size > 64 << 20 {
-        return Err(BenchError::Usage("--size must be between 1 byte and 64 MiB".into()));
+        return Err(BenchError::Usage(
+            "--size must be between 1 byte and 64 MiB".into(),
+        ));
     }
     let data = encode_data(&crate::corpus::message(0, o.size, 3));
     let (run2, domain) = (run.clone(), o.domain.clone());

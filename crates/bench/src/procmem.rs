@@ -20,7 +20,11 @@ pub fn pss_tree(pid: u32) -> Result<TreeMemory, BenchError> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     let rd = fs::read_dir("/proc").map_err(|e| BenchError::io("cannot list /proc", e))?;
     for entry in rd.flatten() {
-        let Some(p) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         if let Some(ppid) = parent_of(p) {
@@ -45,7 +49,10 @@ pub fn pss_tree(pid: u32) -> Result<TreeMemory, BenchError> {
             stack.extend(c);
         }
     }
-    Ok(TreeMemory { pss_kib: total, processes: seen.len() })
+    Ok(TreeMemory {
+        pss_kib: total,
+        processes: seen.len(),
+    })
 }
 
 fn parent_of(pid: u32) -> Option<u32> {
@@ -64,7 +71,9 @@ fn pss_of(pid: u32) -> Result<u64, BenchError> {
 }
 
 fn parse_pss(text: &str) -> Option<u64> {
-    text.lines().find_map(|l| l.strip_prefix("Pss:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ pub struct Latencies(Vec<u32>);
 
 impl Latencies {
     pub fn record(&mut self, d: Duration) {
-        self.0.push(u32::try_from(d.as_micros()).unwrap_or(u32::MAX));
+        self.0
+            .push(u32::try_from(d.as_micros()).unwrap_or(u32::MAX));
     }
 
     pub fn merge(&mut self, other: Latencies) {
@@ -37,7 +38,12 @@ impl Latencies {
             let i = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
             f64::from(v[i]) / 1000.0
         };
-        Some(LatencySummary { p50_ms: rank(0.50), p99_ms: rank(0.99), max_ms: rank(1.0), samples: v.len() })
+        Some(LatencySummary {
+            p50_ms: rank(0.50),
+            p99_ms: rank(0.99),
+            max_ms: rank(1.0),
+            samples: v.len(),
+        })
     }
 }
 
@@ -57,7 +63,10 @@ pub struct Errors {
 
 impl Errors {
     pub fn add(&mut self, e: &crate::BenchError) {
-        let entry = self.counts.entry(e.kind()).or_insert_with(|| (0, e.to_string()));
+        let entry = self
+            .counts
+            .entry(e.kind())
+            .or_insert_with(|| (0, e.to_string()));
         entry.0 += 1;
     }
 
@@ -73,7 +82,9 @@ impl Errors {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, u64, &str)> {
-        self.counts.iter().map(|(k, (n, e))| (k.as_str(), *n, e.as_str()))
+        self.counts
+            .iter()
+            .map(|(k, (n, e))| (k.as_str(), *n, e.as_str()))
     }
 }
 
@@ -145,7 +156,14 @@ impl Report {
         );
         match &self.latency {
             Some(l) => {
-                let _ = write!(s, ",\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\"samples\":{}", num(l.p50_ms), num(l.p99_ms), num(l.max_ms), l.samples);
+                let _ = write!(
+                    s,
+                    ",\"p50_ms\":{},\"p99_ms\":{},\"max_ms\":{},\"samples\":{}",
+                    num(l.p50_ms),
+                    num(l.p99_ms),
+                    num(l.max_ms),
+                    l.samples
+                );
             }
             None => s.push_str(",\"p50_ms\":null,\"p99_ms\":null,\"max_ms\":null,\"samples\":0"),
         }
@@ -170,16 +188,34 @@ impl Report {
     /// A small human-readable table.
     pub fn to_table(&self) -> String {
         let mut rows: Vec<(String, String)> = vec![
-            ("scenario".into(), format!("{} ({}, {})", self.scenario, self.label, self.security)),
+            (
+                "scenario".into(),
+                format!("{} ({}, {})", self.scenario, self.label, self.security),
+            ),
             ("clients".into(), self.clients.to_string()),
-            ("elapsed".into(), format!("{:.2} s", self.elapsed.as_secs_f64())),
-            (self.unit.clone(), format!("{} ({:.1}/s)", self.ops, self.rate())),
+            (
+                "elapsed".into(),
+                format!("{:.2} s", self.elapsed.as_secs_f64()),
+            ),
+            (
+                self.unit.clone(),
+                format!("{} ({:.1}/s)", self.ops, self.rate()),
+            ),
         ];
         if self.bytes > 0 {
-            rows.push(("throughput".into(), format!("{:.1} MB/s ({} bytes)", self.mb_per_s(), self.bytes)));
+            rows.push((
+                "throughput".into(),
+                format!("{:.1} MB/s ({} bytes)", self.mb_per_s(), self.bytes),
+            ));
         }
         if let Some(l) = &self.latency {
-            rows.push(("latency".into(), format!("p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms ({} samples)", l.p50_ms, l.p99_ms, l.max_ms, l.samples)));
+            rows.push((
+                "latency".into(),
+                format!(
+                    "p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms ({} samples)",
+                    l.p50_ms, l.p99_ms, l.max_ms, l.samples
+                ),
+            ));
         }
         for (k, v) in &self.extra {
             rows.push((k.clone(), format!("{v:.3}")));
@@ -188,8 +224,15 @@ impl Report {
         for (k, n, example) in self.errors.iter() {
             rows.push((format!("  {k}"), format!("{n} (e.g. {example})")));
         }
-        rows.push(("client CPU".into(), format!("{:.2} s", self.client_cpu.as_secs_f64())));
-        let w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+        rows.push((
+            "client CPU".into(),
+            format!("{:.2} s", self.client_cpu.as_secs_f64()),
+        ));
+        let w = rows
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut out = String::new();
         for (k, v) in rows {
             let _ = writeln!(out, "{k:<w$}  {v}");
@@ -234,7 +277,10 @@ pub fn process_cpu() -> Duration {
         return Duration::ZERO;
     };
     let f: Vec<&str> = rest.split_ascii_whitespace().collect();
-    let ticks: u64 = [11, 12].iter().filter_map(|&i| f.get(i)?.parse::<u64>().ok()).sum();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| f.get(i)?.parse::<u64>().ok())
+        .sum();
     let hz = rustix::param::clock_ticks_per_second().max(1);
     Duration::from_millis(ticks.saturating_mul(1000) / hz)
 }
@@ -250,13 +296,22 @@ mod tests {
             l.record(Duration::from_millis(ms));
         }
         let s = l.summary().unwrap_or_else(|| panic!("no summary"));
-        assert_eq!((s.p50_ms, s.p99_ms, s.max_ms, s.samples), (50.0, 99.0, 100.0, 100));
+        assert_eq!(
+            (s.p50_ms, s.p99_ms, s.max_ms, s.samples),
+            (50.0, 99.0, 100.0, 100)
+        );
         assert!(Latencies::default().summary().is_none());
     }
 
     #[test]
     fn json_is_one_escaped_line() {
-        let mut r = Report { scenario: "login".into(), label: "a\"b".into(), unit: "logins".into(), ops: 3, ..Report::default() };
+        let mut r = Report {
+            scenario: "login".into(),
+            label: "a\"b".into(),
+            unit: "logins".into(),
+            ops: 3,
+            ..Report::default()
+        };
         r.elapsed = Duration::from_secs(1);
         r.extra.push(("x".into(), 1.5));
         r.errors.add(&crate::BenchError::Closed("QUIT".into()));

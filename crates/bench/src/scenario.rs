@@ -51,10 +51,14 @@ pub struct RunOptions {
 impl RunOptions {
     pub fn validate(&self) -> Result<(), BenchError> {
         if self.clients == 0 || self.clients > MAX_CLIENTS {
-            return Err(BenchError::Usage(format!("--clients must be between 1 and {MAX_CLIENTS}")));
+            return Err(BenchError::Usage(format!(
+                "--clients must be between 1 and {MAX_CLIENTS}"
+            )));
         }
         if self.duration.is_zero() || self.duration > MAX_DURATION {
-            return Err(BenchError::Usage("--duration must be between 1 second and 1 hour".into()));
+            return Err(BenchError::Usage(
+                "--duration must be between 1 second and 1 hour".into(),
+            ));
         }
         if self.timeout.is_zero() {
             return Err(BenchError::Usage("--timeout must be positive".into()));
@@ -117,7 +121,12 @@ impl Tally {
     }
 }
 
-pub(crate) async fn run_workers<F, Fut>(run: &RunOptions, scenario: &str, unit: &str, worker: F) -> Report
+pub(crate) async fn run_workers<F, Fut>(
+    run: &RunOptions,
+    scenario: &str,
+    unit: &str,
+    worker: F,
+) -> Report
 where
     F: Fn(Arc<Budget>) -> Fut,
     Fut: std::future::Future<Output = Tally> + Send + 'static,
@@ -139,7 +148,9 @@ where
                 latency.merge(t.latency);
                 report.errors.merge(t.errors);
             }
-            Err(e) => report.errors.add(&BenchError::Protocol(format!("worker task failed: {e}"))),
+            Err(e) => report
+                .errors
+                .add(&BenchError::Protocol(format!("worker task failed: {e}"))),
         }
     }
     report.elapsed = start.elapsed();
@@ -197,7 +208,9 @@ pub struct RetrOptions {
 /// `retr`: message throughput. Operations are messages; bytes are message octets.
 pub async fn retr(run: &RunOptions, o: &RetrOptions) -> Result<Report, BenchError> {
     if o.pipeline == 0 || o.pipeline > 1024 {
-        return Err(BenchError::Usage("--pipeline must be between 1 and 1024".into()));
+        return Err(BenchError::Usage(
+            "--pipeline must be between 1 and 1024".into(),
+        ));
     }
     let run2 = run.clone();
     let o = o.clone();
@@ -220,12 +233,20 @@ pub async fn retr(run: &RunOptions, o: &RetrOptions) -> Result<Report, BenchErro
     .await)
 }
 
-async fn retr_session(run: &RunOptions, o: &RetrOptions, budget: &Budget, user: &str, t: &mut Tally) -> Result<(), BenchError> {
+async fn retr_session(
+    run: &RunOptions,
+    o: &RetrOptions,
+    budget: &Budget,
+    user: &str,
+    t: &mut Tally,
+) -> Result<(), BenchError> {
     let mut c = Pop3Conn::connect(&run.target, run.timeout).await?;
     c.login(user, &run.password).await?;
     let sizes = c.list_sizes().await?;
     if sizes.is_empty() {
-        return Err(BenchError::Protocol(format!("mailbox of {user} is empty; generate a corpus with `buzon bench corpus`")));
+        return Err(BenchError::Protocol(format!(
+            "mailbox of {user} is empty; generate a corpus with `buzon bench corpus`"
+        )));
     }
     let mut next = 0usize;
     let mut exhausted = false;
@@ -234,7 +255,8 @@ async fn retr_session(run: &RunOptions, o: &RetrOptions, budget: &Budget, user: 
     // Bounded by the budget: every iteration completes one message or stops issuing.
     loop {
         while inflight.len() < o.pipeline && !exhausted && budget.take() {
-            let n = MsgNum::from_index(next).ok_or_else(|| BenchError::Protocol("message number out of range".into()))?;
+            let n = MsgNum::from_index(next)
+                .ok_or_else(|| BenchError::Protocol("message number out of range".into()))?;
             c.queue(&match o.top {
                 Some(k) => Command::Top(n, k),
                 None => Command::Retr(n),
@@ -288,7 +310,9 @@ pub struct IdleOptions {
 /// holds them, measures the server's memory, then QUITs them all.
 pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchError> {
     if o.sessions == 0 || o.sessions > 1_000_000 {
-        return Err(BenchError::Usage("--sessions must be between 1 and 1,000,000".into()));
+        return Err(BenchError::Usage(
+            "--sessions must be between 1 and 1,000,000".into(),
+        ));
     }
     if o.sessions > run.users.len() {
         return Err(BenchError::Usage(format!(
@@ -317,9 +341,15 @@ pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchErro
         let settled = Arc::clone(&settled);
         tasks.spawn(async move {
             let opened = async {
-                let _permit = gate.acquire().await.map_err(|_| BenchError::Protocol("gate closed".into()))?;
+                let _permit = gate
+                    .acquire()
+                    .await
+                    .map_err(|_| BenchError::Protocol("gate closed".into()))?;
                 if Instant::now() >= deadline {
-                    return Err(BenchError::Timeout { what: "opening sessions (--duration)".into(), after: run.duration });
+                    return Err(BenchError::Timeout {
+                        what: "opening sessions (--duration)".into(),
+                        after: run.duration,
+                    });
                 }
                 let t0 = Instant::now();
                 let mut c = Pop3Conn::connect_with_buffer(&run.target, run.timeout, 1024).await?;
@@ -353,7 +383,9 @@ pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchErro
                 latency.record(took);
             }
             Ok(Err(e)) => report.errors.add(&e),
-            Err(e) => report.errors.add(&BenchError::Protocol(format!("session task failed: {e}"))),
+            Err(e) => report
+                .errors
+                .add(&BenchError::Protocol(format!("session task failed: {e}"))),
         }
     }
     report.elapsed = opened_in;
@@ -361,9 +393,15 @@ pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchErro
     report.client_cpu = process_cpu().saturating_sub(cpu0);
     report.latency = latency.summary();
     if let (Some(b), Some(h)) = (baseline, held) {
-        report.extra.push(("server_pss_before_kib".into(), b.pss_kib as f64));
-        report.extra.push(("server_pss_held_kib".into(), h.pss_kib as f64));
-        report.extra.push(("server_processes_held".into(), h.processes as f64));
+        report
+            .extra
+            .push(("server_pss_before_kib".into(), b.pss_kib as f64));
+        report
+            .extra
+            .push(("server_pss_held_kib".into(), h.pss_kib as f64));
+        report
+            .extra
+            .push(("server_processes_held".into(), h.processes as f64));
         if report.ops > 0 {
             let per = h.pss_kib.saturating_sub(b.pss_kib) as f64 / report.ops as f64;
             report.extra.push(("pss_per_session_kib".into(), per));
@@ -387,7 +425,8 @@ async fn warm_up(run: &RunOptions, o: &IdleOptions) -> Errors {
                 }
                 let user = run.users.name(i);
                 let r = async {
-                    let mut c = Pop3Conn::connect_with_buffer(&run.target, run.timeout, 1024).await?;
+                    let mut c =
+                        Pop3Conn::connect_with_buffer(&run.target, run.timeout, 1024).await?;
                     c.login(&user, &run.password).await?;
                     c.quit().await
                 }
@@ -422,7 +461,9 @@ pub struct BigboxOptions {
 /// Reports the time from connect to the end of the UIDL listing for each round.
 pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, BenchError> {
     if o.rounds == 0 || o.rounds > 100 {
-        return Err(BenchError::Usage("--rounds must be between 1 and 100".into()));
+        return Err(BenchError::Usage(
+            "--rounds must be between 1 and 100".into(),
+        ));
     }
     let user = run.users.name(0);
     let cpu0 = process_cpu();
@@ -465,10 +506,18 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
                 latency.record(t_uidl);
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 report.extra.push((format!("round{round}_ms"), ms(t_uidl)));
-                report.extra.push((format!("round{round}_login_ms"), ms(t_login)));
-                report.extra.push((format!("round{round}_stat_ms"), ms(t_stat - t_login)));
-                report.extra.push((format!("round{round}_list_ms"), ms(t_list - t_stat)));
-                report.extra.push((format!("round{round}_uidl_ms"), ms(t_uidl - t_list)));
+                report
+                    .extra
+                    .push((format!("round{round}_login_ms"), ms(t_login)));
+                report
+                    .extra
+                    .push((format!("round{round}_stat_ms"), ms(t_stat - t_login)));
+                report
+                    .extra
+                    .push((format!("round{round}_list_ms"), ms(t_list - t_stat)));
+                report
+                    .extra
+                    .push((format!("round{round}_uidl_ms"), ms(t_uidl - t_list)));
                 if round == 1 {
                     report.extra.push(("messages".into(), count as f64));
                 }

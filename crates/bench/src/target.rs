@@ -53,7 +53,10 @@ pub struct Target {
 
 impl std::fmt::Debug for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Target").field("addr", &self.addr).field("security", &self.security).finish_non_exhaustive()
+        f.debug_struct("Target")
+            .field("addr", &self.addr)
+            .field("security", &self.security)
+            .finish_non_exhaustive()
     }
 }
 
@@ -69,13 +72,21 @@ impl Target {
         allow_remote: bool,
     ) -> Result<Self, BenchError> {
         check_loopback(addr, allow_remote)?;
-        let server_name = ServerName::try_from(server_name.to_string())
-            .map_err(|_| BenchError::Usage(format!("{server_name:?} is not a valid TLS server name; use a host name or an IP address")))?;
+        let server_name = ServerName::try_from(server_name.to_string()).map_err(|_| {
+            BenchError::Usage(format!(
+                "{server_name:?} is not a valid TLS server name; use a host name or an IP address"
+            ))
+        })?;
         let tls = match security {
             Security::Plain => None,
             Security::Stls | Security::Tls => Some(tls_config(ca_file, insecure)?),
         };
-        Ok(Target { addr, security, server_name, tls })
+        Ok(Target {
+            addr,
+            security,
+            server_name,
+            tls,
+        })
     }
 }
 
@@ -152,7 +163,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -161,7 +177,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -180,7 +201,10 @@ mod tests {
         let far: SocketAddr = "192.0.2.1:110".parse().unwrap_or_else(|e| panic!("{e}"));
         assert!(check_loopback(ok, false).is_ok());
         assert!(check_loopback(ok6, false).is_ok());
-        let e = check_loopback(far, false).err().map(|e| e.to_string()).unwrap_or_default();
+        let e = check_loopback(far, false)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("--allow-remote"), "{e}");
         assert!(check_loopback(far, true).is_ok());
     }

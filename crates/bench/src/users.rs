@@ -19,15 +19,28 @@ pub struct UserPattern {
 
 impl UserPattern {
     pub fn parse(s: &str) -> Result<Self, BenchError> {
-        let bad = |why: &str| BenchError::Usage(format!("user pattern {s:?}: {why}; write e.g. \"user{{00001..01000}}\" or a single name"));
+        let bad = |why: &str| {
+            BenchError::Usage(format!(
+                "user pattern {s:?}: {why}; write e.g. \"user{{00001..01000}}\" or a single name"
+            ))
+        };
         let Some(open) = s.find('{') else {
             if s.is_empty() || s.contains('}') {
                 return Err(bad("not a user name"));
             }
-            return Ok(UserPattern { prefix: s.into(), suffix: String::new(), range: None });
+            return Ok(UserPattern {
+                prefix: s.into(),
+                suffix: String::new(),
+                range: None,
+            });
         };
-        let close = s[open..].find('}').map(|i| i + open).ok_or_else(|| bad("'{' without '}'"))?;
-        let (a, b) = s[open + 1..close].split_once("..").ok_or_else(|| bad("the braces must hold FIRST..LAST"))?;
+        let close = s[open..]
+            .find('}')
+            .map(|i| i + open)
+            .ok_or_else(|| bad("'{' without '}'"))?;
+        let (a, b) = s[open + 1..close]
+            .split_once("..")
+            .ok_or_else(|| bad("the braces must hold FIRST..LAST"))?;
         let first: u64 = a.parse().map_err(|_| bad("FIRST is not a number"))?;
         let last: u64 = b.parse().map_err(|_| bad("LAST is not a number"))?;
         if last < first {
@@ -40,8 +53,16 @@ impl UserPattern {
         if suffix.contains('{') || suffix.contains('}') {
             return Err(bad("only one {FIRST..LAST} range is supported"));
         }
-        let width = if a.len() > 1 && a.starts_with('0') { a.len() } else { 0 };
-        Ok(UserPattern { prefix: s[..open].into(), suffix: suffix.into(), range: Some((first, last, width)) })
+        let width = if a.len() > 1 && a.starts_with('0') {
+            a.len()
+        } else {
+            0
+        };
+        Ok(UserPattern {
+            prefix: s[..open].into(),
+            suffix: suffix.into(),
+            range: Some((first, last, width)),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -76,7 +97,10 @@ pub struct UserCursor {
 
 impl UserCursor {
     pub fn new(pattern: UserPattern) -> Self {
-        UserCursor { pattern, next: AtomicUsize::new(0) }
+        UserCursor {
+            pattern,
+            next: AtomicUsize::new(0),
+        }
     }
 
     pub fn next_name(&self) -> String {
@@ -100,10 +124,24 @@ mod tests {
         assert_eq!(p.name(999), "user01000");
         assert_eq!(p.name(1000), "user00001");
         let p = UserPattern::parse("big{1..4}@example.com").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((p.name(0), p.name(3)), ("big1@example.com".to_string(), "big4@example.com".to_string()));
+        assert_eq!(
+            (p.name(0), p.name(3)),
+            (
+                "big1@example.com".to_string(),
+                "big4@example.com".to_string()
+            )
+        );
         let p = UserPattern::parse("alice").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((p.len(), p.name(5)), (1, "alice".to_string()));
-        for bad in ["", "u{1..}", "u{5..1}", "u{1..2}{3..4}", "u{a..b}", "u{1..2", "u}"] {
+        for bad in [
+            "",
+            "u{1..}",
+            "u{5..1}",
+            "u{1..2}{3..4}",
+            "u{a..b}",
+            "u{1..2",
+            "u}",
+        ] {
             assert!(UserPattern::parse(bad).is_err(), "{bad}");
         }
     }
@@ -111,6 +149,9 @@ mod tests {
     #[test]
     fn cursor_hands_out_names_in_turn() {
         let c = UserCursor::new(UserPattern::parse("u{1..2}").unwrap_or_else(|e| panic!("{e}")));
-        assert_eq!([c.next_name(), c.next_name(), c.next_name()], ["u1", "u2", "u1"]);
+        assert_eq!(
+            [c.next_name(), c.next_name(), c.next_name()],
+            ["u1", "u2", "u1"]
+        );
     }
 }

@@ -52,7 +52,11 @@ fn read_chunk(file: &mut std::fs::File, buf: &mut Vec<u8>, limit: usize) -> std:
 static FILE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
 fn borrow_file_buffer() -> Vec<u8> {
-    FILE_BUFFERS.lock().unwrap_or_else(|p| p.into_inner()).pop().unwrap_or_default()
+    FILE_BUFFERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .unwrap_or_default()
 }
 
 fn return_file_buffer(mut buf: Vec<u8>) {
@@ -500,7 +504,11 @@ impl Conn {
             b if b.capacity() > 0 => b,
             _ => borrow_file_buffer(),
         };
-        let first = if matches!(extent, Extent::Top(_)) { TOP_FIRST_CHUNK } else { FILE_CHUNK };
+        let first = if matches!(extent, Extent::Top(_)) {
+            TOP_FIRST_CHUNK
+        } else {
+            FILE_CHUNK
+        };
         let opened = tokio::task::spawn_blocking(move || {
             let mut file = store.open_message(index)?;
             let eof = read_chunk(&mut file, &mut buf, first)
