@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -25,8 +25,7 @@ use crate::index::{open_regular, SizeIndex};
 use crate::listing_cache::{self, DirStamp};
 use crate::lock::MailboxLock;
 use crate::name::{
-    base_of, before_info, delivery_time, escape_host, uidl_of_base, validate_folder_name,
-    wire_size_attr,
+    base_of, before_info, delivery_time, escape_host, validate_folder_name, wire_size_attr,
 };
 use crate::session::{Part, Session};
 use crate::StoreError;
@@ -242,68 +241,19 @@ impl Maildir {
         Ok(out)
     }
 
+    /// One-step delivery is the two steps back to back: write and fsync under `tmp/`,
+    /// then move into `new/` and fsync it.
     fn deliver_inner(
         &self,
         reader: &mut dyn Read,
         max_bytes: Option<u64>,
         tag: Option<&str>,
     ) -> Result<Delivered, StoreError> {
-        let tmp_dir = self.root.join("tmp");
-        let (unique, mut file, guard) = create_tmp(&tmp_dir)?;
-        let tmp_path = guard.path.clone();
-        let mut buf = vec![0u8; CHUNK];
-        let mut total: u64 = 0;
-        let mut wire = WireSize::new();
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(StoreError::io(
-                        "read the message being delivered to",
-                        &tmp_path,
-                        e,
-                    ))
-                }
-            };
-            total = total.saturating_add(n as u64);
-            if let Some(limit) = max_bytes {
-                if total > limit {
-                    return Err(StoreError::TooBig { limit });
-                }
-            }
-            let chunk = &buf[..n];
-            wire.update(chunk);
-            file.write_all(chunk)
-                .map_err(|e| StoreError::io("write", &tmp_path, e))?;
-        }
-        file.sync_all()
-            .map_err(|e| StoreError::io("fsync", &tmp_path, e))?;
-        drop(file);
-        let size = wire.finish();
-        let mut file_name = format!("{unique},S={total},W={size}");
+        let mut prepared = self.prepare(reader, max_bytes)?;
         if let Some(tag) = tag {
-            file_name.push_str(",T=");
-            file_name.push_str(tag);
+            prepared.add_tag(tag);
         }
-        let new_dir = self.root.join("new");
-        let final_path = new_dir.join(&file_name);
-        rename_noreplace(&tmp_path, &final_path)
-            .map_err(|e| StoreError::io("move into new/", &final_path, e))?;
-        guard.disarm();
-        if let Err(e) = fsync_dir(&new_dir) {
-            // Not known to be durable: withdraw it so the sender retries instead of us
-            // acknowledging a message a crash could lose.
-            let _ = fs::remove_file(&final_path);
-            return Err(e);
-        }
-        tracing::debug!(path = %final_path.display(), size, "delivered");
-        Ok(Delivered {
-            uidl: uidl_of_base(unique.as_bytes()),
-            file_name,
-            size,
-        })
+        prepared.commit()
     }
 
     /// RFC 1939 §8: takes the exclusive-access lock, moves every message from `new/` to

@@ -88,6 +88,13 @@ impl Maildir {
 }
 
 impl Prepared {
+    /// Appends `,T=<tag>` to the attributes of the name the message will get (validated
+    /// by [`Maildir::deliver_tagged`]).
+    pub(crate) fn add_tag(&mut self, tag: &str) {
+        self.file_name.push_str(",T=");
+        self.file_name.push_str(tag);
+    }
+
     /// The RFC 1939 size the message will be listed with.
     pub fn size(&self) -> u64 {
         self.size
