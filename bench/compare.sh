@@ -384,14 +384,14 @@ Machine: {cpu}, {ncpu} cores, {mem} GiB; kernel {platform.release()}. Client and
 share the cores. Dovecot {dv} (Debian) in performance login mode (`service_count = 0`,
 `process_min_avail` = cores) with its auth cache on; Buzón built with `cargo build --release`.
 Both serve copies of one corpus (hard links) with the same ARGON2ID hashes (m=19456 KiB,
-t=2, p=1), the same certificate (ECDSA P-256, TLS 1.3 negotiated by both), the same
+t=2, p=1), the same certificate (ECDSA P-256; the load generator offers TLS 1.3 and 1.2), the same
 1-hour auth-cache lifetime, on 127.0.0.1 high ports.
 
 Each scenario ran {repeat}× per server, alternating Dovecot and Buzón, {secs} s per run
 (`bigbox` and `idle` run to completion); the table shows medians. Ratios are Buzón over
 Dovecot (higher is better for rates; for times and memory lower is better). Every RETR
 body is checked against its LIST size; any mismatch or failure counts as an error.
-Idle sessions held: Buzón {idle_b}, Dovecot {idle_d} (one process per session in Dovecot;
+Idle sessions attempted: Buzón {idle_b}, Dovecot {idle_d} (one process per session in Dovecot;
 fewer because each of its logins costs a full Argon2 verification), measured once per
 server as the marginal cost: every session user logs in and out once first (`--warm`), then
 (PSS of the server's process tree while the sessions are held − PSS before) / sessions.
