@@ -31,19 +31,49 @@ const FLUSH_AT: usize = 64 * 1024;
 /// Size of one read from a message file.
 const FILE_CHUNK: usize = 128 * 1024;
 
-/// The first read for TOP: a header almost always fits, and the encoder stops there.
-const TOP_FIRST_CHUNK: usize = 16 * 1024;
+/// The first read for TOP: one page, where most headers fit (the encoder stops at the
+/// end of what TOP asked for). Later reads grow fourfold up to [`FILE_CHUNK`].
+const TOP_FIRST_CHUNK: usize = 4 * 1024;
 /// File buffers kept for reuse by all sessions while idle sessions hold none.
 const SPARE_FILE_BUFFERS: usize = 64;
 
-/// Replaces `buf` with the next chunk of `file` (up to `limit` bytes, read into spare
-/// capacity without zeroing it first); true at end of file. Runs on a blocking thread.
-fn read_chunk(file: &mut std::fs::File, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<bool> {
-    use std::io::Read;
+/// An open message file being streamed, and how many of its bytes are still to send.
+struct MessageFile {
+    file: std::fs::File,
+    left: u64,
+}
+
+/// Replaces `buf` with the next chunk of `msg` (up to `limit` bytes). Whatever is in the
+/// page cache is read right here, without blocking (`RWF_NOWAIT`); only the part that
+/// must come from the disk goes to the blocking pool, so a mailbox that is being read
+/// costs no thread hand-off per message.
+async fn next_chunk(
+    mut msg: MessageFile,
+    mut buf: Vec<u8>,
+    limit: usize,
+) -> std::io::Result<(MessageFile, Vec<u8>)> {
     buf.clear();
-    buf.reserve(limit);
-    let n = file.by_ref().take(limit as u64).read_to_end(buf)?;
-    Ok(n < limit)
+    let want = limit.min(usize::try_from(msg.left).unwrap_or(usize::MAX));
+    let cached = buzon_store::read_cached(&msg.file, &mut buf, want)?;
+    msg.left -= cached as u64;
+    if cached == want {
+        return Ok((msg, buf));
+    }
+    tokio::task::spawn_blocking(move || {
+        read_more(&mut msg, &mut buf, want - cached)?;
+        Ok((msg, buf))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Appends up to `n` more bytes of `msg` to `buf` (blocking). A file that ends early was
+/// cut short after it was opened: what there is gets sent, and the message ends there.
+fn read_more(msg: &mut MessageFile, buf: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
+    use std::io::Read;
+    let got = (&msg.file).take(n as u64).read_to_end(buf)?;
+    msg.left = if got < n { 0 } else { msg.left - n as u64 };
+    Ok(())
 }
 
 /// Message-file buffers shared by all sessions: a session borrows one for a RETR or TOP
@@ -497,33 +527,48 @@ impl Conn {
         let Some(mb) = &self.mailbox else {
             return Some(End::Protocol);
         };
-        let store = Arc::clone(&mb.store);
-        // Opening the file and reading its first chunk share one trip to the blocking
-        // pool, so a typical message costs one, and a read error still gets an -ERR.
+        let store = &mb.store;
         let mut buf = match std::mem::take(&mut self.file_buf) {
             b if b.capacity() > 0 => b,
             _ => borrow_file_buffer(),
         };
-        let first = if matches!(extent, Extent::Top(_)) {
+        let mut chunk = if matches!(extent, Extent::Top(_)) {
             TOP_FIRST_CHUNK
         } else {
             FILE_CHUNK
         };
-        let opened = tokio::task::spawn_blocking(move || {
-            let mut file = store.open_message(index)?;
-            let eof = read_chunk(&mut file, &mut buf, first)
-                .map_err(|e| StoreError::Invalid(format!("read error: {e}")))?;
-            Ok::<_, StoreError>((file, buf, eof))
-        })
-        .await;
-        let (mut file, mut buf, mut eof) = match opened {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => {
-                tracing::warn!(remote = %self.peer, "message {} unavailable: {e}", index + 1);
-                self.session.message_unavailable(&mut self.out);
-                return None;
+        let first = chunk;
+        // The first chunk is read before the +OK, so a message that cannot be read still
+        // gets an -ERR. A message whose directory entry and first pages are in the kernel's
+        // caches is opened and read right here; otherwise both steps share one trip to the
+        // blocking pool.
+        let opened = match store.open_message_cached(index) {
+            Ok(Some((file, len))) => {
+                let msg = MessageFile { file, left: len };
+                next_chunk(msg, buf, first)
+                    .await
+                    .map_err(|e| StoreError::Invalid(format!("read error: {e}")))
             }
-            Err(_) => {
+            Ok(None) => {
+                let store = Arc::clone(store);
+                tokio::task::spawn_blocking(move || {
+                    let (file, len) = store.open_message(index)?;
+                    let mut msg = MessageFile { file, left: len };
+                    buf.clear();
+                    let want = first.min(usize::try_from(len).unwrap_or(usize::MAX));
+                    read_more(&mut msg, &mut buf, want)
+                        .map_err(|e| StoreError::Invalid(format!("read error: {e}")))?;
+                    Ok::<_, StoreError>((msg, buf))
+                })
+                .await
+                .unwrap_or_else(|e| Err(StoreError::Invalid(format!("reader failed: {e}"))))
+            }
+            Err(e) => Err(e),
+        };
+        let (mut msg, mut buf) = match opened {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(remote = %self.peer, "message {} unavailable: {e}", index + 1);
                 self.session.message_unavailable(&mut self.out);
                 return None;
             }
@@ -536,7 +581,7 @@ impl Conn {
             let before = self.out.len();
             enc.encode(&buf, &mut self.out);
             sent += (self.out.len() - before) as u64;
-            if enc.is_done() || eof {
+            if enc.is_done() || msg.left == 0 {
                 break;
             }
             if self.out.len() >= FLUSH_AT {
@@ -547,21 +592,16 @@ impl Conn {
                     s.touch();
                 }
             }
-            let next = tokio::task::spawn_blocking(move || {
-                let r = read_chunk(&mut file, &mut buf, FILE_CHUNK);
-                (file, buf, r)
-            })
-            .await;
-            match next {
-                Ok((f, b, Ok(e))) => (file, buf, eof) = (f, b, e),
-                Ok((_, _, Err(e))) => {
+            chunk = (chunk * 4).min(FILE_CHUNK);
+            match next_chunk(msg, buf, chunk).await {
+                Ok((m, b)) => (msg, buf) = (m, b),
+                Err(e) => {
                     // The +OK is already out: the only honest signal left is to close, so
                     // the client sees a truncated reply and retries.
                     tracing::error!(remote = %self.peer, "read error in message {}: {e}", index + 1);
                     let _ = self.flush().await;
                     return Some(End::Protocol);
                 }
-                Err(_) => return Some(End::Protocol),
             }
         }
         enc.finish(&mut self.out);

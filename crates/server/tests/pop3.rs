@@ -318,6 +318,82 @@ fn byte_exact_retrieval_of_awkward_messages() {
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
 
+/// Drops a file's pages from the page cache (it is synced first, so they are clean).
+fn evict_from_page_cache(path: &std::path::Path) {
+    let f = std::fs::File::open(path).unwrap();
+    f.sync_all().unwrap();
+    rustix::fs::fadvise(&f, 0, 0, rustix::fs::Advice::DontNeed).unwrap();
+}
+
+#[test]
+fn retrieval_is_exact_from_memory_from_disk_and_after_a_rename() {
+    let s = server();
+    // Several read chunks, with dot lines at every position relative to chunk ends.
+    let mut big = b"Subject: from disk\n\n".to_vec();
+    let mut i = 0u64;
+    while big.len() < 700_000 {
+        big.extend_from_slice(if i % 3 == 0 {
+            b".dot\n"
+        } else {
+            b"a line of text\n"
+        });
+        i += 1;
+    }
+    let small = b"Subject: small\n\nbody\n.\n".to_vec();
+    let moved = b"Subject: moved\n\nflags changed by another program\n".to_vec();
+    let gone = b"Subject: gone\n\nremoved by another program\n".to_vec();
+    let messages = [&big, &small, &moved, &gone];
+    for m in messages {
+        s.deliver("alice", m);
+    }
+    let mut c = tls_client(&s);
+    c.login("alice", "wonder land");
+    let file_of = |content: &[u8]| {
+        s.message_files("alice")
+            .into_iter()
+            .find(|p| std::fs::read(p).unwrap() == content)
+            .unwrap()
+    };
+    let retr_exact = |c: &mut LineClient, n: usize, m: &[u8], why: &str| {
+        assert!(c.cmd(&format!("RETR {n}")).starts_with("+OK"), "{why}");
+        assert!(
+            c.raw_body() == encode_message(m, Extent::Whole),
+            "{why}: RETR bytes differ"
+        );
+        assert!(c.cmd(&format!("TOP {n} 2")).starts_with("+OK"), "{why}");
+        assert_eq!(
+            c.raw_body(),
+            encode_message(m, Extent::Top(2)),
+            "{why}: TOP"
+        );
+    };
+    // In the page cache (just written): read on the event loop.
+    for (n, m) in messages.iter().enumerate() {
+        retr_exact(&mut c, n + 1, m, "cached");
+    }
+    // Out of the page cache: the reads go to the disk on a blocking thread.
+    for (n, m) in messages.iter().enumerate() {
+        evict_from_page_cache(&file_of(m));
+        retr_exact(&mut c, n + 1, m, "evicted");
+    }
+    // Another program changes message 3's flags (a rename) during the session.
+    let p = file_of(&moved);
+    let name = p.file_name().unwrap().to_str().unwrap().to_string();
+    let renamed = if name.contains(":2,") {
+        format!("{name}S")
+    } else {
+        format!("{name}:2,S")
+    };
+    std::fs::rename(&p, p.with_file_name(renamed)).unwrap();
+    retr_exact(&mut c, 3, &moved, "renamed");
+    // A message another program removed gets -ERR, and the session goes on.
+    std::fs::remove_file(file_of(&gone)).unwrap();
+    assert!(c.cmd("RETR 4").starts_with("-ERR"));
+    assert!(c.cmd("TOP 4 0").starts_with("-ERR"));
+    retr_exact(&mut c, 2, &small, "after an -ERR");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+}
+
 #[test]
 fn dropped_connection_and_shutdown_delete_nothing() {
     let mut s = server();

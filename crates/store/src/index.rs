@@ -207,8 +207,9 @@ pub(crate) fn nofollow_nonblock() -> i32 {
 }
 
 /// Opens a message for reading, refusing symbolic links (`O_NOFOLLOW`) and anything that
-/// is not a regular file. A missing file is [`StoreError::NotFound`].
-pub(crate) fn open_regular(path: &Path) -> Result<File, StoreError> {
+/// is not a regular file. A missing file is [`StoreError::NotFound`]. Gives the file's
+/// length too.
+pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), StoreError> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(nofollow_nonblock())
@@ -224,6 +225,24 @@ pub(crate) fn open_regular(path: &Path) -> Result<File, StoreError> {
         }
         Err(e) => return Err(StoreError::io("open", path, e)),
     };
+    check_regular(file, path)
+}
+
+/// [`open_regular`] without waiting for the disk: `Ok(None)` unless every component of
+/// `path` is already in the kernel's lookup cache (`openat2` with `RESOLVE_CACHED`), and
+/// also for anything [`open_regular`] should explain (a missing file, a symbolic link,
+/// a kernel without `openat2`). Gives the file's length too.
+pub(crate) fn open_regular_cached(path: &Path) -> Result<Option<(File, u64)>, StoreError> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    match rustix::fs::openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED) {
+        Ok(fd) => check_regular(File::from(fd), path).map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Refuses anything but a regular file; clears the `O_NONBLOCK` the open used.
+fn check_regular(file: File, path: &Path) -> Result<(File, u64), StoreError> {
     let meta = file
         .metadata()
         .map_err(|e| StoreError::io("inspect", path, e))?;
@@ -233,10 +252,39 @@ pub(crate) fn open_regular(path: &Path) -> Result<File, StoreError> {
             path.display()
         )));
     }
-    // O_NONBLOCK was only for the open; hand out an ordinary blocking file.
+    // O_NONBLOCK was only for the open (a FIFO must not block it); hand out an ordinary
+    // blocking file.
     rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())
         .map_err(|e| StoreError::io("open", path, e.into()))?;
-    Ok(file)
+    Ok((file, meta.len()))
+}
+
+/// Appends to `buf` up to `limit` bytes read from `file`'s current position, only as far
+/// as they are already in the page cache (`preadv2` with `RWF_NOWAIT`): a reader on an
+/// event loop can take them without blocking and leave the rest to a blocking thread.
+/// `Ok(0)` means nothing was cached, or the file ended, or the kernel or file system
+/// cannot tell; the caller knows the file's length and decides which.
+pub fn read_cached(file: &File, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+    use rustix::io::{Errno, ReadWriteFlags};
+    let start = buf.len();
+    buf.resize(start + limit, 0);
+    let mut got = 0;
+    // Bounded: every turn reads at least one byte or stops.
+    while got < limit {
+        let mut slice = [io::IoSliceMut::new(&mut buf[start + got..])];
+        match rustix::io::preadv2(file, &mut slice, u64::MAX, ReadWriteFlags::NOWAIT) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => break,
+            Err(e) => {
+                buf.truncate(start + got);
+                return Err(e.into());
+            }
+        }
+    }
+    buf.truncate(start + got);
+    Ok(got)
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod prepared;
 mod session;
 
 pub use error::StoreError;
+pub use index::read_cached;
 pub use maildir::{Delivered, Maildir, Usage};
 pub use prepared::Prepared;
 pub use session::{ExpungeReport, MessageEntry, Session};

@@ -493,7 +493,7 @@ fn size_via_index(path: &Path, base: &[u8], index: &mut SizeIndex) -> Result<u64
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
         Err(e) => return Err(StoreError::io("inspect", path, e)),
     }
-    let mut file = open_regular(path)?;
+    let (mut file, _) = open_regular(path)?;
     let meta = file
         .metadata()
         .map_err(|e| StoreError::io("inspect", path, e))?;

@@ -120,9 +120,10 @@ impl Session {
     /// [`StoreError::NotFound`]. A file whose length differs from the `S=` in its name
     /// was truncated or rewritten after delivery, so the size listed for it (from `W=`)
     /// is wrong too: it is refused ([`StoreError::Invalid`]) rather than sent short.
-    pub fn open_message(&self, index: usize) -> Result<File, StoreError> {
+    /// Gives the file's length too.
+    pub fn open_message(&self, index: usize) -> Result<(File, u64), StoreError> {
         let entry = self.entry(index)?;
-        let (file, path) = match open_regular(&entry.path) {
+        let ((file, len), path) = match open_regular(&entry.path) {
             Err(StoreError::NotFound) => match Relocator::new(&self.entries).find(&entry.path) {
                 Some(p) => (open_regular(&p)?, p),
                 None => return Err(StoreError::NotFound),
@@ -130,20 +131,21 @@ impl Session {
             Ok(f) => (f, entry.path.clone()),
             Err(e) => return Err(e),
         };
-        let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
-        if let Some(want) = file_size_attr(name) {
-            let len = file
-                .metadata()
-                .map_err(|e| StoreError::io("inspect", &path, e))?
-                .len();
-            if len != want {
-                return Err(StoreError::Invalid(format!(
-                    "{} is {len} bytes long but its name says S={want}: it was truncated or changed after delivery — move it out of the Maildir, or rename it without the S= and W= attributes so its size is computed again",
-                    path.display()
-                )));
-            }
-        }
-        Ok(file)
+        check_size_attr(&path, len)?;
+        Ok((file, len))
+    }
+
+    /// [`Session::open_message`] for an event loop: `Ok(None)` when opening would wait
+    /// for the disk, and also when the message needs the slower path (it was moved by
+    /// another program, or something about it must be explained); the caller then uses
+    /// [`Session::open_message`] on a blocking thread. Gives the file's length too.
+    pub fn open_message_cached(&self, index: usize) -> Result<Option<(File, u64)>, StoreError> {
+        let entry = self.entry(index)?;
+        let Some((file, len)) = crate::index::open_regular_cached(&entry.path)? else {
+            return Ok(None);
+        };
+        check_size_attr(&entry.path, len)?;
+        Ok(Some((file, len)))
     }
 
     /// RFC 1939 §6 UPDATE state: deletes the messages at `indices` (duplicates ignored).
@@ -275,4 +277,17 @@ fn read_names(dir: &Path) -> HashMap<Vec<u8>, Vec<PathBuf>> {
             .push(entry.path());
     }
     map
+}
+
+/// A file whose length differs from the `S=` in its name was truncated or rewritten after
+/// delivery, so the size listed for it (from `W=`) is wrong too: it is refused.
+fn check_size_attr(path: &Path, len: u64) -> Result<(), StoreError> {
+    let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+    match file_size_attr(name) {
+        Some(want) if want != len => Err(StoreError::Invalid(format!(
+            "{} is {len} bytes long but its name says S={want}: it was truncated or changed after delivery — move it out of the Maildir, or rename it without the S= and W= attributes so its size is computed again",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -29,6 +29,7 @@ fn read_all(session: &Session, i: usize) -> Vec<u8> {
     session
         .open_message(i)
         .unwrap()
+        .0
         .read_to_end(&mut v)
         .unwrap();
     v
@@ -844,4 +845,45 @@ fn a_file_whose_length_differs_from_its_s_attribute_is_refused_not_sent_short() 
     // A file that matches its S= opens as usual.
     let j = 1 - i;
     assert_eq!(read_all(&s, j), b"a\nb\nc");
+}
+
+#[test]
+fn read_cached_takes_what_is_in_memory_and_leaves_the_rest_to_ordinary_reads() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    fs::write(&path, &content).unwrap();
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let on_tmpfs = rustix::fs::statfs(&path).unwrap().f_type as i64 == TMPFS_MAGIC;
+    for evict in [false, true] {
+        let f = fs::File::open(&path).unwrap();
+        if evict {
+            f.sync_all().unwrap();
+            rustix::fs::fadvise(&f, 0, 0, rustix::fs::Advice::DontNeed).unwrap();
+        }
+        // Appends after what the buffer holds, and never more than asked for.
+        let mut buf = b"kept".to_vec();
+        let n = buzon_store::read_cached(&f, &mut buf, 200_000).unwrap();
+        assert!(n <= 200_000);
+        assert_eq!(buf.len(), 4 + n);
+        assert_eq!(&buf[..4], b"kept");
+        if !evict {
+            assert_eq!(n, 200_000, "a file just written is in memory");
+        } else if !on_tmpfs {
+            // tmpfs pages are the file itself and cannot be dropped; elsewhere they can.
+            assert!(n < 200_000, "evicted pages were read without waiting");
+        }
+        // The file position moved by exactly what was taken.
+        let mut rest = Vec::new();
+        (&f).read_to_end(&mut rest).unwrap();
+        let mut whole = buf[4..].to_vec();
+        whole.extend_from_slice(&rest);
+        assert!(
+            whole == content,
+            "evict={evict}: the two reads do not add up"
+        );
+        // At the end of the file there is nothing more.
+        assert_eq!(buzon_store::read_cached(&f, &mut buf, 10).unwrap(), 0);
+    }
 }
