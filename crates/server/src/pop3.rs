@@ -43,37 +43,51 @@ struct MessageFile {
     left: u64,
 }
 
-/// Replaces `buf` with the next chunk of `msg` (up to `limit` bytes). Whatever is in the
-/// page cache is read right here, without blocking (`RWF_NOWAIT`); only the part that
-/// must come from the disk goes to the blocking pool, so a mailbox that is being read
-/// costs no thread hand-off per message.
+/// Reads the next chunk of `msg` (up to `limit` bytes) into the start of `buf`, which is
+/// [`FILE_CHUNK`] initialized bytes long, and gives the number of bytes read. Whatever is
+/// in the page cache is read right here, without blocking (`RWF_NOWAIT`); only the part
+/// that must come from the disk goes to the blocking pool, so a mailbox that is being
+/// read costs no thread hand-off per message.
 async fn next_chunk(
     mut msg: MessageFile,
     mut buf: Vec<u8>,
     limit: usize,
-) -> std::io::Result<(MessageFile, Vec<u8>)> {
-    buf.clear();
+) -> std::io::Result<(MessageFile, Vec<u8>, usize)> {
     let want = limit.min(usize::try_from(msg.left).unwrap_or(usize::MAX));
-    let cached = buzon_store::read_cached(&msg.file, &mut buf, want)?;
+    let cached = buzon_store::read_cached(&msg.file, &mut buf[..want])?;
     msg.left -= cached as u64;
     if cached == want {
-        return Ok((msg, buf));
+        return Ok((msg, buf, want));
     }
     tokio::task::spawn_blocking(move || {
-        read_more(&mut msg, &mut buf, want - cached)?;
-        Ok((msg, buf))
+        let n = cached + read_more(&mut msg, &mut buf[cached..want])?;
+        Ok((msg, buf, n))
     })
     .await
     .map_err(std::io::Error::other)?
 }
 
-/// Appends up to `n` more bytes of `msg` to `buf` (blocking). A file that ends early was
-/// cut short after it was opened: what there is gets sent, and the message ends there.
-fn read_more(msg: &mut MessageFile, buf: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
+/// Fills `dst` from `msg` (blocking) and gives the number of bytes read. A file that ends
+/// early was cut short after it was opened: what there is gets sent, and the message ends
+/// there.
+fn read_more(msg: &mut MessageFile, dst: &mut [u8]) -> std::io::Result<usize> {
     use std::io::Read;
-    let got = (&msg.file).take(n as u64).read_to_end(buf)?;
-    msg.left = if got < n { 0 } else { msg.left - n as u64 };
-    Ok(())
+    let mut got = 0;
+    // Bounded: every turn reads at least one byte or stops.
+    while got < dst.len() {
+        match (&msg.file).read(&mut dst[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    msg.left = if got < dst.len() {
+        0
+    } else {
+        msg.left - got as u64
+    };
+    Ok(got)
 }
 
 /// Message-file buffers shared by all sessions: a session borrows one for a RETR or TOP
@@ -81,19 +95,16 @@ fn read_more(msg: &mut MessageFile, buf: &mut Vec<u8>, n: usize) -> std::io::Res
 /// busy ones do not fault fresh pages in for every message.
 static FILE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 
+/// A buffer of [`FILE_CHUNK`] initialized bytes (zeroed once, when first made).
 fn borrow_file_buffer() -> Vec<u8> {
-    FILE_BUFFERS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .pop()
-        .unwrap_or_default()
+    let spare = FILE_BUFFERS.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    spare.unwrap_or_else(|| vec![0; FILE_CHUNK])
 }
 
-fn return_file_buffer(mut buf: Vec<u8>) {
-    if buf.capacity() == 0 || buf.capacity() > 2 * FILE_CHUNK {
+fn return_file_buffer(buf: Vec<u8>) {
+    if buf.len() != FILE_CHUNK {
         return;
     }
-    buf.clear();
     let mut spare = FILE_BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
     if spare.len() < SPARE_FILE_BUFFERS {
         spare.push(buf);
@@ -528,8 +539,8 @@ impl Conn {
             return Some(End::Protocol);
         };
         let store = &mb.store;
-        let mut buf = match std::mem::take(&mut self.file_buf) {
-            b if b.capacity() > 0 => b,
+        let buf = match std::mem::take(&mut self.file_buf) {
+            b if b.len() == FILE_CHUNK => b,
             _ => borrow_file_buffer(),
         };
         let mut chunk = if matches!(extent, Extent::Top(_)) {
@@ -554,18 +565,18 @@ impl Conn {
                 tokio::task::spawn_blocking(move || {
                     let (file, len) = store.open_message(index)?;
                     let mut msg = MessageFile { file, left: len };
-                    buf.clear();
+                    let mut buf = buf;
                     let want = first.min(usize::try_from(len).unwrap_or(usize::MAX));
-                    read_more(&mut msg, &mut buf, want)
+                    let n = read_more(&mut msg, &mut buf[..want])
                         .map_err(|e| StoreError::Invalid(format!("read error: {e}")))?;
-                    Ok::<_, StoreError>((msg, buf))
+                    Ok::<_, StoreError>((msg, buf, n))
                 })
                 .await
                 .unwrap_or_else(|e| Err(StoreError::Invalid(format!("reader failed: {e}"))))
             }
             Err(e) => Err(e),
         };
-        let (mut msg, mut buf) = match opened {
+        let (mut msg, mut buf, mut filled) = match opened {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(remote = %self.peer, "message {} unavailable: {e}", index + 1);
@@ -579,7 +590,7 @@ impl Conn {
         // Bounded: every turn consumes a chunk of the file, and a file ends.
         loop {
             let before = self.out.len();
-            enc.encode(&buf, &mut self.out);
+            enc.encode(&buf[..filled], &mut self.out);
             sent += (self.out.len() - before) as u64;
             if enc.is_done() || msg.left == 0 {
                 break;
@@ -594,7 +605,7 @@ impl Conn {
             }
             chunk = (chunk * 4).min(FILE_CHUNK);
             match next_chunk(msg, buf, chunk).await {
-                Ok((m, b)) => (msg, buf) = (m, b),
+                Ok((m, b, n)) => (msg, buf, filled) = (m, b, n),
                 Err(e) => {
                     // The +OK is already out: the only honest signal left is to close, so
                     // the client sees a truncated reply and retries.

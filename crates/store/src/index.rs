@@ -259,31 +259,28 @@ fn check_regular(file: File, path: &Path) -> Result<(File, u64), StoreError> {
     Ok((file, meta.len()))
 }
 
-/// Appends to `buf` up to `limit` bytes read from `file`'s current position, only as far
-/// as they are already in the page cache (`preadv2` with `RWF_NOWAIT`): a reader on an
-/// event loop can take them without blocking and leave the rest to a blocking thread.
-/// `Ok(0)` means nothing was cached, or the file ended, or the kernel or file system
-/// cannot tell; the caller knows the file's length and decides which.
-pub fn read_cached(file: &File, buf: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+/// Reads from `file`'s current position into `dst`, only as far as the data is already
+/// in the page cache (`preadv2` with `RWF_NOWAIT`): a reader on an event loop can take it
+/// without blocking and leave the rest to a blocking thread. Gives the number of bytes
+/// read; fewer than `dst.len()` (even 0) means the rest is not cached, or the file ended,
+/// or the kernel or file system cannot tell: the caller knows the file's length and
+/// decides which.
+pub fn read_cached(file: &File, dst: &mut [u8]) -> io::Result<usize> {
     use rustix::io::{Errno, ReadWriteFlags};
-    let start = buf.len();
-    buf.resize(start + limit, 0);
     let mut got = 0;
     // Bounded: every turn reads at least one byte or stops.
-    while got < limit {
-        let mut slice = [io::IoSliceMut::new(&mut buf[start + got..])];
+    while got < dst.len() {
+        let mut slice = [io::IoSliceMut::new(&mut dst[got..])];
         match rustix::io::preadv2(file, &mut slice, u64::MAX, ReadWriteFlags::NOWAIT) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(Errno::INTR) => continue,
             Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => break,
-            Err(e) => {
-                buf.truncate(start + got);
-                return Err(e.into());
-            }
+            Err(e) if got == 0 => return Err(e.into()),
+            // What was read stands; the error will come again from the next read.
+            Err(_) => break,
         }
     }
-    buf.truncate(start + got);
     Ok(got)
 }
 
