@@ -137,6 +137,17 @@ impl LineReader {
         }
     }
 
+    /// The unread bytes, for a receiver that takes raw data rather than lines (SMTP
+    /// DATA); call [`LineReader::consume`] with what it used.
+    pub fn unread(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Marks the first `n` unread bytes as used.
+    pub fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+
     /// Consumes every complete line buffered, as the body of a multi-line reply, without
     /// copying it: the caller only learns how much arrived. Stops after the ".\r\n"
     /// terminator line (RFC 1939 §3), leaving what follows it buffered. A trailing partial

@@ -1,114 +1,32 @@
 //! The session's input buffer: command lines with the RFC 5321 §4.5.3.1.6 limit, and raw
-//! bytes for the DATA receiver.
+//! bytes for the DATA receiver ([`LineBuffer::unread`], [`LineBuffer::consume`]).
 //!
-//! "Need more input" is the normal result (`None`). A line longer than the limit is
-//! skipped without being stored and reported once its end arrives, so the session can
-//! answer 500 5.5.2 and go on; memory therefore never exceeds what one read delivers plus
-//! the limit, whatever the peer sends.
+//! It is the POP3 crate's [`LineReader`](buzon_pop3_proto::line::LineReader) with SMTP's
+//! limits: "need more input" is the normal result (`None`); a line longer than the limit
+//! is skipped without being stored and reported once its end arrives, so the session can
+//! answer 500 5.5.2 and go on; a bare LF is reported as such (RFC 5321 §2.3.8). There is
+//! no hard cap (a line without an end is skipped, holding no memory, until the command
+//! timeout), so [`LineError::Runaway`] never occurs here.
+
+pub use buzon_pop3_proto::line::{LineError, LineLimits, LineReader as LineBuffer};
 
 /// RFC 5321 §4.5.3.1.6: a line is at most 1000 octets including CRLF. Buzón applies it
 /// to command lines (§4.5.3.1.4's 512 octets grow with every extension's parameters).
 pub const MAX_LINE: usize = 1000;
 
-/// A line-level problem.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineError {
-    /// Longer than [`MAX_LINE`]; its bytes were dropped.
-    TooLong,
-    /// Ended by LF without CR (RFC 5321 §2.3.8).
-    BareLf,
-}
-
-/// Bytes received and not yet consumed.
-#[derive(Debug, Default)]
-pub struct LineBuffer {
-    buf: Vec<u8>,
-    pos: usize,
-    /// Skipping the rest of an over-long line.
-    skipping: bool,
-}
-
-impl LineBuffer {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds bytes read from the peer.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        if self.pos > 0 && self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        } else if self.pos > 0 && self.buf.len() + bytes.len() > self.buf.capacity() {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// True when nothing unread is buffered.
-    pub fn is_empty(&self) -> bool {
-        self.pos >= self.buf.len()
-    }
-
-    /// RFC 3207 §4.2: drops everything buffered, so nothing sent before the TLS
-    /// handshake is read after it.
-    pub fn clear(&mut self) {
-        self.buf = Vec::new();
-        self.pos = 0;
-        self.skipping = false;
-    }
-
-    /// Releases memory when empty (idle sessions stay small).
-    pub fn shrink(&mut self) {
-        if self.is_empty() {
-            self.buf = Vec::new();
-            self.pos = 0;
-        }
-    }
-
-    /// The next complete command line without its CRLF; `None` if more input is needed.
-    pub fn next_line(&mut self) -> Option<Result<Vec<u8>, LineError>> {
-        let data = &self.buf[self.pos..];
-        let Some(i) = data.iter().position(|&b| b == b'\n') else {
-            if self.skipping || data.len() >= MAX_LINE {
-                // Over-long: forget the bytes, keep skipping to the line end.
-                self.skipping = true;
-                self.buf.clear();
-                self.pos = 0;
-            }
-            return None;
-        };
-        let raw_len = i + 1;
-        let crlf = i > 0 && data[i - 1] == b'\r';
-        let result = if self.skipping || raw_len > MAX_LINE {
-            Err(LineError::TooLong)
-        } else if !crlf {
-            Err(LineError::BareLf)
-        } else {
-            Ok(data[..i - 1].to_vec())
-        };
-        self.pos += raw_len;
-        self.skipping = false;
-        Some(result)
-    }
-
-    /// The unread bytes, for the DATA receiver; call [`LineBuffer::consume`] with what it
-    /// used.
-    pub fn unread(&self) -> &[u8] {
-        &self.buf[self.pos..]
-    }
-
-    pub fn consume(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
-    }
-}
+/// SMTP and LMTP command lines.
+pub const LIMITS: LineLimits = LineLimits {
+    max_line: MAX_LINE,
+    hard_cap: usize::MAX,
+    allow_bare_lf: false,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn lines(input: &[u8], chunk: usize) -> Vec<Result<Vec<u8>, LineError>> {
-        let mut r = LineBuffer::new();
+        let mut r = LineBuffer::new(LIMITS);
         let mut out = Vec::new();
         for c in input.chunks(chunk.max(1)) {
             r.feed(c);
@@ -158,11 +76,11 @@ mod tests {
 
     #[test]
     fn skipping_holds_no_memory() {
-        let mut r = LineBuffer::new();
+        let mut r = LineBuffer::new(LIMITS);
         for _ in 0..1000 {
             r.feed(&[b'z'; 700]);
             assert!(r.next_line().is_none());
-            assert!(r.buf.len() < MAX_LINE + 700);
+            assert!(r.unread().len() < MAX_LINE + 700);
         }
         r.feed(b"\r\nQUIT\r\n");
         assert_eq!(r.next_line(), Some(Err(LineError::TooLong)));
@@ -181,7 +99,7 @@ mod tests {
 
     #[test]
     fn clear_discards_pipelined_bytes() {
-        let mut r = LineBuffer::new();
+        let mut r = LineBuffer::new(LIMITS);
         r.feed(b"STARTTLS\r\nRCPT TO:<evil@x>\r\n");
         assert_eq!(r.next_line(), Some(Ok(b"STARTTLS".to_vec())));
         r.clear();

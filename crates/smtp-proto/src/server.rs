@@ -19,7 +19,7 @@
 use crate::address::ForwardPath;
 use crate::command::{parse_command, Command, CommandError, MailParams};
 use crate::data::{DataReceiver, DataStatus};
-use crate::line::{LineBuffer, LineError};
+use crate::line::{LineBuffer, LineError, LIMITS};
 use crate::reply::{self, Reply};
 use crate::ReversePath;
 
@@ -171,7 +171,7 @@ impl<R: Clone> Session<R> {
         Self {
             config,
             state: State::Connected,
-            input: LineBuffer::new(),
+            input: LineBuffer::new(LIMITS),
             tls_active,
             errors: 0,
             rcpt_attempts: 0,
@@ -314,7 +314,10 @@ impl<R: Clone> Session<R> {
                     };
                     let event = match line {
                         Ok(line) => self.handle_line(&line, out),
-                        Err(LineError::TooLong) => self.error(reply::line_too_long(), out),
+                        // No hard cap is set, so a runaway line is only ever too long.
+                        Err(LineError::TooLong | LineError::Runaway) => {
+                            self.error(reply::line_too_long(), out)
+                        }
                         Err(LineError::BareLf) => self.error(reply::bare_lf(), out),
                     };
                     if let Some(e) = event {
