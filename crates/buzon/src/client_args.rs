@@ -11,6 +11,20 @@ use clap::Args;
 use crate::Failure;
 
 /// Accounts from the file, or one account from flags.
+/// Where downloaded mail goes (shared by `fetch`, `check` and `setup`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct DestinationArgs {
+    /// Store mail in this Maildir (the default destination is ~/Maildir).
+    #[arg(long, value_name = "DIR")]
+    pub maildir: Option<PathBuf>,
+    /// Append mail to this mbox file instead.
+    #[arg(long, value_name = "FILE")]
+    pub mbox: Option<PathBuf>,
+    /// Hand each message to this delivery program (words split on spaces; no shell).
+    #[arg(long, value_name = "COMMAND")]
+    pub mda: Option<String>,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct AccountArgs {
     /// The accounts file (default: $XDG_CONFIG_HOME/buzon/accounts.toml).
@@ -51,13 +65,8 @@ pub struct AccountArgs {
     /// Send the password unencrypted where there is no TLS.
     #[arg(long)]
     pub allow_plaintext: bool,
-    #[arg(long, value_name = "DIR")]
-    pub maildir: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
-    pub mbox: Option<PathBuf>,
-    /// Delivery program and arguments (words split on spaces; no shell).
-    #[arg(long, value_name = "COMMAND")]
-    pub mda: Option<String>,
+    #[command(flatten)]
+    pub dest: DestinationArgs,
     /// Leave a copy on the server (only new messages are fetched).
     #[arg(long)]
     pub keep: bool,
@@ -142,9 +151,9 @@ impl AccountArgs {
             fingerprint: self.fingerprint.clone(),
             tls_server_name: None,
             allow_plaintext: self.allow_plaintext.then_some(true),
-            maildir: self.maildir.clone(),
-            mbox: self.mbox.clone(),
-            mda: self.mda.as_deref().map(words),
+            maildir: self.dest.maildir.clone(),
+            mbox: self.dest.mbox.clone(),
+            mda: self.dest.mda.as_deref().map(words),
             keep: self.keep.then_some(true),
             delete_after_days: self.delete_after_days,
             max_size: self.max_size.clone().map(SizeValue::Text),

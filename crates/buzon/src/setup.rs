@@ -22,14 +22,8 @@ pub struct SetupArgs {
     /// The accounts file to add the account to (default: $XDG_CONFIG_HOME/buzon/accounts.toml).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Store mail in this Maildir (default: ~/Maildir).
-    #[arg(long, value_name = "DIR")]
-    pub maildir: Option<PathBuf>,
-    #[arg(long, value_name = "FILE")]
-    pub mbox: Option<PathBuf>,
-    /// Delivery program and arguments (words split on spaces; no shell).
-    #[arg(long, value_name = "COMMAND")]
-    pub mda: Option<String>,
+    #[command(flatten)]
+    pub dest: crate::client_args::DestinationArgs,
     /// Password from this environment variable (used for the probe, and written to the
     /// account as password_env).
     #[arg(long, value_name = "VAR")]
@@ -189,14 +183,14 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         .clone()
         .or_else(|| c.user_hint.clone())
         .unwrap_or_else(|| args.address.clone());
-    let (dest_key, dest_value) = match (&args.maildir, &args.mbox, &args.mda) {
+    let (dest_key, dest_value) = match (&args.dest.maildir, &args.dest.mbox, &args.dest.mda) {
         (_, Some(m), _) => ("mbox", m.display().to_string()),
         (_, _, Some(_)) => ("mda", String::new()),
         (Some(m), _, _) => ("maildir", m.display().to_string()),
         _ => ("maildir", "~/Maildir".to_string()),
     };
     let mut text = account_toml(&name, c, &user, dest_key, &dest_value, &extra);
-    if let Some(m) = &args.mda {
+    if let Some(m) = &args.dest.mda {
         let arr = format!(
             "[{}]",
             m.split_whitespace()
