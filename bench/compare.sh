@@ -366,6 +366,31 @@ for key, label, better, goal, goal_text in rows:
         rtext = f"{ratio:.2f}× the time" + (f" ({d / b:.1f}× faster)" if b else "")
     lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {'yes' if met else 'NO'} | {derr}/{berr} |")
 table = "\n".join(lines)
+# CPU per operation: the whole machine's busy time during a run minus the load generator's
+# own, per operation (the server's share, with its kernel work for the sockets).
+def per_op(key, server, field):
+    v = []
+    for r in runs:
+        rep = r["report"]
+        if r["key"] != key or r["server"] != server or rep is None or not rep.get("ops"):
+            continue
+        if field == "other":
+            if rep.get("other_cpu_us_per_op") is not None:
+                v.append(rep["other_cpu_us_per_op"])
+        else:
+            v.append(rep["client_cpu_s"] * 1e6 / rep["ops"])
+    return statistics.median(v) if v else None
+cpu_lines = ["| scenario | Dovecot µs/op | Buzón µs/op | Dovecot/Buzón | load generator µs/op D/B |",
+             "|---|---|---|---|---|"]
+for key, label, *_ in rows:
+    if key.startswith("bigbox") or key == "idle":
+        continue
+    d, b = per_op(key, "dovecot", "other"), per_op(key, "buzon", "other")
+    cd, cb = per_op(key, "dovecot", "client"), per_op(key, "buzon", "client")
+    if d is None or b is None:
+        continue
+    cpu_lines.append(f"| {label} | {d:.1f} | {b:.1f} | {d / b if b else float('inf'):.2f}× | {cd:.1f} / {cb:.1f} |")
+cpu_table = "\n".join(cpu_lines)
 cpu = "unknown"
 try:
     for l in open("/proc/cpuinfo"):
@@ -397,6 +422,13 @@ server as the marginal cost: every session user logs in and out once first (`--w
 (PSS of the server's process tree while the sessions are held − PSS before) / sessions.
 
 {table}
+
+CPU per operation outside the load generator (medians; the machine's busy time in
+`/proc/stat` during each run minus the generator's own CPU, divided by the operations:
+the server's share, including the kernel's work on its sockets). A rate can only rise as
+far as the two cores allow once the generator has taken its part.
+
+{cpu_table}
 
 Exact commands (from `bench/compare.sh`; `@POP3@` is the server's plain port, `@POP3S@` its
 POP3S port, `@PID@` its process id; every command also gets `--ca corpus/tls/ca.pem`):

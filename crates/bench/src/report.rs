@@ -107,6 +107,10 @@ pub struct Report {
     pub errors: Errors,
     /// CPU seconds this load generator used (user + system), to judge its own share.
     pub client_cpu: Duration,
+    /// CPU seconds the whole machine was busy during the run (`/proc/stat`; `None` where
+    /// unavailable). Minus `client_cpu`, it is what the server (and anything else running)
+    /// spent, kernel work for its sockets included.
+    pub machine_cpu: Option<Duration>,
     /// Scenario-specific figures, in order (e.g. "pss_per_session_kib").
     pub extra: Vec<(String, f64)>,
 }
@@ -130,6 +134,17 @@ impl Report {
         }
     }
 
+    /// Microseconds of CPU per operation spent outside this load generator (the server's
+    /// share when nothing else runs), or `None` without `/proc/stat` or operations.
+    pub fn other_cpu_per_op(&self) -> Option<f64> {
+        let machine = self.machine_cpu?;
+        if self.ops == 0 {
+            return None;
+        }
+        let other = machine.saturating_sub(self.client_cpu).as_secs_f64();
+        Some(other * 1e6 / self.ops as f64)
+    }
+
     /// The figure compare.sh ranks servers by for this scenario.
     pub fn extra_value(&self, key: &str) -> Option<f64> {
         self.extra.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
@@ -140,7 +155,7 @@ impl Report {
         let mut s = String::from("{");
         let _ = write!(
             s,
-            "\"scenario\":{},\"label\":{},\"security\":{},\"clients\":{},\"elapsed_s\":{},\"ops\":{},\"unit\":{},\"rate_per_s\":{},\"bytes\":{},\"mb_per_s\":{},\"errors\":{},\"client_cpu_s\":{}",
+            "\"scenario\":{},\"label\":{},\"security\":{},\"clients\":{},\"elapsed_s\":{},\"ops\":{},\"unit\":{},\"rate_per_s\":{},\"bytes\":{},\"mb_per_s\":{},\"errors\":{},\"client_cpu_s\":{},\"machine_cpu_s\":{},\"other_cpu_us_per_op\":{}",
             json_str(&self.scenario),
             json_str(&self.label),
             json_str(&self.security),
@@ -153,6 +168,10 @@ impl Report {
             num(self.mb_per_s()),
             self.errors.total(),
             num(self.client_cpu.as_secs_f64()),
+            self.machine_cpu
+                .map_or_else(|| "null".to_string(), |m| num(m.as_secs_f64())),
+            self.other_cpu_per_op()
+                .map_or_else(|| "null".to_string(), num),
         );
         match &self.latency {
             Some(l) => {
@@ -228,6 +247,16 @@ impl Report {
             "client CPU".into(),
             format!("{:.2} s", self.client_cpu.as_secs_f64()),
         ));
+        if let (Some(m), Some(per_op)) = (self.machine_cpu, self.other_cpu_per_op()) {
+            rows.push((
+                "machine CPU".into(),
+                format!(
+                    "{:.2} s busy; outside this generator {per_op:.1} µs per {}",
+                    m.as_secs_f64(),
+                    self.unit.trim_end_matches('s')
+                ),
+            ));
+        }
         let w = rows
             .iter()
             .map(|(k, _)| k.chars().count())
@@ -283,6 +312,21 @@ pub fn process_cpu() -> Duration {
         .sum();
     let hz = rustix::param::clock_ticks_per_second().max(1);
     Duration::from_millis(ticks.saturating_mul(1000) / hz)
+}
+
+/// CPU time the whole machine has been busy so far (user, nice, system, irq and softirq
+/// of every core, from the first line of `/proc/stat`), or `None` where unavailable.
+pub fn machine_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line
+        .split_ascii_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq …
+    let ticks: u64 = [0, 1, 2, 5, 6].iter().filter_map(|&i| f.get(i)).sum();
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    Some(Duration::from_millis(ticks.saturating_mul(1000) / hz))
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::conn::Pop3Conn;
 use crate::procmem;
-use crate::report::{process_cpu, Errors, Latencies, Report};
+use crate::report::{machine_cpu, process_cpu, Errors, Latencies, Report};
 use crate::target::Target;
 use crate::users::{UserCursor, UserPattern};
 use crate::BenchError;
@@ -133,6 +133,7 @@ where
 {
     let budget = Budget::new(run);
     let cpu0 = process_cpu();
+    let machine0 = machine_cpu();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..run.clients {
@@ -155,6 +156,9 @@ where
     }
     report.elapsed = start.elapsed();
     report.client_cpu = process_cpu().saturating_sub(cpu0);
+    report.machine_cpu = machine_cpu()
+        .zip(machine0)
+        .map(|(m1, m0)| m1.saturating_sub(m0));
     report.latency = latency.summary();
     report
 }
@@ -327,6 +331,7 @@ pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchErro
     }
     let baseline = o.server_pid.map(procmem::pss_tree).transpose()?;
     let cpu0 = process_cpu();
+    let machine0 = machine_cpu();
     let start = Instant::now();
     let gate = Arc::new(Semaphore::new(o.connect_concurrency.max(1)));
     let (release_tx, release_rx) = watch::channel(false);
@@ -391,6 +396,9 @@ pub async fn idle(run: &RunOptions, o: &IdleOptions) -> Result<Report, BenchErro
     report.elapsed = opened_in;
     report.clients = o.sessions;
     report.client_cpu = process_cpu().saturating_sub(cpu0);
+    report.machine_cpu = machine_cpu()
+        .zip(machine0)
+        .map(|(m1, m0)| m1.saturating_sub(m0));
     report.latency = latency.summary();
     if let (Some(b), Some(h)) = (baseline, held) {
         report
@@ -467,6 +475,7 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
     }
     let user = run.users.name(0);
     let cpu0 = process_cpu();
+    let machine0 = machine_cpu();
     let start = Instant::now();
     let mut report = run.report("bigbox", "logins");
     report.clients = 1;
@@ -527,6 +536,9 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
     }
     report.elapsed = start.elapsed();
     report.client_cpu = process_cpu().saturating_sub(cpu0);
+    report.machine_cpu = machine_cpu()
+        .zip(machine0)
+        .map(|(m1, m0)| m1.saturating_sub(m0));
     report.latency = latency.summary();
     Ok(report)
 }
