@@ -43,6 +43,13 @@ struct MessageFile {
     left: u64,
 }
 
+impl MessageFile {
+    /// How many bytes the next chunk of at most `limit` bytes holds.
+    fn chunk_len(&self, limit: usize) -> usize {
+        limit.min(usize::try_from(self.left).unwrap_or(usize::MAX))
+    }
+}
+
 /// Reads the next chunk of `msg` (up to `limit` bytes) into the start of `buf`, which is
 /// [`FILE_CHUNK`] initialized bytes long, and gives the number of bytes read. Whatever is
 /// in the page cache is read right here, without blocking (`RWF_NOWAIT`); only the part
@@ -53,7 +60,7 @@ async fn next_chunk(
     mut buf: Vec<u8>,
     limit: usize,
 ) -> std::io::Result<(MessageFile, Vec<u8>, usize)> {
-    let want = limit.min(usize::try_from(msg.left).unwrap_or(usize::MAX));
+    let want = msg.chunk_len(limit);
     let cached = buzon_store::read_cached(&msg.file, &mut buf[..want])?;
     msg.left -= cached as u64;
     if cached == want {
@@ -566,7 +573,7 @@ impl Conn {
                     let (file, len) = store.open_message(index)?;
                     let mut msg = MessageFile { file, left: len };
                     let mut buf = buf;
-                    let want = first.min(usize::try_from(len).unwrap_or(usize::MAX));
+                    let want = msg.chunk_len(first);
                     let n = read_more(&mut msg, &mut buf[..want])
                         .map_err(|e| StoreError::Invalid(format!("read error: {e}")))?;
                     Ok::<_, StoreError>((msg, buf, n))
