@@ -64,7 +64,7 @@ impl Intake {
             smtp: base,
             command_timeout: config.smtp.command_timeout,
             data_timeout: config.smtp.data_timeout,
-            registry: Registry::new(),
+            registry: Registry::new(config.limits.ipv6_prefix),
         })
     }
 }
