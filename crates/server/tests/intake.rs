@@ -612,3 +612,91 @@ fn write_error_is_a_temporary_failure_and_leaves_nothing() {
     assert_eq!(r[1].code, 250, "other recipients are unaffected: {r:?}");
     assert!(stored(&s, "alice", None).is_empty());
 }
+
+/// Sends `bytes` one at a time, 200 ms apart, until the server answers with a line (or 10
+/// s pass); gives the time from `start` and that line.
+fn trickle_until_reply(
+    c: &mut LineClient,
+    bytes: &[u8],
+    start: std::time::Instant,
+) -> Option<(Duration, String)> {
+    c.set_read_timeout(Duration::from_millis(50));
+    for i in 0..50 {
+        let _ = c.send_raw(&bytes[i % bytes.len()..][..1]);
+        match c.try_read_line() {
+            Ok(Some(l)) => return Some((start.elapsed(), String::from_utf8_lossy(&l).into())),
+            Ok(None) => return Some((start.elapsed(), "closed without a reply".into())),
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+#[test]
+fn command_and_data_deadlines_cut_off_trickling_clients() {
+    let s = server(|c| {
+        c.smtp.command_timeout = Duration::from_secs(1);
+        // Long enough that a per-read timer would never fire while bytes trickle in.
+        c.smtp.data_timeout = Duration::from_secs(60);
+        c.smtp.data_deadline = Duration::from_secs(2);
+    });
+    // One byte every 200 ms inside an endless command line (past the 1000-octet limit
+    // the rest of the line is discarded, so only a deadline can end it).
+    let mut line = Smtp::connect(s.addr(Protocol::Smtp));
+    let start = std::time::Instant::now();
+    let end = trickle_until_reply(&mut line.line, b"NOOP xxxxxxxxxxxxxxxxxxxx", start);
+    let Some((at, reply)) = end else {
+        panic!("an endless command line trickled for 10 s was not cut off (command_timeout 1 s)");
+    };
+    println!("endless command line: cut off after {at:?}: {reply}");
+    assert!(reply.starts_with("421 4.4.2"), "{reply}");
+    assert!(at < Duration::from_secs(6), "cut off only after {at:?}");
+    line.line.set_read_timeout(Duration::from_secs(5));
+    assert!(line.line.is_closed());
+
+    // A message body trickled one byte every 200 ms, over SMTP and LMTP.
+    for proto in [Protocol::Smtp, Protocol::Lmtp] {
+        let mut c = Smtp::connect(s.addr(proto));
+        let hello = if proto == Protocol::Lmtp {
+            "LHLO mta"
+        } else {
+            "EHLO mta"
+        };
+        c.expect(hello, 250);
+        c.expect("MAIL FROM:<sender@remote.example>", 250);
+        c.expect("RCPT TO:<alice@example.com>", 250);
+        c.expect("DATA", 354);
+        let start = std::time::Instant::now();
+        let Some((at, reply)) =
+            trickle_until_reply(&mut c.line, b"Subject: slow\r\n\r\nbody ", start)
+        else {
+            panic!(
+                "{proto:?}: a message body trickled for 10 s was not cut off (data_deadline 2 s)"
+            );
+        };
+        println!("{proto:?} body trickle: cut off after {at:?}: {reply}");
+        assert!(reply.starts_with("421 4.4.2"), "{proto:?}: {reply}");
+        assert!(
+            at < Duration::from_secs(7),
+            "{proto:?}: cut off only after {at:?}"
+        );
+        c.line.set_read_timeout(Duration::from_secs(5));
+        assert!(c.line.is_closed());
+    }
+    assert!(stored(&s, "alice", None).is_empty());
+
+    // The command deadline is per command: a client that keeps sending whole commands
+    // for longer than it is not cut off, and a normal delivery still works.
+    let mut c = Smtp::connect(s.addr(Protocol::Smtp));
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        c.expect("NOOP", 250);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    c.expect("EHLO mta", 250);
+    c.expect("MAIL FROM:<sender@remote.example>", 250);
+    c.expect("RCPT TO:<alice@example.com>", 250);
+    assert_eq!(c.data(MESSAGE, 1)[0].code, 250);
+    assert_eq!(stored(&s, "alice", None).len(), 1);
+}
