@@ -328,7 +328,9 @@ impl Deliverer {
         self.mail_dir.join(buzon_auth::mailbox_dir_name(user))
     }
 
-    /// Bytes and messages in a user's mailbox, INBOX and every folder together.
+    /// Bytes and messages in a user's mailbox, INBOX and every folder together. The
+    /// store caches the figure while the mailbox's directories are unchanged (and drops
+    /// it when this process delivers or expunges), so an RCPT flood does not rescan it.
     fn usage(&self, user: &str) -> Result<(u64, u64), StoreError> {
         let root = self.maildir_root(user);
         let md = match Maildir::open(&root) {
@@ -336,16 +338,8 @@ impl Deliverer {
             Err(StoreError::NotFound) => return Ok((0, 0)),
             Err(e) => return Err(e),
         };
-        let u = md.usage()?;
-        let (mut bytes, mut messages) = (u.bytes, u.messages);
-        for name in md.list_folders()? {
-            if let Ok(f) = md.folder(&name) {
-                let u = f.usage()?;
-                bytes = bytes.saturating_add(u.bytes);
-                messages = messages.saturating_add(u.messages);
-            }
-        }
-        Ok((bytes, messages))
+        let u = md.mailbox_usage()?;
+        Ok((u.bytes, u.messages))
     }
 
     fn limits(&self, users: &UserDb, user: &str) -> QuotaLimits {
