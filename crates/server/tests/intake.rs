@@ -827,3 +827,26 @@ fn refused_recipients_are_capped_per_session() {
     assert!(c.line.is_closed());
     assert!(stored(&s, "alice", None).is_empty());
 }
+
+#[test]
+fn a_return_path_in_the_message_is_replaced_by_the_envelope_sender() {
+    let s = server(|_| {});
+    let mut c = Smtp::connect(s.addr(Protocol::Smtp));
+    c.expect("EHLO client.example", 250);
+    c.expect("MAIL FROM:<sender@remote.example>", 250);
+    c.expect("RCPT TO:<alice@example.com>", 250);
+    let r = c.data(
+        b"Return-Path: <ceo@bank.example>\r\nDelivered-To: alice@example.com\r\nSubject: pay\r\n\r\nx\r\n",
+        1,
+    );
+    assert_eq!(r[0].code, 250);
+    let got = stored(&s, "alice", None);
+    let text = String::from_utf8_lossy(&got[0]);
+    assert!(
+        text.starts_with("Return-Path: <sender@remote.example>\nDelivered-To: alice@example.com\nReceived: from client.example"),
+        "{text}"
+    );
+    assert!(!text.contains("ceo@bank.example"), "{text}");
+    assert_eq!(text.matches("Delivered-To:").count(), 1, "{text}");
+    assert!(text.ends_with("\nSubject: pay\n\nx\n"), "{text}");
+}

@@ -363,7 +363,6 @@ impl Conn {
                 id: &id2,
                 return_path: &return_path,
                 received: Some(&received),
-                keep_existing_trace: false,
             };
             deliverer.deliver(&msg, &recipients, grouping)
         });
