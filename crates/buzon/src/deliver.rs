@@ -102,7 +102,6 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
         id: &id,
         return_path,
         received: None,
-        keep_existing_trace: true,
     };
     let recipients = [Recipient {
         address: to.to_string(),

@@ -20,20 +20,57 @@ impl Drop for Killer {
     }
 }
 
-#[test]
-fn zero_config_first_run_serves_the_demo_user() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let data = dir.path().join("buzon-data");
+/// The ports of the embedded default configuration (POP3, POP3S, LMTP, SMTP).
+const DEFAULT_PORTS: [u16; 4] = [1110, 1995, 1024, 1025];
+
+/// The tests of this file that use the fixed default ports run one at a time.
+static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn ports_lock() -> std::sync::MutexGuard<'static, ()> {
+    PORTS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a started zero-config server printed.
+struct FirstRun {
+    _guard: Killer,
+    password: String,
+    curl_line: String,
+}
+
+/// Starts `buzon serve --data-dir DATA` with no config file and waits (at most 60 s) until
+/// it is ready. Fails at once, naming the port, when one of the default ports is taken
+/// (checked first when `precheck`, else seen in the server's own error), or with the
+/// server's message when it exits early: never a silent wait.
+fn start_first_run(data: &std::path::Path, precheck: bool) -> Result<FirstRun, String> {
+    if precheck {
+        for port in DEFAULT_PORTS {
+            if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", port)) {
+                return Err(format!(
+                    "port 127.0.0.1:{port} is taken ({e}); the zero-config test needs the default ports {DEFAULT_PORTS:?} free: stop the program listening there"
+                ));
+            }
+        }
+    }
     let mut child = Command::new(BIN)
         .args(["serve", "--data-dir"])
-        .arg(&data)
+        .arg(data)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
-    let _guard = Killer(child);
+        .map_err(|e| format!("cannot start {BIN}: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut guard = Killer(child);
+    let errors = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let errors2 = std::sync::Arc::clone(&errors);
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut e = errors2.lock().unwrap_or_else(|p| p.into_inner());
+            e.push_str(&l);
+            e.push('\n');
+        }
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for l in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -42,10 +79,31 @@ fn zero_config_first_run_serves_the_demo_user() {
     });
     let mut password = None;
     let mut curl_line = None;
+    let exited = |guard: &mut Killer| -> String {
+        let status = guard.0.wait().map(|s| s.to_string()).unwrap_or_default();
+        // Give the stderr reader a moment to collect the last lines.
+        for _ in 0..20 {
+            if !errors.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let text = errors.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        format!("buzon serve exited before it was ready ({status}): {text}")
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
-            continue;
+        let line = match rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(l) => l,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(_)) = guard.0.try_wait() {
+                    return Err(exited(&mut guard));
+                }
+                continue;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(exited(&mut guard));
+            }
         };
         if let Some(p) = line.split("with password ").nth(1) {
             password = Some(p.trim().to_string());
@@ -54,11 +112,46 @@ fn zero_config_first_run_serves_the_demo_user() {
             curl_line = Some(line.clone());
         }
         if line.contains("TLS certificate SHA-256") {
-            break;
+            return Ok(FirstRun {
+                _guard: guard,
+                password: password.ok_or("no demo password printed")?,
+                curl_line: curl_line.ok_or("no curl hint printed")?,
+            });
         }
     }
-    let password = password.unwrap_or_else(|| panic!("no demo password printed"));
-    let curl_line = curl_line.unwrap_or_else(|| panic!("no curl hint printed"));
+    Err("buzon serve was not ready within 60 s".into())
+}
+
+#[test]
+fn a_taken_default_port_fails_the_first_run_at_once_naming_the_port() {
+    let _ports = ports_lock();
+    // Occupy the POP3 port (if another program already holds it, it is taken anyway).
+    let _holder = std::net::TcpListener::bind(("127.0.0.1", 1110));
+    for precheck in [true, false] {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let start = Instant::now();
+        let r = start_first_run(&dir.path().join("buzon-data"), precheck);
+        let took = start.elapsed();
+        let Err(message) = r else {
+            panic!("the first run started although port 1110 is taken")
+        };
+        println!("precheck {precheck}: failed after {took:?}: {message}");
+        assert!(message.contains("127.0.0.1:1110"), "{message}");
+        assert!(took < Duration::from_secs(30), "took {took:?}");
+    }
+}
+
+#[test]
+fn zero_config_first_run_serves_the_demo_user() {
+    let _ports = ports_lock();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("buzon-data");
+    let run = start_first_run(&data, true).unwrap_or_else(|e| panic!("{e}"));
+    let FirstRun {
+        _guard,
+        password,
+        curl_line,
+    } = run;
     assert!(
         curl_line.contains(&format!("pop3s://demo:{password}@127.0.0.1:1995/1")),
         "{curl_line}"

@@ -443,6 +443,44 @@ fn buzon_deliver_exit_codes() {
 }
 
 #[test]
+fn buzon_deliver_takes_the_envelope_from_its_arguments_not_from_the_message() {
+    let s = setup(&["alice"]);
+    // A message that arrives already carrying trace fields of its own: a forged sender
+    // at the top, another further down, a Delivered-To for this very recipient and one
+    // for another address.
+    let msg = b"From mta@relay.example Tue Mar  5 09:04:05 2024\nReturn-Path: <ceo@bank.example>\nDelivered-To: alice@example.com\nDelivered-To: list@lists.example\nSubject: urgent\nReturn-Path: <ceo@bank.example>\n\nPlease pay.\n";
+    let (code, out) = deliver(
+        &s.config,
+        &["--to", "alice@example.com", "--from", "real@sender.example"],
+        msg,
+    );
+    assert_eq!(code, 0, "{out}");
+    let got = delivered(&s.data, "alice");
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        String::from_utf8_lossy(&got[0]),
+        "Return-Path: <real@sender.example>\nDelivered-To: alice@example.com\nDelivered-To: list@lists.example\nSubject: urgent\n\nPlease pay.\n",
+        "only the sender the MTA passed may stand in Return-Path"
+    );
+    // Without --from (and $SENDER), the message's own Return-Path is not taken either.
+    let (code, out) = deliver(
+        &s.config,
+        &["--to", "alice"],
+        b"Return-Path: <ceo@bank.example>\nSubject: again\n\nx\n",
+    );
+    assert_eq!(code, 0, "{out}");
+    let got = delivered(&s.data, "alice");
+    let second = got
+        .iter()
+        .find(|m| m.ends_with(b"Subject: again\n\nx\n"))
+        .unwrap_or_else(|| panic!("second message missing"));
+    assert_eq!(
+        String::from_utf8_lossy(second),
+        "Return-Path: <>\nDelivered-To: alice\nSubject: again\n\nx\n"
+    );
+}
+
+#[test]
 fn buzon_sieve_check_reports_line_and_column() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let good = dir.path().join("good.sieve");

@@ -778,6 +778,13 @@ impl ServerSession {
                 RespCode::InUse,
                 "Session taken over by a newer login; no messages were deleted.",
             ),
+            // RFC 3206 §4: SYS/TEMP says "try again later", which is right: a new
+            // connection that logs in promptly succeeds. AUTH would make clients ask for
+            // a new password, SYS/PERM would make them give up.
+            Abort::AuthTimeout => Response::err_code(
+                RespCode::SysTemp,
+                "Not logged in within the time allowed; connect again and log in.",
+            ),
         };
         r.encode(out);
         self.state = State::Closed;
@@ -790,6 +797,8 @@ pub enum Abort {
     Idle,
     Shutdown,
     TakenOver,
+    /// Still in AUTHORIZATION when the login deadline passed.
+    AuthTimeout,
 }
 
 fn push_num(out: &mut Vec<u8>, n: u64) {

@@ -120,6 +120,8 @@ pub struct LimitsFile {
     pub write_timeout: Option<String>,
     pub lock_lease: Option<String>,
     pub max_bad_commands: Option<u32>,
+    pub auth_timeout: Option<String>,
+    pub ipv6_prefix: Option<u8>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -167,6 +169,7 @@ pub struct SmtpFile {
     pub max_connections_per_ip: Option<usize>,
     pub command_timeout: Option<String>,
     pub data_timeout: Option<String>,
+    pub data_deadline: Option<String>,
     pub max_errors: Option<u32>,
 }
 
@@ -264,10 +267,13 @@ pub struct SmtpOptions {
     /// Name in the greeting, EHLO reply and Received headers.
     pub hostname: String,
     pub max_connections_per_ip: usize,
-    /// RFC 5321 §4.5.3.2.7: waiting for a command.
+    /// RFC 5321 §4.5.3.2.7: the time a whole command line may take to arrive, counted
+    /// from when the server starts waiting for it (a deadline, not a per-read timer).
     pub command_timeout: Duration,
     /// Waiting for the next bytes of a message.
     pub data_timeout: Duration,
+    /// The whole DATA phase, from the 354 reply to the final ".".
+    pub data_deadline: Duration,
     /// Protocol errors before the session is closed with 421.
     pub max_errors: u32,
 }
@@ -285,6 +291,12 @@ pub struct Limits {
     /// A session idle this long loses its mailbox lock to a newer login.
     pub lock_lease: Duration,
     pub max_bad_commands: u32,
+    /// A POP3 session must have logged in this long after connecting, whatever it sends
+    /// meanwhile (Dovecot's login processes do the same).
+    pub auth_timeout: Duration,
+    /// Per-address connection limits count IPv6 clients per network of this prefix
+    /// length (IPv4 clients per address).
+    pub ipv6_prefix: u8,
 }
 
 /// Authentication policy.
@@ -708,7 +720,30 @@ impl FileConfig {
                 Duration::from_secs(180),
             )?,
             max_bad_commands: l.max_bad_commands.unwrap_or(20).max(1),
+            auth_timeout: cx.duration(
+                "limits",
+                "auth_timeout",
+                &l.auth_timeout,
+                Duration::from_secs(120),
+            )?,
+            ipv6_prefix: l.ipv6_prefix.unwrap_or(64),
         };
+        if limits.auth_timeout < Duration::from_secs(1) {
+            return Err(cx.err(
+                "limits",
+                "auth_timeout",
+                format!("is {:?}", limits.auth_timeout),
+                "use at least \"1s\"; the default is \"2m\"",
+            ));
+        }
+        if !(1..=128).contains(&limits.ipv6_prefix) {
+            return Err(cx.err(
+                "limits",
+                "ipv6_prefix",
+                format!("is {}", limits.ipv6_prefix),
+                "use a prefix length from 1 to 128: 64 (the default) counts one /64, 128 each address",
+            ));
+        }
         if limits.idle_timeout < Duration::from_secs(600) {
             // RFC 1939 §3 requires at least 10 minutes; shorter values break slow clients.
             return Err(cx.err(
@@ -1019,9 +1054,16 @@ fn smtp_options(cx: &Ctx<'_>, s: &SmtpFile, hostname: &str) -> Result<SmtpOption
         &s.data_timeout,
         Duration::from_secs(300),
     )?;
+    let data_deadline = cx.duration(
+        "smtp",
+        "data_deadline",
+        &s.data_deadline,
+        Duration::from_secs(30 * 60),
+    )?;
     for (key, v) in [
         ("command_timeout", command_timeout),
         ("data_timeout", data_timeout),
+        ("data_deadline", data_deadline),
     ] {
         if v < Duration::from_secs(1) {
             return Err(cx.err(
@@ -1037,6 +1079,7 @@ fn smtp_options(cx: &Ctx<'_>, s: &SmtpFile, hostname: &str) -> Result<SmtpOption
         max_connections_per_ip,
         command_timeout,
         data_timeout,
+        data_deadline,
         max_errors: s.max_errors.unwrap_or(20).max(1),
     })
 }
@@ -1151,6 +1194,9 @@ mod tests {
         assert!(c.delivery.quota.is_unlimited() && !c.delivery.over_quota_permanent);
         assert_eq!(c.delivery.sieve_dir, Path::new("/tmp/x/sieve"));
         assert_eq!(c.smtp.command_timeout, Duration::from_secs(300));
+        assert_eq!(c.smtp.data_deadline, Duration::from_secs(1800));
+        assert_eq!(c.limits.auth_timeout, Duration::from_secs(120));
+        assert_eq!(c.limits.ipv6_prefix, 64);
         assert!(c.unix_listeners.is_empty() && c.pop3.serve_folders.is_empty());
         assert_eq!(c.limits.idle_timeout, Duration::from_secs(600));
         assert!(!c.auth.allow_plaintext_without_tls);
@@ -1270,6 +1316,8 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.auth.plaintext_networks, d.auth.plaintext_networks);
         assert_eq!(c.limits.idle_timeout, d.limits.idle_timeout);
         assert_eq!(c.limits.lock_lease, d.limits.lock_lease);
+        assert_eq!(c.limits.auth_timeout, d.limits.auth_timeout);
+        assert_eq!(c.limits.ipv6_prefix, d.limits.ipv6_prefix);
         assert_eq!(c.limits.max_connections, d.limits.max_connections);
         assert_eq!(c.pop3.greeting, d.pop3.greeting);
         assert_eq!(c.tls, d.tls);
@@ -1293,6 +1341,7 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.smtp.max_connections_per_ip, d.smtp.max_connections_per_ip);
         assert_eq!(c.smtp.command_timeout, d.smtp.command_timeout);
         assert_eq!(c.smtp.data_timeout, d.smtp.data_timeout);
+        assert_eq!(c.smtp.data_deadline, d.smtp.data_deadline);
         assert_eq!(c.smtp.max_errors, d.smtp.max_errors);
     }
 
@@ -1443,6 +1492,9 @@ serve_folders = ["Junk", "Lists.rust"]
                 "invalid folder name",
             ),
             ("[smtp]\ncommand_timeout = \"0s\"\n", "at least"),
+            ("[smtp]\ndata_deadline = \"0s\"\n", "at least"),
+            ("[limits]\nauth_timeout = \"0s\"\n", "at least"),
+            ("[limits]\nipv6_prefix = 0\n", "from 1 to 128"),
         ] {
             let e = Config::parse(text, "f")
                 .err()

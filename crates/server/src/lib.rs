@@ -196,12 +196,13 @@ impl BoundServer {
             unix.push((u.clone(), listener));
         }
         let (tx, rx) = watch::channel(false);
+        let registry = Registry::new(config.limits.ipv6_prefix);
         let shared = Arc::new(Shared {
             config,
             session_config,
             tls: Arc::clone(&tls),
             auth,
-            registry: Registry::new(),
+            registry,
             shutdown: rx,
             intake,
         });
@@ -339,6 +340,7 @@ async fn handle_connection(
     if matches!(spec.protocol, Protocol::Lmtp | Protocol::Smtp) {
         return intake::handle_tcp(shared, tcp, peer, &spec).await;
     }
+    let connected = tokio::time::Instant::now();
     let _ = tcp.set_nodelay(true);
     set_keepalive(&tcp);
     let limits = &shared.config.limits;
@@ -410,6 +412,7 @@ async fn handle_connection(
         stream,
         peer,
         spec.protocol == Protocol::Pop3 && spec.starttls,
+        connected,
     )
     .await;
 }

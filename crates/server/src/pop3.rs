@@ -125,6 +125,7 @@ enum End {
     QuitUpdateFailed,
     ClientClosed,
     Idle,
+    AuthTimeout,
     Shutdown,
     TakenOver,
     Protocol,
@@ -140,6 +141,7 @@ impl End {
             End::QuitUpdateFailed => "quit-update-failed",
             End::ClientClosed => "client-closed",
             End::Idle => "idle-timeout",
+            End::AuthTimeout => "auth-timeout",
             End::Shutdown => "shutdown",
             End::TakenOver => "taken-over",
             End::Protocol => "protocol-error",
@@ -183,6 +185,9 @@ struct Conn {
     /// inactivity limit counts from here, so a byte now and then without a complete
     /// command (slowloris) does not keep a session open.
     last_activity: tokio::time::Instant,
+    /// `limits.auth_timeout` after the connection was accepted: a session still not
+    /// logged in then is closed, however busy it keeps (CAPA, NOOP-like commands, bytes).
+    auth_deadline: tokio::time::Instant,
 }
 
 /// Runs a POP3 session on an accepted connection whose TLS (for POP3S) is already up.
@@ -191,6 +196,7 @@ pub(crate) async fn serve(
     stream: Stream,
     peer: SocketAddr,
     stls_available: bool,
+    connected: tokio::time::Instant,
 ) {
     let tls_active = stream.is_tls();
     let plaintext_without_tls = shared.config.auth.allow_plaintext_without_tls
@@ -214,6 +220,7 @@ pub(crate) async fn serve(
         allow_bare_lf: shared.config.pop3.lenient_bare_lf,
         ..LineLimits::COMMAND
     };
+    let auth_deadline = connected + shared.config.limits.auth_timeout;
     let mut conn = Conn {
         session: ServerSession::new(Arc::clone(&shared.session_config), info),
         shared,
@@ -227,6 +234,7 @@ pub(crate) async fn serve(
         user: None,
         counters: Counters::default(),
         last_activity: tokio::time::Instant::now(),
+        auth_deadline,
     };
     let end = conn.run().await;
     conn.log_end(end);
@@ -292,7 +300,18 @@ impl Conn {
             }
 
             // RFC 1939 §3 autologout: measured from the last activity, not the last byte.
-            let deadline = self.last_activity + self.shared.config.limits.idle_timeout;
+            let idle_deadline = self.last_activity + self.shared.config.limits.idle_timeout;
+            // Before login, the login deadline applies too, checked before every read so
+            // a client that always has bytes on the way still meets it.
+            let logging_in = self.mailbox.is_none();
+            if logging_in && tokio::time::Instant::now() >= self.auth_deadline {
+                return self.abort(Abort::AuthTimeout, End::AuthTimeout).await;
+            }
+            let deadline = if logging_in {
+                idle_deadline.min(self.auth_deadline)
+            } else {
+                idle_deadline
+            };
             let kicked = async {
                 match &self.user_slot {
                     Some(s) => s.kick.notified().await,
@@ -305,6 +324,9 @@ impl Conn {
                 () = kicked => return self.abort(Abort::TakenOver, End::TakenOver).await,
             };
             match read {
+                Err(_) if logging_in && deadline == self.auth_deadline => {
+                    return self.abort(Abort::AuthTimeout, End::AuthTimeout).await
+                }
                 Err(_) => return self.abort(Abort::Idle, End::Idle).await,
                 Ok(Ok(0)) => return End::ClientClosed,
                 Ok(Ok(n)) => self.reader.feed(&buf[..n]),

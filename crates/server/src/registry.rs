@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use buzon_auth::IpNet;
 use tokio::sync::Notify;
 
 /// A session's entry while it holds (or tries for) a user's mailbox.
@@ -34,6 +35,7 @@ impl UserSlot {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// Per client network (see [`Registry::network`]).
     per_ip: HashMap<IpAddr, usize>,
     total: usize,
     users: HashMap<String, Vec<Arc<UserSlot>>>,
@@ -45,6 +47,10 @@ struct Inner {
 pub struct Registry {
     inner: Mutex<Inner>,
     epoch: Instant,
+    /// IPv6 clients are counted per network of this prefix length: one customer usually
+    /// holds a whole /64 and could otherwise open `max_per_ip` connections from each of
+    /// its addresses.
+    ipv6_prefix: u8,
 }
 
 /// Why a new connection is refused.
@@ -58,17 +64,17 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct ConnGuard {
     registry: Arc<Registry>,
-    ip: IpAddr,
+    net: IpAddr,
 }
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         let mut g = self.registry.lock();
         g.total = g.total.saturating_sub(1);
-        if let Some(n) = g.per_ip.get_mut(&self.ip) {
+        if let Some(n) = g.per_ip.get_mut(&self.net) {
             *n -= 1;
             if *n == 0 {
-                g.per_ip.remove(&self.ip);
+                g.per_ip.remove(&self.net);
             }
         }
     }
@@ -94,11 +100,26 @@ impl Drop for SlotGuard {
 }
 
 impl Registry {
-    pub fn new() -> Arc<Self> {
+    /// A registry counting IPv6 clients per network of `ipv6_prefix` bits (1–128).
+    pub fn new(ipv6_prefix: u8) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner::default()),
             epoch: Instant::now(),
+            ipv6_prefix,
         })
+    }
+
+    /// The network `ip` is counted in, as its network address: the address itself for
+    /// IPv4 (IPv4-mapped IPv6 included), its `ipv6_prefix` network for IPv6. The
+    /// throttle's [`IpNet`] does the masking and the IPv4-mapped conversion.
+    fn network(&self, ip: IpAddr) -> IpAddr {
+        let prefix = match ip {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => self.ipv6_prefix.min(128),
+            IpAddr::V6(_) => 128,
+            IpAddr::V4(_) => 32,
+        };
+        // The prefix is within the family's length, so this cannot fail.
+        IpNet::new(ip, prefix).map_or(ip, |n| n.addr())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -118,15 +139,16 @@ impl Registry {
         if g.total >= max_total {
             return Err(Refusal::Total);
         }
-        let n = g.per_ip.get(&ip).copied().unwrap_or(0);
+        let net = self.network(ip);
+        let n = g.per_ip.get(&net).copied().unwrap_or(0);
         if n >= max_per_ip {
             return Err(Refusal::PerIp);
         }
         g.total += 1;
-        g.per_ip.insert(ip, n + 1);
+        g.per_ip.insert(net, n + 1);
         Ok(ConnGuard {
             registry: Arc::clone(self),
-            ip,
+            net,
         })
     }
 
@@ -190,5 +212,53 @@ impl Registry {
             g.last_login.retain(|_, t| now.duration_since(*t) < delay);
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or_else(|_| panic!("{s}"))
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_network_and_ipv4_per_address() {
+        let r = Registry::new(64);
+        // Two addresses of one /64 share one count.
+        let a = r.connect(ip("2001:db8:1:2::1"), 100, 1);
+        assert!(a.is_ok());
+        assert_eq!(
+            r.connect(ip("2001:db8:1:2:ffff::9"), 100, 1).err(),
+            Some(Refusal::PerIp)
+        );
+        // The next /64 has its own.
+        let b = r.connect(ip("2001:db8:1:3::1"), 100, 1);
+        assert!(b.is_ok());
+        // IPv4 addresses are counted apart, also when written IPv4-mapped.
+        let c = r.connect(ip("127.0.0.2"), 100, 1);
+        let d = r.connect(ip("127.0.0.3"), 100, 1);
+        assert!(c.is_ok() && d.is_ok());
+        assert_eq!(
+            r.connect(ip("::ffff:127.0.0.2"), 100, 1).err(),
+            Some(Refusal::PerIp)
+        );
+        assert!(r.connect(ip("::ffff:127.0.0.4"), 100, 1).is_ok());
+        // Closing frees the network's count.
+        drop(a);
+        assert!(r.connect(ip("2001:db8:1:2::7"), 100, 1).is_ok());
+
+        // With a prefix of 128 every IPv6 address is counted apart; with 48 a /48 shares.
+        let r = Registry::new(128);
+        let _e = r.connect(ip("2001:db8::1"), 100, 1);
+        assert!(r.connect(ip("2001:db8::2"), 100, 1).is_ok());
+        let r = Registry::new(48);
+        let _f = r.connect(ip("2001:db8:0:1::1"), 100, 1);
+        assert_eq!(
+            r.connect(ip("2001:db8:0:2::1"), 100, 1).err(),
+            Some(Refusal::PerIp)
+        );
+        assert!(r.total() == 1);
     }
 }

@@ -1066,3 +1066,79 @@ fn a_100000_message_mailbox_lists_and_retrieves() {
         relogin.as_secs_f64()
     );
 }
+
+/// Reads whatever lines have arrived (the read timeout is short); the first `-ERR` line,
+/// or a note that the connection closed without one, ends the session for the caller.
+fn drain_until_err(c: &mut LineClient) -> Option<String> {
+    for _ in 0..1000 {
+        match c.try_read_line() {
+            Ok(Some(l)) if l.starts_with(b"-ERR") => {
+                return Some(String::from_utf8_lossy(&l).into_owned())
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return Some("closed without -ERR".into()),
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+#[test]
+fn the_login_deadline_cuts_off_clients_that_keep_sending_capa_or_trickle_bytes() {
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| c.limits.auth_timeout = Duration::from_secs(1))
+        .start();
+    // A client that logged in in time is not bound by the login deadline.
+    let mut logged_in = greeted(LineClient::connect(s.pop3));
+    logged_in.login("alice", "pw");
+
+    let start = Instant::now();
+    let mut capa = greeted(LineClient::connect(s.pop3));
+    let mut trickle = greeted(LineClient::connect(s.pop3));
+    capa.set_read_timeout(Duration::from_millis(50));
+    trickle.set_read_timeout(Duration::from_millis(50));
+    // An endless line that never reaches the 255-octet limit in the time allowed.
+    let endless = b"NOOP NOOP NOOP NOOP ";
+    let mut capa_end: Option<(Duration, String)> = None;
+    let mut trickle_end: Option<(Duration, String)> = None;
+    let mut i = 0;
+    // Bounded: 10 s at most, one CAPA and one byte every 200 ms.
+    while (capa_end.is_none() || trickle_end.is_none()) && start.elapsed() < Duration::from_secs(10)
+    {
+        if capa_end.is_none() {
+            let _ = capa.send_raw(b"CAPA\r\n");
+            if let Some(l) = drain_until_err(&mut capa) {
+                capa_end = Some((start.elapsed(), l));
+            }
+        }
+        if trickle_end.is_none() {
+            let _ = trickle.send_raw(&endless[i % endless.len()..][..1]);
+            if let Some(l) = drain_until_err(&mut trickle) {
+                trickle_end = Some((start.elapsed(), l));
+            }
+        }
+        i += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for (what, end, c) in [
+        ("CAPA every 200 ms", &capa_end, &mut capa),
+        ("one byte every 200 ms", &trickle_end, &mut trickle),
+    ] {
+        let Some((at, line)) = end else {
+            panic!("{what}: still not cut off 10 s after connecting with a 1 s login deadline");
+        };
+        println!("{what}: cut off after {at:?} with {line:?}");
+        assert!(line.starts_with("-ERR [SYS/TEMP]"), "{what}: {line}");
+        // 1 s deadline; the bound leaves room for a busy 2-core machine.
+        assert!(
+            *at < Duration::from_secs(6),
+            "{what}: cut off only after {at:?}"
+        );
+        c.set_read_timeout(Duration::from_secs(5));
+        assert!(c.is_closed(), "{what}: the connection stays open");
+    }
+    assert!(start.elapsed() > Duration::from_secs(1));
+    let r = logged_in.cmd("STAT");
+    assert!(r.starts_with("+OK"), "a logged-in session was cut: {r}");
+}

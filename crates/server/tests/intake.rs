@@ -612,3 +612,241 @@ fn write_error_is_a_temporary_failure_and_leaves_nothing() {
     assert_eq!(r[1].code, 250, "other recipients are unaffected: {r:?}");
     assert!(stored(&s, "alice", None).is_empty());
 }
+
+/// Sends `bytes` one at a time, 200 ms apart, until the server answers with a line (or 10
+/// s pass); gives the time from `start` and that line.
+fn trickle_until_reply(
+    c: &mut LineClient,
+    bytes: &[u8],
+    start: std::time::Instant,
+) -> Option<(Duration, String)> {
+    c.set_read_timeout(Duration::from_millis(50));
+    for i in 0..50 {
+        let _ = c.send_raw(&bytes[i % bytes.len()..][..1]);
+        match c.try_read_line() {
+            Ok(Some(l)) => return Some((start.elapsed(), String::from_utf8_lossy(&l).into())),
+            Ok(None) => return Some((start.elapsed(), "closed without a reply".into())),
+            Err(_) => {}
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
+#[test]
+fn command_and_data_deadlines_cut_off_trickling_clients() {
+    let s = server(|c| {
+        c.smtp.command_timeout = Duration::from_secs(1);
+        // Long enough that a per-read timer would never fire while bytes trickle in.
+        c.smtp.data_timeout = Duration::from_secs(60);
+        c.smtp.data_deadline = Duration::from_secs(2);
+    });
+    // One byte every 200 ms inside an endless command line (past the 1000-octet limit
+    // the rest of the line is discarded, so only a deadline can end it).
+    let mut line = Smtp::connect(s.addr(Protocol::Smtp));
+    let start = std::time::Instant::now();
+    let end = trickle_until_reply(&mut line.line, b"NOOP xxxxxxxxxxxxxxxxxxxx", start);
+    let Some((at, reply)) = end else {
+        panic!("an endless command line trickled for 10 s was not cut off (command_timeout 1 s)");
+    };
+    println!("endless command line: cut off after {at:?}: {reply}");
+    assert!(reply.starts_with("421 4.4.2"), "{reply}");
+    assert!(at < Duration::from_secs(6), "cut off only after {at:?}");
+    line.line.set_read_timeout(Duration::from_secs(5));
+    assert!(line.line.is_closed());
+
+    // A message body trickled one byte every 200 ms, over SMTP and LMTP.
+    for proto in [Protocol::Smtp, Protocol::Lmtp] {
+        let mut c = Smtp::connect(s.addr(proto));
+        let hello = if proto == Protocol::Lmtp {
+            "LHLO mta"
+        } else {
+            "EHLO mta"
+        };
+        c.expect(hello, 250);
+        c.expect("MAIL FROM:<sender@remote.example>", 250);
+        c.expect("RCPT TO:<alice@example.com>", 250);
+        c.expect("DATA", 354);
+        let start = std::time::Instant::now();
+        let Some((at, reply)) =
+            trickle_until_reply(&mut c.line, b"Subject: slow\r\n\r\nbody ", start)
+        else {
+            panic!(
+                "{proto:?}: a message body trickled for 10 s was not cut off (data_deadline 2 s)"
+            );
+        };
+        println!("{proto:?} body trickle: cut off after {at:?}: {reply}");
+        assert!(reply.starts_with("421 4.4.2"), "{proto:?}: {reply}");
+        assert!(
+            at < Duration::from_secs(7),
+            "{proto:?}: cut off only after {at:?}"
+        );
+        c.line.set_read_timeout(Duration::from_secs(5));
+        assert!(c.line.is_closed());
+    }
+    assert!(stored(&s, "alice", None).is_empty());
+
+    // The command deadline is per command: a client that keeps sending whole commands
+    // for longer than it is not cut off, and a normal delivery still works.
+    let mut c = Smtp::connect(s.addr(Protocol::Smtp));
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_millis(2500) {
+        c.expect("NOOP", 250);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    c.expect("EHLO mta", 250);
+    c.expect("MAIL FROM:<sender@remote.example>", 250);
+    c.expect("RCPT TO:<alice@example.com>", 250);
+    assert_eq!(c.data(MESSAGE, 1)[0].code, 250);
+    assert_eq!(stored(&s, "alice", None).len(), 1);
+}
+
+/// Sends `lines` in one write and reads one reply per line; gives the codes.
+fn pipelined(c: &mut Smtp, lines: &[String]) -> Vec<(u16, String)> {
+    let mut batch = String::new();
+    for l in lines {
+        batch.push_str(l);
+        batch.push_str("\r\n");
+    }
+    c.line
+        .send_raw(batch.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    lines
+        .iter()
+        .map(|_| {
+            let r = c.reply();
+            (r.code, status(&r))
+        })
+        .collect()
+}
+
+#[test]
+fn quota_usage_is_not_rescanned_per_rcpt_and_follows_expunges_and_other_programs() {
+    let s = server(|c| {
+        append_user_line(
+            &c.auth.users_file,
+            "dave:{PLAIN}pw::::::userdb_quota_rule=*:messages=2",
+        );
+    });
+    s.deliver("dave", b"Subject: one\n\nx\n");
+    let root = s.mailbox_path("dave");
+    // Two folders as well: each quota check covers INBOX and every folder.
+    for f in ["Lists", "Junk"] {
+        buzon_store::Maildir::open(&root)
+            .and_then(|md| md.create_folder(f))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let before = buzon_store::usage_scans(&root);
+
+    // An RCPT flood: 100 recipients for dave in one transaction, then again after RSET.
+    let mut c = Smtp::connect(s.addr(Protocol::Smtp));
+    c.expect("EHLO flood.example", 250);
+    let mut lines = vec!["MAIL FROM:<sender@remote.example>".to_string()];
+    lines.extend((0..100).map(|_| "RCPT TO:<dave@example.com>".to_string()));
+    lines.push("RSET".into());
+    let replies = pipelined(&mut c, &lines);
+    assert!(replies.iter().all(|r| r.0 == 250), "{replies:?}");
+    let scans = buzon_store::usage_scans(&root) - before;
+    println!("100 RCPTs for one user with a quota: {scans} scans of the mailbox");
+    assert!(
+        scans <= 3,
+        "the mailbox was scanned {scans} times for 100 RCPTs"
+    );
+
+    // A second message fills dave's quota of 2: refused at once.
+    c.expect("MAIL FROM:<sender@remote.example>", 250);
+    c.expect("RCPT TO:<dave@example.com>", 250);
+    assert_eq!(c.data(MESSAGE, 1)[0].code, 250);
+    c.expect("MAIL FROM:<sender@remote.example>", 250);
+    let r = c.expect("RCPT TO:<dave@example.com>", 452);
+    assert_eq!(status(&r), "4.2.2");
+    c.expect("RSET", 250);
+
+    // POP3 deletes one: the next RCPT sees it at once (the server dropped its figure).
+    let mut p = pop3_login(s.pop3, "dave");
+    assert!(p.cmd("DELE 1").starts_with("+OK"));
+    assert!(p.cmd("QUIT").starts_with("+OK"));
+    c.expect("MAIL FROM:<sender@remote.example>", 250);
+    c.expect("RCPT TO:<dave@example.com>", 250);
+    c.expect("RSET", 250);
+
+    // Another program adds a message behind the server's back: seen within moments
+    // (directory times, or at most the cache's short life for a just-changed mailbox).
+    std::fs::write(
+        root.join("new/1700000000.M1P1.other.host"),
+        b"Subject: x\n\ny\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut last = 0;
+    while std::time::Instant::now() < deadline {
+        c.expect("MAIL FROM:<sender@remote.example>", 250);
+        last = c.cmd("RCPT TO:<dave@example.com>").code;
+        c.expect("RSET", 250);
+        if last == 452 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        last, 452,
+        "a message another program added was never counted"
+    );
+    c.expect("QUIT", 221);
+}
+
+#[test]
+fn refused_recipients_are_capped_per_session() {
+    let s = server(|c| c.smtp.max_errors = 5);
+    let mut c = Smtp::connect(s.addr(Protocol::Smtp));
+    c.expect("EHLO flood.example", 250);
+    // 100 unknown recipients over two transactions: each is looked up and refused.
+    let mut lines = vec!["MAIL FROM:<sender@remote.example>".to_string()];
+    lines.extend((0..60).map(|i| format!("RCPT TO:<nobody{i}@example.com>")));
+    lines.push("RSET".into());
+    lines.push("MAIL FROM:<sender@remote.example>".into());
+    lines.extend((60..100).map(|i| format!("RCPT TO:<nobody{i}@example.com>")));
+    let replies = pipelined(&mut c, &lines);
+    assert_eq!(
+        replies.iter().filter(|r| r.0 == 550).count(),
+        100,
+        "{replies:?}"
+    );
+    // From now on every RCPT, even a valid one, is refused unchecked with 452 4.5.3 and
+    // counts as an error: after max_errors (5), 421 and the connection is closed.
+    for i in 0..5 {
+        let r = c.cmd("RCPT TO:<alice@example.com>");
+        assert_eq!(
+            (r.code, status(&r).as_str()),
+            (452, "4.5.3"),
+            "RCPT {i}: {r:?}"
+        );
+    }
+    let r = c.reply();
+    assert_eq!((r.code, status(&r).as_str()), (421, "4.7.0"), "{r:?}");
+    assert!(c.line.is_closed());
+    assert!(stored(&s, "alice", None).is_empty());
+}
+
+#[test]
+fn a_return_path_in_the_message_is_replaced_by_the_envelope_sender() {
+    let s = server(|_| {});
+    let mut c = Smtp::connect(s.addr(Protocol::Smtp));
+    c.expect("EHLO client.example", 250);
+    c.expect("MAIL FROM:<sender@remote.example>", 250);
+    c.expect("RCPT TO:<alice@example.com>", 250);
+    let r = c.data(
+        b"Return-Path: <ceo@bank.example>\r\nDelivered-To: alice@example.com\r\nSubject: pay\r\n\r\nx\r\n",
+        1,
+    );
+    assert_eq!(r[0].code, 250);
+    let got = stored(&s, "alice", None);
+    let text = String::from_utf8_lossy(&got[0]);
+    assert!(
+        text.starts_with("Return-Path: <sender@remote.example>\nDelivered-To: alice@example.com\nReceived: from client.example"),
+        "{text}"
+    );
+    assert!(!text.contains("ceo@bank.example"), "{text}");
+    assert_eq!(text.matches("Delivered-To:").count(), 1, "{text}");
+    assert!(text.ends_with("\nSubject: pay\n\nx\n"), "{text}");
+}

@@ -769,3 +769,73 @@ fn tls_certificate_reload_takes_effect_for_new_connections() {
     assert!(c.cmd("CAPA").starts_with("+OK"));
     rt.block_on(server.shutdown(Duration::from_secs(5)));
 }
+
+#[test]
+fn per_address_limit_counts_an_ipv6_64_as_one_client_and_ipv4_per_address() {
+    use buzon_server::config::{Listener, Protocol};
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| {
+            c.limits.max_connections_per_ip = 1;
+            // Only 127.0.0.1 speaks PROXY: it stands for a load balancer that forwards
+            // IPv6 clients, which loopback alone cannot provide (it has only ::1).
+            c.proxy_trusted = vec!["127.0.0.1/32".parse().unwrap_or_else(|_| panic!())];
+            c.listeners.push(Listener::new(
+                "[::1]:0".parse().unwrap_or_else(|_| panic!()),
+                Protocol::Pop3,
+            ));
+        })
+        .start();
+    let proxied = |client: &str| {
+        let mut c = LineClient::connect(s.pop3);
+        let family = if client.contains(':') { "TCP6" } else { "TCP4" };
+        let dst = if client.contains(':') {
+            "2001:db8::110"
+        } else {
+            "192.0.2.110"
+        };
+        c.send_raw(format!("PROXY {family} {client} {dst} 40000 110\r\n").as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let first = c.line();
+        (c, first)
+    };
+    let (_a, r) = proxied("2001:db8:1:2::1");
+    assert!(r.starts_with("+OK"), "{r}");
+    // Another address of the same /64: the same client, over its limit.
+    let (mut b, r) = proxied("2001:db8:1:2:ffff:ffff:ffff:fffe");
+    assert!(
+        r.starts_with("-ERR [SYS/TEMP]"),
+        "a second address of one /64 got {r}"
+    );
+    assert!(b.is_closed());
+    // The next /64 is another client.
+    let (_c, r) = proxied("2001:db8:1:3::1");
+    assert!(r.starts_with("+OK"), "{r}");
+    // IPv4 clients are counted per address.
+    let (_d, r) = proxied("192.0.2.1");
+    assert!(r.starts_with("+OK"), "{r}");
+    let (_e, r) = proxied("192.0.2.2");
+    assert!(r.starts_with("+OK"), "{r}");
+    // Directly over loopback: 127.0.0.2 and 127.0.0.3 are two clients, ::1 one more.
+    let direct = |src: &str, to: std::net::SocketAddr| {
+        let mut c = LineClient::connect_from(src.parse().unwrap_or_else(|_| panic!()), to);
+        let first = c.line();
+        (c, first)
+    };
+    let (_f, r) = direct("127.0.0.2", s.pop3);
+    assert!(r.starts_with("+OK"), "{r}");
+    let (_g, r) = direct("127.0.0.3", s.pop3);
+    assert!(r.starts_with("+OK"), "{r}");
+    let (_h, r) = direct("127.0.0.2", s.pop3);
+    assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
+    let v6 = s
+        .addrs
+        .iter()
+        .find(|(p, a)| *p == Protocol::Pop3 && a.is_ipv6())
+        .map(|(_, a)| *a)
+        .unwrap_or_else(|| panic!("no IPv6 listener in {:?}", s.addrs));
+    let (_i, r) = direct("::1", v6);
+    assert!(r.starts_with("+OK"), "{r}");
+    let (_j, r) = direct("::1", v6);
+    assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
+}

@@ -335,6 +335,16 @@ pub fn too_many_recipients(max: usize) -> Reply {
     )
 }
 
+/// RFC 3463 X.5.3, as Postfix answers: the session has had `max` recipients refused
+/// (unknown users, over quota, over the per-message limit), so no more are checked.
+pub fn too_many_refused_recipients(max: usize) -> Reply {
+    Reply::new(
+        452,
+        EnhancedCode::new(4, 5, 3),
+        format!("Too many recipients; {max} were refused in this session"),
+    )
+}
+
 /// RFC 1870 §6.1 / RFC 3463 X.3.4: the message is larger than the server accepts.
 pub fn message_too_big(max: u64) -> Reply {
     Reply::new(

@@ -152,8 +152,13 @@ pub struct Session<R> {
     input: LineBuffer,
     tls_active: bool,
     errors: u32,
-    /// RCPT commands in this transaction, accepted or not (for the DATA reply).
+    /// RCPT commands in this transaction, accepted or not (for the DATA reply and the
+    /// per-message limit).
     rcpt_attempts: usize,
+    /// Recipients refused in this session, by the driver or by a limit. Once there were
+    /// `max_recipients`, every further RCPT is refused unchecked and counts as an error,
+    /// so a session cannot make the server look up recipients without end.
+    refused_rcpts: usize,
 }
 
 impl<R> std::fmt::Debug for Session<R> {
@@ -175,6 +180,7 @@ impl<R: Clone> Session<R> {
             tls_active,
             errors: 0,
             rcpt_attempts: 0,
+            refused_rcpts: 0,
         }
     }
 
@@ -250,6 +256,7 @@ impl<R: Clone> Session<R> {
             std::mem::replace(&mut self.state, State::Closed)
         {
             reply.encode(out);
+            self.refused_rcpts += 1;
             self.state = State::Mail(helo, env);
         }
     }
@@ -515,13 +522,22 @@ impl<R: Clone> Session<R> {
         let State::Mail(_, env) = &self.state else {
             return self.error(reply::bad_sequence("send MAIL FROM first"), out);
         };
+        if self.refused_rcpts >= self.config.max_recipients {
+            return self.error(
+                reply::too_many_refused_recipients(self.config.max_recipients),
+                out,
+            );
+        }
         self.rcpt_attempts += 1;
         if !to.is_ascii() && !env.params.smtputf8 {
             reply::needs_smtputf8().encode(out);
+            self.refused_rcpts += 1;
             return None;
         }
-        if env.recipients.len() >= self.config.max_recipients {
+        // Refused recipients count too: the limit bounds the lookups per message.
+        if self.rcpt_attempts > self.config.max_recipients {
             reply::too_many_recipients(self.config.max_recipients).encode(out);
+            self.refused_rcpts += 1;
             return None;
         }
         let State::Mail(helo, env) = std::mem::replace(&mut self.state, State::Closed) else {
@@ -662,6 +678,41 @@ mod tests {
                 "220 ", "503 ", "250 ", "503 ", "503 ", "250 ", "503 ", "503 ", "550 ", "554 ",
                 "250 ", "503 "
             ],
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn refused_recipients_are_capped_per_message_and_per_session() {
+        // Refused recipients count towards the per-message limit (max 3): after two
+        // refused and one accepted, the fourth is not even looked up.
+        let input = b"EHLO c\r\nMAIL FROM:<a@x>\r\nRCPT TO:<bad1@y>\r\nRCPT TO:<bad2@y>\r\nRCPT TO:<a@y>\r\nRCPT TO:<b@y>\r\nQUIT\r\n";
+        let (out, _) = run_all_chunkings(Mode::Smtp, input);
+        assert!(
+            out.contains("550 5.1.1 No such user here\r\n550 5.1.1 No such user here\r\n250 2.1.5 Recipient OK\r\n452 4.5.3 Too many recipients; at most 3 per message\r\n221"),
+            "{out}"
+        );
+        // Per session: RSET does not reset the count of refused recipients. After 3
+        // refused, every RCPT gets 452 4.5.3 unchecked and counts as an error; after
+        // max_errors (8) errors, 421 and close.
+        let mut input = b"EHLO c\r\n".to_vec();
+        for i in 0..3 {
+            input.extend_from_slice(
+                format!("MAIL FROM:<a@x>\r\nRCPT TO:<bad{i}@y>\r\nRSET\r\n").as_bytes(),
+            );
+        }
+        input.extend_from_slice(b"MAIL FROM:<a@x>\r\n");
+        for _ in 0..20 {
+            input.extend_from_slice(b"RCPT TO:<good@y>\r\n");
+        }
+        let (out, _) = run_all_chunkings(Mode::Smtp, &input);
+        let refused = "452 4.5.3 Too many recipients; 3 were refused in this session\r\n";
+        assert_eq!(out.matches(refused).count(), 8, "{out}");
+        assert!(!out.contains("Recipient OK"), "{out}");
+        assert!(
+            out.ends_with(&format!(
+                "{refused}421 4.7.0 mx.test Too many errors; closing connection\r\n"
+            )),
             "{out}"
         );
     }

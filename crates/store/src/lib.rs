@@ -23,9 +23,11 @@ mod maildir;
 pub mod name;
 mod prepared;
 mod session;
+mod usage_cache;
 
 pub use error::StoreError;
 pub use index::read_cached;
 pub use maildir::{Delivered, Maildir, Usage};
 pub use prepared::Prepared;
 pub use session::{ExpungeReport, MessageEntry, Session};
+pub use usage_cache::{usage_scans, UNSETTLED_TTL};

@@ -340,6 +340,13 @@ impl Maildir {
         })
     }
 
+    /// Usage of the whole mailbox this Maildir is the INBOX of: INBOX and every Maildir++
+    /// folder together, for quotas. Cached per process while the directories are
+    /// unchanged (see `usage_cache`), so repeated checks cost a few `stat` calls.
+    pub fn mailbox_usage(&self) -> Result<Usage, StoreError> {
+        crate::usage_cache::mailbox_usage(self)
+    }
+
     /// Removes regular files in `tmp/` not modified for `older_than` (Maildir suggests 36
     /// hours): leftovers of deliveries interrupted by a crash. Returns how many went.
     pub fn clean_tmp(&self, older_than: Duration) -> Result<usize, StoreError> {

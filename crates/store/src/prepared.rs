@@ -108,6 +108,7 @@ impl Prepared {
         rename_noreplace(&self.guard.path, &final_path)
             .map_err(|e| StoreError::io("move into new/", &final_path, e))?;
         self.guard.disarm();
+        crate::usage_cache::forget(&self.new_dir);
         if let Err(e) = fsync_dir(&self.new_dir) {
             // Not known to be durable: withdraw it so the sender retries.
             let _ = fs::remove_file(&final_path);

@@ -190,6 +190,7 @@ impl Session {
         }
         let mut sync_error = None;
         for dir in &dirs {
+            crate::usage_cache::forget(dir);
             if let Err(e) = fsync_dir(dir) {
                 sync_error.get_or_insert(e);
             }

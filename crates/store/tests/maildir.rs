@@ -885,3 +885,61 @@ fn read_cached_takes_what_is_in_memory_and_leaves_the_rest_to_ordinary_reads() {
         assert_eq!(buzon_store::read_cached(&f, &mut buf[..10]).unwrap(), 0);
     }
 }
+
+#[test]
+fn mailbox_usage_is_kept_while_unchanged_and_follows_every_change() {
+    let (_dir, md) = fresh();
+    let lists = md.create_folder("Lists").unwrap_or_else(|e| panic!("{e}"));
+    for m in [&md, &lists] {
+        m.deliver(&mut &b"Subject: a\n\nx\n"[..], None)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let usage = |md: &Maildir| md.mailbox_usage().unwrap_or_else(|e| panic!("{e}"));
+    let scans = || buzon_store::usage_scans(md.root());
+    assert_eq!(usage(&md).messages, 2, "INBOX and folders together");
+    let after_first = scans();
+    for _ in 0..100 {
+        assert_eq!(usage(&md).messages, 2);
+    }
+    assert_eq!(
+        scans(),
+        after_first,
+        "100 checks of an unchanged mailbox scan nothing"
+    );
+
+    // A delivery by this process is seen at once, in INBOX or a folder.
+    lists
+        .deliver(&mut &b"Subject: b\n\nx\n"[..], None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(usage(&md).messages, 3);
+    // So is an expunge.
+    let session = md.open_session().unwrap_or_else(|e| panic!("{e}"));
+    session.expunge(&[0]).unwrap_or_else(|e| panic!("{e}"));
+    drop(session);
+    assert_eq!(usage(&md).messages, 2);
+    // Another program's change shows through the directory times, or at most after the
+    // short life of a figure taken while the mailbox was changing.
+    put(&lists, "new", "1700000000.M1P1.other", b"Subject: c\n\nx\n");
+    let deadline = std::time::Instant::now() + buzon_store::UNSETTLED_TTL * 5;
+    while usage(&md).messages != 3 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        usage(&md).messages,
+        3,
+        "another program's delivery was never counted"
+    );
+    // A new folder with mail in it counts too.
+    let junk = md.create_folder("Junk").unwrap_or_else(|e| panic!("{e}"));
+    put(
+        &junk,
+        "cur",
+        "1700000001.M1P1.other:2,S",
+        b"Subject: d\n\nx\n",
+    );
+    let deadline = std::time::Instant::now() + buzon_store::UNSETTLED_TTL * 5;
+    while usage(&md).messages != 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(usage(&md).messages, 4, "a new folder was never counted");
+}

@@ -172,9 +172,6 @@ pub struct Incoming<'a> {
     pub return_path: &'a str,
     /// `None` for `buzon deliver` (no Received header).
     pub received: Option<&'a ReceivedFrom>,
-    /// Leave out Return-Path/Delivered-To fields the message already starts with (an MTA
-    /// that runs `buzon deliver` has added them).
-    pub keep_existing_trace: bool,
 }
 
 /// A problem found when the engine starts.
@@ -328,7 +325,9 @@ impl Deliverer {
         self.mail_dir.join(buzon_auth::mailbox_dir_name(user))
     }
 
-    /// Bytes and messages in a user's mailbox, INBOX and every folder together.
+    /// Bytes and messages in a user's mailbox, INBOX and every folder together. The
+    /// store caches the figure while the mailbox's directories are unchanged (and drops
+    /// it when this process delivers or expunges), so an RCPT flood does not rescan it.
     fn usage(&self, user: &str) -> Result<(u64, u64), StoreError> {
         let root = self.maildir_root(user);
         let md = match Maildir::open(&root) {
@@ -336,16 +335,8 @@ impl Deliverer {
             Err(StoreError::NotFound) => return Ok((0, 0)),
             Err(e) => return Err(e),
         };
-        let u = md.usage()?;
-        let (mut bytes, mut messages) = (u.bytes, u.messages);
-        for name in md.list_folders()? {
-            if let Ok(f) = md.folder(&name) {
-                let u = f.usage()?;
-                bytes = bytes.saturating_add(u.bytes);
-                messages = messages.saturating_add(u.messages);
-            }
-        }
-        Ok((bytes, messages))
+        let u = md.mailbox_usage()?;
+        Ok((u.bytes, u.messages))
     }
 
     fn limits(&self, users: &UserDb, user: &str) -> QuotaLimits {
@@ -412,11 +403,6 @@ impl Deliverer {
             }
         };
         let headers = buzon_sieve::parse_headers(&header_bytes);
-        let existing = if msg.keep_existing_trace {
-            leading_trace(&headers)
-        } else {
-            (false, Vec::new())
-        };
         let size = msg.spool.wire_size();
         let users = self.users();
         let now = super::trace::now();
@@ -428,11 +414,8 @@ impl Deliverer {
                 let decision =
                     self.filters
                         .decide(user, msg.return_path, &rcpt.address, &headers, size);
-                let skip_return_path = existing.0;
-                let skip_delivered_to = existing
-                    .1
-                    .iter()
-                    .any(|d| d.eq_ignore_ascii_case(&rcpt.address));
+                // Our trace fields come from the envelope only; the message's own
+                // Return-Path (and a repeat of our Delivered-To) are left out.
                 let trace = Trace {
                     return_path: msg.return_path,
                     delivered_to: &rcpt.address,
@@ -441,7 +424,9 @@ impl Deliverer {
                     id: msg.id,
                     now,
                 }
-                .headers_without(skip_return_path, skip_delivered_to);
+                .headers();
+                let header = super::trace::filter_header(&header_bytes, &rcpt.address)
+                    .map(|h| (h, header_bytes.len() as u64));
                 let status = match decision {
                     Decision::Discard => PlanStatus::Discard,
                     Decision::Reject(reason) => PlanStatus::Reject(reason),
@@ -462,6 +447,7 @@ impl Deliverer {
                     user: user.clone(),
                     address: rcpt.address.clone(),
                     trace,
+                    header,
                     status,
                 });
             }
@@ -608,8 +594,18 @@ impl Deliverer {
                 }
             }
         }
-        let mut reader = Cursor::new(&plan.trace[..]).chain(msg.spool.reader());
-        target.prepare(&mut reader, None)
+        match &plan.header {
+            Some((header, replaces)) => {
+                let mut reader = Cursor::new(&plan.trace[..])
+                    .chain(Cursor::new(&header[..]))
+                    .chain(msg.spool.reader_from(*replaces));
+                target.prepare(&mut reader, None)
+            }
+            None => {
+                let mut reader = Cursor::new(&plan.trace[..]).chain(msg.spool.reader());
+                target.prepare(&mut reader, None)
+            }
+        }
     }
 }
 
@@ -626,23 +622,10 @@ struct Plan {
     user: String,
     address: String,
     trace: Vec<u8>,
+    /// The message's header section as stored for this copy, and how many bytes at the
+    /// start of the spool it replaces; `None`: stored as received.
+    header: Option<(Vec<u8>, u64)>,
     status: PlanStatus,
-}
-
-/// Whether the message starts with a Return-Path field, and the Delivered-To addresses
-/// among its leading trace fields (those an MTA prepends before running a delivery agent).
-fn leading_trace(headers: &[buzon_sieve::Header]) -> (bool, Vec<String>) {
-    let mut return_path = false;
-    let mut delivered = Vec::new();
-    for h in headers {
-        match h.name.to_ascii_lowercase().as_str() {
-            "return-path" => return_path = true,
-            "delivered-to" => delivered.push(h.raw.trim().to_string()),
-            "x-original-to" | "received" => {}
-            _ => break,
-        }
-    }
-    (return_path, delivered)
 }
 
 #[cfg(test)]
@@ -677,13 +660,5 @@ mod tests {
             .reply()
             .text()
             .contains("Go away"));
-    }
-
-    #[test]
-    fn leading_trace_fields() {
-        let h = buzon_sieve::parse_headers(b"Return-Path: <a@b>\nX-Original-To: x@y\nDelivered-To: x@y\nReceived: by z\nSubject: s\nDelivered-To: late@y\n\n");
-        assert_eq!(leading_trace(&h), (true, vec!["x@y".to_string()]));
-        let h = buzon_sieve::parse_headers(b"Subject: s\nReturn-Path: <a@b>\n\n");
-        assert_eq!(leading_trace(&h), (false, vec![]));
     }
 }

@@ -39,6 +39,7 @@ pub(crate) struct Intake {
     pub lmtp: SessionConfig,
     pub command_timeout: Duration,
     pub data_timeout: Duration,
+    pub data_deadline: Duration,
     /// SMTP/LMTP connections, counted apart from POP3 ones.
     pub registry: Arc<Registry>,
 }
@@ -64,7 +65,8 @@ impl Intake {
             smtp: base,
             command_timeout: config.smtp.command_timeout,
             data_timeout: config.smtp.data_timeout,
-            registry: Registry::new(),
+            data_deadline: config.smtp.data_deadline,
+            registry: Registry::new(config.limits.ipv6_prefix),
         })
     }
 }

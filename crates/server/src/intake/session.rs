@@ -12,7 +12,7 @@ use std::sync::Arc;
 use buzon_smtp_proto::reply::{self, Reply};
 use buzon_smtp_proto::{Envelope, Event, Mode, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::timeout;
+use tokio::time::{timeout, timeout_at, Instant};
 
 use super::deliver::{Failure, Grouping, Incoming, Outcome, Recipient};
 use super::spool::Spool;
@@ -109,28 +109,55 @@ impl Conn {
         self.session.greeting(&mut self.out);
         let mut shutdown = self.shared.shutdown.clone();
         let mut buf = vec![0u8; 64 * 1024];
+        // Deadlines, not per-read timers, so a byte now and then extends nothing: each
+        // command line must arrive within `command_timeout` of the server starting to
+        // wait for it (RFC 5321 §4.5.3.2.7), a whole message within `data_deadline` of
+        // the 354 reply, with at most `data_timeout` of silence inside it.
+        let mut command_started = Instant::now();
+        let mut data_started = Instant::now();
+        // Something happened since the last wait (a reply, an event): a new wait starts.
+        let mut progressed = true;
         for _ in 0..u64::MAX {
-            match self.session.next_event(&mut self.out) {
+            let event = self.session.next_event(&mut self.out);
+            if event != Event::NeedInput {
+                progressed = true;
+            }
+            match event {
                 Event::NeedInput => {
-                    if !self.out.is_empty() && self.flush().await.is_err() {
-                        return End::WriteFailed;
+                    if !self.out.is_empty() {
+                        progressed = true;
+                        if self.flush().await.is_err() {
+                            return End::WriteFailed;
+                        }
                     }
                     self.session.shrink();
-                    let limit = if self.session.in_data() {
-                        self.intake.data_timeout
+                    let now = Instant::now();
+                    let deadline = if self.session.in_data() {
+                        (now + self.intake.data_timeout)
+                            .min(data_started + self.intake.data_deadline)
                     } else {
-                        self.intake.command_timeout
+                        if std::mem::take(&mut progressed) {
+                            command_started = now;
+                        }
+                        command_started + self.intake.command_timeout
                     };
-                    let read = tokio::select! {
-                        r = timeout(limit, self.stream.read(&mut buf)) => r,
-                        _ = shutdown.changed() => {
-                            self.session.shutdown(&mut self.out);
-                            let _ = self.flush().await;
-                            return End::Shutdown;
+                    progressed = false;
+                    // Checked before reading too: a client that always has a byte on the
+                    // way would otherwise win every race against the timer.
+                    let read = if now >= deadline {
+                        Err(())
+                    } else {
+                        tokio::select! {
+                            r = timeout_at(deadline, self.stream.read(&mut buf)) => r.map_err(|_| ()),
+                            _ = shutdown.changed() => {
+                                self.session.shutdown(&mut self.out);
+                                let _ = self.flush().await;
+                                return End::Shutdown;
+                            }
                         }
                     };
                     match read {
-                        Err(_) => {
+                        Err(()) => {
                             self.session.timeout(&mut self.out);
                             let _ = self.flush().await;
                             return End::Timeout;
@@ -142,6 +169,7 @@ impl Conn {
                 }
                 Event::Recipient(to) => self.recipient(to).await,
                 Event::DataStart => {
+                    data_started = Instant::now();
                     self.spool = Some(Spool::new(self.intake.deliverer.spool_dir()));
                     self.spool_error = None;
                 }
@@ -335,7 +363,6 @@ impl Conn {
                 id: &id2,
                 return_path: &return_path,
                 received: Some(&received),
-                keep_existing_trace: false,
             };
             deliverer.deliver(&msg, &recipients, grouping)
         });

@@ -161,9 +161,15 @@ impl Spool {
 
     /// A reader over the stored bytes; readers are independent of each other.
     pub fn reader(&self) -> SpoolReader<'_> {
+        self.reader_from(0)
+    }
+
+    /// A reader over the stored bytes from `offset` on (e.g. past a header section that
+    /// is stored changed).
+    pub fn reader_from(&self, offset: u64) -> SpoolReader<'_> {
         SpoolReader {
             spool: self,
-            pos: 0,
+            pos: offset.min(self.len),
         }
     }
 
