@@ -21,11 +21,12 @@ mod listing_cache;
 mod lock;
 mod maildir;
 pub mod name;
+mod open;
 mod prepared;
 mod session;
 
 pub use error::StoreError;
-pub use index::read_cached;
 pub use maildir::{Delivered, Maildir, Usage};
+pub use open::read_cached;
 pub use prepared::Prepared;
 pub use session::{ExpungeReport, MessageEntry, Session};

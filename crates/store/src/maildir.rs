@@ -21,12 +21,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use buzon_pop3_proto::wire::WireSize;
 
-use crate::index::{open_regular, SizeIndex};
+use crate::index::SizeIndex;
 use crate::listing_cache::{self, DirStamp};
 use crate::lock::MailboxLock;
 use crate::name::{
     base_of, before_info, delivery_time, escape_host, validate_folder_name, wire_size_attr,
 };
+use crate::open::open_regular;
 use crate::session::{Part, Session};
 use crate::StoreError;
 

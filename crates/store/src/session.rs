@@ -12,10 +12,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::index::open_regular;
 use crate::lock::MailboxLock;
 use crate::maildir::{fsync_dir, Scanned};
 use crate::name::{assign_uidls, before_info, file_size_attr, UidlInput};
+use crate::open::open_regular;
 use crate::StoreError;
 
 /// One message of the session, in POP3 order (message number = index + 1).
@@ -141,7 +141,7 @@ impl Session {
     /// [`Session::open_message`] on a blocking thread. Gives the file's length too.
     pub fn open_message_cached(&self, index: usize) -> Result<Option<(File, u64)>, StoreError> {
         let entry = self.entry(index)?;
-        let Some((file, len)) = crate::index::open_regular_cached(&entry.path)? else {
+        let Some((file, len)) = crate::open::open_regular_cached(&entry.path)? else {
             return Ok(None);
         };
         check_size_attr(&entry.path, len)?;
