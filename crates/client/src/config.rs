@@ -404,13 +404,15 @@ impl AccountFields {
             (Some(true), None) => Retention::Keep,
             _ => Retention::Delete,
         };
-        let max_size =
-            match &self.max_size {
-                None => None,
-                Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| {
-                    bad("max_size", format!("{v} is not a size like \"20M\" (powers of 1024)"))
-                })?),
-            };
+        let max_size = match &self.max_size {
+            None => None,
+            Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| {
+                bad(
+                    "max_size",
+                    format!("{v} is not a size like \"20M\" (powers of 1024)"),
+                )
+            })?),
+        };
         let password = match (self.password_command, self.password_env) {
             (Some(_), Some(_)) => {
                 return Err(bad(
