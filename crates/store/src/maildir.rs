@@ -273,8 +273,8 @@ impl Maildir {
             None
         };
         if let Some((s, _)) = &stamp {
-            if let Some(entries) = listing_cache::lookup(&self.root, s) {
-                return Ok(Session::from_listing(vec![lock], entries));
+            if let Some(listing) = listing_cache::lookup(&self.root, s) {
+                return Ok(Session::from_listing(vec![lock], listing));
             }
         }
         let messages = self.scan(leftovers)?;
@@ -678,11 +678,11 @@ mod tests {
         drop(again);
         std::thread::sleep(Duration::from_millis(3100));
         let a = md.open_session().unwrap();
-        let listing = Arc::clone(a.listing());
+        let listing = Arc::clone(&a.listing().metas);
         drop(a);
         let b = md.open_session().unwrap();
         assert!(
-            Arc::ptr_eq(&listing, b.listing()),
+            Arc::ptr_eq(&listing, &b.listing().metas),
             "an unchanged, settled cur/ is not scanned again"
         );
         drop(b);
@@ -690,7 +690,7 @@ mod tests {
         md.deliver(&mut &b"new\n"[..], None).unwrap();
         let c = md.open_session().unwrap();
         assert_eq!(c.messages().len(), n + 1);
-        assert!(!Arc::ptr_eq(&listing, c.listing()));
+        assert!(!Arc::ptr_eq(&listing, &c.listing().metas));
         // A deletion is seen too.
         c.expunge(&[0]).unwrap();
         drop(c);
