@@ -113,7 +113,7 @@ async fn tls_handshake<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 impl Pop3Conn {
-    /// Connects, reads the greeting, and (for [`Security::Stls`]) upgrades with STLS.
+    /// Connects, reads the greeting, and (for [`Security::Starttls`]) upgrades with STLS.
     pub async fn connect(target: &Target, t: Duration) -> Result<Self, BenchError> {
         Self::connect_with_buffer(target, t, READ_CHUNK).await
     }
@@ -136,7 +136,7 @@ impl Pop3Conn {
         let _ = tcp.set_nodelay(true);
         let io = match target.security {
             Security::Tls => Io::Tls(Box::new(tls_handshake(target, tcp, t).await?)),
-            Security::Plain | Security::Stls => Io::Plain(tcp),
+            Security::None | Security::Starttls => Io::Plain(tcp),
         };
         let mut c = Pop3Conn {
             io,
@@ -148,7 +148,7 @@ impl Pop3Conn {
         };
         c.reader.expect(false);
         ok_text(c.status("greeting").await?, "greeting")?;
-        if target.security == Security::Stls {
+        if target.security == Security::Starttls {
             c.simple(Command::Stls).await?;
             if c.reader.has_buffered() {
                 return Err(BenchError::Protocol(

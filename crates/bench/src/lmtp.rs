@@ -204,6 +204,6 @@ pub async fn deliver(run: &RunOptions, o: &DeliverOptions) -> Result<Report, Ben
         }
     })
     .await;
-    report.security = "plain".into();
+    report.security = "none".into();
     Ok(report)
 }

@@ -12,35 +12,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 use crate::BenchError;
 
-/// How a session's connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// No TLS.
-    Plain,
-    /// Plain connect, then STLS and a TLS handshake (RFC 2595 §4).
-    Stls,
-    /// TLS from the first byte (POP3S, RFC 8314 §3.3).
-    Tls,
-}
-
-impl Security {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "plain" => Some(Security::Plain),
-            "stls" | "starttls" => Some(Security::Stls),
-            "tls" | "implicit" | "pop3s" => Some(Security::Tls),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Security::Plain => "plain",
-            Security::Stls => "stls",
-            Security::Tls => "tls",
-        }
-    }
-}
+pub use buzon_pop3_proto::Security;
 
 /// A server to load: its address, security, and the TLS client settings.
 #[derive(Clone)]
@@ -78,8 +50,8 @@ impl Target {
             ))
         })?;
         let tls = match security {
-            Security::Plain => None,
-            Security::Stls | Security::Tls => Some(tls_config(ca_file, insecure)?),
+            Security::None => None,
+            Security::Starttls | Security::Tls => Some(tls_config(ca_file, insecure)?),
         };
         Ok(Target {
             addr,

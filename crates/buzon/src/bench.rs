@@ -102,8 +102,9 @@ struct Common {
     /// The server to load (loopback only unless --allow-remote).
     #[arg(long, default_value = "127.0.0.1:1110")]
     target: SocketAddr,
-    /// plain, stls (STLS upgrade) or tls (implicit TLS, POP3S).
-    #[arg(long, default_value = "plain")]
+    /// none (plain POP3), starttls (STLS upgrade) or tls (implicit TLS, POP3S); the
+    /// older spellings plain and stls are still read.
+    #[arg(long, default_value = "none")]
     security: String,
     /// PEM file of the CA that signed the server certificate (a corpus has tls/ca.pem).
     #[arg(long)]
@@ -203,12 +204,18 @@ fn bench_err(e: BenchError) -> Failure {
 
 impl Common {
     fn run_options(&self) -> Result<RunOptions, Failure> {
-        let security = Security::parse(&self.security).ok_or_else(|| {
+        let (security, older) = Security::parse(&self.security).ok_or_else(|| {
             Failure::usage(format!(
-                "--security {:?}: use plain, stls or tls",
+                "--security {}: use none, starttls or tls",
                 self.security
             ))
         })?;
+        if let Some(canonical) = older {
+            eprintln!(
+                "buzon bench: note: --security {} is read as {canonical}; write {canonical}",
+                self.security
+            );
+        }
         let target = Target::new(
             self.target,
             security,

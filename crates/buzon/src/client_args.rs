@@ -87,11 +87,13 @@ pub struct AccountArgs {
 }
 
 fn parse_security(s: &str) -> Result<Security, String> {
-    match s {
-        "tls" => Ok(Security::Tls),
-        "starttls" => Ok(Security::Starttls),
-        "none" => Ok(Security::None),
-        _ => Err("expected tls, starttls or none".into()),
+    match Security::parse(s) {
+        Some((security, None)) => Ok(security),
+        Some((security, Some(canonical))) => {
+            eprintln!("buzon: note: --security {s} is read as {canonical}; write {canonical}");
+            Ok(security)
+        }
+        None => Err("expected tls, starttls or none".into()),
     }
 }
 

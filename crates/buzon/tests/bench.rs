@@ -110,7 +110,7 @@ fn every_scenario_runs_over_plain_stls_and_tls() {
     let tls = s.pop3s.to_string();
     let users = "bench{1..4}";
 
-    for (target, security) in [(&plain, "plain"), (&plain, "stls"), (&tls, "tls")] {
+    for (target, security) in [(&plain, "none"), (&plain, "starttls"), (&tls, "tls")] {
         let common = [
             "--target",
             target,
@@ -130,6 +130,7 @@ fn every_scenario_runs_over_plain_stls_and_tls() {
         let r = bench(&[&["login"][..], &common].concat());
         assert_clean(&r);
         assert_eq!(r.get("scenario").map(String::as_str), Some("login"));
+        assert_eq!(r.get("security").map(String::as_str), Some(security));
 
         // RETR checks every body against its LIST size; an error would show here.
         let r = bench(&[&["retr"][..], &common, &["--pipeline", "3"]].concat());

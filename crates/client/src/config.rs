@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use buzon_pop3_proto::Secret;
 use serde::Deserialize;
@@ -34,40 +33,18 @@ impl SizeValue {
     }
 }
 
-/// "20MB", "20 MiB", "500k", "1g", "1234": decimal units are powers of 1000, `i` units of 1024.
-pub fn parse_size(t: &str) -> Option<u64> {
-    let t = t.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1024,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        _ => return None,
-    };
-    n.checked_mul(mult)
+/// As the user wrote it: `0` or `"20 parsecs"`.
+impl std::fmt::Display for SizeValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SizeValue::Bytes(b) => write!(f, "{b}"),
+            SizeValue::Text(t) => write!(f, "\"{t}\""),
+        }
+    }
 }
 
-/// "30s", "5m", "2h", "1d", or a number of seconds.
-pub fn parse_duration(t: &str) -> Option<Duration> {
-    let t = t.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "m" | "min" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
-}
+/// Sizes (powers of 1024) and durations have one meaning for the client and the server.
+pub use buzon_units::{parse_duration, parse_size};
 
 /// What to do with a message larger than `max_size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
@@ -427,13 +404,15 @@ impl AccountFields {
             (Some(true), None) => Retention::Keep,
             _ => Retention::Delete,
         };
-        let max_size =
-            match &self.max_size {
-                None => None,
-                Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| {
-                    bad("max_size", format!("{v:?} is not a size like \"20MB\""))
-                })?),
-            };
+        let max_size = match &self.max_size {
+            None => None,
+            Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| {
+                bad(
+                    "max_size",
+                    format!("{v} is not a size like \"20M\" (powers of 1024)"),
+                )
+            })?),
+        };
         let password = match (self.password_command, self.password_env) {
             (Some(_), Some(_)) => {
                 return Err(bad(
@@ -477,6 +456,7 @@ impl AccountFields {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn defaults_and_validation() {
@@ -509,7 +489,7 @@ delete_after_days = 3
         assert_eq!((w.server.port, w.server.security), (995, Security::Tls));
         assert_eq!(w.destination, Destination::Maildir("/mail".into()));
         assert_eq!(w.policy.retention, Retention::Keep);
-        assert_eq!(w.policy.max_size, Some(20_000_000));
+        assert_eq!(w.policy.max_size, Some(20 << 20));
         let h = cfg.account("home").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (h.server.port, h.server.security),
@@ -537,12 +517,13 @@ delete_after_days = 3
 
     #[test]
     fn sizes_and_durations() {
-        assert_eq!(parse_size("20MB"), Some(20_000_000));
+        // One meaning with the server's files: powers of 1024 (buzon-units).
+        assert_eq!(parse_size("20MB"), Some(20 << 20));
         assert_eq!(parse_size("1 MiB"), Some(1 << 20));
         assert_eq!(parse_size("512"), Some(512));
         assert_eq!(parse_size("x"), None);
         assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
         assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1w"), None);
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
     }
 }

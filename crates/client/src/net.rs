@@ -23,33 +23,8 @@ use tokio::net::TcpStream;
 
 use crate::error::{CertProblem, ClientError, Result};
 
-/// How the connection is protected (RFC 8314 §3.3 recommends implicit TLS).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Security {
-    /// TLS from the first byte (POP3S, port 995).
-    Tls,
-    /// Plain connection upgraded with STLS (RFC 2595 §4, port 110); never downgraded.
-    Starttls,
-    /// No encryption at all: only with `allow_plaintext` or a mechanism that hides the password.
-    None,
-}
-
-impl Security {
-    pub fn default_port(self) -> u16 {
-        match self {
-            Security::Tls => 995,
-            Security::Starttls | Security::None => 110,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Security::Tls => "tls",
-            Security::Starttls => "starttls",
-            Security::None => "none",
-        }
-    }
-}
+/// How the connection is protected; one type for the client, `bench` and the flags.
+pub use buzon_pop3_proto::Security;
 
 /// A SHA-256 certificate fingerprint, for pinning a self-signed server certificate.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -19,4 +19,4 @@ pub mod wire;
 pub use command::{parse_command, Command, CommandError, InitialResponse};
 pub use line::{LineError, LineLimits, LineReader};
 pub use response::{parse_status_line, Capabilities, Response, StatusLine};
-pub use types::{MsgNum, RespCode, Secret, Uidl};
+pub use types::{MsgNum, RespCode, Secret, Security, Uidl};

@@ -173,6 +173,86 @@ fn wipe(buf: &mut Vec<u8>) {
     std::hint::black_box(&mut *buf);
 }
 
+/// How a POP3 connection is protected: the one spelling that `fetch`, `check`, `setup`
+/// and `bench` all use, in flags and in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Security {
+    /// TLS from the first byte (POP3S, port 995; RFC 8314 §3.3 recommends it).
+    Tls,
+    /// A plain connection upgraded with STLS (RFC 2595 §4, port 110); never downgraded.
+    Starttls,
+    /// No encryption at all.
+    None,
+}
+
+impl Security {
+    /// The IANA port for the security (RFC 8314 §7.3, RFC 1939 §3).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Security::Tls => 995,
+            Security::Starttls | Security::None => 110,
+        }
+    }
+
+    /// The canonical spelling: `tls`, `starttls` or `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Tls => "tls",
+            Security::Starttls => "starttls",
+            Security::None => "none",
+        }
+    }
+
+    /// Parses the canonical spelling, and the older ones still read: `stls` (for
+    /// `starttls`, as `buzon bench` spelt it), `plain` (for `none`), `implicit`, `pop3s`
+    /// and `ssl` (for `tls`). The second value is the canonical spelling when an older one
+    /// was used, so that a caller can say so.
+    pub fn parse(text: &str) -> Option<(Security, Option<&'static str>)> {
+        let lower = text.trim().to_ascii_lowercase();
+        let (security, canonical) = match lower.as_str() {
+            "tls" => (Security::Tls, true),
+            "starttls" => (Security::Starttls, true),
+            "none" => (Security::None, true),
+            "implicit" | "pop3s" | "ssl" => (Security::Tls, false),
+            "stls" => (Security::Starttls, false),
+            "plain" => (Security::None, false),
+            _ => return None,
+        };
+        Some((security, (!canonical).then(|| security.as_str())))
+    }
+}
+
+impl fmt::Display for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Written as its canonical spelling (`--json` output, accounts files).
+impl serde::Serialize for Security {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Read from any spelling [`Security::parse`] accepts.
+impl<'de> serde::Deserialize<'de> for Security {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for Security {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Security::parse(text)
+            .map(|(s, _)| s)
+            .ok_or_else(|| format!("{text:?} is not a security: use tls, starttls or none"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +271,26 @@ mod tests {
             Some(u32::MAX)
         );
         assert_eq!(MsgNum::parse(b"007").map(MsgNum::index), Some(6));
+    }
+
+    #[test]
+    fn security_has_one_spelling_and_reads_the_old_ones() {
+        for s in [Security::Tls, Security::Starttls, Security::None] {
+            assert_eq!(Security::parse(s.as_str()), Some((s, None)));
+            assert_eq!(s.to_string().parse::<Security>(), Ok(s));
+        }
+        assert_eq!(
+            Security::parse("STLS"),
+            Some((Security::Starttls, Some("starttls")))
+        );
+        assert_eq!(
+            Security::parse("plain"),
+            Some((Security::None, Some("none")))
+        );
+        assert_eq!(Security::parse("pop3s"), Some((Security::Tls, Some("tls"))));
+        assert_eq!(Security::parse("tls1.3"), None);
+        assert_eq!(Security::Tls.default_port(), 995);
+        assert_eq!(Security::Starttls.default_port(), 110);
     }
 
     #[test]

@@ -504,22 +504,8 @@ fn find_key_line(text: &str, section: &str, key: &str) -> Option<usize> {
     None
 }
 
-/// Parses "250ms", "30s", "10m", "2h", "1d", or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit.trim() {
-        "ms" => return Some(Duration::from_millis(n)),
-        "" | "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
-}
+/// Durations and sizes have one meaning for the server and the client.
+pub use buzon_units::{parse_duration, parse_size_with};
 
 impl FileConfig {
     /// Checks every value and fills in defaults. `data_dir_override` (the zero-config run)
@@ -872,25 +858,6 @@ fn unix_listeners(cx: &Ctx<'_>, listen: &[ListenerFile]) -> Result<Vec<UnixListe
         });
     }
     Ok(out)
-}
-
-/// Parses "50M", "1G", "512k", "1048576", "100B" (powers of 1024); `bare` multiplies a
-/// number without a unit.
-pub fn parse_size_with(s: &str, bare: u64) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" => bare,
-        "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(mult)
 }
 
 impl Ctx<'_> {

@@ -71,6 +71,8 @@ pub(crate) struct Shared {
     pub registry: Arc<Registry>,
     pub shutdown: watch::Receiver<bool>,
     pub intake: Arc<intake::Intake>,
+    /// Where POP3 sessions find their mailboxes.
+    pub store: Arc<dyn buzon_store::MailStore>,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
@@ -186,6 +188,11 @@ impl BoundServer {
             tokio_listeners.push((spec, addr, listener));
         }
         let intake = Arc::new(intake::Intake::new(&config)?);
+        let store: Arc<dyn buzon_store::MailStore> = Arc::new(buzon_store::MaildirStore::new(
+            config.mail_dir.clone(),
+            config.pop3.serve_folders.clone(),
+            buzon_auth::mailbox_dir_name,
+        ));
         let mut unix = Vec::new();
         for u in &config.unix_listeners {
             let listener =
@@ -205,6 +212,7 @@ impl BoundServer {
             registry,
             shutdown: rx,
             intake,
+            store,
         });
         let mut tasks = JoinSet::new();
         let mut addrs = Vec::new();

@@ -17,7 +17,7 @@ use buzon_pop3_proto::server::{
 };
 use buzon_pop3_proto::wire::{Extent, MessageEncoder};
 use buzon_pop3_proto::{RespCode, Response, Uidl};
-use buzon_store::{Maildir, StoreError};
+use buzon_store::{Pop3Mailbox, StoreError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::timeout;
 
@@ -28,95 +28,11 @@ use crate::Shared;
 
 /// Flush the output once this much is buffered (large writes fill TLS records).
 const FLUSH_AT: usize = 64 * 1024;
-/// Size of one read from a message file.
-const FILE_CHUNK: usize = 128 * 1024;
-
+/// Size of one read from the store while a message streams.
+const MESSAGE_CHUNK: usize = buzon_store::MESSAGE_CHUNK;
 /// The first read for TOP: one page, where most headers fit (the encoder stops at the
-/// end of what TOP asked for). Later reads grow fourfold up to [`FILE_CHUNK`].
+/// end of what TOP asked for). Later reads grow fourfold up to [`MESSAGE_CHUNK`].
 const TOP_FIRST_CHUNK: usize = 4 * 1024;
-/// File buffers kept for reuse by all sessions while idle sessions hold none.
-const SPARE_FILE_BUFFERS: usize = 64;
-
-/// An open message file being streamed, and how many of its bytes are still to send.
-struct MessageFile {
-    file: std::fs::File,
-    left: u64,
-}
-
-impl MessageFile {
-    /// How many bytes the next chunk of at most `limit` bytes holds.
-    fn chunk_len(&self, limit: usize) -> usize {
-        limit.min(usize::try_from(self.left).unwrap_or(usize::MAX))
-    }
-}
-
-/// Reads the next chunk of `msg` (up to `limit` bytes) into the start of `buf`, which is
-/// [`FILE_CHUNK`] initialized bytes long, and gives the number of bytes read. Whatever is
-/// in the page cache is read right here, without blocking (`RWF_NOWAIT`); only the part
-/// that must come from the disk goes to the blocking pool, so a mailbox that is being
-/// read costs no thread hand-off per message.
-async fn next_chunk(
-    mut msg: MessageFile,
-    mut buf: Vec<u8>,
-    limit: usize,
-) -> std::io::Result<(MessageFile, Vec<u8>, usize)> {
-    let want = msg.chunk_len(limit);
-    let cached = buzon_store::read_cached(&msg.file, &mut buf[..want])?;
-    msg.left -= cached as u64;
-    if cached == want {
-        return Ok((msg, buf, want));
-    }
-    tokio::task::spawn_blocking(move || {
-        let n = cached + read_more(&mut msg, &mut buf[cached..want])?;
-        Ok((msg, buf, n))
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-/// Fills `dst` from `msg` (blocking) and gives the number of bytes read. A file that ends
-/// early was cut short after it was opened: what there is gets sent, and the message ends
-/// there.
-fn read_more(msg: &mut MessageFile, dst: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
-    let mut got = 0;
-    // Bounded: every turn reads at least one byte or stops.
-    while got < dst.len() {
-        match (&msg.file).read(&mut dst[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    msg.left = if got < dst.len() {
-        0
-    } else {
-        msg.left - got as u64
-    };
-    Ok(got)
-}
-
-/// Message-file buffers shared by all sessions: a session borrows one for a RETR or TOP
-/// and gives it back before waiting for the next command, so idle sessions hold none and
-/// busy ones do not fault fresh pages in for every message.
-static FILE_BUFFERS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-
-/// A buffer of [`FILE_CHUNK`] initialized bytes (zeroed once, when first made).
-fn borrow_file_buffer() -> Vec<u8> {
-    let spare = FILE_BUFFERS.lock().unwrap_or_else(|p| p.into_inner()).pop();
-    spare.unwrap_or_else(|| vec![0; FILE_CHUNK])
-}
-
-fn return_file_buffer(buf: Vec<u8>) {
-    if buf.len() != FILE_CHUNK {
-        return;
-    }
-    let mut spare = FILE_BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
-    if spare.len() < SPARE_FILE_BUFFERS {
-        spare.push(buf);
-    }
-}
 
 /// How the session ended, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +79,7 @@ struct Counters {
 
 /// The mailbox of an authenticated session and its registry entry.
 struct Mailbox {
-    store: Arc<buzon_store::Session>,
+    store: Box<dyn Pop3Mailbox>,
     _slot: SlotGuard,
 }
 
@@ -172,8 +88,6 @@ struct Conn {
     stream: Stream,
     peer: SocketAddr,
     out: Vec<u8>,
-    /// Message file bytes being sent; empty (no memory) while the session is idle.
-    file_buf: Vec<u8>,
     reader: LineReader,
     session: ServerSession,
     mailbox: Option<Mailbox>,
@@ -227,7 +141,6 @@ pub(crate) async fn serve(
         stream,
         peer,
         out: Vec::new(),
-        file_buf: Vec::new(),
         reader: LineReader::new(limits),
         mailbox: None,
         user_slot: None,
@@ -294,7 +207,6 @@ impl Conn {
             }
             self.reader.shrink();
             // Idle sessions hold no buffers: they come back with the next command.
-            return_file_buffer(std::mem::take(&mut self.file_buf));
             if self.out.capacity() > 1024 {
                 self.out = Vec::new();
             }
@@ -482,27 +394,16 @@ impl Conn {
                 ));
             }
         }
-        let root = shared
-            .config
-            .mail_dir
-            .join(buzon_auth::mailbox_dir_name(user));
         let mut took_over = false;
         loop {
-            let root2 = root.clone();
-            let serve_folders = shared.config.pop3.serve_folders.clone();
-            let opened =
-                tokio::task::spawn_blocking(move || open_store(root2, &serve_folders)).await;
-            match opened {
-                Ok(Ok(store)) => {
-                    let messages = to_message_infos(&store)?;
+            match shared.store.open_pop3(user).await {
+                Ok(store) => {
+                    let messages = to_message_infos(store.messages())?;
                     self.user_slot = Some(Arc::clone(&slot.slot));
-                    self.mailbox = Some(Mailbox {
-                        store: Arc::new(store),
-                        _slot: slot,
-                    });
+                    self.mailbox = Some(Mailbox { store, _slot: slot });
                     return Ok(messages);
                 }
-                Ok(Err(StoreError::InUse)) if !took_over => {
+                Err(StoreError::InUse) if !took_over => {
                     // The lock is a lease: a holder silent for longer than `lock_lease`
                     // (a dead client, a lost connection) is ended without deleting anything.
                     let stale = shared
@@ -532,10 +433,10 @@ impl Conn {
                         }
                     }
                 }
-                Ok(Err(StoreError::InUse)) => {
+                Err(StoreError::InUse) => {
                     return Err(Response::err_code(RespCode::InUse, "Mailbox is locked by another POP3 session; close the other mail client or wait."));
                 }
-                Ok(Err(e)) => {
+                Err(e) => {
                     tracing::error!(user, "cannot open mailbox: {e}");
                     let code = if e.is_temporary() {
                         RespCode::SysTemp
@@ -545,13 +446,6 @@ impl Conn {
                     return Err(Response::err_code(
                         code,
                         "Cannot open the mailbox; the administrator has been told why.",
-                    ));
-                }
-                Err(e) => {
-                    tracing::error!(user, "mailbox task failed: {e}");
-                    return Err(Response::err_code(
-                        RespCode::SysTemp,
-                        "Cannot open the mailbox right now; try again later.",
                     ));
                 }
             }
@@ -567,46 +461,15 @@ impl Conn {
         let Some(mb) = &self.mailbox else {
             return Some(End::Protocol);
         };
-        let store = &mb.store;
-        let buf = match std::mem::take(&mut self.file_buf) {
-            b if b.len() == FILE_CHUNK => b,
-            _ => borrow_file_buffer(),
-        };
         let mut chunk = if matches!(extent, Extent::Top(_)) {
             TOP_FIRST_CHUNK
         } else {
-            FILE_CHUNK
+            MESSAGE_CHUNK
         };
-        let first = chunk;
         // The first chunk is read before the +OK, so a message that cannot be read still
-        // gets an -ERR. A message whose directory entry and first pages are in the kernel's
-        // caches is opened and read right here; otherwise both steps share one trip to the
-        // blocking pool.
-        let opened = match store.open_message_cached(index) {
-            Ok(Some((file, len))) => {
-                let msg = MessageFile { file, left: len };
-                next_chunk(msg, buf, first)
-                    .await
-                    .map_err(|e| StoreError::Invalid(format!("read error: {e}")))
-            }
-            Ok(None) => {
-                let store = Arc::clone(store);
-                tokio::task::spawn_blocking(move || {
-                    let (file, len) = store.open_message(index)?;
-                    let mut msg = MessageFile { file, left: len };
-                    let mut buf = buf;
-                    let want = msg.chunk_len(first);
-                    let n = read_more(&mut msg, &mut buf[..want])
-                        .map_err(|e| StoreError::Invalid(format!("read error: {e}")))?;
-                    Ok::<_, StoreError>((msg, buf, n))
-                })
-                .await
-                .unwrap_or_else(|e| Err(StoreError::Invalid(format!("reader failed: {e}"))))
-            }
-            Err(e) => Err(e),
-        };
-        let (mut msg, mut buf, mut filled) = match opened {
-            Ok(v) => v,
+        // gets an -ERR.
+        let mut reader = match mb.store.open_message(index, chunk).await {
+            Ok(r) => r,
             Err(e) => {
                 tracing::warn!(remote = %self.peer, "message {} unavailable: {e}", index + 1);
                 self.session.message_unavailable(&mut self.out);
@@ -616,12 +479,25 @@ impl Conn {
         status.encode(&mut self.out);
         let mut enc = MessageEncoder::new(extent);
         let mut sent: u64 = 0;
-        // Bounded: every turn consumes a chunk of the file, and a file ends.
+        // Bounded: every turn consumes a chunk of the message, and a message ends.
         loop {
+            let data = match reader.next_chunk(chunk).await {
+                Ok(d) => d,
+                Err(e) => {
+                    // The +OK is already out: the only honest signal left is to close, so
+                    // the client sees a truncated reply and retries.
+                    tracing::error!(remote = %self.peer, "read error in message {}: {e}", index + 1);
+                    let _ = self.flush().await;
+                    return Some(End::Protocol);
+                }
+            };
+            if data.is_empty() {
+                break;
+            }
             let before = self.out.len();
-            enc.encode(&buf[..filled], &mut self.out);
+            enc.encode(data, &mut self.out);
             sent += (self.out.len() - before) as u64;
-            if enc.is_done() || msg.left == 0 {
+            if enc.is_done() {
                 break;
             }
             if self.out.len() >= FLUSH_AT {
@@ -632,21 +508,9 @@ impl Conn {
                     s.touch();
                 }
             }
-            chunk = (chunk * 4).min(FILE_CHUNK);
-            match next_chunk(msg, buf, chunk).await {
-                Ok((m, b, n)) => (msg, buf, filled) = (m, b, n),
-                Err(e) => {
-                    // The +OK is already out: the only honest signal left is to close, so
-                    // the client sees a truncated reply and retries.
-                    tracing::error!(remote = %self.peer, "read error in message {}: {e}", index + 1);
-                    let _ = self.flush().await;
-                    return Some(End::Protocol);
-                }
-            }
+            chunk = (chunk * 4).min(MESSAGE_CHUNK);
         }
         enc.finish(&mut self.out);
-        // Kept for the next pipelined RETR; released when the session goes idle.
-        self.file_buf = buf;
         match extent {
             Extent::Whole => {
                 self.counters.retr += 1;
@@ -691,24 +555,18 @@ impl Conn {
         let Some(mb) = self.mailbox.take() else {
             return End::Protocol;
         };
-        let store = Arc::clone(&mb.store);
-        let n = indices.len();
-        let result = if n == 0 {
-            Ok(0)
-        } else {
-            match tokio::task::spawn_blocking(move || store.expunge(&indices)).await {
-                Ok(Ok(report)) => Ok(report.deleted + report.already_gone),
-                Ok(Err(e)) => {
-                    tracing::error!(remote = %self.peer, "UPDATE incomplete: {e}");
-                    Err(match &e {
-                        StoreError::PartialExpunge { deleted, failed, .. } => format!("{deleted} deleted, {failed} kept; they will be listed again next time."),
-                        _ => "they will be listed again next time.".to_string(),
-                    })
-                }
-                Err(_) => Err(
-                    "the deletion task failed; messages will be listed again next time."
-                        .to_string(),
-                ),
+        let result = match mb.store.expunge(indices).await {
+            Ok(report) => Ok(report.deleted + report.already_gone),
+            Err(e) => {
+                tracing::error!(remote = %self.peer, "UPDATE incomplete: {e}");
+                Err(match &e {
+                    StoreError::PartialExpunge {
+                        deleted, failed, ..
+                    } => format!(
+                        "{deleted} deleted, {failed} kept; they will be listed again next time."
+                    ),
+                    _ => "they will be listed again next time.".to_string(),
+                })
             }
         };
         let failed = result.is_err();
@@ -745,30 +603,8 @@ impl Conn {
     }
 }
 
-/// Opens INBOX, merged with the `[pop3] serve_folders` that exist (in the configured
-/// order), so mail a filter moved is not silently missed by POP3 users.
-fn open_store(
-    root: std::path::PathBuf,
-    serve_folders: &[String],
-) -> Result<buzon_store::Session, StoreError> {
-    let inbox = Maildir::create(root)?;
-    if serve_folders.is_empty() {
-        return inbox.open_session();
-    }
-    let mut folders = Vec::new();
-    for name in serve_folders {
-        match inbox.folder(name) {
-            Ok(md) => folders.push((name.clone(), md)),
-            Err(StoreError::NotFound) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Maildir::open_merged_session(&inbox, &folders)
-}
-
-fn to_message_infos(store: &buzon_store::Session) -> Result<Vec<MessageInfo>, Response> {
-    store
-        .messages()
+fn to_message_infos(messages: &[buzon_store::MessageMeta]) -> Result<Vec<MessageInfo>, Response> {
+    messages
         .iter()
         .map(|m| {
             Uidl::new(m.uidl.clone())

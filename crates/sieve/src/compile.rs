@@ -481,258 +481,302 @@ impl Compiler {
     }
 
     fn test(&self, node: &TestNode) -> Result<Test, CompileError> {
-        let name = node.name.as_str();
-        match name {
-            "address" | "envelope" | "header" => {
-                if name == "envelope" {
-                    self.require_capability("envelope", "the `envelope` test", node.pos)?;
-                }
-                no_test_tests(node)?;
-                let args = split_args(name, &node.args)?;
-                let mut comparator: Option<Pos> = None;
-                let mut match_type: Option<Pos> = None;
-                let mut address_part: Option<Pos> = None;
-                let (mut cmp, mut mt, mut ap) = (
-                    Comparator::default(),
-                    MatchType::default(),
-                    AddressPart::default(),
-                );
-                for (tag, pos, value) in &args.tags {
-                    let pos = *pos;
-                    let once = |seen: &mut Option<Pos>, what: &str| -> Result<(), CompileError> {
-                        if let Some(first) = seen {
-                            return Err(CompileError::new(
-                                pos,
-                                format!("only one {what} may be given; the first is at {first}"),
-                            ));
-                        }
-                        *seen = Some(pos);
-                        Ok(())
-                    };
-                    match tag.as_str() {
-                        "is" | "contains" | "matches" => {
-                            once(&mut match_type, "match type")?;
-                            mt = match tag.as_str() {
-                                "is" => MatchType::Is,
-                                "contains" => MatchType::Contains,
-                                _ => MatchType::Matches,
-                            };
-                        }
-                        "comparator" => {
-                            once(&mut comparator, "comparator")?;
-                            let Some((cname, cpos)) = value else {
-                                return Err(CompileError::new(pos, "`:comparator` must be followed by a comparator name, as in :comparator \"i;octet\""));
-                            };
-                            cmp = Comparator::from_name(cname).ok_or_else(|| {
-                                CompileError::new(*cpos, format!("comparator \"{cname}\" is not supported by Buzón; use \"i;ascii-casemap\" (the default) or \"i;octet\""))
-                            })?;
-                        }
-                        "all" | "localpart" | "domain" | "user" | "detail" if name != "header" => {
-                            once(&mut address_part, "address part")?;
-                            if matches!(tag.as_str(), "user" | "detail") {
-                                self.require_capability("subaddress", &format!("`:{tag}`"), pos)?;
-                            }
-                            ap = match tag.as_str() {
-                                "all" => AddressPart::All,
-                                "localpart" => AddressPart::LocalPart,
-                                "domain" => AddressPart::Domain,
-                                "user" => AddressPart::User,
-                                _ => AddressPart::Detail,
-                            };
-                        }
-                        "count" | "value" => {
-                            return Err(CompileError::new(pos, format!("`:{tag}` (the relational extension, RFC 5231) is not supported by Buzón")))
-                        }
-                        "regex" => {
-                            return Err(CompileError::new(pos, "`:regex` (the regex extension) is not supported by Buzón; use :matches with * and ?"))
-                        }
-                        _ => {
-                            let accepted = if name == "header" {
-                                ":is, :contains, :matches and :comparator"
-                            } else {
-                                ":is, :contains, :matches, :comparator, :all, :localpart, :domain, :user and :detail"
-                            };
-                            return Err(CompileError::new(pos, format!("unknown tagged argument `:{tag}` for `{name}`; it accepts {accepted}")));
-                        }
-                    }
-                }
-                let example = match name {
-                    "header" => "header :contains \"subject\" \"money\"",
-                    "address" => "address :domain \"from\" \"example.com\"",
-                    _ => "envelope :all \"from\" \"tim@example.com\"",
-                };
-                let what = match name {
-                    "envelope" => "the envelope parts",
-                    _ => "the header names",
-                };
-                let [fields, keys] = args.positional.as_slice() else {
-                    let at = args.positional.get(2).map_or(node.pos, |a| a.pos);
-                    return Err(need(
-                        name,
-                        at,
-                        &format!("two string lists, {what} and the keys, as in {example}"),
-                    ));
-                };
-                let fields = string_list(name, fields)?;
-                let keys: Vec<String> = string_list(name, keys)?
-                    .into_iter()
-                    .map(|(k, _)| k)
-                    .collect();
-                let matcher = Matcher::new(cmp, mt, &keys);
-                match name {
-                    "header" => Ok(Test::Header {
-                        names: header_names(&fields)?,
-                        matcher,
-                    }),
-                    "address" => {
-                        let headers = header_names(&fields)?;
-                        for (h, (_, pos)) in headers.iter().zip(&fields) {
-                            if !ADDRESS_HEADERS.contains(&h.as_str()) {
-                                return Err(CompileError::new(
-                                    *pos,
-                                    format!("the `address` test only looks at header fields holding addresses (such as From, To, Cc, Sender, Reply-To); \"{h}\" is not one; use the `header` test for it"),
-                                ));
-                            }
-                        }
-                        Ok(Test::Address {
-                            part: ap,
-                            headers,
-                            matcher,
-                        })
-                    }
-                    _ => {
-                        let mut which = Vec::new();
-                        for (p, pos) in &fields {
-                            which.push(match p.to_ascii_lowercase().as_str() {
-                                "from" => EnvelopePart::From,
-                                "to" => EnvelopePart::To,
-                                _ => {
-                                    return Err(CompileError::new(
-                                        *pos,
-                                        format!("envelope part \"{p}\" is not supported by Buzón; use \"from\" or \"to\""),
-                                    ))
-                                }
-                            });
-                        }
-                        Ok(Test::Envelope {
-                            part: ap,
-                            which,
-                            matcher,
-                        })
-                    }
-                }
-            }
-            "exists" => {
-                no_test_tests(node)?;
-                let args = split_args(name, &node.args)?;
-                if let Some((tag, pos, _)) = args.tags.first() {
-                    return Err(CompileError::new(
-                        *pos,
-                        format!("`exists` takes no tagged argument such as `:{tag}`"),
-                    ));
-                }
-                let [names] = args.positional.as_slice() else {
-                    let at = args.positional.get(1).map_or(node.pos, |a| a.pos);
-                    return Err(need(
-                        name,
-                        at,
-                        "one string list of header names, as in exists [\"From\", \"Date\"]",
-                    ));
-                };
-                Ok(Test::Exists(header_names(&string_list(name, names)?)?))
-            }
-            "size" => {
-                no_test_tests(node)?;
-                let args = split_args(name, &node.args)?;
-                let mut over: Option<bool> = None;
-                for (tag, pos, _) in &args.tags {
-                    let this = match tag.as_str() {
-                        "over" => true,
-                        "under" => false,
-                        _ => {
-                            return Err(CompileError::new(
-                                *pos,
-                                format!(
-                                "unknown tagged argument `:{tag}` for `size`; use :over or :under"
-                            ),
-                            ))
-                        }
-                    };
-                    if over.is_some() {
-                        return Err(CompileError::new(
-                            *pos,
-                            "`size` takes exactly one of :over and :under",
-                        ));
-                    }
-                    over = Some(this);
-                }
-                let Some(over) = over else {
-                    return Err(need(
-                        name,
-                        node.pos,
-                        ":over or :under, as in size :over 100K",
-                    ));
-                };
-                match args.positional.as_slice() {
-                    [Argument {
-                        value: ArgValue::Number(limit),
-                        ..
-                    }] => Ok(Test::Size {
-                        over,
-                        limit: *limit,
-                    }),
-                    [other] => Err(CompileError::new(
-                        other.pos,
-                        "`size` needs a number, as in size :over 100K",
-                    )),
-                    [_, extra, ..] => Err(CompileError::new(extra.pos, "`size` takes one number")),
-                    [] => Err(need(name, node.pos, "a number, as in size :over 100K")),
-                }
-            }
-            "allof" | "anyof" => {
-                no_test_arguments(node)?;
-                match &node.tests {
-                    Some(Tests::List(list, _)) => {
-                        let tests = list.iter().map(|t| self.test(t)).collect::<Result<Vec<_>, _>>()?;
-                        Ok(if name == "allof" { Test::AllOf(tests) } else { Test::AnyOf(tests) })
-                    }
-                    _ => Err(need(name, node.pos, &format!("a list of tests in parentheses, as in {name} (exists \"From\", exists \"Date\")"))),
-                }
-            }
-            "not" => {
-                no_test_arguments(node)?;
-                match &node.tests {
-                    Some(Tests::Single(t)) => Ok(Test::Not(Box::new(self.test(t)?))),
-                    Some(Tests::List(_, pos)) => Err(CompileError::new(
-                        *pos,
-                        "`not` takes one test, not a list; write not anyof (…) or not allof (…)",
-                    )),
-                    None => Err(need(name, node.pos, "a test, as in not exists \"Date\"")),
-                }
-            }
-            "true" | "false" => {
-                no_test_arguments(node)?;
-                no_test_tests(node)?;
-                Ok(if name == "true" {
-                    Test::True
-                } else {
-                    Test::False
-                })
-            }
-            _ => {
-                if REFUSED_TESTS.contains(&name) {
-                    return Err(CompileError::new(
-                        node.pos,
-                        format!("the `{name}` test is not supported by Buzón"),
-                    ));
-                }
-                Err(CompileError::new(
-                    node.pos,
-                    format!("unknown test `{name}`; Buzón supports address, envelope, header, exists, size, allof, anyof, not, true and false"),
-                ))
-            }
+        match node.name.as_str() {
+            "address" | "envelope" | "header" => self.match_test(node),
+            "exists" => exists_test(node),
+            "size" => size_test(node),
+            "allof" | "anyof" => self.list_test(node),
+            "not" => self.not_test(node),
+            "true" | "false" => constant_test(node),
+            name if REFUSED_TESTS.contains(&name) => Err(CompileError::new(
+                node.pos,
+                format!("the `{name}` test is not supported by Buzón"),
+            )),
+            name => Err(CompileError::new(
+                node.pos,
+                format!("unknown test `{name}`; Buzón supports address, envelope, header, exists, size, allof, anyof, not, true and false"),
+            )),
         }
     }
+
+    /// RFC 5228 §5.1 `address`, §5.4 `envelope`, §5.7 `header`: match options, then two
+    /// string lists (what to look at, and the keys).
+    fn match_test(&self, node: &TestNode) -> Result<Test, CompileError> {
+        let name = node.name.as_str();
+        if name == "envelope" {
+            self.require_capability("envelope", "the `envelope` test", node.pos)?;
+        }
+        no_test_tests(node)?;
+        let args = split_args(name, &node.args)?;
+        let options = self.match_options(name, &args.tags)?;
+        let (example, what) = match name {
+            "header" => ("header :contains \"subject\" \"money\"", "the header names"),
+            "address" => (
+                "address :domain \"from\" \"example.com\"",
+                "the header names",
+            ),
+            _ => (
+                "envelope :all \"from\" \"tim@example.com\"",
+                "the envelope parts",
+            ),
+        };
+        let [fields, keys] = args.positional.as_slice() else {
+            let at = args.positional.get(2).map_or(node.pos, |a| a.pos);
+            return Err(need(
+                name,
+                at,
+                &format!("two string lists, {what} and the keys, as in {example}"),
+            ));
+        };
+        let fields = string_list(name, fields)?;
+        let keys: Vec<String> = string_list(name, keys)?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let matcher = Matcher::new(options.comparator, options.match_type, &keys);
+        match name {
+            "header" => Ok(Test::Header {
+                names: header_names(&fields)?,
+                matcher,
+            }),
+            "address" => Ok(Test::Address {
+                part: options.address_part,
+                headers: address_headers(&fields)?,
+                matcher,
+            }),
+            _ => Ok(Test::Envelope {
+                part: options.address_part,
+                which: envelope_parts(&fields)?,
+                matcher,
+            }),
+        }
+    }
+
+    /// The tagged arguments shared by the match tests (RFC 5228 §2.7): one match type,
+    /// one comparator and, except for `header`, one address part; each at most once.
+    fn match_options(&self, name: &str, tags: &[Tagged]) -> Result<MatchOptions, CompileError> {
+        let mut seen = MatchOptionsSeen::default();
+        let mut options = MatchOptions::default();
+        for (tag, pos, value) in tags {
+            let pos = *pos;
+            match tag.as_str() {
+                "is" | "contains" | "matches" => {
+                    once(&mut seen.match_type, pos, "match type")?;
+                    options.match_type = match tag.as_str() {
+                        "is" => MatchType::Is,
+                        "contains" => MatchType::Contains,
+                        _ => MatchType::Matches,
+                    };
+                }
+                "comparator" => {
+                    once(&mut seen.comparator, pos, "comparator")?;
+                    let Some((cname, cpos)) = value else {
+                        return Err(CompileError::new(pos, "`:comparator` must be followed by a comparator name, as in :comparator \"i;octet\""));
+                    };
+                    options.comparator = Comparator::from_name(cname).ok_or_else(|| {
+                        CompileError::new(*cpos, format!("comparator \"{cname}\" is not supported by Buzón; use \"i;ascii-casemap\" (the default) or \"i;octet\""))
+                    })?;
+                }
+                "all" | "localpart" | "domain" | "user" | "detail" if name != "header" => {
+                    once(&mut seen.address_part, pos, "address part")?;
+                    if matches!(tag.as_str(), "user" | "detail") {
+                        self.require_capability("subaddress", &format!("`:{tag}`"), pos)?;
+                    }
+                    options.address_part = match tag.as_str() {
+                        "all" => AddressPart::All,
+                        "localpart" => AddressPart::LocalPart,
+                        "domain" => AddressPart::Domain,
+                        "user" => AddressPart::User,
+                        _ => AddressPart::Detail,
+                    };
+                }
+                "count" | "value" => {
+                    return Err(CompileError::new(pos, format!("`:{tag}` (the relational extension, RFC 5231) is not supported by Buzón")))
+                }
+                "regex" => {
+                    return Err(CompileError::new(pos, "`:regex` (the regex extension) is not supported by Buzón; use :matches with * and ?"))
+                }
+                _ => {
+                    let accepted = if name == "header" {
+                        ":is, :contains, :matches and :comparator"
+                    } else {
+                        ":is, :contains, :matches, :comparator, :all, :localpart, :domain, :user and :detail"
+                    };
+                    return Err(CompileError::new(pos, format!("unknown tagged argument `:{tag}` for `{name}`; it accepts {accepted}")));
+                }
+            }
+        }
+        Ok(options)
+    }
+
+    /// RFC 5228 §5.2 `allof`, §5.3 `anyof`.
+    fn list_test(&self, node: &TestNode) -> Result<Test, CompileError> {
+        let name = node.name.as_str();
+        no_test_arguments(node)?;
+        match &node.tests {
+            Some(Tests::List(list, _)) => {
+                let tests = list.iter().map(|t| self.test(t)).collect::<Result<Vec<_>, _>>()?;
+                Ok(if name == "allof" { Test::AllOf(tests) } else { Test::AnyOf(tests) })
+            }
+            _ => Err(need(name, node.pos, &format!("a list of tests in parentheses, as in {name} (exists \"From\", exists \"Date\")"))),
+        }
+    }
+
+    /// RFC 5228 §5.8 `not`.
+    fn not_test(&self, node: &TestNode) -> Result<Test, CompileError> {
+        no_test_arguments(node)?;
+        match &node.tests {
+            Some(Tests::Single(t)) => Ok(Test::Not(Box::new(self.test(t)?))),
+            Some(Tests::List(_, pos)) => Err(CompileError::new(
+                *pos,
+                "`not` takes one test, not a list; write not anyof (…) or not allof (…)",
+            )),
+            None => Err(need(
+                &node.name,
+                node.pos,
+                "a test, as in not exists \"Date\"",
+            )),
+        }
+    }
+}
+
+/// The match options of one test, defaults filled in.
+#[derive(Default)]
+struct MatchOptions {
+    comparator: Comparator,
+    match_type: MatchType,
+    address_part: AddressPart,
+}
+
+/// Where each match option was first given, to refuse a second one.
+#[derive(Default)]
+struct MatchOptionsSeen {
+    comparator: Option<Pos>,
+    match_type: Option<Pos>,
+    address_part: Option<Pos>,
+}
+
+/// Records the first occurrence of an option that may be given once.
+fn once(seen: &mut Option<Pos>, pos: Pos, what: &str) -> Result<(), CompileError> {
+    if let Some(first) = seen {
+        return Err(CompileError::new(
+            pos,
+            format!("only one {what} may be given; the first is at {first}"),
+        ));
+    }
+    *seen = Some(pos);
+    Ok(())
+}
+
+/// The header names of an `address` test, each one that holds addresses.
+fn address_headers(fields: &[(String, Pos)]) -> Result<Vec<String>, CompileError> {
+    let headers = header_names(fields)?;
+    for (h, (_, pos)) in headers.iter().zip(fields) {
+        if !ADDRESS_HEADERS.contains(&h.as_str()) {
+            return Err(CompileError::new(
+                *pos,
+                format!("the `address` test only looks at header fields holding addresses (such as From, To, Cc, Sender, Reply-To); \"{h}\" is not one; use the `header` test for it"),
+            ));
+        }
+    }
+    Ok(headers)
+}
+
+/// The envelope parts of an `envelope` test (RFC 5228 §5.4): "from" and "to".
+fn envelope_parts(fields: &[(String, Pos)]) -> Result<Vec<EnvelopePart>, CompileError> {
+    fields
+        .iter()
+        .map(|(p, pos)| match p.to_ascii_lowercase().as_str() {
+            "from" => Ok(EnvelopePart::From),
+            "to" => Ok(EnvelopePart::To),
+            _ => Err(CompileError::new(
+                *pos,
+                format!("envelope part \"{p}\" is not supported by Buzón; use \"from\" or \"to\""),
+            )),
+        })
+        .collect()
+}
+
+/// RFC 5228 §5.5 `exists`.
+fn exists_test(node: &TestNode) -> Result<Test, CompileError> {
+    let name = node.name.as_str();
+    no_test_tests(node)?;
+    let args = split_args(name, &node.args)?;
+    if let Some((tag, pos, _)) = args.tags.first() {
+        return Err(CompileError::new(
+            *pos,
+            format!("`exists` takes no tagged argument such as `:{tag}`"),
+        ));
+    }
+    let [names] = args.positional.as_slice() else {
+        let at = args.positional.get(1).map_or(node.pos, |a| a.pos);
+        return Err(need(
+            name,
+            at,
+            "one string list of header names, as in exists [\"From\", \"Date\"]",
+        ));
+    };
+    Ok(Test::Exists(header_names(&string_list(name, names)?)?))
+}
+
+/// RFC 5228 §5.9 `size`: exactly one of `:over` and `:under`, then a number.
+fn size_test(node: &TestNode) -> Result<Test, CompileError> {
+    let name = node.name.as_str();
+    no_test_tests(node)?;
+    let args = split_args(name, &node.args)?;
+    let mut over: Option<bool> = None;
+    for (tag, pos, _) in &args.tags {
+        let this = match tag.as_str() {
+            "over" => true,
+            "under" => false,
+            _ => {
+                return Err(CompileError::new(
+                    *pos,
+                    format!("unknown tagged argument `:{tag}` for `size`; use :over or :under"),
+                ))
+            }
+        };
+        if over.is_some() {
+            return Err(CompileError::new(
+                *pos,
+                "`size` takes exactly one of :over and :under",
+            ));
+        }
+        over = Some(this);
+    }
+    let Some(over) = over else {
+        return Err(need(
+            name,
+            node.pos,
+            ":over or :under, as in size :over 100K",
+        ));
+    };
+    match args.positional.as_slice() {
+        [Argument {
+            value: ArgValue::Number(limit),
+            ..
+        }] => Ok(Test::Size {
+            over,
+            limit: *limit,
+        }),
+        [other] => Err(CompileError::new(
+            other.pos,
+            "`size` needs a number, as in size :over 100K",
+        )),
+        [_, extra, ..] => Err(CompileError::new(extra.pos, "`size` takes one number")),
+        [] => Err(need(name, node.pos, "a number, as in size :over 100K")),
+    }
+}
+
+/// RFC 5228 §5.10 `true`, §5.6 `false`.
+fn constant_test(node: &TestNode) -> Result<Test, CompileError> {
+    no_test_arguments(node)?;
+    no_test_tests(node)?;
+    Ok(if node.name == "true" {
+        Test::True
+    } else {
+        Test::False
+    })
 }
 
 /// Separates tagged from positional arguments (RFC 5228 §2.6.2: tagged ones come first)

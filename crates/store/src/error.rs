@@ -30,6 +30,11 @@ pub enum StoreError {
         source: io::Error,
     },
 
+    /// The store cannot do it right now: a worker task failed, or (for a store reached
+    /// over the network) the store is unreachable. Retrying later may succeed.
+    #[error("the mail store is temporarily unavailable: {0}")]
+    Unavailable(String),
+
     /// The Maildir, folder or message does not exist (any more).
     #[error("mailbox or message not found")]
     NotFound,
@@ -62,6 +67,7 @@ impl StoreError {
             StoreError::InUse
             | StoreError::Io { .. }
             | StoreError::NoSpace { .. }
+            | StoreError::Unavailable(_)
             | StoreError::PartialExpunge { .. } => true,
             StoreError::NotFound | StoreError::Invalid(_) | StoreError::TooBig { .. } => false,
         }

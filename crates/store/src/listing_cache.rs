@@ -12,10 +12,10 @@
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::session::MessageEntry;
+use crate::session::Listing;
 
 /// Mailboxes with fewer messages are scanned every time.
 pub(crate) const MIN_MESSAGES: usize = 1024;
@@ -60,7 +60,7 @@ impl DirStamp {
 
 struct Cached {
     stamp: DirStamp,
-    entries: Arc<[MessageEntry]>,
+    listing: Listing,
     stored: u64,
 }
 
@@ -70,11 +70,11 @@ fn cache() -> &'static Mutex<HashMap<PathBuf, Cached>> {
 }
 
 /// The cached listing of the Maildir at `root` if `cur/` is still in state `stamp`.
-pub(crate) fn lookup(root: &Path, stamp: &DirStamp) -> Option<Arc<[MessageEntry]>> {
+pub(crate) fn lookup(root: &Path, stamp: &DirStamp) -> Option<Listing> {
     let map = cache().lock().unwrap_or_else(|p| p.into_inner());
     map.get(root)
         .filter(|c| c.stamp == *stamp)
-        .map(|c| Arc::clone(&c.entries))
+        .map(|c| c.listing.clone())
 }
 
 /// Stores (or drops) the listing of `root` taken while `cur/` was in state `stamp`.
@@ -83,11 +83,11 @@ pub(crate) fn store(
     root: &Path,
     stamp: DirStamp,
     settled: bool,
-    entries: &Arc<[MessageEntry]>,
+    listing: &Listing,
     sizes_from_names: bool,
 ) {
     let mut map = cache().lock().unwrap_or_else(|p| p.into_inner());
-    if entries.len() < MIN_MESSAGES || !sizes_from_names || !settled {
+    if listing.metas.len() < MIN_MESSAGES || !sizes_from_names || !settled {
         map.remove(root);
         return;
     }
@@ -106,7 +106,7 @@ pub(crate) fn store(
         root.to_path_buf(),
         Cached {
             stamp,
-            entries: Arc::clone(entries),
+            listing: listing.clone(),
             stored,
         },
     );

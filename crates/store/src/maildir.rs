@@ -21,12 +21,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use buzon_pop3_proto::wire::WireSize;
 
-use crate::index::{open_regular, SizeIndex};
+use crate::index::SizeIndex;
 use crate::listing_cache::{self, DirStamp};
 use crate::lock::MailboxLock;
 use crate::name::{
     base_of, before_info, delivery_time, escape_host, validate_folder_name, wire_size_attr,
 };
+use crate::open::open_regular;
 use crate::session::{Part, Session};
 use crate::StoreError;
 
@@ -272,8 +273,8 @@ impl Maildir {
             None
         };
         if let Some((s, _)) = &stamp {
-            if let Some(entries) = listing_cache::lookup(&self.root, s) {
-                return Ok(Session::from_listing(vec![lock], entries));
+            if let Some(listing) = listing_cache::lookup(&self.root, s) {
+                return Ok(Session::from_listing(vec![lock], listing));
             }
         }
         let messages = self.scan(leftovers)?;
@@ -684,11 +685,11 @@ mod tests {
         drop(again);
         std::thread::sleep(Duration::from_millis(3100));
         let a = md.open_session().unwrap();
-        let listing = Arc::clone(a.listing());
+        let listing = Arc::clone(&a.listing().metas);
         drop(a);
         let b = md.open_session().unwrap();
         assert!(
-            Arc::ptr_eq(&listing, b.listing()),
+            Arc::ptr_eq(&listing, &b.listing().metas),
             "an unchanged, settled cur/ is not scanned again"
         );
         drop(b);
@@ -696,7 +697,7 @@ mod tests {
         md.deliver(&mut &b"new\n"[..], None).unwrap();
         let c = md.open_session().unwrap();
         assert_eq!(c.messages().len(), n + 1);
-        assert!(!Arc::ptr_eq(&listing, c.listing()));
+        assert!(!Arc::ptr_eq(&listing, &c.listing().metas));
         // A deletion is seen too.
         c.expunge(&[0]).unwrap();
         drop(c);

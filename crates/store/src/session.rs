@@ -12,32 +12,27 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::index::open_regular;
+use crate::api::{ExpungeReport, MessageMeta};
 use crate::lock::MailboxLock;
 use crate::maildir::{fsync_dir, Scanned};
 use crate::name::{assign_uidls, before_info, file_size_attr, UidlInput};
+use crate::open::open_regular;
 use crate::StoreError;
 
-/// One message of the session, in POP3 order (message number = index + 1).
+/// Where a message of the snapshot was when the session opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MessageEntry {
-    /// RFC 1939 §7 unique-id listing (format in the `name` module documentation).
-    pub uidl: String,
-    /// RFC 1939 "exact size": octets on the wire before dot-stuffing.
-    pub size: u64,
-    /// Where the file was when the session opened.
+pub(crate) struct Place {
     pub path: PathBuf,
     /// The Maildir++ folder the message came from in a merged session; `None` for INBOX.
     pub folder: Option<String>,
 }
 
-/// What [`Session::expunge`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ExpungeReport {
-    /// Messages this call unlinked.
-    pub deleted: usize,
-    /// Messages that were already gone (removed by someone else); counted as success.
-    pub already_gone: usize,
+/// A snapshot: what POP3 lists, and where each message is, index for index. Both halves
+/// are shared with later sessions by the listing cache.
+#[derive(Debug, Clone)]
+pub(crate) struct Listing {
+    pub metas: Arc<[MessageMeta]>,
+    pub places: Arc<[Place]>,
 }
 
 /// The messages of one Maildir, in order, before UIDLs are assigned.
@@ -49,7 +44,7 @@ pub(crate) struct Part {
 /// An open POP3 mailbox: holds the exclusive lock(s) until closed or dropped.
 #[derive(Debug)]
 pub struct Session {
-    entries: Arc<[MessageEntry]>,
+    listing: Listing,
     _locks: Vec<MailboxLock>,
 }
 
@@ -67,49 +62,66 @@ impl Session {
                 .collect();
             assign_uidls(&inputs)
         };
-        let entries = parts
+        let (places, metas): (Vec<Place>, Vec<MessageMeta>) = parts
             .into_iter()
             .flat_map(|p| {
                 let folder = p.folder;
                 p.messages.into_iter().map(move |m| (folder.clone(), m))
             })
             .zip(uidls)
-            .map(|((folder, m), uidl)| MessageEntry {
-                uidl,
-                size: m.size,
-                path: m.path,
-                folder,
+            .map(|((folder, m), uidl)| {
+                (
+                    Place {
+                        path: m.path,
+                        folder,
+                    },
+                    MessageMeta { uidl, size: m.size },
+                )
             })
-            .collect();
+            .unzip();
         Session {
-            entries,
+            listing: Listing {
+                metas: metas.into(),
+                places: places.into(),
+            },
             _locks: locks,
         }
     }
 
     /// A session over a listing taken earlier (see `listing_cache`).
-    pub(crate) fn from_listing(locks: Vec<MailboxLock>, entries: Arc<[MessageEntry]>) -> Session {
+    pub(crate) fn from_listing(locks: Vec<MailboxLock>, listing: Listing) -> Session {
         Session {
-            entries,
+            listing,
             _locks: locks,
         }
     }
 
     /// The listing, shareable with later sessions.
-    pub(crate) fn listing(&self) -> &Arc<[MessageEntry]> {
-        &self.entries
+    pub(crate) fn listing(&self) -> &Listing {
+        &self.listing
     }
 
     /// The snapshot, oldest delivery first (INBOX, then folders in the order given).
-    pub fn messages(&self) -> &[MessageEntry] {
-        &self.entries
+    pub fn messages(&self) -> &[MessageMeta] {
+        &self.listing.metas
     }
 
-    fn entry(&self, index: usize) -> Result<&MessageEntry, StoreError> {
-        self.entries.get(index).ok_or_else(|| {
+    /// Where message `index` was when the session opened.
+    pub fn message_path(&self, index: usize) -> Option<&Path> {
+        self.listing.places.get(index).map(|p| p.path.as_path())
+    }
+
+    /// The Maildir++ folder message `index` comes from in a merged session; `None` for
+    /// INBOX (and for an index out of range).
+    pub fn message_folder(&self, index: usize) -> Option<&str> {
+        self.listing.places.get(index)?.folder.as_deref()
+    }
+
+    fn entry(&self, index: usize) -> Result<&Place, StoreError> {
+        self.listing.places.get(index).ok_or_else(|| {
             StoreError::Invalid(format!(
                 "no message at index {index}; the mailbox has {}",
-                self.entries.len()
+                self.listing.places.len()
             ))
         })
     }
@@ -124,10 +136,12 @@ impl Session {
     pub fn open_message(&self, index: usize) -> Result<(File, u64), StoreError> {
         let entry = self.entry(index)?;
         let ((file, len), path) = match open_regular(&entry.path) {
-            Err(StoreError::NotFound) => match Relocator::new(&self.entries).find(&entry.path) {
-                Some(p) => (open_regular(&p)?, p),
-                None => return Err(StoreError::NotFound),
-            },
+            Err(StoreError::NotFound) => {
+                match Relocator::new(&self.listing.places).find(&entry.path) {
+                    Some(p) => (open_regular(&p)?, p),
+                    None => return Err(StoreError::NotFound),
+                }
+            }
             Ok(f) => (f, entry.path.clone()),
             Err(e) => return Err(e),
         };
@@ -141,7 +155,7 @@ impl Session {
     /// [`Session::open_message`] on a blocking thread. Gives the file's length too.
     pub fn open_message_cached(&self, index: usize) -> Result<Option<(File, u64)>, StoreError> {
         let entry = self.entry(index)?;
-        let Some((file, len)) = crate::index::open_regular_cached(&entry.path)? else {
+        let Some((file, len)) = crate::open::open_regular_cached(&entry.path)? else {
             return Ok(None);
         };
         check_size_attr(&entry.path, len)?;
@@ -162,9 +176,9 @@ impl Session {
         let mut failed = 0usize;
         let mut first_error = None;
         let mut dirs = BTreeSet::new();
-        let mut relocator = Relocator::new(&self.entries);
+        let mut relocator = Relocator::new(&self.listing.places);
         for &i in &unique {
-            let path = &self.entries[i].path;
+            let path = &self.listing.places[i].path;
             let result = match fs::remove_file(path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => match relocator.find(path) {
                     Some(moved) => fs::remove_file(&moved).map(|()| Some(moved)),
@@ -219,13 +233,13 @@ impl Session {
 /// itself in the snapshot, and the only such file. Each directory is read at most once,
 /// however many messages are looked for.
 struct Relocator<'a> {
-    entries: &'a [MessageEntry],
+    entries: &'a [Place],
     snapshot: Option<HashSet<&'a Path>>,
     dirs: HashMap<PathBuf, HashMap<Vec<u8>, Vec<PathBuf>>>,
 }
 
 impl<'a> Relocator<'a> {
-    fn new(entries: &'a [MessageEntry]) -> Self {
+    fn new(entries: &'a [Place]) -> Self {
         Relocator {
             entries,
             snapshot: None,

@@ -76,7 +76,7 @@ fn delivered_messages_have_exact_sizes_and_their_uidls() {
     {
         assert_eq!(m.size, WireSize::of(b), "message {i}");
         assert_eq!(m.uidl, d.uidl);
-        assert_eq!(m.folder, None);
+        assert_eq!(s.message_folder(i), None);
         assert_eq!(read_all(&s, i), b);
     }
     // All moved to cur/ with the info part.
@@ -354,7 +354,7 @@ fn expunge_deletes_exactly_the_listed_messages() {
     assert_eq!(dir_names(&md.root().join("cur")).len(), 5);
 
     // One of them was already removed by someone else: still a success.
-    fs::remove_file(&s.messages()[3].path).unwrap();
+    fs::remove_file(s.message_path(3).unwrap()).unwrap();
     let report = s.expunge(&[1, 3, 3, 4]).unwrap();
     assert_eq!(
         report,
@@ -407,7 +407,7 @@ fn expunge_reports_failures_after_trying_everything() {
     put(&md, "cur", "200.b.host,W=3:2,", b"b\n");
     let s = md.open_session().unwrap();
     // unlink() of a non-empty directory fails even for root: replace message 0 by one.
-    let p0 = s.messages()[0].path.clone();
+    let p0 = s.message_path(0).unwrap().to_path_buf();
     fs::remove_file(&p0).unwrap();
     fs::create_dir(&p0).unwrap();
     fs::write(p0.join("inner"), b"").unwrap();
@@ -427,7 +427,7 @@ fn expunge_reports_failures_after_trying_everything() {
         other => panic!("{other:?}"),
     }
     assert!(err.is_temporary());
-    assert!(!s.messages()[1].path.exists());
+    assert!(!s.message_path(1).unwrap().exists());
 }
 
 #[test]
@@ -473,11 +473,11 @@ fn open_message_refuses_a_file_that_became_a_symlink_or_vanished() {
     let s = md.open_session().unwrap();
     let outside = t.path().join("secret");
     fs::write(&outside, b"top secret\n").unwrap();
-    fs::remove_file(&s.messages()[0].path).unwrap();
-    symlink(&outside, &s.messages()[0].path).unwrap();
+    fs::remove_file(s.message_path(0).unwrap()).unwrap();
+    symlink(&outside, s.message_path(0).unwrap()).unwrap();
     let err = s.open_message(0).unwrap_err();
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
-    fs::remove_file(&s.messages()[1].path).unwrap();
+    fs::remove_file(s.message_path(1).unwrap()).unwrap();
     assert!(matches!(
         s.open_message(1).unwrap_err(),
         StoreError::NotFound
@@ -685,15 +685,15 @@ fn merged_session_keeps_uidls_unique_and_locks_everything() {
     let s = Maildir::open_merged_session(&md, &folders).unwrap();
     let m = s.messages();
     assert_eq!(m.len(), 4);
-    assert_eq!(m[0].folder, None);
+    assert_eq!(s.message_folder(0), None);
     assert_eq!(m[0].uidl, d.uidl);
-    assert_eq!(m[1].folder.as_deref(), Some("Work"));
+    assert_eq!(s.message_folder(1), Some("Work"));
     assert_eq!(m[1].uidl, "50.w.host");
-    assert_eq!(m[2].folder.as_deref(), Some("Work"));
+    assert_eq!(s.message_folder(2), Some("Work"));
     assert!(m[2]
         .uidl
         .starts_with(&format!("{}-", &d.uidl[..d.uidl.len().min(57)])));
-    assert_eq!(m[3].folder.as_deref(), Some("Lists"));
+    assert_eq!(s.message_folder(3), Some("Lists"));
     assert_eq!(m[3].size, 6);
     let set: std::collections::HashSet<_> = m.iter().map(|e| &e.uidl).collect();
     assert_eq!(set.len(), 4);
@@ -828,12 +828,8 @@ fn a_file_whose_length_differs_from_its_s_attribute_is_refused_not_sent_short() 
     let s = md.open_session().unwrap();
     assert_eq!(s.messages().len(), 2);
     // Truncate the delivered message behind the store's back.
-    let path = s
-        .messages()
-        .iter()
-        .find(|m| m.uidl == d.uidl)
-        .map(|m| m.path.clone())
-        .unwrap();
+    let index = s.messages().iter().position(|m| m.uidl == d.uidl).unwrap();
+    let path = s.message_path(index).unwrap().to_path_buf();
     fs::write(&path, b"Subject: x\n").unwrap();
     let i = s.messages().iter().position(|m| m.uidl == d.uidl).unwrap();
     match s.open_message(i) {
@@ -942,4 +938,121 @@ fn mailbox_usage_is_kept_while_unchanged_and_follows_every_change() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(usage(&md).messages, 4, "a new folder was never counted");
+}
+
+/// The seam the server uses: everything through `dyn MailStore`, nothing by path.
+mod mail_store {
+    use super::*;
+    use buzon_store::{MailStore, MaildirStore, MessageReader, MESSAGE_CHUNK};
+
+    fn store(mail_dir: &Path, folders: &[&str]) -> Box<dyn MailStore> {
+        Box::new(MaildirStore::new(
+            mail_dir.to_path_buf(),
+            folders.iter().map(|f| f.to_string()).collect(),
+            |user| user.to_ascii_lowercase(),
+        ))
+    }
+
+    async fn read_whole(reader: &mut Box<dyn MessageReader>, chunk: usize) -> (Vec<u8>, usize) {
+        let mut out = Vec::new();
+        let mut chunks = 0;
+        // Bounded: a message ends, and a chunk is never empty before the end.
+        loop {
+            let data = reader.next_chunk(chunk).await.unwrap();
+            if data.is_empty() {
+                return (out, chunks);
+            }
+            assert!(data.len() <= MESSAGE_CHUNK);
+            out.extend_from_slice(data);
+            chunks += 1;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn snapshot_chunked_reads_lock_and_expunge_through_the_trait() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Maildir::create(dir.path().join("alice")).unwrap();
+        let big: Vec<u8> = (0..300_000u32)
+            .map(|i| b"abcdefghij\n"[i as usize % 11])
+            .collect();
+        let small = b"Subject: hi\n\nbody\n".to_vec();
+        let d1 = inbox.deliver(&mut &big[..], None).unwrap();
+        let d2 = inbox.deliver(&mut &small[..], None).unwrap();
+        let work = inbox.create_folder("Work").unwrap();
+        work.deliver(&mut &b"filed\n"[..], None).unwrap();
+
+        let store = store(dir.path(), &["Work", "Missing"]);
+        let mb = store.open_pop3("Alice").await.unwrap();
+        let metas = mb.messages();
+        assert_eq!(metas.len(), 3, "INBOX and the existing served folder");
+        assert_eq!(
+            (metas[0].uidl.as_str(), metas[0].size),
+            (d1.uidl.as_str(), WireSize::of(&big))
+        );
+        assert_eq!(
+            (metas[1].uidl.as_str(), metas[1].size),
+            (d2.uidl.as_str(), WireSize::of(&small))
+        );
+
+        // A small first chunk, then full ones: the bytes are the file's, in order.
+        let mut r = mb.open_message(0, 4096).await.unwrap();
+        let first = r.next_chunk(4096).await.unwrap().to_vec();
+        assert_eq!(first, big[..4096]);
+        let (rest, chunks) = read_whole(&mut r, MESSAGE_CHUNK).await;
+        assert_eq!([first, rest].concat(), big);
+        assert_eq!(chunks, 3, "296 KiB left in 128 KiB chunks");
+        let mut r = mb.open_message(1, MESSAGE_CHUNK).await.unwrap();
+        assert_eq!(read_whole(&mut r, MESSAGE_CHUNK).await.0, small);
+
+        // The lock: a second session is refused while the first lives.
+        assert!(matches!(
+            store.open_pop3("alice").await,
+            Err(StoreError::InUse)
+        ));
+        assert!(matches!(
+            mb.open_message(3, 10).await,
+            Err(StoreError::Invalid(_))
+        ));
+
+        let report = mb.expunge(vec![1, 1, 2]).await.unwrap();
+        assert_eq!(
+            report,
+            ExpungeReport {
+                deleted: 2,
+                already_gone: 0
+            }
+        );
+        drop(mb);
+        let again = store.open_pop3("alice").await.unwrap();
+        let uidls: Vec<&str> = again.messages().iter().map(|m| m.uidl.as_str()).collect();
+        assert_eq!(uidls, [d1.uidl.as_str()]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_vanished_message_is_not_found_and_a_dropped_session_deletes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Maildir::create(dir.path().join("bob")).unwrap();
+        inbox.deliver(&mut &b"one\n"[..], None).unwrap();
+        inbox.deliver(&mut &b"two\n"[..], None).unwrap();
+        let store = store(dir.path(), &[]);
+        let mb = store.open_pop3("bob").await.unwrap();
+        for sub in ["cur", "new"] {
+            for e in fs::read_dir(inbox.root().join(sub)).unwrap() {
+                let p = e.unwrap().path();
+                if fs::read(&p).unwrap() == b"one\n" {
+                    fs::remove_file(p).unwrap();
+                }
+            }
+        }
+        assert!(matches!(
+            mb.open_message(0, 10).await,
+            Err(StoreError::NotFound)
+        ));
+        let mut r = mb.open_message(1, 10).await.unwrap();
+        assert_eq!(read_whole(&mut r, 10).await.0, b"two\n");
+        drop(r);
+        drop(mb);
+        let again = store.open_pop3("bob").await.unwrap();
+        assert_eq!(again.messages().len(), 1);
+    }
 }
