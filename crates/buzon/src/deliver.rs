@@ -1,6 +1,6 @@
 //! `buzon deliver`: a local delivery agent. Reads one message on stdin and files it for one
-//! recipient through the same routing, Sieve, quota and durable Maildir code as LMTP and
-//! SMTP (`buzon_server::intake`). For Postfix's `mailbox_command`, Exim's pipe transport,
+//! recipient through the same delivery engine as LMTP and SMTP (`buzon_intake`: routing,
+//! Sieve, quotas, durable delivery into the configured store). For Postfix's `mailbox_command`, Exim's pipe transport,
 //! or procmail-style use.
 //!
 //! Exit codes follow `sysexits.h`, so the MTA knows whether to retry:
@@ -13,9 +13,9 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use buzon_server::intake::spool::Spool;
-use buzon_server::intake::trace::new_id;
-use buzon_server::intake::{Deliverer, Grouping, Incoming, Outcome, Recipient};
+use buzon_intake::spool::Spool;
+use buzon_intake::trace::new_id;
+use buzon_intake::{Deliverer, Grouping, Incoming, Outcome, Recipient};
 use buzon_server::Config;
 use clap::Args;
 
@@ -73,8 +73,13 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
                 .unwrap_or_else(|| PathBuf::from("./buzon-data")),
         ),
     };
-    let deliverer = Deliverer::new(&config)
-        .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
+    let deliverer = Deliverer::new(
+        &config.delivery,
+        &config.auth.users_file,
+        &config.smtp.hostname,
+        buzon_server::mail_store(&config),
+    )
+    .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
 
     let to = args.to.trim();
     if to.is_empty()

@@ -245,21 +245,8 @@ pub struct UnixListener {
     pub mode: u32,
 }
 
-/// `[delivery]`, validated.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub routing: crate::intake::route::RoutingConfig,
-    pub aliases_file: Option<PathBuf>,
-    /// Default limits; users' `userdb_quota_rule` fields override them.
-    pub quota: crate::intake::quota::QuotaLimits,
-    /// Over quota: 552 5.2.2 (true) or 452 4.2.2 (false, the default).
-    pub over_quota_permanent: bool,
-    pub max_message_size: u64,
-    pub max_recipients: usize,
-    pub sieve_dir: PathBuf,
-    /// Where messages larger than memory allows wait while they are delivered.
-    pub spool_dir: PathBuf,
-}
+/// `[delivery]`, validated (the engine's own settings type).
+pub use buzon_intake::Delivery;
 
 /// `[smtp]`, validated.
 #[derive(Debug, Clone)]
@@ -884,7 +871,7 @@ impl Ctx<'_> {
 }
 
 fn delivery(cx: &Ctx<'_>, d: &DeliveryFile, data_dir: &Path) -> Result<Delivery, ConfigError> {
-    use crate::intake::route::normalize_domain;
+    use buzon_intake::route::normalize_domain;
     let local_domains: Vec<String> = d
         .local_domains
         .clone()
@@ -969,13 +956,13 @@ fn delivery(cx: &Ctx<'_>, d: &DeliveryFile, data_dir: &Path) -> Result<Delivery,
         ));
     }
     Ok(Delivery {
-        routing: crate::intake::route::RoutingConfig {
+        routing: buzon_intake::route::RoutingConfig {
             local_domains,
             recipient_delimiter,
             catch_all,
         },
         aliases_file: d.aliases_file.clone(),
-        quota: crate::intake::quota::QuotaLimits {
+        quota: buzon_intake::quota::QuotaLimits {
             bytes: (quota_bytes > 0).then_some(quota_bytes),
             messages: (quota_messages > 0).then_some(quota_messages),
         },

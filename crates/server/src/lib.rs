@@ -62,6 +62,16 @@ pub enum ServerError {
     },
 }
 
+/// The mail store the configuration names, for POP3 sessions and deliveries alike (the
+/// server and `buzon deliver` build it here, and only here).
+pub fn mail_store(config: &Config) -> Arc<buzon_store::MaildirStore> {
+    Arc::new(buzon_store::MaildirStore::new(
+        config.mail_dir.clone(),
+        config.pop3.serve_folders.clone(),
+        buzon_auth::mailbox_dir_name,
+    ))
+}
+
 /// State every connection task shares.
 pub(crate) struct Shared {
     pub config: Config,
@@ -187,12 +197,9 @@ impl BoundServer {
             })?;
             tokio_listeners.push((spec, addr, listener));
         }
-        let intake = Arc::new(intake::Intake::new(&config)?);
-        let store: Arc<dyn buzon_store::MailStore> = Arc::new(buzon_store::MaildirStore::new(
-            config.mail_dir.clone(),
-            config.pop3.serve_folders.clone(),
-            buzon_auth::mailbox_dir_name,
-        ));
+        let maildirs = mail_store(&config);
+        let intake = Arc::new(intake::Intake::new(&config, Arc::clone(&maildirs) as _)?);
+        let store: Arc<dyn buzon_store::MailStore> = maildirs;
         let mut unix = Vec::new();
         for u in &config.unix_listeners {
             let listener =

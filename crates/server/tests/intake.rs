@@ -366,7 +366,7 @@ fn quota_exceeded_fails_only_that_recipient() {
 fn over_quota_reply_can_be_permanent() {
     let s = server(|c| {
         c.delivery.over_quota_permanent = true;
-        c.delivery.quota = buzon_server::intake::quota::QuotaLimits {
+        c.delivery.quota = buzon_intake::quota::QuotaLimits {
             bytes: Some(100),
             messages: None,
         };

@@ -81,3 +81,53 @@ pub trait MessageReader: Send {
     /// than its listed size (cut short by another program) simply ends there.
     fn next_chunk(&mut self, limit: usize) -> BoxFuture<'_, Result<&[u8], StoreError>>;
 }
+
+/// Space a user's mailbox takes, INBOX and every folder together, for quotas.
+pub use crate::maildir::Usage;
+
+/// One copy a [`DeliveryBatch`] stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCopy {
+    /// The RFC 1939 §7 unique-id the message will be listed under.
+    pub uidl: String,
+    /// The RFC 1939 "exact size" of the stored message.
+    pub size: u64,
+}
+
+/// A commit that failed part way: the copies listed were made visible before the error.
+/// They stay (the sender retries, and those mailboxes may see the message twice, which
+/// beats losing it); a store that commits in one transaction never reports any.
+#[derive(Debug)]
+pub struct PartialCommit {
+    pub stored: Vec<StoredCopy>,
+    pub error: StoreError,
+}
+
+/// The delivery side of a mail store: how intake (LMTP, SMTP, `buzon deliver`) puts mail
+/// in. Synchronous, because the delivery engine runs on blocking threads; a store reached
+/// over the network blocks on its client there.
+pub trait DeliveryStore: Send + Sync + 'static {
+    /// The space `user`'s mailbox takes; zero when it does not exist yet. Cheap enough to
+    /// ask at every RCPT (implementations cache it and keep it current).
+    fn usage(&self, user: &str) -> Result<Usage, StoreError>;
+
+    /// Starts a delivery whose copies become visible together, or not at all.
+    fn begin(&self) -> Box<dyn DeliveryBatch + '_>;
+}
+
+/// An all-or-nothing delivery of one message to one or several mailboxes and folders.
+/// Dropping it without [`DeliveryBatch::commit`] stores nothing.
+pub trait DeliveryBatch: Send {
+    /// Writes one copy for `user`, into INBOX or `folder` (created when missing),
+    /// durably but not yet visible. The message is read to its end.
+    fn add(
+        &mut self,
+        user: &str,
+        folder: Option<&str>,
+        message: &mut dyn std::io::Read,
+    ) -> Result<(), StoreError>;
+
+    /// Makes every added copy visible, in the order added; only then may the delivery
+    /// be acknowledged.
+    fn commit(self: Box<Self>) -> Result<Vec<StoredCopy>, PartialCommit>;
+}

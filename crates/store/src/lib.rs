@@ -32,7 +32,10 @@ mod prepared;
 mod session;
 mod usage_cache;
 
-pub use api::{BoxFuture, ExpungeReport, MailStore, MessageMeta, MessageReader, Pop3Mailbox};
+pub use api::{
+    BoxFuture, DeliveryBatch, DeliveryStore, ExpungeReport, MailStore, MessageMeta, MessageReader,
+    PartialCommit, Pop3Mailbox, StoredCopy,
+};
 pub use error::StoreError;
 pub use maildir::{Delivered, Maildir, Usage};
 pub use maildir_store::{MaildirStore, MESSAGE_CHUNK};

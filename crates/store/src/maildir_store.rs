@@ -11,13 +11,22 @@
 //! Must never: block an async worker on the disk, or delete anything outside
 //! [`Pop3Mailbox::expunge`].
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::api::{BoxFuture, ExpungeReport, MailStore, MessageMeta, MessageReader, Pop3Mailbox};
-use crate::{read_cached, Maildir, Session, StoreError};
+use crate::api::{
+    BoxFuture, DeliveryBatch, DeliveryStore, ExpungeReport, MailStore, MessageMeta, MessageReader,
+    PartialCommit, Pop3Mailbox, StoredCopy, Usage,
+};
+use crate::{read_cached, Maildir, Prepared, Session, StoreError};
+
+/// What interrupted deliveries leave in `tmp/` is removed after the Maildir convention's
+/// 36 hours, so no delivery in progress is touched.
+const TMP_LEFTOVER_AGE: Duration = Duration::from_secs(36 * 3600);
 
 /// Size of one read from a message file, and of the shared buffers.
 pub const MESSAGE_CHUNK: usize = 128 * 1024;
@@ -43,12 +52,15 @@ fn return_buffer(buf: Vec<u8>) {
     }
 }
 
-/// Users' Maildirs under one mail folder: `<mail_dir>/<mailbox dir name>`.
+/// Users' Maildirs under one mail folder: `<mail_dir>/<mailbox dir name>`. Cheap to
+/// clone: clones share the record of Maildirs already cleaned.
 #[derive(Debug, Clone)]
 pub struct MaildirStore {
     mail_dir: PathBuf,
     serve_folders: Vec<String>,
     mailbox_dir: fn(&str) -> String,
+    /// Maildirs whose `tmp/` was cleaned of crash leftovers since the start.
+    cleaned: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl MaildirStore {
@@ -64,11 +76,43 @@ impl MaildirStore {
             mail_dir,
             serve_folders,
             mailbox_dir,
+            cleaned: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 
+    fn inbox_root(&self, user: &str) -> PathBuf {
+        self.mail_dir.join((self.mailbox_dir)(user))
+    }
+
+    /// The Maildir a delivery for `user` goes to, created when missing. Once per Maildir
+    /// and process, what interrupted deliveries left in `tmp/` is removed first.
+    fn delivery_target(&self, user: &str, folder: Option<&str>) -> Result<Maildir, StoreError> {
+        let inbox = Maildir::create(self.inbox_root(user))?;
+        let target = match folder {
+            None => inbox,
+            Some(name) => inbox.create_folder(name)?,
+        };
+        let first = self
+            .cleaned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(target.root().to_path_buf());
+        if first {
+            match target.clean_tmp(TMP_LEFTOVER_AGE) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(maildir = %target.root().display(), removed = n, "removed leftovers of interrupted deliveries from tmp/")
+                }
+                Err(e) => {
+                    tracing::warn!(maildir = %target.root().display(), "cannot clean tmp/: {e}")
+                }
+            }
+        }
+        Ok(target)
+    }
+
     fn open_session(&self, user: &str) -> Result<Session, StoreError> {
-        let inbox = Maildir::create(self.mail_dir.join((self.mailbox_dir)(user)))?;
+        let inbox = Maildir::create(self.inbox_root(user))?;
         if self.serve_folders.is_empty() {
             return inbox.open_session();
         }
@@ -99,6 +143,57 @@ impl MailStore for MaildirStore {
                 session: Arc::new(session),
             }) as Box<dyn Pop3Mailbox>)
         })
+    }
+}
+
+impl DeliveryStore for MaildirStore {
+    fn usage(&self, user: &str) -> Result<Usage, StoreError> {
+        match Maildir::open(self.inbox_root(user)) {
+            Ok(md) => md.mailbox_usage(),
+            Err(StoreError::NotFound) => Ok(Usage::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn begin(&self) -> Box<dyn DeliveryBatch + '_> {
+        Box::new(MaildirBatch {
+            store: self,
+            prepared: Vec::new(),
+        })
+    }
+}
+
+/// Copies written and fsynced under `tmp/`, moved into `new/` at commit. Dropped
+/// uncommitted, each removes its temporary file.
+struct MaildirBatch<'a> {
+    store: &'a MaildirStore,
+    prepared: Vec<Prepared>,
+}
+
+impl DeliveryBatch for MaildirBatch<'_> {
+    fn add(
+        &mut self,
+        user: &str,
+        folder: Option<&str>,
+        message: &mut dyn Read,
+    ) -> Result<(), StoreError> {
+        let target = self.store.delivery_target(user, folder)?;
+        self.prepared.push(target.prepare(message, None)?);
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<Vec<StoredCopy>, PartialCommit> {
+        let mut stored = Vec::with_capacity(self.prepared.len());
+        for p in self.prepared {
+            match p.commit() {
+                Ok(d) => stored.push(StoredCopy {
+                    uidl: d.uidl,
+                    size: d.size,
+                }),
+                Err(error) => return Err(PartialCommit { stored, error }),
+            }
+        }
+        Ok(stored)
     }
 }
 

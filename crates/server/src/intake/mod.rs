@@ -1,17 +1,12 @@
 //! Mail intake: LMTP (RFC 2033) and SMTP (RFC 5321) listeners, and the delivery engine
 //! they share with `buzon deliver`.
 //!
-//! Data flows one way: listener → connection (limits, PROXY, TLS) → [`session`] (drives
-//! the sans-IO `buzon_smtp_proto` session) → [`deliver`] (routing, Sieve, quota, durable
-//! Maildir writes through `buzon_store`). Nothing here parses SMTP itself.
+//! Data flows one way: listener → connection (limits, PROXY, TLS) → `session` (drives
+//! the sans-IO `buzon_smtp_proto` session) → the delivery engine of `buzon_intake`
+//! (routing, Sieve, quota, durable delivery through the store's `DeliveryStore` seam), on
+//! blocking threads. Nothing here parses SMTP itself.
 
-pub mod deliver;
-pub mod filter;
-pub mod quota;
-pub mod route;
 mod session;
-pub mod spool;
-pub mod trace;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -25,7 +20,7 @@ use tokio::net::{TcpStream, UnixListener};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
-pub use deliver::{Deliverer, Failure, Grouping, Incoming, IntakeError, Outcome, Recipient};
+pub use buzon_intake::{Deliverer, IntakeError};
 
 use crate::config::{Listener, Protocol};
 use crate::registry::{Refusal, Registry};
@@ -45,8 +40,16 @@ pub(crate) struct Intake {
 }
 
 impl Intake {
-    pub fn new(config: &crate::Config) -> Result<Intake, IntakeError> {
-        let deliverer = Arc::new(Deliverer::new(config)?);
+    pub fn new(
+        config: &crate::Config,
+        store: Arc<dyn buzon_store::DeliveryStore>,
+    ) -> Result<Intake, IntakeError> {
+        let deliverer = Arc::new(Deliverer::new(
+            &config.delivery,
+            &config.auth.users_file,
+            &config.smtp.hostname,
+            store,
+        )?);
         clean_spool(&config.delivery.spool_dir);
         let base = SessionConfig {
             mode: Mode::Smtp,

@@ -14,12 +14,12 @@ use buzon_smtp_proto::{Envelope, Event, Mode, Session};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{timeout, timeout_at, Instant};
 
-use super::deliver::{Failure, Grouping, Incoming, Outcome, Recipient};
-use super::spool::Spool;
-use super::trace::{new_id, ReceivedFrom};
 use super::Intake;
 use crate::stream::Stream;
 use crate::Shared;
+use buzon_intake::spool::Spool;
+use buzon_intake::trace::{new_id, ReceivedFrom};
+use buzon_intake::{Failure, Grouping, Incoming, Outcome, Recipient};
 
 /// How the session ended, for the log line.
 #[derive(Debug, Clone, Copy)]

@@ -19,9 +19,10 @@
 //!    cannot be told to the sender (Buzón sends no bounces), so that mailbox keeps the
 //!    message in INBOX; a mailbox permanently over quota gets it anyway. Both are logged.
 //!
-//! All copies of a group are first written and fsynced under `tmp/`, and only when every
-//! one succeeded are they moved into `new/` (each move fsynced): a failure leaves nothing
-//! visible anywhere.
+//! All copies of a group go into one [`DeliveryBatch`] of the store: written durably but
+//! invisibly first, and made visible only when every one succeeded (for Maildir: written
+//! and fsynced under `tmp/`, then moved into `new/`): a failure leaves nothing visible
+//! anywhere. Nothing here names a file of the store.
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -30,14 +31,30 @@ use std::time::SystemTime;
 
 use buzon_auth::UserDb;
 use buzon_smtp_proto::reply::{self, Reply};
-use buzon_store::{Maildir, StoreError};
+use buzon_store::{DeliveryBatch, DeliveryStore, StoreError};
 
-use super::filter::{Decision, Filters};
-use super::quota::{limits_for, QuotaLimits};
-use super::route::{route, AliasError, Aliases, RouteError, RoutingConfig};
-use super::spool::Spool;
-use super::trace::{ReceivedFrom, Trace};
-use crate::config::Config;
+use crate::filter::{Decision, Filters};
+use crate::quota::{limits_for, QuotaLimits};
+use crate::route::{route, AliasError, Aliases, RouteError, RoutingConfig};
+use crate::spool::Spool;
+use crate::trace::{ReceivedFrom, Trace};
+
+/// `[delivery]` of the configuration, validated: what the engine needs besides the users
+/// file, the host name and the store.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub routing: RoutingConfig,
+    pub aliases_file: Option<PathBuf>,
+    /// Default limits; users' `userdb_quota_rule` fields override them.
+    pub quota: QuotaLimits,
+    /// Over quota: 552 5.2.2 (true) or 452 4.2.2 (false, the default).
+    pub over_quota_permanent: bool,
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    pub sieve_dir: PathBuf,
+    /// Where messages larger than memory allows wait while they are delivered.
+    pub spool_dir: PathBuf,
+}
 
 /// Bytes of the header section that Sieve looks at.
 const MAX_HEADER_SECTION: usize = 256 * 1024;
@@ -203,7 +220,7 @@ fn stamp_of(path: &Path) -> Option<(Option<SystemTime>, u64)> {
 
 /// The delivery engine.
 pub struct Deliverer {
-    mail_dir: PathBuf,
+    store: Arc<dyn DeliveryStore>,
     hostname: String,
     routing: RoutingConfig,
     quota: QuotaLimits,
@@ -213,23 +230,26 @@ pub struct Deliverer {
     aliases: Option<Mutex<Reloading<Aliases>>>,
     filters: Filters,
     spool_dir: PathBuf,
-    /// Maildirs whose `tmp/` was cleaned of crash leftovers since the start.
-    cleaned: Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl std::fmt::Debug for Deliverer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deliverer")
-            .field("mail_dir", &self.mail_dir)
+            .field("hostname", &self.hostname)
             .finish_non_exhaustive()
     }
 }
 
 impl Deliverer {
-    /// Loads the users and aliases files (errors name the file and line).
-    pub fn new(config: &Config) -> Result<Deliverer, IntakeError> {
-        let d = &config.delivery;
-        let users_file = config.auth.users_file.clone();
+    /// Loads the users and aliases files (errors name the file and line). `hostname`
+    /// names this server in Received fields; copies go to `store`.
+    pub fn new(
+        d: &Delivery,
+        users_file: &Path,
+        hostname: &str,
+        store: Arc<dyn DeliveryStore>,
+    ) -> Result<Deliverer, IntakeError> {
+        let users_file = users_file.to_path_buf();
         let users = Reloading {
             stamp: stamp_of(&users_file),
             value: Arc::new(UserDb::load(&users_file)?),
@@ -252,8 +272,8 @@ impl Deliverer {
             None => None,
         };
         Ok(Deliverer {
-            mail_dir: config.mail_dir.clone(),
-            hostname: config.smtp.hostname.clone(),
+            store,
+            hostname: hostname.to_string(),
             routing: d.routing.clone(),
             quota: d.quota,
             over_quota_permanent: d.over_quota_permanent,
@@ -262,7 +282,6 @@ impl Deliverer {
             aliases,
             filters: Filters::new(&d.sieve_dir),
             spool_dir: d.spool_dir.clone(),
-            cleaned: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -321,21 +340,10 @@ impl Deliverer {
         Arc::clone(&g.value)
     }
 
-    fn maildir_root(&self, user: &str) -> PathBuf {
-        self.mail_dir.join(buzon_auth::mailbox_dir_name(user))
-    }
-
     /// Bytes and messages in a user's mailbox, INBOX and every folder together. The
-    /// store caches the figure while the mailbox's directories are unchanged (and drops
-    /// it when this process delivers or expunges), so an RCPT flood does not rescan it.
+    /// store keeps the figure current, so an RCPT flood does not rescan the mailbox.
     fn usage(&self, user: &str) -> Result<(u64, u64), StoreError> {
-        let root = self.maildir_root(user);
-        let md = match Maildir::open(&root) {
-            Ok(md) => md,
-            Err(StoreError::NotFound) => return Ok((0, 0)),
-            Err(e) => return Err(e),
-        };
-        let u = md.mailbox_usage()?;
+        let u = self.store.usage(user)?;
         Ok((u.bytes, u.messages))
     }
 
@@ -405,7 +413,7 @@ impl Deliverer {
         let headers = buzon_sieve::parse_headers(&header_bytes);
         let size = msg.spool.wire_size();
         let users = self.users();
-        let now = super::trace::now();
+        let now = crate::trace::now();
 
         let mut plans_per_rcpt = Vec::with_capacity(recipients.len());
         for rcpt in recipients {
@@ -425,7 +433,7 @@ impl Deliverer {
                     now,
                 }
                 .headers();
-                let header = super::trace::filter_header(&header_bytes, &rcpt.address)
+                let header = crate::trace::filter_header(&header_bytes, &rcpt.address)
                     .map(|h| (h, header_bytes.len() as u64));
                 let status = match decision {
                     Decision::Discard => PlanStatus::Discard,
@@ -508,8 +516,9 @@ impl Deliverer {
             return Outcome::Failed(f);
         }
 
-        // Write every copy under tmp/ first; move them into new/ only if all worked.
-        let mut prepared = Vec::new();
+        // Write every copy first; make them visible only if all worked.
+        let mut batch = self.store.begin();
+        let mut added = Vec::new();
         for p in &plans {
             let folders = match &p.status {
                 PlanStatus::Deliver(f) => f.clone(),
@@ -532,79 +541,57 @@ impl Deliverer {
                 }
             };
             for folder in folders {
-                match self.prepare_copy(msg, p, folder.as_deref()) {
-                    Ok(pc) => prepared.push((p, folder, pc)),
-                    Err(e) => {
-                        tracing::error!(id = msg.id, user = %p.user, to = %p.address, "cannot store the message, nothing delivered to this group: {e}");
-                        return Outcome::Failed(Failure::from_store(&e));
-                    }
-                }
-            }
-        }
-        let mut copies = Vec::new();
-        for (p, folder, pc) in prepared {
-            match pc.commit() {
-                Ok(d) => {
-                    tracing::info!(target: "buzon::delivery", id = msg.id, from = msg.return_path, to = %p.address, user = %p.user,
-                        folder = folder.as_deref().unwrap_or("INBOX"), size = d.size, uidl = %d.uidl, "delivered");
-                    copies.push(Copy {
-                        user: p.user.clone(),
-                        folder,
-                        uidl: d.uidl,
-                    });
-                }
-                Err(e) => {
-                    // Copies moved before this one stay; the sender retries and those
-                    // mailboxes may see the message twice, which beats losing it.
-                    tracing::error!(id = msg.id, user = %p.user, to = %p.address, delivered = copies.len(),
-                        "cannot move the message into new/: {e}; answering with a temporary failure");
+                if let Err(e) = add_copy(batch.as_mut(), msg, p, folder.as_deref()) {
+                    tracing::error!(id = msg.id, user = %p.user, to = %p.address, "cannot store the message, nothing delivered to this group: {e}");
                     return Outcome::Failed(Failure::from_store(&e));
                 }
+                added.push((p, folder));
             }
+        }
+        let (stored, error) = match batch.commit() {
+            Ok(stored) => (stored, None),
+            Err(partial) => (partial.stored, Some(partial.error)),
+        };
+        let mut copies = Vec::with_capacity(stored.len());
+        for ((p, folder), d) in added.iter().zip(stored) {
+            tracing::info!(target: "buzon::delivery", id = msg.id, from = msg.return_path, to = %p.address, user = %p.user,
+                folder = folder.as_deref().unwrap_or("INBOX"), size = d.size, uidl = %d.uidl, "delivered");
+            copies.push(Copy {
+                user: p.user.clone(),
+                folder: folder.clone(),
+                uidl: d.uidl,
+            });
+        }
+        if let Some(e) = error {
+            // Copies made visible before this one stay; the sender retries and those
+            // mailboxes may see the message twice, which beats losing it.
+            let (p, _) = added[copies.len().min(added.len().saturating_sub(1))];
+            tracing::error!(id = msg.id, user = %p.user, to = %p.address, delivered = copies.len(),
+                "cannot make the message visible: {e}; answering with a temporary failure");
+            return Outcome::Failed(Failure::from_store(&e));
         }
         Outcome::Delivered { copies }
     }
+}
 
-    fn prepare_copy(
-        &self,
-        msg: &Incoming<'_>,
-        plan: &Plan,
-        folder: Option<&str>,
-    ) -> Result<buzon_store::Prepared, StoreError> {
-        let inbox = Maildir::create(self.maildir_root(&plan.user))?;
-        let target = match folder {
-            None => inbox,
-            Some(name) => inbox.create_folder(name)?,
-        };
-        // Once per Maildir and process: remove what interrupted deliveries left in tmp/
-        // (the Maildir convention's 36 hours, so no delivery in progress is touched).
-        let first = self
-            .cleaned
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(target.root().to_path_buf());
-        if first {
-            match target.clean_tmp(std::time::Duration::from_secs(36 * 3600)) {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(maildir = %target.root().display(), removed = n, "removed leftovers of interrupted deliveries from tmp/")
-                }
-                Err(e) => {
-                    tracing::warn!(maildir = %target.root().display(), "cannot clean tmp/: {e}")
-                }
-            }
+/// Adds one copy for `plan`'s user: our trace fields, then the message (its header as
+/// rewritten for this copy, when it was).
+fn add_copy(
+    batch: &mut dyn DeliveryBatch,
+    msg: &Incoming<'_>,
+    plan: &Plan,
+    folder: Option<&str>,
+) -> Result<(), StoreError> {
+    match &plan.header {
+        Some((header, replaces)) => {
+            let mut reader = Cursor::new(&plan.trace[..])
+                .chain(Cursor::new(&header[..]))
+                .chain(msg.spool.reader_from(*replaces));
+            batch.add(&plan.user, folder, &mut reader)
         }
-        match &plan.header {
-            Some((header, replaces)) => {
-                let mut reader = Cursor::new(&plan.trace[..])
-                    .chain(Cursor::new(&header[..]))
-                    .chain(msg.spool.reader_from(*replaces));
-                target.prepare(&mut reader, None)
-            }
-            None => {
-                let mut reader = Cursor::new(&plan.trace[..]).chain(msg.spool.reader());
-                target.prepare(&mut reader, None)
-            }
+        None => {
+            let mut reader = Cursor::new(&plan.trace[..]).chain(msg.spool.reader());
+            batch.add(&plan.user, folder, &mut reader)
         }
     }
 }

@@ -127,7 +127,7 @@ fn parse_amount(v: &str, bare: u64) -> Result<u64, String> {
             "relative value {v:?} is not supported; give an absolute size"
         ));
     }
-    crate::config::parse_size_with(v, bare)
+    buzon_units::parse_size_with(v, bare)
         .ok_or_else(|| format!("{v:?} is not a size; write e.g. 1G, 500M or 1048576B"))
 }
 
