@@ -89,7 +89,7 @@ pub enum ClientError {
     #[error("{host} does not offer STLS, so the password would travel unencrypted — use security = \"tls\" on port 995, or ask the provider to enable TLS (no silent downgrade)")]
     StlsNotOffered { host: String },
 
-    #[error("refusing to send the password for {user} unencrypted to {host} — use security = \"tls\" or \"starttls\"; set allow_plaintext = true only for a trusted local network")]
+    #[error("refusing to log in as {user} to {host} over an unencrypted connection: the password (or, with APOP and SCRAM, a value it can be guessed from offline) would travel readable by anyone on the way — use security = \"tls\" or \"starttls\"; set allow_plaintext = true only for a trusted local network")]
     PlaintextNotAllowed { host: String, user: String },
 
     #[error("{host} refuses plaintext logins on an unencrypted connection ({text}) — use security = \"tls\" (port 995) or \"starttls\" (port 110)")]

@@ -58,8 +58,8 @@ impl ServerSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMethod {
-    /// The strongest the server offers: SCRAM-SHA-256, then (over TLS) PLAIN or USER/PASS,
-    /// then APOP on an unencrypted link.
+    /// The strongest the server offers: SCRAM-SHA-256, then PLAIN or USER/PASS, then
+    /// LOGIN; on an unencrypted link (only with `allow_plaintext`) APOP before those.
     Auto,
     ScramSha256,
     Plain,
@@ -477,13 +477,16 @@ impl Pop3Client {
         method: AuthMethod,
         allow_plaintext: bool,
     ) -> Result<AuthMethod> {
-        let method = self.choose_method(method, allow_plaintext, user)?;
-        if method.sends_password() && !self.tls && !allow_plaintext {
+        // Every method derives what it sends from the password: PLAIN, LOGIN and USER send
+        // it, APOP's MD5 and SCRAM's proof let an eavesdropper guess it offline. So none
+        // of them runs on an unencrypted connection unless the user allowed it.
+        if !self.tls && !allow_plaintext {
             return Err(ClientError::PlaintextNotAllowed {
                 host: self.host.clone(),
                 user: user.into(),
             });
         }
+        let method = self.choose_method(method, allow_plaintext, user)?;
         let result = match method {
             AuthMethod::User => self.login_user(user, password).await,
             AuthMethod::Plain => {
@@ -526,6 +529,10 @@ impl Pop3Client {
         if sasl.iter().any(|m| m == "SCRAM-SHA-256") {
             return Ok(AuthMethod::ScramSha256);
         }
+        if !self.tls && allow_plaintext && greeting_timestamp(&self.greeting).is_some() {
+            // Without TLS, APOP at least keeps the password itself off the wire.
+            return Ok(AuthMethod::Apop);
+        }
         if self.tls || allow_plaintext {
             if sasl.iter().any(|m| m == "PLAIN") {
                 return Ok(AuthMethod::Plain);
@@ -541,9 +548,6 @@ impl Pop3Client {
                 return Ok(AuthMethod::Login);
             }
             return Ok(AuthMethod::User);
-        }
-        if greeting_timestamp(&self.greeting).is_some() {
-            return Ok(AuthMethod::Apop);
         }
         Err(ClientError::PlaintextNotAllowed {
             host: self.host.clone(),
@@ -627,9 +631,14 @@ impl Pop3Client {
                 return Err(self.proto("AUTH SCRAM-SHA-256", "accepted without a challenge"))
             }
         };
-        let fin = scram
-            .client_final(server_first.expose())
-            .map_err(|e| self.proto("AUTH SCRAM-SHA-256", &e.to_string()))?;
+        let fin = match scram.client_final(server_first.expose()) {
+            Ok(f) => f,
+            Err(e) => {
+                // Abort the exchange (RFC 5034 §4): no proof leaves this client.
+                let _ = self.write(b"*\r\n", "AUTH").await;
+                return Err(self.proto("AUTH SCRAM-SHA-256", &e.to_string()));
+            }
+        };
         let mut line = encode_base64(fin.as_bytes()).into_bytes();
         line.extend_from_slice(b"\r\n");
         self.write(&line, "AUTH SCRAM-SHA-256").await?;

@@ -563,96 +563,363 @@ type MiniStore = Arc<Mutex<Vec<Option<Vec<u8>>>>>;
 
 /// A POP3 server with no CAPA, optionally no UIDL, that answers one command at a time.
 fn mini_server(messages: Vec<Vec<u8>>, uidl: bool) -> (SocketAddr, MiniStore) {
-    let store = Arc::new(Mutex::new(
-        messages.into_iter().map(Some).collect::<Vec<_>>(),
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let st = store.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().take(20) {
-            let Ok(conn) = conn else { return };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut w = match conn.try_clone() {
-                Ok(w) => w,
-                Err(_) => return,
-            };
-            let mut r = BufReader::new(conn);
-            let _ = w.write_all(b"+OK mini ready\r\n");
-            let mut dele = HashSet::new();
-            // Stuffed, CRLF-terminated lines (the messages all end with a newline).
-            let wire = |m: &[u8]| -> Vec<u8> {
-                let mut out = Vec::new();
-                for l in m.strip_suffix(b"\n").unwrap_or(m).split(|&b| b == b'\n') {
-                    if l.starts_with(b".") {
-                        out.push(b'.');
+    let m = Mini::start(
+        messages,
+        MiniOpts {
+            uidl,
+            ..Default::default()
+        },
+    );
+    (m.addr, m.store)
+}
+
+/// What the scripted server offers.
+#[derive(Clone, Default)]
+struct MiniOpts {
+    uidl: bool,
+    /// CAPA lines (without the terminator); `None`: CAPA is an unknown command.
+    capa: Option<Vec<&'static str>>,
+    /// The greeting's text after "+OK " (default "mini ready").
+    greeting: Option<&'static str>,
+    /// Implicit TLS with this configuration.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// The SCRAM-SHA-256 iteration count it asks for.
+    scram_iterations: u32,
+    /// LIST answers this many extra entries beyond the real messages.
+    list_extra: usize,
+    /// UIDL answers a unique-id of this many characters for message 1.
+    uidl_len: Option<usize>,
+}
+
+/// A running scripted server: its address, its messages, and every command line it
+/// received (to prove what a client did not send).
+struct Mini {
+    addr: SocketAddr,
+    store: MiniStore,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Mini {
+    fn commands(&self) -> Vec<String> {
+        self.log.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+    /// Commands that carry credentials (USER, PASS, APOP, AUTH and SASL responses).
+    fn logins(&self) -> Vec<String> {
+        self.commands()
+            .into_iter()
+            .filter(|c| {
+                let u = c.to_ascii_uppercase();
+                !(u.starts_with("CAPA")
+                    || u.starts_with("QUIT")
+                    || u.starts_with("STAT")
+                    || u.starts_with("LIST")
+                    || u.starts_with("UIDL")
+                    || u.starts_with("RETR")
+                    || u.starts_with("DELE")
+                    || u.starts_with("TOP")
+                    || u.starts_with("NOOP")
+                    || u.starts_with("STLS"))
+            })
+            .collect()
+    }
+
+    fn start(messages: Vec<Vec<u8>>, o: MiniOpts) -> Mini {
+        let store = Arc::new(Mutex::new(
+            messages.into_iter().map(Some).collect::<Vec<_>>(),
+        ));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (st, lg) = (store.clone(), log.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(20) {
+                let Ok(conn) = conn else { return };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                let (st, lg, o) = (st.clone(), lg.clone(), o.clone());
+                std::thread::spawn(move || match o.tls.clone() {
+                    Some(cfg) => {
+                        let Ok(c) = rustls::ServerConnection::new(cfg) else {
+                            return;
+                        };
+                        mini_session(rustls::StreamOwned::new(c, conn), &st, &lg, &o)
                     }
-                    out.extend_from_slice(l);
-                    out.extend_from_slice(b"\r\n");
+                    None => mini_session(conn, &st, &lg, &o),
+                });
+            }
+        });
+        Mini { addr, store, log }
+    }
+}
+
+fn mini_session<S: std::io::Read + Write>(
+    conn: S,
+    st: &MiniStore,
+    lg: &Mutex<Vec<String>>,
+    o: &MiniOpts,
+) {
+    let mut r = BufReader::new(conn);
+    let greeting = format!("+OK {}\r\n", o.greeting.unwrap_or("mini ready"));
+    let _ = r.get_mut().write_all(greeting.as_bytes());
+    let _ = r.get_mut().flush();
+    let mut dele = HashSet::new();
+    let mut scram_nonce: Option<String> = None;
+    // Stuffed, CRLF-terminated lines (the messages all end with a newline).
+    let wire = |m: &[u8]| -> Vec<u8> {
+        let mut out = Vec::new();
+        for l in m.strip_suffix(b"\n").unwrap_or(m).split(|&b| b == b'\n') {
+            if l.starts_with(b".") {
+                out.push(b'.');
+            }
+            out.extend_from_slice(l);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    };
+    for _ in 0..10_000 {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Ok(mut g) = lg.lock() {
+            g.push(line.trim_end().to_string());
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        let arg = cmd
+            .split(' ')
+            .nth(1)
+            .and_then(|a| a.parse::<usize>().ok())
+            .unwrap_or(0);
+        let msgs = st.lock().map(|g| g.clone()).unwrap_or_default();
+        let reply: Vec<u8> = if let Some(nonce) = scram_nonce.take() {
+            if cmd == "*" {
+                b"-ERR aborted\r\n".to_vec()
+            } else {
+                let _ = nonce;
+                b"-ERR [AUTH] wrong\r\n".to_vec()
+            }
+        } else if cmd.starts_with("AUTH SCRAM-SHA-256 ") {
+            let b64 = line.trim_end().rsplit(' ').next().unwrap_or_default();
+            let first = buzon_pop3_proto::sasl::decode_base64(b64.as_bytes())
+                .map(|s| String::from_utf8_lossy(s.expose()).into_owned())
+                .unwrap_or_default();
+            let cnonce = first
+                .split(',')
+                .find_map(|a| a.strip_prefix("r="))
+                .unwrap_or_default()
+                .to_string();
+            let nonce = format!("{cnonce}srvnonce");
+            let sf = format!("r={nonce},s=QUFBQUFBQUE=,i={}", o.scram_iterations);
+            scram_nonce = Some(nonce);
+            format!(
+                "+ {}\r\n",
+                buzon_pop3_proto::sasl::encode_base64(sf.as_bytes())
+            )
+            .into_bytes()
+        } else if cmd.starts_with("USER") || cmd.starts_with("PASS") || cmd == "NOOP" {
+            b"+OK\r\n".to_vec()
+        } else if cmd.starts_with("APOP") || cmd.starts_with("AUTH") {
+            b"-ERR [AUTH] no\r\n".to_vec()
+        } else if cmd == "CAPA" {
+            match &o.capa {
+                Some(lines) => {
+                    let mut s = b"+OK\r\n".to_vec();
+                    for l in lines {
+                        s.extend(format!("{l}\r\n").into_bytes());
+                    }
+                    s.extend_from_slice(b".\r\n");
+                    s
                 }
-                out
-            };
-            for _ in 0..10_000 {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let cmd = line.trim_end().to_ascii_uppercase();
-                let arg = cmd
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|a| a.parse::<usize>().ok())
-                    .unwrap_or(0);
-                let msgs = st.lock().map(|g| g.clone()).unwrap_or_default();
-                let reply: Vec<u8> =
-                    if cmd.starts_with("USER") || cmd.starts_with("PASS") || cmd == "NOOP" {
-                        b"+OK\r\n".to_vec()
-                    } else if cmd == "LIST" {
-                        let mut s = b"+OK\r\n".to_vec();
-                        for (i, m) in msgs.iter().enumerate() {
-                            if let Some(m) = m {
-                                s.extend(format!("{} {}\r\n", i + 1, wire(m).len()).into_bytes());
-                            }
-                        }
-                        s.extend_from_slice(b".\r\n");
-                        s
-                    } else if cmd == "UIDL" && uidl {
-                        let mut s = b"+OK\r\n".to_vec();
-                        for (i, m) in msgs.iter().enumerate() {
-                            if m.is_some() {
-                                s.extend(format!("{} mini-{i}\r\n", i + 1).into_bytes());
-                            }
-                        }
-                        s.extend_from_slice(b".\r\n");
-                        s
-                    } else if cmd.starts_with("RETR") {
-                        match msgs.get(arg.wrapping_sub(1)).cloned().flatten() {
-                            Some(m) => [b"+OK\r\n".to_vec(), wire(&m), b".\r\n".to_vec()].concat(),
-                            None => b"-ERR no such message\r\n".to_vec(),
-                        }
-                    } else if cmd.starts_with("DELE") {
-                        dele.insert(arg);
-                        b"+OK\r\n".to_vec()
-                    } else if cmd == "QUIT" {
-                        if let Ok(mut g) = st.lock() {
-                            for d in &dele {
-                                if let Some(slot) = g.get_mut(d.wrapping_sub(1)) {
-                                    *slot = None;
-                                }
-                            }
-                        }
-                        let _ = w.write_all(b"+OK bye\r\n");
-                        break;
-                    } else {
-                        b"-ERR unknown command\r\n".to_vec()
-                    };
-                if w.write_all(&reply).is_err() {
-                    break;
+                None => b"-ERR unknown command\r\n".to_vec(),
+            }
+        } else if cmd == "LIST" {
+            let mut s = b"+OK\r\n".to_vec();
+            for (i, m) in msgs.iter().enumerate() {
+                if let Some(m) = m {
+                    s.extend(format!("{} {}\r\n", i + 1, wire(m).len()).into_bytes());
                 }
             }
+            for i in 0..o.list_extra {
+                s.extend(format!("{} 100\r\n", msgs.len() + i + 1).into_bytes());
+            }
+            s.extend_from_slice(b".\r\n");
+            s
+        } else if cmd == "UIDL" && o.uidl {
+            let mut s = b"+OK\r\n".to_vec();
+            for (i, m) in msgs.iter().enumerate() {
+                if m.is_some() {
+                    match o.uidl_len {
+                        Some(n) if i == 0 => {
+                            s.extend(format!("1 {}\r\n", "u".repeat(n)).into_bytes())
+                        }
+                        _ => s.extend(format!("{} mini-{i}\r\n", i + 1).into_bytes()),
+                    }
+                }
+            }
+            s.extend_from_slice(b".\r\n");
+            s
+        } else if cmd.starts_with("RETR") {
+            match msgs.get(arg.wrapping_sub(1)).cloned().flatten() {
+                Some(m) => [b"+OK\r\n".to_vec(), wire(&m), b".\r\n".to_vec()].concat(),
+                None => b"-ERR no such message\r\n".to_vec(),
+            }
+        } else if cmd.starts_with("DELE") {
+            dele.insert(arg);
+            b"+OK\r\n".to_vec()
+        } else if cmd == "QUIT" {
+            if let Ok(mut g) = st.lock() {
+                for d in &dele {
+                    if let Some(slot) = g.get_mut(d.wrapping_sub(1)) {
+                        *slot = None;
+                    }
+                }
+            }
+            let _ = r.get_mut().write_all(b"+OK bye\r\n");
+            let _ = r.get_mut().flush();
+            break;
+        } else {
+            b"-ERR unknown command\r\n".to_vec()
+        };
+        if r.get_mut().write_all(&reply).is_err() || r.get_mut().flush().is_err() {
+            break;
         }
-    });
-    (addr, store)
+    }
+}
+
+/// A rustls server configuration with a certificate from `ca` for `names`.
+fn tls_config(ca: &TestCa, dir: &Path, names: &[&str]) -> Arc<rustls::ServerConfig> {
+    let cert = ca.issue(dir, names, (-1, 30));
+    server_config_from(&cert.cert_path, &cert.key_path)
+}
+
+fn server_config_from(cert: &Path, key: &Path) -> Arc<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    let certs: Vec<rustls_pki_types::CertificateDer<'static>> =
+        rustls_pki_types::CertificateDer::pem_file_iter(cert)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key).unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+#[tokio::test]
+async fn no_password_derived_login_on_an_unencrypted_connection_without_allow_plaintext() {
+    // The server offers everything: SCRAM, PLAIN, LOGIN, USER, and APOP (timestamp).
+    let m = Mini::start(
+        vec![msg(0)],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["SASL SCRAM-SHA-256 PLAIN LOGIN", "USER", "UIDL"]),
+            greeting: Some("mini ready <1896.697170952@mini.example>"),
+            scram_iterations: 4096,
+            ..Default::default()
+        },
+    );
+    let ca = TestCa::new();
+    let e = env(&ca);
+    for method in [
+        AuthMethod::Auto,
+        AuthMethod::ScramSha256,
+        AuthMethod::Apop,
+        AuthMethod::Plain,
+        AuthMethod::Login,
+        AuthMethod::User,
+    ] {
+        let mut a = account(
+            &e,
+            m.addr,
+            Security::None,
+            "bob",
+            Destination::Maildir(e.dir.join("Maildir")),
+            Retention::Delete,
+        );
+        a.allow_plaintext = false;
+        a.auth = method;
+        let err = fetch(
+            &a,
+            &Secret::new("pw"),
+            &Resolver::system(),
+            &opts(&e),
+            &mut Quiet,
+        )
+        .await
+        .err()
+        .map(|e| e.error);
+        assert!(
+            matches!(
+                err,
+                Some(buzon_client::ClientError::PlaintextNotAllowed { .. })
+            ),
+            "{method:?}: {err:?}"
+        );
+        // `buzon check` refuses the same way.
+        let r = check_of(&a, Some("pw")).await;
+        let login = step(&r, "login");
+        assert!(!login.ok && login.class == Some(ErrorClass::Auth), "{r:#?}");
+    }
+    assert_eq!(
+        m.logins(),
+        Vec::<String>::new(),
+        "no credentials reached the server"
+    );
+}
+
+#[tokio::test]
+async fn scram_with_fewer_than_4096_iterations_is_refused_before_any_proof_is_sent() {
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let m = Mini::start(
+        vec![msg(0)],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["SASL SCRAM-SHA-256", "UIDL"]),
+            tls: Some(tls_config(&ca, &e.dir.join("certs"), &["localhost"])),
+            scram_iterations: 1,
+            ..Default::default()
+        },
+    );
+    let a = account(
+        &e,
+        m.addr,
+        Security::Tls,
+        "bob",
+        Destination::Maildir(e.dir.join("Maildir")),
+        Retention::Delete,
+    );
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("fewer than 4096 iterations") && err.contains("RFC 7677"),
+        "{err}"
+    );
+    let cmds = m.commands();
+    let auth = cmds
+        .iter()
+        .position(|c| c.starts_with("AUTH SCRAM-SHA-256 "))
+        .unwrap_or_else(|| panic!("no AUTH: {cmds:?}"));
+    assert_eq!(
+        cmds.get(auth + 1).map(String::as_str),
+        Some("*"),
+        "the exchange is aborted, no client proof sent: {cmds:?}"
+    );
 }
 
 #[tokio::test]
