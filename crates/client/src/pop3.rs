@@ -214,7 +214,7 @@ impl Pop3Client {
             }
             other => Err(ClientError::NotPop3 {
                 addr: host.into(),
-                got: format!("{other:?}"),
+                got: format!("it sent {}", event_words(&other)),
             }),
         }
     }
@@ -350,7 +350,7 @@ impl Pop3Client {
             other => Err(ClientError::Protocol {
                 host: self.host.clone(),
                 command: name.into(),
-                detail: format!("expected a status line, got {other:?}"),
+                detail: format!("expected a status line, got {}", event_words(&other)),
             }),
         }
     }
@@ -363,7 +363,10 @@ impl Pop3Client {
             ReplyEvent::Status(s) => Err(ClientError::Protocol {
                 host: self.host.clone(),
                 command: during.into(),
-                detail: format!("status line inside a multi-line reply: {s:?}"),
+                detail: format!(
+                    "a status line inside a multi-line reply: {}",
+                    event_words(&ReplyEvent::Status(s))
+                ),
             }),
         }
     }
@@ -835,6 +838,19 @@ fn unreachable_auto() -> Result<()> {
     Err(ClientError::Config(
         "internal: login method not chosen".into(),
     ))
+}
+
+/// A reply event as the user reads it: the line itself (at most 80 characters).
+fn event_words(ev: &ReplyEvent) -> String {
+    let line = match ev {
+        ReplyEvent::Status(StatusLine::Ok { text, .. }) => format!("+OK {text}"),
+        ReplyEvent::Status(StatusLine::Err { text, .. }) => format!("-ERR {text}"),
+        ReplyEvent::Status(StatusLine::Continue(t)) => format!("+ {t}"),
+        ReplyEvent::Line(l) => String::from_utf8_lossy(trim_eol(l)).into_owned(),
+        ReplyEvent::End => ".".into(),
+    };
+    let short: String = line.chars().take(80).collect();
+    format!("\"{}\"", short.escape_default())
 }
 
 fn body_marker(kw: &'static str) -> &'static str {

@@ -1496,6 +1496,239 @@ async fn check_explains_certificate_problems_and_missing_stls() {
     );
 }
 
+// ---------------------------------------------------------------- self-signed CA:TRUE
+
+/// A certificate as `openssl req -x509` makes it (CA:TRUE) for `names`, with its key.
+fn openssl_self_signed(dir: &Path, stem: &str, names: &[&str]) -> Option<(PathBuf, PathBuf)> {
+    let cert = dir.join(format!("{stem}.crt"));
+    let key = dir.join(format!("{stem}.key"));
+    let san = names
+        .iter()
+        .map(|n| format!("DNS:{n}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", "/CN=selfsigned"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-addext", &format!("subjectAltName={san}")])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = std::process::Command::new("openssl")
+                .args(["x509", "-noout", "-text", "-in"])
+                .arg(&cert)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            assert!(
+                text.contains("CA:TRUE"),
+                "openssl made no CA:TRUE certificate: {text}"
+            );
+            Some((cert, key))
+        }
+        other => {
+            eprintln!("note: skipping, openssl is not usable: {other:?}");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_self_signed_ca_true_certificate_given_as_ca_file_is_accepted_names_still_checked() {
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let Some((cert, key)) = openssl_self_signed(&e.dir, "server", &["localhost"]) else {
+        return;
+    };
+    let m = Mini::start(
+        (0..2).map(msg).collect(),
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["USER", "UIDL"]),
+            tls: Some(server_config_from(&cert, &key)),
+            ..Default::default()
+        },
+    );
+    let md = e.dir.join("Maildir");
+    let mut a = account(
+        &e,
+        m.addr,
+        Security::Tls,
+        "bob",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
+    a.server.tls.ca_file = Some(cert.clone());
+    let r = run(&a, "pw", &opts(&e)).await;
+    assert_eq!(r.fetched, 2, "{r:?}");
+    let c = check_of(&a, Some("pw")).await;
+    assert!(step(&c, "TLS").ok, "{c:#?}");
+
+    // The name is still checked: the certificate is for localhost only.
+    a.server.tls.server_name = Some("other.example".into());
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("certificate is for localhost, not other.example"),
+        "{err}"
+    );
+
+    // Another CA:TRUE certificate in ca_file: refused, explained in words.
+    let Some((other, _)) = openssl_self_signed(&e.dir, "other", &["localhost"]) else {
+        return;
+    };
+    a.server.tls.server_name = None;
+    a.server.tls.ca_file = Some(other);
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("presents a certificate authority (CA:TRUE) as its own certificate")
+            && err.contains("fingerprint = \"sha256:"),
+        "{err}"
+    );
+    assert!(!err.contains("Other(") && !err.contains("Error {"), "{err}");
+}
+
+#[tokio::test]
+async fn a_ca_true_certificate_not_given_as_ca_file_is_explained_in_words() {
+    // A CA (in ca_file) signs a server certificate that itself says CA:TRUE: webpki
+    // refuses it (CaUsedAsEndEntity), and since that certificate is not in ca_file, so
+    // does Buzón — in words, with the fix.
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let d = &e.dir;
+    let sh = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    std::fs::write(
+        d.join("ext"),
+        "basicConstraints=critical,CA:TRUE\nsubjectAltName=DNS:localhost\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let made = sh(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-days", "30", "-subj", "/CN=ca", "-keyout", "ca.key", "-out", "ca.crt",
+        ],
+    ]
+    .concat())
+        && sh(&[
+            &["req", "-new"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "srv.key",
+                "-out",
+                "srv.csr",
+            ],
+        ]
+        .concat())
+        && sh(&[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext",
+            "-out",
+            "srv.crt",
+        ]);
+    if !made {
+        eprintln!("note: skipping, openssl is not usable");
+        return;
+    }
+    let m = Mini::start(
+        vec![msg(0)],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["USER", "UIDL"]),
+            tls: Some(server_config_from(&d.join("srv.crt"), &d.join("srv.key"))),
+            ..Default::default()
+        },
+    );
+    let mut a = account(
+        &e,
+        m.addr,
+        Security::Tls,
+        "bob",
+        Destination::Maildir(d.join("Maildir")),
+        Retention::Delete,
+    );
+    a.server.tls.ca_file = Some(d.join("ca.crt"));
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("presents a certificate authority (CA:TRUE) as its own certificate")
+            && err.contains("put exactly that certificate in ca_file"),
+        "{err}"
+    );
+    for debug in ["Other(", "Error {", "Kind(", "Os {"] {
+        assert!(!err.contains(debug), "{err}");
+    }
+    // Given as ca_file itself, the same certificate is accepted.
+    a.server.tls.ca_file = Some(d.join("srv.crt"));
+    assert_eq!(run(&a, "pw", &opts(&e)).await.fetched, 1);
+}
+
 // ---------------------------------------------------------------- setup
 
 const DOMAIN: &str = "example.test";
