@@ -270,6 +270,12 @@ impl Ledger {
         &self.path
     }
 
+    /// Where a message waits while it is stored (mbox and delivery programs): next to
+    /// the ledger, private to the account's run (the ledger's lock keeps others out).
+    pub fn spool_path(&self) -> PathBuf {
+        self.path.with_extension("spool")
+    }
+
     pub fn get(&self, uidl: &str) -> Option<&Entry> {
         self.entries.get(uidl)
     }

@@ -27,6 +27,14 @@ use crate::net::{
     connect_tcp, Fingerprint, Io, Resolver, Security, Timeouts, TlsClient, TlsSettings,
 };
 
+/// The most entries a LIST or UIDL reply may have (a mailbox of a million messages is far
+/// beyond any real POP3 use; a hostile server must not make the client grow without end).
+pub const MAX_LISTING_ENTRIES: usize = 1_000_000;
+
+/// RFC 1939 §3: a response line, CRLF included, is at most 512 octets (a UIDL's
+/// unique-id is at most 70 characters, §7). Also the limit for CAPA lines.
+pub const MAX_LISTING_LINE: usize = 512;
+
 /// Where and how to reach a POP3 server.
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
@@ -390,7 +398,8 @@ impl Pop3Client {
     }
 
     /// Sends a multi-line command; `Ok(None)` for a `-ERR` (so callers can tell an
-    /// unsupported optional command from a failure), else all body lines.
+    /// unsupported optional command from a failure), else all body lines: at most
+    /// `max_lines` of at most [`MAX_LISTING_LINE`] octets each, else an error.
     pub async fn multi(
         &mut self,
         cmd: &Command,
@@ -401,9 +410,21 @@ impl Pop3Client {
             StatusLine::Ok { code, .. } => {
                 let mut lines = Vec::new();
                 while let Some(l) = self.body_line(cmd.keyword()).await? {
-                    if lines.len() < max_lines {
-                        lines.push(l);
+                    if lines.len() >= max_lines {
+                        // A hostile server could list without end: stop (the session is
+                        // dropped without QUIT, so nothing is deleted).
+                        return Err(self.proto(
+                            cmd.keyword(),
+                            &format!("the reply has more than {max_lines} lines, more than Buzón accepts — the server is broken or hostile"),
+                        ));
                     }
+                    if l.len() > MAX_LISTING_LINE {
+                        return Err(self.proto(
+                            cmd.keyword(),
+                            &format!("a line of the reply is {} octets long; RFC 1939 allows at most {MAX_LISTING_LINE} — the server is broken or hostile", l.len()),
+                        ));
+                    }
+                    lines.push(l);
                 }
                 Ok(Some((code, lines)))
             }
@@ -733,7 +754,10 @@ impl Pop3Client {
 
     /// RFC 1939 §5: LIST → (msg, octets) for every message.
     pub async fn list(&mut self) -> Result<Vec<(MsgNum, u64)>> {
-        match self.multi(&Command::List(None), usize::MAX).await? {
+        match self
+            .multi(&Command::List(None), MAX_LISTING_ENTRIES)
+            .await?
+        {
             Some((_, lines)) => lines
                 .iter()
                 .map(|l| {
@@ -751,7 +775,10 @@ impl Pop3Client {
 
     /// RFC 1939 §7: UIDL → (msg, unique-id); `None` when the server does not implement it.
     pub async fn uidl(&mut self) -> Result<Option<Vec<(MsgNum, Uidl)>>> {
-        match self.multi(&Command::Uidl(None), usize::MAX).await? {
+        match self
+            .multi(&Command::Uidl(None), MAX_LISTING_ENTRIES)
+            .await?
+        {
             Some((_, lines)) => lines
                 .iter()
                 .map(|l| {

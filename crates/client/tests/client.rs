@@ -910,7 +910,13 @@ async fn scram_with_fewer_than_4096_iterations_is_refused_before_any_proof_is_se
         err.contains("fewer than 4096 iterations") && err.contains("RFC 7677"),
         "{err}"
     );
-    let cmds = m.commands();
+    // The server logs asynchronously: wait (bounded) for the line after AUTH.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut cmds = m.commands();
+    while std::time::Instant::now() < deadline && !cmds.iter().any(|c| c == "*") {
+        std::thread::sleep(Duration::from_millis(20));
+        cmds = m.commands();
+    }
     let auth = cmds
         .iter()
         .position(|c| c.starts_with("AUTH SCRAM-SHA-256 "))
@@ -968,8 +974,95 @@ async fn server_without_capa_uidl_or_pipelining_works_with_delete_and_refuses_ke
 }
 
 #[tokio::test]
-async fn without_uidl_a_message_stored_before_an_interruption_is_not_stored_twice() {
-    let (addr, _store) = mini_server((0..3).map(msg).collect(), false);
+async fn hostile_listings_are_refused_with_a_clear_error_and_nothing_deleted() {
+    let ca = TestCa::new();
+    let e = env(&ca);
+    for (o, want) in [
+        (
+            MiniOpts {
+                uidl: true,
+                list_extra: 1_000_000,
+                ..Default::default()
+            },
+            "more than 1000000 lines",
+        ),
+        (
+            MiniOpts {
+                uidl: true,
+                uidl_len: Some(600),
+                ..Default::default()
+            },
+            "RFC 1939 allows at most 512",
+        ),
+    ] {
+        let m = Mini::start(vec![msg(0)], o);
+        let a = account(
+            &e,
+            m.addr,
+            Security::None,
+            "bob",
+            Destination::Maildir(e.dir.join("Maildir")),
+            Retention::Delete,
+        );
+        let err = fetch(
+            &a,
+            &Secret::new("pw"),
+            &Resolver::system(),
+            &opts(&e),
+            &mut Quiet,
+        )
+        .await
+        .err()
+        .map(|e| e.error.to_string())
+        .unwrap_or_default();
+        assert!(err.contains(want), "{err}");
+        assert!(
+            !m.commands()
+                .iter()
+                .any(|c| c.starts_with("RETR") || c.starts_with("DELE")),
+            "{:?}",
+            m.commands()
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_uidl_byte_identical_messages_are_different_messages_and_all_stored() {
+    // Two genuinely different deliveries that happen to be byte-identical: without UIDL
+    // nothing says they are the same message, so both are stored (as fetchmail and mpop
+    // do), in one run and across runs.
+    let (addr, store) = mini_server(vec![msg(0), msg(0), msg(1)], false);
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let md = e.dir.join("Maildir");
+    let a = account(
+        &e,
+        addr,
+        Security::None,
+        "bob",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
+    let r = run(&a, "pw", &opts(&e)).await;
+    assert_eq!((r.fetched, r.recovered, r.deleted), (3, 0, 3), "{r:?}");
+    assert_eq!(local_messages(&md), sorted(vec![msg(0), msg(0), msg(1)]));
+    // The same bytes arrive once more, later: a new message again.
+    if let Ok(mut g) = store.lock() {
+        g.push(Some(msg(0)));
+    }
+    let r = run(&a, "pw", &opts(&e)).await;
+    assert_eq!((r.fetched, r.recovered, r.deleted), (1, 0, 1), "{r:?}");
+    assert_eq!(
+        local_messages(&md),
+        sorted(vec![msg(0), msg(0), msg(0), msg(1)])
+    );
+}
+
+#[tokio::test]
+async fn without_uidl_an_interrupted_run_stores_again_and_loses_nothing() {
+    // Cut before QUIT: the server deleted nothing; without UIDL the next run cannot know
+    // which of its messages were stored, so it stores them again (at least once).
+    let (addr, store) = mini_server((0..3).map(msg).collect(), false);
     let ca = TestCa::new();
     let e = env(&ca);
     let md = e.dir.join("Maildir");
@@ -997,6 +1090,7 @@ async fn without_uidl_a_message_stored_before_an_interruption_is_not_stored_twic
     )
     .await
     .is_err());
+    assert!(proxy.has_fired());
     let a = account(
         &e,
         addr,
@@ -1006,8 +1100,18 @@ async fn without_uidl_a_message_stored_before_an_interruption_is_not_stored_twic
         Retention::Delete,
     );
     let r = run(&a, "pw", &opts(&e)).await;
-    assert_eq!((r.fetched, r.recovered, r.deleted), (0, 3, 3), "{r:?}");
-    assert_eq!(local_messages(&md), sorted((0..3).map(msg).collect()));
+    assert_eq!((r.fetched, r.recovered, r.deleted), (3, 0, 3), "{r:?}");
+    let mut want: Vec<Vec<u8>> = (0..3).map(msg).collect();
+    want.extend((0..3).map(msg));
+    assert_eq!(local_messages(&md), sorted(want));
+    assert!(store
+        .lock()
+        .map(|g| g.iter().all(Option::is_none))
+        .unwrap_or(false));
+    // The ledger keeps nothing for a server without UIDL.
+    let ledger =
+        std::fs::read_to_string(e.dir.join("ledger").join("bob-test.ledger")).unwrap_or_default();
+    assert!(!ledger.contains(" S "), "{ledger}");
 }
 
 // ---------------------------------------------------------------- Dovecot
