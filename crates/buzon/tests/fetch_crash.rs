@@ -300,3 +300,117 @@ fn cli_check_prints_steps_and_exit_codes() {
     assert_eq!(bad.status.code(), Some(4), "{text}");
     assert!(text.contains("✗ TCP") && text.contains("fix: "), "{text}");
 }
+
+#[test]
+fn check_needs_no_destination() {
+    // A diagnosis stores nothing: no maildir, mbox or mda, and no default in the file.
+    let s = Setup::new(1);
+    let out = output({
+        let mut c = Command::new(BIN);
+        c.args([
+            "check",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &s.server.pop3.port().to_string(),
+            "--security",
+            "none",
+            "--allow-plaintext",
+            "--user",
+            "alice",
+            "--password-env",
+            "BUZON_TEST_PW",
+            "--config",
+        ])
+        .arg(s.path("none.toml"))
+        .env("BUZON_TEST_PW", "pw");
+        c
+    });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("✓ STAT"), "{text}");
+    assert!(!text.contains("no destination"), "{text}");
+    // fetch still needs one.
+    let out = output({
+        let mut c = Command::new(BIN);
+        c.args([
+            "fetch",
+            "--host",
+            "127.0.0.1",
+            "--user",
+            "alice",
+            "--config",
+        ])
+        .arg(s.path("none.toml"));
+        c
+    });
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("no destination"), "{text}");
+}
+
+#[test]
+fn a_new_ledger_and_its_new_folder_are_fsynced() {
+    // Seen from outside with strace: creating the ledger fsyncs its folder (and the
+    // folder's parent, since the folder is new too), so a power loss cannot take the
+    // ledger file away.
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("note: strace is not installed; skipping");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = tmp.path().join("state");
+    std::fs::create_dir_all(&state).unwrap_or_else(|e| panic!("{e}"));
+    let ledger_dir = state.join("ledger");
+    let trace = tmp.path().join("trace");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The ledger is opened before connecting; the closed port then ends the run.
+    let out = output({
+        let mut c = Command::new("strace");
+        c.args(["-f", "-y", "-e", "trace=fsync,fdatasync", "-o"])
+            .arg(&trace)
+            .arg(BIN)
+            .args(["fetch", "--host", "127.0.0.1", "--port"])
+            .arg(closed.port().to_string())
+            .args(["--user", "alice", "--password-env", "PW", "--ledger-dir"])
+            .arg(&ledger_dir)
+            .arg("--maildir")
+            .arg(tmp.path().join("M"))
+            .env("PW", "pw")
+            .env("XDG_CONFIG_HOME", tmp.path());
+        c
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&trace).unwrap_or_default();
+    let synced = |p: &Path| text.contains(&format!("<{}>)", p.display()));
+    assert!(
+        synced(&ledger_dir),
+        "the ledger folder was not fsynced:\n{text}"
+    );
+    assert!(
+        synced(&state),
+        "the new folder's parent was not fsynced:\n{text}"
+    );
+    let ledger_file = std::fs::read_dir(&ledger_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "ledger"))
+        .map(|e| e.path())
+        .unwrap_or_else(|| panic!("no ledger file"));
+    assert!(
+        synced(&ledger_file),
+        "the ledger file was not fsynced:\n{text}"
+    );
+}

@@ -299,7 +299,14 @@ const DOTLOCK_STALE: Duration = Duration::from_secs(300);
 const DOTLOCK_WAIT: Duration = Duration::from_secs(30);
 
 impl MboxLock {
+    /// Takes both locks, waiting at most 30 s for each.
     pub fn acquire(path: &Path) -> Result<MboxLock> {
+        Self::acquire_within(path, DOTLOCK_WAIT)
+    }
+
+    /// Takes both locks, waiting at most `wait` for each; a lock still held then is an
+    /// error naming the file and, where the system tells, the program holding it.
+    pub fn acquire_within(path: &Path, wait: Duration) -> Result<MboxLock> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 ClientError::delivery(parent, format!("cannot create the folder: {e}"))
@@ -311,7 +318,7 @@ impl MboxLock {
             .unwrap_or_default();
         name.push(".lock");
         let dotlock = path.with_file_name(name);
-        let deadline = Instant::now() + DOTLOCK_WAIT;
+        let deadline = Instant::now() + wait;
         let mut took_over_own_stale = false;
         loop {
             match OpenOptions::new()
@@ -342,7 +349,10 @@ impl MboxLock {
                         continue;
                     }
                     if Instant::now() > deadline {
-                        return Err(ClientError::delivery(path, format!("{} is held by another program for more than {} s; if none is running, remove it", dotlock.display(), DOTLOCK_WAIT.as_secs())));
+                        let holder = pid
+                            .map(|p| format!(" (by {})", process_words(p as u32)))
+                            .unwrap_or_default();
+                        return Err(ClientError::delivery(path, format!("its lock file {} is held{holder} for more than {} s — wait for that program to finish; if none is running, remove the lock file", dotlock.display(), wait.as_secs())));
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -365,12 +375,36 @@ impl MboxLock {
                 let _ = std::fs::remove_file(&dotlock);
                 ClientError::delivery(path, format!("cannot open: {e}"))
             })?;
-        if let Err(e) = rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockExclusive) {
-            let _ = std::fs::remove_file(&dotlock);
-            return Err(ClientError::delivery(
-                path,
-                format!("cannot lock (fcntl): {e}"),
-            ));
+        // Mail readers hold the fcntl lock while they rewrite the file; wait for them, but
+        // not for ever.
+        let deadline = Instant::now() + wait;
+        loop {
+            match rustix::fs::fcntl_lock(
+                &file,
+                rustix::fs::FlockOperation::NonBlockingLockExclusive,
+            ) {
+                Ok(()) => break,
+                Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS => {
+                    if Instant::now() > deadline {
+                        let _ = std::fs::remove_file(&dotlock);
+                        let holder = fcntl_holder(&file)
+                            .map(|p| format!(" by {}", process_words(p)))
+                            .unwrap_or_default();
+                        return Err(ClientError::delivery(
+                            path,
+                            format!("it is locked (fcntl){holder} for more than {} s — close the mail program that has it open, or wait and run again", wait.as_secs()),
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&dotlock);
+                    return Err(ClientError::delivery(
+                        path,
+                        format!("cannot lock (fcntl): {e}"),
+                    ));
+                }
+            }
         }
         Ok(MboxLock {
             file,
@@ -472,6 +506,30 @@ impl MboxLock {
                 ClientError::delivery(&self.path, format!("cannot cut off a torn entry: {e}"))
             })
     }
+}
+
+/// "process 1234 (mutt)", or "process 1234".
+fn process_words(pid: u32) -> String {
+    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(name) if !name.trim().is_empty() => format!("process {pid} ({})", name.trim()),
+        _ => format!("process {pid}"),
+    }
+}
+
+/// The process holding a POSIX (fcntl) lock on `file`, from /proc/locks (Linux).
+fn fcntl_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = file.metadata().ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|l| {
+        // "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (kind, pid, dev_ino) = (f.get(1)?, f.get(4)?, f.get(5)?);
+        let lock_ino: u64 = dev_ino.rsplit(':').next()?.parse().ok()?;
+        (*kind == "POSIX" && lock_ino == ino)
+            .then(|| pid.parse().ok())
+            .flatten()
+    })
 }
 
 impl Drop for MboxLock {

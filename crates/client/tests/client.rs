@@ -1114,6 +1114,59 @@ async fn without_uidl_an_interrupted_run_stores_again_and_loses_nothing() {
     assert!(!ledger.contains(" S "), "{ledger}");
 }
 
+#[test]
+fn an_mbox_locked_by_another_program_is_an_error_after_a_bounded_wait_naming_it() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mbox = tmp.path().join("mail.mbox");
+    std::fs::write(&mbox, b"").unwrap_or_else(|e| panic!("{e}"));
+    // Another program (a mail reader) holds the mbox's fcntl lock.
+    let mut holder = match std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)\n",
+        ])
+        .arg(&mbox)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("note: python3 not available ({e}); skipping");
+            return;
+        }
+    };
+    let mut line = String::new();
+    if let Some(out) = holder.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    assert_eq!(line.trim(), "locked");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = mbox.clone();
+    std::thread::spawn(move || {
+        let r = buzon_client::deliver::MboxLock::acquire_within(&path, Duration::from_secs(1))
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let _ = tx.send(r);
+    });
+    let r = rx.recv_timeout(Duration::from_secs(20));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = match r {
+        Ok(Err(e)) => e,
+        Ok(Ok(())) => panic!("the lock was taken although another program holds it"),
+        Err(_) => panic!("still waiting for the fcntl lock after 20 s (no bounded wait)"),
+    };
+    assert!(
+        err.contains(&mbox.display().to_string())
+            && err.contains("locked (fcntl) by process")
+            && err.contains("python3")
+            && err.contains("for more than 1 s"),
+        "{err}"
+    );
+    // The dotlock taken meanwhile is gone again.
+    assert!(!tmp.path().join("mail.mbox.lock").exists());
+}
+
 // ---------------------------------------------------------------- Dovecot
 
 fn dovecot() -> Option<Dovecot> {
