@@ -414,3 +414,78 @@ fn a_new_ledger_and_its_new_folder_are_fsynced() {
         "the ledger file was not fsynced:\n{text}"
     );
 }
+
+#[test]
+fn setup_asks_before_sending_the_password_outside_the_domain() {
+    // autoconfig for example.test names pop.provider.test: without a terminal and
+    // without --yes, setup probes it without login and says what to run; with
+    // --yes pop.provider.test it logs in (and so finds that the user name is "alice").
+    let ca = buzon_testkit::TestCa::new();
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cert = ca.issue(&tmp.path().join("tls"), &["pop.provider.test"], (-1, 30));
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(move |c| {
+            c.tls = buzon_server::config::TlsSource::Files {
+                certificate: cert.cert_path,
+                key: cert.key_path,
+            }
+        })
+        .start();
+    let ca_file = tmp.path().join("ca.pem");
+    ca.write_pem(&ca_file);
+    let dns = buzon_testkit::TestDns::start(vec![(
+        "pop.provider.test",
+        buzon_testkit::DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+    )]);
+    let xml = format!(
+        r#"<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="provider.test">
+<incomingServer type="pop3"><hostname>pop.provider.test</hostname><port>{}</port><socketType>SSL</socketType></incomingServer>
+</emailProvider></clientConfig>"#,
+        s.pop3s.port()
+    );
+    let https =
+        buzon_testkit::TestHttps::start(&ca, &["127.0.0.1"], vec![("/mail/config-v1.1.xml", xml)]);
+    let setup = |yes: &[&str]| {
+        output({
+            let mut c = Command::new(BIN);
+            c.args(["setup", "alice@example.test", "--no-guess", "--print"])
+                .args(["--dns-server", &dns.addr.to_string(), "--autoconfig-base"])
+                .arg(format!("https://127.0.0.1:{}", https.addr.port()))
+                .arg("--ca-file")
+                .arg(&ca_file)
+                .args(["--password-env", "PW", "--config"])
+                .arg(tmp.path().join("accounts.toml"))
+                .args(yes)
+                .env("PW", "pw")
+                .stdin(Stdio::null());
+            c
+        })
+    };
+    let out = setup(&[]);
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{so}{se}");
+    assert!(
+        se.contains("your password was not sent to it")
+            && se.contains("buzon setup alice@example.test --yes pop.provider.test"),
+        "{se}"
+    );
+    assert!(so.contains("not logged in"), "{so}");
+    let out = setup(&["--yes", "pop.provider.test"]);
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{so}{se}");
+    assert!(
+        so.contains("user = \"alice\"") && so.contains("logged in as alice"),
+        "the login was tried once confirmed: {so}"
+    );
+    assert!(
+        se.contains("warning: pop.provider.test is outside example.test"),
+        "{se}"
+    );
+}

@@ -1968,6 +1968,8 @@ async fn setup_uses_autoconfig_when_there_are_no_srv_records_and_flags_outside_t
         },
         password: Some(Secret::new("pw")),
         no_guess: true,
+        // The user confirmed this server outside the domain (`--yes pop.provider.test`).
+        approved_hosts: vec!["pop.provider.test".into()],
         ..Default::default()
     };
     let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
@@ -1991,6 +1993,157 @@ async fn setup_uses_autoconfig_when_there_are_no_srv_records_and_flags_outside_t
         reqs,
         ["/mail/config-v1.1.xml?emailaddress=alice@example.test"]
     );
+}
+
+fn autoconfig_xml(host: &str, port: u16, socket: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="x">
+<incomingServer type="pop3"><hostname>{host}</hostname><port>{port}</port><socketType>{socket}</socketType><username>%EMAILLOCALPART%</username></incomingServer>
+</emailProvider></clientConfig>"#
+    )
+}
+
+#[tokio::test]
+async fn setup_never_logs_in_to_a_server_outside_the_domain_without_confirmation() {
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let m = Mini::start(
+        vec![],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["USER", "UIDL"]),
+            tls: Some(tls_config(&ca, &e.dir.join("c"), &["pop.provider.test"])),
+            ..Default::default()
+        },
+    );
+    let dns = TestDns::start(vec![(
+        "pop.provider.test",
+        DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+    )]);
+    let https = TestHttps::start(
+        &ca,
+        &["127.0.0.1"],
+        vec![(
+            "/mail/config-v1.1.xml",
+            autoconfig_xml("pop.provider.test", m.addr.port(), "SSL"),
+        )],
+    );
+    let base = DiscoverOptions {
+        resolver: Resolver::with_name_server(dns.addr),
+        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
+        tls: TlsSettings {
+            ca_file: Some(e.ca_file.clone()),
+            no_system_roots: true,
+            ..Default::default()
+        },
+        password: Some(Secret::new("pw")),
+        no_guess: true,
+        ..Default::default()
+    };
+    let address = format!("alice@{DOMAIN}");
+
+    // Nobody to ask (no terminal, no --yes): probed without login.
+    let d = discover(&address, &base, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = d.chosen().unwrap_or_else(|| panic!("{d:#?}"));
+    assert!(
+        p.outside_domain && p.needs_confirmation && p.user.is_none(),
+        "{d:#?}"
+    );
+    assert!(p.detail.contains("not logged in"), "{}", p.detail);
+    assert!(
+        m.commands().iter().any(|c| c == "CAPA"),
+        "{:?}",
+        m.commands()
+    );
+    assert_eq!(m.logins(), Vec::<String>::new(), "the server saw a login");
+
+    // Asked, and the user says no: still no login.
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let a2 = asked.clone();
+    let mut o = base.clone();
+    o.confirm = Some(buzon_client::discover::Confirm(Arc::new(
+        move |c, domain| {
+            if let Ok(mut g) = a2.lock() {
+                g.push(format!("{} outside {domain}", c.host));
+            }
+            false
+        },
+    )));
+    let d = discover(&address, &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(d.chosen().is_some_and(|p| p.needs_confirmation), "{d:#?}");
+    assert_eq!(
+        asked.lock().map(|g| g.clone()).unwrap_or_default(),
+        ["pop.provider.test outside example.test"]
+    );
+    assert_eq!(m.logins(), Vec::<String>::new(), "the server saw a login");
+
+    // Named with --yes (any case, trailing dot): the login is tried.
+    let mut o = base.clone();
+    o.approved_hosts = vec!["POP.Provider.test.".into()];
+    let d = discover(&address, &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = d.chosen().unwrap_or_else(|| panic!("{d:#?}"));
+    assert!(
+        !p.needs_confirmation && p.user.as_deref() == Some("alice"),
+        "{d:#?}"
+    );
+    assert!(!m.logins().is_empty());
+}
+
+#[tokio::test]
+async fn setup_sends_no_password_derived_login_over_socket_type_plain() {
+    // autoconfig says socketType=plain for a server inside the domain offering SCRAM
+    // and APOP: setup has no allow_plaintext, so nothing password-derived is sent.
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let m = Mini::start(
+        vec![],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["USER", "UIDL", "SASL SCRAM-SHA-256 PLAIN"]),
+            greeting: Some("ready <1.2@pop.example.test>"),
+            scram_iterations: 4096,
+            ..Default::default()
+        },
+    );
+    let dns = TestDns::start(vec![(
+        "pop.example.test",
+        DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+    )]);
+    let https = TestHttps::start(
+        &ca,
+        &["127.0.0.1"],
+        vec![(
+            "/mail/config-v1.1.xml",
+            autoconfig_xml("pop.example.test", m.addr.port(), "plain"),
+        )],
+    );
+    let o = DiscoverOptions {
+        resolver: Resolver::with_name_server(dns.addr),
+        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
+        tls: TlsSettings {
+            ca_file: Some(e.ca_file.clone()),
+            no_system_roots: true,
+            ..Default::default()
+        },
+        password: Some(Secret::new("pw")),
+        no_guess: true,
+        ..Default::default()
+    };
+    let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = d.chosen().unwrap_or_else(|| panic!("{d:#?}"));
+    assert!(
+        p.user.is_none() && p.detail.contains("unencrypted"),
+        "{d:#?}"
+    );
+    assert_eq!(m.logins(), Vec::<String>::new(), "the server saw a login");
 }
 
 #[tokio::test]
