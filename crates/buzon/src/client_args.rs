@@ -186,11 +186,11 @@ impl AccountArgs {
         cfg: &FileConfig,
         need_destination: bool,
     ) -> Result<Vec<Account>, Failure> {
-        let validate = |f: AccountFields, name: &str| {
+        let validate = |f: AccountFields, name: &str| -> Result<Account, Failure> {
             if need_destination {
-                f.validate(name)
+                f.validate(name).map_err(Failure::usage)
             } else {
-                f.validate_for_check(name)
+                f.validate_for_check(name).map_err(Failure::usage)
             }
         };
         if self.host.is_some() {
@@ -201,7 +201,7 @@ impl AccountArgs {
                 f.host.clone().unwrap_or_default()
             );
             let f = f.with_defaults(&cfg.defaults);
-            return Ok(vec![validate(f, &name).map_err(Failure::usage)?]);
+            return Ok(vec![validate(f, &name)?]);
         }
         let names: Vec<String> = if names.is_empty() {
             cfg.accounts.keys().cloned().collect()
@@ -228,7 +228,6 @@ impl AccountArgs {
                         .with_defaults(&cfg.defaults),
                     n,
                 )
-                .map_err(Failure::usage)
             })
             .collect()
     }

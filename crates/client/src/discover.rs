@@ -45,7 +45,10 @@ pub struct DiscoverOptions {
 /// A question to the user: may the password be tried on this candidate (outside this
 /// domain)?
 #[derive(Clone)]
-pub struct Confirm(pub std::sync::Arc<dyn Fn(&Candidate, &str) -> bool + Send + Sync>);
+pub struct Confirm(pub std::sync::Arc<ConfirmFn>);
+
+/// Given the candidate and the mail domain: may the password be tried there?
+pub type ConfirmFn = dyn Fn(&Candidate, &str) -> bool + Send + Sync;
 
 impl std::fmt::Debug for Confirm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
