@@ -559,7 +559,7 @@ async fn run(
                 let key = match &m.uidl {
                     Some(u) => u.clone(),
                     // Without UIDL a key for this run only (see the module documentation).
-                    None => format!("nouidl-{now}-{}", m.n),
+                    None => format!("{NO_UIDL_PREFIX}{now}-{}", m.n),
                 };
                 let was_pending_mda = matches!(ledger.get(&key), Some(Entry::MdaPending));
                 if was_pending_mda {
@@ -625,8 +625,17 @@ async fn run(
     client.quit().await?;
     report.deleted = dele_count;
     {
-        // Without UIDL the keys were for this run only: the set is empty and they go.
-        let on_server: HashSet<String> = msgs.iter().filter_map(|m| m.uidl.clone()).collect();
+        // Without UIDL the keys were for this run only and go; entries of earlier runs
+        // with UIDL stay (a server whose UIDL failed once must not wipe the ledger).
+        let on_server: HashSet<String> = match &uidls {
+            Some(_) => msgs.iter().filter_map(|m| m.uidl.clone()).collect(),
+            None => ledger
+                .entries()
+                .map(|(k, _)| k)
+                .filter(|k| !k.starts_with(NO_UIDL_PREFIX))
+                .map(str::to_string)
+                .collect(),
+        };
         blocking(move || {
             let set: HashSet<&str> = on_server.iter().map(String::as_str).collect();
             ledger.prune(&set)
@@ -695,6 +704,11 @@ async fn record(
     })
     .await?
 }
+
+/// Ledger keys of messages of a server without UIDL start with this (a UIDL is at most 70
+/// printable characters and could start with it too, but then the server has UIDL and
+/// these keys are never made).
+const NO_UIDL_PREFIX: &str = "nouidl-";
 
 /// A piece of a message on its way from the network to the storage thread.
 enum Chunk {
