@@ -488,4 +488,51 @@ fn setup_asks_before_sending_the_password_outside_the_domain() {
         se.contains("warning: pop.provider.test is outside example.test"),
         "{se}"
     );
+
+    // On a terminal (a pty from `script`), setup asks; "n" keeps the password back, "y"
+    // lets it try the login.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("note: script (util-linux) is not installed; the prompt case is left out");
+        return;
+    }
+    let line = format!(
+        "{BIN} setup alice@example.test --no-guess --print --dns-server {} --autoconfig-base https://127.0.0.1:{} --ca-file {} --password-env PW --config {}",
+        dns.addr,
+        https.addr.port(),
+        ca_file.display(),
+        tmp.path().join("accounts.toml").display()
+    );
+    let on_terminal = |answer: &str| {
+        let mut child = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("PW", "pw")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(mut i) = child.stdin.take() {
+            use std::io::Write;
+            let _ = i.write_all(answer.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, text) = on_terminal("n\n");
+    assert!(
+        text.contains("send your password to pop.provider.test"),
+        "{text}"
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("not logged in"), "{text}");
+    let (code, text) = on_terminal("y\n");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("logged in as alice"), "{text}");
 }
