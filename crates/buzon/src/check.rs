@@ -27,7 +27,7 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
     rt.block_on(async {
         let cfg = args.common.file()?;
-        let accounts = args.common.accounts(&args.accounts, &cfg)?;
+        let accounts = args.common.accounts_for_check(&args.accounts, &cfg)?;
         let resolver = args.common.resolver();
         let mut code = 0u8;
         let mut json = Vec::new();

@@ -169,6 +169,32 @@ impl AccountArgs {
     /// The accounts to work on: the one-off account when --host is given, else the named
     /// ones, else all accounts in the file.
     pub fn accounts(&self, names: &[String], cfg: &FileConfig) -> Result<Vec<Account>, Failure> {
+        self.accounts_with(names, cfg, true)
+    }
+
+    /// The accounts for `buzon check`: a diagnosis stores nothing, so no destination is
+    /// needed.
+    pub fn accounts_for_check(
+        &self,
+        names: &[String],
+        cfg: &FileConfig,
+    ) -> Result<Vec<Account>, Failure> {
+        self.accounts_with(names, cfg, false)
+    }
+
+    fn accounts_with(
+        &self,
+        names: &[String],
+        cfg: &FileConfig,
+        need_destination: bool,
+    ) -> Result<Vec<Account>, Failure> {
+        let validate = |f: AccountFields, name: &str| -> Result<Account, Failure> {
+            if need_destination {
+                f.validate(name).map_err(Failure::usage)
+            } else {
+                f.validate_for_check(name).map_err(Failure::usage)
+            }
+        };
         if self.host.is_some() {
             let f = self.flag_fields();
             let name = format!(
@@ -177,7 +203,7 @@ impl AccountArgs {
                 f.host.clone().unwrap_or_default()
             );
             let f = f.with_defaults(&cfg.defaults);
-            return Ok(vec![f.validate(&name).map_err(Failure::usage)?]);
+            return Ok(vec![validate(f, &name)?]);
         }
         let names: Vec<String> = if names.is_empty() {
             cfg.accounts.keys().cloned().collect()
@@ -197,12 +223,13 @@ impl AccountArgs {
                     return cfg.account(n).map_err(Failure::usage);
                 };
                 // Flags given on the command line win over the file.
-                overrides
-                    .clone()
-                    .with_defaults(f)
-                    .with_defaults(&cfg.defaults)
-                    .validate(n)
-                    .map_err(Failure::usage)
+                validate(
+                    overrides
+                        .clone()
+                        .with_defaults(f)
+                        .with_defaults(&cfg.defaults),
+                    n,
+                )
             })
             .collect()
     }

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use buzon_client::config::default_config_path;
-use buzon_client::discover::{account_toml, discover, DiscoverOptions};
+use buzon_client::discover::{account_toml, discover, Candidate, Confirm, DiscoverOptions};
 use buzon_client::{Resolver, Secret, TlsSettings};
 use clap::Args;
 
@@ -46,6 +46,10 @@ pub struct SetupArgs {
     /// Do not guess server names; use only SRV records, autoconfig and MX.
     #[arg(long)]
     pub no_guess: bool,
+    /// Trust this server outside the address's domain with the password (repeatable).
+    /// Without it, such a server is asked about on a terminal, or probed without login.
+    #[arg(long, value_name = "HOST")]
+    pub yes: Vec<String>,
     /// Print the account instead of writing it.
     #[arg(long)]
     pub print: bool,
@@ -125,6 +129,9 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         },
         password,
         no_guess: args.no_guess,
+        approved_hosts: args.yes.clone(),
+        confirm: (std::io::stdin().is_terminal() && std::io::stderr().is_terminal())
+            .then(|| Confirm(std::sync::Arc::new(ask_outside))),
         ..Default::default()
     };
     let json = args.json;
@@ -171,6 +178,26 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         });
     };
     let c = &chosen.candidate;
+    if chosen.needs_confirmation {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "ok": false, "needs_confirmation": c.host, "discovery": d }))
+                    .unwrap_or_default()
+            );
+        }
+        return Err(Failure {
+            message: format!(
+                "{host} (from {source}) answers as a POP3 server, but it is outside {domain}: the {source} answer could have been forged, so your password was not sent to it. \
+                 If {host} is really your provider's server, run again with --yes {host}:\n  buzon setup {address} --yes {host} …(the same options)",
+                host = c.host,
+                source = c.source,
+                domain = d.domain,
+                address = shell_word(&args.address),
+            ),
+            code: 2,
+        });
+    }
     let mut warnings = Vec::new();
     if chosen.outside_domain {
         warnings.push(format!(
@@ -257,6 +284,23 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// Asks on the terminal whether the password may be tried on a server outside the domain.
+fn ask_outside(c: &Candidate, domain: &str) -> bool {
+    // Reading the terminal blocks; the runtime has other threads for the probes.
+    tokio::task::block_in_place(|| {
+        eprint!(
+            "buzon: {} (found by {}) is outside {domain}. DNS answers and autoconfig files can be forged;\n       send your password to {} to test the login? [y/N] ",
+            c.host, c.source, c.host
+        );
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(_) => matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"),
+            Err(_) => false,
+        }
+    })
 }
 
 fn toml_str(s: &str) -> String {

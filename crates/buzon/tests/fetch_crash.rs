@@ -300,3 +300,239 @@ fn cli_check_prints_steps_and_exit_codes() {
     assert_eq!(bad.status.code(), Some(4), "{text}");
     assert!(text.contains("✗ TCP") && text.contains("fix: "), "{text}");
 }
+
+#[test]
+fn check_needs_no_destination() {
+    // A diagnosis stores nothing: no maildir, mbox or mda, and no default in the file.
+    let s = Setup::new(1);
+    let out = output({
+        let mut c = Command::new(BIN);
+        c.args([
+            "check",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &s.server.pop3.port().to_string(),
+            "--security",
+            "none",
+            "--allow-plaintext",
+            "--user",
+            "alice",
+            "--password-env",
+            "BUZON_TEST_PW",
+            "--config",
+        ])
+        .arg(s.path("none.toml"))
+        .env("BUZON_TEST_PW", "pw");
+        c
+    });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("✓ STAT"), "{text}");
+    assert!(!text.contains("no destination"), "{text}");
+    // fetch still needs one.
+    let out = output({
+        let mut c = Command::new(BIN);
+        c.args([
+            "fetch",
+            "--host",
+            "127.0.0.1",
+            "--user",
+            "alice",
+            "--config",
+        ])
+        .arg(s.path("none.toml"));
+        c
+    });
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("no destination"), "{text}");
+}
+
+#[test]
+fn a_new_ledger_and_its_new_folder_are_fsynced() {
+    // Seen from outside with strace: creating the ledger fsyncs its folder (and the
+    // folder's parent, since the folder is new too), so a power loss cannot take the
+    // ledger file away.
+    if Command::new("strace").arg("-V").output().is_err() {
+        eprintln!("note: strace is not installed; skipping");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = tmp.path().join("state");
+    std::fs::create_dir_all(&state).unwrap_or_else(|e| panic!("{e}"));
+    let ledger_dir = state.join("ledger");
+    let trace = tmp.path().join("trace");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The ledger is opened before connecting; the closed port then ends the run.
+    let out = output({
+        let mut c = Command::new("strace");
+        c.args(["-f", "-y", "-e", "trace=fsync,fdatasync", "-o"])
+            .arg(&trace)
+            .arg(BIN)
+            .args(["fetch", "--host", "127.0.0.1", "--port"])
+            .arg(closed.port().to_string())
+            .args(["--user", "alice", "--password-env", "PW", "--ledger-dir"])
+            .arg(&ledger_dir)
+            .arg("--maildir")
+            .arg(tmp.path().join("M"))
+            .env("PW", "pw")
+            .env("XDG_CONFIG_HOME", tmp.path());
+        c
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&trace).unwrap_or_default();
+    let synced = |p: &Path| text.contains(&format!("<{}>)", p.display()));
+    assert!(
+        synced(&ledger_dir),
+        "the ledger folder was not fsynced:\n{text}"
+    );
+    assert!(
+        synced(&state),
+        "the new folder's parent was not fsynced:\n{text}"
+    );
+    let ledger_file = std::fs::read_dir(&ledger_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .find(|e| e.path().extension().is_some_and(|x| x == "ledger"))
+        .map(|e| e.path())
+        .unwrap_or_else(|| panic!("no ledger file"));
+    assert!(
+        synced(&ledger_file),
+        "the ledger file was not fsynced:\n{text}"
+    );
+}
+
+#[test]
+fn setup_asks_before_sending_the_password_outside_the_domain() {
+    // autoconfig for example.test names pop.provider.test: without a terminal and
+    // without --yes, setup probes it without login and says what to run; with
+    // --yes pop.provider.test it logs in (and so finds that the user name is "alice").
+    let ca = buzon_testkit::TestCa::new();
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cert = ca.issue(&tmp.path().join("tls"), &["pop.provider.test"], (-1, 30));
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(move |c| {
+            c.tls = buzon_server::config::TlsSource::Files {
+                certificate: cert.cert_path,
+                key: cert.key_path,
+            }
+        })
+        .start();
+    let ca_file = tmp.path().join("ca.pem");
+    ca.write_pem(&ca_file);
+    let dns = buzon_testkit::TestDns::start(vec![(
+        "pop.provider.test",
+        buzon_testkit::DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+    )]);
+    let xml = format!(
+        r#"<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="provider.test">
+<incomingServer type="pop3"><hostname>pop.provider.test</hostname><port>{}</port><socketType>SSL</socketType></incomingServer>
+</emailProvider></clientConfig>"#,
+        s.pop3s.port()
+    );
+    let https =
+        buzon_testkit::TestHttps::start(&ca, &["127.0.0.1"], vec![("/mail/config-v1.1.xml", xml)]);
+    let setup = |yes: &[&str]| {
+        output({
+            let mut c = Command::new(BIN);
+            c.args(["setup", "alice@example.test", "--no-guess", "--print"])
+                .args(["--dns-server", &dns.addr.to_string(), "--autoconfig-base"])
+                .arg(format!("https://127.0.0.1:{}", https.addr.port()))
+                .arg("--ca-file")
+                .arg(&ca_file)
+                .args(["--password-env", "PW", "--config"])
+                .arg(tmp.path().join("accounts.toml"))
+                .args(yes)
+                .env("PW", "pw")
+                .stdin(Stdio::null());
+            c
+        })
+    };
+    let out = setup(&[]);
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(2), "{so}{se}");
+    assert!(
+        se.contains("your password was not sent to it")
+            && se.contains("buzon setup alice@example.test --yes pop.provider.test"),
+        "{se}"
+    );
+    assert!(so.contains("not logged in"), "{so}");
+    let out = setup(&["--yes", "pop.provider.test"]);
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{so}{se}");
+    assert!(
+        so.contains("user = \"alice\"") && so.contains("logged in as alice"),
+        "the login was tried once confirmed: {so}"
+    );
+    assert!(
+        se.contains("warning: pop.provider.test is outside example.test"),
+        "{se}"
+    );
+
+    // On a terminal (a pty from `script`), setup asks; "n" keeps the password back, "y"
+    // lets it try the login.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("note: script (util-linux) is not installed; the prompt case is left out");
+        return;
+    }
+    let line = format!(
+        "{BIN} setup alice@example.test --no-guess --print --dns-server {} --autoconfig-base https://127.0.0.1:{} --ca-file {} --password-env PW --config {}",
+        dns.addr,
+        https.addr.port(),
+        ca_file.display(),
+        tmp.path().join("accounts.toml").display()
+    );
+    let on_terminal = |answer: &str| {
+        let mut child = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env("PW", "pw")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(mut i) = child.stdin.take() {
+            use std::io::Write;
+            let _ = i.write_all(answer.as_bytes());
+        }
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, text) = on_terminal("n\n");
+    assert!(
+        text.contains("send your password to pop.provider.test"),
+        "{text}"
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("not logged in"), "{text}");
+    let (code, text) = on_terminal("y\n");
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("logged in as alice"), "{text}");
+}

@@ -131,7 +131,11 @@ async fn walk(
                     .get_ref()
                     .1
                     .protocol_version()
-                    .map(|v| format!("{v:?}").replace('_', "."))
+                    .map(|v| match v {
+                        rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
+                        rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
+                        _ => "TLS".to_string(),
+                    })
                     .unwrap_or_default();
                 let fp = t
                     .seen_fingerprint()

@@ -308,6 +308,17 @@ impl FileConfig {
 impl AccountFields {
     /// Checks the fields and builds the account.
     pub fn validate(self, name: &str) -> Result<Account> {
+        self.validate_with(name, true)
+    }
+
+    /// Like [`AccountFields::validate`] for a diagnosis (`buzon check`), which stores
+    /// nothing: an account without a destination is fine (it gets the default `~/Maildir`,
+    /// which is never touched).
+    pub fn validate_for_check(self, name: &str) -> Result<Account> {
+        self.validate_with(name, false)
+    }
+
+    fn validate_with(self, name: &str, need_destination: bool) -> Result<Account> {
         let bad =
             |key: &str, what: String| ClientError::Config(format!("account {name}: {key}: {what}"));
         let host = self.host.filter(|h| !h.trim().is_empty()).ok_or_else(|| {
@@ -373,6 +384,9 @@ impl AccountFields {
                     program: program.clone(),
                     args: args.to_vec(),
                 }
+            }
+            (None, None, None) if !need_destination => {
+                Destination::Maildir(expand_home(Path::new("~/Maildir")))
             }
             (None, None, None) => {
                 return Err(bad(

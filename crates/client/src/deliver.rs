@@ -17,7 +17,7 @@
 //! convention for Unix mail files and delivery programs. No header is added.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -84,12 +84,101 @@ pub fn to_local_line_ends(msg: &[u8]) -> Vec<u8> {
 
 /// Stores a message in a Maildir under its tag.
 pub fn store_maildir(dir: &Path, tag: &str, msg: &[u8]) -> Result<Outcome> {
-    let md = buzon_store::Maildir::create(dir).map_err(|e| ClientError::delivery(dir, e))?;
     let local = to_local_line_ends(msg);
+    store_maildir_from(dir, tag, &mut local.as_slice())
+}
+
+/// Streams a message (LF line ends) from `reader` into a Maildir under its tag: `tmp/`,
+/// fsync, rename into `new/`, fsync `new/`. Memory stays bounded whatever the size; if
+/// `reader` fails, nothing appears in `new/`.
+pub fn store_maildir_from(dir: &Path, tag: &str, reader: &mut dyn Read) -> Result<Outcome> {
+    let md = buzon_store::Maildir::create(dir).map_err(|e| ClientError::delivery(dir, e))?;
     let d = md
-        .deliver_tagged(&mut local.as_slice(), None, tag)
+        .deliver_tagged(reader, None, tag)
         .map_err(|e| ClientError::delivery(dir, e))?;
     Ok(Outcome::Stored(format!("maildir:new/{}", d.file_name)))
+}
+
+/// A private temporary copy of one message, for destinations that need the whole message
+/// before they start (an mbox entry's length and hash go to the ledger first; a delivery
+/// program must never see a message cut short by a broken connection).
+pub struct Spool {
+    path: PathBuf,
+    file: File,
+    len: u64,
+}
+
+impl Spool {
+    /// Copies `reader` into a new file at `path` (mode 0600, replacing a leftover of an
+    /// interrupted run).
+    pub fn fill(path: &Path, reader: &mut dyn Read) -> Result<Spool> {
+        let _ = std::fs::remove_file(path);
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                ClientError::delivery(path, format!("cannot create the spool file: {e}"))
+            })?;
+        let copied = (|| -> std::io::Result<u64> {
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, &mut file);
+            let n = std::io::copy(reader, &mut w)?;
+            w.flush()?;
+            Ok(n)
+        })();
+        let len = match copied {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = std::fs::remove_file(path);
+                return Err(ClientError::delivery(
+                    path,
+                    format!("the message could not be received whole: {e}"),
+                ));
+            }
+        };
+        Ok(Spool {
+            path: path.to_path_buf(),
+            file,
+            len,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A buffered reader from the start of the message.
+    pub fn reader(&mut self) -> Result<std::io::BufReader<&mut File>> {
+        self.file
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| ClientError::delivery(&self.path, e))?;
+        Ok(std::io::BufReader::with_capacity(
+            256 * 1024,
+            &mut self.file,
+        ))
+    }
+
+    /// The file itself, from the start (e.g. as a delivery program's stdin).
+    pub fn file(&mut self) -> Result<File> {
+        self.file
+            .seek(SeekFrom::Start(0))
+            .map_err(|e| ClientError::delivery(&self.path, e))?;
+        self.file
+            .try_clone()
+            .map_err(|e| ClientError::delivery(&self.path, e))
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// The tags present in a Maildir (empty if it does not exist yet).
@@ -105,28 +194,66 @@ pub fn maildir_tags(dir: &Path) -> Result<std::collections::HashMap<String, Path
 pub fn mbox_entry(msg: &[u8], now: SystemTime) -> Vec<u8> {
     let local = to_local_line_ends(msg);
     let sender = return_path(&local).unwrap_or_else(|| "MAILER-DAEMON".into());
-    let mut out = format!("From {sender} {}\n", asctime(now)).into_bytes();
-    let mut rest: &[u8] = &local;
-    while !rest.is_empty() {
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map(|i| i + 1)
-            .unwrap_or(rest.len());
-        let line = &rest[..end];
+    let mut out = Vec::with_capacity(local.len() + 64);
+    // Writing into a Vec cannot fail.
+    let _ = write_mbox_entry(&mut local.as_slice(), &sender, now, &mut out);
+    out
+}
+
+/// The envelope sender for the mbox "From " line: the Return-Path of a message (LF line
+/// ends) read from `src`, or MAILER-DAEMON. Reads the header only (at most 1 MiB).
+pub fn mbox_sender(src: &mut dyn BufRead) -> String {
+    let mut head = Vec::new();
+    let mut line = Vec::new();
+    while head.len() < 1024 * 1024 {
+        line.clear();
+        match src.take(64 * 1024).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if line == b"\n" {
+            break;
+        }
+        head.extend_from_slice(&line);
+    }
+    return_path(&head).unwrap_or_else(|| "MAILER-DAEMON".into())
+}
+
+/// Streams the mboxrd entry of a message (LF line ends) from `src` to `out`: the "From "
+/// line, each line with mboxrd quoting, a final newline and the blank separator line.
+/// Returns the octets written. Memory is bounded by the longest line.
+pub fn write_mbox_entry(
+    src: &mut dyn BufRead,
+    sender: &str,
+    now: SystemTime,
+    out: &mut dyn Write,
+) -> std::io::Result<u64> {
+    let from = format!("From {sender} {}\n", asctime(now));
+    out.write_all(from.as_bytes())?;
+    let mut written = from.len() as u64;
+    let mut line = Vec::new();
+    let mut last = b'\n';
+    loop {
+        line.clear();
+        if src.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
         // mboxrd: a line of zero or more '>' followed by "From " gets one more '>'.
         let after = line.iter().position(|&b| b != b'>').unwrap_or(line.len());
         if line[after..].starts_with(b"From ") {
-            out.push(b'>');
+            out.write_all(b">")?;
+            written += 1;
         }
-        out.extend_from_slice(line);
-        rest = &rest[end..];
+        out.write_all(&line)?;
+        written += line.len() as u64;
+        last = line.last().copied().unwrap_or(b'\n');
     }
-    if !out.ends_with(b"\n") {
-        out.push(b'\n');
+    if last != b'\n' {
+        out.write_all(b"\n")?;
+        written += 1;
     }
-    out.push(b'\n');
-    out
+    out.write_all(b"\n")?;
+    Ok(written + 1)
 }
 
 fn return_path(msg: &[u8]) -> Option<String> {
@@ -172,7 +299,14 @@ const DOTLOCK_STALE: Duration = Duration::from_secs(300);
 const DOTLOCK_WAIT: Duration = Duration::from_secs(30);
 
 impl MboxLock {
+    /// Takes both locks, waiting at most 30 s for each.
     pub fn acquire(path: &Path) -> Result<MboxLock> {
+        Self::acquire_within(path, DOTLOCK_WAIT)
+    }
+
+    /// Takes both locks, waiting at most `wait` for each; a lock still held then is an
+    /// error naming the file and, where the system tells, the program holding it.
+    pub fn acquire_within(path: &Path, wait: Duration) -> Result<MboxLock> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 ClientError::delivery(parent, format!("cannot create the folder: {e}"))
@@ -184,7 +318,7 @@ impl MboxLock {
             .unwrap_or_default();
         name.push(".lock");
         let dotlock = path.with_file_name(name);
-        let deadline = Instant::now() + DOTLOCK_WAIT;
+        let deadline = Instant::now() + wait;
         let mut took_over_own_stale = false;
         loop {
             match OpenOptions::new()
@@ -215,7 +349,10 @@ impl MboxLock {
                         continue;
                     }
                     if Instant::now() > deadline {
-                        return Err(ClientError::delivery(path, format!("{} is held by another program for more than {} s; if none is running, remove it", dotlock.display(), DOTLOCK_WAIT.as_secs())));
+                        let holder = pid
+                            .map(|p| format!(" (by {})", process_words(p as u32)))
+                            .unwrap_or_default();
+                        return Err(ClientError::delivery(path, format!("its lock file {} is held{holder} for more than {} s — wait for that program to finish; if none is running, remove the lock file", dotlock.display(), wait.as_secs())));
                     }
                     std::thread::sleep(Duration::from_millis(100));
                 }
@@ -238,12 +375,36 @@ impl MboxLock {
                 let _ = std::fs::remove_file(&dotlock);
                 ClientError::delivery(path, format!("cannot open: {e}"))
             })?;
-        if let Err(e) = rustix::fs::fcntl_lock(&file, rustix::fs::FlockOperation::LockExclusive) {
-            let _ = std::fs::remove_file(&dotlock);
-            return Err(ClientError::delivery(
-                path,
-                format!("cannot lock (fcntl): {e}"),
-            ));
+        // Mail readers hold the fcntl lock while they rewrite the file; wait for them, but
+        // not for ever.
+        let deadline = Instant::now() + wait;
+        loop {
+            match rustix::fs::fcntl_lock(
+                &file,
+                rustix::fs::FlockOperation::NonBlockingLockExclusive,
+            ) {
+                Ok(()) => break,
+                Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS => {
+                    if Instant::now() > deadline {
+                        let _ = std::fs::remove_file(&dotlock);
+                        let holder = fcntl_holder(&file)
+                            .map(|p| format!(" by {}", process_words(p)))
+                            .unwrap_or_default();
+                        return Err(ClientError::delivery(
+                            path,
+                            format!("it is locked (fcntl){holder} for more than {} s — close the mail program that has it open, or wait and run again", wait.as_secs()),
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&dotlock);
+                    return Err(ClientError::delivery(
+                        path,
+                        format!("cannot lock (fcntl): {e}"),
+                    ));
+                }
+            }
         }
         Ok(MboxLock {
             file,
@@ -270,6 +431,33 @@ impl MboxLock {
         let r = (|| -> std::io::Result<()> {
             self.file.seek(SeekFrom::Start(offset))?;
             self.file.write_all(entry)?;
+            self.file.sync_data()
+        })();
+        if let Err(e) = r {
+            let _ = self.file.set_len(offset);
+            let _ = self.file.sync_data();
+            return Err(ClientError::delivery(
+                &self.path,
+                format!("cannot append: {e}"),
+            ));
+        }
+        Ok(offset)
+    }
+
+    /// Appends one entry written by `write` (into a buffered writer at the end of the
+    /// file) and fsyncs; returns the offset. On failure the file is cut back to where it
+    /// was.
+    pub fn append_with(
+        &mut self,
+        write: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<u64>,
+    ) -> Result<u64> {
+        let offset = self.len()?;
+        let r = (|| -> std::io::Result<()> {
+            self.file.seek(SeekFrom::Start(offset))?;
+            let mut w = std::io::BufWriter::with_capacity(256 * 1024, &mut self.file);
+            write(&mut w)?;
+            w.flush()?;
+            drop(w);
             self.file.sync_data()
         })();
         if let Err(e) = r {
@@ -320,6 +508,30 @@ impl MboxLock {
     }
 }
 
+/// "process 1234 (mutt)", or "process 1234".
+fn process_words(pid: u32) -> String {
+    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(name) if !name.trim().is_empty() => format!("process {pid} ({})", name.trim()),
+        _ => format!("process {pid}"),
+    }
+}
+
+/// The process holding a POSIX (fcntl) lock on `file`, from /proc/locks (Linux).
+fn fcntl_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = file.metadata().ok()?.ino();
+    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    locks.lines().find_map(|l| {
+        // "1: POSIX  ADVISORY  WRITE 1234 fd:01:5678 0 EOF"
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (kind, pid, dev_ino) = (f.get(1)?, f.get(4)?, f.get(5)?);
+        let lock_ino: u64 = dev_ino.rsplit(':').next()?.parse().ok()?;
+        (*kind == "POSIX" && lock_ino == ino)
+            .then(|| pid.parse().ok())
+            .flatten()
+    })
+}
+
 impl Drop for MboxLock {
     fn drop(&mut self) {
         let _ = rustix::fs::fcntl_lock(&self.file, rustix::fs::FlockOperation::Unlock);
@@ -327,13 +539,18 @@ impl Drop for MboxLock {
     }
 }
 
-/// Runs the delivery program with the message on stdin. Exit 0 is delivered, 75 is
-/// deferred, anything else (or no exit within `timeout`) is a failure.
-pub fn run_mda(program: &str, args: &[String], msg: &[u8], timeout: Duration) -> Result<Outcome> {
-    let local = to_local_line_ends(msg);
+/// Runs the delivery program with `input` (the whole message, LF line ends) as its stdin.
+/// Exit 0 is delivered, 75 is deferred, anything else (or no exit within `timeout`) is a
+/// failure.
+pub fn run_mda_from(
+    program: &str,
+    args: &[String],
+    input: File,
+    timeout: Duration,
+) -> Result<Outcome> {
     let mut child = Command::new(program)
         .args(args)
-        .stdin(Stdio::piped())
+        .stdin(Stdio::from(input))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -343,12 +560,6 @@ pub fn run_mda(program: &str, args: &[String], msg: &[u8], timeout: Duration) ->
                 "cannot start it: {e} — check the mda setting (program and arguments, no shell)"
             ),
         })?;
-    let stdin = child.stdin.take();
-    let writer = std::thread::spawn(move || {
-        if let Some(mut s) = stdin {
-            let _ = s.write_all(&local);
-        }
-    });
     let mut stderr = child.stderr.take();
     let err_reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -381,7 +592,6 @@ pub fn run_mda(program: &str, args: &[String], msg: &[u8], timeout: Duration) ->
             }
         }
     };
-    let _ = writer.join();
     let err = err_reader.join().unwrap_or_default();
     let err = err.trim();
     match status.code() {

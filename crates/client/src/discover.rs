@@ -6,8 +6,11 @@
 //! the MX host; then guesses (`pop3.`, `pop.`, `mail.`, the bare domain, each on 995 with
 //! TLS and 110 with STLS). A candidate is offered only after a live probe (connect, TLS,
 //! greeting, CAPA, STLS where needed) succeeded; with a password, the user-name form (full
-//! address or local part) is tested too. Targets outside the mail domain are flagged,
-//! because DNS answers and autoconfig files can be forged (RFC 6186 §6).
+//! address or local part) is tested too — but never on a server outside the mail domain
+//! unless the user confirmed that server (by name, or at a prompt): DNS answers and
+//! autoconfig files can be forged (RFC 6186 §6), and a login would hand the password to
+//! whoever forged them. Such a candidate is probed without login (TCP, TLS, greeting,
+//! CAPA) and flagged.
 
 use std::time::Duration;
 
@@ -31,6 +34,26 @@ pub struct DiscoverOptions {
     pub password: Option<Secret>,
     /// Skip the guessing stage (only published settings).
     pub no_guess: bool,
+    /// Servers outside the mail domain the user confirmed (`buzon setup --yes HOST`):
+    /// the password may be tried there.
+    pub approved_hosts: Vec<String>,
+    /// Asks the user whether the password may be tried on a server outside the mail
+    /// domain (a terminal prompt); `None`: nobody can be asked, the answer is no.
+    pub confirm: Option<Confirm>,
+}
+
+/// A question to the user: may the password be tried on this candidate (outside this
+/// domain)?
+#[derive(Clone)]
+pub struct Confirm(pub std::sync::Arc<ConfirmFn>);
+
+/// Given the candidate and the mail domain: may the password be tried there?
+pub type ConfirmFn = dyn Fn(&Candidate, &str) -> bool + Send + Sync;
+
+impl std::fmt::Debug for Confirm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Confirm")
+    }
 }
 
 impl Default for DiscoverOptions {
@@ -46,6 +69,8 @@ impl Default for DiscoverOptions {
             },
             password: None,
             no_guess: false,
+            approved_hosts: Vec::new(),
+            confirm: None,
         }
     }
 }
@@ -72,6 +97,9 @@ pub struct Probe {
     pub user: Option<String>,
     /// The target lies outside the mail domain.
     pub outside_domain: bool,
+    /// A password was given but not tried: the target is outside the mail domain and the
+    /// user did not confirm it (see [`DiscoverOptions::approved_hosts`]).
+    pub needs_confirmation: bool,
 }
 
 /// Everything discovery found.
@@ -403,6 +431,7 @@ async fn probe(
                 detail: e.to_string(),
                 user: None,
                 outside_domain,
+                needs_confirmation: false,
             }
         }
     };
@@ -424,8 +453,24 @@ async fn probe(
             detail: format!("POP3 server answers ({caps})"),
             user: None,
             outside_domain,
+            needs_confirmation: false,
         };
     };
+    // The password goes only to the mail domain's own servers, or to one the user named.
+    if outside_domain && !approved(c, opts, domain) {
+        let _ = client.quit().await;
+        return Probe {
+            candidate: c.clone(),
+            ok: true,
+            detail: format!(
+                "POP3 server answers ({caps}); not logged in: {} is outside {domain}, and your password is only sent there once you confirm it is your provider's server",
+                c.host
+            ),
+            user: None,
+            outside_domain,
+            needs_confirmation: true,
+        };
+    }
     let mut forms: Vec<String> = Vec::new();
     if let Some(h) = &c.user_hint {
         forms.push(h.clone());
@@ -447,6 +492,7 @@ async fn probe(
                         detail: format!("POP3 server answers, but reconnecting failed: {e}"),
                         user: None,
                         outside_domain,
+                        needs_confirmation: false,
                     }
                 }
             };
@@ -460,6 +506,7 @@ async fn probe(
                     detail: format!("logged in as {user} ({}; {caps})", m.as_str()),
                     user: Some(user.clone()),
                     outside_domain,
+                    needs_confirmation: false,
                 };
             }
             Err(e @ ClientError::Auth { .. }) => last = e.to_string(),
@@ -475,7 +522,21 @@ async fn probe(
         detail: format!("POP3 server answers, but no user-name form logged in: {last}"),
         user: None,
         outside_domain,
+        needs_confirmation: false,
     }
+}
+
+/// Whether the user confirmed `c` (outside `domain`): named with `--yes`, or answered yes.
+fn approved(c: &Candidate, opts: &DiscoverOptions, domain: &str) -> bool {
+    let host = c.host.trim_end_matches('.');
+    if opts
+        .approved_hosts
+        .iter()
+        .any(|h| h.trim_end_matches('.').eq_ignore_ascii_case(host))
+    {
+        return true;
+    }
+    opts.confirm.as_ref().is_some_and(|f| (f.0)(c, domain))
 }
 
 /// The TOML text of an account section for the accounts file.

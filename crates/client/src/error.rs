@@ -74,7 +74,7 @@ pub enum ClientError {
         hint: &'static str,
     },
 
-    #[error("{addr} does not speak POP3: it sent {got:?} — check the port (POP3 uses 995 for TLS and 110 for STLS)")]
+    #[error("{addr} does not speak POP3: {got} — check the port (POP3 uses 995 for TLS and 110 for STLS)")]
     NotPop3 { addr: String, got: String },
 
     #[error("TLS with {host} failed: {detail} — {fix}")]
@@ -89,7 +89,7 @@ pub enum ClientError {
     #[error("{host} does not offer STLS, so the password would travel unencrypted — use security = \"tls\" on port 995, or ask the provider to enable TLS (no silent downgrade)")]
     StlsNotOffered { host: String },
 
-    #[error("refusing to send the password for {user} unencrypted to {host} — use security = \"tls\" or \"starttls\"; set allow_plaintext = true only for a trusted local network")]
+    #[error("refusing to log in as {user} to {host} over an unencrypted connection: the password (or, with APOP and SCRAM, a value it can be guessed from offline) would travel readable by anyone on the way — use security = \"tls\" or \"starttls\"; set allow_plaintext = true only for a trusted local network")]
     PlaintextNotAllowed { host: String, user: String },
 
     #[error("{host} refuses plaintext logins on an unencrypted connection ({text}) — use security = \"tls\" (port 995) or \"starttls\" (port 110)")]
@@ -204,3 +204,125 @@ impl ClientError {
 }
 
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every variant's text, with representative inputs, reads as words: no Rust `Debug`
+    /// rendering (`Other(`, `Error {`, `Kind(`, `Os {`) and no empty cause.
+    #[test]
+    fn every_error_reads_as_words() {
+        let h = || "pop.example.com".to_string();
+        let all = vec![
+            ClientError::Config("account a: host: missing".into()),
+            ClientError::UnknownHost {
+                host: h(),
+                reason: "no such name".into(),
+            },
+            ClientError::Refused { addr: h() },
+            ClientError::ConnectTimeout {
+                addr: h(),
+                secs: 20,
+            },
+            ClientError::Connect {
+                addr: h(),
+                reason: "network unreachable".into(),
+            },
+            ClientError::NoGreeting {
+                addr: h(),
+                secs: 60,
+                hint: "try TLS",
+            },
+            ClientError::NotPop3 {
+                addr: h(),
+                got: "it sent \"HTTP/1.0 400\"".into(),
+            },
+            ClientError::Tls {
+                host: h(),
+                detail: "the server's certificate has expired".into(),
+                fix: "renew it".into(),
+                problem: Some(CertProblem::Expired),
+                fingerprint: None,
+            },
+            ClientError::StlsNotOffered { host: h() },
+            ClientError::PlaintextNotAllowed {
+                host: h(),
+                user: "me".into(),
+            },
+            ClientError::PlaintextRefusedByServer {
+                host: h(),
+                text: "TLS first".into(),
+            },
+            ClientError::Auth {
+                host: h(),
+                user: "me".into(),
+                text: "no".into(),
+                hint: String::new(),
+            },
+            ClientError::AuthUnsupported {
+                host: h(),
+                mechanism: "APOP".into(),
+            },
+            ClientError::InUse {
+                host: h(),
+                text: "busy".into(),
+            },
+            ClientError::LoginDelay {
+                host: h(),
+                text: "wait".into(),
+                policy: String::new(),
+            },
+            ClientError::SysTemp {
+                host: h(),
+                text: "later".into(),
+            },
+            ClientError::Server {
+                host: h(),
+                command: "RETR".into(),
+                text: "gone".into(),
+            },
+            ClientError::Protocol {
+                host: h(),
+                command: "LIST".into(),
+                detail: "bad line".into(),
+            },
+            ClientError::Closed {
+                host: h(),
+                during: "during RETR".into(),
+            },
+            ClientError::ReadTimeout {
+                host: h(),
+                command: "RETR".into(),
+                secs: 60,
+            },
+            ClientError::KeepNeedsUidl { host: h() },
+            ClientError::Delivery {
+                path: "/m".into(),
+                reason: "disk full".into(),
+            },
+            ClientError::Mda {
+                program: "procmail".into(),
+                reason: "exit status 1".into(),
+            },
+            ClientError::Ledger {
+                path: "/l".into(),
+                reason: "damaged".into(),
+            },
+        ];
+        for e in all {
+            let text = e.to_string();
+            for shape in ["Other(", "Error {", "Kind(", "Os {", "Some(", "None"] {
+                assert!(!text.contains(shape), "{text}");
+            }
+            assert!(text.len() > 20, "{text}");
+        }
+        // Errors built from io::Error keep only its words.
+        let io = std::io::Error::from_raw_os_error(28);
+        let text = ClientError::delivery("/m", io).to_string();
+        assert!(
+            !text.contains("Os {") && text.contains("No space left"),
+            "{text}"
+        );
+    }
+}

@@ -9,8 +9,17 @@
 //! (a) not stored — still on the server, fetched next run; or (b) stored and recorded —
 //! skipped next run, and deleted then if the policy says so; or (c) stored but not
 //! recorded — found again by its destination trace (see [`crate::deliver`]) and recorded
-//! without a second copy. Without UIDL (delete policy only), the ledger key is the
-//! message's SHA-256, which serves the same purpose.
+//! without a second copy.
+//!
+//! Without UIDL (delete policy only) nothing identifies a message across sessions: two
+//! byte-identical messages are two messages. Like fetchmail and mpop, every message on
+//! the server is then fetched, stored and deleted; a run interrupted after storing and
+//! before the server confirmed QUIT stores those messages again next time (at least
+//! once, never lost).
+//!
+//! Messages are streamed: into the Maildir's `tmp/` file as they arrive, or (mbox,
+//! delivery program) into a private spool file first, so memory stays bounded whatever
+//! the size. Only `max_size` limits what is downloaded.
 //!
 //! `[IN-USE]` and `[LOGIN-DELAY]` end the run with an explanation; nothing retries in a loop.
 
@@ -76,8 +85,6 @@ pub struct FetchOptions {
     pub dry_run: bool,
     /// "Now" for `delete_after_days` (injectable for tests).
     pub now: SystemTime,
-    /// Largest message held in memory while it is stored.
-    pub max_message_bytes: u64,
     /// How long a delivery program may run.
     pub mda_timeout: Duration,
     /// Overrides the account's per-run limit.
@@ -90,7 +97,6 @@ impl FetchOptions {
             ledger_dir: ledger_dir.into(),
             dry_run: false,
             now: SystemTime::now(),
-            max_message_bytes: 512 * 1024 * 1024,
             mda_timeout: Duration::from_secs(300),
             limit: None,
         }
@@ -386,6 +392,13 @@ async fn run(
                         human_bytes(m.size),
                         human_bytes(max)
                     )),
+                    // The header would be stored again at every run: nothing tells that
+                    // it is the same message.
+                    Oversize::Headers if m.uidl.is_none() => Step::Skip(format!(
+                        "{} is larger than max_size ({}); storing only its header needs UIDL, which this server lacks",
+                        human_bytes(m.size),
+                        human_bytes(max)
+                    )),
                     Oversize::Headers => Step::Fetch {
                         headers_only: true,
                         upgrade: false,
@@ -543,52 +556,51 @@ async fn run(
                         })
                     }
                 }
-                let body = client
-                    .read_body(cmd.keyword(), opts.max_message_bytes)
-                    .await?;
-                observer.checkpoint(Checkpoint::AfterRetr, seq);
                 let key = match &m.uidl {
                     Some(u) => u.clone(),
-                    None => format!("sha256:{}", hex::encode(&Sha256::digest(&body)[..16])),
+                    // Without UIDL a key for this run only (see the module documentation).
+                    None => format!("{NO_UIDL_PREFIX}{now}-{}", m.n),
                 };
-                let already =
-                    m.uidl.is_none() && matches!(ledger.get(&key), Some(Entry::Stored { .. }));
-                if already {
-                    report.recovered += 1;
-                    observer.note(&format!("message {} was stored by an interrupted run (same content); not stored again", m.n));
-                } else {
-                    let was_pending_mda = matches!(ledger.get(&key), Some(Entry::MdaPending));
-                    if was_pending_mda {
-                        let note = format!(
-                            "message {} ({key}) was handed to the delivery program by an interrupted run; delivering it again (it may arrive twice)",
-                            m.n
-                        );
-                        observer.note(&note);
-                        report.notes.push(note);
-                    }
-                    let (l, outcome) =
-                        store(account, ledger, key.clone(), body.clone(), opts, now).await?;
-                    ledger = l;
-                    match outcome {
-                        Outcome::Deferred(reason) => {
-                            report.deferred += 1;
-                            observer.note(&reason);
-                            report.notes.push(format!("message {}: {reason}", m.n));
-                            continue;
-                        }
-                        Outcome::Stored(loc) => {
-                            observer.checkpoint(Checkpoint::AfterStore, seq);
-                            ledger = record(ledger, key.clone(), now, headers_only, loc).await?;
-                            observer.checkpoint(Checkpoint::AfterRecord, seq);
-                        }
-                    }
-                    report.fetched += 1;
-                    report.bytes += body.len() as u64;
-                    if headers_only {
-                        report.headers_only += 1;
-                    }
-                    observer.stored(m.size);
+                let was_pending_mda = matches!(ledger.get(&key), Some(Entry::MdaPending));
+                if was_pending_mda {
+                    let note = format!(
+                        "message {} ({key}) was handed to the delivery program by an interrupted run; delivering it again (it may arrive twice)",
+                        m.n
+                    );
+                    observer.note(&note);
+                    report.notes.push(note);
                 }
+                let (l, outcome, bytes) = retrieve_and_store(
+                    &mut client,
+                    cmd.keyword(),
+                    account,
+                    ledger,
+                    key.clone(),
+                    opts,
+                    now,
+                    || observer.checkpoint(Checkpoint::AfterRetr, seq),
+                )
+                .await?;
+                ledger = l;
+                match outcome {
+                    Outcome::Deferred(reason) => {
+                        report.deferred += 1;
+                        observer.note(&reason);
+                        report.notes.push(format!("message {}: {reason}", m.n));
+                        continue;
+                    }
+                    Outcome::Stored(loc) => {
+                        observer.checkpoint(Checkpoint::AfterStore, seq);
+                        ledger = record(ledger, key.clone(), now, headers_only, loc).await?;
+                        observer.checkpoint(Checkpoint::AfterRecord, seq);
+                    }
+                }
+                report.fetched += 1;
+                report.bytes += bytes;
+                if headers_only {
+                    report.headers_only += 1;
+                }
+                observer.stored(m.size);
                 if !headers_only && account.policy.retention == Retention::Delete {
                     queue_dele(
                         &mut client,
@@ -612,8 +624,18 @@ async fn run(
     observer.checkpoint(Checkpoint::BeforeQuit, seq);
     client.quit().await?;
     report.deleted = dele_count;
-    if uidls.is_some() {
-        let on_server: HashSet<String> = msgs.iter().filter_map(|m| m.uidl.clone()).collect();
+    {
+        // Without UIDL the keys were for this run only and go; entries of earlier runs
+        // with UIDL stay (a server whose UIDL failed once must not wipe the ledger).
+        let on_server: HashSet<String> = match &uidls {
+            Some(_) => msgs.iter().filter_map(|m| m.uidl.clone()).collect(),
+            None => ledger
+                .entries()
+                .map(|(k, _)| k)
+                .filter(|k| !k.starts_with(NO_UIDL_PREFIX))
+                .map(str::to_string)
+                .collect(),
+        };
         blocking(move || {
             let set: HashSet<&str> = on_server.iter().map(String::as_str).collect();
             ledger.prune(&set)
@@ -683,51 +705,207 @@ async fn record(
     .await?
 }
 
-async fn store(
+/// Ledger keys of messages of a server without UIDL start with this (a UIDL is at most 70
+/// printable characters and could start with it too, but then the server has UIDL and
+/// these keys are never made).
+const NO_UIDL_PREFIX: &str = "nouidl-";
+
+/// A piece of a message on its way from the network to the storage thread.
+enum Chunk {
+    Data(Vec<u8>),
+    /// The whole message arrived (the ".\r\n" terminator was read).
+    End,
+}
+
+/// The storage thread's view of a message being downloaded. A message is complete only
+/// after [`Chunk::End`]: if the download stops first (connection lost, run cancelled),
+/// reading fails, so nothing half-received is ever committed.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+    cur: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.pos < self.cur.len() {
+                let n = buf.len().min(self.cur.len() - self.pos);
+                buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
+                self.pos += n;
+                return Ok(n);
+            }
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Chunk::Data(d)) => {
+                    self.cur = d;
+                    self.pos = 0;
+                }
+                Some(Chunk::End) => self.done = true,
+                None => {
+                    return Err(std::io::Error::other(
+                        "the download stopped before the end of the message",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// How much is handed to the storage thread at once, and how many such pieces may wait:
+/// together the bound on the memory a message takes, whatever its size.
+const CHUNK_BYTES: usize = 256 * 1024;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// Reads the body of a `+OK` to RETR or TOP and streams it, CRLF → LF, into the account's
+/// destination on a storage thread. Returns the ledger, the outcome, and the octets
+/// received. `after_retr` runs once the whole body has been received.
+#[allow(clippy::too_many_arguments)]
+async fn retrieve_and_store(
+    client: &mut Pop3Client,
+    during: &'static str,
     account: &Account,
-    mut ledger: Ledger,
+    ledger: Ledger,
     key: String,
-    body: Vec<u8>,
     opts: &FetchOptions,
     now: u64,
-) -> Result<(Ledger, Outcome)> {
+    after_retr: impl FnOnce(),
+) -> Result<(Ledger, Outcome, u64)> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
+    let reader = ChannelReader {
+        rx,
+        cur: Vec::new(),
+        pos: 0,
+        done: false,
+    };
     let dest = account.destination.clone();
     let acct = account.name.clone();
     let mda_timeout = opts.mda_timeout;
-    let now_t = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
-    blocking(move || {
-        let outcome = match &dest {
-            Destination::Maildir(dir) => {
-                deliver::store_maildir(dir, &deliver::maildir_tag(&acct, &key), &body)
-            }
-            Destination::Mbox(path) => {
-                let entry = deliver::mbox_entry(&body, now_t);
-                let sha = hex::encode(Sha256::digest(&entry));
-                let r = (|| {
-                    let mut lock = MboxLock::acquire(path)?;
-                    let offset = lock.len()?;
-                    ledger.record_mbox_pending(&key, offset, entry.len() as u64, &sha)?;
-                    lock.append(&entry)?;
-                    Ok(Outcome::Stored(format!("mbox:{offset}")))
-                })();
-                if r.is_err() {
-                    let _ = ledger.forget(&key);
+    let spool = ledger.spool_path();
+    let task = tokio::task::spawn_blocking(move || {
+        store_blocking(dest, &acct, ledger, key, reader, now, mda_timeout, &spool)
+    });
+    // Pump: Ok(Some(octets)) all sent, Ok(None) the storage side stopped (its error
+    // tells why), Err the download failed.
+    let pumped: Result<Option<u64>> = async {
+        let mut buf = Vec::with_capacity(CHUNK_BYTES + 1024);
+        let mut octets = 0u64;
+        while let Some(line) = client.body_line(during).await? {
+            octets += line.len() as u64;
+            match line.strip_suffix(b"\r\n") {
+                Some(l) => {
+                    buf.extend_from_slice(l);
+                    buf.push(b'\n');
                 }
-                r
+                None => buf.extend_from_slice(&line),
             }
-            Destination::Mda { program, args } => ledger.record_mda_pending(&key).and_then(|()| {
-                match deliver::run_mda(program, args, &body, mda_timeout) {
+            if buf.len() >= CHUNK_BYTES {
+                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_BYTES + 1024));
+                if tx.send(Chunk::Data(full)).await.is_err() {
+                    return Ok(None);
+                }
+            }
+        }
+        if !buf.is_empty() && tx.send(Chunk::Data(buf)).await.is_err() {
+            return Ok(None);
+        }
+        if tx.send(Chunk::End).await.is_err() {
+            return Ok(None);
+        }
+        Ok(Some(octets))
+    }
+    .await;
+    drop(tx);
+    if matches!(pumped, Ok(Some(_))) {
+        after_retr();
+    }
+    let stored = task
+        .await
+        .map_err(|e| ClientError::Config(format!("internal: a storage task failed: {e}")));
+    match (pumped, stored) {
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(e)) | (Ok(_), Ok(Err(e))) => Err(e),
+        (Ok(Some(octets)), Ok(Ok((l, o)))) => Ok((l, o, octets)),
+        (Ok(None), Ok(Ok(_))) => Err(ClientError::Config(
+            "internal: the storage side stopped without an error".into(),
+        )),
+    }
+}
+
+/// Stores one message read from `reader` (LF line ends) in the destination, under the
+/// ledger's pending records where the destination needs them. Runs on a blocking thread.
+#[allow(clippy::too_many_arguments)]
+fn store_blocking(
+    dest: Destination,
+    acct: &str,
+    mut ledger: Ledger,
+    key: String,
+    mut reader: ChannelReader,
+    now: u64,
+    mda_timeout: Duration,
+    spool_path: &std::path::Path,
+) -> Result<(Ledger, Outcome)> {
+    let now_t = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
+    let outcome = match &dest {
+        Destination::Maildir(dir) => {
+            deliver::store_maildir_from(dir, &deliver::maildir_tag(acct, &key), &mut reader)
+        }
+        Destination::Mbox(path) => {
+            let mut spool = deliver::Spool::fill(spool_path, &mut reader)?;
+            let sender = deliver::mbox_sender(&mut spool.reader()?);
+            // First pass: the entry's length and hash, for the ledger before appending.
+            let mut sink = HashingSink::default();
+            deliver::write_mbox_entry(&mut spool.reader()?, &sender, now_t, &mut sink)
+                .map_err(|e| ClientError::delivery(spool_path, e))?;
+            let (len, sha) = (sink.len, hex::encode(sink.hash.finalize()));
+            let r = (|| {
+                let mut lock = MboxLock::acquire(path)?;
+                let offset = lock.len()?;
+                ledger.record_mbox_pending(&key, offset, len, &sha)?;
+                let mut src = spool.reader()?;
+                lock.append_with(&mut |w| deliver::write_mbox_entry(&mut src, &sender, now_t, w))?;
+                Ok(Outcome::Stored(format!("mbox:{offset}")))
+            })();
+            if r.is_err() {
+                let _ = ledger.forget(&key);
+            }
+            r
+        }
+        Destination::Mda { program, args } => {
+            let mut spool = deliver::Spool::fill(spool_path, &mut reader)?;
+            ledger.record_mda_pending(&key).and_then(|()| {
+                match deliver::run_mda_from(program, args, spool.file()?, mda_timeout) {
                     Ok(Outcome::Deferred(r)) => {
                         let _ = ledger.forget(&key);
                         Ok(Outcome::Deferred(r))
                     }
                     other => other,
                 }
-            }),
-        };
-        outcome.map(|o| (ledger, o))
-    })
-    .await?
+            })
+        }
+    };
+    outcome.map(|o| (ledger, o))
+}
+
+/// Counts and hashes what is written to it.
+#[derive(Default)]
+struct HashingSink {
+    len: u64,
+    hash: Sha256,
+}
+
+impl std::io::Write for HashingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.hash.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 async fn recover_mbox(

@@ -106,12 +106,40 @@ pub(crate) fn decode_field(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// `create_dir_all`, then fsync of each folder it created and of the parent of the
+/// topmost one, so the new folders survive a power loss.
+fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut p = Some(dir);
+    while let Some(d) = p {
+        if d.as_os_str().is_empty() || d.exists() {
+            break;
+        }
+        missing.push(d.to_path_buf());
+        p = d.parent();
+    }
+    fs::create_dir_all(dir)?;
+    if let Some(top) = missing.last() {
+        for d in &missing {
+            fsync_dir(d)?;
+        }
+        if let Some(parent) = top.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fsync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
 impl Ledger {
     /// Opens (creating if needed) the ledger of `account` in `dir`, takes its lock, reads
     /// it, and cuts off a torn last line. Fails if another fetch of the account runs.
     pub fn open(dir: &Path, account: &str) -> Result<Ledger> {
         let safe = encode_field(account).replace('/', "%2F");
-        fs::create_dir_all(dir)
+        create_dir_durably(dir)
             .map_err(|e| ClientError::ledger(dir, format!("cannot create the folder: {e}")))?;
         let path = dir.join(format!("{safe}.ledger"));
         let lock_path = dir.join(format!("{safe}.lock"));
@@ -152,6 +180,11 @@ impl Ledger {
         };
         if text.is_empty() {
             ledger.append_raw(HEADER)?;
+            // A new file's name is durable only once its folder is fsynced: otherwise a
+            // power loss could take the ledger (and every record in it) away whole.
+            fsync_dir(dir).map_err(|e| {
+                ClientError::ledger(dir, format!("fsync of the folder failed: {e}"))
+            })?;
             return Ok(ledger);
         }
         if !text.starts_with(HEADER.as_bytes()) {
@@ -268,6 +301,12 @@ impl Ledger {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where a message waits while it is stored (mbox and delivery programs): next to
+    /// the ledger, private to the account's run (the ledger's lock keeps others out).
+    pub fn spool_path(&self) -> PathBuf {
+        self.path.with_extension("spool")
     }
 
     pub fn get(&self, uidl: &str) -> Option<&Entry> {

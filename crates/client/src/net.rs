@@ -339,6 +339,7 @@ impl TlsClient {
                         let _ = roots.add(c);
                     }
                 }
+                let mut own = Vec::new();
                 if let Some(path) = &settings.ca_file {
                     let pem = std::fs::read(path).map_err(|e| {
                         ClientError::Config(format!(
@@ -354,12 +355,14 @@ impl TlsClient {
                                 path.display()
                             ))
                         })?;
-                        roots.add(c).map_err(|e| {
+                        roots.add(c.clone()).map_err(|e| {
                             ClientError::Config(format!(
-                                "{}: unusable certificate: {e}",
-                                path.display()
+                                "{}: unusable certificate: {}",
+                                path.display(),
+                                tls_error_words(&e)
                             ))
                         })?;
+                        own.push(c);
                         n += 1;
                     }
                     if n == 0 {
@@ -374,14 +377,15 @@ impl TlsClient {
                         "no trusted certificate authorities: the system has none installed (install ca-certificates) and no ca_file is set".into(),
                     ));
                 }
-                rustls::client::WebPkiServerVerifier::builder_with_provider(
+                let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
                     Arc::new(roots),
                     provider.clone(),
                 )
                 .build()
                 .map_err(|e| {
                     ClientError::Config(format!("cannot set up certificate verification: {e}"))
-                })?
+                })?;
+                Arc::new(CaFileVerifier { inner: webpki, own })
             }
         };
         let verifier = Arc::new(Recording {
@@ -471,11 +475,13 @@ impl TlsClient {
                     "use the host name the certificate was issued for (the provider's documented server name)".into(),
                     CertProblem::WrongName { presented: vec![] },
                 ),
-                CertificateError::NotValidForNameContext { presented, .. } => (
+                CertificateError::NotValidForNameContext { presented, .. } => {
+                    let presented: Vec<String> = presented.iter().map(|p| presented_name(p)).collect();
+                    (
                     format!("the server's certificate is for {}, not {host}", presented.join(", ")),
                     format!("use the host name the certificate was issued for ({})", presented.first().map(String::as_str).unwrap_or("see the provider's documentation")),
                     CertProblem::WrongName { presented },
-                ),
+                )},
                 CertificateError::UnknownIssuer => (
                     "the server's certificate is self-signed or signed by an unknown authority".into(),
                     pin_fix(&fingerprint),
@@ -486,12 +492,23 @@ impl TlsClient {
                     "if the server's certificate was replaced on purpose, pin the new fingerprint; otherwise someone may be intercepting the connection".into(),
                     CertProblem::PinMismatch,
                 ),
-                other => (format!("the server's certificate is not acceptable: {other:?}"), pin_fix(&fingerprint), CertProblem::Other(format!("{other:?}"))),
+                other if is_ca_used_as_end_entity(&other) => (
+                    "the server presents a certificate authority (CA:TRUE) as its own certificate, as `openssl req -x509` makes by default".into(),
+                    format!("if you trust this server, put exactly that certificate in ca_file (Buzón then accepts it as itself){}; the server's administrator should rather issue a server certificate (openssl req -x509 -addext basicConstraints=critical,CA:FALSE …)", match &fingerprint {
+                        Some(fp) => format!(", or pin it: fingerprint = \"{fp}\""),
+                        None => String::new(),
+                    }),
+                    CertProblem::Other("a CA certificate used as the server's certificate".into()),
+                ),
+                other => {
+                    let words = certificate_error_words(&other);
+                    (format!("the server's certificate is not acceptable: {words}"), pin_fix(&fingerprint), CertProblem::Other(words))
+                }
             },
-            Some(rustls::Error::InvalidMessage(m)) => {
+            Some(rustls::Error::InvalidMessage(_)) => {
                 return ClientError::Tls {
                     host: host.into(),
-                    detail: format!("the server did not answer with TLS ({m:?})"),
+                    detail: "the server did not answer with TLS (its first bytes are not a TLS record)".into(),
                     fix: "this port speaks plain POP3: use security = \"starttls\" (port 110), or port 995 for TLS".into(),
                     problem: None,
                     fingerprint,
@@ -500,7 +517,7 @@ impl TlsClient {
             Some(other) => {
                 return ClientError::Tls {
                     host: host.into(),
-                    detail: other.to_string(),
+                    detail: tls_error_words(&other),
                     fix: "the server's TLS setup is not compatible (TLS 1.2 or newer is required)".into(),
                     problem: None,
                     fingerprint,
@@ -524,6 +541,263 @@ impl TlsClient {
             fingerprint,
         }
     }
+}
+
+/// webpki describes the names a certificate is for as `DnsName("mail.example.com")` or
+/// `IpAddress(…)`; users read only the name.
+fn presented_name(p: &str) -> String {
+    match p.split_once('(') {
+        Some((kind, rest)) if kind.chars().all(|c| c.is_ascii_alphabetic()) => {
+            let inner = rest.strip_suffix(')').unwrap_or(rest);
+            inner.trim_matches('"').to_string()
+        }
+        _ => p.to_string(),
+    }
+}
+
+/// Whether a certificate error is webpki's "a CA certificate was presented as the server's
+/// own" (a certificate with `CA:TRUE`, what `openssl req -x509` makes by default).
+fn is_ca_used_as_end_entity(e: &CertificateError) -> bool {
+    match e {
+        CertificateError::Other(o) => matches!(
+            o.0.downcast_ref::<webpki::Error>(),
+            Some(webpki::Error::CaUsedAsEndEntity)
+        ),
+        _ => false,
+    }
+}
+
+/// A certificate problem in words (never a Rust `Debug` rendering).
+pub(crate) fn certificate_error_words(e: &CertificateError) -> String {
+    use CertificateError as C;
+    match e {
+        C::BadEncoding => "it is not a well-formed X.509 certificate".into(),
+        C::Expired | C::ExpiredContext { .. } => "it has expired".into(),
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".into(),
+        C::Revoked => "it has been revoked".into(),
+        C::UnhandledCriticalExtension => {
+            "it has a critical extension Buzón does not understand".into()
+        }
+        C::UnknownIssuer => "it is signed by an authority Buzón does not trust".into(),
+        C::UnknownRevocationStatus => "its revocation status is unknown".into(),
+        C::ExpiredRevocationList | C::ExpiredRevocationListContext { .. } => {
+            "the revocation list has expired".into()
+        }
+        C::BadSignature => "its signature does not verify".into(),
+        C::UnsupportedSignatureAlgorithmContext { .. }
+        | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "it is signed with an algorithm Buzón does not support".into()
+        }
+        C::NotValidForName | C::NotValidForNameContext { .. } => {
+            "it is issued for another name".into()
+        }
+        C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+            "it is not issued for TLS servers: its extended key usage does not allow it".into()
+        }
+        C::ApplicationVerificationFailure => "it was refused by Buzón's own checks".into(),
+        C::Other(o) => match o.0.downcast_ref::<webpki::Error>() {
+            Some(webpki::Error::CaUsedAsEndEntity) => {
+                "it is a certificate authority (CA:TRUE), not a server certificate".into()
+            }
+            Some(webpki::Error::EndEntityUsedAsCa) => {
+                "a server certificate was used to sign another certificate".into()
+            }
+            Some(webpki::Error::PathLenConstraintViolated) => {
+                "the chain of authorities is longer than they allow".into()
+            }
+            Some(webpki::Error::NameConstraintViolation) => {
+                "the authority is not allowed to issue certificates for this name".into()
+            }
+            Some(webpki::Error::MaximumPathDepthExceeded)
+            | Some(webpki::Error::MaximumPathBuildCallsExceeded) => {
+                "its chain of authorities is too long".into()
+            }
+            _ => "it failed a certificate check".into(),
+        },
+        _ => "it failed a certificate check".into(),
+    }
+}
+
+/// A rustls error in words (never a Rust `Debug` rendering).
+pub(crate) fn tls_error_words(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(c) => {
+            format!("the certificate is not acceptable: {}", certificate_error_words(c))
+        }
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "the other side does not speak TLS correctly".into()
+        }
+        rustls::Error::AlertReceived(_) => {
+            "the server ended the TLS handshake with an alert (it may not support TLS 1.2 or newer, or rejected this client's settings)".into()
+        }
+        rustls::Error::PeerIncompatible(_) => {
+            "the server's TLS settings are not compatible (TLS 1.2 or newer with modern ciphers is required)".into()
+        }
+        rustls::Error::PeerMisbehaved(_) => {
+            "the server broke the TLS protocol during the handshake".into()
+        }
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate".into(),
+        rustls::Error::DecryptError | rustls::Error::EncryptError => {
+            "the encrypted data could not be processed (corrupted on the way?)".into()
+        }
+        _ => "the TLS connection failed".into(),
+    }
+}
+
+/// The verifier for system roots plus `ca_file`: webpki's, and one exception. A
+/// certificate given in `ca_file` and presented by the server as its own is accepted
+/// even with `CA:TRUE` (what `openssl req -x509` makes, and what OpenSSL-based clients
+/// accept): the user named that very certificate. Its validity period and the server
+/// name are still checked here, and the handshake signature is verified against it by
+/// webpki's signature checks as for any certificate.
+#[derive(Debug)]
+struct CaFileVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    /// The certificates of `ca_file`, as DER.
+    own: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for CaFileVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(e))
+                if is_ca_used_as_end_entity(&e)
+                    && self.own.iter().any(|c| c.as_ref() == end_entity.as_ref()) =>
+            {
+                check_validity(end_entity, now)?;
+                let parsed = rustls::server::ParsedCertificate::try_from(end_entity)?;
+                rustls::client::verify_server_name(&parsed, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// RFC 5280 §4.1.2.5: the certificate's notBefore ≤ now ≤ notAfter.
+fn check_validity(der: &[u8], now: UnixTime) -> std::result::Result<(), rustls::Error> {
+    let bad = || rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+    let (not_before, not_after) = validity_of(der).ok_or_else(bad)?;
+    let now = now.as_secs();
+    if now < not_before {
+        return Err(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidYet,
+        ));
+    }
+    if now > not_after {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+    }
+    Ok(())
+}
+
+/// One DER element: (tag, contents, rest).
+fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// notBefore and notAfter of an X.509 certificate, as Unix seconds.
+fn validity_of(der: &[u8]) -> Option<(u64, u64)> {
+    let (0x30, cert, _) = der_next(der)? else {
+        return None;
+    };
+    let (0x30, tbs, _) = der_next(cert)? else {
+        return None;
+    };
+    let mut rest = tbs;
+    // [0] version (optional), serialNumber, signature, issuer, then validity.
+    let (tag, _, r) = der_next(rest)?;
+    rest = r;
+    if tag == 0xa0 {
+        let (_, _, r) = der_next(rest)?;
+        rest = r;
+    }
+    let (_, _, r) = der_next(rest)?;
+    let (_, _, r) = der_next(r)?;
+    let (0x30, validity, _) = der_next(r)? else {
+        return None;
+    };
+    let (t1, v1, r) = der_next(validity)?;
+    let (t2, v2, _) = der_next(r)?;
+    Some((der_time(t1, v1)?, der_time(t2, v2)?))
+}
+
+/// UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ) as Unix seconds.
+fn der_time(tag: u8, v: &[u8]) -> Option<u64> {
+    let s = std::str::from_utf8(v).ok()?.strip_suffix('Z')?;
+    let (year, rest) = match tag {
+        0x17 if s.len() == 12 => {
+            let yy: i64 = s[..2].parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &s[2..])
+        }
+        0x18 if s.len() == 14 => (s[..4].parse().ok()?, &s[4..]),
+        _ => return None,
+    };
+    if !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let num = |i: usize| rest[i..i + 2].parse::<i64>().ok();
+    let (mo, d, h, mi, se) = (num(0)?, num(2)?, num(4)?, num(6)?, num(8)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    // Days from the civil date (H. Hinnant's algorithm).
+    let y = if mo <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + se).ok()
 }
 
 /// Remembers the presented end-entity certificate, then defers to the real verifier.
@@ -630,6 +904,72 @@ impl ServerCertVerifier for PinnedVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn certificate_and_tls_errors_read_as_words() {
+        use rustls::{CertificateError as C, OtherError};
+        let webpki_errors = [
+            webpki::Error::CaUsedAsEndEntity,
+            webpki::Error::EndEntityUsedAsCa,
+            webpki::Error::PathLenConstraintViolated,
+            webpki::Error::NameConstraintViolation,
+            webpki::Error::MaximumPathDepthExceeded,
+            webpki::Error::BadDer,
+        ];
+        let mut all = vec![
+            C::BadEncoding,
+            C::Expired,
+            C::NotValidYet,
+            C::Revoked,
+            C::UnhandledCriticalExtension,
+            C::UnknownIssuer,
+            C::UnknownRevocationStatus,
+            C::ExpiredRevocationList,
+            C::BadSignature,
+            C::NotValidForName,
+            C::InvalidPurpose,
+            C::ApplicationVerificationFailure,
+        ];
+        for w in webpki_errors {
+            all.push(C::Other(OtherError(Arc::new(w))));
+        }
+        for c in all {
+            for text in [
+                certificate_error_words(&c),
+                tls_error_words(&rustls::Error::InvalidCertificate(c.clone())),
+            ] {
+                for shape in ["Other(", "Error {", "Kind(", "Os {", "{"] {
+                    assert!(!text.contains(shape), "{text}");
+                }
+            }
+        }
+        for e in [
+            rustls::Error::DecryptError,
+            rustls::Error::NoCertificatesPresented,
+            rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure),
+            rustls::Error::General("x".into()),
+        ] {
+            let text = tls_error_words(&e);
+            assert!(
+                !text.contains("Other(") && !text.contains("Alert"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            presented_name("DnsName(\"mail.example.com\")"),
+            "mail.example.com"
+        );
+        assert_eq!(presented_name("mail.example.com"), "mail.example.com");
+    }
+
+    #[test]
+    fn der_times() {
+        assert_eq!(der_time(0x17, b"700101000000Z"), Some(0));
+        assert_eq!(der_time(0x17, b"240229120000Z"), Some(1_709_208_000));
+        assert_eq!(der_time(0x18, b"20240229120000Z"), Some(1_709_208_000));
+        assert_eq!(der_time(0x17, b"2402291200Z"), None);
+        assert_eq!(der_time(0x18, b"20241329120000Z"), None);
+    }
 
     #[test]
     fn fingerprints_parse_and_print() {

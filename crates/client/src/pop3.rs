@@ -27,6 +27,14 @@ use crate::net::{
     connect_tcp, Fingerprint, Io, Resolver, Security, Timeouts, TlsClient, TlsSettings,
 };
 
+/// The most entries a LIST or UIDL reply may have (a mailbox of a million messages is far
+/// beyond any real POP3 use; a hostile server must not make the client grow without end).
+pub const MAX_LISTING_ENTRIES: usize = 1_000_000;
+
+/// RFC 1939 §3: a response line, CRLF included, is at most 512 octets (a UIDL's
+/// unique-id is at most 70 characters, §7). Also the limit for CAPA lines.
+pub const MAX_LISTING_LINE: usize = 512;
+
 /// Where and how to reach a POP3 server.
 #[derive(Debug, Clone)]
 pub struct ServerSpec {
@@ -58,8 +66,8 @@ impl ServerSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuthMethod {
-    /// The strongest the server offers: SCRAM-SHA-256, then (over TLS) PLAIN or USER/PASS,
-    /// then APOP on an unencrypted link.
+    /// The strongest the server offers: SCRAM-SHA-256, then PLAIN or USER/PASS, then
+    /// LOGIN; on an unencrypted link (only with `allow_plaintext`) APOP before those.
     Auto,
     ScramSha256,
     Plain,
@@ -214,7 +222,7 @@ impl Pop3Client {
             }
             other => Err(ClientError::NotPop3 {
                 addr: host.into(),
-                got: format!("{other:?}"),
+                got: format!("it sent {}", event_words(&other)),
             }),
         }
     }
@@ -350,7 +358,7 @@ impl Pop3Client {
             other => Err(ClientError::Protocol {
                 host: self.host.clone(),
                 command: name.into(),
-                detail: format!("expected a status line, got {other:?}"),
+                detail: format!("expected a status line, got {}", event_words(&other)),
             }),
         }
     }
@@ -363,7 +371,10 @@ impl Pop3Client {
             ReplyEvent::Status(s) => Err(ClientError::Protocol {
                 host: self.host.clone(),
                 command: during.into(),
-                detail: format!("status line inside a multi-line reply: {s:?}"),
+                detail: format!(
+                    "a status line inside a multi-line reply: {}",
+                    event_words(&ReplyEvent::Status(s))
+                ),
             }),
         }
     }
@@ -387,7 +398,8 @@ impl Pop3Client {
     }
 
     /// Sends a multi-line command; `Ok(None)` for a `-ERR` (so callers can tell an
-    /// unsupported optional command from a failure), else all body lines.
+    /// unsupported optional command from a failure), else all body lines: at most
+    /// `max_lines` of at most [`MAX_LISTING_LINE`] octets each, else an error.
     pub async fn multi(
         &mut self,
         cmd: &Command,
@@ -398,9 +410,21 @@ impl Pop3Client {
             StatusLine::Ok { code, .. } => {
                 let mut lines = Vec::new();
                 while let Some(l) = self.body_line(cmd.keyword()).await? {
-                    if lines.len() < max_lines {
-                        lines.push(l);
+                    if lines.len() >= max_lines {
+                        // A hostile server could list without end: stop (the session is
+                        // dropped without QUIT, so nothing is deleted).
+                        return Err(self.proto(
+                            cmd.keyword(),
+                            &format!("the reply has more than {max_lines} lines, more than Buzón accepts — the server is broken or hostile"),
+                        ));
                     }
+                    if l.len() > MAX_LISTING_LINE {
+                        return Err(self.proto(
+                            cmd.keyword(),
+                            &format!("a line of the reply is {} octets long; RFC 1939 allows at most {MAX_LISTING_LINE} — the server is broken or hostile", l.len()),
+                        ));
+                    }
+                    lines.push(l);
                 }
                 Ok(Some((code, lines)))
             }
@@ -477,13 +501,16 @@ impl Pop3Client {
         method: AuthMethod,
         allow_plaintext: bool,
     ) -> Result<AuthMethod> {
-        let method = self.choose_method(method, allow_plaintext, user)?;
-        if method.sends_password() && !self.tls && !allow_plaintext {
+        // Every method derives what it sends from the password: PLAIN, LOGIN and USER send
+        // it, APOP's MD5 and SCRAM's proof let an eavesdropper guess it offline. So none
+        // of them runs on an unencrypted connection unless the user allowed it.
+        if !self.tls && !allow_plaintext {
             return Err(ClientError::PlaintextNotAllowed {
                 host: self.host.clone(),
                 user: user.into(),
             });
         }
+        let method = self.choose_method(method, allow_plaintext, user)?;
         let result = match method {
             AuthMethod::User => self.login_user(user, password).await,
             AuthMethod::Plain => {
@@ -526,6 +553,10 @@ impl Pop3Client {
         if sasl.iter().any(|m| m == "SCRAM-SHA-256") {
             return Ok(AuthMethod::ScramSha256);
         }
+        if !self.tls && allow_plaintext && greeting_timestamp(&self.greeting).is_some() {
+            // Without TLS, APOP at least keeps the password itself off the wire.
+            return Ok(AuthMethod::Apop);
+        }
         if self.tls || allow_plaintext {
             if sasl.iter().any(|m| m == "PLAIN") {
                 return Ok(AuthMethod::Plain);
@@ -541,9 +572,6 @@ impl Pop3Client {
                 return Ok(AuthMethod::Login);
             }
             return Ok(AuthMethod::User);
-        }
-        if greeting_timestamp(&self.greeting).is_some() {
-            return Ok(AuthMethod::Apop);
         }
         Err(ClientError::PlaintextNotAllowed {
             host: self.host.clone(),
@@ -627,9 +655,14 @@ impl Pop3Client {
                 return Err(self.proto("AUTH SCRAM-SHA-256", "accepted without a challenge"))
             }
         };
-        let fin = scram
-            .client_final(server_first.expose())
-            .map_err(|e| self.proto("AUTH SCRAM-SHA-256", &e.to_string()))?;
+        let fin = match scram.client_final(server_first.expose()) {
+            Ok(f) => f,
+            Err(e) => {
+                // Abort the exchange (RFC 5034 §4): no proof leaves this client.
+                let _ = self.write(b"*\r\n", "AUTH").await;
+                return Err(self.proto("AUTH SCRAM-SHA-256", &e.to_string()));
+            }
+        };
         let mut line = encode_base64(fin.as_bytes()).into_bytes();
         line.extend_from_slice(b"\r\n");
         self.write(&line, "AUTH SCRAM-SHA-256").await?;
@@ -721,7 +754,10 @@ impl Pop3Client {
 
     /// RFC 1939 §5: LIST → (msg, octets) for every message.
     pub async fn list(&mut self) -> Result<Vec<(MsgNum, u64)>> {
-        match self.multi(&Command::List(None), usize::MAX).await? {
+        match self
+            .multi(&Command::List(None), MAX_LISTING_ENTRIES)
+            .await?
+        {
             Some((_, lines)) => lines
                 .iter()
                 .map(|l| {
@@ -739,7 +775,10 @@ impl Pop3Client {
 
     /// RFC 1939 §7: UIDL → (msg, unique-id); `None` when the server does not implement it.
     pub async fn uidl(&mut self) -> Result<Option<Vec<(MsgNum, Uidl)>>> {
-        match self.multi(&Command::Uidl(None), usize::MAX).await? {
+        match self
+            .multi(&Command::Uidl(None), MAX_LISTING_ENTRIES)
+            .await?
+        {
             Some((_, lines)) => lines
                 .iter()
                 .map(|l| {
@@ -826,6 +865,19 @@ fn unreachable_auto() -> Result<()> {
     Err(ClientError::Config(
         "internal: login method not chosen".into(),
     ))
+}
+
+/// A reply event as the user reads it: the line itself (at most 80 characters).
+fn event_words(ev: &ReplyEvent) -> String {
+    let line = match ev {
+        ReplyEvent::Status(StatusLine::Ok { text, .. }) => format!("+OK {text}"),
+        ReplyEvent::Status(StatusLine::Err { text, .. }) => format!("-ERR {text}"),
+        ReplyEvent::Status(StatusLine::Continue(t)) => format!("+ {t}"),
+        ReplyEvent::Line(l) => String::from_utf8_lossy(trim_eol(l)).into_owned(),
+        ReplyEvent::End => ".".into(),
+    };
+    let short: String = line.chars().take(80).collect();
+    format!("\"{}\"", short.escape_default())
 }
 
 fn body_marker(kw: &'static str) -> &'static str {

@@ -563,96 +563,369 @@ type MiniStore = Arc<Mutex<Vec<Option<Vec<u8>>>>>;
 
 /// A POP3 server with no CAPA, optionally no UIDL, that answers one command at a time.
 fn mini_server(messages: Vec<Vec<u8>>, uidl: bool) -> (SocketAddr, MiniStore) {
-    let store = Arc::new(Mutex::new(
-        messages.into_iter().map(Some).collect::<Vec<_>>(),
-    ));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let st = store.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().take(20) {
-            let Ok(conn) = conn else { return };
-            let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut w = match conn.try_clone() {
-                Ok(w) => w,
-                Err(_) => return,
-            };
-            let mut r = BufReader::new(conn);
-            let _ = w.write_all(b"+OK mini ready\r\n");
-            let mut dele = HashSet::new();
-            // Stuffed, CRLF-terminated lines (the messages all end with a newline).
-            let wire = |m: &[u8]| -> Vec<u8> {
-                let mut out = Vec::new();
-                for l in m.strip_suffix(b"\n").unwrap_or(m).split(|&b| b == b'\n') {
-                    if l.starts_with(b".") {
-                        out.push(b'.');
+    let m = Mini::start(
+        messages,
+        MiniOpts {
+            uidl,
+            ..Default::default()
+        },
+    );
+    (m.addr, m.store)
+}
+
+/// What the scripted server offers.
+#[derive(Clone, Default)]
+struct MiniOpts {
+    uidl: bool,
+    /// CAPA lines (without the terminator); `None`: CAPA is an unknown command.
+    capa: Option<Vec<&'static str>>,
+    /// The greeting's text after "+OK " (default "mini ready").
+    greeting: Option<&'static str>,
+    /// Implicit TLS with this configuration.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// The SCRAM-SHA-256 iteration count it asks for.
+    scram_iterations: u32,
+    /// LIST answers this many extra entries beyond the real messages.
+    list_extra: usize,
+    /// UIDL answers a unique-id of this many characters for message 1.
+    uidl_len: Option<usize>,
+}
+
+/// A running scripted server: its address, its messages, and every command line it
+/// received (to prove what a client did not send).
+struct Mini {
+    addr: SocketAddr,
+    store: MiniStore,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Mini {
+    fn commands(&self) -> Vec<String> {
+        self.log.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+    /// Commands that carry credentials (USER, PASS, APOP, AUTH and SASL responses).
+    fn logins(&self) -> Vec<String> {
+        self.commands()
+            .into_iter()
+            .filter(|c| {
+                let u = c.to_ascii_uppercase();
+                !(u.starts_with("CAPA")
+                    || u.starts_with("QUIT")
+                    || u.starts_with("STAT")
+                    || u.starts_with("LIST")
+                    || u.starts_with("UIDL")
+                    || u.starts_with("RETR")
+                    || u.starts_with("DELE")
+                    || u.starts_with("TOP")
+                    || u.starts_with("NOOP")
+                    || u.starts_with("STLS"))
+            })
+            .collect()
+    }
+
+    fn start(messages: Vec<Vec<u8>>, o: MiniOpts) -> Mini {
+        let store = Arc::new(Mutex::new(
+            messages.into_iter().map(Some).collect::<Vec<_>>(),
+        ));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let (st, lg) = (store.clone(), log.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().take(20) {
+                let Ok(conn) = conn else { return };
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+                let (st, lg, o) = (st.clone(), lg.clone(), o.clone());
+                std::thread::spawn(move || match o.tls.clone() {
+                    Some(cfg) => {
+                        let Ok(c) = rustls::ServerConnection::new(cfg) else {
+                            return;
+                        };
+                        mini_session(rustls::StreamOwned::new(c, conn), &st, &lg, &o)
                     }
-                    out.extend_from_slice(l);
-                    out.extend_from_slice(b"\r\n");
+                    None => mini_session(conn, &st, &lg, &o),
+                });
+            }
+        });
+        Mini { addr, store, log }
+    }
+}
+
+fn mini_session<S: std::io::Read + Write>(
+    conn: S,
+    st: &MiniStore,
+    lg: &Mutex<Vec<String>>,
+    o: &MiniOpts,
+) {
+    let mut r = BufReader::new(conn);
+    let greeting = format!("+OK {}\r\n", o.greeting.unwrap_or("mini ready"));
+    let _ = r.get_mut().write_all(greeting.as_bytes());
+    let _ = r.get_mut().flush();
+    let mut dele = HashSet::new();
+    let mut scram_nonce: Option<String> = None;
+    // Stuffed, CRLF-terminated lines (the messages all end with a newline).
+    let wire = |m: &[u8]| -> Vec<u8> {
+        let mut out = Vec::new();
+        for l in m.strip_suffix(b"\n").unwrap_or(m).split(|&b| b == b'\n') {
+            if l.starts_with(b".") {
+                out.push(b'.');
+            }
+            out.extend_from_slice(l);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    };
+    for _ in 0..10_000 {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Ok(mut g) = lg.lock() {
+            g.push(line.trim_end().to_string());
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        let arg = cmd
+            .split(' ')
+            .nth(1)
+            .and_then(|a| a.parse::<usize>().ok())
+            .unwrap_or(0);
+        let msgs = st.lock().map(|g| g.clone()).unwrap_or_default();
+        let reply: Vec<u8> = if let Some(nonce) = scram_nonce.take() {
+            if cmd == "*" {
+                b"-ERR aborted\r\n".to_vec()
+            } else {
+                let _ = nonce;
+                b"-ERR [AUTH] wrong\r\n".to_vec()
+            }
+        } else if cmd.starts_with("AUTH SCRAM-SHA-256 ") {
+            let b64 = line.trim_end().rsplit(' ').next().unwrap_or_default();
+            let first = buzon_pop3_proto::sasl::decode_base64(b64.as_bytes())
+                .map(|s| String::from_utf8_lossy(s.expose()).into_owned())
+                .unwrap_or_default();
+            let cnonce = first
+                .split(',')
+                .find_map(|a| a.strip_prefix("r="))
+                .unwrap_or_default()
+                .to_string();
+            let nonce = format!("{cnonce}srvnonce");
+            let sf = format!("r={nonce},s=QUFBQUFBQUE=,i={}", o.scram_iterations);
+            scram_nonce = Some(nonce);
+            format!(
+                "+ {}\r\n",
+                buzon_pop3_proto::sasl::encode_base64(sf.as_bytes())
+            )
+            .into_bytes()
+        } else if cmd.starts_with("USER") || cmd.starts_with("PASS") || cmd == "NOOP" {
+            b"+OK\r\n".to_vec()
+        } else if cmd.starts_with("APOP") || cmd.starts_with("AUTH") {
+            b"-ERR [AUTH] no\r\n".to_vec()
+        } else if cmd == "CAPA" {
+            match &o.capa {
+                Some(lines) => {
+                    let mut s = b"+OK\r\n".to_vec();
+                    for l in lines {
+                        s.extend(format!("{l}\r\n").into_bytes());
+                    }
+                    s.extend_from_slice(b".\r\n");
+                    s
                 }
-                out
-            };
-            for _ in 0..10_000 {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                let cmd = line.trim_end().to_ascii_uppercase();
-                let arg = cmd
-                    .split(' ')
-                    .nth(1)
-                    .and_then(|a| a.parse::<usize>().ok())
-                    .unwrap_or(0);
-                let msgs = st.lock().map(|g| g.clone()).unwrap_or_default();
-                let reply: Vec<u8> =
-                    if cmd.starts_with("USER") || cmd.starts_with("PASS") || cmd == "NOOP" {
-                        b"+OK\r\n".to_vec()
-                    } else if cmd == "LIST" {
-                        let mut s = b"+OK\r\n".to_vec();
-                        for (i, m) in msgs.iter().enumerate() {
-                            if let Some(m) = m {
-                                s.extend(format!("{} {}\r\n", i + 1, wire(m).len()).into_bytes());
-                            }
-                        }
-                        s.extend_from_slice(b".\r\n");
-                        s
-                    } else if cmd == "UIDL" && uidl {
-                        let mut s = b"+OK\r\n".to_vec();
-                        for (i, m) in msgs.iter().enumerate() {
-                            if m.is_some() {
-                                s.extend(format!("{} mini-{i}\r\n", i + 1).into_bytes());
-                            }
-                        }
-                        s.extend_from_slice(b".\r\n");
-                        s
-                    } else if cmd.starts_with("RETR") {
-                        match msgs.get(arg.wrapping_sub(1)).cloned().flatten() {
-                            Some(m) => [b"+OK\r\n".to_vec(), wire(&m), b".\r\n".to_vec()].concat(),
-                            None => b"-ERR no such message\r\n".to_vec(),
-                        }
-                    } else if cmd.starts_with("DELE") {
-                        dele.insert(arg);
-                        b"+OK\r\n".to_vec()
-                    } else if cmd == "QUIT" {
-                        if let Ok(mut g) = st.lock() {
-                            for d in &dele {
-                                if let Some(slot) = g.get_mut(d.wrapping_sub(1)) {
-                                    *slot = None;
-                                }
-                            }
-                        }
-                        let _ = w.write_all(b"+OK bye\r\n");
-                        break;
-                    } else {
-                        b"-ERR unknown command\r\n".to_vec()
-                    };
-                if w.write_all(&reply).is_err() {
-                    break;
+                None => b"-ERR unknown command\r\n".to_vec(),
+            }
+        } else if cmd == "LIST" {
+            let mut s = b"+OK\r\n".to_vec();
+            for (i, m) in msgs.iter().enumerate() {
+                if let Some(m) = m {
+                    s.extend(format!("{} {}\r\n", i + 1, wire(m).len()).into_bytes());
                 }
             }
+            for i in 0..o.list_extra {
+                s.extend(format!("{} 100\r\n", msgs.len() + i + 1).into_bytes());
+            }
+            s.extend_from_slice(b".\r\n");
+            s
+        } else if cmd == "UIDL" && o.uidl {
+            let mut s = b"+OK\r\n".to_vec();
+            for (i, m) in msgs.iter().enumerate() {
+                if m.is_some() {
+                    match o.uidl_len {
+                        Some(n) if i == 0 => {
+                            s.extend(format!("1 {}\r\n", "u".repeat(n)).into_bytes())
+                        }
+                        _ => s.extend(format!("{} mini-{i}\r\n", i + 1).into_bytes()),
+                    }
+                }
+            }
+            s.extend_from_slice(b".\r\n");
+            s
+        } else if cmd.starts_with("RETR") {
+            match msgs.get(arg.wrapping_sub(1)).cloned().flatten() {
+                Some(m) => [b"+OK\r\n".to_vec(), wire(&m), b".\r\n".to_vec()].concat(),
+                None => b"-ERR no such message\r\n".to_vec(),
+            }
+        } else if cmd.starts_with("DELE") {
+            dele.insert(arg);
+            b"+OK\r\n".to_vec()
+        } else if cmd == "QUIT" {
+            if let Ok(mut g) = st.lock() {
+                for d in &dele {
+                    if let Some(slot) = g.get_mut(d.wrapping_sub(1)) {
+                        *slot = None;
+                    }
+                }
+            }
+            let _ = r.get_mut().write_all(b"+OK bye\r\n");
+            let _ = r.get_mut().flush();
+            break;
+        } else {
+            b"-ERR unknown command\r\n".to_vec()
+        };
+        if r.get_mut().write_all(&reply).is_err() || r.get_mut().flush().is_err() {
+            break;
         }
-    });
-    (addr, store)
+    }
+}
+
+/// A rustls server configuration with a certificate from `ca` for `names`.
+fn tls_config(ca: &TestCa, dir: &Path, names: &[&str]) -> Arc<rustls::ServerConfig> {
+    let cert = ca.issue(dir, names, (-1, 30));
+    server_config_from(&cert.cert_path, &cert.key_path)
+}
+
+fn server_config_from(cert: &Path, key: &Path) -> Arc<rustls::ServerConfig> {
+    use rustls_pki_types::pem::PemObject;
+    let certs: Vec<rustls_pki_types::CertificateDer<'static>> =
+        rustls_pki_types::CertificateDer::pem_file_iter(cert)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(key).unwrap_or_else(|e| panic!("{e}"));
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap_or_else(|e| panic!("{e}")),
+    )
+}
+
+#[tokio::test]
+async fn no_password_derived_login_on_an_unencrypted_connection_without_allow_plaintext() {
+    // The server offers everything: SCRAM, PLAIN, LOGIN, USER, and APOP (timestamp).
+    let m = Mini::start(
+        vec![msg(0)],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["SASL SCRAM-SHA-256 PLAIN LOGIN", "USER", "UIDL"]),
+            greeting: Some("mini ready <1896.697170952@mini.example>"),
+            scram_iterations: 4096,
+            ..Default::default()
+        },
+    );
+    let ca = TestCa::new();
+    let e = env(&ca);
+    for method in [
+        AuthMethod::Auto,
+        AuthMethod::ScramSha256,
+        AuthMethod::Apop,
+        AuthMethod::Plain,
+        AuthMethod::Login,
+        AuthMethod::User,
+    ] {
+        let mut a = account(
+            &e,
+            m.addr,
+            Security::None,
+            "bob",
+            Destination::Maildir(e.dir.join("Maildir")),
+            Retention::Delete,
+        );
+        a.allow_plaintext = false;
+        a.auth = method;
+        let err = fetch(
+            &a,
+            &Secret::new("pw"),
+            &Resolver::system(),
+            &opts(&e),
+            &mut Quiet,
+        )
+        .await
+        .err()
+        .map(|e| e.error);
+        assert!(
+            matches!(
+                err,
+                Some(buzon_client::ClientError::PlaintextNotAllowed { .. })
+            ),
+            "{method:?}: {err:?}"
+        );
+        // `buzon check` refuses the same way.
+        let r = check_of(&a, Some("pw")).await;
+        let login = step(&r, "login");
+        assert!(!login.ok && login.class == Some(ErrorClass::Auth), "{r:#?}");
+    }
+    assert_eq!(
+        m.logins(),
+        Vec::<String>::new(),
+        "no credentials reached the server"
+    );
+}
+
+#[tokio::test]
+async fn scram_with_fewer_than_4096_iterations_is_refused_before_any_proof_is_sent() {
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let m = Mini::start(
+        vec![msg(0)],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["SASL SCRAM-SHA-256", "UIDL"]),
+            tls: Some(tls_config(&ca, &e.dir.join("certs"), &["localhost"])),
+            scram_iterations: 1,
+            ..Default::default()
+        },
+    );
+    let a = account(
+        &e,
+        m.addr,
+        Security::Tls,
+        "bob",
+        Destination::Maildir(e.dir.join("Maildir")),
+        Retention::Delete,
+    );
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("fewer than 4096 iterations") && err.contains("RFC 7677"),
+        "{err}"
+    );
+    // The server logs asynchronously: wait (bounded) for the line after AUTH.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut cmds = m.commands();
+    while std::time::Instant::now() < deadline && !cmds.iter().any(|c| c == "*") {
+        std::thread::sleep(Duration::from_millis(20));
+        cmds = m.commands();
+    }
+    let auth = cmds
+        .iter()
+        .position(|c| c.starts_with("AUTH SCRAM-SHA-256 "))
+        .unwrap_or_else(|| panic!("no AUTH: {cmds:?}"));
+    assert_eq!(
+        cmds.get(auth + 1).map(String::as_str),
+        Some("*"),
+        "the exchange is aborted, no client proof sent: {cmds:?}"
+    );
 }
 
 #[tokio::test]
@@ -701,8 +974,95 @@ async fn server_without_capa_uidl_or_pipelining_works_with_delete_and_refuses_ke
 }
 
 #[tokio::test]
-async fn without_uidl_a_message_stored_before_an_interruption_is_not_stored_twice() {
-    let (addr, _store) = mini_server((0..3).map(msg).collect(), false);
+async fn hostile_listings_are_refused_with_a_clear_error_and_nothing_deleted() {
+    let ca = TestCa::new();
+    let e = env(&ca);
+    for (o, want) in [
+        (
+            MiniOpts {
+                uidl: true,
+                list_extra: 1_000_000,
+                ..Default::default()
+            },
+            "more than 1000000 lines",
+        ),
+        (
+            MiniOpts {
+                uidl: true,
+                uidl_len: Some(600),
+                ..Default::default()
+            },
+            "RFC 1939 allows at most 512",
+        ),
+    ] {
+        let m = Mini::start(vec![msg(0)], o);
+        let a = account(
+            &e,
+            m.addr,
+            Security::None,
+            "bob",
+            Destination::Maildir(e.dir.join("Maildir")),
+            Retention::Delete,
+        );
+        let err = fetch(
+            &a,
+            &Secret::new("pw"),
+            &Resolver::system(),
+            &opts(&e),
+            &mut Quiet,
+        )
+        .await
+        .err()
+        .map(|e| e.error.to_string())
+        .unwrap_or_default();
+        assert!(err.contains(want), "{err}");
+        assert!(
+            !m.commands()
+                .iter()
+                .any(|c| c.starts_with("RETR") || c.starts_with("DELE")),
+            "{:?}",
+            m.commands()
+        );
+    }
+}
+
+#[tokio::test]
+async fn without_uidl_byte_identical_messages_are_different_messages_and_all_stored() {
+    // Two genuinely different deliveries that happen to be byte-identical: without UIDL
+    // nothing says they are the same message, so both are stored (as fetchmail and mpop
+    // do), in one run and across runs.
+    let (addr, store) = mini_server(vec![msg(0), msg(0), msg(1)], false);
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let md = e.dir.join("Maildir");
+    let a = account(
+        &e,
+        addr,
+        Security::None,
+        "bob",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
+    let r = run(&a, "pw", &opts(&e)).await;
+    assert_eq!((r.fetched, r.recovered, r.deleted), (3, 0, 3), "{r:?}");
+    assert_eq!(local_messages(&md), sorted(vec![msg(0), msg(0), msg(1)]));
+    // The same bytes arrive once more, later: a new message again.
+    if let Ok(mut g) = store.lock() {
+        g.push(Some(msg(0)));
+    }
+    let r = run(&a, "pw", &opts(&e)).await;
+    assert_eq!((r.fetched, r.recovered, r.deleted), (1, 0, 1), "{r:?}");
+    assert_eq!(
+        local_messages(&md),
+        sorted(vec![msg(0), msg(0), msg(0), msg(1)])
+    );
+}
+
+#[tokio::test]
+async fn without_uidl_an_interrupted_run_stores_again_and_loses_nothing() {
+    // Cut before QUIT: the server deleted nothing; without UIDL the next run cannot know
+    // which of its messages were stored, so it stores them again (at least once).
+    let (addr, store) = mini_server((0..3).map(msg).collect(), false);
     let ca = TestCa::new();
     let e = env(&ca);
     let md = e.dir.join("Maildir");
@@ -730,6 +1090,7 @@ async fn without_uidl_a_message_stored_before_an_interruption_is_not_stored_twic
     )
     .await
     .is_err());
+    assert!(proxy.has_fired());
     let a = account(
         &e,
         addr,
@@ -739,8 +1100,71 @@ async fn without_uidl_a_message_stored_before_an_interruption_is_not_stored_twic
         Retention::Delete,
     );
     let r = run(&a, "pw", &opts(&e)).await;
-    assert_eq!((r.fetched, r.recovered, r.deleted), (0, 3, 3), "{r:?}");
-    assert_eq!(local_messages(&md), sorted((0..3).map(msg).collect()));
+    assert_eq!((r.fetched, r.recovered, r.deleted), (3, 0, 3), "{r:?}");
+    let mut want: Vec<Vec<u8>> = (0..3).map(msg).collect();
+    want.extend((0..3).map(msg));
+    assert_eq!(local_messages(&md), sorted(want));
+    assert!(store
+        .lock()
+        .map(|g| g.iter().all(Option::is_none))
+        .unwrap_or(false));
+    // The ledger keeps nothing for a server without UIDL.
+    let ledger =
+        std::fs::read_to_string(e.dir.join("ledger").join("bob-test.ledger")).unwrap_or_default();
+    assert!(!ledger.contains(" S "), "{ledger}");
+}
+
+#[test]
+fn an_mbox_locked_by_another_program_is_an_error_after_a_bounded_wait_naming_it() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mbox = tmp.path().join("mail.mbox");
+    std::fs::write(&mbox, b"").unwrap_or_else(|e| panic!("{e}"));
+    // Another program (a mail reader) holds the mbox's fcntl lock.
+    let mut holder = match std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('locked', flush=True)\ntime.sleep(60)\n",
+        ])
+        .arg(&mbox)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("note: python3 not available ({e}); skipping");
+            return;
+        }
+    };
+    let mut line = String::new();
+    if let Some(out) = holder.stdout.take() {
+        let _ = BufReader::new(out).read_line(&mut line);
+    }
+    assert_eq!(line.trim(), "locked");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = mbox.clone();
+    std::thread::spawn(move || {
+        let r = buzon_client::deliver::MboxLock::acquire_within(&path, Duration::from_secs(1))
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        let _ = tx.send(r);
+    });
+    let r = rx.recv_timeout(Duration::from_secs(20));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let err = match r {
+        Ok(Err(e)) => e,
+        Ok(Ok(())) => panic!("the lock was taken although another program holds it"),
+        Err(_) => panic!("still waiting for the fcntl lock after 20 s (no bounded wait)"),
+    };
+    assert!(
+        err.contains(&mbox.display().to_string())
+            && err.contains("locked (fcntl) by process")
+            && err.contains("python3")
+            && err.contains("for more than 1 s"),
+        "{err}"
+    );
+    // The dotlock taken meanwhile is gone again.
+    assert!(!tmp.path().join("mail.mbox.lock").exists());
 }
 
 // ---------------------------------------------------------------- Dovecot
@@ -1229,6 +1653,239 @@ async fn check_explains_certificate_problems_and_missing_stls() {
     );
 }
 
+// ---------------------------------------------------------------- self-signed CA:TRUE
+
+/// A certificate as `openssl req -x509` makes it (CA:TRUE) for `names`, with its key.
+fn openssl_self_signed(dir: &Path, stem: &str, names: &[&str]) -> Option<(PathBuf, PathBuf)> {
+    let cert = dir.join(format!("{stem}.crt"));
+    let key = dir.join(format!("{stem}.key"));
+    let san = names
+        .iter()
+        .map(|n| format!("DNS:{n}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "30", "-subj", "/CN=selfsigned"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-addext", &format!("subjectAltName={san}")])
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            let text = std::process::Command::new("openssl")
+                .args(["x509", "-noout", "-text", "-in"])
+                .arg(&cert)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            assert!(
+                text.contains("CA:TRUE"),
+                "openssl made no CA:TRUE certificate: {text}"
+            );
+            Some((cert, key))
+        }
+        other => {
+            eprintln!("note: skipping, openssl is not usable: {other:?}");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_self_signed_ca_true_certificate_given_as_ca_file_is_accepted_names_still_checked() {
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let Some((cert, key)) = openssl_self_signed(&e.dir, "server", &["localhost"]) else {
+        return;
+    };
+    let m = Mini::start(
+        (0..2).map(msg).collect(),
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["USER", "UIDL"]),
+            tls: Some(server_config_from(&cert, &key)),
+            ..Default::default()
+        },
+    );
+    let md = e.dir.join("Maildir");
+    let mut a = account(
+        &e,
+        m.addr,
+        Security::Tls,
+        "bob",
+        Destination::Maildir(md.clone()),
+        Retention::Delete,
+    );
+    a.server.tls.ca_file = Some(cert.clone());
+    let r = run(&a, "pw", &opts(&e)).await;
+    assert_eq!(r.fetched, 2, "{r:?}");
+    let c = check_of(&a, Some("pw")).await;
+    assert!(step(&c, "TLS").ok, "{c:#?}");
+
+    // The name is still checked: the certificate is for localhost only.
+    a.server.tls.server_name = Some("other.example".into());
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("certificate is for localhost, not other.example"),
+        "{err}"
+    );
+
+    // Another CA:TRUE certificate in ca_file: refused, explained in words.
+    let Some((other, _)) = openssl_self_signed(&e.dir, "other", &["localhost"]) else {
+        return;
+    };
+    a.server.tls.server_name = None;
+    a.server.tls.ca_file = Some(other);
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("presents a certificate authority (CA:TRUE) as its own certificate")
+            && err.contains("fingerprint = \"sha256:"),
+        "{err}"
+    );
+    assert!(!err.contains("Other(") && !err.contains("Error {"), "{err}");
+}
+
+#[tokio::test]
+async fn a_ca_true_certificate_not_given_as_ca_file_is_explained_in_words() {
+    // A CA (in ca_file) signs a server certificate that itself says CA:TRUE: webpki
+    // refuses it (CaUsedAsEndEntity), and since that certificate is not in ca_file, so
+    // does Buzón — in words, with the fix.
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let d = &e.dir;
+    let sh = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    std::fs::write(
+        d.join("ext"),
+        "basicConstraints=critical,CA:TRUE\nsubjectAltName=DNS:localhost\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let made = sh(&[
+        &["req", "-x509"][..],
+        &ec,
+        &[
+            "-days", "30", "-subj", "/CN=ca", "-keyout", "ca.key", "-out", "ca.crt",
+        ],
+    ]
+    .concat())
+        && sh(&[
+            &["req", "-new"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "srv.key",
+                "-out",
+                "srv.csr",
+            ],
+        ]
+        .concat())
+        && sh(&[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "30",
+            "-extfile",
+            "ext",
+            "-out",
+            "srv.crt",
+        ]);
+    if !made {
+        eprintln!("note: skipping, openssl is not usable");
+        return;
+    }
+    let m = Mini::start(
+        vec![msg(0)],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["USER", "UIDL"]),
+            tls: Some(server_config_from(&d.join("srv.crt"), &d.join("srv.key"))),
+            ..Default::default()
+        },
+    );
+    let mut a = account(
+        &e,
+        m.addr,
+        Security::Tls,
+        "bob",
+        Destination::Maildir(d.join("Maildir")),
+        Retention::Delete,
+    );
+    a.server.tls.ca_file = Some(d.join("ca.crt"));
+    let err = fetch(
+        &a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(&e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|e| e.error.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.contains("presents a certificate authority (CA:TRUE) as its own certificate")
+            && err.contains("put exactly that certificate in ca_file"),
+        "{err}"
+    );
+    for debug in ["Other(", "Error {", "Kind(", "Os {"] {
+        assert!(!err.contains(debug), "{err}");
+    }
+    // Given as ca_file itself, the same certificate is accepted.
+    a.server.tls.ca_file = Some(d.join("srv.crt"));
+    assert_eq!(run(&a, "pw", &opts(&e)).await.fetched, 1);
+}
+
 // ---------------------------------------------------------------- setup
 
 const DOMAIN: &str = "example.test";
@@ -1311,6 +1968,8 @@ async fn setup_uses_autoconfig_when_there_are_no_srv_records_and_flags_outside_t
         },
         password: Some(Secret::new("pw")),
         no_guess: true,
+        // The user confirmed this server outside the domain (`--yes pop.provider.test`).
+        approved_hosts: vec!["pop.provider.test".into()],
         ..Default::default()
     };
     let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
@@ -1334,6 +1993,157 @@ async fn setup_uses_autoconfig_when_there_are_no_srv_records_and_flags_outside_t
         reqs,
         ["/mail/config-v1.1.xml?emailaddress=alice@example.test"]
     );
+}
+
+fn autoconfig_xml(host: &str, port: u16, socket: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="x">
+<incomingServer type="pop3"><hostname>{host}</hostname><port>{port}</port><socketType>{socket}</socketType><username>%EMAILLOCALPART%</username></incomingServer>
+</emailProvider></clientConfig>"#
+    )
+}
+
+#[tokio::test]
+async fn setup_never_logs_in_to_a_server_outside_the_domain_without_confirmation() {
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let m = Mini::start(
+        vec![],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["USER", "UIDL"]),
+            tls: Some(tls_config(&ca, &e.dir.join("c"), &["pop.provider.test"])),
+            ..Default::default()
+        },
+    );
+    let dns = TestDns::start(vec![(
+        "pop.provider.test",
+        DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+    )]);
+    let https = TestHttps::start(
+        &ca,
+        &["127.0.0.1"],
+        vec![(
+            "/mail/config-v1.1.xml",
+            autoconfig_xml("pop.provider.test", m.addr.port(), "SSL"),
+        )],
+    );
+    let base = DiscoverOptions {
+        resolver: Resolver::with_name_server(dns.addr),
+        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
+        tls: TlsSettings {
+            ca_file: Some(e.ca_file.clone()),
+            no_system_roots: true,
+            ..Default::default()
+        },
+        password: Some(Secret::new("pw")),
+        no_guess: true,
+        ..Default::default()
+    };
+    let address = format!("alice@{DOMAIN}");
+
+    // Nobody to ask (no terminal, no --yes): probed without login.
+    let d = discover(&address, &base, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = d.chosen().unwrap_or_else(|| panic!("{d:#?}"));
+    assert!(
+        p.outside_domain && p.needs_confirmation && p.user.is_none(),
+        "{d:#?}"
+    );
+    assert!(p.detail.contains("not logged in"), "{}", p.detail);
+    assert!(
+        m.commands().iter().any(|c| c == "CAPA"),
+        "{:?}",
+        m.commands()
+    );
+    assert_eq!(m.logins(), Vec::<String>::new(), "the server saw a login");
+
+    // Asked, and the user says no: still no login.
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let a2 = asked.clone();
+    let mut o = base.clone();
+    o.confirm = Some(buzon_client::discover::Confirm(Arc::new(
+        move |c, domain| {
+            if let Ok(mut g) = a2.lock() {
+                g.push(format!("{} outside {domain}", c.host));
+            }
+            false
+        },
+    )));
+    let d = discover(&address, &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(d.chosen().is_some_and(|p| p.needs_confirmation), "{d:#?}");
+    assert_eq!(
+        asked.lock().map(|g| g.clone()).unwrap_or_default(),
+        ["pop.provider.test outside example.test"]
+    );
+    assert_eq!(m.logins(), Vec::<String>::new(), "the server saw a login");
+
+    // Named with --yes (any case, trailing dot): the login is tried.
+    let mut o = base.clone();
+    o.approved_hosts = vec!["POP.Provider.test.".into()];
+    let d = discover(&address, &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = d.chosen().unwrap_or_else(|| panic!("{d:#?}"));
+    assert!(
+        !p.needs_confirmation && p.user.as_deref() == Some("alice"),
+        "{d:#?}"
+    );
+    assert!(!m.logins().is_empty());
+}
+
+#[tokio::test]
+async fn setup_sends_no_password_derived_login_over_socket_type_plain() {
+    // autoconfig says socketType=plain for a server inside the domain offering SCRAM
+    // and APOP: setup has no allow_plaintext, so nothing password-derived is sent.
+    let ca = TestCa::new();
+    let e = env(&ca);
+    let m = Mini::start(
+        vec![],
+        MiniOpts {
+            uidl: true,
+            capa: Some(vec!["USER", "UIDL", "SASL SCRAM-SHA-256 PLAIN"]),
+            greeting: Some("ready <1.2@pop.example.test>"),
+            scram_iterations: 4096,
+            ..Default::default()
+        },
+    );
+    let dns = TestDns::start(vec![(
+        "pop.example.test",
+        DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+    )]);
+    let https = TestHttps::start(
+        &ca,
+        &["127.0.0.1"],
+        vec![(
+            "/mail/config-v1.1.xml",
+            autoconfig_xml("pop.example.test", m.addr.port(), "plain"),
+        )],
+    );
+    let o = DiscoverOptions {
+        resolver: Resolver::with_name_server(dns.addr),
+        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
+        tls: TlsSettings {
+            ca_file: Some(e.ca_file.clone()),
+            no_system_roots: true,
+            ..Default::default()
+        },
+        password: Some(Secret::new("pw")),
+        no_guess: true,
+        ..Default::default()
+    };
+    let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let p = d.chosen().unwrap_or_else(|| panic!("{d:#?}"));
+    assert!(
+        p.user.is_none() && p.detail.contains("unencrypted"),
+        "{d:#?}"
+    );
+    assert_eq!(m.logins(), Vec::<String>::new(), "the server saw a login");
 }
 
 #[tokio::test]

@@ -105,6 +105,9 @@ pub fn greeting_timestamp(greeting_text: &str) -> Option<&str> {
     ts.contains('@').then_some(ts)
 }
 
+/// RFC 7677 §4: the smallest iteration count a SCRAM-SHA-256 client accepts.
+pub const SCRAM_MIN_ITERATIONS: u32 = 4096;
+
 /// The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677), without channel binding.
 #[derive(Debug)]
 pub struct ScramClient {
@@ -155,8 +158,15 @@ impl ScramClient {
         if !nonce.starts_with(&self.cnonce) || nonce.len() == self.cnonce.len() {
             return Err(SaslError("SCRAM: server nonce does not extend ours"));
         }
-        if !(1..=10_000_000).contains(&iterations) {
-            return Err(SaslError("SCRAM: unreasonable iteration count"));
+        // RFC 7677 §4: at least 4096. Fewer would let whoever sees the exchange guess the
+        // password offline cheaply; more than 10 million is a denial of service.
+        if iterations < SCRAM_MIN_ITERATIONS {
+            return Err(SaslError("SCRAM: the server asks for fewer than 4096 iterations (RFC 7677 requires at least 4096), which would make the password easy to guess from the exchange; refusing — the server's SCRAM setup is weak or someone is tampering with the connection"));
+        }
+        if iterations > 10_000_000 {
+            return Err(SaslError(
+                "SCRAM: the server asks for more than 10 million iterations; refusing",
+            ));
         }
         let mut salted = [0u8; 32];
         pbkdf2::pbkdf2::<Hmac<Sha256>>(self.password.expose(), &salt, iterations, &mut salted)
@@ -273,5 +283,22 @@ mod tests {
         assert!(c.verify_server_final(b"v=AAAA").is_err());
         let mut c2 = ScramClient::new("user", b"pencil", "abc");
         assert!(c2.client_final(b"r=xyz,s=AAAA,i=4096").is_err());
+    }
+
+    #[test]
+    fn scram_iteration_counts_below_4096_are_refused() {
+        // RFC 7677 §4: at least 4096 iterations. A server (or a man in the middle)
+        // asking for fewer makes the proof cheap to attack offline.
+        for i in [1u32, 2, 1000, 4095] {
+            let mut c = ScramClient::new("user", b"pencil", "abc");
+            let e = c
+                .client_final(format!("r=abcdef,s=AAAA,i={i}").as_bytes())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(e.contains("4096") && e.contains("iteration"), "{i}: {e}");
+        }
+        let mut c = ScramClient::new("user", b"pencil", "abc");
+        assert!(c.client_final(b"r=abcdef,s=AAAA,i=4096").is_ok());
     }
 }
