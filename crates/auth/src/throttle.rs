@@ -323,6 +323,24 @@ impl Throttle {
         }
     }
 
+    /// [`Throttle::admit`] for a client whose own address is unknown (a proxy sent
+    /// `LOCAL` or `UNKNOWN`, so `ip` is the proxy's): never exempt, even when the proxy's
+    /// address is in a trusted network.
+    pub fn admit_unexempt(&mut self, now: Instant, ip: IpAddr, user: Option<&str>) -> Admission {
+        let trusted = std::mem::take(&mut self.cfg.trusted);
+        let verdict = self.admit(now, ip, user);
+        self.cfg.trusted = trusted;
+        verdict
+    }
+
+    /// [`Throttle::record_failure`] for a client whose own address is unknown: counted
+    /// against the proxy's address and the user name even when the proxy is trusted.
+    pub fn record_failure_unexempt(&mut self, now: Instant, ip: IpAddr, user: Option<&str>) {
+        let trusted = std::mem::take(&mut self.cfg.trusted);
+        self.record_failure(now, ip, user);
+        self.cfg.trusted = trusted;
+    }
+
     /// A successful login clears the user's counter and the client's.
     pub fn record_success(&mut self, _now: Instant, ip: IpAddr, user: &str) {
         self.counters.remove(&Key::ip(ip));

@@ -735,6 +735,31 @@ fn trusted_networks_are_exempt_and_not_counted() {
 }
 
 #[test]
+fn a_proxys_trusted_address_standing_for_an_unknown_client_is_not_exempt() {
+    let t0 = Instant::now();
+    let cfg = ThrottleConfig {
+        trusted: vec![ok("127.0.0.0/8".parse())],
+        free_failures: 1,
+        ..ThrottleConfig::default()
+    };
+    let mut t = Throttle::new(cfg.clone());
+    let proxy = ip("127.0.0.1");
+    t.record_failure_unexempt(t0, proxy, Some("alice"));
+    t.record_failure_unexempt(t0, proxy, Some("alice"));
+    assert_eq!(t.tracked(), 2, "counted against the proxy and the name");
+    assert_eq!(
+        t.admit_unexempt(t0, proxy, Some("bob")),
+        Admission::After(Duration::from_secs(4))
+    );
+    // The same address as a known client stays exempt, and the policy is unchanged.
+    assert_eq!(
+        t.admit(t0, proxy, Some("alice")),
+        Admission::After(Duration::ZERO)
+    );
+    assert_eq!(t.config(), &cfg);
+}
+
+#[test]
 fn counters_are_forgotten_after_quiet_period() {
     let t0 = Instant::now();
     let cfg = ThrottleConfig::default();

@@ -97,9 +97,14 @@ impl Authenticator {
     /// The throttle's decision on this attempt: check it (after a wait) or refuse it
     /// unchecked; the wait is a reserved slot, so parallel guesses queue one behind the
     /// other instead of sharing one penalty.
-    pub fn admit(&self, ip: IpAddr, user: &str) -> Admission {
+    /// `exemptible` is false when `ip` is a proxy's and the client's own address unknown.
+    pub fn admit(&self, ip: IpAddr, exemptible: bool, user: &str) -> Admission {
         let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        t.admit(Instant::now(), ip, Some(user))
+        if exemptible {
+            t.admit(Instant::now(), ip, Some(user))
+        } else {
+            t.admit_unexempt(Instant::now(), ip, Some(user))
+        }
     }
 
     /// The delay before every failure reply.
@@ -111,12 +116,16 @@ impl Authenticator {
     }
 
     /// Records the outcome; returns the delay to impose before a failure reply.
-    pub fn record(&self, ip: IpAddr, user: &str, ok: bool) -> Duration {
+    pub fn record(&self, ip: IpAddr, exemptible: bool, user: &str, ok: bool) -> Duration {
         let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if ok {
             t.record_success(now, ip, user);
             Duration::ZERO
+        } else if !exemptible {
+            t.record_failure_unexempt(now, ip, Some(user));
+            t.prune(now);
+            t.failure_delay()
         } else {
             t.record_failure(now, ip, Some(user));
             t.prune(now);

@@ -169,6 +169,8 @@ struct Conn {
     shared: Arc<Shared>,
     stream: Stream,
     peer: SocketAddr,
+    /// See [`Client::known`].
+    client_known: bool,
     out: Vec<u8>,
     /// Message file bytes being sent; empty (no memory) while the session is idle.
     file_buf: Vec<u8>,
@@ -185,21 +187,34 @@ struct Conn {
     last_activity: tokio::time::Instant,
 }
 
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Client {
+    /// The client's address, or the proxy's when `known` is false.
+    pub addr: SocketAddr,
+    /// False when a trusted proxy sent PROXY `LOCAL`/`UNKNOWN`: the client's own address is
+    /// unknown, so no network it might be in is trusted (plaintext logins, throttle
+    /// exemption); failures are counted against the proxy's address.
+    pub known: bool,
+}
+
 /// Runs a POP3 session on an accepted connection whose TLS (for POP3S) is already up.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     stream: Stream,
-    peer: SocketAddr,
+    client: Client,
     stls_available: bool,
 ) {
+    let peer = client.addr;
     let tls_active = stream.is_tls();
     let plaintext_without_tls = shared.config.auth.allow_plaintext_without_tls
-        || shared
-            .config
-            .auth
-            .plaintext_networks
-            .iter()
-            .any(|n| n.contains(peer.ip()));
+        || (client.known
+            && shared
+                .config
+                .auth
+                .plaintext_networks
+                .iter()
+                .any(|n| n.contains(peer.ip())));
     let apop_timestamp = shared
         .auth
         .apop_possible()
@@ -219,6 +234,7 @@ pub(crate) async fn serve(
         shared,
         stream,
         peer,
+        client_known: client.known,
         out: Vec::new(),
         file_buf: Vec::new(),
         reader: LineReader::new(limits),
@@ -386,7 +402,7 @@ impl Conn {
     async fn authenticate(&mut self, req: AuthRequest) -> Step {
         let shared = Arc::clone(&self.shared);
         let ip = self.peer.ip();
-        match shared.auth.admit(ip, &req.user) {
+        match shared.auth.admit(ip, self.client_known, &req.user) {
             Admission::After(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
             Admission::After(_) => {}
             Admission::Refused => {
@@ -401,11 +417,11 @@ impl Conn {
         let verdict = shared.auth.verify(req.user.clone(), req.credential).await;
         let user = match verdict {
             Verdict::Valid(user) => {
-                shared.auth.record(ip, &user, true);
+                shared.auth.record(ip, self.client_known, &user, true);
                 user
             }
             Verdict::Invalid => {
-                let wait = shared.auth.record(ip, &req.user, false);
+                let wait = shared.auth.record(ip, self.client_known, &req.user, false);
                 // Debug formatting: a name from the wire never writes control bytes into the log.
                 tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
                 tokio::time::sleep(wait).await;
