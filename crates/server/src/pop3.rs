@@ -224,6 +224,7 @@ pub(crate) async fn serve(
         stls_available: stls_available && !tls_active,
         plaintext_without_tls,
         apop_timestamp,
+        apop_without_tls: shared.config.auth.apop,
     };
     let limits = LineLimits {
         allow_bare_lf: shared.config.pop3.lenient_bare_lf,
