@@ -14,6 +14,7 @@ mod pop3;
 pub mod privileges;
 pub mod proxy;
 mod registry;
+pub mod safe_fs;
 mod stream;
 pub mod tls;
 
