@@ -45,7 +45,7 @@ pub enum TlsError {
         link: PathBuf,
         owner: String,
     },
-    #[error("{path} is a symbolic link or not a regular file, which the self-signed TLS {what} that Buzón generates never is — remove it (`rm {path}`) and start again: a new self-signed certificate is generated")]
+    #[error("{path} is a symbolic link or of the wrong type, not the self-signed TLS {what} Buzón made: it is not followed, as the server's account could have planted it — remove it (`rm {path}`) and start again: a new self-signed certificate is generated")]
     SelfSignedLink { what: &'static str, path: PathBuf },
 }
 
