@@ -500,14 +500,14 @@ fn root_never_writes_through_links_the_account_planted_for_the_self_signed_certi
         b"",
     );
     assert_eq!(
-        std::fs::read(&victim).ok().as_deref(),
-        Some(&b"precious\n"[..]),
+        std::fs::read_to_string(&victim).ok().as_deref(),
+        Some("precious\n"),
         "root wrote through a link the account planted: {}",
         run.stderr
     );
     assert_eq!(
-        std::fs::read(&victim2).ok().as_deref(),
-        Some(&b"precious too\n"[..])
+        std::fs::read_to_string(&victim2).ok().as_deref(),
+        Some("precious too\n")
     );
     assert!(run.status.is_none(), "the server starts: {}", run.stderr);
     for f in ["key.pem", "cert.pem"] {
@@ -657,8 +657,8 @@ fn buzon_user_as_root_refuses_a_users_file_or_lock_file_the_account_replaced_wit
     };
     let run = add("mallory");
     assert_eq!(
-        std::fs::read(&victim).ok().as_deref(),
-        Some(&b"root:{PLAIN}not-yours\n"[..]),
+        std::fs::read_to_string(&victim).ok().as_deref(),
+        Some("root:{PLAIN}not-yours\n"),
         "root edited the file behind the account's link: {}",
         run.stdout
     );
@@ -700,7 +700,7 @@ fn buzon_user_as_root_refuses_a_users_file_or_lock_file_the_account_replaced_wit
         "{}",
         run.stderr
     );
-    assert_eq!(std::fs::read(&users).ok().as_deref(), Some(&b""[..]));
+    assert_eq!(std::fs::read_to_string(&users).ok().as_deref(), Some(""));
     // Without the link, root edits the file and it stays the account's.
     std::fs::remove_file(&lock).unwrap_or_else(|e| panic!("{e}"));
     let run = add("alice");
