@@ -743,7 +743,9 @@ fn proxy_v2_from(src: [u8; 4]) -> Vec<u8> {
 fn proxy_local_and_unknown_headers_are_never_trusted_for_plaintext_or_exempt_from_throttling() {
     // The balancer runs on this host (127.0.0.1): inside the default plaintext networks,
     // and listed as exempt from throttling, as an administrator would for a webmail.
-    let penalty = Duration::from_secs(3);
+    // The two guesses of a burst must reach the throttle less than one penalty apart for
+    // one of them to be refused: 5 s leaves room for a slow TLS handshake on a busy machine.
+    let penalty = Duration::from_secs(5);
     let s = TestServer::builder()
         .user("alice", "pw")
         .user("bob", "pw")
