@@ -323,22 +323,14 @@ impl Throttle {
         }
     }
 
-    /// [`Throttle::admit`] for a client whose own address is unknown (a proxy sent
-    /// `LOCAL` or `UNKNOWN`, so `ip` is the proxy's): never exempt, even when the proxy's
-    /// address is in a trusted network.
-    pub fn admit_unexempt(&mut self, now: Instant, ip: IpAddr, user: Option<&str>) -> Admission {
+    /// Runs `f` with no network exempt, for a client whose own address is unknown (a
+    /// proxy sent `LOCAL` or `UNKNOWN`, so the address at hand is the proxy's): it is
+    /// counted and delayed even when the proxy's address is in a trusted network.
+    pub fn without_exemptions<R>(&mut self, f: impl FnOnce(&mut Throttle) -> R) -> R {
         let trusted = std::mem::take(&mut self.cfg.trusted);
-        let verdict = self.admit(now, ip, user);
+        let r = f(self);
         self.cfg.trusted = trusted;
-        verdict
-    }
-
-    /// [`Throttle::record_failure`] for a client whose own address is unknown: counted
-    /// against the proxy's address and the user name even when the proxy is trusted.
-    pub fn record_failure_unexempt(&mut self, now: Instant, ip: IpAddr, user: Option<&str>) {
-        let trusted = std::mem::take(&mut self.cfg.trusted);
-        self.record_failure(now, ip, user);
-        self.cfg.trusted = trusted;
+        r
     }
 
     /// A successful login clears the user's counter and the client's.

@@ -799,11 +799,13 @@ fn a_proxys_trusted_address_standing_for_an_unknown_client_is_not_exempt() {
     };
     let mut t = Throttle::new(cfg.clone());
     let proxy = ip("127.0.0.1");
-    t.record_failure_unexempt(t0, proxy, Some("alice"));
-    t.record_failure_unexempt(t0, proxy, Some("alice"));
+    t.without_exemptions(|t| {
+        t.record_failure(t0, proxy, Some("alice"));
+        t.record_failure(t0, proxy, Some("alice"));
+    });
     assert_eq!(t.tracked(), 2, "counted against the proxy and the name");
     assert_eq!(
-        t.admit_unexempt(t0, proxy, Some("bob")),
+        t.without_exemptions(|t| t.admit(t0, proxy, Some("bob"))),
         Admission::After(Duration::from_secs(4))
     );
     // The same address as a known client stays exempt, and the policy is unchanged.

@@ -100,10 +100,11 @@ impl Authenticator {
     /// `exemptible` is false when `ip` is a proxy's and the client's own address unknown.
     pub fn admit(&self, ip: IpAddr, exemptible: bool, user: &str) -> Admission {
         let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        let admit = |t: &mut Throttle| t.admit(Instant::now(), ip, Some(user));
         if exemptible {
-            t.admit(Instant::now(), ip, Some(user))
+            admit(&mut t)
         } else {
-            t.admit_unexempt(Instant::now(), ip, Some(user))
+            t.without_exemptions(admit)
         }
     }
 
@@ -117,15 +118,18 @@ impl Authenticator {
 
     /// Records the outcome; returns the delay to impose before a failure reply.
     pub fn record(&self, ip: IpAddr, exemptible: bool, user: &str, ok: bool) -> Duration {
-        let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        if !exemptible {
+            return guard.without_exemptions(|t| Self::record_in(t, ip, user, ok));
+        }
+        Self::record_in(&mut guard, ip, user, ok)
+    }
+
+    fn record_in(t: &mut Throttle, ip: IpAddr, user: &str, ok: bool) -> Duration {
         let now = Instant::now();
         if ok {
             t.record_success(now, ip, user);
             Duration::ZERO
-        } else if !exemptible {
-            t.record_failure_unexempt(now, ip, Some(user));
-            t.prune(now);
-            t.failure_delay()
         } else {
             t.record_failure(now, ip, Some(user));
             t.prune(now);
