@@ -510,9 +510,34 @@ fn root_never_writes_through_links_the_account_planted_for_the_self_signed_certi
         Some("precious too\n")
     );
     assert!(run.status.is_none(), "the server starts: {}", run.stderr);
+    // The generated pair belongs to the account, so it can reload it (SIGHUP) later.
     for f in ["key.pem", "cert.pem"] {
         let m = std::fs::symlink_metadata(tls.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(m.is_file(), "{f} is a file of its own");
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o777),
+            (uid, gid, 0o600),
+            "{f}"
+        );
+    }
+    let m = std::fs::metadata(&tls).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((m.uid(), m.gid()), (uid, gid));
+    // A new tls/ folder that root makes is the account's too.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (config, data) = self_signed_setup(dir.path(), uid, gid);
+    std::fs::remove_dir(data.join("tls")).unwrap_or_else(|e| panic!("{e}"));
+    let run = run_bounded(
+        &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
+        b"",
+    );
+    assert!(run.status.is_none(), "the server starts: {}", run.stderr);
+    for p in ["tls", "tls/key.pem", "tls/cert.pem"] {
+        let m = std::fs::symlink_metadata(data.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o777),
+            (uid, gid, if p == "tls" { 0o700 } else { 0o600 }),
+            "{p}"
+        );
     }
 }
 

@@ -117,15 +117,17 @@ fn read_regular(file: File, path: &Path) -> Result<Vec<u8>, SafeFsError> {
     Ok(data)
 }
 
-/// Writes `data` as `name` in `dir` (mode `mode`): a new temporary file created with
-/// `O_CREAT | O_EXCL | O_NOFOLLOW` under a name nobody can guess, fsynced, then renamed
-/// over `name` (which replaces a link instead of following it), then the folder fsynced.
+/// Writes `data` as `name` in `dir` (mode `mode`, given to `owner` (uid, gid) when set):
+/// a new temporary file created with `O_CREAT | O_EXCL | O_NOFOLLOW` under a name nobody
+/// can guess, fsynced, then renamed over `name` (which replaces a link instead of
+/// following it), then the folder fsynced.
 pub fn write_new_at(
     dir: &OwnedFd,
     dir_path: &Path,
     name: &str,
     data: &[u8],
     mode: u32,
+    owner: Option<(u32, u32)>,
 ) -> Result<(), SafeFsError> {
     let tmp = format!(
         ".{name}.{}.{:016x}.tmp",
@@ -141,8 +143,11 @@ pub fn write_new_at(
     )
     .map_err(|e| SafeFsError::io(&tmp_path, e))?;
     let mut f = File::from(fd);
-    let written = f
-        .write_all(data)
+    let written = owner
+        .map_or(Ok(()), |(uid, gid)| {
+            std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+        })
+        .and_then(|()| f.write_all(data))
         .and_then(|()| f.sync_all())
         .map_err(|e| SafeFsError::io(&tmp_path, e))
         .and_then(|()| {
@@ -288,7 +293,7 @@ mod tests {
         let d = t.path().join("d");
         let dir = create_dir_nofollow(&d).unwrap_or_else(|e| panic!("{e}"));
         symlink(&outside, d.join("key.pem")).unwrap_or_else(|e| panic!("{e}"));
-        write_new_at(&dir, &d, "key.pem", b"new", 0o600).unwrap_or_else(|e| panic!("{e}"));
+        write_new_at(&dir, &d, "key.pem", b"new", 0o600, None).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             std::fs::read(&outside).ok().as_deref(),
             Some(&b"precious"[..])

@@ -5,6 +5,7 @@
 //! it at run time, so SIGHUP reloads renewed certificates without dropping sessions.
 
 use std::fmt::Write as _;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -256,9 +257,11 @@ pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<Pem, TlsError> {
         SafeFsError::ForeignLink { link, .. } => TlsError::SelfSignedLink { what, path: link },
         SafeFsError::Io { path, source } => TlsError::Read { what, path, source },
     };
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| gen_err(e.to_string()))?;
-    }
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| gen_err(e.to_string()))?;
     let fd = safe_fs::create_dir_nofollow(dir).map_err(|e| match e {
         SafeFsError::Link(path) => TlsError::SelfSignedLink {
             what: "folder",
@@ -266,6 +269,19 @@ pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<Pem, TlsError> {
         },
         other => gen_err(other.to_string()),
     })?;
+    // Root making the pair in the data folder of the account it is about to become gives
+    // the folder and the files to that account, so it can reload them (SIGHUP) later.
+    let owner = std::fs::metadata(parent)
+        .ok()
+        .filter(|m| safe_fs::running_as_root() && m.uid() != 0)
+        .map(|m| (m.uid(), m.gid()));
+    if let Some((uid, gid)) = owner {
+        let root_owned = rustix::fs::fstat(&fd).is_ok_and(|st| st.st_uid == 0);
+        if root_owned {
+            std::os::unix::fs::fchown(&fd, Some(uid), Some(gid))
+                .map_err(|e| gen_err(format!("cannot give {} to uid {uid}: {e}", dir.display())))?;
+        }
+    }
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
     if safe_fs::exists_at(&fd, "cert.pem") && safe_fs::exists_at(&fd, "key.pem") {
@@ -289,8 +305,9 @@ pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<Pem, TlsError> {
         rcgen::generate_simple_self_signed(names).map_err(|e| gen_err(e.to_string()))?;
     let key = certified.key_pair.serialize_pem().into_bytes();
     let cert = certified.cert.pem().into_bytes();
-    safe_fs::write_new_at(&fd, dir, "key.pem", &key, 0o600).map_err(|e| gen_err(e.to_string()))?;
-    safe_fs::write_new_at(&fd, dir, "cert.pem", &cert, 0o600)
+    safe_fs::write_new_at(&fd, dir, "key.pem", &key, 0o600, owner)
+        .map_err(|e| gen_err(e.to_string()))?;
+    safe_fs::write_new_at(&fd, dir, "cert.pem", &cert, 0o600, owner)
         .map_err(|e| gen_err(e.to_string()))?;
     tracing::info!(
         certificate = %cert_path.display(),
