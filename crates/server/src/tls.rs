@@ -262,6 +262,7 @@ pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<Pem, TlsError> {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| gen_err(e.to_string()))?;
+    let existed = std::fs::symlink_metadata(dir).is_ok();
     let fd = safe_fs::create_dir_nofollow(dir).map_err(|e| match e {
         SafeFsError::Link(path) => TlsError::SelfSignedLink {
             what: "folder",
@@ -270,14 +271,13 @@ pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<Pem, TlsError> {
         other => gen_err(other.to_string()),
     })?;
     // Root making the pair in the data folder of the account it is about to become gives
-    // the folder and the files to that account, so it can reload them (SIGHUP) later.
+    // the folder it made and the files to that account, so it can reload them (SIGHUP).
     let owner = std::fs::metadata(parent)
         .ok()
         .filter(|m| safe_fs::running_as_root() && m.uid() != 0)
         .map(|m| (m.uid(), m.gid()));
     if let Some((uid, gid)) = owner {
-        let root_owned = rustix::fs::fstat(&fd).is_ok_and(|st| st.st_uid == 0);
-        if root_owned {
+        if !existed {
             std::os::unix::fs::fchown(&fd, Some(uid), Some(gid))
                 .map_err(|e| gen_err(format!("cannot give {} to uid {uid}: {e}", dir.display())))?;
         }
