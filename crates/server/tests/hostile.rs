@@ -836,7 +836,9 @@ fn proxy_local_and_unknown_headers_are_never_trusted_for_plaintext_or_exempt_fro
         known.iter().all(|r| r.starts_with("-ERR [AUTH]")),
         "{known:?}"
     );
-    let cases: [(&str, IpAddr, fn() -> Vec<u8>, &str); 2] = [
+    // (case, balancer address, header, user name)
+    type Case = (&'static str, IpAddr, fn() -> Vec<u8>, &'static str);
+    let cases: [Case; 2] = [
         ("v2 LOCAL", ip(127, 0, 0, 1), proxy_v2_local, "alice"),
         (
             "v1 UNKNOWN",
