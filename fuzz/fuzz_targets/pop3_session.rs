@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
         stls_available: flags & 2 != 0,
         plaintext_without_tls: flags & 4 != 0,
         apop_timestamp: (flags & 8 != 0).then(|| TIMESTAMP.to_string()),
+        apop_without_tls: flags & 32 != 0,
     };
     let limits = LineLimits { allow_bare_lf: flags & 16 != 0, ..LineLimits::COMMAND };
     // A small limit, so that the fuzzer reaches the close on bad commands quickly too.

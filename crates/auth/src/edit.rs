@@ -133,31 +133,136 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
+fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// `O_NOFOLLOW`: opening a symbolic link fails with `ELOOP`.
+fn nofollow() -> i32 {
+    rustix::fs::OFlags::NOFOLLOW.bits() as i32
+}
+
+fn is_eloop(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
+fn users_file_link(path: &Path) -> AuthError {
+    AuthError::Link {
+        path: path.to_path_buf(),
+        fix: "point `auth.users_file` (or --data-dir) at the real file, or run `buzon user` \
+              as the account that owns it (e.g. `runuser -u buzon -- buzon user ...`)"
+            .into(),
+    }
+}
+
+/// Refuses a users file that is a symbolic link when running as root: its folder
+/// usually belongs to the server's account, which could point the link at any file for
+/// root to read or rewrite. Other users edit (and read) what the link points to.
+pub fn check_users_file_as_root(path: &Path) -> Result<(), AuthError> {
+    if !running_as_root() {
+        return Ok(());
+    }
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(users_file_link(path)),
+        _ => Ok(()),
+    }
+}
+
+/// Opens (creating it if needed, mode 0600) the lock file, never through a symbolic
+/// link: root would otherwise create or open whatever file a link names. A lock file
+/// that root creates is given to the folder's owner, so that account can still edit.
+fn open_lock(lock_path: &Path) -> Result<File, AuthError> {
+    let link = || AuthError::Link {
+        path: lock_path.to_path_buf(),
+        fix: format!(
+            "remove it (`rm {}`); a new lock file is created",
+            lock_path.display()
+        ),
+    };
+    let fail = |e: io::Error| {
+        if is_eloop(&e) {
+            link()
+        } else {
+            AuthError::io("open lock file", lock_path, e)
+        }
+    };
+    // Bounded: the file either exists or is created; a second miss is a real error.
+    for _ in 0..2 {
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nofollow())
+            .open(lock_path)
+        {
+            Ok(f) => return Ok(f),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(fail(e)),
+        }
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .custom_flags(nofollow())
+            .mode(0o600)
+            .open(lock_path)
+        {
+            Ok(f) => {
+                if running_as_root() {
+                    give_to_folder_owner(&f, lock_path);
+                }
+                return Ok(f);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(fail(e)),
+        }
+    }
+    Err(link())
+}
+
+fn give_to_folder_owner(f: &File, path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(m) = fs::metadata(dir) {
+        if m.uid() != 0 {
+            if let Err(e) = std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid())) {
+                tracing::warn!(file = %path.display(), "cannot give the lock file to the folder's owner ({e}); fix with chown");
+            }
+        }
+    }
+}
+
 /// Runs one locked read-modify-write cycle.
 fn edit(
     path: &Path,
     change: impl FnOnce(&[u8], &Parsed) -> Result<Vec<u8>, AuthError>,
 ) -> Result<(), AuthError> {
+    let root = running_as_root();
     // Edit the real file, not a symlink to it: renaming over a symlink would
-    // replace the link with a regular file.
-    let path = match fs::canonicalize(path) {
-        Ok(p) => p,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
-        Err(e) => return Err(AuthError::io("resolve", path, e)),
+    // replace the link with a regular file. As root, a link is refused instead
+    // (see `check_users_file_as_root`).
+    let path = if root {
+        check_users_file_as_root(path)?;
+        path.to_path_buf()
+    } else {
+        match fs::canonicalize(path) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => path.to_path_buf(),
+            Err(e) => return Err(AuthError::io("resolve", path, e)),
+        }
     };
     let lock_path = with_suffix(&path, ".lock");
-    let lock = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(|e| AuthError::io("open lock file", &lock_path, e))?;
+    let lock = open_lock(&lock_path)?;
     lock.lock()
         .map_err(|e| AuthError::io("lock", &lock_path, e))?;
 
-    let (data, meta) = match File::open(&path) {
+    // O_NOFOLLOW: a link swapped in since the check above is refused, not followed.
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(if root { nofollow() } else { 0 })
+        .open(&path);
+    let (data, meta) = match opened {
         Ok(mut f) => {
             let meta = f.metadata().map_err(|e| AuthError::io("stat", &path, e))?;
             let mut data = Vec::new();
@@ -166,6 +271,7 @@ fn edit(
             (data, Some(meta))
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => (Vec::new(), None),
+        Err(e) if root && is_eloop(&e) => return Err(users_file_link(&path)),
         Err(e) => return Err(AuthError::io("open", &path, e)),
     };
     let parsed = userdb::parse(&path, &data)?;

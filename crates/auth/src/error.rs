@@ -42,6 +42,22 @@ pub enum AuthError {
         source: io::Error,
     },
 
+    /// A file that must not be a symbolic link is one (the lock file; the users file
+    /// when running as root): whoever can change its folder could make this program
+    /// rewrite, create or read another file through it.
+    #[error(
+        "{} is a symbolic link, which is not followed: whoever can change its folder could \
+         point it at another file (/etc/shadow, say) for this program to open or rewrite — \
+         {fix}",
+        path.display()
+    )]
+    Link {
+        /// The link.
+        path: PathBuf,
+        /// What to do instead.
+        fix: String,
+    },
+
     /// `add_user` was asked to add a name that is already present.
     #[error("user {0:?} already exists — use `buzon user passwd` to change the password")]
     UserExists(String),

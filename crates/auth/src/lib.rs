@@ -24,7 +24,7 @@ mod username;
 /// Passwords travel in the protocol crate's [`Secret`], so one type guards them everywhere.
 pub use buzon_pop3_proto::Secret;
 pub use cache::{AuthCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
-pub use edit::{add_user, remove_user, set_password};
+pub use edit::{add_user, check_users_file_as_root, remove_user, set_password};
 pub use error::AuthError;
 pub use scheme::{
     dummy_verify, hash_password, needs_rehash, plaintext_password, verify_password, HashParams,

@@ -323,6 +323,16 @@ impl Throttle {
         }
     }
 
+    /// Runs `f` with no network exempt, for a client whose own address is unknown (a
+    /// proxy sent `LOCAL` or `UNKNOWN`, so the address at hand is the proxy's): it is
+    /// counted and delayed even when the proxy's address is in a trusted network.
+    pub fn without_exemptions<R>(&mut self, f: impl FnOnce(&mut Throttle) -> R) -> R {
+        let trusted = std::mem::take(&mut self.cfg.trusted);
+        let r = f(self);
+        self.cfg.trusted = trusted;
+        r
+    }
+
     /// A successful login clears the user's counter and the client's.
     pub fn record_success(&mut self, _now: Instant, ip: IpAddr, user: &str) {
         self.counters.remove(&Key::ip(ip));

@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -522,16 +522,71 @@ fn new_file_is_private_and_modes_are_kept_without_world_access() {
     assert_eq!(mode(&path), 0o640, "world access is dropped");
 }
 
+fn running_as_root() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|r| r.split_whitespace().nth(1).map(|e| e == "0"))
+        .unwrap_or(false)
+}
+
 #[test]
-fn edits_through_a_symlink_keep_the_link() {
+fn edits_through_a_symlink_keep_the_link_but_root_refuses_it() {
     let dir = ok(tempfile::tempdir());
     let real = dir.path().join("real-users");
     let link = dir.path().join("users");
     write(&real, b"alice:{PLAIN}x\n");
     ok(std::os::unix::fs::symlink(&real, &link));
+    if running_as_root() {
+        // Whoever owns the folder could have pointed the link at any file.
+        let e = add_user(&link, "bob", "{PLAIN}y")
+            .err()
+            .map(|e| e.to_string());
+        let e = e.unwrap_or_else(|| panic!("root edited through a link"));
+        assert!(
+            e.contains(&link.display().to_string())
+                && e.contains("symbolic link")
+                && e.contains("auth.users_file"),
+            "{e}"
+        );
+        assert!(check_users_file_as_root(&link).is_err());
+        assert_eq!(read(&real), b"alice:{PLAIN}x\n");
+        assert!(!dir.path().join("real-users.lock").exists());
+        return;
+    }
+    ok(check_users_file_as_root(&link));
     ok(add_user(&link, "bob", "{PLAIN}y"));
     assert!(ok(fs::symlink_metadata(&link)).file_type().is_symlink());
     assert_eq!(read(&real), b"alice:{PLAIN}x\nbob:{PLAIN}y\n");
+}
+
+#[test]
+fn the_lock_file_is_never_opened_or_created_through_a_link() {
+    let dir = ok(tempfile::tempdir());
+    let path = dir.path().join("users");
+    write(&path, b"alice:{PLAIN}x\n");
+    let lock = dir.path().join("users.lock");
+    let elsewhere = dir.path().join("elsewhere");
+    ok(std::os::unix::fs::symlink(&elsewhere, &lock));
+    let e = add_user(&path, "bob", "{PLAIN}y")
+        .err()
+        .map(|e| e.to_string());
+    let e = e.unwrap_or_else(|| panic!("locked through a link"));
+    assert!(
+        e.contains(&lock.display().to_string()) && e.contains("rm "),
+        "{e}"
+    );
+    assert!(!elsewhere.exists(), "a file was created through the link");
+    assert_eq!(read(&path), b"alice:{PLAIN}x\n");
+    ok(fs::remove_file(&lock));
+    ok(add_user(&path, "bob", "{PLAIN}y"));
+    let m = ok(fs::symlink_metadata(&lock));
+    assert!(m.is_file());
+    assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    // An existing lock file is reused, not replaced.
+    ok(remove_user(&path, "bob"));
+    assert_eq!(ok(fs::symlink_metadata(&lock)).ino(), m.ino());
 }
 
 #[test]
@@ -732,6 +787,33 @@ fn trusted_networks_are_exempt_and_not_counted() {
         t.delay_before(t0, ip("127.0.0.1"), Some("alice")),
         Duration::ZERO
     );
+}
+
+#[test]
+fn a_proxys_trusted_address_standing_for_an_unknown_client_is_not_exempt() {
+    let t0 = Instant::now();
+    let cfg = ThrottleConfig {
+        trusted: vec![ok("127.0.0.0/8".parse())],
+        free_failures: 1,
+        ..ThrottleConfig::default()
+    };
+    let mut t = Throttle::new(cfg.clone());
+    let proxy = ip("127.0.0.1");
+    t.without_exemptions(|t| {
+        t.record_failure(t0, proxy, Some("alice"));
+        t.record_failure(t0, proxy, Some("alice"));
+    });
+    assert_eq!(t.tracked(), 2, "counted against the proxy and the name");
+    assert_eq!(
+        t.without_exemptions(|t| t.admit(t0, proxy, Some("bob"))),
+        Admission::After(Duration::from_secs(4))
+    );
+    // The same address as a known client stays exempt, and the policy is unchanged.
+    assert_eq!(
+        t.admit(t0, proxy, Some("alice")),
+        Admission::After(Duration::ZERO)
+    );
+    assert_eq!(t.config(), &cfg);
 }
 
 #[test]

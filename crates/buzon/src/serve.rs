@@ -39,6 +39,11 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         .map_err(Failure::runtime)?;
     let switching = account.as_ref().filter(|_| privileges::is_root());
     privileges::create_data_dir(&config.data_dir, switching).map_err(Failure::runtime)?;
+    if privileges::is_root() && switching.is_none() {
+        // Root writes in the data folder for as long as it runs (the first start's users
+        // file and demo mailbox included): nobody else may own it.
+        privileges::check_data_dir_owner_for_root(&config.data_dir).map_err(Failure::runtime)?;
+    }
     if zero_config {
         first_run(&config)?;
     }

@@ -67,6 +67,7 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
             );
         }
         Action::List => {
+            buzon_auth::check_users_file_as_root(file).map_err(Failure::runtime)?;
             let db = buzon_auth::UserDb::load(file).map_err(Failure::runtime)?;
             for u in db.users() {
                 let scheme = u

@@ -370,3 +370,400 @@ fn server_account_without_root_is_refused_unless_it_is_already_that_account() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("not root"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Links planted by the server's account in its own folders must not steer root.
+
+/// What a `buzon` run did within `limit`: its exit status (None: still running, so it
+/// was killed), and its stdout and stderr.
+struct Run {
+    status: Option<std::process::ExitStatus>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `buzon ARGS` with `stdin`, waiting (bounded) for it to exit or, for `serve`, to
+/// print its certificate's fingerprint (it is serving: then it is killed).
+fn run_bounded(args: &[&std::ffi::OsStr], stdin: &[u8]) -> Run {
+    use std::io::{Read, Write};
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(stdin);
+    }
+    let reader = |mut r: Box<dyn Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        rx
+    };
+    let out_rx = reader(Box::new(
+        child.stdout.take().unwrap_or_else(|| panic!("stdout")),
+    ));
+    let err_rx = reader(Box::new(
+        child.stderr.take().unwrap_or_else(|| panic!("stderr")),
+    ));
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        while let Ok(b) = out_rx.try_recv() {
+            stdout.extend(b);
+        }
+        while let Ok(b) = err_rx.try_recv() {
+            stderr.extend(b);
+        }
+        if let Ok(Some(s)) = child.try_wait() {
+            break Some(s);
+        }
+        if String::from_utf8_lossy(&stdout).contains("TLS certificate SHA-256")
+            || std::time::Instant::now() > deadline
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // What the pipes still hold (bounded: the child is gone, so they end).
+    for b in out_rx.iter() {
+        stdout.extend(b);
+    }
+    for b in err_rx.iter() {
+        stderr.extend(b);
+    }
+    Run {
+        status,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// A config for a self-signed certificate in `<dir>/data/tls`, switching to the test
+/// account; the data folder belongs to the account, as the administrator left it.
+fn self_signed_setup(dir: &Path, uid: u32, gid: u32) -> (PathBuf, PathBuf) {
+    chmod(dir, 0o711);
+    let data = dir.join("data");
+    std::fs::create_dir_all(data.join("tls")).unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.join("buzon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {data:?}\nhostname = \"test.buzon.invalid\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"pop3\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"pop3s\"\n\n[auth]\nargon2_memory_kib = 256\nargon2_iterations = 1\n\n[server]\nuser = \"{ACCOUNT}\"\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    chmod(&data, 0o700);
+    chown_r(&data, uid, gid);
+    (config, data)
+}
+
+/// A file only root may read or write, outside every folder the account controls.
+fn root_only(path: &Path, content: &[u8]) {
+    std::fs::write(path, content).unwrap_or_else(|e| panic!("{e}"));
+    chmod(path, 0o600);
+}
+
+fn symlink_as(target: &Path, link: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::symlink(target, link).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::lchown(link, Some(uid), Some(gid)).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn root_never_writes_through_links_the_account_planted_for_the_self_signed_certificate() {
+    let Some((uid, gid)) = account() else { return };
+    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let victim = outside.path().join("victim");
+    let victim2 = outside.path().join("victim2");
+    root_only(&victim, b"precious\n");
+    root_only(&victim2, b"precious too\n");
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (config, data) = self_signed_setup(dir.path(), uid, gid);
+    // The names the temporary files of the generated pair had, and a new file root
+    // would create for the account.
+    let tls = data.join("tls");
+    symlink_as(&victim, &tls.join("key.tmp"), uid, gid);
+    symlink_as(&victim2, &tls.join("cert.tmp"), uid, gid);
+    let run = run_bounded(
+        &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
+        b"",
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).ok().as_deref(),
+        Some("precious\n"),
+        "root wrote through a link the account planted: {}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim2).ok().as_deref(),
+        Some("precious too\n")
+    );
+    assert!(run.status.is_none(), "the server starts: {}", run.stderr);
+    // The generated pair belongs to the account, so it can reload it (SIGHUP) later.
+    for f in ["key.pem", "cert.pem"] {
+        let m = std::fs::symlink_metadata(tls.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(m.is_file(), "{f} is a file of its own");
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o777),
+            (uid, gid, 0o600),
+            "{f}"
+        );
+    }
+    let m = std::fs::metadata(&tls).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((m.uid(), m.gid()), (uid, gid));
+    // A new tls/ folder that root makes is the account's too.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (config, data) = self_signed_setup(dir.path(), uid, gid);
+    std::fs::remove_dir(data.join("tls")).unwrap_or_else(|e| panic!("{e}"));
+    let run = run_bounded(
+        &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
+        b"",
+    );
+    assert!(run.status.is_none(), "the server starts: {}", run.stderr);
+    for p in ["tls", "tls/key.pem", "tls/cert.pem"] {
+        let m = std::fs::symlink_metadata(data.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!(
+            (m.uid(), m.gid(), m.mode() & 0o777),
+            (uid, gid, if p == "tls" { 0o700 } else { 0o600 }),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn root_refuses_tls_files_and_folders_the_account_replaced_with_links() {
+    let Some((uid, gid)) = account() else { return };
+    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A certificate whose key only root may read.
+    let ca = TestCa::new();
+    let secret = ca.issue(&outside.path().join("secret"), &["localhost"], (-1, 30));
+    chmod(&secret.key_path, 0o600);
+    let empty = outside.path().join("empty");
+    std::fs::create_dir(&empty).unwrap_or_else(|e| panic!("{e}"));
+
+    // The generated pair replaced with links to root's files.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (config, data) = self_signed_setup(dir.path(), uid, gid);
+    let tls = data.join("tls");
+    symlink_as(&secret.key_path, &tls.join("key.pem"), uid, gid);
+    symlink_as(&secret.cert_path, &tls.join("cert.pem"), uid, gid);
+    let run = run_bounded(
+        &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
+        b"",
+    );
+    assert_eq!(
+        run.status.and_then(|s| s.code()),
+        Some(1),
+        "the server loaded the root-only key through the account's link: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&tls.join("cert.pem").display().to_string())
+            || run
+                .stderr
+                .contains(&tls.join("key.pem").display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("symbolic link") && run.stderr.contains("remove"),
+        "{}",
+        run.stderr
+    );
+
+    // The tls folder itself replaced with a link to a folder of root's.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (config, data) = self_signed_setup(dir.path(), uid, gid);
+    let tls = data.join("tls");
+    std::fs::remove_dir(&tls).unwrap_or_else(|e| panic!("{e}"));
+    symlink_as(&empty, &tls, uid, gid);
+    let run = run_bounded(
+        &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
+        b"",
+    );
+    assert_eq!(
+        std::fs::read_dir(&empty).map(|d| d.count()).ok(),
+        Some(0),
+        "root created files through the account's link: {}",
+        run.stderr
+    );
+    assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&tls.display().to_string()) && run.stderr.contains("symbolic link"),
+        "{}",
+        run.stderr
+    );
+
+    // Configured files: a link in a folder the account can change is refused too, while
+    // links kept by root in root's own folders (as certbot's live/ folder) are followed.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (config, data) = self_signed_setup(dir.path(), uid, gid);
+    let live = outside.path().join("live");
+    std::fs::create_dir(&live).unwrap_or_else(|e| panic!("{e}"));
+    chmod(&live, 0o755);
+    std::os::unix::fs::symlink(&secret.cert_path, live.join("fullchain.pem"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&secret.key_path, live.join("privkey.pem"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    symlink_as(&secret.key_path, &data.join("tls/planted.pem"), uid, gid);
+    let text = std::fs::read_to_string(&config).unwrap_or_default();
+    let with_tls = |cert: &Path, key: &Path| {
+        std::fs::write(
+            &config,
+            format!("{text}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    };
+    with_tls(&live.join("fullchain.pem"), &data.join("tls/planted.pem"));
+    let run = run_bounded(
+        &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
+        b"",
+    );
+    assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&data.join("tls/planted.pem").display().to_string())
+            && run.stderr.contains("symbolic link"),
+        "{}",
+        run.stderr
+    );
+    with_tls(&live.join("fullchain.pem"), &live.join("privkey.pem"));
+    let run = run_bounded(
+        &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
+        b"",
+    );
+    assert!(
+        run.status.is_none() && run.stdout.contains("TLS certificate SHA-256"),
+        "root's own links are followed: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn buzon_user_as_root_refuses_a_users_file_or_lock_file_the_account_replaced_with_a_link() {
+    let Some((uid, gid)) = account() else { return };
+    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let victim = outside.path().join("shadow");
+    root_only(&victim, b"root:{PLAIN}not-yours\n");
+    let created = outside.path().join("created-by-root");
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    chmod(dir.path(), 0o711);
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap_or_else(|e| panic!("{e}"));
+    chmod(&data, 0o700);
+    chown_r(&data, uid, gid);
+    let users = data.join("users");
+    symlink_as(&victim, &users, uid, gid);
+    let add = |name: &str| {
+        run_bounded(
+            &[
+                "user".as_ref(),
+                "add".as_ref(),
+                name.as_ref(),
+                "--data-dir".as_ref(),
+                data.as_os_str(),
+            ],
+            b"pw\n",
+        )
+    };
+    let run = add("mallory");
+    assert_eq!(
+        std::fs::read_to_string(&victim).ok().as_deref(),
+        Some("root:{PLAIN}not-yours\n"),
+        "root edited the file behind the account's link: {}",
+        run.stdout
+    );
+    assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&users.display().to_string())
+            && run.stderr.contains("symbolic link")
+            && run.stderr.contains("auth.users_file"),
+        "{}",
+        run.stderr
+    );
+    let run = run_bounded(
+        &[
+            "user".as_ref(),
+            "list".as_ref(),
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+        ],
+        b"",
+    );
+    assert!(!run.stdout.contains("root"), "{}", run.stdout);
+    assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{}", run.stdout);
+
+    // A real users file, but its lock file a link to where root would create a file.
+    std::fs::remove_file(&users).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&users, b"").unwrap_or_else(|e| panic!("{e}"));
+    chown_r(&users, uid, gid);
+    let lock = data.join("users.lock");
+    symlink_as(&created, &lock, uid, gid);
+    let run = add("mallory");
+    assert!(
+        !created.exists(),
+        "root created a file through the account's link: {}",
+        run.stdout
+    );
+    assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&lock.display().to_string()) && run.stderr.contains("symbolic link"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read_to_string(&users).ok().as_deref(), Some(""));
+    // Without the link, root edits the file and it stays the account's.
+    std::fs::remove_file(&lock).unwrap_or_else(|e| panic!("{e}"));
+    let run = add("alice");
+    assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stderr);
+    let m = std::fs::metadata(&users).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((m.uid(), m.gid()), (uid, gid));
+}
+
+#[test]
+fn a_server_keeping_roots_rights_refuses_a_data_folder_another_account_owns() {
+    let Some((uid, gid)) = account() else { return };
+    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    chmod(dir.path(), 0o711);
+    let data = dir.path().join("buzon-data");
+    std::fs::create_dir(&data).unwrap_or_else(|e| panic!("{e}"));
+    chmod(&data, 0o700);
+    // The first start writes the users file and the demo mailbox: the account points
+    // the mailbox elsewhere.
+    std::fs::create_dir(data.join("mail")).unwrap_or_else(|e| panic!("{e}"));
+    symlink_as(outside.path(), &data.join("mail/demo"), uid, gid);
+    chown_r(&data, uid, gid);
+    let run = run_bounded(
+        &["serve".as_ref(), "--data-dir".as_ref(), data.as_os_str()],
+        b"",
+    );
+    assert_eq!(
+        std::fs::read_dir(outside.path()).map(|d| d.count()).ok(),
+        Some(0),
+        "root wrote the welcome message through the account's link: {}",
+        run.stdout
+    );
+    assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&data.display().to_string())
+            && run.stderr.contains(ACCOUNT)
+            && run.stderr.contains("chown -R root:"),
+        "{}",
+        run.stderr
+    );
+}

@@ -55,7 +55,14 @@ pub struct ConnectionInfo {
     /// (trusted network such as loopback, or an explicit admin override).
     pub plaintext_without_tls: bool,
     /// The unique `<...@host>` timestamp for APOP, when APOP is possible for some user.
+    /// It is offered only where APOP can be accepted (see [`ConnectionInfo::apop_without_tls`]).
     pub apop_timestamp: Option<String>,
+    /// APOP is accepted on unencrypted connections from anywhere (`auth.apop = true`).
+    /// Otherwise APOP is treated like a plaintext login: a listener who sees the greeting's
+    /// timestamp and the digest can guess the password offline, so the digest is accepted
+    /// only over TLS or where plaintext logins are allowed, and the timestamp is in the
+    /// greeting only when that is, or becomes after STLS, the case.
+    pub apop_without_tls: bool,
 }
 
 /// One message as the session sees it: exact wire size and unique-id.
@@ -189,6 +196,10 @@ pub struct ServerSession {
     utf8: bool,
 }
 
+/// Why APOP is refused on an unencrypted connection.
+const APOP_NEEDS_TLS: &str =
+    "APOP is accepted only over TLS (port 995 or after STLS): a digest sent in the clear can be cracked offline.";
+
 /// Dovecot's wording, which users search for.
 const PLAINTEXT_DISALLOWED: &str =
     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections; use TLS (port 995) or STLS.";
@@ -208,7 +219,7 @@ impl ServerSession {
 
     /// Appends the greeting (RFC 1939 §4), with the APOP timestamp when APOP is offered.
     pub fn greeting(&self, out: &mut Vec<u8>) {
-        let text = match &self.conn.apop_timestamp {
+        let text = match self.apop_offered() {
             Some(ts) => format!("{} {ts}", self.config.greeting),
             None => self.config.greeting.clone(),
         };
@@ -266,6 +277,21 @@ impl ServerSession {
 
     fn plaintext_ok(&self) -> bool {
         self.conn.tls_active || self.conn.plaintext_without_tls
+    }
+
+    /// The APOP timestamp, when APOP can be accepted on this connection as it stands or
+    /// after STLS. The greeting goes out before STLS, so on a port with STLS it shows the
+    /// timestamp to a passive listener too; that is harmless, as the digest that goes
+    /// with it is accepted only inside TLS ([`Self::apop_accepted`]).
+    fn apop_offered(&self) -> Option<&String> {
+        self.conn.apop_timestamp.as_ref().filter(|_| {
+            self.conn.apop_without_tls || self.plaintext_ok() || self.conn.stls_available
+        })
+    }
+
+    /// An APOP digest may be checked here now.
+    fn apop_accepted(&self) -> bool {
+        self.conn.apop_without_tls || self.plaintext_ok()
     }
 
     /// Writes the CAPA list (RFC 2449 §5) truthful for this connection and state.
@@ -437,7 +463,11 @@ impl ServerSession {
                     Some(u) => self.begin_auth(u, Credential::Password(secret), "USER"),
                 }
             }
-            Command::Apop { user, digest } => match &self.conn.apop_timestamp {
+            Command::Apop { user, digest } => match self.apop_offered() {
+                Some(_) if !self.apop_accepted() => {
+                    Response::err_code(RespCode::Auth, APOP_NEEDS_TLS).encode(out);
+                    Step::Continue
+                }
                 Some(ts) => {
                     let credential = Credential::Apop {
                         timestamp: ts.clone(),

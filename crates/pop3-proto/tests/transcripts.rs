@@ -18,7 +18,8 @@
 //! | `@unavailable NAME N` | message N of NAME cannot be opened when RETR/TOP asks for it |
 //! | `@update-fails [on\|off]` | UPDATE cannot remove anything: `update_done(Err(..))` |
 //! | `@tls`, `@stls`, `@plaintext` `on\|off` | `ConnectionInfo` of the next connection |
-//! | `@apop TIMESTAMP\|off` | the APOP timestamp of the next connection |
+//! | `@apop TIMESTAMP\|off` | the APOP timestamp of the next connection (offered where APOP can be accepted) |
+//! | `@apop-without-tls on\|off` | `auth.apop`: APOP accepted on unencrypted connections too |
 //! | `@config KEY VALUE` | `SessionConfig`: greeting, implementation, expire, login_delay, max_bad_commands, max_auth_failures (`none` clears an option) |
 //! | `@send BYTES` | the client sends escaped bytes as they are, no CRLF added |
 //! | `@expect-deleted 1,2\|none` | the message numbers the last UPDATE of this connection removed |
@@ -373,6 +374,7 @@ impl Runner {
                 stls_available: false,
                 plaintext_without_tls: true,
                 apop_timestamp: None,
+                apop_without_tls: false,
             },
             world: World::default(),
             conn: None,
@@ -495,6 +497,14 @@ impl Runner {
             "apop" => {
                 self.settings_may_change()?;
                 self.info.apop_timestamp = (value != "off").then(|| value.to_string());
+            }
+            "apop-without-tls" => {
+                self.settings_may_change()?;
+                self.info.apop_without_tls = match value {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err("@apop-without-tls on|off".into()),
+                };
             }
             "config" => {
                 self.settings_may_change()?;

@@ -96,6 +96,7 @@ pub struct AuthFile {
     pub users_file: Option<PathBuf>,
     pub allow_plaintext_without_tls: Option<bool>,
     pub plaintext_networks: Option<Vec<String>>,
+    pub apop: Option<bool>,
     pub failure_delay: Option<String>,
     pub penalty_base: Option<String>,
     pub penalty_max: Option<String>,
@@ -294,6 +295,10 @@ pub struct AuthPolicy {
     pub allow_plaintext_without_tls: bool,
     /// Networks where plaintext logins without TLS are fine (loopback by default).
     pub plaintext_networks: Vec<IpNet>,
+    /// APOP also on unencrypted connections from other networks (weak: a listener can
+    /// crack the password offline from the greeting and the digest; off by default, so
+    /// APOP is accepted only where a plaintext login would be).
+    pub apop: bool,
     pub throttle: buzon_auth::ThrottleConfig,
     pub max_auth_failures: u32,
     pub hash: HashParams,
@@ -656,6 +661,7 @@ impl FileConfig {
                 &a.plaintext_networks,
                 &["127.0.0.0/8", "::1/128"],
             )?,
+            apop: a.apop.unwrap_or(false),
             throttle,
             max_auth_failures: a.max_auth_failures.unwrap_or(3).max(1),
             hash,
@@ -1233,6 +1239,7 @@ min_version = "1.3"
 [auth]
 allow_plaintext_without_tls = true
 plaintext_networks = ["10.0.0.0/8"]
+apop = true
 failure_delay = "500ms"
 [limits]
 idle_timeout = "30m"
@@ -1251,6 +1258,7 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.listeners[1].address.port(), 110);
         assert!(c.tls13_only);
         assert_eq!(c.auth.throttle.failure_delay, Duration::from_millis(500));
+        assert!(c.auth.apop);
         assert_eq!(c.mail_dir, Path::new("/var/lib/buzon/mail"));
         assert_eq!(c.pop3.login_delay, Some(60));
         assert_eq!(c.proxy_trusted.len(), 1);
@@ -1268,6 +1276,7 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.auth.throttle, d.auth.throttle);
         assert_eq!(c.auth.hash, d.auth.hash);
         assert_eq!(c.auth.plaintext_networks, d.auth.plaintext_networks);
+        assert!(!c.auth.apop && !d.auth.apop);
         assert_eq!(c.limits.idle_timeout, d.limits.idle_timeout);
         assert_eq!(c.limits.lock_lease, d.limits.lock_lease);
         assert_eq!(c.limits.auth_timeout, d.limits.auth_timeout);

@@ -14,6 +14,7 @@ mod pop3;
 pub mod privileges;
 pub mod proxy;
 mod registry;
+pub mod safe_fs;
 mod stream;
 pub mod tls;
 
@@ -361,6 +362,9 @@ async fn handle_connection(
     let limits = &shared.config.limits;
     let handshake = limits.handshake_timeout;
 
+    // False when a PROXY header said LOCAL or UNKNOWN: `peer` is then the balancer's own
+    // address (often 127.0.0.1), which must not make the client trusted.
+    let mut client_known = true;
     if shared
         .config
         .proxy_trusted
@@ -369,7 +373,7 @@ async fn handle_connection(
     {
         match timeout(handshake, read_proxy_header(&tcp)).await {
             Ok(Ok(Some(real))) => peer = real,
-            Ok(Ok(None)) => {}
+            Ok(Ok(None)) => client_known = false,
             Ok(Err(e)) => {
                 tracing::info!(remote = %peer, "closing: {e}");
                 return;
@@ -425,7 +429,10 @@ async fn handle_connection(
     pop3::serve(
         Arc::clone(&shared),
         stream,
-        peer,
+        pop3::Client {
+            addr: peer,
+            known: client_known,
+        },
         spec.protocol == Protocol::Pop3 && spec.starttls,
         connected,
     )

@@ -97,9 +97,15 @@ impl Authenticator {
     /// The throttle's decision on this attempt: check it (after a wait) or refuse it
     /// unchecked; the wait is a reserved slot, so parallel guesses queue one behind the
     /// other instead of sharing one penalty.
-    pub fn admit(&self, ip: IpAddr, user: &str) -> Admission {
+    /// `exemptible` is false when `ip` is a proxy's and the client's own address unknown.
+    pub fn admit(&self, ip: IpAddr, exemptible: bool, user: &str) -> Admission {
         let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
-        t.admit(Instant::now(), ip, Some(user))
+        let admit = |t: &mut Throttle| t.admit(Instant::now(), ip, Some(user));
+        if exemptible {
+            admit(&mut t)
+        } else {
+            t.without_exemptions(admit)
+        }
     }
 
     /// The delay before every failure reply.
@@ -111,8 +117,15 @@ impl Authenticator {
     }
 
     /// Records the outcome; returns the delay to impose before a failure reply.
-    pub fn record(&self, ip: IpAddr, user: &str, ok: bool) -> Duration {
-        let mut t = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn record(&self, ip: IpAddr, exemptible: bool, user: &str, ok: bool) -> Duration {
+        let mut guard = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
+        if !exemptible {
+            return guard.without_exemptions(|t| Self::record_in(t, ip, user, ok));
+        }
+        Self::record_in(&mut guard, ip, user, ok)
+    }
+
+    fn record_in(t: &mut Throttle, ip: IpAddr, user: &str, ok: bool) -> Duration {
         let now = Instant::now();
         if ok {
             t.record_success(now, ip, user);

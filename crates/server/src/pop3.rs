@@ -87,6 +87,8 @@ struct Conn {
     shared: Arc<Shared>,
     stream: Stream,
     peer: SocketAddr,
+    /// See [`Client::known`].
+    client_known: bool,
     out: Vec<u8>,
     reader: LineReader,
     session: ServerSession,
@@ -104,22 +106,35 @@ struct Conn {
     auth_deadline: tokio::time::Instant,
 }
 
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Client {
+    /// The client's address, or the proxy's when `known` is false.
+    pub addr: SocketAddr,
+    /// False when a trusted proxy sent PROXY `LOCAL`/`UNKNOWN`: the client's own address is
+    /// unknown, so no network it might be in is trusted (plaintext logins, throttle
+    /// exemption); failures are counted against the proxy's address.
+    pub known: bool,
+}
+
 /// Runs a POP3 session on an accepted connection whose TLS (for POP3S) is already up.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     stream: Stream,
-    peer: SocketAddr,
+    client: Client,
     stls_available: bool,
     connected: tokio::time::Instant,
 ) {
+    let peer = client.addr;
     let tls_active = stream.is_tls();
     let plaintext_without_tls = shared.config.auth.allow_plaintext_without_tls
-        || shared
-            .config
-            .auth
-            .plaintext_networks
-            .iter()
-            .any(|n| n.contains(peer.ip()));
+        || (client.known
+            && shared
+                .config
+                .auth
+                .plaintext_networks
+                .iter()
+                .any(|n| n.contains(peer.ip())));
     let apop_timestamp = shared
         .auth
         .apop_possible()
@@ -129,6 +144,7 @@ pub(crate) async fn serve(
         stls_available: stls_available && !tls_active,
         plaintext_without_tls,
         apop_timestamp,
+        apop_without_tls: shared.config.auth.apop,
     };
     let limits = LineLimits {
         allow_bare_lf: shared.config.pop3.lenient_bare_lf,
@@ -140,6 +156,7 @@ pub(crate) async fn serve(
         shared,
         stream,
         peer,
+        client_known: client.known,
         out: Vec::new(),
         reader: LineReader::new(limits),
         mailbox: None,
@@ -320,7 +337,7 @@ impl Conn {
     async fn authenticate(&mut self, req: AuthRequest) -> Step {
         let shared = Arc::clone(&self.shared);
         let ip = self.peer.ip();
-        match shared.auth.admit(ip, &req.user) {
+        match shared.auth.admit(ip, self.client_known, &req.user) {
             Admission::After(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
             Admission::After(_) => {}
             Admission::Refused => {
@@ -335,11 +352,11 @@ impl Conn {
         let verdict = shared.auth.verify(req.user.clone(), req.credential).await;
         let user = match verdict {
             Verdict::Valid(user) => {
-                shared.auth.record(ip, &user, true);
+                shared.auth.record(ip, self.client_known, &user, true);
                 user
             }
             Verdict::Invalid => {
-                let wait = shared.auth.record(ip, &req.user, false);
+                let wait = shared.auth.record(ip, self.client_known, &req.user, false);
                 // Debug formatting: a name from the wire never writes control bytes into the log.
                 tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
                 tokio::time::sleep(wait).await;

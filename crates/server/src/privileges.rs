@@ -196,15 +196,51 @@ pub fn create_data_dir(path: &Path, owner: Option<&Account>) -> Result<(), Privi
             fix: "check the path and the permissions of its parent folder".into(),
         })?;
     if let Some(a) = owner {
-        std::os::unix::fs::chown(path, Some(a.uid), Some(a.gid)).map_err(|e| {
-            PrivilegeError::DataDir {
+        // On the folder just made, opened without following a link: nothing swapped in
+        // since the mkdir is given away.
+        crate::safe_fs::open_dir_nofollow(path)
+            .map_err(|e| e.to_string())
+            .and_then(|fd| {
+                std::os::unix::fs::fchown(&fd, Some(a.uid), Some(a.gid)).map_err(|e| e.to_string())
+            })
+            .map_err(|e| PrivilegeError::DataDir {
                 path: path.to_path_buf(),
                 problem: format!("cannot be given to {}: {e}", a.user),
                 fix: format!("run `chown {}:{} {}`", a.user, a.group, path.display()),
-            }
-        })?;
+            })?;
     }
     Ok(())
+}
+
+/// For a server that keeps root's rights (started as root without `[server] user`): the
+/// data folder must belong to root. Everything such a server writes there — the users
+/// file and the demo mailbox of a first start, Maildirs, lock files, the intake spool —
+/// would otherwise sit in a folder another account controls, where a link it plants
+/// makes root write or create any file.
+pub fn check_data_dir_owner_for_root(path: &Path) -> Result<(), PrivilegeError> {
+    let meta = std::fs::metadata(path).map_err(|e| PrivilegeError::DataDir {
+        path: path.to_path_buf(),
+        problem: format!("cannot be inspected: {e}"),
+        fix: "check the path".into(),
+    })?;
+    if meta.uid() == 0 {
+        return Ok(());
+    }
+    let owner = User::from_uid(Uid::from_raw(meta.uid()))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| meta.uid().to_string());
+    Err(PrivilegeError::DataDir {
+        path: path.to_path_buf(),
+        problem: format!(
+            "belongs to {owner}, but buzon serve runs as root and keeps root's rights (no `[server] user`), so {owner} could plant links there that root would write through"
+        ),
+        fix: format!(
+            "set `[server] user = \"{owner}\"` in the config so the server runs as that account, start buzon as {owner}, or give the folder to root with `chown -R root: {}`",
+            path.display()
+        ),
+    })
 }
 
 /// Checks the data folder with the rights the server runs with: it must be a directory

@@ -17,7 +17,9 @@ const V2_MAX: usize = 16 + 1024;
 pub enum ProxyHeader {
     /// The original client's address.
     Forwarded(SocketAddr),
-    /// A health check or an unknown family: keep the balancer's own address.
+    /// A health check or an unknown family: the client's address is unknown. The
+    /// connection keeps the balancer's own address for logs and connection limits, but
+    /// that address never makes it trusted (plaintext logins, throttle exemption).
     Local,
 }
 

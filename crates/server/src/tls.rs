@@ -5,6 +5,7 @@
 //! it at run time, so SIGHUP reloads renewed certificates without dropping sessions.
 
 use std::fmt::Write as _;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -15,6 +16,7 @@ use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
 
 use crate::config::TlsSource;
+use crate::safe_fs::{self, SafeFsError};
 
 /// A TLS setup problem, phrased for the administrator.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,15 @@ pub enum TlsError {
     Key { path: PathBuf, detail: String },
     #[error("cannot create a self-signed certificate in {dir}: {detail}")]
     Generate { dir: PathBuf, detail: String },
+    #[error("refusing the TLS {what} {path}: {link} is a symbolic link in a folder that {owner} can change, and buzon serve reads it as root, so {owner} could point it at any file, such as a key only root may read — put the file itself there, or point `tls.{what}` at a file reached only through folders that root alone can change")]
+    ForeignLink {
+        what: &'static str,
+        path: PathBuf,
+        link: PathBuf,
+        owner: String,
+    },
+    #[error("{path} is a symbolic link or of the wrong type, not the self-signed TLS {what} Buzón made: it is not followed, as the server's account could have planted it — remove it (`rm {path}`) and start again: a new self-signed certificate is generated")]
+    SelfSignedLink { what: &'static str, path: PathBuf },
 }
 
 /// The loaded certificate and what it takes to reload it.
@@ -138,20 +149,21 @@ fn load(
     hostname: &str,
     provider: &rustls::crypto::CryptoProvider,
 ) -> Result<(Arc<CertifiedKey>, String), TlsError> {
-    let (cert_path, key_path) = match source {
-        TlsSource::Files { certificate, key } => (certificate.clone(), key.clone()),
+    let pair = match source {
+        TlsSource::Files { certificate, key } => Pem {
+            cert: read_configured("certificate", certificate)?,
+            cert_path: certificate.clone(),
+            key: read_configured("key", key)?,
+            key_path: key.clone(),
+        },
         TlsSource::SelfSigned { dir } => ensure_self_signed(dir, hostname)?,
     };
-    let cert_pem = std::fs::read(&cert_path).map_err(|source| TlsError::Read {
-        what: "certificate",
-        path: cert_path.clone(),
-        source,
-    })?;
-    let key_pem = std::fs::read(&key_path).map_err(|source| TlsError::Read {
-        what: "key",
-        path: key_path.clone(),
-        source,
-    })?;
+    let Pem {
+        cert_path,
+        cert: cert_pem,
+        key_path,
+        key: key_pem,
+    } = pair;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Pem {
@@ -187,18 +199,101 @@ fn load(
     Ok((Arc::new(certified), fp))
 }
 
-/// Creates `cert.pem` and `key.pem` in `dir` unless both exist; returns their paths.
-pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), TlsError> {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    if cert.exists() && key.exists() {
-        return Ok((cert, key));
+/// A certificate chain and its key, as PEM, with the files they came from.
+pub struct Pem {
+    pub cert_path: PathBuf,
+    pub cert: Vec<u8>,
+    pub key_path: PathBuf,
+    pub key: Vec<u8>,
+}
+
+/// Reads a configured certificate or key file. As root (before the switch to the
+/// server's account) no symbolic link is followed that someone other than root could
+/// have planted or changed ([`safe_fs::read_without_foreign_links`]); certbot's links in
+/// root's own folders are fine.
+fn read_configured(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    if !safe_fs::running_as_root() {
+        return std::fs::read(path).map_err(|source| TlsError::Read {
+            what,
+            path: path.to_path_buf(),
+            source,
+        });
     }
+    safe_fs::read_without_foreign_links(path).map_err(|e| match e {
+        SafeFsError::ForeignLink { link, owner } => TlsError::ForeignLink {
+            what,
+            path: path.to_path_buf(),
+            link,
+            owner,
+        },
+        SafeFsError::Io { source, .. } => TlsError::Read {
+            what,
+            path: path.to_path_buf(),
+            source,
+        },
+        other => TlsError::Read {
+            what,
+            path: path.to_path_buf(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
+}
+
+/// Creates `cert.pem` and `key.pem` in `dir` unless both exist, and reads them.
+///
+/// `dir` is `<data_dir>/tls`, which belongs to the server's account while this runs as
+/// root: the folder is opened without following a link, the files are read with
+/// `O_NOFOLLOW`, and a new pair is written to fresh temporary files (`O_EXCL`,
+/// `O_NOFOLLOW`) renamed into place, so nothing the account planted there is followed.
+pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<Pem, TlsError> {
     let gen_err = |detail: String| TlsError::Generate {
         dir: dir.to_path_buf(),
         detail,
     };
-    std::fs::create_dir_all(dir).map_err(|e| gen_err(e.to_string()))?;
+    let refuse = |what: &'static str, e: SafeFsError| match e {
+        SafeFsError::Link(path) | SafeFsError::NotAFile { path } => {
+            TlsError::SelfSignedLink { what, path }
+        }
+        SafeFsError::ForeignLink { link, .. } => TlsError::SelfSignedLink { what, path: link },
+        SafeFsError::Io { path, source } => TlsError::Read { what, path, source },
+    };
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| gen_err(e.to_string()))?;
+    let existed = std::fs::symlink_metadata(dir).is_ok();
+    let fd = safe_fs::create_dir_nofollow(dir).map_err(|e| match e {
+        SafeFsError::Link(path) => TlsError::SelfSignedLink {
+            what: "folder",
+            path,
+        },
+        other => gen_err(other.to_string()),
+    })?;
+    // Root making the pair in the data folder of the account it is about to become gives
+    // the folder it made and the files to that account, so it can reload them (SIGHUP).
+    let owner = std::fs::metadata(parent)
+        .ok()
+        .filter(|m| safe_fs::running_as_root() && m.uid() != 0)
+        .map(|m| (m.uid(), m.gid()));
+    if let Some((uid, gid)) = owner {
+        if !existed {
+            std::os::unix::fs::fchown(&fd, Some(uid), Some(gid))
+                .map_err(|e| gen_err(format!("cannot give {} to uid {uid}: {e}", dir.display())))?;
+        }
+    }
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    if safe_fs::exists_at(&fd, "cert.pem") && safe_fs::exists_at(&fd, "key.pem") {
+        let cert = safe_fs::read_at(&fd, dir, "cert.pem").map_err(|e| refuse("certificate", e))?;
+        let key = safe_fs::read_at(&fd, dir, "key.pem").map_err(|e| refuse("key", e))?;
+        return Ok(Pem {
+            cert_path,
+            cert,
+            key_path,
+            key,
+        });
+    }
     let mut names = vec![
         hostname.to_string(),
         "localhost".to_string(),
@@ -208,28 +303,21 @@ pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBu
     names.dedup();
     let certified =
         rcgen::generate_simple_self_signed(names).map_err(|e| gen_err(e.to_string()))?;
-    write_private(&key, certified.key_pair.serialize_pem().as_bytes())
+    let key = certified.key_pair.serialize_pem().into_bytes();
+    let cert = certified.cert.pem().into_bytes();
+    safe_fs::write_new_at(&fd, dir, "key.pem", &key, 0o600, owner)
         .map_err(|e| gen_err(e.to_string()))?;
-    write_private(&cert, certified.cert.pem().as_bytes()).map_err(|e| gen_err(e.to_string()))?;
+    safe_fs::write_new_at(&fd, dir, "cert.pem", &cert, 0o600, owner)
+        .map_err(|e| gen_err(e.to_string()))?;
     tracing::info!(
-        certificate = %cert.display(),
+        certificate = %cert_path.display(),
         sha256 = %fingerprint_of(certified.cert.der()),
         "generated a self-signed TLS certificate; clients must pin this fingerprint or trust the file"
     );
-    Ok((cert, key))
-}
-
-fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    Ok(Pem {
+        cert_path,
+        cert,
+        key_path,
+        key,
+    })
 }

@@ -722,6 +722,141 @@ fn malformed_proxy_headers_are_refused_and_a_valid_one_split_into_single_bytes_w
     assert!(c.cmd("QUIT").starts_with("+OK"));
 }
 
+/// A PROXY v2 header without an address (command LOCAL), as balancers send for health
+/// checks, and v1 `UNKNOWN`.
+fn proxy_v2_local() -> Vec<u8> {
+    let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    h.extend_from_slice(&[0x20, 0x00, 0, 0]);
+    h
+}
+
+/// A PROXY v2 header forwarding `src` (IPv4, port 40000) to 127.0.0.1:110.
+fn proxy_v2_from(src: [u8; 4]) -> Vec<u8> {
+    let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    h.extend_from_slice(&[0x21, 0x11, 0, 12]);
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&[127, 0, 0, 1, 0x9c, 0x40, 0, 110]);
+    h
+}
+
+#[test]
+fn proxy_local_and_unknown_headers_are_never_trusted_for_plaintext_or_exempt_from_throttling() {
+    // The balancer runs on this host (127.0.0.1): inside the default plaintext networks,
+    // and listed as exempt from throttling, as an administrator would for a webmail.
+    // The two guesses of a burst must reach the throttle less than one penalty apart for
+    // one of them to be refused: 5 s leaves room for a slow TLS handshake on a busy machine.
+    let penalty = Duration::from_secs(5);
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .user("bob", "pw")
+        .config(move |c| {
+            c.proxy_trusted = vec!["127.0.0.0/8".parse().unwrap_or_else(|_| panic!())];
+            let t = &mut c.auth.throttle;
+            t.failure_delay = Duration::from_millis(50);
+            t.free_failures = 1;
+            t.penalty_base = penalty;
+            t.penalty_max = penalty;
+            t.trusted = vec!["127.0.0.0/8".parse().unwrap_or_else(|_| panic!())];
+            c.auth.max_auth_failures = 10;
+        })
+        .start();
+    let plaintext_refused = "-ERR [AUTH] Plaintext authentication disallowed";
+    let unknown: Vec<(&str, Vec<u8>)> = vec![
+        ("v2 LOCAL", proxy_v2_local()),
+        ("v1 UNKNOWN", b"PROXY UNKNOWN\r\n".to_vec()),
+        (
+            "v1 UNKNOWN with addresses",
+            b"PROXY UNKNOWN ffff:f...f:ffff ffff:f...f:ffff\r\n".to_vec(),
+        ),
+    ];
+    for (name, header) in &unknown {
+        let mut c = LineClient::connect(s.pop3);
+        c.send_raw(header).unwrap_or_else(|e| panic!("{e}"));
+        let g = c.line();
+        assert!(g.starts_with("+OK"), "{name}: {g}");
+        let caps = c.cmd("CAPA");
+        assert!(caps.starts_with("+OK"), "{name}: {caps}");
+        let caps = c.body_lines();
+        let caps: Vec<String> = caps
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        assert!(
+            !caps.iter().any(|l| l == "USER" || l.starts_with("SASL")),
+            "{name}: plaintext mechanisms offered to a client of unknown address: {caps:?}"
+        );
+        assert!(caps.iter().any(|l| l == "STLS"), "{name}: {caps:?}");
+        let r = c.cmd("USER alice");
+        assert!(r.starts_with(plaintext_refused), "{name}: {r}");
+        let r = c.cmd("PASS pw");
+        assert!(r.starts_with(plaintext_refused), "{name}: {r}");
+        let r = c.cmd(&format!("AUTH PLAIN {}", encode_base64(b"\0alice\0pw")));
+        assert!(r.starts_with(plaintext_refused), "{name}: {r}");
+    }
+    // The same balancer forwarding a loopback client: that client is trusted.
+    let mut c = LineClient::connect(s.pop3);
+    c.send_raw(&proxy_v2_from([127, 0, 0, 1]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.line().starts_with("+OK"));
+    c.login("alice", "pw");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+
+    // Throttling. `header` from the balancer at `from`, then TLS (POP3S), so the password
+    // is checked at all.
+    let addr = s.pop3s;
+    let ca = s.ca.client_config();
+    let attempt = move |from: IpAddr, header: Vec<u8>, user: &str, pw: &str| -> String {
+        let mut c = LineClient::connect_from(from, addr);
+        c.send_raw(&header).unwrap_or_else(|e| panic!("{e}"));
+        c.start_tls(ca.clone(), "localhost");
+        assert!(c.line().starts_with("+OK"));
+        c.set_read_timeout(Duration::from_secs(30));
+        assert!(c.cmd(&format!("USER {user}")).starts_with("+OK"));
+        c.cmd(&format!("PASS {pw}"))
+    };
+    // After the free failure, two guesses at once: a throttled client gets one checked
+    // per penalty, so one of the two is refused unchecked. Each case has its own
+    // balancer address and user name, so the cases do not share counters.
+    let burst = |from: IpAddr, header: fn() -> Vec<u8>, user: &'static str| -> Vec<String> {
+        let r = attempt(from, header(), user, "free failure");
+        assert!(r.starts_with("-ERR [AUTH]"), "{r}");
+        let two: Vec<_> = (0..2)
+            .map(|i| {
+                let attempt = attempt.clone();
+                std::thread::spawn(move || attempt(from, header(), user, &format!("guess {i}")))
+            })
+            .collect();
+        two.into_iter()
+            .map(|t| t.join().unwrap_or_else(|_| panic!("guessing thread")))
+            .collect()
+    };
+    // A forwarded client inside the exempt network is never held back.
+    let known = burst(ip(127, 0, 0, 2), || proxy_v2_from([127, 0, 0, 1]), "bob");
+    assert!(
+        known.iter().all(|r| r.starts_with("-ERR [AUTH]")),
+        "{known:?}"
+    );
+    // (case, balancer address, header, user name)
+    type Case = (&'static str, IpAddr, fn() -> Vec<u8>, &'static str);
+    let cases: [Case; 2] = [
+        ("v2 LOCAL", ip(127, 0, 0, 1), proxy_v2_local, "alice"),
+        (
+            "v1 UNKNOWN",
+            ip(127, 0, 0, 3),
+            || b"PROXY UNKNOWN\r\n".to_vec(),
+            "carol",
+        ),
+    ];
+    for (name, from, header, user) in cases {
+        let got = burst(from, header, user);
+        assert!(
+            got.iter()
+                .any(|r| r.starts_with("-ERR [SYS/TEMP] Too many failed logins")),
+            "{name}: failed logins of a client of unknown address are not throttled: {got:?}"
+        );
+    }
+}
+
 #[test]
 fn commands_pipelined_behind_stls_never_run_inside_tls_auth_apop_and_user() {
     let s = server();

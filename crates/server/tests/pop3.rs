@@ -239,6 +239,88 @@ fn apop_is_offered_only_when_a_user_can_use_it() {
     );
 }
 
+/// A server with a `{PLAIN}` user (so APOP is possible), untrusted loopback, a second
+/// POP3 listener without STLS, and `auth.apop` as given.
+fn apop_server(apop_without_tls: bool) -> (TestServer, std::net::SocketAddr) {
+    let s = TestServer::builder()
+        .trust_loopback(false)
+        .config(move |c| {
+            c.auth.apop = apop_without_tls;
+            let mut no_stls = buzon_server::config::Listener::new(
+                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
+                buzon_server::Protocol::Pop3,
+            );
+            no_stls.starttls = false;
+            c.listeners.push(no_stls);
+        })
+        .start();
+    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let no_stls = s
+        .addrs
+        .iter()
+        .filter(|(p, _)| *p == buzon_server::Protocol::Pop3)
+        .map(|(_, a)| *a)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no second POP3 listener: {:?}", s.addrs));
+    (s, no_stls)
+}
+
+/// The APOP command for carol, computed from a greeting's timestamp.
+fn apop_carol(greeting: &str) -> String {
+    let ts = buzon_pop3_proto::sasl::greeting_timestamp(greeting)
+        .unwrap_or_else(|| panic!("no timestamp: {greeting}"));
+    format!(
+        "APOP carol {}",
+        buzon_pop3_proto::sasl::apop_digest(ts, b"tanstaaf")
+    )
+}
+
+#[test]
+fn apop_is_offered_only_where_a_plaintext_login_would_be_accepted_unless_opted_in() {
+    let (s, no_stls) = apop_server(false);
+    // Port 110 with STLS, untrusted network: the greeting carries the timestamp (APOP
+    // can be used once STLS is done), but a digest sent in the clear is refused before
+    // it is checked, so a listener never sees a challenge with its answer.
+    let mut c = LineClient::connect(s.pop3);
+    let g = c.line();
+    let apop = apop_carol(&g);
+    let r = c.cmd(&apop);
+    assert!(
+        r.starts_with("-ERR [AUTH]") && r.contains("TLS"),
+        "APOP accepted without TLS: {r}"
+    );
+    assert!(c.cmd("STLS").starts_with("+OK"));
+    c.start_tls(s.ca.client_config(), "localhost");
+    let r = c.cmd(&apop);
+    assert!(r.starts_with("+OK"), "APOP after STLS: {r}");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    // POP3S.
+    let mut c = LineClient::connect_tls(s.pop3s, s.ca.client_config(), "localhost");
+    let g = c.line();
+    assert!(c.cmd(&apop_carol(&g)).starts_with("+OK"));
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    // A plain port without STLS: no timestamp at all, and APOP is refused.
+    let mut c = LineClient::connect(no_stls);
+    let g = c.line();
+    assert!(
+        buzon_pop3_proto::sasl::greeting_timestamp(&g).is_none(),
+        "timestamp offered where APOP can never be accepted: {g}"
+    );
+    let r = c.cmd(&format!("APOP carol {}", "0".repeat(32)));
+    assert!(r.starts_with("-ERR"), "{r}");
+
+    // `auth.apop = true`: the administrator accepts APOP's weakness everywhere.
+    let (s, no_stls) = apop_server(true);
+    for addr in [s.pop3, no_stls] {
+        let mut c = LineClient::connect(addr);
+        let g = c.line();
+        let r = c.cmd(&apop_carol(&g));
+        assert!(r.starts_with("+OK"), "{addr}: {r}");
+        assert!(c.cmd("QUIT").starts_with("+OK"));
+    }
+}
+
 fn plain_client_greeting(s: &TestServer) -> (LineClient, String) {
     let mut c = LineClient::connect(s.pop3);
     let g = c.line();

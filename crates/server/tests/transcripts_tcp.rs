@@ -37,6 +37,7 @@ struct Settings {
     tls: bool,
     stls: bool,
     apop: bool,
+    apop_without_tls: bool,
 }
 
 struct Runner {
@@ -81,6 +82,7 @@ impl Runner {
             key: self.cert.1.clone(),
         };
         c.listeners[0].starttls = s.stls;
+        c.auth.apop = s.apop_without_tls;
         c.auth.hash = buzon_auth::HashParams::fast_for_tests();
         c.auth.throttle.failure_delay = Duration::ZERO;
         c.auth.throttle.penalty_base = Duration::ZERO;
@@ -256,6 +258,7 @@ fn apply(settings: &mut Settings, runner: &mut Runner, key: &str, value: &str) -
         "tls" => settings.tls = on,
         "stls" => settings.stls = on,
         "apop" => settings.apop = !value.trim().is_empty() && value.trim() != "off",
+        "apop-without-tls" => settings.apop_without_tls = on,
         _ => return false,
     }
     true
@@ -336,7 +339,14 @@ fn run_session(
                             &String::from_utf8_lossy(&got),
                         )
                         .map(str::to_string);
-                        if settings.apop && timestamp.is_none() {
+                        // The real server offers the timestamp only where APOP can be
+                        // accepted now or after STLS, as the state machine does.
+                        let offered = settings.apop
+                            && (settings.apop_without_tls
+                                || settings.tls
+                                || settings.plaintext
+                                || settings.stls);
+                        if offered && timestamp.is_none() {
                             Err(format!(
                                 "greeting without APOP timestamp: {:?}",
                                 String::from_utf8_lossy(&got)
