@@ -670,16 +670,19 @@ fn user_counter_spans_addresses_and_ignores_existence_and_case() {
             Some(if i % 2 == 0 { "Nobody" } else { "nobody" }),
         );
     }
+    // A network that has not been failing is not held by the name's counter.
     let fresh = ip("203.0.113.1");
-    assert_eq!(secs(t.delay_before(t0, fresh, Some("NOBODY"))), 8);
+    assert_eq!(secs(t.delay_before(t0, fresh, Some("NOBODY"))), 0);
     assert_eq!(secs(t.delay_before(t0, fresh, Some("alice"))), 0);
     assert_eq!(secs(t.delay_before(t0, fresh, None)), 0);
-    // The larger of IP and user penalty applies.
+    // Once the network is penalised itself, the larger of its and the name's penalty
+    // applies, whatever the spelling of the name.
     for _ in 0..3 {
         t.record_failure(t0, fresh, None);
     }
     assert_eq!(secs(t.delay_before(t0, fresh, Some("alice"))), 2);
     assert_eq!(secs(t.delay_before(t0, fresh, Some("nobody"))), 8);
+    assert_eq!(secs(t.delay_before(t0, fresh, Some("NoBody"))), 8);
 }
 
 #[test]
@@ -723,9 +726,13 @@ fn trusted_networks_are_exempt_and_not_counted() {
         t.delay_before(t0, ip("192.0.2.1"), Some("alice")),
         Duration::ZERO
     );
-    // Trusted clients get no penalty even when the user counter is high.
+    // Trusted clients get no penalty even when the user counter is high (and networks
+    // that have been failing do).
     for _ in 0..10 {
         t.record_failure(t0, ip("192.0.2.1"), Some("alice"));
+    }
+    for _ in 0..3 {
+        t.record_failure(t0, ip("192.0.2.2"), Some("bob"));
     }
     assert_eq!(secs(t.delay_before(t0, ip("192.0.2.2"), Some("alice"))), 60);
     assert_eq!(
