@@ -298,9 +298,48 @@ fn needs_rehash_rules() {
     assert!(needs_rehash("", &fast));
 }
 
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
 #[test]
-fn dummy_verify_runs() {
-    dummy_verify(b"whatever");
+fn dummy_verify_uses_the_configured_parameters_and_never_matches() {
+    let params = HashParams {
+        m_cost_kib: 8192,
+        t_cost: 3,
+        p_cost: 1,
+    };
+    let dummy = DummyHash::new(&params);
+    // The configured parameters of the default scheme, not Argon2's defaults.
+    let stored = dummy.stored();
+    assert!(
+        stored.starts_with("{ARGON2ID}$argon2id$v=19$m=8192,t=3,p=1$"),
+        "{stored}"
+    );
+    assert!(!needs_rehash(stored, &params));
+    // Random and forgotten: no password matches, and two dummies differ.
+    for guess in ["", "password", "whatever"] {
+        assert!(!verifies(stored, guess));
+    }
+    assert_ne!(DummyHash::new(&params).stored(), stored);
+    assert!(!format!("{dummy:?}").contains("argon2"));
+    // It costs what a real verification with those parameters costs: medians of 7,
+    // interleaved, within a factor of 3 either way (the work is identical; the factor
+    // only absorbs a busy machine).
+    let real = hash_password(b"the user's password", &params);
+    let (mut d, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let t = Instant::now();
+        dummy.verify(b"a guess");
+        d.push(t.elapsed());
+        let t = Instant::now();
+        assert!(!verifies(&real, "a guess"));
+        r.push(t.elapsed());
+    }
+    let (d, r) = (median(d), median(r));
+    eprintln!("dummy {d:?}, real {r:?}");
+    assert!(d < r * 3 && r < d * 3, "dummy {d:?}, real {r:?}");
 }
 
 // ---------------------------------------------------------------------------

@@ -106,6 +106,7 @@ pub struct AuthFile {
     pub argon2_iterations: Option<u32>,
     pub argon2_parallelism: Option<u32>,
     pub verify_concurrency: Option<usize>,
+    pub verify_queue_timeout: Option<String>,
     pub cache_ttl: Option<String>,
 }
 
@@ -299,6 +300,8 @@ pub struct AuthPolicy {
     pub max_auth_failures: u32,
     pub hash: HashParams,
     pub verify_concurrency: usize,
+    /// How long a login waits for a verification slot before `-ERR [SYS/TEMP]`.
+    pub verify_queue_timeout: Duration,
     pub cache_ttl: Duration,
 }
 
@@ -675,6 +678,12 @@ impl FileConfig {
             max_auth_failures: a.max_auth_failures.unwrap_or(3).max(1),
             hash,
             verify_concurrency,
+            verify_queue_timeout: cx.duration(
+                "auth",
+                "verify_queue_timeout",
+                &a.verify_queue_timeout,
+                Duration::from_secs(10),
+            )?,
             cache_ttl: cx.duration("auth", "cache_ttl", &a.cache_ttl, Duration::from_secs(60))?,
         };
 
