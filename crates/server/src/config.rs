@@ -1276,6 +1276,8 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.auth.users_file, d.auth.users_file);
         assert_eq!(c.auth.throttle, d.auth.throttle);
         assert_eq!(c.auth.hash, d.auth.hash);
+        assert_eq!(c.auth.verify_queue_timeout, d.auth.verify_queue_timeout);
+        assert_eq!(c.auth.verify_queue_timeout, Duration::from_secs(10));
         assert_eq!(c.auth.plaintext_networks, d.auth.plaintext_networks);
         assert_eq!(c.limits.idle_timeout, d.limits.idle_timeout);
         assert_eq!(c.limits.lock_lease, d.limits.lock_lease);
