@@ -92,6 +92,21 @@ impl FileStamp {
         }
     }
 
+    /// How long ago the file's status last changed (its ctime), by the system clock;
+    /// zero for a ctime in the future.
+    pub fn changed_ago(&self) -> std::time::Duration {
+        let (secs, nanos) = self.ctime;
+        let ctime = u64::try_from(secs).ok().and_then(|s| {
+            SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(
+                s,
+                u32::try_from(nanos).unwrap_or(0),
+            ))
+        });
+        ctime
+            .and_then(|c| SystemTime::now().duration_since(c).ok())
+            .unwrap_or_default()
+    }
+
     /// The stamp of the file at `path` (following symbolic links, as loading does);
     /// `Ok(None)` when there is no file.
     pub fn of_path(path: &Path) -> io::Result<Option<FileStamp>> {

@@ -28,6 +28,10 @@ use crate::config::AuthPolicy;
 /// logins within this interval.
 pub const USERS_FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A changed users file is read only once it has been still this long (waiting at most
+/// ten times as long), so a file rewritten in place is not caught half written.
+const USERS_FILE_SETTLE: Duration = Duration::from_millis(100);
+
 /// The verdict on a credential check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -140,7 +144,28 @@ impl Authenticator {
         if on_disk == current.stamp() || r.broken == Some(on_disk) {
             return;
         }
-        match UserDb::load(&self.users_file) {
+        // An editor or `cat >` rewriting the file in place truncates it first: a read in
+        // between would take an empty or partial file for the new version.
+        let mut on_disk = on_disk;
+        for _ in 0..10 {
+            let Some(age) = on_disk.map(|s| s.changed_ago()) else {
+                break;
+            };
+            if age >= USERS_FILE_SETTLE {
+                break;
+            }
+            std::thread::sleep(USERS_FILE_SETTLE - age);
+            match FileStamp::of_path(&self.users_file) {
+                Ok(s) => on_disk = s,
+                Err(_) => return,
+            }
+        }
+        let loaded = UserDb::load(&self.users_file);
+        // Changed while being read: not a version to keep or to report; look again next time.
+        if FileStamp::of_path(&self.users_file).ok() != Some(on_disk) {
+            return;
+        }
+        match loaded {
             Ok(db) => {
                 r.broken = None;
                 let users = db.len();

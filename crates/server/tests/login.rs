@@ -656,3 +656,36 @@ fn a_broken_users_file_keeps_the_old_users_and_is_reported_once() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_users_file_caught_half_written_is_not_taken() {
+    use std::io::Write;
+    let s = reload_server();
+    let users = s.config.auth.users_file.clone();
+    // An in-place rewrite that pauses after truncating (a slow editor, `cat >`), into a
+    // version that does not parse. During the pause, a login that needs a hash looks at
+    // the file: the empty file must not become the users of the server.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&users)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = s.pop3;
+    let probe = std::thread::spawn(move || attempt(addr, ip(1), "nobody", "x"));
+    std::thread::sleep(Duration::from_millis(30));
+    f.write_all(b"alice:{PLAIN}x\nthis line has no colon\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    drop(f);
+    let r = probe.join().unwrap_or_else(|_| panic!("probe"));
+    assert!(
+        r.as_ref()
+            .is_some_and(|(r, _)| r.starts_with("-ERR [AUTH]")),
+        "{r:?}"
+    );
+    // alice (never cached) still logs in with the password of the last good version.
+    let r = attempt(s.pop3, ip(1), "alice", "old password");
+    assert!(
+        r.as_ref().is_some_and(|(r, _)| r.starts_with("+OK")),
+        "{r:?}"
+    );
+}
