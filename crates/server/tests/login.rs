@@ -313,7 +313,7 @@ fn cached_logins_do_not_queue_behind_guessers_verifications() {
 fn a_saturated_verification_pool_answers_sys_temp_after_the_bounded_wait() {
     let wait = Duration::from_millis(300);
     let s = TestServer::builder()
-        .user("dave", "never cached")
+        .user("dave", "dave password")
         .config(move |c| {
             c.auth.hash = expensive();
             c.auth.verify_concurrency = 1;
@@ -330,8 +330,10 @@ fn a_saturated_verification_pool_answers_sys_temp_after_the_bounded_wait() {
     wait_for(&answered, 6);
     let mut seen = Vec::new();
     let mut temp = None;
+    // A wrong password: never cached, so every attempt needs a slot (a success would be
+    // cached and answered without one from then on).
     for _ in 0..10 {
-        match attempt(s.pop3, ip(2), "dave", "never cached") {
+        match attempt(s.pop3, ip(2), "dave", "wrong password") {
             Some((r, t)) if r.starts_with("-ERR [SYS/TEMP]") => {
                 temp = Some(t);
                 break;
@@ -352,7 +354,7 @@ fn a_saturated_verification_pool_answers_sys_temp_after_the_bounded_wait() {
     assert!(took >= wait, "{took:?}");
     assert!(took < wait + Duration::from_secs(5), "{took:?}");
     // Once the guessers are gone, dave logs in normally.
-    let r = attempt(s.pop3, ip(2), "dave", "never cached");
+    let r = attempt(s.pop3, ip(2), "dave", "dave password");
     assert!(
         r.as_ref().is_some_and(|(r, _)| r.starts_with("+OK")),
         "{r:?}"
