@@ -27,9 +27,9 @@ pub use cache::{AuthCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
 pub use edit::{add_user, check_users_file_as_root, remove_user, set_password};
 pub use error::AuthError;
 pub use scheme::{
-    dummy_verify, hash_password, needs_rehash, plaintext_password, verify_password, HashParams,
+    hash_password, needs_rehash, plaintext_password, verify_password, DummyHash, HashParams,
     MAX_M_COST_KIB,
 };
 pub use throttle::{Admission, IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
-pub use userdb::{UserDb, UserEntry};
+pub use userdb::{FileStamp, UserDb, UserEntry};
 pub use username::{mailbox_dir_name, validate_username, MAX_USERNAME_LEN};

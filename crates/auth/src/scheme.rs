@@ -249,16 +249,45 @@ pub fn needs_rehash(stored: &str, params: &HashParams) -> bool {
         || have.t_cost() < params.t_cost
 }
 
-/// A hash of an unguessable password with the default parameters, so
-/// [`dummy_verify`] costs what a real default-parameter login costs.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$\
-    EIABe+nV62DbNddB1LyNYA$Pl5OnCtxnTfe1NxPGIrZMFLntdeWAL8duGa89GJmZgs";
+/// The stored password an unknown user is checked against, so that a login for a
+/// name that does not exist costs what a real one costs.
+///
+/// Made once, at start, with the configured parameters of the scheme new passwords get
+/// (Argon2id with `auth.argon2_*`): a dummy with other parameters than the real hashes
+/// would make unknown users answer faster or slower than known ones. The password it
+/// hashes is random and forgotten, so nothing verifies against it.
+#[derive(Clone)]
+pub struct DummyHash {
+    stored: String,
+}
 
-/// Runs one Argon2id verification with the default parameters and discards
-/// the result, so a login for an unknown user takes as long as a real one.
-pub fn dummy_verify(password: &[u8]) {
-    let ok = verify_argon2(Scheme::Argon2id, DUMMY_HASH, password);
-    std::hint::black_box(ok).ok();
+impl std::fmt::Debug for DummyHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DummyHash").finish_non_exhaustive()
+    }
+}
+
+impl DummyHash {
+    /// A dummy hashed like [`hash_password`] with `params` hashes new passwords.
+    pub fn new(params: &HashParams) -> DummyHash {
+        let mut unguessable = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut unguessable);
+        DummyHash {
+            stored: hash_password(&unguessable, params),
+        }
+    }
+
+    /// The stored form, `{ARGON2ID}$argon2id$v=19$m=…,t=…,p=…$salt$hash`.
+    pub fn stored(&self) -> &str {
+        &self.stored
+    }
+
+    /// Runs one full verification of `password` against the dummy and discards the
+    /// result (always a mismatch). CPU-heavy: call it off the async runtime.
+    pub fn verify(&self, password: &[u8]) {
+        let ok = verify_password(&self.stored, password);
+        std::hint::black_box(ok).ok();
+    }
 }
 
 fn parse_argon2(scheme: Scheme, data: &str) -> Result<PasswordHash<'_>, AuthError> {
@@ -560,12 +589,18 @@ mod tests {
     }
 
     #[test]
-    fn dummy_hash_is_well_formed_with_default_params() {
-        let phc = parse_argon2(Scheme::Argon2id, DUMMY_HASH);
-        let params = phc.as_ref().ok().and_then(|p| Params::try_from(p).ok());
-        let params = params.map(|p| (p.m_cost(), p.t_cost(), p.p_cost()));
-        let d = HashParams::default();
-        assert_eq!(params, Some((d.m_cost_kib, d.t_cost, d.p_cost)));
-        assert!(!needs_rehash(&format!("{{ARGON2ID}}{DUMMY_HASH}"), &d));
+    fn dummy_hash_is_well_formed_with_the_given_params() {
+        for p in [HashParams::default(), HashParams::fast_for_tests()] {
+            let dummy = DummyHash::new(&p);
+            let data = dummy
+                .stored()
+                .strip_prefix("{ARGON2ID}")
+                .unwrap_or_default();
+            let phc = parse_argon2(Scheme::Argon2id, data);
+            let params = phc.as_ref().ok().and_then(|p| Params::try_from(p).ok());
+            let params = params.map(|p| (p.m_cost(), p.t_cost(), p.p_cost()));
+            assert_eq!(params, Some((p.m_cost_kib, p.t_cost, p.p_cost)));
+            assert!(!needs_rehash(dummy.stored(), &p));
+        }
     }
 }

@@ -170,25 +170,43 @@ impl ThrottleConfig {
     }
 }
 
+/// A client network: an IPv4 address, or an IPv6 /64 (one IPv6 client usually
+/// controls a whole /64).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Net {
+    V4(u32),
+    V6(u64),
+}
+
+impl Net {
+    fn of(ip: IpAddr) -> Net {
+        match canonical(ip) {
+            IpAddr::V4(v4) => Net::V4(u32::from(v4)),
+            IpAddr::V6(v6) => Net::V6((u128::from(v6) >> 64) as u64),
+        }
+    }
+}
+
 /// What failures are counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    V4(u32),
-    /// The /64 prefix: one IPv6 client usually controls a whole /64.
-    V6(u64),
-    /// ASCII-lowercased user name, whether or not the user exists.
+    /// Every failure from the network, whatever the name.
+    Net(Net),
+    /// ASCII-lowercased user name, whether or not the user exists, from any network.
     User(String),
+    /// One name from one network: what a success from there forgives.
+    Pair(String, Net),
 }
 
 impl Key {
     fn ip(ip: IpAddr) -> Key {
-        match canonical(ip) {
-            IpAddr::V4(v4) => Key::V4(u32::from(v4)),
-            IpAddr::V6(v6) => Key::V6((u128::from(v6) >> 64) as u64),
-        }
+        Key::Net(Net::of(ip))
     }
     fn user(name: &str) -> Key {
         Key::User(name.to_ascii_lowercase())
+    }
+    fn pair(name: &str, ip: IpAddr) -> Key {
+        Key::Pair(name.to_ascii_lowercase(), Net::of(ip))
     }
 }
 
@@ -213,13 +231,22 @@ pub enum Admission {
 
 /// Failure counters and the delays they imply.
 ///
-/// Penalty for a key with `n` recent failures: zero while
-/// `n < free_failures`, then `penalty_base × 2^(n − free_failures)` capped at
-/// `penalty_max`. The delay before an attempt is the larger of the remote
-/// network's and the user name's penalty. The user counter is kept for names
-/// that do not exist too, so unknown and known users are timed alike; the
-/// price is that someone failing on a real name slows that user's logins
-/// from untrusted addresses.
+/// Failures are counted per client network, per user name (from every network, whether
+/// or not the user exists) and per (name, network) pair. Penalty for a counter with `n`
+/// recent failures: zero while `n < free_failures`, then `penalty_base × 2^(n −
+/// free_failures)` capped at `penalty_max`.
+///
+/// - A network's penalty holds every attempt from it.
+/// - A name's penalty holds attempts for that name **from penalised networks only**: the
+///   networks that are guessing share one slot per penalty for the name, while a network
+///   below `free_failures` is never held (let alone refused) because someone elsewhere
+///   failed on the name. So guessing a name cannot lock its owner out of a network that
+///   has not been failing; the price is that every fresh network gets its
+///   `free_failures` unpenalised attempts, exactly as without a name counter.
+/// - A success forgives only the failures of that name from that network: the pair's
+///   counter is dropped and its count subtracted from the network's and the name's. A
+///   network's failures on other names stay, so logging in to an own account between
+///   guesses does not reset the network's penalty.
 #[derive(Debug, Clone)]
 pub struct Throttle {
     cfg: ThrottleConfig,
@@ -248,56 +275,69 @@ impl Throttle {
         &self.cfg
     }
 
-    /// Delay to impose *before* verifying a login attempt from `ip` for
-    /// `user`: zero for trusted clients and when there are no recent failures.
+    /// The penalty an attempt from `ip` for `user` faces before its credentials are
+    /// checked, ignoring queued slots: zero for trusted clients and without recent
+    /// failures. The name's penalty counts only when the network itself is penalised.
     pub fn delay_before(&mut self, now: Instant, ip: IpAddr, user: Option<&str>) -> Duration {
         if self.cfg.is_trusted(ip) {
             return Duration::ZERO;
         }
-        let by_ip = self.penalty(self.failures(now, &Key::ip(ip)));
-        let by_user = user.map_or(Duration::ZERO, |u| {
-            self.penalty(self.failures(now, &Key::user(u)))
-        });
-        by_ip.max(by_user)
+        self.penalties(now, ip, user)
+            .into_iter()
+            .map(|(_, p)| p)
+            .max()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// The penalised keys an attempt must get a slot from: the network when it has
+    /// reached `free_failures`, and then the name too when it has.
+    fn penalties(&self, now: Instant, ip: IpAddr, user: Option<&str>) -> Vec<(Key, Duration)> {
+        let net = Key::ip(ip);
+        let by_net = self.penalty(self.failures(now, &net));
+        if by_net.is_zero() {
+            // A network that has not been failing is never held by a name's counter.
+            return Vec::new();
+        }
+        let mut keys = vec![(net, by_net)];
+        if let Some(u) = user {
+            let name = Key::user(u);
+            let by_name = self.penalty(self.failures(now, &name));
+            if !by_name.is_zero() {
+                keys.push((name, by_name));
+            }
+        }
+        keys
     }
 
     /// Decides on a login attempt from `ip` for `user` and reserves its time slot.
     ///
-    /// While a key (the client's network, the user name) is below `free_failures`
-    /// recent failures, attempts go ahead at once. Past that, each key admits one attempt
-    /// per current penalty, however many connections the attempts arrive on: an attempt
-    /// waits for the later of "now + penalty" and the key's next free slot, and the slot
-    /// after it moves one penalty further. An attempt that would have to wait longer than
-    /// `penalty_max` is [`Admission::Refused`], so a burst of parallel guesses cannot
-    /// queue up work either. Trusted clients are always admitted at once.
+    /// An attempt from a network below `free_failures` recent failures goes ahead at
+    /// once, whatever the name's counter says. From a penalised network, each penalised
+    /// key (the network, and the name when it is penalised too) admits one attempt per
+    /// current penalty, however many connections the attempts arrive on: an attempt
+    /// waits for the later of "now + penalty" and each key's next free slot, and the
+    /// slots after it move one penalty further. An attempt that would have to wait
+    /// longer than `penalty_max` is [`Admission::Refused`], so a burst of parallel
+    /// guesses cannot queue up work either. Trusted clients are always admitted at once.
     pub fn admit(&mut self, now: Instant, ip: IpAddr, user: Option<&str>) -> Admission {
         if self.cfg.is_trusted(ip) {
             return Admission::After(Duration::ZERO);
         }
-        let mut keys = vec![Key::ip(ip)];
-        if let Some(u) = user {
-            keys.push(Key::user(u));
+        let penalised = self.penalties(now, ip, user);
+        if penalised.is_empty() {
+            return Admission::After(Duration::ZERO);
         }
         let mut at = now;
-        let mut penalised = Vec::new();
-        for key in keys {
-            let p = self.penalty(self.failures(now, &key));
-            if p.is_zero() {
-                continue;
-            }
-            let Some(earliest) = now.checked_add(p) else {
+        for (key, p) in &penalised {
+            let Some(earliest) = now.checked_add(*p) else {
                 return Admission::Refused;
             };
             let queued = self
                 .counters
-                .get(&key)
+                .get(key)
                 .and_then(|c| c.next_slot)
                 .unwrap_or(now);
             at = at.max(earliest).max(queued);
-            penalised.push((key, p));
-        }
-        if penalised.is_empty() {
-            return Admission::After(Duration::ZERO);
         }
         let wait = at.saturating_duration_since(now);
         if wait > self.cfg.penalty_max {
@@ -311,8 +351,8 @@ impl Throttle {
         Admission::After(wait)
     }
 
-    /// Counts one failed login against the client's network and, when given,
-    /// the user name. Ignored for trusted clients.
+    /// Counts one failed login against the client's network and, when given, the user
+    /// name and the (name, network) pair. Ignored for trusted clients.
     pub fn record_failure(&mut self, now: Instant, ip: IpAddr, user: Option<&str>) {
         if self.cfg.is_trusted(ip) {
             return;
@@ -320,6 +360,7 @@ impl Throttle {
         self.bump(now, Key::ip(ip));
         if let Some(u) = user {
             self.bump(now, Key::user(u));
+            self.bump(now, Key::pair(u, ip));
         }
     }
 
@@ -333,10 +374,28 @@ impl Throttle {
         r
     }
 
-    /// A successful login clears the user's counter and the client's.
-    pub fn record_success(&mut self, _now: Instant, ip: IpAddr, user: &str) {
-        self.counters.remove(&Key::ip(ip));
-        self.counters.remove(&Key::user(user));
+    /// A successful login forgives the failures of this name from this network: the
+    /// pair's counter goes, and its count is taken off the network's and the name's
+    /// counters (a counter that reaches zero goes too). Failures from the network on
+    /// other names, and on this name from other networks, stay counted.
+    pub fn record_success(&mut self, now: Instant, ip: IpAddr, user: &str) {
+        if self.cfg.is_trusted(ip) {
+            return;
+        }
+        let Some(pair) = self.counters.remove(&Key::pair(user, ip)) else {
+            return;
+        };
+        if now.saturating_duration_since(pair.last_failure) >= self.cfg.forget_after {
+            return;
+        }
+        for key in [Key::ip(ip), Key::user(user)] {
+            if let Some(c) = self.counters.get_mut(&key) {
+                c.failures = c.failures.saturating_sub(pair.failures);
+                if c.failures == 0 {
+                    self.counters.remove(&key);
+                }
+            }
+        }
     }
 
     /// How long to delay the reply to every failed login.
@@ -533,14 +592,15 @@ mod tests {
             burst.iter().filter(|b| **b == Admission::Refused).count(),
             2
         );
-        // Another network guessing another name is not held up; the same name is.
+        // Another network that has not been failing is held up neither for another name
+        // nor for the name being guessed.
         assert_eq!(
             t.admit(t0, ip("198.51.100.1"), Some("bob")),
             Admission::After(Duration::ZERO)
         );
         assert_eq!(
             t.admit(t0, ip("198.51.100.1"), Some("alice")),
-            Admission::Refused
+            Admission::After(Duration::ZERO)
         );
         // One attempt at a time, each after the reply to the last, waits one penalty.
         let mut s = Throttle::new(cfg());
@@ -591,8 +651,190 @@ mod tests {
         }
         t.evict_oldest(3);
         assert_eq!(t.tracked(), 7);
-        assert_eq!(t.failures(t0, &Key::V4(0)), 0);
-        assert_eq!(t.failures(t0, &Key::V4(1)), 0);
-        assert_eq!(t.failures(t0, &Key::V4(9)), 1);
+        assert_eq!(t.failures(t0, &Key::Net(Net::V4(0))), 0);
+        assert_eq!(t.failures(t0, &Key::Net(Net::V4(1))), 0);
+        assert_eq!(t.failures(t0, &Key::Net(Net::V4(9))), 1);
+    }
+
+    /// Replies to a failed login come `failure_delay` after the check; a refused attempt
+    /// is answered after `failure_delay` too.
+    fn reply_delay() -> Duration {
+        cfg().failure_delay
+    }
+
+    #[test]
+    fn a_name_guessed_elsewhere_never_locks_its_owner_out_of_a_clean_network() {
+        // One guess per minute on alice from network A for an hour (each guess sent on
+        // time, on a new connection, whatever happened to the last). From minute 10 on
+        // (she was away before), alice's mail client logs in with her password from
+        // network B half a minute after each guess.
+        let t0 = Instant::now();
+        let mut t = Throttle::new(cfg());
+        let (a, b) = (ip("192.0.2.66"), ip("198.51.100.7"));
+        let mut pending: Vec<Instant> = Vec::new();
+        let (mut checked, mut attacker_refused) = (0u32, 0u32);
+        let (mut alice_refused, mut alice_waited) = (0u32, Duration::ZERO);
+        for minute in 0..60u32 {
+            let now = t0 + Duration::from_secs(60) * minute;
+            // Checks that came due before now fail.
+            pending.retain(|&at| {
+                if at <= now {
+                    t.record_failure(at, a, Some("alice"));
+                }
+                at > now
+            });
+            match t.admit(now, a, Some("alice")) {
+                Admission::After(d) => {
+                    checked += 1;
+                    pending.push(now + d);
+                }
+                Admission::Refused => attacker_refused += 1,
+            }
+            if minute < 10 {
+                continue;
+            }
+            let later = now + Duration::from_secs(30);
+            pending.retain(|&at| {
+                if at <= later {
+                    t.record_failure(at, a, Some("alice"));
+                }
+                at > later
+            });
+            match t.admit(later, b, Some("alice")) {
+                Admission::After(d) => {
+                    alice_waited = alice_waited.max(d);
+                    t.record_success(later + d, b, "alice");
+                }
+                Admission::Refused => alice_refused += 1,
+            }
+        }
+        eprintln!(
+            "attacker on alice from A, 60 min: {checked} checked, {attacker_refused} refused; \
+             alice from B: {alice_refused}/50 refused, longest wait {alice_waited:?}"
+        );
+        assert_eq!(alice_refused, 0, "alice was refused from a clean network");
+        assert_eq!(alice_waited, Duration::ZERO, "alice was held");
+        // The attacker is still held: after the free failures, one check per penalty.
+        assert!(checked <= 60, "{checked}");
+        assert!(t.delay_before(t0 + Duration::from_secs(3600), a, Some("alice")) > Duration::ZERO);
+    }
+
+    #[test]
+    fn penalised_networks_share_one_slot_per_penalty_on_a_name() {
+        // Five networks that have been failing (on other names) all guess alice, who has
+        // been failing too: together they get one check per penalty of alice's counter.
+        let t0 = Instant::now();
+        let mut t = Throttle::new(cfg());
+        let nets: Vec<IpAddr> = (1..=5).map(|i| ip(&format!("203.0.113.{i}"))).collect();
+        for (i, n) in nets.iter().enumerate() {
+            for k in 0..3 {
+                t.record_failure(t0, *n, Some(&format!("user{i}x{k}")));
+            }
+        }
+        // alice's own counter: 4 failures from networks that went quiet (penalty 4 s).
+        for i in 0..4 {
+            t.record_failure(t0, ip(&format!("192.0.2.{}", 100 + i)), Some("alice"));
+        }
+        let mut waits = Vec::new();
+        for round in 0..3 {
+            for n in &nets {
+                match t.admit(t0, *n, Some("alice")) {
+                    Admission::After(d) => waits.push(d.as_secs()),
+                    Admission::Refused => waits.push(u64::MAX),
+                }
+            }
+            let _ = round;
+        }
+        let checked: Vec<u64> = waits.iter().copied().filter(|&w| w != u64::MAX).collect();
+        // Slots 4 s apart on alice's queue (each network's own queue, 2 s, is looser).
+        assert_eq!(checked, (1..=15).map(|k| 4 * k).collect::<Vec<u64>>());
+        assert_eq!(waits.len() - checked.len(), 0);
+        let more = t.admit(t0, nets[0], Some("alice"));
+        assert_eq!(
+            more,
+            Admission::Refused,
+            "the queue is longer than penalty_max"
+        );
+        // A network that has not been failing is not held by alice's queue.
+        assert_eq!(
+            t.admit(t0, ip("198.51.100.9"), Some("alice")),
+            Admission::After(Duration::ZERO)
+        );
+    }
+
+    /// Simulates one attacker on one network who owns `mallory`: guess another name,
+    /// log in as mallory, guess again…, each attempt sent as soon as the last was
+    /// answered. Returns the number of checked guesses per simulated minute.
+    fn spray_with_an_own_account(minutes: u32) -> Vec<u32> {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(cfg());
+        let a = ip("192.0.2.13");
+        let end = t0 + Duration::from_secs(60) * minutes;
+        let mut per_minute = vec![0u32; minutes as usize];
+        let mut now = t0;
+        let mut i = 0u32;
+        while now < end {
+            i += 1;
+            let victim = format!("victim{i}");
+            match t.admit(now, a, Some(&victim)) {
+                Admission::After(d) => {
+                    now += d;
+                    let m = (now.saturating_duration_since(t0).as_secs() / 60) as usize;
+                    if let Some(c) = per_minute.get_mut(m) {
+                        *c += 1;
+                    }
+                    t.record_failure(now, a, Some(&victim));
+                    now += reply_delay();
+                }
+                Admission::Refused => now += reply_delay(),
+            }
+            match t.admit(now, a, Some("mallory")) {
+                Admission::After(d) => {
+                    now += d;
+                    t.record_success(now, a, "mallory");
+                }
+                Admission::Refused => now += reply_delay(),
+            }
+        }
+        per_minute
+    }
+
+    #[test]
+    fn an_own_account_does_not_reset_the_network_counter() {
+        let per_minute = spray_with_an_own_account(10);
+        eprintln!("checked guesses per minute, own login between guesses: {per_minute:?}");
+        // Documented: 3 free, then one per penalty (2, 4, 8, 16, 32, then 60 s): at most
+        // 3 + 5 in the first two minutes, then one per minute (the own logins take
+        // slots of the network's queue as well, so fewer).
+        let total: u32 = per_minute.iter().sum();
+        assert!(total <= 3 + 5 + 8, "{per_minute:?}");
+        for (m, n) in per_minute.iter().enumerate().skip(2) {
+            assert!(*n <= 1, "minute {m}: {per_minute:?}");
+        }
+    }
+
+    #[test]
+    fn success_forgives_only_that_names_failures_from_that_network() {
+        let t0 = Instant::now();
+        let mut t = Throttle::new(cfg());
+        let shared = ip("192.0.2.1");
+        // Behind one address: carol mistypes twice, two failures on other names.
+        t.record_failure(t0, shared, Some("carol"));
+        t.record_failure(t0, shared, Some("carol"));
+        t.record_failure(t0, shared, Some("dave"));
+        t.record_failure(t0, shared, Some("erin"));
+        assert_eq!(t.delay_before(t0, shared, None), Duration::from_secs(4));
+        t.record_success(t0, shared, "Carol");
+        // Two failures left on the network: below free_failures again, but not zero.
+        assert_eq!(t.failures(t0, &Key::ip(shared)), 2);
+        assert_eq!(t.failures(t0, &Key::user("carol")), 0);
+        assert_eq!(t.failures(t0, &Key::user("dave")), 1);
+        // A success of a name without failures here changes nothing.
+        t.record_success(t0, shared, "frank");
+        assert_eq!(t.failures(t0, &Key::ip(shared)), 2);
+        // carol's failures from elsewhere are not forgiven by a success here.
+        t.record_failure(t0, ip("198.51.100.1"), Some("carol"));
+        t.record_success(t0, shared, "carol");
+        assert_eq!(t.failures(t0, &Key::user("carol")), 1);
     }
 }

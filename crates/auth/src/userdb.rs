@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -63,6 +64,60 @@ impl fmt::Debug for UserEntry {
     }
 }
 
+/// What identifies one version of a file on disk: device, inode, size, modification
+/// and status-change times (nanoseconds).
+///
+/// The status-change time (ctime) is what a restore cannot fake: `touch -r`,
+/// `cp -p`, `rsync -t` or `tar` can put back an old mtime, but every write, rename or
+/// mtime change sets the ctime to now, and only the kernel sets it. A file replaced by
+/// rename also has a new inode. Comparing stamps costs one `stat`, not a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    /// The stamp of `meta`.
+    pub fn of(meta: &std::fs::Metadata) -> FileStamp {
+        FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// How long ago the file's status last changed (its ctime), by the system clock;
+    /// zero for a ctime in the future.
+    pub fn changed_ago(&self) -> std::time::Duration {
+        let (secs, nanos) = self.ctime;
+        let ctime = u64::try_from(secs).ok().and_then(|s| {
+            SystemTime::UNIX_EPOCH.checked_add(std::time::Duration::new(
+                s,
+                u32::try_from(nanos).unwrap_or(0),
+            ))
+        });
+        ctime
+            .and_then(|c| SystemTime::now().duration_since(c).ok())
+            .unwrap_or_default()
+    }
+
+    /// The stamp of the file at `path` (following symbolic links, as loading does);
+    /// `Ok(None)` when there is no file.
+    pub fn of_path(path: &Path) -> io::Result<Option<FileStamp>> {
+        match std::fs::metadata(path) {
+            Ok(m) => Ok(Some(FileStamp::of(&m))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// A loaded passwd-file.
 ///
 /// Names are unique ignoring ASCII case, because [`crate::mailbox_dir_name`]
@@ -75,6 +130,7 @@ pub struct UserDb {
     /// Lowercased name → index into `entries`.
     index: HashMap<String, usize>,
     modified: Option<SystemTime>,
+    stamp: Option<FileStamp>,
     any_plaintext: bool,
 }
 
@@ -90,13 +146,17 @@ impl UserDb {
             }
             Err(e) => return Err(AuthError::io("open", path, e)),
         };
-        // mtime before content: a change racing the read makes the server reload
+        // Stamp before content: a change racing the read makes the server reload
         // once more, never miss it.
-        let modified = file.metadata().and_then(|m| m.modified()).ok();
+        let meta = file
+            .metadata()
+            .map_err(|e| AuthError::io("read the attributes of", path, e))?;
         let mut data = Vec::new();
         file.read_to_end(&mut data)
             .map_err(|e| AuthError::io("read", path, e))?;
-        UserDb::from_bytes(path, &data, modified)
+        let mut db = UserDb::from_bytes(path, &data, meta.modified().ok())?;
+        db.stamp = Some(FileStamp::of(&meta));
+        Ok(db)
     }
 
     /// Parses passwd-file content; `path` is only used in messages and
@@ -128,6 +188,7 @@ impl UserDb {
             entries: parsed.entries,
             index: parsed.index,
             modified,
+            stamp: None,
             any_plaintext,
         })
     }
@@ -168,9 +229,16 @@ impl UserDb {
     }
 
     /// The file's modification time at load; `None` when it did not exist.
-    /// Compare with the current mtime to decide whether to reload.
+    /// Informational: to decide whether to reload, compare [`UserDb::stamp`], which a
+    /// restored mtime cannot fool.
     pub fn modified(&self) -> Option<SystemTime> {
         self.modified
+    }
+
+    /// The stamp of the file this database was read from, taken before reading;
+    /// `None` when there was no file (or the database was not loaded from one).
+    pub fn stamp(&self) -> Option<FileStamp> {
+        self.stamp
     }
 }
 

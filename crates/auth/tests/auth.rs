@@ -298,9 +298,48 @@ fn needs_rehash_rules() {
     assert!(needs_rehash("", &fast));
 }
 
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
 #[test]
-fn dummy_verify_runs() {
-    dummy_verify(b"whatever");
+fn dummy_verify_uses_the_configured_parameters_and_never_matches() {
+    let params = HashParams {
+        m_cost_kib: 8192,
+        t_cost: 3,
+        p_cost: 1,
+    };
+    let dummy = DummyHash::new(&params);
+    // The configured parameters of the default scheme, not Argon2's defaults.
+    let stored = dummy.stored();
+    assert!(
+        stored.starts_with("{ARGON2ID}$argon2id$v=19$m=8192,t=3,p=1$"),
+        "{stored}"
+    );
+    assert!(!needs_rehash(stored, &params));
+    // Random and forgotten: no password matches, and two dummies differ.
+    for guess in ["", "password", "whatever"] {
+        assert!(!verifies(stored, guess));
+    }
+    assert_ne!(DummyHash::new(&params).stored(), stored);
+    assert!(!format!("{dummy:?}").contains("argon2"));
+    // It costs what a real verification with those parameters costs: medians of 7,
+    // interleaved, within a factor of 3 either way (the work is identical; the factor
+    // only absorbs a busy machine).
+    let real = hash_password(b"the user's password", &params);
+    let (mut d, mut r) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        let t = Instant::now();
+        dummy.verify(b"a guess");
+        d.push(t.elapsed());
+        let t = Instant::now();
+        assert!(!verifies(&real, "a guess"));
+        r.push(t.elapsed());
+    }
+    let (d, r) = (median(d), median(r));
+    eprintln!("dummy {d:?}, real {r:?}");
+    assert!(d < r * 3 && r < d * 3, "dummy {d:?}, real {r:?}");
 }
 
 // ---------------------------------------------------------------------------
@@ -725,16 +764,19 @@ fn user_counter_spans_addresses_and_ignores_existence_and_case() {
             Some(if i % 2 == 0 { "Nobody" } else { "nobody" }),
         );
     }
+    // A network that has not been failing is not held by the name's counter.
     let fresh = ip("203.0.113.1");
-    assert_eq!(secs(t.delay_before(t0, fresh, Some("NOBODY"))), 8);
+    assert_eq!(secs(t.delay_before(t0, fresh, Some("NOBODY"))), 0);
     assert_eq!(secs(t.delay_before(t0, fresh, Some("alice"))), 0);
     assert_eq!(secs(t.delay_before(t0, fresh, None)), 0);
-    // The larger of IP and user penalty applies.
+    // Once the network is penalised itself, the larger of its and the name's penalty
+    // applies, whatever the spelling of the name.
     for _ in 0..3 {
         t.record_failure(t0, fresh, None);
     }
     assert_eq!(secs(t.delay_before(t0, fresh, Some("alice"))), 2);
     assert_eq!(secs(t.delay_before(t0, fresh, Some("nobody"))), 8);
+    assert_eq!(secs(t.delay_before(t0, fresh, Some("NoBody"))), 8);
 }
 
 #[test]
@@ -778,9 +820,13 @@ fn trusted_networks_are_exempt_and_not_counted() {
         t.delay_before(t0, ip("192.0.2.1"), Some("alice")),
         Duration::ZERO
     );
-    // Trusted clients get no penalty even when the user counter is high.
+    // Trusted clients get no penalty even when the user counter is high (and networks
+    // that have been failing do).
     for _ in 0..10 {
         t.record_failure(t0, ip("192.0.2.1"), Some("alice"));
+    }
+    for _ in 0..3 {
+        t.record_failure(t0, ip("192.0.2.2"), Some("bob"));
     }
     assert_eq!(secs(t.delay_before(t0, ip("192.0.2.2"), Some("alice"))), 60);
     assert_eq!(

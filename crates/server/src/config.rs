@@ -107,6 +107,7 @@ pub struct AuthFile {
     pub argon2_iterations: Option<u32>,
     pub argon2_parallelism: Option<u32>,
     pub verify_concurrency: Option<usize>,
+    pub verify_queue_timeout: Option<String>,
     pub cache_ttl: Option<String>,
 }
 
@@ -303,6 +304,8 @@ pub struct AuthPolicy {
     pub max_auth_failures: u32,
     pub hash: HashParams,
     pub verify_concurrency: usize,
+    /// How long a login waits for a verification slot before `-ERR [SYS/TEMP]`.
+    pub verify_queue_timeout: Duration,
     pub cache_ttl: Duration,
 }
 
@@ -666,6 +669,12 @@ impl FileConfig {
             max_auth_failures: a.max_auth_failures.unwrap_or(3).max(1),
             hash,
             verify_concurrency,
+            verify_queue_timeout: cx.duration(
+                "auth",
+                "verify_queue_timeout",
+                &a.verify_queue_timeout,
+                Duration::from_secs(10),
+            )?,
             cache_ttl: cx.duration("auth", "cache_ttl", &a.cache_ttl, Duration::from_secs(60))?,
         };
 
@@ -1275,6 +1284,8 @@ trusted_networks = ["192.0.2.0/24"]
         assert_eq!(c.auth.users_file, d.auth.users_file);
         assert_eq!(c.auth.throttle, d.auth.throttle);
         assert_eq!(c.auth.hash, d.auth.hash);
+        assert_eq!(c.auth.verify_queue_timeout, d.auth.verify_queue_timeout);
+        assert_eq!(c.auth.verify_queue_timeout, Duration::from_secs(10));
         assert_eq!(c.auth.plaintext_networks, d.auth.plaintext_networks);
         assert!(!c.auth.apop && !d.auth.apop);
         assert_eq!(c.limits.idle_timeout, d.limits.idle_timeout);

@@ -180,7 +180,7 @@ impl BoundServer {
                 path: config.mail_dir.clone(),
                 source,
             })?;
-        let auth = Arc::new(login::Authenticator::new(&config.auth)?);
+        let auth = login::Authenticator::start(&config.auth)?;
         let session_config = Arc::new(SessionConfig {
             greeting: config.pop3.greeting.clone(),
             implementation: config.pop3.implementation.clone(),

@@ -4,18 +4,33 @@
 //!
 //! Unknown users cost the same time as known ones and get the same reply: the reply to a
 //! login never tells whether the user exists.
+//!
+//! Must never touch the filesystem on a runtime thread: the greeting and the cache
+//! lookup only read the in-memory database ([`Authenticator::users`]); the users file is
+//! checked by a background task once a second and by every verification, both on
+//! blocking threads ([`Authenticator::reload_if_changed`]).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use buzon_auth::{Admission, AuthCache, Throttle, UserDb};
+use buzon_auth::{Admission, AuthCache, DummyHash, FileStamp, Throttle, UserDb};
 use buzon_pop3_proto::sasl::{apop_digest, constant_time_eq};
 use buzon_pop3_proto::server::Credential;
 use tokio::sync::Semaphore;
 
 use crate::config::AuthPolicy;
+
+/// How often the background task looks at the users file (a `stat`; the file is read
+/// only when its [`FileStamp`] changed). Verifications look too, so a new user or
+/// password works from the first login; a changed password stops working for cached
+/// logins within this interval.
+pub const USERS_FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A changed users file is read only once it has been still this long (waiting at most
+/// ten times as long), so a file rewritten in place is not caught half written.
+const USERS_FILE_SETTLE: Duration = Duration::from_millis(100);
 
 /// The verdict on a credential check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,16 +38,31 @@ pub enum Verdict {
     /// Valid; the canonical user name (as in the users file).
     Valid(String),
     Invalid,
-    /// The user database could not be read: a temporary server problem.
+    /// The user database could not be read, or no verification slot came free in
+    /// time: a temporary server problem.
     Unavailable(String),
+}
+
+/// What the last look at the users file found, when it differs from the database in use.
+#[derive(Debug, Default)]
+struct Reload {
+    /// The stamp of a version that failed to load: not read again, not logged again,
+    /// until the file changes once more.
+    broken: Option<Option<FileStamp>>,
+    /// The last `stat` error, logged once.
+    stat_error: Option<String>,
 }
 
 pub struct Authenticator {
     users_file: PathBuf,
     db: RwLock<Arc<UserDb>>,
+    reload: Mutex<Reload>,
     throttle: Mutex<Throttle>,
     cache: Mutex<AuthCache>,
     verify_slots: Semaphore,
+    verify_concurrency: usize,
+    verify_queue_timeout: Duration,
+    dummy: DummyHash,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -49,48 +79,117 @@ impl Authenticator {
         Ok(Self {
             users_file: policy.users_file.clone(),
             db: RwLock::new(Arc::new(db)),
+            reload: Mutex::new(Reload::default()),
             throttle: Mutex::new(Throttle::new(policy.throttle.clone())),
             cache: Mutex::new(AuthCache::new(policy.cache_ttl, 10_000)),
             verify_slots: Semaphore::new(policy.verify_concurrency),
+            verify_concurrency: policy.verify_concurrency,
+            verify_queue_timeout: policy.verify_queue_timeout,
+            dummy: DummyHash::new(&policy.hash),
         })
     }
 
-    /// The current user database, reloaded first if the file changed on disk.
+    /// [`Authenticator::new`], plus the background task that reloads the users file when
+    /// it changes (every [`USERS_FILE_CHECK_INTERVAL`], on a blocking thread). Call
+    /// inside a tokio runtime; the task ends when the authenticator is dropped.
+    pub fn start(policy: &AuthPolicy) -> Result<Arc<Self>, buzon_auth::AuthError> {
+        let me = Arc::new(Self::new(policy)?);
+        let weak: Weak<Self> = Arc::downgrade(&me);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(USERS_FILE_CHECK_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(me) = weak.upgrade() else { return };
+                let _ = tokio::task::spawn_blocking(move || me.reload_if_changed()).await;
+            }
+        });
+        Ok(me)
+    }
+
+    /// The user database in memory. Never touches the filesystem, so the greeting and
+    /// the cache lookup can call it on the runtime.
     pub fn users(&self) -> Result<Arc<UserDb>, String> {
-        let current = self
-            .db
+        self.db
             .read()
             .map(|d| Arc::clone(&d))
-            .map_err(|_| "user database lock poisoned".to_string())?;
-        let on_disk = std::fs::metadata(&self.users_file)
-            .and_then(|m| m.modified())
-            .ok();
-        if on_disk == current.modified() {
-            return Ok(current);
-        }
-        match UserDb::load(&self.users_file) {
-            Ok(db) => {
-                let db = Arc::new(db);
-                if let Ok(mut w) = self.db.write() {
-                    *w = Arc::clone(&db);
-                }
-                tracing::info!(file = %self.users_file.display(), users = db.len(), "reloaded the users file");
-                Ok(db)
+            .map_err(|_| "user database lock poisoned".to_string())
+    }
+
+    /// Reloads the users file if its [`FileStamp`] changed (a restore that keeps the old
+    /// mtime still changes the ctime). A version that cannot be loaded leaves the last
+    /// good database in use and is reported once, not at every look. Blocking (a `stat`,
+    /// sometimes a read): call it from a blocking thread only.
+    pub fn reload_if_changed(&self) {
+        // One look at a time; a second caller waits and then finds nothing to do.
+        let mut r = self.reload.lock().unwrap_or_else(|p| p.into_inner());
+        let on_disk = match FileStamp::of_path(&self.users_file) {
+            Ok(s) => {
+                r.stat_error = None;
+                s
             }
             Err(e) => {
-                // Keep serving with the last good copy; say why the new one was refused.
+                let msg = e.to_string();
+                if r.stat_error.as_deref() != Some(msg.as_str()) {
+                    tracing::error!(file = %self.users_file.display(), "cannot check the users file for changes, keeping the version in use: {msg} — check the permissions of its directory");
+                    r.stat_error = Some(msg);
+                }
+                return;
+            }
+        };
+        let current = match self.users() {
+            Ok(db) => db,
+            Err(_) => return,
+        };
+        if on_disk == current.stamp() || r.broken == Some(on_disk) {
+            return;
+        }
+        // An editor or `cat >` rewriting the file in place truncates it first: a read in
+        // between would take an empty or partial file for the new version.
+        let mut on_disk = on_disk;
+        for _ in 0..10 {
+            let Some(age) = on_disk.map(|s| s.changed_ago()) else {
+                break;
+            };
+            if age >= USERS_FILE_SETTLE {
+                break;
+            }
+            std::thread::sleep(USERS_FILE_SETTLE - age);
+            match FileStamp::of_path(&self.users_file) {
+                Ok(s) => on_disk = s,
+                Err(_) => return,
+            }
+        }
+        let loaded = UserDb::load(&self.users_file);
+        // Changed while being read: not a version to keep or to report; look again next time.
+        if FileStamp::of_path(&self.users_file).ok() != Some(on_disk) {
+            return;
+        }
+        match loaded {
+            Ok(db) => {
+                r.broken = None;
+                let users = db.len();
+                if let Ok(mut w) = self.db.write() {
+                    *w = Arc::new(db);
+                }
+                tracing::info!(file = %self.users_file.display(), users, "reloaded the users file");
+            }
+            Err(e) => {
+                r.broken = Some(on_disk);
+                // Once per broken version; the previous users keep logging in.
                 tracing::error!(
-                    "users file changed but cannot be loaded, keeping the previous version: {e}"
+                    file = %self.users_file.display(),
+                    "cannot load the changed users file, keeping the previous version until it is fixed: {e}"
                 );
-                Ok(current)
             }
         }
     }
 
     /// True when APOP is possible for some user (someone has a plaintext password).
     pub fn apop_possible(&self) -> bool {
-        // A stat of the users file (and a reload when it changed), so a user added with
-        // a plaintext password makes APOP available from the next greeting on.
+        // The database in memory only (no file system call on the runtime): a user added
+        // with a plaintext password makes APOP available once the background check has
+        // reloaded the file, within about a second.
         self.users().map(|d| d.any_plaintext()).unwrap_or(false)
     }
 
@@ -116,7 +215,10 @@ impl Authenticator {
             .failure_delay()
     }
 
-    /// Records the outcome; returns the delay to impose before a failure reply.
+    /// Records the outcome; returns the delay before a failure reply, counted from the
+    /// moment the check began (the reply is due then, not that long after the check).
+    /// `exemptible` is false when the client's own address is unknown (PROXY `LOCAL` or
+    /// `UNKNOWN`), so no network is exempt.
     pub fn record(&self, ip: IpAddr, exemptible: bool, user: &str, ok: bool) -> Duration {
         let mut guard = self.throttle.lock().unwrap_or_else(|p| p.into_inner());
         if !exemptible {
@@ -137,20 +239,63 @@ impl Authenticator {
         }
     }
 
-    /// Checks a credential on a blocking thread, with at most `verify_concurrency`
-    /// verifications at once so a login flood cannot starve running sessions.
+    /// Checks a credential. A password the cache remembers is answered at once, on the
+    /// runtime (no hash, no slot). Anything else is checked on a blocking thread, with at
+    /// most `verify_concurrency` verifications at once so a login flood cannot starve
+    /// running sessions; an attempt that gets no slot within `verify_queue_timeout` is
+    /// [`Verdict::Unavailable`].
     pub async fn verify(self: &Arc<Self>, user: String, credential: Credential) -> Verdict {
-        let Ok(_permit) = self.verify_slots.acquire().await else {
-            return Verdict::Unavailable("server shutting down".into());
+        if let Credential::Password(p) = &credential {
+            if let Some(name) = self.cached(&user, p.expose()) {
+                return Verdict::Valid(name);
+            }
+        }
+        let permit = match tokio::time::timeout(
+            self.verify_queue_timeout,
+            self.verify_slots.acquire(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Verdict::Unavailable("server shutting down".into()),
+            Err(_) => {
+                return Verdict::Unavailable(format!(
+                    "all {} password verification slots stayed busy for {:?} \
+                         (a flood of logins, or auth.verify_concurrency too low for the \
+                         load; auth.verify_queue_timeout sets the wait)",
+                    self.verify_concurrency, self.verify_queue_timeout
+                ))
+            }
         };
         let me = Arc::clone(self);
-        match tokio::task::spawn_blocking(move || me.verify_blocking(&user, &credential)).await {
+        let verdict =
+            tokio::task::spawn_blocking(move || me.verify_blocking(&user, &credential)).await;
+        drop(permit);
+        match verdict {
             Ok(v) => v,
             Err(e) => Verdict::Unavailable(format!("verification task failed: {e}")),
         }
     }
 
+    /// The canonical name when the cache remembers `password` for `user` against the
+    /// user's current stored password. Memory only.
+    fn cached(&self, user: &str, password: &[u8]) -> Option<String> {
+        let db = self.users().ok()?;
+        buzon_auth::validate_username(user).ok()?;
+        let entry = db.lookup(user)?;
+        let hit = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(
+            Instant::now(),
+            &entry.name,
+            password,
+            &entry.password,
+        );
+        hit.then(|| entry.name.clone())
+    }
+
     fn verify_blocking(&self, user: &str, credential: &Credential) -> Verdict {
+        // Like Dovecot's passwd-file, look at the file at each lookup that needs a hash:
+        // a user added a moment ago can log in at once.
+        self.reload_if_changed();
         let db = match self.users() {
             Ok(db) => db,
             Err(e) => return Verdict::Unavailable(e),
@@ -160,7 +305,7 @@ impl Authenticator {
             .and_then(|()| db.lookup(user));
         let Some(entry) = entry else {
             if let Credential::Password(p) = credential {
-                buzon_auth::dummy_verify(p.expose());
+                self.dummy.verify(p.expose());
             }
             return Verdict::Invalid;
         };

@@ -349,6 +349,9 @@ impl Conn {
                 );
             }
         }
+        // A failure is answered failure_delay after its check began, whatever the scheme
+        // and whether the user exists (right after, if the check took longer).
+        let checked_at = tokio::time::Instant::now();
         let verdict = shared.auth.verify(req.user.clone(), req.credential).await;
         let user = match verdict {
             Verdict::Valid(user) => {
@@ -359,7 +362,7 @@ impl Conn {
                 let wait = shared.auth.record(ip, self.client_known, &req.user, false);
                 // Debug formatting: a name from the wire never writes control bytes into the log.
                 tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
-                tokio::time::sleep(wait).await;
+                tokio::time::sleep_until(checked_at + wait).await;
                 return self.session.login_failed(
                     Response::err_code(RespCode::Auth, "Authentication failed."),
                     &mut self.out,

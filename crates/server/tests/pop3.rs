@@ -221,7 +221,16 @@ fn apop_is_offered_only_when_a_user_can_use_it() {
 
     buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf")
         .unwrap_or_else(|e| panic!("{e}"));
-    let (mut c, greeting) = plain_client_greeting(&s);
+    // The greeting reads the users file as last loaded; a background task looks at the
+    // file once a second, so the timestamp appears within about a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (mut c, greeting) = loop {
+        let (c, g) = plain_client_greeting(&s);
+        if g.contains('<') || std::time::Instant::now() > deadline {
+            break (c, g);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let ts = buzon_pop3_proto::sasl::greeting_timestamp(&greeting)
         .unwrap_or_else(|| panic!("no timestamp: {greeting}"))
         .to_string();
@@ -324,7 +333,6 @@ fn apop_is_offered_only_where_a_plaintext_login_would_be_accepted_unless_opted_i
 fn plain_client_greeting(s: &TestServer) -> (LineClient, String) {
     let mut c = LineClient::connect(s.pop3);
     let g = c.line();
-    // The users file is reloaded on login, so poke it once for a fresh view.
     (c, g)
 }
 
