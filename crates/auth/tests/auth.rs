@@ -849,7 +849,11 @@ fn a_proxys_trusted_address_standing_for_an_unknown_client_is_not_exempt() {
         t.record_failure(t0, proxy, Some("alice"));
         t.record_failure(t0, proxy, Some("alice"));
     });
-    assert_eq!(t.tracked(), 2, "counted against the proxy and the name");
+    assert_eq!(
+        t.tracked(),
+        3,
+        "counted against the proxy, the name and the pair"
+    );
     assert_eq!(
         t.without_exemptions(|t| t.admit(t0, proxy, Some("bob"))),
         Admission::After(Duration::from_secs(4))

@@ -27,9 +27,8 @@
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
-use buzon_auth::UserDb;
+use buzon_auth::{FileStamp, UserDb};
 use buzon_smtp_proto::reply::{self, Reply};
 use buzon_store::{DeliveryBatch, DeliveryStore, StoreError};
 
@@ -205,17 +204,17 @@ pub enum IntakeError {
     Aliases(#[from] AliasError),
 }
 
-/// A file loaded into memory and reloaded when its modification time or size changes.
+/// A file loaded into memory and reloaded when its [`FileStamp`] changes (device, inode,
+/// size, modification and change times: a restore that keeps the old mtime still
+/// changes the ctime).
 struct Reloading<T> {
     path: PathBuf,
-    stamp: Option<(Option<SystemTime>, u64)>,
+    stamp: Option<FileStamp>,
     value: Arc<T>,
 }
 
-fn stamp_of(path: &Path) -> Option<(Option<SystemTime>, u64)> {
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| (m.modified().ok(), m.len()))
+fn stamp_of(path: &Path) -> Option<FileStamp> {
+    std::fs::metadata(path).ok().map(|m| FileStamp::of(&m))
 }
 
 /// The delivery engine.
@@ -616,8 +615,60 @@ struct Plan {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn engine(dir: &Path) -> Deliverer {
+        let d = Delivery {
+            routing: RoutingConfig {
+                local_domains: vec!["example.com".into()],
+                ..RoutingConfig::default()
+            },
+            aliases_file: None,
+            quota: QuotaLimits::default(),
+            over_quota_permanent: false,
+            max_message_size: 1 << 20,
+            max_recipients: 10,
+            sieve_dir: dir.join("sieve"),
+            spool_dir: dir.join("spool"),
+        };
+        let store = Arc::new(buzon_store::MaildirStore::new(
+            dir.join("mail"),
+            Vec::new(),
+            buzon_auth::mailbox_dir_name,
+        ));
+        Deliverer::new(&d, &dir.join("users"), "mx.example.com", store).unwrap()
+    }
+
+    #[test]
+    fn a_users_file_restored_with_its_old_mtime_and_size_is_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let users = dir.path().join("users");
+        std::fs::write(&users, "alice:{PLAIN}secret\n").unwrap();
+        let old_mtime = std::fs::metadata(&users).unwrap().modified().unwrap();
+        let d = engine(dir.path());
+        assert!(d
+            .check_recipient("alice", Some("example.com"), None)
+            .is_ok());
+        // A restore from a backup: other content of the same length, the old mtime.
+        std::fs::write(&users, "bobby:{PLAIN}secret\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&users)
+            .unwrap()
+            .set_modified(old_mtime)
+            .unwrap();
+        assert_eq!(
+            d.check_recipient("bobby", Some("example.com"), None),
+            Ok(vec!["bobby".to_string()]),
+            "the restored users file was not noticed"
+        );
+        assert_eq!(
+            d.check_recipient("alice", Some("example.com"), None),
+            Err(Failure::UnknownUser)
+        );
+    }
 
     #[test]
     fn every_failure_has_one_reply_and_exit_code() {

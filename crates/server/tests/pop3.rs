@@ -265,6 +265,22 @@ fn apop_server(apop_without_tls: bool) -> (TestServer, std::net::SocketAddr) {
         .start();
     buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf")
         .unwrap_or_else(|e| panic!("{e}"));
+    // The users file is reloaded by a background check once a second: wait until the
+    // port with STLS offers the timestamp, which it does once carol is known.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut c = LineClient::connect(s.pop3);
+        let offered = c.line().contains('<');
+        drop(c.cmd("QUIT"));
+        if offered {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new {{PLAIN}} user never made APOP possible"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let no_stls = s
         .addrs
         .iter()
