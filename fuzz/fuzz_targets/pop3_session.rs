@@ -1,6 +1,7 @@
-//! Arbitrary client bytes, through a `LineReader` into a `ServerSession` driven by a
+//! Arbitrary client bytes, fed to a `ServerSession` (which owns its input) driven by a
 //! trivial in-memory driver, never make the state machine panic, and everything it
 //! writes is CRLF lines, with a reply beginning with a status line for every line read.
+//! After an accepted STLS the rest of the piece is still fed: the session must drop it.
 //!
 //! Input: byte 0 chooses the connection (bit 0 TLS active, bit 1 STLS available, bit 2
 //! plaintext allowed without TLS, bit 3 APOP offered, bit 4 bare LF accepted), byte 1 the
@@ -10,7 +11,6 @@
 
 use std::sync::Arc;
 
-use buzon_pop3_proto::line::{LineLimits, LineReader};
 use buzon_pop3_proto::response::parse_status_line;
 use buzon_pop3_proto::sasl::apop_digest;
 use buzon_pop3_proto::server::{
@@ -33,29 +33,29 @@ fuzz_target!(|data: &[u8]| {
         apop_timestamp: (flags & 8 != 0).then(|| TIMESTAMP.to_string()),
         apop_without_tls: flags & 32 != 0,
     };
-    let limits = LineLimits { allow_bare_lf: flags & 16 != 0, ..LineLimits::COMMAND };
     // A small limit, so that the fuzzer reaches the close on bad commands quickly too.
-    let config = SessionConfig { max_bad_commands: 8, ..SessionConfig::default() };
+    let config = SessionConfig {
+        max_bad_commands: 8,
+        lenient_bare_lf: flags & 16 != 0,
+        ..SessionConfig::default()
+    };
     let mut session = ServerSession::new(Arc::new(config), info);
-    let mut reader = LineReader::new(limits);
     let mut out = Vec::new();
     session.greeting(&mut out);
     check_reply(&out);
 
     let piece = if *piece == 0 { client.len().max(1) } else { usize::from(*piece) };
     for chunk in client.chunks(piece) {
-        reader.feed(chunk);
-        while let Some(line) = reader.next_line() {
+        session.feed(chunk);
+        let mut handshake = false;
+        loop {
             out.clear();
-            let step = match line {
-                Ok(l) => session.handle_line(&l, &mut out),
-                Err(e) => session.line_error(e, &mut out),
-            };
-            match drive(&mut session, &mut reader, step, &mut out) {
+            let Some(step) = session.next_step(&mut out) else { break };
+            match drive(&mut session, step, &mut out) {
                 Next::Read => check_reply(&out),
-                Next::Discard => {
+                Next::Handshake => {
                     check_reply(&out);
-                    break;
+                    handshake = true;
                 }
                 Next::Close => {
                     check_reply(&out);
@@ -63,17 +63,24 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
+        // The rest of this piece was sent before the handshake, and dropped.
+        if handshake {
+            session.tls_started();
+            assert!(session.tls_active());
+            out.clear();
+            assert!(session.next_step(&mut out).is_none(), "input survived STLS");
+        }
     }
 });
 
 enum Next {
     Read,
-    /// STLS: the rest of this piece was sent before the handshake.
-    Discard,
+    /// STLS accepted: the handshake follows this piece.
+    Handshake,
     Close,
 }
 
-fn drive(session: &mut ServerSession, reader: &mut LineReader, mut step: Step, out: &mut Vec<u8>) -> Next {
+fn drive(session: &mut ServerSession, mut step: Step, out: &mut Vec<u8>) -> Next {
     loop {
         step = match step {
             Step::Continue => {
@@ -111,12 +118,7 @@ fn drive(session: &mut ServerSession, reader: &mut LineReader, mut step: Step, o
                 out.extend(encode_message(message, extent));
                 Step::Continue
             }
-            Step::StartTls => {
-                reader.clear();
-                session.tls_started();
-                assert!(session.tls_active());
-                return Next::Discard;
-            }
+            Step::StartTls => return Next::Handshake,
             Step::Update(doomed) => {
                 assert!(doomed.windows(2).all(|w| w[0] < w[1]) && doomed.iter().all(|&i| i < MESSAGES.len()));
                 session.update_done(Ok(doomed.len()), out)

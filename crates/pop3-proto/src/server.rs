@@ -1,6 +1,10 @@
 //! The server side of a POP3 session as a state machine (RFC 1939 §3–6).
 //!
-//! It consumes command lines and appends replies to an output buffer. Whenever a command
+//! It owns its input: the driver [`feed`](ServerSession::feed)s whatever bytes arrive and
+//! asks for the [`next_step`](ServerSession::next_step); the session cuts them into lines
+//! with the limits of its state and appends replies to an output buffer. Because the
+//! input is the session's, an accepted STLS discards everything the client sent after it
+//! (RFC 2595 §4, the STLS injection attack) here, whatever the driver does. Whenever a command
 //! needs the outside world — checking a password, reading a message file, applying
 //! deletions, a TLS handshake — it returns a [`Step`] that tells the driver what to do, and
 //! the driver reports back through one of the `*_done`/`login_*` methods. The state enum
@@ -8,7 +12,7 @@
 //! This module must never touch a socket, a file or a clock.
 
 use crate::command::{parse_command, Command, CommandError, InitialResponse};
-use crate::line::{LineError, LineLimits};
+use crate::line::{LineError, LineLimits, LineReader};
 use crate::response::Response;
 use crate::sasl::{self, LOGIN_PASS_PROMPT, LOGIN_USER_PROMPT};
 use crate::types::{MsgNum, RespCode, Secret, Uidl};
@@ -29,6 +33,9 @@ pub struct SessionConfig {
     pub max_bad_commands: u32,
     /// Failed authentications tolerated on one connection before it is closed.
     pub max_auth_failures: u32,
+    /// Accept lines ended by a bare LF from broken clients (off by default: RFC 1939
+    /// wants CRLF).
+    pub lenient_bare_lf: bool,
 }
 
 impl Default for SessionConfig {
@@ -40,6 +47,7 @@ impl Default for SessionConfig {
             login_delay: None,
             max_bad_commands: 20,
             max_auth_failures: 3,
+            lenient_bare_lf: false,
         }
     }
 }
@@ -194,6 +202,10 @@ pub struct ServerSession {
     bad_commands: u32,
     auth_failures: u32,
     utf8: bool,
+    /// What the client sent that is not yet a complete line.
+    input: LineReader,
+    /// STLS was accepted and the handshake has not finished: input is not taken.
+    awaiting_tls: bool,
 }
 
 /// Why APOP is refused on an unencrypted connection.
@@ -214,6 +226,46 @@ impl ServerSession {
             bad_commands: 0,
             auth_failures: 0,
             utf8: false,
+            input: LineReader::new(LineLimits::COMMAND),
+            awaiting_tls: false,
+        }
+    }
+
+    /// Bytes from the client, in any pieces. Ignored between an accepted STLS and
+    /// [`tls_started`](Self::tls_started): nothing sent in the clear then may become a
+    /// command inside TLS.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        if !self.awaiting_tls {
+            self.input.feed(bytes);
+        }
+    }
+
+    /// Handles the next complete line of input, if there is one (RFC 2449 §6.6
+    /// PIPELINING: lines are answered one by one, in order). `None`: more input is
+    /// needed; also while a step that needs the driver (a login check, a TLS handshake)
+    /// is outstanding.
+    pub fn next_step(&mut self, out: &mut Vec<u8>) -> Option<Step> {
+        if self.awaiting_tls || self.pending.is_some() || self.is_closed() {
+            return None;
+        }
+        let limits = self.line_limits(self.command_limits());
+        self.input.set_limits(limits);
+        let step = match self.input.next_line()? {
+            Ok(line) => self.handle_line(&line, out),
+            Err(e) => self.line_error(e, out),
+        };
+        Some(step)
+    }
+
+    /// Gives back memory an idle session does not need.
+    pub fn shrink_input(&mut self) {
+        self.input.shrink();
+    }
+
+    fn command_limits(&self) -> LineLimits {
+        LineLimits {
+            allow_bare_lf: self.config.lenient_bare_lf,
+            ..LineLimits::COMMAND
         }
     }
 
@@ -333,7 +385,7 @@ impl ServerSession {
     }
 
     /// Handles a line-level problem reported by the line reader.
-    pub fn line_error(&mut self, err: LineError, out: &mut Vec<u8>) -> Step {
+    fn line_error(&mut self, err: LineError, out: &mut Vec<u8>) -> Step {
         match err {
             LineError::Runaway => {
                 Response::err("Line too long without CRLF, closing connection.").encode(out);
@@ -373,7 +425,7 @@ impl ServerSession {
     }
 
     /// Handles one complete line (without CRLF).
-    pub fn handle_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Step {
+    fn handle_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Step {
         if let State::SaslExchange(_) = self.state {
             return self.sasl_response(line, out);
         }
@@ -502,6 +554,10 @@ impl ServerSession {
                     )
                 } else {
                     Response::ok("Begin TLS negotiation now.").encode(out);
+                    // RFC 2595 §4: whatever follows STLS in the clear is dropped, now and
+                    // until the handshake is done.
+                    self.input.clear();
+                    self.awaiting_tls = true;
                     Step::StartTls
                 }
             }
@@ -673,6 +729,8 @@ impl ServerSession {
     /// The TLS handshake after STLS succeeded. RFC 2595 §4: forget everything learned
     /// from the client before it.
     pub fn tls_started(&mut self) {
+        self.input.clear();
+        self.awaiting_tls = false;
         self.conn.tls_active = true;
         self.state = State::Authorization { user: None };
         self.utf8 = false;

@@ -2,9 +2,12 @@
 //!
 //! A small in-memory driver plays the server around the state machine: maildrops live in
 //! a map, passwords and APOP digests are checked here, messages go out through the wire
-//! encoder, UPDATE removes messages from the map, and a TLS handshake "succeeds" at once.
-//! Every transcript is run twice: once handing each `C:` item to the [`LineReader`] in one
-//! piece, once byte by byte, so buffer boundaries can never change what the server says.
+//! encoder, UPDATE removes messages from the map, and a TLS handshake "succeeds" once the
+//! whole `C:` item that asked for it has been handed over (as a network delivers
+//! pipelined bytes before the handshake can start), so the session itself must drop what
+//! followed STLS. Every transcript is run twice: once handing each `C:` item to the
+//! session in one piece, once byte by byte, so buffer boundaries can never change what
+//! the server says.
 //!
 //! Directives understood by this runner (the file format itself is in `transcript.rs`):
 //!
@@ -42,9 +45,9 @@ use buzon_pop3_proto::server::{
 };
 use buzon_pop3_proto::transcript::{self, Expect, Item};
 use buzon_pop3_proto::wire::{encode_message, Extent, WireSize};
-use buzon_pop3_proto::{LineLimits, LineReader, RespCode, Response, Uidl};
+use buzon_pop3_proto::{RespCode, Response, Uidl};
 
-/// How client bytes reach the line reader.
+/// How client bytes reach the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Feed {
     /// Each `C:`/`@send` item in one piece (pipelined lines arrive together).
@@ -94,11 +97,12 @@ enum Flow {
     Discard,
 }
 
-/// One connection: the session, the line reader and the server bytes not yet matched.
+/// One connection: the session and the server bytes not yet matched.
 struct Connection {
     session: ServerSession,
-    reader: LineReader,
     output: Vec<u8>,
+    /// STLS was accepted: the handshake completes once the current item is delivered.
+    handshake_due: bool,
     phase: Phase,
     apop_timestamp: Option<String>,
     /// The maildrop as opened at login.
@@ -116,8 +120,8 @@ impl Connection {
         session.greeting(&mut output);
         Self {
             session,
-            reader: LineReader::new(LineLimits::COMMAND),
             output,
+            handshake_due: false,
             phase: Phase::Open,
             apop_timestamp: info.apop_timestamp.clone(),
             user: None,
@@ -141,21 +145,27 @@ impl Connection {
                 }
             }
         }
+        if std::mem::take(&mut self.handshake_due) {
+            self.session.tls_started();
+            if !self.session.tls_active() || self.session.is_closed() {
+                return Err("after tls_started() TLS must be active and the session open".into());
+            }
+            // Only the client's bytes after the handshake count from here on.
+            if let Some(step) = self.session.next_step(&mut self.output) {
+                return Err(format!(
+                    "the session still had input right after the handshake: {step:?}"
+                ));
+            }
+        }
         Ok(())
     }
 
     fn feed_chunk(&mut self, chunk: &[u8], world: &mut World) -> Result<Flow, String> {
-        self.reader.feed(chunk);
-        while let Some(line) = self.reader.next_line() {
-            let step = match line {
-                Ok(l) => self.session.handle_line(&l, &mut self.output),
-                Err(e) => self.session.line_error(e, &mut self.output),
-            };
+        self.session.feed(chunk);
+        while let Some(step) = self.session.next_step(&mut self.output) {
             if let Flow::Discard = self.drive(step, world)? {
                 return Ok(Flow::Discard);
             }
-            self.reader
-                .set_limits(self.session.line_limits(LineLimits::COMMAND));
         }
         Ok(Flow::Go)
     }
@@ -190,15 +200,10 @@ impl Connection {
                     status,
                 } => self.send_message(index, extent, status)?,
                 Step::StartTls => {
-                    // RFC 2595 §4: nothing the client sent before the handshake survives it.
-                    self.reader.clear();
-                    self.session.tls_started();
-                    if !self.session.tls_active() || self.session.is_closed() {
-                        return Err(
-                            "after tls_started() TLS must be active and the session open".into(),
-                        );
-                    }
-                    return Ok(Flow::Discard);
+                    // The rest of this item is still handed to the session, which must
+                    // drop it (RFC 2595 §4); the handshake follows the item.
+                    self.handshake_due = true;
+                    return Ok(Flow::Go);
                 }
                 Step::Update(doomed) => self.update(doomed, world)?,
             };

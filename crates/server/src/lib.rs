@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use buzon_pop3_proto::server::SessionConfig;
 use buzon_pop3_proto::{RespCode, Response};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -188,6 +187,7 @@ impl BoundServer {
             login_delay: config.pop3.login_delay,
             max_bad_commands: config.limits.max_bad_commands,
             max_auth_failures: config.auth.max_auth_failures,
+            lenient_bare_lf: config.pop3.lenient_bare_lf,
         });
         let mut tokio_listeners = Vec::new();
         for (spec, addr, listener) in listeners {
@@ -350,37 +350,19 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, spec: config::L
 async fn handle_connection(
     shared: Arc<Shared>,
     tcp: TcpStream,
-    mut peer: SocketAddr,
+    peer: SocketAddr,
     spec: config::Listener,
 ) {
     if matches!(spec.protocol, Protocol::Lmtp | Protocol::Smtp) {
         return intake::handle_tcp(shared, tcp, peer, &spec).await;
     }
     let connected = tokio::time::Instant::now();
-    let _ = tcp.set_nodelay(true);
-    set_keepalive(&tcp);
     let limits = &shared.config.limits;
     let handshake = limits.handshake_timeout;
-
-    // False when a PROXY header said LOCAL or UNKNOWN: `peer` is then the balancer's own
-    // address (often 127.0.0.1), which must not make the client trusted.
-    let mut client_known = true;
-    if shared
-        .config
-        .proxy_trusted
-        .iter()
-        .any(|n| n.contains(peer.ip()))
-    {
-        match timeout(handshake, read_proxy_header(&tcp)).await {
-            Ok(Ok(Some(real))) => peer = real,
-            Ok(Ok(None)) => client_known = false,
-            Ok(Err(e)) => {
-                tracing::info!(remote = %peer, "closing: {e}");
-                return;
-            }
-            Err(_) => return,
-        }
-    }
+    let Some(client) = accept_prelude(&shared, &tcp, peer).await else {
+        return;
+    };
+    let peer = client.addr;
 
     let guard = shared.registry.connect(
         peer.ip(),
@@ -416,27 +398,56 @@ async fn handle_connection(
                 }
             };
             tracing::warn!(remote = %peer, "refused: {text}");
-            let mut stream = stream;
-            let _ = timeout(
-                limits.write_timeout,
-                stream.write_all(&Response::err_code(RespCode::SysTemp, text).to_bytes()),
-            )
-            .await;
-            let _ = timeout(limits.write_timeout, stream.shutdown()).await;
+            let reply = Response::err_code(RespCode::SysTemp, text).to_bytes();
+            stream::refuse(stream, &reply, limits.write_timeout).await;
             return;
         }
     };
     pop3::serve(
         Arc::clone(&shared),
         stream,
-        pop3::Client {
-            addr: peer,
-            known: client_known,
-        },
+        client,
         spec.protocol == Protocol::Pop3 && spec.starttls,
         connected,
     )
     .await;
+}
+
+/// What every TCP connection of every protocol goes through first: no Nagle delay, TCP
+/// keepalive, and from `proxy.trusted_networks` the PROXY header (within the handshake
+/// timeout), which names the real client. `None`: the connection is to be closed (a
+/// malformed header, or none in time).
+pub(crate) async fn accept_prelude(
+    shared: &Shared,
+    tcp: &TcpStream,
+    peer: SocketAddr,
+) -> Option<pop3::Client> {
+    let _ = tcp.set_nodelay(true);
+    set_keepalive(tcp);
+    let mut client = pop3::Client {
+        addr: peer,
+        known: true,
+    };
+    if shared
+        .config
+        .proxy_trusted
+        .iter()
+        .any(|n| n.contains(peer.ip()))
+    {
+        let handshake = shared.config.limits.handshake_timeout;
+        match timeout(handshake, read_proxy_header(tcp)).await {
+            Ok(Ok(Some(real))) => client.addr = real,
+            // LOCAL or UNKNOWN: `addr` stays the balancer's own address (often
+            // 127.0.0.1), which must not make the client trusted.
+            Ok(Ok(None)) => client.known = false,
+            Ok(Err(e)) => {
+                tracing::info!(remote = %peer, "closing: {e}");
+                return None;
+            }
+            Err(_) => return None,
+        }
+    }
+    Some(client)
 }
 
 /// Reads a PROXY header without consuming anything after it (TLS or POP3 bytes).

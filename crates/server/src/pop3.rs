@@ -11,21 +11,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use buzon_auth::Admission;
-use buzon_pop3_proto::line::{LineLimits, LineReader};
 use buzon_pop3_proto::server::{
     Abort, AuthRequest, ConnectionInfo, MessageInfo, ServerSession, Step,
 };
 use buzon_pop3_proto::wire::{Extent, MessageEncoder};
 use buzon_pop3_proto::{RespCode, Response, Uidl};
 use buzon_store::{Pop3Mailbox, StoreError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::timeout;
 
 use crate::login::Verdict;
 use crate::registry::SlotGuard;
-use crate::stream::Stream;
+use crate::stream::{Connection, Input, Stream};
 use crate::Shared;
 
+/// The most one read from the client takes: commands are short lines.
+const READ_SIZE: usize = 4096;
 /// Flush the output once this much is buffered (large writes fill TLS records).
 const FLUSH_AT: usize = 64 * 1024;
 /// Size of one read from the store while a message streams.
@@ -85,12 +84,10 @@ struct Mailbox {
 
 struct Conn {
     shared: Arc<Shared>,
-    stream: Stream,
+    conn: Connection,
     peer: SocketAddr,
     /// See [`Client::known`].
     client_known: bool,
-    out: Vec<u8>,
-    reader: LineReader,
     session: ServerSession,
     mailbox: Option<Mailbox>,
     user_slot: Option<Arc<crate::registry::UserSlot>>,
@@ -146,19 +143,18 @@ pub(crate) async fn serve(
         apop_timestamp,
         apop_without_tls: shared.config.auth.apop,
     };
-    let limits = LineLimits {
-        allow_bare_lf: shared.config.pop3.lenient_bare_lf,
-        ..LineLimits::COMMAND
-    };
     let auth_deadline = connected + shared.config.limits.auth_timeout;
     let mut conn = Conn {
         session: ServerSession::new(Arc::clone(&shared.session_config), info),
+        conn: Connection::new(
+            stream,
+            &shared.config.limits,
+            shared.shutdown.clone(),
+            READ_SIZE,
+        ),
         shared,
-        stream,
         peer,
         client_known: client.known,
-        out: Vec::new(),
-        reader: LineReader::new(limits),
         mailbox: None,
         user_slot: None,
         user: None,
@@ -168,7 +164,7 @@ pub(crate) async fn serve(
     };
     let end = conn.run().await;
     conn.log_end(end);
-    conn.linger_close().await;
+    conn.conn.linger_close().await;
 }
 
 fn apop_timestamp(host: &str) -> String {
@@ -188,121 +184,70 @@ fn apop_timestamp(host: &str) -> String {
 
 impl Conn {
     async fn run(&mut self) -> End {
-        self.session.greeting(&mut self.out);
+        self.session.greeting(&mut self.conn.out);
         if self.flush().await.is_err() {
             return End::WriteFailed;
         }
-        let mut shutdown = self.shared.shutdown.clone();
-        let mut buf = [0u8; 4096];
-        let limits = LineLimits {
-            allow_bare_lf: self.shared.config.pop3.lenient_bare_lf,
-            ..LineLimits::COMMAND
-        };
         loop {
             // Answer every complete line already received, in order (RFC 2449 §6.6
             // PIPELINING), then flush once.
-            while let Some(line) = self.reader.next_line() {
+            while let Some(step) = self.session.next_step(&mut self.conn.out) {
                 self.counters.commands += 1;
                 self.last_activity = tokio::time::Instant::now();
                 if let Some(slot) = &self.user_slot {
                     slot.touch();
                 }
-                let step = match line {
-                    Ok(l) => self.session.handle_line(&l, &mut self.out),
-                    Err(e) => self.session.line_error(e, &mut self.out),
-                };
                 if let Some(end) = self.perform(step).await {
                     return end;
                 }
-                self.reader.set_limits(self.session.line_limits(limits));
-                if self.out.len() >= FLUSH_AT && self.flush().await.is_err() {
+                if self.conn.out.len() >= FLUSH_AT && self.flush().await.is_err() {
                     return End::WriteFailed;
                 }
             }
-            if !self.out.is_empty() && self.flush().await.is_err() {
+            if self.flush().await.is_err() {
                 return End::WriteFailed;
             }
-            self.reader.shrink();
             // Idle sessions hold no buffers: they come back with the next command.
-            if self.out.capacity() > 1024 {
-                self.out = Vec::new();
-            }
+            self.session.shrink_input();
+            self.conn.release_output();
 
             // RFC 1939 §3 autologout: measured from the last activity, not the last byte.
             let idle_deadline = self.last_activity + self.shared.config.limits.idle_timeout;
             // Before login, the login deadline applies too, checked before every read so
             // a client that always has bytes on the way still meets it.
             let logging_in = self.mailbox.is_none();
-            if logging_in && tokio::time::Instant::now() >= self.auth_deadline {
-                return self.abort(Abort::AuthTimeout, End::AuthTimeout).await;
-            }
             let deadline = if logging_in {
                 idle_deadline.min(self.auth_deadline)
             } else {
                 idle_deadline
             };
-            let kicked = async {
-                match &self.user_slot {
-                    Some(s) => s.kick.notified().await,
-                    None => std::future::pending().await,
-                }
-            };
-            let read = tokio::select! {
-                r = tokio::time::timeout_at(deadline, self.stream.read(&mut buf)) => r,
-                _ = shutdown.changed() => return self.abort(Abort::Shutdown, End::Shutdown).await,
-                () = kicked => return self.abort(Abort::TakenOver, End::TakenOver).await,
-            };
-            match read {
-                Err(_) if logging_in && deadline == self.auth_deadline => {
+            let kick = self.user_slot.as_ref().map(|s| &s.kick);
+            match self.conn.read_before(deadline, kick).await {
+                Input::Data(bytes) => self.session.feed(bytes),
+                Input::Deadline if logging_in && deadline == self.auth_deadline => {
                     return self.abort(Abort::AuthTimeout, End::AuthTimeout).await
                 }
-                Err(_) => return self.abort(Abort::Idle, End::Idle).await,
-                Ok(Ok(0)) => return End::ClientClosed,
-                Ok(Ok(n)) => self.reader.feed(&buf[..n]),
-                Ok(Err(_)) => return End::ReadFailed,
+                Input::Deadline => return self.abort(Abort::Idle, End::Idle).await,
+                Input::Shutdown => return self.abort(Abort::Shutdown, End::Shutdown).await,
+                Input::Kicked => return self.abort(Abort::TakenOver, End::TakenOver).await,
+                Input::Closed => return End::ClientClosed,
+                Input::Failed => return End::ReadFailed,
             }
         }
     }
 
-    /// Ends the connection so the client reads our last line: send FIN (or TLS
-    /// close_notify), then discard what the client still sends for a moment. Closing with
-    /// unread input would make the kernel send RST, which can destroy the final reply
-    /// before the client reads it.
-    async fn linger_close(&mut self) {
-        self.stream.linger_close().await;
-    }
-
     async fn abort(&mut self, why: Abort, end: End) -> End {
-        self.session.abort(why, &mut self.out);
+        self.session.abort(why, &mut self.conn.out);
         let _ = self.flush().await;
         end
     }
 
+    /// Flushes the replies; output the client accepted counts as activity.
     async fn flush(&mut self) -> std::io::Result<()> {
-        let t = self.shared.config.limits.write_timeout;
-        let wrote = !self.out.is_empty();
-        let r = timeout(t, async {
-            self.stream.write_all(&self.out).await?;
-            self.stream.flush().await
-        })
-        .await;
-        self.out.clear();
-        if self.out.capacity() > 4 * FLUSH_AT {
-            self.out = Vec::new();
+        if self.conn.flush().await? {
+            self.last_activity = tokio::time::Instant::now();
         }
-        match r {
-            Ok(Ok(())) => {
-                if wrote {
-                    self.last_activity = tokio::time::Instant::now();
-                }
-                Ok(())
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "write timed out",
-            )),
-        }
+        Ok(())
     }
 
     /// Performs one step; `Some(end)` when the session is over.
@@ -345,7 +290,7 @@ impl Conn {
                 tokio::time::sleep(shared.auth.failure_delay()).await;
                 return self.session.login_failed(
                     Response::err_code(RespCode::SysTemp, "Too many failed logins from your address or for this user; try again later."),
-                    &mut self.out,
+                    &mut self.conn.out,
                 );
             }
         }
@@ -365,7 +310,7 @@ impl Conn {
                 tokio::time::sleep_until(checked_at + wait).await;
                 return self.session.login_failed(
                     Response::err_code(RespCode::Auth, "Authentication failed."),
-                    &mut self.out,
+                    &mut self.conn.out,
                 );
             }
             Verdict::Unavailable(why) => {
@@ -375,16 +320,17 @@ impl Conn {
                         RespCode::SysTemp,
                         "Authentication is temporarily unavailable; try again later.",
                     ),
-                    &mut self.out,
+                    &mut self.conn.out,
                 );
             }
         };
         match self.open_mailbox(&user).await {
             Ok(messages) => {
                 self.user = Some(user.clone());
-                self.session.login_succeeded(user, messages, &mut self.out)
+                self.session
+                    .login_succeeded(user, messages, &mut self.conn.out)
             }
-            Err(reply) => self.session.login_failed(reply, &mut self.out),
+            Err(reply) => self.session.login_failed(reply, &mut self.conn.out),
         }
     }
 
@@ -492,11 +438,11 @@ impl Conn {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(remote = %self.peer, "message {} unavailable: {e}", index + 1);
-                self.session.message_unavailable(&mut self.out);
+                self.session.message_unavailable(&mut self.conn.out);
                 return None;
             }
         };
-        status.encode(&mut self.out);
+        status.encode(&mut self.conn.out);
         let mut enc = MessageEncoder::new(extent);
         let mut sent: u64 = 0;
         // Bounded: every turn consumes a chunk of the message, and a message ends.
@@ -514,13 +460,13 @@ impl Conn {
             if data.is_empty() {
                 break;
             }
-            let before = self.out.len();
-            enc.encode(data, &mut self.out);
-            sent += (self.out.len() - before) as u64;
+            let before = self.conn.out.len();
+            enc.encode(data, &mut self.conn.out);
+            sent += (self.conn.out.len() - before) as u64;
             if enc.is_done() {
                 break;
             }
-            if self.out.len() >= FLUSH_AT {
+            if self.conn.out.len() >= FLUSH_AT {
                 if self.flush().await.is_err() {
                     return Some(End::WriteFailed);
                 }
@@ -530,7 +476,7 @@ impl Conn {
             }
             chunk = (chunk * 4).min(MESSAGE_CHUNK);
         }
-        enc.finish(&mut self.out);
+        enc.finish(&mut self.conn.out);
         match extent {
             Extent::Whole => {
                 self.counters.retr += 1;
@@ -545,29 +491,15 @@ impl Conn {
         if self.flush().await.is_err() {
             return Some(End::WriteFailed);
         }
-        // RFC 2595 §4 and the STLS injection attack: nothing the client sent before the
-        // handshake may be read as a command after it.
-        self.reader.clear();
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
-            return Some(End::Protocol);
-        };
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config());
-        match timeout(
-            self.shared.config.limits.handshake_timeout,
-            acceptor.accept(tcp),
-        )
-        .await
-        {
-            Ok(Ok(tls)) => {
-                self.stream = Stream::Tls(Box::new(tls));
+        match self.conn.start_tls(self.shared.tls.server_config()).await {
+            Ok(()) => {
                 self.session.tls_started();
                 None
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 tracing::info!(remote = %self.peer, "STLS handshake failed: {e}");
                 Some(End::TlsFailed)
             }
-            Err(_) => Some(End::TlsFailed),
         }
     }
 
@@ -596,7 +528,7 @@ impl Conn {
         // Release the lock before answering, so a client that reconnects at once finds
         // the mailbox free.
         drop(mb);
-        self.session.update_done(result, &mut self.out);
+        self.session.update_done(result, &mut self.conn.out);
         let _ = self.flush().await;
         if failed {
             End::QuitUpdateFailed
@@ -611,7 +543,7 @@ impl Conn {
             target: "buzon::session",
             user = self.user.as_deref().unwrap_or("-"),
             remote = %self.peer,
-            tls = self.stream.tls_version(),
+            tls = self.conn.tls_version(),
             commands = c.commands,
             retr = c.retr,
             retr_bytes = c.retr_bytes,

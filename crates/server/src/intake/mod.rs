@@ -15,10 +15,8 @@ use std::time::Duration;
 
 use buzon_smtp_proto::reply;
 use buzon_smtp_proto::{Mode, SessionConfig};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UnixListener};
 use tokio::task::JoinSet;
-use tokio::time::timeout;
 
 pub use buzon_intake::{Deliverer, IntakeError};
 
@@ -90,34 +88,22 @@ fn clean_spool(dir: &Path) {
 pub(crate) async fn handle_tcp(
     shared: Arc<Shared>,
     tcp: TcpStream,
-    mut peer: SocketAddr,
+    peer: SocketAddr,
     spec: &Listener,
 ) {
-    let _ = tcp.set_nodelay(true);
-    crate::set_keepalive(&tcp);
     let limits = &shared.config.limits;
-    if shared
-        .config
-        .proxy_trusted
-        .iter()
-        .any(|n| n.contains(peer.ip()))
-    {
-        match timeout(limits.handshake_timeout, crate::read_proxy_header(&tcp)).await {
-            Ok(Ok(Some(real))) => peer = real,
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => {
-                tracing::info!(remote = %peer, "closing: {e}");
-                return;
-            }
-            Err(_) => return,
-        }
-    }
+    // Intake takes no trust decision from the address, so an unknown client (PROXY
+    // LOCAL/UNKNOWN) is simply counted under the balancer's address.
+    let Some(client) = crate::accept_prelude(&shared, &tcp, peer).await else {
+        return;
+    };
+    let peer = client.addr;
     let intake = Arc::clone(&shared.intake);
     let (mode, per_ip) = match spec.protocol {
         Protocol::Lmtp => (Mode::Lmtp, limits.max_connections),
         _ => (Mode::Smtp, shared.config.smtp.max_connections_per_ip),
     };
-    let mut stream = Stream::Plain(tcp);
+    let stream = Stream::Plain(tcp);
     let _guard = match intake
         .registry
         .connect(peer.ip(), limits.max_connections, per_ip)
@@ -127,8 +113,7 @@ pub(crate) async fn handle_tcp(
             let r =
                 reply::too_many_connections(&shared.config.smtp.hostname, why == Refusal::PerIp);
             tracing::warn!(remote = %peer, "refused: {}", r.text());
-            let _ = timeout(limits.write_timeout, stream.write_all(&r.to_bytes())).await;
-            let _ = timeout(limits.write_timeout, stream.shutdown()).await;
+            crate::stream::refuse(stream, &r.to_bytes(), limits.write_timeout).await;
             return;
         }
     };
@@ -192,7 +177,7 @@ pub(crate) async fn unix_accept_loop(shared: Arc<Shared>, listener: UnixListener
                 sessions.spawn(async move {
                     let limits = &shared.config.limits;
                     let intake = Arc::clone(&shared.intake);
-                    let mut stream = Stream::Unix(unix);
+                    let stream = Stream::Unix(unix);
                     let _guard = match intake.registry.connect(
                         local,
                         limits.max_connections,
@@ -202,7 +187,7 @@ pub(crate) async fn unix_accept_loop(shared: Arc<Shared>, listener: UnixListener
                         Err(_) => {
                             let r =
                                 reply::too_many_connections(&shared.config.smtp.hostname, false);
-                            let _ = timeout(limits.write_timeout, stream.write_all(&r.to_bytes()))
+                            crate::stream::refuse(stream, &r.to_bytes(), limits.write_timeout)
                                 .await;
                             return;
                         }

@@ -11,11 +11,10 @@ use std::sync::Arc;
 
 use buzon_smtp_proto::reply::{self, Reply};
 use buzon_smtp_proto::{Envelope, Event, Mode, Session};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::{timeout, timeout_at, Instant};
+use tokio::time::Instant;
 
 use super::Intake;
-use crate::stream::Stream;
+use crate::stream::{Connection, Input, Stream};
 use crate::Shared;
 use buzon_intake::spool::Spool;
 use buzon_intake::trace::{new_id, ReceivedFrom};
@@ -41,15 +40,17 @@ struct Counters {
     refused_rcpts: u64,
 }
 
+/// The most one read takes: messages stream in through here.
+const READ_SIZE: usize = 64 * 1024;
+
 struct Conn {
     shared: Arc<Shared>,
     intake: Arc<Intake>,
-    stream: Stream,
+    conn: Connection,
     /// `None` over a UNIX socket.
     peer: Option<SocketAddr>,
     mode: Mode,
     session: Session<Vec<String>>,
-    out: Vec<u8>,
     spool: Option<Spool>,
     /// A spool write failed: the message cannot be delivered.
     spool_error: Option<std::io::Error>,
@@ -72,13 +73,17 @@ pub(crate) async fn serve(
     config.starttls = starttls;
     let session = Session::new(config, stream.is_tls());
     let mut conn = Conn {
+        conn: Connection::new(
+            stream,
+            &shared.config.limits,
+            shared.shutdown.clone(),
+            READ_SIZE,
+        ),
         shared,
         intake,
-        stream,
         peer,
         mode,
         session,
-        out: Vec::new(),
         spool: None,
         spool_error: None,
         counters: Counters::default(),
@@ -89,14 +94,14 @@ pub(crate) async fn serve(
         target: "buzon::session",
         protocol = if mode == Mode::Lmtp { "lmtp" } else { "smtp" },
         remote = %conn.peer_text(),
-        tls = conn.stream.tls_version(),
+        tls = conn.conn.tls_version(),
         messages = c.messages,
         delivered = c.delivered,
         refused_rcpts = c.refused_rcpts,
         end = ?end,
         "intake session ended"
     );
-    conn.linger_close().await;
+    conn.conn.linger_close().await;
 }
 
 impl Conn {
@@ -106,9 +111,7 @@ impl Conn {
     }
 
     async fn run(&mut self) -> End {
-        self.session.greeting(&mut self.out);
-        let mut shutdown = self.shared.shutdown.clone();
-        let mut buf = vec![0u8; 64 * 1024];
+        self.session.greeting(&mut self.conn.out);
         // Deadlines, not per-read timers, so a byte now and then extends nothing: each
         // command line must arrive within `command_timeout` of the server starting to
         // wait for it (RFC 5321 §4.5.3.2.7), a whole message within `data_deadline` of
@@ -118,17 +121,15 @@ impl Conn {
         // Something happened since the last wait (a reply, an event): a new wait starts.
         let mut progressed = true;
         for _ in 0..u64::MAX {
-            let event = self.session.next_event(&mut self.out);
+            let event = self.session.next_event(&mut self.conn.out);
             if event != Event::NeedInput {
                 progressed = true;
             }
             match event {
                 Event::NeedInput => {
-                    if !self.out.is_empty() {
-                        progressed = true;
-                        if self.flush().await.is_err() {
-                            return End::WriteFailed;
-                        }
+                    match self.conn.flush().await {
+                        Ok(wrote) => progressed |= wrote,
+                        Err(_) => return End::WriteFailed,
                     }
                     self.session.shrink();
                     let now = Instant::now();
@@ -142,29 +143,20 @@ impl Conn {
                         command_started + self.intake.command_timeout
                     };
                     progressed = false;
-                    // Checked before reading too: a client that always has a byte on the
-                    // way would otherwise win every race against the timer.
-                    let read = if now >= deadline {
-                        Err(())
-                    } else {
-                        tokio::select! {
-                            r = timeout_at(deadline, self.stream.read(&mut buf)) => r.map_err(|_| ()),
-                            _ = shutdown.changed() => {
-                                self.session.shutdown(&mut self.out);
-                                let _ = self.flush().await;
-                                return End::Shutdown;
-                            }
-                        }
-                    };
-                    match read {
-                        Err(()) => {
-                            self.session.timeout(&mut self.out);
-                            let _ = self.flush().await;
+                    match self.conn.read_before(deadline, None).await {
+                        Input::Data(bytes) => self.session.feed(bytes),
+                        Input::Deadline => {
+                            self.session.timeout(&mut self.conn.out);
+                            let _ = self.conn.flush().await;
                             return End::Timeout;
                         }
-                        Ok(Ok(0)) => return End::ClientClosed,
-                        Ok(Ok(n)) => self.session.feed(&buf[..n]),
-                        Ok(Err(_)) => return End::ReadFailed,
+                        Input::Shutdown => {
+                            self.session.shutdown(&mut self.conn.out);
+                            let _ = self.conn.flush().await;
+                            return End::Shutdown;
+                        }
+                        Input::Closed => return End::ClientClosed,
+                        Input::Kicked | Input::Failed => return End::ReadFailed,
                     }
                 }
                 Event::Recipient(to) => self.recipient(to).await,
@@ -180,67 +172,24 @@ impl Conn {
                     tracing::info!(remote = %self.peer_text(), max = self.intake.deliverer.max_message_size(), "message refused: too big");
                 }
                 Event::StartTls => {
-                    if self.flush().await.is_err() {
+                    if self.conn.flush().await.is_err() {
                         return End::WriteFailed;
                     }
-                    if !self.start_tls().await {
-                        return End::TlsFailed;
+                    match self.conn.start_tls(self.shared.tls.server_config()).await {
+                        Ok(()) => self.session.tls_established(),
+                        Err(e) => {
+                            tracing::info!(remote = %self.peer_text(), "STARTTLS handshake failed: {e}");
+                            return End::TlsFailed;
+                        }
                     }
                 }
                 Event::Close => {
-                    let _ = self.flush().await;
+                    let _ = self.conn.flush().await;
                     return End::Closed;
                 }
             }
         }
         End::Closed
-    }
-
-    async fn flush(&mut self) -> std::io::Result<()> {
-        let t = self.shared.config.limits.write_timeout;
-        let r = timeout(t, async {
-            self.stream.write_all(&self.out).await?;
-            self.stream.flush().await
-        })
-        .await;
-        self.out.clear();
-        match r {
-            Ok(r) => r,
-            Err(_) => Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "write timed out",
-            )),
-        }
-    }
-
-    /// Sends FIN (or close_notify), then drains what the client still sends for a
-    /// moment, so the final reply is not destroyed by a reset.
-    async fn linger_close(&mut self) {
-        self.stream.linger_close().await;
-    }
-
-    async fn start_tls(&mut self) -> bool {
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
-            return false;
-        };
-        let acceptor = tokio_rustls::TlsAcceptor::from(self.shared.tls.server_config());
-        match timeout(
-            self.shared.config.limits.handshake_timeout,
-            acceptor.accept(tcp),
-        )
-        .await
-        {
-            Ok(Ok(tls)) => {
-                self.stream = Stream::Tls(Box::new(tls));
-                self.session.tls_established();
-                true
-            }
-            Ok(Err(e)) => {
-                tracing::info!(remote = %self.peer_text(), "STARTTLS handshake failed: {e}");
-                false
-            }
-            Err(_) => false,
-        }
     }
 
     async fn recipient(&mut self, to: buzon_smtp_proto::ForwardPath) {
@@ -253,16 +202,16 @@ impl Conn {
         })
         .await;
         match checked {
-            Ok(Ok(users)) => self.session.accept_recipient(users, &mut self.out),
+            Ok(Ok(users)) => self.session.accept_recipient(users, &mut self.conn.out),
             Ok(Err(f)) => {
                 self.counters.refused_rcpts += 1;
                 tracing::info!(remote = %self.peer_text(), to = %to, "recipient refused: {f}");
-                self.session.reject_recipient(f.reply(), &mut self.out);
+                self.session.reject_recipient(f.reply(), &mut self.conn.out);
             }
             Err(e) => {
                 tracing::error!("recipient check task failed: {e}");
                 self.session
-                    .reject_recipient(reply::local_error(), &mut self.out);
+                    .reject_recipient(reply::local_error(), &mut self.conn.out);
             }
         }
     }
@@ -325,7 +274,7 @@ impl Conn {
             }
         };
         let id_replies = self.replies(&recipients, outcomes);
-        self.session.finish_message(id_replies, &mut self.out);
+        self.session.finish_message(id_replies, &mut self.conn.out);
     }
 
     async fn deliver(
