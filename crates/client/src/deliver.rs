@@ -425,25 +425,6 @@ impl MboxLock {
         self.len().map(|l| l == 0)
     }
 
-    /// Appends one entry and fsyncs. On failure the file is cut back to where it was.
-    pub fn append(&mut self, entry: &[u8]) -> Result<u64> {
-        let offset = self.len()?;
-        let r = (|| -> std::io::Result<()> {
-            self.file.seek(SeekFrom::Start(offset))?;
-            self.file.write_all(entry)?;
-            self.file.sync_data()
-        })();
-        if let Err(e) = r {
-            let _ = self.file.set_len(offset);
-            let _ = self.file.sync_data();
-            return Err(ClientError::delivery(
-                &self.path,
-                format!("cannot append: {e}"),
-            ));
-        }
-        Ok(offset)
-    }
-
     /// Appends one entry written by `write` (into a buffered writer at the end of the
     /// file) and fsyncs; returns the offset. On failure the file is cut back to where it
     /// was.
