@@ -87,6 +87,13 @@ impl KeyPath {
     }
 }
 
+/// A path of schema keys written with dots (see [`KeyPath::new`]).
+impl From<&str> for KeyPath {
+    fn from(dotted: &str) -> Self {
+        KeyPath::new(dotted)
+    }
+}
+
 /// `limits.idle_timeout`, `listen.address`: the schema keys, dotted.
 impl fmt::Display for KeyPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
