@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use buzon_auth::HashParams;
 
-use super::super::error::{ConfigError, Ctx};
-use super::super::file::AuthFile;
-use super::super::runtime::AuthPolicy;
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::AuthFile;
+use crate::config::runtime::AuthPolicy;
 
 pub(super) fn auth(cx: &Ctx<'_>, a: &AuthFile, data_dir: &Path) -> Result<AuthPolicy, ConfigError> {
     let throttle = buzon_auth::ThrottleConfig {

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use buzon_units::location::KeyPath;
 
-use super::super::error::{ConfigError, Ctx};
-use super::super::file::DeliveryFile;
-use super::super::runtime::Delivery;
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::DeliveryFile;
+use crate::config::runtime::Delivery;
 
 pub(super) fn delivery(
     cx: &Ctx<'_>,

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::super::error::{ConfigError, Ctx};
-use super::super::file::LimitsFile;
-use super::super::runtime::Limits;
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::LimitsFile;
+use crate::config::runtime::Limits;
 
 pub(super) fn limits(cx: &Ctx<'_>, l: &LimitsFile) -> Result<Limits, ConfigError> {
     let limits = Limits {

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use buzon_auth::IpNet;
 use buzon_units::location::KeyPath;
 
-use super::super::error::{ConfigError, Ctx};
-use super::super::file::{ListenerFile, ProxyFile};
-use super::super::runtime::{
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::{ListenerFile, ProxyFile};
+use crate::config::runtime::{
     Listener, Protocol, UnixListener, DEFAULT_LMTP, DEFAULT_POP3, DEFAULT_POP3S, DEFAULT_SMTP,
 };
 

@@ -10,9 +10,9 @@ use buzon_auth::IpNet;
 use buzon_units::location::KeyPath;
 use buzon_units::{parse_duration, parse_size_with};
 
-use super::error::{ConfigError, Ctx};
-use super::file::{FileConfig, SizeFile};
-use super::runtime::Config;
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::{FileConfig, SizeFile};
+use crate::config::runtime::Config;
 
 mod auth;
 mod delivery;

@@ -3,9 +3,9 @@
 
 use buzon_units::location::KeyPath;
 
-use super::super::error::{ConfigError, Ctx};
-use super::super::file::Pop3File;
-use super::super::runtime::Pop3Options;
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::Pop3File;
+use crate::config::runtime::Pop3Options;
 
 pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigError> {
     if let Some(e) = &p.expire {

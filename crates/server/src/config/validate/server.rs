@@ -1,8 +1,8 @@
 //! The process itself: the top-level `hostname` and `[server]` (the account to run as).
 
-use super::super::error::{ConfigError, Ctx};
-use super::super::file::ServerFile;
-use super::super::runtime::RunAs;
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::ServerFile;
+use crate::config::runtime::RunAs;
 
 /// `hostname`: the name in greetings and Received headers; default: the machine's name.
 pub(super) fn hostname(cx: &Ctx<'_>, v: &Option<String>) -> Result<String, ConfigError> {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::super::error::{ConfigError, Ctx};
-use super::super::file::SmtpFile;
-use super::super::runtime::SmtpOptions;
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::SmtpFile;
+use crate::config::runtime::SmtpOptions;
 
 pub(super) fn smtp(cx: &Ctx<'_>, s: &SmtpFile, hostname: &str) -> Result<SmtpOptions, ConfigError> {
     let name = s.hostname.clone().unwrap_or_else(|| hostname.to_string());

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use super::super::error::{ConfigError, Ctx};
-use super::super::file::TlsFile;
-use super::super::runtime::TlsSource;
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::TlsFile;
+use crate::config::runtime::TlsSource;
 
 /// The TLS material and whether only TLS 1.3 is accepted.
 pub(super) fn tls(
