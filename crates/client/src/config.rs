@@ -46,6 +46,8 @@ impl std::fmt::Display for SizeValue {
 /// Sizes (powers of 1024) and durations have one meaning for the client and the server.
 pub use buzon_units::{parse_duration, parse_size};
 
+use buzon_units::location::line_at;
+
 /// What to do with a message larger than `max_size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -274,9 +276,9 @@ impl FileConfig {
 
     pub fn parse(text: &str) -> std::result::Result<FileConfig, String> {
         toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+            // The parser's span, counted as the server's config errors count it (an
+            // unknown key at the start of a line is on that line, not the one before).
+            let line = e.span().map(|s| line_at(text, s.start));
             match line {
                 Some(l) => format!("line {l}: {}", e.message()),
                 None => e.message().to_string(),
@@ -527,6 +529,24 @@ delete_after_days = 3
             .err()
             .unwrap_or_default();
         assert!(e.starts_with("line ") && e.contains("hots"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line_of_the_key() {
+        let text = "[accounts.a]\nhost = \"pop.example.com\"\n\n[accounts.b]\nhots = \"x\"\n";
+        let e = FileConfig::parse(text).err().unwrap_or_default();
+        assert!(e.starts_with("line 5: unknown field `hots`"), "{e}");
+        let text = "[defaults]\nkeep = true\n[accounts.a]\nport = \"pop3s\"\n";
+        let e = FileConfig::parse(text).err().unwrap_or_default();
+        assert!(e.starts_with("line 4: "), "{e}");
+        // A value on the first line, and one after a multi-byte character.
+        let e = FileConfig::parse("ledger_dir = 5\n")
+            .err()
+            .unwrap_or_default();
+        assert!(e.starts_with("line 1: "), "{e}");
+        let text = "# Buzón\n[accounts.\"ñ\"]\nkeep = \"yes\"\n";
+        let e = FileConfig::parse(text).err().unwrap_or_default();
+        assert!(e.starts_with("line 3: "), "{e}");
     }
 
     #[test]

@@ -8,10 +8,15 @@
 //!   files still parse, and their limits grow by 2.4 % to 10 %.
 //! - **Durations**: `ms`, `s`, `m` or `min`, `h`, `d`, `w`; no unit is seconds.
 //!
+//! - **Locations**: [`location`] finds the line where a key sits in a TOML file, from the
+//!   parser's spans, so both files' errors name the right line.
+//!
 //! Parsing is pure and never panics: overflow and anything else is `None`, and the
 //! caller words the error with the key it was reading.
 
 #![forbid(unsafe_code)]
+
+pub mod location;
 
 use std::time::Duration;
 

@@ -1,0 +1,90 @@
+//! The configuration error, phrased for the person who edits the file: the file, the line,
+//! the key, what is wrong and how to fix it.
+//!
+//! Lines come from the TOML parser's spans ([`buzon_units::location`]), so an error in the
+//! third `[[listen]]` table names that table's line, and a dotted key
+//! (`limits.idle_timeout = …`) or an entry of a sub-table has its line too.
+
+use std::path::PathBuf;
+
+use buzon_units::location::KeyPath;
+
+/// A configuration problem, phrased for the person who edits the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source} — check the path and its permissions")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: String, message: String },
+    #[error("{path}{line}: `{key}` {problem} — {fix}")]
+    Invalid {
+        path: String,
+        line: LineRef,
+        key: String,
+        problem: String,
+        fix: String,
+    },
+}
+
+/// "line N" where the offending key is, when it can be found.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LineRef(pub Option<usize>);
+
+impl std::fmt::Display for LineRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, " line {n}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ConfigError {
+    /// A TOML syntax or type error, on one line.
+    pub(super) fn syntax(origin: &str, e: &toml::de::Error) -> ConfigError {
+        ConfigError::Syntax {
+            path: origin.to_string(),
+            message: one_line(&e.to_string()),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    // toml's messages span several lines with a source excerpt; keep the first line and
+    // the message proper.
+    let lines: Vec<&str> = s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('|'))
+        .collect();
+    lines.join(" ").replace("  ", " ")
+}
+
+/// What validation needs to word an error: the file's name and its text (for the lines).
+pub(super) struct Ctx<'a> {
+    pub(super) origin: &'a str,
+    pub(super) text: &'a str,
+}
+
+impl Ctx<'_> {
+    /// The error for the value at `at`: a dotted key such as `"limits.idle_timeout"`, or a
+    /// [`KeyPath`] into an array of tables or a sub-table.
+    pub(super) fn err(
+        &self,
+        at: impl Into<KeyPath>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> ConfigError {
+        let at = at.into();
+        ConfigError::Invalid {
+            path: self.origin.to_string(),
+            line: LineRef(at.line_in(self.text)),
+            key: at.to_string(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}

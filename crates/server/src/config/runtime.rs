@@ -1,0 +1,182 @@
+//! The runtime view: the validated [`Config`] and its parts, as the server uses them.
+//! Every value here has been checked; nothing here reads the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use buzon_auth::{HashParams, IpNet};
+use serde::Deserialize;
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// POP3 on a plain port, upgraded with STLS (RFC 2595); port 110.
+    Pop3,
+    /// POP3 over implicit TLS (RFC 8314); port 995.
+    Pop3s,
+    /// LMTP (RFC 2033): mail handed over by an MTA; TCP or a UNIX socket.
+    Lmtp,
+    /// SMTP (RFC 5321) for the local domains only, with STARTTLS; port 25.
+    Smtp,
+}
+
+impl Protocol {
+    /// The name `buzon serve` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Pop3 => "POP3",
+            Protocol::Pop3s => "POP3S",
+            Protocol::Lmtp => "LMTP",
+            Protocol::Smtp => "SMTP",
+        }
+    }
+}
+
+/// A validated listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    pub address: SocketAddr,
+    pub protocol: Protocol,
+    /// Offer the in-protocol TLS upgrade (STLS) on a plain listener; off for a listener
+    /// behind a TLS-terminating proxy, or to keep a legacy plain-only port.
+    pub starttls: bool,
+}
+
+impl Listener {
+    pub fn new(address: SocketAddr, protocol: Protocol) -> Self {
+        Self {
+            address,
+            protocol,
+            starttls: true,
+        }
+    }
+}
+
+/// A validated UNIX socket listener (LMTP only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnixListener {
+    pub path: PathBuf,
+    pub protocol: Protocol,
+    /// Permission bits of the socket file.
+    pub mode: u32,
+}
+
+/// `[delivery]`, validated (the engine's own settings type).
+pub use buzon_intake::Delivery;
+
+/// `[smtp]`, validated.
+#[derive(Debug, Clone)]
+pub struct SmtpOptions {
+    /// Name in the greeting, EHLO reply and Received headers.
+    pub hostname: String,
+    pub max_connections_per_ip: usize,
+    /// RFC 5321 §4.5.3.2.7: the time a whole command line may take to arrive, counted
+    /// from when the server starts waiting for it (a deadline, not a per-read timer).
+    pub command_timeout: Duration,
+    /// Waiting for the next bytes of a message.
+    pub data_timeout: Duration,
+    /// The whole DATA phase, from the 354 reply to the final ".".
+    pub data_deadline: Duration,
+    /// Protocol errors before the session is closed with 421.
+    pub max_errors: u32,
+}
+
+/// Limits on sessions; every one is documented in the sample config.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub max_connections_per_user: usize,
+    /// RFC 1939 §3: the autologout timer is at least 10 minutes.
+    pub idle_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub write_timeout: Duration,
+    /// A session idle this long loses its mailbox lock to a newer login.
+    pub lock_lease: Duration,
+    pub max_bad_commands: u32,
+    /// A POP3 session must have logged in this long after connecting, whatever it sends
+    /// meanwhile (Dovecot's login processes do the same).
+    pub auth_timeout: Duration,
+    /// Per-address connection limits count IPv6 clients per network of this prefix
+    /// length (IPv4 clients per address).
+    pub ipv6_prefix: u8,
+}
+
+/// Authentication policy.
+#[derive(Debug, Clone)]
+pub struct AuthPolicy {
+    pub users_file: PathBuf,
+    /// Plaintext logins on unencrypted connections from anywhere (off by default).
+    pub allow_plaintext_without_tls: bool,
+    /// Networks where plaintext logins without TLS are fine (loopback by default).
+    pub plaintext_networks: Vec<IpNet>,
+    /// APOP also on unencrypted connections from other networks (weak: a listener can
+    /// crack the password offline from the greeting and the digest; off by default, so
+    /// APOP is accepted only where a plaintext login would be).
+    pub apop: bool,
+    pub throttle: buzon_auth::ThrottleConfig,
+    pub max_auth_failures: u32,
+    pub hash: HashParams,
+    pub verify_concurrency: usize,
+    /// How long a login waits for a verification slot before `-ERR [SYS/TEMP]`.
+    pub verify_queue_timeout: Duration,
+    pub cache_ttl: Duration,
+}
+
+/// POP3 protocol options.
+#[derive(Debug, Clone)]
+pub struct Pop3Options {
+    pub greeting: String,
+    pub implementation: Option<String>,
+    pub expire: Option<String>,
+    pub login_delay: Option<u32>,
+    pub lenient_bare_lf: bool,
+    /// Maildir++ folders served after INBOX in the one POP3 mailbox.
+    pub serve_folders: Vec<String>,
+}
+
+/// TLS material: files, or a self-signed certificate generated in the data folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    Files { certificate: PathBuf, key: PathBuf },
+    SelfSigned { dir: PathBuf },
+}
+
+/// The runtime configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub mail_dir: PathBuf,
+    pub hostname: String,
+    pub listeners: Vec<Listener>,
+    pub tls: TlsSource,
+    pub tls13_only: bool,
+    pub auth: AuthPolicy,
+    pub limits: Limits,
+    pub pop3: Pop3Options,
+    pub proxy_trusted: Vec<IpNet>,
+    /// `[server] user`/`group`: who the server runs as once its listeners are bound.
+    pub run_as: Option<RunAs>,
+    /// `[[listen]]` entries with `address = "unix:/path"`.
+    pub unix_listeners: Vec<UnixListener>,
+    pub delivery: Delivery,
+    pub smtp: SmtpOptions,
+}
+
+/// The account `buzon serve` switches to after binding its listeners as root. Names are
+/// resolved when the server starts (the config may be checked on another machine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunAs {
+    /// A user name, or a numeric user id.
+    pub user: String,
+    /// A group name or numeric id; `None`: the user's primary group.
+    pub group: Option<String>,
+}
+
+/// The embedded defaults: loopback, unprivileged ports, `./buzon-data`.
+pub const DEFAULT_POP3: &str = "127.0.0.1:1110";
+pub const DEFAULT_POP3S: &str = "127.0.0.1:1995";
+pub const DEFAULT_LMTP: &str = "127.0.0.1:1024";
+pub const DEFAULT_SMTP: &str = "127.0.0.1:1025";

@@ -1,0 +1,131 @@
+//! `[[listen]]` (TCP and UNIX socket listeners) and `[proxy]` (who may send PROXY
+//! protocol headers on them). An error names the line inside the `[[listen]]` table it is
+//! about, not the first table's.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use buzon_auth::IpNet;
+use buzon_units::location::KeyPath;
+
+use crate::config::error::{ConfigError, Ctx};
+use crate::config::file::{ListenerFile, ProxyFile};
+use crate::config::runtime::{
+    Listener, Protocol, UnixListener, DEFAULT_LMTP, DEFAULT_POP3, DEFAULT_POP3S, DEFAULT_SMTP,
+};
+
+/// `key` of the `i`-th `[[listen]]` table.
+fn at(i: usize, key: &str) -> KeyPath {
+    KeyPath::new("listen").index(i).key(key)
+}
+
+/// The TCP listeners; without any `[[listen]]` table, the embedded defaults (loopback,
+/// unprivileged ports).
+pub(super) fn tcp(cx: &Ctx<'_>, listen: &[ListenerFile]) -> Result<Vec<Listener>, ConfigError> {
+    if listen.is_empty() {
+        return Ok(vec![
+            Listener::new(parse_addr(DEFAULT_POP3), Protocol::Pop3),
+            Listener::new(parse_addr(DEFAULT_POP3S), Protocol::Pop3s),
+            Listener::new(parse_addr(DEFAULT_LMTP), Protocol::Lmtp),
+            Listener::new(parse_addr(DEFAULT_SMTP), Protocol::Smtp),
+        ]);
+    }
+    let mut v = Vec::new();
+    for (i, l) in listen.iter().enumerate() {
+        if l.address.starts_with("unix:") {
+            continue;
+        }
+        if l.mode.is_some() {
+            return Err(cx.err(
+                at(i, "mode"),
+                "is set on a TCP listener",
+                "`mode` applies to UNIX sockets (`address = \"unix:/path\"`) only; remove it",
+            ));
+        }
+        let address = resolve_listen_addr(&l.address).ok_or_else(|| {
+            cx.err(
+                at(i, "address"),
+                format!("is not an address with a port: {:?}", l.address),
+                "write \"IP:PORT\", e.g. \"0.0.0.0:995\" or \"[::]:110\"",
+            )
+        })?;
+        v.push(Listener {
+            address,
+            protocol: l.protocol,
+            starttls: l.starttls.unwrap_or(true),
+        });
+    }
+    Ok(v)
+}
+
+/// `[[listen]]` entries on UNIX sockets: LMTP only (the other protocols need a client
+/// address for their limits and plaintext rules).
+pub(super) fn unix(
+    cx: &Ctx<'_>,
+    listen: &[ListenerFile],
+) -> Result<Vec<UnixListener>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, l) in listen.iter().enumerate() {
+        let Some(path) = l.address.strip_prefix("unix:") else {
+            continue;
+        };
+        if l.protocol != Protocol::Lmtp {
+            return Err(cx.err(
+                at(i, "address"),
+                format!("{:?} is a UNIX socket for {}", l.address, l.protocol.name()),
+                "UNIX sockets are for LMTP only; give POP3 and SMTP listeners an IP:PORT",
+            ));
+        }
+        if !path.starts_with('/') {
+            return Err(cx.err(
+                at(i, "address"),
+                format!("{:?} is not an absolute path", l.address),
+                "write \"unix:/run/buzon/lmtp\"",
+            ));
+        }
+        let mode = match &l.mode {
+            None => 0o660,
+            Some(m) => u32::from_str_radix(m.trim_start_matches("0o"), 8)
+                .ok()
+                .filter(|m| *m <= 0o777)
+                .ok_or_else(|| {
+                    cx.err(
+                        at(i, "mode"),
+                        format!("is not an octal permission: {m:?}"),
+                        "write e.g. \"0660\" (owner and group may connect)",
+                    )
+                })?,
+        };
+        out.push(UnixListener {
+            path: PathBuf::from(path),
+            protocol: l.protocol,
+            mode,
+        });
+    }
+    Ok(out)
+}
+
+/// `[proxy] trusted_networks`: peers whose PROXY protocol header is believed.
+pub(super) fn proxy(cx: &Ctx<'_>, p: &ProxyFile) -> Result<Vec<IpNet>, ConfigError> {
+    cx.nets("proxy.trusted_networks", &p.trusted_networks, &[])
+}
+
+fn parse_addr(s: &str) -> SocketAddr {
+    s.parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+fn resolve_listen_addr(s: &str) -> Option<SocketAddr> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Some(a);
+    }
+    // "*:110" and "localhost:110" are common spellings.
+    let (host, port) = s.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    let ip: IpAddr = match host {
+        "*" => IpAddr::from([0, 0, 0, 0]),
+        "localhost" => IpAddr::from([127, 0, 0, 1]),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
