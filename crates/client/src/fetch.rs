@@ -1076,3 +1076,6 @@ mod tests {
         assert_eq!(FetchReport::default().summary(), "no new messages");
     }
 }
+
+#[cfg(test)]
+mod driver_tests;
