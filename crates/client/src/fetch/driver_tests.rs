@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::config::{PasswordSource, Policy};
+use crate::config::{Oversize, PasswordSource, Retention};
 use crate::net::{Security, Timeouts, TlsSettings};
 use crate::pop3::{AuthMethod, ServerSpec};
 
