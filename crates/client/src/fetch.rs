@@ -25,7 +25,7 @@
 //!
 //! # Layout
 //!
-//! [`plan`] decides, without I/O, what to do with each message and why; `run` below is
+//! `plan` decides, without I/O, what to do with each message and why; `run` below is
 //! the driver that reads the listing, the ledger and the destination's traces, and
 //! executes the plan in the listing's order. The DELE state of the session lives in
 //! `dele` (when each DELE goes on the wire), the streaming of a message into the
@@ -45,7 +45,7 @@ use crate::net::Resolver;
 use crate::pop3::{server_error, Pop3Client};
 
 mod dele;
-pub mod plan;
+mod plan;
 mod stream;
 
 use dele::Deletions;
