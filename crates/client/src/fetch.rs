@@ -323,17 +323,10 @@ async fn run(
     };
     let plan = plan::plan(
         &listing,
-        |uidl| match ledger.get(uidl) {
-            Some(Entry::Stored {
-                first_seen,
-                headers_only,
-                ..
-            }) => Held::Stored {
-                first_seen: *first_seen,
-                headers_only: *headers_only,
-            },
-            _ if traces.contains_key(&deliver::maildir_tag(&account.name, uidl)) => Held::Traced,
-            _ => Held::Nothing,
+        |uidl| {
+            Held::from_ledger(ledger.get(uidl), || {
+                traces.contains_key(&deliver::maildir_tag(&account.name, uidl))
+            })
         },
         &policy,
         now,

@@ -13,6 +13,7 @@ use buzon_pop3_proto::MsgNum;
 
 use super::human_bytes;
 use crate::config::{Oversize, Policy, Retention};
+use crate::ledger::Entry;
 
 /// One message of the server's listing (RFC 1939 §7: LIST and UIDL).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,26 @@ pub enum Held {
     /// Stored in the destination by an interrupted run that did not record it (its
     /// trace was found there).
     Traced,
+}
+
+impl Held {
+    /// From the ledger's entry for a UIDL, and (asked only when the ledger does not say
+    /// it is stored) whether the destination holds a trace of it. A delivery begun and
+    /// not confirmed (an mbox append, a delivery program) is not stored.
+    pub fn from_ledger(entry: Option<&Entry>, traced: impl FnOnce() -> bool) -> Held {
+        match entry {
+            Some(Entry::Stored {
+                first_seen,
+                headers_only,
+                ..
+            }) => Held::Stored {
+                first_seen: *first_seen,
+                headers_only: *headers_only,
+            },
+            _ if traced() => Held::Traced,
+            _ => Held::Nothing,
+        }
+    }
 }
 
 /// What the run does with one message.
@@ -659,6 +680,36 @@ mod tests {
         assert_eq!(got.steps[0].action, Action::Record { then_delete: true });
         assert_eq!(got.steps[1].action, Action::Keep);
         assert_eq!(got.downloads(), (0, 0));
+    }
+
+    #[test]
+    fn what_is_held_follows_the_ledger_then_the_trace() {
+        let stored = Entry::Stored {
+            first_seen: 7,
+            headers_only: true,
+            location: "maildir:new/x".into(),
+        };
+        let pending = Entry::MboxPending {
+            offset: 0,
+            len: 10,
+            sha: "ab".into(),
+        };
+        let never = || panic!("the trace is not looked for when the ledger says stored");
+        assert_eq!(
+            Held::from_ledger(Some(&stored), never),
+            Held::Stored {
+                first_seen: 7,
+                headers_only: true
+            }
+        );
+        for entry in [None, Some(&pending), Some(&Entry::MdaPending)] {
+            assert_eq!(
+                Held::from_ledger(entry, || false),
+                Held::Nothing,
+                "{entry:?}"
+            );
+            assert_eq!(Held::from_ledger(entry, || true), Held::Traced, "{entry:?}");
+        }
     }
 
     #[test]
