@@ -298,6 +298,15 @@ impl Golden {
     }
 }
 
+/// The golden runs take turns. A delivery program started by one of them (fork, then
+/// exec) holds, for an instant, a copy of every descriptor of this process, the ledger
+/// locks of the other runs included: a run reopening its ledger at that instant would
+/// find it locked by "another fetch".
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 fn policy(retention: Retention) -> Policy {
     Policy {
         retention,
@@ -329,6 +338,7 @@ fn script(pipelining: bool, uidl: bool) -> Script {
 
 #[tokio::test]
 async fn pipelined_delete_sends_each_dele_with_the_next_retr() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(3, &[], script(true, true));
     let a = g.account(policy(Retention::Delete), None);
     same(
@@ -385,6 +395,7 @@ async fn pipelined_delete_sends_each_dele_with_the_next_retr() {
 
 #[tokio::test]
 async fn without_pipelining_each_dele_follows_its_record() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(2, &[], script(false, true));
     let a = g.account(policy(Retention::Delete), None);
     same(
@@ -422,6 +433,7 @@ async fn without_pipelining_each_dele_follows_its_record() {
 
 #[tokio::test]
 async fn keep_then_days_then_delete_with_a_limit() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(3, &[], script(true, true));
     let mut keep = g.account(policy(Retention::Keep), None);
     keep.policy.limit = Some(2);
@@ -536,6 +548,7 @@ async fn keep_then_days_then_delete_with_a_limit() {
 
 #[tokio::test]
 async fn keep_without_pipelining_deletes_at_once() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(2, &[], script(false, true));
     let keep = g.account(policy(Retention::Keep), None);
     same(
@@ -597,6 +610,7 @@ async fn keep_without_pipelining_deletes_at_once() {
 
 #[tokio::test]
 async fn oversize_headers_then_upgrade_and_oversize_skip() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(3, &[2], script(true, true));
     let mut a = g.account(policy(Retention::Delete), None);
     a.policy.max_size = Some(100);
@@ -699,6 +713,7 @@ async fn oversize_headers_then_upgrade_and_oversize_skip() {
 
 #[tokio::test]
 async fn stored_but_unrecorded_messages_are_recorded_and_deleted() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(2, &[], script(true, true));
     let keep = g.account(policy(Retention::Keep), None);
     same(
@@ -759,6 +774,7 @@ async fn stored_but_unrecorded_messages_are_recorded_and_deleted() {
 
 #[tokio::test]
 async fn without_uidl_delete_works_and_keep_is_refused() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(2, &[2], script(true, false));
     let mut a = g.account(policy(Retention::Delete), None);
     a.policy.max_size = Some(100);
@@ -797,6 +813,7 @@ async fn without_uidl_delete_works_and_keep_is_refused() {
 
 #[tokio::test]
 async fn a_deferring_delivery_program_leaves_messages_on_the_server() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(2, &[], script(true, true));
     let mda = Destination::Mda {
         program: "/bin/sh".into(),
@@ -831,6 +848,7 @@ async fn a_deferring_delivery_program_leaves_messages_on_the_server() {
 
 #[tokio::test]
 async fn a_dry_run_lists_the_plan_and_changes_nothing() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(3, &[3], script(true, true));
     let mut a = g.account(policy(Retention::Delete), None);
     a.policy.max_size = Some(100);
@@ -856,6 +874,7 @@ async fn a_dry_run_lists_the_plan_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_refused_dele_stops_the_run_with_what_was_done() {
+    let _turn = one_at_a_time().await;
     let g = Golden::new(
         3,
         &[],
