@@ -22,20 +22,34 @@
 //! the size. Only `max_size` limits what is downloaded.
 //!
 //! `[IN-USE]` and `[LOGIN-DELAY]` end the run with an explanation; nothing retries in a loop.
+//!
+//! # Layout
+//!
+//! `plan` decides, without I/O, what to do with each message and why; `run` below is
+//! the driver that reads the listing, the ledger and the destination's traces, and
+//! executes the plan in the listing's order. The DELE state of the session lives in
+//! `dele` (when each DELE goes on the wire), the streaming of a message into the
+//! destination in `stream`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use buzon_pop3_proto::{Command, MsgNum, Secret, StatusLine};
-use sha2::{Digest, Sha256};
 
-use crate::config::{Account, Oversize, Retention};
+use crate::config::{Account, Policy};
 use crate::deliver::{self, Destination, MboxLock, Outcome};
 use crate::error::{ClientError, Result};
 use crate::ledger::{Entry, Ledger};
 use crate::net::Resolver;
 use crate::pop3::{server_error, Pop3Client};
+
+mod dele;
+mod plan;
+mod stream;
+
+use dele::Deletions;
+use plan::{Action, Held, Listed};
 
 /// Points in the safety protocol, for observers (tests halt the process there).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -236,20 +250,6 @@ pub async fn login(
     }
 }
 
-enum Step {
-    Fetch { headers_only: bool, upgrade: bool },
-    Delete(String),
-    Keep(String),
-    Skip(String),
-    Recovered,
-}
-
-struct Msg {
-    n: MsgNum,
-    size: u64,
-    uidl: Option<String>,
-}
-
 /// Runs one fetch for `account`.
 pub async fn fetch(
     account: &Account,
@@ -287,6 +287,8 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|e| ClientError::Config(format!("internal: a storage task failed: {e}")))
 }
 
+/// The I/O driver: reads the listing and what this machine holds, asks [`plan::plan`]
+/// what to do, and executes it under the safety protocol.
 async fn run(
     account: &Account,
     password: &Secret,
@@ -299,386 +301,335 @@ async fn run(
     let name = account.name.clone();
     let mut ledger = blocking(move || Ledger::open(&ledger_dir, &name)).await??;
     let mut client = login(account, password, resolver).await?;
-    let sizes = client.list().await?;
-    let uidls = client.uidl().await?;
-    if uidls.is_none() && account.policy.retention != Retention::Delete {
+    let (listing, has_uidl) = read_listing(&mut client).await?;
+    if !has_uidl && plan::needs_uidl(&account.policy) {
         return Err(ClientError::KeepNeedsUidl {
             host: account.server.host.clone(),
         });
     }
-    let uidl_of: HashMap<MsgNum, String> = uidls
-        .iter()
-        .flatten()
-        .map(|(n, u)| (*n, u.as_str().to_string()))
-        .collect();
-    let msgs: Vec<Msg> = sizes
-        .iter()
-        .map(|(n, size)| Msg {
-            n: *n,
-            size: *size,
-            uidl: uidl_of.get(n).cloned(),
-        })
-        .collect();
-    report.on_server = msgs.len() as u64;
+    report.on_server = listing.len() as u64;
 
     // Recovery of interrupted runs: mbox appends begun, and Maildir files stored but not
     // recorded.
     if !opts.dry_run {
         ledger = recover_mbox(account, ledger, observer, report).await?;
     }
-    let unknown = msgs.iter().any(|m| {
-        m.uidl
-            .as_deref()
-            .is_none_or(|u| !matches!(ledger.get(u), Some(Entry::Stored { .. })))
-    });
-    let tags = match (&account.destination, unknown) {
-        (Destination::Maildir(dir), true) => {
-            let dir = dir.clone();
-            blocking(move || deliver::maildir_tags(&dir)).await??
-        }
-        _ => HashMap::new(),
-    };
+    let traces = maildir_traces(account, &ledger, &listing).await?;
 
-    // The plan.
     let now = unix(opts.now);
-    let limit = opts.limit.or(account.policy.limit);
-    let mut new_count = 0u32;
-    let mut plan: Vec<(usize, Step)> = Vec::new();
-    for (i, m) in msgs.iter().enumerate() {
-        let entry = m.uidl.as_deref().and_then(|u| ledger.get(u));
-        let step = match entry {
-            Some(Entry::Stored {
-                first_seen,
-                headers_only: false,
-                ..
-            }) => match account.policy.retention {
-                Retention::Delete => {
-                    Step::Delete("downloaded before; the policy deletes after download".into())
-                }
-                Retention::Keep => Step::Keep("downloaded before; keep = true".into()),
-                Retention::DeleteAfterDays(d) => {
-                    let age_days = now.saturating_sub(*first_seen) / 86_400;
-                    if age_days >= u64::from(d) {
-                        Step::Delete(format!(
-                            "downloaded {age_days} days ago; delete_after_days = {d}"
-                        ))
-                    } else {
-                        Step::Keep(format!(
-                            "downloaded {age_days} days ago; deleted on the server after {d}"
-                        ))
-                    }
-                }
-            },
-            Some(Entry::Stored {
-                headers_only: true, ..
-            }) if account.policy.max_size.is_none_or(|max| m.size <= max) => Step::Fetch {
-                headers_only: false,
-                upgrade: true,
-            },
-            Some(Entry::Stored {
-                headers_only: true, ..
-            }) => Step::Keep("header stored before; too big to download".into()),
-            _ if m
-                .uidl
-                .as_deref()
-                .is_some_and(|u| tags.contains_key(&deliver::maildir_tag(&account.name, u))) =>
-            {
-                Step::Recovered
-            }
-            _ => match account.policy.max_size {
-                Some(max) if m.size > max => match account.policy.oversize {
-                    Oversize::Skip => Step::Skip(format!(
-                        "{} is larger than max_size ({})",
-                        human_bytes(m.size),
-                        human_bytes(max)
-                    )),
-                    // The header would be stored again at every run: nothing tells that
-                    // it is the same message.
-                    Oversize::Headers if m.uidl.is_none() => Step::Skip(format!(
-                        "{} is larger than max_size ({}); storing only its header needs UIDL, which this server lacks",
-                        human_bytes(m.size),
-                        human_bytes(max)
-                    )),
-                    Oversize::Headers => Step::Fetch {
-                        headers_only: true,
-                        upgrade: false,
-                    },
-                },
-                _ => Step::Fetch {
-                    headers_only: false,
-                    upgrade: false,
-                },
-            },
-        };
-        let step = match step {
-            Step::Fetch { .. } if limit.is_some_and(|l| new_count >= l) => {
-                report.left_by_limit += 1;
-                Step::Keep("per-run limit reached; fetched next run".into())
-            }
-            Step::Fetch {
-                headers_only,
-                upgrade,
-            } => {
-                new_count += 1;
-                Step::Fetch {
-                    headers_only,
-                    upgrade,
-                }
-            }
-            s => s,
-        };
-        plan.push((i, step));
-    }
-    for (i, step) in &plan {
-        let m = &msgs[*i];
-        let (action, reason) = match step {
-            Step::Fetch {
-                headers_only: true, ..
-            } => (
-                "fetch-headers",
-                "larger than max_size; only the header is stored, the message stays on the server"
-                    .to_string(),
-            ),
-            Step::Fetch { upgrade: true, .. } => (
-                "fetch",
-                "only the header was stored before; it now fits max_size".into(),
-            ),
-            Step::Fetch { .. } => (
-                "fetch",
-                match account.policy.retention {
-                    Retention::Delete => "new; deleted on the server after it is stored".into(),
-                    _ => "new; a copy stays on the server".into(),
-                },
-            ),
-            Step::Delete(r) => ("delete", r.clone()),
-            Step::Keep(r) => ("keep", r.clone()),
-            Step::Skip(r) => ("skip", r.clone()),
-            Step::Recovered => (
-                "record",
-                "stored by an interrupted run; recorded now, not stored again".into(),
-            ),
-        };
-        report.plan.push(Planned {
-            msg: m.n.get(),
-            uidl: m.uidl.clone(),
-            size: m.size,
-            action,
-            reason,
-        });
-    }
+    let policy = Policy {
+        limit: opts.limit.or(account.policy.limit),
+        ..account.policy.clone()
+    };
+    let plan = plan::plan(
+        &listing,
+        |uidl| {
+            Held::from_ledger(ledger.get(uidl), || {
+                traces.contains_key(&deliver::maildir_tag(&account.name, uidl))
+            })
+        },
+        &policy,
+        now,
+    );
+    report.left_by_limit = plan.left_by_limit;
+    report.plan = plan
+        .steps
+        .iter()
+        .map(|s| Planned {
+            msg: s.msg.n.get(),
+            uidl: s.msg.uidl.clone(),
+            size: s.msg.size,
+            action: s.action.label(),
+            reason: s.reason.to_string(),
+        })
+        .collect();
     if opts.dry_run {
         let _ = client.quit().await;
         return Ok(());
     }
 
-    let total_bytes: u64 = plan
-        .iter()
-        .filter(|(_, s)| matches!(s, Step::Fetch { .. }))
-        .map(|(i, _)| msgs[*i].size)
-        .sum();
-    observer.start(&account.name, u64::from(new_count), total_bytes);
-
-    let pipelining = client.pipelining();
-    let mut pending_dele: Option<MsgNum> = None;
-    let mut dele_count = 0u64;
-    let mut seq = 0u32;
-    for (i, step) in plan {
-        let m = &msgs[i];
-        match step {
-            Step::Keep(_) => {}
-            Step::Skip(_) => report.skipped_too_big += 1,
-            Step::Delete(_) => {
-                flush_dele(&mut client, &mut pending_dele, &mut dele_count).await?;
-                queue_dele(
-                    &mut client,
-                    &mut pending_dele,
-                    &mut dele_count,
-                    m.n,
-                    pipelining,
-                )
-                .await?;
-            }
-            Step::Recovered => {
-                let uidl = m.uidl.clone().unwrap_or_default();
-                let tag = deliver::maildir_tag(&account.name, &uidl);
-                let loc = tags
-                    .get(&tag)
-                    .map(|p| format!("maildir:{}", p.display()))
-                    .unwrap_or_default();
-                ledger = record(ledger, uidl.clone(), now, false, loc).await?;
-                report.recovered += 1;
-                observer.note(&format!(
-                    "message {} ({uidl}) was stored by an interrupted run; recorded now",
-                    m.n
-                ));
-                if account.policy.retention == Retention::Delete {
-                    queue_dele(
-                        &mut client,
-                        &mut pending_dele,
-                        &mut dele_count,
-                        m.n,
-                        pipelining,
-                    )
-                    .await?;
+    let (downloads, bytes) = plan.downloads();
+    observer.start(&account.name, downloads, bytes);
+    let mut d = Driver {
+        dels: Deletions::new(client.pipelining()),
+        client,
+        account,
+        opts,
+        observer,
+        report,
+        now,
+        seq: 0,
+    };
+    for step in &plan.steps {
+        let m = step.msg;
+        match step.action {
+            Action::Keep => {}
+            Action::Skip => d.report.skipped_too_big += 1,
+            Action::Delete => d.delete(m.n).await?,
+            Action::Record { then_delete } => {
+                ledger = d.record_trace(ledger, m, &traces).await?;
+                if then_delete {
+                    d.delete(m.n).await?;
                 }
             }
-            Step::Fetch { headers_only, .. } => {
-                seq += 1;
-                let cmd = if headers_only {
-                    Command::Top(m.n, 0)
-                } else {
-                    Command::Retr(m.n)
-                };
-                // With PIPELINING the DELE of the previous message travels with this RETR.
-                match pending_dele.take() {
-                    Some(d) if pipelining => {
-                        client.send_all(&[Command::Dele(d), cmd.clone()]).await?;
-                        read_dele(&mut client, &mut dele_count).await?;
-                        observer.checkpoint(Checkpoint::AfterDele, seq - 1);
-                    }
-                    Some(d) => {
-                        client.send(&Command::Dele(d)).await?;
-                        read_dele(&mut client, &mut dele_count).await?;
-                        client.send(&cmd).await?;
-                    }
-                    None => client.send(&cmd).await?,
-                }
-                match client.reply().await? {
-                    StatusLine::Ok { .. } => {}
-                    StatusLine::Err { code, text } => {
-                        return Err(server_error(client.host(), cmd.keyword(), code, text))
-                    }
-                    StatusLine::Continue(_) => {
-                        return Err(ClientError::Protocol {
-                            host: client.host().into(),
-                            command: cmd.keyword().into(),
-                            detail: "unexpected continuation".into(),
-                        })
-                    }
-                }
-                let key = match &m.uidl {
-                    Some(u) => u.clone(),
-                    // Without UIDL a key for this run only (see the module documentation).
-                    None => format!("{NO_UIDL_PREFIX}{now}-{}", m.n),
-                };
-                let was_pending_mda = matches!(ledger.get(&key), Some(Entry::MdaPending));
-                if was_pending_mda {
-                    let note = format!(
-                        "message {} ({key}) was handed to the delivery program by an interrupted run; delivering it again (it may arrive twice)",
-                        m.n
-                    );
-                    observer.note(&note);
-                    report.notes.push(note);
-                }
-                let (l, outcome, bytes) = retrieve_and_store(
-                    &mut client,
-                    cmd.keyword(),
-                    account,
-                    ledger,
-                    key.clone(),
-                    opts,
-                    now,
-                    || observer.checkpoint(Checkpoint::AfterRetr, seq),
-                )
-                .await?;
-                ledger = l;
-                match outcome {
-                    Outcome::Deferred(reason) => {
-                        report.deferred += 1;
-                        observer.note(&reason);
-                        report.notes.push(format!("message {}: {reason}", m.n));
-                        continue;
-                    }
-                    Outcome::Stored(loc) => {
-                        observer.checkpoint(Checkpoint::AfterStore, seq);
-                        ledger = record(ledger, key.clone(), now, headers_only, loc).await?;
-                        observer.checkpoint(Checkpoint::AfterRecord, seq);
-                    }
-                }
-                report.fetched += 1;
-                report.bytes += bytes;
-                if headers_only {
-                    report.headers_only += 1;
-                }
-                observer.stored(m.size);
-                if !headers_only && account.policy.retention == Retention::Delete {
-                    queue_dele(
-                        &mut client,
-                        &mut pending_dele,
-                        &mut dele_count,
-                        m.n,
-                        pipelining,
-                    )
-                    .await?;
-                    if !pipelining {
-                        observer.checkpoint(Checkpoint::AfterDele, seq);
-                    }
-                }
-            }
+            Action::Fetch {
+                headers_only,
+                then_delete,
+            } => ledger = d.fetch(ledger, m, headers_only, then_delete).await?,
         }
     }
-    flush_dele(&mut client, &mut pending_dele, &mut dele_count).await?;
-    if seq > 0 && dele_count > 0 {
-        observer.checkpoint(Checkpoint::AfterDele, seq);
-    }
-    observer.checkpoint(Checkpoint::BeforeQuit, seq);
-    client.quit().await?;
-    report.deleted = dele_count;
-    {
-        // Without UIDL the keys were for this run only and go; entries of earlier runs
-        // with UIDL stay (a server whose UIDL failed once must not wipe the ledger).
-        let on_server: HashSet<String> = match &uidls {
-            Some(_) => msgs.iter().filter_map(|m| m.uidl.clone()).collect(),
-            None => ledger
-                .entries()
-                .map(|(k, _)| k)
-                .filter(|k| !k.starts_with(NO_UIDL_PREFIX))
-                .map(str::to_string)
-                .collect(),
-        };
-        blocking(move || {
-            let set: HashSet<&str> = on_server.iter().map(String::as_str).collect();
-            ledger.prune(&set)
-        })
-        .await??;
-    }
-    Ok(())
+    d.finish().await?;
+
+    forget_gone(ledger, listing, has_uidl).await
 }
 
-/// Without pipelining DELE is sent at once; with it, it waits to travel with the next command.
-async fn queue_dele(
-    client: &mut Pop3Client,
-    pending: &mut Option<MsgNum>,
-    count: &mut u64,
-    n: MsgNum,
-    pipelining: bool,
-) -> Result<()> {
-    if pipelining {
-        flush_dele(client, pending, count).await?;
-        *pending = Some(n);
-        Ok(())
+/// Forgets the ledger entries of messages the server no longer lists (RFC 1939 §7: a
+/// UIDL is never reused).
+async fn forget_gone(mut ledger: Ledger, listing: Vec<Listed>, has_uidl: bool) -> Result<()> {
+    // Without UIDL the keys were for this run only and go; entries of earlier runs with
+    // UIDL stay (a server whose UIDL failed once must not wipe the ledger).
+    let on_server: HashSet<String> = if has_uidl {
+        listing.into_iter().filter_map(|m| m.uidl).collect()
     } else {
-        client.send(&Command::Dele(n)).await?;
-        read_dele(client, count).await
+        ledger
+            .entries()
+            .map(|(k, _)| k)
+            .filter(|k| !k.starts_with(NO_UIDL_PREFIX))
+            .map(str::to_string)
+            .collect()
+    };
+    blocking(move || {
+        let set: HashSet<&str> = on_server.iter().map(String::as_str).collect();
+        ledger.prune(&set)
+    })
+    .await?
+}
+
+/// LIST and UIDL (RFC 1939 §7): the messages on the server in LIST's order, and whether
+/// the server has UIDL at all.
+async fn read_listing(client: &mut Pop3Client) -> Result<(Vec<Listed>, bool)> {
+    let sizes = client.list().await?;
+    let Some(uidls) = client.uidl().await? else {
+        let listing = sizes
+            .into_iter()
+            .map(|(n, size)| Listed {
+                n,
+                size,
+                uidl: None,
+            })
+            .collect();
+        return Ok((listing, false));
+    };
+    let uidl_of: HashMap<MsgNum, String> = uidls
+        .into_iter()
+        .map(|(n, u)| (n, u.as_str().to_string()))
+        .collect();
+    let listing = sizes
+        .into_iter()
+        .map(|(n, size)| Listed {
+            n,
+            size,
+            uidl: uidl_of.get(&n).cloned(),
+        })
+        .collect();
+    Ok((listing, true))
+}
+
+/// The Maildir files stored by earlier runs, by tag, when some listed message is not
+/// recorded as stored (the only case in which they matter).
+async fn maildir_traces(
+    account: &Account,
+    ledger: &Ledger,
+    listing: &[Listed],
+) -> Result<HashMap<String, PathBuf>> {
+    let Destination::Maildir(dir) = &account.destination else {
+        return Ok(HashMap::new());
+    };
+    let unknown = listing.iter().any(|m| {
+        m.uidl
+            .as_deref()
+            .is_none_or(|u| !matches!(ledger.get(u), Some(Entry::Stored { .. })))
+    });
+    if !unknown {
+        return Ok(HashMap::new());
+    }
+    let dir = dir.clone();
+    blocking(move || deliver::maildir_tags(&dir)).await?
+}
+
+/// The session and the progress of one run while it executes its plan. The ledger is
+/// passed through each step by value: it moves to a blocking thread for each write.
+struct Driver<'a> {
+    client: Pop3Client,
+    dels: Deletions,
+    account: &'a Account,
+    opts: &'a FetchOptions,
+    observer: &'a mut dyn Observer,
+    report: &'a mut FetchReport,
+    /// "Now" of the run, Unix seconds.
+    now: u64,
+    /// The 1-based number of the message being downloaded (0 before the first).
+    seq: u32,
+}
+
+impl Driver<'_> {
+    /// DELE of `n`, now or (with pipelining) with the next RETR or TOP.
+    async fn delete(&mut self, n: MsgNum) -> Result<()> {
+        match self.dels.delete(n) {
+            Some(d) => send_dele(&mut self.client, d, &mut self.dels).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Records a message an interrupted run stored in the Maildir without recording it.
+    async fn record_trace(
+        &mut self,
+        ledger: Ledger,
+        m: &Listed,
+        traces: &HashMap<String, PathBuf>,
+    ) -> Result<Ledger> {
+        let uidl = m.uidl.clone().unwrap_or_default();
+        let tag = deliver::maildir_tag(&self.account.name, &uidl);
+        let loc = traces
+            .get(&tag)
+            .map(|p| format!("maildir:{}", p.display()))
+            .unwrap_or_default();
+        let ledger = record(ledger, uidl.clone(), self.now, false, loc).await?;
+        self.report.recovered += 1;
+        self.observer.note(&format!(
+            "message {} ({uidl}) was stored by an interrupted run; recorded now",
+            m.n
+        ));
+        Ok(ledger)
+    }
+
+    /// RETR (or `TOP n 0`) → store durably → record durably → DELE when `then_delete`.
+    async fn fetch(
+        &mut self,
+        ledger: Ledger,
+        m: &Listed,
+        headers_only: bool,
+        then_delete: bool,
+    ) -> Result<Ledger> {
+        self.seq += 1;
+        let seq = self.seq;
+        let cmd = if headers_only {
+            Command::Top(m.n, 0)
+        } else {
+            Command::Retr(m.n)
+        };
+        // With PIPELINING the DELE of the previous message travels with this RETR.
+        match self.dels.with_next_command() {
+            Some(d) => {
+                self.client
+                    .send_all(&[Command::Dele(d), cmd.clone()])
+                    .await?;
+                read_dele(&mut self.client, &mut self.dels).await?;
+                self.observer.checkpoint(Checkpoint::AfterDele, seq - 1);
+            }
+            None => self.client.send(&cmd).await?,
+        }
+        match self.client.reply().await? {
+            StatusLine::Ok { .. } => {}
+            StatusLine::Err { code, text } => {
+                return Err(server_error(self.client.host(), cmd.keyword(), code, text))
+            }
+            StatusLine::Continue(_) => {
+                return Err(ClientError::Protocol {
+                    host: self.client.host().into(),
+                    command: cmd.keyword().into(),
+                    detail: "unexpected continuation".into(),
+                })
+            }
+        }
+        let key = match &m.uidl {
+            Some(u) => u.clone(),
+            // Without UIDL a key for this run only (see the module documentation).
+            None => format!("{NO_UIDL_PREFIX}{}-{}", self.now, m.n),
+        };
+        if matches!(ledger.get(&key), Some(Entry::MdaPending)) {
+            let note = format!(
+                "message {} ({key}) was handed to the delivery program by an interrupted run; delivering it again (it may arrive twice)",
+                m.n
+            );
+            self.observer.note(&note);
+            self.report.notes.push(note);
+        }
+        let observer = &mut *self.observer;
+        let (ledger, outcome, bytes) = stream::retrieve_and_store(
+            &mut self.client,
+            cmd.keyword(),
+            self.account,
+            ledger,
+            key.clone(),
+            self.opts,
+            self.now,
+            || observer.checkpoint(Checkpoint::AfterRetr, seq),
+        )
+        .await?;
+        let ledger = match outcome {
+            Outcome::Deferred(reason) => {
+                self.report.deferred += 1;
+                self.observer.note(&reason);
+                self.report.notes.push(format!("message {}: {reason}", m.n));
+                return Ok(ledger);
+            }
+            Outcome::Stored(loc) => {
+                self.observer.checkpoint(Checkpoint::AfterStore, seq);
+                let ledger = record(ledger, key, self.now, headers_only, loc).await?;
+                self.observer.checkpoint(Checkpoint::AfterRecord, seq);
+                ledger
+            }
+        };
+        self.report.fetched += 1;
+        self.report.bytes += bytes;
+        if headers_only {
+            self.report.headers_only += 1;
+        }
+        self.observer.stored(m.size);
+        if then_delete {
+            if let Some(d) = self.dels.delete(m.n) {
+                send_dele(&mut self.client, d, &mut self.dels).await?;
+                // Sent at once (no pipelining): confirmed before the next message.
+                self.observer.checkpoint(Checkpoint::AfterDele, seq);
+            }
+        }
+        Ok(ledger)
+    }
+
+    /// The DELE still held, then QUIT: the server deletes what it confirmed.
+    async fn finish(self) -> Result<()> {
+        let Driver {
+            mut client,
+            mut dels,
+            observer,
+            report,
+            seq,
+            ..
+        } = self;
+        if let Some(n) = dels.finish() {
+            send_dele(&mut client, n, &mut dels).await?;
+        }
+        if seq > 0 && dels.count() > 0 {
+            observer.checkpoint(Checkpoint::AfterDele, seq);
+        }
+        observer.checkpoint(Checkpoint::BeforeQuit, seq);
+        client.quit().await?;
+        report.deleted = dels.count();
+        Ok(())
     }
 }
 
-async fn flush_dele(
-    client: &mut Pop3Client,
-    pending: &mut Option<MsgNum>,
-    count: &mut u64,
-) -> Result<()> {
-    if let Some(d) = pending.take() {
-        client.send(&Command::Dele(d)).await?;
-        read_dele(client, count).await?;
-    }
-    Ok(())
+/// Sends DELE `n` alone and reads its reply.
+async fn send_dele(client: &mut Pop3Client, n: MsgNum, dels: &mut Deletions) -> Result<()> {
+    client.send(&Command::Dele(n)).await?;
+    read_dele(client, dels).await
 }
 
-async fn read_dele(client: &mut Pop3Client, count: &mut u64) -> Result<()> {
+async fn read_dele(client: &mut Pop3Client, dels: &mut Deletions) -> Result<()> {
     match client.reply().await? {
         StatusLine::Ok { .. } => {
-            *count += 1;
+            dels.confirmed();
             Ok(())
         }
         StatusLine::Err { code, text } => Err(server_error(client.host(), "DELE", code, text)),
@@ -709,204 +660,6 @@ async fn record(
 /// printable characters and could start with it too, but then the server has UIDL and
 /// these keys are never made).
 const NO_UIDL_PREFIX: &str = "nouidl-";
-
-/// A piece of a message on its way from the network to the storage thread.
-enum Chunk {
-    Data(Vec<u8>),
-    /// The whole message arrived (the ".\r\n" terminator was read).
-    End,
-}
-
-/// The storage thread's view of a message being downloaded. A message is complete only
-/// after [`Chunk::End`]: if the download stops first (connection lost, run cancelled),
-/// reading fails, so nothing half-received is ever committed.
-struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<Chunk>,
-    cur: Vec<u8>,
-    pos: usize,
-    done: bool,
-}
-
-impl std::io::Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            if self.pos < self.cur.len() {
-                let n = buf.len().min(self.cur.len() - self.pos);
-                buf[..n].copy_from_slice(&self.cur[self.pos..self.pos + n]);
-                self.pos += n;
-                return Ok(n);
-            }
-            if self.done {
-                return Ok(0);
-            }
-            match self.rx.blocking_recv() {
-                Some(Chunk::Data(d)) => {
-                    self.cur = d;
-                    self.pos = 0;
-                }
-                Some(Chunk::End) => self.done = true,
-                None => {
-                    return Err(std::io::Error::other(
-                        "the download stopped before the end of the message",
-                    ))
-                }
-            }
-        }
-    }
-}
-
-/// How much is handed to the storage thread at once, and how many such pieces may wait:
-/// together the bound on the memory a message takes, whatever its size.
-const CHUNK_BYTES: usize = 256 * 1024;
-const CHUNKS_IN_FLIGHT: usize = 4;
-
-/// Reads the body of a `+OK` to RETR or TOP and streams it, CRLF → LF, into the account's
-/// destination on a storage thread. Returns the ledger, the outcome, and the octets
-/// received. `after_retr` runs once the whole body has been received.
-#[allow(clippy::too_many_arguments)]
-async fn retrieve_and_store(
-    client: &mut Pop3Client,
-    during: &'static str,
-    account: &Account,
-    ledger: Ledger,
-    key: String,
-    opts: &FetchOptions,
-    now: u64,
-    after_retr: impl FnOnce(),
-) -> Result<(Ledger, Outcome, u64)> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
-    let reader = ChannelReader {
-        rx,
-        cur: Vec::new(),
-        pos: 0,
-        done: false,
-    };
-    let dest = account.destination.clone();
-    let acct = account.name.clone();
-    let mda_timeout = opts.mda_timeout;
-    let spool = ledger.spool_path();
-    let task = tokio::task::spawn_blocking(move || {
-        store_blocking(dest, &acct, ledger, key, reader, now, mda_timeout, &spool)
-    });
-    // Pump: Ok(Some(octets)) all sent, Ok(None) the storage side stopped (its error
-    // tells why), Err the download failed.
-    let pumped: Result<Option<u64>> = async {
-        let mut buf = Vec::with_capacity(CHUNK_BYTES + 1024);
-        let mut octets = 0u64;
-        while let Some(line) = client.body_line(during).await? {
-            octets += line.len() as u64;
-            match line.strip_suffix(b"\r\n") {
-                Some(l) => {
-                    buf.extend_from_slice(l);
-                    buf.push(b'\n');
-                }
-                None => buf.extend_from_slice(&line),
-            }
-            if buf.len() >= CHUNK_BYTES {
-                let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK_BYTES + 1024));
-                if tx.send(Chunk::Data(full)).await.is_err() {
-                    return Ok(None);
-                }
-            }
-        }
-        if !buf.is_empty() && tx.send(Chunk::Data(buf)).await.is_err() {
-            return Ok(None);
-        }
-        if tx.send(Chunk::End).await.is_err() {
-            return Ok(None);
-        }
-        Ok(Some(octets))
-    }
-    .await;
-    drop(tx);
-    if matches!(pumped, Ok(Some(_))) {
-        after_retr();
-    }
-    let stored = task
-        .await
-        .map_err(|e| ClientError::Config(format!("internal: a storage task failed: {e}")));
-    match (pumped, stored) {
-        (Err(e), _) => Err(e),
-        (Ok(_), Err(e)) | (Ok(_), Ok(Err(e))) => Err(e),
-        (Ok(Some(octets)), Ok(Ok((l, o)))) => Ok((l, o, octets)),
-        (Ok(None), Ok(Ok(_))) => Err(ClientError::Config(
-            "internal: the storage side stopped without an error".into(),
-        )),
-    }
-}
-
-/// Stores one message read from `reader` (LF line ends) in the destination, under the
-/// ledger's pending records where the destination needs them. Runs on a blocking thread.
-#[allow(clippy::too_many_arguments)]
-fn store_blocking(
-    dest: Destination,
-    acct: &str,
-    mut ledger: Ledger,
-    key: String,
-    mut reader: ChannelReader,
-    now: u64,
-    mda_timeout: Duration,
-    spool_path: &std::path::Path,
-) -> Result<(Ledger, Outcome)> {
-    let now_t = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
-    let outcome = match &dest {
-        Destination::Maildir(dir) => {
-            deliver::store_maildir_from(dir, &deliver::maildir_tag(acct, &key), &mut reader)
-        }
-        Destination::Mbox(path) => {
-            let mut spool = deliver::Spool::fill(spool_path, &mut reader)?;
-            let sender = deliver::mbox_sender(&mut spool.reader()?);
-            // First pass: the entry's length and hash, for the ledger before appending.
-            let mut sink = HashingSink::default();
-            deliver::write_mbox_entry(&mut spool.reader()?, &sender, now_t, &mut sink)
-                .map_err(|e| ClientError::delivery(spool_path, e))?;
-            let (len, sha) = (sink.len, hex::encode(sink.hash.finalize()));
-            let r = (|| {
-                let mut lock = MboxLock::acquire(path)?;
-                let offset = lock.len()?;
-                ledger.record_mbox_pending(&key, offset, len, &sha)?;
-                let mut src = spool.reader()?;
-                lock.append_with(&mut |w| deliver::write_mbox_entry(&mut src, &sender, now_t, w))?;
-                Ok(Outcome::Stored(format!("mbox:{offset}")))
-            })();
-            if r.is_err() {
-                let _ = ledger.forget(&key);
-            }
-            r
-        }
-        Destination::Mda { program, args } => {
-            let mut spool = deliver::Spool::fill(spool_path, &mut reader)?;
-            ledger.record_mda_pending(&key).and_then(|()| {
-                match deliver::run_mda_from(program, args, spool.file()?, mda_timeout) {
-                    Ok(Outcome::Deferred(r)) => {
-                        let _ = ledger.forget(&key);
-                        Ok(Outcome::Deferred(r))
-                    }
-                    other => other,
-                }
-            })
-        }
-    };
-    outcome.map(|o| (ledger, o))
-}
-
-/// Counts and hashes what is written to it.
-#[derive(Default)]
-struct HashingSink {
-    len: u64,
-    hash: Sha256,
-}
-
-impl std::io::Write for HashingSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.hash.update(buf);
-        self.len += buf.len() as u64;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn recover_mbox(
     account: &Account,
@@ -1076,3 +829,6 @@ mod tests {
         assert_eq!(FetchReport::default().summary(), "no new messages");
     }
 }
+
+#[cfg(test)]
+mod driver_tests;
