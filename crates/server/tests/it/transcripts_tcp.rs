@@ -51,7 +51,7 @@ struct Runner {
 
 impl Runner {
     fn new(apop_file: bool) -> Self {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let ca = TestCa::new();
         let c = ca.issue(&dir.path().join("tls"), &["localhost"], (-1, 30));
         Self {
@@ -68,14 +68,8 @@ impl Runner {
         let mut c = Config::embedded_default(self.dir.path());
         c.hostname = "test.buzon.invalid".into();
         c.listeners = vec![
-            Listener::new(
-                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
-                Protocol::Pop3,
-            ),
-            Listener::new(
-                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
-                Protocol::Pop3s,
-            ),
+            Listener::new("127.0.0.1:0".parse().unwrap(), Protocol::Pop3),
+            Listener::new("127.0.0.1:0".parse().unwrap(), Protocol::Pop3s),
         ];
         c.tls = TlsSource::Files {
             certificate: self.cert.0.clone(),
@@ -111,8 +105,7 @@ impl Runner {
         } else {
             buzon_auth::hash_password(pw.as_bytes(), &buzon_auth::HashParams::fast_for_tests())
         };
-        buzon_auth::add_user(&self.dir.path().join("users"), name, &stored)
-            .unwrap_or_else(|e| panic!("{e}"));
+        buzon_auth::add_user(&self.dir.path().join("users"), name, &stored).unwrap();
         self.users.push((name.to_string(), pw.to_string()));
     }
 
@@ -126,15 +119,33 @@ impl Runner {
                 .join("mail")
                 .join(buzon_auth::mailbox_dir_name(user)),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
         let n = self.next_uid.entry(user.to_string()).or_insert(0);
         *n += 1;
         assert!(
             *n < 10,
             "file-name order equals message order only below 10 messages"
         );
-        std::fs::write(md.root().join("cur").join(format!("uid-{n}:2,")), content)
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(md.root().join("cur").join(format!("uid-{n}:2,")), content).unwrap();
+    }
+
+    /// Waits until no POP3 session holds any mailbox (each lock can be taken), so a
+    /// closed or dropped session's changes are final before they are counted.
+    fn wait_sessions_over(&self) {
+        for user in std::fs::read_dir(self.dir.path().join("mail"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let Ok(md) = buzon_store::Maildir::open(user.path()) else {
+                continue;
+            };
+            buzon_testkit::wait_until(
+                Duration::from_secs(30),
+                &format!("the session on {} to end", user.path().display()),
+                || md.open_session().is_ok(),
+            );
+        }
     }
 
     fn message_count(&self) -> usize {
@@ -239,7 +250,7 @@ fn apply(settings: &mut Settings, runner: &mut Runner, key: &str, value: &str) -
         }
         "message" => {
             let (user, content) = value.split_once(' ').unwrap_or((value, ""));
-            let bytes = transcript::unescape(content).unwrap_or_else(|e| panic!("{e}"));
+            let bytes = transcript::unescape(content).unwrap();
             runner.add_message(user, &bytes);
         }
         "config" => {
@@ -399,7 +410,7 @@ fn run_session(
                     client = LineClient::connect(addr);
                     let _ = client.try_read_line();
                     client.shutdown_write();
-                    std::thread::sleep(Duration::from_millis(100));
+                    runner.wait_sessions_over();
                     Ok(())
                 }
                 "send" => {
@@ -407,7 +418,7 @@ fn run_session(
                     client.send_raw(&b).map_err(|e| e.to_string())
                 }
                 "expect-deleted" | "expect-no-update" => {
-                    std::thread::sleep(Duration::from_millis(100));
+                    runner.wait_sessions_over();
                     let want = if key == "expect-deleted" && value.trim() != "none" {
                         value.split(',').count()
                     } else {
@@ -434,7 +445,7 @@ fn run_session(
 }
 
 fn run_file(path: &Path) -> (usize, usize, Vec<String>) {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(path).unwrap();
     let items = transcript::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let name = path
         .file_name()
@@ -570,7 +581,7 @@ fn run_file(path: &Path) -> (usize, usize, Vec<String>) {
 fn rfc_transcripts_over_tcp() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../pop3-proto/tests/transcripts");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "txt"))
