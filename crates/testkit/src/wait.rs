@@ -54,16 +54,24 @@ pub fn require_all() -> bool {
 /// after (the Rust test harness has no "skipped" status: the line is what shows it).
 #[track_caller]
 pub fn skip(reason: &str) {
+    if let Err(failure) = skip_report(require_all(), reason) {
+        panic!("{failure}");
+    }
+}
+
+/// The line [`skip`] prints, or (when everything must run) the failure it panics with.
+fn skip_report(require_all: bool, reason: &str) -> Result<(), String> {
     let test = std::thread::current()
         .name()
         .unwrap_or("this test")
         .to_string();
-    if require_all() {
-        panic!(
+    if require_all {
+        return Err(format!(
             "{test} cannot run here, but BUZON_REQUIRE_ALL=1 requires every test to run: {reason}"
-        );
+        ));
     }
     eprintln!("SKIPPED: {test}: {reason}");
+    Ok(())
 }
 
 /// A test-process-wide lock for tests that change or need state shared by the whole
@@ -71,4 +79,48 @@ pub fn skip(reason: &str) {
 /// A test that panicked while holding it does not poison it for the others.
 pub fn exclusive(lock: &'static std::sync::Mutex<()>) -> std::sync::MutexGuard<'static, ()> {
     lock.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skip_fails_when_every_test_must_run_and_names_test_and_reason() {
+        let failure = skip_report(true, "strace is not installed").unwrap_err();
+        assert!(
+            failure.contains("a_skip_fails_when_every_test_must_run")
+                && failure.contains("BUZON_REQUIRE_ALL=1")
+                && failure.contains("strace is not installed"),
+            "{failure}"
+        );
+        assert_eq!(skip_report(false, "strace is not installed"), Ok(()));
+    }
+
+    #[test]
+    fn wait_for_returns_the_value_and_fails_naming_what_it_waited_for() {
+        let mut n = 0;
+        let got = wait_for(Duration::from_secs(5), "n to reach 3", || {
+            n += 1;
+            (n >= 3).then_some(n)
+        });
+        assert_eq!(got, 3);
+        assert_eq!(poll(Duration::from_millis(30), || None::<()>), None);
+        let failure = std::panic::catch_unwind(|| {
+            wait_until(
+                Duration::from_millis(30),
+                "a condition that never holds",
+                || false,
+            )
+        })
+        .unwrap_err();
+        let text = failure
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            text.contains("waiting for a condition that never holds"),
+            "{text}"
+        );
+    }
 }

@@ -110,18 +110,7 @@ fn kill_at(s: &Setup, dest: &[&str], extra: &[&str], point: &str) {
 }
 
 fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(dir.join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            v.push(std::fs::read(e.path()).unwrap_or_default());
-        }
-    }
-    v.sort();
-    v
+    buzon_testkit::maildir::messages(dir)
 }
 
 const POINTS: [&str; 5] = [
@@ -359,7 +348,7 @@ fn a_new_ledger_and_its_new_folder_are_fsynced() {
     // folder's parent, since the folder is new too), so a power loss cannot take the
     // ledger file away.
     if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("note: strace is not installed; skipping");
+        buzon_testkit::skip("strace is not installed (see .ci/apt-packages)");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -492,7 +481,9 @@ fn setup_asks_before_sending_the_password_outside_the_domain() {
     // On a terminal (a pty from `script`), setup asks; "n" keeps the password back, "y"
     // lets it try the login.
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("note: script (util-linux) is not installed; the prompt case is left out");
+        buzon_testkit::skip(
+            "script (bsdutils) is not installed: the prompt case on a terminal was not run",
+        );
         return;
     }
     let line = format!(

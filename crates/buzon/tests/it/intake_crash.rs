@@ -42,20 +42,11 @@ fn start(s: &Setup, binary: &Path) -> BuzonProcess {
 
 /// Files in `<user>/<sub>`.
 fn files(data: &Path, user: &str, sub: &str) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = std::fs::read_dir(data.join("mail").join(user).join(sub))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| std::fs::read(e.path()).unwrap_or_default())
-        .collect();
-    v.sort();
-    v
+    buzon_testkit::maildir::files(&data.join("mail").join(user).join(sub))
 }
 
 fn delivered(data: &Path, user: &str) -> Vec<Vec<u8>> {
-    let mut v = files(data, user, "new");
-    v.extend(files(data, user, "cur"));
-    v
+    buzon_testkit::maildir::messages(&data.join("mail").join(user))
 }
 
 fn message(i: usize, body_lines: usize) -> Vec<u8> {
@@ -270,11 +261,16 @@ fn a_full_disk_gets_452_and_leaves_nothing_partial() {
     let _mount = match mounted {
         Ok(o) if o.status.success() => Mount(mailbox.clone()),
         Ok(o) => {
-            eprintln!("note: cannot mount a small tmpfs ({}); the disk-full test needs root with CAP_SYS_ADMIN", String::from_utf8_lossy(&o.stderr).trim());
+            buzon_testkit::skip(&format!(
+                "cannot mount a small tmpfs ({}); the disk-full test needs root with CAP_SYS_ADMIN",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
             return;
         }
         Err(e) => {
-            eprintln!("note: cannot run mount ({e}); disk-full test not run");
+            buzon_testkit::skip(&format!(
+                "cannot run mount ({e}): the disk-full test was not run"
+            ));
             return;
         }
     };

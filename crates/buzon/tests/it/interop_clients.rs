@@ -30,7 +30,9 @@ fn have(program: &str) -> bool {
         if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
             panic!("{program} is required for the interop tests (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
         }
-        eprintln!("note: {program} not installed; interop test not run");
+        buzon_testkit::skip(&format!(
+            "{program} is not installed (see .ci/apt-packages; BUZON_INTEROP=1 requires it)"
+        ));
     }
     found
 }
@@ -367,15 +369,7 @@ fn strip_leading_field(m: &[u8], name: &str) -> Vec<u8> {
 
 /// Message files in a folder (one level), sorted by content for order-free comparison.
 fn stored(dir: &Path) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_file())
-        .map(|e| std::fs::read(e.path()).unwrap_or_default())
-        .collect();
-    v.sort();
-    v
+    buzon_testkit::maildir::files(dir)
 }
 
 fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {

@@ -33,7 +33,9 @@ fn have(program: &str) -> bool {
         if interop_required() {
             panic!("{program} is required for the interop tests (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
         }
-        eprintln!("note: {program} not installed; interop test not run");
+        buzon_testkit::skip(&format!(
+            "{program} is not installed (see .ci/apt-packages; BUZON_INTEROP=1 requires it)"
+        ));
     }
     found
 }
@@ -71,17 +73,7 @@ fn start(extra: &str) -> Env {
 }
 
 fn stored(data: &Path, user: &str) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(data.join("mail").join(user).join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            v.push(std::fs::read(e.path()).unwrap_or_default());
-        }
-    }
-    v
+    buzon_testkit::maildir::messages(&data.join("mail").join(user))
 }
 
 fn swaks(addr: SocketAddr, args: &[&str]) -> (i32, String) {
@@ -381,7 +373,9 @@ fn postfix_relays_into_buzon_over_lmtp_and_pop3_returns_the_message_byte_for_byt
         if interop_required() {
             panic!("the Postfix interop test starts `postfix`, which needs root (BUZON_INTEROP=1)");
         }
-        eprintln!("note: not root; the Postfix interop test was not run");
+        buzon_testkit::skip(
+            "not root: the Postfix interop test starts `postfix`, which needs root",
+        );
         return;
     }
     let e = start("");

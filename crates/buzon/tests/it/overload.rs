@@ -15,19 +15,6 @@ use buzon_testkit::{LineClient, TestCa};
 
 use crate::BIN;
 
-/// The client side holds thousands of sockets too.
-fn raise_nofile() {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let cur = getrlimit(Resource::Nofile);
-    let _ = setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: cur.maximum,
-            maximum: cur.maximum,
-        },
-    );
-}
-
 /// Memory of a process: (PSS, RSS) in KiB, from smaps_rollup and status.
 fn memory_kib(pid: u32) -> (u64, u64) {
     let field = |text: &str, key: &str| -> u64 {
@@ -115,7 +102,7 @@ fn setup(users: usize, extra: &str, message: Option<&[u8]>) -> Setup {
 
 #[test]
 fn five_thousand_idle_authenticated_sessions_are_held_and_the_next_is_refused_at_the_limit() {
-    raise_nofile();
+    buzon_testkit::raise_nofile();
     const SESSIONS: usize = 5000;
     const THREADS: usize = 8;
     let s = setup(
@@ -219,7 +206,7 @@ fn five_thousand_idle_authenticated_sessions_are_held_and_the_next_is_refused_at
 
 #[test]
 fn clients_that_never_read_or_send_megabyte_lines_leave_server_memory_bounded() {
-    raise_nofile();
+    buzon_testkit::raise_nofile();
     const STUCK: usize = 100;
     const LINES: usize = 100;
     let mut message = b"Subject: one MiB\n\n".to_vec();

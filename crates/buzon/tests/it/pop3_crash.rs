@@ -47,17 +47,7 @@ fn setup(messages: usize) -> (Setup, Vec<Vec<u8>>) {
 }
 
 fn files(data: &Path) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for sub in ["cur", "new"] {
-        for e in std::fs::read_dir(data.join("mail/alice").join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            v.push(std::fs::read(e.path()).unwrap_or_default());
-        }
-    }
-    v
+    buzon_testkit::maildir::messages(&data.join("mail/alice"))
 }
 
 fn login(addr: std::net::SocketAddr) -> LineClient {

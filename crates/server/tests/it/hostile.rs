@@ -19,19 +19,6 @@ fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, d))
 }
 
-/// The client side of the overload tests holds thousands of sockets too.
-fn raise_nofile() {
-    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-    let cur = getrlimit(Resource::Nofile);
-    let _ = setrlimit(
-        Resource::Nofile,
-        Rlimit {
-            current: cur.maximum,
-            maximum: cur.maximum,
-        },
-    );
-}
-
 /// A plain TCP connection from a chosen loopback address.
 fn raw_from(src: IpAddr, addr: SocketAddr) -> std::net::TcpStream {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -157,7 +144,7 @@ async fn slowloris(
 
 #[test]
 fn slowloris_2000_trickling_connections_are_cut_off_while_20_clients_log_in_and_download() {
-    raise_nofile();
+    buzon_testkit::raise_nofile();
     const SLOW: usize = 2000;
     const NORMAL: usize = 20;
     let mut b = TestServer::builder();

@@ -40,18 +40,7 @@ fn stored(s: &TestServer, user: &str, folder: Option<&str>) -> Vec<Vec<u8>> {
     if let Some(f) = folder {
         root = root.join(format!(".{f}"));
     }
-    let mut v = Vec::new();
-    for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(root.join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            v.push(std::fs::read(e.path()).unwrap());
-        }
-    }
-    v.sort();
-    v
+    buzon_testkit::maildir::messages(&root)
 }
 
 fn tmp_files(s: &TestServer, user: &str) -> usize {
