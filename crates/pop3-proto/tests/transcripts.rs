@@ -44,9 +44,9 @@ use buzon_pop3_proto::sasl;
 use buzon_pop3_proto::server::{
     ConnectionInfo, Credential, MessageInfo, ServerSession, SessionConfig, Step,
 };
-use buzon_pop3_proto::transcript::{self, Expect, Item};
 use buzon_pop3_proto::wire::{encode_message, Extent, WireSize};
 use buzon_pop3_proto::{LineLimits, LineReader, RespCode, Response, Uidl};
+use buzon_testkit::transcript::{self, Expect, Item};
 
 /// How client bytes reach the line reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

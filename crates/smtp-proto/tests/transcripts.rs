@@ -24,9 +24,9 @@
 
 use std::path::Path;
 
-use buzon_pop3_proto::transcript::{self, Expect, Item};
 use buzon_smtp_proto::reply::{self, Reply};
 use buzon_smtp_proto::{Event, Mode, Session, SessionConfig};
+use buzon_testkit::transcript::{self, Expect, Item};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Feed {

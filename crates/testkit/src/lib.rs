@@ -19,6 +19,7 @@ pub mod process;
 pub mod run;
 pub mod server;
 pub mod smtp;
+pub mod transcript;
 pub mod wait;
 
 pub use certs::TestCa;

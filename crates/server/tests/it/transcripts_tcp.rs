@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use buzon_pop3_proto::transcript::{self, Expect, Item};
 use buzon_server::config::{Config, Listener, Protocol, TlsSource};
+use buzon_testkit::transcript::{self, Expect, Item};
 use buzon_testkit::{LineClient, TestCa};
 
 /// Directives this runner cannot reproduce on a real server.
