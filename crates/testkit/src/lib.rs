@@ -20,6 +20,7 @@ pub mod run;
 pub mod server;
 pub mod smtp;
 pub mod transcript;
+pub mod transcript_tcp;
 pub mod wait;
 
 pub use certs::TestCa;
