@@ -915,14 +915,10 @@ fn mailbox_usage_is_kept_while_unchanged_and_follows_every_change() {
     // Another program's change shows through the directory times, or at most after the
     // short life of a figure taken while the mailbox was changing.
     put(&lists, "new", "1700000000.M1P1.other", b"Subject: c\n\nx\n");
-    let deadline = std::time::Instant::now() + buzon_store::UNSETTLED_TTL * 5;
-    while usage(&md).messages != 3 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(
-        usage(&md).messages,
-        3,
-        "another program's delivery was never counted"
+    buzon_testkit::wait_until(
+        buzon_store::UNSETTLED_TTL * 5,
+        "another program's delivery to be counted",
+        || usage(&md).messages == 3,
     );
     // A new folder with mail in it counts too.
     let junk = md.create_folder("Junk").unwrap();
@@ -932,11 +928,11 @@ fn mailbox_usage_is_kept_while_unchanged_and_follows_every_change() {
         "1700000001.M1P1.other:2,S",
         b"Subject: d\n\nx\n",
     );
-    let deadline = std::time::Instant::now() + buzon_store::UNSETTLED_TTL * 5;
-    while usage(&md).messages != 4 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(usage(&md).messages, 4, "a new folder was never counted");
+    buzon_testkit::wait_until(
+        buzon_store::UNSETTLED_TTL * 5,
+        "a new folder's message to be counted",
+        || usage(&md).messages == 4,
+    );
 }
 
 /// The seam the server uses: everything through `dyn MailStore`, nothing by path.
