@@ -23,11 +23,12 @@ impl Drop for Killer {
 /// The ports of the embedded default configuration (POP3, POP3S, LMTP, SMTP).
 const DEFAULT_PORTS: [u16; 4] = [1110, 1995, 1024, 1025];
 
-/// The tests of this file that use the fixed default ports run one at a time.
+/// The tests that use the fixed default ports run one at a time (no other module of the
+/// test binary uses these ports: see tests/it/main.rs).
 static PORTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn ports_lock() -> std::sync::MutexGuard<'static, ()> {
-    PORTS.lock().unwrap_or_else(|p| p.into_inner())
+    buzon_testkit::wait::exclusive(&PORTS)
 }
 
 /// What a started zero-config server printed.
