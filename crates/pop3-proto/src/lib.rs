@@ -12,7 +12,6 @@ pub mod line;
 pub mod response;
 pub mod sasl;
 pub mod server;
-pub mod transcript;
 pub mod types;
 pub mod wire;
 

@@ -35,6 +35,10 @@
 //! Settings can only change while no connection is open. All server output must be
 //! matched by `S:` lines before the client speaks again and before the transcript ends.
 
+// Helpers outside #[test] functions fail the test by panicking too (clippy.toml's
+// allow-unwrap-in-tests covers only the test functions themselves).
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -43,9 +47,9 @@ use buzon_pop3_proto::sasl;
 use buzon_pop3_proto::server::{
     ConnectionInfo, Credential, MessageInfo, ServerSession, SessionConfig, Step,
 };
-use buzon_pop3_proto::transcript::{self, Expect, Item};
 use buzon_pop3_proto::wire::{encode_message, Extent, WireSize};
 use buzon_pop3_proto::{RespCode, Response, Uidl};
+use buzon_testkit::transcript::{self, Expect, Item};
 
 /// How client bytes reach the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -720,7 +724,7 @@ fn fails(text: &str, why: &str) {
 fn runner_accepts_the_base_transcript() {
     let text = format!("{BASE}C: DELE 1\nS: +OK...\nC: QUIT\nS: +OK Logging out, 1 messages deleted.\n@closed\n@expect-deleted 1\n");
     for feed in [Feed::Whole, Feed::Bytes] {
-        run("inline", &text, feed).unwrap_or_else(|e| panic!("{e}"));
+        run("inline", &text, feed).unwrap();
     }
 }
 
@@ -789,6 +793,6 @@ fn deletions_persist_across_connections_only_after_quit() {
          C: DELE 1\nS: +OK...\nC: QUIT\nS: +OK...\n@closed\n@connect\nS: +OK...\nC: USER u\nS: +OK\nC: PASS p\nS: +OK...\nC: STAT\nS: +OK 0 0\n"
     );
     for feed in [Feed::Whole, Feed::Bytes] {
-        run("inline", &text, feed).unwrap_or_else(|e| panic!("{e}"));
+        run("inline", &text, feed).unwrap();
     }
 }

@@ -18,11 +18,15 @@
 //! | `@expect-recipients A,B` | the recipients of the last message |
 //! | `@closed` | the session has ended |
 
+// Helpers outside #[test] functions fail the test by panicking too (clippy.toml's
+// allow-unwrap-in-tests covers only the test functions themselves).
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
-use buzon_pop3_proto::transcript::{self, Expect, Item};
 use buzon_smtp_proto::reply::{self, Reply};
 use buzon_smtp_proto::{Event, Mode, Session, SessionConfig};
+use buzon_testkit::transcript::{self, Expect, Item};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Feed {
@@ -240,7 +244,7 @@ fn run(path: &Path, feed: Feed) {
 fn transcripts() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/transcripts");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.path())
         .collect();

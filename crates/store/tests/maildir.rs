@@ -1,4 +1,7 @@
 //! Integration tests of the Maildir store against a real filesystem in a temp dir.
+
+// Helpers outside #[test] functions fail the test by panicking too (clippy.toml's
+// allow-unwrap-in-tests covers only the test functions themselves).
 #![allow(clippy::unwrap_used)]
 
 use std::ffi::OsStr;
@@ -798,18 +801,17 @@ fn tagged_delivery_is_found_again_and_keeps_the_uidl_independent_of_the_tag() {
     let (_d, md) = fresh();
     let d = md
         .deliver_tagged(&mut &b"Subject: t\n\nbody\n"[..], None, "abc123")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(d.file_name.ends_with(",T=abc123"), "{}", d.file_name);
     assert!(!d.uidl.contains("T="));
-    let tags = md.tagged().unwrap_or_else(|e| panic!("{e}"));
+    let tags = md.tagged().unwrap();
     assert!(tags
         .get("abc123")
         .is_some_and(|p| p.ends_with(format!("new/{}", d.file_name))));
     // A mail reader moving it to cur/ with flags keeps the tag.
     let flagged = md.root().join("cur").join(format!("{}:2,S", d.file_name));
-    std::fs::rename(md.root().join("new").join(&d.file_name), &flagged)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let tags = md.tagged().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::rename(md.root().join("new").join(&d.file_name), &flagged).unwrap();
+    let tags = md.tagged().unwrap();
     assert_eq!(tags.get("abc123"), Some(&flagged));
     assert!(md
         .deliver_tagged(&mut &b"x\n"[..], None, "bad/tag")
@@ -885,12 +887,11 @@ fn read_cached_takes_what_is_in_memory_and_leaves_the_rest_to_ordinary_reads() {
 #[test]
 fn mailbox_usage_is_kept_while_unchanged_and_follows_every_change() {
     let (_dir, md) = fresh();
-    let lists = md.create_folder("Lists").unwrap_or_else(|e| panic!("{e}"));
+    let lists = md.create_folder("Lists").unwrap();
     for m in [&md, &lists] {
-        m.deliver(&mut &b"Subject: a\n\nx\n"[..], None)
-            .unwrap_or_else(|e| panic!("{e}"));
+        m.deliver(&mut &b"Subject: a\n\nx\n"[..], None).unwrap();
     }
-    let usage = |md: &Maildir| md.mailbox_usage().unwrap_or_else(|e| panic!("{e}"));
+    let usage = |md: &Maildir| md.mailbox_usage().unwrap();
     let scans = || buzon_store::usage_scans(md.root());
     assert_eq!(usage(&md).messages, 2, "INBOX and folders together");
     let after_first = scans();
@@ -904,40 +905,34 @@ fn mailbox_usage_is_kept_while_unchanged_and_follows_every_change() {
     );
 
     // A delivery by this process is seen at once, in INBOX or a folder.
-    lists
-        .deliver(&mut &b"Subject: b\n\nx\n"[..], None)
-        .unwrap_or_else(|e| panic!("{e}"));
+    lists.deliver(&mut &b"Subject: b\n\nx\n"[..], None).unwrap();
     assert_eq!(usage(&md).messages, 3);
     // So is an expunge.
-    let session = md.open_session().unwrap_or_else(|e| panic!("{e}"));
-    session.expunge(&[0]).unwrap_or_else(|e| panic!("{e}"));
+    let session = md.open_session().unwrap();
+    session.expunge(&[0]).unwrap();
     drop(session);
     assert_eq!(usage(&md).messages, 2);
     // Another program's change shows through the directory times, or at most after the
     // short life of a figure taken while the mailbox was changing.
     put(&lists, "new", "1700000000.M1P1.other", b"Subject: c\n\nx\n");
-    let deadline = std::time::Instant::now() + buzon_store::UNSETTLED_TTL * 5;
-    while usage(&md).messages != 3 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(
-        usage(&md).messages,
-        3,
-        "another program's delivery was never counted"
+    buzon_testkit::wait_until(
+        buzon_store::UNSETTLED_TTL * 5,
+        "another program's delivery to be counted",
+        || usage(&md).messages == 3,
     );
     // A new folder with mail in it counts too.
-    let junk = md.create_folder("Junk").unwrap_or_else(|e| panic!("{e}"));
+    let junk = md.create_folder("Junk").unwrap();
     put(
         &junk,
         "cur",
         "1700000001.M1P1.other:2,S",
         b"Subject: d\n\nx\n",
     );
-    let deadline = std::time::Instant::now() + buzon_store::UNSETTLED_TTL * 5;
-    while usage(&md).messages != 4 && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(usage(&md).messages, 4, "a new folder was never counted");
+    buzon_testkit::wait_until(
+        buzon_store::UNSETTLED_TTL * 5,
+        "a new folder's message to be counted",
+        || usage(&md).messages == 4,
+    );
 }
 
 /// The seam the server uses: everything through `dyn MailStore`, nothing by path.

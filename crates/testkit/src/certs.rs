@@ -21,26 +21,23 @@ pub struct IssuedCert {
 
 impl TestCa {
     pub fn new() -> Self {
-        let key = KeyPair::generate().unwrap_or_else(|e| panic!("CA key: {e}"));
-        let mut params = CertificateParams::new(Vec::<String>::new())
-            .unwrap_or_else(|e| panic!("CA params: {e}"));
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params
             .distinguished_name
             .push(DnType::CommonName, "Buzon Test CA");
-        let cert = params
-            .self_signed(&key)
-            .unwrap_or_else(|e| panic!("CA cert: {e}"));
+        let cert = params.self_signed(&key).expect("CA cert");
         Self { cert, key }
     }
 
     /// Issues a certificate for `names`, valid from `not_before` to `not_after` (days from
     /// now; negative is the past), written into `dir`.
     pub fn issue(&self, dir: &Path, names: &[&str], valid_days: (i64, i64)) -> IssuedCert {
-        let key = KeyPair::generate().unwrap_or_else(|e| panic!("key: {e}"));
+        let key = KeyPair::generate().expect("key");
         let mut params =
             CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap_or_else(|e| panic!("params: {e}"));
+                .expect("params");
         let now = time::OffsetDateTime::now_utc();
         params.not_before = now + time::Duration::days(valid_days.0);
         params.not_after = now + time::Duration::days(valid_days.1);
@@ -48,10 +45,8 @@ impl TestCa {
             DnType::CommonName,
             names.first().copied().unwrap_or("localhost"),
         );
-        let cert = params
-            .signed_by(&key, &self.cert, &self.key)
-            .unwrap_or_else(|e| panic!("sign: {e}"));
-        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+        let cert = params.signed_by(&key, &self.cert, &self.key).expect("sign");
+        std::fs::create_dir_all(dir).expect("mkdir");
         let stem = names
             .first()
             .copied()
@@ -59,8 +54,8 @@ impl TestCa {
             .replace(['/', ':'], "_");
         let cert_path = dir.join(format!("{stem}.crt.pem"));
         let key_path = dir.join(format!("{stem}.key.pem"));
-        std::fs::write(&cert_path, cert.pem()).unwrap_or_else(|e| panic!("write: {e}"));
-        std::fs::write(&key_path, key.serialize_pem()).unwrap_or_else(|e| panic!("write: {e}"));
+        std::fs::write(&cert_path, cert.pem()).expect("write");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write");
         IssuedCert {
             cert_path,
             key_path,
@@ -70,18 +65,16 @@ impl TestCa {
 
     /// A self-signed certificate for `names` (no CA at all), written into `dir`.
     pub fn self_signed(dir: &Path, names: &[&str]) -> IssuedCert {
-        let key = KeyPair::generate().unwrap_or_else(|e| panic!("key: {e}"));
+        let key = KeyPair::generate().expect("key");
         let params =
             CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap_or_else(|e| panic!("params: {e}"));
-        let cert = params
-            .self_signed(&key)
-            .unwrap_or_else(|e| panic!("self-sign: {e}"));
-        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir: {e}"));
+                .expect("params");
+        let cert = params.self_signed(&key).expect("self-sign");
+        std::fs::create_dir_all(dir).expect("mkdir");
         let cert_path = dir.join("self-signed.crt.pem");
         let key_path = dir.join("self-signed.key.pem");
-        std::fs::write(&cert_path, cert.pem()).unwrap_or_else(|e| panic!("write: {e}"));
-        std::fs::write(&key_path, key.serialize_pem()).unwrap_or_else(|e| panic!("write: {e}"));
+        std::fs::write(&cert_path, cert.pem()).expect("write");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write");
         IssuedCert {
             cert_path,
             key_path,
@@ -95,19 +88,17 @@ impl TestCa {
 
     /// Writes the CA certificate as PEM (for clients that take a CA file).
     pub fn write_pem(&self, path: &Path) {
-        std::fs::write(path, self.pem()).unwrap_or_else(|e| panic!("write CA: {e}"));
+        std::fs::write(path, self.pem()).expect("write CA");
     }
 
     /// A rustls client config that trusts only this CA.
     pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(self.cert.der().clone())
-            .unwrap_or_else(|e| panic!("root: {e}"));
+        roots.add(self.cert.der().clone()).expect("root");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .unwrap_or_else(|e| panic!("versions: {e}"))
+            .expect("versions")
             .with_root_certificates(roots)
             .with_no_client_auth();
         Arc::new(cfg)

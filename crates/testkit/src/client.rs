@@ -29,10 +29,8 @@ impl LineClient {
     pub fn connect(addr: SocketAddr) -> Self {
         let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-        tcp.set_read_timeout(Some(READ_TIMEOUT))
-            .unwrap_or_else(|e| panic!("{e}"));
-        tcp.set_write_timeout(Some(READ_TIMEOUT))
-            .unwrap_or_else(|e| panic!("{e}"));
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
         Self {
             conn: Conn::Plain(tcp),
             buf: Vec::new(),
@@ -48,16 +46,14 @@ impl LineClient {
             socket2::Type::STREAM,
             Some(socket2::Protocol::TCP),
         )
-        .unwrap_or_else(|e| panic!("socket: {e}"));
+        .expect("socket");
         sock.bind(&SocketAddr::new(local, 0).into())
             .unwrap_or_else(|e| panic!("bind {local}: {e}"));
         sock.connect_timeout(&addr.into(), Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("connect {addr} from {local}: {e}"));
         let tcp: TcpStream = sock.into();
-        tcp.set_read_timeout(Some(READ_TIMEOUT))
-            .unwrap_or_else(|e| panic!("{e}"));
-        tcp.set_write_timeout(Some(READ_TIMEOUT))
-            .unwrap_or_else(|e| panic!("{e}"));
+        tcp.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        tcp.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
         Self {
             conn: Conn::Plain(tcp),
             buf: Vec::new(),
@@ -74,8 +70,7 @@ impl LineClient {
 
     /// Upgrades the connection to TLS (after STLS's +OK). Panics if the handshake fails.
     pub fn start_tls(&mut self, config: Arc<rustls::ClientConfig>, name: &str) {
-        self.try_start_tls(config, name)
-            .unwrap_or_else(|e| panic!("TLS handshake: {e}"));
+        self.try_start_tls(config, name).expect("TLS handshake");
     }
 
     pub fn try_start_tls(

@@ -44,10 +44,10 @@ impl TestDns {
     pub fn start(records: Vec<(&str, DnsRecord)>) -> TestDns {
         let table: Vec<(String, DnsRecord)> =
             records.into_iter().map(|(n, r)| (norm(n), r)).collect();
-        let sock = UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("dns bind: {e}"));
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("dns bind");
         sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = sock.local_addr().unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
+        let addr = sock.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         std::thread::spawn(move || {

@@ -13,7 +13,7 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::certs::TestCa;
 
@@ -96,14 +96,11 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("free port: {e}"))
+        .expect("free port")
 }
 
 fn id_of(name: &str, flag: &str) -> u32 {
-    let out = Command::new("id")
-        .args([flag, name])
-        .output()
-        .unwrap_or_else(|e| panic!("id: {e}"));
+    let out = Command::new("id").args([flag, name]).output().expect("id");
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
@@ -113,22 +110,20 @@ fn id_of(name: &str, flag: &str) -> u32 {
 impl Dovecot {
     /// Starts Dovecot; panics (with its log) if it does not greet within 30 s.
     pub fn start(bin: &Path, opts: DovecotOptions) -> Dovecot {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
-        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let ca = TestCa::new();
         let cert = ca.issue(&d.join("tls"), &["localhost", "127.0.0.1"], (-1, 30));
         let (uid, gid) = (id_of("nobody", "-u"), id_of("nobody", "-g"));
         let mail = d.join("mail");
-        std::fs::create_dir_all(&mail).unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::chown(&mail, Some(uid), Some(gid))
-            .unwrap_or_else(|e| panic!("chown: {e}"));
+        std::fs::create_dir_all(&mail).unwrap();
+        std::os::unix::fs::chown(&mail, Some(uid), Some(gid)).expect("chown");
         let mut passwd = String::new();
         for (u, p) in &opts.users {
             passwd.push_str(&format!("{u}:{{PLAIN}}{p}::::::\n"));
         }
-        std::fs::write(d.join("passwd"), passwd).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(d.join("passwd"), passwd).unwrap();
         let (p3, p3s) = (free_port(), free_port());
         let ssl = if opts.tls {
             format!(
@@ -158,7 +153,7 @@ service anvil {{\n  chroot =\n}}\nservice imap-login {{\n  chroot =\n}}\n{extra}
             extra = opts.extra,
         );
         let conf_path = d.join("dovecot.conf");
-        std::fs::write(&conf_path, conf).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&conf_path, conf).unwrap();
         let child = Command::new(bin)
             .arg("-F")
             .arg("-c")
@@ -167,13 +162,9 @@ service anvil {{\n  chroot =\n}}\nservice imap-login {{\n  chroot =\n}}\n{extra}
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn dovecot: {e}"));
-        let pop3: SocketAddr = format!("127.0.0.1:{p3}")
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let pop3s: SocketAddr = format!("127.0.0.1:{p3s}")
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .expect("spawn dovecot");
+        let pop3: SocketAddr = format!("127.0.0.1:{p3}").parse().unwrap();
+        let pop3s: SocketAddr = format!("127.0.0.1:{p3s}").parse().unwrap();
         let mut dv = Dovecot {
             dir,
             ca,
@@ -183,22 +174,21 @@ service anvil {{\n  chroot =\n}}\nservice imap-login {{\n  chroot =\n}}\n{extra}
             uid,
             gid,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let greeted = crate::wait::poll(Duration::from_secs(30), || {
             if let Ok(mut s) = TcpStream::connect_timeout(&pop3, Duration::from_secs(2)) {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
                 let mut b = [0u8; 64];
                 if matches!(s.read(&mut b), Ok(n) if n >= 3 && b.starts_with(b"+OK")) {
-                    return dv;
+                    return Some(true);
                 }
             }
-            if let Ok(Some(status)) = dv.child.try_wait() {
-                panic!("dovecot exited early ({status}); log:\n{}", dv.log());
-            }
-            if Instant::now() > deadline {
-                panic!("dovecot did not greet within 30 s; log:\n{}", dv.log());
-            }
-            std::thread::sleep(Duration::from_millis(100));
+            // An early exit ends the wait at once.
+            matches!(dv.child.try_wait(), Ok(Some(_))).then_some(false)
+        });
+        match greeted {
+            Some(true) => dv,
+            Some(false) => panic!("dovecot exited early; log:\n{}", dv.log()),
+            None => panic!("dovecot did not greet within 30 s; log:\n{}", dv.log()),
         }
     }
 
@@ -216,14 +206,12 @@ service anvil {{\n  chroot =\n}}\nservice imap-login {{\n  chroot =\n}}\n{extra}
         let root = self.maildir(user);
         for sub in ["", "cur", "new", "tmp"] {
             let p = root.join(sub);
-            std::fs::create_dir_all(&p).unwrap_or_else(|e| panic!("{e}"));
-            std::os::unix::fs::chown(&p, Some(self.uid), Some(self.gid))
-                .unwrap_or_else(|e| panic!("chown: {e}"));
+            std::fs::create_dir_all(&p).unwrap();
+            std::os::unix::fs::chown(&p, Some(self.uid), Some(self.gid)).expect("chown");
         }
         let path = root.join("new").join(name);
-        std::fs::write(&path, content).unwrap_or_else(|e| panic!("{e}"));
-        std::os::unix::fs::chown(&path, Some(self.uid), Some(self.gid))
-            .unwrap_or_else(|e| panic!("chown: {e}"));
+        std::fs::write(&path, content).unwrap();
+        std::os::unix::fs::chown(&path, Some(self.uid), Some(self.gid)).expect("chown");
     }
 
     /// Messages in a user's `cur/` and `new/` (Dovecot keeps its own index files apart).
@@ -250,11 +238,12 @@ impl Drop for Dovecot {
     fn drop(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if crate::wait::poll(Duration::from_secs(5), || {
+            self.child.try_wait().ok().flatten()
+        })
+        .is_some()
+        {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -39,12 +39,9 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl FaultProxy {
     pub fn start(target: SocketAddr, fault: Fault) -> FaultProxy {
-        let listener =
-            TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("proxy bind: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        listener
-            .set_nonblocking(true)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy bind");
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let fired = Arc::new(AtomicBool::new(false));
         let (stop2, fired2) = (stop.clone(), fired.clone());
@@ -63,6 +60,8 @@ impl FaultProxy {
                         std::thread::spawn(move || serve(client, target, fault, fired));
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // A non-blocking accept loop (it checks for shutdown in between),
+                        // not a wait before an assertion.
                         std::thread::sleep(Duration::from_millis(20))
                     }
                     Err(_) => return,
@@ -191,7 +190,8 @@ fn serve(client: TcpStream, target: SocketAddr, fault: Option<Fault>, fired: Arc
                         mute.store(true, Ordering::SeqCst);
                         out.extend_from_slice(&line);
                         let _ = to.write_all(&out);
-                        // Give the server a moment to act on it before the cut.
+                        // Scenario, not a wait for a state: the cut must come while the
+                        // server may still be acting on the line it just got.
                         std::thread::sleep(Duration::from_millis(200));
                     } else if !out.is_empty() {
                         let _ = to.write_all(&out);

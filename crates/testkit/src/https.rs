@@ -24,29 +24,27 @@ pub struct TestHttps {
 impl TestHttps {
     /// Serves `pages` (path → body) with a certificate for `names` signed by `ca`.
     pub fn start(ca: &TestCa, names: &[&str], pages: Vec<(&str, String)>) -> TestHttps {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::tempdir().unwrap();
         let cert = ca.issue(dir.path(), names, (-1, 30));
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert.cert_path)
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap()
             .collect::<Result<_, _>>()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let key = PrivateKeyDer::from_pem_file(&cert.key_path).unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(&cert.key_path).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = Arc::new(
             rustls::ServerConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap()
                 .with_no_client_auth()
                 .with_single_cert(certs, key)
-                .unwrap_or_else(|e| panic!("{e}")),
+                .unwrap(),
         );
         let pages: Arc<HashMap<String, String>> =
             Arc::new(pages.into_iter().map(|(p, b)| (p.to_string(), b)).collect());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-        listener
-            .set_nonblocking(true)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (stop2, req2) = (stop.clone(), requests.clone());
@@ -97,6 +95,8 @@ impl TestHttps {
                         });
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        // A non-blocking accept loop (it checks for shutdown in between),
+                        // not a wait before an assertion.
                         std::thread::sleep(Duration::from_millis(20))
                     }
                     Err(_) => return,

@@ -25,13 +25,13 @@ pub struct BuzonProcess {
 pub fn write_config(dir: &Path, ca: &TestCa, extra: &str) -> PathBuf {
     let cert = ca.issue(&dir.join("tls"), &["localhost", "127.0.0.1"], (-1, 30));
     let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    std::fs::create_dir_all(&data).expect("mkdir");
     let text = format!(
         "data_dir = {data:?}\nhostname = \"test.buzon.invalid\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"pop3\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"pop3s\"\n\n[tls]\ncertificate = {:?}\nkey = {:?}\n\n[auth]\nargon2_memory_kib = 256\nargon2_iterations = 1\nfailure_delay = \"50ms\"\n{extra}\n",
         cert.cert_path, cert.key_path
     );
     let path = dir.join("buzon.toml");
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write config: {e}"));
+    std::fs::write(&path, text).expect("write config");
     path
 }
 
@@ -47,8 +47,8 @@ impl BuzonProcess {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
-        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-        let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+        let stdout = child.stdout.take().expect("no stdout");
+        let stderr = child.stderr.take().expect("no stderr");
         // Keep draining stderr so the child never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -98,11 +98,14 @@ impl BuzonProcess {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
                     panic!("buzon serve closed its stdout before listening")
                 }
             }
         }
         let _ = child.kill();
+        let _ = child.wait();
         panic!("buzon serve did not start within 60 s");
     }
 
@@ -124,14 +127,13 @@ impl BuzonProcess {
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        for _ in 0..300 {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let status = crate::wait::poll(Duration::from_secs(15), || {
+            self.child.try_wait().ok().flatten()
+        });
+        if status.is_none() {
+            self.kill();
         }
-        self.kill();
-        None
+        status
     }
 }
 

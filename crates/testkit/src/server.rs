@@ -10,11 +10,14 @@ use buzon_server::config::{Config, Listener, Protocol, TlsSource};
 
 use crate::certs::TestCa;
 
+/// A change to the server's configuration, applied before it starts.
+type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// Builds a [`TestServer`].
 pub struct TestServerBuilder {
     users: Vec<(String, String)>,
     trust_loopback: bool,
-    tweak: Vec<Box<dyn FnOnce(&mut Config) + Send>>,
+    tweak: Vec<Tweak>,
 }
 
 /// A running test server.
@@ -61,7 +64,7 @@ impl TestServerBuilder {
     }
 
     pub fn start(self) -> TestServer {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let dir = tempfile::tempdir().expect("tempdir");
         let ca = TestCa::new();
         let cert = ca.issue(
             &dir.path().join("tls"),
@@ -71,14 +74,8 @@ impl TestServerBuilder {
         let mut config = Config::embedded_default(dir.path());
         config.hostname = "test.buzon.invalid".into();
         config.listeners = vec![
-            Listener::new(
-                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
-                Protocol::Pop3,
-            ),
-            Listener::new(
-                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
-                Protocol::Pop3s,
-            ),
+            Listener::new("127.0.0.1:0".parse().unwrap(), Protocol::Pop3),
+            Listener::new("127.0.0.1:0".parse().unwrap(), Protocol::Pop3s),
         ];
         config.tls = TlsSource::Files {
             certificate: cert.cert_path,
@@ -93,8 +90,7 @@ impl TestServerBuilder {
         }
         for (name, pw) in &self.users {
             let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
-            buzon_auth::add_user(&config.auth.users_file, name, &stored)
-                .unwrap_or_else(|e| panic!("add user: {e}"));
+            buzon_auth::add_user(&config.auth.users_file, name, &stored).expect("add user");
         }
         for t in self.tweak {
             t(&mut config);
@@ -117,7 +113,7 @@ impl TestServer {
                 .worker_threads(2)
                 .enable_all()
                 .build()
-                .unwrap_or_else(|e| panic!("runtime: {e}"));
+                .expect("runtime");
             rt.block_on(async move {
                 let server = match buzon_server::start(cfg).await {
                     Ok(s) => s,
@@ -164,8 +160,7 @@ impl TestServer {
 
     /// The Maildir of a user (created on demand).
     pub fn maildir(&self, user: &str) -> buzon_store::Maildir {
-        buzon_store::Maildir::create(self.mailbox_path(user))
-            .unwrap_or_else(|e| panic!("maildir: {e}"))
+        buzon_store::Maildir::create(self.mailbox_path(user)).expect("maildir")
     }
 
     pub fn mailbox_path(&self, user: &str) -> PathBuf {
@@ -177,15 +172,13 @@ impl TestServer {
     /// Delivers a message into a user's INBOX.
     pub fn deliver(&self, user: &str, message: &[u8]) -> buzon_store::Delivered {
         let mut r = message;
-        self.maildir(user)
-            .deliver(&mut r, None)
-            .unwrap_or_else(|e| panic!("deliver: {e}"))
+        self.maildir(user).deliver(&mut r, None).expect("deliver")
     }
 
     /// Writes a message file directly (for odd names and content no delivery would make).
     pub fn put_raw(&self, user: &str, sub: &str, name: &str, content: &[u8]) -> PathBuf {
         let p = self.maildir(user).root().join(sub).join(name);
-        std::fs::write(&p, content).unwrap_or_else(|e| panic!("write: {e}"));
+        std::fs::write(&p, content).expect("write");
         p
     }
 
@@ -200,6 +193,20 @@ impl TestServer {
         }
         v.sort();
         v
+    }
+
+    /// Waits (at most 30 s) until no POP3 session holds `user`'s mailbox: its lock can be
+    /// taken (and is released at once). A session's changes are committed, or dropped,
+    /// before its lock goes, so what the Maildir holds afterwards is final; this replaces
+    /// sleeping after a client went away before asserting that nothing was deleted.
+    #[track_caller]
+    pub fn wait_mailbox_free(&self, user: &str) {
+        let md = self.maildir(user);
+        crate::wait_until(
+            Duration::from_secs(30),
+            &format!("the POP3 session of {user} to end and release the mailbox"),
+            || md.open_session().is_ok(),
+        );
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -27,7 +27,7 @@ impl SmtpClient {
 
     /// Reads one complete (possibly multi-line) reply.
     pub fn reply(&mut self) -> ParsedReply {
-        self.try_reply().unwrap_or_else(|e| panic!("{e}"))
+        self.try_reply().unwrap()
     }
 
     /// Reads one reply; `Err` when the connection ends or sends something else.
@@ -72,7 +72,7 @@ impl SmtpClient {
         self.expect("DATA", 354);
         self.line
             .send_raw(&encode_data(message))
-            .unwrap_or_else(|e| panic!("send data: {e}"));
+            .expect("send data");
         (0..replies).map(|_| self.reply()).collect()
     }
 }

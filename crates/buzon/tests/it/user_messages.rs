@@ -8,11 +8,11 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use buzon_testkit::{TestCa, TestDns, TestServer};
 
-const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+use crate::BIN;
 
 /// Shapes of Rust `Debug` output that must never reach a user.
 const DEBUG_SHAPES: &[&str] = &[
@@ -38,22 +38,12 @@ fn buzon(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn: {e}"));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                panic!("buzon {args:?} did not finish within 60 s");
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("{e}"),
-        }
+    let mut child = cmd.spawn().expect("spawn");
+    if buzon_testkit::poll(Duration::from_secs(60), || child.try_wait().ok().flatten()).is_none() {
+        let _ = child.kill();
+        panic!("buzon {args:?} did not finish within 60 s");
     }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait: {e}"));
+    let out = child.wait_with_output().expect("wait");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -72,7 +62,7 @@ fn assert_no_debug(case: &str, text: &str) {
 }
 
 fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().map(|a| a.port()).unwrap_or(1)
 }
 
@@ -99,14 +89,14 @@ fn openssl_ca_true(dir: &Path) -> bool {
 #[test]
 fn client_failures_are_explained_without_debug_renderings() {
     let s = TestServer::builder().user("alice", "pw").start();
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let ca_file = dir.join("ca.pem");
     s.ca.write_pem(&ca_file);
     let other_ca = dir.join("other-ca.pem");
     TestCa::new().write_pem(&other_ca);
     let not_pem = dir.join("not.pem");
-    std::fs::write(&not_pem, "hello\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&not_pem, "hello\n").unwrap();
     let ledger = dir.join("ledger");
     let md = dir.join("Maildir");
     let dns = TestDns::start(vec![]);
@@ -185,7 +175,7 @@ fn client_failures_are_explained_without_debug_renderings() {
         ));
         Some(ss)
     } else {
-        eprintln!("note: openssl not usable; the CA:TRUE case is left out");
+        buzon_testkit::skip("openssl is not usable: the CA:TRUE case was not run");
         None
     };
 
@@ -218,7 +208,7 @@ fn client_failures_are_explained_without_debug_renderings() {
         ),
     ] {
         let path = dir.join("accounts.toml");
-        std::fs::write(&path, toml).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, toml).unwrap();
         let p = path.to_str().unwrap_or_default();
         for cmd in ["check", "fetch"] {
             let (code, text) = buzon(&[cmd, "--config", p, "a"], &[]);
@@ -230,12 +220,12 @@ fn client_failures_are_explained_without_debug_renderings() {
 
 #[test]
 fn server_failures_are_explained_without_debug_renderings() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let ca = TestCa::new();
     let good = buzon_testkit::process::write_config(dir, &ca, "");
     let good_text = std::fs::read_to_string(&good).unwrap_or_default();
-    let busy = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let busy_addr = busy.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let cases: Vec<(&str, String)> = vec![
         (
@@ -258,7 +248,7 @@ fn server_failures_are_explained_without_debug_renderings() {
     ];
     for (case, text) in cases {
         let path = dir.join("bad.toml");
-        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(&path, &text).unwrap();
         let (code, out) = buzon(
             &["serve", "--config", path.to_str().unwrap_or_default()],
             &[],

@@ -105,10 +105,11 @@ fn guessing_a_name_from_one_network_does_not_lock_its_owner_out_of_another() {
         .collect();
     // Wait until the burst is queued: the refused part of it is answered after
     // failure_delay, the checked part only after a penalty.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !burst.iter().any(|t| t.is_finished()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    buzon_testkit::wait_until(
+        Duration::from_secs(20),
+        "the first answer to the burst",
+        || burst.iter().any(|t| t.is_finished()),
+    );
     // Meanwhile alice logs in from her own network, which has not been failing, three
     // times; her read timeout is shorter than one penalty.
     let mut refused = 0;
@@ -125,7 +126,7 @@ fn guessing_a_name_from_one_network_does_not_lock_its_owner_out_of_another() {
     }
     let results: Vec<(String, Duration)> = burst
         .into_iter()
-        .filter_map(|t| t.join().unwrap_or_else(|_| panic!("guessing thread")))
+        .filter_map(|t| t.join().expect("guessing thread"))
         .collect();
     let checked = results
         .iter()
@@ -235,14 +236,9 @@ fn guessers(
 }
 
 fn wait_for(answered: &AtomicUsize, at_least: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while answered.load(Ordering::Relaxed) < at_least && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        answered.load(Ordering::Relaxed) >= at_least,
-        "guessers did not get going"
-    );
+    buzon_testkit::wait_until(Duration::from_secs(60), "the guessers to get going", || {
+        answered.load(Ordering::Relaxed) >= at_least
+    });
 }
 
 #[test]
@@ -385,7 +381,7 @@ fn failed_logins_are_answered_at_the_same_time_whatever_the_scheme_and_whether_t
             t.failure_delay = failure_delay;
             // Sixty failures from loopback must not be penalised here: only the reply
             // time of a plain failure is measured.
-            t.trusted = vec!["127.0.0.0/8".parse().unwrap_or_else(|_| panic!())];
+            t.trusted = vec!["127.0.0.0/8".parse().unwrap()];
         })
         .start();
     // 30 wrong passwords each for the SHA512-CRYPT user, the ARGON2ID user and unknown
@@ -414,7 +410,7 @@ fn failed_logins_are_answered_at_the_same_time_whatever_the_scheme_and_whether_t
         .collect();
     let mut all: [Vec<Duration>; 3] = Default::default();
     for t in streams {
-        let times = t.join().unwrap_or_else(|_| panic!("timing stream"));
+        let times = t.join().expect("timing stream");
         for (a, b) in all.iter_mut().zip(times) {
             a.extend(b);
         }
@@ -520,20 +516,16 @@ mod logs {
 /// restore with `cp -p`, `rsync -t` or `touch -r` does.
 fn rewrite_keeping_mtime(path: &Path, content: &[u8]) {
     use std::io::Write;
-    let old = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let old = std::fs::metadata(path).and_then(|m| m.modified()).unwrap();
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
         .open(path)
-        .unwrap_or_else(|e| panic!("{e}"));
-    f.write_all(content).unwrap_or_else(|e| panic!("{e}"));
-    f.set_modified(old).unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    f.write_all(content).unwrap();
+    f.set_modified(old).unwrap();
     drop(f);
-    let now = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let now = std::fs::metadata(path).and_then(|m| m.modified()).unwrap();
     assert_eq!(now, old, "the test could not restore the mtime");
 }
 
@@ -541,8 +533,8 @@ fn rewrite_keeping_mtime(path: &Path, content: &[u8]) {
 /// no reader ever sees it half written.
 fn replace(path: &Path, content: &[u8]) {
     let tmp = path.with_extension("new");
-    std::fs::write(&tmp, content).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::rename(&tmp, path).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&tmp, content).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
 
 fn reload_server() -> TestServer {
@@ -551,7 +543,7 @@ fn reload_server() -> TestServer {
         .user("bob", "bob password")
         .config(|c| {
             // Repeated attempts while waiting for the reload must not be penalised.
-            c.auth.throttle.trusted = vec!["127.0.0.0/8".parse().unwrap_or_else(|_| panic!())];
+            c.auth.throttle.trusted = vec!["127.0.0.0/8".parse().unwrap()];
             c.auth.throttle.failure_delay = Duration::from_millis(20);
         })
         .start()
@@ -568,7 +560,7 @@ fn a_users_file_restored_with_its_old_mtime_is_reloaded() {
     );
     // Same users, alice's password changed; same length (same Argon2 parameters), so
     // same size, same inode, same mtime: only the ctime tells.
-    let text = std::fs::read_to_string(&users).unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(&users).unwrap();
     let new_hash = buzon_auth::hash_password(b"new password", &HashParams::fast_for_tests());
     let changed: String = text
         .lines()
@@ -582,21 +574,12 @@ fn a_users_file_restored_with_its_old_mtime_is_reloaded() {
     // The new password works (at once: the verification looks at the file; the poll
     // only absorbs the one-second background interval if it ever mattered).
     let started = Instant::now();
-    let mut last = None;
-    for _ in 0..40 {
-        last = attempt(s.pop3, ip(1), "alice", "new password");
-        if last.as_ref().is_some_and(|(r, _)| r.starts_with("+OK")) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let last = buzon_testkit::wait_for(Duration::from_secs(30), "the new password to work", || {
+        attempt(s.pop3, ip(1), "alice", "new password").filter(|(r, _)| r.starts_with("+OK"))
+    });
     eprintln!(
         "new password accepted after {:?}: {last:?}",
         started.elapsed()
-    );
-    assert!(
-        last.as_ref().is_some_and(|(r, _)| r.starts_with("+OK")),
-        "{last:?}"
     );
     let old = attempt(s.pop3, ip(1), "alice", "old password");
     assert!(
@@ -635,6 +618,7 @@ fn a_broken_users_file_keeps_the_old_users_and_is_reported_once() {
             );
             logins += 1;
         }
+        // Scenario: greetings at a steady pace over more than two background intervals.
         std::thread::sleep(Duration::from_millis(10));
     }
     let errors = capture.matching(&["ERROR", &users_text]);
@@ -671,14 +655,15 @@ fn a_users_file_caught_half_written_is_not_taken() {
         .write(true)
         .truncate(true)
         .open(&users)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let addr = s.pop3;
     let probe = std::thread::spawn(move || attempt(addr, ip(1), "nobody", "x"));
+    // Scenario: the writer pauses with the file truncated while the probe looks at it.
     std::thread::sleep(Duration::from_millis(30));
     f.write_all(b"alice:{PLAIN}x\nthis line has no colon\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     drop(f);
-    let r = probe.join().unwrap_or_else(|_| panic!("probe"));
+    let r = probe.join().expect("probe");
     assert!(
         r.as_ref()
             .is_some_and(|(r, _)| r.starts_with("-ERR [AUTH]")),

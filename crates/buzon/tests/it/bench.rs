@@ -7,7 +7,7 @@ use std::process::Command;
 
 use buzon_testkit::TestServer;
 
-const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+use crate::BIN;
 const USERS: [&str; 4] = ["bench1", "bench2", "bench3", "bench4"];
 
 fn server() -> TestServer {
@@ -48,7 +48,7 @@ fn bench(args: &[&str]) -> HashMap<String, String> {
             "1",
         ])
         .output()
-        .unwrap_or_else(|e| panic!("run buzon bench: {e}"));
+        .expect("run buzon bench");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -212,7 +212,7 @@ fn deliver_hands_messages_over_lmtp_and_they_arrive() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let lmtp: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
     let s = server_with(move |c| {
         c.listeners.push(buzon_server::config::Listener::new(
@@ -258,7 +258,7 @@ fn refuses_remote_targets_and_reports_failures() {
             "1",
         ])
         .output();
-    let out = out.unwrap_or_else(|e| panic!("{e}"));
+    let out = out.unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
 
@@ -282,7 +282,7 @@ fn refuses_remote_targets_and_reports_failures() {
             "5",
         ])
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("refused: PASS"), "{stdout}");

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+use crate::BIN;
 const LIMIT_KIB: u64 = 64 * 1024;
 const HEADER: &[u8] = b"From: big@example.test\r\nSubject: a large message\r\n\r\n";
 
@@ -44,7 +44,7 @@ struct BigServer {
 /// A POP3 server with one message of `lines` body lines of 998 'x' (1000 octets on the
 /// wire each), written in 64 KiB blocks as it is sent.
 fn big_server(lines: u64) -> BigServer {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let client_pid = Arc::new(AtomicU32::new(0));
     let hwm_at_quit = Arc::new(AtomicU64::new(0));
@@ -132,27 +132,22 @@ fn fetch_big(dir: &Path, dest: &[&str], lines: u64) -> (u64, f64) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
+        .expect("spawn");
     server.client_pid.store(child.id(), Ordering::SeqCst);
     let mut polled = 0u64;
     // Bounded: 2 GiB in a debug build on a busy machine stays well within 20 minutes.
-    let deadline = Instant::now() + Duration::from_secs(1200);
-    let status = loop {
-        if let Some(k) = vm_hwm_kib(child.id()) {
+    let pid = child.id();
+    let Some(status) = buzon_testkit::poll(Duration::from_secs(1200), || {
+        if let Some(k) = vm_hwm_kib(pid) {
             polled = polled.max(k);
         }
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                panic!("buzon fetch did not finish within 20 minutes");
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => panic!("{e}"),
-        }
+        child.try_wait().ok().flatten()
+    }) else {
+        let _ = child.kill();
+        panic!("buzon fetch did not finish within 20 minutes");
     };
     let secs = started.elapsed().as_secs_f64();
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let out = child.wait_with_output().unwrap();
     assert!(
         status.success(),
         "buzon fetch failed: {}{}",
@@ -190,7 +185,7 @@ fn report(dest: &str, lines: u64, peak: u64, secs: f64) {
 
 #[test]
 fn a_large_message_is_streamed_into_a_maildir_with_bounded_memory() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let lines = size_mib() * 1024 * 1024 / 1000;
     let md = tmp.path().join("Maildir");
     let md_s = md.to_str().unwrap_or_default();
@@ -208,7 +203,7 @@ fn a_large_message_is_streamed_into_a_maildir_with_bounded_memory() {
 
 #[test]
 fn a_large_message_is_streamed_into_an_mbox_and_a_delivery_program_with_bounded_memory() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let lines = size_mib() * 1024 * 1024 / 1000;
     let mbox = tmp.path().join("mail.mbox");
     let mbox_s = mbox.to_str().unwrap_or_default().to_string();
@@ -221,7 +216,7 @@ fn a_large_message_is_streamed_into_an_mbox_and_a_delivery_program_with_bounded_
 
     let out = tmp.path().join("mda.out");
     let mda = format!("dd of={} bs=1M status=none", out.display());
-    let tmp2 = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp2 = tempfile::tempdir().unwrap();
     let (peak, secs) = fetch_big(tmp2.path(), &["--mda", &mda], lines);
     let len = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     assert_eq!(len, stored_len_expected(lines));

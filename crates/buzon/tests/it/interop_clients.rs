@@ -17,7 +17,8 @@ use buzon_pop3_proto::wire::{encode_message, Extent};
 use buzon_testkit::process::{write_config, BuzonProcess};
 use buzon_testkit::TestCa;
 
-const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+use crate::BIN;
+use buzon_testkit::run_bounded;
 
 fn have(program: &str) -> bool {
     let found = Command::new("sh")
@@ -29,7 +30,9 @@ fn have(program: &str) -> bool {
         if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
             panic!("{program} is required for the interop tests (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
         }
-        eprintln!("note: {program} not installed; interop test not run");
+        buzon_testkit::skip(&format!(
+            "{program} is not installed (see .ci/apt-packages; BUZON_INTEROP=1 requires it)"
+        ));
     }
     found
 }
@@ -42,26 +45,23 @@ struct Env {
 }
 
 fn start() -> Env {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let config = write_config(dir.path(), &ca, "");
     let ca_file = dir.path().join("ca.pem");
     ca.write_pem(&ca_file);
     let data = dir.path().join("data");
     let stored = buzon_auth::hash_password(b"s3cret pw", &buzon_auth::HashParams::fast_for_tests());
-    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap_or_else(|e| panic!("{e}"));
-    buzon_auth::add_user(&data.join("users"), "apopuser", "{PLAIN}tanstaaf")
-        .unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap();
+    buzon_auth::add_user(&data.join("users"), "apopuser", "{PLAIN}tanstaaf").unwrap();
     let messages: Vec<Vec<u8>> = vec![
         b"From: a@example.com\nSubject: first\n\nHello\n.leading dot\n".to_vec(),
         "From: b@example.com\nSubject: =?utf-8?q?caf=C3=A9?=\n\nUTF-8 body: ¡Buzón!\nno final newline".as_bytes().to_vec(),
     ];
     for user in ["alice", "apopuser"] {
-        let md = buzon_store::Maildir::create(data.join("mail").join(user))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let md = buzon_store::Maildir::create(data.join("mail").join(user)).unwrap();
         for m in &messages {
-            md.deliver(&mut m.as_slice(), None)
-                .unwrap_or_else(|e| panic!("{e}"));
+            md.deliver(&mut m.as_slice(), None).unwrap();
         }
     }
     let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
@@ -189,7 +189,7 @@ fn curl_pop3s_pop3_stls_list_retr_and_dele() {
             &format!("pop3s://localhost:{s}/1"),
         ])
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(!out.status.success());
     drop(e.dir);
 }
@@ -324,32 +324,6 @@ fn json_field(text: &str, key: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // fetchmail, mpop, getmail6: programs that keep state (seen UIDLs) between runs.
 
-/// Runs a program with a hard time limit; returns its output (any exit status).
-fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> std::process::Output {
-    use std::process::Stdio;
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => panic!("waiting for {cmd:?}: {e}"),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-    }
-}
-
 const LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What a client that stores LF line ends writes: the downloaded form with CRLF → LF.
@@ -395,15 +369,7 @@ fn strip_leading_field(m: &[u8], name: &str) -> Vec<u8> {
 
 /// Message files in a folder (one level), sorted by content for order-free comparison.
 fn stored(dir: &Path) -> Vec<Vec<u8>> {
-    let mut v: Vec<Vec<u8>> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.path().is_file())
-        .map(|e| std::fs::read(e.path()).unwrap_or_default())
-        .collect();
-    v.sort();
-    v
+    buzon_testkit::maildir::files(dir)
 }
 
 fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
@@ -413,9 +379,8 @@ fn sorted(mut v: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 
 fn private_file(path: &Path, text: &str) {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 fn is_root() -> bool {
@@ -434,10 +399,8 @@ fn third_message() -> Vec<u8> {
 }
 
 fn deliver_to_alice(e: &Env, m: &[u8]) {
-    let md = buzon_store::Maildir::create(e.proc.data_dir.join("mail/alice"))
-        .unwrap_or_else(|err| panic!("{err}"));
-    md.deliver(&mut &m[..], None)
-        .unwrap_or_else(|err| panic!("{err}"));
+    let md = buzon_store::Maildir::create(e.proc.data_dir.join("mail/alice")).unwrap();
+    md.deliver(&mut &m[..], None).unwrap();
 }
 
 #[test]
@@ -448,14 +411,12 @@ fn fetchmail_ssl_sslproto_stls_keep_and_uidl_fetch_each_message_once() {
     let e = start();
     let home = e.dir.path().join("fetchmail-home");
     let out = e.dir.path().join("fetchmail-out");
-    std::fs::create_dir_all(&home).unwrap_or_else(|err| panic!("{err}"));
-    std::fs::create_dir_all(&out).unwrap_or_else(|err| panic!("{err}"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
     // The MDA: one file per message, exactly as fetchmail hands it over.
     let mda = home.join("mda.sh");
-    std::fs::write(&mda, "#!/bin/sh\nexec cat > \"$1/msg.$(date +%s%N).$$\"\n")
-        .unwrap_or_else(|err| panic!("{err}"));
-    std::fs::set_permissions(&mda, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .unwrap_or_else(|err| panic!("{err}"));
+    std::fs::write(&mda, "#!/bin/sh\nexec cat > \"$1/msg.$(date +%s%N).$$\"\n").unwrap();
+    std::fs::set_permissions(&mda, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let rc = |port: u16, ssl: &str| {
         format!(
             "set no syslog\nset idfile \"{ids}\"\npoll localhost with proto POP3 port {port} uidl timeout 20\n  user \"alice\" there with password \"s3cret pw\" is \"root\" here\n  {ssl} sslproto \"TLS1.2+\" sslcertck sslcertfile \"{ca}\"\n  keep\n  no rewrite\n  mda \"{mda} {out}\"\n",
@@ -543,9 +504,9 @@ fn mpop_tls_and_stls_with_keep_and_uidl_fetch_nothing_twice() {
     let home = e.dir.path().join("mpop-home");
     let maildir = e.dir.path().join("mpop-maildir");
     for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap_or_else(|err| panic!("{err}"));
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    std::fs::create_dir_all(&home).unwrap_or_else(|err| panic!("{err}"));
+    std::fs::create_dir_all(&home).unwrap();
     let rc = |port: u16, starttls: &str| {
         format!(
             "defaults\ntimeout 20\ntls on\ntls_starttls {starttls}\ntls_trust_file {ca}\nkeep on\nreceived_header off\nuidls_file {uidls}\n\naccount test\nhost localhost\nport {port}\nuser alice\npassword s3cret pw\nauth user\ndelivery maildir {md}\n",
@@ -611,16 +572,16 @@ fn getmail6_pop3_ssl_retriever_into_a_maildir_reads_only_new_messages() {
     let gdir = e.dir.path().join("getmail");
     let maildir = e.dir.path().join("getmail-maildir");
     for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(maildir.join(sub)).unwrap_or_else(|err| panic!("{err}"));
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    std::fs::create_dir_all(&gdir).unwrap_or_else(|err| panic!("{err}"));
+    std::fs::create_dir_all(&gdir).unwrap();
     // getmail refuses to deliver as root; it switches to `user` for the delivery.
     let user_line = if is_root() {
         let st = Command::new("chown")
             .args(["-R", "nobody"])
             .arg(&maildir)
             .status()
-            .unwrap_or_else(|err| panic!("{err}"));
+            .unwrap();
         assert!(st.success());
         let mut p = e.dir.path().to_path_buf();
         loop {

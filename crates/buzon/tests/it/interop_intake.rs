@@ -9,14 +9,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use buzon_testkit::process::{write_config, BuzonProcess};
 use buzon_testkit::smtp::SmtpClient;
 use buzon_testkit::{LineClient, TestCa};
 
-const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+use crate::BIN;
+use buzon_testkit::run_bounded;
 
 fn interop_required() -> bool {
     std::env::var("BUZON_INTEROP").as_deref() == Ok("1")
@@ -32,7 +33,9 @@ fn have(program: &str) -> bool {
         if interop_required() {
             panic!("{program} is required for the interop tests (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
         }
-        eprintln!("note: {program} not installed; interop test not run");
+        buzon_testkit::skip(&format!(
+            "{program} is not installed (see .ci/apt-packages; BUZON_INTEROP=1 requires it)"
+        ));
     }
     found
 }
@@ -45,7 +48,7 @@ struct Env {
 }
 
 fn start(extra: &str) -> Env {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let listeners = "\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"lmtp\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"smtp\"\n";
     let config = write_config(
@@ -58,7 +61,7 @@ fn start(extra: &str) -> Env {
     let data = dir.path().join("data");
     let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
     for u in ["alice", "bob"] {
-        buzon_auth::add_user(&data.join("users"), u, &stored).unwrap_or_else(|e| panic!("{e}"));
+        buzon_auth::add_user(&data.join("users"), u, &stored).unwrap();
     }
     let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
     Env {
@@ -70,67 +73,7 @@ fn start(extra: &str) -> Env {
 }
 
 fn stored(data: &Path, user: &str) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(data.join("mail").join(user).join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            v.push(std::fs::read(e.path()).unwrap_or_default());
-        }
-    }
-    v
-}
-
-/// Runs a command with a deadline (killed when it passes), collecting its output.
-fn run_bounded(cmd: &mut Command, limit: Duration) -> Output {
-    use std::io::Read;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
-    // Drain both pipes while waiting, so a chatty program never blocks on a full pipe.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut v);
-            }
-            v
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break st;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    }
+    buzon_testkit::maildir::messages(&data.join("mail").join(user))
 }
 
 fn swaks(addr: SocketAddr, args: &[&str]) -> (i32, String) {
@@ -250,7 +193,7 @@ fn swaks_refusals_oversize_unknown_user_and_relay() {
         &body,
         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n".repeat(1500),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let body_arg = format!("@{}", body.display());
     let (code, out) = swaks(
         e.proc.addr("SMTP"),
@@ -286,12 +229,11 @@ impl Postfix {
         let queue = root.join("queue");
         let pfdata = root.join("data");
         for d in [&conf, &queue, &pfdata] {
-            std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::create_dir_all(d).unwrap();
         }
         // Postfix's daemons run as the `postfix` account: it must reach its directories.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
         let chown = run_bounded(
             Command::new("chown").arg("postfix").arg(&pfdata),
             Duration::from_secs(10),
@@ -331,7 +273,7 @@ impl Postfix {
             log = log.display(),
             root = root.display(),
         );
-        std::fs::write(conf.join("main.cf"), main_cf).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(conf.join("main.cf"), main_cf).unwrap();
         // Only the services this test needs, none chrooted (the queue is private).
         let master_cf = format!(
             "127.0.0.1:{smtp_port} inet n - n - - smtpd\n\
@@ -357,7 +299,7 @@ impl Postfix {
              scache unix - - n - 1 scache\n\
              postlog unix-dgram n - n - 1 postlogd\n"
         );
-        std::fs::write(conf.join("master.cf"), master_cf).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(conf.join("master.cf"), master_cf).unwrap();
         let pf = Postfix { conf, queue, log };
         let out = run_bounded(
             Command::new("postfix").arg("-c").arg(&pf.conf).arg("start"),
@@ -397,16 +339,16 @@ impl Drop for Postfix {
             .status();
         // Bounded wait for the master process (and with it every daemon) to go.
         if let Some(pid) = pid {
-            for _ in 0..300 {
+            let gone = buzon_testkit::poll(Duration::from_secs(15), || {
                 let alive = Command::new("kill")
                     .args(["-0", &pid])
                     .stderr(Stdio::null())
                     .status()
                     .is_ok_and(|s| s.success());
-                if !alive {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+                (!alive).then_some(())
+            });
+            if gone.is_some() {
+                return;
             }
             let _ = Command::new("postfix")
                 .arg("-c")
@@ -418,10 +360,8 @@ impl Drop for Postfix {
 }
 
 fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    l.local_addr()
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("{e}"))
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().map(|a| a.port()).unwrap()
 }
 
 #[test]
@@ -433,7 +373,9 @@ fn postfix_relays_into_buzon_over_lmtp_and_pop3_returns_the_message_byte_for_byt
         if interop_required() {
             panic!("the Postfix interop test starts `postfix`, which needs root (BUZON_INTEROP=1)");
         }
-        eprintln!("note: not root; the Postfix interop test was not run");
+        buzon_testkit::skip(
+            "not root: the Postfix interop test starts `postfix`, which needs root",
+        );
         return;
     }
     let e = start("");
@@ -442,17 +384,13 @@ fn postfix_relays_into_buzon_over_lmtp_and_pop3_returns_the_message_byte_for_byt
     let pf = Postfix::start(&pf_root, port, e.proc.addr("LMTP"));
 
     // Wait (bounded) for Postfix's smtpd to listen.
-    let addr: SocketAddr = format!("127.0.0.1:{port}")
-        .parse()
-        .unwrap_or_else(|_| panic!());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "postfix smtpd did not listen: {}",
-            pf.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    if buzon_testkit::poll(Duration::from_secs(30), || {
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()
+    })
+    .is_none()
+    {
+        panic!("postfix smtpd did not listen: {}", pf.log_text());
     }
 
     let message = b"From: Sender <sender@remote.example>\r\nTo: Alice <alice@example.com>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?= via Postfix\r\nDate: Tue, 05 Mar 2024 09:04:05 +0000\r\nMessage-ID: <postfix-interop-1@remote.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nHello Alice,\r\n.this line starts with a dot\r\n\r\nand the body is 8-bit: \xc2\xa1Buz\xc3\xb3n!\r\n";
@@ -480,14 +418,15 @@ fn postfix_relays_into_buzon_over_lmtp_and_pop3_returns_the_message_byte_for_byt
     c.expect("QUIT", 221);
 
     // Postfix hands it to Buzón over LMTP; wait (bounded) for it to arrive.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stored(&e.data, "alice").is_empty() {
-        assert!(
-            Instant::now() < deadline,
+    if buzon_testkit::poll(Duration::from_secs(60), || {
+        (!stored(&e.data, "alice").is_empty()).then_some(())
+    })
+    .is_none()
+    {
+        panic!(
             "the message did not arrive through Postfix:\n{}",
             pf.log_text()
         );
-        std::thread::sleep(Duration::from_millis(100));
     }
     let pf_log = pf.log_text();
     assert!(

@@ -156,7 +156,7 @@ fn stls_discards_commands_pipelined_before_the_handshake() {
     let s = server();
     let mut c = plain_client(&s);
     c.send_raw(b"STLS\r\nUSER alice\r\nPASS wonder land\r\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(c.line().starts_with("+OK"));
     c.start_tls(s.ca.client_config(), "localhost");
     // If the injected USER/PASS had been executed inside TLS, their replies would be
@@ -219,18 +219,17 @@ fn apop_is_offered_only_when_a_user_can_use_it() {
     );
     drop(c.0.cmd("QUIT"));
 
-    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf")
-        .unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf").unwrap();
     // The greeting reads the users file as last loaded; a background task looks at the
     // file once a second, so the timestamp appears within about a second.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let (mut c, greeting) = loop {
-        let (c, g) = plain_client_greeting(&s);
-        if g.contains('<') || std::time::Instant::now() > deadline {
-            break (c, g);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (mut c, greeting) = buzon_testkit::wait_for(
+        Duration::from_secs(10),
+        "a greeting with an APOP timestamp",
+        || {
+            let (c, g) = plain_client_greeting(&s);
+            g.contains('<').then_some((c, g))
+        },
+    );
     let ts = buzon_pop3_proto::sasl::greeting_timestamp(&greeting)
         .unwrap_or_else(|| panic!("no timestamp: {greeting}"))
         .to_string();
@@ -256,31 +255,26 @@ fn apop_server(apop_without_tls: bool) -> (TestServer, std::net::SocketAddr) {
         .config(move |c| {
             c.auth.apop = apop_without_tls;
             let mut no_stls = buzon_server::config::Listener::new(
-                "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
+                "127.0.0.1:0".parse().unwrap(),
                 buzon_server::Protocol::Pop3,
             );
             no_stls.starttls = false;
             c.listeners.push(no_stls);
         })
         .start();
-    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf")
-        .unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf").unwrap();
     // The users file is reloaded by a background check once a second: wait until the
     // port with STLS offers the timestamp, which it does once carol is known.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut c = LineClient::connect(s.pop3);
-        let offered = c.line().contains('<');
-        drop(c.cmd("QUIT"));
-        if offered {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new {{PLAIN}} user never made APOP possible"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    buzon_testkit::wait_until(
+        Duration::from_secs(10),
+        "the new {PLAIN} user to make APOP possible",
+        || {
+            let mut c = LineClient::connect(s.pop3);
+            let offered = c.line().contains('<');
+            drop(c.cmd("QUIT"));
+            offered
+        },
+    );
     let no_stls = s
         .addrs
         .iter()
@@ -359,7 +353,7 @@ fn byte_exact_retrieval_of_awkward_messages() {
     big.extend_from_slice(b"Subject: big\n\n");
     let mut i = 0u64;
     while big.len() < 20 * 1024 * 1024 {
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             big.extend_from_slice(b".starts with a dot\n");
         } else {
             big.extend_from_slice(
@@ -438,7 +432,7 @@ fn retrieval_is_exact_from_memory_from_disk_and_after_a_rename() {
     let mut big = b"Subject: from disk\n\n".to_vec();
     let mut i = 0u64;
     while big.len() < 700_000 {
-        big.extend_from_slice(if i % 3 == 0 {
+        big.extend_from_slice(if i.is_multiple_of(3) {
             b".dot\n"
         } else {
             b"a line of text\n"
@@ -513,7 +507,7 @@ fn dropped_connection_and_shutdown_delete_nothing() {
         assert!(c.cmd("DELE 2").starts_with("+OK"));
         // Dropped without QUIT.
     }
-    std::thread::sleep(Duration::from_millis(200));
+    s.wait_mailbox_free("alice");
     assert_eq!(s.message_files("alice").len(), 3);
 
     let mut c = tls_client(&s);
@@ -590,6 +584,7 @@ fn a_silent_session_loses_its_lock_after_the_lease() {
     let mut a = plain_client(&s);
     a.login("alice", "pw");
     assert!(a.cmd("DELE 1").starts_with("+OK"));
+    // Scenario: the lease (300 ms) must expire while `a` is still connected.
     std::thread::sleep(Duration::from_millis(500));
     let mut b = plain_client(&s);
     b.login("alice", "pw");
@@ -616,8 +611,7 @@ fn wrong_state_commands_and_bad_input_get_err_and_the_session_goes_on() {
     assert!(c.cmd("PASS x").starts_with("-ERR"), "PASS without USER");
     assert!(c.cmd("XYZZY").starts_with("-ERR"));
     assert!(c.cmd(&"A".repeat(300)).starts_with("-ERR"), "overlong line");
-    c.send_raw(b"\x00\xff\xfe garbage\r\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    c.send_raw(b"\x00\xff\xfe garbage\r\n").unwrap();
     assert!(c.line().starts_with("-ERR"));
     c.login("alice", "wonder land");
     for cmd in [
@@ -643,7 +637,7 @@ fn pipelined_commands_are_answered_in_order() {
     s.deliver("alice", b"Subject: p\n\nbody\n");
     let mut c = plain_client(&s);
     c.send_raw(b"USER alice\r\nPASS wonder land\r\nSTAT\r\nLIST\r\nRETR 1\r\nNOOP\r\nQUIT\r\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(c.line().starts_with("+OK"));
     assert!(c.line().starts_with("+OK"));
     assert!(c.line().starts_with("+OK 1 "));
@@ -754,13 +748,13 @@ fn proxy_header_from_a_trusted_network_sets_the_client_address() {
     let s = TestServer::builder()
         .user("alice", "pw")
         .trust_loopback(false)
-        .config(|c| c.proxy_trusted = vec!["127.0.0.0/8".parse().unwrap_or_else(|_| panic!())])
+        .config(|c| c.proxy_trusted = vec!["127.0.0.0/8".parse().unwrap()])
         .start();
     // The forwarded client is 192.0.2.1: not loopback, so plaintext is refused; this shows
     // the header's address is the one policy applies to.
     let mut c = LineClient::connect(s.pop3);
     c.send_raw(b"PROXY TCP4 192.0.2.1 127.0.0.1 40000 110\r\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(c.line().starts_with("+OK"));
     assert!(c.cmd("USER alice").starts_with("-ERR [AUTH]"));
     // Without a header from a trusted address: closed.
@@ -775,13 +769,13 @@ fn half_closed_client_gets_its_answers_and_nothing_is_deleted() {
     s.deliver("alice", b"Subject: x\n\ny\n");
     let mut c = plain_client(&s);
     c.send_raw(b"USER alice\r\nPASS wonder land\r\nDELE 1\r\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     c.shutdown_write();
     assert!(c.line().starts_with("+OK"));
     assert!(c.line().starts_with("+OK"));
     assert!(c.line().starts_with("+OK"));
     assert!(c.is_closed());
-    std::thread::sleep(Duration::from_millis(100));
+    s.wait_mailbox_free("alice");
     assert_eq!(s.message_files("alice").len(), 1);
 }
 
@@ -814,7 +808,7 @@ fn total_connection_limit_refuses_cleanly() {
 fn ipv6_loopback_listener_serves_pop3() {
     let s = TestServer::builder()
         .user("alice", "pw")
-        .config(|c| c.listeners[0].address = "[::1]:0".parse().unwrap_or_else(|_| panic!()))
+        .config(|c| c.listeners[0].address = "[::1]:0".parse().unwrap())
         .start();
     if !s.pop3.is_ipv6() {
         panic!("listener not on IPv6: {}", s.pop3);
@@ -827,17 +821,17 @@ fn ipv6_loopback_listener_serves_pop3() {
 #[test]
 fn tls_certificate_reload_takes_effect_for_new_connections() {
     use buzon_server::config::{Config, Listener, Protocol, TlsSource};
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = buzon_testkit::TestCa::new();
     let first = ca.issue(&dir.path().join("a"), &["localhost"], (-1, 30));
     let second = ca.issue(&dir.path().join("b"), &["localhost"], (-1, 60));
     let cert = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");
-    std::fs::copy(&first.cert_path, &cert).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::copy(&first.key_path, &key).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&first.cert_path, &cert).unwrap();
+    std::fs::copy(&first.key_path, &key).unwrap();
     let mut config = Config::embedded_default(dir.path());
     config.listeners = vec![Listener::new(
-        "127.0.0.1:0".parse().unwrap_or_else(|_| panic!()),
+        "127.0.0.1:0".parse().unwrap(),
         Protocol::Pop3s,
     )];
     config.tls = TlsSource::Files {
@@ -848,25 +842,21 @@ fn tls_certificate_reload_takes_effect_for_new_connections() {
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let server = rt
-        .block_on(buzon_server::start(config))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = server
-        .addr(Protocol::Pop3s)
-        .unwrap_or_else(|| panic!("no listener"));
+        .unwrap();
+    let server = rt.block_on(buzon_server::start(config)).unwrap();
+    let addr = server.addr(Protocol::Pop3s).expect("no listener");
     let fp1 = server.tls_fingerprint();
     assert_eq!(fp1, buzon_server::tls::fingerprint_of(&first.der));
     // A broken file is refused and the old certificate stays.
-    std::fs::write(&cert, b"not a certificate").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&cert, b"not a certificate").unwrap();
     assert!(server.reload_tls().is_err());
     assert_eq!(server.tls_fingerprint(), fp1);
     let mut c = LineClient::connect_tls(addr, ca.client_config(), "localhost");
     assert!(c.line().starts_with("+OK"));
     // The renewed certificate is used by the next connection.
-    std::fs::copy(&second.cert_path, &cert).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::copy(&second.key_path, &key).unwrap_or_else(|e| panic!("{e}"));
-    let fp2 = server.reload_tls().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::copy(&second.cert_path, &cert).unwrap();
+    std::fs::copy(&second.key_path, &key).unwrap();
+    let fp2 = server.reload_tls().unwrap();
     assert_eq!(fp2, buzon_server::tls::fingerprint_of(&second.der));
     let mut c2 = LineClient::connect_tls(addr, ca.client_config(), "localhost");
     assert!(c2.line().starts_with("+OK"));
@@ -885,11 +875,9 @@ fn per_address_limit_counts_an_ipv6_64_as_one_client_and_ipv4_per_address() {
             c.limits.max_connections_per_ip = 1;
             // Only 127.0.0.1 speaks PROXY: it stands for a load balancer that forwards
             // IPv6 clients, which loopback alone cannot provide (it has only ::1).
-            c.proxy_trusted = vec!["127.0.0.1/32".parse().unwrap_or_else(|_| panic!())];
-            c.listeners.push(Listener::new(
-                "[::1]:0".parse().unwrap_or_else(|_| panic!()),
-                Protocol::Pop3,
-            ));
+            c.proxy_trusted = vec!["127.0.0.1/32".parse().unwrap()];
+            c.listeners
+                .push(Listener::new("[::1]:0".parse().unwrap(), Protocol::Pop3));
         })
         .start();
     let proxied = |client: &str| {
@@ -901,7 +889,7 @@ fn per_address_limit_counts_an_ipv6_64_as_one_client_and_ipv4_per_address() {
             "192.0.2.110"
         };
         c.send_raw(format!("PROXY {family} {client} {dst} 40000 110\r\n").as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         let first = c.line();
         (c, first)
     };
@@ -924,7 +912,7 @@ fn per_address_limit_counts_an_ipv6_64_as_one_client_and_ipv4_per_address() {
     assert!(r.starts_with("+OK"), "{r}");
     // Directly over loopback: 127.0.0.2 and 127.0.0.3 are two clients, ::1 one more.
     let direct = |src: &str, to: std::net::SocketAddr| {
-        let mut c = LineClient::connect_from(src.parse().unwrap_or_else(|_| panic!()), to);
+        let mut c = LineClient::connect_from(src.parse().unwrap(), to);
         let first = c.line();
         (c, first)
     };

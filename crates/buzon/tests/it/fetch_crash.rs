@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use buzon_testkit::TestServer;
 
-const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+use crate::BIN;
 
 fn msg(i: usize) -> Vec<u8> {
     format!(
@@ -34,7 +34,7 @@ impl Setup {
         }
         Setup {
             server,
-            dir: tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")),
+            dir: tempfile::tempdir().unwrap(),
         }
     }
     fn path(&self, p: &str) -> PathBuf {
@@ -71,7 +71,7 @@ impl Setup {
 }
 
 fn output(mut c: Command) -> Output {
-    c.output().unwrap_or_else(|e| panic!("run buzon: {e}"))
+    c.output().expect("run buzon")
 }
 
 /// Starts `buzon fetch` halted at `point`, waits (bounded) until it says so, and SIGKILLs it.
@@ -80,8 +80,8 @@ fn kill_at(s: &Setup, dest: &[&str], extra: &[&str], point: &str) {
     c.env("BUZON_FETCH_HALT_AT", point)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap_or_else(|e| panic!("{e}"));
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
+    let mut child = c.spawn().unwrap();
+    let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -105,23 +105,12 @@ fn kill_at(s: &Setup, dest: &[&str], extra: &[&str], point: &str) {
             "never halted at {point}: {seen:?}"
         );
     }
-    child.kill().unwrap_or_else(|e| panic!("SIGKILL: {e}"));
+    child.kill().expect("SIGKILL");
     let _ = child.wait();
 }
 
 fn maildir_messages(dir: &Path) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(dir.join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            v.push(std::fs::read(e.path()).unwrap_or_default());
-        }
-    }
-    v.sort();
-    v
+    buzon_testkit::maildir::messages(dir)
 }
 
 const POINTS: [&str; 5] = [
@@ -278,7 +267,7 @@ fn cli_check_prints_steps_and_exit_codes() {
     );
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let bad = output({
         let mut c = Command::new(BIN);
         c.args([
@@ -359,17 +348,17 @@ fn a_new_ledger_and_its_new_folder_are_fsynced() {
     // folder's parent, since the folder is new too), so a power loss cannot take the
     // ledger file away.
     if Command::new("strace").arg("-V").output().is_err() {
-        eprintln!("note: strace is not installed; skipping");
+        buzon_testkit::skip("strace is not installed (see .ci/apt-packages)");
         return;
     }
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state");
-    std::fs::create_dir_all(&state).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&state).unwrap();
     let ledger_dir = state.join("ledger");
     let trace = tmp.path().join("trace");
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // The ledger is opened before connecting; the closed port then ends the run.
     let out = output({
         let mut c = Command::new("strace");
@@ -408,7 +397,7 @@ fn a_new_ledger_and_its_new_folder_are_fsynced() {
         .flatten()
         .find(|e| e.path().extension().is_some_and(|x| x == "ledger"))
         .map(|e| e.path())
-        .unwrap_or_else(|| panic!("no ledger file"));
+        .expect("no ledger file");
     assert!(
         synced(&ledger_file),
         "the ledger file was not fsynced:\n{text}"
@@ -421,7 +410,7 @@ fn setup_asks_before_sending_the_password_outside_the_domain() {
     // without --yes, setup probes it without login and says what to run; with
     // --yes pop.provider.test it logs in (and so finds that the user name is "alice").
     let ca = buzon_testkit::TestCa::new();
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let tmp = tempfile::tempdir().unwrap();
     let cert = ca.issue(&tmp.path().join("tls"), &["pop.provider.test"], (-1, 30));
     let s = TestServer::builder()
         .user("alice", "pw")
@@ -436,7 +425,7 @@ fn setup_asks_before_sending_the_password_outside_the_domain() {
     ca.write_pem(&ca_file);
     let dns = buzon_testkit::TestDns::start(vec![(
         "pop.provider.test",
-        buzon_testkit::DnsRecord::A("127.0.0.1".parse().unwrap_or_else(|e| panic!("{e}"))),
+        buzon_testkit::DnsRecord::A("127.0.0.1".parse().unwrap()),
     )]);
     let xml = format!(
         r#"<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="provider.test">
@@ -492,7 +481,9 @@ fn setup_asks_before_sending_the_password_outside_the_domain() {
     // On a terminal (a pty from `script`), setup asks; "n" keeps the password back, "y"
     // lets it try the login.
     if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("note: script (util-linux) is not installed; the prompt case is left out");
+        buzon_testkit::skip(
+            "script (bsdutils) is not installed: the prompt case on a terminal was not run",
+        );
         return;
     }
     let line = format!(
@@ -510,12 +501,12 @@ fn setup_asks_before_sending_the_password_outside_the_domain() {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
         if let Some(mut i) = child.stdin.take() {
             use std::io::Write;
             let _ = i.write_all(answer.as_bytes());
         }
-        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let out = child.wait_with_output().unwrap();
         (
             out.status.code(),
             format!(

@@ -1,7 +1,9 @@
 //! Transcript files: example sessions written as `C:`/`S:` lines, as in the RFCs.
 //!
-//! Used by the tests of the state machine and by the loopback tests of the server, so one
-//! set of files checks both. Format, one item per line:
+//! Dev-only (it is no part of any protocol crate's API): used by the in-memory replay of
+//! the POP3 state machine (`crates/pop3-proto/tests/transcripts.rs`), by the loopback
+//! replay against the real server (`crates/server/tests/it/transcripts_tcp.rs`) and by the
+//! SMTP/LMTP transcripts, so one set of files checks all of them. Format, one item per line:
 //! - `C: text` — a line the client sends (CRLF added); `\r`, `\n`, `\\` and `\xHH` escapes.
 //! - `S: text` — a line the server must send; a trailing `...` matches any rest of line.
 //! - `@key value` — setup directives, interpreted by the runner (users, messages, options).

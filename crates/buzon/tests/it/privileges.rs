@@ -17,7 +17,7 @@ use buzon_pop3_proto::wire::{encode_message, Extent};
 use buzon_testkit::process::{write_config, BuzonProcess};
 use buzon_testkit::{LineClient, TestCa};
 
-const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+use crate::BIN;
 const ACCOUNT: &str = "buzon-test";
 
 fn is_root() -> bool {
@@ -53,7 +53,7 @@ fn id_of(flag: &str) -> Option<u32> {
 /// (uid, gid) of the test account when these tests can run.
 fn account() -> Option<(u32, u32)> {
     if !is_root() {
-        eprintln!("note: not running as root; privilege-switch test not run (CI runs it as root)");
+        buzon_testkit::skip("not running as root (CI runs the privilege tests as root)");
         return None;
     }
     match (id_of("-u"), id_of("-g")) {
@@ -62,7 +62,7 @@ fn account() -> Option<(u32, u32)> {
             if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
                 panic!("the system account {ACCOUNT} is missing; create it with `useradd --system --no-create-home --shell /usr/sbin/nologin {ACCOUNT}` (.ci/run does)");
             }
-            eprintln!("note: no {ACCOUNT} account; privilege-switch test not run");
+            buzon_testkit::skip(&format!("no {ACCOUNT} account (.ci/run creates it)"));
             None
         }
     }
@@ -74,7 +74,7 @@ fn chown_r(path: &Path, uid: u32, gid: u32) {
         .arg(format!("{uid}:{gid}"))
         .arg(path)
         .status()
-        .unwrap_or_else(|e| panic!("chown: {e}"));
+        .expect("chown");
     assert!(st.success(), "chown -R {}", path.display());
 }
 
@@ -115,7 +115,7 @@ fn walk(root: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
 #[test]
 fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_account() {
     let Some((uid, gid)) = account() else { return };
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     // The account must be able to reach its data folder inside the temp dir.
     chmod(dir.path(), 0o711);
     let ca = TestCa::new();
@@ -133,7 +133,7 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
             &format!("address = \"127.0.0.1:{low}\""),
             1,
         );
-    std::fs::write(&config, text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&config, text).unwrap();
     // The TLS key stays root's alone: the server reads it before switching.
     for e in std::fs::read_dir(dir.path().join("tls"))
         .into_iter()
@@ -144,17 +144,14 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     }
     let data = dir.path().join("data");
     let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
-    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap_or_else(|e| panic!("{e}"));
-    buzon_auth::add_user(&data.join("users"), "bob", &stored).unwrap_or_else(|e| panic!("{e}"));
-    buzon_auth::add_user(&data.join("users"), "carol", &stored).unwrap_or_else(|e| panic!("{e}"));
-    let md =
-        buzon_store::Maildir::create(data.join("mail/alice")).unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap();
+    buzon_auth::add_user(&data.join("users"), "bob", &stored).unwrap();
+    buzon_auth::add_user(&data.join("users"), "carol", &stored).unwrap();
+    let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap();
     let m1 = b"Subject: one\n\nfirst\n".to_vec();
     let m2 = b"Subject: two\n\n.second\n".to_vec();
-    md.deliver(&mut m1.as_slice(), None)
-        .unwrap_or_else(|e| panic!("{e}"));
-    md.deliver(&mut m2.as_slice(), None)
-        .unwrap_or_else(|e| panic!("{e}"));
+    md.deliver(&mut m1.as_slice(), None).unwrap();
+    md.deliver(&mut m2.as_slice(), None).unwrap();
     // What an administrator does once: give the data folder to the server account.
     chmod(&data, 0o700);
     chown_r(&data, uid, gid);
@@ -256,7 +253,7 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
     );
     let created = walk(&data.join("mail/bob"));
     assert!(!created.is_empty());
-    let bob = std::fs::metadata(data.join("mail/bob")).unwrap_or_else(|e| panic!("{e}"));
+    let bob = std::fs::metadata(data.join("mail/bob")).unwrap();
     assert_eq!(
         (bob.uid(), bob.gid(), bob.mode() & 0o777),
         (uid, gid, 0o700)
@@ -276,7 +273,7 @@ fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_accou
 #[test]
 fn data_folder_the_server_account_cannot_write_is_refused_with_the_fix() {
     let Some(_) = account() else { return };
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     chmod(dir.path(), 0o711);
     let ca = TestCa::new();
     let config = write_config(
@@ -290,7 +287,7 @@ fn data_folder_the_server_account_cannot_write_is_refused_with_the_fix() {
         .args(["serve", "--config"])
         .arg(&config)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -302,7 +299,7 @@ fn data_folder_the_server_account_cannot_write_is_refused_with_the_fix() {
 
 #[test]
 fn world_writable_data_folder_is_refused_with_the_fix() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let config = write_config(dir.path(), &ca, "");
     let data = dir.path().join("data");
@@ -311,7 +308,7 @@ fn world_writable_data_folder_is_refused_with_the_fix() {
         .args(["serve", "--config"])
         .arg(&config)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -322,7 +319,7 @@ fn world_writable_data_folder_is_refused_with_the_fix() {
 
 #[test]
 fn unknown_server_account_is_refused_with_the_fix() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let config = write_config(
         dir.path(),
@@ -333,7 +330,7 @@ fn unknown_server_account_is_refused_with_the_fix() {
         .args(["serve", "--config"])
         .arg(&config)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -345,7 +342,7 @@ fn unknown_server_account_is_refused_with_the_fix() {
         .arg("check-config")
         .arg(&config)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -355,17 +352,29 @@ fn unknown_server_account_is_refused_with_the_fix() {
 
 #[test]
 fn server_account_without_root_is_refused_unless_it_is_already_that_account() {
-    if is_root() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let config = write_config(dir.path(), &ca, "\n[server]\nuser = \"nobody\"\n");
-    let out = Command::new(BIN)
+    // As root (CI), the server is started as the unprivileged test account instead.
+    let mut cmd = if is_root() {
+        let Some((uid, gid)) = account() else {
+            return;
+        };
+        chown_r(dir.path(), uid, gid);
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={uid}"))
+            .arg(format!("--regid={gid}"))
+            .arg("--clear-groups")
+            .arg(BIN);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let out = cmd
         .args(["serve", "--config"])
         .arg(&config)
         .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("not root"), "{err}");
@@ -393,7 +402,7 @@ fn run_bounded(args: &[&std::ffi::OsStr], stdin: &[u8]) -> Run {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
+        .expect("spawn");
     if let Some(mut i) = child.stdin.take() {
         let _ = i.write_all(stdin);
     }
@@ -409,15 +418,11 @@ fn run_bounded(args: &[&std::ffi::OsStr], stdin: &[u8]) -> Run {
         });
         rx
     };
-    let out_rx = reader(Box::new(
-        child.stdout.take().unwrap_or_else(|| panic!("stdout")),
-    ));
-    let err_rx = reader(Box::new(
-        child.stderr.take().unwrap_or_else(|| panic!("stderr")),
-    ));
+    let out_rx = reader(Box::new(child.stdout.take().expect("stdout")));
+    let err_rx = reader(Box::new(child.stderr.take().expect("stderr")));
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let status = loop {
+    // Until it exits, or serves (then it is killed), or 60 s have passed (killed too).
+    let ended = buzon_testkit::poll(std::time::Duration::from_secs(60), || {
         while let Ok(b) = out_rx.try_recv() {
             stdout.extend(b);
         }
@@ -425,16 +430,19 @@ fn run_bounded(args: &[&std::ffi::OsStr], stdin: &[u8]) -> Run {
             stderr.extend(b);
         }
         if let Ok(Some(s)) = child.try_wait() {
-            break Some(s);
+            return Some(Some(s));
         }
-        if String::from_utf8_lossy(&stdout).contains("TLS certificate SHA-256")
-            || std::time::Instant::now() > deadline
-        {
+        String::from_utf8_lossy(&stdout)
+            .contains("TLS certificate SHA-256")
+            .then_some(None)
+    });
+    let status = match ended {
+        Some(Some(s)) => Some(s),
+        _ => {
             let _ = child.kill();
             let _ = child.wait();
-            break None;
+            None
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
     };
     // What the pipes still hold (bounded: the child is gone, so they end).
     for b in out_rx.iter() {
@@ -455,7 +463,7 @@ fn run_bounded(args: &[&std::ffi::OsStr], stdin: &[u8]) -> Run {
 fn self_signed_setup(dir: &Path, uid: u32, gid: u32) -> (PathBuf, PathBuf) {
     chmod(dir, 0o711);
     let data = dir.join("data");
-    std::fs::create_dir_all(data.join("tls")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(data.join("tls")).unwrap();
     let config = dir.join("buzon.toml");
     std::fs::write(
         &config,
@@ -463,7 +471,7 @@ fn self_signed_setup(dir: &Path, uid: u32, gid: u32) -> (PathBuf, PathBuf) {
             "data_dir = {data:?}\nhostname = \"test.buzon.invalid\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"pop3\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"pop3s\"\n\n[auth]\nargon2_memory_kib = 256\nargon2_iterations = 1\n\n[server]\nuser = \"{ACCOUNT}\"\n"
         ),
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     chmod(&data, 0o700);
     chown_r(&data, uid, gid);
     (config, data)
@@ -471,24 +479,24 @@ fn self_signed_setup(dir: &Path, uid: u32, gid: u32) -> (PathBuf, PathBuf) {
 
 /// A file only root may read or write, outside every folder the account controls.
 fn root_only(path: &Path, content: &[u8]) {
-    std::fs::write(path, content).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(path, content).unwrap();
     chmod(path, 0o600);
 }
 
 fn symlink_as(target: &Path, link: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::symlink(target, link).unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::lchown(link, Some(uid), Some(gid)).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(target, link).unwrap();
+    std::os::unix::fs::lchown(link, Some(uid), Some(gid)).unwrap();
 }
 
 #[test]
 fn root_never_writes_through_links_the_account_planted_for_the_self_signed_certificate() {
     let Some((uid, gid)) = account() else { return };
-    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let outside = tempfile::tempdir().unwrap();
     let victim = outside.path().join("victim");
     let victim2 = outside.path().join("victim2");
     root_only(&victim, b"precious\n");
     root_only(&victim2, b"precious too\n");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (config, data) = self_signed_setup(dir.path(), uid, gid);
     // The names the temporary files of the generated pair had, and a new file root
     // would create for the account.
@@ -520,12 +528,12 @@ fn root_never_writes_through_links_the_account_planted_for_the_self_signed_certi
             "{f}"
         );
     }
-    let m = std::fs::metadata(&tls).unwrap_or_else(|e| panic!("{e}"));
+    let m = std::fs::metadata(&tls).unwrap();
     assert_eq!((m.uid(), m.gid()), (uid, gid));
     // A new tls/ folder that root makes is the account's too.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (config, data) = self_signed_setup(dir.path(), uid, gid);
-    std::fs::remove_dir(data.join("tls")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_dir(data.join("tls")).unwrap();
     let run = run_bounded(
         &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
         b"",
@@ -544,16 +552,16 @@ fn root_never_writes_through_links_the_account_planted_for_the_self_signed_certi
 #[test]
 fn root_refuses_tls_files_and_folders_the_account_replaced_with_links() {
     let Some((uid, gid)) = account() else { return };
-    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let outside = tempfile::tempdir().unwrap();
     // A certificate whose key only root may read.
     let ca = TestCa::new();
     let secret = ca.issue(&outside.path().join("secret"), &["localhost"], (-1, 30));
     chmod(&secret.key_path, 0o600);
     let empty = outside.path().join("empty");
-    std::fs::create_dir(&empty).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(&empty).unwrap();
 
     // The generated pair replaced with links to root's files.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (config, data) = self_signed_setup(dir.path(), uid, gid);
     let tls = data.join("tls");
     symlink_as(&secret.key_path, &tls.join("key.pem"), uid, gid);
@@ -585,10 +593,10 @@ fn root_refuses_tls_files_and_folders_the_account_replaced_with_links() {
     );
 
     // The tls folder itself replaced with a link to a folder of root's.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (config, data) = self_signed_setup(dir.path(), uid, gid);
     let tls = data.join("tls");
-    std::fs::remove_dir(&tls).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_dir(&tls).unwrap();
     symlink_as(&empty, &tls, uid, gid);
     let run = run_bounded(
         &["serve".as_ref(), "--config".as_ref(), config.as_os_str()],
@@ -609,15 +617,13 @@ fn root_refuses_tls_files_and_folders_the_account_replaced_with_links() {
 
     // Configured files: a link in a folder the account can change is refused too, while
     // links kept by root in root's own folders (as certbot's live/ folder) are followed.
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let (config, data) = self_signed_setup(dir.path(), uid, gid);
     let live = outside.path().join("live");
-    std::fs::create_dir(&live).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(&live).unwrap();
     chmod(&live, 0o755);
-    std::os::unix::fs::symlink(&secret.cert_path, live.join("fullchain.pem"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink(&secret.key_path, live.join("privkey.pem"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&secret.cert_path, live.join("fullchain.pem")).unwrap();
+    std::os::unix::fs::symlink(&secret.key_path, live.join("privkey.pem")).unwrap();
     symlink_as(&secret.key_path, &data.join("tls/planted.pem"), uid, gid);
     let text = std::fs::read_to_string(&config).unwrap_or_default();
     let with_tls = |cert: &Path, key: &Path| {
@@ -625,7 +631,7 @@ fn root_refuses_tls_files_and_folders_the_account_replaced_with_links() {
             &config,
             format!("{text}\n[tls]\ncertificate = {cert:?}\nkey = {key:?}\n"),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     };
     with_tls(&live.join("fullchain.pem"), &data.join("tls/planted.pem"));
     let run = run_bounded(
@@ -655,15 +661,15 @@ fn root_refuses_tls_files_and_folders_the_account_replaced_with_links() {
 #[test]
 fn buzon_user_as_root_refuses_a_users_file_or_lock_file_the_account_replaced_with_a_link() {
     let Some((uid, gid)) = account() else { return };
-    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let outside = tempfile::tempdir().unwrap();
     let victim = outside.path().join("shadow");
     root_only(&victim, b"root:{PLAIN}not-yours\n");
     let created = outside.path().join("created-by-root");
 
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     chmod(dir.path(), 0o711);
     let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(&data).unwrap();
     chmod(&data, 0o700);
     chown_r(&data, uid, gid);
     let users = data.join("users");
@@ -708,8 +714,8 @@ fn buzon_user_as_root_refuses_a_users_file_or_lock_file_the_account_replaced_wit
     assert_eq!(run.status.and_then(|s| s.code()), Some(1), "{}", run.stdout);
 
     // A real users file, but its lock file a link to where root would create a file.
-    std::fs::remove_file(&users).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&users, b"").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(&users).unwrap();
+    std::fs::write(&users, b"").unwrap();
     chown_r(&users, uid, gid);
     let lock = data.join("users.lock");
     symlink_as(&created, &lock, uid, gid);
@@ -727,25 +733,25 @@ fn buzon_user_as_root_refuses_a_users_file_or_lock_file_the_account_replaced_wit
     );
     assert_eq!(std::fs::read_to_string(&users).ok().as_deref(), Some(""));
     // Without the link, root edits the file and it stays the account's.
-    std::fs::remove_file(&lock).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(&lock).unwrap();
     let run = add("alice");
     assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stderr);
-    let m = std::fs::metadata(&users).unwrap_or_else(|e| panic!("{e}"));
+    let m = std::fs::metadata(&users).unwrap();
     assert_eq!((m.uid(), m.gid()), (uid, gid));
 }
 
 #[test]
 fn a_server_keeping_roots_rights_refuses_a_data_folder_another_account_owns() {
     let Some((uid, gid)) = account() else { return };
-    let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let outside = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
     chmod(dir.path(), 0o711);
     let data = dir.path().join("buzon-data");
-    std::fs::create_dir(&data).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(&data).unwrap();
     chmod(&data, 0o700);
     // The first start writes the users file and the demo mailbox: the account points
     // the mailbox elsewhere.
-    std::fs::create_dir(data.join("mail")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir(data.join("mail")).unwrap();
     symlink_as(outside.path(), &data.join("mail/demo"), uid, gid);
     chown_r(&data, uid, gid);
     let run = run_bounded(

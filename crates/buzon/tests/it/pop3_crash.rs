@@ -7,7 +7,7 @@ use std::time::Duration;
 use buzon_testkit::process::{write_config, BuzonProcess};
 use buzon_testkit::{LineClient, TestCa};
 
-const BIN: &str = env!("CARGO_BIN_EXE_buzon");
+use crate::BIN;
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -17,14 +17,13 @@ struct Setup {
 }
 
 fn setup(messages: usize) -> (Setup, Vec<Vec<u8>>) {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let config = write_config(dir.path(), &ca, "");
     let data = dir.path().join("data");
     let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
-    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap_or_else(|e| panic!("{e}"));
-    let md =
-        buzon_store::Maildir::create(data.join("mail/alice")).unwrap_or_else(|e| panic!("{e}"));
+    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap();
+    let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap();
     let mut bodies = Vec::new();
     for i in 0..messages {
         let body = format!(
@@ -32,8 +31,7 @@ fn setup(messages: usize) -> (Setup, Vec<Vec<u8>>) {
             "x".repeat(200 + i % 50)
         )
         .into_bytes();
-        md.deliver(&mut body.as_slice(), None)
-            .unwrap_or_else(|e| panic!("{e}"));
+        md.deliver(&mut body.as_slice(), None).unwrap();
         bodies.push(body);
     }
     let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
@@ -49,17 +47,7 @@ fn setup(messages: usize) -> (Setup, Vec<Vec<u8>>) {
 }
 
 fn files(data: &Path) -> Vec<Vec<u8>> {
-    let mut v = Vec::new();
-    for sub in ["cur", "new"] {
-        for e in std::fs::read_dir(data.join("mail/alice").join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            v.push(std::fs::read(e.path()).unwrap_or_default());
-        }
-    }
-    v
+    buzon_testkit::maildir::messages(&data.join("mail/alice"))
 }
 
 fn login(addr: std::net::SocketAddr) -> LineClient {
@@ -108,11 +96,12 @@ fn sigkill_during_update_leaves_every_message_whole_or_gone() {
         for i in 1..=count {
             batch.extend_from_slice(format!("DELE {i}\r\n").as_bytes());
         }
-        c.send_raw(&batch).unwrap_or_else(|e| panic!("{e}"));
+        c.send_raw(&batch).unwrap();
         for _ in 0..count {
             assert!(c.line().starts_with("+OK"));
         }
         c.send("QUIT");
+        // Scenario: the kill lands at a different moment of the QUIT each round.
         std::thread::sleep(Duration::from_millis(2 + round * 3));
         s.proc.kill();
         for f in files(&s.data) {

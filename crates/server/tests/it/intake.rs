@@ -24,7 +24,7 @@ fn server(tweak: impl FnOnce(&mut Config) + Send + 'static) -> TestServer {
         .user("bob", "pw")
         .user("carol", "pw")
         .config(move |c| {
-            let any: SocketAddr = "127.0.0.1:0".parse().unwrap_or_else(|_| panic!());
+            let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
             c.listeners.push(Listener::new(any, Protocol::Lmtp));
             c.listeners.push(Listener::new(any, Protocol::Smtp));
             c.smtp.hostname = c.hostname.clone();
@@ -40,18 +40,7 @@ fn stored(s: &TestServer, user: &str, folder: Option<&str>) -> Vec<Vec<u8>> {
     if let Some(f) = folder {
         root = root.join(format!(".{f}"));
     }
-    let mut v = Vec::new();
-    for sub in ["new", "cur"] {
-        for e in std::fs::read_dir(root.join(sub))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            v.push(std::fs::read(e.path()).unwrap_or_else(|e| panic!("{e}")));
-        }
-    }
-    v.sort();
-    v
+    buzon_testkit::maildir::messages(&root)
 }
 
 fn tmp_files(s: &TestServer, user: &str) -> usize {
@@ -71,8 +60,8 @@ fn append_user_line(users_file: &Path, line: &str) {
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(users_file)
-        .unwrap_or_else(|e| panic!("{e}"));
-    writeln!(f, "{line}").unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
+    writeln!(f, "{line}").unwrap();
 }
 
 fn pop3_login(addr: SocketAddr, user: &str) -> LineClient {
@@ -148,13 +137,13 @@ fn smtp_pipelined_delivery_is_downloaded_byte_for_byte_over_pop3() {
     let ehlo = c.expect("EHLO client.example", 250);
     assert!(ehlo.lines.iter().any(|l| l == "STARTTLS"), "{ehlo:?}");
     // RFC 2920: the whole envelope and DATA in one write; replies in order.
-    c.line.send_raw(b"MAIL FROM:<sender@remote.example>\r\nRCPT TO:<alice+news@example.com>\r\nRCPT TO:<ghost@example.com>\r\nRCPT TO:<carol@localhost>\r\nDATA\r\n").unwrap_or_else(|e| panic!("{e}"));
+    c.line.send_raw(b"MAIL FROM:<sender@remote.example>\r\nRCPT TO:<alice+news@example.com>\r\nRCPT TO:<ghost@example.com>\r\nRCPT TO:<carol@localhost>\r\nDATA\r\n").unwrap();
     let codes: Vec<u16> = (0..5).map(|_| c.reply().code).collect();
     assert_eq!(codes, [250, 250, 550, 250, 354]);
     // End of data and QUIT pipelined together.
     let mut tail = encode_data(MESSAGE);
     tail.extend_from_slice(b"QUIT\r\n");
-    c.line.send_raw(&tail).unwrap_or_else(|e| panic!("{e}"));
+    c.line.send_raw(&tail).unwrap();
     let done = c.reply();
     assert_eq!(
         (done.code, status(&done).as_str()),
@@ -214,13 +203,13 @@ fn oversize_messages_are_refused_and_nothing_is_stored() {
 
 #[test]
 fn routing_aliases_subaddress_catch_all_and_postmaster() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let aliases = dir.path().join("aliases");
     std::fs::write(
         &aliases,
         "# who gets what\npostmaster: alice\nteam: alice, bob@example.com\n",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap();
     let s = server(move |c| {
         c.delivery.aliases_file = Some(aliases);
         c.delivery
@@ -261,9 +250,7 @@ fn starttls_with_real_tls_discards_injected_commands() {
     let mut c = Smtp::connect(s.addr(Protocol::Smtp));
     c.expect("EHLO client.example", 250);
     // A command pipelined after STARTTLS must never run after the handshake (RFC 3207 §4.2).
-    c.line
-        .send_raw(b"STARTTLS\r\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+    c.line.send_raw(b"STARTTLS\r\n").unwrap();
     let r = c.reply();
     assert_eq!((r.code, status(&r).as_str()), (220, "2.0.0"));
     c.line.start_tls(s.ca.client_config(), "localhost");
@@ -283,7 +270,7 @@ fn starttls_with_real_tls_discards_injected_commands() {
     c.expect("EHLO client.example", 250);
     c.line
         .send_raw(b"STARTTLS\r\nMAIL FROM:<evil@remote.example>\r\n")
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(c.reply().code, 220);
     c.line.start_tls(s.ca.client_config(), "localhost");
     // Had the injected MAIL run, this RCPT would be accepted; the state is fresh.
@@ -380,8 +367,8 @@ fn over_quota_reply_can_be_permanent() {
 
 fn write_script(s: &TestServer, user: &str, script: &str) {
     let dir = &s.config.delivery.sieve_dir;
-    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join(format!("{user}.sieve")), script).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{user}.sieve")), script).unwrap();
 }
 
 #[test]
@@ -524,7 +511,7 @@ fn delivery_during_an_open_pop3_session_shows_at_next_login() {
 
 #[test]
 fn lmtp_over_a_unix_socket() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("run/lmtp.sock");
     let p2 = path.clone();
     let s = server(move |c| {
@@ -535,19 +522,19 @@ fn lmtp_over_a_unix_socket() {
         });
     });
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    let meta = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{e}"));
+    let meta = std::fs::metadata(&path).unwrap();
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
-    let mut sock = std::os::unix::net::UnixStream::connect(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut sock = std::os::unix::net::UnixStream::connect(&path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     let mut data = encode_data(MESSAGE);
     let script = b"LHLO local\r\nMAIL FROM:<sender@remote.example>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n".to_vec();
-    sock.write_all(&script).unwrap_or_else(|e| panic!("{e}"));
+    sock.write_all(&script).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     for _ in 0..100 {
-        let n = sock.read(&mut buf).unwrap_or_else(|e| panic!("{e}"));
+        let n = sock.read(&mut buf).unwrap();
         assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
         got.extend_from_slice(&buf[..n]);
         if got.ends_with(b"354 Start mail input; end with <CRLF>.<CRLF>\r\n") {
@@ -555,10 +542,10 @@ fn lmtp_over_a_unix_socket() {
         }
     }
     data.extend_from_slice(b"QUIT\r\n");
-    sock.write_all(&data).unwrap_or_else(|e| panic!("{e}"));
+    sock.write_all(&data).unwrap();
     got.clear();
     for _ in 0..100 {
-        let n = sock.read(&mut buf).unwrap_or_else(|e| panic!("{e}"));
+        let n = sock.read(&mut buf).unwrap();
         if n == 0 {
             break;
         }
@@ -598,10 +585,9 @@ fn write_error_is_a_temporary_failure_and_leaves_nothing() {
     let s = server(|_| {});
     // alice's tmp/ is a dangling symbolic link: the message cannot be written.
     let root = s.mailbox_path("alice");
-    std::fs::create_dir_all(root.join("new")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::create_dir_all(root.join("cur")).unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink(root.join("missing"), root.join("tmp"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(root.join("new")).unwrap();
+    std::fs::create_dir_all(root.join("cur")).unwrap();
+    std::os::unix::fs::symlink(root.join("missing"), root.join("tmp")).unwrap();
     let mut c = Smtp::connect(s.addr(Protocol::Lmtp));
     c.expect("LHLO mta", 250);
     c.expect("MAIL FROM:<sender@remote.example>", 250);
@@ -628,6 +614,7 @@ fn trickle_until_reply(
             Ok(None) => return Some((start.elapsed(), "closed without a reply".into())),
             Err(_) => {}
         }
+        // Scenario: one byte every 200 ms (the trickle is the attack).
         std::thread::sleep(Duration::from_millis(200));
     }
     None
@@ -692,6 +679,7 @@ fn command_and_data_deadlines_cut_off_trickling_clients() {
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_millis(2500) {
         c.expect("NOOP", 250);
+        // Scenario: whole commands at a slow pace.
         std::thread::sleep(Duration::from_millis(200));
     }
     c.expect("EHLO mta", 250);
@@ -708,9 +696,7 @@ fn pipelined(c: &mut Smtp, lines: &[String]) -> Vec<(u16, String)> {
         batch.push_str(l);
         batch.push_str("\r\n");
     }
-    c.line
-        .send_raw(batch.as_bytes())
-        .unwrap_or_else(|e| panic!("{e}"));
+    c.line.send_raw(batch.as_bytes()).unwrap();
     lines
         .iter()
         .map(|_| {
@@ -734,7 +720,7 @@ fn quota_usage_is_not_rescanned_per_rcpt_and_follows_expunges_and_other_programs
     for f in ["Lists", "Junk"] {
         buzon_store::Maildir::open(&root)
             .and_then(|md| md.create_folder(f))
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap();
     }
     let before = buzon_store::usage_scans(&root);
 
@@ -776,21 +762,16 @@ fn quota_usage_is_not_rescanned_per_rcpt_and_follows_expunges_and_other_programs
         root.join("new/1700000000.M1P1.other.host"),
         b"Subject: x\n\ny\n",
     )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut last = 0;
-    while std::time::Instant::now() < deadline {
-        c.expect("MAIL FROM:<sender@remote.example>", 250);
-        last = c.cmd("RCPT TO:<dave@example.com>").code;
-        c.expect("RSET", 250);
-        if last == 452 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(
-        last, 452,
-        "a message another program added was never counted"
+    .unwrap();
+    buzon_testkit::wait_until(
+        Duration::from_secs(10),
+        "a message another program added to be counted (RCPT answered 452)",
+        || {
+            c.expect("MAIL FROM:<sender@remote.example>", 250);
+            let last = c.cmd("RCPT TO:<dave@example.com>").code;
+            c.expect("RSET", 250);
+            last == 452
+        },
     );
     c.expect("QUIT", 221);
 }
