@@ -1950,30 +1950,13 @@ async fn setup_finds_the_server_through_srv_records_and_tests_the_user_name() {
 async fn setup_uses_autoconfig_when_there_are_no_srv_records_and_flags_outside_targets() {
     let (s, ca, _d) = server_with_cert(&["pop.provider.test"], (-1, 30));
     let e = env(&ca);
-    let dns = TestDns::start(vec![(
-        "pop.provider.test",
-        DnsRecord::A("127.0.0.1".parse().unwrap()),
-    )]);
-    let xml = format!(
-        r#"<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="provider.test">
-<incomingServer type="pop3"><hostname>pop.provider.test</hostname><port>{}</port><socketType>STARTTLS</socketType><username>%EMAILLOCALPART%</username></incomingServer>
-</emailProvider></clientConfig>"#,
-        s.pop3.port()
-    );
-    let https = TestHttps::start(&ca, &["127.0.0.1"], vec![("/mail/config-v1.1.xml", xml)]);
+    let xml = autoconfig_xml("pop.provider.test", s.pop3.port(), "STARTTLS");
+    let env = discovery(&e, &ca, &["pop.provider.test"], Some(xml));
     let o = DiscoverOptions {
-        resolver: Resolver::with_name_server(dns.addr),
-        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
-        tls: TlsSettings {
-            ca_file: Some(e.ca_file.clone()),
-            no_system_roots: true,
-            ..Default::default()
-        },
         password: Some(Secret::new("pw")),
-        no_guess: true,
         // The user confirmed this server outside the domain (`--yes pop.provider.test`).
         approved_hosts: vec!["pop.provider.test".into()],
-        ..Default::default()
+        ..env.options.clone()
     };
     let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
         .await
@@ -1991,7 +1974,12 @@ async fn setup_uses_autoconfig_when_there_are_no_srv_records_and_flags_outside_t
     );
     assert_eq!(p.user.as_deref(), Some("alice"));
     assert!(p.outside_domain, "provider.test is outside example.test");
-    let reqs = https.requests.lock().map(|r| r.clone()).unwrap_or_default();
+    let reqs = env
+        .https
+        .requests
+        .lock()
+        .map(|r| r.clone())
+        .unwrap_or_default();
     assert_eq!(
         reqs,
         ["/mail/config-v1.1.xml?emailaddress=alice@example.test"]
@@ -2004,6 +1992,45 @@ fn autoconfig_xml(host: &str, port: u16, socket: &str) -> String {
 <incomingServer type="pop3"><hostname>{host}</hostname><port>{port}</port><socketType>{socket}</socketType><username>%EMAILLOCALPART%</username></incomingServer>
 </emailProvider></clientConfig>"#
     )
+}
+
+/// What discovery sees in a test: a DNS server that resolves `hosts` to 127.0.0.1, an
+/// HTTPS server (certificate from `ca`) serving `autoconfig` as Thunderbird's
+/// `/mail/config-v1.1.xml` when given, and options pointing at both, trusting only `ca`,
+/// without guesses. The servers live as long as the value.
+struct Discovery {
+    _dns: TestDns,
+    https: TestHttps,
+    options: DiscoverOptions,
+}
+
+fn discovery(e: &Env, ca: &TestCa, hosts: &[&str], autoconfig: Option<String>) -> Discovery {
+    let dns = TestDns::start(
+        hosts
+            .iter()
+            .map(|h| (*h, DnsRecord::A("127.0.0.1".parse().unwrap())))
+            .collect(),
+    );
+    let pages = autoconfig
+        .map(|xml| vec![("/mail/config-v1.1.xml", xml)])
+        .unwrap_or_default();
+    let https = TestHttps::start(ca, &["127.0.0.1"], pages);
+    let options = DiscoverOptions {
+        resolver: Resolver::with_name_server(dns.addr),
+        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
+        tls: TlsSettings {
+            ca_file: Some(e.ca_file.clone()),
+            no_system_roots: true,
+            ..Default::default()
+        },
+        no_guess: true,
+        ..Default::default()
+    };
+    Discovery {
+        _dns: dns,
+        https,
+        options,
+    }
 }
 
 #[tokio::test]
@@ -2019,29 +2046,11 @@ async fn setup_never_logs_in_to_a_server_outside_the_domain_without_confirmation
             ..Default::default()
         },
     );
-    let dns = TestDns::start(vec![(
-        "pop.provider.test",
-        DnsRecord::A("127.0.0.1".parse().unwrap()),
-    )]);
-    let https = TestHttps::start(
-        &ca,
-        &["127.0.0.1"],
-        vec![(
-            "/mail/config-v1.1.xml",
-            autoconfig_xml("pop.provider.test", m.addr.port(), "SSL"),
-        )],
-    );
+    let xml = autoconfig_xml("pop.provider.test", m.addr.port(), "SSL");
+    let env = discovery(&e, &ca, &["pop.provider.test"], Some(xml));
     let base = DiscoverOptions {
-        resolver: Resolver::with_name_server(dns.addr),
-        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
-        tls: TlsSettings {
-            ca_file: Some(e.ca_file.clone()),
-            no_system_roots: true,
-            ..Default::default()
-        },
         password: Some(Secret::new("pw")),
-        no_guess: true,
-        ..Default::default()
+        ..env.options.clone()
     };
     let address = format!("alice@{DOMAIN}");
 
@@ -2108,29 +2117,11 @@ async fn setup_sends_no_password_derived_login_over_socket_type_plain() {
             ..Default::default()
         },
     );
-    let dns = TestDns::start(vec![(
-        "pop.example.test",
-        DnsRecord::A("127.0.0.1".parse().unwrap()),
-    )]);
-    let https = TestHttps::start(
-        &ca,
-        &["127.0.0.1"],
-        vec![(
-            "/mail/config-v1.1.xml",
-            autoconfig_xml("pop.example.test", m.addr.port(), "plain"),
-        )],
-    );
+    let xml = autoconfig_xml("pop.example.test", m.addr.port(), "plain");
+    let env = discovery(&e, &ca, &["pop.example.test"], Some(xml));
     let o = DiscoverOptions {
-        resolver: Resolver::with_name_server(dns.addr),
-        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
-        tls: TlsSettings {
-            ca_file: Some(e.ca_file.clone()),
-            no_system_roots: true,
-            ..Default::default()
-        },
         password: Some(Secret::new("pw")),
-        no_guess: true,
-        ..Default::default()
+        ..env.options.clone()
     };
     let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
         .await
@@ -2145,19 +2136,13 @@ async fn setup_sends_no_password_derived_login_over_socket_type_plain() {
 
 #[tokio::test]
 async fn setup_reports_nothing_found_when_every_source_is_empty() {
-    let dns = TestDns::start(vec![]);
     let ca = TestCa::new();
-    let https = TestHttps::start(&ca, &["127.0.0.1"], vec![]);
     let e = env(&ca);
+    let env = discovery(&e, &ca, &[], None);
+    // Guessing too: every source must come up empty.
     let o = DiscoverOptions {
-        resolver: Resolver::with_name_server(dns.addr),
-        autoconfig_base: Some(format!("https://127.0.0.1:{}", https.addr.port())),
-        tls: TlsSettings {
-            ca_file: Some(e.ca_file.clone()),
-            no_system_roots: true,
-            ..Default::default()
-        },
-        ..Default::default()
+        no_guess: false,
+        ..env.options.clone()
     };
     let d = discover(&format!("alice@{DOMAIN}"), &o, |_| {})
         .await
