@@ -87,6 +87,22 @@ fn account(
     }
 }
 
+/// Fetches `a` with the password "pw" and gives the failure as the user reads it (empty
+/// when the fetch succeeded).
+async fn fetch_error(a: &Account, e: &Env) -> String {
+    fetch(
+        a,
+        &Secret::new("pw"),
+        &Resolver::system(),
+        &opts(e),
+        &mut Quiet,
+    )
+    .await
+    .err()
+    .map(|f| f.error.to_string())
+    .unwrap_or_default()
+}
+
 fn opts(env: &Env) -> FetchOptions {
     FetchOptions::new(env.dir.join("ledger"))
 }
@@ -405,17 +421,7 @@ async fn plaintext_password_is_refused_without_allow_plaintext_and_pin_works() {
     };
     assert_eq!(run(&a, "pw", &opts(&e)).await.fetched, 1);
     a.server.tls.fingerprint = Some(Fingerprint::of(b"another certificate"));
-    let err = fetch(
-        &a,
-        &Secret::new("pw"),
-        &Resolver::system(),
-        &opts(&e),
-        &mut Quiet,
-    )
-    .await
-    .err()
-    .map(|e| e.error.to_string())
-    .unwrap_or_default();
+    let err = fetch_error(&a, &e).await;
     assert!(
         err.contains("does not match the pinned fingerprint"),
         "{err}"
@@ -904,17 +910,7 @@ async fn scram_with_fewer_than_4096_iterations_is_refused_before_any_proof_is_se
         Destination::Maildir(e.dir.join("Maildir")),
         Retention::Delete,
     );
-    let err = fetch(
-        &a,
-        &Secret::new("pw"),
-        &Resolver::system(),
-        &opts(&e),
-        &mut Quiet,
-    )
-    .await
-    .err()
-    .map(|e| e.error.to_string())
-    .unwrap_or_default();
+    let err = fetch_error(&a, &e).await;
     assert!(
         err.contains("fewer than 4096 iterations") && err.contains("RFC 7677"),
         "{err}"
@@ -1011,17 +1007,7 @@ async fn hostile_listings_are_refused_with_a_clear_error_and_nothing_deleted() {
             Destination::Maildir(e.dir.join("Maildir")),
             Retention::Delete,
         );
-        let err = fetch(
-            &a,
-            &Secret::new("pw"),
-            &Resolver::system(),
-            &opts(&e),
-            &mut Quiet,
-        )
-        .await
-        .err()
-        .map(|e| e.error.to_string())
-        .unwrap_or_default();
+        let err = fetch_error(&a, &e).await;
         assert!(err.contains(want), "{err}");
         assert!(
             !m.commands()
@@ -1737,17 +1723,7 @@ async fn a_self_signed_ca_true_certificate_given_as_ca_file_is_accepted_names_st
 
     // The name is still checked: the certificate is for localhost only.
     a.server.tls.server_name = Some("other.example".into());
-    let err = fetch(
-        &a,
-        &Secret::new("pw"),
-        &Resolver::system(),
-        &opts(&e),
-        &mut Quiet,
-    )
-    .await
-    .err()
-    .map(|e| e.error.to_string())
-    .unwrap_or_default();
+    let err = fetch_error(&a, &e).await;
     assert!(
         err.contains("certificate is for localhost, not other.example"),
         "{err}"
@@ -1759,17 +1735,7 @@ async fn a_self_signed_ca_true_certificate_given_as_ca_file_is_accepted_names_st
     };
     a.server.tls.server_name = None;
     a.server.tls.ca_file = Some(other);
-    let err = fetch(
-        &a,
-        &Secret::new("pw"),
-        &Resolver::system(),
-        &opts(&e),
-        &mut Quiet,
-    )
-    .await
-    .err()
-    .map(|e| e.error.to_string())
-    .unwrap_or_default();
+    let err = fetch_error(&a, &e).await;
     assert!(
         err.contains("presents a certificate authority (CA:TRUE) as its own certificate")
             && err.contains("fingerprint = \"sha256:"),
@@ -1865,17 +1831,7 @@ async fn a_ca_true_certificate_not_given_as_ca_file_is_explained_in_words() {
         Retention::Delete,
     );
     a.server.tls.ca_file = Some(d.join("ca.crt"));
-    let err = fetch(
-        &a,
-        &Secret::new("pw"),
-        &Resolver::system(),
-        &opts(&e),
-        &mut Quiet,
-    )
-    .await
-    .err()
-    .map(|e| e.error.to_string())
-    .unwrap_or_default();
+    let err = fetch_error(&a, &e).await;
     assert!(
         err.contains("presents a certificate authority (CA:TRUE) as its own certificate")
             && err.contains("put exactly that certificate in ca_file"),
