@@ -87,9 +87,8 @@ fn account(
     }
 }
 
-/// Fetches `a` with the password "pw" and gives the failure as the user reads it (empty
-/// when the fetch succeeded).
-async fn fetch_error(a: &Account, e: &Env) -> String {
+/// Fetches `a` with the password "pw" and gives its failure, if any.
+async fn fetch_failure(a: &Account, e: &Env) -> Option<buzon_client::ClientError> {
     fetch(
         a,
         &Secret::new("pw"),
@@ -99,8 +98,15 @@ async fn fetch_error(a: &Account, e: &Env) -> String {
     )
     .await
     .err()
-    .map(|f| f.error.to_string())
-    .unwrap_or_default()
+    .map(|f| f.error)
+}
+
+/// The failure of [`fetch_failure`] as the user reads it (empty when the fetch succeeded).
+async fn fetch_error(a: &Account, e: &Env) -> String {
+    fetch_failure(a, e)
+        .await
+        .map(|err| err.to_string())
+        .unwrap_or_default()
 }
 
 fn opts(env: &Env) -> FetchOptions {
@@ -380,16 +386,7 @@ async fn plaintext_password_is_refused_without_allow_plaintext_and_pin_works() {
         Retention::Keep,
     );
     a.allow_plaintext = false;
-    let err = fetch(
-        &a,
-        &Secret::new("pw"),
-        &Resolver::system(),
-        &opts(&e),
-        &mut Quiet,
-    )
-    .await
-    .err()
-    .map(|e| e.error);
+    let err = fetch_failure(&a, &e).await;
     assert!(
         matches!(
             err,
@@ -859,16 +856,7 @@ async fn no_password_derived_login_on_an_unencrypted_connection_without_allow_pl
         );
         a.allow_plaintext = false;
         a.auth = method;
-        let err = fetch(
-            &a,
-            &Secret::new("pw"),
-            &Resolver::system(),
-            &opts(&e),
-            &mut Quiet,
-        )
-        .await
-        .err()
-        .map(|e| e.error);
+        let err = fetch_failure(&a, &e).await;
         assert!(
             matches!(
                 err,
@@ -945,16 +933,7 @@ async fn server_without_capa_uidl_or_pipelining_works_with_delete_and_refuses_ke
         Destination::Maildir(md.clone()),
         Retention::Keep,
     );
-    let err = fetch(
-        &a,
-        &Secret::new("pw"),
-        &Resolver::system(),
-        &opts(&e),
-        &mut Quiet,
-    )
-    .await
-    .err()
-    .map(|e| e.error);
+    let err = fetch_failure(&a, &e).await;
     assert!(
         matches!(err, Some(buzon_client::ClientError::KeepNeedsUidl { .. })),
         "{err:?}"

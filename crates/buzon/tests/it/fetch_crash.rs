@@ -235,28 +235,36 @@ fn cli_summary_exit_codes_dry_run_list_and_json() {
     );
 }
 
+/// `buzon check` of alice on the test server's plain port, password "pw" from the
+/// environment, with the setup's accounts file (which names no destination).
+fn plain_check(s: &Setup) -> Command {
+    let mut c = Command::new(BIN);
+    c.args([
+        "check",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &s.server.pop3.port().to_string(),
+        "--security",
+        "none",
+        "--allow-plaintext",
+        "--user",
+        "alice",
+        "--password-env",
+        "BUZON_TEST_PW",
+        "--config",
+    ])
+    .arg(s.path("none.toml"))
+    .env("BUZON_TEST_PW", "pw");
+    c
+}
+
 #[test]
 fn cli_check_prints_steps_and_exit_codes() {
     let s = Setup::new(1);
     let ok = output({
-        let mut c = Command::new(BIN);
-        c.args([
-            "check",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &s.server.pop3.port().to_string(),
-            "--security",
-            "none",
-            "--allow-plaintext",
-            "--user",
-            "alice",
-        ])
-        .args(["--password-env", "BUZON_TEST_PW", "--config"])
-        .arg(s.path("none.toml"))
-        .arg("--maildir")
-        .arg(s.path("M"))
-        .env("BUZON_TEST_PW", "pw");
+        let mut c = plain_check(&s);
+        c.arg("--maildir").arg(s.path("M"));
         c
     });
     let text = String::from_utf8_lossy(&ok.stdout);
@@ -294,27 +302,7 @@ fn cli_check_prints_steps_and_exit_codes() {
 fn check_needs_no_destination() {
     // A diagnosis stores nothing: no maildir, mbox or mda, and no default in the file.
     let s = Setup::new(1);
-    let out = output({
-        let mut c = Command::new(BIN);
-        c.args([
-            "check",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &s.server.pop3.port().to_string(),
-            "--security",
-            "none",
-            "--allow-plaintext",
-            "--user",
-            "alice",
-            "--password-env",
-            "BUZON_TEST_PW",
-            "--config",
-        ])
-        .arg(s.path("none.toml"))
-        .env("BUZON_TEST_PW", "pw");
-        c
-    });
+    let out = output(plain_check(&s));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

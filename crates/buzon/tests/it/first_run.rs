@@ -121,6 +121,16 @@ fn start_first_run(data: &std::path::Path, precheck: bool) -> Result<FirstRun, S
     Err("buzon serve was not ready within 60 s".into())
 }
 
+/// Whether the first line of a users file stores a hash of `password`.
+fn first_user_has_password(users_file: &str, password: &[u8]) -> bool {
+    let hash = users_file
+        .lines()
+        .next()
+        .and_then(|l| l.split_once(':'))
+        .map_or("", |(_, h)| h);
+    buzon_auth::verify_password(hash, password).ok() == Some(true)
+}
+
 #[test]
 fn a_taken_default_port_fails_the_first_run_at_once_naming_the_port() {
     let _ports = ports_lock();
@@ -257,17 +267,7 @@ fn user_commands_hash_passwords_read_from_stdin() {
         "{file}"
     );
     assert!(!file.contains("correct horse"));
-    let entry = file
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_once(':')
-        .map(|(_, h)| h.to_string())
-        .unwrap_or_default();
-    assert_eq!(
-        buzon_auth::verify_password(&entry, b"correct horse").ok(),
-        Some(true)
-    );
+    assert!(first_user_has_password(&file, b"correct horse"), "{file}");
     let (code, _, err) = buzon(&["user", "add", "bob", "--data-dir", &d], "x\n");
     assert_eq!(code, 1);
     assert!(
@@ -282,17 +282,7 @@ fn user_commands_hash_passwords_read_from_stdin() {
     );
     assert_eq!(code, 0);
     let file = std::fs::read_to_string(dir.path().join("users")).unwrap_or_default();
-    let entry = file
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split_once(':')
-        .map(|(_, h)| h.to_string())
-        .unwrap_or_default();
-    assert_eq!(
-        buzon_auth::verify_password(&entry, b"battery staple").ok(),
-        Some(true)
-    );
+    assert!(first_user_has_password(&file, b"battery staple"), "{file}");
     let (code, _, err) = buzon(&["user", "add", "../evil", "--data-dir", &d], "x\n");
     assert_eq!(code, 2, "{err}");
     let (code, _, _) = buzon(&["user", "del", "bob", "--data-dir", &d], "");

@@ -97,12 +97,7 @@ fn sigkill_during_data_stores_nothing_and_sends_no_success() {
         after.is_err(),
         "no reply may come for an unfinished message: {after:?}"
     );
-    for sub in ["new", "cur", "tmp"] {
-        assert!(
-            files(&s.data, "alice", sub).is_empty(),
-            "{sub}/ must be empty"
-        );
-    }
+    assert_nothing_stored(&s.data, "alice");
     let spool: Vec<_> = std::fs::read_dir(s.data.join("spool"))
         .into_iter()
         .flatten()
@@ -226,18 +221,20 @@ fn write_errors_get_451_and_leave_nothing_partial() {
     let mut c = lmtp_envelope(p.addr("LMTP"), "alice@example.com");
     let r = c.data(&big, 1);
     assert_eq!((r[0].code, status(&r[0]).as_str()), (451, "4.3.0"), "{r:?}");
-    for sub in ["new", "cur", "tmp"] {
-        assert!(
-            files(&s.data, "alice", sub).is_empty(),
-            "{sub}/ must be empty"
-        );
-    }
+    assert_nothing_stored(&s.data, "alice");
     // A message under the limit still gets through.
     c.expect("MAIL FROM:<s@remote.example>", 250);
     c.expect("RCPT TO:<alice@example.com>", 250);
     let small = message(4, 10);
     assert_eq!(c.data(&small, 1)[0].code, 250);
     assert_eq!(delivered(&s.data, "alice").len(), 1);
+}
+
+/// No trace of any message, whole or partial, in `user`'s Maildir.
+fn assert_nothing_stored(data: &Path, user: &str) {
+    for sub in ["new", "cur", "tmp"] {
+        assert!(files(data, user, sub).is_empty(), "{sub}/ must be empty");
+    }
 }
 
 /// A tmpfs mounted for the test, unmounted on drop.
@@ -279,12 +276,7 @@ fn a_full_disk_gets_452_and_leaves_nothing_partial() {
     let mut c = lmtp_envelope(p.addr("LMTP"), "alice@example.com");
     let r = c.data(&big, 1);
     assert_eq!((r[0].code, status(&r[0]).as_str()), (452, "4.3.1"), "{r:?}");
-    for sub in ["new", "cur", "tmp"] {
-        assert!(
-            files(&s.data, "alice", sub).is_empty(),
-            "{sub}/ must be empty"
-        );
-    }
+    assert_nothing_stored(&s.data, "alice");
     // The failed attempt left no space used: a small message fits.
     c.expect("MAIL FROM:<s@remote.example>", 250);
     c.expect("RCPT TO:<alice@example.com>", 250);

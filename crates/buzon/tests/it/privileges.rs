@@ -112,6 +112,19 @@ fn walk(root: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
     out
 }
 
+/// Runs `buzon serve --config CONFIG`, which must refuse to start (exit 1); gives what it
+/// said on stderr.
+fn serve_refused(config: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    err
+}
+
 #[test]
 fn serve_as_root_binds_port_below_1024_and_runs_every_thread_as_the_server_account() {
     let Some((uid, gid)) = account() else { return };
@@ -283,13 +296,7 @@ fn data_folder_the_server_account_cannot_write_is_refused_with_the_fix() {
     );
     let data = dir.path().join("data");
     chmod(&data, 0o755);
-    let out = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = serve_refused(&config);
     assert!(
         err.contains("not writable by user buzon-test")
             && err.contains(&format!("chown -R buzon-test: {}", data.display())),
@@ -304,13 +311,7 @@ fn world_writable_data_folder_is_refused_with_the_fix() {
     let config = write_config(dir.path(), &ca, "");
     let data = dir.path().join("data");
     chmod(&data, 0o777);
-    let out = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = serve_refused(&config);
     assert!(
         err.contains("can be written by every user") && err.contains("chmod o-w"),
         "{err}"
@@ -326,13 +327,7 @@ fn unknown_server_account_is_refused_with_the_fix() {
         &ca,
         "\n[server]\nuser = \"no-such-buzon-user\"\n",
     );
-    let out = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = serve_refused(&config);
     assert!(
         err.contains("no-such-buzon-user") && err.contains("useradd --system"),
         "{err}"
