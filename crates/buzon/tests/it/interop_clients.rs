@@ -93,6 +93,14 @@ fn run(cmd: &mut Command) -> Vec<u8> {
     out.stdout
 }
 
+/// What every curl run here starts with: quiet but with errors, and bounded in time.
+const CURL: [&str; 3] = ["-sS", "--max-time", "20"];
+
+/// Runs curl with `args` after [`CURL`] and gives its output (the run must succeed).
+fn curl(args: &[&str]) -> Vec<u8> {
+    run(Command::new("curl").args(CURL).args(args))
+}
+
 #[test]
 fn curl_pop3s_pop3_stls_list_retr_and_dele() {
     if !have("curl") {
@@ -104,58 +112,39 @@ fn curl_pop3s_pop3_stls_list_retr_and_dele() {
     let ca = e.ca_file.to_string_lossy().to_string();
     let user = "alice:s3cret pw";
     // Implicit TLS, real certificate check against the test CA.
-    let body = run(Command::new("curl").args([
-        "-sS",
-        "--max-time",
-        "20",
+    let body = curl(&[
         "--cacert",
         &ca,
         "-u",
         user,
         &format!("pop3s://localhost:{s}/1"),
-    ]));
+    ]);
     assert_eq!(body, as_downloaded(&e.messages[0]));
     // STLS on the plain port, required.
-    let body = run(Command::new("curl").args([
-        "-sS",
-        "--max-time",
-        "20",
+    let body = curl(&[
         "--ssl-reqd",
         "--cacert",
         &ca,
         "-u",
         user,
         &format!("pop3://localhost:{p}/2"),
-    ]));
+    ]);
     assert_eq!(body, as_downloaded(&e.messages[1]));
     // LIST.
-    let list = run(Command::new("curl").args([
-        "-sS",
-        "--max-time",
-        "20",
+    let list = curl(&[
         "--cacert",
         &ca,
         "-u",
         user,
         &format!("pop3s://localhost:{s}/"),
-    ]));
+    ]);
     let text = String::from_utf8_lossy(&list);
     assert_eq!(text.lines().count(), 2, "{text}");
     // Plain pop3:// without TLS from loopback is allowed (trusted network).
-    let body = run(Command::new("curl").args([
-        "-sS",
-        "--max-time",
-        "20",
-        "-u",
-        user,
-        &format!("pop3://127.0.0.1:{p}/1"),
-    ]));
+    let body = curl(&["-u", user, &format!("pop3://127.0.0.1:{p}/1")]);
     assert_eq!(body, as_downloaded(&e.messages[0]));
     // DELE via a custom request, then the message is gone.
-    run(Command::new("curl").args([
-        "-sS",
-        "--max-time",
-        "20",
+    curl(&[
         "--cacert",
         &ca,
         "-u",
@@ -164,24 +153,19 @@ fn curl_pop3s_pop3_stls_list_retr_and_dele() {
         "DELE",
         "-I",
         &format!("pop3s://localhost:{s}/1"),
-    ]));
-    let list = run(Command::new("curl").args([
-        "-sS",
-        "--max-time",
-        "20",
+    ]);
+    let list = curl(&[
         "--cacert",
         &ca,
         "-u",
         user,
         &format!("pop3s://localhost:{s}/"),
-    ]));
+    ]);
     assert_eq!(String::from_utf8_lossy(&list).lines().count(), 1);
     // Wrong password: curl fails with a login error.
     let out = Command::new("curl")
+        .args(CURL)
         .args([
-            "-sS",
-            "--max-time",
-            "20",
             "--cacert",
             &ca,
             "-u",
