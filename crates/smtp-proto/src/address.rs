@@ -203,7 +203,21 @@ fn strip_source_route(body: &str) -> Result<&str, AddressError> {
     if !body.starts_with('@') {
         return Ok(body);
     }
-    let (route, mailbox) = body.split_once(':').ok_or(AddressError::Syntax)?;
+    // The route ends at the first colon outside an address literal (`@[IPv6:::1]`).
+    let mut in_literal = false;
+    let colon = body
+        .char_indices()
+        .find(|&(_, c)| {
+            match c {
+                '[' => in_literal = true,
+                ']' => in_literal = false,
+                _ => {}
+            }
+            c == ':' && !in_literal
+        })
+        .map(|(i, _)| i)
+        .ok_or(AddressError::Syntax)?;
+    let (route, mailbox) = (&body[..colon], &body[colon + 1..]);
     for hop in route.split(',') {
         let domain = hop.strip_prefix('@').ok_or(AddressError::Syntax)?;
         if !is_domain(domain) {
@@ -236,7 +250,9 @@ fn parse_mailbox(s: &str) -> Result<Mailbox, AddressError> {
         let end = end.ok_or(AddressError::Syntax)?;
         (value, &q[end + 1..])
     } else {
-        let at = s.rfind('@').ok_or(AddressError::Syntax)?;
+        // A Dot-string has no `@`, so the first one starts the domain, which may be an
+        // address literal that holds `@` itself (`a@[tag:b@c]`).
+        let at = s.find('@').ok_or(AddressError::Syntax)?;
         let local = &s[..at];
         if !is_dot_string(local) {
             return Err(AddressError::Syntax);
@@ -371,6 +387,18 @@ mod tests {
         let (m, rest) = parse_path("<a@b.example> SIZE=10").unwrap_or_else(|e| panic!("{e:?}"));
         assert!(m.is_some());
         assert_eq!(rest, " SIZE=10");
+        // A general address literal may hold `@`, `"` and `<`: the domain starts at
+        // the first `@` after the local part, quoted or not, and the route ends at the
+        // first colon outside a literal.
+        let m = path("<\"quleOcal\"@[ETRN:<\"quleOcal\"@eya.exa.l]>")
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!());
+        assert_eq!(m.domain(), "[ETRN:<\"quleOcal\"@eya.exa.l]");
+        assert_eq!(path(&format!("<{m}>")), Ok(Some(m)));
+        let m = path("<@[IPv6:2001:db8::1],@b.example:joe@[x:y@z]>")
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .unwrap_or_else(|| panic!());
+        assert_eq!((m.local_part(), m.domain()), ("joe", "[x:y@z]"));
         assert!(parse_path("<\"a>b\"@x.example>")
             .is_ok_and(|(m, r)| r.is_empty() && m.is_some_and(|m| m.local_part() == "a>b")));
     }
