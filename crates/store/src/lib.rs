@@ -30,6 +30,7 @@ pub mod name;
 mod open;
 mod prepared;
 mod session;
+mod settings;
 mod usage_cache;
 
 pub use api::{
@@ -42,4 +43,5 @@ pub use maildir_store::{MaildirStore, MESSAGE_CHUNK};
 pub use open::read_cached;
 pub use prepared::Prepared;
 pub use session::Session;
+pub use settings::{PgSettings, StoreSettings};
 pub use usage_cache::{usage_scans, UNSETTLED_TTL};
