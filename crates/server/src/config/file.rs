@@ -130,6 +130,22 @@ pub struct ProxyFile {
     pub trusted_networks: Option<Vec<String>>,
 }
 
+/// `[store]`: where users, mail and POP3 locks live: local Maildirs (the default) or a
+/// PostgreSQL database shared by every node.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    /// "maildir" (default) or "postgres".
+    pub kind: Option<String>,
+    pub url: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+    pub pool_size: Option<usize>,
+    pub ca_file: Option<PathBuf>,
+    pub lock_lease: Option<String>,
+    pub connect_timeout: Option<String>,
+}
+
 /// The TOML file as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,4 +171,6 @@ pub struct FileConfig {
     pub delivery: DeliveryFile,
     #[serde(default)]
     pub smtp: SmtpFile,
+    #[serde(default)]
+    pub store: StoreFile,
 }

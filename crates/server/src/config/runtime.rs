@@ -63,6 +63,9 @@ pub struct UnixListener {
     pub mode: u32,
 }
 
+/// `[store]`, validated (the store crates' own settings type).
+pub use buzon_store::{PgSettings, StoreSettings};
+
 /// `[delivery]`, validated (the engine's own settings type).
 pub use buzon_intake::Delivery;
 
@@ -163,6 +166,8 @@ pub struct Config {
     pub unix_listeners: Vec<UnixListener>,
     pub delivery: Delivery,
     pub smtp: SmtpOptions,
+    /// `[store]`: the embedded Maildir store (default) or a shared PostgreSQL database.
+    pub store: StoreSettings,
 }
 
 /// The account `buzon serve` switches to after binding its listeners as root. Names are

@@ -268,6 +268,7 @@ fn the_sample_file_parses_to_the_defaults() {
     assert_eq!(c.smtp.data_timeout, d.smtp.data_timeout);
     assert_eq!(c.smtp.data_deadline, d.smtp.data_deadline);
     assert_eq!(c.smtp.max_errors, d.smtp.max_errors);
+    assert_eq!(c.store, d.store);
 }
 
 #[test]
@@ -431,4 +432,178 @@ serve_folders = ["Junk", "Lists.rust"]
     assert_eq!(parse_size_with("7 GiB", 1), Some(7 << 30));
     assert_eq!(parse_size_with("x", 1), None);
     assert_eq!(parse_size_with("99999999999T", 1), None);
+}
+
+#[test]
+fn store_defaults_to_maildir_and_postgres_settings_resolve() {
+    let c = Config::embedded_default(Path::new("/tmp/x"));
+    assert_eq!(c.store, StoreSettings::Maildir);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let pw = dir.path().join("db-password");
+    std::fs::write(&pw, "s3cret pass\n").unwrap_or_else(|e| panic!("{e}"));
+    let text = format!(
+        "[store]\nkind = \"postgres\"\nurl = \"postgresql://buzon@db.example:5432/buzon?sslmode=require\"\n\
+         password_file = \"{}\"\npool_size = 32\nca_file = \"/etc/buzon/db-ca.pem\"\n\
+         lock_lease = \"90s\"\nconnect_timeout = \"3s\"\n",
+        pw.display()
+    );
+    let c = Config::parse(&text, "buzon.toml").unwrap_or_else(|e| panic!("{e}"));
+    let StoreSettings::Postgres(pg) = &c.store else {
+        panic!("not postgres: {:?}", c.store)
+    };
+    assert_eq!(
+        pg.url,
+        "postgresql://buzon@db.example:5432/buzon?sslmode=require"
+    );
+    // One trailing newline is trimmed; inner spaces belong to the password.
+    assert_eq!(pg.password.as_deref(), Some("s3cret pass"));
+    assert_eq!(
+        pg.password_source.as_deref(),
+        Some(format!("file {}", pw.display()).as_str())
+    );
+    assert_eq!(pg.pool_size, 32);
+    assert_eq!(
+        pg.ca_file.as_deref(),
+        Some(Path::new("/etc/buzon/db-ca.pem"))
+    );
+    assert_eq!(pg.lock_lease, Duration::from_secs(90));
+    assert_eq!(pg.connect_timeout, Duration::from_secs(3));
+    // The password never shows in Debug output, of the settings or the whole config.
+    assert!(!format!("{c:?}").contains("s3cret"));
+    // Defaults of the optional keys; `postgres://` is accepted too.
+    let c = Config::parse(
+        "[store]\nkind = \"postgres\"\nurl = \"postgres://buzon@127.0.0.1/buzon\"\n",
+        "buzon.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        c.store,
+        StoreSettings::Postgres(PgSettings::new("postgres://buzon@127.0.0.1/buzon"))
+    );
+}
+
+#[test]
+fn store_password_from_the_environment() {
+    // A variable name unique to this test: tests run in parallel in one process.
+    std::env::set_var("BUZON_TEST_STORE_PW_SET", "from-env\n");
+    let c = Config::parse(
+        "[store]\nkind = \"postgres\"\nurl = \"postgresql://b@h/d\"\npassword_env = \"BUZON_TEST_STORE_PW_SET\"\n",
+        "buzon.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let StoreSettings::Postgres(pg) = &c.store else {
+        panic!("not postgres")
+    };
+    // The environment's value is taken as it is.
+    assert_eq!(pg.password.as_deref(), Some("from-env\n"));
+    assert_eq!(
+        pg.password_source.as_deref(),
+        Some("environment variable BUZON_TEST_STORE_PW_SET")
+    );
+}
+
+#[test]
+fn store_errors_name_line_cause_and_fix() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap_or_else(|e| panic!("{e}"));
+    let missing = dir.path().join("missing");
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "hunter2-secret\n").unwrap_or_else(|e| panic!("{e}"));
+    let pg = "[store]\nkind = \"postgres\"\nurl = \"postgresql://buzon@db/buzon\"\n";
+    let cases: Vec<(String, &str, &[&str])> = vec![
+        (
+            "[store]\nkind = \"mysql\"\n".into(),
+            "line 2",
+            &["store.kind", "\"mysql\"", "\"maildir\"", "\"postgres\""],
+        ),
+        (
+            "[store]\nkind = \"postgres\"\npool_size = 4\n".into(),
+            "line 2",
+            &["store.kind", "`url` is not set", "add url ="],
+        ),
+        (
+            "[store]\nkind = \"postgres\"\nurl = \"mysql://u:topsecret@h/d\"\n".into(),
+            "line 3",
+            &[
+                "store.url",
+                "not a PostgreSQL URL",
+                "postgresql://user@host",
+            ],
+        ),
+        (
+            format!(
+                "{pg}password_file = \"{}\"\npassword_env = \"X\"\n",
+                secret.display()
+            ),
+            "line 5",
+            &[
+                "store.password_env",
+                "together with `password_file`",
+                "keep one",
+            ],
+        ),
+        (
+            format!("{pg}password_file = \"{}\"\n", missing.display()),
+            "line 4",
+            &["store.password_file", "cannot be read", "create the file"],
+        ),
+        (
+            format!("{pg}password_file = \"{}\"\n", empty.display()),
+            "line 4",
+            &["store.password_file", "is empty", "first line"],
+        ),
+        (
+            format!("{pg}password_env = \"BUZON_TEST_STORE_PW_UNSET\"\n"),
+            "line 4",
+            &["store.password_env", "BUZON_TEST_STORE_PW_UNSET", "not set"],
+        ),
+        (
+            format!("{pg}pool_size = 0\n"),
+            "line 4",
+            &["store.pool_size", "is 0", "1 to 1000"],
+        ),
+        (
+            format!("{pg}pool_size = 1001\n"),
+            "line 4",
+            &["store.pool_size", "is 1001", "max_connections"],
+        ),
+        (
+            format!("{pg}lock_lease = \"4s\"\n"),
+            "line 4",
+            &["store.lock_lease", "is 4s", "5s to 1h"],
+        ),
+        (
+            format!("{pg}lock_lease = \"2h\"\n"),
+            "line 4",
+            &["store.lock_lease", "is 2h", "5s to 1h"],
+        ),
+        (
+            format!("{pg}connect_timeout = \"0s\"\n"),
+            "line 4",
+            &["store.connect_timeout", "1s to 5m"],
+        ),
+        (
+            "[store]\nkind = \"maildir\"\nurl = \"postgresql://buzon@db/buzon\"\n".into(),
+            "line 3",
+            &["store.url", "would ignore it", "kind = \"postgres\""],
+        ),
+        (
+            "[store]\npool_size = 8\n".into(),
+            "line 2",
+            &["store.pool_size", "store is Maildir", "remove the key"],
+        ),
+    ];
+    for (text, line, wanted) in cases {
+        let e = error_of(&text);
+        assert!(
+            e.contains(&format!("buzon.toml {line}:")),
+            "{line}: {e}\n{text}"
+        );
+        for w in wanted {
+            assert!(e.contains(w), "{w:?} missing: {e}\n{text}");
+        }
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(!e.contains("topsecret") && !e.contains("hunter2"), "{e}");
+    }
 }

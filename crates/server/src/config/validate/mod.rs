@@ -21,6 +21,7 @@ mod listeners;
 mod pop3;
 mod server;
 mod smtp;
+mod store;
 mod tls;
 
 impl FileConfig {
@@ -53,6 +54,7 @@ impl FileConfig {
         let smtp = smtp::smtp(&cx, &self.smtp, &hostname)?;
         let proxy_trusted = listeners::proxy(&cx, &self.proxy)?;
         let run_as = server::run_as(&cx, &self.server)?;
+        let store = store::store(&cx, &self.store)?;
 
         Ok(Config {
             data_dir,
@@ -69,6 +71,7 @@ impl FileConfig {
             unix_listeners,
             delivery,
             smtp,
+            store,
         })
     }
 }
