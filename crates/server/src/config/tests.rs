@@ -484,22 +484,25 @@ fn store_defaults_to_maildir_and_postgres_settings_resolve() {
 
 #[test]
 fn store_password_from_the_environment() {
-    // A variable name unique to this test: tests run in parallel in one process.
-    std::env::set_var("BUZON_TEST_STORE_PW_SET", "from-env\n");
+    // No test changes this process's environment (tests share it, and C code reads it
+    // unlocked): cargo sets CARGO_MANIFEST_DIR for the test run, so it serves as the
+    // variable that is set.
+    let want =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|e| panic!("run under cargo: {e}"));
     let c = Config::parse(
-        "[store]\nkind = \"postgres\"\nurl = \"postgresql://b@h/d\"\npassword_env = \"BUZON_TEST_STORE_PW_SET\"\n",
+        "[store]\nkind = \"postgres\"\nurl = \"postgresql://b@h/d\"\npassword_env = \"CARGO_MANIFEST_DIR\"\n",
         "buzon.toml",
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let StoreSettings::Postgres(pg) = &c.store else {
         panic!("not postgres")
     };
-    // The environment's value is taken as it is.
-    assert_eq!(pg.password.as_deref(), Some("from-env\n"));
+    assert_eq!(pg.password.as_deref(), Some(want.as_str()));
     assert_eq!(
         pg.password_source.as_deref(),
-        Some("environment variable BUZON_TEST_STORE_PW_SET")
+        Some("environment variable CARGO_MANIFEST_DIR")
     );
+    assert!(!format!("{c:?}").contains(&want));
 }
 
 #[test]
