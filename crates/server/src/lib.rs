@@ -427,6 +427,7 @@ pub(crate) async fn accept_prelude(
     let mut client = pop3::Client {
         addr: peer,
         known: true,
+        proxied_tls: false,
     };
     if shared
         .config
@@ -436,7 +437,10 @@ pub(crate) async fn accept_prelude(
     {
         let handshake = shared.config.limits.handshake_timeout;
         match timeout(handshake, read_proxy_header(tcp)).await {
-            Ok(Ok(Some(real))) => client.addr = real,
+            Ok(Ok(Some((real, client_tls)))) => {
+                client.addr = real;
+                client.proxied_tls = client_tls;
+            }
             // LOCAL or UNKNOWN: `addr` stays the balancer's own address (often
             // 127.0.0.1), which must not make the client trusted.
             Ok(Ok(None)) => client.known = false,
@@ -450,8 +454,9 @@ pub(crate) async fn accept_prelude(
     Some(client)
 }
 
-/// Reads a PROXY header without consuming anything after it (TLS or POP3 bytes).
-async fn read_proxy_header(tcp: &TcpStream) -> Result<Option<SocketAddr>, String> {
+/// Reads a PROXY header without consuming anything after it (TLS or POP3 bytes): the
+/// client's address and whether it spoke TLS to the balancer, or `None` for LOCAL.
+async fn read_proxy_header(tcp: &TcpStream) -> Result<Option<(SocketAddr, bool)>, String> {
     let mut buf = vec![0u8; 1100];
     loop {
         let n = tcp.peek(&mut buf).await.map_err(|e| e.to_string())?;
@@ -472,7 +477,7 @@ async fn read_proxy_header(tcp: &TcpStream) -> Result<Option<SocketAddr>, String
                     }
                 }
                 return Ok(match header {
-                    proxy::ProxyHeader::Forwarded(a) => Some(a),
+                    proxy::ProxyHeader::Forwarded { addr, client_tls } => Some((addr, client_tls)),
                     proxy::ProxyHeader::Local => None,
                 });
             }

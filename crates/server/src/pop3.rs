@@ -88,6 +88,8 @@ struct Conn {
     peer: SocketAddr,
     /// See [`Client::known`].
     client_known: bool,
+    /// See [`Client::proxied_tls`].
+    proxied_tls: bool,
     session: ServerSession,
     mailbox: Option<Mailbox>,
     user_slot: Option<Arc<crate::registry::UserSlot>>,
@@ -112,6 +114,10 @@ pub(crate) struct Client {
     /// unknown, so no network it might be in is trusted (plaintext logins, throttle
     /// exemption); failures are counted against the proxy's address.
     pub known: bool,
+    /// A trusted proxy's PROXY v2 header said the client spoke TLS to it (HAProxy
+    /// terminating TLS, `send-proxy-v2-ssl`): the session counts as TLS for the login
+    /// policy and offers no STLS, as Dovecot does for its trusted HAProxy networks.
+    pub proxied_tls: bool,
 }
 
 /// Runs a POP3 session on an accepted connection whose TLS (for POP3S) is already up.
@@ -123,7 +129,7 @@ pub(crate) async fn serve(
     connected: tokio::time::Instant,
 ) {
     let peer = client.addr;
-    let tls_active = stream.is_tls();
+    let tls_active = stream.is_tls() || client.proxied_tls;
     let plaintext_without_tls = shared.config.auth.allow_plaintext_without_tls
         || (client.known
             && shared
@@ -155,6 +161,7 @@ pub(crate) async fn serve(
         shared,
         peer,
         client_known: client.known,
+        proxied_tls: client.proxied_tls,
         mailbox: None,
         user_slot: None,
         user: None,
@@ -543,7 +550,10 @@ impl Conn {
             target: "buzon::session",
             user = self.user.as_deref().unwrap_or("-"),
             remote = %self.peer,
-            tls = self.conn.tls_version(),
+            tls = match self.conn.tls_version() {
+                "none" if self.proxied_tls => "at-proxy",
+                v => v,
+            },
             commands = c.commands,
             retr = c.retr,
             retr_bytes = c.retr_bytes,
