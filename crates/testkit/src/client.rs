@@ -61,6 +61,16 @@ impl LineClient {
         }
     }
 
+    /// This end's address (what a server, or a balancer in front of it, sees as the
+    /// client's); `None` once the connection is gone.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match &self.conn {
+            Conn::Plain(t) => t.local_addr().ok(),
+            Conn::Tls(t) => t.get_ref().local_addr().ok(),
+            Conn::Gone => None,
+        }
+    }
+
     /// Connects and performs a TLS handshake at once (POP3S).
     pub fn connect_tls(addr: SocketAddr, config: Arc<rustls::ClientConfig>, name: &str) -> Self {
         let mut c = Self::connect(addr);

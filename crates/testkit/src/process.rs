@@ -2,11 +2,12 @@
 //! and interop tests with third-party programs), with a generated config on 127.0.0.1
 //! port 0 and a certificate from a [`TestCa`].
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use crate::certs::TestCa;
@@ -18,7 +19,12 @@ pub struct BuzonProcess {
     pub addrs: Vec<(String, SocketAddr)>,
     pub config_path: PathBuf,
     pub data_dir: PathBuf,
+    /// What the server logged on stderr (the last lines, bounded).
+    log: Arc<Mutex<VecDeque<String>>>,
 }
+
+/// Lines of a server's log kept for [`BuzonProcess::log`].
+const LOG_LINES: usize = 20_000;
 
 /// Writes a config file for a test server in `dir`: loopback port-0 listeners for POP3
 /// and POP3S, a CA-signed certificate, fast Argon2 parameters, and `extra` TOML appended.
@@ -50,11 +56,18 @@ impl BuzonProcess {
         let stdout = child.stdout.take().expect("no stdout");
         let stderr = child.stderr.take().expect("no stderr");
         // Keep draining stderr so the child never blocks on a full pipe.
+        let log = Arc::new(Mutex::new(VecDeque::new()));
+        let keep = Arc::clone(&log);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if std::env::var_os("BUZON_TEST_LOG").is_some() {
                     eprintln!("[buzon] {line}");
                 }
+                let mut l = keep.lock().unwrap_or_else(|p| p.into_inner());
+                if l.len() >= LOG_LINES {
+                    l.pop_front();
+                }
+                l.push_back(line);
             }
         });
         let (tx, rx) = mpsc::channel();
@@ -89,6 +102,7 @@ impl BuzonProcess {
                             addrs,
                             config_path: config_path.to_path_buf(),
                             data_dir: data_dir.to_path_buf(),
+                            log,
                         };
                     }
                 }
@@ -117,6 +131,13 @@ impl BuzonProcess {
             .unwrap_or_else(|| panic!("no {proto} listener in {:?}", self.addrs))
     }
 
+    /// The server's log lines so far (stderr, `RUST_LOG=info`), terminal colour codes
+    /// removed.
+    pub fn log(&self) -> Vec<String> {
+        let l = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        l.iter().map(|line| strip_ansi(line)).collect()
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -141,4 +162,22 @@ impl Drop for BuzonProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `line` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
