@@ -19,6 +19,7 @@ mod bench;
 mod fetch_crash;
 mod fetch_memory;
 mod first_run;
+mod haproxy;
 mod intake_crash;
 mod interop_clients;
 mod interop_intake;
