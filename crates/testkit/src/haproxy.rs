@@ -1,6 +1,7 @@
 //! Runs a real HAProxy (the Debian package, `/usr/sbin/haproxy`) in front of Buzón nodes:
 //! a generated `haproxy.cfg` on loopback ports (TCP mode, PROXY protocol v2 to the nodes,
-//! health checks that expect the POP3 `+OK` or the LMTP/SMTP `220` greeting), HAProxy in
+//! health checks that expect the POP3 `+OK` or the LMTP/SMTP `220` greeting; a connection
+//! to a node that refuses it is retried on another), HAProxy in
 //! the foreground (`-db`) as a child process, started when its frontends accept and
 //! killed on drop. The admin socket answers which servers HAProxy sees up.
 //!
@@ -23,6 +24,9 @@ pub const HAPROXY: &str = "/usr/sbin/haproxy";
 pub enum Check {
     /// POP3: the `+OK` greeting, then `QUIT` and its `+OK`.
     Pop3,
+    /// POP3S (TLS passed through to the node): the same over TLS (`check-ssl`; the check
+    /// does not verify the node's certificate, clients do).
+    Pop3Tls,
     /// LMTP or SMTP: the `220` greeting, then `QUIT` and its `221`.
     Greeting220,
 }
@@ -118,7 +122,7 @@ pub fn combined_pem(dir: &Path, cert: &Path, key: &Path) -> PathBuf {
 pub fn config_text(fronts: &[Front], binds: &[SocketAddr], admin: &Path) -> String {
     let mut c = format!(
         "global\n    maxconn 512\n    stats socket {} mode 600 level admin\n\n\
-         defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10m\n    timeout server 10m\n    timeout check 1s\n\n",
+         defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10m\n    timeout server 10m\n    timeout check 1s\n    retries 2\n    option redispatch\n\n",
         admin.display()
     );
     for (f, bind) in fronts.iter().zip(binds) {
@@ -132,13 +136,18 @@ pub fn config_text(fronts: &[Front], binds: &[SocketAddr], admin: &Path) -> Stri
             name = f.name
         ));
         let check = match f.check {
-            Check::Pop3 => "    tcp-check expect string +OK\n    tcp-check send QUIT\\r\\n\n    tcp-check expect string +OK\n",
+            Check::Pop3 | Check::Pop3Tls => "    tcp-check expect string +OK\n    tcp-check send QUIT\\r\\n\n    tcp-check expect string +OK\n",
             Check::Greeting220 => "    tcp-check expect string 220\n    tcp-check send QUIT\\r\\n\n    tcp-check expect string 221\n",
         };
         c.push_str(check);
+        let tls = if f.check == Check::Pop3Tls {
+            " check-ssl verify none"
+        } else {
+            ""
+        };
         for (i, node) in f.nodes.iter().enumerate() {
             c.push_str(&format!(
-                "    server node{n} {node} {send} check check-send-proxy inter {CHECK_INTER} fall {CHECK_FALL} rise {CHECK_RISE}\n",
+                "    server node{n} {node} {send} check check-send-proxy{tls} inter {CHECK_INTER} fall {CHECK_FALL} rise {CHECK_RISE}\n",
                 n = i + 1
             ));
         }

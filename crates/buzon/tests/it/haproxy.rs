@@ -26,6 +26,7 @@ const HEALTH: Duration = Duration::from_secs(15);
 struct Node {
     config: PathBuf,
     pop3: SocketAddr,
+    pop3s: SocketAddr,
     lmtp: SocketAddr,
     proc: Option<BuzonProcess>,
 }
@@ -57,10 +58,12 @@ impl Cluster {
         let mut nodes = Vec::new();
         for i in 1..=n {
             let pop3 = SocketAddr::from(([127, 0, 0, 1], haproxy::free_port()));
+            let pop3s = SocketAddr::from(([127, 0, 0, 1], haproxy::free_port()));
             let lmtp = SocketAddr::from(([127, 0, 0, 1], haproxy::free_port()));
             let text = format!(
                 "data_dir = {data:?}\nhostname = \"node{i}.test.invalid\"\n\n\
                  [[listen]]\naddress = \"{pop3}\"\nprotocol = \"pop3\"\n\n\
+                 [[listen]]\naddress = \"{pop3s}\"\nprotocol = \"pop3s\"\n\n\
                  [[listen]]\naddress = \"{lmtp}\"\nprotocol = \"lmtp\"\n\n\
                  [tls]\ncertificate = {:?}\nkey = {:?}\n\n\
                  [pop3]\ngreeting = \"node{i} ready\"\n\n\
@@ -73,6 +76,7 @@ impl Cluster {
             nodes.push(Node {
                 config,
                 pop3,
+                pop3s,
                 lmtp,
                 proc: None,
             });
@@ -104,6 +108,10 @@ impl Cluster {
 
     fn pop3_addrs(&self) -> Vec<SocketAddr> {
         self.nodes.iter().map(|n| n.pop3).collect()
+    }
+
+    fn pop3s_addrs(&self) -> Vec<SocketAddr> {
+        self.nodes.iter().map(|n| n.pop3s).collect()
     }
 
     fn lmtp_addrs(&self) -> Vec<SocketAddr> {
@@ -272,6 +280,46 @@ fn a_killed_node_leaves_the_rotation_and_returns_when_restarted() {
         up_after.as_millis(),
         haproxy::CHECK_INTER
     );
+}
+
+#[test]
+fn tls_passed_through_haproxy_ends_on_the_node_with_the_real_client_address() {
+    if !haproxy::available() {
+        return;
+    }
+    let c = Cluster::new(2, "plaintext_networks = []\n");
+    let Some(h) = HaProxy::front(&[Front::new(
+        "pop3s",
+        Bind::Tcp,
+        Check::Pop3Tls,
+        &c.pop3s_addrs(),
+    )]) else {
+        return;
+    };
+    for node in ["node1", "node2"] {
+        h.wait_status("pop3s_nodes", node, "UP", HEALTH);
+    }
+    // The client verifies the node's certificate through HAProxy (TCP mode passes the
+    // TLS bytes untouched) and logs in; the node logs the client's address and TLS.
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let mut tls = LineClient::connect_tls(h.addr("pop3s"), c.ca.client_config(), "localhost");
+        let g = tls.line();
+        assert!(g.starts_with("+OK node"), "{g}");
+        let i = usize::from(g.starts_with("+OK node2"));
+        let me = tls.local_addr().unwrap();
+        tls.login("alice", "pw");
+        assert!(tls.cmd("QUIT").starts_with("+OK"));
+        let remote = format!("remote={me}");
+        buzon_testkit::wait_until(
+            Duration::from_secs(10),
+            "the node to log the TLS session with the client's address",
+            || c.logged(i, &["pop3 session ended", &remote, "tls=\"TLSv1.3\""]),
+        );
+        seen.push(i);
+    }
+    seen.sort();
+    assert_eq!(seen, vec![0, 1], "round robin over both nodes");
 }
 
 #[test]
