@@ -378,3 +378,77 @@ fn tls_terminated_at_haproxy_counts_as_tls_on_the_node() {
     };
     assert!(refused.starts_with("-ERR"), "{refused}");
 }
+
+/// The fenced blocks of `lang` in docs/scale-out.md, in order.
+fn doc_blocks(lang: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/scale-out.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        match &mut current {
+            None if line.trim() == format!("```{lang}") => current = Some(String::new()),
+            Some(b) if line.trim() == "```" => {
+                blocks.push(std::mem::take(b));
+                current = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_documented_haproxy_cfg_and_node_config_are_accepted() {
+    // The node's buzon.toml, with its password file made real.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = doc_blocks("toml");
+    assert_eq!(toml.len(), 1, "one buzon.toml in docs/scale-out.md");
+    let pw = dir.path().join("db-password");
+    std::fs::write(&pw, "secret\n").unwrap();
+    let text = toml[0].replace("/etc/buzon/db-password", &pw.display().to_string());
+    let config = buzon_server::config::Config::parse(&text, "scale-out.md")
+        .unwrap_or_else(|e| panic!("the documented buzon.toml: {e}"));
+    assert!(matches!(
+        config.store,
+        buzon_server::config::StoreSettings::Postgres(_)
+    ));
+    assert_eq!(config.proxy_trusted.len(), 2);
+    // The haproxy.cfg: the main part with either port-995 variant, as `haproxy -c` sees it.
+    if !haproxy::available() {
+        return;
+    }
+    let cfg = doc_blocks("haproxy");
+    assert_eq!(cfg.len(), 3, "main part and the two TLS variants");
+    let ca = TestCa::new();
+    let cert = ca.issue(&dir.path().join("tls"), &["localhost"], (-1, 30));
+    let pem = haproxy::combined_pem(dir.path(), &cert.cert_path, &cert.key_path);
+    for (i, variant) in cfg[1..].iter().enumerate() {
+        let full = format!("{}\n{variant}", cfg[0])
+            .replace(
+                "/run/haproxy/admin.sock",
+                &dir.path().join("a.sock").display().to_string(),
+            )
+            .replace(
+                "/etc/haproxy/certs/mail.example.pem",
+                &pem.display().to_string(),
+            );
+        let path = dir.path().join(format!("haproxy{i}.cfg"));
+        std::fs::write(&path, &full).unwrap();
+        let out = std::process::Command::new(haproxy::HAPROXY)
+            .args(["-c", "-f"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "haproxy -c refuses the documented configuration {i}: {}{}\n{full}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
