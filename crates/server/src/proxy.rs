@@ -334,7 +334,7 @@ mod tests {
                 x ^= x << 5;
                 t.push((x >> 24) as u8);
             }
-            let h = v2_with(&t, x % 2 == 0);
+            let h = v2_with(&t, x.is_multiple_of(2));
             assert!(tls_of(&h).is_some());
         }
     }
