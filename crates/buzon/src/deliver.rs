@@ -73,6 +73,8 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
                 .unwrap_or_else(|| PathBuf::from("./buzon-data")),
         ),
     };
+    buzon_server::check_store(&config)
+        .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
     let deliverer = Deliverer::new(
         &config.delivery,
         &config.auth.users_file,

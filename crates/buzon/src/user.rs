@@ -39,6 +39,7 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
         Some(p) => Config::load(p).map_err(Failure::usage)?,
         None => Config::embedded_default(&args.data_dir),
     };
+    buzon_server::check_store(&config).map_err(Failure::usage)?;
     let file = &config.auth.users_file;
     match args.action {
         Action::Add { name } => {

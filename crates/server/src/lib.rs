@@ -60,6 +60,20 @@ pub enum ServerError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("[store] kind = \"postgres\" ({url}) cannot be opened by this build of buzon, which serves the Maildir store only — set kind = \"maildir\" (or remove [store]), or install a build with the PostgreSQL store")]
+    StoreNotBuilt { url: String },
+}
+
+/// Refuses a configuration whose `[store]` this build cannot open, instead of silently
+/// serving (or delivering into, or adding users to) local Maildirs when the administrator
+/// chose a shared database. `buzon serve`, `buzon deliver` and `buzon user` call it.
+pub fn check_store(config: &Config) -> Result<(), ServerError> {
+    match &config.store {
+        config::StoreSettings::Maildir => Ok(()),
+        config::StoreSettings::Postgres(pg) => Err(ServerError::StoreNotBuilt {
+            url: pg.display_url(),
+        }),
+    }
 }
 
 /// The mail store the configuration names, for POP3 sessions and deliveries alike (the
@@ -253,6 +267,7 @@ impl BoundServer {
 /// Binds every listener and loads the TLS certificate, without serving yet. Needs no
 /// runtime; call [`BoundServer::serve`] inside one.
 pub fn bind(config: Config) -> Result<BoundServer, ServerError> {
+    check_store(&config)?;
     raise_fd_limit(&config);
     let tls = Arc::new(TlsState::new(
         &config.tls,

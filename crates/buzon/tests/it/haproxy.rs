@@ -5,6 +5,9 @@
 //! address, a killed node leaves the rotation and comes back when restarted. TLS
 //! terminated at HAProxy (`send-proxy-v2-ssl`) makes a session count as TLS on the node.
 //!
+//! A node configured for the PostgreSQL store by a build that cannot open it refuses to
+//! start rather than serve local Maildirs.
+//!
 //! Every wait is bounded; each test takes a few seconds (health checks every 200 ms).
 
 use std::net::SocketAddr;
@@ -451,4 +454,44 @@ fn the_documented_haproxy_cfg_and_node_config_are_accepted() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+#[test]
+fn a_postgres_store_is_refused_by_serve_deliver_and_user_rather_than_served_from_maildir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("buzon.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = {data:?}\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"pop3\"\n\n\
+             [store]\nkind = \"postgres\"\nurl = \"postgresql://buzon:inline-secret@127.0.0.1:1/buzon\"\n"
+        ),
+    )
+    .unwrap();
+    let cfg = cfg.display().to_string();
+    for (args, code) in [
+        (vec!["serve", "--config", &cfg], 2),
+        (vec!["user", "--config", &cfg, "list"], 2),
+        // EX_TEMPFAIL: the MTA keeps the message until the administrator fixes this.
+        (vec!["deliver", "--config", &cfg, "--to", "alice"], 75),
+    ] {
+        let out = buzon_testkit::run_bounded(
+            std::process::Command::new(BIN)
+                .args(&args)
+                .stdin(std::process::Stdio::null()),
+            Duration::from_secs(30),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(
+            err.contains("kind = \"postgres\"")
+                && err.contains("postgresql://buzon:***@127.0.0.1:1/buzon")
+                && err.contains("set kind = \"maildir\""),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("inline-secret"), "{err}");
+    }
+    // Nothing was created on the way: no users file, no mailbox.
+    assert!(!data.join("users").exists() && !data.join("mail").exists());
 }
