@@ -220,6 +220,18 @@ fn delivery_to_three_recipients_is_all_or_nothing() {
         let mb = rt.block_on(store.open_pop3(u)).unwrap();
         assert_eq!(mb.messages().len(), 1, "{u}");
     }
+    // From a plain thread outside the runtime, as `buzon deliver` calls it.
+    let mut batch = store.begin();
+    batch.add("d", None, &mut &msg[..]).unwrap();
+    assert_eq!(
+        batch
+            .commit()
+            .map_err(|e| e.error.to_string())
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.usage("d").unwrap().messages, 1);
     let work = rt.block_on(store.list_messages("b", Some("Work"))).unwrap();
     assert!(
         work.is_empty(),
