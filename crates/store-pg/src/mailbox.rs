@@ -38,14 +38,37 @@ impl Lease {
 
     /// Ok while the local deadline has not passed.
     fn check(&self) -> Result<(), StoreError> {
+        self.deadline().map(|_| ())
+    }
+
+    /// The local deadline, while it has not passed.
+    fn deadline(&self) -> Result<Instant, StoreError> {
         let state = self.lock();
         match state.valid_until {
-            Some(until) if Instant::now() < until => Ok(()),
-            _ => Err(StoreError::Unavailable(format!(
-                "lease lost on mailbox {}: this node could not renew it in time (database unreachable or session silent); log in again",
-                self.mailbox
-            ))),
+            Some(until) if Instant::now() < until => Ok(until),
+            _ => Err(self.lost()),
         }
+    }
+
+    fn lost(&self) -> StoreError {
+        StoreError::Unavailable(format!(
+            "lease lost on mailbox {}: this node could not renew it in time (database unreachable or session silent); log in again",
+            self.mailbox
+        ))
+    }
+
+    /// Runs a read for the session, giving up at the local deadline: a read that
+    /// answers later (a database reachable again after a split) is never served.
+    async fn bounded<T>(
+        &self,
+        read: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let deadline = self.deadline()?;
+        let value = tokio::time::timeout_at(deadline, read)
+            .await
+            .map_err(|_| self.lost())??;
+        self.check()?;
+        Ok(value)
     }
 
     fn touch(&self) {
@@ -270,7 +293,7 @@ impl Pop3Mailbox for PgMailbox {
             };
             let mut reader =
                 PgMessageReader::new(self.lease.store.clone(), id, Some(Arc::clone(&self.lease)));
-            if !reader.fetch(0).await? {
+            if !self.lease.bounded(reader.fetch(0)).await? {
                 return Err(StoreError::NotFound);
             }
             reader.first_limit = Some(first.max(1));
@@ -429,7 +452,10 @@ impl PgMessageReader {
         // Bounded: an empty chunk row is skipped at most once per row.
         while self.pos >= self.buf.len() && !self.done {
             let seq = self.next_seq;
-            self.fetch(seq).await?;
+            match self.lease.clone() {
+                Some(lease) => lease.bounded(self.fetch(seq)).await?,
+                None => self.fetch(seq).await?,
+            };
         }
         let n = limit.min(self.buf.len() - self.pos);
         let start = self.pos;

@@ -549,3 +549,112 @@ fn import_keeps_uidl_time_and_folder_and_resumes() {
         assert_eq!(body, big);
     });
 }
+
+/// A TCP proxy to the cluster that can freeze: while frozen it relays nothing and
+/// closes nothing, as a network split between a node and the database looks.
+struct SplitProxy {
+    port: u16,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SplitProxy {
+    async fn start(target_port: u16) -> SplitProxy {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let frozen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let f = frozen.clone();
+        tokio::spawn(async move {
+            // Ends with the test's runtime.
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(("127.0.0.1", target_port)).await
+                else {
+                    continue;
+                };
+                let (cr, cw) = client.into_split();
+                let (sr, sw) = server.into_split();
+                for (mut from, mut to) in [
+                    (
+                        Box::new(cr) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                        Box::new(sw) as Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+                    ),
+                    (Box::new(sr), Box::new(cw)),
+                ] {
+                    let f = f.clone();
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 65536];
+                        loop {
+                            while f.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                            let n = match from.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            while f.load(Ordering::SeqCst) {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                            if to.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        SplitProxy { port, frozen }
+    }
+}
+
+#[test]
+fn a_node_cut_off_from_the_database_stops_serving_before_another_takes_over() {
+    let Some(c) = cluster() else { return };
+    let rt = runtime();
+    rt.block_on(async {
+        let proxy = SplitProxy::start(c.port()).await;
+        let mut cut = short_lease(&c);
+        cut.url = format!("postgresql://buzon@127.0.0.1:{}/buzon", proxy.port);
+        let node1 = PgStore::connect(&cut).await.unwrap();
+        let node2 = PgStore::connect(&short_lease(&c)).await.unwrap();
+        deliver(&node2, &["gina"], b"kept\r\n").await;
+        let mb = node1.open_pop3("gina").await.unwrap();
+        read_all(mb.as_ref(), 0, 1024).await;
+
+        proxy
+            .frozen
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // Node 1 keeps trying to serve (an active session); node 2 keeps trying to log in.
+        let mut last_served = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let taken_at = loop {
+            mb.touch();
+            match tokio::time::timeout(Duration::from_millis(100), mb.open_message(0, 10)).await {
+                Ok(Ok(_)) => last_served = Instant::now(),
+                Ok(Err(e)) => assert!(e.to_string().contains("lease lost"), "{e}"),
+                Err(_) => {}
+            }
+            let sent = Instant::now();
+            match node2.open_pop3("gina").await {
+                Ok(second) => break (sent, second),
+                Err(StoreError::InUse) => {}
+                Err(e) => panic!("{e}"),
+            }
+            assert!(Instant::now() < deadline, "node 2 never got the mailbox");
+        };
+        let (sent, second) = taken_at;
+        assert!(
+            last_served < sent,
+            "node 1 served {:?} after node 2 asked for the mailbox it then got",
+            last_served - sent
+        );
+        // Reachable again: node 1's session stays refused and deletes nothing.
+        proxy
+            .frozen
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let e = mb.expunge(vec![0]).await.err().unwrap();
+        assert!(e.to_string().contains("lease lost"), "{e}");
+        assert!(mb.open_message(0, 10).await.is_err());
+        assert_eq!(second.messages().len(), 1);
+    });
+}
