@@ -180,7 +180,19 @@ fn connect_error(e: &PoolError, url: &str, user: &str, settings: &PgSettings) ->
             ));
         }
     }
-    if backend.to_string().contains("password missing") {
+    let text = describe_db_error(backend);
+    if text.contains("TLS handshake") {
+        return if text.contains("certificate") {
+            StoreError::Invalid(format!(
+                "the PostgreSQL database at {url} showed a certificate this node does not trust ({text}); set [store] ca_file to the CA that signed it"
+            ))
+        } else {
+            StoreError::Invalid(format!(
+                "TLS to the PostgreSQL database at {url} failed ({text}); turn TLS on in the database (ssl = on) or remove sslmode=require from [store] url"
+            ))
+        };
+    }
+    if text.contains("password missing") {
         return StoreError::Invalid(format!(
             "the PostgreSQL database at {url} asks user {user} for a password and none is set; set [store] password_file or password_env"
         ));

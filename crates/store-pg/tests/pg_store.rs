@@ -658,3 +658,42 @@ fn a_node_cut_off_from_the_database_stops_serving_before_another_takes_over() {
         assert_eq!(second.messages().len(), 1);
     });
 }
+
+#[test]
+fn tls_to_the_database_verifies_the_server_certificate() {
+    let Some(c) = cluster() else { return };
+    let ca = buzon_testkit::TestCa::new();
+    let certs = tempfile::tempdir().unwrap();
+    let issued = ca.issue(certs.path(), &["127.0.0.1"], (-1, 30));
+    let ca_file = certs.path().join("ca.pem");
+    ca.write_pem(&ca_file);
+    let rt = runtime();
+    rt.block_on(async {
+        // Asked for TLS from a server without it: refused, not sent in the clear.
+        let mut s = c.settings();
+        s.url = format!("{}?sslmode=require", c.url());
+        s.ca_file = Some(ca_file.clone());
+        let e = PgStore::connect(&s).await.err().unwrap().to_string();
+        assert!(
+            e.contains(&s.url) && e.contains("ssl = on") && !e.contains('\n'),
+            "{e}"
+        );
+
+        c.enable_tls(&issued.cert_path, &issued.key_path).unwrap();
+        let store = PgStore::connect(&s).await.unwrap();
+        deliver(&store, &["tls"], b"over tls\r\n").await;
+        let mb = store.open_pop3("tls").await.unwrap();
+        assert_eq!(read_all(mb.as_ref(), 0, 1024).await.0, b"over tls\r\n");
+
+        // A certificate the configured CA did not sign is refused.
+        let other = buzon_testkit::TestCa::new();
+        let other_file = certs.path().join("other.pem");
+        other.write_pem(&other_file);
+        s.ca_file = Some(other_file);
+        let e = PgStore::connect(&s).await.err().unwrap().to_string();
+        assert!(
+            e.contains(&s.url) && e.contains("does not trust") && e.contains("ca_file"),
+            "{e}"
+        );
+    });
+}

@@ -265,6 +265,44 @@ impl PgCluster {
         self.pg_ctl("stop", &["-m", "immediate"])
     }
 
+    /// Turns TLS on with this certificate and key (PEM) and restarts the server; clients
+    /// then may use `?sslmode=require`.
+    pub fn enable_tls(&self, cert: &Path, key: &Path) -> Result<(), String> {
+        let data = self.data_dir();
+        for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
+            std::fs::copy(from, data.join(to))
+                .map_err(|e| format!("copy {}: {e}", from.display()))?;
+        }
+        let mut conf =
+            std::fs::read_to_string(data.join("postgresql.conf")).map_err(|e| e.to_string())?;
+        conf.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(data.join("postgresql.conf"), conf).map_err(|e| e.to_string())?;
+        let owner = match self.run_as {
+            Some((uid, gid)) => format!("{uid}:{gid}"),
+            None => format!("{}", rustix::process::geteuid().as_raw()),
+        };
+        for args in [vec![
+            "600".to_string(),
+            data.join("server.key").display().to_string(),
+        ]] {
+            let out = run_bounded(Command::new("chmod").args(&args), STEP_LIMIT);
+            if !out.status.success() {
+                return Err(format!("chmod: {}", String::from_utf8_lossy(&out.stderr)));
+            }
+        }
+        let out = run_bounded(
+            Command::new("chown")
+                .arg(owner)
+                .arg(data.join("server.crt"))
+                .arg(data.join("server.key")),
+            STEP_LIMIT,
+        );
+        if !out.status.success() {
+            return Err(format!("chown: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        self.restart_fast()
+    }
+
     /// Where the cluster lives.
     pub fn path(&self) -> &Path {
         self.dir.path()
