@@ -697,3 +697,44 @@ fn tls_to_the_database_verifies_the_server_certificate() {
         );
     });
 }
+
+#[test]
+fn a_mailbox_of_100000_messages_opens_without_reading_bodies() {
+    let Some(c) = cluster() else { return };
+    runtime().block_on(async {
+        let store = PgStore::connect(&c.settings()).await.unwrap();
+        // One real delivery creates the mailbox; the rest are written in bulk.
+        deliver(&store, &["many"], b"first\r\n").await;
+        let raw = raw_client(&c).await;
+        raw.batch_execute(
+            "INSERT INTO messages (mailbox, folder, uidl, wire_size, raw_size)
+                 SELECT f.mailbox, f.id, 'bulk-' || g, 7, 7
+                 FROM folders f JOIN mailboxes m ON m.id = f.mailbox,
+                      generate_series(2, 100000) g
+                 WHERE m.name = 'many' AND f.name = '';
+             INSERT INTO message_chunks (message, seq, data)
+                 SELECT id, 0, 'bulk\r\n.'::bytea FROM messages WHERE uidl LIKE 'bulk-%';
+             UPDATE mailboxes SET messages = 100000, bytes = 7 * 100000 WHERE name = 'many';",
+        )
+        .await
+        .unwrap();
+        let started = Instant::now();
+        drop(store.open_pop3("many").await.unwrap());
+        let first = started.elapsed();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (mb, second) = loop {
+            let started = Instant::now();
+            match store.open_pop3("many").await {
+                Ok(mb) => break (mb, started.elapsed()),
+                Err(StoreError::InUse) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(mb.messages().len(), 100_000);
+        assert_eq!(mb.messages()[0].size, 7);
+        assert_eq!(mb.messages()[99_999].uidl, "bulk-100000");
+        eprintln!("100000-message mailbox: first open {first:?}, second open {second:?}");
+    });
+}

@@ -281,14 +281,14 @@ impl PgCluster {
             Some((uid, gid)) => format!("{uid}:{gid}"),
             None => format!("{}", rustix::process::geteuid().as_raw()),
         };
-        for args in [vec![
-            "600".to_string(),
-            data.join("server.key").display().to_string(),
-        ]] {
-            let out = run_bounded(Command::new("chmod").args(&args), STEP_LIMIT);
-            if !out.status.success() {
-                return Err(format!("chmod: {}", String::from_utf8_lossy(&out.stderr)));
-            }
+        let out = run_bounded(
+            Command::new("chmod")
+                .arg("600")
+                .arg(data.join("server.key")),
+            STEP_LIMIT,
+        );
+        if !out.status.success() {
+            return Err(format!("chmod: {}", String::from_utf8_lossy(&out.stderr)));
         }
         let out = run_bounded(
             Command::new("chown")
