@@ -738,3 +738,32 @@ fn a_mailbox_of_100000_messages_opens_without_reading_bodies() {
         eprintln!("100000-message mailbox: first open {first:?}, second open {second:?}");
     });
 }
+
+#[test]
+fn expunge_checks_the_lease_in_its_own_transaction() {
+    let Some(c) = cluster() else { return };
+    runtime().block_on(async {
+        let store = PgStore::connect(&c.settings()).await.unwrap();
+        deliver(&store, &["hank"], b"keep me\r\n").await;
+        let mb = store.open_pop3("hank").await.unwrap();
+        // Another holder took the row while this node still believes it holds it (what a
+        // clock jump on the database or an operator could do).
+        let raw = raw_client(&c).await;
+        raw.execute(
+            "UPDATE leases SET holder = 'other-node/1/x' WHERE mailbox = 'hank'",
+            &[],
+        )
+        .await
+        .unwrap();
+        let e = mb.expunge(vec![0]).await.err().unwrap();
+        assert!(e.to_string().contains("nothing deleted"), "{e}");
+        let left: i64 = raw
+            .query_one("SELECT count(*) FROM messages", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(left, 1);
+        // The session is over locally too.
+        assert!(mb.open_message(0, 10).await.is_err());
+    });
+}
