@@ -55,10 +55,38 @@
 //! # Threads
 //!
 //! [`PgStore`] keeps the handle of the Tokio runtime it was connected in. The
-//! [`DeliveryStore`] side is synchronous and blocks on that runtime: call it from a
+//! [`DeliveryStore`](buzon_store::DeliveryStore) side is synchronous and blocks on that runtime: call it from a
 //! blocking thread (`spawn_blocking`) or a plain thread, never from async code, and the
 //! runtime must be multi-threaded (a current-thread runtime cannot drive the connections
 //! from `Handle::block_on`).
+//!
+//! # What the server wiring must do
+//!
+//! - At start (`buzon serve`, `buzon deliver`, `buzon user …`), inside a multi-threaded
+//!   Tokio runtime: [`PgStore::connect_serving`] (or [`PgStore::connect`]) with the
+//!   `[store]` settings and the POP3 `serve_folders`; on error print the message (one
+//!   line, URL and fix included) and exit non-zero.
+//! - One `PgStore` serves as both `Arc<dyn MailStore>` and `Arc<dyn DeliveryStore>`
+//!   (clones share the pool).
+//! - Call [`Pop3Mailbox::touch`] at every POP3 command: a session that sends nothing for
+//!   `lock_lease` loses its lease (reads and streaming also count as activity).
+//! - Replies: [`StoreError::InUse`] → `-ERR [IN-USE]`; [`StoreError::Unavailable`]
+//!   (database down, lease lost) → `-ERR [SYS/TEMP]`, LMTP/SMTP `451 4.3.0`; both are
+//!   [`StoreError::is_temporary`]. No restart is needed when the database returns: the
+//!   pool reconnects on the next request.
+//! - Users: instead of the users file, poll [`PgStore::users_serial`] (cheap: one row)
+//!   where the file's stamp is checked today, and when it moved, load
+//!   [`PgStore::user_snapshot`] into `buzon_auth::UserDb::from_entries`; keep the
+//!   previous `UserDb` while the database is unreachable. `buzon user add|passwd|del|list`
+//!   hash as for the file and call [`PgStore::add_user`], [`PgStore::set_password`],
+//!   [`PgStore::remove_user`], [`PgStore::list_users`].
+//! - Deliveries: the `DeliveryStore` calls must run on blocking threads (the intake
+//!   already uses `spawn_blocking`); `buzon deliver` builds a multi-threaded runtime
+//!   (one worker is enough), connects with `Runtime::block_on`, then calls the
+//!   `DeliveryStore` methods from its main thread, outside `block_on`.
+//! - Health checks (HAProxy): [`PgStore::ping`].
+//! - `buzon migrate`: [`PgStore::list_folders`], [`PgStore::list_messages`],
+//!   [`PgStore::read_message`] and [`PgStore::import_message`] (idempotent per UIDL).
 #![forbid(unsafe_code)]
 
 mod connect;
@@ -114,6 +142,15 @@ impl PgStore {
         serve_folders: Vec<String>,
     ) -> Result<PgStore, StoreError> {
         connect::connect(settings, serve_folders).await
+    }
+
+    /// One round trip to the database: `Ok` when it answers (for health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .batch_execute("SELECT 1")
+            .await
+            .map_err(|e| self.db_error(&e))
     }
 
     /// The URL (password hidden), for messages.

@@ -434,7 +434,9 @@ fn a_database_stopped_mid_session_gives_unavailable_and_service_resumes() {
         let store = PgStore::connect(&short_lease(&c)).await.unwrap();
         deliver(&store, &["dave"], b"hello\r\n").await;
         let mb = store.open_pop3("dave").await.unwrap();
+        store.ping().await.unwrap();
         c.stop().unwrap();
+        assert!(store.ping().await.err().unwrap().is_temporary());
         let e = mb.open_message(0, 100).await.err().unwrap();
         assert!(matches!(e, StoreError::Unavailable(_)), "{e}");
         assert!(e.to_string().contains(&c.url()), "{e}");
@@ -457,6 +459,7 @@ fn a_database_stopped_mid_session_gives_unavailable_and_service_resumes() {
         assert_eq!(mb.messages().len(), 1);
         let (body, _) = read_all(mb.as_ref(), 0, 1024).await;
         assert_eq!(body, b"hello\r\n");
+        store.ping().await.unwrap();
     });
 }
 
