@@ -99,7 +99,7 @@ impl PgStore {
         ids: (i64, i64),
         uidl: &str,
         delivered_at: Option<SystemTime>,
-        next: &mut dyn FnMut() -> io::Result<Vec<u8>>,
+        next: &mut impl FnMut() -> io::Result<Vec<u8>>,
     ) -> Result<(i64, u64, u64), StoreError> {
         let err = |e: tokio_postgres::Error| self.db_error(&e);
         let (mailbox_id, folder_id) = ids;

@@ -469,7 +469,18 @@ fn users_add_passwd_del_list_bump_the_serial() {
     runtime().block_on(async {
         let store = PgStore::connect(&c.settings()).await.unwrap();
         let s0 = store.users_serial().await.unwrap();
-        store.add_user("alice", "{PLAIN}one").await.unwrap();
+        // The server runs these on spawned tasks: the futures are Send.
+        let s2 = store.clone();
+        tokio::spawn(async move {
+            s2.add_user("alice", "{PLAIN}one").await.unwrap();
+            s2.user_snapshot().await.unwrap();
+            s2.users_serial().await.unwrap();
+            s2.ping().await.unwrap();
+            s2.list_messages("alice", None).await.unwrap();
+            s2.list_folders("alice").await.unwrap();
+        })
+        .await
+        .unwrap();
         let e = store
             .add_user("Alice", "{PLAIN}x")
             .await
