@@ -167,6 +167,39 @@ impl UserDb {
         modified: Option<SystemTime>,
     ) -> Result<UserDb, AuthError> {
         let parsed = parse(path, data)?;
+        Ok(UserDb::from_parsed(path, parsed, modified))
+    }
+
+    /// A user database from entries kept elsewhere (the PostgreSQL store); `source`
+    /// names them in messages (the database URL) and is what [`UserDb::path`] returns.
+    /// Names must be unique ignoring ASCII case, as in a file; "line" in an error is
+    /// the entry's position, from 1.
+    pub fn from_entries(source: &Path, entries: Vec<UserEntry>) -> Result<UserDb, AuthError> {
+        let mut parsed = Parsed {
+            entries: Vec::with_capacity(entries.len()),
+            lines: Vec::with_capacity(entries.len()),
+            index: HashMap::with_capacity(entries.len()),
+        };
+        for (i, entry) in entries.into_iter().enumerate() {
+            let key = entry.name.to_ascii_lowercase();
+            if parsed.index.contains_key(&key) {
+                return Err(AuthError::Parse {
+                    path: source.to_path_buf(),
+                    line: i + 1,
+                    message: format!(
+                        "user {:?} is defined twice (names are compared ignoring case)",
+                        entry.name
+                    ),
+                });
+            }
+            parsed.index.insert(key, parsed.entries.len());
+            parsed.entries.push(entry);
+            parsed.lines.push(i + 1);
+        }
+        Ok(UserDb::from_parsed(source, parsed, None))
+    }
+
+    fn from_parsed(path: &Path, parsed: Parsed, modified: Option<SystemTime>) -> UserDb {
         let mut any_plaintext = false;
         for (entry, line) in parsed.entries.iter().zip(&parsed.lines) {
             match scheme::check_stored(&entry.password) {
@@ -183,14 +216,14 @@ impl UserDb {
                 Ok((Scheme::Plain, _))
             );
         }
-        Ok(UserDb {
+        UserDb {
             path: path.to_path_buf(),
             entries: parsed.entries,
             index: parsed.index,
             modified,
             stamp: None,
             any_plaintext,
-        })
+        }
     }
 
     /// Finds a user: the exact name first, then a match ignoring ASCII case
@@ -324,6 +357,24 @@ mod tests {
 
     fn db(text: &str) -> Result<UserDb, AuthError> {
         UserDb::from_bytes(Path::new("/etc/buzon/users"), text.as_bytes(), None)
+    }
+
+    #[test]
+    fn from_entries_looks_up_ignoring_case_and_refuses_twins() {
+        let entry = |name: &str| UserEntry {
+            name: name.to_string(),
+            password: "{PLAIN}pw".to_string(),
+            extra: vec![("userdb_quota_rule".into(), "*:storage=1M".into())],
+            home: None,
+        };
+        let source = Path::new("postgresql://buzon@db/buzon");
+        let db = UserDb::from_entries(source, vec![entry("alice"), entry("bob")]).unwrap();
+        assert_eq!(db.len(), 2);
+        assert_eq!(db.lookup("ALICE").unwrap().name, "alice");
+        assert!(db.any_plaintext());
+        assert_eq!(db.path(), source);
+        let e = UserDb::from_entries(source, vec![entry("alice"), entry("Alice")]).unwrap_err();
+        assert!(e.to_string().contains("defined twice"), "{e}");
     }
 
     #[test]

@@ -72,6 +72,11 @@ pub trait Pop3Mailbox: Send + Sync {
     /// index out of range fails before anything is deleted; messages that could not be
     /// deleted give [`StoreError::PartialExpunge`].
     fn expunge(&self, indices: Vec<usize>) -> BoxFuture<'_, Result<ExpungeReport, StoreError>>;
+
+    /// The session is alive: the server calls this at each command. A store whose lock
+    /// is a lease renews it only while the session shows activity, so a session silent
+    /// for the lease's length loses its mailbox to a new login. Local locks ignore it.
+    fn touch(&self) {}
 }
 
 /// One message being streamed.

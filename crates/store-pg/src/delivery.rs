@@ -1,0 +1,348 @@
+//! Deliveries: every copy of one message, for every recipient, in one transaction.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use buzon_pop3_proto::wire::WireSize;
+use buzon_store::{DeliveryBatch, DeliveryStore, PartialCommit, StoreError, StoredCopy, Usage};
+
+use crate::{mailbox_key, PgStore, CHUNK_SIZE};
+
+/// A new unique-id: microseconds since 1970 then 48 random bits, in lowercase hex (25
+/// characters, sortable by delivery time, within RFC 1939 §7's 0x21–0x7E).
+pub(crate) fn new_uidl() -> String {
+    let micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    format!(
+        "{:013x}{:012x}",
+        micros & 0x1f_ffff_ffff_ffff,
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    )
+}
+
+/// The folder row name: `''` for INBOX, else the folder's name (checked).
+pub(crate) fn folder_key(folder: Option<&str>) -> Result<&str, StoreError> {
+    match folder {
+        None => Ok(""),
+        Some(name) if name.eq_ignore_ascii_case("INBOX") => Ok(""),
+        Some(name) => {
+            let bad = name.is_empty()
+                || name.len() > 255
+                || name.starts_with('.')
+                || name.contains(['/', '\\'])
+                || name.chars().any(|c| c.is_control());
+            if bad {
+                Err(StoreError::Invalid(format!(
+                    "invalid folder name {name:?}: 1-255 characters, no slash, backslash or control character, not starting with a dot"
+                )))
+            } else {
+                Ok(name)
+            }
+        }
+    }
+}
+
+impl PgStore {
+    /// Runs `fut` on the store's runtime from a thread outside it (see "Threads").
+    pub(crate) fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.inner.runtime.block_on(fut)
+    }
+
+    /// The mailbox and folder ids for a delivery inside `tx`, created when missing.
+    pub(crate) async fn ensure_folder(
+        &self,
+        client: &tokio_postgres::Client,
+        user: &str,
+        folder: &str,
+    ) -> Result<(i64, i64), StoreError> {
+        let err = |e: tokio_postgres::Error| self.db_error(&e);
+        let mailbox = mailbox_key(user);
+        client
+            .execute(
+                "INSERT INTO mailboxes (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
+                &[&mailbox],
+            )
+            .await
+            .map_err(err)?;
+        let mailbox_id: i64 = client
+            .query_one("SELECT id FROM mailboxes WHERE name = $1", &[&mailbox])
+            .await
+            .map_err(err)?
+            .get(0);
+        client
+            .execute(
+                "INSERT INTO folders (mailbox, name) VALUES ($1, $2)
+                 ON CONFLICT (mailbox, name) DO NOTHING",
+                &[&mailbox_id, &folder],
+            )
+            .await
+            .map_err(err)?;
+        let folder_id: i64 = client
+            .query_one(
+                "SELECT id FROM folders WHERE mailbox = $1 AND name = $2",
+                &[&mailbox_id, &folder],
+            )
+            .await
+            .map_err(err)?
+            .get(0);
+        Ok((mailbox_id, folder_id))
+    }
+
+    /// Stores `message` as a new row with its chunks (inside the caller's transaction);
+    /// returns (message id, wire size, raw size).
+    pub(crate) async fn insert_message(
+        &self,
+        client: &tokio_postgres::Client,
+        ids: (i64, i64),
+        uidl: &str,
+        delivered_at: Option<SystemTime>,
+        next: &mut impl FnMut() -> io::Result<Vec<u8>>,
+    ) -> Result<(i64, u64, u64), StoreError> {
+        let err = |e: tokio_postgres::Error| self.db_error(&e);
+        let (mailbox_id, folder_id) = ids;
+        let row = match delivered_at {
+            Some(at) => client.query_one(
+                "INSERT INTO messages (mailbox, folder, uidl, wire_size, raw_size, delivered_at)
+                 VALUES ($1, $2, $3, 0, 0, $4) RETURNING id",
+                &[&mailbox_id, &folder_id, &uidl, &at],
+            ).await,
+            None => client.query_one(
+                "INSERT INTO messages (mailbox, folder, uidl, wire_size, raw_size)
+                 VALUES ($1, $2, $3, 0, 0) RETURNING id",
+                &[&mailbox_id, &folder_id, &uidl],
+            ).await,
+        }
+        .map_err(err)?;
+        let id: i64 = row.get(0);
+        let mut wire = WireSize::new();
+        let mut raw: u64 = 0;
+        let mut seq: i32 = 0;
+        // Bounded by the message's length: every turn stores a full chunk, or the last.
+        loop {
+            let chunk = next().map_err(|e| {
+                StoreError::Invalid(format!("cannot read the message being delivered: {e}"))
+            })?;
+            if chunk.is_empty() && seq > 0 {
+                break;
+            }
+            wire.update(&chunk);
+            raw += chunk.len() as u64;
+            let last = chunk.len() < CHUNK_SIZE;
+            client
+                .execute(
+                    "INSERT INTO message_chunks (message, seq, data) VALUES ($1, $2, $3)",
+                    &[&id, &seq, &chunk],
+                )
+                .await
+                .map_err(err)?;
+            seq += 1;
+            if last {
+                break;
+            }
+        }
+        let size = wire.finish();
+        client
+            .execute(
+                "UPDATE messages SET wire_size = $2, raw_size = $3 WHERE id = $1",
+                &[&id, &(size as i64), &(raw as i64)],
+            )
+            .await
+            .map_err(err)?;
+        Ok((id, size, raw))
+    }
+}
+
+/// Reads up to [`CHUNK_SIZE`] bytes: fewer only at the end of the message.
+pub(crate) fn read_chunk(message: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; CHUNK_SIZE];
+    let mut got = 0;
+    // Bounded: every turn reads at least one byte or stops.
+    while got < buf.len() {
+        match message.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+impl DeliveryStore for PgStore {
+    fn usage(&self, user: &str) -> Result<Usage, StoreError> {
+        let mailbox = mailbox_key(user);
+        self.block_on(async {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    "SELECT bytes, messages FROM mailboxes WHERE name = $1",
+                    &[&mailbox],
+                )
+                .await
+                .map_err(|e| self.db_error(&e))?;
+            Ok(match row {
+                Some(r) => Usage {
+                    bytes: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+                    messages: u64::try_from(r.get::<_, i64>(1)).unwrap_or(0),
+                },
+                None => Usage::default(),
+            })
+        })
+    }
+
+    fn begin(&self) -> Box<dyn DeliveryBatch + '_> {
+        Box::new(PgBatch {
+            store: self,
+            client: None,
+            copies: Vec::new(),
+            failed: None,
+        })
+    }
+}
+
+/// One copy staged in the batch's transaction.
+struct Copy {
+    mailbox_id: i64,
+    uidl: String,
+    size: u64,
+}
+
+/// A transaction open from the first `add` to `commit`; dropped, it is rolled back.
+struct PgBatch<'a> {
+    store: &'a PgStore,
+    client: Option<deadpool_postgres::Object>,
+    copies: Vec<Copy>,
+    /// Why an earlier `add` failed: the transaction cannot commit any more.
+    failed: Option<String>,
+}
+
+impl PgBatch<'_> {
+    fn add_inner(
+        &mut self,
+        user: &str,
+        folder: Option<&str>,
+        message: &mut dyn Read,
+    ) -> Result<(), StoreError> {
+        let folder = folder_key(folder)?;
+        let store = self.store;
+        if self.client.is_none() {
+            let client = store.block_on(async {
+                let client = store.client().await?;
+                client
+                    .batch_execute("BEGIN")
+                    .await
+                    .map_err(|e| store.db_error(&e))?;
+                Ok::<_, StoreError>(client)
+            })?;
+            self.client = Some(client);
+        }
+        let Some(client) = &self.client else {
+            return Err(StoreError::Unavailable("no database connection".into()));
+        };
+        let ids = store.block_on(store.ensure_folder(client, user, folder))?;
+        let uidl = new_uidl();
+        // The message is read by the thread blocking on the runtime (never on a
+        // runtime worker), between the database round trips: a chunk is read, then stored.
+        let mut next = || read_chunk(message);
+        let result = store.block_on(store.insert_message(client, ids, &uidl, None, &mut next));
+        let (_, size, _) = result?;
+        self.copies.push(Copy {
+            mailbox_id: ids.0,
+            uidl,
+            size,
+        });
+        Ok(())
+    }
+}
+
+impl DeliveryBatch for PgBatch<'_> {
+    fn add(
+        &mut self,
+        user: &str,
+        folder: Option<&str>,
+        message: &mut dyn Read,
+    ) -> Result<(), StoreError> {
+        if let Some(why) = &self.failed {
+            return Err(StoreError::Unavailable(why.clone()));
+        }
+        let r = self.add_inner(user, folder, message);
+        if let Err(e) = &r {
+            if self.client.is_some() {
+                self.failed = Some(format!("an earlier copy of this delivery failed: {e}"));
+            }
+        }
+        r
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<Vec<StoredCopy>, PartialCommit> {
+        let fail = |error| PartialCommit {
+            stored: Vec::new(),
+            error,
+        };
+        if let Some(why) = self.failed.take() {
+            return Err(fail(StoreError::Unavailable(why)));
+        }
+        let Some(client) = self.client.take() else {
+            return Ok(Vec::new());
+        };
+        let store = self.store;
+        let mut per_mailbox: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+        for c in &self.copies {
+            let e = per_mailbox.entry(c.mailbox_id).or_default();
+            e.0 += c.size as i64;
+            e.1 += 1;
+        }
+        let result = store.block_on(async {
+            // In id order, so that deliveries to overlapping recipients never deadlock.
+            for (id, (bytes, count)) in &per_mailbox {
+                client
+                    .execute(
+                        "UPDATE mailboxes SET bytes = bytes + $2, messages = messages + $3 WHERE id = $1",
+                        &[id, bytes, count],
+                    )
+                    .await
+                    .map_err(|e| store.db_error(&e))?;
+            }
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|e| store.db_error(&e))
+        });
+        match result {
+            Ok(()) => Ok(self
+                .copies
+                .drain(..)
+                .map(|c| StoredCopy {
+                    uidl: c.uidl,
+                    size: c.size,
+                })
+                .collect()),
+            Err(error) => {
+                rollback(store, client);
+                Err(fail(error))
+            }
+        }
+    }
+}
+
+/// Ends an unfinished transaction before the connection goes back to the pool; a
+/// connection that cannot is closed instead.
+pub(crate) fn rollback(store: &PgStore, client: deadpool_postgres::Object) {
+    store.inner.runtime.spawn(async move {
+        if client.batch_execute("ROLLBACK").await.is_err() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    });
+}
+
+impl Drop for PgBatch<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            rollback(self.store, client);
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! POP3 over PostgreSQL: the lease, the snapshot, streaming reads and the UPDATE state.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use buzon_store::{
+    BoxFuture, ExpungeReport, MailStore, MessageMeta, MessageReader, Pop3Mailbox, StoreError,
+};
+use tokio::time::Instant;
+
+use crate::{mailbox_key, PgStore};
+
+/// What the local deadline keeps back from the lease: a tenth, at least 100 ms.
+fn margin(lease: Duration) -> Duration {
+    (lease / 10).max(Duration::from_millis(100))
+}
+
+/// The lease as this session knows it.
+struct LeaseState {
+    /// Until when this node may serve (see the crate documentation); `None`: lost.
+    valid_until: Option<Instant>,
+    /// The last sign of life of the session.
+    last_touch: Instant,
+}
+
+struct Lease {
+    store: PgStore,
+    mailbox: String,
+    holder: String,
+    state: Mutex<LeaseState>,
+}
+
+impl Lease {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LeaseState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ok while the local deadline has not passed.
+    fn check(&self) -> Result<(), StoreError> {
+        self.deadline().map(|_| ())
+    }
+
+    /// The local deadline, while it has not passed.
+    fn deadline(&self) -> Result<Instant, StoreError> {
+        let state = self.lock();
+        match state.valid_until {
+            Some(until) if Instant::now() < until => Ok(until),
+            _ => Err(self.lost()),
+        }
+    }
+
+    fn lost(&self) -> StoreError {
+        StoreError::Unavailable(format!(
+            "lease lost on mailbox {}: this node could not renew it in time (database unreachable or session silent); log in again",
+            self.mailbox
+        ))
+    }
+
+    /// Runs a read for the session, giving up at the local deadline: a read that
+    /// answers later (a database reachable again after a split) is never served.
+    async fn bounded<T>(
+        &self,
+        read: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let deadline = self.deadline()?;
+        let value = tokio::time::timeout_at(deadline, read)
+            .await
+            .map_err(|_| self.lost())??;
+        self.check()?;
+        Ok(value)
+    }
+
+    fn touch(&self) {
+        self.lock().last_touch = Instant::now();
+    }
+
+    /// Renews while the session shows activity; ends when the lease is lost, the
+    /// session went silent for the whole lease, or the mailbox is dropped (aborted).
+    async fn renew_loop(self: Arc<Self>) {
+        let lease = self.store.inner.lock_lease;
+        let every = (lease / 4).max(Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(every).await;
+            let silent = self.lock().last_touch.elapsed() >= lease;
+            if silent {
+                tracing::debug!(mailbox = %self.mailbox, "POP3 session silent for the whole lease; no longer renewing");
+                return;
+            }
+            let sent = Instant::now();
+            let renewed = tokio::time::timeout(every, self.renew_once()).await;
+            match renewed {
+                Ok(Ok(true)) => {
+                    self.lock().valid_until = Some(sent + lease - margin(lease));
+                }
+                Ok(Ok(false)) => {
+                    tracing::warn!(mailbox = %self.mailbox, "POP3 lease taken over by another session");
+                    self.lock().valid_until = None;
+                    return;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(mailbox = %self.mailbox, "cannot renew the POP3 lease: {e}");
+                }
+                Err(_) => {
+                    tracing::warn!(mailbox = %self.mailbox, "cannot renew the POP3 lease: no answer from the database in time");
+                }
+            }
+        }
+    }
+
+    async fn renew_once(&self) -> Result<bool, StoreError> {
+        let client = self.store.client().await?;
+        let n = client
+            .execute(
+                "UPDATE leases SET expires_at = now() + ($3::float8 * interval '1 millisecond')
+                 WHERE mailbox = $1 AND holder = $2",
+                &[
+                    &self.mailbox,
+                    &self.holder,
+                    &lease_ms(self.store.inner.lock_lease),
+                ],
+            )
+            .await
+            .map_err(|e| self.store.db_error(&e))?;
+        Ok(n == 1)
+    }
+}
+
+fn lease_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// An open POP3 mailbox on PostgreSQL.
+struct PgMailbox {
+    lease: Arc<Lease>,
+    mailbox_id: Option<i64>,
+    ids: Vec<i64>,
+    messages: Vec<MessageMeta>,
+    renewal: tokio::task::JoinHandle<()>,
+}
+
+impl MailStore for PgStore {
+    fn open_pop3<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Box<dyn Pop3Mailbox>, StoreError>> {
+        Box::pin(async move {
+            let mailbox = mailbox_key(user);
+            let holder = format!("{}/{:016x}", self.inner.node, rand::random::<u64>());
+            let lease_len = self.inner.lock_lease;
+            let client = self.client().await?;
+            let sent = Instant::now();
+            let taken = client
+                .query_opt(
+                    "INSERT INTO leases (mailbox, holder, expires_at)
+                     VALUES ($1, $2, now() + ($3::float8 * interval '1 millisecond'))
+                     ON CONFLICT (mailbox) DO UPDATE
+                         SET holder = excluded.holder, expires_at = excluded.expires_at
+                         WHERE leases.expires_at < now()
+                     RETURNING holder",
+                    &[&mailbox, &holder, &lease_ms(lease_len)],
+                )
+                .await
+                .map_err(|e| self.db_error(&e))?;
+            if taken.is_none() {
+                return Err(StoreError::InUse);
+            }
+            let lease = Arc::new(Lease {
+                store: self.clone(),
+                mailbox: mailbox.clone(),
+                holder,
+                state: Mutex::new(LeaseState {
+                    valid_until: Some(sent + lease_len - margin(lease_len)),
+                    last_touch: Instant::now(),
+                }),
+            });
+            // From here on, a failure releases the lease (the guard's drop).
+            let mut guard = ReleaseGuard(Some(Arc::clone(&lease)));
+            let snapshot = self.snapshot(&client, &mailbox).await?;
+            drop(client);
+            let (mailbox_id, ids, messages) = snapshot;
+            let renewal = tokio::spawn(Arc::clone(&lease).renew_loop());
+            guard.0 = None;
+            Ok(Box::new(PgMailbox {
+                lease,
+                mailbox_id,
+                ids,
+                messages,
+                renewal,
+            }) as Box<dyn Pop3Mailbox>)
+        })
+    }
+}
+
+/// Releases a lease taken by an `open_pop3` that then failed.
+struct ReleaseGuard(Option<Arc<Lease>>);
+
+impl Drop for ReleaseGuard {
+    fn drop(&mut self) {
+        if let Some(lease) = self.0.take() {
+            release(lease);
+        }
+    }
+}
+
+/// Deletes the lease row (best effort, in the background; expiry frees it otherwise).
+fn release(lease: Arc<Lease>) {
+    let runtime = lease.store.inner.runtime.clone();
+    runtime.spawn(async move {
+        let done = tokio::time::timeout(lease.store.inner.lock_lease, async {
+            let client = lease.store.client().await?;
+            client
+                .execute(
+                    "DELETE FROM leases WHERE mailbox = $1 AND holder = $2",
+                    &[&lease.mailbox, &lease.holder],
+                )
+                .await
+                .map_err(|e| lease.store.db_error(&e))
+        })
+        .await;
+        if !matches!(done, Ok(Ok(_))) {
+            tracing::info!(mailbox = %lease.mailbox, "could not release the POP3 lease; it expires by itself");
+        }
+    });
+}
+
+type Snapshot = (Option<i64>, Vec<i64>, Vec<MessageMeta>);
+
+impl PgStore {
+    /// INBOX then the served folders, each oldest delivery first; no bodies read.
+    async fn snapshot(
+        &self,
+        client: &deadpool_postgres::Object,
+        mailbox: &str,
+    ) -> Result<Snapshot, StoreError> {
+        let Some(row) = client
+            .query_opt("SELECT id FROM mailboxes WHERE name = $1", &[&mailbox])
+            .await
+            .map_err(|e| self.db_error(&e))?
+        else {
+            return Ok((None, Vec::new(), Vec::new()));
+        };
+        let mailbox_id: i64 = row.get(0);
+        let mut ids = Vec::new();
+        let mut messages = Vec::new();
+        let folders =
+            std::iter::once("").chain(self.inner.serve_folders.iter().map(String::as_str));
+        for folder in folders {
+            let rows = client
+                .query(
+                    "SELECT m.id, m.uidl, m.wire_size FROM messages m
+                     JOIN folders f ON f.id = m.folder
+                     WHERE f.mailbox = $1 AND f.name = $2
+                     ORDER BY m.delivered_at, m.id",
+                    &[&mailbox_id, &folder],
+                )
+                .await
+                .map_err(|e| self.db_error(&e))?;
+            for row in rows {
+                ids.push(row.get::<_, i64>(0));
+                messages.push(MessageMeta {
+                    uidl: row.get(1),
+                    size: u64::try_from(row.get::<_, i64>(2)).unwrap_or(0),
+                });
+            }
+        }
+        Ok((Some(mailbox_id), ids, messages))
+    }
+}
+
+impl Pop3Mailbox for PgMailbox {
+    fn messages(&self) -> &[MessageMeta] {
+        &self.messages
+    }
+
+    fn touch(&self) {
+        self.lease.touch();
+    }
+
+    fn open_message(
+        &self,
+        index: usize,
+        first: usize,
+    ) -> BoxFuture<'_, Result<Box<dyn MessageReader>, StoreError>> {
+        Box::pin(async move {
+            self.lease.touch();
+            self.lease.check()?;
+            let Some(&id) = self.ids.get(index) else {
+                return Err(StoreError::Invalid(format!(
+                    "no message number {}",
+                    index + 1
+                )));
+            };
+            let mut reader =
+                PgMessageReader::new(self.lease.store.clone(), id, Some(Arc::clone(&self.lease)));
+            if !self.lease.bounded(reader.fetch(0)).await? {
+                return Err(StoreError::NotFound);
+            }
+            reader.first_limit = Some(first.max(1));
+            Ok(Box::new(reader) as Box<dyn MessageReader>)
+        })
+    }
+
+    fn expunge(&self, indices: Vec<usize>) -> BoxFuture<'_, Result<ExpungeReport, StoreError>> {
+        Box::pin(async move {
+            let mut ids = Vec::new();
+            let mut seen = HashSet::new();
+            for i in indices {
+                let Some(&id) = self.ids.get(i) else {
+                    return Err(StoreError::Invalid(format!("no message number {}", i + 1)));
+                };
+                if seen.insert(i) {
+                    ids.push(id);
+                }
+            }
+            if ids.is_empty() {
+                return Ok(ExpungeReport::default());
+            }
+            self.lease.check()?;
+            let Some(mailbox_id) = self.mailbox_id else {
+                return Ok(ExpungeReport::default());
+            };
+            let store = &self.lease.store;
+            let mut client = store.client().await?;
+            let tx = client.transaction().await.map_err(|e| store.db_error(&e))?;
+            let ours = tx
+                .query_opt(
+                    "SELECT holder FROM leases
+                     WHERE mailbox = $1 AND holder = $2 AND expires_at > now() FOR UPDATE",
+                    &[&self.lease.mailbox, &self.lease.holder],
+                )
+                .await
+                .map_err(|e| store.db_error(&e))?;
+            if ours.is_none() {
+                self.lease.lock().valid_until = None;
+                return Err(StoreError::Unavailable(format!(
+                    "lease lost on mailbox {}: nothing deleted; log in again",
+                    self.lease.mailbox
+                )));
+            }
+            tx.execute(
+                "DELETE FROM message_chunks WHERE message = ANY($1)
+                 AND message IN (SELECT id FROM messages WHERE mailbox = $2)",
+                &[&ids, &mailbox_id],
+            )
+            .await
+            .map_err(|e| store.db_error(&e))?;
+            let deleted = tx
+                .query(
+                    "DELETE FROM messages WHERE id = ANY($1) AND mailbox = $2 RETURNING wire_size",
+                    &[&ids, &mailbox_id],
+                )
+                .await
+                .map_err(|e| store.db_error(&e))?;
+            let bytes: i64 = deleted.iter().map(|r| r.get::<_, i64>(0)).sum();
+            let count = deleted.len() as i64;
+            tx.execute(
+                "UPDATE mailboxes SET bytes = bytes - $2, messages = messages - $3 WHERE id = $1",
+                &[&mailbox_id, &bytes, &count],
+            )
+            .await
+            .map_err(|e| store.db_error(&e))?;
+            tx.commit().await.map_err(|e| store.db_error(&e))?;
+            Ok(ExpungeReport {
+                deleted: deleted.len(),
+                already_gone: ids.len() - deleted.len(),
+            })
+        })
+    }
+}
+
+impl Drop for PgMailbox {
+    fn drop(&mut self) {
+        self.renewal.abort();
+        release(Arc::clone(&self.lease));
+    }
+}
+
+/// One message streamed from `message_chunks`, one chunk per query.
+pub struct PgMessageReader {
+    store: PgStore,
+    message: i64,
+    /// The session's lease, checked before every read (none for migration reads).
+    lease: Option<Arc<Lease>>,
+    next_seq: i32,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+    /// The limit of the first chunk, read at open.
+    first_limit: Option<usize>,
+}
+
+impl PgMessageReader {
+    fn new(store: PgStore, message: i64, lease: Option<Arc<Lease>>) -> PgMessageReader {
+        PgMessageReader {
+            store,
+            message,
+            lease,
+            next_seq: 0,
+            buf: Vec::new(),
+            pos: 0,
+            done: false,
+            first_limit: None,
+        }
+    }
+
+    /// A reader of message `id` without a POP3 lease (migration).
+    pub(crate) async fn open_unleased(
+        store: PgStore,
+        id: i64,
+    ) -> Result<PgMessageReader, StoreError> {
+        let mut reader = PgMessageReader::new(store, id, None);
+        if !reader.fetch(0).await? {
+            return Err(StoreError::NotFound);
+        }
+        Ok(reader)
+    }
+
+    /// Loads chunk `seq`; false when there is none (end of message).
+    async fn fetch(&mut self, seq: i32) -> Result<bool, StoreError> {
+        let client = self.store.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT data FROM message_chunks WHERE message = $1 AND seq = $2",
+                &[&self.message, &seq],
+            )
+            .await
+            .map_err(|e| self.store.db_error(&e))?;
+        match row {
+            Some(row) => {
+                self.buf = row.get(0);
+                self.pos = 0;
+                self.next_seq = seq + 1;
+                Ok(true)
+            }
+            None => {
+                self.buf = Vec::new();
+                self.pos = 0;
+                self.done = true;
+                Ok(false)
+            }
+        }
+    }
+
+    /// The next piece of at most `limit` bytes; empty at the end.
+    pub async fn next(&mut self, limit: usize) -> Result<&[u8], StoreError> {
+        let limit = self.first_limit.take().unwrap_or(limit).max(1);
+        if let Some(lease) = &self.lease {
+            lease.touch();
+            lease.check()?;
+        }
+        // Bounded: an empty chunk row is skipped at most once per row.
+        while self.pos >= self.buf.len() && !self.done {
+            let seq = self.next_seq;
+            match self.lease.clone() {
+                Some(lease) => lease.bounded(self.fetch(seq)).await?,
+                None => self.fetch(seq).await?,
+            };
+        }
+        let n = limit.min(self.buf.len() - self.pos);
+        let start = self.pos;
+        self.pos += n;
+        Ok(&self.buf[start..start + n])
+    }
+}
+
+impl MessageReader for PgMessageReader {
+    fn next_chunk(&mut self, limit: usize) -> BoxFuture<'_, Result<&[u8], StoreError>> {
+        Box::pin(self.next(limit))
+    }
+}
