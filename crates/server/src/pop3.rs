@@ -204,6 +204,10 @@ impl Conn {
                 if let Some(slot) = &self.user_slot {
                     slot.touch();
                 }
+                // A shared store's lease lives while the session shows activity.
+                if let Some(m) = &self.mailbox {
+                    m.store.touch();
+                }
                 if let Some(end) = self.perform(step).await {
                     return end;
                 }
