@@ -537,7 +537,8 @@ impl Conn {
             self.counters.deleted = *d;
         }
         // Release the lock before answering, so a client that reconnects at once finds
-        // the mailbox free.
+        // the mailbox free (a shared store's lease row included).
+        mb.store.release().await;
         drop(mb);
         self.session.update_done(result, &mut self.conn.out);
         let _ = self.flush().await;

@@ -35,6 +35,6 @@ pub use https::TestHttps;
 pub use pg::PgCluster;
 pub use process::BuzonProcess;
 pub use run::{raise_nofile, run_bounded};
-pub use server::{TestServer, TestServerBuilder};
+pub use server::{maildir_only, testing_postgres, TestServer, TestServerBuilder};
 pub use smtp::SmtpClient;
 pub use wait::{poll, require_all, skip, wait_for, wait_until};
