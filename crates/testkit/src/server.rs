@@ -14,50 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use buzon_server::config::{Config, Listener, Protocol, TlsSource};
-use buzon_store::{DeliveryStore, StoreSettings};
-
 use crate::certs::TestCa;
 use crate::pg::TestDb;
-
-/// True when this run's test servers use the PostgreSQL store.
-pub fn testing_postgres() -> bool {
-    crate::pg::run_cluster_url().is_some()
-}
-
-/// For a test that is by nature about Maildir files (names, permissions, `tmp/`): true
-/// when this run uses the PostgreSQL store, after printing a note that names the test
-/// and why, so the test returns early visibly instead of being skipped silently.
-pub fn maildir_only(test: &str, why: &str) -> bool {
-    if testing_postgres() {
-        eprintln!("NOTE: {test} is Maildir-only ({why}); not run against PostgreSQL");
-        return true;
-    }
-    false
-}
-
-/// The PostgreSQL side of a test server: its own database and a store client for the
-/// helpers (on a runtime of its own; its `DeliveryStore` calls block on it).
-struct PgSide {
-    store: buzon_store_pg::PgStore,
-    db: TestDb,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl PgSide {
-    fn create(admin_url: &str) -> PgSide {
-        let db = TestDb::create(admin_url).expect("test database");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let store = runtime
-            .block_on(buzon_store_pg::PgStore::connect(&db.settings()))
-            .expect("connect to the test database");
-        PgSide { store, db, runtime }
-    }
-}
+use crate::store::TestStore;
+use buzon_server::config::{Config, Listener, Protocol, TlsSource};
 
 /// A change to the server's configuration, applied before it starts.
 type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
@@ -80,7 +40,7 @@ pub struct TestServer {
     /// Every bound listener (LMTP and SMTP ones too, when the config adds them).
     pub addrs: Vec<(Protocol, SocketAddr)>,
     pub config: Config,
-    pg: Option<PgSide>,
+    store: TestStore,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -167,51 +127,22 @@ impl TestServerBuilder {
         if !self.trust_loopback {
             config.auth.plaintext_networks.clear();
         }
-        let pg = crate::pg::run_cluster_url().map(|url| PgSide::create(&url));
+        let store = match crate::pg::run_cluster_url() {
+            Some(url) => TestStore::postgres(&url),
+            None => TestStore::maildir(&config.mail_dir, &config.auth.users_file),
+        };
         for (name, pw) in &self.users {
             let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
-            match &pg {
-                Some(pg) => pg
-                    .runtime
-                    .block_on(pg.store.add_user(name, &stored))
-                    .expect("add user"),
-                None => {
-                    buzon_auth::add_user(&config.auth.users_file, name, &stored).expect("add user")
-                }
-            }
+            store.add_user(name, &stored, &[]);
         }
         for (name, stored, extra) in &self.stored_users {
-            match &pg {
-                Some(pg) => pg
-                    .runtime
-                    .block_on(async {
-                        pg.store.add_user(name, stored).await?;
-                        if !extra.is_empty() {
-                            pg.store.set_extra(name, extra).await?;
-                        }
-                        Ok::<_, buzon_store::StoreError>(())
-                    })
-                    .expect("add user"),
-                None => {
-                    use std::io::Write;
-                    let extra: Vec<String> =
-                        extra.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    let mut f = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&config.auth.users_file)
-                        .expect("users file");
-                    writeln!(f, "{name}:{stored}::::::{}", extra.join(" ")).expect("add user");
-                }
-            }
+            store.add_user(name, stored, extra);
         }
-        if let Some(pg) = &pg {
-            config.store = StoreSettings::Postgres(pg.db.settings());
-        }
+        config.store = store.settings();
         for t in self.tweak {
             t(&mut config);
         }
-        TestServer::run(dir, ca, config, pg)
+        TestServer::run(dir, ca, config, store)
     }
 }
 
@@ -220,7 +151,7 @@ impl TestServer {
         TestServerBuilder::default()
     }
 
-    fn run(dir: tempfile::TempDir, ca: TestCa, config: Config, pg: Option<PgSide>) -> TestServer {
+    fn run(dir: tempfile::TempDir, ca: TestCa, config: Config, store: TestStore) -> TestServer {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let cfg = config.clone();
@@ -260,7 +191,7 @@ impl TestServer {
             pop3s,
             addrs,
             config,
-            pg,
+            store,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -289,100 +220,33 @@ impl TestServer {
     /// Delivers a message into a user's INBOX, through the store in use (for
     /// PostgreSQL `file_name` is empty).
     pub fn deliver(&self, user: &str, message: &[u8]) -> buzon_store::Delivered {
-        let mut r = message;
-        let Some(pg) = &self.pg else {
-            return self.maildir(user).deliver(&mut r, None).expect("deliver");
-        };
-        let mut batch = pg.store.begin();
-        batch.add(user, None, &mut r).expect("deliver");
-        let copy = batch
-            .commit()
-            .map_err(|e| e.error)
-            .expect("commit the delivery")
-            .pop()
-            .expect("one copy");
-        buzon_store::Delivered {
-            file_name: String::new(),
-            uidl: copy.uidl,
-            size: copy.size,
-        }
+        self.store.deliver(user, message)
     }
 
     /// Adds a user while the server runs (stored password as in the users file), to the
     /// store's users: the file or the users table.
     pub fn add_user(&self, name: &str, stored: &str) {
-        match &self.pg {
-            Some(pg) => pg
-                .runtime
-                .block_on(pg.store.add_user(name, stored))
-                .expect("add user"),
-            None => {
-                buzon_auth::add_user(&self.config.auth.users_file, name, stored).expect("add user")
-            }
-        }
+        self.store.add_user(name, stored, &[]);
     }
 
     /// True when this server uses the PostgreSQL store.
     pub fn is_postgres(&self) -> bool {
-        self.pg.is_some()
+        self.store.is_postgres()
     }
 
     /// The test database (PostgreSQL store only).
     pub fn test_db(&self) -> Option<&TestDb> {
-        self.pg.as_ref().map(|p| &p.db)
+        self.store.db()
     }
 
     /// The messages in a user's INBOX (`None`) or folder, whole, sorted by content.
     pub fn stored(&self, user: &str, folder: Option<&str>) -> Vec<Vec<u8>> {
-        let mut v = match &self.pg {
-            Some(pg) => {
-                let name = sql_text(&buzon_auth::mailbox_dir_name(user));
-                let folder = sql_text(folder.unwrap_or(""));
-                let rows = pg
-                    .db
-                    .sql(&format!(
-                        "SELECT 'x' || encode(coalesce(string_agg(c.data, ''::bytea ORDER BY c.seq), ''::bytea), 'hex') \
-                         FROM messages m JOIN mailboxes b ON b.id = m.mailbox \
-                         JOIN folders f ON f.id = m.folder \
-                         LEFT JOIN message_chunks c ON c.message = m.id \
-                         WHERE b.name = {name} AND f.name = {folder} GROUP BY m.id"
-                    ))
-                    .expect("read the messages");
-                // Every row starts with "x", so an empty message is a row too.
-                rows.lines()
-                    .filter_map(|l| l.strip_prefix('x'))
-                    .map(unhex)
-                    .collect()
-            }
-            None => {
-                let mut root = self.mailbox_path(user);
-                if let Some(f) = folder {
-                    root = root.join(format!(".{f}"));
-                }
-                crate::maildir::messages(&root)
-            }
-        };
-        v.sort();
-        v
+        self.store.stored(user, folder)
     }
 
     /// Messages in a user's INBOX.
     pub fn message_count(&self, user: &str) -> usize {
-        match &self.pg {
-            Some(pg) => {
-                let name = sql_text(&buzon_auth::mailbox_dir_name(user));
-                pg.db
-                    .sql(&format!(
-                        "SELECT count(*) FROM messages m JOIN mailboxes b ON b.id = m.mailbox \
-                         JOIN folders f ON f.id = m.folder WHERE b.name = {name} AND f.name = ''"
-                    ))
-                    .expect("count the messages")
-                    .trim()
-                    .parse()
-                    .expect("a count")
-            }
-            None => self.stored(user, None).len(),
-        }
+        self.store.message_count(user)
     }
 
     /// Writes a message file directly (for odd names and content no delivery would make).
@@ -411,29 +275,7 @@ impl TestServer {
     /// sleeping after a client went away before asserting that nothing was deleted.
     #[track_caller]
     pub fn wait_mailbox_free(&self, user: &str) {
-        if let Some(pg) = &self.pg {
-            // The lease row goes when the session ends (after its deletions committed).
-            let name = sql_text(&buzon_auth::mailbox_dir_name(user));
-            crate::wait_until(
-                Duration::from_secs(30),
-                &format!("the POP3 session of {user} to end and release the lease"),
-                || {
-                    pg.db
-                        .sql(&format!(
-                            "SELECT count(*) FROM leases WHERE mailbox = {name} AND expires_at > now()"
-                        ))
-                        .map(|n| n.trim() == "0")
-                        .unwrap_or(false)
-                },
-            );
-            return;
-        }
-        let md = self.maildir(user);
-        crate::wait_until(
-            Duration::from_secs(30),
-            &format!("the POP3 session of {user} to end and release the mailbox"),
-            || md.open_session().is_ok(),
-        );
+        self.store.wait_mailbox_free(user);
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -454,30 +296,5 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop();
-        // The store client's connections close before its database is dropped.
-        if let Some(pg) = self.pg.take() {
-            let PgSide { store, db, runtime } = pg;
-            drop(store);
-            runtime.shutdown_timeout(Duration::from_secs(5));
-            drop(db);
-        }
     }
-}
-
-/// A SQL string literal.
-fn sql_text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    let b = s.trim().as_bytes();
-    let v = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => 0,
-    };
-    b.chunks(2)
-        .filter(|p| p.len() == 2)
-        .map(|p| v(p[0]) << 4 | v(p[1]))
-        .collect()
 }
