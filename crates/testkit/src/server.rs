@@ -19,6 +19,9 @@ use crate::pg::TestDb;
 use crate::store::TestStore;
 use buzon_server::config::{Config, Listener, Protocol, TlsSource};
 
+/// A user's name, stored password and extra fields.
+type StoredUser = (String, String, Vec<(String, String)>);
+
 /// A change to the server's configuration, applied before it starts.
 type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
 
@@ -26,7 +29,7 @@ type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
 pub struct TestServerBuilder {
     users: Vec<(String, String)>,
     /// Users with their stored password (`{SCHEME}…`) and extra fields, as given.
-    stored_users: Vec<(String, String, Vec<(String, String)>)>,
+    stored_users: Vec<StoredUser>,
     trust_loopback: bool,
     tweak: Vec<Tweak>,
 }
