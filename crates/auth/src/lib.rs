@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod directory;
 mod edit;
 mod error;
 mod scheme;
@@ -24,6 +25,7 @@ mod username;
 /// Passwords travel in the protocol crate's [`Secret`], so one type guards them everywhere.
 pub use buzon_pop3_proto::Secret;
 pub use cache::{AuthCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
+pub use directory::{UserDirectory, UsersFile};
 pub use edit::{add_user, check_users_file_as_root, remove_user, set_password};
 pub use error::AuthError;
 pub use scheme::{

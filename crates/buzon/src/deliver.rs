@@ -8,7 +8,7 @@
 //! 65 message larger than `max_message_size`; 67 unknown user or non-local domain;
 //! 73 mailbox cannot be created, or full with `over_quota_reply = "552"`; 75 temporary
 //! failure, the MTA retries (disk full, I/O error, over quota with "452", an unreadable
-//! config or users file); 77 refused by the user's Sieve `reject`.
+//! config or users file, the PostgreSQL store unreachable); 77 refused by the user's Sieve `reject`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -73,13 +73,26 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
                 .unwrap_or_else(|| PathBuf::from("./buzon-data")),
         ),
     };
-    buzon_server::check_store(&config)
+    // The PostgreSQL store blocks on a multi-threaded runtime: connect inside it, then
+    // deliver from this thread, outside `block_on` (one worker drives the connections).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            fail(
+                EX_TEMPFAIL,
+                format!("cannot start the async runtime: {e} (the MTA will retry)"),
+            )
+        })?;
+    let stores = runtime
+        .block_on(buzon_server::open_stores(&config))
         .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
-    let deliverer = Deliverer::new(
+    let deliverer = Deliverer::with_users(
         &config.delivery,
-        &config.auth.users_file,
+        stores.users,
         &config.smtp.hostname,
-        buzon_server::mail_store(&config),
+        stores.delivery,
     )
     .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
 

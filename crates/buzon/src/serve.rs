@@ -31,7 +31,6 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
         Some(path) => (Config::load(path).map_err(Failure::usage)?, false),
         None => (Config::embedded_default(&args.data_dir), true),
     };
-    buzon_server::check_store(&config).map_err(Failure::usage)?;
     let account = config
         .run_as
         .as_ref()

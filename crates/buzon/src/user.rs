@@ -39,7 +39,9 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
         Some(p) => Config::load(p).map_err(Failure::usage)?,
         None => Config::embedded_default(&args.data_dir),
     };
-    buzon_server::check_store(&config).map_err(Failure::usage)?;
+    if let buzon_store::StoreSettings::Postgres(settings) = &config.store {
+        return run_pg(&config, settings, args.action);
+    }
     let file = &config.auth.users_file;
     match args.action {
         Action::Add { name } => {
@@ -71,17 +73,82 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
             buzon_auth::check_users_file_as_root(file).map_err(Failure::runtime)?;
             let db = buzon_auth::UserDb::load(file).map_err(Failure::runtime)?;
             for u in db.users() {
-                let scheme = u
-                    .password
-                    .strip_prefix('{')
-                    .and_then(|r| r.split_once('}'))
-                    .map(|(s, _)| s)
-                    .unwrap_or("CRYPT");
-                println!("{}\t{scheme}", u.name);
+                println!("{}\t{}", u.name, scheme_of(&u.password));
             }
         }
     }
     Ok(())
+}
+
+/// The same actions against the users table of the PostgreSQL store.
+fn run_pg(
+    config: &Config,
+    settings: &buzon_store::PgSettings,
+    action: Action,
+) -> Result<(), Failure> {
+    // Read before connecting: a prompt must not wait while a connection is held open.
+    let stored = match &action {
+        Action::Add { name } => {
+            buzon_auth::validate_username(name).map_err(Failure::usage)?;
+            Some(buzon_auth::hash_password(
+                read_password()?.as_bytes(),
+                &config.auth.hash,
+            ))
+        }
+        Action::Passwd { .. } => Some(buzon_auth::hash_password(
+            read_password()?.as_bytes(),
+            &config.auth.hash,
+        )),
+        Action::Del { .. } | Action::List => None,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let store = buzon_store_pg::PgStore::connect(settings)
+            .await
+            .map_err(Failure::runtime)?;
+        let url = store.display_url().to_string();
+        match (action, stored) {
+            (Action::Add { name }, Some(stored)) => {
+                store
+                    .add_user(&name, &stored)
+                    .await
+                    .map_err(Failure::runtime)?;
+                println!("added user {name} to {url}");
+            }
+            (Action::Passwd { name }, Some(stored)) => {
+                store
+                    .set_password(&name, &stored)
+                    .await
+                    .map_err(Failure::runtime)?;
+                println!("changed the password of {name}");
+            }
+            (Action::Del { name }, _) => {
+                store.remove_user(&name).await.map_err(Failure::runtime)?;
+                println!("removed user {name}; the mailbox in {url} was kept");
+            }
+            (Action::List, _) => {
+                let (_, entries) = store.user_snapshot().await.map_err(Failure::runtime)?;
+                for u in entries {
+                    println!("{}\t{}", u.name, scheme_of(&u.password));
+                }
+            }
+            (Action::Add { .. } | Action::Passwd { .. }, None) => {}
+        }
+        Ok(())
+    })
+}
+
+/// The scheme of a stored password (`{SCHEME}…`; crypt strings without one).
+fn scheme_of(stored: &str) -> &str {
+    stored
+        .strip_prefix('{')
+        .and_then(|r| r.split_once('}'))
+        .map(|(s, _)| s)
+        .unwrap_or("CRYPT")
 }
 
 fn read_password() -> Result<String, Failure> {

@@ -28,7 +28,7 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use buzon_auth::{FileStamp, UserDb};
+use buzon_auth::{FileStamp, UserDb, UserDirectory, UsersFile};
 use buzon_smtp_proto::reply::{self, Reply};
 use buzon_store::{DeliveryBatch, DeliveryStore, StoreError};
 
@@ -225,7 +225,7 @@ pub struct Deliverer {
     quota: QuotaLimits,
     over_quota_permanent: bool,
     max_message_size: u64,
-    users: Mutex<Reloading<UserDb>>,
+    users: Arc<dyn UserDirectory>,
     aliases: Option<Mutex<Reloading<Aliases>>>,
     filters: Filters,
     spool_dir: PathBuf,
@@ -240,20 +240,26 @@ impl std::fmt::Debug for Deliverer {
 }
 
 impl Deliverer {
-    /// Loads the users and aliases files (errors name the file and line). `hostname`
-    /// names this server in Received fields; copies go to `store`.
+    /// Loads the users file and the aliases file (errors name the file and line).
+    /// `hostname` names this server in Received fields; copies go to `store`.
     pub fn new(
         d: &Delivery,
         users_file: &Path,
         hostname: &str,
         store: Arc<dyn DeliveryStore>,
     ) -> Result<Deliverer, IntakeError> {
-        let users_file = users_file.to_path_buf();
-        let users = Reloading {
-            stamp: stamp_of(&users_file),
-            value: Arc::new(UserDb::load(&users_file)?),
-            path: users_file,
-        };
+        let users: Arc<dyn UserDirectory> = Arc::new(UsersFile::load(users_file)?);
+        Deliverer::with_users(d, users, hostname, store)
+    }
+
+    /// As [`Deliverer::new`], with the users from any source (the file, or the
+    /// PostgreSQL store); shared with the POP3 side.
+    pub fn with_users(
+        d: &Delivery,
+        users: Arc<dyn UserDirectory>,
+        hostname: &str,
+        store: Arc<dyn DeliveryStore>,
+    ) -> Result<Deliverer, IntakeError> {
         let aliases = match &d.aliases_file {
             Some(path) => {
                 let text =
@@ -277,7 +283,7 @@ impl Deliverer {
             quota: d.quota,
             over_quota_permanent: d.over_quota_permanent,
             max_message_size: d.max_message_size,
-            users: Mutex::new(users),
+            users,
             aliases,
             filters: Filters::new(&d.sieve_dir),
             spool_dir: d.spool_dir.clone(),
@@ -293,23 +299,12 @@ impl Deliverer {
         self.max_message_size
     }
 
-    /// The current users file (reloaded if it changed). A file that became unreadable
-    /// or invalid keeps the previous version in use, with an error in the log.
-    fn users(&self) -> Arc<UserDb> {
-        let mut g = self.users.lock().unwrap_or_else(|p| p.into_inner());
-        let now = stamp_of(&g.path);
-        if now != g.stamp {
-            match UserDb::load(&g.path) {
-                Ok(db) => {
-                    g.value = Arc::new(db);
-                    g.stamp = now;
-                }
-                Err(e) => tracing::error!(
-                    "users file changed but cannot be loaded, keeping the previous version: {e}"
-                ),
-            }
-        }
-        Arc::clone(&g.value)
+    /// The current users (reloaded if their source changed). A file that became
+    /// unreadable or invalid keeps the previous version in use, with an error in the log;
+    /// a source that cannot be reached (the database is down) is a temporary failure.
+    fn users(&self) -> Result<Arc<UserDb>, Failure> {
+        self.users.refresh().map_err(Failure::Temporary)?;
+        Ok(self.users.current())
     }
 
     fn aliases(&self) -> Arc<Aliases> {
@@ -361,7 +356,7 @@ impl Deliverer {
         domain: Option<&str>,
         declared_size: Option<u64>,
     ) -> Result<Vec<String>, Failure> {
-        let users = self.users();
+        let users = self.users()?;
         let found = route(&self.routing, &users, &self.aliases(), local_part, domain).map_err(
             |e| match e {
                 RouteError::NotLocal => Failure::NotLocal,
@@ -411,7 +406,8 @@ impl Deliverer {
         };
         let headers = buzon_sieve::parse_headers(&header_bytes);
         let size = msg.spool.wire_size();
-        let users = self.users();
+        // Looked at when the recipients were accepted; the list in memory now.
+        let users = self.users.current();
         let now = crate::trace::now();
 
         let mut plans_per_rcpt = Vec::with_capacity(recipients.len());

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod health;
 pub mod intake;
 mod login;
 mod pop3;
@@ -15,11 +16,11 @@ pub mod privileges;
 pub mod proxy;
 mod registry;
 pub mod safe_fs;
+pub mod stores;
 mod stream;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::os::unix::fs::DirBuilderExt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use tokio::time::timeout;
 
 pub use config::{Config, ConfigError, Protocol};
 use registry::{Refusal, Registry};
+pub use stores::{open_stores, Stores};
 use stream::Stream;
 use tls::TlsState;
 
@@ -60,30 +62,9 @@ pub enum ServerError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
-    #[error("[store] kind = \"postgres\" ({url}) cannot be opened by this build of buzon, which serves the Maildir store only — set kind = \"maildir\" (or remove [store]), or install a build with the PostgreSQL store")]
-    StoreNotBuilt { url: String },
-}
-
-/// Refuses a configuration whose `[store]` this build cannot open, instead of silently
-/// serving (or delivering into, or adding users to) local Maildirs when the administrator
-/// chose a shared database. `buzon serve`, `buzon deliver` and `buzon user` call it.
-pub fn check_store(config: &Config) -> Result<(), ServerError> {
-    match &config.store {
-        config::StoreSettings::Maildir => Ok(()),
-        config::StoreSettings::Postgres(pg) => Err(ServerError::StoreNotBuilt {
-            url: pg.display_url(),
-        }),
-    }
-}
-
-/// The mail store the configuration names, for POP3 sessions and deliveries alike (the
-/// server and `buzon deliver` build it here, and only here).
-pub fn mail_store(config: &Config) -> Arc<buzon_store::MaildirStore> {
-    Arc::new(buzon_store::MaildirStore::new(
-        config.mail_dir.clone(),
-        config.pop3.serve_folders.clone(),
-        buzon_auth::mailbox_dir_name,
-    ))
+    /// The mail store cannot be opened (for PostgreSQL: one line naming the URL and the fix).
+    #[error("{0}")]
+    Store(String),
 }
 
 /// State every connection task shares.
@@ -97,6 +78,9 @@ pub(crate) struct Shared {
     pub intake: Arc<intake::Intake>,
     /// Where POP3 sessions find their mailboxes.
     pub store: Arc<dyn buzon_store::MailStore>,
+    /// The store's health ([`health`]): while it cannot be reached, new connections are
+    /// refused so that a balancer's health check takes this node out of rotation.
+    pub health: Arc<health::Health>,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
@@ -177,23 +161,18 @@ impl BoundServer {
         &self.config
     }
 
-    /// Starts serving on the bound listeners (inside a tokio runtime): creates the mail
-    /// folder, loads the users file and spawns the accept loops.
+    /// Starts serving on the bound listeners (inside a multi-threaded tokio runtime):
+    /// opens the store ([`open_stores`]: the mail folder and users file, or the
+    /// PostgreSQL database) and spawns the accept loops.
     pub async fn serve(self) -> Result<RunningServer, ServerError> {
         let BoundServer {
             config,
             tls,
             listeners,
         } = self;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&config.mail_dir)
-            .map_err(|source| ServerError::MailDir {
-                path: config.mail_dir.clone(),
-                source,
-            })?;
-        let auth = login::Authenticator::start(&config.auth)?;
+        stores::create_mail_dir(&config)?;
+        let stores = open_stores(&config).await?;
+        let auth = login::Authenticator::start(&config.auth, Arc::clone(&stores.users));
         let session_config = Arc::new(SessionConfig {
             greeting: config.pop3.greeting.clone(),
             implementation: config.pop3.implementation.clone(),
@@ -212,9 +191,9 @@ impl BoundServer {
             })?;
             tokio_listeners.push((spec, addr, listener));
         }
-        let maildirs = mail_store(&config);
-        let intake = Arc::new(intake::Intake::new(&config, Arc::clone(&maildirs) as _)?);
-        let store: Arc<dyn buzon_store::MailStore> = maildirs;
+        let intake = Arc::new(intake::Intake::new(&config, &stores)?);
+        let store = Arc::clone(&stores.mail);
+        let health = health::Health::start(stores.pg.clone());
         let mut unix = Vec::new();
         for u in &config.unix_listeners {
             let listener =
@@ -235,6 +214,7 @@ impl BoundServer {
             shutdown: rx,
             intake,
             store,
+            health,
         });
         let mut tasks = JoinSet::new();
         let mut addrs = Vec::new();
@@ -267,7 +247,6 @@ impl BoundServer {
 /// Binds every listener and loads the TLS certificate, without serving yet. Needs no
 /// runtime; call [`BoundServer::serve`] inside one.
 pub fn bind(config: Config) -> Result<BoundServer, ServerError> {
-    check_store(&config)?;
     raise_fd_limit(&config);
     let tls = Arc::new(TlsState::new(
         &config.tls,
@@ -403,6 +382,11 @@ async fn handle_connection(
             }
         }
     };
+    if shared.health.is_down() {
+        let reply = Response::err_code(RespCode::SysTemp, "mail store unavailable").to_bytes();
+        stream::refuse(stream, &reply, limits.write_timeout).await;
+        return;
+    }
     let _guard = match guard {
         Ok(g) => g,
         Err(why) => {

@@ -8,29 +8,25 @@
 //! Must never touch the filesystem on a runtime thread: the greeting and the cache
 //! lookup only read the in-memory database ([`Authenticator::users`]); the users file is
 //! checked by a background task once a second and by every verification, both on
-//! blocking threads ([`Authenticator::reload_if_changed`]).
+//! blocking threads ([`UserDirectory::refresh`]); the users come from the file or from
+//! the PostgreSQL store ([`crate::stores`]).
 
 use std::net::IpAddr;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use buzon_auth::{Admission, AuthCache, DummyHash, FileStamp, Throttle, UserDb};
+use buzon_auth::{Admission, AuthCache, DummyHash, Throttle, UserDb, UserDirectory};
 use buzon_pop3_proto::sasl::{apop_digest, constant_time_eq};
 use buzon_pop3_proto::server::Credential;
 use tokio::sync::Semaphore;
 
 use crate::config::AuthPolicy;
 
-/// How often the background task looks at the users file (a `stat`; the file is read
-/// only when its [`FileStamp`] changed). Verifications look too, so a new user or
+/// How often the background task looks at the users' source (for the file a `stat`, read
+/// only when its stamp changed; for PostgreSQL one row, `users_serial`). Verifications look too, so a new user or
 /// password works from the first login; a changed password stops working for cached
 /// logins within this interval.
 pub const USERS_FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
-
-/// A changed users file is read only once it has been still this long (waiting at most
-/// ten times as long), so a file rewritten in place is not caught half written.
-const USERS_FILE_SETTLE: Duration = Duration::from_millis(100);
 
 /// The verdict on a credential check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,20 +39,8 @@ pub enum Verdict {
     Unavailable(String),
 }
 
-/// What the last look at the users file found, when it differs from the database in use.
-#[derive(Debug, Default)]
-struct Reload {
-    /// The stamp of a version that failed to load: not read again, not logged again,
-    /// until the file changes once more.
-    broken: Option<Option<FileStamp>>,
-    /// The last `stat` error, logged once.
-    stat_error: Option<String>,
-}
-
 pub struct Authenticator {
-    users_file: PathBuf,
-    db: RwLock<Arc<UserDb>>,
-    reload: Mutex<Reload>,
+    users: Arc<dyn UserDirectory>,
     throttle: Mutex<Throttle>,
     cache: Mutex<AuthCache>,
     verify_slots: Semaphore,
@@ -68,32 +52,29 @@ pub struct Authenticator {
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
-            .field("users_file", &self.users_file)
+            .field("users", &self.users.describe())
             .finish_non_exhaustive()
     }
 }
 
 impl Authenticator {
-    pub fn new(policy: &AuthPolicy) -> Result<Self, buzon_auth::AuthError> {
-        let db = UserDb::load(&policy.users_file)?;
-        Ok(Self {
-            users_file: policy.users_file.clone(),
-            db: RwLock::new(Arc::new(db)),
-            reload: Mutex::new(Reload::default()),
+    pub fn new(policy: &AuthPolicy, users: Arc<dyn UserDirectory>) -> Self {
+        Self {
+            users,
             throttle: Mutex::new(Throttle::new(policy.throttle.clone())),
             cache: Mutex::new(AuthCache::new(policy.cache_ttl, 10_000)),
             verify_slots: Semaphore::new(policy.verify_concurrency),
             verify_concurrency: policy.verify_concurrency,
             verify_queue_timeout: policy.verify_queue_timeout,
             dummy: DummyHash::new(&policy.hash),
-        })
+        }
     }
 
-    /// [`Authenticator::new`], plus the background task that reloads the users file when
-    /// it changes (every [`USERS_FILE_CHECK_INTERVAL`], on a blocking thread). Call
-    /// inside a tokio runtime; the task ends when the authenticator is dropped.
-    pub fn start(policy: &AuthPolicy) -> Result<Arc<Self>, buzon_auth::AuthError> {
-        let me = Arc::new(Self::new(policy)?);
+    /// [`Authenticator::new`], plus the background task that reloads the users when
+    /// their source changed (every [`USERS_FILE_CHECK_INTERVAL`], on a blocking thread).
+    /// Call inside a tokio runtime; the task ends when the authenticator is dropped.
+    pub fn start(policy: &AuthPolicy, users: Arc<dyn UserDirectory>) -> Arc<Self> {
+        let me = Arc::new(Self::new(policy, users));
         let weak: Weak<Self> = Arc::downgrade(&me);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(USERS_FILE_CHECK_INTERVAL);
@@ -101,88 +82,16 @@ impl Authenticator {
             loop {
                 tick.tick().await;
                 let Some(me) = weak.upgrade() else { return };
-                let _ = tokio::task::spawn_blocking(move || me.reload_if_changed()).await;
+                let _ = tokio::task::spawn_blocking(move || me.users.refresh()).await;
             }
         });
-        Ok(me)
+        me
     }
 
-    /// The user database in memory. Never touches the filesystem, so the greeting and
-    /// the cache lookup can call it on the runtime.
+    /// The user database in memory. Never touches the filesystem or the network, so the
+    /// greeting and the cache lookup can call it on the runtime.
     pub fn users(&self) -> Result<Arc<UserDb>, String> {
-        self.db
-            .read()
-            .map(|d| Arc::clone(&d))
-            .map_err(|_| "user database lock poisoned".to_string())
-    }
-
-    /// Reloads the users file if its [`FileStamp`] changed (a restore that keeps the old
-    /// mtime still changes the ctime). A version that cannot be loaded leaves the last
-    /// good database in use and is reported once, not at every look. Blocking (a `stat`,
-    /// sometimes a read): call it from a blocking thread only.
-    pub fn reload_if_changed(&self) {
-        // One look at a time; a second caller waits and then finds nothing to do.
-        let mut r = self.reload.lock().unwrap_or_else(|p| p.into_inner());
-        let on_disk = match FileStamp::of_path(&self.users_file) {
-            Ok(s) => {
-                r.stat_error = None;
-                s
-            }
-            Err(e) => {
-                let msg = e.to_string();
-                if r.stat_error.as_deref() != Some(msg.as_str()) {
-                    tracing::error!(file = %self.users_file.display(), "cannot check the users file for changes, keeping the version in use: {msg} — check the permissions of its directory");
-                    r.stat_error = Some(msg);
-                }
-                return;
-            }
-        };
-        let current = match self.users() {
-            Ok(db) => db,
-            Err(_) => return,
-        };
-        if on_disk == current.stamp() || r.broken == Some(on_disk) {
-            return;
-        }
-        // An editor or `cat >` rewriting the file in place truncates it first: a read in
-        // between would take an empty or partial file for the new version.
-        let mut on_disk = on_disk;
-        for _ in 0..10 {
-            let Some(age) = on_disk.map(|s| s.changed_ago()) else {
-                break;
-            };
-            if age >= USERS_FILE_SETTLE {
-                break;
-            }
-            std::thread::sleep(USERS_FILE_SETTLE - age);
-            match FileStamp::of_path(&self.users_file) {
-                Ok(s) => on_disk = s,
-                Err(_) => return,
-            }
-        }
-        let loaded = UserDb::load(&self.users_file);
-        // Changed while being read: not a version to keep or to report; look again next time.
-        if FileStamp::of_path(&self.users_file).ok() != Some(on_disk) {
-            return;
-        }
-        match loaded {
-            Ok(db) => {
-                r.broken = None;
-                let users = db.len();
-                if let Ok(mut w) = self.db.write() {
-                    *w = Arc::new(db);
-                }
-                tracing::info!(file = %self.users_file.display(), users, "reloaded the users file");
-            }
-            Err(e) => {
-                r.broken = Some(on_disk);
-                // Once per broken version; the previous users keep logging in.
-                tracing::error!(
-                    file = %self.users_file.display(),
-                    "cannot load the changed users file, keeping the previous version until it is fixed: {e}"
-                );
-            }
-        }
+        Ok(self.users.current())
     }
 
     /// True when APOP is possible for some user (someone has a plaintext password).
@@ -293,9 +202,12 @@ impl Authenticator {
     }
 
     fn verify_blocking(&self, user: &str, credential: &Credential) -> Verdict {
-        // Like Dovecot's passwd-file, look at the file at each lookup that needs a hash:
-        // a user added a moment ago can log in at once.
-        self.reload_if_changed();
+        // Like Dovecot's passwd-file, look at the source at each lookup that needs a
+        // hash: a user added a moment ago can log in at once. A source that cannot be
+        // reached (the database is down) is a temporary failure, never "wrong password".
+        if let Err(why) = self.users.refresh() {
+            return Verdict::Unavailable(why);
+        }
         let db = match self.users() {
             Ok(db) => db,
             Err(e) => return Verdict::Unavailable(e),

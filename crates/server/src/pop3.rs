@@ -204,6 +204,10 @@ impl Conn {
                 if let Some(slot) = &self.user_slot {
                     slot.touch();
                 }
+                // A shared store's lease lives while the session shows activity.
+                if let Some(m) = &self.mailbox {
+                    m.store.touch();
+                }
                 if let Some(end) = self.perform(step).await {
                     return end;
                 }
@@ -533,7 +537,8 @@ impl Conn {
             self.counters.deleted = *d;
         }
         // Release the lock before answering, so a client that reconnects at once finds
-        // the mailbox free.
+        // the mailbox free (a shared store's lease row included).
+        mb.store.release().await;
         drop(mb);
         self.session.update_done(result, &mut self.conn.out);
         let _ = self.flush().await;

@@ -469,6 +469,16 @@ pub fn no_space() -> Reply {
 }
 
 /// RFC 3463 X.3.0: a local error while storing (nothing was stored).
+/// The greeting of a node whose mail store cannot be reached (a balancer's health check
+/// expecting 220 takes the node out of rotation).
+pub fn store_unavailable(hostname: &str) -> Reply {
+    Reply::new(
+        421,
+        EnhancedCode::new(4, 3, 0),
+        format!("{hostname} Mail store unavailable; try again later"),
+    )
+}
+
 pub fn local_error() -> Reply {
     Reply::new(
         451,

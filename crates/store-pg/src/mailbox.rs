@@ -137,6 +137,8 @@ struct PgMailbox {
     ids: Vec<i64>,
     messages: Vec<MessageMeta>,
     renewal: tokio::task::JoinHandle<()>,
+    /// [`Pop3Mailbox::release`] deleted the lease row already.
+    released: std::sync::atomic::AtomicBool,
 }
 
 impl MailStore for PgStore {
@@ -187,6 +189,7 @@ impl MailStore for PgStore {
                 ids,
                 messages,
                 renewal,
+                released: std::sync::atomic::AtomicBool::new(false),
             }) as Box<dyn Pop3Mailbox>)
         })
     }
@@ -275,6 +278,30 @@ impl Pop3Mailbox for PgMailbox {
 
     fn touch(&self) {
         self.lease.touch();
+    }
+
+    fn release(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.renewal.abort();
+            let lease = &self.lease;
+            // Bounded: a database that does not answer leaves the row to expire.
+            let limit = lease.store.inner.lock_lease.min(RELEASE_WAIT);
+            let done = tokio::time::timeout(limit, async {
+                let client = lease.store.client().await?;
+                client
+                    .execute(
+                        "DELETE FROM leases WHERE mailbox = $1 AND holder = $2",
+                        &[&lease.mailbox, &lease.holder],
+                    )
+                    .await
+                    .map_err(|e| lease.store.db_error(&e))
+            })
+            .await;
+            if matches!(done, Ok(Ok(_))) {
+                self.released
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
     }
 
     fn open_message(
@@ -372,9 +399,15 @@ impl Pop3Mailbox for PgMailbox {
 impl Drop for PgMailbox {
     fn drop(&mut self) {
         self.renewal.abort();
-        release(Arc::clone(&self.lease));
+        if !self.released.load(std::sync::atomic::Ordering::Relaxed) {
+            release(Arc::clone(&self.lease));
+        }
     }
 }
+
+/// How long [`Pop3Mailbox::release`] waits for the database before leaving the lease row
+/// to expire.
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// One message streamed from `message_chunks`, one chunk per query.
 pub struct PgMessageReader {

@@ -77,6 +77,14 @@ pub trait Pop3Mailbox: Send + Sync {
     /// is a lease renews it only while the session shows activity, so a session silent
     /// for the lease's length loses its mailbox to a new login. Local locks ignore it.
     fn touch(&self) {}
+
+    /// Lets the lock go now, waiting for it (briefly): the server calls this after
+    /// UPDATE and before its reply to QUIT, so a client that reconnects at once finds
+    /// the mailbox free. Dropping the mailbox releases it too (a shared store's lease
+    /// then in the background). Local locks go when the mailbox is dropped.
+    fn release(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// One message being streamed.

@@ -148,15 +148,25 @@ impl LineClient {
             self.pos = 0;
         }
         let mut chunk = [0u8; 65536];
-        let n = match &mut self.conn {
-            Conn::Plain(s) => s.read(&mut chunk)?,
-            Conn::Tls(s) => match s.read(&mut chunk) {
-                Ok(n) => n,
-                // A peer that closes without close_notify ends the stream all the same.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-                Err(e) => return Err(e),
-            },
-            Conn::Gone => 0,
+        // A read interrupted by a signal (EINTR, also seen on a loaded machine when the
+        // process is stopped and continued) is tried again, as `Read::read_exact` does.
+        let mut attempts = 0;
+        let n = loop {
+            let got = match &mut self.conn {
+                Conn::Plain(s) => s.read(&mut chunk),
+                Conn::Tls(s) => match s.read(&mut chunk) {
+                    // A peer that closes without close_notify ends the stream all the same.
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
+                    other => other,
+                },
+                Conn::Gone => Ok(0),
+            };
+            match got {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted && attempts < 100 => {
+                    attempts += 1;
+                }
+                other => break other?,
+            }
         };
         self.buf.extend_from_slice(&chunk[..n]);
         Ok(n)

@@ -316,3 +316,119 @@ impl Drop for PgCluster {
         }
     }
 }
+
+/// Runs one SQL command with `psql` against `url` (password [`PG_PASSWORD`]); the rows,
+/// unaligned, one per line, fields separated by `|`.
+pub fn psql(url: &str, sql: &str) -> Result<String, String> {
+    let bin = find_bin().ok_or("PostgreSQL is not installed (no psql)")?;
+    let out = run_bounded(
+        Command::new(bin.join("psql"))
+            .env("PGPASSWORD", PG_PASSWORD)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .args([
+                "-X",
+                "-q",
+                "-At",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                url,
+                "-c",
+                sql,
+            ]),
+        STEP_LIMIT,
+    );
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+    } else {
+        Err(format!(
+            "psql {sql:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The PostgreSQL cluster of the whole test run, when the run asks for the PostgreSQL
+/// store: `BUZON_TEST_STORE=postgres` and `BUZON_TEST_PG_URL` (the URL of the cluster's
+/// `buzon` database; password [`PG_PASSWORD`]), set by `scripts/test` around the
+/// cluster that `buzon-test-pg` keeps running. `None`: the Maildir store.
+pub fn run_cluster_url() -> Option<String> {
+    if std::env::var("BUZON_TEST_STORE").ok().as_deref() != Some("postgres") {
+        return None;
+    }
+    match std::env::var("BUZON_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => panic!("BUZON_TEST_STORE=postgres needs BUZON_TEST_PG_URL (scripts/test sets both around its cluster)"),
+    }
+}
+
+/// A database of its own for one test (`t_<random>`) in a running cluster, with the
+/// Buzón schema applied, dropped again at the end; tests stay isolated and parallel.
+pub struct TestDb {
+    name: String,
+    /// The cluster's `buzon` database, from which this one is created and dropped.
+    admin_url: String,
+    url: String,
+}
+
+impl TestDb {
+    /// Creates the database in the cluster whose `buzon` database `admin_url` names.
+    pub fn create(admin_url: &str) -> Result<TestDb, String> {
+        let name = format!("t_{:016x}", rand_u64());
+        psql(admin_url, &format!("CREATE DATABASE {name}"))?;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .ok_or_else(|| format!("{admin_url} has no database name"))?;
+        Ok(TestDb {
+            url: format!("{base}/{name}"),
+            name,
+            admin_url: admin_url.to_string(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Settings a node uses to reach this database.
+    pub fn settings(&self) -> PgSettings {
+        let mut s = PgSettings::new(self.url.clone());
+        s.password = Some(PG_PASSWORD.to_string());
+        s.password_source = Some("the test cluster".to_string());
+        s.pool_size = 8;
+        s
+    }
+
+    /// One SQL command in this database (see [`psql`]).
+    pub fn sql(&self, sql: &str) -> Result<String, String> {
+        psql(&self.url, sql)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = psql(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}

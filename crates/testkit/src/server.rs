@@ -1,14 +1,26 @@
 //! A real Buzón server on 127.0.0.1 (port 0) with a temporary data folder, running on its
 //! own runtime thread so tests can use blocking clients. Dropping it shuts it down.
+//!
+//! The store comes from the environment: Maildir by default; with
+//! `BUZON_TEST_STORE=postgres` and `BUZON_TEST_PG_URL` (set by `scripts/test`, which
+//! keeps one cluster running for the whole run) every server gets a database of its own
+//! in that cluster ([`crate::pg::TestDb`]). The helpers ([`TestServer::deliver`],
+//! [`TestServer::stored`], [`TestServer::message_count`],
+//! [`TestServer::wait_mailbox_free`]) work on either; the Maildir-file helpers are for
+//! tests that are by nature about Maildir files, which say so with [`maildir_only`].
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::certs::TestCa;
+use crate::pg::TestDb;
+use crate::store::TestStore;
 use buzon_server::config::{Config, Listener, Protocol, TlsSource};
 
-use crate::certs::TestCa;
+/// A user's name, stored password and extra fields.
+type StoredUser = (String, String, Vec<(String, String)>);
 
 /// A change to the server's configuration, applied before it starts.
 type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
@@ -16,6 +28,8 @@ type Tweak = Box<dyn FnOnce(&mut Config) + Send>;
 /// Builds a [`TestServer`].
 pub struct TestServerBuilder {
     users: Vec<(String, String)>,
+    /// Users with their stored password (`{SCHEME}…`) and extra fields, as given.
+    stored_users: Vec<StoredUser>,
     trust_loopback: bool,
     tweak: Vec<Tweak>,
 }
@@ -29,6 +43,7 @@ pub struct TestServer {
     /// Every bound listener (LMTP and SMTP ones too, when the config adds them).
     pub addrs: Vec<(Protocol, SocketAddr)>,
     pub config: Config,
+    store: TestStore,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -37,6 +52,7 @@ impl Default for TestServerBuilder {
     fn default() -> Self {
         Self {
             users: Vec::new(),
+            stored_users: Vec::new(),
             trust_loopback: true,
             tweak: Vec::new(),
         }
@@ -47,6 +63,32 @@ impl TestServerBuilder {
     /// Adds a user with an Argon2id password (fast test parameters).
     pub fn user(mut self, name: &str, password: &str) -> Self {
         self.users.push((name.to_string(), password.to_string()));
+        self
+    }
+
+    /// Adds a user with a stored password as in the users file (`{PLAIN}pw`, a hash).
+    pub fn user_stored(mut self, name: &str, stored: &str) -> Self {
+        self.stored_users
+            .push((name.to_string(), stored.to_string(), Vec::new()));
+        self
+    }
+
+    /// Adds a user from a users-file line (`name:{PLAIN}pw::::::key=value …`): into the
+    /// file for Maildir, into the users table (extra fields included) for PostgreSQL.
+    pub fn user_line(mut self, line: &str) -> Self {
+        let fields: Vec<&str> = line.split(':').collect();
+        // name:password:uid:gid:gecos:home:shell:extra (the extra may contain ':').
+        let extra = fields.get(7..).map(|f| f.join(":")).unwrap_or_default();
+        let extra = extra
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.stored_users.push((
+            fields[0].to_string(),
+            fields.get(1).copied().unwrap_or_default().to_string(),
+            extra,
+        ));
         self
     }
 
@@ -88,14 +130,22 @@ impl TestServerBuilder {
         if !self.trust_loopback {
             config.auth.plaintext_networks.clear();
         }
+        let store = match crate::pg::run_cluster_url() {
+            Some(url) => TestStore::postgres(&url),
+            None => TestStore::maildir(&config.mail_dir, &config.auth.users_file),
+        };
         for (name, pw) in &self.users {
             let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
-            buzon_auth::add_user(&config.auth.users_file, name, &stored).expect("add user");
+            store.add_user(name, &stored, &[]);
         }
+        for (name, stored, extra) in &self.stored_users {
+            store.add_user(name, stored, extra);
+        }
+        config.store = store.settings();
         for t in self.tweak {
             t(&mut config);
         }
-        TestServer::run(dir, ca, config)
+        TestServer::run(dir, ca, config, store)
     }
 }
 
@@ -104,7 +154,7 @@ impl TestServer {
         TestServerBuilder::default()
     }
 
-    fn run(dir: tempfile::TempDir, ca: TestCa, config: Config) -> TestServer {
+    fn run(dir: tempfile::TempDir, ca: TestCa, config: Config, store: TestStore) -> TestServer {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let cfg = config.clone();
@@ -144,6 +194,7 @@ impl TestServer {
             pop3s,
             addrs,
             config,
+            store,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -169,10 +220,36 @@ impl TestServer {
             .join(buzon_auth::mailbox_dir_name(user))
     }
 
-    /// Delivers a message into a user's INBOX.
+    /// Delivers a message into a user's INBOX, through the store in use (for
+    /// PostgreSQL `file_name` is empty).
     pub fn deliver(&self, user: &str, message: &[u8]) -> buzon_store::Delivered {
-        let mut r = message;
-        self.maildir(user).deliver(&mut r, None).expect("deliver")
+        self.store.deliver(user, message)
+    }
+
+    /// Adds a user while the server runs (stored password as in the users file), to the
+    /// store's users: the file or the users table.
+    pub fn add_user(&self, name: &str, stored: &str) {
+        self.store.add_user(name, stored, &[]);
+    }
+
+    /// True when this server uses the PostgreSQL store.
+    pub fn is_postgres(&self) -> bool {
+        self.store.is_postgres()
+    }
+
+    /// The test database (PostgreSQL store only).
+    pub fn test_db(&self) -> Option<&TestDb> {
+        self.store.db()
+    }
+
+    /// The messages in a user's INBOX (`None`) or folder, whole, sorted by content.
+    pub fn stored(&self, user: &str, folder: Option<&str>) -> Vec<Vec<u8>> {
+        self.store.stored(user, folder)
+    }
+
+    /// Messages in a user's INBOX.
+    pub fn message_count(&self, user: &str) -> usize {
+        self.store.message_count(user)
     }
 
     /// Writes a message file directly (for odd names and content no delivery would make).
@@ -201,12 +278,7 @@ impl TestServer {
     /// sleeping after a client went away before asserting that nothing was deleted.
     #[track_caller]
     pub fn wait_mailbox_free(&self, user: &str) {
-        let md = self.maildir(user);
-        crate::wait_until(
-            Duration::from_secs(30),
-            &format!("the POP3 session of {user} to end and release the mailbox"),
-            || md.open_session().is_ok(),
-        );
+        self.store.wait_mailbox_free(user);
     }
 
     pub fn data_dir(&self) -> &Path {

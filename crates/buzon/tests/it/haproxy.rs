@@ -1,12 +1,14 @@
 //! Buzón nodes behind a real HAProxy (the Debian package), as docs/scale-out.md shows
 //! them: TCP mode, PROXY protocol v2 to the nodes, health checks on the greetings. Two
-//! `buzon serve` nodes share one data folder (the Maildir store, so on one machine): POP3
-//! logins and LMTP deliveries through HAProxy reach a node, the node sees the real client
-//! address, a killed node leaves the rotation and comes back when restarted. TLS
-//! terminated at HAProxy (`send-proxy-v2-ssl`) makes a session count as TLS on the node.
+//! `buzon serve` nodes share one PostgreSQL database (the real scale-out: each node has
+//! a data folder of its own; a private cluster per test), or, in one variant, one data
+//! folder (the Maildir store, so on one machine): POP3 logins and LMTP deliveries through
+//! HAProxy reach a node, the node sees the real client address, a killed node leaves the
+//! rotation and comes back when restarted. TLS terminated at HAProxy
+//! (`send-proxy-v2-ssl`) makes a session count as TLS on the node.
 //!
-//! A node configured for the PostgreSQL store by a build that cannot open it refuses to
-//! start rather than serve local Maildirs.
+//! A node whose PostgreSQL store cannot be reached refuses to start, naming the URL
+//! (password masked), rather than serve local Maildirs.
 //!
 //! Every wait is bounded; each test takes a few seconds (health checks every 200 ms).
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 
 use buzon_testkit::haproxy::{self, Bind, Check, Front, HaProxy};
 use buzon_testkit::process::BuzonProcess;
-use buzon_testkit::{LineClient, SmtpClient, TestCa};
+use buzon_testkit::{LineClient, PgCluster, SmtpClient, TestCa, TestStore};
 
 use crate::BIN;
 
@@ -28,28 +30,58 @@ const HEALTH: Duration = Duration::from_secs(15);
 /// HAProxy expects it), trusting PROXY headers from loopback.
 struct Node {
     config: PathBuf,
+    data: PathBuf,
     pop3: SocketAddr,
     pop3s: SocketAddr,
     lmtp: SocketAddr,
     proc: Option<BuzonProcess>,
 }
 
-/// The shared data folder, its users, and the CA of the nodes' (and HAProxy's)
-/// certificate.
+/// Where the nodes keep users and mail.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shared {
+    /// One PostgreSQL database (a private cluster): the scale-out of docs/scale-out.md.
+    Postgres,
+    /// One data folder: the Maildir store, nodes on one machine.
+    Maildir,
+}
+
+/// The nodes, their store, and the CA of the nodes' (and HAProxy's) certificate.
 struct Cluster {
-    dir: tempfile::TempDir,
-    data: PathBuf,
-    ca: TestCa,
     nodes: Vec<Node>,
+    /// The shared store: users and mail of every node.
+    store: TestStore,
+    dir: tempfile::TempDir,
+    ca: TestCa,
+    /// Stopped last, after the nodes and the test database.
+    pg: Option<PgCluster>,
 }
 
 impl Cluster {
-    /// `n` nodes over one data folder with user alice (password "pw"); `extra` TOML is
-    /// appended to every node's configuration.
-    fn new(n: usize, extra: &str) -> Cluster {
+    /// `n` nodes over one store with user alice (password "pw"); `extra` TOML is
+    /// appended to every node's configuration. `None` when PostgreSQL is missing (the
+    /// test reports itself skipped).
+    fn new(n: usize, extra: &str, shared: Shared) -> Option<Cluster> {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
+        let (pg, store) = match shared {
+            Shared::Maildir => (
+                None,
+                TestStore::maildir(&data.join("mail"), &data.join("users")),
+            ),
+            Shared::Postgres => match PgCluster::start() {
+                Ok(pg) => {
+                    let store = TestStore::postgres(&pg.url());
+                    (Some(pg), store)
+                }
+                Err(e) => {
+                    buzon_testkit::skip(&format!("no PostgreSQL test cluster: {e}"));
+                    return None;
+                }
+            },
+        };
+        let store_toml = store.config_toml(dir.path());
         let ca = TestCa::new();
         let cert = ca.issue(
             &dir.path().join("tls"),
@@ -57,9 +89,14 @@ impl Cluster {
             (-1, 30),
         );
         let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
-        buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap();
+        store.add_user("alice", &stored, &[]);
         let mut nodes = Vec::new();
         for i in 1..=n {
+            // On PostgreSQL a node keeps nothing of its own worth sharing: a folder each.
+            let data = match shared {
+                Shared::Maildir => data.clone(),
+                Shared::Postgres => dir.path().join(format!("data{i}")),
+            };
             let pop3 = SocketAddr::from(([127, 0, 0, 1], haproxy::free_port()));
             let pop3s = SocketAddr::from(([127, 0, 0, 1], haproxy::free_port()));
             let lmtp = SocketAddr::from(([127, 0, 0, 1], haproxy::free_port()));
@@ -71,13 +108,14 @@ impl Cluster {
                  [tls]\ncertificate = {:?}\nkey = {:?}\n\n\
                  [pop3]\ngreeting = \"node{i} ready\"\n\n\
                  [proxy]\ntrusted_networks = [\"127.0.0.1/32\"]\n\n\
-                 [auth]\nargon2_memory_kib = 256\nargon2_iterations = 1\nfailure_delay = \"50ms\"\n{extra}\n",
+                 [auth]\nargon2_memory_kib = 256\nargon2_iterations = 1\nfailure_delay = \"50ms\"\n{extra}\n{store_toml}",
                 cert.cert_path, cert.key_path
             );
             let config = dir.path().join(format!("node{i}.toml"));
             std::fs::write(&config, text).unwrap();
             nodes.push(Node {
                 config,
+                data,
                 pop3,
                 pop3s,
                 lmtp,
@@ -85,20 +123,21 @@ impl Cluster {
             });
         }
         let mut c = Cluster {
-            dir,
-            data,
-            ca,
             nodes,
+            store,
+            dir,
+            ca,
+            pg,
         };
         for i in 0..n {
             c.start(i);
         }
-        c
+        Some(c)
     }
 
     fn start(&mut self, i: usize) {
         let node = &mut self.nodes[i];
-        let p = BuzonProcess::serve(Path::new(BIN), &node.config, &self.data);
+        let p = BuzonProcess::serve(Path::new(BIN), &node.config, &node.data);
         assert_eq!(p.addr("POP3"), node.pop3);
         node.proc = Some(p);
     }
@@ -181,10 +220,21 @@ fn two_node_front(c: &Cluster) -> Option<HaProxy> {
 
 #[test]
 fn logins_and_deliveries_through_haproxy_reach_both_nodes_with_the_real_client_address() {
+    logins_and_deliveries_through_haproxy(Shared::Postgres);
+}
+
+#[test]
+fn logins_and_deliveries_through_haproxy_reach_both_maildir_nodes_on_one_machine() {
+    logins_and_deliveries_through_haproxy(Shared::Maildir);
+}
+
+fn logins_and_deliveries_through_haproxy(shared: Shared) {
     if !haproxy::available() {
         return;
     }
-    let c = Cluster::new(2, "");
+    let Some(c) = Cluster::new(2, "", shared) else {
+        return;
+    };
     let Some(h) = two_node_front(&c) else { return };
     for node in ["node1", "node2"] {
         h.wait_status("pop3_nodes", node, "UP", HEALTH);
@@ -193,7 +243,7 @@ fn logins_and_deliveries_through_haproxy_reach_both_nodes_with_the_real_client_a
     // LMTP through HAProxy: two deliveries, one per node (round robin), both land.
     lmtp_deliver(h.addr("lmtp"), 1);
     lmtp_deliver(h.addr("lmtp"), 2);
-    let delivered = buzon_testkit::maildir::messages(&c.data.join("mail/alice"));
+    let delivered = c.store.stored("alice", None);
     assert_eq!(delivered.len(), 2);
     for i in [1, 2] {
         let subject = format!("Subject: through haproxy {i}");
@@ -243,7 +293,9 @@ fn a_killed_node_leaves_the_rotation_and_returns_when_restarted() {
     if !haproxy::available() {
         return;
     }
-    let mut c = Cluster::new(2, "");
+    let Some(mut c) = Cluster::new(2, "", Shared::Postgres) else {
+        return;
+    };
     let Some(h) = two_node_front(&c) else { return };
     for node in ["node1", "node2"] {
         h.wait_status("pop3_nodes", node, "UP", HEALTH);
@@ -262,10 +314,7 @@ fn a_killed_node_leaves_the_rotation_and_returns_when_restarted() {
         assert!(client.cmd("QUIT").starts_with("+OK"));
         lmtp_deliver(h.addr("lmtp"), i);
     }
-    assert_eq!(
-        buzon_testkit::maildir::messages(&c.data.join("mail/alice")).len(),
-        6
-    );
+    assert_eq!(c.store.message_count("alice"), 6);
     // Restarted on its ports, node1 passes its checks and gets connections again.
     let restarted = std::time::Instant::now();
     c.start(0);
@@ -286,11 +335,56 @@ fn a_killed_node_leaves_the_rotation_and_returns_when_restarted() {
 }
 
 #[test]
+fn nodes_that_cannot_reach_the_database_leave_the_rotation_and_return_with_it() {
+    if !haproxy::available() {
+        return;
+    }
+    let Some(c) = Cluster::new(2, "", Shared::Postgres) else {
+        return;
+    };
+    let Some(h) = two_node_front(&c) else { return };
+    for node in ["node1", "node2"] {
+        h.wait_status("pop3_nodes", node, "UP", HEALTH);
+        h.wait_status("lmtp_nodes", node, "UP", HEALTH);
+    }
+    let pg = c.pg.as_ref().unwrap();
+    let started = std::time::Instant::now();
+    pg.stop().unwrap();
+    // The nodes' greetings turn to -ERR [SYS/TEMP] / 421 4.3.0, which fail the checks.
+    for node in ["node1", "node2"] {
+        h.wait_status("pop3_nodes", node, "DOWN", HEALTH);
+        h.wait_status("lmtp_nodes", node, "DOWN", HEALTH);
+    }
+    let down_after = started.elapsed();
+    let restarted = std::time::Instant::now();
+    pg.start_again().unwrap();
+    for node in ["node1", "node2"] {
+        h.wait_status("pop3_nodes", node, "UP", HEALTH);
+        h.wait_status("lmtp_nodes", node, "UP", HEALTH);
+    }
+    let up_after = restarted.elapsed();
+    // Serving again without a restart of buzon.
+    let (mut client, _) = greet(h.addr("pop3"));
+    client.login("alice", "pw");
+    assert!(client.cmd("QUIT").starts_with("+OK"));
+    lmtp_deliver(h.addr("lmtp"), 1);
+    assert_eq!(c.store.message_count("alice"), 1);
+    eprintln!(
+        "haproxy: both nodes DOWN {} ms after the database stopped, UP {} ms after it started again (ping every 1 s, checks every {})",
+        down_after.as_millis(),
+        up_after.as_millis(),
+        haproxy::CHECK_INTER
+    );
+}
+
+#[test]
 fn tls_passed_through_haproxy_ends_on_the_node_with_the_real_client_address() {
     if !haproxy::available() {
         return;
     }
-    let c = Cluster::new(2, "plaintext_networks = []\n");
+    let Some(c) = Cluster::new(2, "plaintext_networks = []\n", Shared::Postgres) else {
+        return;
+    };
     let Some(h) = HaProxy::front(&[Front::new(
         "pop3s",
         Bind::Tcp,
@@ -331,7 +425,9 @@ fn tls_terminated_at_haproxy_counts_as_tls_on_the_node() {
         return;
     }
     // The node refuses plaintext logins without TLS from every network, loopback too.
-    let c = Cluster::new(1, "plaintext_networks = []\n");
+    let Some(c) = Cluster::new(1, "plaintext_networks = []\n", Shared::Postgres) else {
+        return;
+    };
     let pem = c.haproxy_pem();
     let Some(h) = HaProxy::front(&[
         Front::new("pop3", Bind::Tcp, Check::Pop3, &c.pop3_addrs()),
@@ -457,7 +553,8 @@ fn the_documented_haproxy_cfg_and_node_config_are_accepted() {
 }
 
 #[test]
-fn a_postgres_store_is_refused_by_serve_deliver_and_user_rather_than_served_from_maildir() {
+fn an_unreachable_postgres_store_is_refused_by_serve_deliver_and_user_rather_than_served_from_maildir(
+) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cfg = dir.path().join("buzon.toml");
@@ -465,31 +562,32 @@ fn a_postgres_store_is_refused_by_serve_deliver_and_user_rather_than_served_from
         &cfg,
         format!(
             "data_dir = {data:?}\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"pop3\"\n\n\
-             [store]\nkind = \"postgres\"\nurl = \"postgresql://buzon:inline-secret@127.0.0.1:1/buzon\"\n"
+             [store]\nkind = \"postgres\"\nurl = \"postgresql://buzon:inline-secret@127.0.0.1:1/buzon\"\nconnect_timeout = \"1s\"\n"
         ),
     )
     .unwrap();
     let cfg = cfg.display().to_string();
     for (args, code) in [
-        (vec!["serve", "--config", &cfg], 2),
-        (vec!["user", "--config", &cfg, "list"], 2),
-        // EX_TEMPFAIL: the MTA keeps the message until the administrator fixes this.
+        (vec!["serve", "--config", &cfg], 1),
+        (vec!["user", "--config", &cfg, "list"], 1),
+        // EX_TEMPFAIL: the MTA keeps the message until the database answers.
         (vec!["deliver", "--config", &cfg, "--to", "alice"], 75),
     ] {
         let out = buzon_testkit::run_bounded(
             std::process::Command::new(BIN)
                 .args(&args)
+                .env("RUST_LOG", "off")
                 .stdin(std::process::Stdio::null()),
             Duration::from_secs(30),
         );
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
         assert!(
-            err.contains("kind = \"postgres\"")
-                && err.contains("postgresql://buzon:***@127.0.0.1:1/buzon")
-                && err.contains("set kind = \"maildir\""),
+            err.contains("postgresql://buzon:***@127.0.0.1:1/buzon")
+                && err.contains("start the database"),
             "{args:?}: {err}"
         );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         assert!(!err.contains("inline-secret"), "{err}");
     }
     // Nothing was created on the way: no users file, no mailbox.

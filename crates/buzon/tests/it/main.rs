@@ -24,6 +24,7 @@ mod intake_crash;
 mod interop_clients;
 mod interop_intake;
 mod overload;
+mod pg_faults;
 mod pop3_crash;
 mod privileges;
 mod user_messages;

@@ -5,25 +5,27 @@ use std::path::Path;
 use std::time::Duration;
 
 use buzon_testkit::process::{write_config, BuzonProcess};
-use buzon_testkit::{LineClient, TestCa};
+use buzon_testkit::{LineClient, TestCa, TestStore};
 
 use crate::BIN;
 
 struct Setup {
-    _dir: tempfile::TempDir,
     proc: BuzonProcess,
     config: std::path::PathBuf,
     data: std::path::PathBuf,
+    /// The run's store (Maildir, or a database of its own: `BUZON_TEST_STORE`).
+    store: TestStore,
+    _dir: tempfile::TempDir,
 }
 
 fn setup(messages: usize) -> (Setup, Vec<Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
-    let config = write_config(dir.path(), &ca, "");
     let data = dir.path().join("data");
+    let store = TestStore::for_run(&data);
+    let config = write_config(dir.path(), &ca, &store.config_toml(dir.path()));
     let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
-    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap();
-    let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap();
+    store.add_user("alice", &stored, &[]);
     let mut bodies = Vec::new();
     for i in 0..messages {
         let body = format!(
@@ -31,23 +33,50 @@ fn setup(messages: usize) -> (Setup, Vec<Vec<u8>>) {
             "x".repeat(200 + i % 50)
         )
         .into_bytes();
-        md.deliver(&mut body.as_slice(), None).unwrap();
+        store.deliver("alice", &body);
         bodies.push(body);
     }
     let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
     (
         Setup {
-            _dir: dir,
             proc,
             config,
             data,
+            store,
+            _dir: dir,
         },
         bodies,
     )
 }
 
-fn files(data: &Path) -> Vec<Vec<u8>> {
-    buzon_testkit::maildir::messages(&data.join("mail/alice"))
+/// alice's messages, in either store.
+fn files(s: &Setup) -> Vec<Vec<u8>> {
+    s.store.stored("alice", None)
+}
+
+/// Logs in on a node started after a kill. Maildir: at once, the lock died with the
+/// process. PostgreSQL: the killed node's lease row stays until it expires, so the
+/// login gets `-ERR [IN-USE]` for at most the lease (then the mailbox is free).
+fn login_after_restart(s: &Setup) -> LineClient {
+    if !s.store.is_postgres() {
+        return login(s.proc.addr("POP3"));
+    }
+    let lease = buzon_testkit::store::TEST_LOCK_LEASE;
+    buzon_testkit::wait_for(
+        lease + Duration::from_secs(10),
+        "the killed node's lease to expire",
+        || {
+            let mut c = LineClient::connect(s.proc.addr("POP3"));
+            assert!(c.line().starts_with("+OK"));
+            assert!(c.cmd("USER alice").starts_with("+OK"));
+            let r = c.cmd("PASS pw");
+            if r.starts_with("+OK") {
+                return Some(c);
+            }
+            assert!(r.starts_with("-ERR [IN-USE]"), "{r}");
+            None
+        },
+    )
 }
 
 fn login(addr: std::net::SocketAddr) -> LineClient {
@@ -65,14 +94,15 @@ fn sigkill_with_messages_marked_deleted_deletes_nothing() {
         assert!(c.cmd(&format!("DELE {n}")).starts_with("+OK"));
     }
     s.proc.kill();
-    let mut left = files(&s.data);
+    let mut left = files(&s);
     left.sort();
     let mut want = bodies.clone();
     want.sort();
     assert_eq!(left, want, "no message may be deleted without QUIT");
-    // Restarted, the user gets in at once: the lock died with the process.
+    // Restarted, the user gets in at once (Maildir: the lock died with the process), or
+    // once the lease expired (PostgreSQL).
     s.proc = BuzonProcess::serve(Path::new(BIN), &s.config, &s.data);
-    let mut c = login(s.proc.addr("POP3"));
+    let mut c = login_after_restart(&s);
     assert!(c.cmd("STAT").starts_with("+OK 5 "));
 }
 
@@ -82,7 +112,7 @@ fn sigkill_during_update_leaves_every_message_whole_or_gone() {
     let (mut s, bodies) = setup(n);
     // Try several kill points: the kill lands somewhere inside UPDATE's unlinks.
     for round in 0..3 {
-        let mut c = login(s.proc.addr("POP3"));
+        let mut c = login_after_restart(&s);
         let stat = c.cmd("STAT");
         let count: usize = stat
             .split_whitespace()
@@ -104,7 +134,7 @@ fn sigkill_during_update_leaves_every_message_whole_or_gone() {
         // Scenario: the kill lands at a different moment of the QUIT each round.
         std::thread::sleep(Duration::from_millis(2 + round * 3));
         s.proc.kill();
-        for f in files(&s.data) {
+        for f in files(&s) {
             assert!(
                 bodies.contains(&f),
                 "a message file is corrupted or truncated"
@@ -113,7 +143,7 @@ fn sigkill_during_update_leaves_every_message_whole_or_gone() {
         s.proc = BuzonProcess::serve(Path::new(BIN), &s.config, &s.data);
     }
     // Whatever survived is served intact.
-    let mut c = login(s.proc.addr("POP3"));
+    let mut c = login_after_restart(&s);
     let stat = c.cmd("STAT");
     assert!(stat.starts_with("+OK"), "{stat}");
     let count: usize = stat
@@ -121,7 +151,7 @@ fn sigkill_during_update_leaves_every_message_whole_or_gone() {
         .nth(1)
         .and_then(|x| x.parse().ok())
         .unwrap_or(0);
-    assert_eq!(count, files(&s.data).len());
+    assert_eq!(count, files(&s).len());
     if count > 0 {
         assert!(c.cmd("RETR 1").starts_with("+OK"));
         let body = c.body();
@@ -142,5 +172,5 @@ fn sigterm_tells_open_sessions_and_deletes_nothing() {
     );
     let last = c.line();
     assert!(last.starts_with("-ERR [SYS/TEMP]"), "{last}");
-    assert_eq!(files(&s.data).len(), 2);
+    assert_eq!(files(&s).len(), 2);
 }

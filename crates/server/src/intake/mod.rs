@@ -38,15 +38,12 @@ pub(crate) struct Intake {
 }
 
 impl Intake {
-    pub fn new(
-        config: &crate::Config,
-        store: Arc<dyn buzon_store::DeliveryStore>,
-    ) -> Result<Intake, IntakeError> {
-        let deliverer = Arc::new(Deliverer::new(
+    pub fn new(config: &crate::Config, stores: &crate::Stores) -> Result<Intake, IntakeError> {
+        let deliverer = Arc::new(Deliverer::with_users(
             &config.delivery,
-            &config.auth.users_file,
+            Arc::clone(&stores.users),
             &config.smtp.hostname,
-            store,
+            Arc::clone(&stores.delivery),
         )?);
         clean_spool(&config.delivery.spool_dir);
         let base = SessionConfig {
@@ -104,6 +101,11 @@ pub(crate) async fn handle_tcp(
         _ => (Mode::Smtp, shared.config.smtp.max_connections_per_ip),
     };
     let stream = Stream::Plain(tcp);
+    if shared.health.is_down() {
+        let r = reply::store_unavailable(&shared.config.smtp.hostname);
+        crate::stream::refuse(stream, &r.to_bytes(), limits.write_timeout).await;
+        return;
+    }
     let _guard = match intake
         .registry
         .connect(peer.ip(), limits.max_connections, per_ip)
@@ -178,6 +180,11 @@ pub(crate) async fn unix_accept_loop(shared: Arc<Shared>, listener: UnixListener
                     let limits = &shared.config.limits;
                     let intake = Arc::clone(&shared.intake);
                     let stream = Stream::Unix(unix);
+                    if shared.health.is_down() {
+                        let r = reply::store_unavailable(&shared.config.smtp.hostname);
+                        crate::stream::refuse(stream, &r.to_bytes(), limits.write_timeout).await;
+                        return;
+                    }
                     let _guard = match intake.registry.connect(
                         local,
                         limits.max_connections,

@@ -97,10 +97,8 @@ fn pop3s_session_stat_list_uidl_retr_top_dele_quit() {
     assert!(c.cmd("DELE 2").starts_with("+OK"));
     assert!(c.cmd("QUIT").starts_with("+OK"));
     assert!(c.is_closed());
-    let files = s.message_files("alice");
-    assert_eq!(files.len(), 1, "exactly message 2 is gone: {files:?}");
-    let left = std::fs::read(&files[0]).unwrap_or_default();
-    assert_eq!(left, MSG1);
+    let left = s.stored("alice", None);
+    assert_eq!(left, vec![MSG1.to_vec()], "exactly message 2 is gone");
 }
 
 #[test]
@@ -219,7 +217,7 @@ fn apop_is_offered_only_when_a_user_can_use_it() {
     );
     drop(c.0.cmd("QUIT"));
 
-    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf").unwrap();
+    s.add_user("carol", "{PLAIN}tanstaaf");
     // The greeting reads the users file as last loaded; a background task looks at the
     // file once a second, so the timestamp appears within about a second.
     let (mut c, greeting) = buzon_testkit::wait_for(
@@ -262,7 +260,7 @@ fn apop_server(apop_without_tls: bool) -> (TestServer, std::net::SocketAddr) {
             c.listeners.push(no_stls);
         })
         .start();
-    buzon_auth::add_user(&s.config.auth.users_file, "carol", "{PLAIN}tanstaaf").unwrap();
+    s.add_user("carol", "{PLAIN}tanstaaf");
     // The users file is reloaded by a background check once a second: wait until the
     // port with STLS offers the timestamp, which it does once carol is known.
     buzon_testkit::wait_until(
@@ -427,6 +425,12 @@ fn evict_from_page_cache(path: &std::path::Path) {
 
 #[test]
 fn retrieval_is_exact_from_memory_from_disk_and_after_a_rename() {
+    if buzon_testkit::maildir_only(
+        "retrieval_is_exact_from_memory_from_disk_and_after_a_rename",
+        "evicts message files from the page cache and renames them under the session",
+    ) {
+        return;
+    }
     let s = server();
     // Several read chunks, with dot lines at every position relative to chunk ends.
     let mut big = b"Subject: from disk\n\n".to_vec();
@@ -508,7 +512,7 @@ fn dropped_connection_and_shutdown_delete_nothing() {
         // Dropped without QUIT.
     }
     s.wait_mailbox_free("alice");
-    assert_eq!(s.message_files("alice").len(), 3);
+    assert_eq!(s.message_count("alice"), 3);
 
     let mut c = tls_client(&s);
     c.login("alice", "wonder land");
@@ -520,7 +524,7 @@ fn dropped_connection_and_shutdown_delete_nothing() {
         "shutdown notice: {last}"
     );
     assert!(c.is_closed());
-    assert_eq!(s.message_files("alice").len(), 3);
+    assert_eq!(s.message_count("alice"), 3);
 }
 
 #[test]
@@ -596,7 +600,7 @@ fn a_silent_session_loses_its_lock_after_the_lease() {
     assert!(last.starts_with("-ERR [IN-USE]"), "{last}");
     assert!(a.is_closed());
     assert!(b.cmd("QUIT").starts_with("+OK"));
-    assert_eq!(s.message_files("alice").len(), 1);
+    assert_eq!(s.message_count("alice"), 1);
 }
 
 #[test]
@@ -707,7 +711,7 @@ fn idle_sessions_are_logged_out() {
     assert!(r.starts_with("-ERR") && r.contains("inactivity"), "{r}");
     assert!(c.is_closed());
     assert_eq!(
-        s.message_files("alice").len(),
+        s.message_count("alice"),
         1,
         "autologout must not enter UPDATE"
     );
@@ -776,7 +780,7 @@ fn half_closed_client_gets_its_answers_and_nothing_is_deleted() {
     assert!(c.line().starts_with("+OK"));
     assert!(c.is_closed());
     s.wait_mailbox_free("alice");
-    assert_eq!(s.message_files("alice").len(), 1);
+    assert_eq!(s.message_count("alice"), 1);
 }
 
 #[test]

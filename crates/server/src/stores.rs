@@ -1,0 +1,170 @@
+//! The one place where the configured store is opened: local Maildirs with the users
+//! file, or the PostgreSQL store shared by every node with its users table. POP3
+//! sessions, the intake, `buzon deliver` and `buzon user` all start here.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use buzon_auth::{UserDb, UserDirectory, UsersFile};
+use buzon_store::{DeliveryStore, MailStore, StoreSettings};
+use buzon_store_pg::PgStore;
+
+use crate::{Config, ServerError};
+
+/// The stores a node serves from.
+#[derive(Clone)]
+pub struct Stores {
+    /// Where POP3 sessions find their mailboxes.
+    pub mail: Arc<dyn MailStore>,
+    /// Where deliveries go. For PostgreSQL its calls block on the runtime the store was
+    /// opened in: call them on blocking threads only.
+    pub delivery: Arc<dyn DeliveryStore>,
+    /// Where the users come from.
+    pub users: Arc<dyn UserDirectory>,
+    /// The PostgreSQL store, when that is the one in use (health checks, `buzon user`).
+    pub pg: Option<PgStore>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stores")
+            .field("users", &self.users.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the store the configuration names. Inside a multi-threaded tokio runtime (the
+/// PostgreSQL store keeps its handle). For Maildir: loads the users file (the server
+/// creates the mail folder, see [`create_mail_dir`]). For PostgreSQL: connects (schema applied or checked) and loads the
+/// users; any problem is one line naming the database URL and the fix.
+pub async fn open_stores(config: &Config) -> Result<Stores, ServerError> {
+    match &config.store {
+        StoreSettings::Maildir => {
+            let maildirs = Arc::new(buzon_store::MaildirStore::new(
+                config.mail_dir.clone(),
+                config.pop3.serve_folders.clone(),
+                buzon_auth::mailbox_dir_name,
+            ));
+            Ok(Stores {
+                mail: Arc::clone(&maildirs) as _,
+                delivery: maildirs,
+                users: Arc::new(UsersFile::load(&config.auth.users_file)?),
+                pg: None,
+            })
+        }
+        StoreSettings::Postgres(settings) => {
+            let pg = PgStore::connect_serving(settings, config.pop3.serve_folders.clone())
+                .await
+                .map_err(|e| ServerError::Store(e.to_string()))?;
+            let users = PgUsers::load(pg.clone())
+                .await
+                .map_err(ServerError::Store)?;
+            Ok(Stores {
+                mail: Arc::new(pg.clone()),
+                delivery: Arc::new(pg.clone()),
+                users: Arc::new(users),
+                pg: Some(pg),
+            })
+        }
+    }
+}
+
+/// The users table of the PostgreSQL store: `users_serial` is polled (one row) and the
+/// list reloaded only when it moved; while the database cannot be reached the previous
+/// list stays in memory and the failure is logged once.
+pub struct PgUsers {
+    store: PgStore,
+    runtime: tokio::runtime::Handle,
+    db: RwLock<Arc<UserDb>>,
+    serial: Mutex<i64>,
+    down: AtomicBool,
+}
+
+impl PgUsers {
+    /// Loads the users (inside the runtime the store was connected in).
+    pub async fn load(store: PgStore) -> Result<PgUsers, String> {
+        let (serial, entries) = store.user_snapshot().await.map_err(|e| e.to_string())?;
+        let db = UserDb::from_entries(Path::new(store.display_url()), entries)
+            .map_err(|e| e.to_string())?;
+        Ok(PgUsers {
+            store,
+            runtime: tokio::runtime::Handle::current(),
+            db: RwLock::new(Arc::new(db)),
+            serial: Mutex::new(serial),
+            down: AtomicBool::new(false),
+        })
+    }
+
+    fn unreachable(&self, e: &buzon_store::StoreError) -> String {
+        let why = e.to_string();
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::error!("cannot look for changed users, keeping the list in memory until the database answers: {why}");
+        }
+        why
+    }
+}
+
+impl UserDirectory for PgUsers {
+    fn current(&self) -> Arc<UserDb> {
+        match self.db.read() {
+            Ok(d) => Arc::clone(&d),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    fn refresh(&self) -> Result<(), String> {
+        // One look at a time; a second caller waits and then finds nothing to do.
+        let mut known = self.serial.lock().unwrap_or_else(|p| p.into_inner());
+        let serial = match self.runtime.block_on(self.store.users_serial()) {
+            Ok(s) => s,
+            Err(e) => return Err(self.unreachable(&e)),
+        };
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!(url = self.store.display_url(), "the database answers again");
+        }
+        if serial == *known {
+            return Ok(());
+        }
+        let (serial, entries) = match self.runtime.block_on(self.store.user_snapshot()) {
+            Ok(s) => s,
+            Err(e) => return Err(self.unreachable(&e)),
+        };
+        match UserDb::from_entries(Path::new(self.store.display_url()), entries) {
+            Ok(db) => {
+                let users = db.len();
+                match self.db.write() {
+                    Ok(mut w) => *w = Arc::new(db),
+                    Err(p) => *p.into_inner() = Arc::new(db),
+                }
+                tracing::info!(users, "reloaded the users from the database");
+            }
+            // Cannot happen with the table's constraints; keep the previous list.
+            Err(e) => {
+                tracing::error!("cannot use the changed users, keeping the previous list: {e}")
+            }
+        }
+        *known = serial;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.store.display_url().to_string()
+    }
+}
+
+/// Creates the folder of the local Maildirs (mode 0700) when the Maildir store is in use.
+pub fn create_mail_dir(config: &Config) -> Result<(), ServerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    if config.store != StoreSettings::Maildir {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.mail_dir)
+        .map_err(|source| ServerError::MailDir {
+            path: config.mail_dir.clone(),
+            source,
+        })
+}
