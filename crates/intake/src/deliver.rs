@@ -23,6 +23,12 @@
 //! invisibly first, and made visible only when every one succeeded (for Maildir: written
 //! and fsynced under `tmp/`, then moved into `new/`): a failure leaves nothing visible
 //! anywhere. Nothing here names a file of the store.
+//!
+//! With one outcome per recipient, the recipients whose outcome is decided before any
+//! write (a temporary failure, or no accepting mailbox) get it on their own, and all the
+//! others share one batch: one transaction on a database store, so a node that dies
+//! during the commit leaves the message with every such recipient or with none, and the
+//! sender's retry duplicates nothing.
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -457,11 +463,48 @@ impl Deliverer {
             plans_per_rcpt.push(plans);
         }
 
-        let groups: Vec<Vec<Plan>> = match grouping {
-            Grouping::PerRecipient => plans_per_rcpt,
-            Grouping::Together => vec![plans_per_rcpt.into_iter().flatten().collect()],
-        };
-        groups.into_iter().map(|g| self.run_group(msg, g)).collect()
+        match grouping {
+            Grouping::Together => {
+                vec![self.run_group(msg, plans_per_rcpt.into_iter().flatten().collect())]
+            }
+            Grouping::PerRecipient => self.deliver_per_recipient(msg, plans_per_rcpt),
+        }
+    }
+
+    /// One outcome per recipient, with one batch for every recipient that will get the
+    /// message (see the module documentation).
+    fn deliver_per_recipient(&self, msg: &Incoming<'_>, per_rcpt: Vec<Vec<Plan>>) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(per_rcpt.len());
+        let mut together = Vec::new();
+        let mut members: Vec<(usize, Vec<String>)> = Vec::new();
+        for (i, plans) in per_rcpt.into_iter().enumerate() {
+            if decided_without_writing(&plans) {
+                outcomes.push(Some(self.run_group(msg, plans)));
+            } else {
+                outcomes.push(None);
+                members.push((i, plans.iter().map(|p| p.user.clone()).collect()));
+                together.extend(plans);
+            }
+        }
+        if !together.is_empty() {
+            let shared = self.run_group(msg, together);
+            for (i, users) in members {
+                outcomes[i] = Some(match &shared {
+                    Outcome::Delivered { copies } => Outcome::Delivered {
+                        copies: copies
+                            .iter()
+                            .filter(|c| users.contains(&c.user))
+                            .cloned()
+                            .collect(),
+                    },
+                    Outcome::Failed(f) => Outcome::Failed(f.clone()),
+                });
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| Outcome::Failed(Failure::Temporary("no outcome".into()))))
+            .collect()
     }
 
     fn quota_check(
@@ -567,6 +610,18 @@ impl Deliverer {
         }
         Outcome::Delivered { copies }
     }
+}
+
+/// True when a group's outcome is known before any write: one of its mailboxes fails
+/// temporarily, or none accepts the message (rules 1 and 2 of the module documentation).
+fn decided_without_writing(plans: &[Plan]) -> bool {
+    let temporary = plans
+        .iter()
+        .any(|p| matches!(&p.status, PlanStatus::Fail(f) if f.is_temporary()));
+    let accepting = plans
+        .iter()
+        .any(|p| matches!(p.status, PlanStatus::Deliver(_) | PlanStatus::Discard));
+    temporary || !accepting
 }
 
 /// Adds one copy for `plan`'s user: our trace fields, then the message (its header as

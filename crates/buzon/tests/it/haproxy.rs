@@ -24,11 +24,11 @@ use crate::BIN;
 
 /// A node killed or restarted shows in HAProxy's statistics within this (fall 3 × 200 ms
 /// or rise 2 × 200 ms, plus check timeouts, on a busy 2-core machine).
-const HEALTH: Duration = Duration::from_secs(15);
+pub(crate) const HEALTH: Duration = Duration::from_secs(15);
 
 /// A `buzon serve` node on fixed loopback ports (so a restarted node comes back where
 /// HAProxy expects it), trusting PROXY headers from loopback.
-struct Node {
+pub(crate) struct Node {
     config: PathBuf,
     data: PathBuf,
     pop3: SocketAddr,
@@ -39,7 +39,7 @@ struct Node {
 
 /// Where the nodes keep users and mail.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Shared {
+pub(crate) enum Shared {
     /// One PostgreSQL database (a private cluster): the scale-out of docs/scale-out.md.
     Postgres,
     /// One data folder: the Maildir store, nodes on one machine.
@@ -47,21 +47,21 @@ enum Shared {
 }
 
 /// The nodes, their store, and the CA of the nodes' (and HAProxy's) certificate.
-struct Cluster {
-    nodes: Vec<Node>,
+pub(crate) struct Cluster {
+    pub(crate) nodes: Vec<Node>,
     /// The shared store: users and mail of every node.
-    store: TestStore,
-    dir: tempfile::TempDir,
+    pub(crate) store: TestStore,
+    pub(crate) dir: tempfile::TempDir,
     ca: TestCa,
     /// Stopped last, after the nodes and the test database.
-    pg: Option<PgCluster>,
+    pub(crate) pg: Option<PgCluster>,
 }
 
 impl Cluster {
     /// `n` nodes over one store with user alice (password "pw"); `extra` TOML is
     /// appended to every node's configuration. `None` when PostgreSQL is missing (the
     /// test reports itself skipped).
-    fn new(n: usize, extra: &str, shared: Shared) -> Option<Cluster> {
+    pub(crate) fn new(n: usize, extra: &str, shared: Shared) -> Option<Cluster> {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).unwrap();
@@ -135,20 +135,20 @@ impl Cluster {
         Some(c)
     }
 
-    fn start(&mut self, i: usize) {
+    pub(crate) fn start(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         let p = BuzonProcess::serve(Path::new(BIN), &node.config, &node.data);
         assert_eq!(p.addr("POP3"), node.pop3);
         node.proc = Some(p);
     }
 
-    fn kill(&mut self, i: usize) {
+    pub(crate) fn kill(&mut self, i: usize) {
         if let Some(mut p) = self.nodes[i].proc.take() {
             p.kill();
         }
     }
 
-    fn pop3_addrs(&self) -> Vec<SocketAddr> {
+    pub(crate) fn pop3_addrs(&self) -> Vec<SocketAddr> {
         self.nodes.iter().map(|n| n.pop3).collect()
     }
 
@@ -156,7 +156,7 @@ impl Cluster {
         self.nodes.iter().map(|n| n.pop3s).collect()
     }
 
-    fn lmtp_addrs(&self) -> Vec<SocketAddr> {
+    pub(crate) fn lmtp_addrs(&self) -> Vec<SocketAddr> {
         self.nodes.iter().map(|n| n.lmtp).collect()
     }
 

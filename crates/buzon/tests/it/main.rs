@@ -16,6 +16,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod bench;
+mod chaos;
 mod fetch_crash;
 mod fetch_memory;
 mod first_run;
