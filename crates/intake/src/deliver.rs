@@ -28,7 +28,9 @@
 //! write (a temporary failure, or no accepting mailbox) get it on their own, and all the
 //! others share one batch: one transaction on a database store, so a node that dies
 //! during the commit leaves the message with every such recipient or with none, and the
-//! sender's retry duplicates nothing.
+//! sender's retry duplicates nothing. Should a copy fail to be written before that commit
+//! (a broken mailbox), nothing of the shared batch is kept and each of those recipients
+//! is delivered on its own, so the others are unaffected.
 
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -475,30 +477,39 @@ impl Deliverer {
     /// message (see the module documentation).
     fn deliver_per_recipient(&self, msg: &Incoming<'_>, per_rcpt: Vec<Vec<Plan>>) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(per_rcpt.len());
-        let mut together = Vec::new();
-        let mut members: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut members = Vec::new();
         for (i, plans) in per_rcpt.into_iter().enumerate() {
             if decided_without_writing(&plans) {
                 outcomes.push(Some(self.run_group(msg, plans)));
             } else {
                 outcomes.push(None);
-                members.push((i, plans.iter().map(|p| p.user.clone()).collect()));
-                together.extend(plans);
+                members.push((i, plans));
             }
         }
-        if !together.is_empty() {
-            let shared = self.run_group(msg, together);
-            for (i, users) in members {
-                outcomes[i] = Some(match &shared {
-                    Outcome::Delivered { copies } => Outcome::Delivered {
-                        copies: copies
-                            .iter()
-                            .filter(|c| users.contains(&c.user))
-                            .cloned()
-                            .collect(),
-                    },
-                    Outcome::Failed(f) => Outcome::Failed(f.clone()),
-                });
+        let together: Vec<Plan> = members
+            .iter()
+            .flat_map(|(_, p)| p.iter().cloned())
+            .collect();
+        match self.write_group(msg, together) {
+            Ok(shared) => {
+                for (i, plans) in &members {
+                    outcomes[*i] = Some(match &shared {
+                        Outcome::Delivered { copies } => Outcome::Delivered {
+                            copies: copies
+                                .iter()
+                                .filter(|c| plans.iter().any(|p| p.user == c.user))
+                                .cloned()
+                                .collect(),
+                        },
+                        Outcome::Failed(f) => Outcome::Failed(f.clone()),
+                    });
+                }
+            }
+            // Nothing of the shared batch was kept: each recipient on its own.
+            Err(_) => {
+                for (i, plans) in members {
+                    outcomes[i] = Some(self.run_group(msg, plans));
+                }
             }
         }
         outcomes
@@ -529,13 +540,19 @@ impl Deliverer {
     }
 
     fn run_group(&self, msg: &Incoming<'_>, plans: Vec<Plan>) -> Outcome {
+        self.write_group(msg, plans).unwrap_or_else(Outcome::Failed)
+    }
+
+    /// [`Deliverer::run_group`], except that a copy that cannot be written gives `Err`:
+    /// the batch is dropped before its commit, so nothing of it is visible anywhere.
+    fn write_group(&self, msg: &Incoming<'_>, plans: Vec<Plan>) -> Result<Outcome, Failure> {
         if let Some(p) = plans
             .iter()
             .find(|p| matches!(&p.status, PlanStatus::Fail(f) if f.is_temporary()))
         {
             if let PlanStatus::Fail(f) = &p.status {
                 tracing::warn!(id = msg.id, user = %p.user, to = %p.address, "temporary failure, nothing delivered to this group: {f}");
-                return Outcome::Failed(f.clone());
+                return Ok(Outcome::Failed(f.clone()));
             }
         }
         let accepting = plans
@@ -551,7 +568,7 @@ impl Deliverer {
             for p in &plans {
                 tracing::info!(id = msg.id, user = %p.user, to = %p.address, "refused: {f}");
             }
-            return Outcome::Failed(f);
+            return Ok(Outcome::Failed(f));
         }
 
         // Write every copy first; make them visible only if all worked.
@@ -581,7 +598,7 @@ impl Deliverer {
             for folder in folders {
                 if let Err(e) = add_copy(batch.as_mut(), msg, p, folder.as_deref()) {
                     tracing::error!(id = msg.id, user = %p.user, to = %p.address, "cannot store the message, nothing delivered to this group: {e}");
-                    return Outcome::Failed(Failure::from_store(&e));
+                    return Err(Failure::from_store(&e));
                 }
                 added.push((p, folder));
             }
@@ -606,9 +623,9 @@ impl Deliverer {
             let (p, _) = added[copies.len().min(added.len().saturating_sub(1))];
             tracing::error!(id = msg.id, user = %p.user, to = %p.address, delivered = copies.len(),
                 "cannot make the message visible: {e}; answering with a temporary failure");
-            return Outcome::Failed(Failure::from_store(&e));
+            return Ok(Outcome::Failed(Failure::from_store(&e)));
         }
-        Outcome::Delivered { copies }
+        Ok(Outcome::Delivered { copies })
     }
 }
 
@@ -646,6 +663,7 @@ fn add_copy(
     }
 }
 
+#[derive(Clone)]
 enum PlanStatus {
     Deliver(Vec<Option<String>>),
     Discard,
@@ -655,6 +673,7 @@ enum PlanStatus {
     Fail(Failure),
 }
 
+#[derive(Clone)]
 struct Plan {
     user: String,
     address: String,
