@@ -158,16 +158,7 @@ impl PgStore {
 /// Reads up to [`CHUNK_SIZE`] bytes: fewer only at the end of the message.
 pub(crate) fn read_chunk(message: &mut dyn Read) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; CHUNK_SIZE];
-    let mut got = 0;
-    // Bounded: every turn reads at least one byte or stops.
-    while got < buf.len() {
-        match message.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    let got = buzon_store::read_full(message, &mut buf)?;
     buf.truncate(got);
     Ok(buf)
 }

@@ -210,21 +210,27 @@ impl Drop for ReleaseGuard {
 fn release(lease: Arc<Lease>) {
     let runtime = lease.store.inner.runtime.clone();
     runtime.spawn(async move {
-        let done = tokio::time::timeout(lease.store.inner.lock_lease, async {
-            let client = lease.store.client().await?;
-            client
-                .execute(
-                    "DELETE FROM leases WHERE mailbox = $1 AND holder = $2",
-                    &[&lease.mailbox, &lease.holder],
-                )
-                .await
-                .map_err(|e| lease.store.db_error(&e))
-        })
-        .await;
-        if !matches!(done, Ok(Ok(_))) {
+        if !delete_lease(&lease, lease.store.inner.lock_lease).await {
             tracing::info!(mailbox = %lease.mailbox, "could not release the POP3 lease; it expires by itself");
         }
     });
+}
+
+/// Deletes `lease`'s row if this holder still has it; false when the database did not
+/// answer within `limit` (the row then expires by itself).
+async fn delete_lease(lease: &Lease, limit: Duration) -> bool {
+    let done = tokio::time::timeout(limit, async {
+        let client = lease.store.client().await?;
+        client
+            .execute(
+                "DELETE FROM leases WHERE mailbox = $1 AND holder = $2",
+                &[&lease.mailbox, &lease.holder],
+            )
+            .await
+            .map_err(|e| lease.store.db_error(&e))
+    })
+    .await;
+    matches!(done, Ok(Ok(_)))
 }
 
 type Snapshot = (Option<i64>, Vec<i64>, Vec<MessageMeta>);
@@ -283,21 +289,9 @@ impl Pop3Mailbox for PgMailbox {
     fn release(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.renewal.abort();
-            let lease = &self.lease;
             // Bounded: a database that does not answer leaves the row to expire.
-            let limit = lease.store.inner.lock_lease.min(RELEASE_WAIT);
-            let done = tokio::time::timeout(limit, async {
-                let client = lease.store.client().await?;
-                client
-                    .execute(
-                        "DELETE FROM leases WHERE mailbox = $1 AND holder = $2",
-                        &[&lease.mailbox, &lease.holder],
-                    )
-                    .await
-                    .map_err(|e| lease.store.db_error(&e))
-            })
-            .await;
-            if matches!(done, Ok(Ok(_))) {
+            let limit = self.lease.store.inner.lock_lease.min(RELEASE_WAIT);
+            if delete_lease(&self.lease, limit).await {
                 self.released
                     .store(true, std::sync::atomic::Ordering::Relaxed);
             }

@@ -341,13 +341,13 @@ impl FileReader {
     }
 }
 
-/// Fills `dst` from `file` (blocking) and gives the number of bytes read, fewer only at
-/// the end of the file.
-fn read_full(mut file: &File, dst: &mut [u8]) -> io::Result<usize> {
+/// Fills `dst` from `source` (blocking) and gives the number of bytes read, fewer only at
+/// the end of the input. Shared with the other stores, which fill their chunks the same way.
+pub fn read_full(mut source: impl Read, dst: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     // Bounded: every turn reads at least one byte or stops.
     while got < dst.len() {
-        match file.read(&mut dst[got..]) {
+        match source.read(&mut dst[got..]) {
             Ok(0) => break,
             Ok(n) => got += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
