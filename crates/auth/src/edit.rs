@@ -25,8 +25,46 @@ use crate::username::validate_username;
 /// [`crate::hash_password`]) as a new last line. Creates the file (mode 0600)
 /// if missing. [`AuthError::UserExists`] if the name is present, ignoring case.
 pub fn add_user(path: &Path, user: &str, stored_password: &str) -> Result<(), AuthError> {
+    add_user_entry(path, user, stored_password, None, &[])
+}
+
+/// [`add_user`] with a home field and extra fields (`key=value`, e.g. a quota rule), as
+/// `user:password::::home::key=value …`; for users moved from another user database.
+pub fn add_user_entry(
+    path: &Path,
+    user: &str,
+    stored_password: &str,
+    home: Option<&str>,
+    extra: &[(String, String)],
+) -> Result<(), AuthError> {
     validate_username(user)?;
     check_password_field(stored_password)?;
+    // Extra fields come after the seventh ':' and may hold ':' themselves (`*:storage=1G`);
+    // they are separated by spaces.
+    let breaks = |s: &str| s.contains(['\n', '\r']);
+    if home.is_some_and(|h| breaks(h) || h.contains(':'))
+        || extra.iter().any(|(k, v)| {
+            breaks(k) || breaks(v) || k.is_empty() || k.contains([' ', '=', ':']) || v.contains(' ')
+        })
+    {
+        return Err(AuthError::UnwritableEntry(format!(
+            "the home or extra fields of {user} hold a character the users file cannot keep (a line break, ':' in the home or a name, a space in a value)"
+        )));
+    }
+    let mut tail = String::new();
+    if home.is_some() || !extra.is_empty() {
+        let fields: Vec<String> = extra
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect();
+        tail = format!("::::{}::{}", home.unwrap_or(""), fields.join(" "));
+    }
     edit(path, |data, parsed| {
         if let Some(&i) = parsed.index.get(&user.to_ascii_lowercase()) {
             let existing = parsed.entries.get(i).map_or(user, |e| e.name.as_str());
@@ -41,6 +79,7 @@ pub fn add_user(path: &Path, user: &str, stored_password: &str) -> Result<(), Au
         out.extend_from_slice(user.as_bytes());
         out.push(b':');
         out.extend_from_slice(stored_password.as_bytes());
+        out.extend_from_slice(tail.as_bytes());
         out.extend_from_slice(eol);
         Ok(out)
     })

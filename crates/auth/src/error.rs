@@ -87,6 +87,10 @@ pub enum AuthError {
         reason: String,
     },
 
+    /// A field of a user entry that the users file cannot hold.
+    #[error("{0}")]
+    UnwritableEntry(String),
+
     /// Argon2 cost parameters out of range.
     #[error("invalid password hashing parameters: {0}")]
     InvalidParams(String),

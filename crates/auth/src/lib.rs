@@ -26,7 +26,7 @@ mod username;
 pub use buzon_pop3_proto::Secret;
 pub use cache::{AuthCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
 pub use directory::{UserDirectory, UsersFile};
-pub use edit::{add_user, check_users_file_as_root, remove_user, set_password};
+pub use edit::{add_user, add_user_entry, check_users_file_as_root, remove_user, set_password};
 pub use error::AuthError;
 pub use scheme::{
     hash_password, needs_rehash, plaintext_password, verify_password, DummyHash, HashParams,

@@ -11,6 +11,7 @@ mod check;
 mod client_args;
 mod deliver;
 mod fetch;
+mod migrate;
 mod serve;
 mod setup;
 mod sieve;
@@ -54,6 +55,9 @@ enum Command {
     Check(check::CheckArgs),
     /// Find the POP3 server for an e-mail address and add the account.
     Setup(setup::SetupArgs),
+    /// Copy users and mail between stores (Maildir ↔ PostgreSQL), keeping every UIDL,
+    /// size, delivery time and folder; resumable, with a checksum per mailbox.
+    Migrate(migrate::MigrateArgs),
     /// Check a config file and print the settings it results in.
     CheckConfig {
         /// The config file to check.
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
         Command::Fetch(args) => fetch::run(args),
         Command::Check(args) => check::run(args),
         Command::Setup(args) => setup::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::CheckConfig { config } => match buzon_server::Config::load(&config) {
             Ok(c) => {
                 println!("{} is valid", config.display());

@@ -103,6 +103,37 @@ impl Prepared {
     /// The second step: renames the file into `new/` (never replacing anything) and
     /// fsyncs `new/`. Only then is the message delivered; if the directory cannot be
     /// fsynced the message is withdrawn again and the error returned.
+    /// Like [`Prepared::commit`], but under a base name of the caller's (a message moved
+    /// from another store keeps its UIDL: `base` must be a valid primary UIDL without `,`,
+    /// `:` or `/`) and with `delivered_at` as the file's modification time, the delivery
+    /// time Maildir readers go by. Fails if a file of that name is already in `new/`.
+    pub fn commit_as(
+        mut self,
+        base: &str,
+        delivered_at: std::time::SystemTime,
+    ) -> Result<Delivered, StoreError> {
+        if uidl_of_base(base.as_bytes()) != base || base.contains([',', ':', '/']) {
+            return Err(StoreError::Invalid(format!(
+                "unique-id {base:?} cannot name a Maildir file (1-70 characters 0x21-0x7E without ',', ':' or '/')"
+            )));
+        }
+        let attrs = self
+            .file_name
+            .split_once(',')
+            .map(|(_, a)| a.to_string())
+            .unwrap_or_default();
+        self.file_name = format!("{base},{attrs}");
+        self.unique = base.to_string();
+        let file = fs::File::options()
+            .write(true)
+            .open(&self.guard.path)
+            .map_err(|e| StoreError::io("open", &self.guard.path, e))?;
+        file.set_modified(delivered_at)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StoreError::io("set the delivery time of", &self.guard.path, e))?;
+        self.commit()
+    }
+
     pub fn commit(self) -> Result<Delivered, StoreError> {
         let final_path = self.new_dir.join(&self.file_name);
         rename_noreplace(&self.guard.path, &final_path)

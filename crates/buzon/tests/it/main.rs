@@ -24,6 +24,7 @@ mod haproxy;
 mod intake_crash;
 mod interop_clients;
 mod interop_intake;
+mod migrate;
 mod overload;
 mod pg_faults;
 mod pop3_crash;
