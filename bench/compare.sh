@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of Buzón and Dovecot on this machine (see docs/benchmarks.md).
+# Side-by-side benchmark of Buzón and Dovecot on this machine (see docs/benchmarks.md):
+# Dovecot on Maildir, Buzón on Maildir, and a Buzón node on PostgreSQL (a private cluster
+# on the same cores, durable settings, the corpus copied in with `buzon migrate`).
 #
 #   bench/compare.sh            full run (about 20–30 minutes); rewrites docs/benchmarks.md
 #   bench/compare.sh --smoke    every scenario briefly against both servers (< 3 minutes
@@ -57,7 +59,7 @@ cargo build --release -p buzon
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/buzon"
 
 missing=""
-for p in dovecot-core dovecot-pop3d dovecot-lmtpd python3; do
+for p in dovecot-core dovecot-pop3d dovecot-lmtpd python3 postgresql; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -88,6 +90,7 @@ doveadm pw -t "$first_hash" -p "$PASSWORD" >/dev/null || { echo "compare.sh: Dov
 # --- servers -----------------------------------------------------------------------------
 D_POP3=21110; D_POP3S=21995; D_LMTP=21024
 B_POP3=22110; B_POP3S=22995; B_LMTP=22024
+P_POP3=23110; P_POP3S=23995; P_LMTP=23024; PG_PORT=23432
 
 wait_port() {
   for _ in $(seq 1 300); do
@@ -104,9 +107,11 @@ fresh_copy() { # server-dir
   cp -al "$CORPUS/mail" "$1/mail"
 }
 
-DOVECOT_PID=""; BUZON_PID=""
+DOVECOT_PID=""; BUZON_PID=""; BUZONPG_PID=""; PG_STARTED=""
 cleanup() {
   [ -n "$BUZON_PID" ] && kill "$BUZON_PID" 2>/dev/null || true
+  [ -n "$BUZONPG_PID" ] && kill "$BUZONPG_PID" 2>/dev/null || true
+  [ -n "$PG_STARTED" ] && as_pg "$PG_BIN/pg_ctl" -D "$W/pg/data" -m fast -w stop >/dev/null 2>&1 || true
   [ -n "$DOVECOT_PID" ] && kill "$DOVECOT_PID" 2>/dev/null || true
   wait 2>/dev/null || true
 }
@@ -189,12 +194,9 @@ CONF
   DOVECOT_PID=$(cat "$d/run/master.pid")
 }
 
-start_buzon() { # [fresh]: new copy of the corpus
-  local b="$W/buzon"
-  if [ "${1:-}" = fresh ]; then
-    rm -rf "$b"; mkdir -p "$b/data"
-    fresh_copy "$b"
-  fi
+# write_buzon_config DIR POP3 POP3S LMTP [STORE-TOML]: a Buzón node's configuration.
+write_buzon_config() {
+  local b=$1
   cat > "$b/buzon.toml" <<CONF
 # Buzón for bench/compare.sh: loopback high ports, same corpus, hashes and certificate.
 data_dir = "$b/data"
@@ -202,15 +204,15 @@ mail_dir = "$b/mail"
 hostname = "bench.localhost"
 
 [[listen]]
-address = "127.0.0.1:$B_POP3"
+address = "127.0.0.1:$2"
 protocol = "pop3"
 
 [[listen]]
-address = "127.0.0.1:$B_POP3S"
+address = "127.0.0.1:$3"
 protocol = "pop3s"
 
 [[listen]]
-address = "127.0.0.1:$B_LMTP"
+address = "127.0.0.1:$4"
 protocol = "lmtp"
 
 [tls]
@@ -224,16 +226,94 @@ cache_ttl = "1h"
 [limits]
 max_connections = 30000
 max_connections_per_ip = 30000
+${5:-}
 CONF
-  RUST_LOG=warn "$BIN" serve --config "$b/buzon.toml" > "$b/serve.log" 2>&1 &
-  BUZON_PID=$!
+}
+
+# start_node DIR: runs `buzon serve` on DIR/buzon.toml; prints its pid.
+start_node() {
+  RUST_LOG=warn "$BIN" serve --config "$1/buzon.toml" > "$1/serve.log" 2>&1 &
+  echo $!
+}
+
+start_buzon() { # [fresh]: new copy of the corpus
+  local b="$W/buzon"
+  if [ "${1:-}" = fresh ]; then
+    rm -rf "$b"; mkdir -p "$b/data"
+    fresh_copy "$b"
+  fi
+  write_buzon_config "$b" "$B_POP3" "$B_POP3S" "$B_LMTP"
+  BUZON_PID=$(start_node "$b")
   wait_port "$B_POP3"
   sleep 0.2
   kill -0 "$BUZON_PID" 2>/dev/null || { echo "compare.sh: buzon serve exited; see $b/serve.log" >&2; exit 1; }
 }
 
-log "starting Dovecot $DOVECOT_VERSION and Buzón"
-for port in $D_POP3 $D_POP3S $D_LMTP $B_POP3 $B_POP3S $B_LMTP; do
+# PostgreSQL refuses to run as root: the cluster belongs to `nobody` when this is root.
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+PG_PASSWORD=bench-db-password
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
+
+# A private cluster with PostgreSQL's durable defaults (fsync, synchronous_commit), on
+# the same cores, and the corpus copied into it with `buzon migrate`.
+start_postgres() {
+  local d="$W/pg"
+  [ -x "$PG_BIN/initdb" ] || { echo "compare.sh: PostgreSQL server binaries not found under /usr/lib/postgresql" >&2; exit 1; }
+  rm -rf "$d"; mkdir -p "$d"
+  printf '%s\n' "$PG_PASSWORD" > "$d/pwfile"
+  [ "$(id -u)" = 0 ] && chown -R nobody "$d"
+  as_pg "$PG_BIN/initdb" -D "$d/data" -U buzon --pwfile="$d/pwfile" -A scram-sha-256 -E UTF8 >"$d/initdb.log" 2>&1 \
+    || { echo "compare.sh: initdb failed; see $d/initdb.log" >&2; exit 1; }
+  as_pg "$PG_BIN/pg_ctl" -D "$d/data" -l "$d/server.log" -w -o "-p $PG_PORT -k $d -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB" start >/dev/null \
+    || { echo "compare.sh: PostgreSQL did not start; see $d/server.log" >&2; exit 1; }
+  PG_STARTED=1
+  PGPASSWORD=$PG_PASSWORD "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U buzon buzon
+  PG_PIDS_FILE="$d/data/postmaster.pid"
+}
+
+# CPU seconds used so far by every process of the cluster (the postmaster's tree).
+pg_cpu() {
+  python3 - "$(head -n1 "$PG_PIDS_FILE")" <<'PY'
+import os, sys
+root = sys.argv[1]
+tick = os.sysconf("SC_CLK_TCK")
+total = 0
+for pid in os.listdir("/proc"):
+    if not pid.isdigit():
+        continue
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    fields = stat[stat.rindex(")") + 2:].split()
+    if pid == root or fields[1] == root:
+        total += int(fields[11]) + int(fields[12])
+print(total / tick)
+PY
+}
+
+start_buzonpg() {
+  local p="$W/buzonpg"
+  rm -rf "$p"; mkdir -p "$p/data" "$p/mail"
+  printf '%s\n' "$PG_PASSWORD" > "$p/db-password"
+  write_buzon_config "$p" "$P_POP3" "$P_POP3S" "$P_LMTP" "
+[store]
+kind = \"postgres\"
+url = \"postgresql://buzon@127.0.0.1:$PG_PORT/buzon\"
+password_file = \"$p/db-password\"
+pool_size = 32"
+  log "copying the corpus into PostgreSQL (buzon migrate)"
+  "$BIN" migrate --from "$W/buzon/buzon.toml" --to "$p/buzon.toml" > "$p/migrate.log" 2>&1 \
+    || { tail -n 5 "$p/migrate.log" >&2; echo "compare.sh: buzon migrate failed; see $p/migrate.log" >&2; exit 1; }
+  tail -n 1 "$p/migrate.log" >&2
+  BUZONPG_PID=$(start_node "$p")
+  wait_port "$P_POP3"
+  sleep 0.2
+  kill -0 "$BUZONPG_PID" 2>/dev/null || { echo "compare.sh: buzon serve (PostgreSQL) exited; see $p/serve.log" >&2; exit 1; }
+}
+
+log "starting Dovecot $DOVECOT_VERSION, Buzón, PostgreSQL and a Buzón node on it"
+for port in $D_POP3 $D_POP3S $D_LMTP $B_POP3 $B_POP3S $B_LMTP $P_POP3 $P_POP3S $P_LMTP $PG_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "compare.sh: something already listens on 127.0.0.1:$port; stop it first" >&2
     exit 1
@@ -241,22 +321,31 @@ for port in $D_POP3 $D_POP3S $D_LMTP $B_POP3 $B_POP3S $B_LMTP; do
 done
 start_dovecot fresh
 start_buzon fresh
+start_postgres
+start_buzonpg
 
 # --- scenarios ---------------------------------------------------------------------------
 # bench SERVER KEY ARGS...: one run, its JSON line tagged and appended to the results.
 bench() {
   local server=$1 key=$2; shift 2
   local pop3 pop3s lmtp pid
-  if [ "$server" = dovecot ]; then pop3=$D_POP3; pop3s=$D_POP3S; lmtp=$D_LMTP; pid=$DOVECOT_PID; else pop3=$B_POP3; pop3s=$B_POP3S; lmtp=$B_LMTP; pid=$BUZON_PID; fi
+  case "$server" in
+    dovecot) pop3=$D_POP3; pop3s=$D_POP3S; lmtp=$D_LMTP; pid=$DOVECOT_PID ;;
+    buzon) pop3=$B_POP3; pop3s=$B_POP3S; lmtp=$B_LMTP; pid=$BUZON_PID ;;
+    buzonpg) pop3=$P_POP3; pop3s=$P_POP3S; lmtp=$P_LMTP; pid=$BUZONPG_PID ;;
+  esac
   local args=("$@") out
   args=("${args[@]//@POP3@/127.0.0.1:$pop3}")
   args=("${args[@]//@POP3S@/127.0.0.1:$pop3s}")
   args=("${args[@]//@LMTP@/127.0.0.1:$lmtp}")
   args=("${args[@]//@PID@/$pid}")
   printf '%-8s %-15s ' "$server" "$key" >&2
+  local pg0 pg1
+  pg0=$(pg_cpu)
   if out=$("$BIN" bench "${args[@]}" --label "$server" --ca "$CORPUS/tls/ca.pem" --format json); then
+    pg1=$(pg_cpu)
     printf '%s\n' "$out" | tail -n1 | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%10.1f/s %9.1f MB/s  p50 %s ms  p99 %s ms  errors %d" % (r["rate_per_s"], r["mb_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]))' >&2
-    printf '{"key":"%s","server":"%s","report":%s}\n' "$key" "$server" "$(printf '%s\n' "$out" | tail -n1)" >> "$RESULTS"
+    printf '{"key":"%s","server":"%s","pg_cpu_s":%s,"report":%s}\n' "$key" "$server" "$(python3 -c "print(round($pg1 - $pg0, 3))")" "$(printf '%s\n' "$out" | tail -n1)" >> "$RESULTS"
   else
     echo "FAILED" >&2
     printf '{"key":"%s","server":"%s","report":null}\n' "$key" "$server" >> "$RESULTS"
@@ -271,15 +360,15 @@ reset_bigbox() { # drop both servers' index state of the big mailbox (no session
   sleep 3
 }
 
-log "warming both auth caches (every login user once)"
-for s in dovecot buzon; do
+log "warming the auth caches (every login user once)"
+for s in dovecot buzon buzonpg; do
   bench "$s" warmup login --target @POP3@ --users bigbox --clients 1 --count 1 --duration 60
   bench "$s" warmup login --target @POP3@ --users "$LOGIN_USERS" --clients 16 --count "$(python3 -c "import re;a,b=re.findall(r'\d+','$LOGIN_USERS');print(int(b)-int(a)+1)")" --duration 600
 done
 
 log "running every scenario, alternating servers ($REPEAT rounds, $SECS s each)"
 for round in $(seq 1 "$REPEAT"); do
-  for s in dovecot buzon; do
+  for s in dovecot buzon buzonpg; do
     C=(--duration "$SECS")
     bench "$s" login-plain  login --target @POP3@ --users "$LOGIN_USERS" --clients 16 "${C[@]}"
     bench "$s" login-tls    login --target @POP3S@ --security tls --users "$LOGIN_USERS" --clients 16 "${C[@]}"
@@ -300,7 +389,7 @@ done
 # (--warm) before the baseline, so one-time costs (auth caches, allocator pools,
 # password-hashing scratch memory) are not counted per session.
 log "idle sessions (one run per server)"
-for s in dovecot buzon; do
+for s in dovecot buzon buzonpg; do
   n=$IDLE_B; [ "$s" = dovecot ] && n=$IDLE_D
   bench "$s" idle idle --warm --target @POP3@ --users "user{00001..$(printf '%05d' "$n")}" --sessions "$n" --server-pid @PID@ --hold "$HOLD" --duration 1800 --timeout 120
 done
@@ -366,6 +455,39 @@ for key, label, better, goal, goal_text in rows:
         rtext = f"{ratio:.2f}× the time" + (f" ({d / b:.1f}× faster)" if b else "")
     lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {'yes' if met else 'NO'} | {derr}/{berr} |")
 table = "\n".join(lines)
+# The Buzón node on PostgreSQL against Dovecot on Maildir (issue targets: at least even).
+pg_rows = {"login-plain": ("higher", 1.0, "≥ 1×"), "login-tls": ("higher", 1.0, "≥ 1×"),
+           "retr-plain": ("higher", 1.0, "≥ 1×"), "retr-pipe": ("higher", 1.0, "≥ 1×"),
+           "retr-tls": ("higher", 1.0, "≥ 1×"), "small": ("higher", 1.0, "≥ 1×"),
+           "top0": ("higher", 1.0, "≥ 1×"), "bigbox-first": ("lower", None, "—"),
+           "bigbox-second": ("lower", 1.0, "≤ 1×"), "idle": ("lower", None, "≤ 20 KiB"),
+           "deliver": ("higher", 1.0, "≥ 1×")}
+def pg_share(key):
+    src = "bigbox" if key.startswith("bigbox") else key
+    v = [r["pg_cpu_s"] / r["report"]["machine_cpu_s"] for r in runs
+         if r["key"] == src and r["server"] == "buzonpg" and r["report"]
+         and r.get("pg_cpu_s") is not None and r["report"].get("machine_cpu_s")]
+    return f"{100 * statistics.median(v):.0f} %" if v else "—"
+pg_lines = ["| scenario | Dovecot median | Buzón on PostgreSQL median | PostgreSQL node/Dovecot | target | met | PostgreSQL's share of the busy CPU | errors D/P |",
+            "|---|---|---|---|---|---|---|---|"]
+for key, label, *_ in rows:
+    better, goal, goal_text = pg_rows[key]
+    dvals, derr = values(key, "dovecot")
+    pvals, perr = values(key, "buzonpg")
+    if not dvals or not pvals:
+        pg_lines.append(f"| {label} | — | — | — | {goal_text} | no data | — | {derr}/{perr} |")
+        continue
+    d, b = statistics.median(dvals), statistics.median(pvals)
+    if key == "idle":
+        met, rtext = b <= 20.0, (f"{d / b:.1f}× less" if b else "—")
+    elif better == "higher":
+        met, rtext = b / d >= goal, f"{b / d:.2f}×"
+    else:
+        met = None if goal is None else b <= d * goal
+        rtext = f"{b / d:.2f}× the time"
+    mtext = "—" if met is None else ("yes" if met else "NO")
+    pg_lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {mtext} | {pg_share(key)} | {derr}/{perr} |")
+pg_table = "\n".join(pg_lines)
 # CPU per operation: the whole machine's busy time during a run minus the load generator's
 # own, per operation (the server's share, with its kernel work for the sockets).
 def per_op(key, server, field):
@@ -423,6 +545,13 @@ server as the marginal cost: every session user logs in and out once first (`--w
 
 {table}
 
+A Buzón node on the PostgreSQL store (a private PostgreSQL cluster on the same two cores
+with its durable defaults — `fsync` and `synchronous_commit` on — filled from the same
+corpus by `buzon migrate`; `pool_size = 32`) against Dovecot on Maildir. The last column
+is the cluster's CPU time during each run over the whole machine's busy time.
+
+{pg_table}
+
 CPU per operation outside the load generator (medians; the machine's busy time in
 `/proc/stat` during each run minus the generator's own CPU, divided by the operations:
 the server's share, including the kernel's work on its sockets). A rate can only rise as
@@ -451,6 +580,8 @@ Raw JSON of every run: `{results}`.
 """
 open(out, "w").write(doc)
 print(table)
+print()
+print(pg_table)
 PY
 log "summary written to $SUMMARY"
 if [ "$WRITE_DOCS" = 1 ]; then
