@@ -53,17 +53,11 @@ pub fn add_user_entry(
     }
     let mut tail = String::new();
     if home.is_some() || !extra.is_empty() {
-        let fields: Vec<String> = extra
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
-            .collect();
-        tail = format!("::::{}::{}", home.unwrap_or(""), fields.join(" "));
+        tail = format!(
+            "::::{}::{}",
+            home.unwrap_or(""),
+            crate::userdb::format_extra_fields(extra)
+        );
     }
     edit(path, |data, parsed| {
         if let Some(&i) = parsed.index.get(&user.to_ascii_lowercase()) {

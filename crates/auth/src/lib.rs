@@ -33,5 +33,5 @@ pub use scheme::{
     MAX_M_COST_KIB,
 };
 pub use throttle::{Admission, IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
-pub use userdb::{FileStamp, UserDb, UserEntry};
+pub use userdb::{format_extra_fields, FileStamp, UserDb, UserEntry};
 pub use username::{mailbox_dir_name, validate_username, MAX_USERNAME_LEN};

@@ -34,6 +34,22 @@ pub struct UserEntry {
     pub home: Option<String>,
 }
 
+/// Extra fields as the users file writes them: `key=value` (or `key` alone for an empty
+/// value), separated by spaces.
+pub fn format_extra_fields(extra: &[(String, String)]) -> String {
+    extra
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.clone()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 impl UserEntry {
     /// The value of the first extra field named `key`.
     pub fn extra_field(&self, key: &str) -> Option<&str> {

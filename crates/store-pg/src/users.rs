@@ -9,17 +9,7 @@ use crate::PgStore;
 
 /// Extra fields as the users file writes them: `key=value` pairs separated by spaces.
 fn extra_to_text(extra: &[(String, String)]) -> String {
-    extra
-        .iter()
-        .map(|(k, v)| {
-            if v.is_empty() {
-                k.clone()
-            } else {
-                format!("{k}={v}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    buzon_auth::format_extra_fields(extra)
 }
 
 fn extra_from_text(text: &str) -> Vec<(String, String)> {

@@ -115,8 +115,14 @@ fn add_user(data: &Path, line: &str) {
 }
 
 fn checksums_agree(out: &str, mailboxes: usize) {
-    let same = out.lines().filter(|l| l.contains("checksum source") && l.ends_with(": same")).count();
-    assert_eq!(same, mailboxes, "one agreeing checksum line per mailbox:\n{out}");
+    let same = out
+        .lines()
+        .filter(|l| l.contains("checksum source") && l.ends_with(": same"))
+        .count();
+    assert_eq!(
+        same, mailboxes,
+        "one agreeing checksum line per mailbox:\n{out}"
+    );
 }
 
 #[test]
@@ -134,16 +140,42 @@ fn a_round_trip_maildir_postgres_maildir_keeps_users_folders_uidls_sizes_times_a
     let big: Vec<u8> = {
         let mut v = b"Subject: big\r\n\r\n".to_vec();
         while v.len() < 5 * 1024 * 1024 {
-            v.extend_from_slice(b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n");
+            v.extend_from_slice(
+                b"0123456789 abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n",
+            );
         }
         v
     };
     let day = Duration::from_secs(86_400);
-    deliver(&a, "alice", None, b"Subject: crlf\r\n\r\nbody\r\n.\r\n..two dots\r\n", 3 * day);
-    deliver(&a, "alice", None, b"Subject: bare lf\n\nline\n.dot line\n", 2 * day);
+    deliver(
+        &a,
+        "alice",
+        None,
+        b"Subject: crlf\r\n\r\nbody\r\n.\r\n..two dots\r\n",
+        3 * day,
+    );
+    deliver(
+        &a,
+        "alice",
+        None,
+        b"Subject: bare lf\n\nline\n.dot line\n",
+        2 * day,
+    );
     deliver(&a, "alice", None, &big, day);
-    deliver(&a, "alice", Some("Archive"), b"Subject: archived\r\n\r\nold\r\n", 10 * day);
-    deliver(&a, "alice", Some("A\u{f1}o.Viejo"), b"Subject: a\xc3\xb1o\r\n\r\nx\r\n", 20 * day);
+    deliver(
+        &a,
+        "alice",
+        Some("Archive"),
+        b"Subject: archived\r\n\r\nold\r\n",
+        10 * day,
+    );
+    deliver(
+        &a,
+        "alice",
+        Some("A\u{f1}o.Viejo"),
+        b"Subject: a\xc3\xb1o\r\n\r\nx\r\n",
+        20 * day,
+    );
     deliver(&a, "bob", None, b"Subject: for bob\r\n\r\nhi\r\n", day);
 
     let (code, out) = migrate(&a_config, &pg_config, &[]);
@@ -151,7 +183,11 @@ fn a_round_trip_maildir_postgres_maildir_keeps_users_folders_uidls_sizes_times_a
     checksums_agree(&out, 2);
     assert!(out.contains("2 mailboxes, 6 messages"), "{out}");
     // On PostgreSQL: users with their passwords and quota, the messages in their folders.
-    let users = store.db().unwrap().sql("SELECT name, password FROM users ORDER BY name").unwrap();
+    let users = store
+        .db()
+        .unwrap()
+        .sql("SELECT name, password FROM users ORDER BY name")
+        .unwrap();
     assert_eq!(users, "alice|{PLAIN}pw\nbob|{PLAIN}pw2");
     assert_eq!(store.message_count("alice"), 3);
     assert_eq!(store.stored("alice", Some("Archive")).len(), 1);
@@ -160,10 +196,17 @@ fn a_round_trip_maildir_postgres_maildir_keeps_users_folders_uidls_sizes_times_a
     assert_eq!(code, 0, "{out}");
     checksums_agree(&out, 2);
     for user in ["alice", "bob"] {
-        assert_eq!(listing(&a, user), listing(&b, user), "{user}: the round trip changed something");
+        assert_eq!(
+            listing(&a, user),
+            listing(&b, user),
+            "{user}: the round trip changed something"
+        );
     }
     let users_b = std::fs::read_to_string(b.join("users")).unwrap();
-    assert!(users_b.contains("alice:{PLAIN}pw:") && users_b.contains("userdb_quota_rule=*:storage=10M"), "{users_b}");
+    assert!(
+        users_b.contains("alice:{PLAIN}pw:") && users_b.contains("userdb_quota_rule=*:storage=10M"),
+        "{users_b}"
+    );
     assert!(users_b.contains("bob:{PLAIN}pw2"), "{users_b}");
 }
 
@@ -174,14 +217,23 @@ fn a_non_empty_destination_is_refused_unless_resumed() {
     let (b, b_config) = maildir_config(dir.path(), "b");
     add_user(&a, "alice:{PLAIN}pw");
     add_user(&b, "carol:{PLAIN}pw");
-    deliver(&a, "alice", None, b"Subject: one\r\n\r\n1\r\n", Duration::from_secs(60));
+    deliver(
+        &a,
+        "alice",
+        None,
+        b"Subject: one\r\n\r\n1\r\n",
+        Duration::from_secs(60),
+    );
     let (code, out) = migrate(&a_config, &b_config, &[]);
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains("already holds 1 users and 0 messages") && out.contains("--resume"),
         "{out}"
     );
-    assert!(!b.join("mail").join("alice").exists(), "nothing copied after the refusal");
+    assert!(
+        !b.join("mail").join("alice").exists(),
+        "nothing copied after the refusal"
+    );
     let (code, out) = migrate(&a_config, &b_config, &["--resume"]);
     assert_eq!(code, 0, "{out}");
     checksums_agree(&out, 1);
@@ -232,7 +284,10 @@ fn a_migration_killed_half_way_resumes_and_copies_every_message_exactly_once() {
     checksums_agree(&out, 1);
     assert_eq!(store.message_count("alice"), N, "{out}");
     assert!(
-        out.contains(&format!("{} copied, {after_kill} already there", N - after_kill)),
+        out.contains(&format!(
+            "{} copied, {after_kill} already there",
+            N - after_kill
+        )),
         "{out}"
     );
     let uidls = store
