@@ -399,12 +399,11 @@ pub fn run(args: MigrateArgs) -> Result<(), Failure> {
         );
         let verdict = if a == b { "same" } else { "DIFFERENT" };
         println!(
-            "{}: {} folders, {} messages ({} bytes): {copied_here} copied, {skipped_here} already there; checksum source {a} ({} messages), destination {b} ({} messages, {} bytes): {verdict}",
+            "{}: {} folders, {} messages ({} bytes): {copied_here} copied, {skipped_here} already there; checksum source {a}, destination {b} ({} messages, {} bytes): {verdict}",
             user.name,
             folders.len(),
             source.messages,
             source.bytes,
-            source.messages,
             dest.messages,
             dest.bytes
         );

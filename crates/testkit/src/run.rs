@@ -5,6 +5,19 @@ use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+/// A finished program's exit code (-1 when a signal ended it) and its standard output
+/// followed by its standard error, as one text for assertions.
+pub fn code_and_text(out: &Output) -> (i32, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// Runs `cmd` with stdin from /dev/null and both outputs collected; kills it (SIGKILL)
 /// and panics when it has not finished within `limit`. Any exit status is returned.
 #[track_caller]

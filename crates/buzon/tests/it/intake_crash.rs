@@ -337,14 +337,7 @@ fn deliver(config: &Path, args: &[&str], stdin: &[u8]) -> (i32, String) {
         let _ = i.write_all(stdin);
     }
     let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    buzon_testkit::run::code_and_text(&out)
 }
 
 #[test]

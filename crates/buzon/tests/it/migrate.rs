@@ -48,14 +48,7 @@ fn migrate(from: &Path, to: &Path, extra: &[&str]) -> (i32, String) {
             .args(extra),
         Duration::from_secs(120),
     );
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    buzon_testkit::run::code_and_text(&out)
 }
 
 /// Every message of a user's Maildir (INBOX and folders): folder → UIDL → (size,

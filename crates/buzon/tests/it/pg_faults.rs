@@ -66,12 +66,7 @@ impl Node {
                 .env("RUST_LOG", "off"),
             Duration::from_secs(60),
         );
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.code().unwrap_or(-1), text)
+        buzon_testkit::run::code_and_text(&out)
     }
 
     /// `buzon <args…> --config` with `stdin`: exit code and output.
@@ -95,14 +90,7 @@ impl Node {
             let _ = child.kill();
         }
         let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        buzon_testkit::run::code_and_text(&out)
     }
 }
 
