@@ -84,3 +84,85 @@ sasl-plain-nul-password = Invalid PLAIN message: NUL in password
 sasl-plain-user-not-utf8 = Invalid PLAIN message: user name is not UTF-8
 sasl-plain-authzid-not-utf8 = Invalid PLAIN message: authzid is not UTF-8
 sasl-plain-empty-user = Invalid PLAIN message: empty user name
+
+## The retrieval client's errors (buzon fetch, check, setup). Each says the cause, then
+## " — " and the fix: `buzon check` splits the two there.
+
+client-unknown-host = cannot find the address of { $host }: { $reason } — check the host name for typos; if it is right, the DNS server may be unreachable
+client-refused = cannot connect to { $addr }: connection refused — the port is wrong or the server is down; POP3 uses 995 (TLS) and 110 (STLS)
+client-connect-timeout = cannot connect to { $addr }: no answer within { $secs } s — a firewall or antivirus is probably blocking the port; try the other of 995 (TLS) and 110 (STLS)
+client-connect = cannot connect to { $addr }: { $reason }
+client-no-greeting = { $addr } accepted the connection but sent no greeting within { $secs } s — { $hint }
+client-hint-expects-tls = the port probably expects TLS from the first byte: use security = "tls" (port 995)
+client-hint-is-pop3s = this port expects TLS from the first byte (POP3S): use security = "tls"
+client-hint-not-pop3 = the server may be overloaded, or this is not a POP3 port
+client-not-pop3 = { $addr } does not speak POP3: { $got } — check the port (POP3 uses 995 for TLS and 110 for STLS)
+client-tls = TLS with { $host } failed: { $detail } — { $fix }
+client-stls-not-offered = { $host } does not offer STLS, so the password would travel unencrypted — use security = "tls" on port 995, or ask the provider to enable TLS (no silent downgrade)
+client-plaintext-not-allowed = refusing to log in as { $user } to { $host } over an unencrypted connection: the password (or, with APOP and SCRAM, a value it can be guessed from offline) would travel readable by anyone on the way — use security = "tls" or "starttls"; set allow_plaintext = true only for a trusted local network
+client-plaintext-refused = { $host } refuses plaintext logins on an unencrypted connection ({ $text }) — use security = "tls" (port 995) or "starttls" (port 110)
+client-auth = { $host } rejected the login for { $user }: { $text } — check the password{ $hint }
+client-auth-hint-full-address = {" "}and the user name: many providers want the full e-mail address as the user name
+client-auth-hint-local-part = {" "}and the user name: some providers want only the part before @ (user = "{ $local }")
+client-auth-hint-local-works = {" "}— the server accepts this password with the user name "{ $local }" (without @domain): set user = "{ $local }"
+client-auth-hint-local-rejected = {" "}and the user name ("{ $local }" without the domain was rejected too, so the password is the likely problem)
+client-auth-unsupported = { $host } does not support the { $mechanism } login method — use auth = "auto" to let Buzón pick one the server offers
+client-in-use = { $host } says the mailbox is in use by another session ([IN-USE] { $text }) — another mail program is probably fetching right now; Buzón will not retry in a loop, run it again later
+client-login-delay = { $host } asks to wait before logging in again ([LOGIN-DELAY] { $text }){ $policy } — fetch less often (see --every)
+client-sys-temp = { $host } has a temporary problem ([SYS/TEMP] { $text }) — try again later
+client-server = { $host } answered { $command } with an error: { $text }
+client-protocol = { $host } sent a reply Buzón cannot use after { $command }: { $detail }
+client-closed = { $host } closed the connection { $during }
+client-read-timeout = { $host } did not answer { $command } within { $secs } s — the connection may have stalled; run again
+client-keep-needs-uidl = { $host } does not support UIDL, so Buzón cannot tell new messages from ones already downloaded — `keep` and `delete_after_days` need UIDL; use the default policy (delete after download) for this server
+client-delivery = cannot store a message in { $path }: { $reason }
+client-mda = the delivery program { $program } failed: { $reason }
+client-ledger = the download ledger { $path } is unusable: { $reason }
+
+## TLS problems (detail, then fix).
+
+tls-timeout = no TLS answer within { $secs } s
+tls-timeout-fix = the port probably speaks plain POP3: use security = "starttls" (port 110) or check the port
+tls-pin-fix = if you trust this server, pin its certificate: fingerprint = "{ $fingerprint }" in the account (or --fingerprint), or give its CA with ca_file
+tls-ca-fix = give the server's CA certificate with ca_file, or pin the certificate's fingerprint
+tls-expired = the server's certificate has expired
+tls-expired-fix = the server's administrator must renew it; check also that this computer's clock is right
+tls-not-yet-valid = the server's certificate is not valid yet
+tls-not-yet-valid-fix = check that this computer's clock and date are right
+tls-wrong-name = the server's certificate is for another name, not { $host }
+tls-wrong-name-fix = use the host name the certificate was issued for (the provider's documented server name)
+tls-wrong-name-for = the server's certificate is for { $names }, not { $host }
+tls-wrong-name-for-fix = use the host name the certificate was issued for ({ $name })
+tls-unknown-issuer = the server's certificate is self-signed or signed by an unknown authority
+tls-pin-mismatch = the server's certificate does not match the pinned fingerprint
+tls-pin-mismatch-fix = if the server's certificate was replaced on purpose, pin the new fingerprint; otherwise someone may be intercepting the connection
+tls-not-acceptable = the server's certificate is not acceptable: { $words }
+tls-not-tls = the server did not answer with TLS (its first bytes are not a TLS record)
+tls-not-tls-fix = this port speaks plain POP3: use security = "starttls" (port 110), or port 995 for TLS
+tls-incompatible-fix = the server's TLS setup is not compatible (TLS 1.2 or newer is required)
+tls-handshake-failed = the connection failed during the handshake: { $reason }
+tls-handshake-failed-fix = the port may not speak TLS: for port 110 use security = "starttls"
+
+## buzon check: the step names (the JSON keeps the English ones) and what each found.
+
+check-step-DNS = DNS
+check-step-TCP = TCP
+check-step-TLS = TLS
+check-step-greeting = greeting
+check-step-CAPA = CAPA
+check-step-STLS = STLS
+check-step-login = login
+check-step-STAT = STAT
+check-fix = fix:
+check-connected = connected to { $addr }
+check-tls-accepted = { $version }, certificate accepted for { $host } ({ $fingerprint })
+check-no-capa = the server does not list its capabilities (CAPA); that is allowed
+check-stls-upgraded = upgraded to TLS, certificate accepted for { $host } ({ $fingerprint })
+check-stls-not-needed = not needed: TLS from the first byte
+check-stls-not-used = not used: security = "none"
+check-login-skipped = skipped: no password given
+check-logged-in = logged in as { $user } ({ $mechanism })
+check-stat = { $count ->
+        [one] { $count } message waiting, { $size }
+       *[other] { $count } messages waiting, { $size }
+    }

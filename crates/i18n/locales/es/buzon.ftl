@@ -95,3 +95,85 @@ sasl-plain-nul-password = Mensaje PLAIN no válido: NUL en la contraseña
 sasl-plain-user-not-utf8 = Mensaje PLAIN no válido: el nombre de usuario no está en UTF-8
 sasl-plain-authzid-not-utf8 = Mensaje PLAIN no válido: el authzid no está en UTF-8
 sasl-plain-empty-user = Mensaje PLAIN no válido: nombre de usuario vacío
+
+## Errores del cliente de recogida (buzon fetch, check, setup): la causa, « — » y la
+## solución (`buzon check` las separa ahí).
+
+client-unknown-host = no se encuentra la dirección de { $host }: { $reason } — revisa que el nombre del servidor esté bien escrito (cópialo de las instrucciones de tu proveedor); si lo está, puede que este equipo no llegue al servidor DNS (¿hay conexión a Internet?)
+client-refused = no se puede conectar con { $addr }: conexión rechazada — el puerto no es el correcto o el servidor está apagado; POP3 usa el puerto 995 (con TLS) y el 110 (con STLS)
+client-connect-timeout = no se puede conectar con { $addr }: no hay respuesta en { $secs } s — lo más probable es que un cortafuegos o un antivirus esté bloqueando el puerto; prueba el otro de los dos puertos, 995 (TLS) o 110 (STLS)
+client-connect = no se puede conectar con { $addr }: { $reason }
+client-no-greeting = { $addr } aceptó la conexión pero no envió ningún saludo en { $secs } s — { $hint }
+client-hint-expects-tls = seguramente el puerto espera TLS desde el primer byte: usa security = "tls" (puerto 995)
+client-hint-is-pop3s = este puerto espera TLS desde el primer byte (POP3S): usa security = "tls"
+client-hint-not-pop3 = puede que el servidor esté sobrecargado o que este no sea un puerto POP3
+client-not-pop3 = { $addr } no habla POP3: { $got } — revisa el puerto (POP3 usa el 995 con TLS y el 110 con STLS)
+client-tls = falló la conexión cifrada (TLS) con { $host }: { $detail } — { $fix }
+client-stls-not-offered = { $host } no ofrece STLS, así que la contraseña viajaría sin cifrar — usa security = "tls" en el puerto 995, o pide al proveedor que active TLS (Buzón nunca baja la seguridad sin avisar)
+client-plaintext-not-allowed = no se inicia sesión como { $user } en { $host } por una conexión sin cifrar: la contraseña (o, con APOP y SCRAM, un valor del que se puede adivinar) viajaría legible para cualquiera en el camino — usa security = "tls" o "starttls"; pon allow_plaintext = true solo en una red local de confianza
+client-plaintext-refused = { $host } no admite contraseñas sin cifrar en una conexión no segura ({ $text }) — usa security = "tls" (puerto 995) o "starttls" (puerto 110)
+client-auth = { $host } rechazó el inicio de sesión de { $user }: { $text } — revisa la contraseña{ $hint }
+client-auth-hint-full-address = {" "}y el nombre de usuario: muchos proveedores piden la dirección de correo completa como usuario
+client-auth-hint-local-part = {" "}y el nombre de usuario: algunos proveedores piden solo la parte anterior a la @ (user = "{ $local }")
+client-auth-hint-local-works = {" "}— el servidor acepta esta contraseña con el usuario "{ $local }" (sin @dominio): pon user = "{ $local }"
+client-auth-hint-local-rejected = {" "}y el nombre de usuario (también se rechazó "{ $local }" sin el dominio, así que lo más probable es que falle la contraseña)
+client-auth-unsupported = { $host } no admite el método de acceso { $mechanism } — usa auth = "auto" para que Buzón elija uno que el servidor ofrezca
+client-in-use = { $host } dice que otra sesión está usando el buzón ([IN-USE] { $text }) — seguramente otro programa de correo está descargando ahora mismo; Buzón no reintenta en bucle: vuelve a ejecutarlo más tarde
+client-login-delay = { $host } pide esperar antes de volver a iniciar sesión ([LOGIN-DELAY] { $text }){ $policy } — descarga el correo con menos frecuencia (mira --every)
+client-sys-temp = { $host } tiene un problema temporal ([SYS/TEMP] { $text }) — inténtalo más tarde
+client-server = { $host } respondió a { $command } con un error: { $text }
+client-protocol = { $host } envió una respuesta que Buzón no puede usar tras { $command }: { $detail }
+client-closed = { $host } cerró la conexión { $during }
+client-read-timeout = { $host } no respondió a { $command } en { $secs } s — puede que la conexión se haya quedado colgada; vuelve a ejecutarlo
+client-keep-needs-uidl = { $host } no admite UIDL, así que Buzón no puede distinguir los mensajes nuevos de los ya descargados — `keep` y `delete_after_days` necesitan UIDL; usa con este servidor la política por defecto (borrar tras descargar)
+client-delivery = no se puede guardar un mensaje en { $path }: { $reason }
+client-mda = el programa de entrega { $program } falló: { $reason }
+client-ledger = el registro de descargas { $path } no se puede usar: { $reason }
+
+## Problemas de TLS (detalle y solución).
+
+tls-timeout = no hay respuesta TLS en { $secs } s
+tls-timeout-fix = seguramente el puerto habla POP3 sin cifrar: usa security = "starttls" (puerto 110) o revisa el puerto
+tls-pin-fix = si confías en este servidor, fija su certificado: fingerprint = "{ $fingerprint }" en la cuenta (o --fingerprint), o indica su autoridad con ca_file
+tls-ca-fix = indica el certificado de la autoridad del servidor con ca_file, o fija la huella del certificado
+tls-expired = el certificado del servidor ha caducado
+tls-expired-fix = el administrador del servidor tiene que renovarlo; comprueba también que la hora de este equipo sea correcta
+tls-not-yet-valid = el certificado del servidor todavía no es válido
+tls-not-yet-valid-fix = comprueba que la fecha y la hora de este equipo sean correctas
+tls-wrong-name = el certificado del servidor es de otro nombre, no de { $host }
+tls-wrong-name-fix = usa el nombre de servidor para el que se emitió el certificado (el que indica tu proveedor)
+tls-wrong-name-for = el certificado del servidor es de { $names }, no de { $host }
+tls-wrong-name-for-fix = usa el nombre de servidor para el que se emitió el certificado ({ $name })
+tls-unknown-issuer = el certificado del servidor es autofirmado o lo firmó una autoridad desconocida
+tls-pin-mismatch = el certificado del servidor no coincide con la huella fijada
+tls-pin-mismatch-fix = si el certificado del servidor se cambió a propósito, fija la huella nueva; si no, alguien podría estar interceptando la conexión
+tls-not-acceptable = el certificado del servidor no es aceptable: { $words }
+tls-not-tls = el servidor no respondió con TLS (sus primeros bytes no son un registro TLS)
+tls-not-tls-fix = este puerto habla POP3 sin cifrar: usa security = "starttls" (puerto 110), o el puerto 995 para TLS
+tls-incompatible-fix = la configuración TLS del servidor no es compatible (se necesita TLS 1.2 o posterior)
+tls-handshake-failed = la conexión falló durante la negociación TLS: { $reason }
+tls-handshake-failed-fix = puede que el puerto no hable TLS: para el puerto 110 usa security = "starttls"
+
+## buzon check: nombres de los pasos (el JSON conserva los ingleses) y lo que encontró cada uno.
+
+check-step-DNS = DNS
+check-step-TCP = TCP
+check-step-TLS = TLS
+check-step-greeting = saludo
+check-step-CAPA = CAPA
+check-step-STLS = STLS
+check-step-login = acceso
+check-step-STAT = STAT
+check-fix = solución:
+check-connected = conectado a { $addr }
+check-tls-accepted = { $version }, certificado aceptado para { $host } ({ $fingerprint })
+check-no-capa = el servidor no muestra sus capacidades (CAPA); está permitido
+check-stls-upgraded = conexión pasada a TLS, certificado aceptado para { $host } ({ $fingerprint })
+check-stls-not-needed = no hace falta: TLS desde el primer byte
+check-stls-not-used = no se usa: security = "none"
+check-login-skipped = omitido: no se indicó contraseña
+check-logged-in = sesión iniciada como { $user } ({ $mechanism })
+check-stat = { $count ->
+        [one] { $count } mensaje esperando, { $size }
+       *[other] { $count } mensajes esperando, { $size }
+    }
