@@ -23,6 +23,7 @@ mod haproxy;
 mod intake_crash;
 mod interop_clients;
 mod interop_intake;
+mod languages;
 mod overload;
 mod pop3_crash;
 mod privileges;
