@@ -166,3 +166,50 @@ check-stat = { $count ->
         [one] { $count } message waiting, { $size }
        *[other] { $count } messages waiting, { $size }
     }
+
+## buzon fetch.
+
+fetch-none-new = no new messages
+fetch-new = { $count ->
+        [one] 1 new message, { $size }
+       *[other] { $count } new messages, { $size }
+    }
+fetch-deleted = { $count } deleted on server
+fetch-too-big = { $count } too big, left on server
+fetch-headers-only = { $count } stored as header only
+fetch-deferred = { $count } deferred by the delivery program
+fetch-recovered = { $count } recovered from an interrupted run
+fetch-left-by-limit = { $count } left for the next run (limit)
+fetch-progress = { $account }: { $done }/{ $total } messages
+fetch-note = note: { $text }
+fetch-before-error = { $account }: { $summary } before the error
+fetch-on-server = { $account }: { $count ->
+        [one] { $count } message on the server
+       *[other] { $count } messages on the server
+    }
+fetch-on-server-dry-run = { $account }: { $count ->
+        [one] { $count } message on the server (dry run, nothing changed)
+       *[other] { $count } messages on the server (dry run, nothing changed)
+    }
+fetch-no-password = account { $account }: no password — set password_command or password_env in the accounts file, or run on a terminal to be asked
+fetch-bad-every = --every { $value }: give a duration of at least 10s, like 5m
+cli-no-runtime = cannot start the runtime: { $reason }
+
+## buzon user.
+
+user-cannot-create = cannot create { $path }: { $reason }
+user-added = added user { $name } to { $file }
+user-password-changed = changed the password of { $name }
+user-removed = removed user { $name }; the mailbox in { $maildir } was kept
+user-prompt-password = Password:{" "}
+user-prompt-again = Again:{" "}
+user-cannot-read-password = cannot read the password: { $reason }
+user-cannot-read-stdin = cannot read the password from stdin: { $reason }
+user-passwords-differ = the two passwords differ; nothing was changed
+user-empty-password = empty password; nothing was changed
+
+## Configuration files (buzon.toml): the framing of every error. What is wrong and the
+## fix of each key's check are English for now (see docs/i18n.md).
+
+config-line = {" "}line { $line }
+config-cannot-read = cannot read config file { $path }: { $reason } — check the path and its permissions

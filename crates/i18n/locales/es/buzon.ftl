@@ -177,3 +177,50 @@ check-stat = { $count ->
         [one] { $count } mensaje esperando, { $size }
        *[other] { $count } mensajes esperando, { $size }
     }
+
+## buzon fetch.
+
+fetch-none-new = no hay mensajes nuevos
+fetch-new = { $count ->
+        [one] 1 mensaje nuevo, { $size }
+       *[other] { $count } mensajes nuevos, { $size }
+    }
+fetch-deleted = { $count } borrados del servidor
+fetch-too-big = { $count } demasiado grandes, se quedan en el servidor
+fetch-headers-only = { $count } guardados solo con la cabecera
+fetch-deferred = { $count } aplazados por el programa de entrega
+fetch-recovered = { $count } recuperados de una ejecución interrumpida
+fetch-left-by-limit = { $count } quedan para la próxima vez (límite)
+fetch-progress = { $account }: { $done }/{ $total } mensajes
+fetch-note = aviso: { $text }
+fetch-before-error = { $account }: { $summary } antes del error
+fetch-on-server = { $account }: { $count ->
+        [one] { $count } mensaje en el servidor
+       *[other] { $count } mensajes en el servidor
+    }
+fetch-on-server-dry-run = { $account }: { $count ->
+        [one] { $count } mensaje en el servidor (simulación, no se ha cambiado nada)
+       *[other] { $count } mensajes en el servidor (simulación, no se ha cambiado nada)
+    }
+fetch-no-password = cuenta { $account }: no hay contraseña — pon password_command o password_env en el archivo de cuentas, o ejecútalo en un terminal para que te la pida
+fetch-bad-every = --every { $value }: indica una duración de al menos 10s, por ejemplo 5m
+cli-no-runtime = no se puede iniciar el entorno de ejecución: { $reason }
+
+## buzon user.
+
+user-cannot-create = no se puede crear { $path }: { $reason }
+user-added = se ha añadido el usuario { $name } a { $file }
+user-password-changed = se ha cambiado la contraseña de { $name }
+user-removed = se ha eliminado el usuario { $name }; su buzón en { $maildir } se conserva
+user-prompt-password = Contraseña:{" "}
+user-prompt-again = Repítela:{" "}
+user-cannot-read-password = no se puede leer la contraseña: { $reason }
+user-cannot-read-stdin = no se puede leer la contraseña de la entrada estándar: { $reason }
+user-passwords-differ = las dos contraseñas no coinciden; no se ha cambiado nada
+user-empty-password = la contraseña está vacía; no se ha cambiado nada
+
+## Archivos de configuración (buzon.toml): el marco de cada error. La descripción y la
+## solución de cada clave siguen en inglés por ahora (ver docs/i18n.md).
+
+config-line = {" "}línea { $line }
+config-cannot-read = no se puede leer el archivo de configuración { $path }: { $reason } — revisa la ruta y sus permisos
