@@ -213,3 +213,23 @@ user-empty-password = empty password; nothing was changed
 
 config-line = {" "}line { $line }
 config-cannot-read = cannot read config file { $path }: { $reason } — check the path and its permissions
+
+## buzon setup.
+
+setup-ask-password-needs-terminal = --ask-password needs a terminal; use --password-env or --password-command
+setup-password-prompt = Password for { $address } (only to test the login; not stored):{" "}
+setup-cannot-read-password = cannot read the password: { $reason }
+setup-nothing-found = no working POP3 server found for { $domain } — ask the provider for the POP3 server name and port, then add the account by hand (docs/client.md)
+setup-needs-confirmation = { $host } (from { $source }) answers as a POP3 server, but it is outside { $domain }: the { $source } answer could have been forged, so your password was not sent to it. If { $host } is really your provider's server, run again with --yes { $host }:
+setup-outside-domain = { $host } is outside { $domain }: the { $source } answer could have been forged — make sure this is really your provider's server
+setup-same-options = (the same options)
+setup-warning = warning: { $text }
+setup-cannot-create = cannot create { $path }: { $reason }
+setup-cannot-write = cannot write { $path }: { $reason }
+setup-written-unparsable = the account was written but the file does not parse: { $reason }
+setup-written-invalid = the account was written but does not validate: { $reason }
+setup-added = added account { $name } ({ $host }:{ $port } { $security }, user { $user }) to { $path }
+setup-password-each-run = the password will be asked for on each run; set password_command or password_env in the file to avoid that
+setup-next = next: buzon check { $name } ; buzon fetch { $name }
+setup-ask-outside = { $host } (found by { $source }) is outside { $domain }. DNS answers and autoconfig files can be forged;
+setup-ask-outside-question = send your password to { $host } to test the login? [y/N]{" "}

@@ -224,3 +224,23 @@ user-empty-password = la contraseña está vacía; no se ha cambiado nada
 
 config-line = {" "}línea { $line }
 config-cannot-read = no se puede leer el archivo de configuración { $path }: { $reason } — revisa la ruta y sus permisos
+
+## buzon setup.
+
+setup-ask-password-needs-terminal = --ask-password necesita un terminal; usa --password-env o --password-command
+setup-password-prompt = Contraseña de { $address } (solo para probar el acceso; no se guarda):{" "}
+setup-cannot-read-password = no se puede leer la contraseña: { $reason }
+setup-nothing-found = no se ha encontrado ningún servidor POP3 que funcione para { $domain } — pregunta a tu proveedor el nombre del servidor POP3 y el puerto, y añade la cuenta a mano (docs/client.md)
+setup-needs-confirmation = { $host } (según { $source }) responde como servidor POP3, pero está fuera de { $domain }: la respuesta de { $source } podría estar falsificada, así que no se le ha enviado tu contraseña. Si { $host } es de verdad el servidor de tu proveedor, vuelve a ejecutarlo con --yes { $host }:
+setup-outside-domain = { $host } está fuera de { $domain }: la respuesta de { $source } podría estar falsificada — asegúrate de que es de verdad el servidor de tu proveedor
+setup-same-options = (las mismas opciones)
+setup-warning = atención: { $text }
+setup-cannot-create = no se puede crear { $path }: { $reason }
+setup-cannot-write = no se puede escribir { $path }: { $reason }
+setup-written-unparsable = la cuenta se ha escrito, pero el archivo no se puede leer: { $reason }
+setup-written-invalid = la cuenta se ha escrito, pero no es válida: { $reason }
+setup-added = se ha añadido la cuenta { $name } ({ $host }:{ $port } { $security }, usuario { $user }) a { $path }
+setup-password-each-run = la contraseña se pedirá en cada ejecución; pon password_command o password_env en el archivo para evitarlo
+setup-next = siguiente paso: buzon check { $name } ; buzon fetch { $name }
+setup-ask-outside = { $host } (encontrado por { $source }) está fuera de { $domain }. Las respuestas DNS y los archivos autoconfig se pueden falsificar;
+setup-ask-outside-question = ¿enviar tu contraseña a { $host } para probar el acceso? [s/N]{" "}
