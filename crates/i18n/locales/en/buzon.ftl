@@ -233,3 +233,32 @@ setup-password-each-run = the password will be asked for on each run; set passwo
 setup-next = next: buzon check { $name } ; buzon fetch { $name }
 setup-ask-outside = { $host } (found by { $source }) is outside { $domain }. DNS answers and autoconfig files can be forged;
 setup-ask-outside-question = send your password to { $host } to test the login? [y/N]{" "}
+
+## buzon serve: start-up lines and errors (the log stays English).
+
+serve-listening = { $what } listening on { $addr }
+serve-what-pop3 = POP3 (STLS)
+serve-what-pop3s = POP3S (implicit TLS)
+serve-what-lmtp = LMTP
+serve-what-smtp = SMTP (STARTTLS)
+serve-certificate = TLS certificate SHA-256 { $fingerprint }
+serve-first-user = first start — created user "demo" with password { $password }
+serve-first-once = (shown only this once; change it with `buzon user passwd demo --data-dir { $dir }`)
+serve-first-try = try it: curl -k pop3s://demo:{ $password }@{ $addr }/1
+serve-no-runtime = cannot start the async runtime: { $reason }
+serve-no-signal = cannot watch { $signal }: { $reason }
+
+## buzon sieve check.
+
+sieve-cannot-read = cannot read { $path }: { $reason } — check the path and its permissions
+sieve-not-utf8 = { $path }: byte { $byte } is not UTF-8 — Sieve scripts are UTF-8 text (RFC 5228 §2.2); save the file as UTF-8
+sieve-valid = { $path } is valid
+
+## buzon deliver (read by the admin in the MTA's log; exit codes per sysexits.h).
+
+deliver-will-retry = { $reason } (the MTA will retry)
+deliver-bad-to = --to { $to } is not a user name or address — give e.g. --to alice or --to alice@example.com
+deliver-from-control = --from contains control characters
+deliver-no-outcome = no delivery outcome (the MTA will retry)
+deliver-cannot-spool = cannot read and spool the message: { $reason } (the MTA will retry)
+deliver-too-large = the message is larger than max_message_size ({ $max } bytes)

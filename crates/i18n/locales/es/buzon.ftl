@@ -244,3 +244,32 @@ setup-password-each-run = la contraseña se pedirá en cada ejecución; pon pass
 setup-next = siguiente paso: buzon check { $name } ; buzon fetch { $name }
 setup-ask-outside = { $host } (encontrado por { $source }) está fuera de { $domain }. Las respuestas DNS y los archivos autoconfig se pueden falsificar;
 setup-ask-outside-question = ¿enviar tu contraseña a { $host } para probar el acceso? [s/N]{" "}
+
+## buzon serve: líneas de arranque y errores (el registro sigue en inglés).
+
+serve-listening = { $what } escuchando en { $addr }
+serve-what-pop3 = POP3 (STLS)
+serve-what-pop3s = POP3S (TLS implícito)
+serve-what-lmtp = LMTP
+serve-what-smtp = SMTP (STARTTLS)
+serve-certificate = certificado TLS SHA-256 { $fingerprint }
+serve-first-user = primer arranque — se ha creado el usuario "demo" con la contraseña { $password }
+serve-first-once = (solo se muestra esta vez; cámbiala con `buzon user passwd demo --data-dir { $dir }`)
+serve-first-try = pruébalo: curl -k pop3s://demo:{ $password }@{ $addr }/1
+serve-no-runtime = no se puede iniciar el entorno de ejecución asíncrono: { $reason }
+serve-no-signal = no se puede vigilar { $signal }: { $reason }
+
+## buzon sieve check.
+
+sieve-cannot-read = no se puede leer { $path }: { $reason } — revisa la ruta y sus permisos
+sieve-not-utf8 = { $path }: el byte { $byte } no es UTF-8 — los scripts Sieve son texto UTF-8 (RFC 5228 §2.2); guarda el archivo como UTF-8
+sieve-valid = { $path } es válido
+
+## buzon deliver (lo lee el administrador en el registro del MTA; códigos de salida de sysexits.h).
+
+deliver-will-retry = { $reason } (el MTA lo reintentará)
+deliver-bad-to = --to { $to } no es un nombre de usuario ni una dirección — indica, por ejemplo, --to alice o --to alice@example.com
+deliver-from-control = --from contiene caracteres de control
+deliver-no-outcome = no hay resultado de la entrega (el MTA lo reintentará)
+deliver-cannot-spool = no se puede leer y guardar el mensaje: { $reason } (el MTA lo reintentará)
+deliver-too-large = el mensaje supera max_message_size ({ $max } bytes)
