@@ -190,11 +190,19 @@ impl Resolver {
                     tokio::net::lookup_host((host, port)),
                 )
                 .await
-                .map_err(|_| unknown("the DNS lookup timed out".into()))?
-                .map_err(|e| unknown(e.to_string()))?
+                .map_err(|_| unknown(t!("dns-timeout")))?
+                .map_err(|e| {
+                    // glibc's words for NXDOMAIN, through the catalog (English: the same).
+                    let text = e.to_string();
+                    unknown(if text.ends_with("Name or service not known") {
+                        t!("dns-no-such-name")
+                    } else {
+                        text
+                    })
+                })?
                 .collect::<Vec<_>>();
                 if addrs.is_empty() {
-                    return Err(unknown("the name has no addresses".into()));
+                    return Err(unknown(t!("dns-no-addresses")));
                 }
                 Ok(addrs)
             }
@@ -206,7 +214,7 @@ impl Resolver {
                 let addrs: Vec<SocketAddr> =
                     ips.iter().map(|ip| SocketAddr::new(ip, port)).collect();
                 if addrs.is_empty() {
-                    return Err(unknown("the name has no addresses".into()));
+                    return Err(unknown(t!("dns-no-addresses")));
                 }
                 Ok(addrs)
             }
@@ -311,7 +319,7 @@ pub async fn connect_tcp(
     }
     Err(last.unwrap_or_else(|| ClientError::UnknownHost {
         host: host.into(),
-        reason: "the name has no addresses".into(),
+        reason: t!("dns-no-addresses"),
     }))
 }
 

@@ -7,7 +7,7 @@ use buzon_i18n::Lang;
 
 const AREAS: &[&str] = &[
     "pop3", "sasl", "client", "tls", "check", "fetch", "setup", "user", "deliver", "serve",
-    "sieve", "config", "cli",
+    "sieve", "config", "cli", "dns",
 ];
 
 /// Literals in the sources that look like keys but name something else.

@@ -262,3 +262,9 @@ deliver-from-control = --from contains control characters
 deliver-no-outcome = no delivery outcome (the MTA will retry)
 deliver-cannot-spool = cannot read and spool the message: { $reason } (the MTA will retry)
 deliver-too-large = the message is larger than max_message_size ({ $max } bytes)
+
+## Why a server name could not be resolved.
+
+dns-no-such-name = failed to lookup address information: Name or service not known
+dns-timeout = the DNS lookup timed out
+dns-no-addresses = the name has no addresses

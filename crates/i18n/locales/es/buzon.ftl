@@ -273,3 +273,9 @@ deliver-from-control = --from contiene caracteres de control
 deliver-no-outcome = no hay resultado de la entrega (el MTA lo reintentará)
 deliver-cannot-spool = no se puede leer y guardar el mensaje: { $reason } (el MTA lo reintentará)
 deliver-too-large = el mensaje supera max_message_size ({ $max } bytes)
+
+## Por qué no se pudo resolver el nombre de un servidor.
+
+dns-no-such-name = ese nombre no existe en el DNS
+dns-timeout = la consulta DNS no respondió a tiempo
+dns-no-addresses = el nombre no tiene ninguna dirección
