@@ -3,6 +3,7 @@
 //! `buzon fetch` (0 when every step passed).
 
 use buzon_client::check::check;
+use buzon_i18n::t;
 use clap::Args;
 
 use crate::client_args::{password, AccountArgs};
@@ -20,6 +21,10 @@ pub struct CheckArgs {
 }
 
 pub fn run(args: CheckArgs) -> Result<(), Failure> {
+    if args.json {
+        // Machine-read output: the texts inside it are English in every locale.
+        buzon_i18n::set_current(buzon_i18n::Lang::En);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -54,11 +59,11 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
                 println!(
                     "  {} {:<9} {}",
                     if s.ok { "✓" } else { "✗" },
-                    s.step,
+                    t!(&format!("check-step-{}", s.step)),
                     s.detail
                 );
                 if let Some(fix) = &s.fix {
-                    println!("    {:<9} fix: {fix}", "");
+                    println!("    {:<9} {} {fix}", "", t!("check-fix"));
                 }
             }
         }

@@ -10,6 +10,7 @@
 //! failure, the MTA retries (disk full, I/O error, over quota with "452", an unreadable
 //! config or users file, the PostgreSQL store unreachable); 77 refused by the user's Sieve `reject`.
 
+use buzon_i18n::t;
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -64,8 +65,12 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
 
     // A broken config is the administrator's to fix: the MTA keeps the mail meanwhile.
     let config = match &args.config {
-        Some(path) => Config::load(path)
-            .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?,
+        Some(path) => Config::load(path).map_err(|e| {
+            fail(
+                EX_TEMPFAIL,
+                t!("deliver-will-retry", reason = e.to_string()),
+            )
+        })?,
         None => Config::embedded_default(
             &args
                 .data_dir
@@ -82,25 +87,30 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
         .map_err(|e| {
             fail(
                 EX_TEMPFAIL,
-                format!("cannot start the async runtime: {e} (the MTA will retry)"),
+                t!("deliver-will-retry", reason = format!("cannot start the async runtime: {e}")),
             )
         })?;
     let stores = runtime
         .block_on(buzon_server::open_stores(&config))
-        .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
+        .map_err(|e| fail(EX_TEMPFAIL, t!("deliver-will-retry", reason = e.to_string())))?;
     let deliverer = Deliverer::with_users(
         &config.delivery,
         stores.users,
         &config.smtp.hostname,
         stores.delivery,
     )
-    .map_err(|e| fail(EX_TEMPFAIL, format!("{e} (the MTA will retry)")))?;
+    .map_err(|e| {
+        fail(
+            EX_TEMPFAIL,
+            t!("deliver-will-retry", reason = e.to_string()),
+        )
+    })?;
 
     let to = args.to.trim();
     if to.is_empty()
         || to.contains(|c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
     {
-        return Err(fail(EX_USAGE, format!("--to {to:?} is not a user name or address — give e.g. --to alice or --to alice@example.com")));
+        return Err(fail(EX_USAGE, t!("deliver-bad-to", to = format!("{to:?}"))));
     }
     let (local, domain) = match to.rsplit_once('@') {
         Some((l, d)) => (l, Some(d)),
@@ -114,7 +124,7 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
     let from = args.from.unwrap_or_default();
     let return_path = from.trim().trim_start_matches('<').trim_end_matches('>');
     if return_path.contains(|c: char| c.is_control()) {
-        return Err(fail(EX_USAGE, "--from contains control characters"));
+        return Err(fail(EX_USAGE, t!("deliver-from-control")));
     }
     let id = new_id();
     let msg = Incoming {
@@ -134,10 +144,7 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
     {
         Some(Outcome::Delivered { .. }) => Ok(()),
         Some(Outcome::Failed(f)) => Err(fail(f.exit_code(), format!("{to}: {f}"))),
-        None => Err(fail(
-            EX_TEMPFAIL,
-            "no delivery outcome (the MTA will retry)",
-        )),
+        None => Err(fail(EX_TEMPFAIL, t!("deliver-no-outcome"))),
     }
 }
 
@@ -153,7 +160,7 @@ fn read_message(deliverer: &Deliverer) -> Result<Spool, Failure> {
     let io_err = |e: std::io::Error| {
         fail(
             EX_TEMPFAIL,
-            format!("cannot read and spool the message: {e} (the MTA will retry)"),
+            t!("deliver-cannot-spool", reason = e.to_string()),
         )
     };
     loop {
@@ -185,10 +192,7 @@ fn read_message(deliverer: &Deliverer) -> Result<Spool, Failure> {
         }
         spool.write(chunk).map_err(io_err)?;
         if spool.wire_size() > max {
-            return Err(fail(
-                EX_DATAERR,
-                format!("the message is larger than max_message_size ({max} bytes)"),
-            ));
+            return Err(fail(EX_DATAERR, t!("deliver-too-large", max = max)));
         }
     }
     if let Some(head) = first_line {

@@ -5,6 +5,7 @@
 //! ([SYS/TEMP], [IN-USE], [LOGIN-DELAY], protocol errors); 8 local delivery (Maildir,
 //! mbox, delivery program, ledger). With several accounts, the first failure's code wins.
 
+use buzon_i18n::t;
 use std::io::IsTerminal;
 use std::time::Duration;
 
@@ -56,7 +57,12 @@ impl Observer for Progress {
         if let Some(bar) = &self.bar {
             bar.set_length(bytes.max(1));
             bar.set_position(0);
-            bar.set_message(format!("{account}: 0/{messages} messages"));
+            bar.set_message(t!(
+                "fetch-progress",
+                account = account,
+                done = 0u64,
+                total = messages
+            ));
             bar.reset_eta();
         }
         self.msgs = (0, messages);
@@ -66,9 +72,11 @@ impl Observer for Progress {
         self.msgs.0 += 1;
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
-            bar.set_message(format!(
-                "{}: {}/{} messages",
-                self.account, self.msgs.0, self.msgs.1
+            bar.set_message(t!(
+                "fetch-progress",
+                account = &self.account,
+                done = self.msgs.0,
+                total = self.msgs.1
             ));
         }
     }
@@ -77,8 +85,8 @@ impl Observer for Progress {
             return;
         }
         match &self.bar {
-            Some(bar) => bar.println(format!("note: {text}")),
-            None => eprintln!("buzon: note: {text}"),
+            Some(bar) => bar.println(t!("fetch-note", text = text)),
+            None => eprintln!("buzon: {}", t!("fetch-note", text = text)),
         }
     }
     fn checkpoint(&mut self, point: Checkpoint, seq: u32) {
@@ -128,11 +136,15 @@ pub fn run(args: FetchArgs) -> Result<(), Failure> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| Failure::runtime(t!("cli-no-runtime", reason = e.to_string())))?;
     rt.block_on(run_async(args))
 }
 
 async fn run_async(args: FetchArgs) -> Result<(), Failure> {
+    if args.json {
+        // Machine-read output: the texts inside it are English in every locale.
+        buzon_i18n::set_current(buzon_i18n::Lang::En);
+    }
     let cfg = args.common.file()?;
     let accounts = args.common.accounts(&args.accounts, &cfg)?;
     let resolver = args.common.resolver();
@@ -140,12 +152,7 @@ async fn run_async(args: FetchArgs) -> Result<(), Failure> {
     for a in &accounts {
         match password(a)? {
             Some(p) => passwords.push(p),
-            None => {
-                return Err(Failure::usage(format!(
-                    "account {}: no password — set password_command or password_env in the accounts file, or run on a terminal to be asked",
-                    a.name
-                )))
-            }
+            None => return Err(Failure::usage(t!("fetch-no-password", account = &a.name))),
         }
     }
     let every = match &args.every {
@@ -153,11 +160,7 @@ async fn run_async(args: FetchArgs) -> Result<(), Failure> {
         Some(t) => Some(
             buzon_client::config::parse_duration(t)
                 .filter(|d| *d >= Duration::from_secs(10))
-                .ok_or_else(|| {
-                    Failure::usage(format!(
-                        "--every {t}: give a duration of at least 10s, like 5m"
-                    ))
-                })?,
+                .ok_or_else(|| Failure::usage(t!("fetch-bad-every", value = t)))?,
         ),
     };
     loop {
@@ -203,10 +206,12 @@ async fn once(
                         json.push(serde_json::json!({ "account": account.name, "ok": true, "messages": list }));
                     } else {
                         println!(
-                            "{}: {} message{} on the server",
-                            account.name,
-                            list.len(),
-                            if list.len() == 1 { "" } else { "s" }
+                            "{}",
+                            t!(
+                                "fetch-on-server",
+                                account = &account.name,
+                                count = list.len()
+                            )
                         );
                         for w in &list {
                             println!(
@@ -257,7 +262,14 @@ async fn once(
             Err(f) => {
                 first_failure.get_or_insert(f.error.exit_code());
                 if f.partial.fetched > 0 && !args.json {
-                    println!("{}: {} before the error", account.name, f.partial.summary());
+                    println!(
+                        "{}",
+                        t!(
+                            "fetch-before-error",
+                            account = &account.name,
+                            summary = f.partial.summary()
+                        )
+                    );
                 }
                 report_error(args.json, &mut json, &account.name, &f.error);
                 if args.json {
@@ -287,10 +299,12 @@ fn report_error(json: bool, out: &mut Vec<serde_json::Value>, account: &str, e: 
 
 fn print_plan(r: &FetchReport) {
     println!(
-        "{}: {} message{} on the server (dry run, nothing changed)",
-        r.account,
-        r.on_server,
-        if r.on_server == 1 { "" } else { "s" }
+        "{}",
+        t!(
+            "fetch-on-server-dry-run",
+            account = &r.account,
+            count = r.on_server
+        )
     );
     for p in &r.plan {
         println!(

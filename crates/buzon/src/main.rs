@@ -31,6 +31,10 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Language of the messages: en or es. Default: from LC_ALL, LC_MESSAGES or LANG
+    /// (es_ES.UTF-8, es_MX… → es; anything else → en). --json output never changes.
+    #[arg(long, global = true, value_name = "LANG", value_parser = ["en", "es"])]
+    lang: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -88,6 +92,12 @@ impl Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    buzon_i18n::set_current(
+        cli.lang
+            .as_deref()
+            .and_then(buzon_i18n::Lang::from_tag)
+            .unwrap_or_else(buzon_i18n::Lang::from_env),
+    );
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::User(args) => user::run(args),

@@ -2,6 +2,7 @@
 //! the listeners, switch to the `[server] user` account when started as root, start the
 //! server, and stop it cleanly on SIGTERM/SIGINT; SIGHUP reloads the TLS certificate.
 
+use buzon_i18n::t;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -66,33 +67,56 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Failure::runtime(t!("serve-no-runtime", reason = e.to_string())))?;
     rt.block_on(serve(bound))
 }
 
 async fn serve(bound: buzon_server::BoundServer) -> Result<(), Failure> {
     let server = bound.serve().await.map_err(Failure::runtime)?;
     for (p, addr) in server.local_addrs() {
-        let what = match p {
-            Protocol::Pop3 => "POP3 (STLS)",
-            Protocol::Pop3s => "POP3S (implicit TLS)",
-            Protocol::Lmtp => "LMTP",
-            Protocol::Smtp => "SMTP (STARTTLS)",
-        };
-        println!("buzon: {what} listening on {addr}");
+        let what = t!(match p {
+            Protocol::Pop3 => "serve-what-pop3",
+            Protocol::Pop3s => "serve-what-pop3s",
+            Protocol::Lmtp => "serve-what-lmtp",
+            Protocol::Smtp => "serve-what-smtp",
+        });
+        println!(
+            "buzon: {}",
+            t!("serve-listening", what = what, addr = addr.to_string())
+        );
     }
     for (_, path) in server.unix_paths() {
-        println!("buzon: LMTP listening on unix:{}", path.display());
+        println!(
+            "buzon: {}",
+            t!(
+                "serve-listening",
+                what = t!("serve-what-lmtp"),
+                addr = format!("unix:{}", path.display())
+            )
+        );
     }
     println!(
-        "buzon: TLS certificate SHA-256 {}",
-        server.tls_fingerprint()
+        "buzon: {}",
+        t!(
+            "serve-certificate",
+            fingerprint = server.tls_fingerprint().to_string()
+        )
     );
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())
-        .map_err(|e| Failure::runtime(format!("cannot watch SIGTERM: {e}")))?;
-    let mut hup = signal(SignalKind::hangup())
-        .map_err(|e| Failure::runtime(format!("cannot watch SIGHUP: {e}")))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| {
+        Failure::runtime(t!(
+            "serve-no-signal",
+            signal = "SIGTERM",
+            reason = e.to_string()
+        ))
+    })?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| {
+        Failure::runtime(t!(
+            "serve-no-signal",
+            signal = "SIGHUP",
+            reason = e.to_string()
+        ))
+    })?;
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -141,12 +165,18 @@ fn first_run(config: &Config) -> Result<(), Failure> {
         .find(|l| l.protocol == Protocol::Pop3s)
         .map(|l| l.address.to_string())
         .unwrap_or_default();
-    println!("buzon: first start — created user \"demo\" with password {password}");
+    println!("buzon: {}", t!("serve-first-user", password = &password));
     println!(
-        "buzon: (shown only this once; change it with `buzon user passwd demo --data-dir {}`)",
-        config.data_dir.display()
+        "buzon: {}",
+        t!(
+            "serve-first-once",
+            dir = config.data_dir.display().to_string()
+        )
     );
-    println!("buzon: try it: curl -k pop3s://demo:{password}@{pop3s}/1");
+    println!(
+        "buzon: {}",
+        t!("serve-first-try", password = &password, addr = &pop3s)
+    );
     Ok(())
 }
 

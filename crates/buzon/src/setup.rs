@@ -2,6 +2,7 @@
 //! guesses — each verified live), then add the account to the accounts file. The
 //! password is only used for the probe; it is never written anywhere.
 
+use buzon_i18n::t;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -68,6 +69,10 @@ pub fn run(args: SetupArgs) -> Result<(), Failure> {
 }
 
 async fn run_async(args: SetupArgs) -> Result<(), Failure> {
+    if args.json {
+        // Machine-read output: the texts inside it are English in every locale.
+        buzon_i18n::set_current(buzon_i18n::Lang::En);
+    }
     let name = args.name.clone().unwrap_or_else(|| args.address.clone());
     let config_path = args.config.clone().unwrap_or_else(default_config_path);
     let existing = buzon_client::FileConfig::load(&config_path).map_err(Failure::usage)?;
@@ -103,15 +108,12 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
     let mut password = pw_source.resolve(&name).map_err(Failure::usage)?;
     if password.is_none() && args.ask_password {
         if !std::io::stdin().is_terminal() {
-            return Err(Failure::usage(
-                "--ask-password needs a terminal; use --password-env or --password-command",
-            ));
+            return Err(Failure::usage(t!("setup-ask-password-needs-terminal")));
         }
-        let p = rpassword::prompt_password(format!(
-            "Password for {} (only to test the login; not stored): ",
-            args.address
-        ))
-        .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+        let p = rpassword::prompt_password(t!("setup-password-prompt", address = &args.address))
+            .map_err(|e| {
+                Failure::runtime(t!("setup-cannot-read-password", reason = e.to_string()))
+            })?;
         password = Some(Secret::new(p));
     }
     if let Some(ca) = &args.ca_file {
@@ -170,10 +172,7 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         }
         let code = if d.probes.is_empty() { 3 } else { 4 };
         return Err(Failure {
-            message: format!(
-                "no working POP3 server found for {} — ask the provider for the POP3 server name and port, then add the account by hand (docs/client.md)",
-                d.domain
-            ),
+            message: t!("setup-nothing-found", domain = &d.domain),
             code,
         });
     };
@@ -188,11 +187,15 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         }
         return Err(Failure {
             message: format!(
-                "{host} (from {source}) answers as a POP3 server, but it is outside {domain}: the {source} answer could have been forged, so your password was not sent to it. \
-                 If {host} is really your provider's server, run again with --yes {host}:\n  buzon setup {address} --yes {host} …(the same options)",
+                "{}\n  buzon setup {address} --yes {host} …{}",
+                t!(
+                    "setup-needs-confirmation",
+                    host = &c.host,
+                    source = c.source.to_string(),
+                    domain = &d.domain
+                ),
+                t!("setup-same-options"),
                 host = c.host,
-                source = c.source,
-                domain = d.domain,
                 address = shell_word(&args.address),
             ),
             code: 2,
@@ -200,9 +203,11 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
     }
     let mut warnings = Vec::new();
     if chosen.outside_domain {
-        warnings.push(format!(
-            "{} is outside {}: the {} answer could have been forged — make sure this is really your provider's server",
-            c.host, d.domain, c.source
+        warnings.push(t!(
+            "setup-outside-domain",
+            host = &c.host,
+            domain = &d.domain,
+            source = c.source.to_string()
         ));
     }
     let user = chosen
@@ -235,7 +240,7 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         );
     }
     for w in &warnings {
-        eprintln!("buzon: warning: {w}");
+        eprintln!("buzon: {}", t!("setup-warning", text = w));
     }
     if args.print {
         if !json {
@@ -244,44 +249,57 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         return Ok(());
     }
     if let Some(dir) = config_path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Failure::runtime(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Failure::runtime(t!(
+                "setup-cannot-create",
+                path = dir.display().to_string(),
+                reason = e.to_string()
+            ))
+        })?;
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&config_path)
-        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", config_path.display())))?;
+        .map_err(|e| {
+            Failure::runtime(t!(
+                "setup-cannot-write",
+                path = config_path.display().to_string(),
+                reason = e.to_string()
+            ))
+        })?;
     f.write_all(text.as_bytes())
         .and_then(|()| f.sync_all())
-        .map_err(|e| Failure::runtime(format!("cannot write {}: {e}", config_path.display())))?;
+        .map_err(|e| {
+            Failure::runtime(t!(
+                "setup-cannot-write",
+                path = config_path.display().to_string(),
+                reason = e.to_string()
+            ))
+        })?;
     // The file must still parse with the new account in it.
-    let written = buzon_client::FileConfig::load(&config_path).map_err(|e| {
-        Failure::runtime(format!(
-            "the account was written but the file does not parse: {e}"
-        ))
-    })?;
-    written.account(&name).map_err(|e| {
-        Failure::runtime(format!(
-            "the account was written but does not validate: {e}"
-        ))
-    })?;
+    let written = buzon_client::FileConfig::load(&config_path)
+        .map_err(|e| Failure::runtime(t!("setup-written-unparsable", reason = e.to_string())))?;
+    written
+        .account(&name)
+        .map_err(|e| Failure::runtime(t!("setup-written-invalid", reason = e.to_string())))?;
     if !json {
         println!(
-            "added account {name:?} ({}:{} {}, user {user}) to {}",
-            c.host,
-            c.port,
-            c.security.as_str(),
-            config_path.display()
+            "{}",
+            t!(
+                "setup-added",
+                name = format!("{name:?}"),
+                host = &c.host,
+                port = c.port.to_string(),
+                security = c.security.as_str(),
+                user = &user,
+                path = config_path.display().to_string()
+            )
         );
         if extra.iter().all(|(k, _)| !k.starts_with("password")) {
-            println!("the password will be asked for on each run; set password_command or password_env in the file to avoid that");
+            println!("{}", t!("setup-password-each-run"));
         }
-        println!(
-            "next: buzon check {} ; buzon fetch {}",
-            shell_word(&name),
-            shell_word(&name)
-        );
+        println!("{}", t!("setup-next", name = shell_word(&name)));
     }
     Ok(())
 }
@@ -291,13 +309,25 @@ fn ask_outside(c: &Candidate, domain: &str) -> bool {
     // Reading the terminal blocks; the runtime has other threads for the probes.
     tokio::task::block_in_place(|| {
         eprint!(
-            "buzon: {} (found by {}) is outside {domain}. DNS answers and autoconfig files can be forged;\n       send your password to {} to test the login? [y/N] ",
-            c.host, c.source, c.host
+            "buzon: {}\n       {}",
+            t!(
+                "setup-ask-outside",
+                host = &c.host,
+                source = c.source.to_string(),
+                domain = domain
+            ),
+            t!("setup-ask-outside-question", host = &c.host)
         );
         let _ = std::io::stderr().flush();
         let mut line = String::new();
         match std::io::stdin().read_line(&mut line) {
-            Ok(_) => matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"),
+            // "y"/"yes" in every language; "s"/"sí" too in Spanish.
+            Ok(_) => {
+                let a = line.trim().to_lowercase();
+                matches!(a.as_str(), "y" | "yes")
+                    || (buzon_i18n::current() == buzon_i18n::Lang::Es
+                        && matches!(a.as_str(), "s" | "si" | "sí"))
+            }
             Err(_) => false,
         }
     })

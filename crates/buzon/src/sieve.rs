@@ -2,6 +2,7 @@
 //! the first error with its line and column, so a user can fix a script before mail
 //! depends on it (a script that does not compile makes delivery fall back to INBOX).
 
+use buzon_i18n::t;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -31,17 +32,22 @@ pub fn run(args: SieveArgs) -> Result<(), Failure> {
 
 fn check(file: &std::path::Path) -> Result<(), Failure> {
     let bytes = std::fs::read(file).map_err(|e| {
-        Failure::runtime(format!(
-            "cannot read {}: {e} — check the path and its permissions",
-            file.display()
+        Failure::runtime(t!(
+            "sieve-cannot-read",
+            path = file.display().to_string(),
+            reason = e.to_string()
         ))
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        Failure::usage(format!("{}: byte {} is not UTF-8 — Sieve scripts are UTF-8 text (RFC 5228 §2.2); save the file as UTF-8", file.display(), e.utf8_error().valid_up_to()))
+        Failure::usage(t!(
+            "sieve-not-utf8",
+            path = file.display().to_string(),
+            byte = e.utf8_error().valid_up_to()
+        ))
     })?;
     match buzon_sieve::compile(&text) {
         Ok(_) => {
-            println!("{} is valid", file.display());
+            println!("{}", t!("sieve-valid", path = file.display().to_string()));
             Ok(())
         }
         Err(e) => Err(Failure::usage(format!(

@@ -2,6 +2,7 @@
 //! (no echo) or, when stdin is not a terminal, from its first line — never from argv,
 //! where other users could read them in the process list.
 
+use buzon_i18n::t;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
@@ -49,24 +50,39 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
             let pw = read_password()?;
             if let Some(parent) = file.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    Failure::runtime(format!("cannot create {}: {e}", parent.display()))
+                    Failure::runtime(t!(
+                        "user-cannot-create",
+                        path = parent.display().to_string(),
+                        reason = e.to_string()
+                    ))
                 })?;
             }
             let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
             buzon_auth::add_user(file, &name, &stored).map_err(Failure::runtime)?;
-            println!("added user {name} to {}", file.display());
+            println!(
+                "{}",
+                t!(
+                    "user-added",
+                    name = &name,
+                    file = file.display().to_string()
+                )
+            );
         }
         Action::Passwd { name } => {
             let pw = read_password()?;
             let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
             buzon_auth::set_password(file, &name, &stored).map_err(Failure::runtime)?;
-            println!("changed the password of {name}");
+            println!("{}", t!("user-password-changed", name = &name));
         }
         Action::Del { name } => {
             buzon_auth::remove_user(file, &name).map_err(Failure::runtime)?;
             println!(
-                "removed user {name}; the mailbox in {} was kept",
-                config.mail_dir.display()
+                "{}",
+                t!(
+                    "user-removed",
+                    name = &name,
+                    maildir = config.mail_dir.display().to_string()
+                )
             );
         }
         Action::List => {
@@ -153,14 +169,13 @@ fn scheme_of(stored: &str) -> &str {
 
 fn read_password() -> Result<String, Failure> {
     let pw = if std::io::stdin().is_terminal() {
-        let a = rpassword::prompt_password("Password: ")
-            .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
-        let b = rpassword::prompt_password("Again: ")
-            .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+        let unreadable = |e: std::io::Error| {
+            Failure::runtime(t!("user-cannot-read-password", reason = e.to_string()))
+        };
+        let a = rpassword::prompt_password(t!("user-prompt-password")).map_err(unreadable)?;
+        let b = rpassword::prompt_password(t!("user-prompt-again")).map_err(unreadable)?;
         if a != b {
-            return Err(Failure::usage(
-                "the two passwords differ; nothing was changed",
-            ));
+            return Err(Failure::usage(t!("user-passwords-differ")));
         }
         a
     } else {
@@ -168,11 +183,11 @@ fn read_password() -> Result<String, Failure> {
         std::io::stdin()
             .lock()
             .read_line(&mut line)
-            .map_err(|e| Failure::runtime(format!("cannot read the password from stdin: {e}")))?;
+            .map_err(|e| Failure::runtime(t!("user-cannot-read-stdin", reason = e.to_string())))?;
         line.trim_end_matches(['\r', '\n']).to_string()
     };
     if pw.is_empty() {
-        return Err(Failure::usage("empty password; nothing was changed"));
+        return Err(Failure::usage(t!("user-empty-password")));
     }
     Ok(pw)
 }

@@ -2,6 +2,7 @@
 //! account, one step at a time, and for the first failure say what is wrong and how to
 //! fix it in plain words.
 
+use buzon_i18n::t;
 use std::time::Duration;
 
 use buzon_pop3_proto::Secret;
@@ -109,7 +110,7 @@ async fn walk(
             return false;
         }
     };
-    w.ok("TCP", format!("connected to {addr}"));
+    w.ok("TCP", t!("check-connected", addr = addr.to_string()));
 
     let tls = match spec.security {
         Security::None => None,
@@ -143,9 +144,11 @@ async fn walk(
                     .unwrap_or_default();
                 w.ok(
                     "TLS",
-                    format!(
-                        "{version}, certificate accepted for {} ({fp})",
-                        spec.tls_name()
+                    t!(
+                        "check-tls-accepted",
+                        version = version,
+                        host = spec.tls_name(),
+                        fingerprint = fp
                     ),
                 );
                 Pop3Client::open(Box::new(s), host, spec.timeouts, true).await
@@ -162,8 +165,8 @@ async fn walk(
         Err(ClientError::NoGreeting { addr, secs, .. }) if spec.security != Security::Tls => {
             // Maybe the port wants TLS from the first byte: try it.
             let hint = match tls_answers(account, resolver).await {
-                true => "this port expects TLS from the first byte (POP3S): use security = \"tls\"",
-                false => "the server may be overloaded, or this is not a POP3 port",
+                true => t!("client-hint-is-pop3s"),
+                false => t!("client-hint-not-pop3"),
             };
             w.fail("greeting", &ClientError::NoGreeting { addr, secs, hint });
             return false;
@@ -190,10 +193,7 @@ async fn walk(
                 .collect();
             w.ok("CAPA", names.join(", "));
         }
-        Ok(None) => w.ok(
-            "CAPA",
-            "the server does not list its capabilities (CAPA); that is allowed",
-        ),
+        Ok(None) => w.ok("CAPA", t!("check-no-capa")),
         Err(e) => {
             w.fail("CAPA", &e);
             return false;
@@ -206,9 +206,10 @@ async fn walk(
                 let fp = c.fingerprint().map(|f| f.to_string()).unwrap_or_default();
                 w.ok(
                     "STLS",
-                    format!(
-                        "upgraded to TLS, certificate accepted for {} ({fp})",
-                        spec.tls_name()
+                    t!(
+                        "check-stls-upgraded",
+                        host = spec.tls_name(),
+                        fingerprint = fp
                     ),
                 );
                 if let Err(e) = c.capa().await {
@@ -222,12 +223,12 @@ async fn walk(
                 return false;
             }
         },
-        (_, Security::Tls) => w.ok("STLS", "not needed: TLS from the first byte"),
-        _ => w.ok("STLS", "not used: security = \"none\""),
+        (_, Security::Tls) => w.ok("STLS", t!("check-stls-not-needed")),
+        _ => w.ok("STLS", t!("check-stls-not-used")),
     }
 
     let Some(password) = password else {
-        w.ok("login", "skipped: no password given");
+        w.ok("login", t!("check-login-skipped"));
         return true;
     };
     match client
@@ -241,7 +242,11 @@ async fn walk(
     {
         Ok(m) => w.ok(
             "login",
-            format!("logged in as {} ({})", account.user, m.as_str()),
+            t!(
+                "check-logged-in",
+                user = &account.user,
+                mechanism = m.as_str()
+            ),
         ),
         Err(ClientError::Auth {
             host, user, text, ..
@@ -266,11 +271,7 @@ async fn walk(
     match client.stat().await {
         Ok((n, octets)) => w.ok(
             "STAT",
-            format!(
-                "{n} message{} waiting, {}",
-                if n == 1 { "" } else { "s" },
-                human_bytes(octets)
-            ),
+            t!("check-stat", count = n, size = human_bytes(octets)),
         ),
         Err(e) => {
             w.fail("STAT", &e);
@@ -314,8 +315,7 @@ async fn tls_answers(account: &Account, resolver: &Resolver) -> bool {
 async fn alternative_user(account: &Account, password: &Secret, resolver: &Resolver) -> String {
     let user = &account.user;
     let Some((local, _)) = user.split_once('@') else {
-        return " and the user name: many providers want the full e-mail address as the user name"
-            .into();
+        return t!("client-auth-hint-full-address");
     };
     let Ok(mut c) = Pop3Client::connect(&account.server, resolver).await else {
         return crate::pop3::user_name_hint(user);
@@ -325,11 +325,14 @@ async fn alternative_user(account: &Account, password: &Secret, resolver: &Resol
     } else {
         account.auth
     };
-    match c.login(local, password, method, account.allow_plaintext).await {
+    match c
+        .login(local, password, method, account.allow_plaintext)
+        .await
+    {
         Ok(_) => {
             let _ = c.quit().await;
-            format!(" — the server accepts this password with the user name \"{local}\" (without @domain): set user = \"{local}\"")
+            t!("client-auth-hint-local-works", local = local)
         }
-        Err(_) => format!(" and the user name (\"{local}\" without the domain was rejected too, so the password is the likely problem)"),
+        Err(_) => t!("client-auth-hint-local-rejected", local = local),
     }
 }

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use buzon_i18n::t;
+
 /// What kind of step failed: DNS, the connection, TLS, authentication, the server, or the
 /// local side (delivery, ledger, configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -49,35 +51,44 @@ pub enum CertProblem {
     Other(String),
 }
 
-/// A failure of the client, with its cause and fix in the text.
-#[derive(Debug, thiserror::Error)]
+/// A failure of the client, with its cause and fix in the text. The text comes from the
+/// catalogs in the language of [`buzon_i18n::current`] (English unless the program chose
+/// another): `client-*` keys.
+#[derive(Debug)]
 pub enum ClientError {
-    #[error("{0}")]
     Config(String),
 
-    #[error("cannot find the address of {host}: {reason} — check the host name for typos; if it is right, the DNS server may be unreachable")]
-    UnknownHost { host: String, reason: String },
+    UnknownHost {
+        host: String,
+        reason: String,
+    },
 
-    #[error("cannot connect to {addr}: connection refused — the port is wrong or the server is down; POP3 uses 995 (TLS) and 110 (STLS)")]
-    Refused { addr: String },
+    Refused {
+        addr: String,
+    },
 
-    #[error("cannot connect to {addr}: no answer within {secs} s — a firewall or antivirus is probably blocking the port; try the other of 995 (TLS) and 110 (STLS)")]
-    ConnectTimeout { addr: String, secs: u64 },
+    ConnectTimeout {
+        addr: String,
+        secs: u64,
+    },
 
-    #[error("cannot connect to {addr}: {reason}")]
-    Connect { addr: String, reason: String },
+    Connect {
+        addr: String,
+        reason: String,
+    },
 
-    #[error("{addr} accepted the connection but sent no greeting within {secs} s — {hint}")]
     NoGreeting {
         addr: String,
         secs: u64,
-        hint: &'static str,
+        /// Already in the user's language (a `client-hint-*` text).
+        hint: String,
     },
 
-    #[error("{addr} does not speak POP3: {got} — check the port (POP3 uses 995 for TLS and 110 for STLS)")]
-    NotPop3 { addr: String, got: String },
+    NotPop3 {
+        addr: String,
+        got: String,
+    },
 
-    #[error("TLS with {host} failed: {detail} — {fix}")]
     Tls {
         host: String,
         detail: String,
@@ -86,16 +97,20 @@ pub enum ClientError {
         fingerprint: Option<String>,
     },
 
-    #[error("{host} does not offer STLS, so the password would travel unencrypted — use security = \"tls\" on port 995, or ask the provider to enable TLS (no silent downgrade)")]
-    StlsNotOffered { host: String },
+    StlsNotOffered {
+        host: String,
+    },
 
-    #[error("refusing to log in as {user} to {host} over an unencrypted connection: the password (or, with APOP and SCRAM, a value it can be guessed from offline) would travel readable by anyone on the way — use security = \"tls\" or \"starttls\"; set allow_plaintext = true only for a trusted local network")]
-    PlaintextNotAllowed { host: String, user: String },
+    PlaintextNotAllowed {
+        host: String,
+        user: String,
+    },
 
-    #[error("{host} refuses plaintext logins on an unencrypted connection ({text}) — use security = \"tls\" (port 995) or \"starttls\" (port 110)")]
-    PlaintextRefusedByServer { host: String, text: String },
+    PlaintextRefusedByServer {
+        host: String,
+        text: String,
+    },
 
-    #[error("{host} rejected the login for {user:?}: {text} — check the password{hint}")]
     Auth {
         host: String,
         user: String,
@@ -103,57 +118,170 @@ pub enum ClientError {
         hint: String,
     },
 
-    #[error("{host} does not support the {mechanism} login method — use auth = \"auto\" to let Buzón pick one the server offers")]
-    AuthUnsupported { host: String, mechanism: String },
+    AuthUnsupported {
+        host: String,
+        mechanism: String,
+    },
 
-    #[error("{host} says the mailbox is in use by another session ([IN-USE] {text}) — another mail program is probably fetching right now; Buzón will not retry in a loop, run it again later")]
-    InUse { host: String, text: String },
+    InUse {
+        host: String,
+        text: String,
+    },
 
-    #[error("{host} asks to wait before logging in again ([LOGIN-DELAY] {text}){policy} — fetch less often (see --every)")]
     LoginDelay {
         host: String,
         text: String,
         policy: String,
     },
 
-    #[error("{host} has a temporary problem ([SYS/TEMP] {text}) — try again later")]
-    SysTemp { host: String, text: String },
+    SysTemp {
+        host: String,
+        text: String,
+    },
 
-    #[error("{host} answered {command} with an error: {text}")]
     Server {
         host: String,
         command: String,
         text: String,
     },
 
-    #[error("{host} sent a reply Buzón cannot use after {command}: {detail}")]
     Protocol {
         host: String,
         command: String,
         detail: String,
     },
 
-    #[error("{host} closed the connection {during}")]
-    Closed { host: String, during: String },
+    Closed {
+        host: String,
+        during: String,
+    },
 
-    #[error("{host} did not answer {command} within {secs} s — the connection may have stalled; run again")]
     ReadTimeout {
         host: String,
         command: String,
         secs: u64,
     },
 
-    #[error("{host} does not support UIDL, so Buzón cannot tell new messages from ones already downloaded — `keep` and `delete_after_days` need UIDL; use the default policy (delete after download) for this server")]
-    KeepNeedsUidl { host: String },
+    KeepNeedsUidl {
+        host: String,
+    },
 
-    #[error("cannot store a message in {}: {reason}", path.display())]
-    Delivery { path: PathBuf, reason: String },
+    Delivery {
+        path: PathBuf,
+        reason: String,
+    },
 
-    #[error("the delivery program {program} failed: {reason}")]
-    Mda { program: String, reason: String },
+    Mda {
+        program: String,
+        reason: String,
+    },
 
-    #[error("the download ledger {} is unusable: {reason}", path.display())]
-    Ledger { path: PathBuf, reason: String },
+    Ledger {
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+impl std::error::Error for ClientError {}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use ClientError as E;
+        let text = match self {
+            E::Config(text) => text.clone(),
+            E::UnknownHost { host, reason } => {
+                t!("client-unknown-host", host = host, reason = reason)
+            }
+            E::Refused { addr } => t!("client-refused", addr = addr),
+            E::ConnectTimeout { addr, secs } => {
+                t!("client-connect-timeout", addr = addr, secs = *secs)
+            }
+            E::Connect { addr, reason } => t!("client-connect", addr = addr, reason = reason),
+            E::NoGreeting { addr, secs, hint } => {
+                t!("client-no-greeting", addr = addr, secs = *secs, hint = hint)
+            }
+            E::NotPop3 { addr, got } => t!("client-not-pop3", addr = addr, got = got),
+            E::Tls {
+                host, detail, fix, ..
+            } => t!("client-tls", host = host, detail = detail, fix = fix),
+            E::StlsNotOffered { host } => t!("client-stls-not-offered", host = host),
+            E::PlaintextNotAllowed { host, user } => {
+                t!("client-plaintext-not-allowed", host = host, user = user)
+            }
+            E::PlaintextRefusedByServer { host, text } => {
+                t!("client-plaintext-refused", host = host, text = text)
+            }
+            // The user name quoted and escaped as Rust does, as it always was.
+            E::Auth {
+                host,
+                user,
+                text,
+                hint,
+            } => t!(
+                "client-auth",
+                host = host,
+                user = format!("{user:?}"),
+                text = text,
+                hint = hint
+            ),
+            E::AuthUnsupported { host, mechanism } => {
+                t!(
+                    "client-auth-unsupported",
+                    host = host,
+                    mechanism = mechanism
+                )
+            }
+            E::InUse { host, text } => t!("client-in-use", host = host, text = text),
+            E::LoginDelay { host, text, policy } => {
+                t!(
+                    "client-login-delay",
+                    host = host,
+                    text = text,
+                    policy = policy
+                )
+            }
+            E::SysTemp { host, text } => t!("client-sys-temp", host = host, text = text),
+            E::Server {
+                host,
+                command,
+                text,
+            } => t!("client-server", host = host, command = command, text = text),
+            E::Protocol {
+                host,
+                command,
+                detail,
+            } => t!(
+                "client-protocol",
+                host = host,
+                command = command,
+                detail = detail
+            ),
+            E::Closed { host, during } => t!("client-closed", host = host, during = during),
+            E::ReadTimeout {
+                host,
+                command,
+                secs,
+            } => t!(
+                "client-read-timeout",
+                host = host,
+                command = command,
+                secs = *secs
+            ),
+            E::KeepNeedsUidl { host } => t!("client-keep-needs-uidl", host = host),
+            E::Delivery { path, reason } => t!(
+                "client-delivery",
+                path = path.display().to_string(),
+                reason = reason
+            ),
+            E::Mda { program, reason } => t!("client-mda", program = program, reason = reason),
+            E::Ledger { path, reason } => t!(
+                "client-ledger",
+                path = path.display().to_string(),
+                reason = reason
+            ),
+        };
+        f.write_str(&text)
+    }
 }
 
 impl ClientError {
@@ -232,7 +360,7 @@ mod tests {
             ClientError::NoGreeting {
                 addr: h(),
                 secs: 60,
-                hint: "try TLS",
+                hint: "try TLS".into(),
             },
             ClientError::NotPop3 {
                 addr: h(),

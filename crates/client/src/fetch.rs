@@ -31,6 +31,7 @@
 //! `dele` (when each DELE goes on the wire), the streaming of a message into the
 //! destination in `stream`.
 
+use buzon_i18n::t;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -153,36 +154,20 @@ impl FetchReport {
     /// "3 new messages, 1.2 MB, 2 deleted on server".
     pub fn summary(&self) -> String {
         let mut parts = vec![match self.fetched {
-            0 => "no new messages".to_string(),
-            1 => format!("1 new message, {}", human_bytes(self.bytes)),
-            n => format!("{n} new messages, {}", human_bytes(self.bytes)),
+            0 => t!("fetch-none-new"),
+            n => t!("fetch-new", count = n, size = human_bytes(self.bytes)),
         }];
-        if self.deleted > 0 {
-            parts.push(format!("{} deleted on server", self.deleted));
-        }
-        if self.skipped_too_big > 0 {
-            parts.push(format!("{} too big, left on server", self.skipped_too_big));
-        }
-        if self.headers_only > 0 {
-            parts.push(format!("{} stored as header only", self.headers_only));
-        }
-        if self.deferred > 0 {
-            parts.push(format!(
-                "{} deferred by the delivery program",
-                self.deferred
-            ));
-        }
-        if self.recovered > 0 {
-            parts.push(format!(
-                "{} recovered from an interrupted run",
-                self.recovered
-            ));
-        }
-        if self.left_by_limit > 0 {
-            parts.push(format!(
-                "{} left for the next run (limit)",
-                self.left_by_limit
-            ));
+        for (count, key) in [
+            (self.deleted, "fetch-deleted"),
+            (self.skipped_too_big, "fetch-too-big"),
+            (self.headers_only, "fetch-headers-only"),
+            (self.deferred, "fetch-deferred"),
+            (self.recovered, "fetch-recovered"),
+            (self.left_by_limit, "fetch-left-by-limit"),
+        ] {
+            if count > 0 {
+                parts.push(t!(key, count = count));
+            }
         }
         parts.join(", ")
     }

@@ -6,6 +6,7 @@
 //! explains: unknown host, refused, timeout, TLS spoken to a plain port, expired or
 //! wrong-name or self-signed certificates (with the fingerprint to pin).
 
+use buzon_i18n::t;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -189,11 +190,19 @@ impl Resolver {
                     tokio::net::lookup_host((host, port)),
                 )
                 .await
-                .map_err(|_| unknown("the DNS lookup timed out".into()))?
-                .map_err(|e| unknown(e.to_string()))?
+                .map_err(|_| unknown(t!("dns-timeout")))?
+                .map_err(|e| {
+                    // glibc's words for NXDOMAIN, through the catalog (English: the same).
+                    let text = e.to_string();
+                    unknown(if text.ends_with("Name or service not known") {
+                        t!("dns-no-such-name")
+                    } else {
+                        text
+                    })
+                })?
                 .collect::<Vec<_>>();
                 if addrs.is_empty() {
-                    return Err(unknown("the name has no addresses".into()));
+                    return Err(unknown(t!("dns-no-addresses")));
                 }
                 Ok(addrs)
             }
@@ -205,7 +214,7 @@ impl Resolver {
                 let addrs: Vec<SocketAddr> =
                     ips.iter().map(|ip| SocketAddr::new(ip, port)).collect();
                 if addrs.is_empty() {
-                    return Err(unknown("the name has no addresses".into()));
+                    return Err(unknown(t!("dns-no-addresses")));
                 }
                 Ok(addrs)
             }
@@ -310,7 +319,7 @@ pub async fn connect_tcp(
     }
     Err(last.unwrap_or_else(|| ClientError::UnknownHost {
         host: host.into(),
-        reason: "the name has no addresses".into(),
+        reason: t!("dns-no-addresses"),
     }))
 }
 
@@ -434,8 +443,8 @@ impl TlsClient {
         match tokio::time::timeout(timeout, connector.connect(server_name, io)).await {
             Err(_) => Err(ClientError::Tls {
                 host: name.into(),
-                detail: format!("no TLS answer within {} s", timeout.as_secs()),
-                fix: "the port probably speaks plain POP3: use security = \"starttls\" (port 110) or check the port".into(),
+                detail: t!("tls-timeout", secs = timeout.as_secs()),
+                fix: t!("tls-timeout-fix"),
                 problem: None,
                 fingerprint: None,
             }),
@@ -446,13 +455,9 @@ impl TlsClient {
 
     fn classify(&self, host: &str, e: std::io::Error) -> ClientError {
         let fingerprint = self.seen_fingerprint().map(|f| f.to_string());
-        let pin_fix = |fp: &Option<String>| {
-            match fp {
-            Some(fp) => format!(
-                "if you trust this server, pin its certificate: fingerprint = \"{fp}\" in the account (or --fingerprint), or give its CA with ca_file"
-            ),
-            None => "give the server's CA certificate with ca_file, or pin the certificate's fingerprint".into(),
-        }
+        let pin_fix = |fp: &Option<String>| match fp {
+            Some(fp) => t!("tls-pin-fix", fingerprint = fp),
+            None => t!("tls-ca-fix"),
         };
         let tls_err = e
             .get_ref()
@@ -461,35 +466,38 @@ impl TlsClient {
         let (detail, fix, problem) = match tls_err {
             Some(rustls::Error::InvalidCertificate(ce)) => match ce {
                 CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
-                    "the server's certificate has expired".to_string(),
-                    "the server's administrator must renew it; check also that this computer's clock is right".to_string(),
+                    t!("tls-expired"),
+                    t!("tls-expired-fix"),
                     CertProblem::Expired,
                 ),
                 CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
-                    "the server's certificate is not valid yet".into(),
-                    "check that this computer's clock and date are right".into(),
+                    t!("tls-not-yet-valid"),
+                    t!("tls-not-yet-valid-fix"),
                     CertProblem::NotYetValid,
                 ),
                 CertificateError::NotValidForName => (
-                    format!("the server's certificate is for another name, not {host}"),
-                    "use the host name the certificate was issued for (the provider's documented server name)".into(),
+                    t!("tls-wrong-name", host = host),
+                    t!("tls-wrong-name-fix"),
                     CertProblem::WrongName { presented: vec![] },
                 ),
                 CertificateError::NotValidForNameContext { presented, .. } => {
                     let presented: Vec<String> = presented.iter().map(|p| presented_name(p)).collect();
                     (
-                    format!("the server's certificate is for {}, not {host}", presented.join(", ")),
-                    format!("use the host name the certificate was issued for ({})", presented.first().map(String::as_str).unwrap_or("see the provider's documentation")),
+                    t!("tls-wrong-name-for", names = presented.join(", "), host = host),
+                    match presented.first() {
+                        Some(name) => t!("tls-wrong-name-for-fix", name = name),
+                        None => t!("tls-wrong-name-fix"),
+                    },
                     CertProblem::WrongName { presented },
                 )},
                 CertificateError::UnknownIssuer => (
-                    "the server's certificate is self-signed or signed by an unknown authority".into(),
+                    t!("tls-unknown-issuer"),
                     pin_fix(&fingerprint),
                     CertProblem::UnknownIssuer,
                 ),
                 CertificateError::ApplicationVerificationFailure if self.pinned => (
-                    "the server's certificate does not match the pinned fingerprint".into(),
-                    "if the server's certificate was replaced on purpose, pin the new fingerprint; otherwise someone may be intercepting the connection".into(),
+                    t!("tls-pin-mismatch"),
+                    t!("tls-pin-mismatch-fix"),
                     CertProblem::PinMismatch,
                 ),
                 other if is_ca_used_as_end_entity(&other) => (
@@ -502,14 +510,14 @@ impl TlsClient {
                 ),
                 other => {
                     let words = certificate_error_words(&other);
-                    (format!("the server's certificate is not acceptable: {words}"), pin_fix(&fingerprint), CertProblem::Other(words))
+                    (t!("tls-not-acceptable", words = &words), pin_fix(&fingerprint), CertProblem::Other(words))
                 }
             },
             Some(rustls::Error::InvalidMessage(_)) => {
                 return ClientError::Tls {
                     host: host.into(),
-                    detail: "the server did not answer with TLS (its first bytes are not a TLS record)".into(),
-                    fix: "this port speaks plain POP3: use security = \"starttls\" (port 110), or port 995 for TLS".into(),
+                    detail: t!("tls-not-tls"),
+                    fix: t!("tls-not-tls-fix"),
                     problem: None,
                     fingerprint,
                 }
@@ -518,7 +526,7 @@ impl TlsClient {
                 return ClientError::Tls {
                     host: host.into(),
                     detail: tls_error_words(&other),
-                    fix: "the server's TLS setup is not compatible (TLS 1.2 or newer is required)".into(),
+                    fix: t!("tls-incompatible-fix"),
                     problem: None,
                     fingerprint,
                 }
@@ -526,8 +534,8 @@ impl TlsClient {
             None => {
                 return ClientError::Tls {
                     host: host.into(),
-                    detail: format!("the connection failed during the handshake: {e}"),
-                    fix: "the port may not speak TLS: for port 110 use security = \"starttls\"".into(),
+                    detail: t!("tls-handshake-failed", reason = e.to_string()),
+                    fix: t!("tls-handshake-failed-fix"),
                     problem: None,
                     fingerprint,
                 }

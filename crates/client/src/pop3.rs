@@ -7,6 +7,7 @@
 //! command and [`Pop3Client::reply`] reads the replies in order. Callers only pipeline
 //! when the server announced PIPELINING.
 
+use buzon_i18n::t;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -197,9 +198,9 @@ impl Pop3Client {
                     addr: host.into(),
                     secs: timeouts.read.as_secs(),
                     hint: if tls {
-                        "the server may be overloaded, or this is not a POP3 port"
+                        t!("client-hint-not-pop3")
                     } else {
-                        "the port probably expects TLS from the first byte: use security = \"tls\" (port 995)"
+                        t!("client-hint-expects-tls")
                     },
                 })
             }
@@ -900,10 +901,7 @@ fn trim_eol(l: &[u8]) -> &[u8] {
 /// The hint about the user-name form that goes with an `[AUTH]` failure.
 pub fn user_name_hint(user: &str) -> String {
     match user.split_once('@') {
-        Some((local, _)) => format!(
-            " and the user name: some providers want only the part before @ (user = \"{local}\")"
-        ),
-        None => " and the user name: many providers want the full e-mail address as the user name"
-            .into(),
+        Some((local, _)) => t!("client-auth-hint-local-part", local = local),
+        None => t!("client-auth-hint-full-address"),
     }
 }

@@ -44,6 +44,9 @@ pub enum Command {
     Stls,
     /// RFC 6856 §2
     Utf8,
+    /// RFC 6856 §3: LANG [language-range]; without an argument it lists the languages.
+    /// The range is checked against RFC 4647 §2.1 syntax (`*` included).
+    Lang(Option<String>),
 }
 
 /// The initial response of AUTH (RFC 5034 §4): "=" stands for an empty one.
@@ -73,6 +76,7 @@ impl Command {
             Command::Capa => "CAPA",
             Command::Stls => "STLS",
             Command::Utf8 => "UTF8",
+            Command::Lang(_) => "LANG",
         }
     }
 
@@ -109,6 +113,7 @@ impl Command {
             Command::Dele(n) => format!("DELE {n}"),
             Command::Top(n, k) => format!("TOP {n} {k}"),
             Command::Uidl(Some(n)) => format!("UIDL {n}"),
+            Command::Lang(Some(r)) => format!("LANG {r}"),
             other => other.keyword().to_string(),
         };
         out.extend_from_slice(line.as_bytes());
@@ -146,6 +151,49 @@ impl std::fmt::Display for CommandError {
             CommandError::NotUtf8 { command } => write!(f, "{command}: argument is not UTF-8"),
         }
     }
+}
+
+impl CommandError {
+    /// The catalog key and arguments of this error's `-ERR` text; the English catalog
+    /// text is this error's `Display`.
+    pub fn message(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        match self {
+            CommandError::Empty => ("pop3-empty-command", vec![]),
+            CommandError::Unknown => ("pop3-unknown-command", vec![]),
+            CommandError::BadArguments { command, reason } => (
+                "pop3-bad-arguments",
+                vec![
+                    ("command", (*command).to_string()),
+                    ("reason", (*reason).to_string()),
+                ],
+            ),
+            CommandError::BadMsgNum { command } => {
+                ("pop3-bad-msgnum", vec![("command", (*command).to_string())])
+            }
+            CommandError::NotUtf8 { command } => {
+                ("pop3-not-utf8", vec![("command", (*command).to_string())])
+            }
+        }
+    }
+}
+
+/// The catalog key of a [`CommandError::BadArguments`] reason.
+pub fn reason_key(reason: &str) -> Option<&'static str> {
+    Some(match reason {
+        "password missing" => "pop3-arg-password-missing",
+        "user name missing" => "pop3-arg-user-missing",
+        "too many arguments" => "pop3-arg-too-many",
+        "digest must be 32 hexadecimal digits" => "pop3-arg-bad-digest",
+        "expected: APOP name digest" => "pop3-arg-apop-usage",
+        "line count must be a non-negative number" => "pop3-arg-bad-line-count",
+        "expected: TOP msg lines" => "pop3-arg-top-usage",
+        "control character in the user name" => "pop3-arg-control-in-user",
+        "invalid mechanism name" => "pop3-arg-bad-mechanism",
+        "takes no arguments" => "pop3-arg-no-arguments",
+        "message number missing" => "pop3-arg-msgnum-missing",
+        "invalid language range" => "pop3-arg-bad-lang-range",
+        _ => return None,
+    })
 }
 
 /// Parses one command line (without CRLF). Keywords are case-insensitive (RFC 1939 §3);
@@ -241,6 +289,20 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         b"CAPA" => no_args(rest, "CAPA", Command::Capa),
         b"STLS" => no_args(rest, "STLS", Command::Stls),
         b"UTF8" => no_args(rest, "UTF8", Command::Utf8),
+        b"LANG" => match words(rest).as_slice() {
+            [] => Ok(Command::Lang(None)),
+            [range] if is_language_range(range) => Ok(Command::Lang(Some(
+                String::from_utf8_lossy(range).into_owned(),
+            ))),
+            [_] => Err(CommandError::BadArguments {
+                command: "LANG",
+                reason: "invalid language range",
+            }),
+            _ => Err(CommandError::BadArguments {
+                command: "LANG",
+                reason: "too many arguments",
+            }),
+        },
         b"LIST" => optional_msg(rest, "LIST").map(Command::List),
         b"UIDL" => optional_msg(rest, "UIDL").map(Command::Uidl),
         b"RETR" => one_msg(rest, "RETR").map(Command::Retr),
@@ -261,6 +323,18 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
         },
         _ => Err(CommandError::Unknown),
     }
+}
+
+/// RFC 4647 §2.1: `language-range = (1*8ALPHA *("-" 1*8alphanum)) / "*"`.
+fn is_language_range(s: &[u8]) -> bool {
+    if s == b"*" {
+        return true;
+    }
+    let mut parts = s.split(|&b| b == b'-');
+    let first_ok = parts
+        .next()
+        .is_some_and(|p| (1..=8).contains(&p.len()) && p.iter().all(u8::is_ascii_alphabetic));
+    first_ok && parts.all(|p| (1..=8).contains(&p.len()) && p.iter().all(u8::is_ascii_alphanumeric))
 }
 
 fn split_word(s: &[u8]) -> (&[u8], &[u8]) {
@@ -369,6 +443,25 @@ mod tests {
             parse_command("USER usuário".as_bytes()),
             Ok(Command::User("usuário".into()))
         );
+    }
+
+    #[test]
+    fn every_bad_argument_reason_has_a_catalog_key_in_both_languages() {
+        // The parser's reasons are string literals; read them from this file so a new
+        // one cannot be added without its translation.
+        let src = include_str!("command.rs");
+        let parser = &src[..src.find("#[cfg(test)]").unwrap_or(src.len())];
+        let mut n = 0;
+        for piece in parser.split("reason: \"").skip(1) {
+            let reason = &piece[..piece.find('"').unwrap_or(0)];
+            let key = reason_key(reason).unwrap_or_else(|| panic!("no key for {reason:?}"));
+            for lang in buzon_i18n::Lang::ALL {
+                assert!(buzon_i18n::has(lang, key), "{lang}: {key}");
+            }
+            assert_eq!(buzon_i18n::text(buzon_i18n::Lang::En, key, &[]), reason);
+            n += 1;
+        }
+        assert!(n >= 12, "found only {n} reasons");
     }
 
     #[test]
@@ -486,6 +579,24 @@ mod tests {
                 }),
             ),
             (b"UTF8", Ok(Command::Utf8)),
+            (b"LANG", Ok(Command::Lang(None))),
+            (b"lang es", Ok(Command::Lang(Some("es".into())))),
+            (b"LANG es-MX", Ok(Command::Lang(Some("es-MX".into())))),
+            (b"LANG *", Ok(Command::Lang(Some("*".into())))),
+            (
+                b"LANG es_ES",
+                Err(CommandError::BadArguments {
+                    command: "LANG",
+                    reason: "invalid language range",
+                }),
+            ),
+            (
+                b"LANG es en",
+                Err(CommandError::BadArguments {
+                    command: "LANG",
+                    reason: "too many arguments",
+                }),
+            ),
             (b"QUIT", Ok(Command::Quit)),
             (b"NOOP", Ok(Command::Noop)),
             (b"RSET", Ok(Command::Rset)),

@@ -22,6 +22,23 @@ impl std::fmt::Display for SaslError {
     }
 }
 
+impl SaslError {
+    /// The catalog key of this error's text (the English catalog text is its `Display`).
+    pub fn message_key(&self) -> Option<&'static str> {
+        Some(match self.0 {
+            "Invalid base64 data" => "sasl-bad-base64",
+            "Invalid PLAIN message: expected authzid NUL authcid NUL password" => {
+                "sasl-plain-shape"
+            }
+            "Invalid PLAIN message: NUL in password" => "sasl-plain-nul-password",
+            "Invalid PLAIN message: user name is not UTF-8" => "sasl-plain-user-not-utf8",
+            "Invalid PLAIN message: authzid is not UTF-8" => "sasl-plain-authzid-not-utf8",
+            "Invalid PLAIN message: empty user name" => "sasl-plain-empty-user",
+            _ => return None,
+        })
+    }
+}
+
 pub fn decode_base64(text: &[u8]) -> Result<Secret, SaslError> {
     B64.decode(text)
         .map(Secret::new)
@@ -220,6 +237,39 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_sasl_error_has_a_catalog_key_in_both_languages() {
+        // The errors a server session can answer with: those of the two functions it
+        // calls (the SCRAM ones are the client's and never reach a POP3 reply).
+        let src = include_str!("sasl.rs");
+        let code: String = ["pub fn decode_base64", "pub fn parse_plain"]
+            .iter()
+            .map(|f| {
+                let start = src.find(f).unwrap_or(0);
+                let len = src[start..].find("\n}\n").unwrap_or(0);
+                &src[start..start + len]
+            })
+            .collect();
+        let mut n = 0;
+        for piece in code.split("SaslError(").skip(1) {
+            let piece = piece.trim_start();
+            let Some(rest) = piece.strip_prefix('"') else {
+                continue;
+            };
+            let text = &rest[..rest.find('"').unwrap_or(0)];
+            let e = super::SaslError(Box::leak(text.to_string().into_boxed_str()));
+            let key = e
+                .message_key()
+                .unwrap_or_else(|| panic!("no key for {text:?}"));
+            for lang in buzon_i18n::Lang::ALL {
+                assert!(buzon_i18n::has(lang, key), "{lang}: {key}");
+            }
+            assert_eq!(buzon_i18n::text(buzon_i18n::Lang::En, key, &[]), text);
+            n += 1;
+        }
+        assert!(n >= 6, "found only {n} SASL errors");
+    }
+
     use super::*;
 
     #[test]

@@ -11,7 +11,9 @@
 //! owns exactly what is valid in each state: the maildrop exists only in `Transaction`.
 //! This module must never touch a socket, a file or a clock.
 
-use crate::command::{parse_command, Command, CommandError, InitialResponse};
+use buzon_i18n::{tl, Arg, Lang};
+
+use crate::command::{parse_command, reason_key, Command, CommandError, InitialResponse};
 use crate::line::{LineError, LineLimits, LineReader};
 use crate::response::Response;
 use crate::sasl::{self, LOGIN_PASS_PROMPT, LOGIN_USER_PROMPT};
@@ -23,6 +25,8 @@ use crate::wire::Extent;
 pub struct SessionConfig {
     /// Text after "+OK " in the greeting (the APOP timestamp is appended when offered).
     pub greeting: String,
+    /// The language of the greeting and of every response before LANG (RFC 6856 §3).
+    pub language: Lang,
     /// RFC 2449 §6.9 IMPLEMENTATION capability; `None` keeps the software private.
     pub implementation: Option<String>,
     /// RFC 2449 §6.7 EXPIRE capability value (`"NEVER"`, `"30"`…); `None` omits it.
@@ -42,6 +46,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         Self {
             greeting: "Buzon ready.".into(),
+            language: Lang::En,
             implementation: None,
             expire: None,
             login_delay: None,
@@ -142,14 +147,20 @@ struct Maildrop {
 
 impl Maildrop {
     /// The live message for a number, or the exact `-ERR` for why not.
-    fn live(&self, n: MsgNum) -> Result<(usize, &MessageInfo), Response> {
+    fn live(&self, n: MsgNum, lang: Lang) -> Result<(usize, &MessageInfo), Response> {
         let i = n.index();
         match self.messages.get(i) {
-            None => Err(Response::err(format!(
-                "There's no message {n}, only {} messages in maildrop.",
-                self.messages.len()
+            None => Err(Response::err(tl!(
+                lang,
+                "pop3-no-such-message",
+                msg = n.get(),
+                count = self.messages.len()
             ))),
-            Some(_) if self.deleted[i] => Err(Response::err(format!("Message {n} is deleted."))),
+            Some(_) if self.deleted[i] => Err(Response::err(tl!(
+                lang,
+                "pop3-message-deleted",
+                msg = n.get()
+            ))),
             Some(m) => Ok((i, m)),
         }
     }
@@ -202,22 +213,23 @@ pub struct ServerSession {
     bad_commands: u32,
     auth_failures: u32,
     utf8: bool,
+    /// The language of response texts: the configured default until LANG changes it.
+    lang: Lang,
     /// What the client sent that is not yet a complete line.
     input: LineReader,
     /// STLS was accepted and the handshake has not finished: input is not taken.
     awaiting_tls: bool,
 }
 
-/// Why APOP is refused on an unencrypted connection.
-const APOP_NEEDS_TLS: &str =
-    "APOP is accepted only over TLS (port 995 or after STLS): a digest sent in the clear can be cracked offline.";
+/// Why APOP is refused on an unencrypted connection (catalog key).
+const APOP_NEEDS_TLS: &str = "pop3-apop-needs-tls";
 
-/// Dovecot's wording, which users search for.
-const PLAINTEXT_DISALLOWED: &str =
-    "Plaintext authentication disallowed on non-secure (SSL/TLS) connections; use TLS (port 995) or STLS.";
+/// Dovecot's wording in English, which users search for (catalog key).
+const PLAINTEXT_DISALLOWED: &str = "pop3-plaintext-disallowed";
 
 impl ServerSession {
     pub fn new(config: std::sync::Arc<SessionConfig>, conn: ConnectionInfo) -> Self {
+        let lang = config.language;
         Self {
             config,
             conn,
@@ -226,6 +238,7 @@ impl ServerSession {
             bad_commands: 0,
             auth_failures: 0,
             utf8: false,
+            lang,
             input: LineReader::new(LineLimits::COMMAND),
             awaiting_tls: false,
         }
@@ -255,6 +268,20 @@ impl ServerSession {
             Err(e) => self.line_error(e, out),
         };
         Some(step)
+    }
+
+    /// The language of this session's response texts (RFC 6856 §3).
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// Catalog text `key` in this session's language, for replies the driver builds.
+    pub fn text(&self, key: &str, args: &[(&str, Arg)]) -> String {
+        buzon_i18n::text(self.lang, key, args)
+    }
+
+    fn say(&self, key: &str) -> String {
+        buzon_i18n::text(self.lang, key, &[])
     }
 
     /// Gives back memory an idle session does not need.
@@ -348,7 +375,7 @@ impl ServerSession {
 
     /// Writes the CAPA list (RFC 2449 §5) truthful for this connection and state.
     fn capabilities(&self, out: &mut Vec<u8>) {
-        Response::ok("Capability list follows").encode(out);
+        Response::ok(self.say("pop3-capa")).encode(out);
         let mut caps: Vec<String> = vec![
             "CAPA".into(),
             "TOP".into(),
@@ -368,6 +395,7 @@ impl ServerSession {
             caps.push("STLS".into());
         }
         caps.push("UTF8".into());
+        caps.push("LANG".into());
         if let Some(e) = &self.config.expire {
             caps.push(format!("EXPIRE {e}"));
         }
@@ -388,27 +416,24 @@ impl ServerSession {
     fn line_error(&mut self, err: LineError, out: &mut Vec<u8>) -> Step {
         match err {
             LineError::Runaway => {
-                Response::err("Line too long without CRLF, closing connection.").encode(out);
+                Response::err(self.say("pop3-line-runaway")).encode(out);
                 self.state = State::Closed;
                 Step::Close
             }
             LineError::TooLong => {
                 if matches!(self.state, State::SaslExchange(_)) {
                     self.state = State::Authorization { user: None };
-                    Response::err("Authentication response too long.").encode(out);
+                    Response::err(self.say("pop3-sasl-too-long")).encode(out);
                     return Step::Continue;
                 }
-                self.bad(
-                    Response::err("Command line too long (at most 255 octets, RFC 2449)."),
-                    out,
-                )
+                self.bad(Response::err(self.say("pop3-line-too-long")), out)
             }
             LineError::BareLf => {
                 // The -ERR ends an AUTH exchange too (RFC 5034 §4): the next line is a command.
                 if matches!(self.state, State::SaslExchange(_)) {
                     self.state = State::Authorization { user: None };
                 }
-                self.bad(Response::err("Lines must end with CRLF."), out)
+                self.bad(Response::err(self.say("pop3-bare-lf")), out)
             }
         }
     }
@@ -416,7 +441,7 @@ impl ServerSession {
     fn bad(&mut self, resp: Response, out: &mut Vec<u8>) -> Step {
         self.bad_commands += 1;
         if self.bad_commands >= self.config.max_bad_commands {
-            Response::err("Too many bad commands, closing connection.").encode(out);
+            Response::err(self.say("pop3-too-many-bad")).encode(out);
             self.state = State::Closed;
             return Step::Close;
         }
@@ -432,10 +457,7 @@ impl ServerSession {
         match parse_command(line) {
             Ok(cmd) => self.handle_command(cmd, out),
             Err(e) => {
-                let text = match &e {
-                    CommandError::Unknown => "Unknown command.".to_string(),
-                    other => other.to_string(),
-                };
+                let text = self.command_error_text(&e);
                 self.bad(Response::err(text), out)
             }
         }
@@ -465,7 +487,7 @@ impl ServerSession {
             other => {
                 // Lines are not fed while the driver works on a step; if they are, refuse.
                 self.state = other;
-                Response::err("Command not allowed now.").encode(out);
+                Response::err(self.say("pop3-not-allowed-now")).encode(out);
                 Step::Continue
             }
         }
@@ -486,7 +508,7 @@ impl ServerSession {
             }
             _ => {
                 // RFC 1939 §4: QUIT in AUTHORIZATION ends the session without UPDATE.
-                Response::ok("Logging out.").encode(out);
+                Response::ok(self.say("pop3-logout")).encode(out);
                 Step::Close
             }
         }
@@ -497,7 +519,7 @@ impl ServerSession {
         match cmd {
             Command::User(name) => {
                 if !self.plaintext_ok() {
-                    Response::err_code(RespCode::Auth, PLAINTEXT_DISALLOWED).encode(out);
+                    Response::err_code(RespCode::Auth, self.say(PLAINTEXT_DISALLOWED)).encode(out);
                     return Step::Continue;
                 }
                 // RFC 1939 §7: the reply must not reveal whether the user exists.
@@ -507,17 +529,17 @@ impl ServerSession {
             }
             Command::Pass(secret) => {
                 if !self.plaintext_ok() {
-                    Response::err_code(RespCode::Auth, PLAINTEXT_DISALLOWED).encode(out);
+                    Response::err_code(RespCode::Auth, self.say(PLAINTEXT_DISALLOWED)).encode(out);
                     return Step::Continue;
                 }
                 match user {
-                    None => self.bad(Response::err("No username given."), out),
+                    None => self.bad(Response::err(self.say("pop3-no-username")), out),
                     Some(u) => self.begin_auth(u, Credential::Password(secret), "USER"),
                 }
             }
             Command::Apop { user, digest } => match self.apop_offered() {
                 Some(_) if !self.apop_accepted() => {
-                    Response::err_code(RespCode::Auth, APOP_NEEDS_TLS).encode(out);
+                    Response::err_code(RespCode::Auth, self.say(APOP_NEEDS_TLS)).encode(out);
                     Step::Continue
                 }
                 Some(ts) => {
@@ -527,7 +549,7 @@ impl ServerSession {
                     };
                     self.begin_auth(user, credential, "APOP")
                 }
-                None => self.bad(Response::err("APOP is not available on this server."), out),
+                None => self.bad(Response::err(self.say("pop3-apop-unavailable")), out),
             },
             Command::Auth {
                 mechanism: None, ..
@@ -546,14 +568,11 @@ impl ServerSession {
             } => self.auth(mech, initial, out),
             Command::Stls => {
                 if self.conn.tls_active {
-                    self.bad(Response::err("TLS is already active."), out)
+                    self.bad(Response::err(self.say("pop3-tls-already")), out)
                 } else if !self.conn.stls_available {
-                    self.bad(
-                        Response::err("STLS is not available: no TLS certificate is configured."),
-                        out,
-                    )
+                    self.bad(Response::err(self.say("pop3-stls-unavailable")), out)
                 } else {
-                    Response::ok("Begin TLS negotiation now.").encode(out);
+                    Response::ok(self.say("pop3-stls-begin")).encode(out);
                     // RFC 2595 §4: whatever follows STLS in the clear is dropped, now and
                     // until the handshake is done.
                     self.input.clear();
@@ -564,15 +583,16 @@ impl ServerSession {
             Command::Utf8 => {
                 self.utf8 = true;
                 self.state = State::Authorization { user };
-                Response::ok("UTF8 enabled").encode(out);
+                Response::ok(self.say("pop3-utf8-enabled")).encode(out);
                 Step::Continue
+            }
+            Command::Lang(range) => {
+                self.state = State::Authorization { user };
+                self.lang_command(range, out)
             }
             other => {
                 self.state = State::Authorization { user };
-                let text = format!(
-                    "{} is not allowed before login: authenticate first (USER/PASS, APOP or AUTH).",
-                    other.keyword()
-                );
+                let text = tl!(self.lang, "pop3-login-first", command = other.keyword());
                 self.bad(Response::err(text), out)
             }
         }
@@ -581,10 +601,10 @@ impl ServerSession {
     fn auth(&mut self, mech: String, initial: Option<InitialResponse>, out: &mut Vec<u8>) -> Step {
         let known = mech == "PLAIN" || mech == "LOGIN";
         if !known {
-            return self.bad(Response::err("Unsupported authentication mechanism."), out);
+            return self.bad(Response::err(self.say("pop3-unsupported-mechanism")), out);
         }
         if !self.plaintext_ok() {
-            Response::err_code(RespCode::Auth, PLAINTEXT_DISALLOWED).encode(out);
+            Response::err_code(RespCode::Auth, self.say(PLAINTEXT_DISALLOWED)).encode(out);
             return Step::Continue;
         }
         let decoded = match &initial {
@@ -592,7 +612,7 @@ impl ServerSession {
             Some(InitialResponse::Empty) => Some(Secret::default()),
             Some(InitialResponse::Base64(b64)) => match sasl::decode_base64(b64.expose()) {
                 Ok(d) => Some(d),
-                Err(e) => return self.bad(Response::err(e.to_string()), out),
+                Err(e) => return self.bad(Response::err(self.sasl_error_text(&e)), out),
             },
         };
         match (mech.as_str(), decoded) {
@@ -618,7 +638,7 @@ impl ServerSession {
                     // No proxy authorization: acting as another user is never allowed.
                     self.state = State::Authorization { user: None };
                     return self.login_failed_inner(
-                        Response::err_code(RespCode::Auth, "Authentication failed."),
+                        Response::err_code(RespCode::Auth, self.say("pop3-auth-failed")),
                         out,
                     );
                 }
@@ -626,7 +646,7 @@ impl ServerSession {
             }
             Err(e) => {
                 self.state = State::Authorization { user: None };
-                self.bad(Response::err(e.to_string()), out)
+                self.bad(Response::err(self.sasl_error_text(&e)), out)
             }
         }
     }
@@ -642,7 +662,7 @@ impl ServerSession {
             }
             _ => {
                 self.state = State::Authorization { user: None };
-                self.bad(Response::err("Invalid user name in LOGIN exchange."), out)
+                self.bad(Response::err(self.say("pop3-login-bad-user")), out)
             }
         }
     }
@@ -655,12 +675,12 @@ impl ServerSession {
         };
         if line == b"*" {
             // RFC 5034 §4: the client cancels; the server must reject the AUTH command.
-            Response::err("Authentication aborted by client.").encode(out);
+            Response::err(self.say("pop3-auth-aborted")).encode(out);
             return Step::Continue;
         }
         let data = match sasl::decode_base64(line) {
             Ok(d) => d,
-            Err(e) => return self.bad(Response::err(e.to_string()), out),
+            Err(e) => return self.bad(Response::err(self.sasl_error_text(&e)), out),
         };
         match exchange {
             Sasl::Plain => self.plain(data.expose(), out),
@@ -684,6 +704,64 @@ impl ServerSession {
         Step::Authenticate
     }
 
+    /// RFC 6856 §3 LANG, valid in AUTHORIZATION and TRANSACTION. Without an argument:
+    /// the multi-line listing "tag description". With a language range: the language the
+    /// range matches (RFC 4647 lookup; `*` is the server's default), answered in the new
+    /// language as "+OK tag text"; an unsupported one is refused and changes nothing.
+    fn lang_command(&mut self, range: Option<String>, out: &mut Vec<u8>) -> Step {
+        let Some(range) = range else {
+            Response::ok(self.say("pop3-lang-list")).encode(out);
+            for l in Lang::ALL {
+                out.extend_from_slice(l.tag().as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(l.native_name().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b".\r\n");
+            return Step::Continue;
+        };
+        let chosen = if range == "*" {
+            Some(self.config.language)
+        } else {
+            Lang::from_tag(&range)
+        };
+        match chosen {
+            Some(lang) => {
+                self.lang = lang;
+                let text = format!("{} {}", lang.tag(), self.say("pop3-lang-changed"));
+                Response::ok(text).encode(out);
+                Step::Continue
+            }
+            None => {
+                let text = tl!(self.lang, "pop3-lang-unsupported", range = range);
+                self.bad(Response::err(text), out)
+            }
+        }
+    }
+
+    /// The `-ERR` text of a command line that did not parse.
+    fn command_error_text(&self, e: &CommandError) -> String {
+        let (key, args) = e.message();
+        let args: Vec<(&str, Arg)> = args
+            .into_iter()
+            .map(|(name, value)| {
+                let value = match (name, reason_key(&value)) {
+                    ("reason", Some(k)) => self.say(k),
+                    _ => value,
+                };
+                (name, Arg::from(value))
+            })
+            .collect();
+        buzon_i18n::text(self.lang, key, &args)
+    }
+
+    fn sasl_error_text(&self, e: &sasl::SaslError) -> String {
+        match e.message_key() {
+            Some(key) => self.say(key),
+            None => e.to_string(),
+        }
+    }
+
     /// The driver verified the credentials and opened the maildrop: enter TRANSACTION.
     pub fn login_succeeded(
         &mut self,
@@ -702,7 +780,7 @@ impl ServerSession {
             deleted_octets: 0,
             total_octets,
         });
-        Response::ok("Logged in.").encode(out);
+        Response::ok(self.say("pop3-logged-in")).encode(out);
         Step::Continue
     }
 
@@ -734,6 +812,8 @@ impl ServerSession {
         self.conn.tls_active = true;
         self.state = State::Authorization { user: None };
         self.utf8 = false;
+        // The language is part of what the client set in the clear: back to the default.
+        self.lang = self.config.language;
     }
 
     fn transaction(&mut self, m: &mut Maildrop, cmd: Command, out: &mut Vec<u8>) -> Step {
@@ -742,15 +822,16 @@ impl ServerSession {
                 Response::ok(format!("{} {}", m.live_count(), m.live_octets())).encode(out);
             }
             Command::List(None) => {
-                Response::ok(format!(
-                    "{} messages ({} octets)",
-                    m.live_count(),
-                    m.live_octets()
+                Response::ok(tl!(
+                    self.lang,
+                    "pop3-list",
+                    count = m.live_count(),
+                    octets = m.live_octets()
                 ))
                 .encode(out);
                 m.listing(out, |msg, line| push_num(line, msg.size));
             }
-            Command::List(Some(n)) => match m.live(n) {
+            Command::List(Some(n)) => match m.live(n, self.lang) {
                 Ok((_, msg)) => Response::ok(format!("{n} {}", msg.size)).encode(out),
                 Err(e) => e.encode(out),
             },
@@ -760,13 +841,13 @@ impl ServerSession {
                     line.extend_from_slice(msg.uidl.as_str().as_bytes())
                 });
             }
-            Command::Uidl(Some(n)) => match m.live(n) {
+            Command::Uidl(Some(n)) => match m.live(n, self.lang) {
                 Ok((_, msg)) => Response::ok(format!("{n} {}", msg.uidl)).encode(out),
                 Err(e) => e.encode(out),
             },
-            Command::Retr(n) => match m.live(n) {
+            Command::Retr(n) => match m.live(n, self.lang) {
                 Ok((index, msg)) => {
-                    let status = Response::ok(format!("{} octets", msg.size));
+                    let status = Response::ok(tl!(self.lang, "pop3-retr", octets = msg.size));
                     return Step::SendMessage {
                         index,
                         extent: Extent::Whole,
@@ -775,7 +856,7 @@ impl ServerSession {
                 }
                 Err(e) => e.encode(out),
             },
-            Command::Top(n, k) => match m.live(n) {
+            Command::Top(n, k) => match m.live(n, self.lang) {
                 Ok((index, _)) => {
                     return Step::SendMessage {
                         index,
@@ -785,13 +866,13 @@ impl ServerSession {
                 }
                 Err(e) => e.encode(out),
             },
-            Command::Dele(n) => match m.live(n) {
+            Command::Dele(n) => match m.live(n, self.lang) {
                 Ok((index, msg)) => {
                     let size = msg.size;
                     m.deleted[index] = true;
                     m.deleted_count += 1;
                     m.deleted_octets += size;
-                    Response::ok("Marked to be deleted.").encode(out);
+                    Response::ok(self.say("pop3-dele")).encode(out);
                 }
                 Err(e) => e.encode(out),
             },
@@ -801,40 +882,34 @@ impl ServerSession {
                 m.deleted.iter_mut().for_each(|d| *d = false);
                 m.deleted_count = 0;
                 m.deleted_octets = 0;
-                Response::ok(format!(
-                    "maildrop has {} messages ({} octets)",
-                    m.messages.len(),
-                    m.total_octets
+                Response::ok(tl!(
+                    self.lang,
+                    "pop3-rset",
+                    count = m.messages.len(),
+                    octets = m.total_octets
                 ))
                 .encode(out);
             }
             Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } => {
-                return self.bad(Response::err("Already logged in."), out);
+                return self.bad(Response::err(self.say("pop3-already-logged-in")), out);
             }
             Command::Stls => {
-                return self.bad(
-                    Response::err("STLS is only allowed before login (RFC 2595)."),
-                    out,
-                )
+                return self.bad(Response::err(self.say("pop3-stls-after-login")), out)
             }
             Command::Utf8 => {
-                return self.bad(
-                    Response::err("UTF8 must be issued before login (RFC 6856)."),
-                    out,
-                )
+                return self.bad(Response::err(self.say("pop3-utf8-after-login")), out)
             }
-            Command::Capa | Command::Quit => unreachable_reply(out),
+            Command::Lang(range) => return self.lang_command(range, out),
+            Command::Capa | Command::Quit => {
+                Response::err(self.say("pop3-not-allowed-now")).encode(out)
+            }
         }
         Step::Continue
     }
 
     /// The message file of a RETR/TOP could not be opened (it vanished, or an I/O error).
     pub fn message_unavailable(&mut self, out: &mut Vec<u8>) -> Step {
-        Response::err_code(
-            RespCode::SysTemp,
-            "Message is not available right now; try again later.",
-        )
-        .encode(out);
+        Response::err_code(RespCode::SysTemp, self.say("pop3-message-unavailable")).encode(out);
         Step::Continue
     }
 
@@ -842,11 +917,11 @@ impl ServerSession {
     /// (`Err`). Either way the session ends (RFC 1939 §6).
     pub fn update_done(&mut self, result: Result<usize, String>, out: &mut Vec<u8>) -> Step {
         match result {
-            Ok(0) => Response::ok("Logging out."),
-            Ok(n) => Response::ok(format!("Logging out, {n} messages deleted.")),
+            Ok(0) => Response::ok(self.say("pop3-logout")),
+            Ok(n) => Response::ok(tl!(self.lang, "pop3-logout-deleted", count = n)),
             Err(why) => Response::err_code(
                 RespCode::SysTemp,
-                format!("Some deleted messages were not removed: {why}"),
+                tl!(self.lang, "pop3-update-failed", reason = why),
             ),
         }
         .encode(out);
@@ -857,22 +932,15 @@ impl ServerSession {
     /// The final line for a session the server ends on its own (idle timeout, shutdown).
     pub fn abort(&mut self, reason: Abort, out: &mut Vec<u8>) {
         let r = match reason {
-            Abort::Idle => Response::err("Disconnected for inactivity."),
-            Abort::Shutdown => Response::err_code(
-                RespCode::SysTemp,
-                "Server shutting down; no messages were deleted.",
-            ),
-            Abort::TakenOver => Response::err_code(
-                RespCode::InUse,
-                "Session taken over by a newer login; no messages were deleted.",
-            ),
+            Abort::Idle => Response::err(self.say("pop3-idle")),
+            Abort::Shutdown => Response::err_code(RespCode::SysTemp, self.say("pop3-shutdown")),
+            Abort::TakenOver => Response::err_code(RespCode::InUse, self.say("pop3-taken-over")),
             // RFC 3206 §4: SYS/TEMP says "try again later", which is right: a new
             // connection that logs in promptly succeeds. AUTH would make clients ask for
             // a new password, SYS/PERM would make them give up.
-            Abort::AuthTimeout => Response::err_code(
-                RespCode::SysTemp,
-                "Not logged in within the time allowed; connect again and log in.",
-            ),
+            Abort::AuthTimeout => {
+                Response::err_code(RespCode::SysTemp, self.say("pop3-auth-timeout"))
+            }
         };
         r.encode(out);
         self.state = State::Closed;
@@ -904,7 +972,66 @@ fn push_num(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-fn unreachable_reply(out: &mut Vec<u8>) {
-    // CAPA and QUIT are handled before state dispatch; answer sanely if that changes.
-    Response::err("Command not allowed now.").encode(out);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every response text of the session comes from the catalogs, and every key it
+    /// uses has an English and a Spanish text: no `Response::ok("…")`/`err("…")` with
+    /// words in it remains, and no key is missing in either language.
+    #[test]
+    fn every_response_text_is_a_catalog_key_translated_in_both_languages() {
+        let src = include_str!("server.rs");
+        let code = &src[..src.find("#[cfg(test)]").unwrap_or(src.len())];
+        for literal in ["Response::ok(\"", "Response::err(\"", "RespCode::Auth, \""] {
+            for piece in code.split(literal).skip(1) {
+                let text = &piece[..piece.find('"').unwrap_or(0)];
+                assert!(
+                    text.is_empty(),
+                    "a response text outside the catalogs: {literal}{text}\""
+                );
+            }
+        }
+        let mut keys = std::collections::BTreeSet::new();
+        for prefix in ["\"pop3-", "\"sasl-"] {
+            for piece in code.split(prefix).skip(1) {
+                let end = piece.find('"').unwrap_or(0);
+                keys.insert(format!("{}{}", &prefix[1..], &piece[..end]));
+            }
+        }
+        assert!(keys.len() >= 40, "found only {} keys: {keys:?}", keys.len());
+        for key in &keys {
+            for lang in Lang::ALL {
+                assert!(buzon_i18n::has(lang, key), "{lang} has no {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn lang_answers_in_the_new_language_and_refuses_without_change() {
+        let config = std::sync::Arc::new(SessionConfig::default());
+        let conn = ConnectionInfo {
+            tls_active: false,
+            stls_available: true,
+            plaintext_without_tls: true,
+            apop_timestamp: None,
+            apop_without_tls: false,
+        };
+        let mut s = ServerSession::new(config, conn);
+        let mut out = Vec::new();
+        s.feed(b"LANG es\r\nLANG xx\r\nNOOP\r\n");
+        while s.next_step(&mut out).is_some() {}
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(
+            text,
+            "+OK es Idioma cambiado\r\n-ERR Idioma no admitido: xx; LANG sin argumento muestra los idiomas.\r\n-ERR NOOP no se permite antes de iniciar sesión: autentícate primero (USER/PASS, APOP o AUTH).\r\n"
+        );
+        assert_eq!(s.lang(), Lang::Es);
+        // STLS forgets what the client chose in the clear (RFC 2595 §4), LANG included.
+        out.clear();
+        s.feed(b"STLS\r\n");
+        assert_eq!(s.next_step(&mut out), Some(Step::StartTls));
+        s.tls_started();
+        assert_eq!(s.lang(), Lang::En);
+    }
 }

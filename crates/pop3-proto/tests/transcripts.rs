@@ -43,6 +43,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use buzon_i18n::Lang;
 use buzon_pop3_proto::sasl;
 use buzon_pop3_proto::server::{
     ConnectionInfo, Credential, MessageInfo, ServerSession, SessionConfig, Step,
@@ -232,9 +233,11 @@ impl Connection {
                 return Err(format!("APOP credential from mechanism {}", req.mechanism));
             }
         }
-        let failed = |code: RespCode, text: &str| Err(Response::err_code(code, text));
+        // The replies a real driver sends, in the session's language.
+        let failed =
+            |code: RespCode, key: &str| Err(Response::err_code(code, self.session.text(key, &[])));
         let verdict = match world.accounts.get(&req.user) {
-            None => failed(RespCode::Auth, "Authentication failed."),
+            None => failed(RespCode::Auth, "pop3-auth-failed"),
             Some(account) => {
                 let right = match &req.credential {
                     Credential::Password(p) => p.expose() == account.password.as_slice(),
@@ -243,16 +246,16 @@ impl Connection {
                     }
                 };
                 match (&account.refuse, right) {
-                    (_, false) => failed(RespCode::Auth, "Authentication failed."),
-                    (Some(RespCode::InUse), true) => failed(
-                        RespCode::InUse,
-                        "Maildrop is locked by another session; try again later.",
-                    ),
-                    (Some(RespCode::LoginDelay), true) => failed(
+                    (_, false) => failed(RespCode::Auth, "pop3-auth-failed"),
+                    (Some(RespCode::InUse), true) => failed(RespCode::InUse, "pop3-mailbox-locked"),
+                    (Some(RespCode::LoginDelay), true) => Err(Response::err_code(
                         RespCode::LoginDelay,
-                        "Logged in too recently; wait a few minutes.",
-                    ),
-                    (Some(other), true) => failed(other.clone(), "Refused."),
+                        self.session.text(
+                            "pop3-login-delay",
+                            &[("delay", 900u32.into()), ("wait", 600u32.into())],
+                        ),
+                    )),
+                    (Some(other), true) => failed(other.clone(), "pop3-auth-unavailable"),
                     (None, true) => Ok(account),
                 }
             }
@@ -367,6 +370,11 @@ fn show(bytes: &[u8]) -> String {
 /// One transcript being replayed.
 struct Runner {
     feed: Feed,
+    /// Replaying an English transcript with the session in Spanish (see
+    /// [`every_transcript_speaks_spanish_where_it_speaks_to_people`]).
+    mirror: bool,
+    /// A greeting set by `@config greeting`: the admin's words, in no catalog.
+    admin_greeting: Option<String>,
     config: SessionConfig,
     info: ConnectionInfo,
     world: World,
@@ -374,10 +382,17 @@ struct Runner {
 }
 
 impl Runner {
-    fn new(feed: Feed) -> Self {
+    fn new(feed: Feed, mirror: bool) -> Self {
+        let mut config = SessionConfig::default();
+        if mirror {
+            config.language = Lang::Es;
+            config.greeting = buzon_i18n::text(Lang::Es, "pop3-greeting", &[]);
+        }
         Self {
             feed,
-            config: SessionConfig::default(),
+            mirror,
+            admin_greeting: None,
+            config,
             info: ConnectionInfo {
                 tls_active: false,
                 stls_available: false,
@@ -413,6 +428,17 @@ impl Runner {
         }
         match conn.next_output_line()? {
             None => Err(format!("expected {expect}, the server sent nothing")),
+            Some(line) if self.mirror => {
+                let admin = self
+                    .admin_greeting
+                    .as_ref()
+                    .is_some_and(|g| line.starts_with(format!("+OK {g}").as_bytes()));
+                if admin {
+                    Ok(())
+                } else {
+                    mirror_matches(expect, &line)
+                }
+            }
             Some(line) if expect.matches(&line) => Ok(()),
             Some(line) => Err(format!(
                 "expected {expect}, the server sent {}",
@@ -524,7 +550,14 @@ impl Runner {
                         .map_err(|_| format!("@config {k}: not a number"))
                 };
                 match k {
-                    "greeting" => self.config.greeting = v.to_string(),
+                    "greeting" => {
+                        self.config.greeting = v.to_string();
+                        self.admin_greeting = Some(v.to_string());
+                    }
+                    "language" => {
+                        self.config.language =
+                            Lang::from_tag(v).ok_or(format!("@config language {v}: en or es"))?
+                    }
                     "implementation" => self.config.implementation = opt,
                     "expire" => self.config.expire = opt,
                     "login_delay" => {
@@ -638,6 +671,74 @@ impl Runner {
 
 /// Replays one transcript; the error names the file, the line and the feeding mode.
 fn run(name: &str, text: &str, feed: Feed) -> Result<(), String> {
+    run_with(name, text, feed, false)
+}
+
+/// In a Spanish replay of an English transcript a server line must keep what machines
+/// read — the status indicator, the response code, every line of a multi-line body — and
+/// the human text after them must be Spanish: it may equal the English only where it
+/// has no words (an empty text) or starts with a number (STAT's "2 320", "LIST 1"'s
+/// "1 41", "UIDL 2"'s "2 uid-2": machine-read).
+fn mirror_matches(expect: &Expect, line: &[u8]) -> Result<(), String> {
+    let (want, prefix_only) = match expect {
+        Expect::Exact(e) => (e.as_slice(), false),
+        Expect::Prefix(p) => (p.as_slice(), true),
+    };
+    let status = |l: &[u8]| -> Option<(&'static str, Option<String>, String)> {
+        let s = std::str::from_utf8(l).ok()?;
+        let (kw, rest) = if let Some(r) = s.strip_prefix("+OK") {
+            ("+OK", r)
+        } else if let Some(r) = s.strip_prefix("-ERR") {
+            ("-ERR", r)
+        } else {
+            return None;
+        };
+        let rest = rest.trim_start();
+        match rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+            Some((code, text)) => Some((kw, Some(code.to_string()), text.trim_start().to_string())),
+            None => Some((kw, None, rest.to_string())),
+        }
+    };
+    let fail = || {
+        Err(format!(
+            "in Spanish, expected the counterpart of {expect}, the server sent {}",
+            show(line)
+        ))
+    };
+    match (status(want), status(line)) {
+        (Some((wk, wcode, wtext)), Some((k, code, text))) => {
+            if wk != k || (!prefix_only && wcode != code) || (wcode.is_some() && wcode != code) {
+                return fail();
+            }
+            if line.len() > 512 {
+                return Err(format!(
+                    "status line over 512 octets (RFC 2449 §4): {}",
+                    show(line)
+                ));
+            }
+            let has_words = |t: &str| {
+                t.split(|c: char| !c.is_ascii_lowercase())
+                    .any(|w| w.len() >= 3)
+            };
+            let machine = wtext.starts_with(|c: char| c.is_ascii_digit())
+                && wtext
+                    .split(' ')
+                    .nth(1)
+                    .is_some_and(|w| !has_words(w) || w.contains('-'));
+            if !prefix_only && text == wtext && has_words(&wtext) && !machine {
+                return Err(format!("English text in a Spanish session: {}", show(line)));
+            }
+            if !prefix_only && text.is_empty() != wtext.is_empty() {
+                return fail();
+            }
+            Ok(())
+        }
+        (None, None) if expect.matches(line) => Ok(()),
+        _ => fail(),
+    }
+}
+
+fn run_with(name: &str, text: &str, feed: Feed, mirror: bool) -> Result<(), String> {
     let items = transcript::parse(text).map_err(|e| format!("{name}: {e}"))?;
     // `parse` yields one item per line that is neither blank nor a comment.
     let line_numbers: Vec<usize> = text
@@ -649,7 +750,7 @@ fn run(name: &str, text: &str, feed: Feed) -> Result<(), String> {
         })
         .map(|(n, _)| n + 1)
         .collect();
-    let mut runner = Runner::new(feed);
+    let mut runner = Runner::new(feed, mirror);
     for (item, line) in items.iter().zip(&line_numbers) {
         let result = match item {
             Item::Client(bytes) => {
@@ -705,6 +806,51 @@ fn every_transcript_passes_in_every_feeding() {
         files.len() >= 7,
         "expected the RFC transcripts in tests/transcripts, found {files:?}"
     );
+}
+
+/// Every English transcript replayed with the server's language set to Spanish: the
+/// same conversation, the same codes and bodies, and every text a person reads in
+/// Spanish. Transcripts that switch languages themselves (LANG) are their own spec.
+#[test]
+fn every_transcript_speaks_spanish_where_it_speaks_to_people() {
+    let mut failures = Vec::new();
+    let mut replayed = 0;
+    for path in transcript_files() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        if name.starts_with("rfc6856-lang") {
+            continue;
+        }
+        replayed += 1;
+        if let Err(e) = run_with(&name, &text, Feed::Whole, true) {
+            failures.push(e);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(replayed >= 7, "replayed only {replayed} transcripts");
+}
+
+#[test]
+fn the_spanish_replay_rejects_english_text_and_changed_codes() {
+    let base = "@user u p\nS: +OK...\nC: USER u\nS: +OK\n";
+    let english = format!("{base}C: PASS x\nS: -ERR [AUTH] Authentication failed.\n");
+    assert!(run_with("inline", &english, Feed::Whole, true).is_ok());
+    let e = mirror_matches(
+        &Expect::Exact(b"-ERR [AUTH] Authentication failed.".to_vec()),
+        b"-ERR [AUTH] Authentication failed.",
+    );
+    assert!(e.is_err_and(|e| e.contains("English text")));
+    let e = mirror_matches(
+        &Expect::Exact(b"-ERR [AUTH] Authentication failed.".to_vec()),
+        b"-ERR [SYS/TEMP] Error de autenticaci\xc3\xb3n.",
+    );
+    assert!(e.is_err());
+    assert!(mirror_matches(&Expect::Exact(b"+OK 2 320".to_vec()), b"+OK 2 320").is_ok());
+    assert!(mirror_matches(&Expect::Exact(b"1 41".to_vec()), b"1 42").is_err());
 }
 
 // The runner must be able to fail: each of these transcripts is wrong on purpose.

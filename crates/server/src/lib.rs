@@ -175,6 +175,7 @@ impl BoundServer {
         let auth = login::Authenticator::start(&config.auth, Arc::clone(&stores.users));
         let session_config = Arc::new(SessionConfig {
             greeting: config.pop3.greeting.clone(),
+            language: config.pop3.language,
             implementation: config.pop3.implementation.clone(),
             expire: config.pop3.expire.clone(),
             login_delay: config.pop3.login_delay,
@@ -390,14 +391,14 @@ async fn handle_connection(
     let _guard = match guard {
         Ok(g) => g,
         Err(why) => {
-            let text = match why {
-                Refusal::Total => "Too many connections to this server; try again later.",
-                Refusal::PerIp => {
-                    "Too many connections from your address; close other sessions and try again."
-                }
+            let key = match why {
+                Refusal::Total => "pop3-too-many-connections",
+                Refusal::PerIp => "pop3-too-many-connections-ip",
             };
-            tracing::warn!(remote = %peer, "refused: {text}");
-            let reply = Response::err_code(RespCode::SysTemp, text).to_bytes();
+            let text = |lang| buzon_i18n::text(lang, key, &[]);
+            tracing::warn!(remote = %peer, "refused: {}", text(buzon_i18n::Lang::En));
+            let reply =
+                Response::err_code(RespCode::SysTemp, text(shared.config.pop3.language)).to_bytes();
             stream::refuse(stream, &reply, limits.write_timeout).await;
             return;
         }

@@ -300,7 +300,10 @@ impl Conn {
                 tracing::info!(remote = %self.peer, user = ?req.user, "login refused unchecked: too many failed logins queued for this address or name");
                 tokio::time::sleep(shared.auth.failure_delay()).await;
                 return self.session.login_failed(
-                    Response::err_code(RespCode::SysTemp, "Too many failed logins from your address or for this user; try again later."),
+                    Response::err_code(
+                        RespCode::SysTemp,
+                        self.session.text("pop3-too-many-failed-logins", &[]),
+                    ),
                     &mut self.conn.out,
                 );
             }
@@ -320,7 +323,7 @@ impl Conn {
                 tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
                 tokio::time::sleep_until(checked_at + wait).await;
                 return self.session.login_failed(
-                    Response::err_code(RespCode::Auth, "Authentication failed."),
+                    Response::err_code(RespCode::Auth, self.session.text("pop3-auth-failed", &[])),
                     &mut self.conn.out,
                 );
             }
@@ -329,7 +332,7 @@ impl Conn {
                 return self.session.login_failed(
                     Response::err_code(
                         RespCode::SysTemp,
-                        "Authentication is temporarily unavailable; try again later.",
+                        self.session.text("pop3-auth-unavailable", &[]),
                     ),
                     &mut self.conn.out,
                 );
@@ -354,7 +357,7 @@ impl Conn {
         else {
             return Err(Response::err_code(
                 RespCode::InUse,
-                "Too many sessions for this user; close other mail clients.",
+                self.session.text("pop3-too-many-sessions", &[]),
             ));
         };
         if let Some(d) = shared.config.pop3.login_delay {
@@ -364,9 +367,9 @@ impl Conn {
             {
                 return Err(Response::err_code(
                     RespCode::LoginDelay,
-                    format!(
-                        "Minimum time between logins is {d} seconds; try again in {} seconds.",
-                        left.as_secs().max(1)
+                    self.session.text(
+                        "pop3-login-delay",
+                        &[("delay", d.into()), ("wait", left.as_secs().max(1).into())],
                     ),
                 ));
             }
@@ -375,7 +378,7 @@ impl Conn {
         loop {
             match shared.store.open_pop3(user).await {
                 Ok(store) => {
-                    let messages = to_message_infos(store.messages())?;
+                    let messages = to_message_infos(store.messages(), self.session.lang())?;
                     self.user_slot = Some(Arc::clone(&slot.slot));
                     self.mailbox = Some(Mailbox { store, _slot: slot });
                     return Ok(messages);
@@ -387,7 +390,10 @@ impl Conn {
                         .registry
                         .stale_holders(user, &slot.slot, limits.lock_lease);
                     if stale.is_empty() {
-                        return Err(Response::err_code(RespCode::InUse, "Mailbox is locked by another POP3 session; close the other mail client or wait."));
+                        return Err(Response::err_code(
+                            RespCode::InUse,
+                            self.session.text("pop3-mailbox-locked", &[]),
+                        ));
                     }
                     for s in &stale {
                         tracing::info!(
@@ -411,7 +417,10 @@ impl Conn {
                     }
                 }
                 Err(StoreError::InUse) => {
-                    return Err(Response::err_code(RespCode::InUse, "Mailbox is locked by another POP3 session; close the other mail client or wait."));
+                    return Err(Response::err_code(
+                        RespCode::InUse,
+                        self.session.text("pop3-mailbox-locked", &[]),
+                    ));
                 }
                 Err(e) => {
                     tracing::error!(user, "cannot open mailbox: {e}");
@@ -422,7 +431,7 @@ impl Conn {
                     };
                     return Err(Response::err_code(
                         code,
-                        "Cannot open the mailbox; the administrator has been told why.",
+                        self.session.text("pop3-mailbox-unavailable", &[]),
                     ));
                 }
             }
@@ -570,7 +579,10 @@ impl Conn {
     }
 }
 
-fn to_message_infos(messages: &[buzon_store::MessageMeta]) -> Result<Vec<MessageInfo>, Response> {
+fn to_message_infos(
+    messages: &[buzon_store::MessageMeta],
+    lang: buzon_i18n::Lang,
+) -> Result<Vec<MessageInfo>, Response> {
     messages
         .iter()
         .map(|m| {
@@ -578,7 +590,10 @@ fn to_message_infos(messages: &[buzon_store::MessageMeta]) -> Result<Vec<Message
                 .map(|uidl| MessageInfo { size: m.size, uidl })
                 .ok_or_else(|| {
                     tracing::error!(uidl = %m.uidl, "store produced an invalid UIDL");
-                    Response::err_code(RespCode::SysTemp, "Mailbox index problem; try again later.")
+                    Response::err_code(
+                        RespCode::SysTemp,
+                        buzon_i18n::text(lang, "pop3-index-problem", &[]),
+                    )
                 })
         })
         .collect()

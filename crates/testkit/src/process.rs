@@ -48,6 +48,8 @@ impl BuzonProcess {
             .args(["serve", "--config"])
             .arg(config_path)
             .env("RUST_LOG", "info")
+            // Tests read the start-up lines in English, whatever the caller's locale.
+            .env("LC_ALL", "C")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

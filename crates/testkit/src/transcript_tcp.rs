@@ -30,6 +30,7 @@ const UNSUPPORTED: &[&str] = &[
 #[derive(Clone, Default)]
 struct Settings {
     greeting: Option<String>,
+    language: Option<buzon_i18n::Lang>,
     implementation: Option<String>,
     expire: Option<String>,
     login_delay: Option<u32>,
@@ -85,6 +86,9 @@ impl Runner {
         c.auth.throttle.penalty_max = Duration::ZERO;
         if !s.plaintext {
             c.auth.plaintext_networks.clear();
+        }
+        if let Some(l) = s.language {
+            c.pop3.language = l;
         }
         if let Some(g) = &s.greeting {
             c.pop3.greeting.clone_from(g);
@@ -259,6 +263,10 @@ fn apply(settings: &mut Settings, runner: &mut Runner, key: &str, value: &str) -
             let (k, v) = value.split_once(' ').unwrap_or((value, ""));
             match k {
                 "greeting" => settings.greeting = Some(v.to_string()),
+                "language" => match buzon_i18n::Lang::from_tag(v) {
+                    Some(l) => settings.language = Some(l),
+                    None => return false,
+                },
                 "implementation" => settings.implementation = opt(v),
                 "expire" => settings.expire = opt(v),
                 "login_delay" => settings.login_delay = opt(v).and_then(|x| x.parse().ok()),

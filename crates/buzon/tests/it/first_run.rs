@@ -53,6 +53,7 @@ fn start_first_run(data: &std::path::Path, precheck: bool) -> Result<FirstRun, S
         }
     }
     let mut child = Command::new(BIN)
+        .env("LC_ALL", "C") // messages are read in English, whatever the locale
         .args(["serve", "--data-dir"])
         .arg(data)
         .stdin(Stdio::null())
@@ -231,6 +232,7 @@ fn zero_config_first_run_serves_the_demo_user() {
 fn buzon(args: &[&str], stdin: &str) -> (i32, String, String) {
     use std::io::Write;
     let mut child = Command::new(BIN)
+        .env("LC_ALL", "C") // messages are read in English, whatever the locale
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

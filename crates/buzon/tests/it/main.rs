@@ -25,6 +25,7 @@ mod intake_crash;
 mod interop_clients;
 mod interop_intake;
 mod migrate;
+mod languages;
 mod overload;
 mod pg_faults;
 mod pop3_crash;

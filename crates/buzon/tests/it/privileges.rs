@@ -116,6 +116,7 @@ fn walk(root: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
 /// said on stderr.
 fn serve_refused(config: &Path) -> String {
     let out = Command::new(BIN)
+        .env("LC_ALL", "C") // messages are read in English, whatever the locale
         .args(["serve", "--config"])
         .arg(config)
         .output()
@@ -334,6 +335,7 @@ fn unknown_server_account_is_refused_with_the_fix() {
     );
     // check-config accepts the file: names are resolved where the server runs.
     let out = Command::new(BIN)
+        .env("LC_ALL", "C") // messages are read in English, whatever the locale
         .arg("check-config")
         .arg(&config)
         .output()
@@ -368,6 +370,7 @@ fn server_account_without_root_is_refused_unless_it_is_already_that_account() {
     let out = cmd
         .args(["serve", "--config"])
         .arg(&config)
+        .env("LC_ALL", "C") // messages are read in English, whatever the locale
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -392,6 +395,7 @@ fn run_bounded(args: &[&std::ffi::OsStr], stdin: &[u8]) -> Run {
     use std::io::{Read, Write};
     use std::process::Stdio;
     let mut child = Command::new(BIN)
+        .env("LC_ALL", "C") // messages are read in English, whatever the locale
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -12,7 +12,7 @@ use buzon_units::location::KeyPath;
 /// A configuration problem, phrased for the person who edits the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source} — check the path and its permissions")]
+    #[error("{}", buzon_i18n::t!("config-cannot-read", path = path.display().to_string(), reason = source.to_string()))]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -36,7 +36,7 @@ pub struct LineRef(pub Option<usize>);
 impl std::fmt::Display for LineRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.0 {
-            Some(n) => write!(f, " line {n}"),
+            Some(n) => f.write_str(&buzon_i18n::t!("config-line", line = n)),
             None => Ok(()),
         }
     }

@@ -69,6 +69,7 @@ pub struct LimitsFile {
 #[serde(deny_unknown_fields)]
 pub struct Pop3File {
     pub greeting: Option<String>,
+    pub language: Option<String>,
     pub implementation: Option<String>,
     pub expire: Option<String>,
     pub login_delay: Option<u32>,

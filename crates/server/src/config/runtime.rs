@@ -132,6 +132,8 @@ pub struct AuthPolicy {
 #[derive(Debug, Clone)]
 pub struct Pop3Options {
     pub greeting: String,
+    /// RFC 6856 §3: the language of the greeting and of responses before LANG.
+    pub language: buzon_i18n::Lang,
     pub implementation: Option<String>,
     pub expire: Option<String>,
     pub login_delay: Option<u32>,

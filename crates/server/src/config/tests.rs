@@ -98,6 +98,23 @@ fn errors_name_key_line_and_fix() {
     assert!(e.contains("RFC 1939"), "{e}");
 }
 
+#[test]
+fn pop3_language_is_en_or_es_with_line_and_fix() {
+    let c = Config::parse("[pop3]\nlanguage = \"es\"\n", "buzon.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.pop3.language, buzon_i18n::Lang::Es);
+    // Without a greeting of its own, the default greeting speaks the default language.
+    assert_eq!(c.pop3.greeting, "Buzón preparado.");
+    let d = Config::parse("", "buzon.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(d.pop3.language, buzon_i18n::Lang::En);
+    assert_eq!(d.pop3.greeting, "Buzon ready.");
+    let e = error_of("[pop3]\nlanguage = \"fr\"\n");
+    assert!(
+        e.starts_with("buzon.toml line 2: `pop3.language` is \"fr\"") && e.contains("\"es\""),
+        "{e}"
+    );
+}
+
 fn error_of(text: &str) -> String {
     Config::parse(text, "buzon.toml")
         .err()

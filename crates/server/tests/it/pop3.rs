@@ -937,3 +937,39 @@ fn per_address_limit_counts_an_ipv6_64_as_one_client_and_ipv4_per_address() {
     let (_j, r) = direct("::1", v6);
     assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
 }
+
+/// RFC 6856 LANG over real TCP: `[pop3] language = "es"` greets and answers in Spanish,
+/// also the driver's own replies (a wrong password, with its `[AUTH]` code); LANG en
+/// switches to English; numbers never change.
+#[test]
+fn lang_over_tcp_with_spanish_default() {
+    let s = TestServer::builder()
+        .user("alice", "pw")
+        .config(|c| {
+            c.pop3.language = buzon_i18n::Lang::Es;
+            c.pop3.greeting = buzon_i18n::text(buzon_i18n::Lang::Es, "pop3-greeting", &[]);
+        })
+        .start();
+    s.deliver("alice", MSG1);
+    let (mut c, greeting) = plain_client_greeting(&s);
+    assert_eq!(greeting, "+OK Buzón preparado.");
+    assert!(capa(&mut c).contains(&"LANG".to_string()));
+    assert_eq!(c.cmd("USER alice"), "+OK");
+    assert_eq!(c.cmd("PASS wrong"), "-ERR [AUTH] Error de autenticación.");
+    assert_eq!(c.cmd("LANG en"), "+OK en Language changed");
+    assert_eq!(c.cmd("USER alice"), "+OK");
+    assert_eq!(c.cmd("PASS wrong"), "-ERR [AUTH] Authentication failed.");
+    assert_eq!(c.cmd("LANG *"), "+OK es Idioma cambiado");
+    c.login("alice", "pw");
+    let stat = c.cmd("STAT");
+    let numbers: Vec<&str> = stat.split(' ').skip(1).collect();
+    assert!(
+        stat.starts_with("+OK 1 ") && numbers.len() == 2 && numbers[1].parse::<u64>().is_ok(),
+        "{stat}"
+    );
+    assert_eq!(c.cmd("DELE 1"), "+OK Marcado para borrar.");
+    assert_eq!(
+        c.cmd("QUIT"),
+        "+OK Cerrando la sesión; se ha borrado 1 mensaje."
+    );
+}

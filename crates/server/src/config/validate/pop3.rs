@@ -18,6 +18,19 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
             ));
         }
     }
+    let language = match p.language.as_deref() {
+        None => buzon_i18n::Lang::En,
+        Some(tag) => match buzon_i18n::Lang::ALL.into_iter().find(|l| l.tag() == tag) {
+            Some(l) => l,
+            None => {
+                return Err(cx.err(
+                    "pop3.language",
+                    format!("is {tag:?}"),
+                    "use \"en\" (English) or \"es\" (Spanish); clients can still choose with LANG (RFC 6856)",
+                ))
+            }
+        },
+    };
     let folders = p.serve_folders.clone().unwrap_or_default();
     for (i, f) in folders.iter().enumerate() {
         if let Err(e) = buzon_store::name::validate_folder_name(f) {
@@ -29,7 +42,11 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
         }
     }
     Ok(Pop3Options {
-        greeting: p.greeting.clone().unwrap_or_else(|| "Buzon ready.".into()),
+        greeting: p
+            .greeting
+            .clone()
+            .unwrap_or_else(|| buzon_i18n::text(language, "pop3-greeting", &[])),
+        language,
         implementation: p.implementation.clone(),
         expire: p.expire.clone(),
         login_delay: p.login_delay,

@@ -1,0 +1,353 @@
+//! The command line in Spanish and English: `buzon check` run by the real binary against
+//! the classic broken setups (a wrong password, a closed port, TLS spoken to the plain
+//! port, plain POP3 spoken to the TLS port, a certificate for another name, a server name
+//! that does not exist), its whole output compared with a snapshot in both languages;
+//! how the language is chosen (`LANG`, `LC_ALL` over `LANG`, `--lang` over both); and
+//! that `--json` and exit codes never change with the language.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use buzon_testkit::{DnsRecord, TestDns, TestServer};
+
+use crate::BIN;
+
+/// Runs the binary with a deadline and only the given locale variables; returns (exit
+/// code, stdout, stderr).
+fn buzon(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
+        .env("XDG_CONFIG_HOME", "/nonexistent-buzon-test")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if buzon_testkit::poll(Duration::from_secs(60), || child.try_wait().ok().flatten()).is_none() {
+        let _ = child.kill();
+        panic!("buzon {args:?} did not finish within 60 s");
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Output with what changes from run to run (ports, fingerprints) made fixed.
+fn normalize(text: &str, ports: &[(u16, &str)]) -> String {
+    let mut t = text.to_string();
+    for (port, name) in ports {
+        t = t.replace(&format!(":{port}"), &format!(":{name}"));
+    }
+    // sha256:AB:CD:… (32 pairs)
+    let mut out = String::new();
+    let mut rest = t.as_str();
+    while let Some(i) = rest.find("sha256:") {
+        out.push_str(&rest[..i]);
+        out.push_str("sha256:FP");
+        let tail = &rest[i + 7..];
+        let len = tail
+            .find(|c: char| !(c.is_ascii_hexdigit() || c == ':'))
+            .unwrap_or(tail.len());
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+struct Setup {
+    name: &'static str,
+    args: Vec<String>,
+    exit: i32,
+    en: &'static str,
+    es: &'static str,
+}
+
+#[test]
+fn check_explains_broken_setups_in_spanish_and_english() {
+    let s = TestServer::builder().user("alice", "pw").start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca.pem");
+    s.ca.write_pem(&ca);
+    let ca = ca.to_str().unwrap_or_default().to_string();
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().map(|a| a.port()).unwrap_or(1)
+    };
+    // A name the certificate (localhost, 127.0.0.1) is not for, resolving to the server.
+    let dns = TestDns::start(vec![(
+        "pop.example.test",
+        DnsRecord::A(std::net::Ipv4Addr::LOCALHOST),
+    )]);
+    let dns_addr = dns.addr.to_string();
+    let ledger = tmp.path().join("ledger");
+    let ledger = ledger.to_str().unwrap_or_default().to_string();
+    let args = |host: &str, port: u16, security: &str, user: &str| -> Vec<String> {
+        [
+            "check",
+            "--host",
+            host,
+            "--port",
+            &port.to_string(),
+            "--security",
+            security,
+            "--user",
+            user,
+            "--password-env",
+            "PW",
+            "--ca-file",
+            &ca,
+            "--ledger-dir",
+            &ledger,
+            "--timeout",
+            "3s",
+            "--connect-timeout",
+            "3s",
+            "--dns-server",
+            &dns_addr,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let (pop3, pop3s) = (s.pop3.port(), s.pop3s.port());
+    let setups = vec![
+        Setup {
+            name: "wrong password",
+            args: args("localhost", pop3s, "tls", "alice"),
+            exit: 6,
+            en: "\
+alice@localhost (localhost:POP3S, tls)
+  ✓ DNS       localhost → 127.0.0.1
+  ✓ TCP       connected to 127.0.0.1:POP3S
+  ✓ TLS       TLS 1.3, certificate accepted for localhost (sha256:FP)
+  ✓ greeting  Buzon ready.
+  ✓ CAPA      CAPA, TOP, UIDL, RESP-CODES, AUTH-RESP-CODE, PIPELINING, USER, SASL PLAIN LOGIN, UTF8, LANG
+  ✓ STLS      not needed: TLS from the first byte
+  ✗ login     localhost rejected the login for \"alice\": Authentication failed.
+              fix: check the password and the user name: many providers want the full e-mail address as the user name
+",
+            es: "\
+alice@localhost (localhost:POP3S, tls)
+  ✓ DNS       localhost → 127.0.0.1
+  ✓ TCP       conectado a 127.0.0.1:POP3S
+  ✓ TLS       TLS 1.3, certificado aceptado para localhost (sha256:FP)
+  ✓ saludo    Buzon ready.
+  ✓ CAPA      CAPA, TOP, UIDL, RESP-CODES, AUTH-RESP-CODE, PIPELINING, USER, SASL PLAIN LOGIN, UTF8, LANG
+  ✓ STLS      no hace falta: TLS desde el primer byte
+  ✗ acceso    localhost rechazó el inicio de sesión de \"alice\": Authentication failed.
+              solución: revisa la contraseña y el nombre de usuario: muchos proveedores piden la dirección de correo completa como usuario
+",
+        },
+        Setup {
+            name: "wrong port (closed)",
+            args: args("localhost", closed, "tls", "alice"),
+            exit: 4,
+            en: "\
+alice@localhost (localhost:CLOSED, tls)
+  ✓ DNS       localhost → 127.0.0.1
+  ✗ TCP       cannot connect to localhost:CLOSED: connection refused
+              fix: the port is wrong or the server is down; POP3 uses 995 (TLS) and 110 (STLS)
+",
+            es: "\
+alice@localhost (localhost:CLOSED, tls)
+  ✓ DNS       localhost → 127.0.0.1
+  ✗ TCP       no se puede conectar con localhost:CLOSED: conexión rechazada
+              solución: el puerto no es el correcto o el servidor está apagado; POP3 usa el puerto 995 (con TLS) y el 110 (con STLS)
+",
+        },
+        Setup {
+            name: "TLS to the plain port",
+            args: args("localhost", pop3, "tls", "alice"),
+            exit: 5,
+            en: "\
+alice@localhost (localhost:POP3, tls)
+  ✓ DNS       localhost → 127.0.0.1
+  ✓ TCP       connected to 127.0.0.1:POP3
+  ✗ TLS       TLS with localhost failed: the server did not answer with TLS (its first bytes are not a TLS record)
+              fix: this port speaks plain POP3: use security = \"starttls\" (port 110), or port 995 for TLS
+",
+            es: "\
+alice@localhost (localhost:POP3, tls)
+  ✓ DNS       localhost → 127.0.0.1
+  ✓ TCP       conectado a 127.0.0.1:POP3
+  ✗ TLS       falló la conexión cifrada (TLS) con localhost: el servidor no respondió con TLS (sus primeros bytes no son un registro TLS)
+              solución: este puerto habla POP3 sin cifrar: usa security = \"starttls\" (puerto 110), o el puerto 995 para TLS
+",
+        },
+        Setup {
+            name: "plain POP3 to the TLS port",
+            args: args("localhost", pop3s, "starttls", "alice"),
+            exit: 4,
+            en: "\
+alice@localhost (localhost:POP3S, starttls)
+  ✓ DNS       localhost → 127.0.0.1
+  ✓ TCP       connected to 127.0.0.1:POP3S
+  ✗ greeting  localhost accepted the connection but sent no greeting within 3 s
+              fix: this port expects TLS from the first byte (POP3S): use security = \"tls\"
+",
+            es: "\
+alice@localhost (localhost:POP3S, starttls)
+  ✓ DNS       localhost → 127.0.0.1
+  ✓ TCP       conectado a 127.0.0.1:POP3S
+  ✗ saludo    localhost aceptó la conexión pero no envió ningún saludo en 3 s
+              solución: este puerto espera TLS desde el primer byte (POP3S): usa security = \"tls\"
+",
+        },
+        Setup {
+            name: "certificate for another name",
+            args: args("pop.example.test", pop3s, "tls", "alice"),
+            exit: 5,
+            en: "\
+alice@pop.example.test (pop.example.test:POP3S, tls)
+  ✓ DNS       pop.example.test → 127.0.0.1
+  ✓ TCP       connected to 127.0.0.1:POP3S
+  ✗ TLS       TLS with pop.example.test failed: the server's certificate is for localhost, 127.0.0.1, not pop.example.test
+              fix: use the host name the certificate was issued for (localhost)
+",
+            es: "\
+alice@pop.example.test (pop.example.test:POP3S, tls)
+  ✓ DNS       pop.example.test → 127.0.0.1
+  ✓ TCP       conectado a 127.0.0.1:POP3S
+  ✗ TLS       falló la conexión cifrada (TLS) con pop.example.test: el certificado del servidor es de localhost, 127.0.0.1, no de pop.example.test
+              solución: usa el nombre de servidor para el que se emitió el certificado (localhost)
+",
+        },
+    ];
+    let ports = [(pop3, "POP3"), (pop3s, "POP3S"), (closed, "CLOSED")];
+    let mut failures = Vec::new();
+    for setup in &setups {
+        let a: Vec<&str> = setup.args.iter().map(String::as_str).collect();
+        for (env, want) in [
+            (vec![("PW", "wrong"), ("LANG", "C")], setup.en),
+            (vec![("PW", "wrong"), ("LANG", "es_ES.UTF-8")], setup.es),
+        ] {
+            let (code, out, err) = buzon(&a, &env);
+            let got = normalize(&out, &ports);
+            if got != want || code != setup.exit {
+                failures.push(format!(
+                    "{} with {env:?}: exit {code} (want {})\n--- got\n{got}{err}--- want\n{want}",
+                    setup.name, setup.exit
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn language_comes_from_lc_all_lc_messages_lang_and_lang_flag() {
+    // A closed port: the quickest failure, one line to compare.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().map(|a| a.port()).unwrap_or(1)
+    };
+    let port = closed.to_string();
+    let base = [
+        "check",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        "u",
+        "--connect-timeout",
+        "3s",
+    ];
+    let spanish = |out: &str| out.contains("conexión rechazada") && out.contains("solución:");
+    let english = |out: &str| out.contains("connection refused") && out.contains("fix:");
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        buzon(&a, env)
+    };
+    for (extra, env, want_es) in [
+        (&[][..], &[][..], false),
+        (&[], &[("LANG", "es_ES.UTF-8")], true),
+        (&[], &[("LANG", "es")], true),
+        (&[], &[("LANG", "es_MX")], true),
+        (&[], &[("LANG", "fr_FR.UTF-8")], false),
+        (&[], &[("LANG", "es_ES.UTF-8"), ("LC_ALL", "C")], false),
+        (&[], &[("LANG", "C"), ("LC_MESSAGES", "es_AR.UTF-8")], true),
+        (
+            &[],
+            &[("LC_ALL", "es_ES.UTF-8"), ("LC_MESSAGES", "en_US")],
+            true,
+        ),
+        (&["--lang", "en"], &[("LANG", "es_ES.UTF-8")], false),
+        (&["--lang", "es"], &[("LANG", "C")], true),
+    ] {
+        let (code, out, err) = run(extra, env);
+        assert_eq!(code, 4, "{extra:?} {env:?}: {out}{err}");
+        if want_es {
+            assert!(spanish(&out), "{extra:?} {env:?} should be Spanish:\n{out}");
+        } else {
+            assert!(english(&out), "{extra:?} {env:?} should be English:\n{out}");
+        }
+    }
+    // The flag also goes after the subcommand (global), and a language Buzón does not
+    // speak is a usage error.
+    let (code, out, _) = buzon(
+        &[
+            "--lang",
+            "es",
+            "check",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--user",
+            "u",
+        ],
+        &[],
+    );
+    assert!(code == 4 && spanish(&out), "{out}");
+    let (code, _, err) = run(&["--lang", "fr"], &[]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn json_and_exit_codes_do_not_change_with_the_language() {
+    let s = TestServer::builder().user("alice", "pw").start();
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca.pem");
+    s.ca.write_pem(&ca);
+    let port = s.pop3s.port().to_string();
+    let a = [
+        "check",
+        "--json",
+        "--host",
+        "localhost",
+        "--port",
+        &port,
+        "--user",
+        "alice",
+        "--password-env",
+        "PW",
+        "--ca-file",
+        ca.to_str().unwrap_or_default(),
+        "--timeout",
+        "3s",
+    ];
+    let (en_code, en, _) = buzon(&a, &[("PW", "wrong"), ("LANG", "C")]);
+    let (es_code, es, _) = buzon(&a, &[("PW", "wrong"), ("LANG", "es_ES.UTF-8")]);
+    let mut flag = a.to_vec();
+    flag.extend(["--lang", "es"]);
+    let (flag_code, flagged, _) = buzon(&flag, &[("PW", "wrong")]);
+    assert_eq!(en_code, 6);
+    assert_eq!((es_code, flag_code), (en_code, en_code));
+    let fixed = |t: &str| normalize(t, &[]);
+    assert_eq!(fixed(&es), fixed(&en));
+    assert_eq!(fixed(&flagged), fixed(&en));
+    assert!(
+        en.contains("\"step\": \"login\"") && en.contains("Authentication failed."),
+        "{en}"
+    );
+}

@@ -1,0 +1,270 @@
+# Buzón message catalog: English.
+#
+# Keys are grouped by area (pop3-, sasl-, check-, fetch-, setup-, user-, deliver-,
+# serve-, sieve-, config-, error-). Every key must also be in es/buzon.ftl with the same
+# placeholders; `cargo test -p buzon-i18n` checks it. English texts are what Buzón printed
+# before the catalogs existed: tests compare them byte for byte.
+
+## POP3 server responses (the human text after +OK / -ERR and any [CODE]).
+
+pop3-greeting = Buzon ready.
+pop3-capa = Capability list follows
+pop3-line-runaway = Line too long without CRLF, closing connection.
+pop3-sasl-too-long = Authentication response too long.
+pop3-line-too-long = Command line too long (at most 255 octets, RFC 2449).
+pop3-bare-lf = Lines must end with CRLF.
+pop3-too-many-bad = Too many bad commands, closing connection.
+pop3-unknown-command = Unknown command.
+pop3-empty-command = Empty command
+pop3-bad-arguments = { $command }: { $reason }
+pop3-bad-msgnum = { $command }: invalid message number
+pop3-not-utf8 = { $command }: argument is not UTF-8
+pop3-arg-password-missing = password missing
+pop3-arg-user-missing = user name missing
+pop3-arg-too-many = too many arguments
+pop3-arg-bad-digest = digest must be 32 hexadecimal digits
+pop3-arg-apop-usage = expected: APOP name digest
+pop3-arg-bad-line-count = line count must be a non-negative number
+pop3-arg-top-usage = expected: TOP msg lines
+pop3-arg-control-in-user = control character in the user name
+pop3-arg-bad-mechanism = invalid mechanism name
+pop3-arg-no-arguments = takes no arguments
+pop3-arg-msgnum-missing = message number missing
+pop3-arg-bad-lang-range = invalid language range
+pop3-not-allowed-now = Command not allowed now.
+pop3-logout = Logging out.
+pop3-logout-deleted = Logging out, { $count } messages deleted.
+pop3-update-failed = Some deleted messages were not removed: { $reason }
+pop3-plaintext-disallowed = Plaintext authentication disallowed on non-secure (SSL/TLS) connections; use TLS (port 995) or STLS.
+pop3-apop-needs-tls = APOP is accepted only over TLS (port 995 or after STLS): a digest sent in the clear can be cracked offline.
+pop3-apop-unavailable = APOP is not available on this server.
+pop3-no-username = No username given.
+pop3-tls-already = TLS is already active.
+pop3-stls-unavailable = STLS is not available: no TLS certificate is configured.
+pop3-stls-begin = Begin TLS negotiation now.
+pop3-utf8-enabled = UTF8 enabled
+pop3-login-first = { $command } is not allowed before login: authenticate first (USER/PASS, APOP or AUTH).
+pop3-unsupported-mechanism = Unsupported authentication mechanism.
+pop3-auth-failed = Authentication failed.
+pop3-login-bad-user = Invalid user name in LOGIN exchange.
+pop3-auth-aborted = Authentication aborted by client.
+pop3-logged-in = Logged in.
+pop3-no-such-message = There's no message { $msg }, only { $count } messages in maildrop.
+pop3-message-deleted = Message { $msg } is deleted.
+pop3-list = { $count } messages ({ $octets } octets)
+pop3-retr = { $octets } octets
+pop3-dele = Marked to be deleted.
+pop3-rset = maildrop has { $count } messages ({ $octets } octets)
+pop3-already-logged-in = Already logged in.
+pop3-stls-after-login = STLS is only allowed before login (RFC 2595).
+pop3-utf8-after-login = UTF8 must be issued before login (RFC 6856).
+pop3-message-unavailable = Message is not available right now; try again later.
+pop3-idle = Disconnected for inactivity.
+pop3-shutdown = Server shutting down; no messages were deleted.
+pop3-taken-over = Session taken over by a newer login; no messages were deleted.
+pop3-auth-timeout = Not logged in within the time allowed; connect again and log in.
+pop3-lang-list = Language listing follows:
+pop3-lang-changed = Language changed
+pop3-lang-unsupported = Unsupported language { $range }; LANG without argument lists the languages.
+pop3-too-many-failed-logins = Too many failed logins from your address or for this user; try again later.
+pop3-auth-unavailable = Authentication is temporarily unavailable; try again later.
+pop3-too-many-sessions = Too many sessions for this user; close other mail clients.
+pop3-login-delay = Minimum time between logins is { $delay } seconds; try again in { $wait } seconds.
+pop3-mailbox-locked = Mailbox is locked by another POP3 session; close the other mail client or wait.
+pop3-mailbox-unavailable = Cannot open the mailbox; the administrator has been told why.
+pop3-index-problem = Mailbox index problem; try again later.
+pop3-too-many-connections = Too many connections to this server; try again later.
+pop3-too-many-connections-ip = Too many connections from your address; close other sessions and try again.
+
+## SASL (RFC 5034) exchange problems.
+
+sasl-bad-base64 = Invalid base64 data
+sasl-plain-shape = Invalid PLAIN message: expected authzid NUL authcid NUL password
+sasl-plain-nul-password = Invalid PLAIN message: NUL in password
+sasl-plain-user-not-utf8 = Invalid PLAIN message: user name is not UTF-8
+sasl-plain-authzid-not-utf8 = Invalid PLAIN message: authzid is not UTF-8
+sasl-plain-empty-user = Invalid PLAIN message: empty user name
+
+## The retrieval client's errors (buzon fetch, check, setup). Each says the cause, then
+## " — " and the fix: `buzon check` splits the two there.
+
+client-unknown-host = cannot find the address of { $host }: { $reason } — check the host name for typos; if it is right, the DNS server may be unreachable
+client-refused = cannot connect to { $addr }: connection refused — the port is wrong or the server is down; POP3 uses 995 (TLS) and 110 (STLS)
+client-connect-timeout = cannot connect to { $addr }: no answer within { $secs } s — a firewall or antivirus is probably blocking the port; try the other of 995 (TLS) and 110 (STLS)
+client-connect = cannot connect to { $addr }: { $reason }
+client-no-greeting = { $addr } accepted the connection but sent no greeting within { $secs } s — { $hint }
+client-hint-expects-tls = the port probably expects TLS from the first byte: use security = "tls" (port 995)
+client-hint-is-pop3s = this port expects TLS from the first byte (POP3S): use security = "tls"
+client-hint-not-pop3 = the server may be overloaded, or this is not a POP3 port
+client-not-pop3 = { $addr } does not speak POP3: { $got } — check the port (POP3 uses 995 for TLS and 110 for STLS)
+client-tls = TLS with { $host } failed: { $detail } — { $fix }
+client-stls-not-offered = { $host } does not offer STLS, so the password would travel unencrypted — use security = "tls" on port 995, or ask the provider to enable TLS (no silent downgrade)
+client-plaintext-not-allowed = refusing to log in as { $user } to { $host } over an unencrypted connection: the password (or, with APOP and SCRAM, a value it can be guessed from offline) would travel readable by anyone on the way — use security = "tls" or "starttls"; set allow_plaintext = true only for a trusted local network
+client-plaintext-refused = { $host } refuses plaintext logins on an unencrypted connection ({ $text }) — use security = "tls" (port 995) or "starttls" (port 110)
+client-auth = { $host } rejected the login for { $user }: { $text } — check the password{ $hint }
+client-auth-hint-full-address = {" "}and the user name: many providers want the full e-mail address as the user name
+client-auth-hint-local-part = {" "}and the user name: some providers want only the part before @ (user = "{ $local }")
+client-auth-hint-local-works = {" "}— the server accepts this password with the user name "{ $local }" (without @domain): set user = "{ $local }"
+client-auth-hint-local-rejected = {" "}and the user name ("{ $local }" without the domain was rejected too, so the password is the likely problem)
+client-auth-unsupported = { $host } does not support the { $mechanism } login method — use auth = "auto" to let Buzón pick one the server offers
+client-in-use = { $host } says the mailbox is in use by another session ([IN-USE] { $text }) — another mail program is probably fetching right now; Buzón will not retry in a loop, run it again later
+client-login-delay = { $host } asks to wait before logging in again ([LOGIN-DELAY] { $text }){ $policy } — fetch less often (see --every)
+client-sys-temp = { $host } has a temporary problem ([SYS/TEMP] { $text }) — try again later
+client-server = { $host } answered { $command } with an error: { $text }
+client-protocol = { $host } sent a reply Buzón cannot use after { $command }: { $detail }
+client-closed = { $host } closed the connection { $during }
+client-read-timeout = { $host } did not answer { $command } within { $secs } s — the connection may have stalled; run again
+client-keep-needs-uidl = { $host } does not support UIDL, so Buzón cannot tell new messages from ones already downloaded — `keep` and `delete_after_days` need UIDL; use the default policy (delete after download) for this server
+client-delivery = cannot store a message in { $path }: { $reason }
+client-mda = the delivery program { $program } failed: { $reason }
+client-ledger = the download ledger { $path } is unusable: { $reason }
+
+## TLS problems (detail, then fix).
+
+tls-timeout = no TLS answer within { $secs } s
+tls-timeout-fix = the port probably speaks plain POP3: use security = "starttls" (port 110) or check the port
+tls-pin-fix = if you trust this server, pin its certificate: fingerprint = "{ $fingerprint }" in the account (or --fingerprint), or give its CA with ca_file
+tls-ca-fix = give the server's CA certificate with ca_file, or pin the certificate's fingerprint
+tls-expired = the server's certificate has expired
+tls-expired-fix = the server's administrator must renew it; check also that this computer's clock is right
+tls-not-yet-valid = the server's certificate is not valid yet
+tls-not-yet-valid-fix = check that this computer's clock and date are right
+tls-wrong-name = the server's certificate is for another name, not { $host }
+tls-wrong-name-fix = use the host name the certificate was issued for (the provider's documented server name)
+tls-wrong-name-for = the server's certificate is for { $names }, not { $host }
+tls-wrong-name-for-fix = use the host name the certificate was issued for ({ $name })
+tls-unknown-issuer = the server's certificate is self-signed or signed by an unknown authority
+tls-pin-mismatch = the server's certificate does not match the pinned fingerprint
+tls-pin-mismatch-fix = if the server's certificate was replaced on purpose, pin the new fingerprint; otherwise someone may be intercepting the connection
+tls-not-acceptable = the server's certificate is not acceptable: { $words }
+tls-not-tls = the server did not answer with TLS (its first bytes are not a TLS record)
+tls-not-tls-fix = this port speaks plain POP3: use security = "starttls" (port 110), or port 995 for TLS
+tls-incompatible-fix = the server's TLS setup is not compatible (TLS 1.2 or newer is required)
+tls-handshake-failed = the connection failed during the handshake: { $reason }
+tls-handshake-failed-fix = the port may not speak TLS: for port 110 use security = "starttls"
+
+## buzon check: the step names (the JSON keeps the English ones) and what each found.
+
+check-step-DNS = DNS
+check-step-TCP = TCP
+check-step-TLS = TLS
+check-step-greeting = greeting
+check-step-CAPA = CAPA
+check-step-STLS = STLS
+check-step-login = login
+check-step-STAT = STAT
+check-fix = fix:
+check-connected = connected to { $addr }
+check-tls-accepted = { $version }, certificate accepted for { $host } ({ $fingerprint })
+check-no-capa = the server does not list its capabilities (CAPA); that is allowed
+check-stls-upgraded = upgraded to TLS, certificate accepted for { $host } ({ $fingerprint })
+check-stls-not-needed = not needed: TLS from the first byte
+check-stls-not-used = not used: security = "none"
+check-login-skipped = skipped: no password given
+check-logged-in = logged in as { $user } ({ $mechanism })
+check-stat = { $count ->
+        [one] { $count } message waiting, { $size }
+       *[other] { $count } messages waiting, { $size }
+    }
+
+## buzon fetch.
+
+fetch-none-new = no new messages
+fetch-new = { $count ->
+        [one] 1 new message, { $size }
+       *[other] { $count } new messages, { $size }
+    }
+fetch-deleted = { $count } deleted on server
+fetch-too-big = { $count } too big, left on server
+fetch-headers-only = { $count } stored as header only
+fetch-deferred = { $count } deferred by the delivery program
+fetch-recovered = { $count } recovered from an interrupted run
+fetch-left-by-limit = { $count } left for the next run (limit)
+fetch-progress = { $account }: { $done }/{ $total } messages
+fetch-note = note: { $text }
+fetch-before-error = { $account }: { $summary } before the error
+fetch-on-server = { $account }: { $count ->
+        [one] { $count } message on the server
+       *[other] { $count } messages on the server
+    }
+fetch-on-server-dry-run = { $account }: { $count ->
+        [one] { $count } message on the server (dry run, nothing changed)
+       *[other] { $count } messages on the server (dry run, nothing changed)
+    }
+fetch-no-password = account { $account }: no password — set password_command or password_env in the accounts file, or run on a terminal to be asked
+fetch-bad-every = --every { $value }: give a duration of at least 10s, like 5m
+cli-no-runtime = cannot start the runtime: { $reason }
+
+## buzon user.
+
+user-cannot-create = cannot create { $path }: { $reason }
+user-added = added user { $name } to { $file }
+user-password-changed = changed the password of { $name }
+user-removed = removed user { $name }; the mailbox in { $maildir } was kept
+user-prompt-password = Password:{" "}
+user-prompt-again = Again:{" "}
+user-cannot-read-password = cannot read the password: { $reason }
+user-cannot-read-stdin = cannot read the password from stdin: { $reason }
+user-passwords-differ = the two passwords differ; nothing was changed
+user-empty-password = empty password; nothing was changed
+
+## Configuration files (buzon.toml): the framing of every error. What is wrong and the
+## fix of each key's check are English for now (see docs/i18n.md).
+
+config-line = {" "}line { $line }
+config-cannot-read = cannot read config file { $path }: { $reason } — check the path and its permissions
+
+## buzon setup.
+
+setup-ask-password-needs-terminal = --ask-password needs a terminal; use --password-env or --password-command
+setup-password-prompt = Password for { $address } (only to test the login; not stored):{" "}
+setup-cannot-read-password = cannot read the password: { $reason }
+setup-nothing-found = no working POP3 server found for { $domain } — ask the provider for the POP3 server name and port, then add the account by hand (docs/client.md)
+setup-needs-confirmation = { $host } (from { $source }) answers as a POP3 server, but it is outside { $domain }: the { $source } answer could have been forged, so your password was not sent to it. If { $host } is really your provider's server, run again with --yes { $host }:
+setup-outside-domain = { $host } is outside { $domain }: the { $source } answer could have been forged — make sure this is really your provider's server
+setup-same-options = (the same options)
+setup-warning = warning: { $text }
+setup-cannot-create = cannot create { $path }: { $reason }
+setup-cannot-write = cannot write { $path }: { $reason }
+setup-written-unparsable = the account was written but the file does not parse: { $reason }
+setup-written-invalid = the account was written but does not validate: { $reason }
+setup-added = added account { $name } ({ $host }:{ $port } { $security }, user { $user }) to { $path }
+setup-password-each-run = the password will be asked for on each run; set password_command or password_env in the file to avoid that
+setup-next = next: buzon check { $name } ; buzon fetch { $name }
+setup-ask-outside = { $host } (found by { $source }) is outside { $domain }. DNS answers and autoconfig files can be forged;
+setup-ask-outside-question = send your password to { $host } to test the login? [y/N]{" "}
+
+## buzon serve: start-up lines and errors (the log stays English).
+
+serve-listening = { $what } listening on { $addr }
+serve-what-pop3 = POP3 (STLS)
+serve-what-pop3s = POP3S (implicit TLS)
+serve-what-lmtp = LMTP
+serve-what-smtp = SMTP (STARTTLS)
+serve-certificate = TLS certificate SHA-256 { $fingerprint }
+serve-first-user = first start — created user "demo" with password { $password }
+serve-first-once = (shown only this once; change it with `buzon user passwd demo --data-dir { $dir }`)
+serve-first-try = try it: curl -k pop3s://demo:{ $password }@{ $addr }/1
+serve-no-runtime = cannot start the async runtime: { $reason }
+serve-no-signal = cannot watch { $signal }: { $reason }
+
+## buzon sieve check.
+
+sieve-cannot-read = cannot read { $path }: { $reason } — check the path and its permissions
+sieve-not-utf8 = { $path }: byte { $byte } is not UTF-8 — Sieve scripts are UTF-8 text (RFC 5228 §2.2); save the file as UTF-8
+sieve-valid = { $path } is valid
+
+## buzon deliver (read by the admin in the MTA's log; exit codes per sysexits.h).
+
+deliver-will-retry = { $reason } (the MTA will retry)
+deliver-bad-to = --to { $to } is not a user name or address — give e.g. --to alice or --to alice@example.com
+deliver-from-control = --from contains control characters
+deliver-no-outcome = no delivery outcome (the MTA will retry)
+deliver-cannot-spool = cannot read and spool the message: { $reason } (the MTA will retry)
+deliver-too-large = the message is larger than max_message_size ({ $max } bytes)
+
+## Why a server name could not be resolved.
+
+dns-no-such-name = failed to lookup address information: Name or service not known
+dns-timeout = the DNS lookup timed out
+dns-no-addresses = the name has no addresses

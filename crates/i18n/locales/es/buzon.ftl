@@ -1,0 +1,281 @@
+# Catálogo de mensajes de Buzón: español.
+#
+# Mismas claves y mismos argumentos que en/buzon.ftl (lo comprueba
+# `cargo test -p buzon-i18n`). Se habla de «tú», con palabras que entiende quien
+# configura su correo sin ser informático.
+
+## Respuestas del servidor POP3 (el texto tras +OK / -ERR y el [CÓDIGO]).
+
+pop3-greeting = Buzón preparado.
+pop3-capa = Sigue la lista de capacidades
+pop3-line-runaway = Línea demasiado larga sin CRLF; se cierra la conexión.
+pop3-sasl-too-long = Respuesta de autenticación demasiado larga.
+pop3-line-too-long = Línea de orden demasiado larga (máximo 255 octetos, RFC 2449).
+pop3-bare-lf = Las líneas deben terminar en CRLF.
+pop3-too-many-bad = Demasiadas órdenes erróneas; se cierra la conexión.
+pop3-unknown-command = Orden desconocida.
+pop3-empty-command = Orden vacía
+pop3-bad-arguments = { $command }: { $reason }
+pop3-bad-msgnum = { $command }: número de mensaje no válido
+pop3-not-utf8 = { $command }: el argumento no está en UTF-8
+pop3-arg-password-missing = falta la contraseña
+pop3-arg-user-missing = falta el nombre de usuario
+pop3-arg-too-many = sobran argumentos
+pop3-arg-bad-digest = el resumen debe tener 32 dígitos hexadecimales
+pop3-arg-apop-usage = se esperaba: APOP nombre resumen
+pop3-arg-bad-line-count = el número de líneas debe ser un número no negativo
+pop3-arg-top-usage = se esperaba: TOP mensaje líneas
+pop3-arg-control-in-user = carácter de control en el nombre de usuario
+pop3-arg-bad-mechanism = nombre de mecanismo no válido
+pop3-arg-no-arguments = no admite argumentos
+pop3-arg-msgnum-missing = falta el número de mensaje
+pop3-arg-bad-lang-range = rango de idioma no válido
+pop3-not-allowed-now = Orden no permitida ahora.
+pop3-logout = Cerrando la sesión.
+pop3-logout-deleted = Cerrando la sesión; { $count ->
+        [one] se ha borrado { $count } mensaje.
+       *[other] se han borrado { $count } mensajes.
+    }
+pop3-update-failed = Algunos mensajes marcados no se han podido borrar: { $reason }
+pop3-plaintext-disallowed = No se admite la autenticación en texto claro en conexiones no seguras (SSL/TLS); usa TLS (puerto 995) o STLS.
+pop3-apop-needs-tls = APOP solo se acepta con TLS (puerto 995 o tras STLS): un resumen enviado sin cifrar se puede descifrar sin conexión.
+pop3-apop-unavailable = APOP no está disponible en este servidor.
+pop3-no-username = No se ha indicado el usuario.
+pop3-tls-already = TLS ya está activo.
+pop3-stls-unavailable = STLS no está disponible: no hay ningún certificado TLS configurado.
+pop3-stls-begin = Empieza ya la negociación TLS.
+pop3-utf8-enabled = UTF8 activado
+pop3-login-first = { $command } no se permite antes de iniciar sesión: autentícate primero (USER/PASS, APOP o AUTH).
+pop3-unsupported-mechanism = Mecanismo de autenticación no admitido.
+pop3-auth-failed = Error de autenticación.
+pop3-login-bad-user = Nombre de usuario no válido en el intercambio LOGIN.
+pop3-auth-aborted = El cliente ha cancelado la autenticación.
+pop3-logged-in = Sesión iniciada.
+pop3-no-such-message = No existe el mensaje { $msg }: en el buzón { $count ->
+        [one] hay { $count } mensaje.
+       *[other] hay { $count } mensajes.
+    }
+pop3-message-deleted = El mensaje { $msg } está borrado.
+pop3-list = { $count ->
+        [one] { $count } mensaje
+       *[other] { $count } mensajes
+    } ({ $octets } octetos)
+pop3-retr = { $octets } octetos
+pop3-dele = Marcado para borrar.
+pop3-rset = el buzón tiene { $count ->
+        [one] { $count } mensaje
+       *[other] { $count } mensajes
+    } ({ $octets } octetos)
+pop3-already-logged-in = Ya has iniciado sesión.
+pop3-stls-after-login = STLS solo se permite antes de iniciar sesión (RFC 2595).
+pop3-utf8-after-login = UTF8 debe enviarse antes de iniciar sesión (RFC 6856).
+pop3-message-unavailable = El mensaje no está disponible ahora; inténtalo más tarde.
+pop3-idle = Desconectado por inactividad.
+pop3-shutdown = El servidor se está apagando; no se ha borrado ningún mensaje.
+pop3-taken-over = Otra sesión más reciente ha tomado el buzón; no se ha borrado ningún mensaje.
+pop3-auth-timeout = No has iniciado sesión en el tiempo permitido; vuelve a conectar e inicia sesión.
+pop3-lang-list = Sigue la lista de idiomas:
+pop3-lang-changed = Idioma cambiado
+pop3-lang-unsupported = Idioma no admitido: { $range }; LANG sin argumento muestra los idiomas.
+pop3-too-many-failed-logins = Demasiados intentos fallidos desde tu dirección o para este usuario; inténtalo más tarde.
+pop3-auth-unavailable = La autenticación no está disponible en este momento; inténtalo más tarde.
+pop3-too-many-sessions = Demasiadas sesiones para este usuario; cierra los otros programas de correo.
+pop3-login-delay = Entre dos inicios de sesión deben pasar { $delay } segundos; inténtalo dentro de { $wait } segundos.
+pop3-mailbox-locked = El buzón está bloqueado por otra sesión POP3; cierra el otro programa de correo o espera.
+pop3-mailbox-unavailable = No se puede abrir el buzón; el administrador ya sabe por qué.
+pop3-index-problem = Problema con el índice del buzón; inténtalo más tarde.
+pop3-too-many-connections = Demasiadas conexiones con este servidor; inténtalo más tarde.
+pop3-too-many-connections-ip = Demasiadas conexiones desde tu dirección; cierra otras sesiones y vuelve a intentarlo.
+
+## SASL (RFC 5034).
+
+sasl-bad-base64 = Datos base64 no válidos
+sasl-plain-shape = Mensaje PLAIN no válido: se esperaba authzid NUL authcid NUL contraseña
+sasl-plain-nul-password = Mensaje PLAIN no válido: NUL en la contraseña
+sasl-plain-user-not-utf8 = Mensaje PLAIN no válido: el nombre de usuario no está en UTF-8
+sasl-plain-authzid-not-utf8 = Mensaje PLAIN no válido: el authzid no está en UTF-8
+sasl-plain-empty-user = Mensaje PLAIN no válido: nombre de usuario vacío
+
+## Errores del cliente de recogida (buzon fetch, check, setup): la causa, « — » y la
+## solución (`buzon check` las separa ahí).
+
+client-unknown-host = no se encuentra la dirección de { $host }: { $reason } — revisa que el nombre del servidor esté bien escrito (cópialo de las instrucciones de tu proveedor); si lo está, puede que este equipo no llegue al servidor DNS (¿hay conexión a Internet?)
+client-refused = no se puede conectar con { $addr }: conexión rechazada — el puerto no es el correcto o el servidor está apagado; POP3 usa el puerto 995 (con TLS) y el 110 (con STLS)
+client-connect-timeout = no se puede conectar con { $addr }: no hay respuesta en { $secs } s — lo más probable es que un cortafuegos o un antivirus esté bloqueando el puerto; prueba el otro de los dos puertos, 995 (TLS) o 110 (STLS)
+client-connect = no se puede conectar con { $addr }: { $reason }
+client-no-greeting = { $addr } aceptó la conexión pero no envió ningún saludo en { $secs } s — { $hint }
+client-hint-expects-tls = seguramente el puerto espera TLS desde el primer byte: usa security = "tls" (puerto 995)
+client-hint-is-pop3s = este puerto espera TLS desde el primer byte (POP3S): usa security = "tls"
+client-hint-not-pop3 = puede que el servidor esté sobrecargado o que este no sea un puerto POP3
+client-not-pop3 = { $addr } no habla POP3: { $got } — revisa el puerto (POP3 usa el 995 con TLS y el 110 con STLS)
+client-tls = falló la conexión cifrada (TLS) con { $host }: { $detail } — { $fix }
+client-stls-not-offered = { $host } no ofrece STLS, así que la contraseña viajaría sin cifrar — usa security = "tls" en el puerto 995, o pide al proveedor que active TLS (Buzón nunca baja la seguridad sin avisar)
+client-plaintext-not-allowed = no se inicia sesión como { $user } en { $host } por una conexión sin cifrar: la contraseña (o, con APOP y SCRAM, un valor del que se puede adivinar) viajaría legible para cualquiera en el camino — usa security = "tls" o "starttls"; pon allow_plaintext = true solo en una red local de confianza
+client-plaintext-refused = { $host } no admite contraseñas sin cifrar en una conexión no segura ({ $text }) — usa security = "tls" (puerto 995) o "starttls" (puerto 110)
+client-auth = { $host } rechazó el inicio de sesión de { $user }: { $text } — revisa la contraseña{ $hint }
+client-auth-hint-full-address = {" "}y el nombre de usuario: muchos proveedores piden la dirección de correo completa como usuario
+client-auth-hint-local-part = {" "}y el nombre de usuario: algunos proveedores piden solo la parte anterior a la @ (user = "{ $local }")
+client-auth-hint-local-works = {" "}— el servidor acepta esta contraseña con el usuario "{ $local }" (sin @dominio): pon user = "{ $local }"
+client-auth-hint-local-rejected = {" "}y el nombre de usuario (también se rechazó "{ $local }" sin el dominio, así que lo más probable es que falle la contraseña)
+client-auth-unsupported = { $host } no admite el método de acceso { $mechanism } — usa auth = "auto" para que Buzón elija uno que el servidor ofrezca
+client-in-use = { $host } dice que otra sesión está usando el buzón ([IN-USE] { $text }) — seguramente otro programa de correo está descargando ahora mismo; Buzón no reintenta en bucle: vuelve a ejecutarlo más tarde
+client-login-delay = { $host } pide esperar antes de volver a iniciar sesión ([LOGIN-DELAY] { $text }){ $policy } — descarga el correo con menos frecuencia (mira --every)
+client-sys-temp = { $host } tiene un problema temporal ([SYS/TEMP] { $text }) — inténtalo más tarde
+client-server = { $host } respondió a { $command } con un error: { $text }
+client-protocol = { $host } envió una respuesta que Buzón no puede usar tras { $command }: { $detail }
+client-closed = { $host } cerró la conexión { $during }
+client-read-timeout = { $host } no respondió a { $command } en { $secs } s — puede que la conexión se haya quedado colgada; vuelve a ejecutarlo
+client-keep-needs-uidl = { $host } no admite UIDL, así que Buzón no puede distinguir los mensajes nuevos de los ya descargados — `keep` y `delete_after_days` necesitan UIDL; usa con este servidor la política por defecto (borrar tras descargar)
+client-delivery = no se puede guardar un mensaje en { $path }: { $reason }
+client-mda = el programa de entrega { $program } falló: { $reason }
+client-ledger = el registro de descargas { $path } no se puede usar: { $reason }
+
+## Problemas de TLS (detalle y solución).
+
+tls-timeout = no hay respuesta TLS en { $secs } s
+tls-timeout-fix = seguramente el puerto habla POP3 sin cifrar: usa security = "starttls" (puerto 110) o revisa el puerto
+tls-pin-fix = si confías en este servidor, fija su certificado: fingerprint = "{ $fingerprint }" en la cuenta (o --fingerprint), o indica su autoridad con ca_file
+tls-ca-fix = indica el certificado de la autoridad del servidor con ca_file, o fija la huella del certificado
+tls-expired = el certificado del servidor ha caducado
+tls-expired-fix = el administrador del servidor tiene que renovarlo; comprueba también que la hora de este equipo sea correcta
+tls-not-yet-valid = el certificado del servidor todavía no es válido
+tls-not-yet-valid-fix = comprueba que la fecha y la hora de este equipo sean correctas
+tls-wrong-name = el certificado del servidor es de otro nombre, no de { $host }
+tls-wrong-name-fix = usa el nombre de servidor para el que se emitió el certificado (el que indica tu proveedor)
+tls-wrong-name-for = el certificado del servidor es de { $names }, no de { $host }
+tls-wrong-name-for-fix = usa el nombre de servidor para el que se emitió el certificado ({ $name })
+tls-unknown-issuer = el certificado del servidor es autofirmado o lo firmó una autoridad desconocida
+tls-pin-mismatch = el certificado del servidor no coincide con la huella fijada
+tls-pin-mismatch-fix = si el certificado del servidor se cambió a propósito, fija la huella nueva; si no, alguien podría estar interceptando la conexión
+tls-not-acceptable = el certificado del servidor no es aceptable: { $words }
+tls-not-tls = el servidor no respondió con TLS (sus primeros bytes no son un registro TLS)
+tls-not-tls-fix = este puerto habla POP3 sin cifrar: usa security = "starttls" (puerto 110), o el puerto 995 para TLS
+tls-incompatible-fix = la configuración TLS del servidor no es compatible (se necesita TLS 1.2 o posterior)
+tls-handshake-failed = la conexión falló durante la negociación TLS: { $reason }
+tls-handshake-failed-fix = puede que el puerto no hable TLS: para el puerto 110 usa security = "starttls"
+
+## buzon check: nombres de los pasos (el JSON conserva los ingleses) y lo que encontró cada uno.
+
+check-step-DNS = DNS
+check-step-TCP = TCP
+check-step-TLS = TLS
+check-step-greeting = saludo
+check-step-CAPA = CAPA
+check-step-STLS = STLS
+check-step-login = acceso
+check-step-STAT = STAT
+check-fix = solución:
+check-connected = conectado a { $addr }
+check-tls-accepted = { $version }, certificado aceptado para { $host } ({ $fingerprint })
+check-no-capa = el servidor no muestra sus capacidades (CAPA); está permitido
+check-stls-upgraded = conexión pasada a TLS, certificado aceptado para { $host } ({ $fingerprint })
+check-stls-not-needed = no hace falta: TLS desde el primer byte
+check-stls-not-used = no se usa: security = "none"
+check-login-skipped = omitido: no se indicó contraseña
+check-logged-in = sesión iniciada como { $user } ({ $mechanism })
+check-stat = { $count ->
+        [one] { $count } mensaje esperando, { $size }
+       *[other] { $count } mensajes esperando, { $size }
+    }
+
+## buzon fetch.
+
+fetch-none-new = no hay mensajes nuevos
+fetch-new = { $count ->
+        [one] 1 mensaje nuevo, { $size }
+       *[other] { $count } mensajes nuevos, { $size }
+    }
+fetch-deleted = { $count } borrados del servidor
+fetch-too-big = { $count } demasiado grandes, se quedan en el servidor
+fetch-headers-only = { $count } guardados solo con la cabecera
+fetch-deferred = { $count } aplazados por el programa de entrega
+fetch-recovered = { $count } recuperados de una ejecución interrumpida
+fetch-left-by-limit = { $count } quedan para la próxima vez (límite)
+fetch-progress = { $account }: { $done }/{ $total } mensajes
+fetch-note = aviso: { $text }
+fetch-before-error = { $account }: { $summary } antes del error
+fetch-on-server = { $account }: { $count ->
+        [one] { $count } mensaje en el servidor
+       *[other] { $count } mensajes en el servidor
+    }
+fetch-on-server-dry-run = { $account }: { $count ->
+        [one] { $count } mensaje en el servidor (simulación, no se ha cambiado nada)
+       *[other] { $count } mensajes en el servidor (simulación, no se ha cambiado nada)
+    }
+fetch-no-password = cuenta { $account }: no hay contraseña — pon password_command o password_env en el archivo de cuentas, o ejecútalo en un terminal para que te la pida
+fetch-bad-every = --every { $value }: indica una duración de al menos 10s, por ejemplo 5m
+cli-no-runtime = no se puede iniciar el entorno de ejecución: { $reason }
+
+## buzon user.
+
+user-cannot-create = no se puede crear { $path }: { $reason }
+user-added = se ha añadido el usuario { $name } a { $file }
+user-password-changed = se ha cambiado la contraseña de { $name }
+user-removed = se ha eliminado el usuario { $name }; su buzón en { $maildir } se conserva
+user-prompt-password = Contraseña:{" "}
+user-prompt-again = Repítela:{" "}
+user-cannot-read-password = no se puede leer la contraseña: { $reason }
+user-cannot-read-stdin = no se puede leer la contraseña de la entrada estándar: { $reason }
+user-passwords-differ = las dos contraseñas no coinciden; no se ha cambiado nada
+user-empty-password = la contraseña está vacía; no se ha cambiado nada
+
+## Archivos de configuración (buzon.toml): el marco de cada error. La descripción y la
+## solución de cada clave siguen en inglés por ahora (ver docs/i18n.md).
+
+config-line = {" "}línea { $line }
+config-cannot-read = no se puede leer el archivo de configuración { $path }: { $reason } — revisa la ruta y sus permisos
+
+## buzon setup.
+
+setup-ask-password-needs-terminal = --ask-password necesita un terminal; usa --password-env o --password-command
+setup-password-prompt = Contraseña de { $address } (solo para probar el acceso; no se guarda):{" "}
+setup-cannot-read-password = no se puede leer la contraseña: { $reason }
+setup-nothing-found = no se ha encontrado ningún servidor POP3 que funcione para { $domain } — pregunta a tu proveedor el nombre del servidor POP3 y el puerto, y añade la cuenta a mano (docs/client.md)
+setup-needs-confirmation = { $host } (según { $source }) responde como servidor POP3, pero está fuera de { $domain }: la respuesta de { $source } podría estar falsificada, así que no se le ha enviado tu contraseña. Si { $host } es de verdad el servidor de tu proveedor, vuelve a ejecutarlo con --yes { $host }:
+setup-outside-domain = { $host } está fuera de { $domain }: la respuesta de { $source } podría estar falsificada — asegúrate de que es de verdad el servidor de tu proveedor
+setup-same-options = (las mismas opciones)
+setup-warning = atención: { $text }
+setup-cannot-create = no se puede crear { $path }: { $reason }
+setup-cannot-write = no se puede escribir { $path }: { $reason }
+setup-written-unparsable = la cuenta se ha escrito, pero el archivo no se puede leer: { $reason }
+setup-written-invalid = la cuenta se ha escrito, pero no es válida: { $reason }
+setup-added = se ha añadido la cuenta { $name } ({ $host }:{ $port } { $security }, usuario { $user }) a { $path }
+setup-password-each-run = la contraseña se pedirá en cada ejecución; pon password_command o password_env en el archivo para evitarlo
+setup-next = siguiente paso: buzon check { $name } ; buzon fetch { $name }
+setup-ask-outside = { $host } (encontrado por { $source }) está fuera de { $domain }. Las respuestas DNS y los archivos autoconfig se pueden falsificar;
+setup-ask-outside-question = ¿enviar tu contraseña a { $host } para probar el acceso? [s/N]{" "}
+
+## buzon serve: líneas de arranque y errores (el registro sigue en inglés).
+
+serve-listening = { $what } escuchando en { $addr }
+serve-what-pop3 = POP3 (STLS)
+serve-what-pop3s = POP3S (TLS implícito)
+serve-what-lmtp = LMTP
+serve-what-smtp = SMTP (STARTTLS)
+serve-certificate = certificado TLS SHA-256 { $fingerprint }
+serve-first-user = primer arranque — se ha creado el usuario "demo" con la contraseña { $password }
+serve-first-once = (solo se muestra esta vez; cámbiala con `buzon user passwd demo --data-dir { $dir }`)
+serve-first-try = pruébalo: curl -k pop3s://demo:{ $password }@{ $addr }/1
+serve-no-runtime = no se puede iniciar el entorno de ejecución asíncrono: { $reason }
+serve-no-signal = no se puede vigilar { $signal }: { $reason }
+
+## buzon sieve check.
+
+sieve-cannot-read = no se puede leer { $path }: { $reason } — revisa la ruta y sus permisos
+sieve-not-utf8 = { $path }: el byte { $byte } no es UTF-8 — los scripts Sieve son texto UTF-8 (RFC 5228 §2.2); guarda el archivo como UTF-8
+sieve-valid = { $path } es válido
+
+## buzon deliver (lo lee el administrador en el registro del MTA; códigos de salida de sysexits.h).
+
+deliver-will-retry = { $reason } (el MTA lo reintentará)
+deliver-bad-to = --to { $to } no es un nombre de usuario ni una dirección — indica, por ejemplo, --to alice o --to alice@example.com
+deliver-from-control = --from contiene caracteres de control
+deliver-no-outcome = no hay resultado de la entrega (el MTA lo reintentará)
+deliver-cannot-spool = no se puede leer y guardar el mensaje: { $reason } (el MTA lo reintentará)
+deliver-too-large = el mensaje supera max_message_size ({ $max } bytes)
+
+## Por qué no se pudo resolver el nombre de un servidor.
+
+dns-no-such-name = ese nombre no existe en el DNS
+dns-timeout = la consulta DNS no respondió a tiempo
+dns-no-addresses = el nombre no tiene ninguna dirección
