@@ -29,7 +29,7 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| Failure::runtime(t!("cli-no-runtime", reason = e.to_string())))?;
     rt.block_on(async {
         let cfg = args.common.file()?;
         let accounts = args.common.accounts_for_check(&args.accounts, &cfg)?;

@@ -1,6 +1,7 @@
 //! Flags shared by `buzon fetch` and `buzon check`: which accounts (from the accounts file
 //! or from flags alone), and how to get each account's password.
 
+use buzon_i18n::t;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -250,7 +251,9 @@ pub fn password(account: &Account) -> Result<Option<Secret>, Failure> {
                 "Password for {} ({} at {}): ",
                 account.name, account.user, account.server.host
             ))
-            .map_err(|e| Failure::runtime(format!("cannot read the password: {e}")))?;
+            .map_err(|e| {
+                Failure::runtime(t!("fetch-cannot-read-password", reason = e.to_string()))
+            })?;
             Ok(Some(Secret::new(p)))
         }
         None => Ok(None),

@@ -87,12 +87,20 @@ pub fn run(args: DeliverArgs) -> Result<(), Failure> {
         .map_err(|e| {
             fail(
                 EX_TEMPFAIL,
-                t!("deliver-will-retry", reason = format!("cannot start the async runtime: {e}")),
+                t!(
+                    "deliver-will-retry",
+                    reason = t!("cli-no-runtime", reason = e.to_string())
+                ),
             )
         })?;
     let stores = runtime
         .block_on(buzon_server::open_stores(&config))
-        .map_err(|e| fail(EX_TEMPFAIL, t!("deliver-will-retry", reason = e.to_string())))?;
+        .map_err(|e| {
+            fail(
+                EX_TEMPFAIL,
+                t!("deliver-will-retry", reason = e.to_string()),
+            )
+        })?;
     let deliverer = Deliverer::with_users(
         &config.delivery,
         stores.users,

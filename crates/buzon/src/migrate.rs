@@ -8,6 +8,7 @@
 //! command prints counts and a checksum computed the same way on both sides — SHA-256
 //! over the sorted lines `folder uidl size sha256(message)` — and fails when they differ.
 
+use buzon_i18n::t;
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -325,15 +326,18 @@ pub fn run(args: MigrateArgs) -> Result<(), Failure> {
     let (from, from_name) = Side::open(&args.from, runtime)?;
     let (to, to_name) = Side::open(&args.to, runtime)?;
     if args.from == args.to {
-        return Err(Failure::usage("--from and --to name the same configuration: give the configuration of the destination store to --to"));
+        return Err(Failure::usage(t!("migrate-same-config")));
     }
     let (users_there, messages_there) = to.census()?;
     if (users_there > 0 || messages_there > 0) && !args.resume {
-        return Err(Failure::usage(format!(
-            "the destination ({to_name}) already holds {users_there} users and {messages_there} messages — to continue an interrupted migration into it, run the same command with --resume (users already there and messages already there by UIDL are skipped)"
+        return Err(Failure::usage(t!(
+            "migrate-destination-not-empty",
+            to = &to_name,
+            users = users_there.to_string(),
+            messages = messages_there.to_string()
         )));
     }
-    println!("migrating from {from_name} to {to_name}");
+    println!("{}", t!("migrate-start", from = &from_name, to = &to_name));
     let users = from.users()?;
     let mut existing: HashSet<String> = to
         .users()?
@@ -346,7 +350,7 @@ pub fn run(args: MigrateArgs) -> Result<(), Failure> {
     let mut mismatches = Vec::new();
     for user in &users {
         if to.add_user(user, &existing)? {
-            println!("{}: user added", user.name);
+            println!("{}", t!("migrate-user-added", user = &user.name));
         }
         existing.insert(user.name.to_ascii_lowercase());
         let mut source = Tally::default();
@@ -364,8 +368,13 @@ pub fn run(args: MigrateArgs) -> Result<(), Failure> {
                     Ok(b) => b,
                     Err(e) => {
                         eprintln!(
-                            "buzon: {}: message {} could not be read, not copied: {e}",
-                            user.name, m.uidl
+                            "buzon: {}",
+                            t!(
+                                "migrate-unreadable",
+                                user = &user.name,
+                                uidl = &m.uidl,
+                                reason = e.to_string()
+                            )
                         );
                         unreadable += 1;
                         continue;
@@ -397,15 +406,27 @@ pub fn run(args: MigrateArgs) -> Result<(), Failure> {
             checksum(std::mem::take(&mut source.lines)),
             checksum(std::mem::take(&mut dest.lines)),
         );
-        let verdict = if a == b { "same" } else { "DIFFERENT" };
+        let verdict = if a == b {
+            t!("migrate-same")
+        } else {
+            t!("migrate-different")
+        };
         println!(
-            "{}: {} folders, {} messages ({} bytes): {copied_here} copied, {skipped_here} already there; checksum source {a}, destination {b} ({} messages, {} bytes): {verdict}",
-            user.name,
-            folders.len(),
-            source.messages,
-            source.bytes,
-            dest.messages,
-            dest.bytes
+            "{}",
+            t!(
+                "migrate-mailbox",
+                user = &user.name,
+                folders = folders.len().to_string(),
+                messages = source.messages.to_string(),
+                bytes = source.bytes.to_string(),
+                copied = copied_here.to_string(),
+                skipped = skipped_here.to_string(),
+                source = a.to_string(),
+                dest = b.to_string(),
+                dest_messages = dest.messages.to_string(),
+                dest_bytes = dest.bytes.to_string(),
+                verdict = verdict
+            )
         );
         if a != b {
             mismatches.push(user.name.clone());
@@ -416,19 +437,28 @@ pub fn run(args: MigrateArgs) -> Result<(), Failure> {
         skipped += skipped_here;
     }
     println!(
-        "{} mailboxes, {total_messages} messages, {total_bytes} bytes: {copied} copied, {skipped} already there, {unreadable} unreadable; {:.1} s",
-        users.len(),
-        started.elapsed().as_secs_f64()
+        "{}",
+        t!(
+            "migrate-total",
+            mailboxes = users.len().to_string(),
+            messages = total_messages.to_string(),
+            bytes = total_bytes.to_string(),
+            copied = copied.to_string(),
+            skipped = skipped.to_string(),
+            unreadable = unreadable.to_string(),
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64())
+        )
     );
     if !mismatches.is_empty() {
-        return Err(Failure::runtime(format!(
-            "the destination differs from the source for {} — it holds messages the source does not (an earlier migration into it?) or lost some; compare with `buzon migrate` output above",
-            mismatches.join(", ")
+        return Err(Failure::runtime(t!(
+            "migrate-mismatch",
+            users = mismatches.join(", ")
         )));
     }
     if unreadable > 0 {
-        return Err(Failure::runtime(format!(
-            "{unreadable} messages could not be read and were not copied (named above); run again with --resume once they can be read"
+        return Err(Failure::runtime(t!(
+            "migrate-unreadable-total",
+            count = unreadable.to_string()
         )));
     }
     Ok(())

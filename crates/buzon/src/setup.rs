@@ -64,7 +64,7 @@ pub fn run(args: SetupArgs) -> Result<(), Failure> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| Failure::runtime(t!("cli-no-runtime", reason = e.to_string())))?;
     rt.block_on(run_async(args))
 }
 
@@ -77,9 +77,10 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
     let config_path = args.config.clone().unwrap_or_else(default_config_path);
     let existing = buzon_client::FileConfig::load(&config_path).map_err(Failure::usage)?;
     if existing.accounts.contains_key(&name) && !args.print {
-        return Err(Failure::usage(format!(
-            "{} already has an account {name:?} — choose another with --name, or edit the file",
-            config_path.display()
+        return Err(Failure::usage(t!(
+            "setup-account-exists",
+            file = config_path.display().to_string(),
+            name = &name
         )));
     }
     let (pw_source, extra) = match (&args.password_env, &args.password_command) {

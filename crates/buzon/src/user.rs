@@ -121,7 +121,7 @@ fn run_pg(
         .worker_threads(1)
         .enable_all()
         .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Failure::runtime(t!("cli-no-runtime", reason = e.to_string())))?;
     runtime.block_on(async {
         let store = buzon_store_pg::PgStore::connect(settings)
             .await
@@ -133,18 +133,18 @@ fn run_pg(
                     .add_user(&name, &stored)
                     .await
                     .map_err(Failure::runtime)?;
-                println!("added user {name} to {url}");
+                println!("{}", t!("user-added", name = &name, file = &url));
             }
             (Action::Passwd { name }, Some(stored)) => {
                 store
                     .set_password(&name, &stored)
                     .await
                     .map_err(Failure::runtime)?;
-                println!("changed the password of {name}");
+                println!("{}", t!("user-password-changed", name = &name));
             }
             (Action::Del { name }, _) => {
                 store.remove_user(&name).await.map_err(Failure::runtime)?;
-                println!("removed user {name}; the mailbox in {url} was kept");
+                println!("{}", t!("user-removed", name = &name, maildir = &url));
             }
             (Action::List, _) => {
                 let (_, entries) = store.user_snapshot().await.map_err(Failure::runtime)?;

@@ -384,7 +384,8 @@ async fn handle_connection(
         }
     };
     if shared.health.is_down() {
-        let reply = Response::err_code(RespCode::SysTemp, "mail store unavailable").to_bytes();
+        let text = buzon_i18n::text(shared.config.pop3.language, "pop3-store-unavailable", &[]);
+        let reply = Response::err_code(RespCode::SysTemp, text).to_bytes();
         stream::refuse(stream, &reply, limits.write_timeout).await;
         return;
     }

@@ -75,6 +75,7 @@ pop3-mailbox-unavailable = Cannot open the mailbox; the administrator has been t
 pop3-index-problem = Mailbox index problem; try again later.
 pop3-too-many-connections = Too many connections to this server; try again later.
 pop3-too-many-connections-ip = Too many connections from your address; close other sessions and try again.
+pop3-store-unavailable = mail store unavailable
 
 ## SASL (RFC 5034) exchange problems.
 
@@ -268,3 +269,19 @@ deliver-too-large = the message is larger than max_message_size ({ $max } bytes)
 dns-no-such-name = failed to lookup address information: Name or service not known
 dns-timeout = the DNS lookup timed out
 dns-no-addresses = the name has no addresses
+
+## buzon migrate.
+
+migrate-same-config = --from and --to name the same configuration: give the configuration of the destination store to --to
+migrate-destination-not-empty = the destination ({ $to }) already holds { $users } users and { $messages } messages — to continue an interrupted migration into it, run the same command with --resume (users already there and messages already there by UIDL are skipped)
+migrate-start = migrating from { $from } to { $to }
+migrate-user-added = { $user }: user added
+migrate-unreadable = { $user }: message { $uidl } could not be read, not copied: { $reason }
+migrate-mailbox = { $user }: { $folders } folders, { $messages } messages ({ $bytes } bytes): { $copied } copied, { $skipped } already there; checksum source { $source }, destination { $dest } ({ $dest_messages } messages, { $dest_bytes } bytes): { $verdict }
+migrate-same = same
+migrate-different = DIFFERENT
+migrate-total = { $mailboxes } mailboxes, { $messages } messages, { $bytes } bytes: { $copied } copied, { $skipped } already there, { $unreadable } unreadable; { $seconds } s
+migrate-mismatch = the destination differs from the source for { $users } — it holds messages the source does not (an earlier migration into it?) or lost some; compare with `buzon migrate` output above
+migrate-unreadable-total = { $count } messages could not be read and were not copied (named above); run again with --resume once they can be read
+setup-account-exists = { $file } already has an account "{ $name }" — choose another with --name, or edit the file
+fetch-cannot-read-password = cannot read the password: { $reason }

@@ -86,6 +86,7 @@ pop3-mailbox-unavailable = No se puede abrir el buzón; el administrador ya sabe
 pop3-index-problem = Problema con el índice del buzón; inténtalo más tarde.
 pop3-too-many-connections = Demasiadas conexiones con este servidor; inténtalo más tarde.
 pop3-too-many-connections-ip = Demasiadas conexiones desde tu dirección; cierra otras sesiones y vuelve a intentarlo.
+pop3-store-unavailable = el almacén de correo no está disponible
 
 ## SASL (RFC 5034).
 
@@ -279,3 +280,19 @@ deliver-too-large = el mensaje supera max_message_size ({ $max } bytes)
 dns-no-such-name = ese nombre no existe en el DNS
 dns-timeout = la consulta DNS no respondió a tiempo
 dns-no-addresses = el nombre no tiene ninguna dirección
+
+## buzon migrate.
+
+migrate-same-config = --from y --to indican la misma configuración: da a --to la configuración del almacén de destino
+migrate-destination-not-empty = el destino ({ $to }) ya contiene { $users } usuarios y { $messages } mensajes — para continuar una migración interrumpida hacia él, ejecuta la misma orden con --resume (se omiten los usuarios que ya están y los mensajes que ya están por su UIDL)
+migrate-start = migrando de { $from } a { $to }
+migrate-user-added = { $user }: usuario añadido
+migrate-unreadable = { $user }: el mensaje { $uidl } no se ha podido leer y no se ha copiado: { $reason }
+migrate-mailbox = { $user }: { $folders } carpetas, { $messages } mensajes ({ $bytes } bytes): { $copied } copiados, { $skipped } ya estaban; suma de control origen { $source }, destino { $dest } ({ $dest_messages } mensajes, { $dest_bytes } bytes): { $verdict }
+migrate-same = iguales
+migrate-different = DISTINTOS
+migrate-total = { $mailboxes } buzones, { $messages } mensajes, { $bytes } bytes: { $copied } copiados, { $skipped } ya estaban, { $unreadable } ilegibles; { $seconds } s
+migrate-mismatch = el destino no coincide con el origen para { $users } — contiene mensajes que el origen no tiene (¿una migración anterior hacia él?) o ha perdido algunos; compáralo con la salida de `buzon migrate` de arriba
+migrate-unreadable-total = { $count } mensajes no se han podido leer y no se han copiado (nombrados arriba); ejecútalo de nuevo con --resume cuando se puedan leer
+setup-account-exists = { $file } ya tiene una cuenta "{ $name }" — elige otro nombre con --name o edita el archivo
+fetch-cannot-read-password = no se puede leer la contraseña: { $reason }
