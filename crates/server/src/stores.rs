@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use buzon_auth::{UserDb, UserDirectory, UsersFile};
 use buzon_store::{DeliveryStore, MailStore, StoreSettings};
@@ -70,6 +71,9 @@ pub async fn open_stores(config: &Config) -> Result<Stores, ServerError> {
     }
 }
 
+/// The longest a look at the users table may take (the health check's own deadline).
+const USERS_QUERY_DEADLINE: Duration = crate::health::PING_TIMEOUT;
+
 /// The users table of the PostgreSQL store: `users_serial` is polled (one row) and the
 /// list reloaded only when it moved; while the database cannot be reached the previous
 /// list stays in memory and the failure is logged once.
@@ -96,6 +100,25 @@ impl PgUsers {
         })
     }
 
+    /// Runs a query of the users table within [`USERS_QUERY_DEADLINE`]: a database that
+    /// went silent (a network split: nothing refused, nothing answered) makes a login a
+    /// temporary failure, rather than holding it, and every login queued behind it, until
+    /// the connection breaks.
+    fn bounded<T>(
+        &self,
+        query: impl std::future::Future<Output = Result<T, buzon_store::StoreError>>,
+    ) -> Result<T, buzon_store::StoreError> {
+        self.runtime
+            .block_on(tokio::time::timeout(USERS_QUERY_DEADLINE, query))
+            .unwrap_or_else(|_| {
+                Err(buzon_store::StoreError::Unavailable(format!(
+                    "the PostgreSQL database at {} did not answer within {} s",
+                    self.store.display_url(),
+                    USERS_QUERY_DEADLINE.as_secs()
+                )))
+            })
+    }
+
     fn unreachable(&self, e: &buzon_store::StoreError) -> String {
         let why = e.to_string();
         if !self.down.swap(true, Ordering::Relaxed) {
@@ -116,7 +139,7 @@ impl UserDirectory for PgUsers {
     fn refresh(&self) -> Result<(), String> {
         // One look at a time; a second caller waits and then finds nothing to do.
         let mut known = self.serial.lock().unwrap_or_else(|p| p.into_inner());
-        let serial = match self.runtime.block_on(self.store.users_serial()) {
+        let serial = match self.bounded(self.store.users_serial()) {
             Ok(s) => s,
             Err(e) => return Err(self.unreachable(&e)),
         };
@@ -126,7 +149,7 @@ impl UserDirectory for PgUsers {
         if serial == *known {
             return Ok(());
         }
-        let (serial, entries) = match self.runtime.block_on(self.store.user_snapshot()) {
+        let (serial, entries) = match self.bounded(self.store.user_snapshot()) {
             Ok(s) => s,
             Err(e) => return Err(self.unreachable(&e)),
         };

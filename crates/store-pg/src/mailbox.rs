@@ -147,51 +147,74 @@ impl MailStore for PgStore {
         user: &'a str,
     ) -> BoxFuture<'a, Result<Box<dyn Pop3Mailbox>, StoreError>> {
         Box::pin(async move {
-            let mailbox = mailbox_key(user);
-            let holder = format!("{}/{:016x}", self.inner.node, rand::random::<u64>());
-            let lease_len = self.inner.lock_lease;
-            let client = self.client().await?;
-            let sent = Instant::now();
-            let taken = client
-                .query_opt(
-                    "INSERT INTO leases (mailbox, holder, expires_at)
-                     VALUES ($1, $2, now() + ($3::float8 * interval '1 millisecond'))
-                     ON CONFLICT (mailbox) DO UPDATE
-                         SET holder = excluded.holder, expires_at = excluded.expires_at
-                         WHERE leases.expires_at < now()
-                     RETURNING holder",
-                    &[&mailbox, &holder, &lease_ms(lease_len)],
-                )
+            let limit = open_deadline(self.inner.lock_lease);
+            tokio::time::timeout(limit, self.lease_and_list(user))
                 .await
-                .map_err(|e| self.db_error(&e))?;
-            if taken.is_none() {
-                return Err(StoreError::InUse);
-            }
-            let lease = Arc::new(Lease {
-                store: self.clone(),
-                mailbox: mailbox.clone(),
-                holder,
-                state: Mutex::new(LeaseState {
-                    valid_until: Some(sent + lease_len - margin(lease_len)),
-                    last_touch: Instant::now(),
-                }),
-            });
-            // From here on, a failure releases the lease (the guard's drop).
-            let mut guard = ReleaseGuard(Some(Arc::clone(&lease)));
-            let snapshot = self.snapshot(&client, &mailbox).await?;
-            drop(client);
-            let (mailbox_id, ids, messages) = snapshot;
-            let renewal = tokio::spawn(Arc::clone(&lease).renew_loop());
-            guard.0 = None;
-            Ok(Box::new(PgMailbox {
-                lease,
-                mailbox_id,
-                ids,
-                messages,
-                renewal,
-                released: std::sync::atomic::AtomicBool::new(false),
-            }) as Box<dyn Pop3Mailbox>)
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Unavailable(format!(
+                        "the PostgreSQL database at {} did not answer within {} s while opening the mailbox of {user}",
+                        self.inner.url,
+                        limit.as_secs_f32()
+                    )))
+                })
         })
+    }
+}
+
+/// How long opening a mailbox may take: never past the lease it takes (the session could
+/// not use it anyway), and at most 30 s — a database that went silent (a network split)
+/// makes the login a temporary failure instead of holding the client.
+fn open_deadline(lease: Duration) -> Duration {
+    (lease - margin(lease)).min(Duration::from_secs(30))
+}
+
+impl PgStore {
+    /// Takes the lease on `user`'s mailbox and lists it (the body of `open_pop3`).
+    async fn lease_and_list(&self, user: &str) -> Result<Box<dyn Pop3Mailbox>, StoreError> {
+        let mailbox = mailbox_key(user);
+        let holder = format!("{}/{:016x}", self.inner.node, rand::random::<u64>());
+        let lease_len = self.inner.lock_lease;
+        let client = self.client().await?;
+        let sent = Instant::now();
+        let taken = client
+            .query_opt(
+                "INSERT INTO leases (mailbox, holder, expires_at)
+                 VALUES ($1, $2, now() + ($3::float8 * interval '1 millisecond'))
+                 ON CONFLICT (mailbox) DO UPDATE
+                     SET holder = excluded.holder, expires_at = excluded.expires_at
+                     WHERE leases.expires_at < now()
+                 RETURNING holder",
+                &[&mailbox, &holder, &lease_ms(lease_len)],
+            )
+            .await
+            .map_err(|e| self.db_error(&e))?;
+        if taken.is_none() {
+            return Err(StoreError::InUse);
+        }
+        let lease = Arc::new(Lease {
+            store: self.clone(),
+            mailbox: mailbox.clone(),
+            holder,
+            state: Mutex::new(LeaseState {
+                valid_until: Some(sent + lease_len - margin(lease_len)),
+                last_touch: Instant::now(),
+            }),
+        });
+        // From here on, a failure releases the lease (the guard's drop).
+        let mut guard = ReleaseGuard(Some(Arc::clone(&lease)));
+        let snapshot = self.snapshot(&client, &mailbox).await?;
+        drop(client);
+        let (mailbox_id, ids, messages) = snapshot;
+        let renewal = tokio::spawn(Arc::clone(&lease).renew_loop());
+        guard.0 = None;
+        Ok(Box::new(PgMailbox {
+            lease,
+            mailbox_id,
+            ids,
+            messages,
+            renewal,
+            released: std::sync::atomic::AtomicBool::new(false),
+        }) as Box<dyn Pop3Mailbox>)
     }
 }
 

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use buzon_testkit::haproxy::{self, Bind, Check, Front, HaProxy};
 use buzon_testkit::process::BuzonProcess;
-use buzon_testkit::{LineClient, PgCluster, SmtpClient, TestCa, TestStore};
+use buzon_testkit::store::TEST_LOCK_LEASE;
+use buzon_testkit::{LineClient, NetSplit, PgCluster, SmtpClient, TestCa, TestStore};
 
 use crate::BIN;
 
@@ -374,6 +375,175 @@ fn nodes_that_cannot_reach_the_database_leave_the_rotation_and_return_with_it() 
         down_after.as_millis(),
         up_after.as_millis(),
         haproxy::CHECK_INTER
+    );
+}
+
+/// One line of `client`'s reply as text; `Err(true)` when none came within the read
+/// timeout (the server left the client hanging), `Err(false)` when the connection ended.
+fn reply(client: &mut LineClient) -> Result<String, bool> {
+    match client.try_read_line() {
+        Ok(Some(l)) => Ok(String::from_utf8_lossy(&l).into_owned()),
+        Ok(None) => Err(false),
+        Err(_) => Err(true),
+    }
+}
+
+/// A login as alice through HAProxy: the session, the node that answered, and when its
+/// `PASS` was accepted. `Err(true)`: a reply did not come within 10 s (a hang);
+/// `Err(false)`: refused or closed.
+fn try_login(front: SocketAddr) -> Result<(LineClient, String, std::time::Instant), bool> {
+    let mut c = LineClient::connect(front);
+    c.set_read_timeout(Duration::from_secs(10));
+    let greeting = reply(&mut c)?;
+    let node = greeting
+        .split_whitespace()
+        .find(|w| w.starts_with("node"))
+        .ok_or(false)?
+        .to_string();
+    if !greeting.starts_with("+OK") {
+        return Err(false);
+    }
+    c.send_raw(b"USER alice\r\n").map_err(|_| false)?;
+    if !reply(&mut c)?.starts_with("+OK") {
+        return Err(false);
+    }
+    c.send_raw(b"PASS pw\r\n").map_err(|_| false)?;
+    let answer = reply(&mut c)?;
+    let at = std::time::Instant::now();
+    if answer.starts_with("+OK") {
+        Ok((c, node, at))
+    } else {
+        Err(false)
+    }
+}
+
+/// A network split between one node and the database (the node and HAProxy still see
+/// each other; the node's connections to PostgreSQL go silent, neither refused nor
+/// reset): the node's session on alice's mailbox stops serving before another node can
+/// take the mailbox over (the lease argument of docs/scale-out.md), its deletions are not
+/// applied, HAProxy takes the node out of the rotation, and when the split heals the node
+/// serves again by itself.
+#[test]
+fn a_node_split_from_the_database_stops_serving_before_another_node_takes_the_mailbox() {
+    if !haproxy::available() {
+        return;
+    }
+    let Some(mut c) = Cluster::new(2, "", Shared::Postgres) else {
+        return;
+    };
+    // node1 reaches the database over a link the test cuts; node2 directly.
+    let port = c.pg.as_ref().map(PgCluster::port).unwrap();
+    let link = NetSplit::start(SocketAddr::from(([127, 0, 0, 1], port)));
+    c.kill(0);
+    let text = std::fs::read_to_string(&c.nodes[0].config).unwrap();
+    let via = text.replace(
+        &format!("@127.0.0.1:{port}/"),
+        &format!("@{}/", link.addr()),
+    );
+    assert_ne!(via, text, "node1's store URL names the cluster's port");
+    std::fs::write(&c.nodes[0].config, via).unwrap();
+    c.start(0);
+    let Some(h) = two_node_front(&c) else { return };
+    for node in ["node1", "node2"] {
+        h.wait_status("pop3_nodes", node, "UP", HEALTH);
+        h.wait_status("lmtp_nodes", node, "UP", HEALTH);
+    }
+    for i in 0..3 {
+        lmtp_deliver(h.addr("lmtp"), i);
+    }
+    // A session on node1 that has marked a message for deletion.
+    let mut a = buzon_testkit::wait_for(HEALTH, "a POP3 session on node1", || {
+        let (client, node) = greet(h.addr("pop3"));
+        (node == "node1").then_some(client)
+    });
+    a.login("alice", "pw");
+    assert!(a.cmd("STAT").starts_with("+OK 3 "));
+    assert!(a.cmd("DELE 1").starts_with("+OK"));
+
+    link.cut();
+    let cut = std::time::Instant::now();
+    // node1 must read message 2 from a database it cannot reach, while another client
+    // keeps trying to log in to alice through HAProxy from the moment of the split.
+    a.set_read_timeout(TEST_LOCK_LEASE * 6);
+    a.send("RETR 2");
+    let front = h.addr("pop3");
+    let other = std::thread::spawn(move || {
+        let limit = TEST_LOCK_LEASE * 6;
+        let (mut attempts, mut hung) = (0u32, 0u32);
+        while cut.elapsed() < limit && attempts < 1000 {
+            attempts += 1;
+            match try_login(front) {
+                Ok(won) => return (Some(won), hung),
+                Err(true) => hung += 1,
+                Err(false) => {}
+            }
+            // A poll between attempts (refused: [IN-USE], or node1 still in rotation).
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (None, hung)
+    });
+    let answer = reply(&mut a);
+    let answered = cut.elapsed();
+    let (won, hung) = other.join().unwrap();
+    assert_eq!(
+        hung, 0,
+        "logins on node1 during the split were left without an answer for 10 s"
+    );
+    let (mut b, node, taken_at) =
+        won.expect("no node took alice's mailbox over within 6 leases of the split");
+    let taken = taken_at.duration_since(cut);
+    let answer = answer.unwrap_or_else(|_| "(no answer)".to_string());
+    assert!(
+        !answer.starts_with("+OK"),
+        "node1 served RETR without its database: {answer}"
+    );
+    assert!(
+        answered < taken,
+        "node1 answered RETR {} ms after the split, but {node} took the mailbox over at {} ms: two nodes served it at once",
+        answered.as_millis(),
+        taken.as_millis()
+    );
+    assert_eq!(node, "node2");
+    // node1's DELE was never applied; node2 sees every message.
+    assert!(
+        b.cmd("STAT").starts_with("+OK 3 "),
+        "node2 sees node1's deletion"
+    );
+    assert!(b.cmd("QUIT").starts_with("+OK"));
+    // node1's session, whatever it answers to QUIT, deletes nothing.
+    if a.send_raw(b"QUIT\r\n").is_ok() {
+        if let Ok(r) = reply(&mut a) {
+            assert!(
+                !r.starts_with("+OK"),
+                "node1 applied an UPDATE without its database: {r}"
+            );
+        }
+    }
+    h.wait_status("pop3_nodes", "node1", "DOWN", HEALTH);
+    h.wait_status("lmtp_nodes", "node1", "DOWN", HEALTH);
+    let down = cut.elapsed();
+
+    link.heal();
+    let healed = std::time::Instant::now();
+    h.wait_status("pop3_nodes", "node1", "UP", HEALTH);
+    h.wait_status("lmtp_nodes", "node1", "UP", HEALTH);
+    let up = healed.elapsed();
+    assert_eq!(c.store.message_count("alice"), 3);
+    let mut again =
+        buzon_testkit::wait_for(HEALTH, "a POP3 session on node1 after the split", || {
+            try_login(h.addr("pop3"))
+                .ok()
+                .and_then(|(client, node, _)| (node == "node1").then_some(client))
+        });
+    assert!(again.cmd("STAT").starts_with("+OK 3 "));
+    assert!(again.cmd("QUIT").starts_with("+OK"));
+    eprintln!(
+        "split: node1 refused RETR {} ms after the split, node2 took the mailbox at {} ms (lock_lease {} s), node1 DOWN in HAProxy by {} ms, UP {} ms after the split healed",
+        answered.as_millis(),
+        taken.as_millis(),
+        TEST_LOCK_LEASE.as_secs(),
+        down.as_millis(),
+        up.as_millis()
     );
 }
 
