@@ -42,11 +42,14 @@ impl std::fmt::Debug for Stores {
 pub async fn open_stores(config: &Config) -> Result<Stores, ServerError> {
     match &config.store {
         StoreSettings::Maildir => {
-            let maildirs = Arc::new(buzon_store::MaildirStore::new(
-                config.mail_dir.clone(),
-                config.pop3.serve_folders.clone(),
-                buzon_auth::mailbox_dir_name,
-            ));
+            let maildirs = Arc::new(
+                buzon_store::MaildirStore::new(
+                    config.mail_dir.clone(),
+                    config.pop3.serve_folders.clone(),
+                    buzon_auth::mailbox_dir_name,
+                )
+                .with_uidl_source(config.pop3.uidl_source.clone()),
+            );
             Ok(Stores {
                 mail: Arc::clone(&maildirs) as _,
                 delivery: maildirs,

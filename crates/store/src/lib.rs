@@ -18,6 +18,7 @@
 //! page-cache reads in `open`.
 #![forbid(unsafe_code)]
 
+pub mod adopt;
 mod api;
 pub mod date;
 mod error;
@@ -33,6 +34,7 @@ mod session;
 mod settings;
 mod usage_cache;
 
+pub use adopt::{UidlFormat, UidlSource};
 pub use api::{
     BoxFuture, DeliveryBatch, DeliveryStore, ExpungeReport, MailStore, MessageMeta, MessageReader,
     PartialCommit, Pop3Mailbox, StoredCopy,

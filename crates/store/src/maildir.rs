@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use buzon_pop3_proto::wire::WireSize;
 
+use crate::adopt::{Adoption, UidlSource};
 use crate::index::SizeIndex;
 use crate::listing_cache::{self, DirStamp};
 use crate::lock::MailboxLock;
@@ -265,6 +266,12 @@ impl Maildir {
     /// A large mailbox whose `cur/` has not changed since this process last listed it is
     /// not scanned again (see `listing_cache`).
     pub fn open_session(&self) -> Result<Session, StoreError> {
+        self.open_session_with(&UidlSource::Buzon)
+    }
+
+    /// [`Maildir::open_session`] serving the UIDLs `source` gives (see `adopt`): those
+    /// first served are recorded in the Maildir before the session is returned.
+    pub fn open_session_with(&self, source: &UidlSource) -> Result<Session, StoreError> {
         let lock = MailboxLock::acquire(&self.root)?;
         let leftovers = self.move_new_to_cur()?;
         let stamp = if leftovers.is_empty() {
@@ -281,13 +288,21 @@ impl Maildir {
         let sizes_from_names = messages
             .iter()
             .all(|m| wire_size_attr(m.name.as_bytes()).is_some());
+        let adoption = Adoption::prepare(&self.root, source, &messages)?;
         let session = Session::new(
             vec![lock],
             vec![Part {
                 folder: None,
                 messages,
+                given: adoption
+                    .as_ref()
+                    .map(|a| a.fixed.clone())
+                    .unwrap_or_default(),
             }],
         );
+        if let Some(a) = &adoption {
+            a.record(session.messages())?;
+        }
         if let Some((s, settled)) = stamp {
             listing_cache::store(&self.root, s, settled, session.listing(), sizes_from_names);
         }
@@ -301,23 +316,48 @@ impl Maildir {
         inbox: &Maildir,
         folders: &[(String, Maildir)],
     ) -> Result<Session, StoreError> {
+        Maildir::open_merged_session_with(inbox, folders, &UidlSource::Buzon)
+    }
+
+    /// [`Maildir::open_merged_session`] serving the UIDLs `source` gives, each Maildir
+    /// with its own record (see `adopt`).
+    pub fn open_merged_session_with(
+        inbox: &Maildir,
+        folders: &[(String, Maildir)],
+        source: &UidlSource,
+    ) -> Result<Session, StoreError> {
         let mut locks = Vec::with_capacity(folders.len() + 1);
         locks.push(MailboxLock::acquire(&inbox.root)?);
         for (_, md) in folders {
             locks.push(MailboxLock::acquire(&md.root)?);
         }
         let mut parts = Vec::with_capacity(folders.len() + 1);
-        parts.push(Part {
-            folder: None,
-            messages: inbox.snapshot()?,
-        });
-        for (name, md) in folders {
+        let mut adoptions = Vec::with_capacity(folders.len() + 1);
+        let all = std::iter::once((None, inbox)).chain(folders.iter().map(|(n, md)| (Some(n), md)));
+        for (name, md) in all {
+            let messages = md.snapshot()?;
+            let adoption = Adoption::prepare(&md.root, source, &messages)?;
+            adoptions.push((messages.len(), adoption));
             parts.push(Part {
-                folder: Some(name.clone()),
-                messages: md.snapshot()?,
+                folder: name.cloned(),
+                given: adoptions
+                    .last()
+                    .and_then(|(_, a)| a.as_ref())
+                    .map(|a| a.fixed.clone())
+                    .unwrap_or_default(),
+                messages,
             });
         }
-        Ok(Session::new(locks, parts))
+        let session = Session::new(locks, parts);
+        // Each Maildir records its own part of the merged listing.
+        let mut start = 0;
+        for (len, adoption) in &adoptions {
+            if let Some(a) = adoption {
+                a.record(&session.messages()[start..start + len])?;
+            }
+            start += len;
+        }
+        Ok(session)
     }
 
     /// Total wire size and count of the messages in `cur/` and `new/`, for quotas. Reads

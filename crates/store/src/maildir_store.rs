@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::adopt::UidlSource;
 use crate::api::{
     BoxFuture, DeliveryBatch, DeliveryStore, ExpungeReport, MailStore, MessageMeta, MessageReader,
     PartialCommit, Pop3Mailbox, StoredCopy, Usage,
@@ -61,6 +62,8 @@ pub struct MaildirStore {
     mailbox_dir: fn(&str) -> String,
     /// Maildirs whose `tmp/` was cleaned of crash leftovers since the start.
     cleaned: Arc<Mutex<HashSet<PathBuf>>>,
+    /// Where existing messages' UIDLs come from (`[pop3] uidl_source`).
+    uidl_source: UidlSource,
 }
 
 impl MaildirStore {
@@ -77,7 +80,14 @@ impl MaildirStore {
             serve_folders,
             mailbox_dir,
             cleaned: Arc::new(Mutex::new(HashSet::new())),
+            uidl_source: UidlSource::Buzon,
         }
+    }
+
+    /// Serves the UIDLs another server served for the messages it listed (see `adopt`).
+    pub fn with_uidl_source(mut self, source: UidlSource) -> MaildirStore {
+        self.uidl_source = source;
+        self
     }
 
     fn inbox_root(&self, user: &str) -> PathBuf {
@@ -114,7 +124,7 @@ impl MaildirStore {
     fn open_session(&self, user: &str) -> Result<Session, StoreError> {
         let inbox = Maildir::create(self.inbox_root(user))?;
         if self.serve_folders.is_empty() {
-            return inbox.open_session();
+            return inbox.open_session_with(&self.uidl_source);
         }
         let mut folders = Vec::new();
         for name in &self.serve_folders {
@@ -124,7 +134,7 @@ impl MaildirStore {
                 Err(e) => return Err(e),
             }
         }
-        Maildir::open_merged_session(&inbox, &folders)
+        Maildir::open_merged_session_with(&inbox, &folders, &self.uidl_source)
     }
 }
 

@@ -145,6 +145,10 @@ pub(crate) fn uidl_of_base(base: &[u8]) -> String {
 pub(crate) struct UidlInput<'a> {
     pub file_name: &'a [u8],
     pub folder: Option<&'a str>,
+    /// A UIDL given from outside (`adopt`): `(uidl, recorded)`. A recorded UIDL was served
+    /// before and is kept whatever comes before it in the listing; an adopted one (what
+    /// another server served) replaces the base name as the primary UIDL.
+    pub given: Option<(&'a str, bool)>,
 }
 
 /// Step 3 of the module documentation: primary UIDLs, made unique in listing order.
@@ -152,7 +156,10 @@ pub(crate) fn assign_uidls(items: &[UidlInput<'_>]) -> Vec<String> {
     use std::collections::HashSet;
     let primaries: Vec<String> = items
         .iter()
-        .map(|i| uidl_of_base(base_of(i.file_name)))
+        .map(|i| match i.given {
+            Some((u, _)) => u.to_string(),
+            None => uidl_of_base(base_of(i.file_name)),
+        })
         .collect();
     let all: HashSet<&str> = primaries.iter().map(String::as_str).collect();
     if all.len() == primaries.len() {
@@ -161,8 +168,20 @@ pub(crate) fn assign_uidls(items: &[UidlInput<'_>]) -> Vec<String> {
         return primaries;
     }
     let mut used: HashSet<String> = HashSet::with_capacity(items.len());
+    // Recorded UIDLs were served already: they keep their value (the first of a
+    // duplicated one, should the record hold one twice).
+    let mut kept = vec![false; items.len()];
+    for (i, (item, primary)) in items.iter().zip(&primaries).enumerate() {
+        if matches!(item.given, Some((_, true))) && used.insert(primary.clone()) {
+            kept[i] = true;
+        }
+    }
     let mut out = Vec::with_capacity(items.len());
-    for (item, primary) in items.iter().zip(&primaries) {
+    for ((item, primary), kept) in items.iter().zip(&primaries).zip(kept) {
+        if kept {
+            out.push(primary.clone());
+            continue;
+        }
         if !used.contains(primary.as_str()) {
             used.insert(primary.clone());
             out.push(primary.clone());
@@ -255,6 +274,38 @@ mod tests {
     }
 
     #[test]
+    fn recorded_uidls_are_kept_wherever_they_are_and_adopted_ones_yield_to_them() {
+        let items = [
+            // A new message whose base name is the UIDL recorded for a later one.
+            UidlInput {
+                file_name: b"X1:2,",
+                folder: None,
+                given: None,
+            },
+            UidlInput {
+                file_name: b"a:2,",
+                folder: None,
+                given: Some(("X1", true)),
+            },
+            // Adopted from the other server, clashing with the recorded one.
+            UidlInput {
+                file_name: b"b:2,",
+                folder: None,
+                given: Some(("X1", false)),
+            },
+            UidlInput {
+                file_name: b"c:2,",
+                folder: None,
+                given: Some(("0000000300000007", false)),
+            },
+        ];
+        let u = assign_uidls(&items);
+        assert_eq!(u[1], "X1");
+        assert_eq!(u[3], "0000000300000007");
+        assert!(u[0] != "X1" && u[2] != "X1" && u[0] != u[2], "{u:?}");
+    }
+
+    #[test]
     fn base_ignores_attributes_and_info() {
         assert_eq!(base_of(b"1.M2P3.host,S=10,W=12:2,S"), b"1.M2P3.host");
         assert_eq!(base_of(b"1.M2P3.host:2,S"), b"1.M2P3.host");
@@ -316,6 +367,7 @@ mod tests {
             .map(|n| UidlInput {
                 file_name: n,
                 folder: None,
+                given: None,
             })
             .collect();
         let u = assign_uidls(&items);
@@ -331,6 +383,7 @@ mod tests {
             .map(|n| UidlInput {
                 file_name: n,
                 folder: None,
+                given: None,
             })
             .collect();
         assert_eq!(assign_uidls(&items)[1], u[1]);
@@ -342,14 +395,17 @@ mod tests {
             UidlInput {
                 file_name: b"a:2,S",
                 folder: None,
+                given: None,
             },
             UidlInput {
                 file_name: b"a:2,S",
                 folder: Some("F"),
+                given: None,
             },
             UidlInput {
                 file_name: b"a:2,S",
                 folder: Some("G"),
+                given: None,
             },
         ];
         let u = assign_uidls(&items);
@@ -364,10 +420,12 @@ mod tests {
             UidlInput {
                 file_name: b"a",
                 folder: None,
+                given: None,
             },
             UidlInput {
                 file_name: b"a",
                 folder: Some("F"),
+                given: None,
             },
         ]);
         let squatter = first[1].clone();
@@ -375,14 +433,17 @@ mod tests {
             UidlInput {
                 file_name: b"a",
                 folder: None,
+                given: None,
             },
             UidlInput {
                 file_name: b"a",
                 folder: Some("F"),
+                given: None,
             },
             UidlInput {
                 file_name: squatter.as_bytes(),
                 folder: Some("F"),
+                given: None,
             },
         ];
         let u = assign_uidls(&items);
@@ -443,7 +504,7 @@ mod tests {
                 0..30),
         ) {
             let items: Vec<_> = names.iter()
-                .map(|(n, folder)| UidlInput { file_name: n, folder: *folder })
+                .map(|(n, folder)| UidlInput { file_name: n, folder: *folder, given: None })
                 .collect();
             let u = assign_uidls(&items);
             let set: std::collections::HashSet<_> = u.iter().collect();

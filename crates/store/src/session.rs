@@ -39,6 +39,9 @@ pub(crate) struct Listing {
 pub(crate) struct Part {
     pub folder: Option<String>,
     pub messages: Vec<Scanned>,
+    /// UIDLs recorded or adopted from another server, message for message (`adopt`);
+    /// empty when the Maildir's UIDLs are Buzón's own.
+    pub given: Vec<Option<(String, bool)>>,
 }
 
 /// An open POP3 mailbox: holds the exclusive lock(s) until closed or dropped.
@@ -54,9 +57,14 @@ impl Session {
             let inputs: Vec<UidlInput<'_>> = parts
                 .iter()
                 .flat_map(|p| {
-                    p.messages.iter().map(|m| UidlInput {
+                    p.messages.iter().enumerate().map(|(i, m)| UidlInput {
                         file_name: m.name.as_bytes(),
                         folder: p.folder.as_deref(),
+                        given: p
+                            .given
+                            .get(i)
+                            .and_then(Option::as_ref)
+                            .map(|(u, kept)| (u.as_str(), *kept)),
                     })
                 })
                 .collect();

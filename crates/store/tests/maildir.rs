@@ -1051,3 +1051,66 @@ mod mail_store {
         assert_eq!(again.messages().len(), 1);
     }
 }
+
+/// Taking over from Dovecot (`adopt`): what `dovecot-uidlist` cannot say gets Buzón UIDLs,
+/// no listing repeats a UIDL, and what was served once is served for good, whatever later
+/// happens to Dovecot's file; a record line cut short by a crash is looked up again.
+#[test]
+fn adopted_uidls_survive_changes_to_dovecots_file_and_broken_lines_get_buzon_uidls() {
+    use buzon_store::{UidlFormat, UidlSource};
+    let (_dir, md) = fresh();
+    for name in ["1.M1.old,S=3", "2.M2.old", "3.M3.old", "4.M4.old"] {
+        put(&md, "cur", format!("{name}:2,S"), b"a\n\n");
+    }
+    // Message 2's UIDL was recorded by Dovecot (`P`); message 3's line is broken;
+    // message 4 is not listed at all.
+    fs::write(
+        md.root().join("dovecot-uidlist"),
+        "3 V1700000000 N9 Gabc\n1 W3 :1.M1.old,S=3\n2 Pkept-2 :2.M2.old\nthree :3.M3.old\n",
+    )
+    .unwrap();
+    let source = UidlSource::Dovecot(UidlFormat::default());
+    let uidls = |md: &Maildir| -> Vec<String> {
+        let s = md.open_session_with(&source).unwrap();
+        s.messages().iter().map(|m| m.uidl.clone()).collect()
+    };
+    let first = uidls(&md);
+    assert_eq!(first.len(), 4, "{first:?}");
+    assert_eq!(first[0], "000000016553f100");
+    assert_eq!(first[1], "kept-2");
+    assert_eq!(first[2], "3.M3.old");
+    assert_eq!(first[3], "4.M4.old");
+    let unique: std::collections::HashSet<_> = first.iter().collect();
+    assert_eq!(unique.len(), 4);
+    let record = fs::read_to_string(md.root().join("buzon-uidls")).unwrap();
+    assert!(record.starts_with("buzon-uidls 1\n"), "{record}");
+    assert_eq!(record.lines().count(), 5, "{record}");
+    // Dovecot's file rewritten (another UIDVALIDITY) or gone: nothing served changes.
+    fs::write(
+        md.root().join("dovecot-uidlist"),
+        "3 V1800000000 N9\n1 :1.M1.old,S=3\n3 :3.M3.old\n4 :4.M4.old\n",
+    )
+    .unwrap();
+    assert_eq!(uidls(&md), first);
+    fs::remove_file(md.root().join("dovecot-uidlist")).unwrap();
+    assert_eq!(uidls(&md), first);
+    // A new message is recorded under its own UIDL, appended to the record.
+    put(&md, "cur", "5.M5.new:2,", b"b\n\n");
+    let more = uidls(&md);
+    assert_eq!(&more[..4], &first[..]);
+    assert_eq!(more[4], "5.M5.new");
+    // A torn last line (a crash while appending) is ignored and written again.
+    let mut text = fs::read(md.root().join("buzon-uidls")).unwrap();
+    let cut = text.len() - 3;
+    text.truncate(cut);
+    fs::write(md.root().join("buzon-uidls"), &text).unwrap();
+    assert_eq!(uidls(&md), more);
+    // A damaged record is an error naming the file, never a silent change of UIDLs.
+    fs::write(
+        md.root().join("buzon-uidls"),
+        "buzon-uidls 1\nno-uidl-here\n",
+    )
+    .unwrap();
+    let e = md.open_session_with(&source).unwrap_err().to_string();
+    assert!(e.contains("buzon-uidls line 2"), "{e}");
+}

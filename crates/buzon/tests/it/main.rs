@@ -15,6 +15,7 @@
 // allow-unwrap-in-tests covers only the test functions themselves).
 #![allow(clippy::unwrap_used)]
 
+mod adopt;
 mod bench;
 mod chaos;
 mod fetch_crash;

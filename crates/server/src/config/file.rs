@@ -75,6 +75,8 @@ pub struct Pop3File {
     pub login_delay: Option<u32>,
     pub lenient_bare_lf: Option<bool>,
     pub serve_folders: Option<Vec<String>>,
+    pub uidl_source: Option<String>,
+    pub dovecot_uidl_format: Option<String>,
 }
 
 /// A size: a number of bytes, or text with a unit ("50M", "1G").

@@ -140,6 +140,8 @@ pub struct Pop3Options {
     pub lenient_bare_lf: bool,
     /// Maildir++ folders served after INBOX in the one POP3 mailbox.
     pub serve_folders: Vec<String>,
+    /// Where existing messages' UIDLs come from (taking over from Dovecot).
+    pub uidl_source: buzon_store::UidlSource,
 }
 
 /// TLS material: files, or a self-signed certificate generated in the data folder.

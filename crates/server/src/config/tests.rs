@@ -627,3 +627,26 @@ fn store_errors_name_line_cause_and_fix() {
         assert!(!e.contains("topsecret") && !e.contains("hunter2"), "{e}");
     }
 }
+
+#[test]
+fn uidl_source_and_dovecots_format_are_checked_with_line_and_fix() {
+    let ok = Config::parse(
+        "[pop3]\nuidl_source = \"dovecot\"\ndovecot_uidl_format = \"%v.%u\"\n",
+        "buzon.toml",
+    );
+    assert!(ok.is_ok());
+    let e = error_of("[pop3]\nuidl_source = \"courier\"\n");
+    assert!(
+        e.starts_with("buzon.toml line 2: `pop3.uidl_source` is \"courier\""),
+        "{e}"
+    );
+    assert!(e.contains("\"auto\""), "{e}");
+    let e = error_of("[pop3]\nuidl_source = \"auto\"\ndovecot_uidl_format = \"%m\"\n");
+    assert!(
+        e.contains("line 3") && e.contains("%m is not supported"),
+        "{e}"
+    );
+    assert!(e.contains("doveconf pop3_uidl_format"), "{e}");
+    let e = error_of("[pop3]\ndovecot_uidl_format = \"%u\"\n");
+    assert!(e.contains("would ignore it"), "{e}");
+}

@@ -41,7 +41,42 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
             ));
         }
     }
+    let format = match &p.dovecot_uidl_format {
+        None => buzon_store::UidlFormat::default(),
+        Some(text) => buzon_store::UidlFormat::parse(text).map_err(|why| {
+            cx.err(
+                "pop3.dovecot_uidl_format",
+                format!("{text:?}: {why}"),
+                format!(
+                    "copy Dovecot's pop3_uidl_format (`doveconf pop3_uidl_format`; Dovecot's default is \"{}\")",
+                    buzon_store::adopt::DOVECOT_DEFAULT_FORMAT
+                ),
+            )
+        })?,
+    };
+    let uidl_source = match p.uidl_source.as_deref() {
+        None | Some("buzon") => {
+            if p.dovecot_uidl_format.is_some() {
+                return Err(cx.err(
+                    "pop3.dovecot_uidl_format",
+                    "is set, but uidl_source is \"buzon\" (or not set) and would ignore it",
+                    "add uidl_source = \"dovecot\" (or \"auto\") to [pop3], or remove the key",
+                ));
+            }
+            buzon_store::UidlSource::Buzon
+        }
+        Some("dovecot") => buzon_store::UidlSource::Dovecot(format),
+        Some("auto") => buzon_store::UidlSource::Auto(format),
+        Some(other) => {
+            return Err(cx.err(
+                "pop3.uidl_source",
+                format!("is {other:?}"),
+                "use \"buzon\" (the default), \"dovecot\" (serve the UIDLs Dovecot served, from dovecot-uidlist) or \"auto\" (Dovecot's where a Maildir has a dovecot-uidlist)",
+            ))
+        }
+    };
     Ok(Pop3Options {
+        uidl_source,
         greeting: p
             .greeting
             .clone()

@@ -1,0 +1,394 @@
+//! Taking over a Maildir from a real Dovecot (the Debian package) without a single UIDL
+//! changing: Dovecot serves a Maildir (messages in `new/` and `cur/`, some read, names
+//! with and without sizes); its UIDL listing is recorded; `fetchmail` and `mpop` keep
+//! their copies and remember the UIDLs. The Maildir is copied to Buzón, which serves it
+//! with `[pop3] uidl_source = "auto"` (or `"dovecot"` with Dovecot's format): the listing
+//! is the same, UIDL for UIDL and size for size; the mail programs, pointed at Buzón under
+//! the same host name, download nothing; a message delivered afterwards is downloaded once.
+//! Deleting or corrupting `dovecot-uidlist` afterwards changes nothing that was served.
+//!
+//! Dovecot must run as root (it switches to `nobody` for the mail); elsewhere the tests
+//! report themselves skipped.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use buzon_testkit::dovecot::{dovecot_available, Dovecot, DovecotOptions};
+use buzon_testkit::process::{write_config, BuzonProcess};
+use buzon_testkit::{run_bounded, LineClient, TestCa};
+
+use crate::BIN;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn dovecot(extra: &str) -> Option<Dovecot> {
+    match dovecot_available() {
+        Ok(bin) => Some(Dovecot::start(
+            &bin,
+            DovecotOptions {
+                extra: extra.to_string(),
+                ..DovecotOptions::default()
+            },
+        )),
+        Err(e) => {
+            buzon_testkit::skip(&format!("Dovecot is not usable: {e}"));
+            None
+        }
+    }
+}
+
+fn message(i: usize) -> Vec<u8> {
+    format!("From: m{i}@old.example\nSubject: kept on the server {i}\nMessage-ID: <{i}@old.example>\n\nbody {i}\n{}\n", "x".repeat(i * 37)).into_bytes()
+}
+
+/// Seven messages as a Maildir that Dovecot and others wrote looks: four in `new/` (two
+/// with `S=` in their names, two without, as Postfix's `local` writes them), three in
+/// `cur/` already read.
+fn fill(d: &Dovecot) {
+    for i in 0..4 {
+        let m = message(i);
+        let name = if i % 2 == 0 {
+            format!("{}.M{i}P100.old,S={}", 1_700_000_000 + i, m.len())
+        } else {
+            format!("{}.V801I{i}M{i}.old", 1_700_000_000 + i)
+        };
+        d.deliver("alice", &name, &m);
+    }
+    let cur = d.maildir("alice").join("cur");
+    for i in 4..7 {
+        let m = message(i);
+        let path = cur.join(format!("{}.M{i}P200.old:2,S", 1_700_000_100 + i));
+        std::fs::write(&path, &m).unwrap();
+        let nobody = |flag| {
+            String::from_utf8_lossy(
+                &Command::new("id")
+                    .args([flag, "nobody"])
+                    .output()
+                    .unwrap()
+                    .stdout,
+            )
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+        };
+        std::os::unix::fs::chown(&path, Some(nobody("-u")), Some(nobody("-g"))).unwrap();
+    }
+}
+
+/// UIDL → size, as a server lists them (USER/PASS over plain POP3 on loopback).
+fn listing(addr: std::net::SocketAddr, pass: &str) -> BTreeMap<String, u64> {
+    let mut c = LineClient::connect(addr);
+    assert!(c.line().starts_with("+OK"));
+    c.login("alice", pass);
+    let uidl_status = c.cmd("UIDL");
+    assert!(uidl_status.starts_with("+OK"), "{uidl_status}");
+    let uidls: Vec<(String, String)> = c
+        .body_lines()
+        .iter()
+        .map(|l| {
+            let l = String::from_utf8_lossy(l);
+            let (n, u) = l.split_once(' ').unwrap();
+            (n.to_string(), u.to_string())
+        })
+        .collect();
+    assert!(c.cmd("LIST").starts_with("+OK"));
+    let sizes: BTreeMap<String, u64> = c
+        .body_lines()
+        .iter()
+        .map(|l| {
+            let l = String::from_utf8_lossy(l);
+            let (n, s) = l.split_once(' ').unwrap();
+            (n.to_string(), s.parse().unwrap())
+        })
+        .collect();
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let map: BTreeMap<String, u64> = uidls.into_iter().map(|(n, u)| (u, sizes[&n])).collect();
+    assert_eq!(map.len(), sizes.len(), "a UIDL is listed twice");
+    map
+}
+
+/// Copies a Maildir tree as an administrator would (`cp -r`: files now the copier's).
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Buzón over a copy of Dovecot's Maildir for alice (password "secret", as Dovecot's).
+fn buzon_over(d: &Dovecot, dir: &Path, pop3: &str) -> (BuzonProcess, PathBuf, TestCa) {
+    let ca = TestCa::new();
+    let config = write_config(dir, &ca, &format!("\n[pop3]\n{pop3}\n"));
+    let data = dir.join("data");
+    std::fs::create_dir_all(data.join("mail")).unwrap();
+    copy_tree(&d.maildir("alice"), &data.join("mail/alice"));
+    buzon_auth::add_user(&data.join("users"), "alice", "{PLAIN}secret").unwrap();
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    (proc, data, ca)
+}
+
+fn first_lines(m: &BTreeMap<String, u64>) -> String {
+    m.iter()
+        .take(3)
+        .map(|(u, s)| format!("{u} {s}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn have(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
+            panic!("{program} is required (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
+        }
+        buzon_testkit::skip(&format!("{program} is not installed"));
+    }
+    found
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+/// mpop and fetchmail in keep mode, configured for `host` = "localhost" on a port: the
+/// UIDL memory of each is keyed by user and host name, as it is when DNS moves a name.
+struct Programs {
+    home: PathBuf,
+    mpop_maildir: PathBuf,
+    fetchmail_out: PathBuf,
+}
+
+impl Programs {
+    fn new(dir: &Path) -> Programs {
+        let home = dir.join("home");
+        let mpop_maildir = dir.join("mpop-maildir");
+        let fetchmail_out = dir.join("fetchmail-out");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(mpop_maildir.join(sub)).unwrap();
+        }
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&fetchmail_out).unwrap();
+        let mda = home.join("mda.sh");
+        std::fs::write(&mda, "#!/bin/sh\nexec cat > \"$1/msg.$(date +%s%N).$$\"\n").unwrap();
+        std::fs::set_permissions(&mda, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        Programs {
+            home,
+            mpop_maildir,
+            fetchmail_out,
+        }
+    }
+
+    fn private(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.home.join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        p
+    }
+
+    /// mpop over implicit TLS to `port`, trusting `ca`; its output.
+    fn mpop(&self, port: u16, ca: &Path) -> String {
+        let rc = self.private(
+            "mpoprc",
+            &format!(
+                "defaults\ntimeout 20\ntls on\ntls_starttls off\ntls_trust_file {}\nkeep on\nreceived_header off\nuidls_file {}\n\naccount test\nhost localhost\nport {port}\nuser alice\npassword secret\nauth user\ndelivery maildir {}\n",
+                ca.display(),
+                self.home.join("uidls").display(),
+                self.mpop_maildir.display()
+            ),
+        );
+        let o = run_bounded(
+            Command::new("mpop")
+                .env("HOME", &self.home)
+                .arg("-C")
+                .arg(&rc)
+                .arg("test"),
+            LIMIT,
+        );
+        assert!(o.status.success(), "mpop: {}", text(&o));
+        text(&o)
+    }
+
+    /// fetchmail over implicit TLS to `port` with UIDL and keep; its exit code and output.
+    fn fetchmail(&self, port: u16, ca: &Path) -> (Option<i32>, String) {
+        let rc = self.private(
+            "fetchmailrc",
+            &format!(
+                "set no syslog\nset idfile \"{ids}\"\npoll localhost with proto POP3 port {port} uidl timeout 20\n  user \"alice\" there with password \"secret\" is \"root\" here\n  ssl sslproto \"TLS1.2+\" sslcertck sslcertfile \"{ca}\"\n  keep\n  no rewrite\n  mda \"{mda} {out}\"\n",
+                ids = self.home.join("fetchids").display(),
+                ca = ca.display(),
+                mda = self.home.join("mda.sh").display(),
+                out = self.fetchmail_out.display()
+            ),
+        );
+        let o = run_bounded(
+            Command::new("fetchmail")
+                .env("HOME", &self.home)
+                .env("LC_ALL", "C")
+                .args(["--nodetach", "--nosyslog", "-v", "-f"])
+                .arg(&rc),
+            LIMIT,
+        );
+        (o.status.code(), text(&o))
+    }
+}
+
+#[test]
+fn a_maildir_taken_over_from_dovecot_keeps_every_uidl_and_mail_programs_download_nothing_again() {
+    let Some(d) = dovecot("") else { return };
+    let use_programs = have("mpop") && have("fetchmail");
+    fill(&d);
+    let before = listing(d.pop3, "secret");
+    assert_eq!(before.len(), 7);
+    let dir = tempfile::tempdir().unwrap();
+    let programs = Programs::new(dir.path());
+    if use_programs {
+        let out = programs.mpop(d.pop3s.port(), &d.ca_file());
+        assert_eq!(files_in(&programs.mpop_maildir.join("new")), 7, "{out}");
+        let (code, out) = programs.fetchmail(d.pop3s.port(), &d.ca_file());
+        assert_eq!(code, Some(0), "{out}");
+        assert_eq!(files_in(&programs.fetchmail_out), 7, "{out}");
+    }
+    // Dovecot has now written dovecot-uidlist (and moved new/ to cur/).
+    let (proc, data, ca) = buzon_over(&d, dir.path(), "uidl_source = \"auto\"");
+    let after = listing(proc.addr("POP3"), "secret");
+    eprintln!(
+        "adopt: Dovecot listed {} (first: {}); Buzón lists {} (first: {})",
+        before.len(),
+        first_lines(&before),
+        after.len(),
+        first_lines(&after)
+    );
+    let differing = before
+        .iter()
+        .filter(|(u, s)| after.get(*u) != Some(*s))
+        .count();
+    assert_eq!(differing, 0, "Dovecot: {before:?}\nBuzón: {after:?}");
+    assert_eq!(before, after);
+    let ca_file = dir.path().join("buzon-ca.pem");
+    ca.write_pem(&ca_file);
+    if use_programs {
+        let out = programs.mpop(proc.addr("POP3S").port(), &ca_file);
+        assert!(out.contains("new: no messages"), "{out}");
+        assert_eq!(files_in(&programs.mpop_maildir.join("new")), 7, "{out}");
+        let (code, out) = programs.fetchmail(proc.addr("POP3S").port(), &ca_file);
+        assert_eq!(code, Some(1), "fetchmail found new mail on Buzón: {out}");
+        assert_eq!(files_in(&programs.fetchmail_out), 7, "{out}");
+    }
+    // A message delivered by Buzón after the move is downloaded once, under a new UIDL.
+    let md = buzon_store::Maildir::open(data.join("mail/alice")).unwrap();
+    md.deliver(
+        &mut &b"From: new@example\nSubject: after the move\n\nnew\n"[..],
+        None,
+    )
+    .unwrap();
+    let with_new = listing(proc.addr("POP3"), "secret");
+    assert_eq!(with_new.len(), 8);
+    assert!(before.iter().all(|(u, s)| with_new.get(u) == Some(s)));
+    if use_programs {
+        let out = programs.mpop(proc.addr("POP3S").port(), &ca_file);
+        assert_eq!(files_in(&programs.mpop_maildir.join("new")), 8, "{out}");
+        let (code, out) = programs.fetchmail(proc.addr("POP3S").port(), &ca_file);
+        assert_eq!(code, Some(0), "{out}");
+        assert_eq!(files_in(&programs.fetchmail_out), 8, "{out}");
+        let out = programs.mpop(proc.addr("POP3S").port(), &ca_file);
+        assert!(out.contains("new: no messages"), "{out}");
+    }
+    // What was served is recorded: without Dovecot's file, nothing changes.
+    std::fs::remove_file(data.join("mail/alice/dovecot-uidlist")).unwrap();
+    assert_eq!(listing(proc.addr("POP3"), "secret"), with_new);
+    // Buzón never wrote into Dovecot's copy.
+    assert!(d.maildir("alice").join("dovecot-uidlist").exists());
+    assert!(!d.maildir("alice").join("buzon-uidls").exists());
+}
+
+#[test]
+fn dovecot_uidls_in_a_custom_format_or_recorded_by_dovecot_are_served_as_dovecot_served_them() {
+    // Formats Buzón computes from dovecot-uidlist (Courier's old UIDVALIDITY.UID, and the
+    // GUID, which on a Maildir is the file name up to ':'), and UIDLs Dovecot recorded
+    // with pop3_save_uidl (an empty `P` field: "the same as the GUID").
+    for (dovecot_conf, buzon_conf) in [
+        (
+            "pop3_uidl_format = %v.%u\n",
+            "uidl_source = \"dovecot\"\ndovecot_uidl_format = \"%v.%u\"",
+        ),
+        (
+            "pop3_uidl_format = %g\n",
+            "uidl_source = \"dovecot\"\ndovecot_uidl_format = \"%g\"",
+        ),
+        (
+            "pop3_uidl_format = %g\npop3_save_uidl = yes\n",
+            "uidl_source = \"auto\"",
+        ),
+    ] {
+        let Some(d) = dovecot(dovecot_conf) else {
+            return;
+        };
+        fill(&d);
+        let before = std::panic::catch_unwind(|| listing(d.pop3, "secret"))
+            .unwrap_or_else(|_| panic!("Dovecot's listing failed; its log:\n{}", d.log()));
+        assert_eq!(before.len(), 7);
+        let dir = tempfile::tempdir().unwrap();
+        let (proc, _data, _ca) = buzon_over(&d, dir.path(), buzon_conf);
+        let after = listing(proc.addr("POP3"), "secret");
+        eprintln!(
+            "adopt ({}): Dovecot {}; Buzón {}",
+            dovecot_conf.trim().replace('\n', ", "),
+            first_lines(&before),
+            first_lines(&after)
+        );
+        assert_eq!(before, after, "with {dovecot_conf}");
+    }
+}
+
+#[test]
+fn broken_dovecot_uidlist_lines_are_logged_with_file_and_line_and_their_messages_get_buzon_uidls() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "\n[pop3]\nuidl_source = \"dovecot\"\n");
+    let data = dir.path().join("data");
+    let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap();
+    for name in ["1.M1.old", "2.M2.old"] {
+        std::fs::write(
+            md.root().join("cur").join(format!("{name}:2,S")),
+            message(1),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        md.root().join("dovecot-uidlist"),
+        "3 V1700000000 N3\n1 :1.M1.old\nbroken line\n",
+    )
+    .unwrap();
+    buzon_auth::add_user(&data.join("users"), "alice", "{PLAIN}secret").unwrap();
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    let listed = listing(proc.addr("POP3"), "secret");
+    assert_eq!(
+        listed.keys().cloned().collect::<Vec<_>>(),
+        vec!["000000016553f100".to_string(), "2.M2.old".to_string()]
+    );
+    let log = buzon_testkit::wait_for(Duration::from_secs(10), "the warning in the log", || {
+        proc.log()
+            .into_iter()
+            .find(|l| l.contains("dovecot-uidlist") && l.contains("line=3"))
+    });
+    eprintln!("adopt: {log}");
+    assert!(log.contains("Buzón UIDL"), "{log}");
+}
