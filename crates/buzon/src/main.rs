@@ -11,6 +11,7 @@ mod check;
 mod client_args;
 mod deliver;
 mod fetch;
+mod import;
 mod migrate;
 mod serve;
 mod setup;
@@ -62,6 +63,9 @@ enum Command {
     /// Copy users and mail between stores (Maildir ↔ PostgreSQL), keeping every UIDL,
     /// size, delivery time and folder; resumable, with a checksum per mailbox.
     Migrate(migrate::MigrateArgs),
+    /// Copy a mailbox from any POP3 server into a Buzón mailbox, keeping the UIDLs the
+    /// old server served (nothing is downloaded twice after the move); resumable.
+    Import(import::ImportArgs),
     /// Check a config file and print the settings it results in.
     CheckConfig {
         /// The config file to check.
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Setup(args) => setup::run(args),
         Command::Migrate(args) => migrate::run(args),
+        Command::Import(args) => import::run(args),
         Command::CheckConfig { config } => match buzon_server::Config::load(&config) {
             Ok(c) => {
                 println!("{} is valid", config.display());

@@ -39,9 +39,9 @@ pub struct MigrateArgs {
 }
 
 /// One message as listed: where to read it, and what it must stay.
-struct Listed {
-    uidl: String,
-    size: u64,
+pub(crate) struct Listed {
+    pub(crate) uidl: String,
+    pub(crate) size: u64,
     delivered_at: SystemTime,
     key: MessageKey,
 }
@@ -51,11 +51,14 @@ enum MessageKey {
     Row(i64),
 }
 
-/// One side of the migration.
-enum Side {
+/// One side of the migration (and the destination of `buzon import`).
+pub(crate) enum Side {
     Maildir {
         mail_dir: PathBuf,
         users_file: PathBuf,
+        /// `[pop3] uidl_source`: a Maildir taken over from Dovecot is copied under the
+        /// UIDLs its users' programs know.
+        uidl_source: buzon_store::UidlSource,
     },
     Postgres {
         store: PgStore,
@@ -68,7 +71,7 @@ fn fail(what: &str, e: impl std::fmt::Display) -> Failure {
 }
 
 impl Side {
-    fn open(
+    pub(crate) fn open(
         path: &Path,
         runtime: impl Fn() -> Result<tokio::runtime::Runtime, Failure>,
     ) -> Result<(Side, String), Failure> {
@@ -78,6 +81,7 @@ impl Side {
                 Side::Maildir {
                     mail_dir: config.mail_dir.clone(),
                     users_file: config.auth.users_file.clone(),
+                    uidl_source: config.pop3.uidl_source.clone(),
                 },
                 format!("Maildir {}", config.mail_dir.display()),
             )),
@@ -92,7 +96,7 @@ impl Side {
         }
     }
 
-    fn users(&self) -> Result<Vec<UserEntry>, Failure> {
+    pub(crate) fn users(&self) -> Result<Vec<UserEntry>, Failure> {
         match self {
             Side::Maildir { users_file, .. } => {
                 if !users_file.exists() {
@@ -167,15 +171,23 @@ impl Side {
         }
     }
 
-    fn messages(&self, user: &str, folder: Option<&str>) -> Result<Vec<Listed>, Failure> {
+    pub(crate) fn messages(
+        &self,
+        user: &str,
+        folder: Option<&str>,
+    ) -> Result<Vec<Listed>, Failure> {
         match self {
-            Side::Maildir { mail_dir, .. } => {
+            Side::Maildir {
+                mail_dir,
+                uidl_source,
+                ..
+            } => {
                 let root = Side::maildir(mail_dir, user, folder);
                 if !root.join("cur").is_dir() {
                     return Ok(Vec::new());
                 }
                 let session = Maildir::open(&root)
-                    .and_then(|m| m.open_session())
+                    .and_then(|m| m.open_session_with(uidl_source))
                     .map_err(Failure::runtime)?;
                 let mut out = Vec::new();
                 for (i, m) in session.messages().iter().enumerate() {
@@ -247,6 +259,19 @@ impl Side {
         if present.contains(&m.uidl) {
             return Ok(false);
         }
+        self.store_copy(user, folder, &m.uidl, m.delivered_at, body)?;
+        Ok(true)
+    }
+
+    /// Stores one message under `uidl` and delivery time, durably, before returning.
+    pub(crate) fn store_copy(
+        &self,
+        user: &str,
+        folder: Option<&str>,
+        uidl: &str,
+        delivered_at: SystemTime,
+        body: &[u8],
+    ) -> Result<(), Failure> {
         match self {
             Side::Maildir { mail_dir, .. } => {
                 let inbox = Maildir::create(Side::maildir(mail_dir, user, None))
@@ -257,13 +282,14 @@ impl Side {
                 };
                 let mut r = body;
                 md.prepare(&mut r, None)
-                    .and_then(|p| p.commit_as(&m.uidl, m.delivered_at))
-                    .map_err(|e| fail(&format!("{user}: message {}", m.uidl), e))?;
-                Ok(true)
+                    .and_then(|p| p.commit_with_uidl(uidl, delivered_at))
+                    .map_err(|e| fail(&format!("{user}: message {uidl}"), e))?;
+                Ok(())
             }
             Side::Postgres { store, runtime } => runtime
-                .block_on(store.import_message(user, folder, &m.uidl, m.delivered_at, body))
-                .map_err(|e| fail(&format!("{user}: message {}", m.uidl), e)),
+                .block_on(store.import_message(user, folder, uidl, delivered_at, body))
+                .map(|_| ())
+                .map_err(|e| fail(&format!("{user}: message {uidl}"), e)),
         }
     }
 

@@ -334,10 +334,28 @@ impl Adoption {
         source: &UidlSource,
         messages: &[Scanned],
     ) -> Result<Option<Adoption>, StoreError> {
-        let Some(format) = source.format() else {
-            return Ok(None);
-        };
         let record = read_record(dir)?;
+        let Some(format) = source.format() else {
+            // Buzón's own UIDLs, except where the record names one: messages imported
+            // under another server's UIDL that no file name could carry.
+            if record.is_empty() {
+                return Ok(None);
+            }
+            let fixed = messages
+                .iter()
+                .map(|m| {
+                    record
+                        .get(before_info(m.name.as_bytes()))
+                        .map(|u| (u.clone(), true))
+                })
+                .collect();
+            return Ok(Some(Adoption {
+                dir: dir.to_path_buf(),
+                fixed,
+                unrecorded: Vec::new(),
+                bases: Vec::new(),
+            }));
+        };
         if matches!(source, UidlSource::Auto(_))
             && record.is_empty()
             && !dir.join(DOVECOT_UIDLIST).exists()
@@ -412,21 +430,48 @@ impl Adoption {
             text.extend_from_slice(meta.uidl.as_bytes());
             text.push(b'\n');
         }
-        let write = || -> io::Result<()> {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode_0600()
-                .open(&path)?;
-            f.write_all(&text)?;
-            f.sync_all()
-        };
-        write().map_err(|e| StoreError::io("write", path.clone(), e))?;
+        append(&path, &text)?;
         if !existed {
             fsync_dir(&self.dir)?;
         }
         Ok(())
     }
+}
+
+/// Records that the message whose file name up to `:` is `base` is served as `uidl`,
+/// durably, before that message is delivered (an importer copying another server's
+/// mailbox: a crash in between leaves a line naming no file, which is harmless).
+pub(crate) fn record_one(dir: &Path, base: &str, uidl: &str) -> Result<(), StoreError> {
+    let path = dir.join(RECORD_FILE);
+    let existed = path.exists();
+    let mut text = Vec::new();
+    if !existed {
+        text.extend_from_slice(RECORD_HEADER.as_bytes());
+        text.push(b'\n');
+    }
+    escape_into(&mut text, base.as_bytes());
+    text.push(b' ');
+    text.extend_from_slice(uidl.as_bytes());
+    text.push(b'\n');
+    append(&path, &text)?;
+    if !existed {
+        fsync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Appends `text` to `path` (created 0600) and fsyncs it.
+fn append(path: &Path, text: &[u8]) -> Result<(), StoreError> {
+    let write = || -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode_0600()
+            .open(path)?;
+        f.write_all(text)?;
+        f.sync_all()
+    };
+    write().map_err(|e| StoreError::io("write", path.to_path_buf(), e))
 }
 
 trait Mode0600 {

@@ -134,6 +134,39 @@ impl Prepared {
         self.commit()
     }
 
+    /// Like [`Prepared::commit_as`], for a message copied from another server that must
+    /// be served under `uidl` (any RFC 1939 unique-id: 1–70 characters 0x21–0x7E): a
+    /// `uidl` that can name a Maildir file does; any other is written to the Maildir's
+    /// UIDL record (`adopt`) under this message's own base name, durably, before the
+    /// message is delivered.
+    pub fn commit_with_uidl(
+        self,
+        uidl: &str,
+        delivered_at: std::time::SystemTime,
+    ) -> Result<Delivered, StoreError> {
+        if uidl_of_base(uidl.as_bytes()) == uidl && !uidl.contains([',', ':', '/']) {
+            return self.commit_as(uidl, delivered_at);
+        }
+        if !crate::name::is_valid_uidl(uidl) {
+            return Err(StoreError::Invalid(format!(
+                "{uidl:?} is not a POP3 unique-id (1-70 characters 0x21-0x7E, RFC 1939 §7)"
+            )));
+        }
+        let file = fs::File::options()
+            .write(true)
+            .open(&self.guard.path)
+            .map_err(|e| StoreError::io("open", &self.guard.path, e))?;
+        file.set_modified(delivered_at)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StoreError::io("set the delivery time of", &self.guard.path, e))?;
+        let root = self.new_dir.parent().map(PathBuf::from).unwrap_or_default();
+        // Keyed, like every record line, by the file name up to the `:2,` info.
+        crate::adopt::record_one(&root, &self.file_name, uidl)?;
+        let mut delivered = self.commit()?;
+        delivered.uidl = uidl.to_string();
+        Ok(delivered)
+    }
+
     pub fn commit(self) -> Result<Delivered, StoreError> {
         let final_path = self.new_dir.join(&self.file_name);
         rename_noreplace(&self.guard.path, &final_path)

@@ -1114,3 +1114,29 @@ fn adopted_uidls_survive_changes_to_dovecots_file_and_broken_lines_get_buzon_uid
     let e = md.open_session_with(&source).unwrap_err().to_string();
     assert!(e.contains("buzon-uidls line 2"), "{e}");
 }
+
+/// A message copied from another server keeps its UIDL even when no file name can carry
+/// it (`,`, `:` or `/` in it): the Maildir's record names it, and listings serve it.
+#[test]
+fn imported_messages_keep_uidls_that_no_file_name_could_carry() {
+    let (_dir, md) = fresh();
+    let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    for uidl in ["plain-uidl", "with,comma", "a:b/c", "UID1-1700000000"] {
+        let p = md.prepare(&mut &b"Subject: x\n\nbody\n"[..], None).unwrap();
+        let d = p.commit_with_uidl(uidl, t).unwrap();
+        assert_eq!(d.uidl, uidl);
+    }
+    let p = md.prepare(&mut &b"x\n"[..], None).unwrap();
+    assert!(p.commit_with_uidl("bad uidl", t).is_err());
+    let s = md.open_session().unwrap();
+    let mut listed: Vec<String> = s.messages().iter().map(|m| m.uidl.clone()).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        ["UID1-1700000000", "a:b/c", "plain-uidl", "with,comma"]
+    );
+    drop(s);
+    // A message delivered afterwards gets Buzón's own UIDL beside them.
+    md.deliver(&mut &b"y\n"[..], None).unwrap();
+    assert_eq!(md.open_session().unwrap().messages().len(), 5);
+}

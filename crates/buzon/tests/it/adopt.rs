@@ -392,3 +392,113 @@ fn broken_dovecot_uidlist_lines_are_logged_with_file_and_line_and_their_messages
     eprintln!("adopt: {log}");
     assert!(log.contains("Buzón UIDL"), "{log}");
 }
+
+/// Files in a Maildir's `new/` and `cur/`.
+fn stored_count(maildir: &Path) -> usize {
+    files_in(&maildir.join("new")) + files_in(&maildir.join("cur"))
+}
+
+/// `buzon import` from a real Dovecot: killed (SIGKILL) at three points and run again,
+/// every message arrives exactly once under the UIDL Dovecot served (here Dovecot's GUID,
+/// the file name, which holds `,S=` and so cannot name a Buzón file: the Maildir's UIDL
+/// record carries it); the remote mailbox is untouched; mpop, which kept its mail on
+/// Dovecot, downloads nothing from Buzón.
+#[test]
+fn import_from_dovecot_survives_kills_and_keeps_every_uidl() {
+    let Some(d) = dovecot("pop3_uidl_format = %g\n") else {
+        return;
+    };
+    const N: usize = 40;
+    for i in 0..N {
+        let m = format!(
+            "From: m{i}@old.example\nSubject: import {i}\n\n{}\n",
+            "line of text\n".repeat(2000 + i * 50)
+        );
+        d.deliver(
+            "alice",
+            &format!("{}.M{i}P300.old,S={}", 1_700_000_000 + i, m.len()),
+            m.as_bytes(),
+        );
+    }
+    let before = listing(d.pop3, "secret");
+    assert_eq!(before.len(), N);
+    let dir = tempfile::tempdir().unwrap();
+    let programs = Programs::new(dir.path());
+    let use_mpop = have("mpop");
+    if use_mpop {
+        programs.mpop(d.pop3s.port(), &d.ca_file());
+        assert_eq!(files_in(&programs.mpop_maildir.join("new")), N);
+    }
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "");
+    let data = dir.path().join("data");
+    buzon_auth::add_user(&data.join("users"), "alice", "{PLAIN}secret").unwrap();
+    let mailbox = data.join("mail/alice");
+    let import = || {
+        let mut c = Command::new(BIN);
+        c.arg("import")
+            .arg(format!("pop3s://alice@localhost:{}", d.pop3s.port()))
+            .args(["--into", "alice", "--password-env", "OLD_PW", "--config"])
+            .arg(&config)
+            .arg("--ca-file")
+            .arg(d.ca_file())
+            .env("OLD_PW", "secret")
+            .env("LC_ALL", "C")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    // Kill points: after about a quarter, half and three quarters of the messages.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as usize;
+    let mut kills = Vec::new();
+    for (k, quarter) in [1usize, 2, 3].into_iter().enumerate() {
+        let target = (N * quarter / 4 + (seed >> (k * 3)) % 5).min(N - 1);
+        let mut child = import().spawn().unwrap();
+        let reached = buzon_testkit::wait::poll(Duration::from_secs(60), || {
+            let n = stored_count(&mailbox);
+            if n >= target {
+                return Some(n);
+            }
+            // A poll of the destination, not a wait before an assertion.
+            std::thread::sleep(Duration::from_millis(1));
+            matches!(child.try_wait(), Ok(Some(_))).then_some(n)
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        kills.push(format!(
+            "{} (target {target})",
+            reached.unwrap_or_else(|| stored_count(&mailbox))
+        ));
+    }
+    let out = run_bounded(&mut import(), LIMIT);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("{N} messages")) && said.contains(&format!("{N}/{N}")),
+        "{said}"
+    );
+    eprintln!(
+        "import: killed with {} stored; then: {said}",
+        kills.join(", ")
+    );
+    assert_eq!(stored_count(&mailbox), N, "a message was stored twice");
+    // A second run copies nothing.
+    let again = text(&run_bounded(&mut import(), LIMIT));
+    assert!(
+        again.contains(&format!("0 copied, {N} already there")),
+        "{again}"
+    );
+    // Served by Buzón exactly as Dovecot served it; Dovecot's mailbox untouched.
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    assert_eq!(listing(proc.addr("POP3"), "secret"), before);
+    assert_eq!(listing(d.pop3, "secret"), before);
+    if use_mpop {
+        let ca_file = dir.path().join("buzon-ca.pem");
+        ca.write_pem(&ca_file);
+        let out = programs.mpop(proc.addr("POP3S").port(), &ca_file);
+        assert!(out.contains("new: no messages"), "{out}");
+    }
+}
