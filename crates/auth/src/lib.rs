@@ -29,8 +29,8 @@ pub use directory::{UserDirectory, UsersFile};
 pub use edit::{add_user, add_user_entry, check_users_file_as_root, remove_user, set_password};
 pub use error::AuthError;
 pub use scheme::{
-    hash_password, needs_rehash, plaintext_password, verify_password, DummyHash, HashParams,
-    MAX_M_COST_KIB,
+    check_stored_password, hash_password, needs_rehash, plaintext_password, verify_password,
+    DummyHash, HashParams, MAX_M_COST_KIB,
 };
 pub use throttle::{Admission, IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
 pub use userdb::{format_extra_fields, FileStamp, UserDb, UserEntry};

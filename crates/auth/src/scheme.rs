@@ -178,6 +178,12 @@ pub(crate) fn check_stored(stored: &str) -> Result<(), AuthError> {
     }
 }
 
+/// Checks that a stored password (`{SCHEME}data`, or a bare crypt string) is one this
+/// server can verify, without verifying anything: imports refuse anything else.
+pub fn check_stored_password(stored: &str) -> Result<(), AuthError> {
+    check_stored(stored)
+}
+
 /// Hashes a new password as `{ARGON2ID}$argon2id$v=19$m=…,t=…,p=…$salt$hash`,
 /// the exact text Dovecot writes for ARGON2ID. Out-of-range parameters are
 /// clamped to Argon2's limits (see [`HashParams::validate`]).

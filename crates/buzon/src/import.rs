@@ -26,7 +26,7 @@ use crate::Failure;
 pub struct ImportArgs {
     /// The remote mailbox: pop3s://USER@HOST[:PORT] (TLS, port 995) or
     /// pop3://USER@HOST[:PORT] (STLS on port 110; a server without STLS is refused).
-    #[arg(value_name = "URL", required_unless_present = "list")]
+    #[arg(value_name = "URL", required_unless_present_any = ["list", "users"])]
     pub source: Option<String>,
     /// The Buzón user whose INBOX receives the mail (added beforehand with `buzon user add`).
     #[arg(long = "into", value_name = "USER", requires = "source")]
@@ -48,6 +48,14 @@ pub struct ImportArgs {
     /// After a complete and verified copy, delete the messages on the remote server.
     #[arg(long)]
     pub delete_on_source: bool,
+    /// Import users with their password hashes instead of mail: a Dovecot passwd-file
+    /// (extra fields such as quota rules kept) or a CSV export (see --format).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["source", "into", "list", "password_env", "delete_on_source"])]
+    pub users: Option<PathBuf>,
+    /// The format of --users: `passwd-file` (user:{SCHEME}hash:uid:gid:gecos:home:shell:extra
+    /// fields) or `csv` (USER,{SCHEME}HASH[,key=value…], an optional header line).
+    #[arg(long, value_name = "FORMAT", default_value = "passwd-file", value_parser = ["passwd-file", "csv"])]
+    pub format: String,
 }
 
 /// One account to move.
@@ -69,6 +77,9 @@ struct Outcome {
 }
 
 pub fn run(args: ImportArgs) -> Result<(), Failure> {
+    if let Some(file) = &args.users {
+        return import_users(file, &args.format, &args.config);
+    }
     let jobs = match (&args.list, &args.source, &args.into) {
         (Some(list), _, _) => read_list(list)?,
         (None, Some(url), Some(local)) => vec![Job {
@@ -304,6 +315,119 @@ fn read_list(path: &Path) -> Result<Vec<Job>, Failure> {
         )));
     }
     Ok(jobs)
+}
+
+/// Reads every user of `file` (refusing the whole file, with the line, if any entry is
+/// malformed or has a password scheme this server cannot verify), then adds those not
+/// there yet; users already there are kept as they are.
+fn import_users(file: &Path, format: &str, config: &Path) -> Result<(), Failure> {
+    let text = std::fs::read(file)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", file.display())))?;
+    let at =
+        |line: usize, why: String| Failure::usage(format!("{} line {line}: {why}", file.display()));
+    let mut entries: Vec<buzon_auth::UserEntry> = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+        let number = i + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let trimmed = String::from_utf8_lossy(line);
+        let trimmed = trimmed.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let entry = match format {
+            "csv" => {
+                let fields: Vec<&str> = trimmed.split(',').map(str::trim).collect();
+                if number == 1
+                    && matches!(
+                        fields[0].to_ascii_lowercase().as_str(),
+                        "user" | "username" | "email" | "login"
+                    )
+                {
+                    continue;
+                }
+                let [name, password, extra @ ..] = &fields[..] else {
+                    return Err(at(
+                        number,
+                        "write USER,{SCHEME}HASH[,key=value…]".to_string(),
+                    ));
+                };
+                let extra = extra
+                    .iter()
+                    .filter(|f| !f.is_empty())
+                    .map(|f| match f.split_once('=') {
+                        Some((k, v)) => (k.to_string(), v.to_string()),
+                        None => (f.to_string(), String::new()),
+                    })
+                    .collect();
+                buzon_auth::UserEntry {
+                    name: name.to_string(),
+                    password: password.to_string(),
+                    extra,
+                    home: None,
+                }
+            }
+            _ => {
+                let db = buzon_auth::UserDb::from_bytes(file, line, None).map_err(|e| {
+                    // The parser saw one line: its "line 1" is this one.
+                    at(
+                        number,
+                        e.to_string()
+                            .replace(&format!("{} line 1: ", file.display()), ""),
+                    )
+                })?;
+                let first = db.users().next().cloned();
+                match first {
+                    Some(e) => e,
+                    None => continue,
+                }
+            }
+        };
+        buzon_auth::validate_username(&entry.name)
+            .map_err(|e| at(number, format!("user {:?}: {e}", entry.name)))?;
+        buzon_auth::check_stored_password(&entry.password).map_err(|e| {
+            at(
+                number,
+                format!("user {}: {e}; nothing was imported", entry.name),
+            )
+        })?;
+        if !seen.insert(entry.name.to_ascii_lowercase()) {
+            return Err(at(number, format!("user {} is listed twice", entry.name)));
+        }
+        entries.push(entry);
+    }
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::runtime(format!("cannot start the runtime: {e}")))
+    };
+    let (dest, dest_name) = Side::open(config, runtime)?;
+    dest.prepare_users()?;
+    let mut existing: HashSet<String> = dest
+        .users()?
+        .into_iter()
+        .map(|u| u.name.to_ascii_lowercase())
+        .collect();
+    let (mut added, mut kept) = (0usize, Vec::new());
+    for e in &entries {
+        if dest.add_user(e, &existing)? {
+            added += 1;
+            existing.insert(e.name.to_ascii_lowercase());
+        } else {
+            kept.push(e.name.clone());
+        }
+    }
+    println!(
+        "{}: {} users read, {added} added to {dest_name}, {} already there (kept as they are{}{})",
+        file.display(),
+        entries.len(),
+        kept.len(),
+        if kept.is_empty() { "" } else { ": " },
+        kept.join(", ")
+    );
+    Ok(())
 }
 
 fn import_one(

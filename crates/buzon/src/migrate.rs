@@ -113,7 +113,23 @@ impl Side {
     }
 
     /// Adds `user` unless a user of that name is there; true when added.
-    fn add_user(&self, user: &UserEntry, existing: &HashSet<String>) -> Result<bool, Failure> {
+    /// Makes sure users can be added: the users file's folder exists (Maildir store).
+    pub(crate) fn prepare_users(&self) -> Result<(), Failure> {
+        if let Side::Maildir { users_file, .. } = self {
+            if let Some(parent) = users_file.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Failure::runtime(format!("cannot create {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn add_user(
+        &self,
+        user: &UserEntry,
+        existing: &HashSet<String>,
+    ) -> Result<bool, Failure> {
         if existing.contains(&user.name.to_ascii_lowercase()) {
             return Ok(false);
         }
