@@ -10,7 +10,11 @@
 //! - Dovecot's `pop3_uidl_format` expanded from the message's line in `dovecot-uidlist`
 //!   (default `%08Xu%08Xv`: UID and UIDVALIDITY, eight hexadecimal digits each).
 //!
-//! Messages Dovecot never listed (delivered after the move) get Buzón's own UIDL (the base
+//! With `"courier"` (or `"auto"` where a Maildir has a `courierpop3dsizelist`), each
+//! message Courier's POP3 server listed is served as Courier served it:
+//! `UID<uid>-<uidvalidity>` from its line in `courierpop3dsizelist`.
+//!
+//! Messages the other server never listed (delivered after the move) get Buzón's own UIDL (the base
 //! name). Either way, the UIDL a message is first served under is written to the
 //! Maildir's `buzon-uidls` **before** the listing is used, and from then on that record
 //! decides: whatever later happens to the other server's files (rewritten, deleted, a
@@ -36,6 +40,8 @@ use crate::StoreError;
 pub const RECORD_FILE: &str = "buzon-uidls";
 /// Dovecot's UID list in a Maildir (with the default `maildir:~/Maildir` layout).
 pub const DOVECOT_UIDLIST: &str = "dovecot-uidlist";
+/// Courier's POP3 size and UID list in a Maildir.
+pub const COURIER_SIZELIST: &str = "courierpop3dsizelist";
 const RECORD_HEADER: &str = "buzon-uidls 1";
 
 /// Where the UIDLs of existing messages come from.
@@ -46,15 +52,25 @@ pub enum UidlSource {
     Buzon,
     /// What Dovecot served, from `dovecot-uidlist`, with this `pop3_uidl_format`.
     Dovecot(UidlFormat),
-    /// Dovecot's where a Maildir has a `dovecot-uidlist`, else Buzón's own.
+    /// What Courier's POP3 server served, from `courierpop3dsizelist`.
+    Courier,
+    /// Courier's where a Maildir has a `courierpop3dsizelist`, else Dovecot's where it has
+    /// a `dovecot-uidlist`, else Buzón's own.
     Auto(UidlFormat),
 }
 
 impl UidlSource {
-    fn format(&self) -> Option<&UidlFormat> {
+    fn adopts(&self) -> bool {
+        !matches!(self, UidlSource::Buzon)
+    }
+
+    /// The name used in configuration and messages.
+    fn name(&self) -> &'static str {
         match self {
-            UidlSource::Buzon => None,
-            UidlSource::Dovecot(f) | UidlSource::Auto(f) => Some(f),
+            UidlSource::Buzon => "buzon",
+            UidlSource::Dovecot(_) => "dovecot",
+            UidlSource::Courier => "courier",
+            UidlSource::Auto(_) => "auto",
         }
     }
 }
@@ -278,6 +294,156 @@ impl DovecotUidlist {
     }
 }
 
+/// What the other server's file says, ready to give UIDLs.
+enum Foreign {
+    Dovecot(DovecotUidlist, UidlFormat),
+    Courier(CourierSizelist),
+}
+
+impl Foreign {
+    /// Reads the file `source` names in `dir` (for `auto`: Courier's if there is one,
+    /// else Dovecot's), logging the lines it skipped; `None` when there is none.
+    fn read(dir: &Path, source: &UidlSource) -> Result<Option<Foreign>, StoreError> {
+        let courier_first = match source {
+            UidlSource::Courier => true,
+            UidlSource::Auto(_) => dir.join(COURIER_SIZELIST).exists(),
+            _ => false,
+        };
+        let (found, file, skipped) = if courier_first {
+            let l = CourierSizelist::read(dir)?;
+            let skipped = l.as_ref().map(|l| l.skipped.clone()).unwrap_or_default();
+            (l.map(Foreign::Courier), COURIER_SIZELIST, skipped)
+        } else {
+            let format = match source {
+                UidlSource::Dovecot(f) | UidlSource::Auto(f) => f.clone(),
+                _ => UidlFormat::default(),
+            };
+            let l = DovecotUidlist::read(dir)?;
+            let skipped = l.as_ref().map(|l| l.skipped.clone()).unwrap_or_default();
+            (
+                l.map(|l| Foreign::Dovecot(l, format)),
+                DOVECOT_UIDLIST,
+                skipped,
+            )
+        };
+        for (line, why) in &skipped {
+            tracing::warn!(
+                file = %dir.join(file).display(),
+                line,
+                "line skipped, its message gets a Buzón UIDL: {why}"
+            );
+        }
+        if found.is_none() && !matches!(source, UidlSource::Auto(_)) {
+            tracing::warn!(maildir = %dir.display(), "uidl_source is \"{}\" but the Maildir has no {file}: its messages get Buzón UIDLs", source.name());
+        }
+        Ok(found)
+    }
+
+    fn uidl(&self, name: &[u8]) -> Option<String> {
+        match self {
+            Foreign::Dovecot(l, format) => l.uidl(format, name),
+            Foreign::Courier(l) => l.uidl(name),
+        }
+    }
+}
+
+/// Courier's `courierpop3dsizelist` (versions 2 and 3, as Courier's `pop3dserver.c`
+/// writes it): a header `/<version> <next UID> <UIDVALIDITY>`, then per message
+/// `<file name> <size> <UID>:<UIDVALIDITY>[:<utf8>]`, the file name with its `:2,` info
+/// as it was when Courier last wrote the list (matched on the part before `:`). Courier
+/// served `UID<uid>-<uidvalidity>` (`UID<uid>` when the UIDVALIDITY is 0) for a message
+/// with a UID.
+#[derive(Debug, Default)]
+pub(crate) struct CourierSizelist {
+    /// base → (UID, UIDVALIDITY).
+    pub entries: HashMap<Vec<u8>, (u64, u64)>,
+    pub skipped: Vec<(usize, String)>,
+}
+
+impl CourierSizelist {
+    pub(crate) fn read(dir: &Path) -> Result<Option<CourierSizelist>, StoreError> {
+        let path = dir.join(COURIER_SIZELIST);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("read", path, e)),
+        };
+        Self::parse(&bytes)
+            .map(Some)
+            .map_err(|why| StoreError::Invalid(format!("{} line 1: {why}", path.display())))
+    }
+
+    pub(crate) fn parse(bytes: &[u8]) -> Result<CourierSizelist, String> {
+        let mut lines = bytes.split(|&b| b == b'\n');
+        let header = String::from_utf8_lossy(lines.next().unwrap_or_default()).into_owned();
+        let version = header
+            .strip_prefix('/')
+            .and_then(|h| h.split_whitespace().next())
+            .unwrap_or_default();
+        if version != "2" && version != "3" {
+            return Err(format!(
+                "not a courierpop3dsizelist of version 2 or 3 (the header is {header:?})"
+            ));
+        }
+        let mut list = CourierSizelist::default();
+        for (i, line) in lines.enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match parse_courier_line(line) {
+                Ok((base, uid)) => {
+                    list.entries.insert(base, uid);
+                }
+                Err(why) => list.skipped.push((i + 2, why)),
+            }
+        }
+        Ok(list)
+    }
+
+    fn uidl(&self, name: &[u8]) -> Option<String> {
+        let (uid, uidv) = self.entries.get(before_info(name))?;
+        let uidl = if *uidv == 0 {
+            format!("UID{uid}")
+        } else {
+            format!("UID{uid}-{uidv}")
+        };
+        is_valid_uidl(&uidl).then_some(uidl)
+    }
+}
+
+/// `<file name> <size> <uid>:<uidv>[:<utf8>]`; the file name may hold spaces.
+fn parse_courier_line(line: &[u8]) -> Result<(Vec<u8>, (u64, u64)), String> {
+    let last = line
+        .iter()
+        .rposition(|&b| b == b' ')
+        .ok_or("no size and UID after the file name")?;
+    let before = &line[..last];
+    let size_at = before
+        .iter()
+        .rposition(|&b| b == b' ')
+        .ok_or("no size after the file name")?;
+    let name = &before[..size_at];
+    std::str::from_utf8(&before[size_at + 1..])
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or("the size is not a number")?;
+    let ids = std::str::from_utf8(&line[last + 1..]).map_err(|_| "the UID is not text")?;
+    let mut parts = ids.split(':');
+    let uid = parts
+        .next()
+        .and_then(|u| u.parse::<u64>().ok())
+        .filter(|&u| u > 0)
+        .ok_or("the UID is not a positive number")?;
+    let uidv = parts
+        .next()
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or("the UIDVALIDITY is not a number")?;
+    if name.is_empty() || name.contains(&b'/') {
+        return Err("the file name is empty or holds a \"/\"".to_string());
+    }
+    Ok((before_info(name).to_vec(), (uid, uidv)))
+}
+
 /// `<uid> [fields…] :<file name>` (version 3) or `<uid> <file name>` (version 1).
 fn parse_line(line: &[u8], v3: bool) -> Result<(u32, Vec<u8>, Option<String>), String> {
     let space = line
@@ -335,7 +501,7 @@ impl Adoption {
         messages: &[Scanned],
     ) -> Result<Option<Adoption>, StoreError> {
         let record = read_record(dir)?;
-        let Some(format) = source.format() else {
+        if !source.adopts() {
             // Buzón's own UIDLs, except where the record names one: messages imported
             // under another server's UIDL that no file name could carry.
             if record.is_empty() {
@@ -355,10 +521,11 @@ impl Adoption {
                 unrecorded: Vec::new(),
                 bases: Vec::new(),
             }));
-        };
+        }
         if matches!(source, UidlSource::Auto(_))
             && record.is_empty()
             && !dir.join(DOVECOT_UIDLIST).exists()
+            && !dir.join(COURIER_SIZELIST).exists()
         {
             // Nothing to adopt and nothing served under adopted UIDLs: Buzón's own.
             return Ok(None);
@@ -369,35 +536,19 @@ impl Adoption {
             .collect();
         let mut fixed = Vec::with_capacity(messages.len());
         let mut unrecorded = Vec::new();
-        let mut uidlist: Option<Option<DovecotUidlist>> = None;
+        let mut foreign: Option<Option<Foreign>> = None;
         for (i, base) in bases.iter().enumerate() {
             if let Some(u) = record.get(base) {
                 fixed.push(Some((u.clone(), true)));
                 continue;
             }
             unrecorded.push(i);
-            let list = match &mut uidlist {
+            let list = match &mut foreign {
                 Some(l) => l.as_ref(),
-                None => {
-                    let read = DovecotUidlist::read(dir)?;
-                    if let (Some(l), UidlSource::Dovecot(_) | UidlSource::Auto(_)) = (&read, source)
-                    {
-                        for (line, why) in &l.skipped {
-                            tracing::warn!(
-                                file = %dir.join(DOVECOT_UIDLIST).display(),
-                                line,
-                                "line skipped, its message gets a Buzón UIDL: {why}"
-                            );
-                        }
-                    }
-                    if read.is_none() && matches!(source, UidlSource::Dovecot(_)) {
-                        tracing::warn!(maildir = %dir.display(), "uidl_source is \"dovecot\" but the Maildir has no dovecot-uidlist: its messages get Buzón UIDLs");
-                    }
-                    uidlist.insert(read).as_ref()
-                }
+                None => foreign.insert(Foreign::read(dir, source)?).as_ref(),
             };
             fixed.push(
-                list.and_then(|l| l.uidl(format, messages[i].name.as_bytes()))
+                list.and_then(|l| l.uidl(messages[i].name.as_bytes()))
                     .map(|u| (u, false)),
             );
         }
@@ -637,6 +788,37 @@ mod tests {
         );
         assert!(DovecotUidlist::parse(b"2 V1 N1\n").is_err());
         assert!(DovecotUidlist::parse(b"3 N1\n").is_err());
+    }
+
+    #[test]
+    fn courier_lists_of_version_2_and_3_give_its_uidls() {
+        let text = b"/3 9 1700000000\n\
+            1700000001.M1P1.host:2,S 120 1:1700000000:0\n\
+            1700000002.M2P1.with space 300 2:1700000000\n\
+            1700000003.M3P1.host:2, 50 7:0:1\n\
+            broken-line\n\
+            1700000004.M4P1.host 10 x:1\n";
+        let l = CourierSizelist::parse(text).unwrap();
+        assert_eq!(
+            l.uidl(b"1700000001.M1P1.host:2,").as_deref(),
+            Some("UID1-1700000000")
+        );
+        assert_eq!(
+            l.uidl(b"1700000002.M2P1.with space").as_deref(),
+            Some("UID2-1700000000")
+        );
+        assert_eq!(
+            l.uidl(b"1700000003.M3P1.host:2,RS").as_deref(),
+            Some("UID7")
+        );
+        assert_eq!(l.uidl(b"1700000004.M4P1.host"), None);
+        assert_eq!(
+            l.skipped.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            vec![5, 6]
+        );
+        assert!(CourierSizelist::parse(b"/2 3 4\n").is_ok());
+        assert!(CourierSizelist::parse(b"/1 3 4\n").is_err());
+        assert!(CourierSizelist::parse(b"3 V1 N2\n").is_err());
     }
 
     #[test]

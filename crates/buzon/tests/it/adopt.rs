@@ -604,3 +604,47 @@ fn users_from_a_dovecot_passwd_file_and_a_csv_export_keep_their_passwords_and_qu
         assert!(c.cmd("QUIT").starts_with("+OK"));
     }
 }
+
+/// A Maildir Courier's POP3 server served: its `courierpop3dsizelist`, written here in
+/// the format of Courier's own source (courier-libs, `imap/pop3dserver.c`:
+/// `savepop3dlist` writes the header `/3 <next uid> <uidvalidity>` and one
+/// `<file name> <size> <uid>:<uidvalidity>:<utf8>` per message; `print_uidl` serves
+/// `UID<uid>-<uidvalidity>`). Buzón with `uidl_source = "auto"` serves Courier's UIDLs and
+/// sizes, and Buzón's own for a message Courier never listed.
+#[test]
+fn a_courier_maildir_is_served_with_the_uidls_courier_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "\n[pop3]\nuidl_source = \"auto\"\n");
+    let data = dir.path().join("data");
+    let md = buzon_store::Maildir::create(data.join("mail/alice")).unwrap();
+    let mut list = String::from("/3 4 1701234567\n");
+    let mut want = BTreeMap::new();
+    for i in 1..=3u64 {
+        let m = message(i as usize);
+        let name = format!("{}.M{i}P77.courier", 1_701_000_000 + i);
+        std::fs::write(md.root().join("cur").join(format!("{name}:2,S")), &m).unwrap();
+        // Courier's size: octets with CRLF line ends (RFC 1939).
+        let size = m.len() as u64 + m.iter().filter(|&&b| b == b'\n').count() as u64;
+        list.push_str(&format!("{name}:2,S {size} {i}:1701234567:0\n"));
+        want.insert(format!("UID{i}-1701234567"), size);
+    }
+    std::fs::write(md.root().join("courierpop3dsizelist"), list).unwrap();
+    // Delivered after Courier's last listing: not in its file.
+    std::fs::write(md.root().join("new/1701000009.M9P77.courier"), message(9)).unwrap();
+    buzon_auth::add_user(&data.join("users"), "alice", "{PLAIN}secret").unwrap();
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    let listed = listing(proc.addr("POP3"), "secret");
+    eprintln!("adopt (courier): {}", first_lines(&listed));
+    assert_eq!(listed.len(), 4);
+    for (uidl, size) in &want {
+        assert_eq!(listed.get(uidl), Some(size), "{listed:?}");
+    }
+    assert!(
+        listed.contains_key("1701000009.M9P77.courier"),
+        "{listed:?}"
+    );
+    // Served once, recorded: the same without Courier's file.
+    std::fs::remove_file(md.root().join("courierpop3dsizelist")).unwrap();
+    assert_eq!(listing(proc.addr("POP3"), "secret"), listed);
+}

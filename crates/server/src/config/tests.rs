@@ -635,9 +635,10 @@ fn uidl_source_and_dovecots_format_are_checked_with_line_and_fix() {
         "buzon.toml",
     );
     assert!(ok.is_ok());
-    let e = error_of("[pop3]\nuidl_source = \"courier\"\n");
+    assert!(Config::parse("[pop3]\nuidl_source = \"courier\"\n", "buzon.toml").is_ok());
+    let e = error_of("[pop3]\nuidl_source = \"cyrus\"\n");
     assert!(
-        e.starts_with("buzon.toml line 2: `pop3.uidl_source` is \"courier\""),
+        e.starts_with("buzon.toml line 2: `pop3.uidl_source` is \"cyrus\""),
         "{e}"
     );
     assert!(e.contains("\"auto\""), "{e}");

@@ -66,12 +66,22 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
             buzon_store::UidlSource::Buzon
         }
         Some("dovecot") => buzon_store::UidlSource::Dovecot(format),
+        Some("courier") => {
+            if p.dovecot_uidl_format.is_some() {
+                return Err(cx.err(
+                    "pop3.dovecot_uidl_format",
+                    "is set, but uidl_source is \"courier\", which serves Courier's UIDLs and ignores it",
+                    "remove the key, or use uidl_source = \"auto\" for Maildirs from both servers",
+                ));
+            }
+            buzon_store::UidlSource::Courier
+        }
         Some("auto") => buzon_store::UidlSource::Auto(format),
         Some(other) => {
             return Err(cx.err(
                 "pop3.uidl_source",
                 format!("is {other:?}"),
-                "use \"buzon\" (the default), \"dovecot\" (serve the UIDLs Dovecot served, from dovecot-uidlist) or \"auto\" (Dovecot's where a Maildir has a dovecot-uidlist)",
+                "use \"buzon\" (the default), \"dovecot\" (serve the UIDLs Dovecot served, from dovecot-uidlist), \"courier\" (Courier's, from courierpop3dsizelist) or \"auto\" (whichever of the two files a Maildir has)",
             ))
         }
     };
