@@ -2,6 +2,7 @@
 //! file, or the PostgreSQL store shared by every node with its users table. POP3
 //! sessions, the intake, `buzon deliver` and `buzon user` all start here.
 
+use buzon_store::{UidlSource, UidlSourceOf};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -42,18 +43,23 @@ impl std::fmt::Debug for Stores {
 pub async fn open_stores(config: &Config) -> Result<Stores, ServerError> {
     match &config.store {
         StoreSettings::Maildir => {
+            let users = Arc::new(UsersFile::load(&config.auth.users_file)?);
             let maildirs = Arc::new(
                 buzon_store::MaildirStore::new(
                     config.mail_dir.clone(),
                     config.pop3.serve_folders.clone(),
                     buzon_auth::mailbox_dir_name,
                 )
-                .with_uidl_source(config.pop3.uidl_source.clone()),
+                .with_uidl_source(config.pop3.uidl_source.clone())
+                .with_uidl_source_of(uidl_source_of(
+                    Arc::clone(&users) as Arc<dyn UserDirectory>,
+                    config.pop3.uidl_source.clone(),
+                )),
             );
             Ok(Stores {
                 mail: Arc::clone(&maildirs) as _,
                 delivery: maildirs,
-                users: Arc::new(UsersFile::load(&config.auth.users_file)?),
+                users,
                 pg: None,
             })
         }
@@ -72,6 +78,43 @@ pub async fn open_stores(config: &Config) -> Result<Stores, ServerError> {
             })
         }
     }
+}
+
+/// A user's own UIDL source, from the users file's extra fields, as Dovecot lets userdb
+/// fields override settings per user: `userdb_uidl_source=buzon|dovecot|courier|auto`,
+/// with `userdb_dovecot_uidl_format=…` (else the server's format). A value that cannot be
+/// used is logged and the server's setting applies.
+fn uidl_source_of(users: Arc<dyn UserDirectory>, server: UidlSource) -> UidlSourceOf {
+    UidlSourceOf(Arc::new(move |user: &str| {
+        let db = users.current();
+        let entry = db.lookup(user)?;
+        let wanted = entry.extra_field("userdb_uidl_source")?;
+        let format = match entry.extra_field("userdb_dovecot_uidl_format") {
+            Some(f) => {
+                match buzon_store::UidlFormat::parse(f) {
+                    Ok(f) => f,
+                    Err(why) => {
+                        tracing::warn!(user, "userdb_dovecot_uidl_format {f:?}: {why}; using the server's uidl_source");
+                        return None;
+                    }
+                }
+            }
+            None => match &server {
+                UidlSource::Dovecot(f) | UidlSource::Auto(f) => f.clone(),
+                _ => buzon_store::UidlFormat::default(),
+            },
+        };
+        match wanted {
+            "buzon" => Some(UidlSource::Buzon),
+            "dovecot" => Some(UidlSource::Dovecot(format)),
+            "courier" => Some(UidlSource::Courier),
+            "auto" => Some(UidlSource::Auto(format)),
+            other => {
+                tracing::warn!(user, "userdb_uidl_source {other:?} is not buzon, dovecot, courier or auto; using the server's uidl_source");
+                None
+            }
+        }
+    }))
 }
 
 /// The longest a look at the users table may take (the health check's own deadline).

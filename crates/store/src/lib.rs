@@ -41,7 +41,7 @@ pub use api::{
 };
 pub use error::StoreError;
 pub use maildir::{Delivered, Maildir, Usage};
-pub use maildir_store::{read_full, MaildirStore, MESSAGE_CHUNK};
+pub use maildir_store::{read_full, MaildirStore, UidlSourceOf, MESSAGE_CHUNK};
 pub use open::read_cached;
 pub use prepared::Prepared;
 pub use session::Session;

@@ -64,6 +64,19 @@ pub struct MaildirStore {
     cleaned: Arc<Mutex<HashSet<PathBuf>>>,
     /// Where existing messages' UIDLs come from (`[pop3] uidl_source`).
     uidl_source: UidlSource,
+    /// A user's own choice, overriding `uidl_source` (the users database's
+    /// `userdb_uidl_source`).
+    uidl_source_of: Option<UidlSourceOf>,
+}
+
+/// Looks up a user's own UIDL source; `None` keeps the server's.
+#[derive(Clone)]
+pub struct UidlSourceOf(pub Arc<dyn Fn(&str) -> Option<UidlSource> + Send + Sync>);
+
+impl std::fmt::Debug for UidlSourceOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UidlSourceOf(..)")
+    }
 }
 
 impl MaildirStore {
@@ -81,12 +94,19 @@ impl MaildirStore {
             mailbox_dir,
             cleaned: Arc::new(Mutex::new(HashSet::new())),
             uidl_source: UidlSource::Buzon,
+            uidl_source_of: None,
         }
     }
 
     /// Serves the UIDLs another server served for the messages it listed (see `adopt`).
     pub fn with_uidl_source(mut self, source: UidlSource) -> MaildirStore {
         self.uidl_source = source;
+        self
+    }
+
+    /// Lets each user override the UIDL source (`lookup` answers `None` for the server's).
+    pub fn with_uidl_source_of(mut self, lookup: UidlSourceOf) -> MaildirStore {
+        self.uidl_source_of = Some(lookup);
         self
     }
 
@@ -123,8 +143,10 @@ impl MaildirStore {
 
     fn open_session(&self, user: &str) -> Result<Session, StoreError> {
         let inbox = Maildir::create(self.inbox_root(user))?;
+        let own = self.uidl_source_of.as_ref().and_then(|f| (f.0)(user));
+        let source = own.as_ref().unwrap_or(&self.uidl_source);
         if self.serve_folders.is_empty() {
-            return inbox.open_session_with(&self.uidl_source);
+            return inbox.open_session_with(source);
         }
         let mut folders = Vec::new();
         for name in &self.serve_folders {
@@ -134,7 +156,7 @@ impl MaildirStore {
                 Err(e) => return Err(e),
             }
         }
-        Maildir::open_merged_session_with(&inbox, &folders, &self.uidl_source)
+        Maildir::open_merged_session_with(&inbox, &folders, source)
     }
 }
 

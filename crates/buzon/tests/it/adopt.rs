@@ -648,3 +648,39 @@ fn a_courier_maildir_is_served_with_the_uidls_courier_served() {
     std::fs::remove_file(md.root().join("courierpop3dsizelist")).unwrap();
     assert_eq!(listing(proc.addr("POP3"), "secret"), listed);
 }
+
+/// The UIDL source overridden per user in the users file (`userdb_uidl_source`, as
+/// Dovecot's userdb fields override settings): alice's Maildir came from Dovecot, bob's
+/// is Buzón's own, on a server whose setting is the default.
+#[test]
+fn the_uidl_source_can_be_chosen_per_user_in_the_users_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "");
+    let data = dir.path().join("data");
+    for user in ["alice", "bob"] {
+        let md = buzon_store::Maildir::create(data.join("mail").join(user)).unwrap();
+        std::fs::write(md.root().join("cur/1.M1.old:2,S"), message(1)).unwrap();
+        std::fs::write(
+            md.root().join("dovecot-uidlist"),
+            "3 V1700000000 N2\n1 :1.M1.old\n",
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        data.join("users"),
+        "alice:{PLAIN}secret::::::userdb_uidl_source=dovecot userdb_dovecot_uidl_format=%v-%u\nbob:{PLAIN}secret::::::\n",
+    )
+    .unwrap();
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    let uidls = |user: &str| {
+        let mut c = LineClient::connect(proc.addr("POP3"));
+        assert!(c.line().starts_with("+OK"));
+        c.login(user, "secret");
+        let u = c.cmd("UIDL 1");
+        assert!(c.cmd("QUIT").starts_with("+OK"));
+        u
+    };
+    assert_eq!(uidls("alice"), "+OK 1 1700000000-1");
+    assert_eq!(uidls("bob"), "+OK 1 1.M1.old");
+}
