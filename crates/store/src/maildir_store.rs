@@ -71,7 +71,10 @@ pub struct MaildirStore {
 
 /// Looks up a user's own UIDL source; `None` keeps the server's.
 #[derive(Clone)]
-pub struct UidlSourceOf(pub Arc<dyn Fn(&str) -> Option<UidlSource> + Send + Sync>);
+pub struct UidlSourceOf(pub Arc<UidlLookup>);
+
+/// The function behind [`UidlSourceOf`].
+pub type UidlLookup = dyn Fn(&str) -> Option<UidlSource> + Send + Sync;
 
 impl std::fmt::Debug for UidlSourceOf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
