@@ -154,8 +154,10 @@ impl PgUsers {
         &self,
         query: impl std::future::Future<Output = Result<T, buzon_store::StoreError>>,
     ) -> Result<T, buzon_store::StoreError> {
+        // The timer is made inside the runtime: callers such as `buzon deliver` run this
+        // on a thread outside it.
         self.runtime
-            .block_on(tokio::time::timeout(USERS_QUERY_DEADLINE, query))
+            .block_on(async { tokio::time::timeout(USERS_QUERY_DEADLINE, query).await })
             .unwrap_or_else(|_| {
                 Err(buzon_store::StoreError::Unavailable(format!(
                     "the PostgreSQL database at {} did not answer within {} s",
