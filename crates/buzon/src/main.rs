@@ -10,6 +10,7 @@ mod bench;
 mod check;
 mod client_args;
 mod deliver;
+mod dns;
 mod fetch;
 mod import;
 mod migrate;
@@ -66,6 +67,9 @@ enum Command {
     /// Copy a mailbox from any POP3 server into a Buzón mailbox, keeping the UIDLs the
     /// old server served (nothing is downloaded twice after the move); resumable.
     Import(import::ImportArgs),
+    /// Print the DNS records to publish for a local domain: MX, RFC 6186 SRV records,
+    /// the autoconfig/autodiscover names, and an SPF/DMARC reminder.
+    Dns(dns::DnsArgs),
     /// Check a config file and print the settings it results in.
     CheckConfig {
         /// The config file to check.
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
         Command::Setup(args) => setup::run(args),
         Command::Migrate(args) => migrate::run(args),
         Command::Import(args) => import::run(args),
+        Command::Dns(args) => dns::run(args),
         Command::CheckConfig { config } => match buzon_server::Config::load(&config) {
             Ok(c) => {
                 println!("{} is valid", config.display());

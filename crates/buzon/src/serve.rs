@@ -79,6 +79,8 @@ async fn serve(bound: buzon_server::BoundServer) -> Result<(), Failure> {
             Protocol::Pop3s => "serve-what-pop3s",
             Protocol::Lmtp => "serve-what-lmtp",
             Protocol::Smtp => "serve-what-smtp",
+            Protocol::Https => "serve-what-https",
+            Protocol::Http => "serve-what-http",
         });
         println!(
             "buzon: {}",

@@ -19,6 +19,7 @@ pub mod safe_fs;
 pub mod stores;
 mod stream;
 pub mod tls;
+mod web;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
-pub use config::{Config, ConfigError, Protocol};
+pub use config::{Config, ConfigError, Listener, Protocol};
 use registry::{Refusal, Registry};
 pub use stores::{open_stores, Stores};
 use stream::Stream;
@@ -81,6 +82,8 @@ pub(crate) struct Shared {
     /// The store's health ([`health`]): while it cannot be reached, new connections are
     /// refused so that a balancer's health check takes this node out of rotation.
     pub health: Arc<health::Health>,
+    /// The POP3 ports autoconfiguration documents name ([`web`]).
+    pub(crate) published: web::Published,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
@@ -206,6 +209,11 @@ impl BoundServer {
         }
         let (tx, rx) = watch::channel(false);
         let registry = Registry::new(config.limits.ipv6_prefix);
+        let bound: Vec<(config::Listener, SocketAddr)> = tokio_listeners
+            .iter()
+            .map(|(spec, addr, _)| (spec.clone(), *addr))
+            .collect();
+        let published = web::Published::of(&bound);
         let shared = Arc::new(Shared {
             config,
             session_config,
@@ -216,6 +224,7 @@ impl BoundServer {
             intake,
             store,
             health,
+            published,
         });
         let mut tasks = JoinSet::new();
         let mut addrs = Vec::new();
@@ -351,6 +360,9 @@ async fn handle_connection(
     if matches!(spec.protocol, Protocol::Lmtp | Protocol::Smtp) {
         return intake::handle_tcp(shared, tcp, peer, &spec).await;
     }
+    if matches!(spec.protocol, Protocol::Https | Protocol::Http) {
+        return web::handle(shared, tcp, peer, spec.protocol == Protocol::Https).await;
+    }
     let connected = tokio::time::Instant::now();
     let limits = &shared.config.limits;
     let handshake = limits.handshake_timeout;
@@ -366,8 +378,8 @@ async fn handle_connection(
     );
     let stream = match spec.protocol {
         Protocol::Pop3 => Stream::Plain(tcp),
-        // Served by `intake::handle_tcp` above.
-        Protocol::Lmtp | Protocol::Smtp => return,
+        // Served by `intake::handle_tcp` and `web::handle` above.
+        Protocol::Lmtp | Protocol::Smtp | Protocol::Https | Protocol::Http => return,
         Protocol::Pop3s => {
             let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.server_config());
             match timeout(handshake, acceptor.accept(tcp)).await {

@@ -20,8 +20,8 @@ impl Drop for Killer {
     }
 }
 
-/// The ports of the embedded default configuration (POP3, POP3S, LMTP, SMTP).
-const DEFAULT_PORTS: [u16; 4] = [1110, 1995, 1024, 1025];
+/// The ports of the embedded default configuration (POP3, POP3S, LMTP, SMTP, HTTPS).
+const DEFAULT_PORTS: [u16; 5] = [1110, 1995, 1024, 1025, 1443];
 
 /// The tests that use the fixed default ports run one at a time (no other module of the
 /// test binary uses these ports: see tests/it/main.rs).

@@ -32,6 +32,7 @@ mod pg_faults;
 mod pop3_crash;
 mod privileges;
 mod user_messages;
+mod web;
 
 /// The `buzon` binary cargo built for these tests. `CARGO_BIN_EXE_<name>` is set by cargo
 /// for the integration tests of the package that owns the binary, whatever the target

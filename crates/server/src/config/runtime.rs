@@ -20,6 +20,12 @@ pub enum Protocol {
     Lmtp,
     /// SMTP (RFC 5321) for the local domains only, with STARTTLS; port 25.
     Smtp,
+    /// HTTPS: mail-client autoconfiguration (Thunderbird autoconfig, Outlook
+    /// Autodiscover) for the local domains; port 443.
+    Https,
+    /// Plain HTTP: the autoconfiguration paths (clients fetch them over HTTP too), every
+    /// other path redirected to HTTPS; port 80.
+    Http,
 }
 
 impl Protocol {
@@ -30,6 +36,8 @@ impl Protocol {
             Protocol::Pop3s => "POP3S",
             Protocol::Lmtp => "LMTP",
             Protocol::Smtp => "SMTP",
+            Protocol::Https => "HTTPS",
+            Protocol::Http => "HTTP",
         }
     }
 }
@@ -189,3 +197,4 @@ pub const DEFAULT_POP3: &str = "127.0.0.1:1110";
 pub const DEFAULT_POP3S: &str = "127.0.0.1:1995";
 pub const DEFAULT_LMTP: &str = "127.0.0.1:1024";
 pub const DEFAULT_SMTP: &str = "127.0.0.1:1025";
+pub const DEFAULT_HTTPS: &str = "127.0.0.1:1443";

@@ -6,7 +6,7 @@ use super::*;
 #[test]
 fn embedded_defaults_are_loopback_unprivileged() {
     let c = Config::embedded_default(Path::new("/tmp/x"));
-    assert_eq!(c.listeners.len(), 4);
+    assert_eq!(c.listeners.len(), 5);
     assert!(c
         .listeners
         .iter()
@@ -18,8 +18,8 @@ fn embedded_defaults_are_loopback_unprivileged() {
             .map(|l| l.address.port())
     };
     assert_eq!(
-        (by(Protocol::Lmtp), by(Protocol::Smtp)),
-        (Some(1024), Some(1025))
+        (by(Protocol::Lmtp), by(Protocol::Smtp), by(Protocol::Https)),
+        (Some(1024), Some(1025), Some(1443))
     );
     assert_eq!(
         c.delivery.routing.local_domains,

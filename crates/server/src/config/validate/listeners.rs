@@ -11,7 +11,8 @@ use buzon_units::location::KeyPath;
 use crate::config::error::{ConfigError, Ctx};
 use crate::config::file::{ListenerFile, ProxyFile};
 use crate::config::runtime::{
-    Listener, Protocol, UnixListener, DEFAULT_LMTP, DEFAULT_POP3, DEFAULT_POP3S, DEFAULT_SMTP,
+    Listener, Protocol, UnixListener, DEFAULT_HTTPS, DEFAULT_LMTP, DEFAULT_POP3, DEFAULT_POP3S,
+    DEFAULT_SMTP,
 };
 
 /// `key` of the `i`-th `[[listen]]` table.
@@ -28,6 +29,7 @@ pub(super) fn tcp(cx: &Ctx<'_>, listen: &[ListenerFile]) -> Result<Vec<Listener>
             Listener::new(parse_addr(DEFAULT_POP3S), Protocol::Pop3s),
             Listener::new(parse_addr(DEFAULT_LMTP), Protocol::Lmtp),
             Listener::new(parse_addr(DEFAULT_SMTP), Protocol::Smtp),
+            Listener::new(parse_addr(DEFAULT_HTTPS), Protocol::Https),
         ]);
     }
     let mut v = Vec::new();

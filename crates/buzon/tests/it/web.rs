@@ -1,0 +1,311 @@
+//! The web side of `buzon serve` from the outside: `curl` fetches the Thunderbird
+//! autoconfig document and posts an Outlook Autodiscover request over HTTPS (the POP3S
+//! certificate), a domain that is not local gets 404, the HTTP listener serves the same
+//! documents and redirects everything else to HTTPS, `buzon dns` prints the records to
+//! publish, and `buzon setup user@domain`, given only a DNS server (testkit's) that knows
+//! the server's name, configures itself from the server's own autoconfig document and
+//! passes its live probe.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use buzon_testkit::process::{write_config, BuzonProcess};
+use buzon_testkit::{run_bounded, DnsRecord, TestCa, TestDns};
+
+use crate::BIN;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+struct Web {
+    dir: tempfile::TempDir,
+    proc: BuzonProcess,
+    ca_file: std::path::PathBuf,
+}
+
+/// A server for example.test named pop.example.test, with POP3, POP3S, HTTPS and HTTP
+/// listeners on loopback, and user alice (password "pw").
+fn start() -> Web {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let config = write_config(
+        dir.path(),
+        &ca,
+        "\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"https\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"http\"\n\n[delivery]\nlocal_domains = [\"example.test\"]\n",
+    );
+    // The certificate the test CA issued is for localhost and 127.0.0.1; the server's
+    // name in the documents is its `hostname`.
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "hostname = \"test.buzon.invalid\"",
+        "hostname = \"localhost\"",
+    );
+    std::fs::write(&config, text).unwrap();
+    let data = dir.path().join("data");
+    let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
+    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    ca.write_pem(&ca_file);
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    Web { dir, proc, ca_file }
+}
+
+/// curl's status code and body.
+fn curl(w: &Web, args: &[&str]) -> (String, String) {
+    let out = run_bounded(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(&w.ca_file)
+            .args(["-o", "-", "-w", "\n%{http_code}"])
+            .args(args),
+        LIMIT,
+    );
+    assert!(
+        out.status.success(),
+        "curl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.to_string(), body.to_string())
+}
+
+/// The text of the first element named `tag` under `node`.
+fn child_text<'a>(node: roxmltree::Node<'a, 'a>, tag: &str) -> Option<&'a str> {
+    node.children()
+        .find(|n| n.has_tag_name(tag))
+        .and_then(|n| n.text())
+}
+
+#[test]
+fn autoconfig_and_autodiscover_describe_pop3_over_tls_for_local_domains_only() {
+    let w = start();
+    let https = w.proc.addr("HTTPS").port();
+    let pop3s = w.proc.addr("POP3S").port();
+    let pop3 = w.proc.addr("POP3").port();
+    // Thunderbird's two URLs, as it fetches them.
+    for path in [
+        "/mail/config-v1.1.xml?emailaddress=alice%40example.test",
+        "/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=alice%40example.test",
+    ] {
+        let (code, body) = curl(&w, &[&format!("https://localhost:{https}{path}")]);
+        assert_eq!(code, "200", "{body}");
+        let doc = roxmltree::Document::parse(&body).unwrap();
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "clientConfig");
+        assert_eq!(root.attribute("version"), Some("1.1"));
+        let provider = root
+            .children()
+            .find(|n| n.has_tag_name("emailProvider"))
+            .unwrap();
+        assert_eq!(provider.attribute("id"), Some("example.test"));
+        assert_eq!(child_text(provider, "domain"), Some("example.test"));
+        let servers: Vec<(String, String, String, String, String)> = provider
+            .children()
+            .filter(|n| n.has_tag_name("incomingServer"))
+            .map(|s| {
+                assert_eq!(s.attribute("type"), Some("pop3"));
+                let f = |t| child_text(s, t).unwrap_or_default().to_string();
+                (
+                    f("hostname"),
+                    f("port"),
+                    f("socketType"),
+                    f("authentication"),
+                    f("username"),
+                )
+            })
+            .collect();
+        let want = |port: u16, socket: &str| {
+            (
+                "localhost".to_string(),
+                port.to_string(),
+                socket.to_string(),
+                "password-cleartext".to_string(),
+                "%EMAILLOCALPART%".to_string(),
+            )
+        };
+        assert_eq!(servers, vec![want(pop3s, "SSL"), want(pop3, "STARTTLS")]);
+        assert!(!body.contains("plain"), "{body}");
+    }
+    // Not a local domain: nothing to say about it.
+    let (code, body) = curl(
+        &w,
+        &[&format!(
+            "https://localhost:{https}/mail/config-v1.1.xml?emailaddress=bob%40other.test"
+        )],
+    );
+    assert_eq!(code, "404", "{body}");
+    assert!(body.contains("other.test"), "{body}");
+    // Outlook's POX Autodiscover.
+    let request = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006\"><Request><EMailAddress>alice@example.test</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>";
+    let (code, body) = curl(
+        &w,
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: text/xml",
+            "--data-binary",
+            request,
+            &format!("https://localhost:{https}/autodiscover/autodiscover.xml"),
+        ],
+    );
+    assert_eq!(code, "200", "{body}");
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    let protocols: Vec<(String, String, String, String)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("Protocol"))
+        .map(|p| {
+            let f = |t| child_text(p, t).unwrap_or_default().to_string();
+            (f("Type"), f("Server"), f("Port"), f("LoginName"))
+        })
+        .collect();
+    assert_eq!(
+        protocols,
+        vec![
+            (
+                "POP3".into(),
+                "localhost".into(),
+                pop3s.to_string(),
+                "alice".into()
+            ),
+            (
+                "POP3".into(),
+                "localhost".into(),
+                pop3.to_string(),
+                "alice".into()
+            ),
+        ]
+    );
+    let bad = request.replace("alice@example.test", "bob@other.test");
+    let (code, _) = curl(
+        &w,
+        &[
+            "-X",
+            "POST",
+            "--data-binary",
+            &bad,
+            &format!("https://localhost:{https}/autodiscover/autodiscover.xml"),
+        ],
+    );
+    assert_eq!(code, "404");
+    // Plain HTTP: the documents (they name TLS ports only), and a redirect for the rest.
+    let http = w.proc.addr("HTTP").port();
+    let (code, body) = curl(
+        &w,
+        &[&format!(
+            "http://localhost:{http}/mail/config-v1.1.xml?emailaddress=alice%40example.test"
+        )],
+    );
+    assert_eq!(code, "200");
+    assert!(body.contains(&format!("<port>{pop3s}</port>")), "{body}");
+    let out = run_bounded(
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "20",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{redirect_url}",
+            ])
+            .arg(format!("http://localhost:{http}/settings?x=1")),
+        LIMIT,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("301 https://localhost:{https}/settings?x=1")
+    );
+}
+
+#[test]
+fn buzon_dns_prints_the_records_of_a_local_domain_and_refuses_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("buzon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = {:?}\nhostname = \"mail.example.test\"\n\n[[listen]]\naddress = \"0.0.0.0:110\"\nprotocol = \"pop3\"\n\n[[listen]]\naddress = \"0.0.0.0:995\"\nprotocol = \"pop3s\"\n\n[[listen]]\naddress = \"0.0.0.0:25\"\nprotocol = \"smtp\"\n\n[[listen]]\naddress = \"0.0.0.0:443\"\nprotocol = \"https\"\n\n[delivery]\nlocal_domains = [\"example.test\"]\n",
+            dir.path().join("data")
+        ),
+    )
+    .unwrap();
+    let out = run_bounded(
+        Command::new(BIN)
+            .args(["dns", "example.test", "--config"])
+            .arg(&config)
+            .env("LC_ALL", "C"),
+        LIMIT,
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("buzon dns example.test:\n{text}");
+    for line in [
+        "example.test.                    3600 IN MX    10 mail.example.test.",
+        "_pop3s._tcp.example.test.        3600 IN SRV   0 1 995 mail.example.test.",
+        "_pop3._tcp.example.test.         3600 IN SRV   10 1 110 mail.example.test.",
+        "autoconfig.example.test.         3600 IN CNAME mail.example.test.",
+        "autodiscover.example.test.       3600 IN CNAME mail.example.test.",
+        "_autodiscover._tcp.example.test. 3600 IN SRV   0 0 443 mail.example.test.",
+        "example.test.                    3600 IN TXT   \"v=spf1 mx -all\"",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in\n{text}");
+    }
+    assert!(!text.contains("forward"), "{text}");
+    let out = run_bounded(
+        Command::new(BIN)
+            .args(["dns", "other.test", "--config"])
+            .arg(&config)
+            .env("LC_ALL", "C"),
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not one of this server's local domains"));
+}
+
+#[test]
+fn buzon_setup_configures_itself_from_the_servers_own_autoconfig_and_logs_in() {
+    let w = start();
+    // A DNS that knows only the server's name: no SRV records, no MX.
+    let dns = TestDns::start(vec![(
+        "localhost",
+        DnsRecord::A(std::net::Ipv4Addr::LOCALHOST),
+    )]);
+    let out = run_bounded(
+        Command::new(BIN)
+            .args([
+                "setup",
+                "alice@example.test",
+                "--no-guess",
+                "--print",
+                "--yes",
+                "localhost",
+            ])
+            .args(["--dns-server", &dns.addr.to_string()])
+            .arg("--autoconfig-base")
+            .arg(format!("https://localhost:{}", w.proc.addr("HTTPS").port()))
+            .arg("--ca-file")
+            .arg(&w.ca_file)
+            .args(["--password-env", "PW", "--config"])
+            .arg(w.dir.path().join("accounts.toml"))
+            .env("PW", "pw")
+            .env("LC_ALL", "C"),
+        LIMIT,
+    );
+    let (so, se) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    eprintln!("buzon setup:\n{so}{se}");
+    assert_eq!(out.status.code(), Some(0), "{so}{se}");
+    assert!(so.contains("autoconfig"), "{so}");
+    assert!(so.contains("logged in as alice"), "{so}");
+    assert!(
+        so.contains(&format!("port = {}", w.proc.addr("POP3S").port())),
+        "{so}"
+    );
+}
