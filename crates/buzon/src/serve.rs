@@ -81,6 +81,7 @@ async fn serve(bound: buzon_server::BoundServer) -> Result<(), Failure> {
             Protocol::Smtp => "serve-what-smtp",
             Protocol::Https => "serve-what-https",
             Protocol::Http => "serve-what-http",
+            Protocol::Metrics => "serve-what-metrics",
         });
         println!(
             "buzon: {}",

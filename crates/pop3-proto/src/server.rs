@@ -219,6 +219,8 @@ pub struct ServerSession {
     input: LineReader,
     /// STLS was accepted and the handshake has not finished: input is not taken.
     awaiting_tls: bool,
+    /// The keyword of the command handled last (see [`ServerSession::last_command`]).
+    last_command: Option<&'static str>,
 }
 
 /// Why APOP is refused on an unencrypted connection (catalog key).
@@ -241,6 +243,7 @@ impl ServerSession {
             lang,
             input: LineReader::new(LineLimits::COMMAND),
             awaiting_tls: false,
+            last_command: None,
         }
     }
 
@@ -268,6 +271,13 @@ impl ServerSession {
             Err(e) => self.line_error(e, out),
         };
         Some(step)
+    }
+
+    /// The keyword of the command the last [`ServerSession::next_step`] handled
+    /// (`"(invalid)"` for a line that was not a command; `None` for a SASL response or
+    /// before any), for counting commands by name.
+    pub fn last_command(&self) -> Option<&'static str> {
+        self.last_command
     }
 
     /// The language of this session's response texts (RFC 6856 §3).
@@ -452,11 +462,16 @@ impl ServerSession {
     /// Handles one complete line (without CRLF).
     fn handle_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Step {
         if let State::SaslExchange(_) = self.state {
+            self.last_command = None;
             return self.sasl_response(line, out);
         }
         match parse_command(line) {
-            Ok(cmd) => self.handle_command(cmd, out),
+            Ok(cmd) => {
+                self.last_command = Some(cmd.keyword());
+                self.handle_command(cmd, out)
+            }
             Err(e) => {
+                self.last_command = Some("(invalid)");
                 let text = self.command_error_text(&e);
                 self.bad(Response::err(text), out)
             }

@@ -11,6 +11,7 @@ pub mod config;
 mod health;
 pub mod intake;
 mod login;
+mod metrics;
 mod pop3;
 pub mod privileges;
 pub mod proxy;
@@ -84,6 +85,8 @@ pub(crate) struct Shared {
     pub health: Arc<health::Health>,
     /// The POP3 ports autoconfiguration documents name ([`web`]).
     pub(crate) published: web::Published,
+    /// What `/metrics` shows ([`metrics`]).
+    pub(crate) metrics: metrics::Metrics,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
@@ -122,7 +125,12 @@ impl RunningServer {
 
     /// Re-reads the TLS certificate and key (SIGHUP).
     pub fn reload_tls(&self) -> Result<String, tls::TlsError> {
-        self.tls.reload()
+        let fingerprint = self.tls.reload()?;
+        self.shared
+            .metrics
+            .certificate_expiry
+            .set(self.tls.not_after().unwrap_or(0));
+        Ok(fingerprint)
     }
 
     /// Open connections right now.
@@ -225,7 +233,12 @@ impl BoundServer {
             store,
             health,
             published,
+            metrics: metrics::Metrics::new(),
         });
+        shared
+            .metrics
+            .certificate_expiry
+            .set(tls.not_after().unwrap_or(0));
         let mut tasks = JoinSet::new();
         let mut addrs = Vec::new();
         for (spec, addr, listener) in tokio_listeners {
@@ -360,6 +373,9 @@ async fn handle_connection(
     if matches!(spec.protocol, Protocol::Lmtp | Protocol::Smtp) {
         return intake::handle_tcp(shared, tcp, peer, &spec).await;
     }
+    if spec.protocol == Protocol::Metrics {
+        return metrics::handle(shared, tcp, peer).await;
+    }
     if matches!(spec.protocol, Protocol::Https | Protocol::Http) {
         return web::handle(shared, tcp, peer, spec.protocol == Protocol::Https).await;
     }
@@ -379,17 +395,21 @@ async fn handle_connection(
     let stream = match spec.protocol {
         Protocol::Pop3 => Stream::Plain(tcp),
         // Served by `intake::handle_tcp` and `web::handle` above.
-        Protocol::Lmtp | Protocol::Smtp | Protocol::Https | Protocol::Http => return,
+        Protocol::Lmtp | Protocol::Smtp | Protocol::Https | Protocol::Http | Protocol::Metrics => {
+            return
+        }
         Protocol::Pop3s => {
             let acceptor = tokio_rustls::TlsAcceptor::from(shared.tls.server_config());
             match timeout(handshake, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
                 Ok(Err(e)) => {
                     tracing::info!(remote = %peer, "TLS handshake failed: {e}");
+                    shared.metrics.tls_failed("pop3s");
                     return;
                 }
                 Err(_) => {
                     tracing::info!(remote = %peer, "TLS handshake timed out");
+                    shared.metrics.tls_failed("pop3s");
                     return;
                 }
             }
@@ -422,6 +442,7 @@ async fn handle_connection(
         client,
         spec.protocol == Protocol::Pop3 && spec.starttls,
         connected,
+        metrics::listener_name(spec.protocol),
     )
     .await;
 }

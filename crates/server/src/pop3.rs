@@ -127,8 +127,10 @@ pub(crate) async fn serve(
     client: Client,
     stls_available: bool,
     connected: tokio::time::Instant,
+    listener: &'static str,
 ) {
     let peer = client.addr;
+    let open = crate::metrics::OpenSession::new(&shared.metrics, listener);
     let tls_active = stream.is_tls() || client.proxied_tls;
     let plaintext_without_tls = shared.config.auth.allow_plaintext_without_tls
         || (client.known
@@ -171,6 +173,8 @@ pub(crate) async fn serve(
     };
     let end = conn.run().await;
     conn.log_end(end);
+    conn.count_end(end, listener);
+    drop(open);
     conn.conn.linger_close().await;
 }
 
@@ -200,6 +204,13 @@ impl Conn {
             // PIPELINING), then flush once.
             while let Some(step) = self.session.next_step(&mut self.conn.out) {
                 self.counters.commands += 1;
+                if let Some(command) = self.session.last_command() {
+                    self.shared
+                        .metrics
+                        .commands
+                        .get_or_create(&crate::metrics::CommandLabels { command })
+                        .inc();
+                }
                 self.last_activity = tokio::time::Instant::now();
                 if let Some(slot) = &self.user_slot {
                     slot.touch();
@@ -297,6 +308,7 @@ impl Conn {
             Admission::After(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
             Admission::After(_) => {}
             Admission::Refused => {
+                self.count_login(req.mechanism, "refused");
                 tracing::info!(remote = %self.peer, user = ?req.user, "login refused unchecked: too many failed logins queued for this address or name");
                 tokio::time::sleep(shared.auth.failure_delay()).await;
                 return self.session.login_failed(
@@ -318,6 +330,7 @@ impl Conn {
                 user
             }
             Verdict::Invalid => {
+                self.count_login(req.mechanism, "failure");
                 let wait = shared.auth.record(ip, self.client_known, &req.user, false);
                 // Debug formatting: a name from the wire never writes control bytes into the log.
                 tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
@@ -328,6 +341,7 @@ impl Conn {
                 );
             }
             Verdict::Unavailable(why) => {
+                self.count_login(req.mechanism, "unavailable");
                 tracing::error!(remote = %self.peer, "cannot check credentials: {why}");
                 return self.session.login_failed(
                     Response::err_code(
@@ -340,11 +354,15 @@ impl Conn {
         };
         match self.open_mailbox(&user).await {
             Ok(messages) => {
+                self.count_login(req.mechanism, "success");
                 self.user = Some(user.clone());
                 self.session
                     .login_succeeded(user, messages, &mut self.conn.out)
             }
-            Err(reply) => self.session.login_failed(reply, &mut self.conn.out),
+            Err(reply) => {
+                self.count_login(req.mechanism, "mailbox_refused");
+                self.session.login_failed(reply, &mut self.conn.out)
+            }
         }
     }
 
@@ -395,6 +413,7 @@ impl Conn {
                             self.session.text("pop3-mailbox-locked", &[]),
                         ));
                     }
+                    shared.metrics.lock_takeovers.inc();
                     for s in &stale {
                         tracing::info!(
                             user,
@@ -518,6 +537,11 @@ impl Conn {
             }
             Err(e) => {
                 tracing::info!(remote = %self.peer, "STLS handshake failed: {e}");
+                self.shared
+                    .metrics
+                    .tls_handshake_failures
+                    .get_or_create(&crate::metrics::ListenerLabel { listener: "pop3" })
+                    .inc();
                 Some(End::TlsFailed)
             }
         }
@@ -556,6 +580,37 @@ impl Conn {
         } else {
             End::Quit
         }
+    }
+
+    /// Adds this session's figures to the server's metrics.
+    fn count_end(&self, end: End, listener: &'static str) {
+        let m = &self.shared.metrics;
+        let c = &self.counters;
+        m.sessions
+            .get_or_create(&crate::metrics::EndLabels {
+                listener,
+                tls: match self.conn.tls_version() {
+                    "none" if self.proxied_tls => "at-proxy",
+                    v => v,
+                },
+                end: end.as_str(),
+            })
+            .inc();
+        m.retrieved.inc_by(c.retr);
+        m.retrieved_bytes.inc_by(c.retr_bytes);
+        m.deleted.inc_by(c.deleted as u64);
+    }
+
+    /// Counts one login attempt.
+    fn count_login(&self, mechanism: &str, result: &'static str) {
+        self.shared
+            .metrics
+            .logins
+            .get_or_create(&crate::metrics::LoginLabels {
+                mechanism: mechanism.to_ascii_uppercase(),
+                result,
+            })
+            .inc();
     }
 
     fn log_end(&self, end: End) {

@@ -117,6 +117,12 @@ impl TlsState {
             .unwrap_or_default()
     }
 
+    /// When the certificate in use expires (Unix time), read from its DER.
+    pub fn not_after(&self) -> Option<i64> {
+        let key = self.resolver.0.read().ok()?.clone();
+        not_after_of(key.cert.first()?.as_ref())
+    }
+
     /// Re-reads the certificate and key; on error the old ones stay in use.
     pub fn reload(&self) -> Result<String, TlsError> {
         let provider = rustls::crypto::ring::default_provider();
@@ -129,6 +135,66 @@ impl TlsState {
         }
         Ok(fp)
     }
+}
+
+/// One DER element: (tag, contents, what follows).
+fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = b.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &x| (acc << 8) | usize::from(x));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The `notAfter` of an X.509 certificate (RFC 5280 §4.1.2.5) as Unix time.
+fn not_after_of(cert: &[u8]) -> Option<i64> {
+    let (_, certificate, _) = der(cert)?;
+    let (_, tbs, _) = der(certificate)?;
+    let mut rest = tbs;
+    // [0] version is optional; then serialNumber, signature, issuer, validity.
+    let (tag, _, after) = der(rest)?;
+    if tag == 0xa0 {
+        rest = after;
+    }
+    for _ in 0..3 {
+        rest = der(rest)?.2;
+    }
+    let (_, validity, _) = der(rest)?;
+    let after_not_before = der(validity)?.2;
+    let (tag, time, _) = der(after_not_before)?;
+    let text = std::str::from_utf8(time).ok()?;
+    let digits = |s: &str| s.parse::<i64>().ok();
+    let (year, rest) = match tag {
+        // UTCTime: YYMMDDHHMMSSZ, years 1950–2049.
+        0x17 => {
+            let yy = digits(text.get(0..2)?)?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, text.get(2..)?)
+        }
+        // GeneralizedTime: YYYYMMDDHHMMSSZ.
+        0x18 => (digits(text.get(0..4)?)?, text.get(4..)?),
+        _ => return None,
+    };
+    let f = |i: usize| digits(rest.get(i..i + 2)?);
+    let (month, day, hour, minute, second) = (f(0)?, f(2)?, f(4)?, f(6)?, f(8)?);
+    // Days from 1970-01-01 (civil calendar).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
 /// Formats a SHA-256 fingerprint of DER bytes as colon-separated upper-case hex.
@@ -320,4 +386,25 @@ pub fn ensure_self_signed(dir: &Path, hostname: &str) -> Result<Pem, TlsError> {
         key_path,
         key,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod expiry_tests {
+    use super::*;
+
+    fn cert_until(y: i32, m: u8, d: u8) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::new(vec!["x.test".to_string()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(y, m, d);
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn not_after_is_read_from_utc_and_generalized_times() {
+        assert_eq!(not_after_of(&cert_until(2031, 7, 15)), Some(1_941_840_000));
+        assert_eq!(not_after_of(&cert_until(2051, 1, 2)), Some(2_556_230_400));
+        assert_eq!(not_after_of(b"\x30\x03\x02\x01"), None);
+        assert_eq!(not_after_of(b""), None);
+    }
 }

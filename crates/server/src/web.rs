@@ -85,9 +85,13 @@ pub(crate) async fn handle(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
                     tracing::info!(remote = %client.addr, "TLS handshake failed: {e}");
+                    shared.metrics.tls_failed("https");
                     return;
                 }
-                Err(_) => return,
+                Err(_) => {
+                    shared.metrics.tls_failed("https");
+                    return;
+                }
             };
             serve_http1(TokioIo::new(tls), service, client.addr).await;
         } else {

@@ -26,6 +26,7 @@ mod intake_crash;
 mod interop_clients;
 mod interop_intake;
 mod languages;
+mod metrics;
 mod migrate;
 mod overload;
 mod pg_faults;

@@ -244,6 +244,7 @@ serve-what-lmtp = LMTP
 serve-what-smtp = SMTP (STARTTLS)
 serve-what-https = HTTPS (mail client autoconfiguration)
 serve-what-http = HTTP (autoconfiguration, redirects to HTTPS)
+serve-what-metrics = Prometheus metrics (/metrics)
 serve-certificate = TLS certificate SHA-256 { $fingerprint }
 serve-first-user = first start — created user "demo" with password { $password }
 serve-first-once = (shown only this once; change it with `buzon user passwd demo --data-dir { $dir }`)

@@ -255,6 +255,7 @@ serve-what-lmtp = LMTP
 serve-what-smtp = SMTP (STARTTLS)
 serve-what-https = HTTPS (configuración automática de programas de correo)
 serve-what-http = HTTP (configuración automática, redirige a HTTPS)
+serve-what-metrics = Métricas de Prometheus (/metrics)
 serve-certificate = certificado TLS SHA-256 { $fingerprint }
 serve-first-user = primer arranque — se ha creado el usuario "demo" con la contraseña { $password }
 serve-first-once = (solo se muestra esta vez; cámbiala con `buzon user passwd demo --data-dir { $dir }`)

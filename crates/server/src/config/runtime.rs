@@ -26,6 +26,8 @@ pub enum Protocol {
     /// Plain HTTP: the autoconfiguration paths (clients fetch them over HTTP too), every
     /// other path redirected to HTTPS; port 80.
     Http,
+    /// Prometheus metrics (`GET /metrics`); keep it on loopback or a private network.
+    Metrics,
 }
 
 impl Protocol {
@@ -38,6 +40,7 @@ impl Protocol {
             Protocol::Smtp => "SMTP",
             Protocol::Https => "HTTPS",
             Protocol::Http => "HTTP",
+            Protocol::Metrics => "metrics",
         }
     }
 }

@@ -315,6 +315,7 @@ impl Conn {
             };
             deliverer.deliver(&msg, &recipients, grouping)
         });
+        let started = std::time::Instant::now();
         let outcomes = match task.await {
             Ok(o) => o,
             Err(e) => {
@@ -324,7 +325,39 @@ impl Conn {
                 ))]
             }
         };
+        self.shared
+            .metrics
+            .delivery_seconds
+            .observe(started.elapsed().as_secs_f64());
         outcomes.into_iter().map(|o| (id.clone(), o)).collect()
+    }
+
+    /// Adds one outcome to the server's metrics.
+    fn count_outcome(&self, outcome: &Outcome) {
+        let m = &self.shared.metrics;
+        let result = match outcome {
+            Outcome::Delivered { .. } => "delivered",
+            Outcome::Failed(f) => {
+                if matches!(f, Failure::OverQuota { .. }) {
+                    m.quota_refusals.inc();
+                }
+                if f.reply().code() >= 500 {
+                    "permanent_failure"
+                } else {
+                    "temporary_failure"
+                }
+            }
+        };
+        m.deliveries
+            .get_or_create(&crate::metrics::DeliveryLabels {
+                protocol: if self.mode == Mode::Lmtp {
+                    "lmtp"
+                } else {
+                    "smtp"
+                },
+                result,
+            })
+            .inc();
     }
 
     /// One reply per recipient (LMTP) or one for the message (SMTP).
@@ -355,6 +388,7 @@ impl Conn {
                     )
                 }),
             };
+            self.count_outcome(&outcome);
             let r = match outcome {
                 Outcome::Delivered { copies } => {
                     self.counters.delivered += 1;
