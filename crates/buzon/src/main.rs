@@ -17,6 +17,7 @@ mod migrate;
 mod serve;
 mod setup;
 mod sieve;
+mod status;
 mod user;
 
 use std::path::PathBuf;
@@ -70,6 +71,9 @@ enum Command {
     /// Print the DNS records to publish for a local domain: MX, RFC 6186 SRV records,
     /// the autoconfig/autodiscover names, and an SPF/DMARC reminder.
     Dns(dns::DnsArgs),
+    /// Ask the running server whether it is working: uptime, listeners, open POP3
+    /// sessions (user, address, TLS, age) and totals, through its admin socket.
+    Status(status::StatusArgs),
     /// Check a config file and print the settings it results in.
     CheckConfig {
         /// The config file to check.
@@ -118,6 +122,7 @@ fn main() -> ExitCode {
         Command::Migrate(args) => migrate::run(args),
         Command::Import(args) => import::run(args),
         Command::Dns(args) => dns::run(args),
+        Command::Status(args) => status::run(args),
         Command::CheckConfig { config } => match buzon_server::Config::load(&config) {
             Ok(c) => {
                 println!("{} is valid", config.display());

@@ -27,11 +27,11 @@ pub struct ServeArgs {
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
-    init_logging(&args.log);
     let (config, zero_config) = match &args.config {
         Some(path) => (Config::load(path).map_err(Failure::usage)?, false),
         None => (Config::embedded_default(&args.data_dir), true),
     };
+    init_logging(&args.log, config.log_json);
     let account = config
         .run_as
         .as_ref()
@@ -135,15 +135,22 @@ async fn serve(bound: buzon_server::BoundServer) -> Result<(), Failure> {
     Ok(())
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    // `log_format = "json"`: one object per line with the same fields as the text form
+    // (the per-session line's user, remote, tls, commands, retr, … and the message).
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init()
+    };
 }
 
 /// On the very first zero-config start: a `demo` user with a random password (printed

@@ -17,6 +17,7 @@ pub mod privileges;
 pub mod proxy;
 mod registry;
 pub mod safe_fs;
+pub mod status;
 pub mod stores;
 mod stream;
 pub mod tls;
@@ -87,6 +88,11 @@ pub(crate) struct Shared {
     pub(crate) published: web::Published,
     /// What `/metrics` shows ([`metrics`]).
     pub(crate) metrics: metrics::Metrics,
+    /// The open POP3 sessions, for `buzon status` ([`status`]).
+    pub(crate) sessions: Arc<status::Sessions>,
+    /// The totals `buzon status` shows.
+    pub(crate) totals: status::Totals,
+    pub(crate) started: std::time::SystemTime,
 }
 
 /// A started server. Dropping it does not stop it; call [`RunningServer::shutdown`].
@@ -234,6 +240,9 @@ impl BoundServer {
             health,
             published,
             metrics: metrics::Metrics::new(),
+            sessions: Arc::default(),
+            totals: status::Totals::default(),
+            started: std::time::SystemTime::now(),
         });
         shared
             .metrics
@@ -255,6 +264,31 @@ impl BoundServer {
                 listener,
                 spec.path,
             ));
+        }
+        // `buzon status` asks here; made by the server's own account (after the switch).
+        let data_dir = shared.config.data_dir.clone();
+        match status::bind(&data_dir) {
+            Ok(listener) => {
+                let mut shown: Vec<(String, String)> = addrs
+                    .iter()
+                    .map(|(p, a)| (p.name().to_string(), a.to_string()))
+                    .collect();
+                shown.extend(
+                    unix_paths.iter().map(|(p, path)| {
+                        (p.name().to_string(), format!("unix:{}", path.display()))
+                    }),
+                );
+                tasks.spawn(status::serve(
+                    Arc::clone(&shared),
+                    listener,
+                    status::admin_socket(&data_dir),
+                    shown,
+                ));
+            }
+            Err(e) => tracing::warn!(
+                path = %status::admin_socket(&data_dir).display(),
+                "cannot create the admin socket, `buzon status` will not answer: {e}"
+            ),
         }
         Ok(RunningServer {
             addrs,

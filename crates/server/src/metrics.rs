@@ -31,7 +31,7 @@ pub(crate) struct ListenerLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct EndLabels {
     pub listener: &'static str,
-    /// `none`, `TLSv1_2`, `TLSv1_3` or `at-proxy`.
+    /// `none`, `TLSv1.2`, `TLSv1.3` or `at-proxy`.
     pub tls: &'static str,
     /// How the session ended (`quit`, `timeout`, …; the session log's `end`).
     pub end: &'static str,

@@ -96,6 +96,8 @@ struct Conn {
     /// The authenticated user, kept for the log line after the session state is gone.
     user: Option<String>,
     counters: Counters,
+    /// This session in `buzon status`'s list.
+    tracked: crate::status::Tracked,
     /// The last complete command, or the last output the client accepted: the
     /// inactivity limit counts from here, so a byte now and then without a complete
     /// command (slowloris) does not keep a session open.
@@ -131,6 +133,14 @@ pub(crate) async fn serve(
 ) {
     let peer = client.addr;
     let open = crate::metrics::OpenSession::new(&shared.metrics, listener);
+    let tracked = shared.sessions.track(
+        listener,
+        client.addr,
+        match stream.tls_version() {
+            "none" if client.proxied_tls => "at-proxy",
+            v => v,
+        },
+    );
     let tls_active = stream.is_tls() || client.proxied_tls;
     let plaintext_without_tls = shared.config.auth.allow_plaintext_without_tls
         || (client.known
@@ -168,6 +178,7 @@ pub(crate) async fn serve(
         user_slot: None,
         user: None,
         counters: Counters::default(),
+        tracked,
         last_activity: tokio::time::Instant::now(),
         auth_deadline,
     };
@@ -355,6 +366,7 @@ impl Conn {
         match self.open_mailbox(&user).await {
             Ok(messages) => {
                 self.count_login(req.mechanism, "success");
+                self.tracked.set_user(&user);
                 self.user = Some(user.clone());
                 self.session
                     .login_succeeded(user, messages, &mut self.conn.out)
@@ -533,6 +545,7 @@ impl Conn {
         match self.conn.start_tls(self.shared.tls.server_config()).await {
             Ok(()) => {
                 self.session.tls_started();
+                self.tracked.set_tls(self.conn.tls_version());
                 None
             }
             Err(e) => {
@@ -599,10 +612,24 @@ impl Conn {
         m.retrieved.inc_by(c.retr);
         m.retrieved_bytes.inc_by(c.retr_bytes);
         m.deleted.inc_by(c.deleted as u64);
+        let t = &self.shared.totals;
+        use std::sync::atomic::Ordering::Relaxed;
+        t.retrieved.fetch_add(c.retr, Relaxed);
+        t.retrieved_bytes.fetch_add(c.retr_bytes, Relaxed);
+        t.deleted.fetch_add(c.deleted as u64, Relaxed);
     }
 
     /// Counts one login attempt.
     fn count_login(&self, mechanism: &str, result: &'static str) {
+        let t = &self.shared.totals;
+        match result {
+            "success" => t
+                .logins_ok
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            _ => t
+                .logins_failed
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        };
         self.shared
             .metrics
             .logins

@@ -182,3 +182,92 @@ fn metrics_count_logins_retrievals_deletions_and_deliveries_and_prometheus_scrap
     let up = query("up{job=\"buzon\"}");
     assert!(up.contains(",\"1\"]"), "{up}");
 }
+
+/// `buzon status` during open sessions: one logged in over POP3S, one not logged in
+/// over POP3; the totals; the JSON form; and a clear error when no server answers.
+#[test]
+fn buzon_status_lists_open_sessions_and_totals() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "");
+    let data = dir.path().join("data");
+    let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
+    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap();
+    let mut proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    let tls = ca.client_config();
+    let mut a = LineClient::connect_tls(proc.addr("POP3S"), tls, "localhost");
+    assert!(a.line().starts_with("+OK"));
+    a.login("alice", "pw");
+    let mut b = LineClient::connect(proc.addr("POP3"));
+    assert!(b.line().starts_with("+OK"));
+    let status = |json: bool| {
+        let mut c = Command::new(BIN);
+        c.args(["status", "--config"])
+            .arg(&config)
+            .env("LC_ALL", "C");
+        if json {
+            c.arg("--json");
+        }
+        run_bounded(&mut c, LIMIT)
+    };
+    let out = status(false);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("buzon status:\n{text}");
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("POP3 sessions open: 2"), "{text}");
+    let alice = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("alice"))
+        .unwrap_or_else(|| panic!("no alice line in\n{text}"));
+    assert!(
+        alice.contains("pop3s") && alice.contains("TLSv1.3"),
+        "{alice}"
+    );
+    assert!(text.contains("(not logged in)"), "{text}");
+    assert!(text.contains("logins 1 ok, 0 failed"), "{text}");
+    let json = String::from_utf8_lossy(&status(true).stdout).into_owned();
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["sessions"].as_array().map(Vec::len), Some(2), "{json}");
+    drop((a, b));
+    proc.kill();
+    let out = status(false);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach the server at"), "{err}");
+}
+
+/// `log_format = "json"`: every log line is one JSON object, and the per-session line
+/// carries the same fields as the text form.
+#[test]
+fn json_logs_have_one_object_per_line_with_the_session_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let config = write_config(dir.path(), &ca, "");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("log_format = \"json\"\n{text}")).unwrap();
+    let data = dir.path().join("data");
+    let stored = buzon_auth::hash_password(b"pw", &buzon_auth::HashParams::fast_for_tests());
+    buzon_auth::add_user(&data.join("users"), "alice", &stored).unwrap();
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    let mut c = LineClient::connect(proc.addr("POP3"));
+    assert!(c.line().starts_with("+OK"));
+    c.login("alice", "pw");
+    assert!(c.cmd("QUIT").starts_with("+OK"));
+    let line = buzon_testkit::wait_for(Duration::from_secs(10), "the session line", || {
+        proc.log()
+            .into_iter()
+            .find(|l| l.contains("pop3 session ended"))
+    });
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    assert_eq!(v["user"], "alice", "{line}");
+    assert_eq!(v["end"], "quit", "{line}");
+    assert_eq!(v["message"], "pop3 session ended", "{line}");
+    assert_eq!(v["level"], "INFO", "{line}");
+    for l in proc.log() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&l).is_ok(),
+            "a log line is not JSON: {l}"
+        );
+    }
+}

@@ -155,6 +155,8 @@ pub struct StoreFile {
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub hostname: Option<String>,
+    /// `"text"` (the default) or `"json"`: one JSON object per log line.
+    pub log_format: Option<String>,
     pub mail_dir: Option<PathBuf>,
     #[serde(default)]
     pub listen: Vec<ListenerFile>,

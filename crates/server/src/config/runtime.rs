@@ -168,6 +168,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub mail_dir: PathBuf,
     pub hostname: String,
+    /// Log lines as text (the default) or one JSON object each.
+    pub log_json: bool,
     pub listeners: Vec<Listener>,
     pub tls: TlsSource,
     pub tls13_only: bool,

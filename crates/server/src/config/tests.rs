@@ -651,3 +651,15 @@ fn uidl_source_and_dovecots_format_are_checked_with_line_and_fix() {
     let e = error_of("[pop3]\ndovecot_uidl_format = \"%u\"\n");
     assert!(e.contains("would ignore it"), "{e}");
 }
+
+#[test]
+fn log_format_is_text_or_json() {
+    let c = Config::parse("log_format = \"json\"\n", "buzon.toml").unwrap();
+    assert!(c.log_json);
+    assert!(!Config::parse("", "buzon.toml").unwrap().log_json);
+    let e = error_of("log_format = \"xml\"\n");
+    assert!(
+        e.starts_with("buzon.toml line 1: `log_format` is \"xml\""),
+        "{e}"
+    );
+}

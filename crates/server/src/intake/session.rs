@@ -335,6 +335,12 @@ impl Conn {
     /// Adds one outcome to the server's metrics.
     fn count_outcome(&self, outcome: &Outcome) {
         let m = &self.shared.metrics;
+        let t = &self.shared.totals;
+        let total = match outcome {
+            Outcome::Delivered { .. } => &t.delivered,
+            Outcome::Failed(_) => &t.delivery_failures,
+        };
+        total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let result = match outcome {
             Outcome::Delivered { .. } => "delivered",
             Outcome::Failed(f) => {

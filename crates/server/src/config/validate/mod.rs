@@ -44,6 +44,17 @@ impl FileConfig {
             .clone()
             .unwrap_or_else(|| data_dir.join("mail"));
         let hostname = server::hostname(&cx, &self.hostname)?;
+        let log_json = match self.log_format.as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(cx.err(
+                    "log_format",
+                    format!("is {other:?}"),
+                    "use \"text\" (the default) or \"json\" (one JSON object per line, for log collectors)",
+                ))
+            }
+        };
         let listeners = listeners::tcp(&cx, &self.listen)?;
         let (tls, tls13_only) = tls::tls(&cx, &self.tls, &data_dir)?;
         let auth = auth::auth(&cx, &self.auth, &data_dir)?;
@@ -60,6 +71,7 @@ impl FileConfig {
             data_dir,
             mail_dir,
             hostname,
+            log_json,
             listeners,
             tls,
             tls13_only,
