@@ -60,6 +60,12 @@ pub(crate) struct DeliveryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct StoreErrorLabels {
+    /// `open` (a mailbox), `read` (a message), `update` (deleting at QUIT).
+    pub operation: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct BuildLabels {
     pub version: &'static str,
 }
@@ -80,6 +86,10 @@ pub(crate) struct Metrics {
     pub tls_handshake_failures: Family<ListenerLabel, Counter>,
     pub lock_takeovers: Counter,
     pub certificate_expiry: Gauge<i64, AtomicI64Wrap>,
+    pub intake_sessions_open: Family<ListenerLabel, Gauge>,
+    pub intake_sessions: Family<EndLabels, Counter>,
+    pub login_delays: Counter,
+    pub store_errors: Family<StoreErrorLabels, Counter>,
 }
 
 /// `Gauge<i64>` storage (a Unix time).
@@ -174,8 +184,36 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             certificate_expiry.clone(),
         );
+        let intake_sessions_open = Family::<ListenerLabel, Gauge>::default();
+        registry.register(
+            "intake_sessions_open",
+            "LMTP and SMTP sessions open now, by listener",
+            intake_sessions_open.clone(),
+        );
+        let intake_sessions = Family::<EndLabels, Counter>::default();
+        registry.register(
+            "intake_sessions",
+            "LMTP and SMTP sessions ended, by listener, TLS version and how they ended",
+            intake_sessions.clone(),
+        );
+        let login_delays = Counter::default();
+        registry.register(
+            "pop3_login_delays",
+            "Logins held back by the throttle before their check (a penalty)",
+            login_delays.clone(),
+        );
+        let store_errors = Family::<StoreErrorLabels, Counter>::default();
+        registry.register(
+            "store_errors",
+            "Mail store errors met by POP3 sessions, by operation",
+            store_errors.clone(),
+        );
         Metrics {
             registry,
+            intake_sessions_open,
+            intake_sessions,
+            login_delays,
+            store_errors,
             sessions_open,
             sessions,
             logins,
@@ -190,6 +228,13 @@ impl Metrics {
             lock_takeovers,
             certificate_expiry,
         }
+    }
+
+    /// Counts a store error met while doing `operation`.
+    pub(crate) fn store_error(&self, operation: &'static str) {
+        self.store_errors
+            .get_or_create(&StoreErrorLabels { operation })
+            .inc();
     }
 
     /// Counts a failed or timed-out TLS handshake on `listener`.
@@ -215,10 +260,16 @@ pub(crate) struct OpenSession(Gauge);
 
 impl OpenSession {
     pub(crate) fn new(m: &Metrics, listener: &'static str) -> OpenSession {
-        let g = m
-            .sessions_open
-            .get_or_create(&ListenerLabel { listener })
-            .clone();
+        OpenSession::in_family(&m.sessions_open, listener)
+    }
+
+    /// An open LMTP or SMTP session.
+    pub(crate) fn intake(m: &Metrics, listener: &'static str) -> OpenSession {
+        OpenSession::in_family(&m.intake_sessions_open, listener)
+    }
+
+    fn in_family(family: &Family<ListenerLabel, Gauge>, listener: &'static str) -> OpenSession {
+        let g = family.get_or_create(&ListenerLabel { listener }).clone();
         g.inc();
         OpenSession(g)
     }

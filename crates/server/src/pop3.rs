@@ -316,7 +316,10 @@ impl Conn {
         let shared = Arc::clone(&self.shared);
         let ip = self.peer.ip();
         match shared.auth.admit(ip, self.client_known, &req.user) {
-            Admission::After(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            Admission::After(delay) if !delay.is_zero() => {
+                shared.metrics.login_delays.inc();
+                tokio::time::sleep(delay).await
+            }
             Admission::After(_) => {}
             Admission::Refused => {
                 self.count_login(req.mechanism, "refused");
@@ -455,6 +458,7 @@ impl Conn {
                 }
                 Err(e) => {
                     tracing::error!(user, "cannot open mailbox: {e}");
+                    self.shared.metrics.store_error("open");
                     let code = if e.is_temporary() {
                         RespCode::SysTemp
                     } else {
@@ -489,6 +493,7 @@ impl Conn {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(remote = %self.peer, "message {} unavailable: {e}", index + 1);
+                self.shared.metrics.store_error("read");
                 self.session.message_unavailable(&mut self.conn.out);
                 return None;
             }
@@ -504,6 +509,7 @@ impl Conn {
                     // The +OK is already out: the only honest signal left is to close, so
                     // the client sees a truncated reply and retries.
                     tracing::error!(remote = %self.peer, "read error in message {}: {e}", index + 1);
+                    self.shared.metrics.store_error("read");
                     let _ = self.flush().await;
                     return Some(End::Protocol);
                 }
@@ -568,6 +574,7 @@ impl Conn {
             Ok(report) => Ok(report.deleted + report.already_gone),
             Err(e) => {
                 tracing::error!(remote = %self.peer, "UPDATE incomplete: {e}");
+                self.shared.metrics.store_error("update");
                 Err(match &e {
                     StoreError::PartialExpunge {
                         deleted, failed, ..

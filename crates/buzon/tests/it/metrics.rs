@@ -119,6 +119,11 @@ fn metrics_count_logins_retrievals_deletions_and_deliveries_and_prometheus_scrap
         ("buzon_delivery_duration_seconds_count", 1.0),
         ("buzon_pop3_commands_total{command=\"RETR\"}", 1.0),
         ("buzon_pop3_sessions_open{listener=\"pop3\"}", 0.0),
+        (
+            "buzon_intake_sessions_total{listener=\"lmtp\",tls=\"none\",end=\"quit\"}",
+            1.0,
+        ),
+        ("buzon_intake_sessions_open{listener=\"lmtp\"}", 0.0),
     ] {
         assert_eq!(sample(&text, series), Some(want), "{series} in\n{text}");
     }

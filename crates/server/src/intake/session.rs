@@ -33,6 +33,21 @@ enum End {
     TlsFailed,
 }
 
+impl End {
+    /// The metrics label.
+    fn as_str(self) -> &'static str {
+        match self {
+            End::Closed => "quit",
+            End::ClientClosed => "client-closed",
+            End::Timeout => "timeout",
+            End::Shutdown => "shutdown",
+            End::WriteFailed => "write-failed",
+            End::ReadFailed => "read-failed",
+            End::TlsFailed => "tls-failed",
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     messages: u64,
@@ -71,6 +86,8 @@ pub(crate) async fn serve(
         Mode::Lmtp => intake.lmtp.clone(),
     };
     config.starttls = starttls;
+    let listener = if mode == Mode::Lmtp { "lmtp" } else { "smtp" };
+    let open = crate::metrics::OpenSession::intake(&shared.metrics, listener);
     let session = Session::new(config, stream.is_tls());
     let mut conn = Conn {
         conn: Connection::new(
@@ -101,6 +118,16 @@ pub(crate) async fn serve(
         end = ?end,
         "intake session ended"
     );
+    conn.shared
+        .metrics
+        .intake_sessions
+        .get_or_create(&crate::metrics::EndLabels {
+            listener,
+            tls: conn.conn.tls_version(),
+            end: end.as_str(),
+        })
+        .inc();
+    drop(open);
     conn.conn.linger_close().await;
 }
 
