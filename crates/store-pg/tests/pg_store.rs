@@ -307,6 +307,64 @@ fn retr_streams_a_5_mb_message_in_chunks() {
     assert!(chunks >= 80, "5 MB in {chunks} chunks");
 }
 
+/// A message of `len` bytes whose every byte depends on its position (lines of 61).
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            if i % 61 == 60 {
+                b'\n'
+            } else {
+                b'!' + ((i / 61 + i % 61) % 90) as u8
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn retr_and_top_reads_return_the_exact_bytes_at_chunk_boundaries() {
+    let Some(c) = cluster() else { return };
+    let rt = runtime();
+    let store = rt.block_on(PgStore::connect(&c.settings())).unwrap();
+    let chunk = buzon_store_pg::CHUNK_SIZE;
+    // Around one chunk, a batch of chunks (two) and beyond, plus the smallest.
+    let mut sizes = vec![0, 1, 4095, 4096, 4097];
+    for k in 1..=5 {
+        sizes.extend([k * chunk - 1, k * chunk, k * chunk + 1]);
+    }
+    for &len in &sizes {
+        rt.block_on(deliver(&store, &["edges"], &patterned(len)));
+    }
+    let mb = rt.block_on(store.open_pop3("edges")).unwrap();
+    assert_eq!(mb.messages().len(), sizes.len());
+    for (i, &len) in sizes.iter().enumerate() {
+        let msg = patterned(len);
+        assert_eq!(
+            mb.messages()[i].size,
+            buzon_pop3_proto::wire::WireSize::of(&msg)
+        );
+        // RETR reads (a whole chunk first), TOP reads (a 4 KiB prefix of chunk 0 first,
+        // then the rest of it, then whole chunks), and odd small pieces.
+        for limit in [chunk, 4096, 1000] {
+            let (body, _) = rt.block_on(read_all(mb.as_ref(), i, limit));
+            assert!(
+                body == msg,
+                "message of {len} bytes read {limit} at a time: got {} bytes, differs at {:?}",
+                body.len(),
+                body.iter().zip(&msg).position(|(a, b)| a != b)
+            );
+        }
+    }
+    // A reader dropped halfway (TOP, or a client gone) leaves the session usable.
+    let last = sizes.len() - 1;
+    rt.block_on(async {
+        let mut reader = mb.open_message(last, 4096).await.unwrap();
+        let first = reader.next_chunk(4096).await.unwrap().to_vec();
+        assert_eq!(first, patterned(sizes[last])[..4096]);
+    });
+    let (body, _) = rt.block_on(read_all(mb.as_ref(), last, chunk));
+    assert!(body == patterned(sizes[last]));
+}
+
 #[test]
 fn a_second_node_gets_in_use_until_the_first_session_ends() {
     let Some(c) = cluster() else { return };
