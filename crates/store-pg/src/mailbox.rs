@@ -507,8 +507,12 @@ impl PgMessageReader {
     /// The first read: a prefix of `prefix` bytes of chunk 0 when given and smaller than a
     /// chunk (TOP), else the first batch. False when the message has no chunk (gone).
     async fn open(&mut self, prefix: Option<usize>) -> Result<bool, StoreError> {
+        // A prefix is read for TOP, which usually stops within it: nothing is fetched
+        // ahead of it (the rest is read when asked for).
+        let mut ahead = true;
         let rows = match prefix {
             Some(n) if n < crate::CHUNK_SIZE => {
+                ahead = false;
                 let n = i32::try_from(n).unwrap_or(i32::MAX);
                 let rows = fetch_prefix(self.store.clone(), self.message, n).await?;
                 if let Some(row) = rows.first() {
@@ -531,7 +535,7 @@ impl PgMessageReader {
         if rows.is_empty() {
             return Ok(false);
         }
-        self.take(rows);
+        self.take(rows, ahead);
         Ok(true)
     }
 
@@ -548,37 +552,37 @@ impl PgMessageReader {
         };
     }
 
-    /// Makes `rows` the current batch, counts them, and starts fetching the next batch
-    /// unless the message is complete.
-    fn take(&mut self, rows: Vec<tokio_postgres::Row>) {
+    /// Makes `rows` the current batch, counts them, and (with `ahead`) starts fetching
+    /// the next batch unless the message is complete.
+    fn take(&mut self, rows: Vec<tokio_postgres::Row>, ahead: bool) {
         self.fetched += rows.iter().map(|r| row_bytes(r).len() as u64).sum::<u64>();
         if matches!(self.raw_size, Some(raw) if self.fetched >= raw) {
             self.next_from = None;
         }
         self.rows = rows.into();
         self.pos = 0;
-        if let Some(from) = self.next_from {
-            let store = self.store.clone();
-            let message = self.message;
-            self.ahead = Some(tokio::spawn(async move {
-                match from {
-                    Start::RestOfFirst(offset) => fetch_rest_of_first(store, message, offset).await,
-                    Start::Seq(_) => fetch_batch(store, message, from).await,
-                }
-            }));
+        if let (Some(from), true) = (self.next_from, ahead) {
+            self.ahead = Some(tokio::spawn(fetch(self.store.clone(), self.message, from)));
         }
     }
 
-    /// Waits for the batch being fetched ahead and makes it current; false at the end.
+    /// Makes the next batch current (the one fetched ahead, or fetched now); false at
+    /// the end.
     async fn advance(&mut self) -> Result<bool, StoreError> {
-        let (Some(from), Some(ahead)) = (self.next_from, self.ahead.take()) else {
-            self.next_from = None;
+        let Some(from) = self.next_from else {
             return Ok(false);
         };
-        let joined = async {
-            ahead.await.map_err(|e| {
-                StoreError::Unavailable(format!("reading a message from PostgreSQL failed: {e}"))
-            })?
+        let ahead = self.ahead.take();
+        let (store, message) = (self.store.clone(), self.message);
+        let joined = async move {
+            match ahead {
+                Some(ahead) => ahead.await.map_err(|e| {
+                    StoreError::Unavailable(format!(
+                        "reading a message from PostgreSQL failed: {e}"
+                    ))
+                })?,
+                None => fetch(store, message, from).await,
+            }
         };
         let rows = match self.lease.clone() {
             Some(lease) => lease.bounded(joined).await?,
@@ -589,7 +593,7 @@ impl PgMessageReader {
             self.next_from = None;
             return Ok(false);
         }
-        self.take(rows);
+        self.take(rows, true);
         Ok(true)
     }
 
@@ -637,6 +641,14 @@ impl Drop for PgMessageReader {
 /// Column 0 of a chunk row (a NULL, which the schema forbids, reads as empty).
 fn row_bytes(row: &tokio_postgres::Row) -> &[u8] {
     row.try_get::<_, &[u8]>(0).unwrap_or(&[])
+}
+
+/// The batch starting at `from`.
+async fn fetch(store: PgStore, message: i64, from: Start) -> Batch {
+    match from {
+        Start::RestOfFirst(offset) => fetch_rest_of_first(store, message, offset).await,
+        Start::Seq(_) => fetch_batch(store, message, from).await,
+    }
 }
 
 async fn fetch_batch(store: PgStore, message: i64, from: Start) -> Batch {
