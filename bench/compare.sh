@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Buzón and Dovecot on this machine (see docs/benchmarks.md):
 # Dovecot on Maildir, Buzón on Maildir, and a Buzón node on PostgreSQL (a private cluster
-# on the same cores, durable settings, the corpus copied in with `buzon migrate`).
+# on the same cores, durable settings, the corpus copied in with `buzon migrate`), and
+# then two such nodes on the one database against one (RETR and LMTP, the load split).
 #
 #   bench/compare.sh            full run (about 20–30 minutes); rewrites docs/benchmarks.md
 #   bench/compare.sh --smoke    every scenario briefly against both servers (< 4 minutes
