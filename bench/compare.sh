@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Buzón and Dovecot on this machine (see docs/benchmarks.md):
 # Dovecot on Maildir, Buzón on Maildir, and a Buzón node on PostgreSQL (a private cluster
-# on the same cores, durable settings, the corpus copied in with `buzon migrate`).
+# on the same cores, durable settings, the corpus copied in with `buzon migrate`), and
+# then two such nodes on the one database against one (RETR and LMTP, the load split).
 #
 #   bench/compare.sh            full run (about 20–30 minutes); rewrites docs/benchmarks.md
-#   bench/compare.sh --smoke    every scenario briefly against both servers (< 3 minutes
+#   bench/compare.sh --smoke    every scenario briefly against both servers (< 4 minutes
 #                               once built); writes $BENCH_DIR/benchmarks-smoke.md only
 #
 # It builds the release binary, installs Debian's dovecot-core, dovecot-pop3d and
@@ -91,6 +92,7 @@ doveadm pw -t "$first_hash" -p "$PASSWORD" >/dev/null || { echo "compare.sh: Dov
 D_POP3=21110; D_POP3S=21995; D_LMTP=21024
 B_POP3=22110; B_POP3S=22995; B_LMTP=22024
 P_POP3=23110; P_POP3S=23995; P_LMTP=23024; PG_PORT=23432
+Q_POP3=24110; Q_POP3S=24995; Q_LMTP=24024 # a second node on the same database
 
 wait_port() {
   for _ in $(seq 1 300); do
@@ -107,8 +109,9 @@ fresh_copy() { # server-dir
   cp -al "$CORPUS/mail" "$1/mail"
 }
 
-DOVECOT_PID=""; BUZON_PID=""; BUZONPG_PID=""; PG_STARTED=""
+DOVECOT_PID=""; BUZON_PID=""; BUZONPG_PID=""; BUZONPG2_PID=""; PG_STARTED=""
 cleanup() {
+  [ -n "$BUZONPG2_PID" ] && kill "$BUZONPG2_PID" 2>/dev/null || true
   [ -n "$BUZON_PID" ] && kill "$BUZON_PID" 2>/dev/null || true
   [ -n "$BUZONPG_PID" ] && kill "$BUZONPG_PID" 2>/dev/null || true
   [ -n "$PG_STARTED" ] && as_pg "$PG_BIN/pg_ctl" -D "$W/pg/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -313,7 +316,7 @@ pool_size = 32"
 }
 
 log "starting Dovecot $DOVECOT_VERSION, Buzón, PostgreSQL and a Buzón node on it"
-for port in $D_POP3 $D_POP3S $D_LMTP $B_POP3 $B_POP3S $B_LMTP $P_POP3 $P_POP3S $P_LMTP $PG_PORT; do
+for port in $D_POP3 $D_POP3S $D_LMTP $B_POP3 $B_POP3S $B_LMTP $P_POP3 $P_POP3S $P_LMTP $Q_POP3 $Q_POP3S $Q_LMTP $PG_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "compare.sh: something already listens on 127.0.0.1:$port; stop it first" >&2
     exit 1
@@ -384,6 +387,66 @@ for round in $(seq 1 "$REPEAT"); do
     bench "$s" deliver      deliver --target @LMTP@ --users "$DELIVER_USERS" --clients 8 --size 10240 "${C[@]}"
   done
 done
+
+# Two nodes on one database against one node: the same load split over both nodes (half
+# the clients each, the big mailboxes split so no login meets the other node's lease).
+log "two PostgreSQL nodes on one database against one ($REPEAT rounds, $SECS s each)"
+start_buzonpg2() {
+  local p="$W/buzonpg2"
+  rm -rf "$p"; mkdir -p "$p/data" "$p/mail"
+  cp "$W/buzonpg/db-password" "$p/db-password"
+  write_buzon_config "$p" "$Q_POP3" "$Q_POP3S" "$Q_LMTP" "
+[store]
+kind = \"postgres\"
+url = \"postgresql://buzon@127.0.0.1:$PG_PORT/buzon\"
+password_file = \"$p/db-password\"
+pool_size = 32"
+  BUZONPG2_PID=$(start_node "$p")
+  wait_port "$Q_POP3"
+  sleep 0.2
+  kill -0 "$BUZONPG2_PID" 2>/dev/null || { echo "compare.sh: the second PostgreSQL node exited; see $p/serve.log" >&2; exit 1; }
+}
+start_buzonpg2
+# bench_two KEY ARGS-NODE-1 -- ARGS-NODE-2: both at once; one JSON line with the sums.
+bench_two() {
+  local key=$1; shift
+  local a=() b=() side=a
+  for x in "$@"; do
+    if [ "$x" = -- ]; then side=b; continue; fi
+    if [ $side = a ]; then a+=("$x"); else b+=("$x"); fi
+  done
+  printf '%-8s %-15s ' "2nodes" "$key" >&2
+  local pg0 pg1 oa ob
+  pg0=$(pg_cpu)
+  "$BIN" bench "${a[@]}" --label node1 --ca "$CORPUS/tls/ca.pem" --format json > "$W/two-a.json" & local pa=$!
+  "$BIN" bench "${b[@]}" --label node2 --ca "$CORPUS/tls/ca.pem" --format json > "$W/two-b.json" & local pb=$!
+  if wait "$pa" && wait "$pb"; then
+    pg1=$(pg_cpu)
+    python3 - "$W/two-a.json" "$W/two-b.json" "$key" "$(python3 -c "print(round($pg1 - $pg0, 3))")" >> "$RESULTS" <<'PY2'
+import json, sys
+a, b = (json.loads(open(f).read().strip().splitlines()[-1]) for f in sys.argv[1:3])
+r = {"rate_per_s": a["rate_per_s"] + b["rate_per_s"], "mb_per_s": a["mb_per_s"] + b["mb_per_s"],
+     "errors": a["errors"] + b["errors"], "machine_cpu_s": max(a.get("machine_cpu_s") or 0, b.get("machine_cpu_s") or 0)}
+print(json.dumps({"key": sys.argv[3], "server": "buzonpg2n", "pg_cpu_s": float(sys.argv[4]), "report": r}))
+PY2
+    tail -n1 "$RESULTS" | python3 -c 'import json,sys; r=json.load(sys.stdin)["report"]; print("%10.1f/s %9.1f MB/s  errors %d" % (r["rate_per_s"], r["mb_per_s"], r["errors"]))' >&2
+  else
+    echo "FAILED" >&2
+    printf '{"key":"%s","server":"buzonpg2n","report":null}\n' "$key" >> "$RESULTS"
+  fi
+}
+for round in $(seq 1 "$REPEAT"); do
+  C=(--duration "$SECS")
+  bench buzonpg retr-1n retr --target @POP3@ --users 'big{1..4}' --clients 4 "${C[@]}"
+  bench_two retr-2n retr --target "127.0.0.1:$P_POP3" --users 'big{1..2}' --clients 2 "${C[@]}" \
+    -- retr --target "127.0.0.1:$Q_POP3" --users 'big{3..4}' --clients 2 "${C[@]}"
+  bench buzonpg deliver-1n deliver --target @LMTP@ --users "$DELIVER_USERS" --clients 8 --size 10240 "${C[@]}"
+  bench_two deliver-2n deliver --target "127.0.0.1:$P_LMTP" --users "$DELIVER_USERS" --clients 4 --size 10240 "${C[@]}" \
+    -- deliver --target "127.0.0.1:$Q_LMTP" --users "$DELIVER_USERS" --clients 4 --size 10240 "${C[@]}"
+done
+kill "$BUZONPG2_PID" 2>/dev/null || true
+wait "$BUZONPG2_PID" 2>/dev/null || true
+BUZONPG2_PID=""
 
 # Per-session memory is the marginal cost: every session user logs in and out once
 # (--warm) before the baseline, so one-time costs (auth caches, allocator pools,
@@ -488,6 +551,18 @@ for key, label, *_ in rows:
     mtext = "—" if met is None else ("yes" if met else "NO")
     pg_lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {mtext} | {pg_share(key)} | {derr}/{perr} |")
 pg_table = "\n".join(pg_lines)
+# Two nodes on one database against one node, same load split (medians of the runs made
+# side by side in the two-node section; the one-node figures there are its own runs).
+two_lines = ["| scenario | one node median | two nodes median | two/one | errors 1/2 |", "|---|---|---|---|---|"]
+for key, label in (("retr", "RETR MB/s, plain, 4 clients (2 + 2)"), ("deliver", "LMTP deliveries/s, 10 KB, 8 clients (4 + 4)")):
+    ones, e1 = values(key + "-1n", "buzonpg")
+    twos, e2 = values(key + "-2n", "buzonpg2n")
+    if not ones or not twos:
+        two_lines.append(f"| {label} | — | — | no data | {e1}/{e2} |")
+        continue
+    o, t = statistics.median(ones), statistics.median(twos)
+    two_lines.append(f"| {label} | {o:.1f} | {t:.1f} | {t / o:.2f}× | {e1}/{e2} |")
+pg_table += "\n\nTwo Buzón nodes on the one database (same machine) against one node, the same load split between them:\n\n" + "\n".join(two_lines)
 # CPU per operation: the whole machine's busy time during a run minus the load generator's
 # own, per operation (the server's share, with its kernel work for the sockets).
 def per_op(key, server, field):

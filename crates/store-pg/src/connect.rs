@@ -11,7 +11,10 @@ use tokio_postgres::error::SqlState;
 use crate::{Inner, PgStore};
 
 /// The schema files, in order: version `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: &[&str] = &[include_str!("../schema/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../schema/0001_init.sql"),
+    include_str!("../schema/0002_chunks_uncompressed.sql"),
+];
 
 /// The newest schema version this binary knows (and brings databases up to).
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;

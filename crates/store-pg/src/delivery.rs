@@ -51,15 +51,30 @@ impl PgStore {
         self.inner.runtime.block_on(fut)
     }
 
-    /// The mailbox and folder ids for a delivery inside `tx`, created when missing.
+    /// The mailbox and folder ids for a delivery inside `tx`, created when missing: one
+    /// round trip when both exist (the usual case), prepared once per connection.
     pub(crate) async fn ensure_folder(
         &self,
-        client: &tokio_postgres::Client,
+        client: &deadpool_postgres::Object,
         user: &str,
         folder: &str,
     ) -> Result<(i64, i64), StoreError> {
         let err = |e: tokio_postgres::Error| self.db_error(&e);
         let mailbox = mailbox_key(user);
+        let known = client
+            .prepare_cached(
+                "SELECT m.id, f.id FROM mailboxes m JOIN folders f ON f.mailbox = m.id
+                 WHERE m.name = $1 AND f.name = $2",
+            )
+            .await
+            .map_err(err)?;
+        if let Some(row) = client
+            .query_opt(&known, &[&mailbox, &folder])
+            .await
+            .map_err(err)?
+        {
+            return Ok((row.get(0), row.get(1)));
+        }
         client
             .execute(
                 "INSERT INTO mailboxes (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
@@ -92,10 +107,12 @@ impl PgStore {
     }
 
     /// Stores `message` as a new row with its chunks (inside the caller's transaction);
-    /// returns (message id, wire size, raw size).
+    /// returns (message id, wire size, raw size). A message of one chunk (the usual case)
+    /// is one statement; a longer one is a row, then a statement per chunk as it is read
+    /// (never the whole message in memory), then its sizes.
     pub(crate) async fn insert_message(
         &self,
-        client: &tokio_postgres::Client,
+        client: &deadpool_postgres::Object,
         ids: (i64, i64),
         uidl: &str,
         delivered_at: Option<SystemTime>,
@@ -103,39 +120,81 @@ impl PgStore {
     ) -> Result<(i64, u64, u64), StoreError> {
         let err = |e: tokio_postgres::Error| self.db_error(&e);
         let (mailbox_id, folder_id) = ids;
-        let row = match delivered_at {
-            Some(at) => client.query_one(
-                "INSERT INTO messages (mailbox, folder, uidl, wire_size, raw_size, delivered_at)
-                 VALUES ($1, $2, $3, 0, 0, $4) RETURNING id",
-                &[&mailbox_id, &folder_id, &uidl, &at],
-            ).await,
-            None => client.query_one(
-                "INSERT INTO messages (mailbox, folder, uidl, wire_size, raw_size)
-                 VALUES ($1, $2, $3, 0, 0) RETURNING id",
-                &[&mailbox_id, &folder_id, &uidl],
-            ).await,
-        }
-        .map_err(err)?;
-        let id: i64 = row.get(0);
+        // None: the database's now() (the transaction's start), as before batching.
+        let read = |next: &mut dyn FnMut() -> io::Result<Vec<u8>>| {
+            next().map_err(|e| {
+                StoreError::Invalid(format!("cannot read the message being delivered: {e}"))
+            })
+        };
+        let first = read(next)?;
         let mut wire = WireSize::new();
-        let mut raw: u64 = 0;
-        let mut seq: i32 = 0;
+        wire.update(&first);
+        let mut raw = first.len() as u64;
+        if first.len() < CHUNK_SIZE {
+            let size = wire.finish();
+            let stmt = client
+                .prepare_cached(
+                    "WITH m AS (
+                         INSERT INTO messages (mailbox, folder, uidl, wire_size, raw_size, delivered_at)
+                         VALUES ($1, $2, $3, $4, $5, COALESCE($6, now())) RETURNING id)
+                     INSERT INTO message_chunks (message, seq, data)
+                     SELECT id, 0, $7 FROM m RETURNING message",
+                )
+                .await
+                .map_err(err)?;
+            let row = client
+                .query_one(
+                    &stmt,
+                    &[
+                        &mailbox_id,
+                        &folder_id,
+                        &uidl,
+                        &(size as i64),
+                        &(raw as i64),
+                        &delivered_at,
+                        &first,
+                    ],
+                )
+                .await
+                .map_err(err)?;
+            return Ok((row.get(0), size, raw));
+        }
+        let insert_row = client
+            .prepare_cached(
+                "INSERT INTO messages (mailbox, folder, uidl, wire_size, raw_size, delivered_at)
+                 VALUES ($1, $2, $3, 0, 0, COALESCE($4, now())) RETURNING id",
+            )
+            .await
+            .map_err(err)?;
+        let id: i64 = client
+            .query_one(
+                &insert_row,
+                &[&mailbox_id, &folder_id, &uidl, &delivered_at],
+            )
+            .await
+            .map_err(err)?
+            .get(0);
+        let insert_chunk = client
+            .prepare_cached("INSERT INTO message_chunks (message, seq, data) VALUES ($1, $2, $3)")
+            .await
+            .map_err(err)?;
+        client
+            .execute(&insert_chunk, &[&id, &0i32, &first])
+            .await
+            .map_err(err)?;
+        drop(first);
+        let mut seq: i32 = 1;
         // Bounded by the message's length: every turn stores a full chunk, or the last.
         loop {
-            let chunk = next().map_err(|e| {
-                StoreError::Invalid(format!("cannot read the message being delivered: {e}"))
-            })?;
-            if chunk.is_empty() && seq > 0 {
+            let chunk = read(next)?;
+            if chunk.is_empty() {
                 break;
             }
             wire.update(&chunk);
             raw += chunk.len() as u64;
             let last = chunk.len() < CHUNK_SIZE;
             client
-                .execute(
-                    "INSERT INTO message_chunks (message, seq, data) VALUES ($1, $2, $3)",
-                    &[&id, &seq, &chunk],
-                )
+                .execute(&insert_chunk, &[&id, &seq, &chunk])
                 .await
                 .map_err(err)?;
             seq += 1;
@@ -144,11 +203,12 @@ impl PgStore {
             }
         }
         let size = wire.finish();
+        let sizes = client
+            .prepare_cached("UPDATE messages SET wire_size = $2, raw_size = $3 WHERE id = $1")
+            .await
+            .map_err(err)?;
         client
-            .execute(
-                "UPDATE messages SET wire_size = $2, raw_size = $3 WHERE id = $1",
-                &[&id, &(size as i64), &(raw as i64)],
-            )
+            .execute(&sizes, &[&id, &(size as i64), &(raw as i64)])
             .await
             .map_err(err)?;
         Ok((id, size, raw))
@@ -289,12 +349,15 @@ impl DeliveryBatch for PgBatch<'_> {
         }
         let result = store.block_on(async {
             // In id order, so that deliveries to overlapping recipients never deadlock.
+            let add = client
+                .prepare_cached(
+                    "UPDATE mailboxes SET bytes = bytes + $2, messages = messages + $3 WHERE id = $1",
+                )
+                .await
+                .map_err(|e| store.db_error(&e))?;
             for (id, (bytes, count)) in &per_mailbox {
                 client
-                    .execute(
-                        "UPDATE mailboxes SET bytes = bytes + $2, messages = messages + $3 WHERE id = $1",
-                        &[id, bytes, count],
-                    )
+                    .execute(&add, &[id, bytes, count])
                     .await
                     .map_err(|e| store.db_error(&e))?;
             }

@@ -24,7 +24,19 @@
 //!   unique per mailbox, the RFC 1939 exact size computed at delivery with
 //!   [`buzon_pop3_proto::wire::WireSize`] (as the Maildir store does).
 //! - `message_chunks (message, seq, data)`: the raw message in chunks of
-//!   [`CHUNK_SIZE`]; RETR and TOP read one chunk per query.
+//!   [`CHUNK_SIZE`]; RETR reads two chunks per query (one prepared statement, the
+//!   next batch fetched while the current one is sent, the end known from `raw_size`
+//!   so no query is spent finding it), TOP first reads only a prefix of chunk 0
+//!   (`substring`). Since schema version 2 the column is `STORAGE EXTERNAL`: stored
+//!   out of line without compression, so a read decompresses nothing and a prefix reads
+//!   only its own pages (rows stored before version 2 stay compressed and read the same;
+//!   PostgreSQL then decompresses only the prefix). A PostgreSQL-compatible engine without
+//!   TOAST must accept or ignore that `ALTER TABLE … SET STORAGE` (designed for, not
+//!   tested).
+//!
+//! Every statement on a hot path (login, listing, lease, reads, deliveries) is prepared
+//! once per pooled connection (`prepare_cached`): one round trip per statement instead
+//! of two.
 //! - `leases (mailbox, holder, expires_at)`: the POP3 lock.
 //!
 //! # Lease timing (why two nodes never serve one mailbox at once)

@@ -110,10 +110,16 @@ impl Lease {
 
     async fn renew_once(&self) -> Result<bool, StoreError> {
         let client = self.store.client().await?;
-        let n = client
-            .execute(
+        let stmt = client
+            .prepare_cached(
                 "UPDATE leases SET expires_at = now() + ($3::float8 * interval '1 millisecond')
                  WHERE mailbox = $1 AND holder = $2",
+            )
+            .await
+            .map_err(|e| self.store.db_error(&e))?;
+        let n = client
+            .execute(
+                &stmt,
                 &[
                     &self.mailbox,
                     &self.holder,
@@ -135,6 +141,8 @@ struct PgMailbox {
     lease: Arc<Lease>,
     mailbox_id: Option<i64>,
     ids: Vec<i64>,
+    /// Bytes stored per message (in `message_chunks`), in the order of `ids`.
+    raw_sizes: Vec<u64>,
     messages: Vec<MessageMeta>,
     renewal: tokio::task::JoinHandle<()>,
     /// [`Pop3Mailbox::release`] deleted the lease row already.
@@ -176,16 +184,19 @@ impl PgStore {
         let lease_len = self.inner.lock_lease;
         let client = self.client().await?;
         let sent = Instant::now();
-        let taken = client
-            .query_opt(
+        let take = client
+            .prepare_cached(
                 "INSERT INTO leases (mailbox, holder, expires_at)
                  VALUES ($1, $2, now() + ($3::float8 * interval '1 millisecond'))
                  ON CONFLICT (mailbox) DO UPDATE
                      SET holder = excluded.holder, expires_at = excluded.expires_at
                      WHERE leases.expires_at < now()
                  RETURNING holder",
-                &[&mailbox, &holder, &lease_ms(lease_len)],
             )
+            .await
+            .map_err(|e| self.db_error(&e))?;
+        let taken = client
+            .query_opt(&take, &[&mailbox, &holder, &lease_ms(lease_len)])
             .await
             .map_err(|e| self.db_error(&e))?;
         if taken.is_none() {
@@ -204,13 +215,14 @@ impl PgStore {
         let mut guard = ReleaseGuard(Some(Arc::clone(&lease)));
         let snapshot = self.snapshot(&client, &mailbox).await?;
         drop(client);
-        let (mailbox_id, ids, messages) = snapshot;
+        let (mailbox_id, ids, raw_sizes, messages) = snapshot;
         let renewal = tokio::spawn(Arc::clone(&lease).renew_loop());
         guard.0 = None;
         Ok(Box::new(PgMailbox {
             lease,
             mailbox_id,
             ids,
+            raw_sizes,
             messages,
             renewal,
             released: std::sync::atomic::AtomicBool::new(false),
@@ -244,11 +256,12 @@ fn release(lease: Arc<Lease>) {
 async fn delete_lease(lease: &Lease, limit: Duration) -> bool {
     let done = tokio::time::timeout(limit, async {
         let client = lease.store.client().await?;
+        let stmt = client
+            .prepare_cached("DELETE FROM leases WHERE mailbox = $1 AND holder = $2")
+            .await
+            .map_err(|e| lease.store.db_error(&e))?;
         client
-            .execute(
-                "DELETE FROM leases WHERE mailbox = $1 AND holder = $2",
-                &[&lease.mailbox, &lease.holder],
-            )
+            .execute(&stmt, &[&lease.mailbox, &lease.holder])
             .await
             .map_err(|e| lease.store.db_error(&e))
     })
@@ -256,7 +269,7 @@ async fn delete_lease(lease: &Lease, limit: Duration) -> bool {
     matches!(done, Ok(Ok(_)))
 }
 
-type Snapshot = (Option<i64>, Vec<i64>, Vec<MessageMeta>);
+type Snapshot = (Option<i64>, Vec<i64>, Vec<u64>, Vec<MessageMeta>);
 
 impl PgStore {
     /// INBOX then the served folders, each oldest delivery first; no bodies read.
@@ -266,37 +279,48 @@ impl PgStore {
         mailbox: &str,
     ) -> Result<Snapshot, StoreError> {
         let Some(row) = client
-            .query_opt("SELECT id FROM mailboxes WHERE name = $1", &[&mailbox])
+            .query_opt(
+                &client
+                    .prepare_cached("SELECT id FROM mailboxes WHERE name = $1")
+                    .await
+                    .map_err(|e| self.db_error(&e))?,
+                &[&mailbox],
+            )
             .await
             .map_err(|e| self.db_error(&e))?
         else {
-            return Ok((None, Vec::new(), Vec::new()));
+            return Ok((None, Vec::new(), Vec::new(), Vec::new()));
         };
         let mailbox_id: i64 = row.get(0);
         let mut ids = Vec::new();
+        let mut raw_sizes = Vec::new();
         let mut messages = Vec::new();
+        let list = client
+            .prepare_cached(
+                "SELECT m.id, m.uidl, m.wire_size, m.raw_size FROM messages m
+                 JOIN folders f ON f.id = m.folder
+                 WHERE f.mailbox = $1 AND f.name = $2
+                 ORDER BY m.delivered_at, m.id",
+            )
+            .await
+            .map_err(|e| self.db_error(&e))?;
         let folders =
             std::iter::once("").chain(self.inner.serve_folders.iter().map(String::as_str));
         for folder in folders {
             let rows = client
-                .query(
-                    "SELECT m.id, m.uidl, m.wire_size FROM messages m
-                     JOIN folders f ON f.id = m.folder
-                     WHERE f.mailbox = $1 AND f.name = $2
-                     ORDER BY m.delivered_at, m.id",
-                    &[&mailbox_id, &folder],
-                )
+                .query(&list, &[&mailbox_id, &folder])
                 .await
                 .map_err(|e| self.db_error(&e))?;
             for row in rows {
                 ids.push(row.get::<_, i64>(0));
+                raw_sizes.push(u64::try_from(row.get::<_, i64>(3)).unwrap_or(0));
                 messages.push(MessageMeta {
                     uidl: row.get(1),
                     size: u64::try_from(row.get::<_, i64>(2)).unwrap_or(0),
                 });
             }
         }
-        Ok((Some(mailbox_id), ids, messages))
+        Ok((Some(mailbox_id), ids, raw_sizes, messages))
     }
 }
 
@@ -335,12 +359,16 @@ impl Pop3Mailbox for PgMailbox {
                     index + 1
                 )));
             };
-            let mut reader =
-                PgMessageReader::new(self.lease.store.clone(), id, Some(Arc::clone(&self.lease)));
-            if !self.lease.bounded(reader.fetch(0)).await? {
+            let raw_size = self.raw_sizes.get(index).copied();
+            let mut reader = PgMessageReader::new(
+                self.lease.store.clone(),
+                id,
+                Some(Arc::clone(&self.lease)),
+                raw_size,
+            );
+            if !self.lease.bounded(reader.open(Some(first.max(1)))).await? {
                 return Err(StoreError::NotFound);
             }
-            reader.first_limit = Some(first.max(1));
             Ok(Box::new(reader) as Box<dyn MessageReader>)
         })
     }
@@ -426,31 +454,64 @@ impl Drop for PgMailbox {
 /// to expire.
 const RELEASE_WAIT: Duration = Duration::from_secs(2);
 
-/// One message streamed from `message_chunks`, one chunk per query.
+/// Chunks fetched by one query while streaming (at most this many times
+/// [`CHUNK_SIZE`](crate::CHUNK_SIZE) bytes per batch; a reader holds the batch it serves
+/// and at most one batch being fetched ahead, so a session streaming any message holds
+/// at most `2 × CHUNKS_PER_QUERY` chunks).
+pub(crate) const CHUNKS_PER_QUERY: i64 = 2;
+
+/// Rows of one batch (column 0 is the bytes), fetched by a spawned task.
+type Batch = Result<Vec<tokio_postgres::Row>, StoreError>;
+
+/// Where the next batch starts.
+#[derive(Clone, Copy)]
+enum Start {
+    /// The rest of chunk 0 from this byte offset (after a prefix read for TOP).
+    RestOfFirst(i32),
+    /// Whole chunks from this sequence number.
+    Seq(i32),
+}
+
+/// One message streamed from `message_chunks`: a batch of chunks per query, the next
+/// batch fetched while the current one is sent; rows are served from the database's
+/// buffers without copying. TOP's first read fetches only a prefix of chunk 0
+/// (`substring`, which PostgreSQL answers by decompressing only that prefix).
 pub struct PgMessageReader {
     store: PgStore,
     message: i64,
     /// The session's lease, checked before every read (none for migration reads).
     lease: Option<Arc<Lease>>,
-    next_seq: i32,
-    buf: Vec<u8>,
+    /// Bytes stored for the message, when known: no query is made past them.
+    raw_size: Option<u64>,
+    /// Bytes fetched so far.
+    fetched: u64,
+    /// Rows of the current batch, served in order.
+    rows: std::collections::VecDeque<tokio_postgres::Row>,
+    /// Bytes of the front row already served.
     pos: usize,
-    done: bool,
-    /// The limit of the first chunk, read at open.
-    first_limit: Option<usize>,
+    /// Where the next batch starts; `None` when the whole message was fetched.
+    next_from: Option<Start>,
+    /// The next batch, being fetched.
+    ahead: Option<tokio::task::JoinHandle<Batch>>,
 }
 
 impl PgMessageReader {
-    fn new(store: PgStore, message: i64, lease: Option<Arc<Lease>>) -> PgMessageReader {
+    fn new(
+        store: PgStore,
+        message: i64,
+        lease: Option<Arc<Lease>>,
+        raw_size: Option<u64>,
+    ) -> PgMessageReader {
         PgMessageReader {
             store,
             message,
             lease,
-            next_seq: 0,
-            buf: Vec::new(),
+            raw_size,
+            fetched: 0,
+            rows: std::collections::VecDeque::new(),
             pos: 0,
-            done: false,
-            first_limit: None,
+            next_from: Some(Start::Seq(0)),
+            ahead: None,
         }
     }
 
@@ -459,59 +520,206 @@ impl PgMessageReader {
         store: PgStore,
         id: i64,
     ) -> Result<PgMessageReader, StoreError> {
-        let mut reader = PgMessageReader::new(store, id, None);
-        if !reader.fetch(0).await? {
+        let mut reader = PgMessageReader::new(store, id, None, None);
+        if !reader.open(None).await? {
             return Err(StoreError::NotFound);
         }
         Ok(reader)
     }
 
-    /// Loads chunk `seq`; false when there is none (end of message).
-    async fn fetch(&mut self, seq: i32) -> Result<bool, StoreError> {
-        let client = self.store.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT data FROM message_chunks WHERE message = $1 AND seq = $2",
-                &[&self.message, &seq],
-            )
-            .await
-            .map_err(|e| self.store.db_error(&e))?;
-        match row {
-            Some(row) => {
-                self.buf = row.get(0);
-                self.pos = 0;
-                self.next_seq = seq + 1;
-                Ok(true)
+    /// The first read: a prefix of `prefix` bytes of chunk 0 when given and smaller than a
+    /// chunk (TOP), else the first batch. False when the message has no chunk (gone).
+    async fn open(&mut self, prefix: Option<usize>) -> Result<bool, StoreError> {
+        // A prefix is read for TOP, which usually stops within it: nothing is fetched
+        // ahead of it (the rest is read when asked for).
+        let mut ahead = true;
+        let rows = match prefix {
+            Some(n) if n < crate::CHUNK_SIZE => {
+                ahead = false;
+                let n = i32::try_from(n).unwrap_or(i32::MAX);
+                let rows = fetch_prefix(self.store.clone(), self.message, n).await?;
+                if let Some(row) = rows.first() {
+                    let got = row_bytes(row).len();
+                    // A prefix shorter than asked is the whole of chunk 0.
+                    self.next_from = if got < n as usize {
+                        Some(Start::Seq(1))
+                    } else {
+                        Some(Start::RestOfFirst(n))
+                    };
+                }
+                rows
             }
-            None => {
-                self.buf = Vec::new();
-                self.pos = 0;
-                self.done = true;
-                Ok(false)
+            _ => {
+                let rows = fetch_batch(self.store.clone(), self.message, Start::Seq(0)).await?;
+                self.after_batch(Start::Seq(0), &rows);
+                rows
             }
+        };
+        if rows.is_empty() {
+            return Ok(false);
         }
+        self.take(rows, ahead);
+        Ok(true)
+    }
+
+    /// Sets where the batch after `rows` (fetched from `from`) starts.
+    fn after_batch(&mut self, from: Start, rows: &[tokio_postgres::Row]) {
+        self.next_from = match from {
+            // The rest of chunk 0 is one row; whole chunks follow.
+            Start::RestOfFirst(_) => Some(Start::Seq(1)),
+            Start::Seq(seq) if rows.len() as i64 == CHUNKS_PER_QUERY => {
+                Some(Start::Seq(seq.saturating_add(CHUNKS_PER_QUERY as i32)))
+            }
+            // Fewer rows than asked: the last chunk was among them.
+            Start::Seq(_) => None,
+        };
+    }
+
+    /// Makes `rows` the current batch, counts them, and (with `ahead`) starts fetching
+    /// the next batch unless the message is complete.
+    fn take(&mut self, rows: Vec<tokio_postgres::Row>, ahead: bool) {
+        self.fetched += rows.iter().map(|r| row_bytes(r).len() as u64).sum::<u64>();
+        if matches!(self.raw_size, Some(raw) if self.fetched >= raw) {
+            self.next_from = None;
+        }
+        self.rows = rows.into();
+        self.pos = 0;
+        if let (Some(from), true) = (self.next_from, ahead) {
+            self.ahead = Some(tokio::spawn(fetch(self.store.clone(), self.message, from)));
+        }
+    }
+
+    /// Makes the next batch current (the one fetched ahead, or fetched now); false at
+    /// the end.
+    async fn advance(&mut self) -> Result<bool, StoreError> {
+        let Some(from) = self.next_from else {
+            return Ok(false);
+        };
+        let ahead = self.ahead.take();
+        let (store, message) = (self.store.clone(), self.message);
+        let joined = async move {
+            match ahead {
+                Some(ahead) => ahead.await.map_err(|e| {
+                    StoreError::Unavailable(format!(
+                        "reading a message from PostgreSQL failed: {e}"
+                    ))
+                })?,
+                None => fetch(store, message, from).await,
+            }
+        };
+        let rows = match self.lease.clone() {
+            Some(lease) => lease.bounded(joined).await?,
+            None => joined.await?,
+        };
+        self.after_batch(from, &rows);
+        if rows.is_empty() {
+            self.next_from = None;
+            return Ok(false);
+        }
+        self.take(rows, true);
+        Ok(true)
     }
 
     /// The next piece of at most `limit` bytes; empty at the end.
     pub async fn next(&mut self, limit: usize) -> Result<&[u8], StoreError> {
-        let limit = self.first_limit.take().unwrap_or(limit).max(1);
+        let limit = limit.max(1);
         if let Some(lease) = &self.lease {
             lease.touch();
             lease.check()?;
         }
-        // Bounded: an empty chunk row is skipped at most once per row.
-        while self.pos >= self.buf.len() && !self.done {
-            let seq = self.next_seq;
-            match self.lease.clone() {
-                Some(lease) => lease.bounded(self.fetch(seq)).await?,
-                None => self.fetch(seq).await?,
-            };
+        // Bounded: every turn drops a served row or fetches a batch, and a message ends.
+        loop {
+            match self.rows.front() {
+                Some(row) if self.pos < row_bytes(row).len() => break,
+                Some(_) => {
+                    self.rows.pop_front();
+                    self.pos = 0;
+                }
+                None => {
+                    if !self.advance().await? {
+                        return Ok(&[]);
+                    }
+                }
+            }
         }
-        let n = limit.min(self.buf.len() - self.pos);
+        let Some(row) = self.rows.front() else {
+            return Ok(&[]);
+        };
+        let data = row_bytes(row);
+        let n = limit.min(data.len() - self.pos);
         let start = self.pos;
         self.pos += n;
-        Ok(&self.buf[start..start + n])
+        Ok(&data[start..start + n])
     }
+}
+
+impl Drop for PgMessageReader {
+    fn drop(&mut self) {
+        if let Some(ahead) = self.ahead.take() {
+            ahead.abort();
+        }
+    }
+}
+
+/// Column 0 of a chunk row (a NULL, which the schema forbids, reads as empty).
+fn row_bytes(row: &tokio_postgres::Row) -> &[u8] {
+    row.try_get::<_, &[u8]>(0).unwrap_or(&[])
+}
+
+/// The batch starting at `from`.
+async fn fetch(store: PgStore, message: i64, from: Start) -> Batch {
+    match from {
+        Start::RestOfFirst(offset) => fetch_rest_of_first(store, message, offset).await,
+        Start::Seq(_) => fetch_batch(store, message, from).await,
+    }
+}
+
+async fn fetch_batch(store: PgStore, message: i64, from: Start) -> Batch {
+    let Start::Seq(seq) = from else {
+        return Ok(Vec::new());
+    };
+    let client = store.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT data FROM message_chunks WHERE message = $1 AND seq >= $2
+             ORDER BY seq LIMIT $3",
+        )
+        .await
+        .map_err(|e| store.db_error(&e))?;
+    client
+        .query(&stmt, &[&message, &seq, &CHUNKS_PER_QUERY])
+        .await
+        .map_err(|e| store.db_error(&e))
+}
+
+async fn fetch_prefix(store: PgStore, message: i64, n: i32) -> Batch {
+    let client = store.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT substring(data from 1 for $2) FROM message_chunks
+             WHERE message = $1 AND seq = 0",
+        )
+        .await
+        .map_err(|e| store.db_error(&e))?;
+    client
+        .query(&stmt, &[&message, &n])
+        .await
+        .map_err(|e| store.db_error(&e))
+}
+
+/// Chunk 0 from byte `offset` (0-based) on.
+async fn fetch_rest_of_first(store: PgStore, message: i64, offset: i32) -> Batch {
+    let client = store.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT substring(data from $2) FROM message_chunks WHERE message = $1 AND seq = 0",
+        )
+        .await
+        .map_err(|e| store.db_error(&e))?;
+    client
+        .query(&stmt, &[&message, &offset.saturating_add(1)])
+        .await
+        .map_err(|e| store.db_error(&e))
 }
 
 impl MessageReader for PgMessageReader {

@@ -307,6 +307,167 @@ fn retr_streams_a_5_mb_message_in_chunks() {
     assert!(chunks >= 80, "5 MB in {chunks} chunks");
 }
 
+/// A message of `len` bytes whose every byte depends on its position (lines of 61).
+fn patterned(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            if i % 61 == 60 {
+                b'\n'
+            } else {
+                b'!' + ((i / 61 + i % 61) % 90) as u8
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn retr_and_top_reads_return_the_exact_bytes_at_chunk_boundaries() {
+    let Some(c) = cluster() else { return };
+    let rt = runtime();
+    let store = rt.block_on(PgStore::connect(&c.settings())).unwrap();
+    let chunk = buzon_store_pg::CHUNK_SIZE;
+    // Around one chunk, a batch of chunks (two) and beyond, plus the smallest.
+    let mut sizes = vec![0, 1, 4095, 4096, 4097];
+    for k in 1..=5 {
+        sizes.extend([k * chunk - 1, k * chunk, k * chunk + 1]);
+    }
+    for &len in &sizes {
+        rt.block_on(deliver(&store, &["edges"], &patterned(len)));
+    }
+    let mb = rt.block_on(store.open_pop3("edges")).unwrap();
+    assert_eq!(mb.messages().len(), sizes.len());
+    for (i, &len) in sizes.iter().enumerate() {
+        let msg = patterned(len);
+        assert_eq!(
+            mb.messages()[i].size,
+            buzon_pop3_proto::wire::WireSize::of(&msg)
+        );
+        // RETR reads (a whole chunk first), TOP reads (a 4 KiB prefix of chunk 0 first,
+        // then the rest of it, then whole chunks), and odd small pieces.
+        for limit in [chunk, 4096, 1000] {
+            let (body, _) = rt.block_on(read_all(mb.as_ref(), i, limit));
+            assert!(
+                body == msg,
+                "message of {len} bytes read {limit} at a time: got {} bytes, differs at {:?}",
+                body.len(),
+                body.iter().zip(&msg).position(|(a, b)| a != b)
+            );
+        }
+    }
+    // A reader dropped halfway (TOP, or a client gone) leaves the session usable.
+    let last = sizes.len() - 1;
+    rt.block_on(async {
+        let mut reader = mb.open_message(last, 4096).await.unwrap();
+        let first = reader.next_chunk(4096).await.unwrap().to_vec();
+        assert_eq!(first, patterned(sizes[last])[..4096]);
+    });
+    let (body, _) = rt.block_on(read_all(mb.as_ref(), last, chunk));
+    assert!(body == patterned(sizes[last]));
+}
+
+#[test]
+fn a_version_1_database_with_mail_is_brought_to_the_current_schema_and_reads_the_same() {
+    let Some(c) = cluster() else { return };
+    let rt = runtime();
+    let chunk = buzon_store_pg::CHUNK_SIZE;
+    rt.block_on(async {
+        // A database as a version-1 node left it: schema 0001 and a message of three
+        // chunks stored by plain SQL, compressed (the version-1 storage of `data`).
+        let raw = raw_client(&c).await;
+        raw.batch_execute(
+            "CREATE TABLE buzon_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL);
+             INSERT INTO buzon_schema (id, version) VALUES (1, 1);",
+        )
+        .await
+        .unwrap();
+        raw.batch_execute(include_str!("../schema/0001_init.sql"))
+            .await
+            .unwrap();
+        let msg = patterned(2 * chunk + 5000);
+        raw.batch_execute(
+            "INSERT INTO mailboxes (name) VALUES ('old');
+             INSERT INTO folders (mailbox, name) SELECT id, '' FROM mailboxes WHERE name = 'old';",
+        )
+        .await
+        .unwrap();
+        let wire = buzon_pop3_proto::wire::WireSize::of(&msg) as i64;
+        let id: i64 = raw
+            .query_one(
+                "INSERT INTO messages (mailbox, folder, uidl, wire_size, raw_size)
+                 SELECT f.mailbox, f.id, 'old-uidl', $1, $2 FROM folders f
+                 JOIN mailboxes m ON m.id = f.mailbox WHERE m.name = 'old' RETURNING id",
+                &[&wire, &(msg.len() as i64)],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        for (seq, part) in msg.chunks(chunk).enumerate() {
+            raw.execute(
+                "INSERT INTO message_chunks (message, seq, data) VALUES ($1, $2, $3)",
+                &[&id, &(seq as i32), &part],
+            )
+            .await
+            .unwrap();
+        }
+        let compressed: i64 = raw
+            .query_one(
+                "SELECT count(*) FROM message_chunks WHERE pg_column_size(data) < octet_length(data)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert!(compressed >= 2, "version-1 rows were not stored compressed");
+
+        let store = PgStore::connect(&c.settings()).await.unwrap();
+        let v: i32 = raw
+            .query_one("SELECT version FROM buzon_schema", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v, SCHEMA_VERSION);
+        let storage: i8 = raw
+            .query_one(
+                "SELECT attstorage FROM pg_attribute
+                 WHERE attrelid = 'message_chunks'::regclass AND attname = 'data'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(storage as u8, b'e', "message bodies are not stored uncompressed");
+
+        // The old message reads the same, whole and from a TOP prefix.
+        let mb = store.open_pop3("old").await.unwrap();
+        assert_eq!(mb.messages().len(), 1);
+        assert_eq!(mb.messages()[0].uidl, "old-uidl");
+        assert_eq!(mb.messages()[0].size, wire as u64);
+        for limit in [chunk, 4096] {
+            let (body, _) = read_all(mb.as_ref(), 0, limit).await;
+            assert!(body == msg, "the version-1 message reads differently ({limit})");
+        }
+        mb.release().await;
+        drop(mb);
+
+        // A new delivery is stored uncompressed and reads the same.
+        deliver(&store, &["new"], &msg).await;
+        let uncompressed: i64 = raw
+            .query_one(
+                "SELECT count(*) FROM message_chunks c JOIN messages m ON m.id = c.message
+                 JOIN mailboxes b ON b.id = m.mailbox
+                 WHERE b.name = 'new' AND pg_column_size(c.data) >= octet_length(c.data)",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(uncompressed, 3, "new chunks are not stored uncompressed");
+        let mb = store.open_pop3("new").await.unwrap();
+        let (body, _) = read_all(mb.as_ref(), 0, 4096).await;
+        assert!(body == msg);
+    });
+}
+
 #[test]
 fn a_second_node_gets_in_use_until_the_first_session_ends() {
     let Some(c) = cluster() else { return };
