@@ -43,11 +43,38 @@ impl std::fmt::Display for LineRef {
 }
 
 impl ConfigError {
-    /// A TOML syntax or type error, on one line.
-    pub(super) fn syntax(origin: &str, e: &toml::de::Error) -> ConfigError {
+    /// A TOML syntax or type error, on one line: the line where the parser stopped, then
+    /// what it found. An unknown key (the usual typo) is worded in the user's language;
+    /// other parser messages stay as the TOML parser words them.
+    pub(super) fn syntax(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+        let line = e
+            .span()
+            .and_then(|r| text.get(..r.start))
+            .map(|before| before.matches('\n').count() + 1);
+        let message = e.message().trim();
+        let message = match message
+            .strip_prefix("unknown field `")
+            .and_then(|rest| rest.split_once('`'))
+        {
+            Some((field, rest)) => {
+                let expected = rest
+                    .trim_start_matches(',')
+                    .trim()
+                    .strip_prefix("expected one of ")
+                    .or_else(|| rest.trim_start_matches(',').trim().strip_prefix("expected "))
+                    .unwrap_or("")
+                    .to_string();
+                if expected.is_empty() {
+                    buzon_i18n::t!("config-unknown-key", key = field)
+                } else {
+                    buzon_i18n::t!("config-unknown-key-expected", key = field, expected = expected)
+                }
+            }
+            None => one_line(message),
+        };
         ConfigError::Syntax {
-            path: origin.to_string(),
-            message: one_line(&e.to_string()),
+            path: format!("{origin}{}", LineRef(line)),
+            message,
         }
     }
 }

@@ -35,14 +35,18 @@ pub(super) fn auth(cx: &Ctx<'_>, a: &AuthFile, data_dir: &Path) -> Result<AuthPo
         p_cost: a.argon2_parallelism.unwrap_or(HashParams::default().p_cost),
     };
     if hash.m_cost_kib < 8 * hash.p_cost.max(1) || hash.t_cost == 0 || hash.p_cost == 0 {
-        return Err(cx.err("auth.argon2_memory_kib", "with the iteration and parallelism settings is not a valid Argon2 parameter set", "use at least 8 KiB per lane and 1 iteration; the default is 19456 KiB, 2 iterations, 1 lane"));
+        return Err(cx.err(
+            "auth.argon2_memory_kib",
+            buzon_i18n::t!("config-auth-argon2-memory-kib-problem"),
+            buzon_i18n::t!("config-auth-argon2-memory-kib-fix"),
+        ));
     }
     let verify_concurrency = a.verify_concurrency.unwrap_or(2);
     if verify_concurrency == 0 {
         return Err(cx.err(
             "auth.verify_concurrency",
-            "is 0",
-            "allow at least 1 concurrent password verification",
+            buzon_i18n::t!("config-auth-verify-concurrency-problem"),
+            buzon_i18n::t!("config-auth-verify-concurrency-fix"),
         ));
     }
     Ok(AuthPolicy {

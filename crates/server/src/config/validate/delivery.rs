@@ -26,8 +26,8 @@ pub(super) fn delivery(
     if local_domains.is_empty() {
         return Err(cx.err(
             "delivery.local_domains",
-            "is empty, so no mail could be accepted",
-            "list the domains this server receives mail for, e.g. [\"example.com\"]",
+            buzon_i18n::t!("config-delivery-local-domains-problem"),
+            buzon_i18n::t!("config-delivery-local-domains-fix"),
         ));
     }
     if let Some((i, bad)) = local_domains
@@ -37,16 +37,32 @@ pub(super) fn delivery(
     {
         return Err(cx.err(
             KeyPath::new("delivery.local_domains").index(i),
-            format!("has {bad:?}, which is not a domain name"),
-            "write domain names such as \"example.com\"",
+            buzon_i18n::t!(
+                "config-delivery-local-domains-2-problem",
+                bad = format!("{:?}", bad)
+            ),
+            buzon_i18n::t!("config-delivery-local-domains-2-fix"),
         ));
     }
     let recipient_delimiter = match d.recipient_delimiter.as_deref() {
         None => Some("+".to_string()),
         Some("") => None,
-        Some(s) if s.chars().count() == 1 && !s.contains(|c: char| c.is_alphanumeric() || c == '@' || c.is_whitespace()) => Some(s.to_string()),
-        Some(s) => return Err(cx.err(
-            "delivery.recipient_delimiter", format!("is {s:?}"), "use one punctuation character such as \"+\" or \"-\" (RFC 5233), or \"\" to turn sub-addressing off")),
+        Some(s)
+            if s.chars().count() == 1
+                && !s.contains(|c: char| c.is_alphanumeric() || c == '@' || c.is_whitespace()) =>
+        {
+            Some(s.to_string())
+        }
+        Some(s) => {
+            return Err(cx.err(
+                "delivery.recipient_delimiter",
+                buzon_i18n::t!(
+                    "config-delivery-recipient-delimiter-problem",
+                    s = format!("{:?}", s)
+                ),
+                buzon_i18n::t!("config-delivery-recipient-delimiter-fix"),
+            ))
+        }
     };
     let mut catch_all = HashMap::new();
     for (written, user) in d.catch_all.clone().unwrap_or_default() {
@@ -55,15 +71,21 @@ pub(super) fn delivery(
         if !local_domains.contains(&domain) {
             return Err(cx.err(
                 at,
-                format!("names {domain:?}, which is not in local_domains"),
-                "add the domain to `local_domains` or remove its catch-all",
+                buzon_i18n::t!(
+                    "config-delivery-catch-all-domain-problem",
+                    domain = format!("{:?}", domain)
+                ),
+                buzon_i18n::t!("config-delivery-catch-all-domain-fix"),
             ));
         }
         if buzon_auth::validate_username(&user).is_err() {
             return Err(cx.err(
                 at,
-                format!("names {user:?}, which is not a user name"),
-                "give the name of a user in the users file",
+                buzon_i18n::t!(
+                    "config-delivery-catch-all-user-problem",
+                    user = format!("{:?}", user)
+                ),
+                buzon_i18n::t!("config-delivery-catch-all-user-fix"),
             ));
         }
         catch_all.insert(domain, user);
@@ -71,8 +93,16 @@ pub(super) fn delivery(
     let over_quota_permanent = match d.over_quota_reply.as_deref() {
         None | Some("452") => false,
         Some("552") => true,
-        Some(other) => return Err(cx.err(
-            "delivery.over_quota_reply", format!("is {other:?}"), "use \"452\" (temporary: the sender retries, the default) or \"552\" (permanent: the sender bounces the message)")),
+        Some(other) => {
+            return Err(cx.err(
+                "delivery.over_quota_reply",
+                buzon_i18n::t!(
+                    "config-delivery-over-quota-reply-problem",
+                    other = format!("{:?}", other)
+                ),
+                buzon_i18n::t!("config-delivery-over-quota-reply-fix"),
+            ))
+        }
     };
     let quota_bytes = cx.size("delivery.quota_bytes", &d.quota_bytes, 0)?;
     let quota_messages = d.quota_messages.unwrap_or(0);
@@ -84,16 +114,22 @@ pub(super) fn delivery(
     if max_message_size < 64 * 1024 {
         return Err(cx.err(
             "delivery.max_message_size",
-            format!("is {max_message_size} bytes"),
-            "allow at least 64K (RFC 5321 §4.5.3.1.7); the default is 50M",
+            buzon_i18n::t!(
+                "config-delivery-max-message-size-problem",
+                max_message_size = max_message_size.to_string()
+            ),
+            buzon_i18n::t!("config-delivery-max-message-size-fix"),
         ));
     }
     let max_recipients = d.max_recipients.unwrap_or(100);
     if max_recipients < 100 {
         return Err(cx.err(
             "delivery.max_recipients",
-            format!("is {max_recipients}"),
-            "RFC 5321 §4.5.3.1.8 requires accepting at least 100 recipients",
+            buzon_i18n::t!(
+                "config-delivery-max-recipients-problem",
+                max_recipients = max_recipients.to_string()
+            ),
+            buzon_i18n::t!("config-delivery-max-recipients-fix"),
         ));
     }
     Ok(Delivery {

@@ -39,26 +39,32 @@ pub(super) fn limits(cx: &Ctx<'_>, l: &LimitsFile) -> Result<Limits, ConfigError
     if limits.auth_timeout < Duration::from_secs(1) {
         return Err(cx.err(
             "limits.auth_timeout",
-            format!("is {:?}", limits.auth_timeout),
-            "use at least \"1s\"; the default is \"2m\"",
+            buzon_i18n::t!(
+                "config-limits-auth-timeout-problem",
+                v1 = format!("{:?}", limits.auth_timeout)
+            ),
+            buzon_i18n::t!("config-limits-auth-timeout-fix"),
         ));
     }
     if !(1..=128).contains(&limits.ipv6_prefix) {
         return Err(cx.err(
             "limits.ipv6_prefix",
-            format!("is {}", limits.ipv6_prefix),
-            "use a prefix length from 1 to 128: 64 (the default) counts one /64, 128 each address",
+            buzon_i18n::t!(
+                "config-limits-ipv6-prefix-problem",
+                v1 = limits.ipv6_prefix.to_string()
+            ),
+            buzon_i18n::t!("config-limits-ipv6-prefix-fix"),
         ));
     }
     if limits.idle_timeout < Duration::from_secs(600) {
         // RFC 1939 §3 requires at least 10 minutes; shorter values break slow clients.
         return Err(cx.err(
             "limits.idle_timeout",
-            format!(
-                "is {:?}, shorter than the 10 minutes RFC 1939 §3 requires",
-                limits.idle_timeout
+            buzon_i18n::t!(
+                "config-limits-idle-timeout-problem",
+                v1 = format!("{:?}", limits.idle_timeout)
             ),
-            "use \"10m\" or more",
+            buzon_i18n::t!("config-limits-idle-timeout-fix"),
         ));
     }
     for (key, v) in [
@@ -75,8 +81,8 @@ pub(super) fn limits(cx: &Ctx<'_>, l: &LimitsFile) -> Result<Limits, ConfigError
         if v == 0 {
             return Err(cx.err(
                 key,
-                "is 0, so nobody could connect",
-                "use a positive number",
+                buzon_i18n::t!("config-limits-zero-problem"),
+                buzon_i18n::t!("config-limits-zero-fix"),
             ));
         }
     }

@@ -40,15 +40,15 @@ pub(super) fn tcp(cx: &Ctx<'_>, listen: &[ListenerFile]) -> Result<Vec<Listener>
         if l.mode.is_some() {
             return Err(cx.err(
                 at(i, "mode"),
-                "is set on a TCP listener",
-                "`mode` applies to UNIX sockets (`address = \"unix:/path\"`) only; remove it",
+                buzon_i18n::t!("config-mode-problem"),
+                buzon_i18n::t!("config-mode-fix"),
             ));
         }
         let address = resolve_listen_addr(&l.address).ok_or_else(|| {
             cx.err(
                 at(i, "address"),
-                format!("is not an address with a port: {:?}", l.address),
-                "write \"IP:PORT\", e.g. \"0.0.0.0:995\" or \"[::]:110\"",
+                buzon_i18n::t!("config-address-problem", v1 = format!("{:?}", l.address)),
+                buzon_i18n::t!("config-address-fix"),
             )
         })?;
         v.push(Listener {
@@ -74,15 +74,19 @@ pub(super) fn unix(
         if l.protocol != Protocol::Lmtp {
             return Err(cx.err(
                 at(i, "address"),
-                format!("{:?} is a UNIX socket for {}", l.address, l.protocol.name()),
-                "UNIX sockets are for LMTP only; give POP3 and SMTP listeners an IP:PORT",
+                buzon_i18n::t!(
+                    "config-address-2-problem",
+                    v1 = format!("{:?}", l.address),
+                    v2 = l.protocol.name().to_string()
+                ),
+                buzon_i18n::t!("config-address-2-fix"),
             ));
         }
         if !path.starts_with('/') {
             return Err(cx.err(
                 at(i, "address"),
-                format!("{:?} is not an absolute path", l.address),
-                "write \"unix:/run/buzon/lmtp\"",
+                buzon_i18n::t!("config-address-3-problem", v1 = format!("{:?}", l.address)),
+                buzon_i18n::t!("config-address-3-fix"),
             ));
         }
         let mode = match &l.mode {
@@ -93,8 +97,8 @@ pub(super) fn unix(
                 .ok_or_else(|| {
                     cx.err(
                         at(i, "mode"),
-                        format!("is not an octal permission: {m:?}"),
-                        "write e.g. \"0660\" (owner and group may connect)",
+                        buzon_i18n::t!("config-mode-2-problem", m = format!("{:?}", m)),
+                        buzon_i18n::t!("config-mode-2-fix"),
                     )
                 })?,
         };

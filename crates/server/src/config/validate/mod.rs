@@ -50,8 +50,8 @@ impl FileConfig {
             Some(other) => {
                 return Err(cx.err(
                     "log_format",
-                    format!("is {other:?}"),
-                    "use \"text\" (the default) or \"json\" (one JSON object per line, for log collectors)",
+                    buzon_i18n::t!("config-log-format-problem", other = format!("{:?}", other)),
+                    buzon_i18n::t!("config-log-format-fix"),
                 ))
             }
         };
@@ -102,8 +102,8 @@ impl Ctx<'_> {
             Some(s) => parse_duration(s).ok_or_else(|| {
                 self.err(
                     at,
-                    format!("is not a duration: {s:?}"),
-                    "write a number with a unit, e.g. \"30s\", \"10m\", \"2h\"",
+                    buzon_i18n::t!("config-not-duration-problem", value = format!("{s:?}")),
+                    buzon_i18n::t!("config-not-duration-fix"),
                 )
             }),
         }
@@ -117,8 +117,8 @@ impl Ctx<'_> {
             Some(SizeFile::Text(t)) => parse_size_with(t, 1).ok_or_else(|| {
                 self.err(
                     at,
-                    format!("is not a size: {t:?}"),
-                    "write a number of bytes or a number with a unit, e.g. \"50M\" or \"1G\"",
+                    buzon_i18n::t!("config-not-size-problem", value = format!("{t:?}")),
+                    buzon_i18n::t!("config-not-size-fix"),
                 )
             }),
         }
@@ -144,8 +144,8 @@ impl Ctx<'_> {
                     let key = KeyPath::new(at);
                     self.err(
                         if v.is_some() { key.index(i) } else { key },
-                        format!("has an invalid network {s:?}"),
-                        "use an address or CIDR network, e.g. \"10.0.0.0/8\" or \"2001:db8::/32\"",
+                        buzon_i18n::t!("config-bad-network-problem", value = format!("{s:?}")),
+                        buzon_i18n::t!("config-bad-network-fix"),
                     )
                 })
             })

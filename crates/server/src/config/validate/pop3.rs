@@ -13,8 +13,8 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
         if !ok {
             return Err(cx.err(
                 "pop3.expire",
-                format!("is {e:?}"),
-                "use \"NEVER\" or a number of days (RFC 2449 §6.7)",
+                buzon_i18n::t!("config-pop3-expire-problem", e = format!("{:?}", e)),
+                buzon_i18n::t!("config-pop3-expire-fix"),
             ));
         }
     }
@@ -25,8 +25,8 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
             None => {
                 return Err(cx.err(
                     "pop3.language",
-                    format!("is {tag:?}"),
-                    "use \"en\" (English) or \"es\" (Spanish); clients can still choose with LANG (RFC 6856)",
+                    buzon_i18n::t!("config-pop3-language-problem", tag = format!("{:?}", tag)),
+                    buzon_i18n::t!("config-pop3-language-fix"),
                 ))
             }
         },
@@ -37,7 +37,7 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
             return Err(cx.err(
                 KeyPath::new("pop3.serve_folders").index(i),
                 e.to_string(),
-                "name Maildir++ folders as mail clients show them, e.g. \"Junk\" or \"Lists.rust\"",
+                buzon_i18n::t!("config-pop3-serve-folders-fix"),
             ));
         }
     }
@@ -46,10 +46,14 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
         Some(text) => buzon_store::UidlFormat::parse(text).map_err(|why| {
             cx.err(
                 "pop3.dovecot_uidl_format",
-                format!("{text:?}: {why}"),
-                format!(
-                    "copy Dovecot's pop3_uidl_format (`doveconf pop3_uidl_format`; Dovecot's default is \"{}\")",
-                    buzon_store::adopt::DOVECOT_DEFAULT_FORMAT
+                buzon_i18n::t!(
+                    "config-pop3-dovecot-uidl-format-problem",
+                    text = format!("{:?}", text),
+                    why = why.to_string()
+                ),
+                buzon_i18n::t!(
+                    "config-pop3-dovecot-uidl-format-fix",
+                    v1 = buzon_store::adopt::DOVECOT_DEFAULT_FORMAT.to_string()
                 ),
             )
         })?,
@@ -59,8 +63,8 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
             if p.dovecot_uidl_format.is_some() {
                 return Err(cx.err(
                     "pop3.dovecot_uidl_format",
-                    "is set, but uidl_source is \"buzon\" (or not set) and would ignore it",
-                    "add uidl_source = \"dovecot\" (or \"auto\") to [pop3], or remove the key",
+                    buzon_i18n::t!("config-pop3-dovecot-uidl-format-2-problem"),
+                    buzon_i18n::t!("config-pop3-dovecot-uidl-format-2-fix"),
                 ));
             }
             buzon_store::UidlSource::Buzon
@@ -70,8 +74,8 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
             if p.dovecot_uidl_format.is_some() {
                 return Err(cx.err(
                     "pop3.dovecot_uidl_format",
-                    "is set, but uidl_source is \"courier\", which serves Courier's UIDLs and ignores it",
-                    "remove the key, or use uidl_source = \"auto\" for Maildirs from both servers",
+                    buzon_i18n::t!("config-pop3-dovecot-uidl-format-3-problem"),
+                    buzon_i18n::t!("config-pop3-dovecot-uidl-format-3-fix"),
                 ));
             }
             buzon_store::UidlSource::Courier
@@ -80,8 +84,11 @@ pub(super) fn pop3(cx: &Ctx<'_>, p: &Pop3File) -> Result<Pop3Options, ConfigErro
         Some(other) => {
             return Err(cx.err(
                 "pop3.uidl_source",
-                format!("is {other:?}"),
-                "use \"buzon\" (the default), \"dovecot\" (serve the UIDLs Dovecot served, from dovecot-uidlist), \"courier\" (Courier's, from courierpop3dsizelist) or \"auto\" (whichever of the two files a Maildir has)",
+                buzon_i18n::t!(
+                    "config-pop3-uidl-source-problem",
+                    other = format!("{:?}", other)
+                ),
+                buzon_i18n::t!("config-pop3-uidl-source-fix"),
             ))
         }
     };

@@ -12,8 +12,11 @@ pub(super) fn hostname(cx: &Ctx<'_>, v: &Option<String>) -> Result<String, Confi
     {
         return Err(cx.err(
             "hostname",
-            format!("is not a host name: {hostname:?}"),
-            "use the server's DNS name, e.g. \"mail.example.com\"",
+            buzon_i18n::t!(
+                "config-hostname-problem",
+                hostname = format!("{:?}", hostname)
+            ),
+            buzon_i18n::t!("config-hostname-fix"),
         ));
     }
     Ok(hostname)
@@ -40,33 +43,39 @@ pub(super) fn run_as(cx: &Ctx<'_>, s: &ServerFile) -> Result<Option<RunAs>, Conf
         if s.group.is_some() {
             return Err(cx.err(
                 "server.group",
-                "is set but `server.user` is not",
-                "set `user` too (the group alone cannot be switched to safely), or remove `group`",
+                buzon_i18n::t!("config-server-group-problem"),
+                buzon_i18n::t!("config-server-group-fix"),
             ));
         }
         return Ok(None);
     };
     if !valid(user) {
         return Err(cx.err(
-                "server.user", format!("is not a user name: {user:?}"), "use a system account name such as \"buzon\" (ASCII letters, digits, _ - .) or a numeric user id"));
+            "server.user",
+            buzon_i18n::t!("config-server-user-problem", user = format!("{:?}", user)),
+            buzon_i18n::t!("config-server-user-fix"),
+        ));
     }
     if user == "root" || user.trim_start_matches('0').is_empty() {
         return Err(cx.err(
-                "server.user", format!("is {user:?}, the superuser"), "create an unprivileged account (`useradd --system --no-create-home --shell /usr/sbin/nologin buzon`) and name it here"));
+            "server.user",
+            buzon_i18n::t!("config-server-user-2-problem", user = format!("{:?}", user)),
+            buzon_i18n::t!("config-server-user-2-fix"),
+        ));
     }
     if let Some(g) = &s.group {
         if !valid(g) {
             return Err(cx.err(
                 "server.group",
-                format!("is not a group name: {g:?}"),
-                "use a group name such as \"buzon\" or a numeric group id",
+                buzon_i18n::t!("config-server-group-2-problem", g = format!("{:?}", g)),
+                buzon_i18n::t!("config-server-group-2-fix"),
             ));
         }
         if g == "root" || g.trim_start_matches('0').is_empty() {
             return Err(cx.err(
                 "server.group",
-                format!("is {g:?}, the superuser's group"),
-                "use the server account's own group, e.g. \"buzon\"",
+                buzon_i18n::t!("config-server-group-3-problem", g = format!("{:?}", g)),
+                buzon_i18n::t!("config-server-group-3-fix"),
             ));
         }
     }

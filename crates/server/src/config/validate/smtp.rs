@@ -12,16 +12,16 @@ pub(super) fn smtp(cx: &Ctx<'_>, s: &SmtpFile, hostname: &str) -> Result<SmtpOpt
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic()) {
         return Err(cx.err(
             "smtp.hostname",
-            format!("is not a host name: {name:?}"),
-            "use the server's DNS name, e.g. \"mx.example.com\"",
+            buzon_i18n::t!("config-smtp-hostname-problem", name = format!("{:?}", name)),
+            buzon_i18n::t!("config-smtp-hostname-fix"),
         ));
     }
     let max_connections_per_ip = s.max_connections_per_ip.unwrap_or(20);
     if max_connections_per_ip == 0 {
         return Err(cx.err(
             "smtp.max_connections_per_ip",
-            "is 0, so nobody could connect",
-            "use a positive number",
+            buzon_i18n::t!("config-smtp-max-connections-per-ip-problem"),
+            buzon_i18n::t!("config-smtp-max-connections-per-ip-fix"),
         ));
     }
     let command_timeout = cx.duration(
@@ -47,8 +47,8 @@ pub(super) fn smtp(cx: &Ctx<'_>, s: &SmtpFile, hostname: &str) -> Result<SmtpOpt
         if v < Duration::from_secs(1) {
             return Err(cx.err(
                 key,
-                format!("is {v:?}"),
-                "use at least \"1s\"; RFC 5321 §4.5.3.2.7 recommends 5 minutes (the default)",
+                buzon_i18n::t!("config-smtp-timeout-problem", v = format!("{:?}", v)),
+                buzon_i18n::t!("config-smtp-timeout-fix"),
             ));
         }
     }

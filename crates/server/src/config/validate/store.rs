@@ -22,8 +22,8 @@ pub(super) fn store(cx: &Ctx<'_>, s: &StoreFile) -> Result<StoreSettings, Config
         Some("postgres") => postgres(cx, s).map(StoreSettings::Postgres),
         Some(other) => Err(cx.err(
             "store.kind",
-            format!("is {other:?}"),
-            "use \"maildir\" (local Maildirs, the default) or \"postgres\" (a database shared by several nodes)",
+            buzon_i18n::t!("config-store-kind-problem", other = format!("{:?}", other)),
+            buzon_i18n::t!("config-store-kind-fix"),
         )),
     }
 }
@@ -43,8 +43,8 @@ fn maildir(cx: &Ctx<'_>, s: &StoreFile) -> Result<StoreSettings, ConfigError> {
     match set.iter().find(|(_, is_set)| *is_set) {
         Some((key, _)) => Err(cx.err(
             *key,
-            "is set, but the store is Maildir (`kind` is \"maildir\" or not set) and would ignore it",
-            "add kind = \"postgres\" to [store] to use a PostgreSQL database, or remove the key",
+            buzon_i18n::t!("config-store-maildir-key-problem"),
+            buzon_i18n::t!("config-store-maildir-key-fix"),
         )),
         None => Ok(StoreSettings::Maildir),
     }
@@ -54,8 +54,8 @@ fn postgres(cx: &Ctx<'_>, s: &StoreFile) -> Result<PgSettings, ConfigError> {
     let Some(url) = s.url.clone() else {
         return Err(cx.err(
             "store.kind",
-            "is \"postgres\" but `url` is not set",
-            "add url = \"postgresql://buzon@db.example:5432/buzon?sslmode=require\" to [store]",
+            buzon_i18n::t!("config-store-kind-2-problem"),
+            buzon_i18n::t!("config-store-kind-2-fix"),
         ));
     };
     let mut pg = PgSettings::new(url);
@@ -63,32 +63,42 @@ fn postgres(cx: &Ctx<'_>, s: &StoreFile) -> Result<PgSettings, ConfigError> {
     if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
         return Err(cx.err(
             "store.url",
-            format!("is {:?}, not a PostgreSQL URL", pg.display_url()),
-            "write postgresql://user@host:port/database (the password goes in password_file or password_env)",
+            buzon_i18n::t!(
+                "config-store-url-problem",
+                v1 = format!("{:?}", pg.display_url())
+            ),
+            buzon_i18n::t!("config-store-url-fix"),
         ));
     }
     match (&s.password_file, &s.password_env) {
         (Some(_), Some(_)) => {
             return Err(cx.err(
                 "store.password_env",
-                "is set together with `password_file`",
-                "keep one of the two: the password comes from a file or from an environment variable",
+                buzon_i18n::t!("config-store-password-env-problem"),
+                buzon_i18n::t!("config-store-password-env-fix"),
             ))
         }
         (Some(path), None) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 cx.err(
                     "store.password_file",
-                    format!("names {}, which cannot be read: {e}", path.display()),
-                    "create the file with the database password on one line, readable by the account buzon runs as",
+                    buzon_i18n::t!(
+                        "config-store-password-file-problem",
+                        v1 = path.display().to_string(),
+                        e = e.to_string()
+                    ),
+                    buzon_i18n::t!("config-store-password-file-fix"),
                 )
             })?;
             let password = trim_newline(&text);
             if password.is_empty() {
                 return Err(cx.err(
                     "store.password_file",
-                    format!("names {}, which is empty", path.display()),
-                    "write the database password on the file's first line",
+                    buzon_i18n::t!(
+                        "config-store-password-file-2-problem",
+                        v1 = path.display().to_string()
+                    ),
+                    buzon_i18n::t!("config-store-password-file-2-fix"),
                 ));
             }
             pg.password = Some(password.to_string());
@@ -102,15 +112,15 @@ fn postgres(cx: &Ctx<'_>, s: &StoreFile) -> Result<PgSettings, ConfigError> {
             Ok(_) => {
                 return Err(cx.err(
                     "store.password_env",
-                    format!("names the environment variable {var}, which is empty"),
-                    format!("set {var} to the database password in the environment buzon starts in"),
+                    buzon_i18n::t!("config-store-password-env-2-problem", var = var.to_string()),
+                    buzon_i18n::t!("config-store-password-env-2-fix", var = var.to_string()),
                 ))
             }
             Err(_) => {
                 return Err(cx.err(
                     "store.password_env",
-                    format!("names the environment variable {var}, which is not set"),
-                    format!("set {var} to the database password in the environment buzon starts in, or use password_file"),
+                    buzon_i18n::t!("config-store-password-env-3-problem", var = var.to_string()),
+                    buzon_i18n::t!("config-store-password-env-3-fix", var = var.to_string()),
                 ))
             }
         },
@@ -120,8 +130,11 @@ fn postgres(cx: &Ctx<'_>, s: &StoreFile) -> Result<PgSettings, ConfigError> {
         if n == 0 || n > MAX_POOL {
             return Err(cx.err(
                 "store.pool_size",
-                format!("is {n}"),
-                format!("use 1 to {MAX_POOL} connections (the default is 16); nodes × pool_size must stay below the database's max_connections"),
+                buzon_i18n::t!("config-store-pool-size-problem", n = n.to_string()),
+                buzon_i18n::t!(
+                    "config-store-pool-size-fix",
+                    MAX_POOL = MAX_POOL.to_string()
+                ),
             ));
         }
         pg.pool_size = n;
@@ -131,8 +144,11 @@ fn postgres(cx: &Ctx<'_>, s: &StoreFile) -> Result<PgSettings, ConfigError> {
     if !(MIN_LEASE..=MAX_LEASE).contains(&lease) {
         return Err(cx.err(
             "store.lock_lease",
-            format!("is {}", s.lock_lease.as_deref().unwrap_or_default()),
-            "use 5s to 1h (the default is 60s): shorter leases are lost between renewals, longer ones keep a dead node's mailboxes locked",
+            buzon_i18n::t!(
+                "config-store-lock-lease-problem",
+                v1 = s.lock_lease.as_deref().unwrap_or_default().to_string()
+            ),
+            buzon_i18n::t!("config-store-lock-lease-fix"),
         ));
     }
     pg.lock_lease = lease;
@@ -144,8 +160,11 @@ fn postgres(cx: &Ctx<'_>, s: &StoreFile) -> Result<PgSettings, ConfigError> {
     if connect.is_zero() || connect > Duration::from_secs(300) {
         return Err(cx.err(
             "store.connect_timeout",
-            format!("is {}", s.connect_timeout.as_deref().unwrap_or_default()),
-            "use 1s to 5m (the default is 5s)",
+            buzon_i18n::t!(
+                "config-store-connect-timeout-problem",
+                v1 = s.connect_timeout.as_deref().unwrap_or_default().to_string()
+            ),
+            buzon_i18n::t!("config-store-connect-timeout-fix"),
         ));
     }
     pg.connect_timeout = connect;

@@ -23,15 +23,15 @@ pub(super) fn tls(
         (Some(_), None) => {
             return Err(cx.err(
                 "tls.certificate",
-                "is set but `tls.key` is not",
-                "set both, or neither to use a generated self-signed certificate",
+                buzon_i18n::t!("config-tls-certificate-problem"),
+                buzon_i18n::t!("config-tls-certificate-fix"),
             ))
         }
         (None, Some(_)) => {
             return Err(cx.err(
                 "tls.key",
-                "is set but `tls.certificate` is not",
-                "set both, or neither to use a generated self-signed certificate",
+                buzon_i18n::t!("config-tls-key-problem"),
+                buzon_i18n::t!("config-tls-key-fix"),
             ))
         }
     };
@@ -41,8 +41,11 @@ pub(super) fn tls(
         Some(other) => {
             return Err(cx.err(
                 "tls.min_version",
-                format!("is {other:?}"),
-                "use \"1.2\" (default) or \"1.3\"; older versions are not supported",
+                buzon_i18n::t!(
+                    "config-tls-min-version-problem",
+                    other = format!("{:?}", other)
+                ),
+                buzon_i18n::t!("config-tls-min-version-fix"),
             ))
         }
     };
