@@ -5,6 +5,7 @@
 //! Passwords are never read from this file: an account names a command that prints the
 //! password, or an environment variable, or (the default) the user is asked.
 
+use buzon_i18n::t;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -156,21 +157,42 @@ impl PasswordSource {
             PasswordSource::Prompt => Ok(None),
             PasswordSource::Given(s) => Ok(Some(s.clone())),
             PasswordSource::Env(var) => match std::env::var_os(var) {
-                Some(v) => Ok(Some(Secret::new(std::os::unix::ffi::OsStringExt::into_vec(v)))),
-                None => Err(ClientError::Config(format!("account {account}: password_env names {var}, which is not set — export it or use password_command"))),
+                Some(v) => Ok(Some(Secret::new(
+                    std::os::unix::ffi::OsStringExt::into_vec(v),
+                ))),
+                None => Err(ClientError::Config(t!(
+                    "accounts-password-env-unset",
+                    account = account,
+                    var = var.as_str()
+                ))),
             },
             PasswordSource::Command(argv) => {
                 let Some((prog, args)) = argv.split_first() else {
-                    return Err(ClientError::Config(format!("account {account}: password_command is empty")));
+                    return Err(ClientError::Config(t!(
+                        "accounts-password-command-is-empty",
+                        account = account
+                    )));
                 };
                 let out = std::process::Command::new(prog)
                     .args(args)
                     .stdin(std::process::Stdio::null())
                     .stderr(std::process::Stdio::inherit())
                     .output()
-                    .map_err(|e| ClientError::Config(format!("account {account}: cannot run password_command {prog}: {e}")))?;
+                    .map_err(|e| {
+                        ClientError::Config(t!(
+                            "accounts-password-command-cannot-run",
+                            account = account,
+                            program = prog.as_str(),
+                            reason = e.to_string()
+                        ))
+                    })?;
                 if !out.status.success() {
-                    return Err(ClientError::Config(format!("account {account}: password_command {prog} failed ({})", out.status)));
+                    return Err(ClientError::Config(t!(
+                        "accounts-password-command-failed",
+                        account = account,
+                        program = prog.as_str(),
+                        status = out.status.to_string()
+                    )));
                 }
                 let line = out.stdout.split(|&b| b == b'\n').next().unwrap_or_default();
                 let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -280,7 +302,7 @@ impl FileConfig {
             // unknown key at the start of a line is on that line, not the one before).
             let line = e.span().map(|s| line_at(text, s.start));
             match line {
-                Some(l) => format!("line {l}: {}", e.message()),
+                Some(l) => t!("accounts-syntax-line", line = l, message = e.message()),
                 None => e.message().to_string(),
             }
         })
@@ -298,9 +320,13 @@ impl FileConfig {
         let Some(f) = self.accounts.get(name) else {
             let known: Vec<&str> = self.accounts.keys().map(String::as_str).collect();
             return Err(ClientError::Config(if known.is_empty() {
-                format!("no account {name:?}: the accounts file has none — run `buzon setup ADDRESS` to add one")
+                t!("accounts-none", name = format!("{name:?}"))
             } else {
-                format!("no account {name:?} — known accounts: {}", known.join(", "))
+                t!(
+                    "accounts-unknown",
+                    name = format!("{name:?}"),
+                    known = known.join(", ")
+                )
             }));
         };
         f.clone().with_defaults(&self.defaults).validate(name)
@@ -323,39 +349,37 @@ impl AccountFields {
     fn validate_with(self, name: &str, need_destination: bool) -> Result<Account> {
         let bad =
             |key: &str, what: String| ClientError::Config(format!("account {name}: {key}: {what}"));
-        let host = self.host.filter(|h| !h.trim().is_empty()).ok_or_else(|| {
-            bad(
-                "host",
-                "missing — the POP3 server's name, e.g. host = \"pop.example.com\"".into(),
-            )
-        })?;
+        let host = self
+            .host
+            .filter(|h| !h.trim().is_empty())
+            .ok_or_else(|| bad("host", t!("accounts-host-missing")))?;
         let user = self
             .user
             .filter(|u| !u.is_empty())
-            .ok_or_else(|| bad("user", "missing — usually your e-mail address".into()))?;
+            .ok_or_else(|| bad("user", t!("accounts-user-missing")))?;
         let security = self.security.unwrap_or(Security::Tls);
         let port = self.port.unwrap_or(security.default_port());
         if port == 0 {
-            return Err(bad("port", "must be 1–65535".into()));
+            return Err(bad("port", t!("accounts-port-range")));
         }
         let fingerprint = match &self.fingerprint {
             None => None,
             Some(s) => Some(Fingerprint::parse(s).ok_or_else(|| {
                 bad(
                     "fingerprint",
-                    format!("{s:?} is not a SHA-256 fingerprint (sha256: and 64 hex digits)"),
+                    t!("accounts-bad-fingerprint", value = format!("{s:?}")),
                 )
             })?),
         };
         if security == Security::None && (fingerprint.is_some() || self.ca_file.is_some()) {
-            return Err(bad("security", "is \"none\" but TLS settings (fingerprint, ca_file) are given — use \"tls\" or \"starttls\"".into()));
+            return Err(bad("security", t!("accounts-security-none-with-tls")));
         }
         let mut timeouts = Timeouts::default();
         if let Some(t) = &self.timeout {
             timeouts.read = parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| {
                 bad(
                     "timeout",
-                    format!("{t:?} is not a duration like \"60s\" or \"2m\""),
+                    t!("accounts-bad-timeout", value = format!("{t:?}")),
                 )
             })?;
         }
@@ -363,7 +387,7 @@ impl AccountFields {
             let d = parse_duration(t).filter(|d| !d.is_zero()).ok_or_else(|| {
                 bad(
                     "connect_timeout",
-                    format!("{t:?} is not a duration like \"20s\""),
+                    t!("accounts-bad-connect-timeout", value = format!("{t:?}")),
                 )
             })?;
             timeouts.connect = d;
@@ -380,7 +404,7 @@ impl AccountFields {
             (None, Some(m), None) => Destination::Mbox(expand_home(&m)),
             (None, None, Some(argv)) => {
                 let Some((program, args)) = argv.split_first() else {
-                    return Err(bad("mda", "is empty — give the program and its arguments, e.g. [\"procmail\", \"-d\", \"me\"]".into()));
+                    return Err(bad("mda", t!("accounts-mda-empty")));
                 };
                 Destination::Mda {
                     program: program.clone(),
@@ -390,55 +414,35 @@ impl AccountFields {
             (None, None, None) if !need_destination => {
                 Destination::Maildir(expand_home(Path::new("~/Maildir")))
             }
-            (None, None, None) => {
-                return Err(bad(
-                    "maildir",
-                    "no destination — set one of maildir, mbox or mda".into(),
-                ))
-            }
-            _ => {
-                return Err(bad(
-                    "maildir",
-                    "more than one destination — set exactly one of maildir, mbox or mda".into(),
-                ))
-            }
+            (None, None, None) => return Err(bad("maildir", t!("accounts-no-destination"))),
+            _ => return Err(bad("maildir", t!("accounts-many-destinations"))),
         };
         let retention = match (self.keep, self.delete_after_days) {
             (Some(false), Some(_)) => {
-                return Err(bad(
-                    "delete_after_days",
-                    "implies keeping messages for a while, but keep = false".into(),
-                ))
+                return Err(bad("delete_after_days", t!("accounts-days-without-keep")))
             }
-            (_, Some(0)) => {
-                return Err(bad(
-                    "delete_after_days",
-                    "must be at least 1 (use keep = false to delete at once)".into(),
-                ))
-            }
+            (_, Some(0)) => return Err(bad("delete_after_days", t!("accounts-days-zero"))),
             (_, Some(n)) => Retention::DeleteAfterDays(n),
             (Some(true), None) => Retention::Keep,
             _ => Retention::Delete,
         };
-        let max_size = match &self.max_size {
-            None => None,
-            Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| {
-                bad(
-                    "max_size",
-                    format!("{v} is not a size like \"20M\" (powers of 1024)"),
-                )
-            })?),
-        };
+        let max_size =
+            match &self.max_size {
+                None => None,
+                Some(v) => Some(v.bytes().filter(|b| *b > 0).ok_or_else(|| {
+                    bad("max_size", t!("accounts-bad-size", value = v.to_string()))
+                })?),
+            };
         let password = match (self.password_command, self.password_env) {
             (Some(_), Some(_)) => {
-                return Err(bad(
-                    "password_command",
-                    "and password_env are both set — choose one".into(),
-                ))
+                return Err(bad("password_command", t!("accounts-two-passwords")))
             }
             (Some(c), None) => {
                 if c.is_empty() {
-                    return Err(bad("password_command", "is empty".into()));
+                    return Err(bad(
+                        "password_command",
+                        t!("accounts-password-command-empty"),
+                    ));
                 }
                 PasswordSource::Command(c)
             }

@@ -12,6 +12,7 @@
 //! whoever forged them. Such a candidate is probed without login (TCP, TLS, greeting,
 //! CAPA) and flagged.
 
+use buzon_i18n::t;
 use std::time::Duration;
 
 use buzon_pop3_proto::Secret;
@@ -129,8 +130,9 @@ pub fn split_address(address: &str) -> Result<(String, String)> {
         {
             Ok((l.to_string(), d.trim_end_matches('.').to_ascii_lowercase()))
         }
-        _ => Err(ClientError::Config(format!(
-            "{address:?} is not an e-mail address like me@example.com"
+        _ => Err(ClientError::Config(t!(
+            "discover-not-address",
+            address = format!("{address:?}")
         ))),
     }
 }
@@ -214,15 +216,14 @@ pub async fn discover(
         ("_pop3._tcp", Security::Starttls),
     ] {
         let name = format!("{label}.{domain}");
-        progress(&format!("looking up SRV {name}"));
+        progress(&t!("discover-looking-up-srv", name = name.as_str()));
         match opts.resolver.srv(&name).await {
             Ok(recs) => {
                 for r in recs {
                     // RFC 6186 §3.3: a target of "." means the service is not offered.
                     if r.target.is_empty() || r.target == "." {
-                        d.notes.push(format!(
-                            "{name}: the domain says this service is not offered"
-                        ));
+                        d.notes
+                            .push(t!("discover-srv-not-offered", name = name.as_str()));
                         continue;
                     }
                     srv_cands.push(Candidate {
@@ -278,7 +279,7 @@ pub async fn discover(
         ..opts.tls.clone()
     })?;
     for url in urls {
-        progress(&format!("fetching {url}"));
+        progress(&t!("discover-fetching", url = url.as_str()));
         match crate::http::get(
             &url,
             &http_tls,
@@ -289,7 +290,9 @@ pub async fn discover(
         {
             Ok((200, body)) => {
                 match parse_autoconfig(&String::from_utf8_lossy(&body), &local, address, &domain) {
-                    Ok(c) if c.is_empty() => d.notes.push(format!("{url}: lists no POP3 server")),
+                    Ok(c) if c.is_empty() => d
+                        .notes
+                        .push(t!("discover-autoconfig-no-pop3", url = url.as_str())),
                     Ok(c) => {
                         if try_all(
                             &mut d,
@@ -316,7 +319,7 @@ pub async fn discover(
 
     // 3. The MX host's domain.
     let mut guess_domains = Vec::new();
-    progress(&format!("looking up MX {domain}"));
+    progress(&t!("discover-looking-up-mx", domain = domain.as_str()));
     match opts.resolver.mx(&domain).await {
         Ok(hosts) => {
             if let Some(mx) = hosts.first() {
@@ -325,8 +328,11 @@ pub async fn discover(
                     .map(|(_, p)| p.to_string())
                     .filter(|p| p.contains('.'));
                 if let Some(p) = parent.filter(|p| *p != domain) {
-                    d.notes.push(format!(
-                        "mail for {domain} goes to {mx}; trying servers of {p}"
+                    d.notes.push(t!(
+                        "discover-mx-parent",
+                        domain = domain.as_str(),
+                        mx = mx.as_str(),
+                        parent = p.as_str()
                     ));
                     guess_domains.push((p, "MX"));
                 }
@@ -391,11 +397,11 @@ async fn try_all(
         {
             continue;
         }
-        progress(&format!(
-            "probing {}:{} ({})",
-            c.host,
-            c.port,
-            c.security.as_str()
+        progress(&t!(
+            "discover-probing",
+            host = c.host.as_str(),
+            port = c.port.to_string(),
+            security = c.security.as_str()
         ));
         let p = Box::pin(probe(&c, opts, local, address, domain)).await;
         let ok = p.ok;
@@ -444,13 +450,13 @@ async fn probe(
                 .collect::<Vec<_>>()
                 .join(" ")
         })
-        .unwrap_or_else(|| "no CAPA".into());
+        .unwrap_or_else(|| t!("discover-no-capa"));
     let Some(password) = &opts.password else {
         let _ = client.quit().await;
         return Probe {
             candidate: c.clone(),
             ok: true,
-            detail: format!("POP3 server answers ({caps})"),
+            detail: t!("discover-answers", caps = caps.as_str()),
             user: None,
             outside_domain,
             needs_confirmation: false,
@@ -462,9 +468,11 @@ async fn probe(
         return Probe {
             candidate: c.clone(),
             ok: true,
-            detail: format!(
-                "POP3 server answers ({caps}); not logged in: {} is outside {domain}, and your password is only sent there once you confirm it is your provider's server",
-                c.host
+            detail: t!(
+                "discover-outside-domain",
+                caps = caps.as_str(),
+                host = c.host.as_str(),
+                domain = domain
             ),
             user: None,
             outside_domain,
@@ -489,7 +497,7 @@ async fn probe(
                     return Probe {
                         candidate: c.clone(),
                         ok: true,
-                        detail: format!("POP3 server answers, but reconnecting failed: {e}"),
+                        detail: t!("discover-reconnect-failed", reason = e.to_string()),
                         user: None,
                         outside_domain,
                         needs_confirmation: false,
@@ -503,7 +511,12 @@ async fn probe(
                 return Probe {
                     candidate: c.clone(),
                     ok: true,
-                    detail: format!("logged in as {user} ({}; {caps})", m.as_str()),
+                    detail: t!(
+                        "discover-logged-in",
+                        user = user.as_str(),
+                        method = m.as_str(),
+                        caps = caps.as_str()
+                    ),
                     user: Some(user.clone()),
                     outside_domain,
                     needs_confirmation: false,
@@ -519,7 +532,7 @@ async fn probe(
     Probe {
         candidate: c.clone(),
         ok: true,
-        detail: format!("POP3 server answers, but no user-name form logged in: {last}"),
+        detail: t!("discover-no-user-form", reason = last.as_str()),
         user: None,
         outside_domain,
         needs_confirmation: false,

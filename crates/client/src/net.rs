@@ -351,40 +351,40 @@ impl TlsClient {
                 let mut own = Vec::new();
                 if let Some(path) = &settings.ca_file {
                     let pem = std::fs::read(path).map_err(|e| {
-                        ClientError::Config(format!(
-                            "cannot read the CA file {}: {e} — check the ca_file setting",
-                            path.display()
+                        ClientError::Config(t!(
+                            "tls-ca-unreadable",
+                            path = path.display().to_string(),
+                            reason = e.to_string()
                         ))
                     })?;
                     let mut n = 0;
                     for c in rustls_pki_types::pem::PemObject::pem_slice_iter(&pem) {
                         let c: CertificateDer<'static> = c.map_err(|e| {
-                            ClientError::Config(format!(
-                                "{} is not a PEM certificate file: {e}",
-                                path.display()
+                            ClientError::Config(t!(
+                                "tls-ca-not-pem",
+                                path = path.display().to_string(),
+                                reason = e.to_string()
                             ))
                         })?;
                         roots.add(c.clone()).map_err(|e| {
-                            ClientError::Config(format!(
-                                "{}: unusable certificate: {}",
-                                path.display(),
-                                tls_error_words(&e)
+                            ClientError::Config(t!(
+                                "tls-ca-unusable",
+                                path = path.display().to_string(),
+                                reason = tls_error_words(&e)
                             ))
                         })?;
                         own.push(c);
                         n += 1;
                     }
                     if n == 0 {
-                        return Err(ClientError::Config(format!(
-                            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----) — check the ca_file setting",
-                            path.display()
+                        return Err(ClientError::Config(t!(
+                            "tls-ca-empty",
+                            path = path.display().to_string()
                         )));
                     }
                 }
                 if roots.is_empty() {
-                    return Err(ClientError::Config(
-                        "no trusted certificate authorities: the system has none installed (install ca-certificates) and no ca_file is set".into(),
-                    ));
+                    return Err(ClientError::Config(t!("tls-no-roots")));
                 }
                 let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
                     Arc::new(roots),
@@ -434,11 +434,7 @@ impl TlsClient {
                 .trim_end_matches(']')
                 .to_string(),
         )
-        .map_err(|_| {
-            ClientError::Config(format!(
-                "{name:?} is not a valid host name for TLS — set tls_server_name"
-            ))
-        })?;
+        .map_err(|_| ClientError::Config(t!("tls-bad-server-name", name = format!("{name:?}"))))?;
         let connector = tokio_rustls::TlsConnector::from(self.config.clone());
         match tokio::time::timeout(timeout, connector.connect(server_name, io)).await {
             Err(_) => Err(ClientError::Tls {

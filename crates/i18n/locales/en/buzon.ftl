@@ -400,3 +400,54 @@ config-bad-network-problem = has an invalid network { $value }
 config-bad-network-fix = use an address or CIDR network, e.g. "10.0.0.0/8" or "2001:db8::/32"
 config-unknown-key = unknown key `{ $key }`: check its spelling and section (docs/buzon.sample.toml lists every key)
 config-unknown-key-expected = unknown key `{ $key }`; this section takes { $expected }
+
+## The accounts file of buzon fetch.
+
+accounts-host-missing = missing — the POP3 server's name, e.g. host = "pop.example.com"
+accounts-user-missing = missing — usually your e-mail address
+accounts-port-range = must be 1–65535
+accounts-bad-fingerprint = { $value } is not a SHA-256 fingerprint (sha256: and 64 hex digits)
+accounts-security-none-with-tls = is "none" but TLS settings (fingerprint, ca_file) are given — use "tls" or "starttls"
+accounts-bad-timeout = { $value } is not a duration like "60s" or "2m"
+accounts-bad-connect-timeout = { $value } is not a duration like "20s"
+accounts-mda-empty = is empty — give the program and its arguments, e.g. ["procmail", "-d", "me"]
+accounts-no-destination = no destination — set one of maildir, mbox or mda
+accounts-many-destinations = more than one destination — set exactly one of maildir, mbox or mda
+accounts-days-without-keep = implies keeping messages for a while, but keep = false
+accounts-days-zero = must be at least 1 (use keep = false to delete at once)
+accounts-bad-size = { $value } is not a size like "20M" (powers of 1024)
+accounts-two-passwords = and password_env are both set — choose one
+accounts-password-command-empty = is empty
+accounts-password-env-unset = account { $account }: password_env names { $var }, which is not set — export it or use password_command
+accounts-password-command-is-empty = account { $account }: password_command is empty
+accounts-password-command-cannot-run = account { $account }: cannot run password_command { $program }: { $reason }
+accounts-password-command-failed = account { $account }: password_command { $program } failed ({ $status })
+accounts-none = no account { $name }: the accounts file has none — run `buzon setup ADDRESS` to add one
+accounts-unknown = no account { $name } — known accounts: { $known }
+accounts-syntax-line = line { $line }: { $message }
+
+## buzon setup: discovery steps and probe results.
+
+discover-not-address = { $address } is not an e-mail address like me@example.com
+discover-looking-up-srv = looking up SRV { $name }
+discover-srv-not-offered = { $name }: the domain says this service is not offered
+discover-autoconfig-no-pop3 = { $url }: lists no POP3 server
+discover-fetching = fetching { $url }
+discover-looking-up-mx = looking up MX { $domain }
+discover-mx-parent = mail for { $domain } goes to { $mx }; trying servers of { $parent }
+discover-probing = probing { $host }:{ $port } ({ $security })
+discover-no-capa = no CAPA
+discover-answers = POP3 server answers ({ $caps })
+discover-outside-domain = POP3 server answers ({ $caps }); not logged in: { $host } is outside { $domain }, and your password is only sent there once you confirm it is your provider's server
+discover-reconnect-failed = POP3 server answers, but reconnecting failed: { $reason }
+discover-logged-in = logged in as { $user } ({ $method }; { $caps })
+discover-no-user-form = POP3 server answers, but no user-name form logged in: { $reason }
+
+## Trust settings of the retrieval client.
+
+tls-ca-unreadable = cannot read the CA file { $path }: { $reason } — check the ca_file setting
+tls-ca-not-pem = { $path } is not a PEM certificate file: { $reason }
+tls-ca-unusable = { $path }: unusable certificate: { $reason }
+tls-ca-empty = { $path } holds no PEM certificate (-----BEGIN CERTIFICATE-----) — check the ca_file setting
+tls-no-roots = no trusted certificate authorities: the system has none installed (install ca-certificates) and no ca_file is set
+tls-bad-server-name = { $name } is not a valid host name for TLS — set tls_server_name

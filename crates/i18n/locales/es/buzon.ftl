@@ -411,3 +411,54 @@ config-bad-network-problem = contiene una red no válida: { $value }
 config-bad-network-fix = usa una dirección o una red CIDR, p. ej. "10.0.0.0/8" o "2001:db8::/32"
 config-unknown-key = clave desconocida `{ $key }`: revisa cómo está escrita y en qué sección (docs/buzon.sample.toml enumera todas las claves)
 config-unknown-key-expected = clave desconocida `{ $key }`; esta sección admite { $expected }
+
+## The accounts file of buzon fetch.
+
+accounts-host-missing = falta: el nombre del servidor POP3, p. ej. host = "pop.example.com"
+accounts-user-missing = falta: suele ser tu dirección de correo
+accounts-port-range = debe estar entre 1 y 65535
+accounts-bad-fingerprint = { $value } no es una huella SHA-256 (sha256: y 64 dígitos hexadecimales)
+accounts-security-none-with-tls = es "none" pero hay ajustes de TLS (fingerprint, ca_file) — usa "tls" o "starttls"
+accounts-bad-timeout = { $value } no es una duración como "60s" o "2m"
+accounts-bad-connect-timeout = { $value } no es una duración como "20s"
+accounts-mda-empty = está vacío — indica el programa y sus argumentos, p. ej. ["procmail", "-d", "yo"]
+accounts-no-destination = sin destino — pon uno de maildir, mbox o mda
+accounts-many-destinations = más de un destino — pon exactamente uno de maildir, mbox o mda
+accounts-days-without-keep = supone guardar los mensajes un tiempo, pero keep = false
+accounts-days-zero = debe ser al menos 1 (usa keep = false para borrar enseguida)
+accounts-bad-size = { $value } no es un tamaño como "20M" (potencias de 1024)
+accounts-two-passwords = y password_env están puestos a la vez — elige uno
+accounts-password-command-empty = está vacío
+accounts-password-env-unset = cuenta { $account }: password_env nombra { $var }, que no está definida — expórtala o usa password_command
+accounts-password-command-is-empty = cuenta { $account }: password_command está vacío
+accounts-password-command-cannot-run = cuenta { $account }: no se puede ejecutar password_command { $program }: { $reason }
+accounts-password-command-failed = cuenta { $account }: password_command { $program } ha fallado ({ $status })
+accounts-none = no hay ninguna cuenta { $name }: el archivo de cuentas no tiene ninguna — ejecuta `buzon setup DIRECCIÓN` para añadir una
+accounts-unknown = no hay ninguna cuenta { $name } — cuentas conocidas: { $known }
+accounts-syntax-line = línea { $line }: { $message }
+
+## buzon setup: discovery steps and probe results.
+
+discover-not-address = { $address } no es una dirección de correo como yo@example.com
+discover-looking-up-srv = buscando el registro SRV { $name }
+discover-srv-not-offered = { $name }: el dominio indica que no ofrece este servicio
+discover-autoconfig-no-pop3 = { $url }: no indica ningún servidor POP3
+discover-fetching = descargando { $url }
+discover-looking-up-mx = buscando el registro MX de { $domain }
+discover-mx-parent = el correo de { $domain } va a { $mx }; se prueban servidores de { $parent }
+discover-probing = probando { $host }:{ $port } ({ $security })
+discover-no-capa = sin CAPA
+discover-answers = el servidor POP3 responde ({ $caps })
+discover-outside-domain = el servidor POP3 responde ({ $caps }); no se ha iniciado sesión: { $host } está fuera de { $domain }, y tu contraseña solo se envía allí cuando confirmes que es el servidor de tu proveedor
+discover-reconnect-failed = el servidor POP3 responde, pero ha fallado la reconexión: { $reason }
+discover-logged-in = sesión iniciada como { $user } ({ $method }; { $caps })
+discover-no-user-form = el servidor POP3 responde, pero ninguna forma del nombre de usuario ha iniciado sesión: { $reason }
+
+## Trust settings of the retrieval client.
+
+tls-ca-unreadable = no se puede leer el archivo de CA { $path }: { $reason } — revisa el ajuste ca_file
+tls-ca-not-pem = { $path } no es un archivo de certificados PEM: { $reason }
+tls-ca-unusable = { $path }: certificado inutilizable: { $reason }
+tls-ca-empty = { $path } no contiene ningún certificado PEM (-----BEGIN CERTIFICATE-----) — revisa el ajuste ca_file
+tls-no-roots = no hay autoridades de certificación de confianza: el sistema no tiene ninguna instalada (instala ca-certificates) y no hay ca_file
+tls-bad-server-name = { $name } no es un nombre de host válido para TLS — pon tls_server_name

@@ -61,13 +61,21 @@ impl ConfigError {
                     .trim_start_matches(',')
                     .trim()
                     .strip_prefix("expected one of ")
-                    .or_else(|| rest.trim_start_matches(',').trim().strip_prefix("expected "))
+                    .or_else(|| {
+                        rest.trim_start_matches(',')
+                            .trim()
+                            .strip_prefix("expected ")
+                    })
                     .unwrap_or("")
                     .to_string();
                 if expected.is_empty() {
                     buzon_i18n::t!("config-unknown-key", key = field)
                 } else {
-                    buzon_i18n::t!("config-unknown-key-expected", key = field, expected = expected)
+                    buzon_i18n::t!(
+                        "config-unknown-key-expected",
+                        key = field,
+                        expected = expected
+                    )
                 }
             }
             None => one_line(message),

@@ -40,7 +40,8 @@ impl Config {
 
     /// Parses config text; `origin` names it in messages.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::syntax(origin, text, &e))?;
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| ConfigError::syntax(origin, text, &e))?;
         file.validate(origin, text, None)
     }
 }
