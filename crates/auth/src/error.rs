@@ -9,18 +9,15 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum AuthError {
     /// The `{SCHEME}` prefix of a stored password names a scheme Buzón does not implement.
-    #[error(
-        "unknown password scheme {0:?} — supported: ARGON2ID, ARGON2I, SHA512-CRYPT, \
-         SHA256-CRYPT, BLF-CRYPT, PLAIN, CLEARTEXT; reset the password with `buzon user passwd`"
-    )]
+    #[error("{}", buzon_i18n::t!("auth-unknown-scheme", scheme = format!("{:?}", .0)))]
     UnknownScheme(String),
 
     /// A stored password has a known scheme but its hash text is malformed.
-    #[error("malformed password hash: {0} — reset the password with `buzon user passwd`")]
+    #[error("{}", buzon_i18n::t!("auth-bad-hash", detail = .0.as_str()))]
     BadHash(String),
 
     /// A line of the passwd-file could not be parsed.
-    #[error("line {line} of {}: {message}", path.display())]
+    #[error("{}", buzon_i18n::t!("auth-parse", line = *line, path = path.display().to_string(), message = message.as_str()))]
     Parse {
         /// The passwd-file.
         path: PathBuf,
@@ -31,7 +28,7 @@ pub enum AuthError {
     },
 
     /// Reading, writing or locking a file failed.
-    #[error("cannot {action} {}: {source}{}", path.display(), io_hint(source))]
+    #[error("{}", buzon_i18n::t!("io-cannot", action = buzon_i18n::io_action(action), path = path.display().to_string(), reason = format!("{source}{}", io_hint(source))))]
     Io {
         /// What was being done, e.g. "read", "lock", "rename into place".
         action: &'static str,
@@ -45,12 +42,7 @@ pub enum AuthError {
     /// A file that must not be a symbolic link is one (the lock file; the users file
     /// when running as root): whoever can change its folder could make this program
     /// rewrite, create or read another file through it.
-    #[error(
-        "{} is a symbolic link, which is not followed: whoever can change its folder could \
-         point it at another file (/etc/shadow, say) for this program to open or rewrite — \
-         {fix}",
-        path.display()
-    )]
+    #[error("{}", buzon_i18n::t!("auth-link", path = path.display().to_string(), fix = fix.as_str()))]
     Link {
         /// The link.
         path: PathBuf,
@@ -59,15 +51,15 @@ pub enum AuthError {
     },
 
     /// `add_user` was asked to add a name that is already present.
-    #[error("user {0:?} already exists — use `buzon user passwd` to change the password")]
+    #[error("{}", buzon_i18n::t!("auth-user-exists", user = format!("{:?}", .0)))]
     UserExists(String),
 
     /// An edit named a user that is not in the file.
-    #[error("no such user {0:?} — list users with `buzon user list`")]
+    #[error("{}", buzon_i18n::t!("auth-no-such-user", user = format!("{:?}", .0)))]
     NoSuchUser(String),
 
     /// A user name breaks the rules in [`crate::validate_username`].
-    #[error("user name {name:?} is not allowed: {reason}")]
+    #[error("{}", buzon_i18n::t!("auth-bad-username", name = format!("{name:?}"), reason = reason.as_str()))]
     InvalidUsername {
         /// The rejected name (Debug-escaped when shown).
         name: String,
@@ -76,10 +68,7 @@ pub enum AuthError {
     },
 
     /// A network given for the throttle's trusted list does not parse.
-    #[error(
-        "invalid network {input:?}: {reason} — write an address (10.0.0.1) or a CIDR \
-         block (10.0.0.0/8, fd00::/8)"
-    )]
+    #[error("{}", buzon_i18n::t!("auth-bad-network", input = format!("{input:?}"), reason = reason.as_str()))]
     InvalidNet {
         /// The text as given.
         input: String,
@@ -92,7 +81,7 @@ pub enum AuthError {
     UnwritableEntry(String),
 
     /// Argon2 cost parameters out of range.
-    #[error("invalid password hashing parameters: {0}")]
+    #[error("{}", buzon_i18n::t!("auth-bad-params", detail = .0.as_str()))]
     InvalidParams(String),
 }
 

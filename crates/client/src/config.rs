@@ -347,8 +347,9 @@ impl AccountFields {
     }
 
     fn validate_with(self, name: &str, need_destination: bool) -> Result<Account> {
-        let bad =
-            |key: &str, what: String| ClientError::Config(format!("account {name}: {key}: {what}"));
+        let bad = |key: &str, what: String| {
+            ClientError::Config(t!("accounts-field", account = name, key = key, what = what))
+        };
         let host = self
             .host
             .filter(|h| !h.trim().is_empty())

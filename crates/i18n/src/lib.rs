@@ -196,6 +196,36 @@ pub fn current() -> Lang {
     }
 }
 
+/// A file operation named in an I/O error ("read", "rename into place", …) in the
+/// current language; one without a catalog entry stays as written.
+pub fn io_action(action: &str) -> String {
+    let key = match action {
+        "create temporary file" => "io-action-create-temporary-file",
+        "fsync directory" => "io-action-fsync-directory",
+        "fsync" => "io-action-fsync",
+        "lock" => "io-action-lock",
+        "open lock file" => "io-action-open-lock-file",
+        "open" => "io-action-open",
+        "read the attributes of" => "io-action-read-the-attributes-of",
+        "read" => "io-action-read",
+        "rename into place" => "io-action-rename-into-place",
+        "resolve" => "io-action-resolve",
+        "set mode of" => "io-action-set-mode-of",
+        "stat" => "io-action-stat",
+        "write" => "io-action-write",
+        "create directory" => "io-action-create-directory",
+        "create" => "io-action-create",
+        "delete" => "io-action-delete",
+        "inspect" => "io-action-inspect",
+        "list" => "io-action-list",
+        "move into new/" => "io-action-move-into-new",
+        "remove" => "io-action-remove",
+        "set the delivery time of" => "io-action-set-the-delivery-time-of",
+        other => return other.to_string(),
+    };
+    tr(key, &[])
+}
+
 /// Formats `key` in the [`current`] language.
 pub fn tr(key: &str, args: &[(&str, Arg)]) -> String {
     text(current(), key, args)

@@ -201,9 +201,9 @@ pub struct Incoming<'a> {
 /// A problem found when the engine starts.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
-    #[error("cannot load the users file: {0}")]
+    #[error("{}", buzon_i18n::t!("intake-users-file", reason = .0.to_string()))]
     Users(#[from] buzon_auth::AuthError),
-    #[error("cannot read the aliases file {path}: {source} — check `delivery.aliases_file` and its permissions")]
+    #[error("{}", buzon_i18n::t!("intake-aliases-file", path = path.display().to_string(), reason = source.to_string()))]
     AliasesRead {
         path: PathBuf,
         source: std::io::Error,

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 pub enum StoreError {
     /// RFC 1939 §8: another session holds the exclusive-access lock on this mailbox
     /// (RFC 2449 `[IN-USE]`).
-    #[error("mailbox is in use by another POP3 session; close the other mail client or wait for it to finish")]
+    #[error("{}", buzon_i18n::t!("store-in-use"))]
     InUse,
 
     /// A filesystem operation failed. `op` says what was being done.
-    #[error("cannot {op} {}: {source}", path.display())]
+    #[error("{}", buzon_i18n::t!("io-cannot", action = buzon_i18n::io_action(op), path = path.display().to_string(), reason = source.to_string()))]
     Io {
         op: &'static str,
         path: PathBuf,
@@ -22,7 +22,7 @@ pub enum StoreError {
     },
 
     /// The filesystem is full or the user's disk quota is exhausted (ENOSPC, EDQUOT).
-    #[error("cannot {op} {}: no space left (disk full or quota exceeded): {source}", path.display())]
+    #[error("{}", buzon_i18n::t!("store-no-space", action = buzon_i18n::io_action(op), path = path.display().to_string(), reason = source.to_string()))]
     NoSpace {
         op: &'static str,
         path: PathBuf,
@@ -32,11 +32,11 @@ pub enum StoreError {
 
     /// The store cannot do it right now: a worker task failed, or (for a store reached
     /// over the network) the store is unreachable. Retrying later may succeed.
-    #[error("the mail store is temporarily unavailable: {0}")]
+    #[error("{}", buzon_i18n::t!("store-unavailable", reason = .0.as_str()))]
     Unavailable(String),
 
     /// The Maildir, folder or message does not exist (any more).
-    #[error("mailbox or message not found")]
+    #[error("{}", buzon_i18n::t!("store-not-found"))]
     NotFound,
 
     /// A name or argument was refused (bad folder name, message index out of range,
@@ -45,12 +45,12 @@ pub enum StoreError {
     Invalid(String),
 
     /// A delivered message was larger than the limit the caller set.
-    #[error("message exceeds the size limit of {limit} bytes")]
+    #[error("{}", buzon_i18n::t!("store-too-big", limit = limit.to_string()))]
     TooBig { limit: u64 },
 
     /// RFC 1939 §6 UPDATE state: some deletions failed. Every other listed message was
     /// deleted; no message was half-deleted.
-    #[error("expunge incomplete: {deleted} message(s) deleted, {failed} could not be deleted")]
+    #[error("{}", buzon_i18n::t!("store-partial-expunge", deleted = *deleted, failed = *failed))]
     PartialExpunge {
         deleted: usize,
         failed: usize,

@@ -351,3 +351,81 @@ fn json_and_exit_codes_do_not_change_with_the_language() {
         "{en}"
     );
 }
+
+/// The errors an administrator meets most, in Spanish: three classic configuration
+/// mistakes (`check-config`), a broken accounts file (`fetch`), an existing user
+/// (`user add`) — each the whole line, so a half-translated message fails.
+#[test]
+fn configuration_accounts_and_user_errors_read_in_spanish() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let typo = write("typo.toml", "[limits]\nmax_conections = 5\n");
+    let duration = write(
+        "duration.toml",
+        "[limits]\nidle_timeout = \"diez minutos\"\n",
+    );
+    let pg_key = write(
+        "pgkey.toml",
+        &format!(
+            "data_dir = {:?}\n[store]\nurl = \"postgresql://buzon@db/buzon\"\n",
+            dir.path().join("data")
+        ),
+    );
+    let es = [("LANG", "es_ES.UTF-8")];
+    let cases = [
+        (typo.clone(), format!("buzon: {typo} línea 2: clave desconocida `max_conections`; esta sección admite `max_connections`, `max_connections_per_ip`, `max_connections_per_user`, `idle_timeout`, `handshake_timeout`, `write_timeout`, `lock_lease`, `max_bad_commands`, `auth_timeout`, `ipv6_prefix`\n")),
+        (duration.clone(), format!("buzon: {duration} línea 2: `limits.idle_timeout` no es una duración: \"diez minutos\" — escribe un número con su unidad, p. ej. \"30s\", \"10m\", \"2h\"\n")),
+        (pg_key.clone(), format!("buzon: {pg_key} línea 3: `store.url` está puesto, pero el almacén es Maildir (`kind` es \"maildir\" o no está puesto) y lo ignoraría — añade kind = \"postgres\" a [store] para usar una base de datos PostgreSQL, o quita la clave\n")),
+    ];
+    for (file, want) in &cases {
+        let (code, _, err) = buzon(&["check-config", file], &es);
+        assert_eq!(code, 2, "{err}");
+        assert_eq!(&err, want);
+    }
+    let accounts = write(
+        "accounts.toml",
+        "[accounts.work]\nuser = \"ana@example.com\"\nmaildir = \"/tmp/x\"\n",
+    );
+    let (code, _, err) = buzon(&["fetch", "--config", &accounts, "work"], &es);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("cuenta work: host: falta: el nombre del servidor POP3, p. ej. host = \"pop.example.com\""),
+        "{err}"
+    );
+    let data = dir.path().join("zc");
+    let users = data.join("users");
+    std::fs::create_dir_all(&data).unwrap();
+    buzon_auth::add_user(&users, "ana", "{PLAIN}x").unwrap();
+    let mut cmd = Command::new(BIN);
+    let out = cmd
+        .args(["user", "--data-dir"])
+        .arg(&data)
+        .args(["add", "ana"])
+        .env("LANG", "es_ES.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            if let Some(mut i) = c.stdin.take() {
+                let _ = i.write_all(b"secreto-largo\nsecreto-largo\n");
+            }
+            c.wait_with_output()
+        })
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "el usuario \"ana\" ya existe — usa `buzon user passwd` para cambiar la contraseña"
+        ),
+        "{err}"
+    );
+}
