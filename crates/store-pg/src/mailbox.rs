@@ -1,6 +1,6 @@
 //! POP3 over PostgreSQL: the lease, the snapshot, streaming reads and the UPDATE state.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -147,6 +147,109 @@ struct PgMailbox {
     renewal: tokio::task::JoinHandle<()>,
     /// [`Pop3Mailbox::release`] deleted the lease row already.
     released: std::sync::atomic::AtomicBool,
+    /// Read ahead: what one query fetched for the messages after the one asked for.
+    ahead: Mutex<ReadAhead>,
+}
+
+/// Mail programs read a mailbox in order (fetchmail and mpop RETR message after message;
+/// previews TOP one after another), and every query is a round trip to the database. So
+/// when message `i` is asked for, one query also fetches what the next ones will need:
+/// the TOP prefixes of up to [`READ_AHEAD`] messages, or up to [`READ_AHEAD`] whole
+/// one-chunk messages within [`READ_AHEAD_BYTES`]. At most that much is held per session,
+/// and only while it reads; the snapshot's messages never change, so nothing goes stale.
+#[derive(Default)]
+struct ReadAhead {
+    /// Message index → (prefix length asked for, its chunk-0 prefix row).
+    heads: HashMap<usize, (usize, tokio_postgres::Row)>,
+    /// Message index → its only chunk (a message of at most one chunk).
+    whole: HashMap<usize, tokio_postgres::Row>,
+}
+
+/// Messages whose TOP prefix or whole body one query reads ahead.
+const READ_AHEAD: usize = 16;
+/// The most bytes of whole messages one query reads ahead.
+const READ_AHEAD_BYTES: u64 = 512 * 1024;
+
+impl PgMailbox {
+    fn read_ahead(&self) -> std::sync::MutexGuard<'_, ReadAhead> {
+        self.ahead.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Message `index`'s chunk-0 prefix of `n` bytes, from the read-ahead or with the
+    /// prefixes of the next messages in one query. `None`: the message is gone.
+    async fn head_of(
+        &self,
+        index: usize,
+        n: usize,
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let kept = self.read_ahead().heads.remove(&index);
+        if let Some((len, row)) = kept {
+            if len == n {
+                return Ok(Some(row));
+            }
+        }
+        let end = (index + READ_AHEAD).min(self.ids.len());
+        let ids: Vec<i64> = self.ids[index..end].to_vec();
+        let len = i32::try_from(n).unwrap_or(i32::MAX);
+        let rows = self
+            .lease
+            .bounded(fetch_many(self.lease.store.clone(), ids, Some(len)))
+            .await?;
+        Ok(self.keep_ahead(index, end, rows, |ahead, i, row| {
+            ahead.heads.insert(i, (n, row));
+        }))
+    }
+
+    /// Message `index` whole (it fits one chunk), from the read-ahead or with the next
+    /// one-chunk messages in one query. `None`: the message is gone.
+    async fn whole_of(&self, index: usize) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let kept = self.read_ahead().whole.remove(&index);
+        if let Some(row) = kept {
+            return Ok(Some(row));
+        }
+        let mut end = index + 1;
+        let mut bytes = self.raw_sizes.get(index).copied().unwrap_or(0);
+        while end < self.ids.len() && end < index + READ_AHEAD {
+            let size = self.raw_sizes.get(end).copied().unwrap_or(u64::MAX);
+            if size > crate::CHUNK_SIZE as u64 || bytes + size > READ_AHEAD_BYTES {
+                break;
+            }
+            bytes += size;
+            end += 1;
+        }
+        let ids: Vec<i64> = self.ids[index..end].to_vec();
+        let rows = self
+            .lease
+            .bounded(fetch_many(self.lease.store.clone(), ids, None))
+            .await?;
+        Ok(self.keep_ahead(index, end, rows, |ahead, i, row| {
+            ahead.whole.insert(i, row);
+        }))
+    }
+
+    /// Files the rows fetched for messages `index..end` (column 1 is the message id):
+    /// the one for `index` is returned, the others kept for later calls in place of
+    /// whatever was kept before.
+    fn keep_ahead(
+        &self,
+        index: usize,
+        end: usize,
+        rows: Vec<tokio_postgres::Row>,
+        mut put: impl FnMut(&mut ReadAhead, usize, tokio_postgres::Row),
+    ) -> Option<tokio_postgres::Row> {
+        let mut by_id: HashMap<i64, tokio_postgres::Row> = rows
+            .into_iter()
+            .filter_map(|r| r.try_get::<_, i64>(1).ok().map(|id| (id, r)))
+            .collect();
+        let mut ahead = self.read_ahead();
+        *ahead = ReadAhead::default();
+        for i in index + 1..end {
+            if let Some(row) = self.ids.get(i).and_then(|id| by_id.remove(id)) {
+                put(&mut ahead, i, row);
+            }
+        }
+        self.ids.get(index).and_then(|id| by_id.remove(id))
+    }
 }
 
 impl MailStore for PgStore {
@@ -226,6 +329,7 @@ impl PgStore {
             messages,
             renewal,
             released: std::sync::atomic::AtomicBool::new(false),
+            ahead: Mutex::new(ReadAhead::default()),
         }) as Box<dyn Pop3Mailbox>)
     }
 }
@@ -366,7 +470,27 @@ impl Pop3Mailbox for PgMailbox {
                 Some(Arc::clone(&self.lease)),
                 raw_size,
             );
-            if !self.lease.bounded(reader.open(Some(first.max(1)))).await? {
+            let first = first.max(1);
+            let found = if first < crate::CHUNK_SIZE {
+                match self.head_of(index, first).await? {
+                    Some(row) => {
+                        reader.start_with_prefix(row, first);
+                        true
+                    }
+                    None => false,
+                }
+            } else if raw_size.is_some_and(|r| r <= crate::CHUNK_SIZE as u64) {
+                match self.whole_of(index).await? {
+                    Some(row) => {
+                        reader.start_with_whole(row);
+                        true
+                    }
+                    None => false,
+                }
+            } else {
+                self.lease.bounded(reader.open(Some(first))).await?
+            };
+            if !found {
                 return Err(StoreError::NotFound);
             }
             Ok(Box::new(reader) as Box<dyn MessageReader>)
@@ -562,6 +686,23 @@ impl PgMessageReader {
         Ok(true)
     }
 
+    /// Starts with a chunk-0 prefix of `n` bytes read ahead (TOP): as `open(Some(n))`.
+    fn start_with_prefix(&mut self, row: tokio_postgres::Row, n: usize) {
+        let got = row_bytes(&row).len();
+        self.next_from = if got < n {
+            Some(Start::Seq(1))
+        } else {
+            Some(Start::RestOfFirst(i32::try_from(n).unwrap_or(i32::MAX)))
+        };
+        self.take(vec![row], false);
+    }
+
+    /// Starts with the whole chunk 0 read ahead (a message of at most one chunk).
+    fn start_with_whole(&mut self, row: tokio_postgres::Row) {
+        self.after_batch(Start::Seq(0), std::slice::from_ref(&row));
+        self.take(vec![row], true);
+    }
+
     /// Sets where the batch after `rows` (fetched from `from`) starts.
     fn after_batch(&mut self, from: Start, rows: &[tokio_postgres::Row]) {
         self.next_from = match from {
@@ -705,6 +846,35 @@ async fn fetch_prefix(store: PgStore, message: i64, n: i32) -> Batch {
         .query(&stmt, &[&message, &n])
         .await
         .map_err(|e| store.db_error(&e))
+}
+
+/// Chunk 0 of each of `messages` (column 0; column 1 is the message id): its first
+/// `prefix` bytes, or all of it.
+async fn fetch_many(store: PgStore, messages: Vec<i64>, prefix: Option<i32>) -> Batch {
+    let client = store.client().await?;
+    let rows = match prefix {
+        Some(n) => {
+            let stmt = client
+                .prepare_cached(
+                    "SELECT substring(data from 1 for $2), message FROM message_chunks
+                     WHERE message = ANY($1) AND seq = 0",
+                )
+                .await
+                .map_err(|e| store.db_error(&e))?;
+            client.query(&stmt, &[&messages, &n]).await
+        }
+        None => {
+            let stmt = client
+                .prepare_cached(
+                    "SELECT data, message FROM message_chunks
+                     WHERE message = ANY($1) AND seq = 0",
+                )
+                .await
+                .map_err(|e| store.db_error(&e))?;
+            client.query(&stmt, &[&messages]).await
+        }
+    };
+    rows.map_err(|e| store.db_error(&e))
 }
 
 /// Chunk 0 from byte `offset` (0-based) on.
