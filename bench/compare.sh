@@ -15,7 +15,10 @@
 # (A B A B A B) and prints the medians and the Buzón/Dovecot ratios.
 # Needs root (to install packages and to run Dovecot's mail processes as `nobody`).
 # Environment: BENCH_DIR (work folder, default /tmp/buzon-bench), BENCH_SECONDS (per run),
-# CARGO_TARGET_DIR (where cargo builds).
+# CARGO_TARGET_DIR (where cargo builds); BENCH_ONLY (scenario keys to run, space-separated,
+# e.g. "bigbox idle"; default all), BENCH_BIGBOX (messages in the big mailbox) and
+# BENCH_IDLE (idle sessions per Buzón node; BENCH_USERS users in the smoke corpus) to
+# measure one scenario at another size.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,14 +41,14 @@ RESULTS="$W/results-$MODE.jsonl"
 
 if [ "$MODE" = smoke ]; then
   SECS=${BENCH_SECONDS:-1}
-  CORPUS_ARGS=(--users 200 --small-per-user 4 --big-boxes 4 --big-count 40 --bigbox-count 3000)
+  CORPUS_ARGS=(--users "${BENCH_USERS:-200}" --small-per-user 4 --big-boxes 4 --big-count 40 --bigbox-count "${BENCH_BIGBOX:-3000}")
   DELIVER_USERS="user{00151..00200}"
-  LOGIN_USERS="user{00001..00150}"; IDLE_B=100; IDLE_D=50; HOLD=0.5; REPEAT=1
+  LOGIN_USERS="user{00001..00150}"; IDLE_B=${BENCH_IDLE:-100}; IDLE_D=50; HOLD=0.5; REPEAT=1
 else
   SECS=${BENCH_SECONDS:-10}
-  CORPUS_ARGS=(--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count 100000)
+  CORPUS_ARGS=(--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count "${BENCH_BIGBOX:-100000}")
   DELIVER_USERS="user{02001..02100}"
-  LOGIN_USERS="user{00001..01000}"; IDLE_B=10000; IDLE_D=2000; HOLD=3; REPEAT=3
+  LOGIN_USERS="user{00001..01000}"; IDLE_B=${BENCH_IDLE:-10000}; IDLE_D=2000; HOLD=3; REPEAT=3
 fi
 PASSWORD=bench-password
 export BUZON_BENCH_PASSWORD=$PASSWORD
@@ -331,6 +334,10 @@ start_buzonpg
 # bench SERVER KEY ARGS...: one run, its JSON line tagged and appended to the results.
 bench() {
   local server=$1 key=$2; shift 2
+  # BENCH_ONLY: only the scenarios named (the auth-cache warm-up always runs).
+  if [ -n "${BENCH_ONLY:-}" ] && [ "$key" != warmup ] && [[ " $BENCH_ONLY " != *" $key "* ]]; then
+    return 0
+  fi
   local pop3 pop3s lmtp pid
   case "$server" in
     dovecot) pop3=$D_POP3; pop3s=$D_POP3S; lmtp=$D_LMTP; pid=$DOVECOT_PID ;;
