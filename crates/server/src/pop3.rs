@@ -32,6 +32,9 @@ const MESSAGE_CHUNK: usize = buzon_store::MESSAGE_CHUNK;
 /// The first read for TOP: one page, where most headers fit (the encoder stops at the
 /// end of what TOP asked for). Later reads grow fourfold up to [`MESSAGE_CHUNK`].
 const TOP_FIRST_CHUNK: usize = 4 * 1024;
+/// After a stale session was ended, how long a new login waits for the store to let go
+/// of its lock (a shared store deletes the lease row just after the session ends).
+const TAKEOVER_WAIT: Duration = Duration::from_secs(3);
 
 /// How the session ended, for the log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -408,6 +411,7 @@ impl Conn {
             }
         }
         let mut took_over = false;
+        let mut takeover_until: Option<tokio::time::Instant> = None;
         loop {
             match shared.store.open_pop3(user).await {
                 Ok(store) => {
@@ -451,6 +455,14 @@ impl Conn {
                     }
                 }
                 Err(StoreError::InUse) => {
+                    // The old session has ended, but a shared store releases its lock
+                    // (the lease row) a moment later: try again for a bounded time.
+                    let until = *takeover_until
+                        .get_or_insert_with(|| tokio::time::Instant::now() + TAKEOVER_WAIT);
+                    if tokio::time::Instant::now() < until {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
                     return Err(Response::err_code(
                         RespCode::InUse,
                         self.session.text("pop3-mailbox-locked", &[]),
