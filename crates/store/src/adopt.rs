@@ -233,15 +233,7 @@ impl DovecotUidlist {
     /// be read is an error (no UIDL could be computed); a bad message line is skipped and
     /// reported in `skipped`.
     pub(crate) fn read(dir: &Path) -> Result<Option<DovecotUidlist>, StoreError> {
-        let path = dir.join(DOVECOT_UIDLIST);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::io("read", path, e)),
-        };
-        Self::parse(&bytes)
-            .map(Some)
-            .map_err(|why| StoreError::Invalid(format!("{} line 1: {why}", path.display())))
+        read_list(&dir.join(DOVECOT_UIDLIST), Self::parse)
     }
 
     /// Parses the text of a `dovecot-uidlist` (version 1 or 3). `Err`: the header.
@@ -292,6 +284,22 @@ impl DovecotUidlist {
         };
         is_valid_uidl(&uidl).then_some(uidl)
     }
+}
+
+/// Reads another server's list at `path` with `parse`; `Ok(None)` when there is none,
+/// and an error naming the file when its header (line 1) cannot be read.
+fn read_list<T>(
+    path: &Path,
+    parse: fn(&[u8]) -> Result<T, String>,
+) -> Result<Option<T>, StoreError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StoreError::io("read", path.to_path_buf(), e)),
+    };
+    parse(&bytes)
+        .map(Some)
+        .map_err(|why| StoreError::Invalid(format!("{} line 1: {why}", path.display())))
 }
 
 /// What the other server's file says, ready to give UIDLs.
@@ -362,15 +370,7 @@ pub(crate) struct CourierSizelist {
 
 impl CourierSizelist {
     pub(crate) fn read(dir: &Path) -> Result<Option<CourierSizelist>, StoreError> {
-        let path = dir.join(COURIER_SIZELIST);
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::io("read", path, e)),
-        };
-        Self::parse(&bytes)
-            .map(Some)
-            .map_err(|why| StoreError::Invalid(format!("{} line 1: {why}", path.display())))
+        read_list(&dir.join(COURIER_SIZELIST), Self::parse)
     }
 
     pub(crate) fn parse(bytes: &[u8]) -> Result<CourierSizelist, String> {

@@ -124,13 +124,7 @@ impl Prepared {
             .unwrap_or_default();
         self.file_name = format!("{base},{attrs}");
         self.unique = base.to_string();
-        let file = fs::File::options()
-            .write(true)
-            .open(&self.guard.path)
-            .map_err(|e| StoreError::io("open", &self.guard.path, e))?;
-        file.set_modified(delivered_at)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| StoreError::io("set the delivery time of", &self.guard.path, e))?;
+        self.set_delivery_time(delivered_at)?;
         self.commit()
     }
 
@@ -152,19 +146,25 @@ impl Prepared {
                 "{uidl:?} is not a POP3 unique-id (1-70 characters 0x21-0x7E, RFC 1939 §7)"
             )));
         }
-        let file = fs::File::options()
-            .write(true)
-            .open(&self.guard.path)
-            .map_err(|e| StoreError::io("open", &self.guard.path, e))?;
-        file.set_modified(delivered_at)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| StoreError::io("set the delivery time of", &self.guard.path, e))?;
+        self.set_delivery_time(delivered_at)?;
         let root = self.new_dir.parent().map(PathBuf::from).unwrap_or_default();
         // Keyed, like every record line, by the file name up to the `:2,` info.
         crate::adopt::record_one(&root, &self.file_name, uidl)?;
         let mut delivered = self.commit()?;
         delivered.uidl = uidl.to_string();
         Ok(delivered)
+    }
+
+    /// Gives the file `delivered_at` as its modification time (the delivery time Maildir
+    /// readers go by) and fsyncs it.
+    fn set_delivery_time(&self, delivered_at: std::time::SystemTime) -> Result<(), StoreError> {
+        let file = fs::File::options()
+            .write(true)
+            .open(&self.guard.path)
+            .map_err(|e| StoreError::io("open", &self.guard.path, e))?;
+        file.set_modified(delivered_at)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| StoreError::io("set the delivery time of", &self.guard.path, e))
     }
 
     pub fn commit(self) -> Result<Delivered, StoreError> {

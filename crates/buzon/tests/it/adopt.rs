@@ -19,6 +19,7 @@ use buzon_testkit::dovecot::{dovecot_available, Dovecot, DovecotOptions};
 use buzon_testkit::process::{write_config, BuzonProcess};
 use buzon_testkit::{run_bounded, LineClient, TestCa};
 
+use crate::interop_clients::have;
 use crate::BIN;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -138,21 +139,6 @@ fn first_lines(m: &BTreeMap<String, u64>) -> String {
         .map(|(u, s)| format!("{u} {s}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        if std::env::var("BUZON_INTEROP").as_deref() == Ok("1") {
-            panic!("{program} is required (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
-        }
-        buzon_testkit::skip(&format!("{program} is not installed"));
-    }
-    found
 }
 
 fn text(o: &std::process::Output) -> String {

@@ -20,7 +20,9 @@ use buzon_testkit::TestCa;
 use crate::BIN;
 use buzon_testkit::run_bounded;
 
-fn have(program: &str) -> bool {
+/// Whether `program` is installed; without it the test reports itself skipped, or fails
+/// under `BUZON_INTEROP=1`. Shared by the modules that run third-party programs.
+pub(crate) fn have(program: &str) -> bool {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .output()

@@ -16,28 +16,12 @@ use buzon_testkit::process::{write_config, BuzonProcess};
 use buzon_testkit::smtp::SmtpClient;
 use buzon_testkit::{LineClient, TestCa};
 
+use crate::interop_clients::have;
 use crate::BIN;
 use buzon_testkit::run_bounded;
 
 fn interop_required() -> bool {
     std::env::var("BUZON_INTEROP").as_deref() == Ok("1")
-}
-
-fn have(program: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !found {
-        if interop_required() {
-            panic!("{program} is required for the interop tests (BUZON_INTEROP=1); install it (see .ci/apt-packages)");
-        }
-        buzon_testkit::skip(&format!(
-            "{program} is not installed (see .ci/apt-packages; BUZON_INTEROP=1 requires it)"
-        ));
-    }
-    found
 }
 
 struct Env {
