@@ -253,8 +253,9 @@ async fn migrate_schema(
             describe_db_error(&e)
         ))
     };
-    // Two nodes creating the table at once: one may fail on the catalog's unique index;
-    // the table then exists and the next turn goes through.
+    // Two nodes creating the table at once: one may fail on the catalog's unique index
+    // (of the table, 42P07, or of its row type, 42710, or a bare 23505); the table then
+    // exists and the next turn goes through.
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -269,7 +270,10 @@ async fn migrate_schema(
             .await;
         match created {
             Ok(()) => break,
-            Err(e) if attempts < 5 && is_creation_race(&e) => continue,
+            Err(e) if attempts < 5 && is_creation_race(&e) => {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * attempts)).await;
+                continue;
+            }
             Err(e) => return Err(fail(e)),
         }
     }
@@ -305,5 +309,9 @@ async fn migrate_schema(
 
 fn is_creation_race(e: &tokio_postgres::Error) -> bool {
     e.code()
-        .is_some_and(|c| *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::DUPLICATE_TABLE)
+        .is_some_and(|c| {
+            *c == SqlState::UNIQUE_VIOLATION
+                || *c == SqlState::DUPLICATE_TABLE
+                || *c == SqlState::DUPLICATE_OBJECT
+        })
 }
