@@ -108,6 +108,61 @@ pub fn set_password(path: &Path, user: &str, stored_password: &str) -> Result<()
     })
 }
 
+/// Sets (`Some`) or removes (`None`) the extra field `key` of `user` (matched ignoring
+/// case), keeping the other fields and extra fields of the line as they are; a line with
+/// fewer than eight fields gets the empty ones it needs.
+pub fn set_extra_field(
+    path: &Path,
+    user: &str,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), AuthError> {
+    if key.is_empty()
+        || key.contains([' ', '=', ':', '\n', '\r'])
+        || value.is_some_and(|v| v.contains([' ', '\n', '\r']))
+    {
+        return Err(AuthError::UnwritableEntry(format!(
+            "the extra field {key:?} of {user} holds a character the users file cannot keep"
+        )));
+    }
+    edit(path, |data, parsed| {
+        let line_no = user_line(parsed, user)?;
+        let mut out = Vec::with_capacity(data.len() + key.len() + 16);
+        for (i, line) in data.split_inclusive(|&b| b == b'\n').enumerate() {
+            if i + 1 != line_no {
+                out.extend_from_slice(line);
+                continue;
+            }
+            let body_end = line.len() - eol_len(line);
+            let body = String::from_utf8_lossy(&line[..body_end]).into_owned();
+            let mut fields: Vec<&str> = body.splitn(8, ':').collect();
+            while fields.len() < 8 {
+                fields.push("");
+            }
+            let mut extra: Vec<String> = fields[7]
+                .split_whitespace()
+                .filter(|t| *t != key && !t.starts_with(&format!("{key}=")))
+                .map(str::to_string)
+                .collect();
+            if let Some(v) = value {
+                extra.push(if v.is_empty() {
+                    key.to_string()
+                } else {
+                    format!("{key}={v}")
+                });
+            }
+            let joined = extra.join(" ");
+            fields[7] = &joined;
+            while fields.len() > 2 && fields.last() == Some(&"") {
+                fields.pop();
+            }
+            out.extend_from_slice(fields.join(":").as_bytes());
+            out.extend_from_slice(&line[body_end..]);
+        }
+        Ok(out)
+    })
+}
+
 /// Removes the line of `user` (matched ignoring case).
 /// [`AuthError::NoSuchUser`] if absent. The mailbox is not touched.
 pub fn remove_user(path: &Path, user: &str) -> Result<(), AuthError> {
@@ -376,6 +431,36 @@ fn write_tmp(tmp: &Path, content: &[u8], old: Option<&fs::Metadata>) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_fields_are_set_and_removed_keeping_the_rest_of_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        fs::write(
+            &path,
+            "alice:{PLAIN}a\nbob:{PLAIN}b::::/home/bob::userdb_quota_rule=*:storage=1G\r\n",
+        )
+        .unwrap();
+        set_extra_field(&path, "ALICE", "two_step", Some("totp")).unwrap();
+        set_extra_field(&path, "bob", "two_step", Some("totp")).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "alice:{PLAIN}a::::::two_step=totp\nbob:{PLAIN}b::::/home/bob::userdb_quota_rule=*:storage=1G two_step=totp\r\n"
+        );
+        set_extra_field(&path, "bob", "two_step", None).unwrap();
+        set_extra_field(&path, "alice", "two_step", Some("off")).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "alice:{PLAIN}a::::::two_step=off\nbob:{PLAIN}b::::/home/bob::userdb_quota_rule=*:storage=1G\r\n"
+        );
+        let db = crate::UserDb::load(&path).unwrap();
+        assert_eq!(db.lookup("bob").unwrap().home.as_deref(), Some("/home/bob"));
+        assert!(matches!(
+            set_extra_field(&path, "carol", "two_step", None),
+            Err(AuthError::NoSuchUser(_))
+        ));
+        assert!(set_extra_field(&path, "alice", "a b", None).is_err());
+    }
 
     #[test]
     fn crlf_detection() {

@@ -80,6 +80,11 @@ pub enum AuthError {
     #[error("{0}")]
     UnwritableEntry(String),
 
+    /// App passwords or two-step verification: a refused change, or a credentials
+    /// record that cannot be read (the text names it and the fix).
+    #[error("{0}")]
+    Credentials(String),
+
     /// Argon2 cost parameters out of range.
     #[error("{}", buzon_i18n::t!("auth-bad-params", detail = .0.as_str()))]
     InvalidParams(String),

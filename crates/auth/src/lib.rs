@@ -5,6 +5,8 @@
 //! - [`hash_password`] / [`verify_password`]: Dovecot `{SCHEME}hash` strings.
 //! - [`Throttle`]: failed-login counters per network and per user name.
 //! - [`AuthCache`]: recent successful verifications, to spare Argon2 work.
+//! - [`UserCredentials`] in a [`CredentialStore`] ([`CredentialsDir`] on one machine):
+//!   app passwords and two-step verification (TOTP, recovery codes).
 //! - [`Secret`]: a password that never reaches a log.
 //!
 //! Everything here is synchronous and some of it is CPU-heavy (hashing) or
@@ -14,6 +16,8 @@
 #![warn(missing_docs)]
 
 mod cache;
+mod credentials;
+mod credentials_dir;
 mod directory;
 mod edit;
 mod error;
@@ -25,8 +29,16 @@ mod username;
 /// Passwords travel in the protocol crate's [`Secret`], so one type guards them everywhere.
 pub use buzon_pop3_proto::Secret;
 pub use cache::{AuthCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
+pub use credentials::{
+    app_password_letters, check_app_password_name, generate_app_password, AppLetters, AppPassword,
+    AppScope, CodeCheck, CredentialStore, NewAppPassword, TotpEnrolment, TwoStep, UserCredentials,
+    MAX_APP_NAME, MAX_APP_PASSWORDS, RECOVERY_CODES, TWO_STEP_FIELD,
+};
+pub use credentials_dir::CredentialsDir;
 pub use directory::{UserDirectory, UsersFile};
-pub use edit::{add_user, add_user_entry, check_users_file_as_root, remove_user, set_password};
+pub use edit::{
+    add_user, add_user_entry, check_users_file_as_root, remove_user, set_extra_field, set_password,
+};
 pub use error::AuthError;
 pub use scheme::{
     check_stored_password, hash_password, needs_rehash, plaintext_password, verify_password,

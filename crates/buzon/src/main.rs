@@ -19,6 +19,7 @@ mod setup;
 mod sieve;
 mod status;
 mod user;
+mod user_second;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

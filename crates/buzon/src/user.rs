@@ -33,6 +33,13 @@ enum Action {
     Del { name: String },
     /// List the users.
     List,
+    /// App passwords: for mail programs when two-step verification is on, or to give
+    /// each device its own revocable password.
+    #[command(name = "app-password", subcommand)]
+    AppPassword(crate::user_second::AppPasswordAction),
+    /// Two-step verification (TOTP): POP3 then takes app passwords only.
+    #[command(name = "2fa", subcommand)]
+    TwoStep(crate::user_second::TwoStepAction),
 }
 
 pub fn run(args: UserArgs) -> Result<(), Failure> {
@@ -40,6 +47,11 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
         Some(p) => Config::load(p).map_err(Failure::usage)?,
         None => Config::embedded_default(&args.data_dir),
     };
+    match args.action {
+        Action::AppPassword(a) => return crate::user_second::app_password(&config, a),
+        Action::TwoStep(a) => return crate::user_second::two_step(&config, a),
+        _ => {}
+    }
     if let buzon_store::StoreSettings::Postgres(settings) = &config.store {
         return run_pg(&config, settings, args.action);
     }
@@ -76,6 +88,7 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
         }
         Action::Del { name } => {
             buzon_auth::remove_user(file, &name).map_err(Failure::runtime)?;
+            crate::user_second::forget(&config, &name)?;
             println!(
                 "{}",
                 t!(
@@ -85,6 +98,7 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
                 )
             );
         }
+        Action::AppPassword(_) | Action::TwoStep(_) => {}
         Action::List => {
             buzon_auth::check_users_file_as_root(file).map_err(Failure::runtime)?;
             let db = buzon_auth::UserDb::load(file).map_err(Failure::runtime)?;
@@ -115,7 +129,7 @@ fn run_pg(
             read_password()?.as_bytes(),
             &config.auth.hash,
         )),
-        Action::Del { .. } | Action::List => None,
+        Action::Del { .. } | Action::List | Action::AppPassword(_) | Action::TwoStep(_) => None,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -144,6 +158,13 @@ fn run_pg(
             }
             (Action::Del { name }, _) => {
                 store.remove_user(&name).await.map_err(Failure::runtime)?;
+                store
+                    .modify_credentials(&name, &mut |c| {
+                        *c = Default::default();
+                        Ok(())
+                    })
+                    .await
+                    .map_err(Failure::runtime)?;
                 println!("{}", t!("user-removed", name = &name, maildir = &url));
             }
             (Action::List, _) => {
@@ -152,7 +173,8 @@ fn run_pg(
                     println!("{}\t{}", u.name, scheme_of(&u.password));
                 }
             }
-            (Action::Add { .. } | Action::Passwd { .. }, None) => {}
+            (Action::Add { .. } | Action::Passwd { .. }, None)
+            | (Action::AppPassword(_) | Action::TwoStep(_), _) => {}
         }
         Ok(())
     })

@@ -189,7 +189,11 @@ impl BoundServer {
         } = self;
         stores::create_mail_dir(&config)?;
         let stores = open_stores(&config).await?;
-        let auth = login::Authenticator::start(&config.auth, Arc::clone(&stores.users));
+        let auth = login::Authenticator::start(
+            &config.auth,
+            Arc::clone(&stores.users),
+            Arc::clone(&stores.credentials),
+        );
         let session_config = Arc::new(SessionConfig {
             greeting: config.pop3.greeting.clone(),
             language: config.pop3.language,

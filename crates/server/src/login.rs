@@ -15,7 +15,9 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use buzon_auth::{Admission, AuthCache, DummyHash, Throttle, UserDb, UserDirectory};
+use buzon_auth::{
+    Admission, AuthCache, CredentialStore, DummyHash, Throttle, UserDb, UserDirectory, UserEntry,
+};
 use buzon_pop3_proto::sasl::{apop_digest, constant_time_eq};
 use buzon_pop3_proto::server::Credential;
 use tokio::sync::Semaphore;
@@ -34,6 +36,10 @@ pub enum Verdict {
     /// Valid; the canonical user name (as in the users file).
     Valid(String),
     Invalid,
+    /// The main password of an account with two-step verification on: right, but POP3
+    /// takes only app passwords (and tokens) for it. Answered like a failure, with a text
+    /// that says what to use instead.
+    TwoStepRequired,
     /// The user database could not be read, or no verification slot came free in
     /// time: a temporary server problem.
     Unavailable(String),
@@ -41,6 +47,7 @@ pub enum Verdict {
 
 pub struct Authenticator {
     users: Arc<dyn UserDirectory>,
+    credentials: Arc<dyn CredentialStore>,
     throttle: Mutex<Throttle>,
     cache: Mutex<AuthCache>,
     verify_slots: Semaphore,
@@ -58,9 +65,14 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    pub fn new(policy: &AuthPolicy, users: Arc<dyn UserDirectory>) -> Self {
+    pub fn new(
+        policy: &AuthPolicy,
+        users: Arc<dyn UserDirectory>,
+        credentials: Arc<dyn CredentialStore>,
+    ) -> Self {
         Self {
             users,
+            credentials,
             throttle: Mutex::new(Throttle::new(policy.throttle.clone())),
             cache: Mutex::new(AuthCache::new(policy.cache_ttl, 10_000)),
             verify_slots: Semaphore::new(policy.verify_concurrency),
@@ -73,8 +85,12 @@ impl Authenticator {
     /// [`Authenticator::new`], plus the background task that reloads the users when
     /// their source changed (every [`USERS_FILE_CHECK_INTERVAL`], on a blocking thread).
     /// Call inside a tokio runtime; the task ends when the authenticator is dropped.
-    pub fn start(policy: &AuthPolicy, users: Arc<dyn UserDirectory>) -> Arc<Self> {
-        let me = Arc::new(Self::new(policy, users));
+    pub fn start(
+        policy: &AuthPolicy,
+        users: Arc<dyn UserDirectory>,
+        credentials: Arc<dyn CredentialStore>,
+    ) -> Arc<Self> {
+        let me = Arc::new(Self::new(policy, users, credentials));
         let weak: Weak<Self> = Arc::downgrade(&me);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(USERS_FILE_CHECK_INTERVAL);
@@ -153,7 +169,13 @@ impl Authenticator {
     /// most `verify_concurrency` verifications at once so a login flood cannot starve
     /// running sessions; an attempt that gets no slot within `verify_queue_timeout` is
     /// [`Verdict::Unavailable`].
-    pub async fn verify(self: &Arc<Self>, user: String, credential: Credential) -> Verdict {
+    /// `client` is recorded as the last address of an app password that logs in.
+    pub async fn verify(
+        self: &Arc<Self>,
+        user: String,
+        credential: Credential,
+        client: Option<IpAddr>,
+    ) -> Verdict {
         if let Credential::Password(p) = &credential {
             if let Some(name) = self.cached(&user, p.expose()) {
                 return Verdict::Valid(name);
@@ -178,7 +200,8 @@ impl Authenticator {
         };
         let me = Arc::clone(self);
         let verdict =
-            tokio::task::spawn_blocking(move || me.verify_blocking(&user, &credential)).await;
+            tokio::task::spawn_blocking(move || me.verify_blocking(&user, &credential, client))
+                .await;
         drop(permit);
         match verdict {
             Ok(v) => v,
@@ -192,6 +215,11 @@ impl Authenticator {
         let db = self.users().ok()?;
         buzon_auth::validate_username(user).ok()?;
         let entry = db.lookup(user)?;
+        // Two-step accounts never log in from the cache: their main password alone is
+        // not enough, and an app password is checked against the credential store.
+        if two_step_on(entry) {
+            return None;
+        }
         let hit = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(
             Instant::now(),
             &entry.name,
@@ -201,7 +229,12 @@ impl Authenticator {
         hit.then(|| entry.name.clone())
     }
 
-    fn verify_blocking(&self, user: &str, credential: &Credential) -> Verdict {
+    fn verify_blocking(
+        &self,
+        user: &str,
+        credential: &Credential,
+        client: Option<IpAddr>,
+    ) -> Verdict {
         // Like Dovecot's passwd-file, look at the source at each lookup that needs a
         // hash: a user added a moment ago can log in at once. A source that cannot be
         // reached (the database is down) is a temporary failure, never "wrong password".
@@ -221,6 +254,14 @@ impl Authenticator {
             }
             return Verdict::Invalid;
         };
+        let two_step = two_step_on(entry);
+        if let Credential::Password(p) = credential {
+            match self.app_password(entry, p.expose(), client) {
+                Ok(true) => return Verdict::Valid(entry.name.clone()),
+                Ok(false) => {}
+                Err(why) => return Verdict::Unavailable(why),
+            }
+        }
         let ok = match credential {
             Credential::Password(p) => {
                 let now = Instant::now();
@@ -234,6 +275,7 @@ impl Authenticator {
                     true
                 } else {
                     match buzon_auth::verify_password(&entry.password, p.expose()) {
+                        Ok(true) if two_step => true,
                         Ok(true) => {
                             self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
                                 now,
@@ -261,10 +303,64 @@ impl Authenticator {
                 }
             }
         };
-        if ok {
-            Verdict::Valid(entry.name.clone())
-        } else {
-            Verdict::Invalid
+        match (ok, two_step) {
+            (true, false) => Verdict::Valid(entry.name.clone()),
+            (true, true) => Verdict::TwoStepRequired,
+            (false, _) => Verdict::Invalid,
         }
     }
+
+    /// Whether `password` is one of the user's app passwords allowed for POP3 (a password
+    /// of another shape is not looked up at all). A match records its use (at most once a
+    /// minute per address). `Err`: the credential store cannot be read now.
+    fn app_password(
+        &self,
+        entry: &UserEntry,
+        password: &[u8],
+        client: Option<IpAddr>,
+    ) -> Result<bool, String> {
+        let Some(letters) = buzon_auth::app_password_letters(password) else {
+            return Ok(false);
+        };
+        let mut creds = self.credentials.load(&entry.name)?;
+        let now = unix_now();
+        let address = client.map(|ip| ip.to_string());
+        let Some(app) = creds.app_password_mut(&letters) else {
+            return Ok(false);
+        };
+        if !app.scope.allows_pop3() {
+            return Ok(false);
+        }
+        if app.record_use(now, address.as_deref()) {
+            let recorded = self.credentials.modify(&entry.name, &mut |c| {
+                if let Some(a) = c.app_password_mut(&letters) {
+                    a.record_use(now, address.as_deref());
+                }
+                Ok(())
+            });
+            if let Err(e) = recorded {
+                tracing::warn!(user = %entry.name, "cannot record the use of an app password: {e}");
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// True when the user's entry turns two-step verification on ([`buzon_auth::TWO_STEP_FIELD`]):
+/// any value but `off`, `no`, `false` or `0`, so a typo errs on the safe side.
+pub fn two_step_on(entry: &UserEntry) -> bool {
+    entry
+        .extra_field(buzon_auth::TWO_STEP_FIELD)
+        .is_some_and(|v| {
+            !matches!(
+                v.to_ascii_lowercase().as_str(),
+                "off" | "no" | "false" | "0"
+            )
+        })
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -340,7 +340,10 @@ impl Conn {
         // A failure is answered failure_delay after its check began, whatever the scheme
         // and whether the user exists (right after, if the check took longer).
         let checked_at = tokio::time::Instant::now();
-        let verdict = shared.auth.verify(req.user.clone(), req.credential).await;
+        let verdict = shared
+            .auth
+            .verify(req.user.clone(), req.credential, Some(ip))
+            .await;
         let user = match verdict {
             Verdict::Valid(user) => {
                 shared.auth.record(ip, self.client_known, &user, true);
@@ -354,6 +357,24 @@ impl Conn {
                 tokio::time::sleep_until(checked_at + wait).await;
                 return self.session.login_failed(
                     Response::err_code(RespCode::Auth, self.session.text("pop3-auth-failed", &[])),
+                    &mut self.conn.out,
+                );
+            }
+            Verdict::TwoStepRequired => {
+                // Counted as a failure: the main password alone must not be a way to
+                // probe the account without the throttle.
+                self.count_login(req.mechanism, "two_step_required");
+                let wait = shared.auth.record(ip, self.client_known, &req.user, false);
+                tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "main password of an account with two-step verification refused");
+                tokio::time::sleep_until(checked_at + wait).await;
+                return self.session.login_failed(
+                    Response::err_code(
+                        RespCode::Auth,
+                        self.session.text(
+                            "pop3-two-step-required",
+                            &[("user", req.user.as_str().into())],
+                        ),
+                    ),
                     &mut self.conn.out,
                 );
             }

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use buzon_auth::{UserDb, UserDirectory, UsersFile};
+use buzon_auth::{
+    AuthError, CredentialStore, CredentialsDir, UserCredentials, UserDb, UserDirectory, UsersFile,
+};
 use buzon_store::{DeliveryStore, MailStore, StoreSettings};
 use buzon_store_pg::PgStore;
 
@@ -24,6 +26,8 @@ pub struct Stores {
     pub delivery: Arc<dyn DeliveryStore>,
     /// Where the users come from.
     pub users: Arc<dyn UserDirectory>,
+    /// App passwords and two-step verification secrets.
+    pub credentials: Arc<dyn CredentialStore>,
     /// The PostgreSQL store, when that is the one in use (health checks, `buzon user`).
     pub pg: Option<PgStore>,
 }
@@ -60,6 +64,7 @@ pub async fn open_stores(config: &Config) -> Result<Stores, ServerError> {
                 mail: Arc::clone(&maildirs) as _,
                 delivery: maildirs,
                 users,
+                credentials: Arc::new(CredentialsDir::new(config.auth.credentials_dir.clone())),
                 pg: None,
             })
         }
@@ -74,6 +79,7 @@ pub async fn open_stores(config: &Config) -> Result<Stores, ServerError> {
                 mail: Arc::new(pg.clone()),
                 delivery: Arc::new(pg.clone()),
                 users: Arc::new(users),
+                credentials: Arc::new(PgCredentials::new(pg.clone())),
                 pg: Some(pg),
             })
         }
@@ -217,6 +223,63 @@ impl UserDirectory for PgUsers {
         }
         *known = serial;
         Ok(())
+    }
+
+    fn describe(&self) -> String {
+        self.store.display_url().to_string()
+    }
+}
+
+/// The `credentials` table of the PostgreSQL store, for blocking callers (logins on
+/// blocking threads, `buzon user`): each call runs on the runtime the store was opened in,
+/// within [`USERS_QUERY_DEADLINE`].
+pub struct PgCredentials {
+    store: PgStore,
+    runtime: tokio::runtime::Handle,
+}
+
+impl PgCredentials {
+    /// Inside the runtime the store was connected in.
+    pub fn new(store: PgStore) -> PgCredentials {
+        PgCredentials {
+            store,
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    fn late(&self) -> String {
+        format!(
+            "the PostgreSQL database at {} did not answer within {} s",
+            self.store.display_url(),
+            USERS_QUERY_DEADLINE.as_secs()
+        )
+    }
+}
+
+impl CredentialStore for PgCredentials {
+    fn load(&self, user: &str) -> Result<UserCredentials, String> {
+        self.runtime
+            .block_on(async {
+                tokio::time::timeout(USERS_QUERY_DEADLINE, self.store.load_credentials(user)).await
+            })
+            .map_err(|_| self.late())?
+            .map_err(|e| e.to_string())
+    }
+
+    fn modify(
+        &self,
+        user: &str,
+        change: &mut dyn FnMut(&mut UserCredentials) -> Result<(), AuthError>,
+    ) -> Result<(), AuthError> {
+        self.runtime
+            .block_on(async {
+                tokio::time::timeout(
+                    USERS_QUERY_DEADLINE,
+                    self.store.modify_credentials(user, change),
+                )
+                .await
+            })
+            .map_err(|_| AuthError::Credentials(self.late()))?
     }
 
     fn describe(&self) -> String {

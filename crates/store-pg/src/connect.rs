@@ -14,6 +14,7 @@ use crate::{Inner, PgStore};
 const MIGRATIONS: &[&str] = &[
     include_str!("../schema/0001_init.sql"),
     include_str!("../schema/0002_chunks_uncompressed.sql"),
+    include_str!("../schema/0003_credentials.sql"),
 ];
 
 /// The newest schema version this binary knows (and brings databases up to).
@@ -308,10 +309,9 @@ async fn migrate_schema(
 }
 
 fn is_creation_race(e: &tokio_postgres::Error) -> bool {
-    e.code()
-        .is_some_and(|c| {
-            *c == SqlState::UNIQUE_VIOLATION
-                || *c == SqlState::DUPLICATE_TABLE
-                || *c == SqlState::DUPLICATE_OBJECT
-        })
+    e.code().is_some_and(|c| {
+        *c == SqlState::UNIQUE_VIOLATION
+            || *c == SqlState::DUPLICATE_TABLE
+            || *c == SqlState::DUPLICATE_OBJECT
+    })
 }

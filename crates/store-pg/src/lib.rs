@@ -102,6 +102,7 @@
 #![forbid(unsafe_code)]
 
 mod connect;
+mod credentials;
 mod delivery;
 mod mailbox;
 mod migrate;

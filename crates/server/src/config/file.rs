@@ -33,6 +33,7 @@ pub struct TlsFile {
 #[serde(deny_unknown_fields)]
 pub struct AuthFile {
     pub users_file: Option<PathBuf>,
+    pub credentials_dir: Option<PathBuf>,
     pub allow_plaintext_without_tls: Option<bool>,
     pub plaintext_networks: Option<Vec<String>>,
     pub apop: Option<bool>,

@@ -122,6 +122,9 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct AuthPolicy {
     pub users_file: PathBuf,
+    /// App passwords and two-step verification secrets, one file per user (Maildir
+    /// store; with PostgreSQL they are in the database).
+    pub credentials_dir: PathBuf,
     /// Plaintext logins on unencrypted connections from anywhere (off by default).
     pub allow_plaintext_without_tls: bool,
     /// Networks where plaintext logins without TLS are fine (loopback by default).

@@ -54,6 +54,10 @@ pub(super) fn auth(cx: &Ctx<'_>, a: &AuthFile, data_dir: &Path) -> Result<AuthPo
             .users_file
             .clone()
             .unwrap_or_else(|| data_dir.join("users")),
+        credentials_dir: a
+            .credentials_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("credentials")),
         allow_plaintext_without_tls: a.allow_plaintext_without_tls.unwrap_or(false),
         plaintext_networks: cx.nets(
             "auth.plaintext_networks",
