@@ -41,8 +41,9 @@ pub use edit::{
 };
 pub use error::AuthError;
 pub use scheme::{
-    check_stored_password, hash_password, needs_rehash, plaintext_password, verify_password,
-    DummyHash, HashParams, MAX_M_COST_KIB,
+    check_stored_password, hash_new_password, hash_password, hash_scram, needs_rehash,
+    plaintext_password, scram_verifier, verify_password, DummyHash, HashParams, NewPasswordScheme,
+    ScramVerifier, MAX_M_COST_KIB, SCRAM_ITERATIONS,
 };
 pub use throttle::{Admission, IpNet, Throttle, ThrottleConfig, MAX_TRACKED_KEYS};
 pub use userdb::{format_extra_fields, FileStamp, UserDb, UserEntry};

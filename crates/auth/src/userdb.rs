@@ -148,6 +148,7 @@ pub struct UserDb {
     modified: Option<SystemTime>,
     stamp: Option<FileStamp>,
     any_plaintext: bool,
+    any_scram: bool,
 }
 
 impl UserDb {
@@ -217,6 +218,7 @@ impl UserDb {
 
     fn from_parsed(path: &Path, parsed: Parsed, modified: Option<SystemTime>) -> UserDb {
         let mut any_plaintext = false;
+        let mut any_scram = false;
         for (entry, line) in parsed.entries.iter().zip(&parsed.lines) {
             match scheme::check_stored(&entry.password) {
                 Ok(()) => {}
@@ -231,6 +233,10 @@ impl UserDb {
                 scheme::parse_stored(&entry.password),
                 Ok((Scheme::Plain, _))
             );
+            any_scram |= matches!(
+                scheme::parse_stored(&entry.password),
+                Ok((Scheme::ScramSha256, _))
+            );
         }
         UserDb {
             path: path.to_path_buf(),
@@ -239,6 +245,7 @@ impl UserDb {
             modified,
             stamp: None,
             any_plaintext,
+            any_scram,
         }
     }
 
@@ -270,6 +277,12 @@ impl UserDb {
     /// kind APOP (RFC 1939 §7) can use.
     pub fn any_plaintext(&self) -> bool {
         self.any_plaintext
+    }
+
+    /// True when some user has a `{SCRAM-SHA-256}` password, so SCRAM-SHA-256 logins
+    /// can succeed for someone.
+    pub fn any_scram(&self) -> bool {
+        self.any_scram
     }
 
     /// The file this database was loaded from.

@@ -161,7 +161,11 @@ fn first_run(config: &Config) -> Result<(), Failure> {
         return Ok(());
     }
     let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 16);
-    let stored = buzon_auth::hash_password(password.as_bytes(), &config.auth.hash);
+    let stored = buzon_auth::hash_new_password(
+        password.as_bytes(),
+        config.auth.password_scheme,
+        &config.auth.hash,
+    );
     buzon_auth::add_user(users, "demo", &stored).map_err(Failure::runtime)?;
     let mailbox = config.mail_dir.join("demo");
     let maildir = buzon_store::Maildir::create(&mailbox).map_err(Failure::runtime)?;

@@ -69,7 +69,11 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
                     ))
                 })?;
             }
-            let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
+            let stored = buzon_auth::hash_new_password(
+                pw.as_bytes(),
+                config.auth.password_scheme,
+                &config.auth.hash,
+            );
             buzon_auth::add_user(file, &name, &stored).map_err(Failure::runtime)?;
             println!(
                 "{}",
@@ -82,7 +86,11 @@ pub fn run(args: UserArgs) -> Result<(), Failure> {
         }
         Action::Passwd { name } => {
             let pw = read_password()?;
-            let stored = buzon_auth::hash_password(pw.as_bytes(), &config.auth.hash);
+            let stored = buzon_auth::hash_new_password(
+                pw.as_bytes(),
+                config.auth.password_scheme,
+                &config.auth.hash,
+            );
             buzon_auth::set_password(file, &name, &stored).map_err(Failure::runtime)?;
             println!("{}", t!("user-password-changed", name = &name));
         }
@@ -120,8 +128,9 @@ fn run_pg(
     let stored = match &action {
         Action::Add { name } => {
             buzon_auth::validate_username(name).map_err(Failure::usage)?;
-            Some(buzon_auth::hash_password(
+            Some(buzon_auth::hash_new_password(
                 read_password()?.as_bytes(),
+                config.auth.password_scheme,
                 &config.auth.hash,
             ))
         }

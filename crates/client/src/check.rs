@@ -151,7 +151,7 @@ async fn walk(
                         fingerprint = fp
                     ),
                 );
-                Pop3Client::open(Box::new(s), host, spec.timeouts, true).await
+                Pop3Client::open_tls(s, host, spec.timeouts).await
             }
             Err(e) => {
                 w.fail("TLS", &e);

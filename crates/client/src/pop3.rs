@@ -109,6 +109,9 @@ pub struct Pop3Client {
     tls: bool,
     fingerprint: Option<Fingerprint>,
     pending: VecDeque<&'static str>,
+    /// The TLS session's `tls-exporter` channel binding (TLS 1.3 only), for
+    /// SCRAM-SHA-256-PLUS.
+    channel_binding: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Pop3Client {
@@ -118,6 +121,21 @@ impl std::fmt::Debug for Pop3Client {
             .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
+}
+
+/// The `tls-exporter` channel binding of a TLS session (RFC 9266), TLS 1.3 only (RFC
+/// 9266 does not let TLS 1.2 use it without the extended master secret).
+fn channel_binding<S>(s: &tokio_rustls::client::TlsStream<S>) -> Option<Vec<u8>> {
+    let conn = s.get_ref().1;
+    if conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+        return None;
+    }
+    conn.export_keying_material(
+        vec![0u8; 32],
+        buzon_pop3_proto::sasl::TLS_EXPORTER_LABEL,
+        None,
+    )
+    .ok()
 }
 
 /// Map a `-ERR` to the error the user should see (RFC 2449 §8, RFC 3206).
@@ -164,7 +182,7 @@ impl Pop3Client {
                     .handshake(tcp, spec.tls_name(), spec.timeouts.handshake)
                     .await?;
                 let fp = t.seen_fingerprint();
-                let mut c = Self::open(Box::new(s), &spec.host, spec.timeouts, true).await?;
+                let mut c = Self::open_tls(s, &spec.host, spec.timeouts).await?;
                 c.fingerprint = fp;
                 c
             }
@@ -176,6 +194,22 @@ impl Pop3Client {
             client.capa().await?;
         }
         Ok(client)
+    }
+
+    /// [`Pop3Client::open`] over implicit TLS, keeping the session's channel binding for
+    /// SCRAM-SHA-256-PLUS.
+    pub async fn open_tls<S>(
+        s: tokio_rustls::client::TlsStream<S>,
+        host: &str,
+        timeouts: Timeouts,
+    ) -> Result<Self>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let binding = channel_binding(&s);
+        let mut c = Self::open(Box::new(s), host, timeouts, true).await?;
+        c.channel_binding = binding;
+        Ok(c)
     }
 
     /// Reads the greeting from a fresh connection (RFC 1939 §4).
@@ -190,6 +224,7 @@ impl Pop3Client {
             tls,
             fingerprint: None,
             pending: VecDeque::new(),
+            channel_binding: None,
         };
         c.reader.expect(false);
         let ev = match c.next_event("the greeting").await {
@@ -480,6 +515,7 @@ impl Pop3Client {
         let stream = tls
             .handshake(self.io, name, self.timeouts.handshake)
             .await?;
+        let binding = channel_binding(&stream);
         Ok(Self {
             io: Box::new(stream),
             reader: ReplyReader::new(),
@@ -490,6 +526,7 @@ impl Pop3Client {
             tls: true,
             fingerprint: tls.seen_fingerprint(),
             pending: VecDeque::new(),
+            channel_binding: binding,
         })
     }
 
@@ -551,7 +588,10 @@ impl Pop3Client {
             return Ok(method);
         }
         let sasl = self.caps.as_ref().map(|c| c.sasl()).unwrap_or_default();
-        if sasl.iter().any(|m| m == "SCRAM-SHA-256") {
+        if sasl
+            .iter()
+            .any(|m| m == "SCRAM-SHA-256" || m == "SCRAM-SHA-256-PLUS")
+        {
             return Ok(AuthMethod::ScramSha256);
         }
         if !self.tls && allow_plaintext && greeting_timestamp(&self.greeting).is_some() {
@@ -641,10 +681,24 @@ impl Pop3Client {
                 .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
                 .collect::<String>()
         };
-        let mut scram = ScramClient::new(user, password.expose(), &cnonce);
+        // -PLUS where the server offers it and this TLS session can bind (TLS 1.3).
+        let plus_offered = self
+            .caps
+            .as_ref()
+            .is_some_and(|c| c.sasl().iter().any(|m| m == "SCRAM-SHA-256-PLUS"));
+        let (mut scram, mechanism) = match (&self.channel_binding, plus_offered) {
+            (Some(b), true) => (
+                ScramClient::with_channel_binding(user, password.expose(), &cnonce, b),
+                "SCRAM-SHA-256-PLUS",
+            ),
+            _ => (
+                ScramClient::new(user, password.expose(), &cnonce),
+                "SCRAM-SHA-256",
+            ),
+        };
         let first = Secret::new(encode_base64(scram.client_first().as_bytes()));
         self.send(&Command::Auth {
-            mechanism: Some("SCRAM-SHA-256".into()),
+            mechanism: Some(mechanism.into()),
             initial: Some(InitialResponse::Base64(first)),
         })
         .await?;

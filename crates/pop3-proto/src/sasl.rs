@@ -34,6 +34,7 @@ impl SaslError {
             "Invalid PLAIN message: user name is not UTF-8" => "sasl-plain-user-not-utf8",
             "Invalid PLAIN message: authzid is not UTF-8" => "sasl-plain-authzid-not-utf8",
             "Invalid PLAIN message: empty user name" => "sasl-plain-empty-user",
+            "Invalid SCRAM message" => "sasl-scram-malformed",
             _ => return None,
         })
     }
@@ -125,13 +126,17 @@ pub fn greeting_timestamp(greeting_text: &str) -> Option<&str> {
 /// RFC 7677 §4: the smallest iteration count a SCRAM-SHA-256 client accepts.
 pub const SCRAM_MIN_ITERATIONS: u32 = 4096;
 
-/// The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677), without channel binding.
+/// The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677), and of SCRAM-SHA-256-PLUS
+/// with `tls-exporter` channel binding (RFC 9266).
 #[derive(Debug)]
 pub struct ScramClient {
     password: Secret,
     client_first_bare: String,
     cnonce: String,
     server_signature: Option<Vec<u8>>,
+    /// The GS2 header (`n,,` or `p=tls-exporter,,`) and the channel binding data.
+    gs2_header: String,
+    binding: Vec<u8>,
 }
 
 impl ScramClient {
@@ -143,12 +148,28 @@ impl ScramClient {
             client_first_bare: format!("n={user},r={cnonce}"),
             cnonce: cnonce.to_string(),
             server_signature: None,
+            gs2_header: "n,,".into(),
+            binding: Vec::new(),
         }
+    }
+
+    /// SCRAM-SHA-256-PLUS: binds the exchange to this TLS session with its
+    /// `tls-exporter` data, so a relay that terminates TLS cannot pass the login on.
+    pub fn with_channel_binding(
+        user: &str,
+        password: &[u8],
+        cnonce: &str,
+        exporter: &[u8],
+    ) -> Self {
+        let mut c = Self::new(user, password, cnonce);
+        c.gs2_header = format!("p={TLS_EXPORTER},,");
+        c.binding = exporter.to_vec();
+        c
     }
 
     /// The client-first message (to be base64-encoded).
     pub fn client_first(&self) -> String {
-        format!("n,,{}", self.client_first_bare)
+        format!("{}{}", self.gs2_header, self.client_first_bare)
     }
 
     /// Consumes the server-first message and returns the client-final message.
@@ -190,7 +211,9 @@ impl ScramClient {
             .map_err(|_| SaslError("SCRAM: key derivation failed"))?;
         let client_key = hmac_sha256(&salted, b"Client Key");
         let stored_key = Sha256::digest(client_key);
-        let without_proof = format!("c=biws,r={nonce}");
+        let mut cbind = self.gs2_header.as_bytes().to_vec();
+        cbind.extend_from_slice(&self.binding);
+        let without_proof = format!("c={},r={nonce}", B64.encode(cbind));
         let auth_message = format!("{},{},{}", self.client_first_bare, sf, without_proof);
         let client_sig = hmac_sha256(&stored_key, auth_message.as_bytes());
         let proof: Vec<u8> = client_key
@@ -223,6 +246,175 @@ impl ScramClient {
             )),
         }
     }
+}
+
+/// The channel binding type of SCRAM-…-PLUS here (RFC 9266): 32 bytes exported from
+/// the TLS session with the label `EXPORTER-Channel-Binding` and no context.
+pub const TLS_EXPORTER: &str = "tls-exporter";
+/// The exporter label of [`TLS_EXPORTER`].
+pub const TLS_EXPORTER_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+
+/// SCRAM-SHA-256's stored key and server key for a password (RFC 5802 §3): what a
+/// server keeps instead of the password.
+pub fn scram_keys(password: &[u8], salt: &[u8], iterations: u32) -> ([u8; 32], [u8; 32]) {
+    let mut salted = [0u8; 32];
+    // PBKDF2 with HMAC accepts any password and salt; the output length is fixed.
+    let _ = pbkdf2::pbkdf2::<Hmac<Sha256>>(password, salt, iterations, &mut salted);
+    let client_key = hmac_sha256(&salted, b"Client Key");
+    let stored_key: [u8; 32] = Sha256::digest(client_key).into();
+    (stored_key, hmac_sha256(&salted, b"Server Key"))
+}
+
+/// The server's check of a client proof (RFC 5802 §3): ClientKey = proof XOR
+/// HMAC(StoredKey, AuthMessage) must hash to StoredKey. Constant time.
+pub fn scram_proof_ok(stored_key: &[u8; 32], auth_message: &str, proof: &[u8]) -> bool {
+    if proof.len() != 32 {
+        return false;
+    }
+    let signature = hmac_sha256(stored_key, auth_message.as_bytes());
+    let client_key: Vec<u8> = proof.iter().zip(signature).map(|(p, s)| p ^ s).collect();
+    constant_time_eq(&Sha256::digest(&client_key), stored_key)
+}
+
+/// The server-final message `v=ServerSignature` (RFC 5802 §7).
+pub fn scram_server_final(server_key: &[u8; 32], auth_message: &str) -> String {
+    format!(
+        "v={}",
+        B64.encode(hmac_sha256(server_key, auth_message.as_bytes()))
+    )
+}
+
+/// What the client said about channel binding in its GS2 header (RFC 5802 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScramBinding {
+    /// `n`: the client does not support channel binding.
+    NotSupported,
+    /// `y`: the client supports it but thinks the server does not.
+    ClientOnly,
+    /// `p=TYPE`: the client uses channel binding of this type.
+    Uses(String),
+}
+
+/// A client-first message as the server reads it (RFC 5802 §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScramClientFirst {
+    /// The GS2 header exactly as sent (`n,,`, `y,,`, `p=tls-exporter,a=bob,`).
+    pub gs2_header: String,
+    pub binding: ScramBinding,
+    /// The authorization identity, if any (`a=`).
+    pub authzid: Option<String>,
+    /// The user name (`n=`, with `=2C` and `=3D` decoded).
+    pub user: String,
+    /// The client's nonce (`r=`).
+    pub nonce: String,
+    /// client-first-message-bare, as it goes into the AuthMessage.
+    pub bare: String,
+}
+
+/// A client-final message as the server reads it (RFC 5802 §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScramClientFinal {
+    /// `c=` decoded: the GS2 header followed by the channel binding data, if any.
+    pub binding_data: Vec<u8>,
+    /// `r=`: must be the client's nonce followed by the server's.
+    pub nonce: String,
+    /// `p=` decoded.
+    pub proof: Vec<u8>,
+    /// client-final-message-without-proof, as it goes into the AuthMessage.
+    pub without_proof: String,
+}
+
+const SCRAM_MALFORMED: &str = "Invalid SCRAM message";
+
+/// RFC 5802 §5.1 `saslname`: `=2C` is ',', `=3D` is '='; any other '=' is an error.
+fn scram_name(text: &str) -> Result<String, SaslError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('=') {
+        out.push_str(&rest[..i]);
+        match rest.get(i..i + 3) {
+            Some("=2C") => out.push(','),
+            Some("=3D") => out.push('='),
+            _ => return Err(SaslError(SCRAM_MALFORMED)),
+        }
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Parses a client-first message (already base64-decoded).
+pub fn parse_scram_client_first(msg: &[u8]) -> Result<ScramClientFirst, SaslError> {
+    let text = std::str::from_utf8(msg).map_err(|_| SaslError(SCRAM_MALFORMED))?;
+    let bad = || SaslError(SCRAM_MALFORMED);
+    let (flag, rest) = text.split_once(',').ok_or_else(bad)?;
+    let binding = match flag {
+        "n" => ScramBinding::NotSupported,
+        "y" => ScramBinding::ClientOnly,
+        f => match f.strip_prefix("p=") {
+            Some(t) if !t.is_empty() => ScramBinding::Uses(t.to_string()),
+            _ => return Err(bad()),
+        },
+    };
+    let (authz, bare) = rest.split_once(',').ok_or_else(bad)?;
+    let authzid = match authz {
+        "" => None,
+        a => Some(scram_name(a.strip_prefix("a=").ok_or_else(bad)?)?),
+    };
+    let gs2_header = format!("{flag},{authz},");
+    // RFC 5802 §7: a mandatory extension ("m=") the server does not know fails.
+    if bare.starts_with("m=") {
+        return Err(bad());
+    }
+    let mut attrs = bare.split(',');
+    let user = scram_name(
+        attrs
+            .next()
+            .and_then(|a| a.strip_prefix("n="))
+            .ok_or_else(bad)?,
+    )?;
+    let nonce = attrs
+        .next()
+        .and_then(|a| a.strip_prefix("r="))
+        .ok_or_else(bad)?;
+    if user.is_empty()
+        || nonce.is_empty()
+        || !nonce
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b',')
+    {
+        return Err(bad());
+    }
+    Ok(ScramClientFirst {
+        gs2_header,
+        binding,
+        authzid,
+        user,
+        nonce: nonce.to_string(),
+        bare: bare.to_string(),
+    })
+}
+
+/// Parses a client-final message (already base64-decoded).
+pub fn parse_scram_client_final(msg: &[u8]) -> Result<ScramClientFinal, SaslError> {
+    let text = std::str::from_utf8(msg).map_err(|_| SaslError(SCRAM_MALFORMED))?;
+    let bad = || SaslError(SCRAM_MALFORMED);
+    let (without_proof, proof) = text.rsplit_once(",p=").ok_or_else(bad)?;
+    let mut attrs = without_proof.split(',');
+    let c = attrs
+        .next()
+        .and_then(|a| a.strip_prefix("c="))
+        .ok_or_else(bad)?;
+    let r = attrs
+        .next()
+        .and_then(|a| a.strip_prefix("r="))
+        .ok_or_else(bad)?;
+    Ok(ScramClientFinal {
+        binding_data: B64.decode(c).map_err(|_| bad())?,
+        nonce: r.to_string(),
+        proof: B64.decode(proof).map_err(|_| bad())?,
+        without_proof: without_proof.to_string(),
+    })
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -333,6 +525,67 @@ mod tests {
         assert!(c.verify_server_final(b"v=AAAA").is_err());
         let mut c2 = ScramClient::new("user", b"pencil", "abc");
         assert!(c2.client_final(b"r=xyz,s=AAAA,i=4096").is_err());
+    }
+
+    /// The server side of RFC 7677 §3's example: the stored keys from "pencil", the
+    /// client's proof accepted, the server's signature as in the RFC.
+    #[test]
+    fn scram_server_side_of_the_rfc7677_example() {
+        let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap_or_default();
+        let (stored, server) = scram_keys(b"pencil", &salt, 4096);
+        let first = parse_scram_client_first(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.user, "user");
+        assert_eq!(first.gs2_header, "n,,");
+        assert_eq!(first.binding, ScramBinding::NotSupported);
+        let server_first =
+            "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+        let fin = parse_scram_client_final(b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fin.binding_data, b"n,,");
+        let auth_message = format!("{},{server_first},{}", first.bare, fin.without_proof);
+        assert!(scram_proof_ok(&stored, &auth_message, &fin.proof));
+        assert_eq!(
+            scram_server_final(&server, &auth_message),
+            "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+        );
+        // A wrong password's proof, or the right proof for another exchange: refused.
+        let (other, _) = scram_keys(b"pencil2", &salt, 4096);
+        assert!(!scram_proof_ok(&other, &auth_message, &fin.proof));
+        assert!(!scram_proof_ok(
+            &stored,
+            &format!("{auth_message}x"),
+            &fin.proof
+        ));
+        assert!(!scram_proof_ok(&stored, &auth_message, &fin.proof[..31]));
+    }
+
+    #[test]
+    fn scram_client_first_headers_and_names() {
+        let f = parse_scram_client_first(b"p=tls-exporter,a=b=2Cob,n=al=3Dice,r=abc")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.binding, ScramBinding::Uses("tls-exporter".into()));
+        assert_eq!(f.authzid.as_deref(), Some("b,ob"));
+        assert_eq!(f.user, "al=ice");
+        assert_eq!(f.gs2_header, "p=tls-exporter,a=b=2Cob,");
+        assert_eq!(f.bare, "n=al=3Dice,r=abc");
+        for bad in [
+            &b"x,,n=u,r=a"[..],
+            b"n,,n=u",
+            b"n,,r=a,n=u",
+            b"n,,m=ext,n=u,r=a",
+            b"n,,n=u=41,r=a",
+            b"n,,n=,r=a",
+            b"p=,,n=u,r=a",
+            b"n,b=x,n=u,r=a",
+            b"\xff",
+        ] {
+            assert!(parse_scram_client_first(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_scram_client_final(b"c=biws,r=abc").is_err());
+        let key = SaslError(SCRAM_MALFORMED).message_key();
+        assert!(key.is_some_and(|k| buzon_i18n::Lang::ALL.iter().all(|l| buzon_i18n::has(*l, k))));
+        assert!(parse_scram_client_final(b"r=abc,c=biws,p=AAAA").is_err());
     }
 
     #[test]

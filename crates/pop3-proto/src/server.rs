@@ -76,6 +76,14 @@ pub struct ConnectionInfo {
     /// only over TLS or where plaintext logins are allowed, and the timestamp is in the
     /// greeting only when that is, or becomes after STLS, the case.
     pub apop_without_tls: bool,
+    /// SCRAM-SHA-256 can succeed for some user (someone has a `{SCRAM-SHA-256}` stored
+    /// password). It is offered where PLAIN is: a listener who sees an exchange can guess
+    /// the password offline, so it is treated like a plaintext login.
+    pub scram: bool,
+    /// The TLS session's `tls-exporter` channel binding (RFC 9266), when TLS is active
+    /// and can give one: SCRAM-SHA-256-PLUS is offered only then. Set by the driver with
+    /// [`ServerSession::set_channel_binding`] after STLS.
+    pub channel_binding: Option<Vec<u8>>,
 }
 
 /// One message as the session sees it: exact wire size and unique-id.
@@ -92,6 +100,14 @@ pub enum Credential {
     Password(Secret),
     /// APOP (RFC 1939 §7): the digest of `timestamp` + shared secret.
     Apop { timestamp: String, digest: String },
+    /// SCRAM-SHA-256(-PLUS) (RFC 5802): the client's proof over `auth_message`.
+    /// `binding_ok` is false when the channel binding the client sent is not this
+    /// connection's (a relay in between), which fails the login like a wrong proof.
+    Scram {
+        auth_message: String,
+        proof: Vec<u8>,
+        binding_ok: bool,
+    },
 }
 
 /// A login attempt for the driver to check.
@@ -99,7 +115,8 @@ pub enum Credential {
 pub struct AuthRequest {
     pub user: String,
     pub credential: Credential,
-    /// "USER", "APOP", "PLAIN" or "LOGIN" (for logs).
+    /// "USER", "APOP", "PLAIN", "LOGIN", "SCRAM-SHA-256" or "SCRAM-SHA-256-PLUS" (for
+    /// logs).
     pub mechanism: &'static str,
 }
 
@@ -111,8 +128,21 @@ pub enum Step {
     /// Send the output, then close the connection.
     Close,
     /// Check the credentials, open the maildrop, then call [`ServerSession::login_succeeded`]
-    /// or [`ServerSession::login_failed`].
+    /// or [`ServerSession::login_failed`]. For SCRAM, a valid proof is answered with
+    /// [`ServerSession::scram_verified`] first, and the maildrop opened at
+    /// [`Step::Authorized`].
     Authenticate,
+    /// SCRAM: find the user's salt and iteration count (made-up but stable ones for a
+    /// user who has none, so the reply does not tell), then call
+    /// [`ServerSession::scram_server_first`] with them and a fresh random nonce.
+    ScramParams { user: String },
+    /// The credentials were verified earlier in this exchange (SCRAM, after the client
+    /// accepted the server's signature): open the maildrop, then call
+    /// [`ServerSession::login_succeeded`] or [`ServerSession::login_failed`].
+    Authorized {
+        user: String,
+        mechanism: &'static str,
+    },
     /// Send `status`, then message `index` encoded with `extent`, then ".\r\n". If the file
     /// cannot be opened, call [`ServerSession::message_unavailable`] instead.
     SendMessage {
@@ -132,7 +162,31 @@ pub enum Step {
 enum Sasl {
     Plain,
     LoginUser,
-    LoginPass { user: String },
+    LoginPass {
+        user: String,
+    },
+    /// Waiting for the client-first message.
+    ScramFirst {
+        plus: bool,
+    },
+    /// Waiting for the client-final message.
+    ScramFinal(Box<ScramExchange>),
+    /// The server signature was sent; waiting for the client's empty response.
+    ScramDone {
+        user: String,
+        mechanism: &'static str,
+    },
+}
+
+/// A SCRAM exchange under way.
+#[derive(Debug)]
+struct ScramExchange {
+    plus: bool,
+    first: sasl::ScramClientFirst,
+    /// The server-first message, once sent.
+    server_first: String,
+    /// The client's nonce followed by the server's.
+    nonce: String,
 }
 
 #[derive(Debug)]
@@ -195,6 +249,8 @@ enum State {
     SaslExchange(Sasl),
     /// Waiting for the driver to check credentials.
     Authenticating,
+    /// Waiting for the driver's SCRAM parameters ([`Step::ScramParams`]).
+    ScramLookup(Box<ScramExchange>),
     /// RFC 1939 §5.
     Transaction(Maildrop),
     /// QUIT received in TRANSACTION; waiting for the driver to apply deletions.
@@ -222,6 +278,10 @@ pub struct ServerSession {
     /// The keyword of the command handled last (see [`ServerSession::last_command`]).
     last_command: Option<&'static str>,
 }
+
+/// The SCRAM mechanisms (RFC 7677; -PLUS with RFC 9266 `tls-exporter`).
+const SCRAM: &str = "SCRAM-SHA-256";
+const SCRAM_PLUS: &str = "SCRAM-SHA-256-PLUS";
 
 /// Why APOP is refused on an unencrypted connection (catalog key).
 const APOP_NEEDS_TLS: &str = "pop3-apop-needs-tls";
@@ -368,6 +428,33 @@ impl ServerSession {
         self.conn.tls_active || self.conn.plaintext_without_tls
     }
 
+    /// The SASL mechanisms that can succeed here, strongest last as Dovecot lists them;
+    /// empty where no password may be sent ([`Self::plaintext_ok`]).
+    fn mechanisms(&self) -> Vec<&'static str> {
+        if !self.plaintext_ok() {
+            return Vec::new();
+        }
+        let mut m = vec!["PLAIN", "LOGIN"];
+        if self.conn.scram {
+            m.push(SCRAM);
+            if self.scram_plus_possible() {
+                m.push(SCRAM_PLUS);
+            }
+        }
+        m
+    }
+
+    /// -PLUS needs TLS and its exporter.
+    fn scram_plus_possible(&self) -> bool {
+        self.conn.tls_active && self.conn.channel_binding.is_some()
+    }
+
+    /// The driver's channel binding for the TLS session just started (RFC 9266
+    /// `tls-exporter`), or `None` when it cannot give one.
+    pub fn set_channel_binding(&mut self, binding: Option<Vec<u8>>) {
+        self.conn.channel_binding = binding;
+    }
+
     /// The APOP timestamp, when APOP can be accepted on this connection as it stands or
     /// after STLS. The greeting goes out before STLS, so on a port with STLS it shows the
     /// timestamp to a passive listener too; that is harmless, as the digest that goes
@@ -399,7 +486,7 @@ impl ServerSession {
         // states; STLS is left out once it can no longer be used (RFC 2595 §4).
         if self.plaintext_ok() {
             caps.push("USER".into());
-            caps.push("SASL PLAIN LOGIN".into());
+            caps.push(format!("SASL {}", self.mechanisms().join(" ")));
         }
         if authorization && self.conn.stls_available && !self.conn.tls_active {
             caps.push("STLS".into());
@@ -572,7 +659,10 @@ impl ServerSession {
                 // RFC 1734 style listing, which Outlook sends before choosing.
                 Response::ok("").encode(out);
                 if self.plaintext_ok() {
-                    out.extend_from_slice(b"PLAIN\r\nLOGIN\r\n");
+                    for m in self.mechanisms() {
+                        out.extend_from_slice(m.as_bytes());
+                        out.extend_from_slice(b"\r\n");
+                    }
                 }
                 out.extend_from_slice(b".\r\n");
                 Step::Continue
@@ -614,13 +704,17 @@ impl ServerSession {
     }
 
     fn auth(&mut self, mech: String, initial: Option<InitialResponse>, out: &mut Vec<u8>) -> Step {
-        let known = mech == "PLAIN" || mech == "LOGIN";
+        let scram = mech == SCRAM || mech == SCRAM_PLUS;
+        let known = mech == "PLAIN" || mech == "LOGIN" || scram;
         if !known {
             return self.bad(Response::err(self.say("pop3-unsupported-mechanism")), out);
         }
         if !self.plaintext_ok() {
             Response::err_code(RespCode::Auth, self.say(PLAINTEXT_DISALLOWED)).encode(out);
             return Step::Continue;
+        }
+        if scram && !self.mechanisms().contains(&mech.as_str()) {
+            return self.bad(Response::err(self.say("pop3-unsupported-mechanism")), out);
         }
         let decoded = match &initial {
             None => None,
@@ -631,6 +725,16 @@ impl ServerSession {
             },
         };
         match (mech.as_str(), decoded) {
+            (SCRAM | SCRAM_PLUS, None) => {
+                self.state = State::SaslExchange(Sasl::ScramFirst {
+                    plus: mech == SCRAM_PLUS,
+                });
+                out.extend_from_slice(b"+ \r\n");
+                Step::Continue
+            }
+            (SCRAM | SCRAM_PLUS, Some(msg)) => {
+                self.scram_first(mech == SCRAM_PLUS, msg.expose(), out)
+            }
             ("PLAIN", None) => {
                 self.state = State::SaslExchange(Sasl::Plain);
                 out.extend_from_slice(b"+ \r\n");
@@ -701,7 +805,132 @@ impl ServerSession {
             Sasl::Plain => self.plain(data.expose(), out),
             Sasl::LoginUser => self.login_user(data.expose(), out),
             Sasl::LoginPass { user } => self.begin_auth(user, Credential::Password(data), "LOGIN"),
+            Sasl::ScramFirst { plus } => self.scram_first(plus, data.expose(), out),
+            Sasl::ScramFinal(x) => self.scram_final(*x, data.expose(), out),
+            Sasl::ScramDone { user, mechanism } => {
+                if !data.expose().is_empty() {
+                    return self.bad(Response::err(self.say("sasl-scram-malformed")), out);
+                }
+                Step::Authorized { user, mechanism }
+            }
         }
+    }
+
+    /// The client-first message: checks the GS2 header against the mechanism and this
+    /// connection (RFC 5802 §6), then asks the driver for the user's parameters.
+    fn scram_first(&mut self, plus: bool, msg: &[u8], out: &mut Vec<u8>) -> Step {
+        let first = match sasl::parse_scram_client_first(msg) {
+            Ok(f) => f,
+            Err(e) => {
+                self.state = State::Authorization { user: None };
+                return self.bad(Response::err(self.sasl_error_text(&e)), out);
+            }
+        };
+        let binding_fits = match (&first.binding, plus) {
+            (sasl::ScramBinding::Uses(t), true) => t == sasl::TLS_EXPORTER,
+            (sasl::ScramBinding::NotSupported, false) => true,
+            // "y": the client could bind but believes the server cannot. If this server
+            // offers -PLUS here, someone removed it from the list on the way: refuse.
+            (sasl::ScramBinding::ClientOnly, false) => !self.scram_plus_possible(),
+            _ => false,
+        };
+        let other_user = first.authzid.as_deref().is_some_and(|z| z != first.user);
+        if !binding_fits || other_user {
+            self.state = State::Authorization { user: None };
+            return self.login_failed_inner(
+                Response::err_code(RespCode::Auth, self.say("pop3-auth-failed")),
+                out,
+            );
+        }
+        let user = first.user.clone();
+        self.state = State::ScramLookup(Box::new(ScramExchange {
+            plus,
+            first,
+            server_first: String::new(),
+            nonce: String::new(),
+        }));
+        Step::ScramParams { user }
+    }
+
+    /// The driver's answer to [`Step::ScramParams`]: the user's salt and iteration count
+    /// and a fresh server nonce (printable ASCII without ','). Sends the server-first
+    /// message.
+    pub fn scram_server_first(
+        &mut self,
+        salt: &[u8],
+        iterations: u32,
+        server_nonce: &str,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        let State::ScramLookup(mut x) =
+            std::mem::replace(&mut self.state, State::Authorization { user: None })
+        else {
+            return Step::Continue;
+        };
+        x.nonce = format!("{}{server_nonce}", x.first.nonce);
+        x.server_first = format!(
+            "r={},s={},i={iterations}",
+            x.nonce,
+            sasl::encode_base64(salt)
+        );
+        out.extend_from_slice(b"+ ");
+        out.extend_from_slice(sasl::encode_base64(x.server_first.as_bytes()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.state = State::SaslExchange(Sasl::ScramFinal(x));
+        Step::Continue
+    }
+
+    /// The client-final message: the nonce and channel binding are checked here, the
+    /// proof by the driver ([`Credential::Scram`]).
+    fn scram_final(&mut self, x: ScramExchange, msg: &[u8], out: &mut Vec<u8>) -> Step {
+        let fin = match sasl::parse_scram_client_final(msg) {
+            Ok(f) => f,
+            Err(e) => return self.bad(Response::err(self.sasl_error_text(&e)), out),
+        };
+        if fin.nonce != x.nonce {
+            return self.login_failed_inner(
+                Response::err_code(RespCode::Auth, self.say("pop3-auth-failed")),
+                out,
+            );
+        }
+        let mut expected = x.first.gs2_header.as_bytes().to_vec();
+        if x.plus {
+            match &self.conn.channel_binding {
+                Some(b) => expected.extend_from_slice(b),
+                None => expected.clear(),
+            }
+        }
+        let binding_ok =
+            !expected.is_empty() && sasl::constant_time_eq(&expected, &fin.binding_data);
+        let auth_message = format!("{},{},{}", x.first.bare, x.server_first, fin.without_proof);
+        self.begin_auth(
+            x.first.user,
+            Credential::Scram {
+                auth_message,
+                proof: fin.proof,
+                binding_ok,
+            },
+            if x.plus { SCRAM_PLUS } else { SCRAM },
+        )
+    }
+
+    /// The driver verified a SCRAM proof: sends the server's signature as the final
+    /// challenge (RFC 5034 §4: no additional data with success); the client answers with
+    /// an empty line, and then [`Step::Authorized`] asks the driver to open the maildrop.
+    /// `user` is the canonical name the driver verified, `mechanism` the request's.
+    pub fn scram_verified(
+        &mut self,
+        user: String,
+        mechanism: &'static str,
+        server_final: &str,
+        out: &mut Vec<u8>,
+    ) -> Step {
+        self.pending = None;
+        out.extend_from_slice(b"+ ");
+        out.extend_from_slice(sasl::encode_base64(server_final.as_bytes()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.state = State::SaslExchange(Sasl::ScramDone { user, mechanism });
+        Step::Continue
     }
 
     fn begin_auth(
@@ -1031,6 +1260,8 @@ mod tests {
             plaintext_without_tls: true,
             apop_timestamp: None,
             apop_without_tls: false,
+            scram: false,
+            channel_binding: None,
         };
         let mut s = ServerSession::new(config, conn);
         let mut out = Vec::new();

@@ -23,6 +23,9 @@
 //! | `@tls`, `@stls`, `@plaintext` `on\|off` | `ConnectionInfo` of the next connection |
 //! | `@apop TIMESTAMP\|off` | the APOP timestamp of the next connection (offered where APOP can be accepted) |
 //! | `@apop-without-tls on\|off` | `auth.apop`: APOP accepted on unencrypted connections too |
+//! | `@scram on\|off` | some user has a SCRAM-SHA-256 verifier (the runner derives it from the password) |
+//! | `@channel-binding BYTES\|off` | the `tls-exporter` data of TLS sessions of the next connection (escaped) |
+//! | `@scram-nonce TEXT` | the server nonce of SCRAM exchanges (salt: RFC 7677 §3's, 4096 iterations) |
 //! | `@config KEY VALUE` | `SessionConfig`: greeting, implementation, expire, login_delay, max_bad_commands, max_auth_failures (`none` clears an option) |
 //! | `@send BYTES` | the client sends escaped bytes as they are, no CRLF added |
 //! | `@expect-deleted 1,2\|none` | the message numbers the last UPDATE of this connection removed |
@@ -80,10 +83,26 @@ struct Account {
 }
 
 /// What outlives a connection: the accounts and the store's behaviour.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct World {
     accounts: BTreeMap<String, Account>,
     update_fails: bool,
+    /// The salt and server nonce of SCRAM exchanges (RFC 7677 §3's by default).
+    scram_salt: Vec<u8>,
+    scram_nonce: String,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World {
+            accounts: BTreeMap::new(),
+            update_fails: false,
+            scram_salt: sasl::decode_base64(b"W22ZaJ0SNY7soEsUEjb6gQ==")
+                .map(|s| s.expose().to_vec())
+                .unwrap(),
+            scram_nonce: "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +135,8 @@ struct Connection {
     unavailable: BTreeSet<usize>,
     /// The indices (0-based) the last UPDATE asked to remove.
     update: Option<Vec<usize>>,
+    /// The channel binding a TLS session of this connection gives (`@channel-binding`).
+    binding: Option<Vec<u8>>,
 }
 
 impl Connection {
@@ -133,6 +154,7 @@ impl Connection {
             snapshot: Vec::new(),
             unavailable: BTreeSet::new(),
             update: None,
+            binding: info.channel_binding.clone(),
         }
     }
 
@@ -152,6 +174,7 @@ impl Connection {
         }
         if std::mem::take(&mut self.handshake_due) {
             self.session.tls_started();
+            self.session.set_channel_binding(self.binding.clone());
             if !self.session.tls_active() || self.session.is_closed() {
                 return Err("after tls_started() TLS must be active and the session open".into());
             }
@@ -199,6 +222,13 @@ impl Connection {
                     return Ok(Flow::Discard);
                 }
                 Step::Authenticate => self.authenticate(world)?,
+                Step::ScramParams { .. } => self.session.scram_server_first(
+                    &world.scram_salt,
+                    4096,
+                    &world.scram_nonce,
+                    &mut self.output,
+                ),
+                Step::Authorized { user, .. } => self.enter(user, world)?,
                 Step::SendMessage {
                     index,
                     extent,
@@ -233,39 +263,69 @@ impl Connection {
                 return Err(format!("APOP credential from mechanism {}", req.mechanism));
             }
         }
+        let right = match world.accounts.get(&req.user) {
+            None => false,
+            Some(account) => match &req.credential {
+                Credential::Password(p) => p.expose() == account.password.as_slice(),
+                Credential::Apop { timestamp, digest } => {
+                    sasl::apop_digest(timestamp, &account.password) == *digest
+                }
+                Credential::Scram {
+                    auth_message,
+                    proof,
+                    binding_ok,
+                } => {
+                    let (stored, server) =
+                        sasl::scram_keys(&account.password, &world.scram_salt, 4096);
+                    if *binding_ok && sasl::scram_proof_ok(&stored, auth_message, proof) {
+                        // The server's signature first; the maildrop at Step::Authorized.
+                        let fin = sasl::scram_server_final(&server, auth_message);
+                        return Ok(self.session.scram_verified(
+                            req.user.clone(),
+                            req.mechanism,
+                            &fin,
+                            &mut self.output,
+                        ));
+                    }
+                    false
+                }
+            },
+        };
+        if !right {
+            let reply =
+                Response::err_code(RespCode::Auth, self.session.text("pop3-auth-failed", &[]));
+            return Ok(self.session.login_failed(reply, &mut self.output));
+        }
+        self.enter(req.user, world)
+    }
+
+    /// Opens the maildrop of a user whose credentials were right.
+    fn enter(&mut self, user: String, world: &World) -> Result<Step, String> {
         // The replies a real driver sends, in the session's language.
         let failed =
             |code: RespCode, key: &str| Err(Response::err_code(code, self.session.text(key, &[])));
-        let verdict = match world.accounts.get(&req.user) {
-            None => failed(RespCode::Auth, "pop3-auth-failed"),
-            Some(account) => {
-                let right = match &req.credential {
-                    Credential::Password(p) => p.expose() == account.password.as_slice(),
-                    Credential::Apop { timestamp, digest } => {
-                        sasl::apop_digest(timestamp, &account.password) == *digest
-                    }
-                };
-                match (&account.refuse, right) {
-                    (_, false) => failed(RespCode::Auth, "pop3-auth-failed"),
-                    (Some(RespCode::InUse), true) => failed(RespCode::InUse, "pop3-mailbox-locked"),
-                    (Some(RespCode::LoginDelay), true) => Err(Response::err_code(
-                        RespCode::LoginDelay,
-                        self.session.text(
-                            "pop3-login-delay",
-                            &[("delay", 900u32.into()), ("wait", 600u32.into())],
-                        ),
-                    )),
-                    (Some(other), true) => failed(other.clone(), "pop3-auth-unavailable"),
-                    (None, true) => Ok(account),
-                }
-            }
+        let verdict = match world.accounts.get(&user) {
+            None => return Err(format!("login for {user}, who has no account")),
+            Some(account) => match (&account.refuse, true) {
+                (_, false) => failed(RespCode::Auth, "pop3-auth-failed"),
+                (Some(RespCode::InUse), true) => failed(RespCode::InUse, "pop3-mailbox-locked"),
+                (Some(RespCode::LoginDelay), true) => Err(Response::err_code(
+                    RespCode::LoginDelay,
+                    self.session.text(
+                        "pop3-login-delay",
+                        &[("delay", 900u32.into()), ("wait", 600u32.into())],
+                    ),
+                )),
+                (Some(other), true) => failed(other.clone(), "pop3-auth-unavailable"),
+                (None, true) => Ok(account),
+            },
         };
         match verdict {
             Err(reply) => Ok(self.session.login_failed(reply, &mut self.output)),
             Ok(account) => {
                 self.snapshot = account.messages.clone();
                 self.unavailable = account.unavailable.clone();
-                self.user = Some(req.user.clone());
+                self.user = Some(user.clone());
                 let infos = self
                     .snapshot
                     .iter()
@@ -276,9 +336,8 @@ impl Connection {
                     .collect();
                 let step = self
                     .session
-                    .login_succeeded(req.user.clone(), infos, &mut self.output);
-                if !self.session.is_transaction() || self.session.user() != Some(req.user.as_str())
-                {
+                    .login_succeeded(user.clone(), infos, &mut self.output);
+                if !self.session.is_transaction() || self.session.user() != Some(user.as_str()) {
                     return Err("login_succeeded() did not enter TRANSACTION for the user".into());
                 }
                 Ok(step)
@@ -399,6 +458,8 @@ impl Runner {
                 plaintext_without_tls: true,
                 apop_timestamp: None,
                 apop_without_tls: false,
+                scram: false,
+                channel_binding: None,
             },
             world: World::default(),
             conn: None,
@@ -533,6 +594,22 @@ impl Runner {
                 self.settings_may_change()?;
                 self.info.apop_timestamp = (value != "off").then(|| value.to_string());
             }
+            "scram" => {
+                self.settings_may_change()?;
+                self.info.scram = match value {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err("@scram on|off".into()),
+                };
+            }
+            "channel-binding" => {
+                self.settings_may_change()?;
+                self.info.channel_binding = match value {
+                    "off" => None,
+                    v => Some(transcript::unescape(v)?),
+                };
+            }
+            "scram-nonce" => self.world.scram_nonce = value.to_string(),
             "apop-without-tls" => {
                 self.settings_may_change()?;
                 self.info.apop_without_tls = match value {

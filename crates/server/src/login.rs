@@ -54,6 +54,9 @@ pub struct Authenticator {
     verify_concurrency: usize,
     verify_queue_timeout: Duration,
     dummy: DummyHash,
+    /// Keys the made-up SCRAM salts of users without a verifier (see
+    /// [`Authenticator::scram_params`]).
+    scram_secret: [u8; 32],
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -79,6 +82,11 @@ impl Authenticator {
             verify_concurrency: policy.verify_concurrency,
             verify_queue_timeout: policy.verify_queue_timeout,
             dummy: DummyHash::new(&policy.hash),
+            scram_secret: {
+                let mut k = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+                k
+            },
         }
     }
 
@@ -116,6 +124,44 @@ impl Authenticator {
         // with a plaintext password makes APOP available once the background check has
         // reloaded the file, within about a second.
         self.users().map(|d| d.any_plaintext()).unwrap_or(false)
+    }
+
+    /// True when SCRAM-SHA-256 can succeed for some user (memory only).
+    pub fn scram_possible(&self) -> bool {
+        self.users().map(|d| d.any_scram()).unwrap_or(false)
+    }
+
+    /// The salt and iteration count a SCRAM exchange for `user` announces: the user's
+    /// own, or for a name without a verifier (unknown, or another scheme) a salt made
+    /// from the name and this process's secret, the same at every attempt, so the reply
+    /// does not tell which names exist. Memory only.
+    pub fn scram_params(&self, user: &str) -> (Vec<u8>, u32) {
+        let own = self.users().ok().and_then(|db| {
+            db.lookup(user)
+                .and_then(|e| buzon_auth::scram_verifier(&e.password))
+        });
+        match own {
+            Some(v) => (v.salt, v.iterations),
+            None => {
+                use sha2::Digest;
+                let mut h = sha2::Sha256::new();
+                h.update(self.scram_secret);
+                h.update(user.to_ascii_lowercase().as_bytes());
+                let salt = h.finalize()[..16].to_vec();
+                (salt, buzon_auth::SCRAM_ITERATIONS)
+            }
+        }
+    }
+
+    /// The server-final message of a SCRAM login `user` passed: `v=` the server's
+    /// signature over `auth_message`. Memory only.
+    pub fn scram_server_final(&self, user: &str, auth_message: &str) -> Option<String> {
+        let db = self.users().ok()?;
+        let v = buzon_auth::scram_verifier(&db.lookup(user)?.password)?;
+        Some(buzon_pop3_proto::sasl::scram_server_final(
+            &v.server_key,
+            auth_message,
+        ))
     }
 
     /// The throttle's decision on this attempt: check it (after a wait) or refuse it
@@ -293,6 +339,20 @@ impl Authenticator {
                     }
                 }
             }
+            Credential::Scram {
+                auth_message,
+                proof,
+                binding_ok,
+            } => match buzon_auth::scram_verifier(&entry.password) {
+                Some(v) => {
+                    // Both checks always run, so a relay's wrong binding costs what a
+                    // wrong proof costs.
+                    let proof_ok =
+                        buzon_pop3_proto::sasl::scram_proof_ok(&v.stored_key, auth_message, proof);
+                    proof_ok && *binding_ok
+                }
+                None => false,
+            },
             Credential::Apop { timestamp, digest } => {
                 match buzon_auth::plaintext_password(&entry.password) {
                     Some(secret) => constant_time_eq(

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use buzon_auth::Admission;
 use buzon_pop3_proto::server::{
-    Abort, AuthRequest, ConnectionInfo, MessageInfo, ServerSession, Step,
+    Abort, AuthRequest, ConnectionInfo, Credential, MessageInfo, ServerSession, Step,
 };
 use buzon_pop3_proto::wire::{Extent, MessageEncoder};
 use buzon_pop3_proto::{RespCode, Response, Uidl};
@@ -98,6 +98,8 @@ struct Conn {
     user_slot: Option<Arc<crate::registry::UserSlot>>,
     /// The authenticated user, kept for the log line after the session state is gone.
     user: Option<String>,
+    /// How the user logged in ("USER", "PLAIN", "SCRAM-SHA-256-PLUS", …), for the log.
+    mechanism: &'static str,
     counters: Counters,
     /// This session in `buzon status`'s list.
     tracked: crate::status::Tracked,
@@ -163,6 +165,8 @@ pub(crate) async fn serve(
         plaintext_without_tls,
         apop_timestamp,
         apop_without_tls: shared.config.auth.apop,
+        scram: shared.auth.scram_possible(),
+        channel_binding: stream.channel_binding(),
     };
     let auth_deadline = connected + shared.config.limits.auth_timeout;
     let mut conn = Conn {
@@ -180,6 +184,7 @@ pub(crate) async fn serve(
         mailbox: None,
         user_slot: None,
         user: None,
+        mechanism: "-",
         counters: Counters::default(),
         tracked,
         last_activity: tokio::time::Instant::now(),
@@ -190,6 +195,15 @@ pub(crate) async fn serve(
     conn.count_end(end, listener);
     drop(open);
     conn.conn.linger_close().await;
+}
+
+/// A fresh SCRAM server nonce: 24 random letters and digits (143 bits).
+fn scram_nonce() -> String {
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    (0..24)
+        .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
+        .collect()
 }
 
 fn apop_timestamp(host: &str) -> String {
@@ -305,6 +319,18 @@ impl Conn {
                 let step = self.authenticate(req).await;
                 Box::pin(self.perform(step)).await
             }
+            Step::ScramParams { user } => {
+                let (salt, iterations) = self.shared.auth.scram_params(&user);
+                let nonce = scram_nonce();
+                let step =
+                    self.session
+                        .scram_server_first(&salt, iterations, &nonce, &mut self.conn.out);
+                Box::pin(self.perform(step)).await
+            }
+            Step::Authorized { user, mechanism } => {
+                let step = self.enter(user, mechanism).await;
+                Box::pin(self.perform(step)).await
+            }
             Step::SendMessage {
                 index,
                 extent,
@@ -340,6 +366,10 @@ impl Conn {
         // A failure is answered failure_delay after its check began, whatever the scheme
         // and whether the user exists (right after, if the check took longer).
         let checked_at = tokio::time::Instant::now();
+        let scram_message = match &req.credential {
+            Credential::Scram { auth_message, .. } => Some(auth_message.clone()),
+            _ => None,
+        };
         let verdict = shared
             .auth
             .verify(req.user.clone(), req.credential, Some(ip))
@@ -347,6 +377,18 @@ impl Conn {
         let user = match verdict {
             Verdict::Valid(user) => {
                 shared.auth.record(ip, self.client_known, &user, true);
+                if let Some(m) = scram_message {
+                    // The server proves it knows the password too; the maildrop is
+                    // opened once the client accepts that (Step::Authorized).
+                    if let Some(server_final) = shared.auth.scram_server_final(&user, &m) {
+                        return self.session.scram_verified(
+                            user,
+                            req.mechanism,
+                            &server_final,
+                            &mut self.conn.out,
+                        );
+                    }
+                }
                 user
             }
             Verdict::Invalid => {
@@ -390,16 +432,22 @@ impl Conn {
                 );
             }
         };
+        self.enter(user, req.mechanism).await
+    }
+
+    /// Opens the maildrop of a verified user and enters TRANSACTION, or answers why not.
+    async fn enter(&mut self, user: String, mechanism: &'static str) -> Step {
         match self.open_mailbox(&user).await {
             Ok(messages) => {
-                self.count_login(req.mechanism, "success");
+                self.count_login(mechanism, "success");
+                self.mechanism = mechanism;
                 self.tracked.set_user(&user);
                 self.user = Some(user.clone());
                 self.session
                     .login_succeeded(user, messages, &mut self.conn.out)
             }
             Err(reply) => {
-                self.count_login(req.mechanism, "mailbox_refused");
+                self.count_login(mechanism, "mailbox_refused");
                 self.session.login_failed(reply, &mut self.conn.out)
             }
         }
@@ -584,6 +632,8 @@ impl Conn {
         match self.conn.start_tls(self.shared.tls.server_config()).await {
             Ok(()) => {
                 self.session.tls_started();
+                self.session
+                    .set_channel_binding(self.conn.channel_binding());
                 self.tracked.set_tls(self.conn.tls_version());
                 None
             }
@@ -685,6 +735,7 @@ impl Conn {
         tracing::info!(
             target: "buzon::session",
             user = self.user.as_deref().unwrap_or("-"),
+            mechanism = self.mechanism,
             remote = %self.peer,
             tls = match self.conn.tls_version() {
                 "none" if self.proxied_tls => "at-proxy",

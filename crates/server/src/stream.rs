@@ -72,6 +72,24 @@ impl Stream {
     pub fn is_tls(&self) -> bool {
         matches!(self, Stream::Tls(_))
     }
+
+    /// The `tls-exporter` channel binding of this TLS session (RFC 9266): 32 bytes
+    /// exported with the label `EXPORTER-Channel-Binding`. TLS 1.3 only: RFC 9266 does
+    /// not let TLS 1.2 use it without the extended master secret, so SCRAM-…-PLUS is not
+    /// offered there.
+    pub fn channel_binding(&self) -> Option<Vec<u8>> {
+        let Stream::Tls(t) = self else { return None };
+        let conn = t.get_ref().1;
+        if conn.protocol_version() != Some(rustls::ProtocolVersion::TLSv1_3) {
+            return None;
+        }
+        conn.export_keying_material(
+            vec![0u8; 32],
+            buzon_pop3_proto::sasl::TLS_EXPORTER_LABEL,
+            None,
+        )
+        .ok()
+    }
 }
 
 impl AsyncRead for Stream {
@@ -174,6 +192,11 @@ impl Connection {
     /// "TLSv1.3", "TLSv1.2" or "none", for the session log line.
     pub fn tls_version(&self) -> &'static str {
         self.stream.tls_version()
+    }
+
+    /// See [`Stream::channel_binding`].
+    pub fn channel_binding(&self) -> Option<Vec<u8>> {
+        self.stream.channel_binding()
     }
 
     /// Writes the pending output and waits until it is sent, within the write timeout (a

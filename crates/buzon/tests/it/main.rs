@@ -32,6 +32,7 @@ mod overload;
 mod pg_faults;
 mod pop3_crash;
 mod privileges;
+mod scram;
 mod two_step;
 mod user_messages;
 mod web;

@@ -85,6 +85,7 @@ sasl-plain-nul-password = Invalid PLAIN message: NUL in password
 sasl-plain-user-not-utf8 = Invalid PLAIN message: user name is not UTF-8
 sasl-plain-authzid-not-utf8 = Invalid PLAIN message: authzid is not UTF-8
 sasl-plain-empty-user = Invalid PLAIN message: empty user name
+sasl-scram-malformed = Invalid SCRAM message
 
 ## The retrieval client's errors (buzon fetch, check, setup). Each says the cause, then
 ## " — " and the fix: `buzon check` splits the two there.
@@ -295,6 +296,8 @@ config-auth-argon2-memory-kib-problem = with the iteration and parallelism setti
 config-auth-argon2-memory-kib-fix = use at least 8 KiB per lane and 1 iteration; the default is 19456 KiB, 2 iterations, 1 lane
 config-auth-verify-concurrency-problem = is 0
 config-auth-verify-concurrency-fix = allow at least 1 concurrent password verification
+config-auth-password-scheme-problem = is { $value }, which is not a scheme for new passwords
+config-auth-password-scheme-fix = write "ARGON2ID" (the default) or "SCRAM-SHA-256" (also allows SCRAM-SHA-256 logins)
 config-delivery-local-domains-problem = is empty, so no mail could be accepted
 config-delivery-local-domains-fix = list the domains this server receives mail for, e.g. ["example.com"]
 config-delivery-local-domains-2-problem = has { $bad }, which is not a domain name
@@ -454,7 +457,7 @@ tls-bad-server-name = { $name } is not a valid host name for TLS — set tls_ser
 
 ## Errors of the users file, the mail store and delivery, and the file operations they name.
 
-auth-unknown-scheme = unknown password scheme { $scheme } — supported: ARGON2ID, ARGON2I, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, PLAIN, CLEARTEXT; reset the password with `buzon user passwd`
+auth-unknown-scheme = unknown password scheme { $scheme } — supported: ARGON2ID, ARGON2I, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SCRAM-SHA-256, PLAIN, CLEARTEXT; reset the password with `buzon user passwd`
 auth-bad-hash = malformed password hash: { $detail } — reset the password with `buzon user passwd`
 auth-parse = line { $line } of { $path }: { $message }
 io-cannot = cannot { $action } { $path }: { $reason }

@@ -96,6 +96,7 @@ sasl-plain-nul-password = Mensaje PLAIN no válido: NUL en la contraseña
 sasl-plain-user-not-utf8 = Mensaje PLAIN no válido: el nombre de usuario no está en UTF-8
 sasl-plain-authzid-not-utf8 = Mensaje PLAIN no válido: el authzid no está en UTF-8
 sasl-plain-empty-user = Mensaje PLAIN no válido: nombre de usuario vacío
+sasl-scram-malformed = Mensaje SCRAM no válido
 
 ## Errores del cliente de recogida (buzon fetch, check, setup): la causa, « — » y la
 ## solución (`buzon check` las separa ahí).
@@ -306,6 +307,8 @@ config-auth-argon2-memory-kib-problem = no es, con los ajustes de iteraciones y 
 config-auth-argon2-memory-kib-fix = usa al menos 8 KiB por carril y 1 iteración; el valor por defecto es 19456 KiB, 2 iteraciones, 1 carril
 config-auth-verify-concurrency-problem = es 0
 config-auth-verify-concurrency-fix = permite al menos 1 verificación de contraseña simultánea
+config-auth-password-scheme-problem = es { $value }, que no es un esquema para contraseñas nuevas
+config-auth-password-scheme-fix = escribe "ARGON2ID" (el predeterminado) o "SCRAM-SHA-256" (permite además entrar con SCRAM-SHA-256)
 config-delivery-local-domains-problem = está vacío, así que no se podría aceptar ningún correo
 config-delivery-local-domains-fix = enumera los dominios para los que este servidor recibe correo, p. ej. ["example.com"]
 config-delivery-local-domains-2-problem = contiene { $bad }, que no es un nombre de dominio
@@ -465,7 +468,7 @@ tls-bad-server-name = { $name } no es un nombre de host válido para TLS — pon
 
 ## Errors of the users file, the mail store and delivery, and the file operations they name.
 
-auth-unknown-scheme = esquema de contraseña desconocido { $scheme } — se admiten: ARGON2ID, ARGON2I, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, PLAIN, CLEARTEXT; restablece la contraseña con `buzon user passwd`
+auth-unknown-scheme = esquema de contraseña desconocido { $scheme } — se admiten: ARGON2ID, ARGON2I, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SCRAM-SHA-256, PLAIN, CLEARTEXT; restablece la contraseña con `buzon user passwd`
 auth-bad-hash = hash de contraseña mal formado: { $detail } — restablece la contraseña con `buzon user passwd`
 auth-parse = línea { $line } de { $path }: { $message }
 io-cannot = no se puede { $action } { $path }: { $reason }

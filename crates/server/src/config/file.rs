@@ -34,6 +34,7 @@ pub struct TlsFile {
 pub struct AuthFile {
     pub users_file: Option<PathBuf>,
     pub credentials_dir: Option<PathBuf>,
+    pub password_scheme: Option<String>,
     pub allow_plaintext_without_tls: Option<bool>,
     pub plaintext_networks: Option<Vec<String>>,
     pub apop: Option<bool>,

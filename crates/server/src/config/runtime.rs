@@ -136,6 +136,8 @@ pub struct AuthPolicy {
     pub throttle: buzon_auth::ThrottleConfig,
     pub max_auth_failures: u32,
     pub hash: HashParams,
+    /// The scheme of passwords set from now on (`buzon user add|passwd`, the demo user).
+    pub password_scheme: buzon_auth::NewPasswordScheme,
     pub verify_concurrency: usize,
     /// How long a login waits for a verification slot before `-ERR [SYS/TEMP]`.
     pub verify_queue_timeout: Duration,

@@ -49,7 +49,18 @@ pub(super) fn auth(cx: &Ctx<'_>, a: &AuthFile, data_dir: &Path) -> Result<AuthPo
             buzon_i18n::t!("config-auth-verify-concurrency-fix"),
         ));
     }
+    let password_scheme = match &a.password_scheme {
+        None => buzon_auth::NewPasswordScheme::default(),
+        Some(name) => buzon_auth::NewPasswordScheme::parse(name).ok_or_else(|| {
+            cx.err(
+                "auth.password_scheme",
+                buzon_i18n::t!("config-auth-password-scheme-problem", value = name.as_str()),
+                buzon_i18n::t!("config-auth-password-scheme-fix"),
+            )
+        })?,
+    };
     Ok(AuthPolicy {
+        password_scheme,
         users_file: a
             .users_file
             .clone()
