@@ -21,12 +21,18 @@ const AREAS: &[&str] = &[
     "cli",
     "dns",
     "app",
+    "oauth",
     "two",
     "credentials",
 ];
 
 /// Literals in the sources that look like keys but name something else.
-const NOT_KEYS: &[&str] = &["tls-failed", "fetch-headers", "app-password", "tls-exporter"];
+const NOT_KEYS: &[&str] = &[
+    "tls-failed",
+    "fetch-headers",
+    "app-password",
+    "tls-exporter",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

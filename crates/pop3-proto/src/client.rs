@@ -15,6 +15,7 @@ pub const REPLY_LIMITS: LineLimits = LineLimits {
     max_line: 64 * 1024,
     hard_cap: 64 * 1024,
     allow_bare_lf: true,
+    auth_line: 0,
 };
 
 /// One piece of a reply.

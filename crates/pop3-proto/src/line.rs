@@ -15,14 +15,21 @@ pub struct LineLimits {
     pub hard_cap: usize,
     /// Accept a bare LF as a line end (lenient mode for broken clients; off by default).
     pub allow_bare_lf: bool,
+    /// A line that starts with `AUTH ` may be this long (0: no exception). RFC 5034 §4
+    /// wants a client whose initial response would pass the 255 octets of RFC 2449 to
+    /// send it after an empty challenge instead, but OAuth clients (mpop, and the mail
+    /// programs Gmail and Outlook serve) send a JWT of a kilobyte or more on the AUTH
+    /// line, and those servers take it; so does this one, up to the SASL response limit.
+    pub auth_line: usize,
 }
 
 impl LineLimits {
     /// RFC 2449 §4 command lines: 255 octets including CRLF, hard cap 8 KiB.
     pub const COMMAND: LineLimits = LineLimits {
         max_line: 255,
-        hard_cap: 8192,
+        hard_cap: 16384,
         allow_bare_lf: false,
+        auth_line: 8192,
     };
     /// SASL responses inside AUTH (RFC 5034 §4) are not command lines and may be longer:
     /// up to 8 KiB; longer ones end the exchange, past 16 KiB the connection.
@@ -30,6 +37,7 @@ impl LineLimits {
         max_line: 8192,
         hard_cap: 16384,
         allow_bare_lf: false,
+        auth_line: 0,
     };
 }
 
@@ -200,9 +208,21 @@ impl LineReader {
         Ok(out)
     }
 
+    /// The longest `data`'s line may be: [`LineLimits::auth_line`] for `AUTH `, else
+    /// [`LineLimits::max_line`].
+    fn max_for(&self, data: &[u8]) -> usize {
+        let auth = data.len() >= 5 && data[..5].eq_ignore_ascii_case(b"AUTH ");
+        if auth && self.limits.auth_line > self.limits.max_line {
+            self.limits.auth_line
+        } else {
+            self.limits.max_line
+        }
+    }
+
     /// The next complete line, `None` if more input is needed.
     pub fn next_line(&mut self) -> Option<Result<Vec<u8>, LineError>> {
         let data = &self.buf[self.pos..];
+        let max_line = self.max_for(data);
         let Some(i) = data.iter().position(|&b| b == b'\n') else {
             if self.skipping {
                 // Keep skipping without holding the bytes, up to the hard cap.
@@ -219,7 +239,7 @@ impl LineReader {
                 self.runaway = true;
                 return Some(Err(LineError::Runaway));
             }
-            if data.len() >= self.limits.max_line {
+            if data.len() >= max_line {
                 // Overlong: forget what we have and skip to the line end.
                 self.skipping = true;
                 self.skipped = data.len();
@@ -231,7 +251,7 @@ impl LineReader {
         let raw_len = i + 1;
         let crlf = i > 0 && data[i - 1] == b'\r';
         let line = if crlf { &data[..i - 1] } else { &data[..i] };
-        let result = if self.skipping || raw_len > self.limits.max_line {
+        let result = if self.skipping || raw_len > max_line {
             Err(LineError::TooLong)
         } else if !crlf && !self.limits.allow_bare_lf {
             Err(LineError::BareLf)
@@ -338,11 +358,31 @@ mod tests {
             max_line: 255,
             hard_cap: 1000,
             allow_bare_lf: false,
+            auth_line: 0,
         };
         let mut r = LineReader::new(limits);
         r.feed(&vec![b'q'; 5000]);
         assert_eq!(r.next_line(), Some(Err(LineError::Runaway)));
         assert!(r.buf.len() <= 1000);
+    }
+
+    #[test]
+    fn auth_lines_may_carry_long_initial_responses_and_other_lines_may_not() {
+        let mut input = b"auth XOAUTH2 ".to_vec();
+        input.extend(vec![b'x'; 4000]);
+        input.extend_from_slice(b"\r\nUSER ");
+        input.extend(vec![b'y'; 300]);
+        input.extend_from_slice(b"\r\nAUTH PLAIN ");
+        input.extend(vec![b'z'; 9000]);
+        input.extend_from_slice(b"\r\nQUIT\r\n");
+        for chunk in [1, 100, 20_000] {
+            let got = lines(&input, LineLimits::COMMAND, chunk);
+            assert_eq!(got.len(), 4, "chunk {chunk}");
+            assert_eq!(got[0].as_ref().map(|l| l.len()), Ok(4013), "chunk {chunk}");
+            assert_eq!(got[1], Err(LineError::TooLong), "chunk {chunk}");
+            assert_eq!(got[2], Err(LineError::TooLong), "chunk {chunk}");
+            assert_eq!(got[3], Ok(b"QUIT".to_vec()), "chunk {chunk}");
+        }
     }
 
     #[test]

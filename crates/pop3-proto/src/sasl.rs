@@ -35,6 +35,7 @@ impl SaslError {
             "Invalid PLAIN message: authzid is not UTF-8" => "sasl-plain-authzid-not-utf8",
             "Invalid PLAIN message: empty user name" => "sasl-plain-empty-user",
             "Invalid SCRAM message" => "sasl-scram-malformed",
+            "Invalid OAUTHBEARER or XOAUTH2 message" => "sasl-bearer-malformed",
             _ => return None,
         })
     }
@@ -417,6 +418,76 @@ pub fn parse_scram_client_final(msg: &[u8]) -> Result<ScramClientFinal, SaslErro
     })
 }
 
+const BEARER_MALFORMED: &str = "Invalid OAUTHBEARER or XOAUTH2 message";
+
+/// A bearer token and the user it is for, from an OAUTHBEARER (RFC 7628 §3.1) or
+/// XOAUTH2 message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerCredentials {
+    /// The user the client names (OAUTHBEARER's `a=`, XOAUTH2's `user=`), if any.
+    pub user: Option<String>,
+    pub token: Secret,
+}
+
+/// The value of `auth=Bearer TOKEN` among \x01-separated `key=value` pairs.
+fn bearer_token<'a>(pairs: impl Iterator<Item = &'a str>) -> Result<Secret, SaslError> {
+    for kv in pairs {
+        if let Some(v) = kv.strip_prefix("auth=") {
+            let (scheme, token) = v.split_once(' ').ok_or(SaslError(BEARER_MALFORMED))?;
+            if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+                return Err(SaslError(BEARER_MALFORMED));
+            }
+            return Ok(Secret::new(token.trim()));
+        }
+    }
+    Err(SaslError(BEARER_MALFORMED))
+}
+
+/// Parses an OAUTHBEARER client response (already base64-decoded):
+/// `n,a=user,\x01host=…\x01port=…\x01auth=Bearer TOKEN\x01\x01` (RFC 7628 §3.1).
+pub fn parse_oauthbearer(msg: &[u8]) -> Result<BearerCredentials, SaslError> {
+    let text = std::str::from_utf8(msg).map_err(|_| SaslError(BEARER_MALFORMED))?;
+    let body = text
+        .strip_suffix("\x01\x01")
+        .ok_or(SaslError(BEARER_MALFORMED))?;
+    let (gs2, pairs) = body.split_once('\x01').ok_or(SaslError(BEARER_MALFORMED))?;
+    let mut gs2 = gs2.splitn(3, ',');
+    let flag = gs2.next().unwrap_or_default();
+    // No channel binding in OAUTHBEARER: "p=" is an error (RFC 7628 §3.1).
+    if flag != "n" && flag != "y" {
+        return Err(SaslError(BEARER_MALFORMED));
+    }
+    let user = match gs2.next() {
+        Some("") | None => None,
+        Some(a) => Some(scram_name(
+            a.strip_prefix("a=").ok_or(SaslError(BEARER_MALFORMED))?,
+        )?),
+    };
+    Ok(BearerCredentials {
+        user,
+        token: bearer_token(pairs.split('\x01'))?,
+    })
+}
+
+/// Parses an XOAUTH2 client response (already base64-decoded):
+/// `user=USER\x01auth=Bearer TOKEN\x01\x01` (Google's and Microsoft's format).
+pub fn parse_xoauth2(msg: &[u8]) -> Result<BearerCredentials, SaslError> {
+    let text = std::str::from_utf8(msg).map_err(|_| SaslError(BEARER_MALFORMED))?;
+    let body = text
+        .strip_suffix("\x01\x01")
+        .ok_or(SaslError(BEARER_MALFORMED))?;
+    let mut parts = body.split('\x01');
+    let user = parts
+        .next()
+        .and_then(|u| u.strip_prefix("user="))
+        .filter(|u| !u.is_empty())
+        .ok_or(SaslError(BEARER_MALFORMED))?;
+    Ok(BearerCredentials {
+        user: Some(user.to_string()),
+        token: bearer_token(parts)?,
+    })
+}
+
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
@@ -558,6 +629,40 @@ mod tests {
             &fin.proof
         ));
         assert!(!scram_proof_ok(&stored, &auth_message, &fin.proof[..31]));
+    }
+
+    #[test]
+    fn oauthbearer_and_xoauth2_messages() {
+        // RFC 7628 §4.1's example.
+        let m = parse_oauthbearer(
+            b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.user.as_deref(), Some("user@example.com"));
+        assert_eq!(
+            m.token.expose(),
+            b"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="
+        );
+        let m =
+            parse_oauthbearer(b"n,,\x01auth=Bearer abc\x01\x01").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.user, None);
+        // Google's XOAUTH2 example.
+        let m = parse_xoauth2(b"user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.user.as_deref(), Some("someuser@example.com"));
+        for bad in [
+            &b"n,,\x01auth=Bearer abc\x01"[..],
+            b"p=tls-unique,,\x01auth=Bearer abc\x01\x01",
+            b"n,,\x01auth=Basic abc\x01\x01",
+            b"n,,\x01host=x\x01\x01",
+            b"n,,\x01auth=Bearer \x01\x01",
+        ] {
+            assert!(parse_oauthbearer(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_xoauth2(b"auth=Bearer abc\x01\x01").is_err());
+        assert!(parse_xoauth2(b"user=\x01auth=Bearer abc\x01\x01").is_err());
+        let key = SaslError(BEARER_MALFORMED).message_key();
+        assert!(key.is_some_and(|k| buzon_i18n::Lang::ALL.iter().all(|l| buzon_i18n::has(*l, k))));
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub struct ConnectionInfo {
     /// and can give one: SCRAM-SHA-256-PLUS is offered only then. Set by the driver with
     /// [`ServerSession::set_channel_binding`] after STLS.
     pub channel_binding: Option<Vec<u8>>,
+    /// OAuth 2.0 bearer tokens are checked here (`[oauth]`): OAUTHBEARER and XOAUTH2 are
+    /// offered where PLAIN is (a token is as good as a password to whoever sees it).
+    pub oauth: bool,
 }
 
 /// One message as the session sees it: exact wire size and unique-id.
@@ -108,6 +111,9 @@ pub enum Credential {
         proof: Vec<u8>,
         binding_ok: bool,
     },
+    /// OAUTHBEARER or XOAUTH2: a token, and the user the client named (if any). A token
+    /// the driver refuses is answered with [`ServerSession::bearer_refused`].
+    Bearer { token: Secret, user: Option<String> },
 }
 
 /// A login attempt for the driver to check.
@@ -176,6 +182,13 @@ enum Sasl {
         user: String,
         mechanism: &'static str,
     },
+    /// Waiting for an OAUTHBEARER or XOAUTH2 response.
+    Bearer {
+        mechanism: &'static str,
+    },
+    /// The RFC 7628 error challenge was sent; the client's dummy response ends the
+    /// exchange with `-ERR [AUTH]`.
+    BearerRefused,
 }
 
 /// A SCRAM exchange under way.
@@ -282,6 +295,9 @@ pub struct ServerSession {
 /// The SCRAM mechanisms (RFC 7677; -PLUS with RFC 9266 `tls-exporter`).
 const SCRAM: &str = "SCRAM-SHA-256";
 const SCRAM_PLUS: &str = "SCRAM-SHA-256-PLUS";
+/// Bearer token mechanisms (RFC 7628; Google's and Microsoft's XOAUTH2).
+const OAUTHBEARER: &str = "OAUTHBEARER";
+const XOAUTH2: &str = "XOAUTH2";
 
 /// Why APOP is refused on an unencrypted connection (catalog key).
 const APOP_NEEDS_TLS: &str = "pop3-apop-needs-tls";
@@ -435,6 +451,10 @@ impl ServerSession {
             return Vec::new();
         }
         let mut m = vec!["PLAIN", "LOGIN"];
+        if self.conn.oauth {
+            m.push(OAUTHBEARER);
+            m.push(XOAUTH2);
+        }
         if self.conn.scram {
             m.push(SCRAM);
             if self.scram_plus_possible() {
@@ -705,7 +725,8 @@ impl ServerSession {
 
     fn auth(&mut self, mech: String, initial: Option<InitialResponse>, out: &mut Vec<u8>) -> Step {
         let scram = mech == SCRAM || mech == SCRAM_PLUS;
-        let known = mech == "PLAIN" || mech == "LOGIN" || scram;
+        let bearer = mech == OAUTHBEARER || mech == XOAUTH2;
+        let known = mech == "PLAIN" || mech == "LOGIN" || scram || bearer;
         if !known {
             return self.bad(Response::err(self.say("pop3-unsupported-mechanism")), out);
         }
@@ -713,7 +734,7 @@ impl ServerSession {
             Response::err_code(RespCode::Auth, self.say(PLAINTEXT_DISALLOWED)).encode(out);
             return Step::Continue;
         }
-        if scram && !self.mechanisms().contains(&mech.as_str()) {
+        if (scram || bearer) && !self.mechanisms().contains(&mech.as_str()) {
             return self.bad(Response::err(self.say("pop3-unsupported-mechanism")), out);
         }
         let decoded = match &initial {
@@ -724,7 +745,20 @@ impl ServerSession {
                 Err(e) => return self.bad(Response::err(self.sasl_error_text(&e)), out),
             },
         };
+        let bearer_mech = if mech == OAUTHBEARER {
+            OAUTHBEARER
+        } else {
+            XOAUTH2
+        };
         match (mech.as_str(), decoded) {
+            (OAUTHBEARER | XOAUTH2, None) => {
+                self.state = State::SaslExchange(Sasl::Bearer {
+                    mechanism: bearer_mech,
+                });
+                out.extend_from_slice(b"+ \r\n");
+                Step::Continue
+            }
+            (OAUTHBEARER | XOAUTH2, Some(msg)) => self.bearer(bearer_mech, msg.expose(), out),
             (SCRAM | SCRAM_PLUS, None) => {
                 self.state = State::SaslExchange(Sasl::ScramFirst {
                     plus: mech == SCRAM_PLUS,
@@ -807,6 +841,11 @@ impl ServerSession {
             Sasl::LoginPass { user } => self.begin_auth(user, Credential::Password(data), "LOGIN"),
             Sasl::ScramFirst { plus } => self.scram_first(plus, data.expose(), out),
             Sasl::ScramFinal(x) => self.scram_final(*x, data.expose(), out),
+            Sasl::Bearer { mechanism } => self.bearer(mechanism, data.expose(), out),
+            Sasl::BearerRefused => self.login_failed_inner(
+                Response::err_code(RespCode::Auth, self.say("pop3-auth-failed")),
+                out,
+            ),
             Sasl::ScramDone { user, mechanism } => {
                 if !data.expose().is_empty() {
                     return self.bad(Response::err(self.say("sasl-scram-malformed")), out);
@@ -814,6 +853,41 @@ impl ServerSession {
                 Step::Authorized { user, mechanism }
             }
         }
+    }
+
+    /// An OAUTHBEARER or XOAUTH2 message: the token goes to the driver.
+    fn bearer(&mut self, mechanism: &'static str, msg: &[u8], out: &mut Vec<u8>) -> Step {
+        let parsed = if mechanism == OAUTHBEARER {
+            sasl::parse_oauthbearer(msg)
+        } else {
+            sasl::parse_xoauth2(msg)
+        };
+        match parsed {
+            Ok(c) => self.begin_auth(
+                c.user.clone().unwrap_or_default(),
+                Credential::Bearer {
+                    token: c.token,
+                    user: c.user,
+                },
+                mechanism,
+            ),
+            Err(e) => {
+                self.state = State::Authorization { user: None };
+                self.bad(Response::err(self.sasl_error_text(&e)), out)
+            }
+        }
+    }
+
+    /// The driver refused a bearer token: RFC 7628 §3.2.2 sends the JSON error as a
+    /// challenge, the client answers with a dummy response (`\x01`), and the exchange
+    /// ends with `-ERR [AUTH]`. XOAUTH2 clients answer the same way (with an empty line).
+    pub fn bearer_refused(&mut self, challenge_json: &str, out: &mut Vec<u8>) -> Step {
+        self.pending = None;
+        out.extend_from_slice(b"+ ");
+        out.extend_from_slice(sasl::encode_base64(challenge_json.as_bytes()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.state = State::SaslExchange(Sasl::BearerRefused);
+        Step::Continue
     }
 
     /// The client-first message: checks the GS2 header against the mechanism and this
@@ -1262,6 +1336,7 @@ mod tests {
             apop_without_tls: false,
             scram: false,
             channel_binding: None,
+            oauth: false,
         };
         let mut s = ServerSession::new(config, conn);
         let mut out = Vec::new();

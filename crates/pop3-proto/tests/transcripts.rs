@@ -25,6 +25,7 @@
 //! | `@apop-without-tls on\|off` | `auth.apop`: APOP accepted on unencrypted connections too |
 //! | `@scram on\|off` | some user has a SCRAM-SHA-256 verifier (the runner derives it from the password) |
 //! | `@channel-binding BYTES\|off` | the `tls-exporter` data of TLS sessions of the next connection (escaped) |
+//! | `@oauth on\|off` | bearer tokens are checked (OAUTHBEARER, XOAUTH2); the token `token-NAME` is NAME's |
 //! | `@scram-nonce TEXT` | the server nonce of SCRAM exchanges (salt: RFC 7677 §3's, 4096 iterations) |
 //! | `@config KEY VALUE` | `SessionConfig`: greeting, implementation, expire, login_delay, max_bad_commands, max_auth_failures (`none` clears an option) |
 //! | `@send BYTES` | the client sends escaped bytes as they are, no CRLF added |
@@ -263,6 +264,22 @@ impl Connection {
                 return Err(format!("APOP credential from mechanism {}", req.mechanism));
             }
         }
+        if let Credential::Bearer { token, user } = &req.credential {
+            // A token "token-NAME" is NAME's; the client may name that user or nobody.
+            let owner = std::str::from_utf8(token.expose())
+                .ok()
+                .and_then(|t| t.strip_prefix("token-"))
+                .filter(|o| world.accounts.contains_key(*o))
+                .filter(|o| user.as_deref().is_none_or(|u| u == *o))
+                .map(str::to_string);
+            return match owner {
+                Some(o) => self.enter(o, world),
+                None => Ok(self.session.bearer_refused(
+                    r#"{"status":"invalid_token","schemes":"bearer","scope":"email"}"#,
+                    &mut self.output,
+                )),
+            };
+        }
         let right = match world.accounts.get(&req.user) {
             None => false,
             Some(account) => match &req.credential {
@@ -289,6 +306,7 @@ impl Connection {
                     }
                     false
                 }
+                Credential::Bearer { .. } => false,
             },
         };
         if !right {
@@ -460,6 +478,7 @@ impl Runner {
                 apop_without_tls: false,
                 scram: false,
                 channel_binding: None,
+                oauth: false,
             },
             world: World::default(),
             conn: None,
@@ -600,6 +619,14 @@ impl Runner {
                     "on" => true,
                     "off" => false,
                     _ => return Err("@scram on|off".into()),
+                };
+            }
+            "oauth" => {
+                self.settings_may_change()?;
+                self.info.oauth = match value {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err("@oauth on|off".into()),
                 };
             }
             "channel-binding" => {

@@ -12,6 +12,7 @@ mod health;
 pub mod intake;
 mod login;
 mod metrics;
+pub mod oauth;
 mod pop3;
 pub mod privileges;
 pub mod proxy;
@@ -68,6 +69,9 @@ pub enum ServerError {
     /// The mail store cannot be opened (for PostgreSQL: one line naming the URL and the fix).
     #[error("{0}")]
     Store(String),
+    /// `[oauth]` cannot be used (its CA file cannot be read).
+    #[error("{0}")]
+    OAuth(String),
 }
 
 /// State every connection task shares.
@@ -189,10 +193,18 @@ impl BoundServer {
         } = self;
         stores::create_mail_dir(&config)?;
         let stores = open_stores(&config).await?;
+        let oauth = match &config.oauth {
+            Some(policy) => Some((
+                Arc::new(oauth::OAuth::new(policy.clone()).map_err(ServerError::OAuth)?),
+                config.delivery.routing.local_domains.clone(),
+            )),
+            None => None,
+        };
         let auth = login::Authenticator::start(
             &config.auth,
             Arc::clone(&stores.users),
             Arc::clone(&stores.credentials),
+            oauth,
         );
         let session_config = Arc::new(SessionConfig {
             greeting: config.pop3.greeting.clone(),

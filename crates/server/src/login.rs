@@ -54,6 +54,10 @@ pub struct Authenticator {
     verify_concurrency: usize,
     verify_queue_timeout: Duration,
     dummy: DummyHash,
+    /// Bearer tokens' checker (`[oauth]`), and the local domains a token's
+    /// `user@domain` claim may name a user by its local part in.
+    oauth: Option<Arc<crate::oauth::OAuth>>,
+    local_domains: Vec<String>,
     /// Keys the made-up SCRAM salts of users without a verifier (see
     /// [`Authenticator::scram_params`]).
     scram_secret: [u8; 32],
@@ -76,6 +80,8 @@ impl Authenticator {
         Self {
             users,
             credentials,
+            oauth: None,
+            local_domains: Vec::new(),
             throttle: Mutex::new(Throttle::new(policy.throttle.clone())),
             cache: Mutex::new(AuthCache::new(policy.cache_ttl, 10_000)),
             verify_slots: Semaphore::new(policy.verify_concurrency),
@@ -97,8 +103,14 @@ impl Authenticator {
         policy: &AuthPolicy,
         users: Arc<dyn UserDirectory>,
         credentials: Arc<dyn CredentialStore>,
+        oauth: Option<(Arc<crate::oauth::OAuth>, Vec<String>)>,
     ) -> Arc<Self> {
-        let me = Arc::new(Self::new(policy, users, credentials));
+        let mut me = Self::new(policy, users, credentials);
+        if let Some((checker, domains)) = oauth {
+            me.oauth = Some(checker);
+            me.local_domains = domains;
+        }
+        let me = Arc::new(me);
         let weak: Weak<Self> = Arc::downgrade(&me);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(USERS_FILE_CHECK_INTERVAL);
@@ -124,6 +136,57 @@ impl Authenticator {
         // with a plaintext password makes APOP available once the background check has
         // reloaded the file, within about a second.
         self.users().map(|d| d.any_plaintext()).unwrap_or(false)
+    }
+
+    /// True when bearer tokens are checked here (`[oauth]`).
+    pub fn oauth_enabled(&self) -> bool {
+        self.oauth.is_some()
+    }
+
+    /// The RFC 7628 error challenge for a refused token.
+    pub fn oauth_challenge(&self) -> String {
+        self.oauth
+            .as_ref()
+            .map(|o| o.challenge())
+            .unwrap_or_default()
+    }
+
+    /// Checks a bearer token and maps the user its claim names to a local user: the name
+    /// as it is, else, for `user@domain` with a local domain, the local part. A user the
+    /// client named must be that same user.
+    async fn verify_bearer(&self, token: &[u8], named: Option<&str>) -> Verdict {
+        let Some(oauth) = &self.oauth else {
+            return Verdict::Invalid;
+        };
+        let token = std::str::from_utf8(token).unwrap_or_default();
+        let claimed = match oauth.check(token).await {
+            crate::oauth::TokenCheck::Valid(u) => u,
+            crate::oauth::TokenCheck::Invalid(why) => {
+                tracing::info!("bearer token refused: {why}");
+                return Verdict::Invalid;
+            }
+            crate::oauth::TokenCheck::Unavailable(why) => return Verdict::Unavailable(why),
+        };
+        let db = self.users.current();
+        let entry = db.lookup(&claimed).or_else(|| {
+            let (local, domain) = claimed.rsplit_once('@')?;
+            let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+            self.local_domains
+                .contains(&domain)
+                .then(|| db.lookup(local))
+                .flatten()
+        });
+        let Some(entry) = entry else {
+            tracing::info!(claimed = %claimed, "bearer token for a user who is not here");
+            return Verdict::Invalid;
+        };
+        let same =
+            |n: &str| n.eq_ignore_ascii_case(&entry.name) || n.eq_ignore_ascii_case(&claimed);
+        if named.is_some_and(|n| !n.is_empty() && !same(n)) {
+            tracing::info!(claimed = %claimed, "bearer token presented for another user");
+            return Verdict::Invalid;
+        }
+        Verdict::Valid(entry.name.clone())
     }
 
     /// True when SCRAM-SHA-256 can succeed for some user (memory only).
@@ -222,6 +285,11 @@ impl Authenticator {
         credential: Credential,
         client: Option<IpAddr>,
     ) -> Verdict {
+        // Tokens are checked against the issuer, not the users' passwords: no hash, no
+        // verification slot. Two-step accounts take them (they are not the main password).
+        if let Credential::Bearer { token, user: named } = &credential {
+            return self.verify_bearer(token.expose(), named.as_deref()).await;
+        }
         if let Credential::Password(p) = &credential {
             if let Some(name) = self.cached(&user, p.expose()) {
                 return Verdict::Valid(name);
@@ -353,6 +421,7 @@ impl Authenticator {
                 }
                 None => false,
             },
+            Credential::Bearer { .. } => false,
             Credential::Apop { timestamp, digest } => {
                 match buzon_auth::plaintext_password(&entry.password) {
                     Some(secret) => constant_time_eq(

@@ -166,6 +166,7 @@ pub(crate) async fn serve(
         apop_timestamp,
         apop_without_tls: shared.config.auth.apop,
         scram: shared.auth.scram_possible(),
+        oauth: shared.auth.oauth_enabled(),
         channel_binding: stream.channel_binding(),
     };
     let auth_deadline = connected + shared.config.limits.auth_timeout;
@@ -370,6 +371,7 @@ impl Conn {
             Credential::Scram { auth_message, .. } => Some(auth_message.clone()),
             _ => None,
         };
+        let bearer = matches!(req.credential, Credential::Bearer { .. });
         let verdict = shared
             .auth
             .verify(req.user.clone(), req.credential, Some(ip))
@@ -397,6 +399,12 @@ impl Conn {
                 // Debug formatting: a name from the wire never writes control bytes into the log.
                 tracing::info!(remote = %self.peer, user = ?req.user, mechanism = req.mechanism, "authentication failed");
                 tokio::time::sleep_until(checked_at + wait).await;
+                if bearer {
+                    // RFC 7628 §3.2.2: the JSON error first; -ERR after the client's reply.
+                    return self
+                        .session
+                        .bearer_refused(&shared.auth.oauth_challenge(), &mut self.conn.out);
+                }
                 return self.session.login_failed(
                     Response::err_code(RespCode::Auth, self.session.text("pop3-auth-failed", &[])),
                     &mut self.conn.out,

@@ -19,6 +19,7 @@ pub const LIMITS: LineLimits = LineLimits {
     max_line: MAX_LINE,
     hard_cap: usize::MAX,
     allow_bare_lf: false,
+    auth_line: 0,
 };
 
 #[cfg(test)]

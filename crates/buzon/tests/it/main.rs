@@ -28,6 +28,7 @@ mod interop_intake;
 mod languages;
 mod metrics;
 mod migrate;
+mod oauth;
 mod overload;
 mod pg_faults;
 mod pop3_crash;

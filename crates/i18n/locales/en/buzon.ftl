@@ -86,6 +86,7 @@ sasl-plain-user-not-utf8 = Invalid PLAIN message: user name is not UTF-8
 sasl-plain-authzid-not-utf8 = Invalid PLAIN message: authzid is not UTF-8
 sasl-plain-empty-user = Invalid PLAIN message: empty user name
 sasl-scram-malformed = Invalid SCRAM message
+sasl-bearer-malformed = Invalid OAUTHBEARER or XOAUTH2 message
 
 ## The retrieval client's errors (buzon fetch, check, setup). Each says the cause, then
 ## " — " and the fix: `buzon check` splits the two there.
@@ -298,6 +299,17 @@ config-auth-verify-concurrency-problem = is 0
 config-auth-verify-concurrency-fix = allow at least 1 concurrent password verification
 config-auth-password-scheme-problem = is { $value }, which is not a scheme for new passwords
 config-auth-password-scheme-fix = write "ARGON2ID" (the default) or "SCRAM-SHA-256" (also allows SCRAM-SHA-256 logins)
+config-oauth-url-problem = { $url } is not an https:// URL
+config-oauth-url-fix = write the issuer's https:// address; tokens checked over plain HTTP could be forged by anyone on the path
+config-oauth-issuer-problem = is missing
+config-oauth-issuer-fix = set issuer to the https:// address your tokens carry in their iss claim, e.g. issuer = "https://login.example.com"
+config-oauth-audience-problem = is missing or empty
+config-oauth-audience-fix = list the audiences tokens for this server carry in their aud claim, e.g. audience = ["buzon"]; a token for another service must not open a mailbox
+config-oauth-secret-problem = cannot read { $path }: { $reason }
+config-oauth-secret-fix = put the introspection client's secret alone in that file (mode 0600)
+config-oauth-introspection-problem = introspection_url, client_id and client_secret_file go together
+config-oauth-introspection-fix = set all three to check tokens by introspection (RFC 7662), or none to check them as JWTs with the issuer's keys
+oauth-ca-unreadable = cannot read the CA certificates of [oauth] ca_file { $path }: { $reason } — point ca_file at the PEM file of the issuer's certificate authority
 config-delivery-local-domains-problem = is empty, so no mail could be accepted
 config-delivery-local-domains-fix = list the domains this server receives mail for, e.g. ["example.com"]
 config-delivery-local-domains-2-problem = has { $bad }, which is not a domain name

@@ -97,6 +97,7 @@ sasl-plain-user-not-utf8 = Mensaje PLAIN no válido: el nombre de usuario no est
 sasl-plain-authzid-not-utf8 = Mensaje PLAIN no válido: el authzid no está en UTF-8
 sasl-plain-empty-user = Mensaje PLAIN no válido: nombre de usuario vacío
 sasl-scram-malformed = Mensaje SCRAM no válido
+sasl-bearer-malformed = Mensaje OAUTHBEARER o XOAUTH2 no válido
 
 ## Errores del cliente de recogida (buzon fetch, check, setup): la causa, « — » y la
 ## solución (`buzon check` las separa ahí).
@@ -309,6 +310,17 @@ config-auth-verify-concurrency-problem = es 0
 config-auth-verify-concurrency-fix = permite al menos 1 verificación de contraseña simultánea
 config-auth-password-scheme-problem = es { $value }, que no es un esquema para contraseñas nuevas
 config-auth-password-scheme-fix = escribe "ARGON2ID" (el predeterminado) o "SCRAM-SHA-256" (permite además entrar con SCRAM-SHA-256)
+config-oauth-url-problem = { $url } no es una URL https://
+config-oauth-url-fix = escribe la dirección https:// del emisor; un token comprobado por HTTP sin cifrar podría falsificarlo cualquiera en el camino
+config-oauth-issuer-problem = falta
+config-oauth-issuer-fix = pon en issuer la dirección https:// que tus tokens llevan en la claim iss, por ejemplo issuer = "https://login.example.com"
+config-oauth-audience-problem = falta o está vacío
+config-oauth-audience-fix = enumera las audiencias que llevan en la claim aud los tokens para este servidor, por ejemplo audience = ["buzon"]; un token para otro servicio no debe abrir un buzón
+config-oauth-secret-problem = no se puede leer { $path }: { $reason }
+config-oauth-secret-fix = pon solo el secreto del cliente de introspección en ese archivo (modo 0600)
+config-oauth-introspection-problem = introspection_url, client_id y client_secret_file van juntos
+config-oauth-introspection-fix = pon los tres para comprobar los tokens por introspección (RFC 7662), o ninguno para comprobarlos como JWT con las claves del emisor
+oauth-ca-unreadable = no se pueden leer los certificados de CA de [oauth] ca_file { $path }: { $reason } — apunta ca_file al archivo PEM de la autoridad de certificación del emisor
 config-delivery-local-domains-problem = está vacío, así que no se podría aceptar ningún correo
 config-delivery-local-domains-fix = enumera los dominios para los que este servidor recibe correo, p. ej. ["example.com"]
 config-delivery-local-domains-2-problem = contiene { $bad }, que no es un nombre de dominio

@@ -151,6 +151,22 @@ pub struct StoreFile {
     pub connect_timeout: Option<String>,
 }
 
+/// `[oauth]`: OAuth 2.0 bearer tokens (OAUTHBEARER, XOAUTH2) from one issuer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthFile {
+    pub issuer: Option<String>,
+    pub audience: Option<Vec<String>>,
+    pub jwks_url: Option<String>,
+    pub user_claim: Option<String>,
+    pub scope: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub introspection_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub clock_skew: Option<String>,
+}
+
 /// The TOML file as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -180,4 +196,5 @@ pub struct FileConfig {
     pub smtp: SmtpFile,
     #[serde(default)]
     pub store: StoreFile,
+    pub oauth: Option<OAuthFile>,
 }

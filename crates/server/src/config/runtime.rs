@@ -190,6 +190,47 @@ pub struct Config {
     pub smtp: SmtpOptions,
     /// `[store]`: the embedded Maildir store (default) or a shared PostgreSQL database.
     pub store: StoreSettings,
+    /// `[oauth]`: bearer tokens of one issuer (OAUTHBEARER, XOAUTH2); `None`: not offered.
+    pub oauth: Option<OAuthPolicy>,
+}
+
+/// How bearer tokens are checked: as JWTs signed by the issuer's keys (JWKS), or, when
+/// `introspection` is set, by asking the issuer (RFC 7662).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthPolicy {
+    /// Tokens' `iss` must be exactly this (an https URL).
+    pub issuer: String,
+    /// Tokens' `aud` must hold one of these.
+    pub audience: Vec<String>,
+    /// Where the signing keys are; `None`: the `jwks_uri` of the issuer's discovery
+    /// document (`<issuer>/.well-known/openid-configuration`).
+    pub jwks_url: Option<String>,
+    /// The claim that names the user (`email` by default).
+    pub user_claim: String,
+    /// The scope named in the RFC 7628 error challenge.
+    pub scope: String,
+    /// Extra certificate authorities for the issuer's HTTPS (else the system's).
+    pub ca_file: Option<PathBuf>,
+    pub introspection: Option<Introspection>,
+    /// Clock difference allowed on `exp` and `nbf`.
+    pub clock_skew: std::time::Duration,
+}
+
+/// RFC 7662 token introspection, authenticated as a client with HTTP Basic.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Introspection {
+    pub url: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Introspection")
+            .field("url", &self.url)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The account `buzon serve` switches to after binding its listeners as root. Names are

@@ -18,6 +18,7 @@ mod auth;
 mod delivery;
 mod limits;
 mod listeners;
+mod oauth;
 mod pop3;
 mod server;
 mod smtp;
@@ -66,6 +67,10 @@ impl FileConfig {
         let proxy_trusted = listeners::proxy(&cx, &self.proxy)?;
         let run_as = server::run_as(&cx, &self.server)?;
         let store = store::store(&cx, &self.store)?;
+        let oauth = match &self.oauth {
+            Some(o) => Some(oauth::oauth(&cx, o)?),
+            None => None,
+        };
 
         Ok(Config {
             data_dir,
@@ -84,6 +89,7 @@ impl FileConfig {
             delivery,
             smtp,
             store,
+            oauth,
         })
     }
 }

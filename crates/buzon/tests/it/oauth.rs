@@ -1,0 +1,360 @@
+//! OAUTHBEARER (RFC 7628) and XOAUTH2 on the real `buzon serve`, with tokens from a real
+//! OpenID provider (`oidc-provider` under Node.js, on loopback over HTTPS): JWTs checked
+//! against the provider's published keys (found through its discovery document), and
+//! opaque tokens checked by introspection (RFC 7662). Logins by raw SASL, curl
+//! (`--oauth2-bearer`) and mpop (`auth oauthbearer`); refused, each with its reply
+//! checked: another user, a user who is not here, the wrong audience, the wrong issuer,
+//! an expired token, a tampered signature, an unknown key id, a 64 KB token, the issuer
+//! down.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use buzon_pop3_proto::sasl::{decode_base64, encode_base64};
+use buzon_testkit::process::{write_config, BuzonProcess};
+use buzon_testkit::{run_bounded, LineClient, OidcProvider, TestCa};
+
+use crate::interop_clients::have;
+use crate::BIN;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn provider(ca: &TestCa) -> Option<OidcProvider> {
+    match OidcProvider::start(ca) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            buzon_testkit::skip(&format!("no OpenID provider: {e}"));
+            None
+        }
+    }
+}
+
+struct Node {
+    dir: tempfile::TempDir,
+    proc: BuzonProcess,
+    ca_file: PathBuf,
+}
+
+/// A node trusting `ca` for the provider, with alice and bob, and `oauth` as the rest of
+/// the `[oauth]` section. Loopback is exempt from the throttle, so the many refusals in a
+/// row below are answered at once instead of after growing penalties.
+fn node(ca: &TestCa, issuer: &str, oauth: &str) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    ca.write_pem(&ca_file);
+    let extra = format!(
+        "throttle_exempt_networks = [\"127.0.0.0/8\"]\n\n[delivery]\nlocal_domains = [\"example.com\"]\n\n[oauth]\nissuer = {issuer:?}\naudience = [\"buzon\"]\nca_file = {ca_file:?}\nclock_skew = \"1s\"\n{oauth}\n"
+    );
+    let config = write_config(dir.path(), ca, &extra);
+    let data = dir.path().join("data");
+    for (u, p) in [("alice", "alice pw"), ("bob", "bob pw")] {
+        let stored =
+            buzon_auth::hash_password(p.as_bytes(), &buzon_auth::HashParams::fast_for_tests());
+        buzon_auth::add_user(&data.join("users"), u, &stored).unwrap();
+    }
+    let md = buzon_store::Maildir::create(data.join("mail").join("alice")).unwrap();
+    md.deliver(&mut &b"Subject: oauth\n\nok\n"[..], None)
+        .unwrap();
+    let proc = BuzonProcess::serve(Path::new(BIN), &config, &data);
+    Node { dir, proc, ca_file }
+}
+
+fn oauthbearer(user: &str, token: &str) -> String {
+    encode_base64(
+        format!("n,a={user},\x01host=localhost\x01port=110\x01auth=Bearer {token}\x01\x01")
+            .as_bytes(),
+    )
+}
+
+fn xoauth2(user: &str, token: &str) -> String {
+    encode_base64(format!("user={user}\x01auth=Bearer {token}\x01\x01").as_bytes())
+}
+
+/// `AUTH MECH initial` on the plain port (loopback may log in without TLS): the replies
+/// until the exchange ends — `+OK`, or the JSON challenge and then the `-ERR` that
+/// follows the client's dummy response.
+fn login(p: &BuzonProcess, mech: &str, initial: &str) -> Vec<String> {
+    let mut c = LineClient::connect(p.addr("POP3"));
+    assert!(c.line().starts_with("+OK"));
+    // RFC 5034 §4: an initial response that would make the command longer than 255
+    // octets (RFC 2449) is sent after an empty challenge instead.
+    let mut replies = if initial.len() + mech.len() + 7 <= 255 {
+        vec![c.cmd(&format!("AUTH {mech} {initial}"))]
+    } else {
+        assert_eq!(c.cmd(&format!("AUTH {mech}")), "+ ");
+        vec![c.cmd(initial)]
+    };
+    if let Some(challenge) = replies[0].strip_prefix("+ ") {
+        let json = decode_base64(challenge.as_bytes()).unwrap();
+        replies[0] = format!("+ {}", String::from_utf8_lossy(json.expose()));
+        // RFC 7628 §3.2.3: the client's dummy response.
+        replies.push(c.cmd("AQ=="));
+    }
+    let _ = c.cmd("QUIT");
+    replies
+}
+
+const CHALLENGE: &str =
+    "+ {\"status\":\"invalid_token\",\"schemes\":\"bearer\",\"scope\":\"openid email\"}";
+
+fn refused(replies: &[String]) -> bool {
+    replies.len() == 2
+        && replies[0] == CHALLENGE
+        && replies[1] == "-ERR [AUTH] Authentication failed."
+}
+
+/// Replaces the JWT's header with `header` (JSON), keeping payload and signature.
+fn with_header(token: &str, header: &str) -> String {
+    let b64url = encode_base64(header.as_bytes())
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    let rest = token.split_once('.').unwrap().1;
+    format!("{b64url}.{rest}")
+}
+
+#[test]
+fn bearer_tokens_from_a_real_provider_log_in_and_bad_ones_are_refused_with_rfc7628_replies() {
+    let ca = TestCa::new();
+    let Some(mut idp) = provider(&ca) else { return };
+    let issuer = idp.issuer();
+    let n = node(&ca, &issuer, "");
+    let token = idp.client_credentials("alice-app", "urn:buzon");
+
+    // CAPA offers both where PLAIN is.
+    let mut c = LineClient::connect(n.proc.addr("POP3"));
+    assert!(c.line().starts_with("+OK"));
+    c.send("CAPA");
+    let mut capa = Vec::new();
+    loop {
+        let l = c.line();
+        if l == "." {
+            break;
+        }
+        capa.push(l);
+    }
+    assert!(
+        capa.contains(&"SASL PLAIN LOGIN OAUTHBEARER XOAUTH2".to_string()),
+        "{capa:?}"
+    );
+    drop(c);
+
+    // The token's email claim names alice@example.com: alice, here.
+    assert_eq!(
+        login(
+            &n.proc,
+            "OAUTHBEARER",
+            &oauthbearer("alice@example.com", &token)
+        ),
+        vec!["+OK Logged in."]
+    );
+    assert_eq!(
+        login(&n.proc, "XOAUTH2", &xoauth2("alice", &token)),
+        vec!["+OK Logged in."]
+    );
+    // Without an initial response: an empty challenge first.
+    let mut c = LineClient::connect(n.proc.addr("POP3"));
+    assert!(c.line().starts_with("+OK"));
+    assert_eq!(c.cmd("AUTH OAUTHBEARER"), "+ ");
+    assert_eq!(
+        c.cmd(&encode_base64(
+            format!("n,,\x01auth=Bearer {token}\x01\x01").as_bytes()
+        )),
+        "+OK Logged in."
+    );
+    let _ = c.cmd("QUIT");
+
+    // curl and mpop with the token.
+    if have("curl") {
+        let out = run_bounded(
+            Command::new("curl")
+                .args(["-sS", "--max-time", "20", "--cacert"])
+                .arg(&n.ca_file)
+                .args(["-u", "alice:", "--oauth2-bearer", &token])
+                .arg(format!(
+                    "pop3s://localhost:{}/",
+                    n.proc.addr("POP3S").port()
+                )),
+            LIMIT,
+        );
+        assert!(out.status.success(), "curl --oauth2-bearer: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1 22");
+    }
+    if have("mpop") {
+        let home = n.dir.path().join("mpop-home");
+        let maildir = n.dir.path().join("mpop-maildir");
+        for sub in ["cur", "new", "tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
+        }
+        std::fs::create_dir_all(&home).unwrap();
+        let rc = home.join("mpoprc");
+        // mpop's lines end at 500 characters: the token comes from a program, as a
+        // token helper would give it.
+        let token_file = home.join("token");
+        std::fs::write(&token_file, &token).unwrap();
+        std::fs::write(
+            &rc,
+            format!(
+                "account test\nhost localhost\nport {}\ntimeout 20\ntls on\ntls_starttls off\ntls_trust_file {}\nkeep on\nuser alice@example.com\npasswordeval cat {}\nauth oauthbearer\ndelivery maildir {}\n",
+                n.proc.addr("POP3S").port(),
+                n.ca_file.display(),
+                token_file.display(),
+                maildir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&rc, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        let o = run_bounded(
+            Command::new("mpop")
+                .env("HOME", &home)
+                .arg("-C")
+                .arg(&rc)
+                .arg("test"),
+            LIMIT,
+        );
+        assert!(o.status.success(), "mpop with OAUTHBEARER: {o:?}");
+        assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 1);
+    }
+
+    // Two-step verification does not stop tokens (they are not the main password).
+    buzon_auth::set_extra_field(
+        &n.dir.path().join("data/users"),
+        "alice",
+        buzon_auth::TWO_STEP_FIELD,
+        Some("totp"),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        login(&n.proc, "XOAUTH2", &xoauth2("alice", &token)),
+        vec!["+OK Logged in."]
+    );
+
+    // Refused, each with the JSON challenge and then -ERR [AUTH]:
+    // alice's token presented for bob;
+    assert!(refused(&login(&n.proc, "XOAUTH2", &xoauth2("bob", &token))));
+    // a token for a user who is not here;
+    let stranger = idp.client_credentials("stranger-app", "urn:buzon");
+    assert!(refused(&login(
+        &n.proc,
+        "OAUTHBEARER",
+        &oauthbearer("", &stranger)
+    )));
+    // a token for another service;
+    let other = idp.client_credentials("alice-app", "urn:other");
+    assert!(refused(&login(
+        &n.proc,
+        "XOAUTH2",
+        &xoauth2("alice", &other)
+    )));
+    // a tampered signature;
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 5;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert!(refused(&login(
+        &n.proc,
+        "XOAUTH2",
+        &xoauth2("alice", &tampered)
+    )));
+    // a key id the issuer does not publish;
+    let unknown_kid = with_header(
+        &token,
+        r#"{"alg":"RS256","typ":"at+jwt","kid":"not-published"}"#,
+    );
+    assert!(refused(&login(
+        &n.proc,
+        "XOAUTH2",
+        &xoauth2("alice", &unknown_kid)
+    )));
+    // "alg": "none";
+    let none = with_header(
+        &token,
+        r#"{"alg":"none","typ":"at+jwt","kid":"keystore-CHANGE-ME"}"#,
+    );
+    assert!(refused(&login(
+        &n.proc,
+        "XOAUTH2",
+        &xoauth2("alice", &none)
+    )));
+    // a token from another issuer (the same development keys, another iss);
+    let other_idp = OidcProvider::start(&ca).unwrap();
+    let foreign = other_idp.client_credentials("alice-app", "urn:buzon");
+    assert!(refused(&login(
+        &n.proc,
+        "XOAUTH2",
+        &xoauth2("alice", &foreign)
+    )));
+    // an expired token (2 s, with 1 s of allowed clock skew);
+    let short = idp.client_credentials("alice-app", "urn:buzon:short");
+    assert_eq!(
+        login(&n.proc, "XOAUTH2", &xoauth2("alice", &short)),
+        vec!["+OK Logged in."]
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(refused(&login(
+        &n.proc,
+        "XOAUTH2",
+        &xoauth2("alice", &short)
+    )));
+    // a 64 KB token: the line limit answers before any check.
+    let huge = "A".repeat(64 * 1024);
+    let mut c = LineClient::connect(n.proc.addr("POP3"));
+    assert!(c.line().starts_with("+OK"));
+    assert_eq!(c.cmd("AUTH XOAUTH2"), "+ ");
+    let r = c.cmd(&xoauth2("alice", &huge));
+    assert!(r.starts_with("-ERR"), "{r}");
+    drop(c);
+
+    // The issuer down: keys already fetched keep serving; a node that never fetched them
+    // answers a temporary failure, not "wrong token".
+    idp.stop();
+    assert_eq!(
+        login(&n.proc, "XOAUTH2", &xoauth2("alice", &token)),
+        vec!["+OK Logged in."]
+    );
+    let fresh = node(&ca, &issuer, "");
+    let r = login(&fresh.proc, "XOAUTH2", &xoauth2("alice", &token));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].starts_with("-ERR [SYS/TEMP]"), "{r:?}");
+}
+
+#[test]
+fn opaque_tokens_are_checked_by_introspection() {
+    let ca = TestCa::new();
+    let Some(mut idp) = provider(&ca) else { return };
+    let issuer = idp.issuer();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("client-secret");
+    std::fs::write(&secret, "secret\n").unwrap();
+    let n = node(
+        &ca,
+        &issuer,
+        &format!(
+            "introspection_url = \"{issuer}/token/introspection\"\nclient_id = \"bob-app\"\nclient_secret_file = {secret:?}\n"
+        ),
+    );
+    let opaque = idp.client_credentials("alice-app", "urn:buzon:opaque");
+    assert!(!opaque.contains('.'), "not an opaque token: {opaque}");
+    assert_eq!(
+        login(&n.proc, "OAUTHBEARER", &oauthbearer("alice", &opaque)),
+        vec!["+OK Logged in."]
+    );
+    let r = login(
+        &n.proc,
+        "OAUTHBEARER",
+        &oauthbearer("alice", "not-a-token-the-issuer-knows"),
+    );
+    assert!(refused(&r), "{r:?}");
+    let other = idp.client_credentials("alice-app", "urn:other");
+    assert!(refused(&login(
+        &n.proc,
+        "XOAUTH2",
+        &xoauth2("alice", &other)
+    )));
+    idp.stop();
+    let r = login(&n.proc, "OAUTHBEARER", &oauthbearer("alice", &opaque));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].starts_with("-ERR [SYS/TEMP]"), "{r:?}");
+}
