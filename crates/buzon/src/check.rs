@@ -37,8 +37,16 @@ pub fn run(args: CheckArgs) -> Result<(), Failure> {
         let mut code = 0u8;
         let mut json = Vec::new();
         for a in &accounts {
-            let pw = password(a)?;
-            let report = check(a, pw.as_ref(), &resolver).await;
+            let report = if crate::client_args::uses_own_tokens(a) {
+                // No token to log in with is a failed login step that says why.
+                match crate::client_args::credential(&cfg, a, &resolver).await {
+                    Ok(t) => check(a, t.as_ref(), &resolver).await,
+                    Err(e) => buzon_client::check::CheckReport::without_token(&a.name, &e),
+                }
+            } else {
+                let pw = password(a)?;
+                check(a, pw.as_ref(), &resolver).await
+            };
             if let Some(class) = report.failure() {
                 if code == 0 {
                     code = class.exit_code();

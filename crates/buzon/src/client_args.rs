@@ -164,6 +164,7 @@ impl AccountArgs {
             limit: None,
             timeout: self.timeout.clone(),
             connect_timeout: self.connect_timeout.clone(),
+            ..AccountFields::default()
         }
     }
 
@@ -234,6 +235,95 @@ impl AccountArgs {
             })
             .collect()
     }
+}
+
+/// Where an account's OAuth tokens are kept: `<ledger_dir>/<account>.oauth.json` (0600).
+pub fn token_file(cfg: &FileConfig, account: &Account) -> buzon_client::oauth::TokenFile {
+    buzon_client::oauth::TokenFile(
+        cfg.ledger_dir()
+            .join(format!("{}.oauth.json", account.name)),
+    )
+}
+
+/// True when the account's "password" is an OAuth token this program gets itself (from
+/// its token file, renewed with the refresh token) rather than from a source.
+pub fn uses_own_tokens(account: &Account) -> bool {
+    account.auth.uses_token()
+        && account.oauth.is_some()
+        && matches!(account.password, PasswordSource::Prompt)
+}
+
+/// What the account logs in with now: its password, or for OAuth its current access
+/// token (renewed when it expired). `Ok(None)`: no password and no terminal to ask on.
+pub async fn credential(
+    cfg: &FileConfig,
+    account: &Account,
+    resolver: &buzon_client::Resolver,
+) -> Result<Option<Secret>, buzon_client::ClientError> {
+    match &account.oauth {
+        Some(settings) if uses_own_tokens(account) => buzon_client::oauth::access_token(
+            &account.name,
+            settings,
+            &token_file(cfg, account),
+            resolver,
+        )
+        .await
+        .map(Some),
+        _ => password(account).map_err(|f| buzon_client::ClientError::Config(f.message)),
+    }
+}
+
+/// `--authorize`: signs the account in with the device authorization grant (RFC 8628):
+/// prints where to go and the code to type, waits for the approval, stores the tokens.
+pub async fn authorize(
+    cfg: &FileConfig,
+    account: &Account,
+    resolver: &buzon_client::Resolver,
+) -> Result<(), Failure> {
+    let Some(settings) = &account.oauth else {
+        return Err(Failure::usage(t!(
+            "oauth-authorize-not-oauth",
+            account = account.name.as_str()
+        )));
+    };
+    let code = buzon_client::oauth::start_device(&account.name, settings, resolver)
+        .await
+        .map_err(|e| Failure::runtime(e.to_string()))?;
+    println!(
+        "{}",
+        t!(
+            "oauth-authorize-open",
+            account = account.name.as_str(),
+            url = code.verification_uri.as_str(),
+            code = code.user_code.as_str()
+        )
+    );
+    if let Some(direct) = &code.verification_uri_complete {
+        println!("{}", t!("oauth-authorize-direct", url = direct.as_str()));
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    buzon_client::oauth::finish_device(
+        &account.name,
+        settings,
+        &code,
+        &token_file(cfg, account),
+        resolver,
+    )
+    .await
+    .map_err(|e| Failure {
+        message: e.to_string(),
+        code: e.exit_code(),
+    })?;
+    println!(
+        "{}",
+        t!(
+            "oauth-authorize-done",
+            account = account.name.as_str(),
+            file = token_file(cfg, account).0.display().to_string()
+        )
+    );
+    Ok(())
 }
 
 /// The account's password: from its source, or asked on the terminal.

@@ -14,7 +14,7 @@ use buzon_client::{ClientError, Secret};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::client_args::{password, AccountArgs};
+use crate::client_args::{authorize, credential, password, uses_own_tokens, AccountArgs};
 use crate::Failure;
 
 #[derive(Args, Debug)]
@@ -38,6 +38,10 @@ pub struct FetchArgs {
     /// At most this many new messages per account in this run.
     #[arg(long, value_name = "N")]
     pub limit: Option<u32>,
+    /// Sign the accounts in with OAuth 2.0 (auth = "oauthbearer"/"xoauth2"): open the
+    /// URL shown on any device, type the code, approve; the tokens are kept for later runs.
+    #[arg(long)]
+    pub authorize: bool,
 }
 
 /// Progress on a terminal (indicatif), halting points for crash tests (the
@@ -148,10 +152,21 @@ async fn run_async(args: FetchArgs) -> Result<(), Failure> {
     let cfg = args.common.file()?;
     let accounts = args.common.accounts(&args.accounts, &cfg)?;
     let resolver = args.common.resolver();
+    if args.authorize {
+        for a in &accounts {
+            authorize(&cfg, a, &resolver).await?;
+        }
+        return Ok(());
+    }
+    // Passwords are asked once; OAuth tokens are taken (and renewed) at each run.
     let mut passwords = Vec::new();
     for a in &accounts {
+        if uses_own_tokens(a) {
+            passwords.push(None);
+            continue;
+        }
         match password(a)? {
-            Some(p) => passwords.push(p),
+            Some(p) => passwords.push(Some(p)),
             None => return Err(Failure::usage(t!("fetch-no-password", account = &a.name))),
         }
     }
@@ -192,13 +207,29 @@ async fn once(
     args: &FetchArgs,
     cfg: &buzon_client::FileConfig,
     accounts: &[buzon_client::Account],
-    passwords: &[Secret],
+    passwords: &[Option<Secret>],
     resolver: &buzon_client::Resolver,
 ) -> Result<u8, Failure> {
     let mut first_failure: Option<u8> = None;
     let mut any_new = false;
     let mut json = Vec::new();
     for (account, pw) in accounts.iter().zip(passwords) {
+        let token;
+        let pw = match pw {
+            Some(p) => p,
+            None => match credential(cfg, account, resolver).await {
+                Ok(Some(t)) => {
+                    token = t;
+                    &token
+                }
+                Ok(None) => continue,
+                Err(e) => {
+                    first_failure.get_or_insert(e.exit_code());
+                    report_error(args.json, &mut json, &account.name, &e);
+                    continue;
+                }
+            },
+        };
         if args.list {
             match list_waiting(account, pw, resolver, &cfg.ledger_dir()).await {
                 Ok(list) => {

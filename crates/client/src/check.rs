@@ -38,6 +38,18 @@ impl CheckReport {
     pub fn failure(&self) -> Option<ErrorClass> {
         self.steps.iter().find(|s| !s.ok).and_then(|s| s.class)
     }
+
+    /// An account whose OAuth token could not be had (not signed in, the sign-in revoked
+    /// or expired, the provider unreachable): one failed login step that says why.
+    pub fn without_token(account: &str, e: &ClientError) -> CheckReport {
+        let mut w = Walk { steps: Vec::new() };
+        w.fail("login", e);
+        CheckReport {
+            account: account.to_string(),
+            ok: false,
+            steps: w.steps,
+        }
+    }
 }
 
 struct Walk {

@@ -85,6 +85,16 @@ pub struct AccountFields {
     pub limit: Option<u32>,
     pub timeout: Option<String>,
     pub connect_timeout: Option<String>,
+    /// OAuth 2.0 (auth = "oauthbearer" or "xoauth2"): a preset ("gmail", "microsoft")
+    /// or the endpoints, and the OAuth client's id (and secret, where the provider gives
+    /// one).
+    pub oauth_provider: Option<crate::oauth::Preset>,
+    pub oauth_client_id: Option<String>,
+    pub oauth_client_secret: Option<String>,
+    pub oauth_device_url: Option<String>,
+    pub oauth_token_url: Option<String>,
+    pub oauth_scope: Option<String>,
+    pub oauth_ca_file: Option<PathBuf>,
 }
 
 macro_rules! merge_fields {
@@ -114,7 +124,14 @@ impl AccountFields {
             oversize,
             limit,
             timeout,
-            connect_timeout
+            connect_timeout,
+            oauth_provider,
+            oauth_client_id,
+            oauth_client_secret,
+            oauth_device_url,
+            oauth_token_url,
+            oauth_scope,
+            oauth_ca_file
         );
         if self.maildir.is_none() && self.mbox.is_none() && self.mda.is_none() {
             self.maildir = d.maildir.clone();
@@ -246,6 +263,9 @@ pub struct Account {
     pub allow_plaintext: bool,
     pub destination: Destination,
     pub policy: Policy,
+    /// Where OAuth tokens come from (auth = "oauthbearer"/"xoauth2" without a
+    /// password_command or password_env, which would give the token themselves).
+    pub oauth: Option<crate::oauth::OAuthSettings>,
 }
 
 /// Replaces a leading `~/` with the home folder.
@@ -450,6 +470,54 @@ impl AccountFields {
             (None, Some(v)) => PasswordSource::Env(v),
             (None, None) => PasswordSource::Prompt,
         };
+        let auth = self.auth.unwrap_or(AuthMethod::Auto);
+        let any_oauth = self.oauth_provider.is_some()
+            || self.oauth_client_id.is_some()
+            || self.oauth_device_url.is_some()
+            || self.oauth_token_url.is_some();
+        let oauth = if any_oauth {
+            let client_id = self
+                .oauth_client_id
+                .clone()
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| bad("oauth_client_id", t!("accounts-oauth-client-id")))?;
+            let preset = self.oauth_provider.map(|p| p.endpoints());
+            let device_url = self
+                .oauth_device_url
+                .clone()
+                .or(preset.map(|p| p.0.to_string()))
+                .ok_or_else(|| bad("oauth_device_url", t!("accounts-oauth-endpoints")))?;
+            let token_url = self
+                .oauth_token_url
+                .clone()
+                .or(preset.map(|p| p.1.to_string()))
+                .ok_or_else(|| bad("oauth_token_url", t!("accounts-oauth-endpoints")))?;
+            for (key, url) in [
+                ("oauth_device_url", &device_url),
+                ("oauth_token_url", &token_url),
+            ] {
+                if !url.starts_with("https://") {
+                    return Err(bad(key, t!("accounts-oauth-https", url = url.as_str())));
+                }
+            }
+            Some(crate::oauth::OAuthSettings {
+                client_id,
+                client_secret: self.oauth_client_secret.clone(),
+                device_url,
+                token_url,
+                scope: self
+                    .oauth_scope
+                    .clone()
+                    .or(preset.map(|p| p.2.to_string()))
+                    .unwrap_or_default(),
+                ca_file: self.oauth_ca_file.as_deref().map(expand_home),
+            })
+        } else {
+            None
+        };
+        if auth.uses_token() && oauth.is_none() && matches!(password, PasswordSource::Prompt) {
+            return Err(bad("auth", t!("accounts-oauth-needs-source")));
+        }
         Ok(Account {
             name: name.to_string(),
             server: ServerSpec {
@@ -460,8 +528,9 @@ impl AccountFields {
                 timeouts,
             },
             user,
-            auth: self.auth.unwrap_or(AuthMethod::Auto),
+            auth,
             password,
+            oauth,
             allow_plaintext: self.allow_plaintext.unwrap_or(false),
             destination,
             policy: Policy {

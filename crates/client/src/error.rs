@@ -123,6 +123,21 @@ pub enum ClientError {
         mechanism: String,
     },
 
+    /// The server refused an OAuth access token (RFC 7628's JSON `status`).
+    TokenRefused {
+        host: String,
+        user: String,
+        status: String,
+    },
+
+    /// Getting an OAuth token failed: not signed in yet, the sign-in was revoked or
+    /// expired, the provider refused or could not be reached.
+    OAuth {
+        account: String,
+        detail: String,
+        fix: String,
+    },
+
     InUse {
         host: String,
         text: String,
@@ -224,6 +239,22 @@ impl std::fmt::Display for ClientError {
                 text = text,
                 hint = hint
             ),
+            E::TokenRefused { host, user, status } => t!(
+                "client-token-refused",
+                host = host,
+                user = format!("{user:?}"),
+                status = status
+            ),
+            E::OAuth {
+                account,
+                detail,
+                fix,
+            } => t!(
+                "client-oauth",
+                account = account,
+                detail = detail,
+                fix = fix
+            ),
             E::AuthUnsupported { host, mechanism } => {
                 t!(
                     "client-auth-unsupported",
@@ -301,6 +332,8 @@ impl ClientError {
             E::PlaintextNotAllowed { .. }
             | E::PlaintextRefusedByServer { .. }
             | E::Auth { .. }
+            | E::TokenRefused { .. }
+            | E::OAuth { .. }
             | E::AuthUnsupported { .. } => ErrorClass::Auth,
             E::InUse { .. }
             | E::LoginDelay { .. }

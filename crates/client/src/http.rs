@@ -1,7 +1,8 @@
-//! A minimal HTTPS GET (HTTP/1.0 over rustls) for autoconfig documents: one request, no
-//! redirects, a 1 MiB cap on the answer, a timeout on the whole exchange. Enough for a
-//! small XML file, nothing more; plain `http:` is refused because an attacker could then
-//! redirect the user's mail.
+//! A minimal HTTPS client (HTTP/1.0 over rustls) for autoconfig documents (GET) and OAuth
+//! token endpoints (POST of a form): one request, no redirects, a 1 MiB cap on the answer,
+//! a timeout on the whole exchange. Enough for a small XML or JSON document, nothing more;
+//! plain `http:` is refused because an attacker could then redirect the user's mail or
+//! read the user's tokens.
 
 use std::time::Duration;
 
@@ -65,6 +66,77 @@ pub async fn get(
     resolver: &Resolver,
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
+    request(
+        url,
+        None,
+        "application/xml, text/xml",
+        tls,
+        resolver,
+        timeout,
+    )
+    .await
+}
+
+/// POSTs a form (`application/x-www-form-urlencoded`) to `url`, with HTTP Basic
+/// credentials when `basic` is given (an OAuth client's id and secret, RFC 6749 §2.3.1);
+/// returns the status code and body (JSON expected).
+pub async fn post_form(
+    url: &str,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+    tls: &TlsClient,
+    resolver: &Resolver,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", form_escape(k), form_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut head = format!(
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some((id, secret)) = basic {
+        let cred = buzon_pop3_proto::sasl::encode_base64(
+            format!("{}:{}", form_escape(id), form_escape(secret)).as_bytes(),
+        );
+        head.push_str(&format!("Authorization: Basic {cred}\r\n"));
+    }
+    request(
+        url,
+        Some((head, body)),
+        "application/json",
+        tls,
+        resolver,
+        timeout,
+    )
+    .await
+}
+
+/// `application/x-www-form-urlencoded` escaping (spaces as `%20`, which every server
+/// reads as a space too).
+fn form_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// One HTTP/1.0 exchange over TLS: GET, or POST of `post` (extra header lines, body).
+async fn request(
+    url: &str,
+    post: Option<(String, String)>,
+    accept: &str,
+    tls: &TlsClient,
+    resolver: &Resolver,
+    timeout: Duration,
+) -> Result<(u16, Vec<u8>), String> {
     let u = Url::parse(url)?;
     let work = async {
         let (tcp, _) = connect_tcp(resolver, &u.host, u.port, timeout)
@@ -79,7 +151,11 @@ pub async fn get(
         } else {
             format!("{}:{}", u.host, u.port)
         };
-        let req = format!("GET {} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: buzon\r\nAccept: application/xml, text/xml\r\nConnection: close\r\n\r\n", u.target);
+        let (method, extra, body) = match post {
+            Some((head, body)) => ("POST", head, body),
+            None => ("GET", String::new(), String::new()),
+        };
+        let req = format!("{method} {} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: buzon\r\nAccept: {accept}\r\n{extra}Connection: close\r\n\r\n{body}", u.target);
         s.write_all(req.as_bytes())
             .await
             .map_err(|e| e.to_string())?;

@@ -38,6 +38,7 @@ pub mod fetch;
 pub mod http;
 pub mod ledger;
 pub mod net;
+pub mod oauth;
 pub mod pop3;
 
 pub use buzon_pop3_proto::{MsgNum, Secret, Uidl};

@@ -75,6 +75,10 @@ pub enum AuthMethod {
     Login,
     Apop,
     User,
+    /// OAUTHBEARER (RFC 7628): the "password" is an OAuth 2.0 access token.
+    Oauthbearer,
+    /// XOAUTH2 (Gmail's and Microsoft's format): the "password" is an access token.
+    Xoauth2,
 }
 
 impl AuthMethod {
@@ -86,7 +90,14 @@ impl AuthMethod {
             AuthMethod::Login => "login",
             AuthMethod::Apop => "apop",
             AuthMethod::User => "user",
+            AuthMethod::Oauthbearer => "oauthbearer",
+            AuthMethod::Xoauth2 => "xoauth2",
         }
+    }
+
+    /// The "password" is an OAuth access token.
+    pub fn uses_token(self) -> bool {
+        matches!(self, AuthMethod::Oauthbearer | AuthMethod::Xoauth2)
     }
     /// Whether the password itself crosses the wire (so TLS or `allow_plaintext` is needed).
     pub fn sends_password(self) -> bool {
@@ -573,6 +584,8 @@ impl Pop3Client {
                 self.auth_reply("APOP", user).await
             }
             AuthMethod::ScramSha256 => self.login_scram(user, password).await,
+            AuthMethod::Oauthbearer => self.login_bearer(user, password, false).await,
+            AuthMethod::Xoauth2 => self.login_bearer(user, password, true).await,
             AuthMethod::Auto => unreachable_auto(),
         };
         result.map(|()| method)
@@ -671,6 +684,73 @@ impl Pop3Client {
         })
         .await?;
         self.auth_reply("AUTH", user).await
+    }
+
+    /// OAUTHBEARER (RFC 7628 §3.1) or XOAUTH2 with an access token. A long message goes
+    /// after an empty challenge (RFC 5034 §4: the AUTH line stays within 255 octets). A
+    /// refused token gets the server's JSON error as a challenge, answered with the dummy
+    /// response, then `-ERR`: the error names the status the server gave.
+    async fn login_bearer(&mut self, user: &str, token: &Secret, xoauth2: bool) -> Result<()> {
+        let mech = if xoauth2 { "XOAUTH2" } else { "OAUTHBEARER" };
+        let token = String::from_utf8_lossy(token.expose()).into_owned();
+        let msg = if xoauth2 {
+            format!("user={user}\x01auth=Bearer {token}\x01\x01")
+        } else {
+            let name = user.replace('=', "=3D").replace(',', "=2C");
+            format!("n,a={name},\x01auth=Bearer {token}\x01\x01")
+        };
+        let b64 = Secret::new(encode_base64(msg.as_bytes()));
+        let fits = "AUTH ".len() + mech.len() + 1 + b64.expose().len() + 2 <= 255;
+        if fits {
+            self.send(&Command::Auth {
+                mechanism: Some(mech.into()),
+                initial: Some(InitialResponse::Base64(b64)),
+            })
+            .await?;
+        } else {
+            self.send(&Command::Auth {
+                mechanism: Some(mech.into()),
+                initial: None,
+            })
+            .await?;
+            match self.reply().await? {
+                StatusLine::Continue(_) => {}
+                StatusLine::Err { code, text } => {
+                    return Err(self.auth_error(code, text, user, false))
+                }
+                StatusLine::Ok { .. } => return Err(self.proto(mech, "accepted without the token")),
+            }
+            let mut line = b64.expose().to_vec();
+            line.extend_from_slice(b"\r\n");
+            self.write(&line, "AUTH").await?;
+            self.pending.push_back("AUTH");
+        }
+        match self.reply().await? {
+            StatusLine::Ok { .. } => Ok(()),
+            StatusLine::Err { code, text } => Err(self.auth_error(code, text, user, false)),
+            StatusLine::Continue(challenge) => {
+                let status = buzon_pop3_proto::sasl::decode_base64(challenge.as_bytes())
+                    .ok()
+                    .and_then(|j| {
+                        serde_json::from_slice::<serde_json::Value>(j.expose())
+                            .ok()
+                            .and_then(|v| {
+                                v.get("status").and_then(|s| s.as_str()).map(String::from)
+                            })
+                    })
+                    .unwrap_or_else(|| "invalid_token".into());
+                // RFC 7628 §3.2.3: the dummy response; XOAUTH2 clients send an empty one.
+                let dummy: &[u8] = if xoauth2 { b"\r\n" } else { b"AQ==\r\n" };
+                self.write(dummy, "AUTH").await?;
+                self.pending.push_back("AUTH");
+                let _ = self.reply().await;
+                Err(ClientError::TokenRefused {
+                    host: self.host.clone(),
+                    user: user.to_string(),
+                    status,
+                })
+            }
+        }
     }
 
     async fn login_scram(&mut self, user: &str, password: &Secret) -> Result<()> {

@@ -78,6 +78,7 @@ fn account(
         user: user.into(),
         auth: AuthMethod::Auto,
         password: PasswordSource::Prompt,
+        oauth: None,
         allow_plaintext: security == Security::None,
         destination: dest,
         policy: Policy {

@@ -1,17 +1,18 @@
 // The OpenID provider the Buzón tests run on loopback: oidc-provider (a certified
 // implementation) over HTTPS with the test CA's certificate.
 //
-//   node provider.mjs PORT CERT.pem KEY.pem
+//   node provider.mjs PORT CERT.pem KEY.pem [TTL]
 //
 // Issuer https://127.0.0.1:PORT. Clients (secret "secret", client_secret_basic):
 //   alice-app, bob-app, stranger-app — client credentials, device flow and refresh
 //   tokens; their access tokens carry the email of the client's `email` metadata
 //   (alice@example.com, bob@example.com, stranger@elsewhere.test) besides `sub`.
 // Resources (RFC 8707 `resource=`), all with scope "pop3":
-//   urn:buzon          aud "buzon", JWT, 300 s (the default)
+//   urn:buzon          aud "buzon", JWT, TTL seconds (default 300; the default resource)
 //   urn:buzon:short    aud "buzon", JWT, 2 s (for expiry)
 //   urn:other          aud "other-service", JWT, 300 s
 //   urn:buzon:opaque   aud "buzon", opaque (for introspection), 300 s
+// Introspection and revocation (RFC 7662, RFC 7009) are on.
 // Device flow: the provider's own pages (/device, then the login and consent
 // interactions, which accept any login name with any password).
 // Prints "ready" on stdout once it listens; stops on SIGTERM.
@@ -19,11 +20,11 @@ import https from 'node:https';
 import fs from 'node:fs';
 import Provider from 'oidc-provider';
 
-const [port, certFile, keyFile] = process.argv.slice(2);
+const [port, certFile, keyFile, ttl] = process.argv.slice(2);
 const issuer = `https://127.0.0.1:${port}`;
 
 const resources = {
-  'urn:buzon': { audience: 'buzon', accessTokenTTL: 300, accessTokenFormat: 'jwt' },
+  'urn:buzon': { audience: 'buzon', accessTokenTTL: Number(ttl || 300), accessTokenFormat: 'jwt' },
   'urn:buzon:short': { audience: 'buzon', accessTokenTTL: 2, accessTokenFormat: 'jwt' },
   'urn:other': { audience: 'other-service', accessTokenTTL: 300, accessTokenFormat: 'jwt' },
   'urn:buzon:opaque': { audience: 'buzon', accessTokenTTL: 300, accessTokenFormat: 'opaque' },
@@ -56,6 +57,7 @@ const provider = new Provider(issuer, {
     clientCredentials: { enabled: true },
     deviceFlow: { enabled: true },
     introspection: { enabled: true },
+    revocation: { enabled: true },
     devInteractions: { enabled: true },
     resourceIndicators: {
       enabled: true,

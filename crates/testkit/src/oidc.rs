@@ -29,6 +29,11 @@ pub struct OidcProvider {
 impl OidcProvider {
     /// Starts the provider; `Err` says what is missing (Node.js, or the npm packages).
     pub fn start(ca: &TestCa) -> Result<OidcProvider, String> {
+        Self::start_with_ttl(ca, 300)
+    }
+
+    /// [`OidcProvider::start`] with access tokens for `urn:buzon` living `ttl` seconds.
+    pub fn start_with_ttl(ca: &TestCa, ttl: u32) -> Result<OidcProvider, String> {
         let dir = oidc_dir();
         if !dir.join("node_modules/oidc-provider").exists() {
             return Err(format!(
@@ -47,6 +52,7 @@ impl OidcProvider {
             .arg(port.to_string())
             .arg(&cert.cert_path)
             .arg(&cert.key_path)
+            .arg(ttl.to_string())
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -130,6 +136,24 @@ impl OidcProvider {
             body.to_string()
         };
         (status, body)
+    }
+
+    /// Approves a device sign-in as `account` through the provider's own pages
+    /// (`approve.mjs`: confirm the code, log in, consent), trusting `ca_file`.
+    pub fn approve(&self, verification_uri_complete: &str, account: &str, ca_file: &Path) {
+        let out = crate::run_bounded(
+            Command::new("node")
+                .arg(oidc_dir().join("approve.mjs"))
+                .arg(verification_uri_complete)
+                .arg(account)
+                .env("NODE_EXTRA_CA_CERTS", ca_file)
+                .current_dir(oidc_dir()),
+            Duration::from_secs(60),
+        );
+        assert!(
+            out.status.success(),
+            "approving the device sign-in: {out:?}"
+        );
     }
 
     /// Stops the provider (the issuer goes down).

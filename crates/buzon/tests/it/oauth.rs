@@ -358,3 +358,175 @@ fn opaque_tokens_are_checked_by_introspection() {
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(r[0].starts_with("-ERR [SYS/TEMP]"), "{r:?}");
 }
+
+/// `buzon fetch --authorize` signs in with the device flow (approved on the provider's own
+/// pages), `buzon fetch` logs in with OAUTHBEARER and then XOAUTH2 using the stored token,
+/// renews it with the refresh token when it expires, and `buzon check` explains a revoked
+/// sign-in in words.
+#[test]
+fn buzon_fetch_signs_in_with_the_device_flow_fetches_and_renews_its_token() {
+    use std::io::BufRead;
+    let ca = TestCa::new();
+    // Access tokens of 5 s: each run finds the stored one about to expire and renews it.
+    let Some(idp) = (match OidcProvider::start_with_ttl(&ca, 5) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            buzon_testkit::skip(&format!("no OpenID provider: {e}"));
+            None
+        }
+    }) else {
+        return;
+    };
+    let issuer = idp.issuer();
+    let n = node(&ca, &issuer, "");
+    let tmp = tempfile::tempdir().unwrap();
+    let maildir = tmp.path().join("Maildir");
+    let accounts = tmp.path().join("accounts.toml");
+    let write_accounts = |auth: &str| {
+        std::fs::write(
+            &accounts,
+            format!(
+                "ledger_dir = {:?}\n\n[accounts.mail]\nhost = \"localhost\"\nport = {}\nsecurity = \"tls\"\nuser = \"alice@example.com\"\nauth = \"{auth}\"\nca_file = {:?}\nmaildir = {:?}\nkeep = true\noauth_client_id = \"alice-app\"\noauth_client_secret = \"secret\"\noauth_device_url = \"{issuer}/device/auth\"\noauth_token_url = \"{issuer}/token\"\noauth_scope = \"openid offline_access pop3\"\noauth_ca_file = {:?}\n",
+                tmp.path().join("ledger"),
+                n.proc.addr("POP3S").port(),
+                n.ca_file,
+                maildir,
+                n.ca_file
+            ),
+        )
+        .unwrap();
+    };
+    write_accounts("oauthbearer");
+    let buzon = |args: &[&str]| {
+        run_bounded(
+            Command::new(BIN)
+                .args(args)
+                .arg("--config")
+                .arg(&accounts)
+                .env("LC_ALL", "C"),
+            LIMIT,
+        )
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    // Not signed in yet: fetch says what to do.
+    let o = buzon(&["fetch", "mail"]);
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+    assert!(
+        text(&o).contains("buzon fetch --authorize mail"),
+        "{}",
+        text(&o)
+    );
+
+    // The device flow: the command shows where to go; a person approves there.
+    let mut child = Command::new(BIN)
+        .args(["fetch", "--authorize", "mail", "--config"])
+        .arg(&accounts)
+        .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut shown = String::new();
+    let direct = loop {
+        let line = lines.next().expect("the URL to open").unwrap();
+        shown.push_str(&line);
+        shown.push('\n');
+        if let Some(rest) = line.strip_prefix("(or open ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches(',')
+                .to_string();
+        }
+    };
+    assert!(
+        shown.contains(&format!("open {issuer}/device and type the code")),
+        "{shown}"
+    );
+    idp.approve(&direct, "alice", &n.ca_file);
+    let done = buzon_testkit::wait::poll(LIMIT, || child.try_wait().ok().flatten());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(done.and_then(|s| s.code()), Some(0), "{shown}{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("signed in")), "{rest:?}");
+    let token_file = tmp.path().join("ledger/mail.oauth.json");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&token_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let stored = |k: &str| -> String {
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&token_file).unwrap()).unwrap();
+        v[k].as_str().unwrap_or_default().to_string()
+    };
+    assert!(!stored("refresh_token").is_empty(), "no refresh token kept");
+    let first = stored("access_token");
+
+    // OAUTHBEARER with the stored token (renewed first: it has less than a minute left).
+    let o = buzon(&["fetch", "mail"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 1);
+    assert_ne!(stored("access_token"), first, "the token was not renewed");
+    let mechanism = |user: &str| {
+        buzon_testkit::wait::poll(Duration::from_secs(5), || {
+            n.proc
+                .log()
+                .iter()
+                .rev()
+                .find(|l| {
+                    l.contains("pop3 session ended") && l.contains(&format!("user=\"{user}\""))
+                })
+                .and_then(|l| {
+                    l.split("mechanism=").nth(1).map(|m| {
+                        m.split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .trim_matches('"')
+                            .to_string()
+                    })
+                })
+        })
+    };
+    assert_eq!(mechanism("alice").as_deref(), Some("OAUTHBEARER"));
+    // XOAUTH2, after the token expired (5 s): renewed again, nothing new to fetch.
+    std::thread::sleep(Duration::from_secs(6));
+    write_accounts("xoauth2");
+    let before = stored("access_token");
+    let o = buzon(&["fetch", "mail"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_ne!(stored("access_token"), before, "the token was not renewed");
+    let o = buzon(&["check", "mail"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(mechanism("alice").as_deref(), Some("XOAUTH2"));
+
+    // The user revokes the access at the provider: the next renewal is refused, and
+    // check and fetch say so in words, with the way back.
+    let (status, body) = idp.post(
+        "/token/revocation",
+        "alice-app",
+        &format!(
+            "token={}&token_type_hint=refresh_token",
+            stored("refresh_token")
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    std::thread::sleep(Duration::from_secs(6));
+    let o = buzon(&["check", "mail"]);
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("refused to renew the access token")
+            && t.contains("buzon fetch --authorize mail"),
+        "{t}"
+    );
+    let o = buzon(&["fetch", "mail"]);
+    assert_eq!(o.status.code(), Some(6), "{}", text(&o));
+}

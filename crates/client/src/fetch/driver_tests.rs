@@ -235,6 +235,7 @@ impl Golden {
             user: "u".into(),
             auth: AuthMethod::User,
             password: PasswordSource::Prompt,
+            oauth: None,
             allow_plaintext: true,
             destination: destination.unwrap_or_else(|| Destination::Maildir(self.maildir())),
             policy,

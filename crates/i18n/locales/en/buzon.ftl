@@ -541,3 +541,29 @@ credentials-link-fix = remove the link; `buzon user` creates { $path } again as 
 credentials-not-a-file = { $path } is not a credentials file (not a plain file, or larger than 1 MiB) — move it away
 credentials-damaged = { $path } cannot be read: { $reason } — restore it from a backup, or remove it (the user's app passwords and two-step setup are then lost)
 credentials-damaged-row = the credentials of { $user } in the database cannot be read: { $reason } — restore the row from a backup, or delete it (the user's app passwords and two-step setup are then lost)
+
+## OAuth 2.0 in the retrieval client (buzon fetch --authorize, check).
+client-token-refused = { $host } refused the OAuth token for { $user } ({ $status }) — the token expired or was revoked: sign in again with `buzon fetch --authorize`, or check that the account's OAuth client may read mail over POP3
+client-oauth = { $account }: { $detail } — { $fix }
+oauth-token-file-bad = cannot read the OAuth tokens in { $path }: { $reason }
+oauth-token-file-unwritable = cannot store the OAuth tokens in { $path }: { $reason }
+oauth-unreachable = the OAuth provider at { $url } could not be reached ({ $reason })
+oauth-unreachable-fix = check the network and the provider's address (oauth_token_url, oauth_device_url), then try again
+oauth-not-json = the OAuth provider at { $url } answered HTTP { $status } with something that is not a token
+oauth-not-signed-in = not signed in with OAuth yet
+oauth-authorize-fix = run `buzon fetch --authorize { $account }`, open the address it shows on any device and type the code
+oauth-expired-no-refresh = the OAuth access token expired and the provider gave no refresh token to renew it
+oauth-refresh-refused = the OAuth provider refused to renew the access token ({ $error } { $description }): the sign-in expired or access was revoked
+oauth-no-token = the OAuth provider answered HTTP { $status } without an access token
+oauth-device-refused = the OAuth provider at { $url } refused to start a sign-in ({ $reason })
+oauth-device-refused-fix = check oauth_client_id (and oauth_client_secret), and that the OAuth client allows the device flow and the scope
+oauth-device-expired = the sign-in code expired before it was approved
+oauth-device-denied = the sign-in was refused on the provider's page
+accounts-oauth-client-id = oauth_client_id is missing: OAuth needs the id of the OAuth client you registered with the provider
+accounts-oauth-endpoints = set oauth_provider ("gmail" or "microsoft"), or both oauth_device_url and oauth_token_url
+accounts-oauth-https = { $url } is not an https:// address; tokens must not travel unencrypted
+accounts-oauth-needs-source = an OAuth login needs a token: set oauth_provider and oauth_client_id (then run `buzon fetch --authorize`), or password_command for a program that prints the token
+oauth-authorize-not-oauth = { $account } does not use OAuth: set auth = "oauthbearer" or "xoauth2" with oauth_provider and oauth_client_id
+oauth-authorize-open = { $account }: on any device, open { $url } and type the code { $code }
+oauth-authorize-direct = (or open { $url }, which has the code in it)
+oauth-authorize-done = { $account }: signed in; the tokens are in { $file } and are renewed when they expire

@@ -552,3 +552,29 @@ credentials-link-fix = elimina el enlace; `buzon user` vuelve a crear { $path } 
 credentials-not-a-file = { $path } no es un archivo de credenciales (no es un archivo normal, o pasa de 1 MiB) — muévelo a otro sitio
 credentials-damaged = no se puede leer { $path }: { $reason } — restáuralo de una copia de seguridad o elimínalo (se pierden entonces las contraseñas de aplicación y la verificación en dos pasos del usuario)
 credentials-damaged-row = no se pueden leer las credenciales de { $user } en la base de datos: { $reason } — restaura la fila de una copia de seguridad o bórrala (se pierden entonces las contraseñas de aplicación y la verificación en dos pasos del usuario)
+
+## OAuth 2.0 in the retrieval client (buzon fetch --authorize, check).
+client-token-refused = { $host } rechazó el token OAuth de { $user } ({ $status }) — el token caducó o se revocó: vuelve a iniciar sesión con `buzon fetch --authorize`, o comprueba que el cliente OAuth de la cuenta pueda leer el correo por POP3
+client-oauth = { $account }: { $detail } — { $fix }
+oauth-token-file-bad = no se pueden leer los tokens OAuth de { $path }: { $reason }
+oauth-token-file-unwritable = no se pueden guardar los tokens OAuth en { $path }: { $reason }
+oauth-unreachable = no se pudo contactar con el proveedor OAuth en { $url } ({ $reason })
+oauth-unreachable-fix = comprueba la red y la dirección del proveedor (oauth_token_url, oauth_device_url) y vuelve a intentarlo
+oauth-not-json = el proveedor OAuth en { $url } respondió HTTP { $status } con algo que no es un token
+oauth-not-signed-in = todavía no se ha iniciado sesión con OAuth
+oauth-authorize-fix = ejecuta `buzon fetch --authorize { $account }`, abre en cualquier dispositivo la dirección que muestra y escribe el código
+oauth-expired-no-refresh = el token de acceso OAuth caducó y el proveedor no dio un token de renovación
+oauth-refresh-refused = el proveedor OAuth no quiso renovar el token de acceso ({ $error } { $description }): la sesión caducó o se revocó el acceso
+oauth-no-token = el proveedor OAuth respondió HTTP { $status } sin token de acceso
+oauth-device-refused = el proveedor OAuth en { $url } no quiso iniciar la sesión ({ $reason })
+oauth-device-refused-fix = comprueba oauth_client_id (y oauth_client_secret), y que el cliente OAuth permita el flujo de dispositivo y el ámbito
+oauth-device-expired = el código de inicio de sesión caducó antes de aprobarse
+oauth-device-denied = se rechazó el inicio de sesión en la página del proveedor
+accounts-oauth-client-id = falta oauth_client_id: OAuth necesita el id del cliente OAuth que registraste en el proveedor
+accounts-oauth-endpoints = pon oauth_provider ("gmail" o "microsoft"), o bien oauth_device_url y oauth_token_url
+accounts-oauth-https = { $url } no es una dirección https://; los tokens no deben viajar sin cifrar
+accounts-oauth-needs-source = un acceso OAuth necesita un token: pon oauth_provider y oauth_client_id (y ejecuta `buzon fetch --authorize`), o password_command con un programa que imprima el token
+oauth-authorize-not-oauth = { $account } no usa OAuth: pon auth = "oauthbearer" o "xoauth2" con oauth_provider y oauth_client_id
+oauth-authorize-open = { $account }: en cualquier dispositivo, abre { $url } y escribe el código { $code }
+oauth-authorize-direct = (o abre { $url }, que ya lleva el código)
+oauth-authorize-done = { $account }: sesión iniciada; los tokens están en { $file } y se renuevan cuando caducan
