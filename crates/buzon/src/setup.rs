@@ -51,6 +51,14 @@ pub struct SetupArgs {
     /// Without it, such a server is asked about on a terminal, or probed without login.
     #[arg(long, value_name = "HOST")]
     pub yes: Vec<String>,
+    /// The id of your OAuth client at the provider: for Gmail and Microsoft 365, which take
+    /// POP3 logins only with OAuth 2.0 (or app passwords), the account then logs in with
+    /// XOAUTH2; sign in afterwards with `buzon fetch --authorize NAME`.
+    #[arg(long, value_name = "ID")]
+    pub oauth_client_id: Option<String>,
+    /// The OAuth client's secret, where the provider gives one (Google does).
+    #[arg(long, value_name = "SECRET")]
+    pub oauth_client_secret: Option<String>,
     /// Print the account instead of writing it.
     #[arg(long)]
     pub print: bool,
@@ -222,6 +230,26 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
         (Some(m), _, _) => ("maildir", m.display().to_string()),
         _ => ("maildir", "~/Maildir".to_string()),
     };
+    // Providers that take POP3 logins only with OAuth 2.0 (or app passwords).
+    let oauth_preset = buzon_client::oauth::Preset::for_host(&c.host);
+    match (oauth_preset, &args.oauth_client_id) {
+        (Some(preset), Some(id)) => {
+            let provider = match preset {
+                buzon_client::oauth::Preset::Gmail => "gmail",
+                buzon_client::oauth::Preset::Microsoft => "microsoft",
+            };
+            extra.retain(|(k, _)| k != "password_env" && k != "password_command");
+            extra.push(("auth".into(), toml_str("xoauth2")));
+            extra.push(("oauth_provider".into(), toml_str(provider)));
+            extra.push(("oauth_client_id".into(), toml_str(id)));
+            if let Some(secret) = &args.oauth_client_secret {
+                extra.push(("oauth_client_secret".into(), toml_str(secret)));
+            }
+        }
+        (Some(_), None) => warnings.push(t!("setup-oauth-offer", host = &c.host)),
+        (None, Some(_)) => warnings.push(t!("setup-oauth-unknown", host = &c.host)),
+        (None, None) => {}
+    }
     let mut text = account_toml(&name, c, &user, dest_key, &dest_value, &extra);
     if let Some(m) = &args.dest.mda {
         let arr = format!(
@@ -297,10 +325,14 @@ async fn run_async(args: SetupArgs) -> Result<(), Failure> {
                 path = config_path.display().to_string()
             )
         );
-        if extra.iter().all(|(k, _)| !k.starts_with("password")) {
-            println!("{}", t!("setup-password-each-run"));
+        if extra.iter().any(|(k, _)| k == "oauth_client_id") {
+            println!("{}", t!("setup-oauth-next", name = shell_word(&name)));
+        } else {
+            if extra.iter().all(|(k, _)| !k.starts_with("password")) {
+                println!("{}", t!("setup-password-each-run"));
+            }
+            println!("{}", t!("setup-next", name = shell_word(&name)));
         }
-        println!("{}", t!("setup-next", name = shell_word(&name)));
     }
     Ok(())
 }

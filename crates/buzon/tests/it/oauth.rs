@@ -530,3 +530,83 @@ fn buzon_fetch_signs_in_with_the_device_flow_fetches_and_renews_its_token() {
     let o = buzon(&["fetch", "mail"]);
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
 }
+
+/// `buzon setup` for a Gmail address: the server found (pop.gmail.com, here a local server
+/// with a certificate for that name, reached through a test DNS server's SRV record)
+/// takes POP3 logins only with OAuth; without a client id setup says so and how, with one
+/// it writes an XOAUTH2 account with the Gmail preset and says to sign in.
+#[test]
+fn setup_offers_oauth_for_providers_that_need_it() {
+    let ca = TestCa::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = ca.issue(&tmp.path().join("tls"), &["pop.gmail.com"], (-1, 30));
+    let s = buzon_testkit::TestServer::builder()
+        .user("me", "pw")
+        .config(move |c| {
+            c.tls = buzon_server::config::TlsSource::Files {
+                certificate: cert.cert_path,
+                key: cert.key_path,
+            }
+        })
+        .start();
+    let ca_file = tmp.path().join("ca.pem");
+    ca.write_pem(&ca_file);
+    let dns = buzon_testkit::TestDns::start(vec![
+        (
+            "_pop3s._tcp.gmail.com",
+            buzon_testkit::DnsRecord::Srv {
+                priority: 0,
+                weight: 1,
+                port: s.pop3s.port(),
+                target: "pop.gmail.com".into(),
+            },
+        ),
+        (
+            "pop.gmail.com",
+            buzon_testkit::DnsRecord::A("127.0.0.1".parse().unwrap()),
+        ),
+    ]);
+    let setup = |extra: &[&str]| {
+        run_bounded(
+            Command::new(BIN)
+                .args(["setup", "me@gmail.com", "--no-guess", "--print"])
+                .args(["--dns-server", &dns.addr.to_string(), "--ca-file"])
+                .arg(&ca_file)
+                .arg("--config")
+                .arg(tmp.path().join("accounts.toml"))
+                .args(extra)
+                .env("LC_ALL", "C"),
+            LIMIT,
+        )
+    };
+    let o = setup(&[]);
+    let (so, se) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{so}{se}");
+    assert!(
+        se.contains("takes POP3 logins only with OAuth 2.0 or an app password")
+            && se.contains("--oauth-client-id"),
+        "{se}"
+    );
+    assert!(!so.contains("oauth"), "{so}");
+    let o = setup(&["--oauth-client-id", "1234-abc.apps.googleusercontent.com"]);
+    let so = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(0), "{so}");
+    for line in [
+        "host = \"pop.gmail.com\"",
+        "auth = \"xoauth2\"",
+        "oauth_provider = \"gmail\"",
+        "oauth_client_id = \"1234-abc.apps.googleusercontent.com\"",
+    ] {
+        assert!(so.contains(line), "{line} missing in {so}");
+    }
+    // What setup printed is a valid account whose sign-in the client can start.
+    let toml = &so[so.find("[accounts.").unwrap()..];
+    let file = buzon_client::FileConfig::parse(toml).unwrap();
+    let account = file.account("me@gmail.com").unwrap();
+    let oauth = account.oauth.unwrap();
+    assert_eq!(oauth.token_url, "https://oauth2.googleapis.com/token");
+    assert_eq!(oauth.scope, "https://mail.google.com/");
+}

@@ -567,3 +567,6 @@ oauth-authorize-not-oauth = { $account } does not use OAuth: set auth = "oauthbe
 oauth-authorize-open = { $account }: on any device, open { $url } and type the code { $code }
 oauth-authorize-direct = (or open { $url }, which has the code in it)
 oauth-authorize-done = { $account }: signed in; the tokens are in { $file } and are renewed when they expire
+setup-oauth-offer = { $host } takes POP3 logins only with OAuth 2.0 or an app password: to use OAuth, register an OAuth client with the provider and run setup again with --oauth-client-id ID (and --oauth-client-secret where the provider gives one); or create an app password in the account's security settings and use it as the password
+setup-oauth-unknown = --oauth-client-id was given, but Buzón knows no OAuth endpoints for { $host }: set oauth_device_url, oauth_token_url and oauth_scope in the account (docs/client.md)
+setup-oauth-next = Sign in once with: buzon fetch --authorize { $name } (open the address it shows on any device and type the code); then buzon fetch { $name }

@@ -578,3 +578,6 @@ oauth-authorize-not-oauth = { $account } no usa OAuth: pon auth = "oauthbearer" 
 oauth-authorize-open = { $account }: en cualquier dispositivo, abre { $url } y escribe el código { $code }
 oauth-authorize-direct = (o abre { $url }, que ya lleva el código)
 oauth-authorize-done = { $account }: sesión iniciada; los tokens están en { $file } y se renuevan cuando caducan
+setup-oauth-offer = { $host } solo acepta accesos POP3 con OAuth 2.0 o con una contraseña de aplicación: para usar OAuth, registra un cliente OAuth en el proveedor y vuelve a ejecutar setup con --oauth-client-id ID (y --oauth-client-secret si el proveedor da uno); o crea una contraseña de aplicación en los ajustes de seguridad de la cuenta y úsala como contraseña
+setup-oauth-unknown = se dio --oauth-client-id, pero Buzón no conoce los puntos OAuth de { $host }: pon oauth_device_url, oauth_token_url y oauth_scope en la cuenta (docs/client.md)
+setup-oauth-next = Inicia sesión una vez con: buzon fetch --authorize { $name } (abre en cualquier dispositivo la dirección que muestra y escribe el código); después, buzon fetch { $name }
