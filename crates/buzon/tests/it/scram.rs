@@ -19,6 +19,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 struct Env {
     dir: tempfile::TempDir,
     config: PathBuf,
+    ca: TestCa,
     ca_file: PathBuf,
     proc: BuzonProcess,
 }
@@ -56,6 +57,7 @@ fn start() -> Env {
     Env {
         dir,
         config,
+        ca,
         ca_file,
         proc,
     }
@@ -207,5 +209,98 @@ fn scram_and_scram_plus_log_in_from_buzon_and_mpop_and_the_main_password_still_w
     assert!(
         refused.is_some(),
         "SCRAM with the main password still accepted"
+    );
+}
+
+/// A relay that terminates TLS between client and server, as a man in the middle with a
+/// certificate the client trusts would: two TLS sessions, bytes copied between them.
+fn tls_relay(ca: &TestCa, dir: &Path, upstream: std::net::SocketAddr) -> std::net::SocketAddr {
+    use rustls_pki_types::pem::PemObject;
+    let cert = ca.issue(dir, &["localhost"], (-1, 30));
+    let chain = rustls_pki_types::CertificateDer::pem_file_iter(&cert.cert_path)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(&cert.key_path).unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let connector = tokio_rustls::TlsConnector::from(ca.client_config());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, connector) = (acceptor.clone(), connector.clone());
+                tokio::spawn(async move {
+                    let Ok(mut inner) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let Ok(out) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+                    let Ok(mut outer) = connector.connect(name, out).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut inner, &mut outer).await;
+                });
+            }
+        });
+    });
+    addr
+}
+
+#[test]
+fn scram_plus_through_a_tls_terminating_relay_fails_and_works_directly() {
+    let e = start();
+    let relay = tls_relay(&e.ca, e.dir.path(), e.proc.addr("POP3S"));
+    let through = |auth: &str| {
+        let out = run_bounded(
+            Command::new(BIN)
+                .args(["check", "--host", "localhost", "--port"])
+                .arg(relay.port().to_string())
+                .args(["--security", "tls", "--user", "alice", "--auth", auth])
+                .args(["--password-env", "PW", "--ca-file"])
+                .arg(&e.ca_file)
+                .env("PW", "pencil")
+                .env("LC_ALL", "C"),
+            LIMIT,
+        );
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    // The client sees -PLUS offered (the relay passes CAPA on) and binds to its own TLS
+    // session with the relay; the server's session is another: refused.
+    let (ok, out) = through("scram-sha-256");
+    assert!(
+        !ok,
+        "SCRAM-SHA-256-PLUS went through a TLS-terminating relay: {out}"
+    );
+    assert!(out.contains("Authentication failed"), "{out}");
+    // Directly, the same login works.
+    let (ok, out) = check(&e, "alice", "pencil", "scram-sha-256");
+    assert!(ok, "{out}");
+    assert_eq!(
+        last_mechanism(&e, "alice").as_deref(),
+        Some("SCRAM-SHA-256-PLUS")
     );
 }
