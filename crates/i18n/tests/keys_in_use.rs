@@ -77,6 +77,7 @@ fn every_key_named_in_the_code_is_in_both_catalogs() {
         "buzon",
         "auth",
         "store-pg",
+        "sieve",
     ] {
         rust_files(&crates.join(krate).join("src"), &mut files);
     }

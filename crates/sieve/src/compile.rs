@@ -8,6 +8,7 @@ use crate::address::AddressPart;
 use crate::error::{CompileError, Pos};
 use crate::matching::{Comparator, MatchType, Matcher};
 use crate::parser::{ArgValue, Argument, CommandNode, TestNode, Tests};
+use buzon_i18n::t;
 
 /// The `require` capabilities Buzón supports (RFC 5228 §3.2 and the extensions'
 /// RFCs). `comparator-i;octet` and `comparator-i;ascii-casemap` are accepted though those
@@ -25,19 +26,14 @@ pub const CAPABILITIES: &[&str] = &[
 
 /// Registered Sieve extensions that Buzón refuses, with the reason where it is more
 /// than "not implemented".
+/// The reason is a catalog key (empty: no reason beyond "not supported").
 const REFUSED_CAPABILITIES: &[(&str, &str)] = &[
-    ("vacation", "it would send automatic replies out"),
-    ("vacation-seconds", "it would send automatic replies out"),
-    ("enotify", "it would send notifications out"),
-    ("notify", "it would send notifications out"),
-    (
-        "redirect-dsn",
-        "redirect is not supported: it would send mail out",
-    ),
-    (
-        "redirect-deliverby",
-        "redirect is not supported: it would send mail out",
-    ),
+    ("vacation", "sieve-why-replies"),
+    ("vacation-seconds", "sieve-why-replies"),
+    ("enotify", "sieve-why-notifications"),
+    ("notify", "sieve-why-notifications"),
+    ("redirect-dsn", "sieve-why-redirect"),
+    ("redirect-deliverby", "sieve-why-redirect"),
     ("body", ""),
     ("variables", ""),
     ("imap4flags", ""),
@@ -74,28 +70,29 @@ const REFUSED_CAPABILITIES: &[(&str, &str)] = &[
 ];
 
 /// Commands from Sieve extensions that Buzón refuses, and why.
+/// The reason is a catalog key.
 const REFUSED_COMMANDS: &[(&str, &str)] = &[
-    ("redirect", "it would send mail out; use fileinto instead"),
-    ("vacation", "it would send automatic replies out"),
-    ("notify", "it would send notifications out"),
-    ("setflag", "IMAP flags mean nothing to POP3"),
-    ("addflag", "IMAP flags mean nothing to POP3"),
-    ("removeflag", "IMAP flags mean nothing to POP3"),
-    ("mark", "IMAP flags mean nothing to POP3"),
-    ("unmark", "IMAP flags mean nothing to POP3"),
-    ("set", "the variables extension is not available"),
-    ("include", "scripts cannot include other scripts"),
-    ("return", "scripts cannot include other scripts"),
-    ("global", "scripts cannot include other scripts"),
-    ("addheader", "messages are stored exactly as received"),
-    ("deleteheader", "messages are stored exactly as received"),
-    ("error", "the ihave extension is not available"),
-    ("foreverypart", "MIME part iteration is not available"),
-    ("break", "MIME part iteration is not available"),
-    ("extracttext", "MIME part iteration is not available"),
-    ("replace", "messages are stored exactly as received"),
-    ("enclose", "messages are stored exactly as received"),
-    ("convert", "messages are stored exactly as received"),
+    ("redirect", "sieve-why-redirect-command"),
+    ("vacation", "sieve-why-replies"),
+    ("notify", "sieve-why-notifications"),
+    ("setflag", "sieve-why-flags"),
+    ("addflag", "sieve-why-flags"),
+    ("removeflag", "sieve-why-flags"),
+    ("mark", "sieve-why-flags"),
+    ("unmark", "sieve-why-flags"),
+    ("set", "sieve-why-variables"),
+    ("include", "sieve-why-include"),
+    ("return", "sieve-why-include"),
+    ("global", "sieve-why-include"),
+    ("addheader", "sieve-why-unchanged"),
+    ("deleteheader", "sieve-why-unchanged"),
+    ("error", "sieve-why-ihave"),
+    ("foreverypart", "sieve-why-mime"),
+    ("break", "sieve-why-mime"),
+    ("extracttext", "sieve-why-mime"),
+    ("replace", "sieve-why-unchanged"),
+    ("enclose", "sieve-why-unchanged"),
+    ("convert", "sieve-why-unchanged"),
 ];
 
 /// Tests from Sieve extensions that Buzón refuses.
@@ -248,8 +245,9 @@ struct Args<'a> {
     positional: Vec<&'a Argument>,
 }
 
+/// "`name` needs WHAT", with WHAT already in the current language.
 fn need(name: &str, pos: Pos, what: &str) -> CompileError {
-    CompileError::new(pos, format!("`{name}` needs {what}"))
+    CompileError::new(pos, t!("sieve-needs", name = name, what = what))
 }
 
 impl Compiler {
@@ -268,7 +266,7 @@ impl Compiler {
         } else {
             Err(CompileError::new(
                 pos,
-                format!("{what} needs `require \"{capability}\";` at the top of the script"),
+                t!("sieve-needs-require", what = what, capability = capability),
             ))
         }
     }
@@ -310,10 +308,7 @@ impl Compiler {
                 "elsif" | "else" => {
                     return Err(CompileError::new(
                         node.pos,
-                        format!(
-                            "`{}` must follow the block of an `if` or `elsif`",
-                            node.name
-                        ),
+                        t!("sieve-else-without-if", name = node.name.as_str()),
                     ))
                 }
                 "stop" | "keep" | "discard" => {
@@ -338,17 +333,17 @@ impl Compiler {
                                 self.require_capability("copy", "`:copy`", *pos)?;
                                 copy = true;
                             }
-                            "copy" => return Err(CompileError::new(*pos, "`:copy` is given twice")),
+                            "copy" => return Err(CompileError::new(*pos, t!("sieve-copy-twice"))),
                             "create" | "flags" | "specialuse" | "mailboxid" => {
                                 return Err(CompileError::new(
                                     *pos,
-                                    format!("`:{tag}` for `fileinto` is not supported by Buzón; only `:copy` is"),
+                                    t!("sieve-fileinto-tag-unsupported", tag = tag.as_str()),
                                 ))
                             }
                             _ => {
                                 return Err(CompileError::new(
                                     *pos,
-                                    format!("unknown tagged argument `:{tag}` for `fileinto`; it accepts only `:copy`"),
+                                    t!("sieve-fileinto-tag-unknown", tag = tag.as_str()),
                                 ))
                             }
                         }
@@ -357,7 +352,7 @@ impl Compiler {
                         &node.name,
                         node.pos,
                         &args.positional,
-                        "the folder name, as in fileinto \"Work\"",
+                        &t!("sieve-what-folder"),
                     )?;
                     out.push(Command::FileInto {
                         folder,
@@ -373,14 +368,18 @@ impl Compiler {
                     if let Some((tag, pos, _)) = args.tags.first() {
                         return Err(CompileError::new(
                             *pos,
-                            format!("`{}` takes no tagged argument such as `:{tag}`", node.name),
+                            t!(
+                                "sieve-no-tags",
+                                name = node.name.as_str(),
+                                tag = tag.as_str()
+                            ),
                         ));
                     }
                     let reason = one_string(
                         &node.name,
                         node.pos,
                         &args.positional,
-                        "the reason, as in reject \"not wanted here\"",
+                        &t!("sieve-what-reason"),
                     )?;
                     out.push(Command::Reject {
                         reason,
@@ -392,14 +391,12 @@ impl Compiler {
                     if let Some((_, why)) = REFUSED_COMMANDS.iter().find(|(n, _)| *n == name) {
                         return Err(CompileError::new(
                             node.pos,
-                            format!("`{name}` is not supported by Buzón: {why}"),
+                            t!("sieve-command-unsupported", name = name, why = t!(why)),
                         ));
                     }
                     return Err(CompileError::new(
                         node.pos,
-                        format!(
-                            "unknown command `{name}`; Buzón supports require, if, elsif, else, stop, keep, discard, fileinto, reject and ereject"
-                        ),
+                        t!("sieve-command-unknown", name = name),
                     ));
                 }
             }
@@ -409,10 +406,7 @@ impl Compiler {
 
     fn require(&mut self, node: &CommandNode) -> Result<(), CompileError> {
         if !self.require_allowed {
-            return Err(CompileError::new(
-                node.pos,
-                "`require` must come before every other command (RFC 5228 §3.2); move it to the top of the script",
-            ));
+            return Err(CompileError::new(node.pos, t!("sieve-require-first")));
         }
         no_tests(node)?;
         no_block(node)?;
@@ -420,21 +414,14 @@ impl Compiler {
         if let Some((tag, pos, _)) = args.tags.first() {
             return Err(CompileError::new(
                 *pos,
-                format!("`require` takes no tagged argument such as `:{tag}`"),
+                t!("sieve-no-tags", name = "require", tag = tag.as_str()),
             ));
         }
         let [arg] = args.positional.as_slice() else {
-            return Err(need(
-                "require",
-                node.pos,
-                "one string list of capabilities, as in require [\"fileinto\", \"envelope\"];",
-            ));
+            return Err(need("require", node.pos, &t!("sieve-what-capabilities")));
         };
         let ArgValue::Strings { items, .. } = &arg.value else {
-            return Err(CompileError::new(
-                arg.pos,
-                "`require` needs capability names in a string or string list",
-            ));
+            return Err(CompileError::new(arg.pos, t!("sieve-require-needs-names")));
         };
         for (cap, pos) in items {
             let lower = cap.to_ascii_lowercase();
@@ -446,9 +433,22 @@ impl Compiler {
             }
             let supported = CAPABILITIES.join(", ");
             let message = match REFUSED_CAPABILITIES.iter().find(|(n, _)| *n == lower) {
-                Some((_, "")) => format!("the Sieve extension \"{cap}\" is not supported by Buzón; it supports {supported}"),
-                Some((_, why)) => format!("the Sieve extension \"{cap}\" is not supported by Buzón: {why}; it supports {supported}"),
-                None => format!("unknown Sieve extension \"{cap}\" in `require`; Buzón supports {supported}"),
+                Some((_, "")) => t!(
+                    "sieve-extension-unsupported",
+                    extension = cap.as_str(),
+                    supported = supported.as_str()
+                ),
+                Some((_, why)) => t!(
+                    "sieve-extension-unsupported-why",
+                    extension = cap.as_str(),
+                    why = t!(why),
+                    supported = supported.as_str()
+                ),
+                None => t!(
+                    "sieve-extension-unknown",
+                    extension = cap.as_str(),
+                    supported = supported.as_str()
+                ),
             };
             return Err(CompileError::new(*pos, message));
         }
@@ -462,13 +462,16 @@ impl Compiler {
             Some(Tests::List(_, pos)) => {
                 return Err(CompileError::new(
                     *pos,
-                    format!(
-                    "`{}` takes one test, not a list; combine tests with allof (…) or anyof (…)",
-                    node.name
-                ),
+                    t!("sieve-one-test-not-list", name = node.name.as_str()),
                 ))
             }
-            None => return Err(need(&node.name, node.end_pos, "a test before its block")),
+            None => {
+                return Err(need(
+                    &node.name,
+                    node.end_pos,
+                    &t!("sieve-what-test-before-block"),
+                ))
+            }
         };
         Ok((test, self.body(node)?))
     }
@@ -476,7 +479,7 @@ impl Compiler {
     fn body(&mut self, node: &CommandNode) -> Result<Vec<Command>, CompileError> {
         match &node.block {
             Some(block) => self.block(block),
-            None => Err(need(&node.name, node.end_pos, "a block `{ … }`")),
+            None => Err(need(&node.name, node.end_pos, &t!("sieve-what-block"))),
         }
     }
 
@@ -490,11 +493,11 @@ impl Compiler {
             "true" | "false" => constant_test(node),
             name if REFUSED_TESTS.contains(&name) => Err(CompileError::new(
                 node.pos,
-                format!("the `{name}` test is not supported by Buzón"),
+                t!("sieve-test-unsupported", name = name),
             )),
             name => Err(CompileError::new(
                 node.pos,
-                format!("unknown test `{name}`; Buzón supports address, envelope, header, exists, size, allof, anyof, not, true and false"),
+                t!("sieve-test-unknown", name = name),
             )),
         }
     }
@@ -504,20 +507,23 @@ impl Compiler {
     fn match_test(&self, node: &TestNode) -> Result<Test, CompileError> {
         let name = node.name.as_str();
         if name == "envelope" {
-            self.require_capability("envelope", "the `envelope` test", node.pos)?;
+            self.require_capability("envelope", &t!("sieve-the-envelope-test"), node.pos)?;
         }
         no_test_tests(node)?;
         let args = split_args(name, &node.args)?;
         let options = self.match_options(name, &args.tags)?;
         let (example, what) = match name {
-            "header" => ("header :contains \"subject\" \"money\"", "the header names"),
+            "header" => (
+                "header :contains \"subject\" \"money\"",
+                t!("sieve-the-header-names"),
+            ),
             "address" => (
                 "address :domain \"from\" \"example.com\"",
-                "the header names",
+                t!("sieve-the-header-names"),
             ),
             _ => (
                 "envelope :all \"from\" \"tim@example.com\"",
-                "the envelope parts",
+                t!("sieve-the-envelope-parts"),
             ),
         };
         let [fields, keys] = args.positional.as_slice() else {
@@ -525,7 +531,7 @@ impl Compiler {
             return Err(need(
                 name,
                 at,
-                &format!("two string lists, {what} and the keys, as in {example}"),
+                &t!("sieve-what-two-lists", what = what, example = example),
             ));
         };
         let fields = string_list(name, fields)?;
@@ -561,7 +567,7 @@ impl Compiler {
             let pos = *pos;
             match tag.as_str() {
                 "is" | "contains" | "matches" => {
-                    once(&mut seen.match_type, pos, "match type")?;
+                    once(&mut seen.match_type, pos, &t!("sieve-a-match-type"))?;
                     options.match_type = match tag.as_str() {
                         "is" => MatchType::Is,
                         "contains" => MatchType::Contains,
@@ -569,16 +575,19 @@ impl Compiler {
                     };
                 }
                 "comparator" => {
-                    once(&mut seen.comparator, pos, "comparator")?;
+                    once(&mut seen.comparator, pos, &t!("sieve-a-comparator"))?;
                     let Some((cname, cpos)) = value else {
-                        return Err(CompileError::new(pos, "`:comparator` must be followed by a comparator name, as in :comparator \"i;octet\""));
+                        return Err(CompileError::new(pos, t!("sieve-comparator-needs-name")));
                     };
                     options.comparator = Comparator::from_name(cname).ok_or_else(|| {
-                        CompileError::new(*cpos, format!("comparator \"{cname}\" is not supported by Buzón; use \"i;ascii-casemap\" (the default) or \"i;octet\""))
+                        CompileError::new(
+                            *cpos,
+                            t!("sieve-comparator-unsupported", comparator = cname.as_str()),
+                        )
                     })?;
                 }
                 "all" | "localpart" | "domain" | "user" | "detail" if name != "header" => {
-                    once(&mut seen.address_part, pos, "address part")?;
+                    once(&mut seen.address_part, pos, &t!("sieve-an-address-part"))?;
                     if matches!(tag.as_str(), "user" | "detail") {
                         self.require_capability("subaddress", &format!("`:{tag}`"), pos)?;
                     }
@@ -591,18 +600,22 @@ impl Compiler {
                     };
                 }
                 "count" | "value" => {
-                    return Err(CompileError::new(pos, format!("`:{tag}` (the relational extension, RFC 5231) is not supported by Buzón")))
+                    return Err(CompileError::new(
+                        pos,
+                        t!("sieve-relational-unsupported", tag = tag.as_str()),
+                    ))
                 }
-                "regex" => {
-                    return Err(CompileError::new(pos, "`:regex` (the regex extension) is not supported by Buzón; use :matches with * and ?"))
-                }
+                "regex" => return Err(CompileError::new(pos, t!("sieve-regex-unsupported"))),
                 _ => {
-                    let accepted = if name == "header" {
-                        ":is, :contains, :matches and :comparator"
+                    let key = if name == "header" {
+                        "sieve-match-tag-unknown-header"
                     } else {
-                        ":is, :contains, :matches, :comparator, :all, :localpart, :domain, :user and :detail"
+                        "sieve-match-tag-unknown"
                     };
-                    return Err(CompileError::new(pos, format!("unknown tagged argument `:{tag}` for `{name}`; it accepts {accepted}")));
+                    return Err(CompileError::new(
+                        pos,
+                        t!(key, tag = tag.as_str(), name = name),
+                    ));
                 }
             }
         }
@@ -615,10 +628,21 @@ impl Compiler {
         no_test_arguments(node)?;
         match &node.tests {
             Some(Tests::List(list, _)) => {
-                let tests = list.iter().map(|t| self.test(t)).collect::<Result<Vec<_>, _>>()?;
-                Ok(if name == "allof" { Test::AllOf(tests) } else { Test::AnyOf(tests) })
+                let tests = list
+                    .iter()
+                    .map(|t| self.test(t))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(if name == "allof" {
+                    Test::AllOf(tests)
+                } else {
+                    Test::AnyOf(tests)
+                })
             }
-            _ => Err(need(name, node.pos, &format!("a list of tests in parentheses, as in {name} (exists \"From\", exists \"Date\")"))),
+            _ => Err(need(
+                name,
+                node.pos,
+                &t!("sieve-what-test-list", name = name),
+            )),
         }
     }
 
@@ -627,15 +651,8 @@ impl Compiler {
         no_test_arguments(node)?;
         match &node.tests {
             Some(Tests::Single(t)) => Ok(Test::Not(Box::new(self.test(t)?))),
-            Some(Tests::List(_, pos)) => Err(CompileError::new(
-                *pos,
-                "`not` takes one test, not a list; write not anyof (…) or not allof (…)",
-            )),
-            None => Err(need(
-                &node.name,
-                node.pos,
-                "a test, as in not exists \"Date\"",
-            )),
+            Some(Tests::List(_, pos)) => Err(CompileError::new(*pos, t!("sieve-not-one-test"))),
+            None => Err(need(&node.name, node.pos, &t!("sieve-what-not-test"))),
         }
     }
 }
@@ -661,7 +678,7 @@ fn once(seen: &mut Option<Pos>, pos: Pos, what: &str) -> Result<(), CompileError
     if let Some(first) = seen {
         return Err(CompileError::new(
             pos,
-            format!("only one {what} may be given; the first is at {first}"),
+            t!("sieve-only-one", what = what, first = first.to_string()),
         ));
     }
     *seen = Some(pos);
@@ -675,7 +692,7 @@ fn address_headers(fields: &[(String, Pos)]) -> Result<Vec<String>, CompileError
         if !ADDRESS_HEADERS.contains(&h.as_str()) {
             return Err(CompileError::new(
                 *pos,
-                format!("the `address` test only looks at header fields holding addresses (such as From, To, Cc, Sender, Reply-To); \"{h}\" is not one; use the `header` test for it"),
+                t!("sieve-address-header", header = h.as_str()),
             ));
         }
     }
@@ -691,7 +708,7 @@ fn envelope_parts(fields: &[(String, Pos)]) -> Result<Vec<EnvelopePart>, Compile
             "to" => Ok(EnvelopePart::To),
             _ => Err(CompileError::new(
                 *pos,
-                format!("envelope part \"{p}\" is not supported by Buzón; use \"from\" or \"to\""),
+                t!("sieve-envelope-part", part = p.as_str()),
             )),
         })
         .collect()
@@ -705,16 +722,12 @@ fn exists_test(node: &TestNode) -> Result<Test, CompileError> {
     if let Some((tag, pos, _)) = args.tags.first() {
         return Err(CompileError::new(
             *pos,
-            format!("`exists` takes no tagged argument such as `:{tag}`"),
+            t!("sieve-no-tags", name = "exists", tag = tag.as_str()),
         ));
     }
     let [names] = args.positional.as_slice() else {
         let at = args.positional.get(1).map_or(node.pos, |a| a.pos);
-        return Err(need(
-            name,
-            at,
-            "one string list of header names, as in exists [\"From\", \"Date\"]",
-        ));
+        return Err(need(name, at, &t!("sieve-what-exists")));
     };
     Ok(Test::Exists(header_names(&string_list(name, names)?)?))
 }
@@ -732,24 +745,17 @@ fn size_test(node: &TestNode) -> Result<Test, CompileError> {
             _ => {
                 return Err(CompileError::new(
                     *pos,
-                    format!("unknown tagged argument `:{tag}` for `size`; use :over or :under"),
+                    t!("sieve-size-tag-unknown", tag = tag.as_str()),
                 ))
             }
         };
         if over.is_some() {
-            return Err(CompileError::new(
-                *pos,
-                "`size` takes exactly one of :over and :under",
-            ));
+            return Err(CompileError::new(*pos, t!("sieve-size-one-of")));
         }
         over = Some(this);
     }
     let Some(over) = over else {
-        return Err(need(
-            name,
-            node.pos,
-            ":over or :under, as in size :over 100K",
-        ));
+        return Err(need(name, node.pos, &t!("sieve-what-size-tag")));
     };
     match args.positional.as_slice() {
         [Argument {
@@ -759,12 +765,9 @@ fn size_test(node: &TestNode) -> Result<Test, CompileError> {
             over,
             limit: *limit,
         }),
-        [other] => Err(CompileError::new(
-            other.pos,
-            "`size` needs a number, as in size :over 100K",
-        )),
-        [_, extra, ..] => Err(CompileError::new(extra.pos, "`size` takes one number")),
-        [] => Err(need(name, node.pos, "a number, as in size :over 100K")),
+        [other] => Err(CompileError::new(other.pos, t!("sieve-size-needs-number"))),
+        [_, extra, ..] => Err(CompileError::new(extra.pos, t!("sieve-size-one-number"))),
+        [] => Err(need(name, node.pos, &t!("sieve-what-number"))),
     }
 }
 
@@ -793,7 +796,12 @@ fn split_args<'a>(name: &str, args: &'a [Argument]) -> Result<Args<'a>, CompileE
                 if let Some(first) = out.positional.first() {
                     return Err(CompileError::new(
                         arg.pos,
-                        format!("tagged argument `:{tag}` must come before the other arguments of `{name}` (the first is at {})", first.pos),
+                        t!(
+                            "sieve-tag-after-arguments",
+                            tag = tag.as_str(),
+                            name = name,
+                            first = first.pos.to_string()
+                        ),
                     ));
                 }
                 let mut value = None;
@@ -824,7 +832,7 @@ fn string_list(name: &str, arg: &Argument) -> Result<Vec<(String, Pos)>, Compile
         ArgValue::Strings { items, .. } => Ok(items.clone()),
         _ => Err(CompileError::new(
             arg.pos,
-            format!("`{name}` needs a string or string list here"),
+            t!("sieve-needs-strings-here", name = name),
         )),
     }
 }
@@ -845,17 +853,17 @@ fn one_string(
                 bracketed: true, ..
             } => Err(CompileError::new(
                 arg.pos,
-                format!("`{name}` needs a single string, not a string list, for {what}"),
+                t!("sieve-needs-single-string", name = name, what = what),
             )),
             _ => Err(CompileError::new(
                 arg.pos,
-                format!("`{name}` needs a string: {what}"),
+                t!("sieve-needs-string", name = name, what = what),
             )),
         },
-        [] => Err(need(name, pos, &format!("a string: {what}"))),
+        [] => Err(need(name, pos, &t!("sieve-what-a-string", what = what))),
         [_, extra, ..] => Err(CompileError::new(
             extra.pos,
-            format!("`{name}` takes one string: {what}"),
+            t!("sieve-one-string", name = name, what = what),
         )),
     }
 }
@@ -868,7 +876,7 @@ fn header_names(fields: &[(String, Pos)]) -> Result<Vec<String>, CompileError> {
             if h.is_empty() || !h.bytes().all(|b| (33..=126).contains(&b) && b != b':') {
                 Err(CompileError::new(
                     *pos,
-                    format!("invalid header name {h:?}: a header name is printable ASCII without spaces or `:`"),
+                    t!("sieve-bad-header-name", header = format!("{h:?}")),
                 ))
             } else {
                 Ok(h.to_ascii_lowercase())
@@ -881,7 +889,7 @@ fn no_arguments(node: &CommandNode) -> Result<(), CompileError> {
     match node.args.first() {
         Some(a) => Err(CompileError::new(
             a.pos,
-            format!("`{}` takes no arguments", node.name),
+            t!("sieve-no-arguments", name = node.name.as_str()),
         )),
         None => Ok(()),
     }
@@ -891,14 +899,15 @@ fn no_tests(node: &CommandNode) -> Result<(), CompileError> {
     match &node.tests {
         Some(Tests::Single(t)) => Err(CompileError::new(
             t.pos,
-            format!(
-                "unexpected `{}` after `{}`: is a `;` missing?",
-                t.name, node.name
+            t!(
+                "sieve-unexpected-after",
+                found = t.name.as_str(),
+                name = node.name.as_str()
             ),
         )),
         Some(Tests::List(_, pos)) => Err(CompileError::new(
             *pos,
-            format!("`{}` takes no tests", node.name),
+            t!("sieve-no-tests", name = node.name.as_str()),
         )),
         None => Ok(()),
     }
@@ -908,7 +917,7 @@ fn no_block(node: &CommandNode) -> Result<(), CompileError> {
     if node.block.is_some() {
         Err(CompileError::new(
             node.end_pos,
-            format!("`{}` takes no block; end it with `;`", node.name),
+            t!("sieve-no-block", name = node.name.as_str()),
         ))
     } else {
         Ok(())
@@ -919,7 +928,7 @@ fn no_test_arguments(node: &TestNode) -> Result<(), CompileError> {
     match node.args.first() {
         Some(a) => Err(CompileError::new(
             a.pos,
-            format!("the `{}` test takes no arguments", node.name),
+            t!("sieve-test-no-arguments", name = node.name.as_str()),
         )),
         None => Ok(()),
     }
@@ -929,14 +938,15 @@ fn no_test_tests(node: &TestNode) -> Result<(), CompileError> {
     match &node.tests {
         Some(Tests::Single(t)) => Err(CompileError::new(
             t.pos,
-            format!(
-                "unexpected `{}` after the `{}` test: is a `,` or `)` missing?",
-                t.name, node.name
+            t!(
+                "sieve-unexpected-after-test",
+                found = t.name.as_str(),
+                name = node.name.as_str()
             ),
         )),
         Some(Tests::List(_, pos)) => Err(CompileError::new(
             *pos,
-            format!("the `{}` test takes no test list", node.name),
+            t!("sieve-test-no-test-list", name = node.name.as_str()),
         )),
         None => Ok(()),
     }

@@ -15,7 +15,11 @@ pub struct Pos {
 
 impl fmt::Display for Pos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}:{}", self.line, self.column)
+        f.write_str(&buzon_i18n::t!(
+            "sieve-pos",
+            line = self.line,
+            column = self.column
+        ))
     }
 }
 
@@ -28,7 +32,8 @@ pub struct CompileError {
     pub line: u32,
     /// Column of the offending token in characters, from 1.
     pub column: u32,
-    /// What is wrong and, where there is one, how to fix it.
+    /// What is wrong and, where there is one, how to fix it, in the language current when
+    /// the script was compiled (`buzon_i18n::set_current`; English by default).
     pub message: String,
 }
 
@@ -44,7 +49,11 @@ impl CompileError {
 
 impl fmt::Display for CompileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}:{}: {}", self.line, self.column, self.message)
+        let at = Pos {
+            line: self.line,
+            column: self.column,
+        };
+        write!(f, "{at}: {}", self.message)
     }
 }
 

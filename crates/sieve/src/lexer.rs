@@ -35,8 +35,8 @@ impl Tok {
         match self {
             Tok::Ident(s) => format!("`{s}`"),
             Tok::Tag(s) => format!("`:{s}`"),
-            Tok::Number(n) => format!("the number {n}"),
-            Tok::Str(_) => "a string".to_owned(),
+            Tok::Number(n) => buzon_i18n::t!("sieve-tok-number", number = n.to_string()),
+            Tok::Str(_) => buzon_i18n::t!("sieve-tok-string"),
             Tok::LBracket => "`[`".to_owned(),
             Tok::RBracket => "`]`".to_owned(),
             Tok::LParen => "`(`".to_owned(),
@@ -45,7 +45,7 @@ impl Tok {
             Tok::RBrace => "`}`".to_owned(),
             Tok::Comma => "`,`".to_owned(),
             Tok::Semicolon => "`;`".to_owned(),
-            Tok::Eof => "the end of the script".to_owned(),
+            Tok::Eof => buzon_i18n::t!("sieve-tok-eof"),
         }
     }
 }
@@ -104,7 +104,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, CompileError> {
                     _ => {
                         return Err(CompileError::new(
                             pos,
-                            "`:` must be followed by a tag name, as in `:is` or `:contains`",
+                            buzon_i18n::t!("sieve-colon-needs-tag"),
                         ))
                     }
                 }
@@ -122,7 +122,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, CompileError> {
             other => {
                 return Err(CompileError::new(
                     pos,
-                    format!("unexpected character {other:?}: Sieve has no such token"),
+                    buzon_i18n::t!("sieve-unexpected-char", character = format!("{other:?}")),
                 ))
             }
         };
@@ -185,7 +185,7 @@ impl<'a> Lexer<'a> {
                         if self.bump().is_none() {
                             return Err(CompileError::new(
                                 start,
-                                "unterminated comment: this `/*` has no matching `*/`",
+                                buzon_i18n::t!("sieve-unterminated-comment"),
                             ));
                         }
                     }
@@ -240,9 +240,10 @@ impl<'a> Lexer<'a> {
             let tail = self.identifier();
             return Err(CompileError::new(
                 pos,
-                format!(
-                    "invalid number `{}`: a number is digits optionally followed by K, M or G (as in 100K)",
-                    &self.src[start..start + digits.len() + (multiplier != 1) as usize + tail.len()]
+                buzon_i18n::t!(
+                    "sieve-invalid-number",
+                    number = &self.src
+                        [start..start + digits.len() + (multiplier != 1) as usize + tail.len()]
                 ),
             ));
         }
@@ -253,10 +254,7 @@ impl<'a> Lexer<'a> {
             .ok_or_else(|| {
                 CompileError::new(
                     pos,
-                    format!(
-                        "number too large: the largest number Buzón accepts is {}",
-                        u64::MAX
-                    ),
+                    buzon_i18n::t!("sieve-number-too-large", max = u64::MAX.to_string()),
                 )
             })
     }
@@ -279,7 +277,7 @@ impl<'a> Lexer<'a> {
         }
         Err(CompileError::new(
             pos,
-            "unterminated string: this `\"` has no closing `\"`",
+            buzon_i18n::t!("sieve-unterminated-string"),
         ))
     }
 
@@ -301,8 +299,7 @@ impl<'a> Lexer<'a> {
             _ => {
                 return Err(CompileError::new(
                     pos,
-                    "`text:` must be followed by a line break (a `#` comment may come first); \
-                     the string starts on the next line",
+                    buzon_i18n::t!("sieve-text-needs-line-break"),
                 ))
             }
         }
@@ -312,7 +309,7 @@ impl<'a> Lexer<'a> {
             let Some(nl) = rest.find('\n') else {
                 return Err(CompileError::new(
                     pos,
-                    "unterminated multi-line string: end it with a line holding only `.`",
+                    buzon_i18n::t!("sieve-unterminated-text"),
                 ));
             };
             let line = &rest[..nl];

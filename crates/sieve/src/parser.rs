@@ -68,10 +68,13 @@ pub(crate) fn parse(toks: Vec<Token>) -> Result<Vec<CommandNode>, CompileError> 
     let t = p.peek();
     match t.tok {
         Tok::Eof => Ok(commands),
-        Tok::RBrace => Err(CompileError::new(t.pos, "`}` without a matching `{`")),
+        Tok::RBrace => Err(CompileError::new(
+            t.pos,
+            buzon_i18n::t!("sieve-unmatched-brace"),
+        )),
         _ => Err(CompileError::new(
             t.pos,
-            format!("expected a command, found {}", t.tok.describe()),
+            buzon_i18n::t!("sieve-expected-command-found", found = t.tok.describe()),
         )),
     }
 }
@@ -94,7 +97,7 @@ impl Parser {
         if depth > MAX_NESTING {
             Err(CompileError::new(
                 pos,
-                format!("nested too deeply: Buzón accepts at most {MAX_NESTING} levels of blocks and tests; split the conditions up"),
+                buzon_i18n::t!("sieve-nested-too-deeply", max = MAX_NESTING),
             ))
         } else {
             Ok(())
@@ -112,7 +115,7 @@ impl Parser {
                 other => {
                     return Err(CompileError::new(
                         t.pos,
-                        format!("expected a command, found {}", other.describe()),
+                        buzon_i18n::t!("sieve-expected-command-found", found = other.describe()),
                     ))
                 }
             }
@@ -122,7 +125,10 @@ impl Parser {
     fn command(&mut self, depth: usize) -> Result<CommandNode, CompileError> {
         let head = self.next();
         let Tok::Ident(name) = head.tok else {
-            return Err(CompileError::new(head.pos, "expected a command"));
+            return Err(CompileError::new(
+                head.pos,
+                buzon_i18n::t!("sieve-expected-command"),
+            ));
         };
         let args = self.arguments()?;
         let tests = self.tests(depth + 1)?;
@@ -143,7 +149,7 @@ impl Parser {
                 if close.tok != Tok::RBrace {
                     return Err(CompileError::new(
                         t.pos,
-                        "this `{` is never closed: add the matching `}`",
+                        buzon_i18n::t!("sieve-block-never-closed"),
                     ));
                 }
                 Ok(CommandNode {
@@ -158,12 +164,16 @@ impl Parser {
             other => Err(CompileError::new(
                 t.pos,
                 format!(
-                    "expected `;` or a block after `{name}`, found {}{}",
-                    other.describe(),
+                    "{}{}",
+                    buzon_i18n::t!(
+                        "sieve-expected-semicolon",
+                        name = name.as_str(),
+                        found = other.describe()
+                    ),
                     if matches!(other, Tok::Ident(_) | Tok::RBrace | Tok::Eof) {
-                        ": is a `;` missing?"
+                        buzon_i18n::t!("sieve-semicolon-missing")
                     } else {
-                        ""
+                        String::new()
                     }
                 ),
             )),
@@ -214,13 +224,13 @@ impl Parser {
                 Tok::RBracket if items.is_empty() => {
                     return Err(CompileError::new(
                         open,
-                        "empty string list: `[` `]` must hold at least one string",
+                        buzon_i18n::t!("sieve-empty-string-list"),
                     ))
                 }
                 other => {
                     return Err(CompileError::new(
                         t.pos,
-                        format!("expected a string in this list, found {}", other.describe()),
+                        buzon_i18n::t!("sieve-expected-string-in-list", found = other.describe()),
                     ))
                 }
             }
@@ -231,9 +241,10 @@ impl Parser {
                 other => {
                     return Err(CompileError::new(
                         t.pos,
-                        format!(
-                            "expected `,` or `]` in the string list opened at {open}, found {}",
-                            other.describe()
+                        buzon_i18n::t!(
+                            "sieve-expected-comma-bracket",
+                            open = open.to_string(),
+                            found = other.describe()
                         ),
                     ))
                 }
@@ -258,7 +269,10 @@ impl Parser {
                     if !matches!(head.tok, Tok::Ident(_)) {
                         return Err(CompileError::new(
                             head.pos,
-                            format!("expected a test, found {}", head.tok.describe()),
+                            buzon_i18n::t!(
+                                "sieve-expected-test-found",
+                                found = head.tok.describe()
+                            ),
                         ));
                     }
                     list.push(self.test(depth)?);
@@ -269,10 +283,10 @@ impl Parser {
                         other => {
                             return Err(CompileError::new(
                                 sep.pos,
-                                format!(
-                                    "expected `,` or `)` in the test list opened at {}, found {}",
-                                    t.pos,
-                                    other.describe()
+                                buzon_i18n::t!(
+                                    "sieve-expected-comma-paren",
+                                    open = t.pos.to_string(),
+                                    found = other.describe()
                                 ),
                             ))
                         }
@@ -286,7 +300,10 @@ impl Parser {
     fn test(&mut self, depth: usize) -> Result<TestNode, CompileError> {
         let head = self.next();
         let Tok::Ident(name) = head.tok else {
-            return Err(CompileError::new(head.pos, "expected a test"));
+            return Err(CompileError::new(
+                head.pos,
+                buzon_i18n::t!("sieve-expected-test"),
+            ));
         };
         let args = self.arguments()?;
         let tests = self.tests(depth + 1)?;

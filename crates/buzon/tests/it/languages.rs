@@ -429,3 +429,150 @@ fn configuration_accounts_and_user_errors_read_in_spanish() {
         "{err}"
     );
 }
+
+/// `buzon sieve check` in Spanish: three classic mistakes read in Spanish with the same
+/// FILE:LINE:COLUMN and exit code, the English unchanged; and a corpus reaching every kind
+/// of compile error (lexer, parser, compiler) is translated everywhere, with no English
+/// sentence or unfilled placeholder left.
+#[test]
+fn sieve_compile_errors_read_in_spanish() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let syntax = script(
+        "syntax.sieve",
+        "if header :contains \"subject\" \"x\" {\n  keep\n}\n",
+    );
+    let missing = script("missing.sieve", "fileinto \"Work\";\n");
+    let refused = script("refused.sieve", "require [\"vacation\"];\n");
+    let cases = [
+        (
+            &syntax,
+            "syntax.sieve:3:1: expected `;` or a block after `keep`, found `}`: is a `;` missing?",
+            "syntax.sieve:3:1: se esperaba `;` o un bloque después de `keep` y hay `}`: ¿falta un `;`?",
+        ),
+        (
+            &missing,
+            "missing.sieve:1:1: `fileinto` needs `require \"fileinto\";` at the top of the script",
+            "missing.sieve:1:1: `fileinto` necesita `require \"fileinto\";` al principio del script",
+        ),
+        (
+            &refused,
+            "refused.sieve:1:10: the Sieve extension \"vacation\" is not supported by Buzón: it would send automatic replies out;",
+            "refused.sieve:1:10: Buzón no admite la extensión de Sieve \"vacation\": enviaría respuestas automáticas fuera;",
+        ),
+    ];
+    for (file, en, es) in cases {
+        let (code_en, out_en, err_en) = buzon(&["sieve", "check", file, "--lang", "en"], &[]);
+        let (code_es, out_es, err_es) = buzon(&["sieve", "check", file, "--lang", "es"], &[]);
+        assert_eq!(
+            (code_en, code_es),
+            (2, 2),
+            "{out_en}{err_en}{out_es}{err_es}"
+        );
+        let (en_text, es_text) = (format!("{out_en}{err_en}"), format!("{out_es}{err_es}"));
+        let tail = |t: &str, want: &str| t.contains(want);
+        assert!(tail(&en_text, en), "English: {en_text}\nwanted: {en}");
+        assert!(tail(&es_text, es), "Spanish: {es_text}\nwanted: {es}");
+    }
+    // Every kind of error, one script each: the Spanish differs from the English, keeps
+    // the position, and leaves no placeholder.
+    let corpus = [
+        "keep",                                         // missing ;
+        "}",                                            // unmatched brace
+        "keep; @",                                      // unexpected character
+        "/* never closed",                              // comment
+        "reject \"unterminated",                        // string
+        "require [\"reject\"]; reject text:\nno end\n", // multi-line string
+        "if size :over 10KB { keep; }",                 // invalid number
+        "if size :over 99999999999999999999 { keep; }", // too large
+        "if true { keep;",                              // block never closed
+        "require [];",                                  // empty list
+        "require [\"a\" \"b\"];",                       // , or ] expected
+        "if anyof (true false) { keep; }",              // , or ) expected
+        "if : { keep; }",                               // tag without name
+        "elsif true { keep; }",                         // elsif without if
+        "require \"fileinto\"; fileinto :copy \"x\";",  // :copy needs require
+        "require [\"fileinto\", \"copy\"]; fileinto :copy :copy \"x\";",
+        "require \"fileinto\"; fileinto :create \"x\";",
+        "require \"fileinto\"; fileinto :bogus \"x\";",
+        "require \"fileinto\"; fileinto;",
+        "require \"fileinto\"; fileinto [\"a\", \"b\"];",
+        "require \"reject\"; reject :x \"no\";",
+        "redirect \"a@example.com\";",
+        "frobnicate;",
+        "keep; require \"fileinto\";",
+        "require :x \"fileinto\";",
+        "require;",
+        "require \"body\";",
+        "require \"frob\";",
+        "if [true, false] { keep; }",
+        "if { keep; }",
+        "if true;",
+        "if body :text \"x\" { keep; }",
+        "if frob { keep; }",
+        "if envelope \"from\" \"x\" { keep; }",
+        "if header \"subject\" { keep; }",
+        "if header :is :contains \"s\" \"x\" { keep; }",
+        "if header :comparator { keep; }",
+        "if header :comparator \"i;frob\" \"s\" \"x\" { keep; }",
+        "if address :user \"from\" \"x\" { keep; }",
+        "if header :count \"s\" \"x\" { keep; }",
+        "if header :regex \"s\" \"x\" { keep; }",
+        "if header :frob \"s\" \"x\" { keep; }",
+        "if address :frob \"from\" \"x\" { keep; }",
+        "if allof true { keep; }",
+        "if not (true, false) { keep; }",
+        "if not { keep; }",
+        "if address \"subject\" \"x\" { keep; }",
+        "require \"envelope\"; if envelope \"via\" \"x\" { keep; }",
+        "if exists :is \"x\" { keep; }",
+        "if exists { keep; }",
+        "if size :frob 1 { keep; }",
+        "if size :over :under 1 { keep; }",
+        "if size 1 { keep; }",
+        "if size :over \"x\" { keep; }",
+        "if size :over 1 2 { keep; }",
+        "if size :over { keep; }",
+        "if header \"s\" :is \"x\" { keep; }",
+        "if header 1 \"x\" { keep; }",
+        "if header \"bad name\" \"x\" { keep; }",
+        "keep 1;",
+        "keep true;",
+        "stop { keep; }",
+        "if true 1 { keep; }",
+        "if true true { keep; }",
+        "if not true (false) { keep; }",
+    ];
+    let mut differ = 0;
+    for (i, text) in corpus.iter().enumerate() {
+        let file = script(&format!("c{i}.sieve"), text);
+        let (code_en, out_en, err_en) = buzon(&["sieve", "check", &file, "--lang", "en"], &[]);
+        let (code_es, out_es, err_es) = buzon(&["sieve", "check", &file, "--lang", "es"], &[]);
+        let (en, es) = (format!("{out_en}{err_en}"), format!("{out_es}{err_es}"));
+        assert_eq!(code_en, 2, "{text:?} compiled: {en}");
+        assert_eq!(code_es, 2, "{text:?}: {es}");
+        assert!(es.contains(&format!("c{i}.sieve:")), "{text:?}: {es}");
+        assert!(!es.contains("{$") && !es.contains("{ $"), "{text:?}: {es}");
+        for english in [
+            " needs ",
+            " takes ",
+            "expected",
+            " is not supported",
+            "unknown ",
+            "missing?",
+        ] {
+            assert!(
+                !es.contains(english),
+                "{text:?} left English in Spanish: {es}"
+            );
+        }
+        if en != es {
+            differ += 1;
+        }
+    }
+    assert_eq!(differ, corpus.len());
+}
