@@ -24,6 +24,8 @@ const AREAS: &[&str] = &[
     "oauth",
     "two",
     "credentials",
+    "web",
+    "accounts",
 ];
 
 /// Literals in the sources that look like keys but name something else.

@@ -7,6 +7,7 @@
 //! Nothing here parses POP3 or SMTP itself; the protocol crates do.
 #![forbid(unsafe_code)]
 
+mod account;
 pub mod config;
 mod health;
 pub mod intake;
@@ -94,6 +95,10 @@ pub(crate) struct Shared {
     pub(crate) metrics: metrics::Metrics,
     /// The open POP3 sessions, for `buzon status` ([`status`]).
     pub(crate) sessions: Arc<status::Sessions>,
+    /// The signed-in browsers of the account pages ([`account`]).
+    pub(crate) web_sessions: account::Sessions,
+    /// Changes the account pages make to users' entries.
+    pub(crate) user_editor: stores::UserEditor,
     /// The totals `buzon status` shows.
     pub(crate) totals: status::Totals,
     pub(crate) started: std::time::SystemTime,
@@ -228,6 +233,7 @@ impl BoundServer {
         let intake = Arc::new(intake::Intake::new(&config, &stores)?);
         let store = Arc::clone(&stores.mail);
         let health = health::Health::start(stores.pg.clone());
+        let user_editor = stores::UserEditor::of(&config, &stores);
         let mut unix = Vec::new();
         for u in &config.unix_listeners {
             let listener =
@@ -257,6 +263,8 @@ impl BoundServer {
             published,
             metrics: metrics::Metrics::new(),
             sessions: Arc::default(),
+            web_sessions: account::Sessions::default(),
+            user_editor,
             totals: status::Totals::default(),
             started: std::time::SystemTime::now(),
         });

@@ -138,6 +138,16 @@ impl Authenticator {
         self.users().map(|d| d.any_plaintext()).unwrap_or(false)
     }
 
+    /// The user source, for the account pages.
+    pub fn directory(&self) -> &Arc<dyn UserDirectory> {
+        &self.users
+    }
+
+    /// The credential store, for the account pages.
+    pub fn credentials(&self) -> &Arc<dyn CredentialStore> {
+        &self.credentials
+    }
+
     /// True when bearer tokens are checked here (`[oauth]`).
     pub fn oauth_enabled(&self) -> bool {
         self.oauth.is_some()
@@ -285,6 +295,28 @@ impl Authenticator {
         credential: Credential,
         client: Option<IpAddr>,
     ) -> Verdict {
+        self.verify_as(user, credential, client, true).await
+    }
+
+    /// The main password only, never an app password: the account's own web page, where
+    /// two-step verification asks for a code after it ([`Verdict::TwoStepRequired`]).
+    pub async fn verify_main_password(
+        self: &Arc<Self>,
+        user: String,
+        password: buzon_pop3_proto::Secret,
+        client: Option<IpAddr>,
+    ) -> Verdict {
+        self.verify_as(user, Credential::Password(password), client, false)
+            .await
+    }
+
+    async fn verify_as(
+        self: &Arc<Self>,
+        user: String,
+        credential: Credential,
+        client: Option<IpAddr>,
+        app_passwords: bool,
+    ) -> Verdict {
         // Tokens are checked against the issuer, not the users' passwords: no hash, no
         // verification slot. Two-step accounts take them (they are not the main password).
         if let Credential::Bearer { token, user: named } = &credential {
@@ -313,9 +345,10 @@ impl Authenticator {
             }
         };
         let me = Arc::clone(self);
-        let verdict =
-            tokio::task::spawn_blocking(move || me.verify_blocking(&user, &credential, client))
-                .await;
+        let verdict = tokio::task::spawn_blocking(move || {
+            me.verify_blocking(&user, &credential, client, app_passwords)
+        })
+        .await;
         drop(permit);
         match verdict {
             Ok(v) => v,
@@ -348,6 +381,7 @@ impl Authenticator {
         user: &str,
         credential: &Credential,
         client: Option<IpAddr>,
+        app_passwords: bool,
     ) -> Verdict {
         // Like Dovecot's passwd-file, look at the source at each lookup that needs a
         // hash: a user added a moment ago can log in at once. A source that cannot be
@@ -369,7 +403,7 @@ impl Authenticator {
             return Verdict::Invalid;
         };
         let two_step = two_step_on(entry);
-        if let Credential::Password(p) = credential {
+        if let (Credential::Password(p), true) = (credential, app_passwords) {
             match self.app_password(entry, p.expose(), client) {
                 Ok(true) => return Verdict::Valid(entry.name.clone()),
                 Ok(false) => {}

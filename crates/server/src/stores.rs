@@ -287,6 +287,69 @@ impl CredentialStore for PgCredentials {
     }
 }
 
+/// Changes to a user's entry made by the server itself (the account pages): the users
+/// file on one machine, the users table with PostgreSQL.
+#[derive(Clone)]
+pub enum UserEditor {
+    File(std::path::PathBuf),
+    Pg(PgStore),
+}
+
+impl std::fmt::Debug for UserEditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserEditor::File(p) => write!(f, "UserEditor::File({})", p.display()),
+            UserEditor::Pg(s) => write!(f, "UserEditor::Pg({})", s.display_url()),
+        }
+    }
+}
+
+impl UserEditor {
+    /// The editor of the configured store.
+    pub fn of(config: &Config, stores: &Stores) -> UserEditor {
+        match &stores.pg {
+            Some(pg) => UserEditor::Pg(pg.clone()),
+            None => UserEditor::File(config.auth.users_file.clone()),
+        }
+    }
+
+    /// Sets (`Some`) or removes the extra field `key` of `entry`'s user.
+    pub async fn set_extra_field(
+        &self,
+        entry: &buzon_auth::UserEntry,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<(), String> {
+        match self {
+            UserEditor::File(path) => {
+                let (path, name, key) = (path.clone(), entry.name.clone(), key.to_string());
+                let value = value.map(str::to_string);
+                tokio::task::spawn_blocking(move || {
+                    buzon_auth::set_extra_field(&path, &name, &key, value.as_deref())
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            }
+            UserEditor::Pg(store) => {
+                let mut extra: Vec<(String, String)> = entry
+                    .extra
+                    .iter()
+                    .filter(|(k, _)| k != key)
+                    .cloned()
+                    .collect();
+                if let Some(v) = value {
+                    extra.push((key.to_string(), v.to_string()));
+                }
+                store
+                    .set_extra(&entry.name, &extra)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
 /// Creates the folder of the local Maildirs (mode 0700) when the Maildir store is in use.
 pub fn create_mail_dir(config: &Config) -> Result<(), ServerError> {
     use std::os::unix::fs::DirBuilderExt;

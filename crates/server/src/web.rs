@@ -76,7 +76,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, tcp: TcpStream, peer: SocketAddr
     };
     // The whole connection, TLS handshake included, within one deadline.
     let deadline = limits.auth_timeout;
-    let app = router(Arc::clone(&shared), https);
+    let app = router(Arc::clone(&shared), https, client.addr, client.known);
     let service = hyper_util::service::TowerToHyperService::new(app);
     let served = async {
         if https {
@@ -126,8 +126,8 @@ struct App {
     https: bool,
 }
 
-fn router(shared: Arc<Shared>, https: bool) -> Router {
-    Router::new()
+fn router(shared: Arc<Shared>, https: bool, client: SocketAddr, client_known: bool) -> Router {
+    let base = Router::new()
         .route(
             "/.well-known/autoconfig/mail/config-v1.1.xml",
             get(autoconfig),
@@ -137,7 +137,37 @@ fn router(shared: Arc<Shared>, https: bool) -> Router {
         .route("/Autodiscover/Autodiscover.xml", post(autodiscover))
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .with_state(App { shared, https })
+        .with_state(App {
+            shared: Arc::clone(&shared),
+            https,
+        });
+    if !https {
+        // The account pages exist on HTTPS only (HTTP redirects there).
+        return base;
+    }
+    use crate::account as a;
+    let account = Router::new()
+        .route("/account", get(a::home))
+        .route("/account/login", get(a::login_form).post(a::login))
+        .route("/account/logout", post(a::logout))
+        .route("/account/style.css", get(a::style))
+        .route("/account/lang", get(a::switch_lang))
+        .route("/account/app-passwords", post(a::create_app_password))
+        .route(
+            "/account/app-passwords/revoke",
+            post(a::revoke_app_password),
+        )
+        .route("/account/two-step/start", post(a::two_step_start))
+        .route("/account/two-step/confirm", post(a::two_step_confirm))
+        .route("/account/two-step/disable", post(a::two_step_disable))
+        .route("/account/apple.mobileconfig", get(a::mobileconfig))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(a::Web {
+            shared,
+            client,
+            client_known,
+        });
+    account.merge(base)
 }
 
 /// The host the client asked for, without a port.

@@ -136,7 +136,7 @@ impl Env {
 /// RFC 6238 with HMAC-SHA1, 6 digits, 30 s, as authenticator apps compute it — an
 /// implementation independent of the server's, in Python's standard library.
 /// `offset` shifts the clock by that many steps.
-fn authenticator_code(secret_base32: &str, offset: i64) -> String {
+pub(crate) fn authenticator_code(secret_base32: &str, offset: i64) -> String {
     let script = "import base64,hashlib,hmac,struct,sys,time\n\
         s=sys.argv[1]; k=base64.b32decode(s+'='*((8-len(s)%8)%8))\n\
         c=struct.pack('>Q', int(time.time())//30+int(sys.argv[2]))\n\

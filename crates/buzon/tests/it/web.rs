@@ -309,3 +309,282 @@ fn buzon_setup_configures_itself_from_the_servers_own_autoconfig_and_logs_in() {
         "{so}"
     );
 }
+
+/// One browser: curl with a cookie jar. Returns (status, headers, body).
+struct Browser<'a> {
+    w: &'a Web,
+    jar: std::path::PathBuf,
+    lang: &'a str,
+}
+
+impl Browser<'_> {
+    fn request(&self, method: &str, path: &str, form: &[(&str, &str)]) -> (String, String, String) {
+        let url = format!(
+            "https://localhost:{}{path}",
+            self.w.proc.addr("HTTPS").port()
+        );
+        let mut cmd = Command::new("curl");
+        cmd.args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(&self.w.ca_file)
+            .arg("-c")
+            .arg(&self.jar)
+            .arg("-b")
+            .arg(&self.jar)
+            .args(["-H", &format!("Accept-Language: {}", self.lang)])
+            .args(["-D", "-", "-o", "-", "-X", method]);
+        for (k, v) in form {
+            cmd.arg("--data-urlencode").arg(format!("{k}={v}"));
+        }
+        let out = run_bounded(cmd.arg(url), LIMIT);
+        assert!(out.status.success(), "curl {path}: {out:?}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split_whitespace().nth(1).unwrap_or("").to_string();
+        (status, head.to_string(), body.to_string())
+    }
+}
+
+/// The value of the hidden field `csrf` (or of the element with `id`).
+fn field(html: &str, marker: &str) -> String {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in {html}"))
+        + marker.len();
+    html[at..].split(['"', '<']).next().unwrap().to_string()
+}
+
+fn csrf(html: &str) -> String {
+    field(html, "name=\"csrf\" value=\"")
+}
+
+/// POP3S login with curl: whether the server took it.
+fn pop3_login(w: &Web, user: &str, password: &str) -> bool {
+    run_bounded(
+        Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--cacert"])
+            .arg(&w.ca_file)
+            .args(["-u", &format!("{user}:{password}")])
+            .arg(format!(
+                "pop3s://localhost:{}/",
+                w.proc.addr("POP3S").port()
+            )),
+        LIMIT,
+    )
+    .status
+    .success()
+}
+
+#[test]
+fn account_pages_sign_in_with_two_step_manage_app_passwords_and_refuse_forged_forms() {
+    if !crate::interop_clients::have("curl") || !crate::interop_clients::have("python3") {
+        return;
+    }
+    let w = start();
+    let b = Browser {
+        w: &w,
+        jar: w.dir.path().join("jar"),
+        lang: "en",
+    };
+    // Not signed in: to the sign-in page, which carries the security headers.
+    let (status, head, _) = b.request("GET", "/account", &[]);
+    assert_eq!(status, "303", "{head}");
+    assert!(head.contains("location: /account/login"), "{head}");
+    let (status, head, page) = b.request("GET", "/account/login", &[]);
+    assert_eq!(status, "200");
+    let h = head.to_ascii_lowercase();
+    assert!(
+        h.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(h.contains("x-frame-options: deny"), "{head}");
+    assert!(h.contains("secure; httponly; samesite=strict"), "{head}");
+    assert!(!page.contains("<script"), "{page}");
+    let token = csrf(&page);
+    // A form without the token (another site's page) is refused; so is a wrong password,
+    // with the usual words; an app password never signs in here.
+    let (status, _, _) = b.request(
+        "POST",
+        "/account/login",
+        &[("user", "alice"), ("password", "pw")],
+    );
+    assert_eq!(status, "403");
+    let (_, _, page) = b.request("GET", "/account/login", &[]);
+    let token2 = csrf(&page);
+    assert_ne!(token, token2);
+    let (status, _, page) = b.request(
+        "POST",
+        "/account/login",
+        &[("csrf", &token2), ("user", "alice"), ("password", "nope")],
+    );
+    assert_eq!(status, "401");
+    assert!(page.contains("Sign-in failed"), "{page}");
+    let sign_in = |code: &str| {
+        let (_, _, page) = b.request("GET", "/account/login", &[]);
+        let t = csrf(&page);
+        b.request(
+            "POST",
+            "/account/login",
+            &[
+                ("csrf", &t),
+                ("user", "alice"),
+                ("password", "pw"),
+                ("code", code),
+            ],
+        )
+    };
+    let (status, head, _) = sign_in("");
+    assert_eq!(status, "303", "{head}");
+    let (status, _, page) = b.request("GET", "/account", &[]);
+    assert_eq!(status, "200");
+    assert!(
+        page.contains("Signed in as alice") && page.contains("No app passwords yet."),
+        "{page}"
+    );
+    let token = csrf(&page);
+
+    // An app password: shown once, works over POP3S, listed with its last use.
+    let (status, _, _) = b.request(
+        "POST",
+        "/account/app-passwords",
+        &[("csrf", "forged"), ("name", "x")],
+    );
+    assert_eq!(status, "403");
+    let (status, _, page) = b.request(
+        "POST",
+        "/account/app-passwords",
+        &[("csrf", &token), ("name", "laptop"), ("scope", "pop3")],
+    );
+    assert_eq!(status, "200");
+    let app = field(&page, "id=\"app-password\">");
+    assert_eq!(app.len(), 29, "{page}");
+    assert!(pop3_login(&w, "alice", &app));
+    let (_, _, page) = b.request("GET", "/account", &[]);
+    assert!(
+        page.contains("<td>laptop</td><td>pop3</td>") && page.contains("<td>127.0.0.1</td>"),
+        "{page}"
+    );
+    // It does not sign in to the page.
+    let (_, _, p) = b.request("GET", "/account/login", &[]);
+    let t = csrf(&p);
+    let other = Browser {
+        w: &w,
+        jar: w.dir.path().join("jar2"),
+        lang: "en",
+    };
+    let (_, _, p) = other.request("GET", "/account/login", &[]);
+    let t2 = csrf(&p);
+    let (status, _, _) = other.request(
+        "POST",
+        "/account/login",
+        &[("csrf", &t2), ("user", "alice"), ("password", &app)],
+    );
+    assert_eq!(status, "401");
+    let _ = t;
+
+    // Two-step verification from the page: the QR code and secret, a first code.
+    let (status, _, page) = b.request("POST", "/account/two-step/start", &[("csrf", &token)]);
+    assert_eq!(status, "200");
+    assert!(page.contains("<svg"), "no QR code on the page");
+    let secret = field(&page, "id=\"totp-secret\">");
+    let code = crate::two_step::authenticator_code(&secret, 0);
+    let (status, _, page) = b.request(
+        "POST",
+        "/account/two-step/confirm",
+        &[("csrf", &token), ("code", &code)],
+    );
+    assert_eq!(status, "200");
+    let recovery: Vec<String> = page
+        .split("<li class=\"secret\">")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap().to_string())
+        .collect();
+    assert_eq!(recovery.len(), 10, "{page}");
+    let users = std::fs::read_to_string(w.dir.path().join("data/users")).unwrap();
+    assert!(users.contains("two_step=totp"), "{users}");
+    // POP3: the main password is refused now, the app password still works.
+    let refused = buzon_testkit::wait::poll(Duration::from_secs(5), || {
+        (!pop3_login(&w, "alice", "pw")).then_some(())
+    });
+    assert!(refused.is_some(), "the main password still works over POP3");
+    assert!(pop3_login(&w, "alice", &app));
+
+    // Sign out; signing in now needs the code: none, a used one, then the next step's.
+    let (status, _, _) = b.request("POST", "/account/logout", &[("csrf", &token)]);
+    assert_eq!(status, "303");
+    let (status, _, _) = b.request("GET", "/account", &[]);
+    assert_eq!(status, "303");
+    assert_eq!(sign_in("").0, "401");
+    assert_eq!(sign_in(&code).0, "401", "a used code signed in again");
+    let next = crate::two_step::authenticator_code(&secret, 1);
+    assert_eq!(sign_in(&next).0, "303");
+    let (_, _, page) = b.request("GET", "/account", &[]);
+    assert!(page.contains("Two-step verification is on"), "{page}");
+    let token = csrf(&page);
+
+    // The Apple profile: one POP3 account over TLS on the POP3S port.
+    let (status, head, profile) = b.request("GET", "/account/apple.mobileconfig", &[]);
+    assert_eq!(status, "200");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("application/x-apple-aspen-config"),
+        "{head}"
+    );
+    for part in [
+        "<string>EmailTypePOP</string>",
+        &format!("<integer>{}</integer>", w.proc.addr("POP3S").port()),
+        "<key>IncomingMailServerUseSSL</key><true/>",
+        "<string>alice@example.test</string>",
+    ] {
+        assert!(profile.contains(part), "{part} missing in {profile}");
+    }
+
+    // In Spanish: by the browser's language, and by the switch.
+    let es = Browser {
+        w: &w,
+        jar: w.dir.path().join("jar3"),
+        lang: "es-ES,es;q=0.9",
+    };
+    let (_, _, page) = es.request("GET", "/account/login", &[]);
+    assert!(
+        page.contains("<h1>Iniciar sesión</h1>") && page.contains("lang=\"es\""),
+        "{page}"
+    );
+    let (status, head, _) = b.request("GET", "/account/lang?to=es", &[]);
+    assert_eq!(status, "303");
+    assert!(head.contains("buzon_lang=es"), "{head}");
+    let (_, _, page) = b.request("GET", "/account", &[]);
+    assert!(page.contains("<h1>Tu cuenta de correo</h1>"), "{page}");
+
+    // Two-step off with a recovery code; the app password revoked from the page.
+    let (status, _, _) = b.request(
+        "POST",
+        "/account/two-step/disable",
+        &[("csrf", &token), ("code", &recovery[0])],
+    );
+    assert_eq!(status, "303");
+    let users = std::fs::read_to_string(w.dir.path().join("data/users")).unwrap();
+    assert!(!users.contains("two_step"), "{users}");
+    let (_, _, page) = b.request("GET", "/account", &[]);
+    let id = field(&page, "name=\"id\" value=\"");
+    let (status, _, _) = b.request(
+        "POST",
+        "/account/app-passwords/revoke",
+        &[("csrf", &token), ("id", &id)],
+    );
+    assert_eq!(status, "303");
+    assert!(!pop3_login(&w, "alice", &app));
+
+    // A password change elsewhere ends the session.
+    let out = run_bounded(
+        Command::new("sh").arg("-c").arg(format!(
+            "echo 'new pw' | {BIN} user passwd alice --config {}",
+            w.dir.path().join("buzon.toml").display()
+        )),
+        LIMIT,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let ended = buzon_testkit::wait::poll(Duration::from_secs(5), || {
+        (b.request("GET", "/account", &[]).0 == "303").then_some(())
+    });
+    assert!(ended.is_some(), "the session outlived a password change");
+}
