@@ -35,6 +35,10 @@ use buzon_pop3_proto::sasl::constant_time_eq;
 /// an administrator may also set it by hand to allow app passwords only.
 pub const TWO_STEP_FIELD: &str = "two_step";
 
+/// The users-file extra field that disables an account's logins (POP3, app passwords,
+/// tokens, the account page) while its mail is still delivered: Dovecot's `nologin`.
+pub const NOLOGIN_FIELD: &str = "nologin";
+
 /// The letters of app passwords and recovery codes: a–z and 2–9 without `l`, `o`
 /// (read as `1` and `0`), 32 in all, so each carries 5 bits.
 const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";

@@ -403,6 +403,37 @@ impl Throttle {
         self.cfg.failure_delay
     }
 
+    /// What is failing now, for an administrator: networks (`"network"`, the address or
+    /// the /64) and user names (`"user"`) with recent failures, each with its count and
+    /// the penalty its next attempt waits; most failures first, at most `limit`.
+    pub fn failing(
+        &self,
+        now: Instant,
+        limit: usize,
+    ) -> Vec<(&'static str, String, u32, Duration)> {
+        let mut out: Vec<_> = self
+            .counters
+            .keys()
+            .filter_map(|k| {
+                let n = self.failures(now, k);
+                let (kind, what) = match k {
+                    _ if n == 0 => return None,
+                    Key::Net(Net::V4(a)) => ("network", std::net::Ipv4Addr::from(*a).to_string()),
+                    Key::Net(Net::V6(p)) => (
+                        "network",
+                        format!("{}/64", std::net::Ipv6Addr::from(u128::from(*p) << 64)),
+                    ),
+                    Key::User(u) => ("user", u.clone()),
+                    Key::Pair(..) => return None,
+                };
+                Some((kind, what, n, self.penalty(n)))
+            })
+            .collect();
+        out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.1.cmp(&b.1)));
+        out.truncate(limit);
+        out
+    }
+
     /// Number of keys currently tracked.
     pub fn tracked(&self) -> usize {
         self.counters.len()

@@ -534,7 +534,8 @@ pub(crate) async fn home(State(web): State<Web>, headers: HeaderMap) -> Response
     let body = format!(
         "<h2>{h_app}</h2>{table}<form method=\"post\" action=\"/account/app-passwords\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>{name}<input type=\"text\" name=\"name\" required maxlength=\"100\"></label><label>{scope} <select name=\"scope\"><option value=\"pop3\">POP3</option><option value=\"all\">{all}</option></select></label><button>{create}</button></form>\
 <h2>{h_two}</h2>{two_step}\
-<h2>{h_setup}</h2><p>{setup}</p><p><a href=\"/account/apple.mobileconfig\" download>{apple}</a></p>",
+<h2>{h_setup}</h2><p>{setup}</p><p><a href=\"/account/apple.mobileconfig\" download>{apple}</a></p>\
+<h2>{h_password}</h2><form method=\"post\" action=\"/account/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>{current}<input type=\"password\" name=\"current\" autocomplete=\"current-password\" required></label><label>{new}<input type=\"password\" name=\"new\" autocomplete=\"new-password\" required></label><label>{again}<input type=\"password\" name=\"again\" autocomplete=\"new-password\" required></label><button>{change}</button></form>{admin}",
         h_app = esc(&tx(lang, "web-app-passwords")),
         name = esc(&tx(lang, "web-app-name")),
         scope = esc(&tx(lang, "web-app-scope")),
@@ -544,6 +545,16 @@ pub(crate) async fn home(State(web): State<Web>, headers: HeaderMap) -> Response
         h_setup = esc(&tx(lang, "web-setup")),
         setup = esc(&setup_text(&web, lang, &user)),
         apple = esc(&tx(lang, "web-apple-profile")),
+        h_password = esc(&tx(lang, "web-password-title")),
+        current = esc(&tx(lang, "web-password-current")),
+        new = esc(&tx(lang, "web-password-new")),
+        again = esc(&tx(lang, "web-password-again")),
+        change = esc(&tx(lang, "web-password-change")),
+        admin = if is_admin(&web, &user) {
+            format!("<p><a href=\"/account/admin\">{}</a></p>", esc(&tx(lang, "web-admin")))
+        } else {
+            String::new()
+        },
     );
     page(
         lang,
@@ -1010,4 +1021,389 @@ pub(crate) async fn mobileconfig(State(web): State<Web>, headers: HeaderMap) -> 
         )
             .into_response(),
     )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    current: String,
+    new: String,
+    again: String,
+}
+
+/// The weakest password accepted: zxcvbn's score 3 ("safely unguessable: moderate
+/// protection from offline slow-hash scenario").
+const MIN_SCORE: u8 = 3;
+
+/// Whether `password` is strong enough for `user`; `Err` holds the reason, in words.
+fn strong_enough(lang: Lang, user: &str, password: &str) -> Result<(), String> {
+    if password.chars().count() < 10 {
+        return Err(tx(lang, "web-password-short"));
+    }
+    let score = zxcvbn::zxcvbn(password, &[user]).score();
+    if u8::from(score) < MIN_SCORE {
+        return Err(txa(
+            lang,
+            "web-password-weak",
+            &[("score", u8::from(score).to_string().into())],
+        ));
+    }
+    Ok(())
+}
+
+fn message(lang: Lang, user: &str, csrf: &str, title: &str, text: &str, error: bool) -> Response {
+    let class = if error { "error" } else { "note" };
+    page(
+        lang,
+        StatusCode::OK,
+        title,
+        Some(user),
+        Some(csrf),
+        &format!(
+            "<p class=\"{class}\">{}</p><p><a href=\"/account\">{}</a></p>",
+            esc(text),
+            esc(&tx(lang, "web-back"))
+        ),
+    )
+}
+
+/// Hashes `password` with the configured scheme (off the runtime: Argon2 is slow).
+async fn hash_new(web: &Web, password: &str) -> Result<String, String> {
+    let (pw, scheme, params) = (
+        password.to_string(),
+        web.shared.config.auth.password_scheme,
+        web.shared.config.auth.hash,
+    );
+    tokio::task::spawn_blocking(move || {
+        buzon_auth::hash_new_password(pw.as_bytes(), scheme, &params)
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// Changes the account's password: the current one, then a new one twice, strong enough.
+/// Other sessions of the account end; this one goes on.
+pub(crate) async fn change_password(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    let (user, csrf, lang) = match guarded(&web, &headers, &f.csrf) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    let title = tx(lang, "web-password-title");
+    let checked_at = tokio::time::Instant::now();
+    let verdict = web
+        .shared
+        .auth
+        .verify_main_password(
+            user.clone(),
+            buzon_pop3_proto::Secret::new(f.current.as_bytes()),
+            Some(web.client.ip()),
+        )
+        .await;
+    if !matches!(verdict, Verdict::Valid(_) | Verdict::TwoStepRequired) {
+        let wait = web
+            .shared
+            .auth
+            .record(web.client.ip(), web.client_known, &user, false);
+        tokio::time::sleep_until(checked_at + wait).await;
+        return message(
+            lang,
+            &user,
+            &csrf,
+            &title,
+            &tx(lang, "web-password-current-wrong"),
+            true,
+        );
+    }
+    if f.new != f.again {
+        return message(
+            lang,
+            &user,
+            &csrf,
+            &title,
+            &tx(lang, "web-password-differ"),
+            true,
+        );
+    }
+    if let Err(why) = strong_enough(lang, &user, &f.new) {
+        return message(lang, &user, &csrf, &title, &why, true);
+    }
+    let stored = match hash_new(&web, &f.new).await {
+        Ok(s) => s,
+        Err(why) => {
+            tracing::error!(user = %user, "cannot hash a new password: {why}");
+            return message(
+                lang,
+                &user,
+                &csrf,
+                &title,
+                &tx(lang, "web-login-unavailable"),
+                true,
+            );
+        }
+    };
+    if let Err(why) = web.shared.user_editor.set_password(&user, &stored).await {
+        tracing::error!(user = %user, "cannot change the password: {why}");
+        return message(
+            lang,
+            &user,
+            &csrf,
+            &title,
+            &tx(lang, "web-login-unavailable"),
+            true,
+        );
+    }
+    // Take the change in now, so this session (which knows the new hash) goes on.
+    let dir = Arc::clone(web.shared.auth.directory());
+    let _ = tokio::task::spawn_blocking(move || dir.refresh()).await;
+    if let Some(id) = cookie(&headers, COOKIE) {
+        if let Some(s) = web
+            .shared
+            .web_sessions
+            .map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&id)
+        {
+            s.password = stored;
+        }
+    }
+    tracing::info!(remote = %web.client, user = %user, "password changed on the account page");
+    message(
+        lang,
+        &user,
+        &csrf,
+        &title,
+        &tx(lang, "web-password-changed"),
+        false,
+    )
+}
+
+fn is_admin(web: &Web, user: &str) -> bool {
+    web.shared
+        .config
+        .web_admins
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(user))
+}
+
+/// The admin view: users, live POP3 sessions, what is failing, counters.
+pub(crate) async fn admin(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let lang = lang(&headers);
+    let Some((_, user, csrf)) = web.session(&headers) else {
+        return redirect("/account/login");
+    };
+    if !is_admin(&web, &user) {
+        return page(
+            lang,
+            StatusCode::FORBIDDEN,
+            &tx(lang, "web-admin"),
+            Some(&user),
+            Some(&csrf),
+            &format!(
+                "<p class=\"error\">{}</p>",
+                esc(&tx(lang, "web-admin-only"))
+            ),
+        );
+    }
+    let db = web.shared.auth.directory().current();
+    let mut users = String::new();
+    for e in db.users() {
+        let disabled = crate::login::disabled(e);
+        let (action, label) = if disabled {
+            ("enable", tx(lang, "web-admin-enable"))
+        } else {
+            ("disable", tx(lang, "web-admin-disable"))
+        };
+        users.push_str(&format!(
+            "<tr><td>{name}</td><td>{scheme}</td><td>{two}</td><td>{state}</td><td>\
+<form class=\"inline\" method=\"post\" action=\"/account/admin/users/{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"user\" value=\"{name}\"><button>{label}</button></form> \
+<form class=\"inline\" method=\"post\" action=\"/account/admin/users/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"user\" value=\"{name}\"><input type=\"password\" name=\"password\" autocomplete=\"new-password\" aria-label=\"{reset}\" required><button>{reset}</button></form></td></tr>",
+            name = esc(&e.name),
+            scheme = esc(e.password.strip_prefix('{').and_then(|r| r.split_once('}')).map_or("CRYPT", |(s, _)| s)),
+            two = if two_step_on(e) { "✓" } else { "" },
+            state = esc(&tx(lang, if disabled { "web-admin-disabled" } else { "web-admin-active" })),
+            label = esc(&label),
+            reset = esc(&tx(lang, "web-admin-reset")),
+        ));
+    }
+    let mut sessions = String::new();
+    for (u, remote, age, tls) in web.shared.sessions.list() {
+        sessions.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{age} s</td><td>{}</td></tr>",
+            esc(u.as_deref().unwrap_or("-")),
+            esc(&remote.to_string()),
+            esc(&tls)
+        ));
+    }
+    let mut failing = String::new();
+    for (kind, what, n, penalty) in web.shared.auth.failing(50) {
+        failing.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{n}</td><td>{:.1} s</td></tr>",
+            esc(&tx(
+                lang,
+                if kind == "user" {
+                    "web-admin-kind-user"
+                } else {
+                    "web-admin-kind-network"
+                }
+            )),
+            esc(&what),
+            penalty.as_secs_f64()
+        ));
+    }
+    let t = &web.shared.totals;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    let counters = txa(
+        lang,
+        "web-admin-counters",
+        &[
+            ("ok", get(&t.logins_ok).to_string().into()),
+            ("failed", get(&t.logins_failed).to_string().into()),
+            ("delivered", get(&t.delivered).to_string().into()),
+            (
+                "delivery_failures",
+                get(&t.delivery_failures).to_string().into(),
+            ),
+        ],
+    );
+    let body = format!(
+        "<h2>{h_users}</h2><table id=\"users\"><tr><th>{c_user}</th><th>{c_scheme}</th><th>2FA</th><th>{c_state}</th><th></th></tr>{users}</table>\
+<form method=\"post\" action=\"/account/admin/users/add\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>{c_user}<input type=\"text\" name=\"user\" required></label><label>{c_password}<input type=\"password\" name=\"password\" autocomplete=\"new-password\" required></label><button>{add}</button></form>\
+<h2>{h_sessions}</h2><table id=\"sessions\"><tr><th>{c_user}</th><th>{c_from}</th><th>{c_since}</th><th>TLS</th></tr>{sessions}</table>\
+<h2>{h_failing}</h2><table id=\"failing\"><tr><th></th><th></th><th>{c_failures}</th><th>{c_penalty}</th></tr>{failing}</table>\
+<h2>{h_counters}</h2><p>{counters}</p>",
+        h_users = esc(&tx(lang, "web-admin-users")),
+        c_user = esc(&tx(lang, "web-user")),
+        c_scheme = esc(&tx(lang, "web-admin-scheme")),
+        c_state = esc(&tx(lang, "web-admin-state")),
+        c_password = esc(&tx(lang, "web-password")),
+        add = esc(&tx(lang, "web-admin-add")),
+        h_sessions = esc(&tx(lang, "web-admin-sessions")),
+        c_from = esc(&tx(lang, "web-app-from")),
+        c_since = esc(&tx(lang, "web-admin-open-for")),
+        h_failing = esc(&tx(lang, "web-admin-failing")),
+        c_failures = esc(&tx(lang, "web-admin-failures")),
+        c_penalty = esc(&tx(lang, "web-admin-penalty")),
+        h_counters = esc(&tx(lang, "web-admin-counters-title")),
+        counters = esc(&counters),
+    );
+    page(
+        lang,
+        StatusCode::OK,
+        &tx(lang, "web-admin"),
+        Some(&user),
+        Some(&csrf),
+        &body,
+    )
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AdminUserForm {
+    #[serde(default)]
+    csrf: String,
+    user: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// An admin's change to a user: checked (session, CSRF, admin), done, logged.
+async fn admin_action(
+    web: &Web,
+    headers: &HeaderMap,
+    f: &AdminUserForm,
+    action: &'static str,
+) -> Response {
+    let (admin, csrf, lang) = match guarded(web, headers, &f.csrf) {
+        Ok(v) => v,
+        Err(r) => return *r,
+    };
+    if !is_admin(web, &admin) {
+        return message(
+            lang,
+            &admin,
+            &csrf,
+            &tx(lang, "web-admin"),
+            &tx(lang, "web-admin-only"),
+            true,
+        );
+    }
+    let target = f.user.trim();
+    let result = match action {
+        "add" => match buzon_auth::validate_username(target) {
+            Err(e) => Err(e.to_string()),
+            Ok(()) => match strong_enough(lang, target, &f.password) {
+                Err(why) => Err(why),
+                Ok(()) => match hash_new(web, &f.password).await {
+                    Ok(stored) => web.shared.user_editor.add_user(target, &stored).await,
+                    Err(e) => Err(e),
+                },
+            },
+        },
+        "password" => match strong_enough(lang, target, &f.password) {
+            Err(why) => Err(why),
+            Ok(()) => match hash_new(web, &f.password).await {
+                Ok(stored) => web.shared.user_editor.set_password(target, &stored).await,
+                Err(e) => Err(e),
+            },
+        },
+        _ => match web.entry(target) {
+            None => Err(buzon_auth::AuthError::NoSuchUser(target.to_string()).to_string()),
+            Some(e) => {
+                let value = (action == "disable").then_some("y");
+                web.shared
+                    .user_editor
+                    .set_extra_field(&e, buzon_auth::NOLOGIN_FIELD, value)
+                    .await
+            }
+        },
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(remote = %web.client, admin = %admin, action, user = %target, "admin action");
+            let dir = Arc::clone(web.shared.auth.directory());
+            let _ = tokio::task::spawn_blocking(move || dir.refresh()).await;
+            redirect("/account/admin")
+        }
+        Err(why) => {
+            tracing::info!(remote = %web.client, admin = %admin, action, user = %target, "admin action refused: {why}");
+            message(lang, &admin, &csrf, &tx(lang, "web-admin"), &why, true)
+        }
+    }
+}
+
+pub(crate) async fn admin_disable(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Form(f): Form<AdminUserForm>,
+) -> Response {
+    admin_action(&web, &headers, &f, "disable").await
+}
+
+pub(crate) async fn admin_enable(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Form(f): Form<AdminUserForm>,
+) -> Response {
+    admin_action(&web, &headers, &f, "enable").await
+}
+
+pub(crate) async fn admin_password(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Form(f): Form<AdminUserForm>,
+) -> Response {
+    admin_action(&web, &headers, &f, "password").await
+}
+
+pub(crate) async fn admin_add(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Form(f): Form<AdminUserForm>,
+) -> Response {
+    admin_action(&web, &headers, &f, "add").await
 }

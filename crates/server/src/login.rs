@@ -190,6 +190,10 @@ impl Authenticator {
             tracing::info!(claimed = %claimed, "bearer token for a user who is not here");
             return Verdict::Invalid;
         };
+        if disabled(entry) {
+            tracing::info!(user = %entry.name, "login refused: the account is disabled (nologin)");
+            return Verdict::Invalid;
+        }
         let same =
             |n: &str| n.eq_ignore_ascii_case(&entry.name) || n.eq_ignore_ascii_case(&claimed);
         if named.is_some_and(|n| !n.is_empty() && !same(n)) {
@@ -364,7 +368,8 @@ impl Authenticator {
         let entry = db.lookup(user)?;
         // Two-step accounts never log in from the cache: their main password alone is
         // not enough, and an app password is checked against the credential store.
-        if two_step_on(entry) {
+        // Disabled accounts do not log in at all.
+        if two_step_on(entry) || disabled(entry) {
             return None;
         }
         let hit = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(
@@ -402,6 +407,14 @@ impl Authenticator {
             }
             return Verdict::Invalid;
         };
+        if disabled(entry) {
+            // Checked as any failure would be, so the reply tells nothing more.
+            if let Credential::Password(p) = credential {
+                self.dummy.verify(p.expose());
+            }
+            tracing::info!(user = %entry.name, "login refused: the account is disabled (nologin)");
+            return Verdict::Invalid;
+        }
         let two_step = two_step_on(entry);
         if let (Credential::Password(p), true) = (credential, app_passwords) {
             match self.app_password(entry, p.expose(), client) {
@@ -520,6 +533,21 @@ pub fn two_step_on(entry: &UserEntry) -> bool {
                 "off" | "no" | "false" | "0"
             )
         })
+}
+
+/// True when the account is disabled (Dovecot's `nologin` extra field, any value).
+pub fn disabled(entry: &UserEntry) -> bool {
+    entry.extra_field(buzon_auth::NOLOGIN_FIELD).is_some()
+}
+
+impl Authenticator {
+    /// The throttle's current failures, for the admin view.
+    pub fn failing(&self, limit: usize) -> Vec<(&'static str, String, u32, Duration)> {
+        self.throttle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failing(Instant::now(), limit)
+    }
 }
 
 fn unix_now() -> u64 {

@@ -61,6 +61,27 @@ impl Sessions {
         }
     }
 
+    /// The sessions now, oldest first: (user, client address, seconds open, TLS).
+    pub(crate) fn list(&self) -> Vec<(Option<String>, SocketAddr, u64, String)> {
+        let now = SystemTime::now();
+        let mut v: Vec<_> = self
+            .lock()
+            .values()
+            .map(|s| {
+                (
+                    s.user.clone(),
+                    s.remote,
+                    now.duration_since(s.since)
+                        .unwrap_or(Duration::ZERO)
+                        .as_secs(),
+                    s.tls.clone(),
+                )
+            })
+            .collect();
+        v.sort_by_key(|s| std::cmp::Reverse(s.2));
+        v
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, SessionInfo>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -313,6 +313,42 @@ impl UserEditor {
         }
     }
 
+    /// Sets a user's stored password (`{SCHEME}…`).
+    pub async fn set_password(&self, user: &str, stored: &str) -> Result<(), String> {
+        match self {
+            UserEditor::File(path) => {
+                let (path, user, stored) = (path.clone(), user.to_string(), stored.to_string());
+                tokio::task::spawn_blocking(move || {
+                    buzon_auth::set_password(&path, &user, &stored).map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            }
+            UserEditor::Pg(store) => store
+                .set_password(user, stored)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Adds a user with a stored password.
+    pub async fn add_user(&self, user: &str, stored: &str) -> Result<(), String> {
+        match self {
+            UserEditor::File(path) => {
+                let (path, user, stored) = (path.clone(), user.to_string(), stored.to_string());
+                tokio::task::spawn_blocking(move || {
+                    buzon_auth::add_user(&path, &user, &stored).map_err(|e| e.to_string())
+                })
+                .await
+                .map_err(|e| e.to_string())?
+            }
+            UserEditor::Pg(store) => store
+                .add_user(user, stored)
+                .await
+                .map_err(|e| e.to_string()),
+        }
+    }
+
     /// Sets (`Some`) or removes the extra field `key` of `entry`'s user.
     pub async fn set_extra_field(
         &self,

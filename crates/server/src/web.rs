@@ -161,6 +161,12 @@ fn router(shared: Arc<Shared>, https: bool, client: SocketAddr, client_known: bo
         .route("/account/two-step/confirm", post(a::two_step_confirm))
         .route("/account/two-step/disable", post(a::two_step_disable))
         .route("/account/apple.mobileconfig", get(a::mobileconfig))
+        .route("/account/password", post(a::change_password))
+        .route("/account/admin", get(a::admin))
+        .route("/account/admin/users/disable", post(a::admin_disable))
+        .route("/account/admin/users/enable", post(a::admin_enable))
+        .route("/account/admin/users/password", post(a::admin_password))
+        .route("/account/admin/users/add", post(a::admin_add))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(a::Web {
             shared,

@@ -8,6 +8,7 @@
 // Dev-only: a helper that cannot do its job fails the test that called it, by panicking.
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
 pub mod certs;
 pub mod client;
 pub mod dns;

@@ -26,12 +26,17 @@ struct Web {
 /// A server for example.test named pop.example.test, with POP3, POP3S, HTTPS and HTTP
 /// listeners on loopback, and user alice (password "pw").
 fn start() -> Web {
+    start_with("")
+}
+
+/// [`start`] with more configuration text at the end.
+fn start_with(extra: &str) -> Web {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let config = write_config(
         dir.path(),
         &ca,
-        "\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"https\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"http\"\n\n[delivery]\nlocal_domains = [\"example.test\"]\n",
+        &format!("\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"https\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"http\"\n\n[delivery]\nlocal_domains = [\"example.test\"]\n{extra}"),
     );
     // The certificate the test CA issued is for localhost and 127.0.0.1; the server's
     // name in the documents is its `hostname`.
@@ -587,4 +592,111 @@ fn account_pages_sign_in_with_two_step_manage_app_passwords_and_refuse_forged_fo
         (b.request("GET", "/account", &[]).0 == "303").then_some(())
     });
     assert!(ended.is_some(), "the session outlived a password change");
+}
+
+/// The browser run, in Chromium headless through WebDriver: sign in, turn on
+/// two-step verification (the code computed from the secret the page shows), create an
+/// app password and use it from curl over POP3S, see its last use listed, switch the page
+/// to Spanish, and, as the admin, disable the user, whose POP3 login then fails.
+/// Screenshots go to the test's folder, or to `BUZON_SCREENSHOTS` when it is set.
+#[test]
+fn a_real_browser_signs_in_turns_on_two_step_makes_an_app_password_and_the_admin_disables_the_user()
+{
+    if !crate::interop_clients::have("curl") || !crate::interop_clients::have("python3") {
+        return;
+    }
+    let browser = match buzon_testkit::browser::Browser::start("en-US") {
+        Ok(b) => b,
+        Err(e) => {
+            buzon_testkit::skip(&format!("no browser: {e}"));
+            return;
+        }
+    };
+    let w = start_with("\n[web]\nadmins = [\"admin\"]\n");
+    let stored = buzon_auth::hash_password(b"admin pw", &buzon_auth::HashParams::fast_for_tests());
+    buzon_auth::add_user(&w.dir.path().join("data/users"), "admin", &stored).unwrap();
+    let shots = std::env::var_os("BUZON_SCREENSHOTS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| w.dir.path().join("screenshots"));
+    std::fs::create_dir_all(&shots).unwrap();
+    let base = format!("https://localhost:{}", w.proc.addr("HTTPS").port());
+    let b = &browser;
+    let sign_in = |user: &str, password: &str| {
+        b.open(&format!("{base}/account"));
+        assert!(b.url().ends_with("/account/login"), "{}", b.url());
+        b.type_into(&b.css("input[name=user]"), user);
+        b.type_into(&b.css("input[name=password]"), password);
+        b.click(&b.css("form button[type=submit]"));
+        b.wait_for("header nav span");
+    };
+
+    // 1. Sign in.
+    sign_in("alice", "pw");
+    assert!(b.url().ends_with("/account"), "{}", b.url());
+    assert_eq!(b.text(&b.css("h1")), "Your mail account");
+    b.screenshot(&shots.join("1-account.png"));
+
+    // 2. Two-step verification: the QR code and the secret, then the app's code.
+    b.click(&b.css("form[action='/account/two-step/start'] button"));
+    let secret = b.text(&b.wait_for("#totp-secret"));
+    assert!(b.source().contains("<svg"), "no QR code");
+    b.screenshot(&shots.join("2-two-step-qr.png"));
+    let code = crate::two_step::authenticator_code(&secret, 0);
+    b.type_into(&b.css("input[name=code]"), &code);
+    b.click(&b.css("form[action='/account/two-step/confirm'] button"));
+    b.wait_for("#recovery-codes");
+    assert_eq!(b.all("#recovery-codes li").len(), 10, "{}", b.source());
+    b.screenshot(&shots.join("3-recovery-codes.png"));
+
+    // 3. An app password, used from curl over POP3S, then listed with its last use.
+    b.open(&format!("{base}/account"));
+    b.type_into(
+        &b.css("form[action='/account/app-passwords'] input[name=name]"),
+        "curl",
+    );
+    b.click(&b.css("form[action='/account/app-passwords'] button"));
+    let app = b.text(&b.wait_for("#app-password"));
+    assert_eq!(app.len(), 29, "{app}");
+    b.screenshot(&shots.join("4-app-password.png"));
+    assert!(
+        pop3_login(&w, "alice", &app),
+        "the app password does not log in"
+    );
+    assert!(
+        !pop3_login(&w, "alice", "pw"),
+        "the main password still logs in"
+    );
+    b.open(&format!("{base}/account"));
+    let row = b.text(&b.xpath("//tr[td='curl']"));
+    assert!(row.contains("127.0.0.1") && !row.contains("never"), "{row}");
+    b.screenshot(&shots.join("5-last-use.png"));
+
+    // 4. The page in Spanish.
+    b.click(&b.css("a[hreflang=es]"));
+    b.wait_for("a[hreflang=en]");
+    assert_eq!(b.text(&b.css("h1")), "Tu cuenta de correo");
+    b.screenshot(&shots.join("6-spanish.png"));
+    b.click(&b.css("form[action='/account/logout'] button"));
+    b.wait_for("input[name=user]");
+    b.click(&b.css("a[hreflang=en]"));
+    b.wait_for("a[hreflang=es]");
+
+    // 5. The admin disables alice; her POP3 login fails.
+    sign_in("admin", "admin pw");
+    b.open(&format!("{base}/account/admin"));
+    assert_eq!(b.text(&b.css("h1")), "Administration");
+    b.click(&b.xpath("//form[@action='/account/admin/users/disable'][input[@name='user' and @value='alice']]/button"));
+    b.wait_for("form[action='/account/admin/users/enable']");
+    let row = b.text(&b.xpath("//table[@id='users']//tr[td='alice']"));
+    assert!(row.contains("disabled"), "{row}");
+    b.screenshot(&shots.join("7-admin-disabled.png"));
+    let refused = buzon_testkit::wait::poll(Duration::from_secs(5), || {
+        (!pop3_login(&w, "alice", &app)).then_some(())
+    });
+    assert!(refused.is_some(), "a disabled user still logs in");
+    let log = w.proc.log().join("\n");
+    assert!(
+        log.contains("admin action") && log.contains("action=\"disable\""),
+        "{log}"
+    );
 }

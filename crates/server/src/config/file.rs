@@ -197,4 +197,14 @@ pub struct FileConfig {
     #[serde(default)]
     pub store: StoreFile,
     pub oauth: Option<OAuthFile>,
+    #[serde(default)]
+    pub web: WebFile,
+}
+
+/// `[web]`: the account pages.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebFile {
+    /// Users who see the admin view.
+    pub admins: Option<Vec<String>>,
 }

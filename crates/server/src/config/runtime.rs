@@ -192,6 +192,8 @@ pub struct Config {
     pub store: StoreSettings,
     /// `[oauth]`: bearer tokens of one issuer (OAUTHBEARER, XOAUTH2); `None`: not offered.
     pub oauth: Option<OAuthPolicy>,
+    /// `[web] admins`: users who see the admin view of the account pages.
+    pub web_admins: Vec<String>,
 }
 
 /// How bearer tokens are checked: as JWTs signed by the issuer's keys (JWKS), or, when

@@ -90,6 +90,7 @@ impl FileConfig {
             smtp,
             store,
             oauth,
+            web_admins: self.web.admins.clone().unwrap_or_default(),
         })
     }
 }
