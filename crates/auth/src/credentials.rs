@@ -489,6 +489,23 @@ pub struct UserCredentials {
     /// Two-step verification's secrets, once it has been set up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub two_step: Option<TwoStep>,
+    /// The last logins, newest first (at most [`RECENT_LOGINS`]).
+    #[serde(default, rename = "login", skip_serializing_if = "Vec::is_empty")]
+    pub recent_logins: Vec<LoginRecord>,
+}
+
+/// How many logins [`UserCredentials::recent_logins`] keeps.
+pub const RECENT_LOGINS: usize = 10;
+
+/// One login, for the account page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRecord {
+    /// Seconds since 1970.
+    pub time: u64,
+    /// The client address.
+    pub address: String,
+    /// How: "USER", "PLAIN", "SCRAM-SHA-256-PLUS", "OAUTHBEARER", "web", …
+    pub how: String,
 }
 
 impl UserCredentials {
@@ -530,7 +547,21 @@ impl UserCredentials {
 
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.app_passwords.is_empty() && self.two_step.is_none()
+        self.app_passwords.is_empty() && self.two_step.is_none() && self.recent_logins.is_empty()
+    }
+
+    /// Records a login first in [`UserCredentials::recent_logins`], keeping the last
+    /// [`RECENT_LOGINS`].
+    pub fn record_login(&mut self, time: u64, address: &str, how: &str) {
+        self.recent_logins.insert(
+            0,
+            LoginRecord {
+                time,
+                address: address.to_string(),
+                how: how.to_string(),
+            },
+        );
+        self.recent_logins.truncate(RECENT_LOGINS);
     }
 }
 
@@ -653,8 +684,8 @@ mod tests {
         assert_eq!(two.check_code("abcdef", now), CodeCheck::Invalid);
         // Stored and read back, the used step is remembered.
         let creds = UserCredentials {
-            app_passwords: vec![],
             two_step: Some(two.clone()),
+            ..UserCredentials::default()
         };
         let mut back = UserCredentials::from_text(&creds.to_text("a"))
             .unwrap()

@@ -31,8 +31,9 @@ pub use buzon_pop3_proto::Secret;
 pub use cache::{AuthCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
 pub use credentials::{
     app_password_letters, check_app_password_name, generate_app_password, AppLetters, AppPassword,
-    AppScope, CodeCheck, CredentialStore, NewAppPassword, TotpEnrolment, TwoStep, UserCredentials,
-    MAX_APP_NAME, MAX_APP_PASSWORDS, NOLOGIN_FIELD, RECOVERY_CODES, TWO_STEP_FIELD,
+    AppScope, CodeCheck, CredentialStore, LoginRecord, NewAppPassword, TotpEnrolment, TwoStep,
+    UserCredentials, MAX_APP_NAME, MAX_APP_PASSWORDS, NOLOGIN_FIELD, RECENT_LOGINS, RECOVERY_CODES,
+    TWO_STEP_FIELD,
 };
 pub use credentials_dir::CredentialsDir;
 pub use directory::{UserDirectory, UsersFile};

@@ -436,6 +436,7 @@ pub(crate) async fn login(
         );
     }
     tracing::info!(remote = %web.client, user = %name, "web sign-in");
+    shared.auth.record_login(&name, ip, "web");
     let r = set_cookie(redirect("/account"), COOKIE, &id, None);
     set_cookie(r, LOGIN_COOKIE, "", Some(0))
 }
@@ -517,6 +518,64 @@ pub(crate) async fn home(State(web): State<Web>, headers: HeaderMap) -> Response
             esc(&tx(lang, "web-app-from")),
         )
     };
+    // Mailbox usage against the quota, and the recent logins.
+    let delivery = Arc::clone(&web.shared.delivery);
+    let who = user.clone();
+    let usage = tokio::task::spawn_blocking(move || delivery.usage(&who))
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let limits = buzon_intake::quota::limits_for(web.shared.config.delivery.quota, &entry);
+    let usage_text = match usage {
+        Some(u) => {
+            let used = human_size(u.bytes);
+            match limits.bytes {
+                Some(limit) => txa(
+                    lang,
+                    "web-usage-of",
+                    &[
+                        ("used", used.into()),
+                        ("limit", human_size(limit).into()),
+                        (
+                            "percent",
+                            (u.bytes.saturating_mul(100) / limit.max(1))
+                                .to_string()
+                                .into(),
+                        ),
+                        ("messages", u.messages.to_string().into()),
+                    ],
+                ),
+                None => txa(
+                    lang,
+                    "web-usage",
+                    &[
+                        ("used", used.into()),
+                        ("messages", u.messages.to_string().into()),
+                    ],
+                ),
+            }
+        }
+        None => tx(lang, "web-login-unavailable"),
+    };
+    let mut logins = String::new();
+    for l in &creds.recent_logins {
+        logins.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&buzon_store::date::rfc5322(l.time)),
+            esc(&l.address),
+            esc(&l.how)
+        ));
+    }
+    let logins = if logins.is_empty() {
+        format!("<p>{}</p>", esc(&tx(lang, "web-logins-none")))
+    } else {
+        format!(
+            "<table id=\"logins\"><tr><th>{}</th><th>{}</th><th>{}</th></tr>{logins}</table>",
+            esc(&tx(lang, "web-logins-when")),
+            esc(&tx(lang, "web-app-from")),
+            esc(&tx(lang, "web-logins-how")),
+        )
+    };
     let two_step = if two_step_on(&entry) {
         format!(
             "<p>{}</p><form method=\"post\" action=\"/account/two-step/disable\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>{}<input type=\"text\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required></label><button>{}</button></form>",
@@ -532,11 +591,15 @@ pub(crate) async fn home(State(web): State<Web>, headers: HeaderMap) -> Response
         )
     };
     let body = format!(
-        "<h2>{h_app}</h2>{table}<form method=\"post\" action=\"/account/app-passwords\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>{name}<input type=\"text\" name=\"name\" required maxlength=\"100\"></label><label>{scope} <select name=\"scope\"><option value=\"pop3\">POP3</option><option value=\"all\">{all}</option></select></label><button>{create}</button></form>\
+        "<h2>{h_mailbox}</h2><p id=\"usage\">{usage}</p><h3>{h_logins}</h3>{logins}<h2>{h_app}</h2>{table}<form method=\"post\" action=\"/account/app-passwords\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>{name}<input type=\"text\" name=\"name\" required maxlength=\"100\"></label><label>{scope} <select name=\"scope\"><option value=\"pop3\">POP3</option><option value=\"all\">{all}</option></select></label><button>{create}</button></form>\
 <h2>{h_two}</h2>{two_step}\
-<h2>{h_setup}</h2><p>{setup}</p><p><a href=\"/account/apple.mobileconfig\" download>{apple}</a></p>\
+<h2>{h_setup}</h2><p>{setup}</p><p><a href=\"/account/apple.mobileconfig\" download>{apple}</a></p>{steps}\
 <h2>{h_password}</h2><form method=\"post\" action=\"/account/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><label>{current}<input type=\"password\" name=\"current\" autocomplete=\"current-password\" required></label><label>{new}<input type=\"password\" name=\"new\" autocomplete=\"new-password\" required></label><label>{again}<input type=\"password\" name=\"again\" autocomplete=\"new-password\" required></label><button>{change}</button></form>{admin}",
         h_app = esc(&tx(lang, "web-app-passwords")),
+        h_mailbox = esc(&tx(lang, "web-mailbox")),
+        usage = esc(&usage_text),
+        h_logins = esc(&tx(lang, "web-logins")),
+        steps = setup_steps(&web, lang, &user),
         name = esc(&tx(lang, "web-app-name")),
         scope = esc(&tx(lang, "web-app-scope")),
         all = esc(&tx(lang, "web-app-scope-all")),
@@ -564,6 +627,56 @@ pub(crate) async fn home(State(web): State<Web>, headers: HeaderMap) -> Response
         Some(&csrf),
         &body,
     )
+}
+
+/// A size as people read it: "340 KB", "1.2 MB" (powers of 1000, as mail programs show).
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1_000 => format!("{b} B"),
+        b if b < 1_000_000 => format!("{} KB", b / 1_000),
+        b if b < 1_000_000_000 => format!("{:.1} MB", b as f64 / 1e6),
+        b => format!("{:.1} GB", b as f64 / 1e9),
+    }
+}
+
+/// Short steps for the common mail programs, and the classic errors in words.
+fn setup_steps(web: &Web, lang: Lang, user: &str) -> String {
+    let host = web.shared.config.hostname.as_str();
+    let port = web.shared.published.pop3s.unwrap_or(995).to_string();
+    let args: [(&str, Arg); 3] = [
+        ("host", host.into()),
+        ("port", port.as_str().into()),
+        ("user", user.into()),
+    ];
+    let mut out = String::from("<dl id=\"steps\">");
+    for (title, body) in [
+        ("web-steps-thunderbird-title", "web-steps-thunderbird"),
+        ("web-steps-outlook-title", "web-steps-outlook"),
+        ("web-steps-apple-title", "web-steps-apple"),
+        ("web-steps-android-title", "web-steps-android"),
+        ("web-steps-fetch-title", "web-steps-fetch"),
+    ] {
+        out.push_str(&format!(
+            "<dt>{}</dt><dd>{}</dd>",
+            esc(&tx(lang, title)),
+            esc(&txa(lang, body, &args))
+        ));
+    }
+    out.push_str("</dl>");
+    out.push_str(&format!(
+        "<h3>{}</h3><ul>",
+        esc(&tx(lang, "web-errors-title"))
+    ));
+    for key in [
+        "web-error-password",
+        "web-error-server",
+        "web-error-firewall",
+        "web-error-tls",
+    ] {
+        out.push_str(&format!("<li>{}</li>", esc(&txa(lang, key, &args))));
+    }
+    out.push_str("</ul>");
+    out
 }
 
 /// The POP3 settings in words.
@@ -1222,13 +1335,19 @@ pub(crate) async fn admin(State(web): State<Web>, headers: HeaderMap) -> Respons
         users.push_str(&format!(
             "<tr><td>{name}</td><td>{scheme}</td><td>{two}</td><td>{state}</td><td>\
 <form class=\"inline\" method=\"post\" action=\"/account/admin/users/{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"user\" value=\"{name}\"><button>{label}</button></form> \
-<form class=\"inline\" method=\"post\" action=\"/account/admin/users/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"user\" value=\"{name}\"><input type=\"password\" name=\"password\" autocomplete=\"new-password\" aria-label=\"{reset}\" required><button>{reset}</button></form></td></tr>",
+<form class=\"inline\" method=\"post\" action=\"/account/admin/users/password\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"user\" value=\"{name}\"><input type=\"password\" name=\"password\" autocomplete=\"new-password\" aria-label=\"{reset}\" required><button>{reset}</button></form> \
+<form class=\"inline\" method=\"post\" action=\"/account/admin/users/quota\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"user\" value=\"{name}\"><input type=\"text\" name=\"quota\" value=\"{quota}\" placeholder=\"1G\" aria-label=\"{quota_label}\"><button>{quota_label}</button></form></td></tr>",
             name = esc(&e.name),
             scheme = esc(e.password.strip_prefix('{').and_then(|r| r.split_once('}')).map_or("CRYPT", |(s, _)| s)),
             two = if two_step_on(e) { "✓" } else { "" },
             state = esc(&tx(lang, if disabled { "web-admin-disabled" } else { "web-admin-active" })),
             label = esc(&label),
             reset = esc(&tx(lang, "web-admin-reset")),
+            quota = esc(e
+                .extra_field("userdb_quota_rule")
+                .and_then(|r| r.strip_prefix("*:storage="))
+                .unwrap_or("")),
+            quota_label = esc(&tx(lang, "web-admin-quota")),
         ));
     }
     let mut sessions = String::new();
@@ -1309,6 +1428,8 @@ pub(crate) struct AdminUserForm {
     user: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    quota: String,
 }
 
 /// An admin's change to a user: checked (session, CSRF, admin), done, logged.
@@ -1343,6 +1464,26 @@ async fn admin_action(
                     Err(e) => Err(e),
                 },
             },
+        },
+        "quota" => match web.entry(target) {
+            None => Err(buzon_auth::AuthError::NoSuchUser(target.to_string()).to_string()),
+            Some(e) => {
+                let q = f.quota.trim();
+                if q.is_empty() {
+                    web.shared
+                        .user_editor
+                        .set_extra_field(&e, "userdb_quota_rule", None)
+                        .await
+                } else if buzon_units::parse_size(q).is_some_and(|b| b > 0) {
+                    let rule = format!("*:storage={q}");
+                    web.shared
+                        .user_editor
+                        .set_extra_field(&e, "userdb_quota_rule", Some(&rule))
+                        .await
+                } else {
+                    Err(txa(lang, "web-admin-quota-bad", &[("value", q.into())]))
+                }
+            }
         },
         "password" => match strong_enough(lang, target, &f.password) {
             Err(why) => Err(why),
@@ -1398,6 +1539,14 @@ pub(crate) async fn admin_password(
     Form(f): Form<AdminUserForm>,
 ) -> Response {
     admin_action(&web, &headers, &f, "password").await
+}
+
+pub(crate) async fn admin_quota(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Form(f): Form<AdminUserForm>,
+) -> Response {
+    admin_action(&web, &headers, &f, "quota").await
 }
 
 pub(crate) async fn admin_add(

@@ -99,6 +99,8 @@ pub(crate) struct Shared {
     pub(crate) web_sessions: account::Sessions,
     /// Changes the account pages make to users' entries.
     pub(crate) user_editor: stores::UserEditor,
+    /// Where deliveries go: the account page asks it for the mailbox's usage.
+    pub(crate) delivery: Arc<dyn buzon_store::DeliveryStore>,
     /// The totals `buzon status` shows.
     pub(crate) totals: status::Totals,
     pub(crate) started: std::time::SystemTime,
@@ -265,6 +267,7 @@ impl BoundServer {
             sessions: Arc::default(),
             web_sessions: account::Sessions::default(),
             user_editor,
+            delivery: Arc::clone(&stores.delivery),
             totals: status::Totals::default(),
             started: std::time::SystemTime::now(),
         });

@@ -58,6 +58,9 @@ pub struct Authenticator {
     /// `user@domain` claim may name a user by its local part in.
     oauth: Option<Arc<crate::oauth::OAuth>>,
     local_domains: Vec<String>,
+    /// When each (user, address, how) login was last recorded: a client polling every
+    /// minute costs no write (see [`Authenticator::record_login`]).
+    logins_recorded: Mutex<std::collections::HashMap<(String, IpAddr, &'static str), Instant>>,
     /// Keys the made-up SCRAM salts of users without a verifier (see
     /// [`Authenticator::scram_params`]).
     scram_secret: [u8; 32],
@@ -82,6 +85,7 @@ impl Authenticator {
             credentials,
             oauth: None,
             local_domains: Vec::new(),
+            logins_recorded: Mutex::default(),
             throttle: Mutex::new(Throttle::new(policy.throttle.clone())),
             cache: Mutex::new(AuthCache::new(policy.cache_ttl, 10_000)),
             verify_slots: Semaphore::new(policy.verify_concurrency),
@@ -146,6 +150,43 @@ impl Authenticator {
     /// The credential store, for the account pages.
     pub fn credentials(&self) -> &Arc<dyn CredentialStore> {
         &self.credentials
+    }
+
+    /// Records a successful login for the account page's list of recent logins, in the
+    /// background (the login does not wait for it) and at most once an hour for the same
+    /// user, address and method (a client polling every minute writes nothing new).
+    pub fn record_login(self: &Arc<Self>, user: &str, ip: IpAddr, how: &'static str) {
+        const AGAIN_AFTER: Duration = Duration::from_secs(3600);
+        let now = Instant::now();
+        {
+            let mut seen = self
+                .logins_recorded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let key = (user.to_ascii_lowercase(), ip, how);
+            if seen
+                .get(&key)
+                .is_some_and(|t| now.duration_since(*t) < AGAIN_AFTER)
+            {
+                return;
+            }
+            if seen.len() > 100_000 {
+                seen.retain(|_, t| now.duration_since(*t) < AGAIN_AFTER);
+            }
+            seen.insert(key, now);
+        }
+        let me = Arc::clone(self);
+        let user = user.to_string();
+        tokio::task::spawn_blocking(move || {
+            let address = ip.to_string();
+            let r = me.credentials.modify(&user, &mut |c| {
+                c.record_login(unix_now(), &address, how);
+                Ok(())
+            });
+            if let Err(e) = r {
+                tracing::warn!(user = %user, "cannot record a login: {e}");
+            }
+        });
     }
 
     /// True when bearer tokens are checked here (`[oauth]`).

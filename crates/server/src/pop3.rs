@@ -449,6 +449,9 @@ impl Conn {
             Ok(messages) => {
                 self.count_login(mechanism, "success");
                 self.mechanism = mechanism;
+                self.shared
+                    .auth
+                    .record_login(&user, self.peer.ip(), mechanism);
                 self.tracked.set_user(&user);
                 self.user = Some(user.clone());
                 self.session

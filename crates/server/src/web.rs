@@ -167,6 +167,7 @@ fn router(shared: Arc<Shared>, https: bool, client: SocketAddr, client_known: bo
         .route("/account/admin/users/enable", post(a::admin_enable))
         .route("/account/admin/users/password", post(a::admin_password))
         .route("/account/admin/users/add", post(a::admin_add))
+        .route("/account/admin/users/quota", post(a::admin_quota))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(a::Web {
             shared,

@@ -468,6 +468,33 @@ fn account_pages_sign_in_with_two_step_manage_app_passwords_and_refuse_forged_fo
         page.contains("<td>laptop</td><td>pop3</td>") && page.contains("<td>127.0.0.1</td>"),
         "{page}"
     );
+    // Usage, the recent logins (the web sign-in and the POP3 login, recorded in the
+    // background), the steps for the common programs.
+    assert!(
+        page.contains("<p id=\"usage\">0 B used, 0 messages; no quota.</p>"),
+        "{page}"
+    );
+    for program in [
+        "Thunderbird",
+        "Outlook",
+        "Apple Mail",
+        "Android",
+        "When it does not work",
+    ] {
+        assert!(page.contains(program), "{program} missing");
+    }
+    let listed = buzon_testkit::wait::poll(Duration::from_secs(5), || {
+        let (_, _, page) = b.request("GET", "/account", &[]);
+        let logins = page
+            .split("<table id=\"logins\">")
+            .nth(1)?
+            .split("</table>")
+            .next()?
+            .to_string();
+        (logins.contains("<td>web</td>") && logins.matches("<td>127.0.0.1</td>").count() >= 2)
+            .then_some(())
+    });
+    assert!(listed.is_some(), "the recent logins are not listed");
     // It does not sign in to the page.
     let (_, _, p) = b.request("GET", "/account/login", &[]);
     let t = csrf(&p);
@@ -689,6 +716,17 @@ fn a_real_browser_signs_in_turns_on_two_step_makes_an_app_password_and_the_admin
     b.wait_for("form[action='/account/admin/users/enable']");
     let row = b.text(&b.xpath("//table[@id='users']//tr[td='alice']"));
     assert!(row.contains("disabled"), "{row}");
+    // A quota for alice, kept in the users file.
+    b.type_into(
+        &b.xpath("//form[@action='/account/admin/users/quota'][input[@name='user' and @value='alice']]/input[@name='quota']"),
+        "1G",
+    );
+    b.click(&b.xpath(
+        "//form[@action='/account/admin/users/quota'][input[@name='user' and @value='alice']]/button",
+    ));
+    b.wait_for("#users");
+    let users = std::fs::read_to_string(w.dir.path().join("data/users")).unwrap();
+    assert!(users.contains("userdb_quota_rule=*:storage=1G"), "{users}");
     b.screenshot(&shots.join("7-admin-disabled.png"));
     let refused = buzon_testkit::wait::poll(Duration::from_secs(5), || {
         (!pop3_login(&w, "alice", &app)).then_some(())
