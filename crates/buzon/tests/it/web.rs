@@ -29,14 +29,14 @@ fn start() -> Web {
     start_with("")
 }
 
-/// [`start`] with more configuration text at the end.
+/// [`start`] with more configuration text: keys of `[auth]` first, then whole tables.
 fn start_with(extra: &str) -> Web {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new();
     let config = write_config(
         dir.path(),
         &ca,
-        &format!("\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"https\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"http\"\n\n[delivery]\nlocal_domains = [\"example.test\"]\n{extra}"),
+        &format!("{extra}\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"https\"\n\n[[listen]]\naddress = \"127.0.0.1:0\"\nprotocol = \"http\"\n\n[delivery]\nlocal_domains = [\"example.test\"]\n"),
     );
     // The certificate the test CA issued is for localhost and 127.0.0.1; the server's
     // name in the documents is its `hostname`.
@@ -736,5 +736,59 @@ fn a_real_browser_signs_in_turns_on_two_step_makes_an_app_password_and_the_admin
     assert!(
         log.contains("admin action") && log.contains("action=\"disable\""),
         "{log}"
+    );
+}
+
+/// Web sign-ins go through the POP3 throttle: with every failure penalised (1 s, at most
+/// 1 s), a burst of wrong sign-ins from one network gets some answered unchecked with
+/// 429 and the explaining text, and the right password still signs in afterwards.
+#[test]
+fn web_sign_ins_are_throttled_like_pop3_logins() {
+    if !crate::interop_clients::have("curl") {
+        return;
+    }
+    let w = start_with("free_failures = 0\npenalty_base = \"1s\"\npenalty_max = \"1s\"\n");
+    let attempt = |jar: &str, password: &str| {
+        let b = Browser {
+            w: &w,
+            jar: w.dir.path().join(jar),
+            lang: "en",
+        };
+        let (_, _, page) = b.request("GET", "/account/login", &[]);
+        let t = csrf(&page);
+        let (status, _, page) = b.request(
+            "POST",
+            "/account/login",
+            &[("csrf", &t), ("user", "alice"), ("password", password)],
+        );
+        (status, page)
+    };
+    assert_eq!(attempt("first", "wrong").0, "401");
+    let results: Vec<(String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6)
+            .map(|i| {
+                let attempt = &attempt;
+                s.spawn(move || attempt(&format!("burst{i}"), "wrong"))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let refused: Vec<_> = results.iter().filter(|(s, _)| s == "429").collect();
+    assert!(
+        !refused.is_empty(),
+        "no attempt was refused: {:?}",
+        results.iter().map(|r| &r.0).collect::<Vec<_>>()
+    );
+    assert!(
+        refused[0].1.contains("Too many failed sign-ins"),
+        "{}",
+        refused[0].1
+    );
+    let signed_in = buzon_testkit::wait::poll(Duration::from_secs(10), || {
+        (attempt("after", "pw").0 == "303").then_some(())
+    });
+    assert!(
+        signed_in.is_some(),
+        "the right password never signed in after the burst"
     );
 }
