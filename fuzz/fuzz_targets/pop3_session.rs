@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use buzon_pop3_proto::response::parse_status_line;
-use buzon_pop3_proto::sasl::apop_digest;
+use buzon_pop3_proto::sasl::{apop_digest, scram_keys, scram_proof_ok, scram_server_final};
 use buzon_pop3_proto::server::{
     ConnectionInfo, Credential, MessageInfo, ServerSession, SessionConfig, Step,
 };
@@ -22,6 +22,7 @@ use libfuzzer_sys::fuzz_target;
 
 const TIMESTAMP: &str = "<1896.697170952@fuzz.example>";
 const PASSWORD: &[u8] = b"p";
+const SALT: &[u8] = b"fuzz-salt";
 const MESSAGES: [&[u8]; 3] = [b"Subject: a\n\nbody\n.dot\n", b"no final newline", b""];
 
 fuzz_target!(|data: &[u8]| {
@@ -32,6 +33,9 @@ fuzz_target!(|data: &[u8]| {
         plaintext_without_tls: flags & 4 != 0,
         apop_timestamp: (flags & 8 != 0).then(|| TIMESTAMP.to_string()),
         apop_without_tls: flags & 32 != 0,
+        scram: flags & 64 != 0,
+        channel_binding: (flags & 128 != 0).then(|| vec![7u8; 32]),
+        oauth: flags & 64 != 0,
     };
     // A small limit, so that the fuzzer reaches the close on bad commands quickly too.
     let config = SessionConfig {
@@ -66,6 +70,7 @@ fuzz_target!(|data: &[u8]| {
         // The rest of this piece was sent before the handshake, and dropped.
         if handshake {
             session.tls_started();
+            session.set_channel_binding(Some(vec![7u8; 32]));
             assert!(session.tls_active());
             out.clear();
             assert!(session.next_step(&mut out).is_none(), "input survived STLS");
@@ -97,7 +102,21 @@ fn drive(session: &mut ServerSession, mut step: Step, out: &mut Vec<u8>) -> Next
                     && match &req.credential {
                         Credential::Password(p) => p.expose() == PASSWORD,
                         Credential::Apop { timestamp, digest } => apop_digest(timestamp, PASSWORD) == *digest,
+                        Credential::Scram { auth_message, proof, binding_ok } => {
+                            let (stored, server) = scram_keys(PASSWORD, SALT, 4096);
+                            if *binding_ok && scram_proof_ok(&stored, auth_message, proof) {
+                                let fin = scram_server_final(&server, auth_message);
+                                step = session.scram_verified(req.user.clone(), req.mechanism, &fin, out);
+                                continue;
+                            }
+                            false
+                        }
+                        Credential::Bearer { token, .. } => token.expose() == b"token-u",
                     };
+                if matches!(req.credential, Credential::Bearer { .. }) && !right {
+                    step = session.bearer_refused(r#"{"status":"invalid_token"}"#, out);
+                    continue;
+                }
                 if right {
                     let infos = MESSAGES
                         .iter()
@@ -117,6 +136,18 @@ fn drive(session: &mut ServerSession, mut step: Step, out: &mut Vec<u8>) -> Next
                 status.encode(out);
                 out.extend(encode_message(message, extent));
                 Step::Continue
+            }
+            Step::ScramParams { .. } => session.scram_server_first(SALT, 4096, "servernonce", out),
+            Step::Authorized { user, .. } => {
+                let infos = MESSAGES
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| MessageInfo {
+                        size: WireSize::of(m),
+                        uidl: Uidl::new(format!("uid-{i}")).expect("valid unique-id"),
+                    })
+                    .collect();
+                session.login_succeeded(user, infos, out)
             }
             Step::StartTls => return Next::Handshake,
             Step::Update(doomed) => {
