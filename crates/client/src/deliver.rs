@@ -337,7 +337,7 @@ impl MboxLock {
                     let mut words = content.split_whitespace();
                     let pid = words.next().and_then(|p| p.parse::<i32>().ok());
                     let ours = words.next() == Some("buzon");
-                    let dead = pid.is_some_and(|p| !Path::new(&format!("/proc/{p}")).exists());
+                    let dead = pid.is_some_and(|p| !buzon_process_alive(p));
                     let old = std::fs::metadata(&dotlock)
                         .and_then(|m| m.modified())
                         .ok()
@@ -490,6 +490,25 @@ impl MboxLock {
 }
 
 /// "process 1234 (mutt)", or "process 1234".
+/// Whether `pid` is a live `buzon` process. `/proc/<n>` also exists for any *thread*
+/// whose id is `n`, and for a zombie, so neither is taken for the lock's holder: the
+/// entry must be a thread-group leader (Tgid equal to `pid`), not a zombie, named buzon.
+fn buzon_process_alive(pid: i32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    field("Tgid:") == pid.to_string()
+        && !field("State:").starts_with('Z')
+        && field("Name:").starts_with("buzon")
+}
+
 fn process_words(pid: u32) -> String {
     match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
         Ok(name) if !name.trim().is_empty() => format!("process {pid} ({})", name.trim()),

@@ -174,6 +174,36 @@ fn tls(settings: &OAuthSettings) -> Result<TlsClient> {
     })
 }
 
+/// POSTs a form to one of the provider's endpoints as the OAuth client: a client with a
+/// secret authenticates with HTTP Basic (RFC 6749 §2.3.1), a public client names itself
+/// in the form. An unreachable provider is an error that says so.
+async fn post_as_client(
+    account: &str,
+    settings: &OAuthSettings,
+    url: &str,
+    form: &[(&str, &str)],
+    resolver: &Resolver,
+) -> Result<(u16, Vec<u8>)> {
+    let client = tls(settings)?;
+    let mut form = form.to_vec();
+    let basic = settings
+        .client_secret
+        .as_deref()
+        .map(|s| (settings.client_id.as_str(), s));
+    if basic.is_none() {
+        form.push(("client_id", settings.client_id.as_str()));
+    }
+    crate::http::post_form(url, &form, basic, &client, resolver, HTTP_TIMEOUT)
+        .await
+        .map_err(|e| {
+            oauth_error(
+                account,
+                t!("oauth-unreachable", url = url, reason = e),
+                t!("oauth-unreachable-fix"),
+            )
+        })
+}
+
 /// The JSON answer of a token endpoint, or its RFC 6749 §5.2 error.
 #[derive(Deserialize)]
 struct TokenAnswer {
@@ -191,37 +221,8 @@ async fn token_request(
     form: &[(&str, &str)],
     resolver: &Resolver,
 ) -> Result<(u16, TokenAnswer)> {
-    let client = tls(settings)?;
-    let mut form = form.to_vec();
-    // A client with a secret authenticates with HTTP Basic (RFC 6749 §2.3.1); a public
-    // client names itself in the form.
-    let basic = settings
-        .client_secret
-        .as_deref()
-        .map(|s| (settings.client_id.as_str(), s));
-    if basic.is_none() {
-        form.push(("client_id", settings.client_id.as_str()));
-    }
-    let (status, body) = crate::http::post_form(
-        &settings.token_url,
-        &form,
-        basic,
-        &client,
-        resolver,
-        HTTP_TIMEOUT,
-    )
-    .await
-    .map_err(|e| {
-        oauth_error(
-            account,
-            t!(
-                "oauth-unreachable",
-                url = settings.token_url.as_str(),
-                reason = e
-            ),
-            t!("oauth-unreachable-fix"),
-        )
-    })?;
+    let (status, body) =
+        post_as_client(account, settings, &settings.token_url, form, resolver).await?;
     let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|_| {
         oauth_error(
             account,
@@ -322,35 +323,9 @@ pub async fn start_device(
     settings: &OAuthSettings,
     resolver: &Resolver,
 ) -> Result<DeviceCode> {
-    let client = tls(settings)?;
-    let mut form = vec![("scope", settings.scope.as_str())];
-    let basic = settings
-        .client_secret
-        .as_deref()
-        .map(|s| (settings.client_id.as_str(), s));
-    if basic.is_none() {
-        form.push(("client_id", settings.client_id.as_str()));
-    }
-    let (status, body) = crate::http::post_form(
-        &settings.device_url,
-        &form,
-        basic,
-        &client,
-        resolver,
-        HTTP_TIMEOUT,
-    )
-    .await
-    .map_err(|e| {
-        oauth_error(
-            account,
-            t!(
-                "oauth-unreachable",
-                url = settings.device_url.as_str(),
-                reason = e
-            ),
-            t!("oauth-unreachable-fix"),
-        )
-    })?;
+    let form = [("scope", settings.scope.as_str())];
+    let (status, body) =
+        post_as_client(account, settings, &settings.device_url, &form, resolver).await?;
     serde_json::from_slice::<DeviceCode>(&body).map_err(|_| {
         let why = serde_json::from_slice::<TokenAnswer>(&body)
             .ok()
