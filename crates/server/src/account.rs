@@ -273,6 +273,28 @@ fn two_step_on(entry: &UserEntry) -> bool {
     crate::login::two_step_on(entry)
 }
 
+/// Checks a TOTP or recovery code of `user`'s two-step verification and uses it up (one
+/// read-modify-write of the credential store, off the runtime). `Err`: the store cannot
+/// be reached.
+async fn use_code(web: &Web, user: &str, code: &str) -> Result<CodeCheck, String> {
+    let creds = Arc::clone(web.shared.auth.credentials());
+    let (who, code) = (user.to_string(), code.to_string());
+    tokio::task::spawn_blocking(move || {
+        let mut out = CodeCheck::Invalid;
+        creds
+            .modify(&who, &mut |c| {
+                if let Some(t) = c.two_step.as_mut() {
+                    out = t.check_code(&code, now_secs());
+                }
+                Ok(())
+            })
+            .map(|()| out)
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
 #[derive(Deserialize)]
 pub(crate) struct LoginForm {
     user: String,
@@ -358,23 +380,11 @@ pub(crate) async fn login(
         Verdict::TwoStepRequired => {
             // The main password was right; the second step is the code.
             let name = web.entry(&user).map(|e| e.name).unwrap_or(user.clone());
-            let creds = Arc::clone(shared.auth.credentials());
-            let (who, code) = (name.clone(), f.code.clone());
-            let check = tokio::task::spawn_blocking(move || {
-                let mut out = CodeCheck::Invalid;
-                let r = creds.modify(&who, &mut |c| {
-                    if let Some(t) = c.two_step.as_mut() {
-                        out = t.check_code(&code, now_secs());
-                    }
-                    Ok(())
-                });
-                r.map(|()| out).map_err(|e| e.to_string())
-            })
-            .await;
+            let check = use_code(&web, &name, &f.code).await;
             match check {
-                Ok(Ok(CodeCheck::Totp | CodeCheck::Recovery(_))) => Some(name),
-                Ok(Ok(CodeCheck::Replayed | CodeCheck::Invalid)) | Err(_) => None,
-                Ok(Err(why)) => {
+                Ok(CodeCheck::Totp | CodeCheck::Recovery(_)) => Some(name),
+                Ok(CodeCheck::Replayed | CodeCheck::Invalid) => None,
+                Err(why) => {
                     tracing::error!(remote = %web.client, "cannot check a web sign-in code: {why}");
                     return login_page(
                         lang,
@@ -972,21 +982,8 @@ pub(crate) async fn two_step_disable(
     let Some(entry) = web.entry(&user) else {
         return redirect("/account/login");
     };
-    let creds = Arc::clone(web.shared.auth.credentials());
-    let (who, code) = (user.clone(), f.code.clone());
-    let checked = tokio::task::spawn_blocking(move || {
-        let mut out = CodeCheck::Invalid;
-        creds
-            .modify(&who, &mut |c| {
-                if let Some(t) = c.two_step.as_mut() {
-                    out = t.check_code(&code, now_secs());
-                }
-                Ok(())
-            })
-            .map(|()| out)
-    })
-    .await;
-    if !matches!(checked, Ok(Ok(CodeCheck::Totp | CodeCheck::Recovery(_)))) {
+    let checked = use_code(&web, &user, &f.code).await;
+    if !matches!(checked, Ok(CodeCheck::Totp | CodeCheck::Recovery(_))) {
         return page(
             lang,
             StatusCode::OK,

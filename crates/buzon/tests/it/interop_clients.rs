@@ -732,3 +732,53 @@ fn openssl_s_client_sees_only_tls12_and_tls13_with_forward_secret_aead_suites() 
         "{text}"
     );
 }
+
+/// One `mpop` run against POP3S on `port` (implicit TLS, `ca_file` trusted) into a fresh
+/// Maildir under `dir`, with the account lines in `login` (`user …`, `password …` or
+/// `passwordeval …`, `auth …`, `keep on`). Gives mpop's output and the Maildir.
+pub(crate) fn mpop_run(
+    dir: &Path,
+    port: u16,
+    ca_file: &Path,
+    login: &str,
+) -> (std::process::Output, std::path::PathBuf) {
+    let home = dir.join("mpop-home");
+    let maildir = dir.join("mpop-maildir");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    std::fs::create_dir_all(&home).unwrap();
+    let rc = home.join("mpoprc");
+    private_file(
+        &rc,
+        &format!(
+            "account test\nhost localhost\nport {port}\ntimeout 20\ntls on\ntls_starttls off\ntls_trust_file {}\n{login}\ndelivery maildir {}\n",
+            ca_file.display(),
+            maildir.display()
+        ),
+    );
+    let out = run_bounded(
+        Command::new("mpop")
+            .env("HOME", &home)
+            .arg("-C")
+            .arg(&rc)
+            .arg("test"),
+        LIMIT,
+    );
+    (out, maildir)
+}
+
+/// The mechanism the last ended POP3 session of `user` logged in with, from the server's
+/// log line (`mechanism="…"`), waiting up to 5 s for that line.
+pub(crate) fn session_mechanism(p: &BuzonProcess, user: &str) -> Option<String> {
+    let wanted = format!("user=\"{user}\"");
+    let line = buzon_testkit::wait::poll(std::time::Duration::from_secs(5), || {
+        p.log()
+            .iter()
+            .rev()
+            .find(|l| l.contains("pop3 session ended") && l.contains(&wanted))
+            .cloned()
+    })?;
+    let m = line.split("mechanism=").nth(1)?;
+    Some(m.split_whitespace().next()?.trim_matches('"').to_string())
+}

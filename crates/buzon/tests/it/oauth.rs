@@ -182,36 +182,18 @@ fn bearer_tokens_from_a_real_provider_log_in_and_bad_ones_are_refused_with_rfc76
         assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1 22");
     }
     if have("mpop") {
-        let home = n.dir.path().join("mpop-home");
-        let maildir = n.dir.path().join("mpop-maildir");
-        for sub in ["cur", "new", "tmp"] {
-            std::fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        std::fs::create_dir_all(&home).unwrap();
-        let rc = home.join("mpoprc");
         // mpop's lines end at 500 characters: the token comes from a program, as a
         // token helper would give it.
-        let token_file = home.join("token");
+        let token_file = n.dir.path().join("token");
         std::fs::write(&token_file, &token).unwrap();
-        std::fs::write(
-            &rc,
-            format!(
-                "account test\nhost localhost\nport {}\ntimeout 20\ntls on\ntls_starttls off\ntls_trust_file {}\nkeep on\nuser alice@example.com\npasswordeval cat {}\nauth oauthbearer\ndelivery maildir {}\n",
-                n.proc.addr("POP3S").port(),
-                n.ca_file.display(),
-                token_file.display(),
-                maildir.display()
+        let (o, maildir) = crate::interop_clients::mpop_run(
+            n.dir.path(),
+            n.proc.addr("POP3S").port(),
+            &n.ca_file,
+            &format!(
+                "keep on\nuser alice@example.com\npasswordeval cat {}\nauth oauthbearer",
+                token_file.display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&rc, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-        let o = run_bounded(
-            Command::new("mpop")
-                .env("HOME", &home)
-                .arg("-C")
-                .arg(&rc)
-                .arg("test"),
-            LIMIT,
         );
         assert!(o.status.success(), "mpop with OAUTHBEARER: {o:?}");
         assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 1);
@@ -475,26 +457,7 @@ fn buzon_fetch_signs_in_with_the_device_flow_fetches_and_renews_its_token() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(std::fs::read_dir(maildir.join("new")).unwrap().count(), 1);
     assert_ne!(stored("access_token"), first, "the token was not renewed");
-    let mechanism = |user: &str| {
-        buzon_testkit::wait::poll(Duration::from_secs(5), || {
-            n.proc
-                .log()
-                .iter()
-                .rev()
-                .find(|l| {
-                    l.contains("pop3 session ended") && l.contains(&format!("user=\"{user}\""))
-                })
-                .and_then(|l| {
-                    l.split("mechanism=").nth(1).map(|m| {
-                        m.split_whitespace()
-                            .next()
-                            .unwrap_or("")
-                            .trim_matches('"')
-                            .to_string()
-                    })
-                })
-        })
-    };
+    let mechanism = |user: &str| crate::interop_clients::session_mechanism(&n.proc, user);
     assert_eq!(mechanism("alice").as_deref(), Some("OAUTHBEARER"));
     // XOAUTH2, after the token expired (5 s): renewed again, nothing new to fetch.
     std::thread::sleep(Duration::from_secs(6));

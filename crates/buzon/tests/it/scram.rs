@@ -88,17 +88,7 @@ fn check(e: &Env, user: &str, password: &str, auth: &str) -> (bool, String) {
 
 /// The mechanism of the last session of `user` that ended, from the server's log.
 fn last_mechanism(e: &Env, user: &str) -> Option<String> {
-    let wanted = format!("user=\"{user}\"");
-    let found = buzon_testkit::wait::poll(Duration::from_secs(5), || {
-        e.proc
-            .log()
-            .iter()
-            .rev()
-            .find(|l| l.contains("pop3 session ended") && l.contains(&wanted))
-            .cloned()
-    })?;
-    let m = found.split("mechanism=").nth(1)?;
-    Some(m.split_whitespace().next()?.trim_matches('"').to_string())
+    crate::interop_clients::session_mechanism(&e.proc, user)
 }
 
 #[test]
@@ -152,31 +142,11 @@ fn scram_and_scram_plus_log_in_from_buzon_and_mpop_and_the_main_password_still_w
     assert!(ok, "{out}");
 
     if have("mpop") {
-        let home = e.dir.path().join("mpop-home");
-        let maildir = e.dir.path().join("mpop-maildir");
-        for sub in ["cur", "new", "tmp"] {
-            std::fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        std::fs::create_dir_all(&home).unwrap();
-        let rc = home.join("mpoprc");
-        std::fs::write(
-            &rc,
-            format!(
-                "account test\nhost localhost\nport {}\ntimeout 20\ntls on\ntls_starttls off\ntls_trust_file {}\nkeep on\nuser alice\npassword pencil\nauth scram-sha-256\ndelivery maildir {}\n",
-                e.proc.addr("POP3S").port(),
-                e.ca_file.display(),
-                maildir.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&rc, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-        let o = run_bounded(
-            Command::new("mpop")
-                .env("HOME", &home)
-                .arg("-C")
-                .arg(&rc)
-                .arg("test"),
-            LIMIT,
+        let (o, maildir) = crate::interop_clients::mpop_run(
+            e.dir.path(),
+            e.proc.addr("POP3S").port(),
+            &e.ca_file,
+            "keep on\nuser alice\npassword pencil\nauth scram-sha-256",
         );
         assert!(o.status.success(), "mpop with SCRAM-SHA-256: {o:?}");
         let got = std::fs::read_dir(maildir.join("new")).unwrap().count();

@@ -357,31 +357,11 @@ fn two_step_refuses_the_main_password_with_the_explaining_text_and_takes_app_pas
     assert_eq!(poplib(&e, &p, "alice", &phone), "ok 0");
     assert!(pass_reply(&p, "alice", &phone).starts_with("+OK"));
     if have("mpop") {
-        let home = e.dir.path().join("mpop-home");
-        let maildir = e.dir.path().join("mpop-maildir");
-        for sub in ["cur", "new", "tmp"] {
-            std::fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        std::fs::create_dir_all(&home).unwrap();
-        let rc = home.join("mpoprc");
-        std::fs::write(
-            &rc,
-            format!(
-                "account test\nhost localhost\nport {}\ntimeout 20\ntls on\ntls_starttls off\ntls_trust_file {}\nuser alice\npassword {phone}\ndelivery maildir {}\n",
-                p.addr("POP3S").port(),
-                e.ca_file.display(),
-                maildir.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let o = run_bounded(
-            Command::new("mpop")
-                .env("HOME", &home)
-                .arg("-C")
-                .arg(&rc)
-                .arg("test"),
-            LIMIT,
+        let (o, _) = crate::interop_clients::mpop_run(
+            e.dir.path(),
+            p.addr("POP3S").port(),
+            &e.ca_file,
+            &format!("user alice\npassword {phone}"),
         );
         assert!(o.status.success(), "mpop with an app password: {o:?}");
     }
