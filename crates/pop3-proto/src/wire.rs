@@ -28,17 +28,23 @@ impl WireSize {
 
     /// Feeds the next chunk of the stored message.
     pub fn update(&mut self, chunk: &[u8]) {
-        for &b in chunk {
-            if b == b'\n' && !self.prev_cr {
-                self.total += 1; // the CR we insert
-            }
-            self.total += 1;
-            self.prev_cr = b == b'\r';
-            self.ends_with_lf = b == b'\n';
+        let Some(&last) = chunk.last() else {
+            return;
+        };
+        // Every byte counts once, and every LF not preceded by CR once more (the CR we
+        // insert). memchr finds the LFs a word at a time.
+        let mut bare_lf = 0u64;
+        for at in memchr::memchr_iter(b'\n', chunk) {
+            let after_cr = match at {
+                0 => self.prev_cr,
+                _ => chunk[at - 1] == b'\r',
+            };
+            bare_lf += u64::from(!after_cr);
         }
-        if !chunk.is_empty() {
-            self.any = true;
-        }
+        self.total += chunk.len() as u64 + bare_lf;
+        self.prev_cr = last == b'\r';
+        self.ends_with_lf = last == b'\n';
+        self.any = true;
     }
 
     /// The final count, including the CRLF added after an unterminated last line.
@@ -403,6 +409,13 @@ mod tests {
                 unstuffed.extend_from_slice(unstuff_line(line));
             }
             proptest::prop_assert_eq!(unstuffed.len() as u64, WireSize::of(&msg));
+            // Fed in pieces (a CR at the end of one chunk, its LF at the start of the
+            // next), the count is the same.
+            let mut pieces = WireSize::new();
+            for c in msg.chunks(chunk) {
+                pieces.update(c);
+            }
+            proptest::prop_assert_eq!(pieces.finish(), WireSize::of(&msg));
             // Removing the CRs we inserted gives the original back (modulo the final line end).
             let mut normalised = Vec::new();
             let mut prev_cr = false;

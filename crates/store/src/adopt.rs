@@ -32,8 +32,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::api::MessageMeta;
-use crate::maildir::{fsync_dir, Scanned};
+use crate::maildir::fsync_dir;
 use crate::name::{before_info, is_valid_uidl};
+use crate::scan::Scanned;
 use crate::StoreError;
 
 /// The record of served UIDLs in a Maildir (never touched by other servers).
@@ -495,6 +496,18 @@ pub(crate) struct Adoption {
 impl Adoption {
     /// Looks at `dir`'s record and, for messages not in it, at the other server's files.
     /// `None` when the source is Buzón's own (nothing to read or write).
+    /// True when [`Adoption::prepare`] would give `None` for the Maildir at `dir`: every
+    /// UIDL is Buzón's own, made from the file name alone.
+    pub(crate) fn nothing_to_adopt(dir: &Path, source: &UidlSource) -> Result<bool, StoreError> {
+        if !source.adopts() {
+            return Ok(read_record(dir)?.is_empty());
+        }
+        Ok(matches!(source, UidlSource::Auto(_))
+            && read_record(dir)?.is_empty()
+            && !dir.join(DOVECOT_UIDLIST).exists()
+            && !dir.join(COURIER_SIZELIST).exists())
+    }
+
     pub(crate) fn prepare(
         dir: &Path,
         source: &UidlSource,

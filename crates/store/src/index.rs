@@ -1,19 +1,25 @@
-//! The size cache `<root>/buzon-index` for messages whose names carry no `,W=` size.
+//! The size index `<root>/buzon-index` for messages whose names carry no `,W=` size.
 //!
 //! Computing an RFC 1939 "exact size" means reading the whole message once; this file
-//! remembers the answer so later sessions do not read it again. It is only a cache: a
-//! missing, unreadable or corrupt index is rebuilt, and an entry is trusted only while the
-//! file's length and modification time still match. Format, one record per line after the
-//! header line `buzon-index 1`:
+//! remembers the answer so that a process that never saw the mailbox (after a restart,
+//! another node) does not read it again. It is only a cache: a missing, unreadable,
+//! corrupt, truncated or unknown-version index is ignored and rebuilt, and an entry is
+//! trusted only while the file it describes still has the same inode, length and
+//! modification time (one `stat` each, no read). Within a running process the listing
+//! cache (`listing_cache`) goes further and trusts the sizes it already knows for as long
+//! as a name keeps its inode. Format, one record per line after the header line
+//! `buzon-index 2`:
 //!
 //! ```text
-//! <base name, %XX-escaped><TAB><wire size><TAB><file length><TAB><mtime seconds>
+//! <base name, %XX-escaped><TAB><wire size><TAB><file length><TAB><mtime seconds><TAB><inode>
 //! ```
 //!
 //! Bytes outside 0x21–0x7E and `%` itself are escaped in the base name, so any file name
-//! (including non-UTF-8 ones) fits on one line. The file is replaced atomically (write a
-//! unique temporary file, fsync, rename) and only when its content would change. This
-//! module must never make a session fail: write errors are logged and ignored.
+//! (including non-UTF-8 ones) fits on one line. Version 1 files (the same without the
+//! inode) are still read, their entries checked by length and time only, and rewritten as
+//! version 2. The file is replaced atomically (write a unique temporary file, fsync,
+//! rename). This module must never make a session fail: write errors are logged and
+//! ignored.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -25,79 +31,110 @@ use std::path::{Path, PathBuf};
 use crate::open::nofollow_nonblock;
 
 pub(crate) const INDEX_FILE: &str = "buzon-index";
-const HEADER: &str = "buzon-index 1";
+const HEADER_V1: &str = "buzon-index 1";
+const HEADER: &str = "buzon-index 2";
 /// An index larger than this is not ours (about 10 MB per 100,000 entries).
 const MAX_INDEX_BYTES: u64 = 256 << 20;
+/// A temporary index file this old was left by a writer that died.
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+/// Version 1 entries carry no inode: any inode matches them.
+const ANY_INODE: u64 = 0;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key {
-    base: String,
-    len: u64,
-    mtime: i64,
+/// What identifies one version of a message file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileId {
+    pub ino: u64,
+    pub len: u64,
+    pub mtime: i64,
 }
 
-#[derive(Debug)]
+/// One message's entry: the file it was measured on and its wire size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub id: FileId,
+    pub wire: u64,
+}
+
+/// The index as read from disk, keyed by base name (raw bytes).
+#[derive(Debug, Default)]
 pub(crate) struct SizeIndex {
-    path: PathBuf,
-    loaded: HashMap<Key, u64>,
-    /// Entries confirmed or added by the current scan; becomes the new index.
-    seen: HashMap<Key, u64>,
+    entries: HashMap<Vec<u8>, Entry>,
+    /// Read from a version 1 file: worth rewriting with inodes.
+    old_version: bool,
 }
 
 impl SizeIndex {
     /// Loads the index of the Maildir at `root`. Never fails: problems mean an empty cache.
     pub(crate) fn load(root: &Path) -> SizeIndex {
         let path = root.join(INDEX_FILE);
-        let loaded = match read_index(&path) {
-            Ok(Some(map)) => map,
-            Ok(None) => HashMap::new(),
+        match read_index(&path) {
+            Ok(Some(index)) => index,
+            Ok(None) => SizeIndex::default(),
             Err(why) => {
                 tracing::warn!(path = %path.display(), %why, "ignoring size index; it will be rebuilt");
-                HashMap::new()
+                SizeIndex::default()
             }
-        };
-        SizeIndex {
-            path,
-            loaded,
-            seen: HashMap::new(),
         }
     }
 
-    /// The cached wire size of the file with this base name, length and mtime.
-    pub(crate) fn lookup(&mut self, base: &[u8], len: u64, mtime: i64) -> Option<u64> {
-        let key = Key {
-            base: escape(base),
-            len,
-            mtime,
-        };
-        let wire = *self.loaded.get(&key)?;
-        self.seen.insert(key, wire);
-        Some(wire)
+    /// The cached wire size of the file with this base name, if the entry describes the
+    /// file as it is (`id`, from a `stat` of it).
+    pub(crate) fn lookup(&self, base: &[u8], id: FileId) -> Option<u64> {
+        let e = self.entries.get(base)?;
+        let same = e.id.len == id.len
+            && e.id.mtime == id.mtime
+            && (e.id.ino == ANY_INODE || e.id.ino == id.ino);
+        same.then_some(e.wire)
     }
 
-    pub(crate) fn insert(&mut self, base: &[u8], len: u64, mtime: i64, wire: u64) {
-        let key = Key {
-            base: escape(base),
-            len,
-            mtime,
-        };
-        self.seen.insert(key, wire);
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 
-    /// Writes the entries seen by this scan if they differ from what was loaded; entries
-    /// of files that are gone are thereby dropped.
-    pub(crate) fn save_if_changed(self) {
-        if self.seen == self.loaded {
-            return;
+    pub(crate) fn is_old_version(&self) -> bool {
+        self.old_version
+    }
+}
+
+/// Replaces the index of the Maildir at `root` with `entries` (base name, entry). Logs
+/// and ignores failures: the index is only a cache.
+pub(crate) fn save<'a>(root: &Path, entries: impl Iterator<Item = (&'a [u8], Entry)>) {
+    let path = root.join(INDEX_FILE);
+    if let Err(why) = write_index(&path, entries) {
+        tracing::warn!(path = %path.display(), %why, "cannot update size index");
+    }
+    remove_leftovers(root);
+}
+
+/// Removes temporary index files that a writer killed before its rename left behind
+/// (older than [`LEFTOVER_AGE`], so no writer still at work loses its file).
+fn remove_leftovers(root: &Path) {
+    let Ok(rd) = fs::read_dir(root) else {
+        return;
+    };
+    let prefix = format!("{INDEX_FILE}.");
+    for entry in rd.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if !(name.starts_with(&prefix) && name.ends_with(".tmp")) {
+            continue;
         }
-        if let Err(why) = write_index(&self.path, &self.seen) {
-            tracing::warn!(path = %self.path.display(), %why, "cannot update size index");
+        let old = entry
+            .metadata()
+            .ok()
+            .filter(|m| m.is_file())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= LEFTOVER_AGE);
+        if old {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
 
-fn escape(base: &[u8]) -> String {
-    let mut s = String::with_capacity(base.len());
+fn escape_into(s: &mut String, base: &[u8]) {
     for &b in base {
         if (0x21..=0x7e).contains(&b) && b != b'%' {
             s.push(char::from(b));
@@ -105,11 +142,30 @@ fn escape(base: &[u8]) -> String {
             let _ = write!(s, "%{b:02X}");
         }
     }
-    s
+}
+
+fn unescape(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    Some(out)
 }
 
 /// `Ok(None)`: there is no index yet. `Err(reason)`: present but unusable.
-fn read_index(path: &Path) -> Result<Option<HashMap<Key, u64>>, String> {
+fn read_index(path: &Path) -> Result<Option<SizeIndex>, String> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(nofollow_nonblock())
@@ -133,53 +189,73 @@ fn read_index(path: &Path) -> Result<Option<HashMap<Key, u64>>, String> {
     parse(&text).map(Some)
 }
 
-fn parse(text: &str) -> Result<HashMap<Key, u64>, String> {
-    let mut lines = text.lines();
-    if lines.next() != Some(HEADER) {
-        return Err("missing header".into());
-    }
-    let mut map = HashMap::new();
+fn parse(text: &str) -> Result<SizeIndex, String> {
+    let mut lines = text.split_inclusive('\n');
+    let header = lines.next().unwrap_or("");
+    let old_version = match header.trim_end_matches('\n') {
+        HEADER => false,
+        HEADER_V1 => true,
+        h if h.starts_with("buzon-index ") => return Err(format!("unknown version ({h})")),
+        _ => return Err("missing header".into()),
+    };
+    let fields = if old_version { 4 } else { 5 };
+    let mut entries = HashMap::new();
     for (n, line) in lines.enumerate() {
         let bad = || format!("line {} is malformed", n + 2);
-        let mut f = line.split('\t');
-        let (Some(base), Some(wire), Some(len), Some(mtime), None) =
-            (f.next(), f.next(), f.next(), f.next(), f.next())
-        else {
-            return Err(bad());
-        };
-        if base.is_empty() || !base.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        // A line without its newline is what a writer cut short leaves.
+        let line = line.strip_suffix('\n').ok_or_else(bad)?;
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != fields {
             return Err(bad());
         }
-        let wire: u64 = wire.parse().map_err(|_| bad())?;
-        let len: u64 = len.parse().map_err(|_| bad())?;
-        let mtime: i64 = mtime.parse().map_err(|_| bad())?;
+        if f[0].is_empty() || !f[0].bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            return Err(bad());
+        }
+        let base = unescape(f[0]).ok_or_else(bad)?;
+        let wire: u64 = f[1].parse().map_err(|_| bad())?;
+        let len: u64 = f[2].parse().map_err(|_| bad())?;
+        let mtime: i64 = f[3].parse().map_err(|_| bad())?;
+        let ino: u64 = match f.get(4) {
+            Some(i) => i.parse().map_err(|_| bad())?,
+            None => ANY_INODE,
+        };
         // A wire size is never below the stored length and at most twice it plus CRLF.
         if wire < len || wire > len.saturating_mul(2).saturating_add(2) {
             return Err(bad());
         }
-        map.insert(
-            Key {
-                base: base.to_owned(),
-                len,
-                mtime,
+        entries.insert(
+            base,
+            Entry {
+                id: FileId { ino, len, mtime },
+                wire,
             },
-            wire,
         );
     }
-    Ok(map)
+    Ok(SizeIndex {
+        entries,
+        old_version,
+    })
 }
 
-fn write_index(path: &Path, entries: &HashMap<Key, u64>) -> io::Result<()> {
-    let mut sorted: Vec<_> = entries.iter().collect();
-    sorted.sort_by(|a, b| a.0.base.cmp(&b.0.base).then(a.0.len.cmp(&b.0.len)));
-    let mut text = String::with_capacity(32 + sorted.len() * 64);
+fn write_index<'a>(
+    path: &Path,
+    entries: impl Iterator<Item = (&'a [u8], Entry)>,
+) -> io::Result<()> {
+    let mut sorted: Vec<_> = entries.collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut text = String::with_capacity(32 + sorted.len() * 80);
     text.push_str(HEADER);
     text.push('\n');
-    for (k, wire) in sorted {
-        let _ = writeln!(text, "{}\t{}\t{}\t{}", k.base, wire, k.len, k.mtime);
+    for (base, e) in sorted {
+        escape_into(&mut text, base);
+        let _ = writeln!(
+            text,
+            "\t{}\t{}\t{}\t{}",
+            e.wire, e.id.len, e.id.mtime, e.id.ino
+        );
     }
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
+    let tmp: PathBuf = dir.join(format!(
         "{INDEX_FILE}.{}.{}.tmp",
         std::process::id(),
         crate::maildir::next_counter()
@@ -205,37 +281,67 @@ fn write_index(path: &Path, entries: &HashMap<Key, u64>) -> io::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn escaping_is_one_line_and_printable() {
-        assert_eq!(escape(b"a%b c\t\n\xff"), "a%25b%20c%09%0A%FF");
+    fn escape(base: &[u8]) -> String {
+        let mut s = String::new();
+        escape_into(&mut s, base);
+        s
     }
 
     #[test]
-    fn parse_round_trip_and_corruption() {
-        let mut m = HashMap::new();
-        m.insert(
-            Key {
-                base: "a%20b".into(),
+    fn escaping_is_one_line_printable_and_reversible() {
+        let raw = b"a%b c\t\n\xff";
+        assert_eq!(escape(raw), "a%25b%20c%09%0A%FF");
+        assert_eq!(unescape(&escape(raw)).unwrap(), raw);
+    }
+
+    #[test]
+    fn round_trip_version_1_and_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Entry {
+            id: FileId {
+                ino: 77,
                 len: 10,
                 mtime: -5,
             },
-            12,
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(INDEX_FILE);
-        write_index(&p, &m).unwrap();
-        assert_eq!(read_index(&p), Ok(Some(m)));
+            wire: 12,
+        };
+        save(dir.path(), [(&b"a b"[..], e)].into_iter());
+        let idx = SizeIndex::load(dir.path());
+        assert_eq!(idx.lookup(b"a b", e.id), Some(12));
+        assert!(!idx.is_old_version());
+        // Another inode, length or time: the entry does not describe the file.
+        for other in [
+            FileId { ino: 78, ..e.id },
+            FileId { len: 11, ..e.id },
+            FileId { mtime: 0, ..e.id },
+        ] {
+            assert_eq!(idx.lookup(b"a b", other), None);
+        }
+        // Version 1: no inode, any inode matches, and it is marked for a rewrite.
+        let v1 = parse("buzon-index 1\nx%20y\t12\t10\t3\n").unwrap();
+        assert!(v1.is_old_version());
+        let id = FileId {
+            ino: 5,
+            len: 10,
+            mtime: 3,
+        };
+        assert_eq!(v1.lookup(b"x y", id), Some(12));
         for bad in [
             "",
             "garbage\n",
+            "buzon-index 3\n",
+            "buzon-index 2\nx\t1\t1\t1\n",
+            "buzon-index 2\nx\t1\t1\t1\t1\textra\n",
+            "buzon-index 2\nx y\t1\t1\t1\t1\n",
+            "buzon-index 2\nx\tone\t1\t1\t1\n",
+            "buzon-index 2\nx\t1\t5\t1\t1\n",
+            "buzon-index 2\nx%2\t1\t1\t1\t1\n",
+            // Cut short in the middle of a line.
+            "buzon-index 2\nx\t1\t1\t1\t1\ny\t2\t1",
             "buzon-index 1\nx\t1\t1\n",
-            "buzon-index 1\nx\t1\t1\t1\textra\n",
-            "buzon-index 1\nx y\t1\t1\t1\n",
-            "buzon-index 1\nx\tone\t1\t1\n",
-            "buzon-index 1\nx\t1\t5\t1\n",
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(parse("buzon-index 1\n").map(|m| m.len()), Ok(0));
+        assert_eq!(parse("buzon-index 2\n").map(|m| m.len()), Ok(0));
     }
 }

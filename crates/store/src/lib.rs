@@ -30,6 +30,7 @@ mod maildir_store;
 pub mod name;
 mod open;
 mod prepared;
+mod scan;
 mod session;
 mod settings;
 mod usage_cache;

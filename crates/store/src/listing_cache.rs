@@ -1,27 +1,52 @@
-//! A per-process cache of large mailboxes' listings, so logging in again to a mailbox of
-//! 100,000 messages costs a `stat` of `cur/`, not a directory scan and 100,000 UIDLs.
+//! A per-process memory of large mailboxes' listings, so logging in again to a mailbox of
+//! 100,000 messages costs a `stat` of `cur/` — or, when it changed, one directory listing
+//! and the difference — not a scan that sizes 100,000 messages and makes their UIDLs.
 //!
-//! An entry is reused only while `cur/` is provably unchanged: same device, inode, size,
-//! modification and change times. Directory times come from a coarse clock, so a listing
-//! is only stored when `cur/` was last modified at least [`SETTLED`] before the scan: any
-//! later rename or unlink in `cur/` then necessarily moves its times on. Only listings
-//! whose every size came from the file name (`,W=`) are stored, because such a size
-//! cannot change without a rename. `new/` is emptied into `cur/` before the check, so new
-//! mail always changes `cur/`. Small mailboxes are not cached: scanning them is cheap.
+//! What is kept per Maildir ([`Known`]): the last listing (sizes, UIDLs, paths), each
+//! message's inode (and, for names without `,W=`, the length and time it was measured
+//! at), the state of `cur/` before it was read, and whether `cur/` was quiet then.
+//!
+//! - **Unchanged**: a listing is reused without reading `cur/` only while `cur/` is
+//!   provably unchanged — same device, inode, size, modification and change times — and
+//!   was [settled](DirStamp::settled) when it was read. Directory times come from a coarse
+//!   clock, so only a directory quiet for [`SETTLED`] before the read guarantees that any
+//!   later rename or unlink moved its times on. `new/` is emptied into `cur/` first, so
+//!   new mail always changes `cur/`.
+//! - **Changed** (new mail, expunges, other programs' renames, or a directory that was
+//!   not quiet): `cur/` is listed again, and every name still there with the **same
+//!   inode** keeps its size and UIDL; only the others are sized (from the name, the
+//!   on-disk index, or by reading them). When nothing was renamed and the new messages
+//!   all sort after the old ones — the usual case: mail arrives, the client deletes some
+//!   — the new listing is the old one minus what is gone plus what came, with the very
+//!   UIDLs a full scan would give; otherwise the full ordering and UIDL rules run over
+//!   the known sizes.
+//!
+//! Maildir message files are never rewritten in place (writers create a new file and
+//! rename it), which is what lets an inode stand for its content here, as Dovecot's
+//! index does; a file replaced under the same name has a new inode and is measured again.
+//! Small mailboxes are not kept: listing them is cheap.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::session::Listing;
+use crate::api::MessageMeta;
+use crate::index::FileId;
+use crate::name::{base_of, is_primary_uidl, looks_like_digest_uidl, uidl_of_base};
+use crate::scan::{self, Found};
+use crate::session::{Listing, Place};
 
-/// Mailboxes with fewer messages are scanned every time.
-pub(crate) const MIN_MESSAGES: usize = 1024;
-/// At most this many mailboxes are cached (the oldest entry goes first).
+/// Mailboxes with fewer messages are scanned every time (a handful in unit tests, so
+/// they can exercise the cache on small Maildirs).
+pub(crate) const MIN_MESSAGES: usize = if cfg!(test) { 8 } else { 1024 };
+/// At most this many mailboxes are kept (the least recently stored go first)…
 const MAX_MAILBOXES: usize = 64;
-/// How long `cur/` must have been quiet before a listing of it may be stored.
+/// …and at most this many messages over all of them (about 300 bytes each).
+const MAX_MESSAGES: usize = 2_000_000;
+/// How long `cur/` must have been quiet before a listing of it may be reused unread.
 const SETTLED: Duration = Duration::from_secs(2);
 
 /// What identifies one state of a `cur/` directory.
@@ -47,7 +72,7 @@ impl DirStamp {
     }
 
     /// True when nothing has touched the directory for [`SETTLED`]; call it right after
-    /// [`DirStamp::of`], before scanning.
+    /// [`DirStamp::of`], before reading the directory.
     pub(crate) fn settled(&self) -> bool {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -58,56 +83,245 @@ impl DirStamp {
     }
 }
 
-struct Cached {
-    stamp: DirStamp,
-    listing: Listing,
+/// What this process knows of one Maildir's `cur/` (see the module documentation).
+#[derive(Debug, Clone)]
+pub(crate) struct Known {
+    pub stamp: DirStamp,
+    /// `cur/` was quiet when the stamp was taken: the listing holds while the stamp does.
+    pub settled: bool,
+    pub listing: Listing,
+    /// Index for index with the listing: the file each entry was listed from.
+    pub ids: Arc<[FileId]>,
+    /// Position in the listing by base name.
+    pub by_base: HashMap<Box<[u8]>, u32>,
+    /// Every UIDL is its message's primary UIDL (unique base names, nothing adopted or
+    /// recorded): the condition for updating the listing by difference.
+    pub plain: bool,
     stored: u64,
 }
 
-fn cache() -> &'static Mutex<HashMap<PathBuf, Cached>> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Cached>>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// The cached listing of the Maildir at `root` if `cur/` is still in state `stamp`.
-pub(crate) fn lookup(root: &Path, stamp: &DirStamp) -> Option<Listing> {
-    let map = cache().lock().unwrap_or_else(|p| p.into_inner());
-    map.get(root)
-        .filter(|c| c.stamp == *stamp)
-        .map(|c| c.listing.clone())
-}
-
-/// Stores (or drops) the listing of `root` taken while `cur/` was in state `stamp`.
-/// `settled` is [`DirStamp::settled`] as it was when the stamp was taken.
-pub(crate) fn store(
-    root: &Path,
-    stamp: DirStamp,
-    settled: bool,
-    listing: &Listing,
-    sizes_from_names: bool,
-) {
-    let mut map = cache().lock().unwrap_or_else(|p| p.into_inner());
-    if listing.metas.len() < MIN_MESSAGES || !sizes_from_names || !settled {
-        map.remove(root);
-        return;
-    }
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let stored = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    if map.len() >= MAX_MAILBOXES && !map.contains_key(root) {
-        if let Some(oldest) = map
-            .iter()
-            .min_by_key(|(_, c)| c.stored)
-            .map(|(k, _)| k.clone())
-        {
-            map.remove(&oldest);
+impl Known {
+    /// `adopted`: some UIDLs came from a record or another server (`adopt`).
+    pub(crate) fn new(
+        stamp: DirStamp,
+        settled: bool,
+        listing: Listing,
+        ids: Arc<[FileId]>,
+        adopted: bool,
+    ) -> Known {
+        let mut by_base = HashMap::with_capacity(listing.places.len());
+        let mut plain = !adopted;
+        for (i, place) in listing.places.iter().enumerate() {
+            let name = file_name_bytes(&place.path);
+            let base = base_of(name);
+            if by_base.insert(base.into(), i as u32).is_some() {
+                plain = false;
+            }
+            if plain && !is_primary_uidl(&listing.metas[i].uidl, base) {
+                plain = false;
+            }
+        }
+        Known {
+            stamp,
+            settled,
+            listing,
+            ids,
+            by_base,
+            plain,
+            stored: 0,
         }
     }
-    map.insert(
-        root.to_path_buf(),
-        Cached {
-            stamp,
-            listing: listing.clone(),
-            stored,
-        },
-    );
+
+    /// The size and file of the message listed under `base` if it is still the file with
+    /// inode `ino`.
+    pub(crate) fn size_of(&self, base: &[u8], ino: u64) -> Option<(u64, FileId)> {
+        let &i = self.by_base.get(base)?;
+        let id = *self.ids.get(i as usize)?;
+        (id.ino == ino).then(|| (self.listing.metas[i as usize].size, id))
+    }
+
+    fn messages(&self) -> usize {
+        self.listing.metas.len()
+    }
+
+    /// The listing of `cur/` now that it holds `found` (listed after `stamp` was taken),
+    /// worked out from this one by difference (module documentation), or gives itself back when
+    /// the full ordering and UIDL rules must run instead. `root` is the Maildir.
+    pub(crate) fn advance(
+        mut self,
+        root: &Path,
+        found: &[Found],
+        stamp: DirStamp,
+        settled: bool,
+    ) -> Result<Known, Box<Known>> {
+        if !self.plain {
+            return Err(Box::new(self));
+        }
+        let old = self.messages();
+        let mut kept = vec![false; old];
+        let mut fresh = Vec::new();
+        let mut fresh_bases = HashSet::new();
+        for f in found {
+            let name = f.name.as_bytes();
+            let base = base_of(name);
+            match self.by_base.get(base) {
+                Some(&i) => {
+                    let i = i as usize;
+                    // Listed twice, replaced (another inode) or renamed (flags): the full
+                    // rules decide.
+                    if kept[i]
+                        || self.ids[i].ino != f.ino
+                        || file_name_bytes(&self.listing.places[i].path) != name
+                    {
+                        return Err(Box::new(self));
+                    }
+                    kept[i] = true;
+                }
+                None => {
+                    if !fresh_bases.insert(base.to_vec())
+                        || looks_like_digest_uidl(&uidl_of_base(base))
+                    {
+                        return Err(Box::new(self));
+                    }
+                    fresh.push(Found {
+                        name: f.name.clone(),
+                        path: f.path.clone(),
+                        ino: f.ino,
+                    });
+                }
+            }
+        }
+        let (fresh, read_any) = scan::size_all(root, fresh, None, false);
+        let fresh = scan::sorted(fresh);
+        let last_kept = (0..old).rev().find(|&i| kept[i]);
+        if let (Some(last), Some(first)) = (last_kept, fresh.first()) {
+            let last_name = file_name_bytes(&self.listing.places[last].path);
+            if scan::sort_key(first.name.as_bytes()) <= scan::sort_key(last_name) {
+                return Err(Box::new(self));
+            }
+        }
+        let removed = kept.iter().any(|k| !k);
+        if fresh.is_empty() && !removed {
+            self.stamp = stamp;
+            self.settled = settled;
+            return Ok(self);
+        }
+        let keep = |i: &usize| kept[*i];
+        let mut metas: Vec<MessageMeta> = (0..old)
+            .filter(keep)
+            .map(|i| self.listing.metas[i].clone())
+            .collect();
+        let mut places: Vec<Place> = (0..old)
+            .filter(keep)
+            .map(|i| self.listing.places[i].clone())
+            .collect();
+        let mut ids: Vec<FileId> = (0..old).filter(keep).map(|i| self.ids[i]).collect();
+        for m in &fresh {
+            metas.push(MessageMeta {
+                uidl: uidl_of_base(base_of(m.name.as_bytes())),
+                size: m.size,
+            });
+            ids.push(m.id);
+        }
+        if !removed {
+            for (k, m) in fresh.iter().enumerate() {
+                self.by_base
+                    .insert(base_of(m.name.as_bytes()).into(), (old + k) as u32);
+            }
+        }
+        places.extend(fresh.into_iter().map(|m| Place {
+            path: m.path,
+            folder: None,
+        }));
+        let listing = Listing {
+            metas: metas.into(),
+            places: places.into(),
+        };
+        let next = if removed {
+            Known::new(stamp, settled, listing, ids.into(), false)
+        } else {
+            Known {
+                stamp,
+                settled,
+                listing,
+                ids: ids.into(),
+                by_base: self.by_base,
+                plain: true,
+                stored: 0,
+            }
+        };
+        if read_any {
+            scan::save_index(
+                root,
+                next.listing
+                    .places
+                    .iter()
+                    .zip(next.ids.iter())
+                    .zip(next.listing.metas.iter())
+                    .map(|((p, id), m)| (file_name_bytes(&p.path), *id, m.size)),
+            );
+        }
+        Ok(next)
+    }
+}
+
+pub(crate) fn file_name_bytes(path: &Path) -> &[u8] {
+    path.file_name().map_or(&[][..], |n| n.as_bytes())
+}
+
+struct Cache {
+    map: HashMap<PathBuf, Arc<Known>>,
+    seq: u64,
+}
+
+fn cache() -> std::sync::MutexGuard<'static, Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            Mutex::new(Cache {
+                map: HashMap::new(),
+                seq: 0,
+            })
+        })
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// What is known of the Maildir at `root`, taken out of the cache: the caller holds the
+/// mailbox lock and puts back what it learns with [`put`].
+pub(crate) fn take(root: &Path) -> Option<Known> {
+    let known = cache().map.remove(root)?;
+    Some(Arc::try_unwrap(known).unwrap_or_else(|shared| (*shared).clone()))
+}
+
+/// What is known of `root`, left in the cache (for readers without the mailbox lock).
+pub(crate) fn peek(root: &Path) -> Option<Arc<Known>> {
+    cache().map.get(root).cloned()
+}
+
+/// Keeps `known` for the next session of `root` (mailboxes below [`MIN_MESSAGES`] are
+/// dropped instead).
+pub(crate) fn put(root: &Path, mut known: Known) {
+    let mut c = cache();
+    if known.messages() < MIN_MESSAGES {
+        c.map.remove(root);
+        return;
+    }
+    c.seq += 1;
+    known.stored = c.seq;
+    c.map.insert(root.to_path_buf(), Arc::new(known));
+    // Bounded: every turn removes one entry.
+    while c.map.len() > MAX_MAILBOXES
+        || c.map.values().map(|k| k.messages()).sum::<usize>() > MAX_MESSAGES
+    {
+        let Some(oldest) = c
+            .map
+            .iter()
+            .min_by_key(|(_, k)| k.stored)
+            .map(|(p, _)| p.clone())
+        else {
+            break;
+        };
+        c.map.remove(&oldest);
+    }
 }

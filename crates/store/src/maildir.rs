@@ -13,22 +13,17 @@ use std::ffi::OsString;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use buzon_pop3_proto::wire::WireSize;
-
 use crate::adopt::{Adoption, UidlSource};
-use crate::index::SizeIndex;
-use crate::listing_cache::{self, DirStamp};
+use crate::listing_cache::{self, DirStamp, Known};
 use crate::lock::MailboxLock;
-use crate::name::{
-    base_of, before_info, delivery_time, escape_host, validate_folder_name, wire_size_attr,
-};
-use crate::open::open_regular;
+use crate::name::{before_info, escape_host, validate_folder_name};
+use crate::scan::{self, list_messages, Found, Scanned};
 use crate::session::{Part, Session};
 use crate::StoreError;
 
@@ -69,20 +64,6 @@ pub struct Usage {
     /// Sum of the messages' wire sizes.
     pub bytes: u64,
     pub messages: u64,
-}
-
-/// A message found by a scan, with its size known.
-#[derive(Debug)]
-pub(crate) struct Scanned {
-    pub name: OsString,
-    pub path: PathBuf,
-    pub size: u64,
-}
-
-/// A directory entry that passed the hostile-content checks.
-struct Found {
-    name: OsString,
-    path: PathBuf,
 }
 
 impl Maildir {
@@ -274,21 +255,45 @@ impl Maildir {
     pub fn open_session_with(&self, source: &UidlSource) -> Result<Session, StoreError> {
         let lock = MailboxLock::acquire(&self.root)?;
         let leftovers = self.move_new_to_cur()?;
+        let cur = self.root.join("cur");
+        // Messages that had to stay in new/ are listed from there: no reuse then.
         let stamp = if leftovers.is_empty() {
-            DirStamp::of(&self.root.join("cur")).map(|s| (s, s.settled()))
+            DirStamp::of(&cur).map(|s| (s, s.settled()))
         } else {
             None
         };
-        if let Some((s, _)) = &stamp {
-            if let Some(listing) = listing_cache::lookup(&self.root, s) {
+        let known = listing_cache::take(&self.root);
+        let known = match (known, stamp) {
+            (Some(k), Some((s, _))) if k.settled && k.stamp == s => {
+                let listing = k.listing.clone();
+                listing_cache::put(&self.root, k);
                 return Ok(Session::from_listing(vec![lock], listing));
             }
-        }
-        let messages = self.scan(leftovers)?;
-        let sizes_from_names = messages
-            .iter()
-            .all(|m| wire_size_attr(m.name.as_bytes()).is_some());
+            (k, _) => k,
+        };
+        let mut found = list_messages(&cur)?;
+        let nothing_to_adopt = Adoption::nothing_to_adopt(&self.root, source)?;
+        let known = match (known, stamp) {
+            (Some(k), Some((s, settled))) if nothing_to_adopt => {
+                match k.advance(&self.root, &found, s, settled) {
+                    Ok(next) => {
+                        let listing = next.listing.clone();
+                        listing_cache::put(&self.root, next);
+                        return Ok(Session::from_listing(vec![lock], listing));
+                    }
+                    // The difference does not apply: the full rules, with every size
+                    // this process knows.
+                    Err(k) => Some(*k),
+                }
+            }
+            (k, _) => k,
+        };
+        found.extend(leftovers);
+        let (messages, _) = scan::size_all(&self.root, found, known.as_ref(), true);
+        drop(known);
+        let messages = scan::sorted(messages);
         let adoption = Adoption::prepare(&self.root, source, &messages)?;
+        let ids: Vec<_> = messages.iter().map(|m| m.id).collect();
         let session = Session::new(
             vec![lock],
             vec![Part {
@@ -304,7 +309,9 @@ impl Maildir {
             a.record(session.messages())?;
         }
         if let Some((s, settled)) = stamp {
-            listing_cache::store(&self.root, s, settled, session.listing(), sizes_from_names);
+            let listing = session.listing().clone();
+            let known = Known::new(s, settled, listing, ids.into(), adoption.is_some());
+            listing_cache::put(&self.root, known);
         }
         Ok(session)
     }
@@ -372,9 +379,8 @@ impl Maildir {
         let mut found = list_messages(&self.root.join("cur"))?;
         found.retain(|f| !new_names.contains(before_info(f.name.as_bytes())));
         found.extend(new);
-        let mut index = SizeIndex::load(&self.root);
-        let scanned = size_all(found, &mut index);
-        index.save_if_changed();
+        let known = listing_cache::peek(&self.root);
+        let (scanned, _) = scan::size_all(&self.root, found, known.as_deref(), true);
         Ok(Usage {
             bytes: scanned.iter().map(|s| s.size).sum(),
             messages: scanned.len() as u64,
@@ -424,19 +430,9 @@ impl Maildir {
     fn scan(&self, leftovers: Vec<Found>) -> Result<Vec<Scanned>, StoreError> {
         let mut found = list_messages(&self.root.join("cur"))?;
         found.extend(leftovers);
-        let mut index = SizeIndex::load(&self.root);
-        let mut scanned = size_all(found, &mut index);
-        index.save_if_changed();
-        let mut keyed: Vec<((u64, u64), Scanned)> = scanned
-            .drain(..)
-            .map(|s| (delivery_time(s.name.as_bytes()), s))
-            .collect();
-        keyed.sort_by(|(ta, a), (tb, b)| {
-            ta.cmp(tb)
-                .then_with(|| a.name.as_bytes().cmp(b.name.as_bytes()))
-        });
-        scanned.extend(keyed.into_iter().map(|(_, s)| s));
-        Ok(scanned)
+        let known = listing_cache::peek(&self.root);
+        let (scanned, _) = scan::size_all(&self.root, found, known.as_deref(), true);
+        Ok(scan::sorted(scanned))
     }
 
     /// Returns the messages that had to stay in `new/`. The moves are not fsynced: after a
@@ -463,101 +459,6 @@ impl Maildir {
         }
         Ok(leftovers)
     }
-}
-
-/// One readdir; keeps regular files and skips (with a warning) everything hostile. File
-/// types come from the directory entry, so this costs no per-file stat on Linux.
-fn list_messages(dir: &Path) -> Result<Vec<Found>, StoreError> {
-    let rd = fs::read_dir(dir).map_err(|e| StoreError::io("list", dir, e))?;
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| StoreError::io("list", dir, e))?;
-        let name = entry.file_name();
-        let path = entry.path();
-        if name.as_bytes().first() == Some(&b'.') {
-            tracing::warn!(path = %path.display(), "skipping hidden entry in Maildir");
-            continue;
-        }
-        match entry.file_type() {
-            Ok(t) if t.is_file() => out.push(Found { name, path }),
-            Ok(t) => {
-                let what = if t.is_symlink() {
-                    "symbolic link"
-                } else if t.is_dir() {
-                    "directory"
-                } else {
-                    "special file"
-                };
-                tracing::warn!(path = %path.display(), "skipping {what} in Maildir");
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "skipping unreadable entry")
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Sizes every message: from `,W=` in the name, else from the index, else by reading the
-/// file once. Messages that vanish or cannot be read are left out (with a warning).
-fn size_all(found: Vec<Found>, index: &mut SizeIndex) -> Vec<Scanned> {
-    let mut out = Vec::with_capacity(found.len());
-    for f in found {
-        let name = f.name.as_bytes();
-        let size = match wire_size_attr(name) {
-            Some(w) => w,
-            None => match size_via_index(&f.path, base_of(name), index) {
-                Ok(w) => w,
-                Err(StoreError::NotFound) => continue,
-                Err(e) => {
-                    tracing::warn!(error = %e, "skipping message whose size cannot be determined");
-                    continue;
-                }
-            },
-        };
-        out.push(Scanned {
-            name: f.name,
-            path: f.path,
-            size,
-        });
-    }
-    out
-}
-
-fn size_via_index(path: &Path, base: &[u8], index: &mut SizeIndex) -> Result<u64, StoreError> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() => {
-            if let Some(w) = index.lookup(base, m.len(), m.mtime()) {
-                return Ok(w);
-            }
-        }
-        Ok(_) => {
-            return Err(StoreError::Invalid(format!(
-                "{} is not a regular file",
-                path.display()
-            )))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound),
-        Err(e) => return Err(StoreError::io("inspect", path, e)),
-    }
-    let (mut file, _) = open_regular(path)?;
-    let meta = file
-        .metadata()
-        .map_err(|e| StoreError::io("inspect", path, e))?;
-    let mut wire = WireSize::new();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => wire.update(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(StoreError::io("read", path, e)),
-        }
-    }
-    let w = wire.finish();
-    index.insert(base, meta.len(), meta.mtime(), w);
-    Ok(w)
 }
 
 /// Removes the temporary file on drop unless disarmed (delivery succeeded).
@@ -687,6 +588,7 @@ fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::name::{base_of, delivery_time, wire_size_attr};
     use std::sync::Arc;
 
     #[test]

@@ -141,6 +141,22 @@ pub(crate) fn uidl_of_base(base: &[u8]) -> String {
     }
 }
 
+/// True when `uidl` is the primary UIDL of a message with this base name (what
+/// [`assign_uidls`] gives when nothing collides and nothing was adopted).
+pub(crate) fn is_primary_uidl(uidl: &str, base: &[u8]) -> bool {
+    if is_uidl_bytes(base) {
+        uidl.as_bytes() == base
+    } else {
+        uidl == uidl_of_base(base)
+    }
+}
+
+/// True when a primary UIDL has the shape of a digest one (`X` and 40 hex digits): it
+/// may then equal the digest UIDL of another, unprintable base name.
+pub(crate) fn looks_like_digest_uidl(uidl: &str) -> bool {
+    uidl.len() == 41 && uidl.starts_with('X') && uidl[1..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// One message as seen by [`assign_uidls`].
 pub(crate) struct UidlInput<'a> {
     pub file_name: &'a [u8],

@@ -42,6 +42,36 @@ pub(crate) fn open_regular(path: &Path) -> Result<(File, u64), StoreError> {
     check_regular(file, path)
 }
 
+/// Opens a message only to read it through once (measuring its size): like
+/// [`open_regular`], but in two system calls (open, fstat) instead of three — the
+/// `O_NONBLOCK` of the open stays, which reads of a regular file ignore. Gives the file's
+/// metadata.
+pub(crate) fn open_measured(path: &Path) -> Result<(File, std::fs::Metadata), StoreError> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let file = match rustix::fs::open(path, flags, Mode::empty()) {
+        Ok(fd) => File::from(fd),
+        Err(rustix::io::Errno::NOENT) => return Err(StoreError::NotFound),
+        Err(rustix::io::Errno::LOOP) => {
+            return Err(StoreError::Invalid(format!(
+                "{} is a symbolic link; refusing to follow it",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(StoreError::io("open", path, e.into())),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| StoreError::io("inspect", path, e))?;
+    if !meta.is_file() {
+        return Err(StoreError::Invalid(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    Ok((file, meta))
+}
+
 /// [`open_regular`] without waiting for the disk: `Ok(None)` unless every component of
 /// `path` is already in the kernel's lookup cache (`openat2` with `RESOLVE_CACHED`), and
 /// also for anything [`open_regular`] should explain (a missing file, a symbolic link,

@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use crate::api::{ExpungeReport, MessageMeta};
 use crate::lock::MailboxLock;
-use crate::maildir::{fsync_dir, Scanned};
+use crate::maildir::fsync_dir;
 use crate::name::{assign_uidls, before_info, file_size_attr, UidlInput};
 use crate::open::open_regular;
+use crate::scan::Scanned;
 use crate::StoreError;
 
 /// Where a message of the snapshot was when the session opened.
