@@ -42,6 +42,9 @@ pub struct CorpusSpec {
     pub big_size: usize,
     pub bigbox_count: u32,
     pub bigbox_size: usize,
+    /// Messages in `plainbox`: like `bigbox`, but named without sizes (as Postfix's
+    /// `local`, procmail or getmail name them), so a server must read each once.
+    pub plainbox_count: u32,
     pub password: String,
     pub hash: HashParams,
 }
@@ -110,12 +113,19 @@ pub fn generate(spec: &CorpusSpec) -> Result<CorpusSummary, BenchError> {
         }
     }
 
-    // One very large mailbox of small messages, written as generated (never all in memory).
-    if spec.bigbox_count > 0 {
-        let dir = maildir(&mail, "bigbox")?;
-        for i in 0..spec.bigbox_count {
+    // One very large mailbox of small messages, written as generated (never all in memory),
+    // and one more whose names carry no sizes.
+    for (user, count, sized) in [
+        ("bigbox", spec.bigbox_count, true),
+        ("plainbox", spec.plainbox_count, false),
+    ] {
+        if count == 0 {
+            continue;
+        }
+        let dir = maildir(&mail, user)?;
+        for i in 0..count {
             let m = message(u64::from(i), spec.bigbox_size, 2);
-            write_one(&dir, &m, &mut seq, &mut summary)?;
+            write_named(&dir, &m, &mut seq, &mut summary, sized)?;
         }
     }
 
@@ -134,8 +144,8 @@ pub fn generate(spec: &CorpusSpec) -> Result<CorpusSummary, BenchError> {
     );
     let _ = writeln!(
         info,
-        "bigbox_count {}\nbigbox_size {}",
-        spec.bigbox_count, spec.bigbox_size
+        "bigbox_count {}\nbigbox_size {}\nplainbox_count {}",
+        spec.bigbox_count, spec.bigbox_size, spec.plainbox_count
     );
     let _ = writeln!(
         info,
@@ -229,16 +239,32 @@ fn write_one(
     seq: &mut u64,
     summary: &mut CorpusSummary,
 ) -> Result<String, BenchError> {
+    write_named(dir, m, seq, summary, true)
+}
+
+/// `sized`: the name carries `S=` and `W=` (Buzón's and Dovecot's deliveries); otherwise
+/// it has the shape Postfix's `local` gives (`<secs>.V<dev>I<inode>M<usecs>.<host>`).
+fn write_named(
+    dir: &Path,
+    m: &[u8],
+    seq: &mut u64,
+    summary: &mut CorpusSummary,
+    sized: bool,
+) -> Result<String, BenchError> {
     *seq += 1;
     // Delivery times one second apart from a fixed epoch keep the order stable.
     let secs = 1_780_000_000 + *seq;
-    let name = format!(
-        "{secs}.M{}P1Q{}.bench,S={},W={}:2,S",
-        *seq % 1_000_000,
-        *seq,
-        m.len(),
-        WireSize::of(m)
-    );
+    let name = if sized {
+        format!(
+            "{secs}.M{}P1Q{}.bench,S={},W={}:2,S",
+            *seq % 1_000_000,
+            *seq,
+            m.len(),
+            WireSize::of(m)
+        )
+    } else {
+        format!("{secs}.V801I{:x}M{}.bench:2,S", *seq, *seq % 1_000_000)
+    };
     let path = dir.join("cur").join(&name);
     let mut f = fs::File::create(&path).map_err(|e| io_err("create", &path, e))?;
     f.write_all(m).map_err(|e| io_err("write", &path, e))?;
@@ -253,6 +279,9 @@ fn write_passwd(spec: &CorpusSpec) -> Result<(), BenchError> {
     names.extend((1..=spec.big_boxes).map(|b| format!("big{b}")));
     if spec.bigbox_count > 0 {
         names.push("bigbox".into());
+    }
+    if spec.plainbox_count > 0 {
+        names.push("plainbox".into());
     }
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -350,13 +379,14 @@ mod tests {
             big_size: 5000,
             bigbox_count: 5,
             bigbox_size: 300,
+            plainbox_count: 3,
             password: "pw".into(),
             hash: HashParams::fast_for_tests(),
         };
         let s = generate(&spec).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(s.files, 3 * 2 + 2 * 2 + 5);
+        assert_eq!(s.files, 3 * 2 + 2 * 2 + 5 + 3);
         let passwd = fs::read_to_string(spec.out.join("passwd")).unwrap_or_default();
-        assert_eq!(passwd.lines().count(), 3 + 2 + 1);
+        assert_eq!(passwd.lines().count(), 3 + 2 + 2);
         let first = passwd.lines().next().unwrap_or_default();
         let (user, hash) = first.split_once(':').unwrap_or_default();
         assert_eq!(user, "user00001");

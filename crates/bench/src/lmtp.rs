@@ -3,6 +3,7 @@
 //! `buzon-smtp-proto` (`parse_command`, `Command::to_bytes`), replies read with its
 //! `ReplyCollector`, and message data encoded with its `encode_data`.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use buzon_smtp_proto::client::{ParsedReply, ReplyCollector};
@@ -34,18 +35,17 @@ struct Lmtp {
 
 impl Lmtp {
     async fn connect(run: &RunOptions) -> Result<Self, BenchError> {
-        let tcp = match timeout(run.timeout, TcpStream::connect(run.target.addr)).await {
+        Lmtp::connect_to(run.target.addr, run.timeout).await
+    }
+
+    async fn connect_to(addr: SocketAddr, after: Duration) -> Result<Self, BenchError> {
+        let tcp = match timeout(after, TcpStream::connect(addr)).await {
             Ok(Ok(t)) => t,
-            Ok(Err(e)) => {
-                return Err(BenchError::io(
-                    format!("cannot connect to {}", run.target.addr),
-                    e,
-                ))
-            }
+            Ok(Err(e)) => return Err(BenchError::io(format!("cannot connect to {addr}"), e)),
             Err(_) => {
                 return Err(BenchError::Timeout {
                     what: "connect".into(),
-                    after: run.timeout,
+                    after,
                 })
             }
         };
@@ -55,7 +55,7 @@ impl Lmtp {
             buf: vec![0; 4096],
             pending: Vec::new(),
             replies: ReplyCollector::new(),
-            timeout: run.timeout,
+            timeout: after,
         };
         c.expect("greeting", 220).await?;
         c.command("LHLO bench.localhost", 250).await?;
@@ -206,4 +206,47 @@ pub async fn deliver(run: &RunOptions, o: &DeliverOptions) -> Result<Report, Ben
     .await;
     report.security = "none".into();
     Ok(report)
+}
+
+/// Delivers one `size`-byte message to `rcpt` over LMTP every `every` until `stop` is
+/// set: mail arriving in a mailbox while it is being measured. Gives the deliveries made
+/// and the failures met.
+pub async fn trickle(
+    addr: SocketAddr,
+    rcpt: String,
+    size: usize,
+    every: Duration,
+    after: Duration,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (u64, u64) {
+    use std::sync::atomic::Ordering;
+    let data = encode_data(&crate::corpus::message(1, size, 3));
+    let (mut done, mut failed) = (0, 0);
+    let mut conn: Option<Lmtp> = None;
+    let mut next = tokio::time::Instant::now() + every;
+    while !stop.load(Ordering::Relaxed) {
+        // Short sleeps, so a stop is seen within 50 ms.
+        if tokio::time::Instant::now() < next {
+            tokio::time::sleep(Duration::from_millis(50).min(every)).await;
+            continue;
+        }
+        next += every;
+        if conn.is_none() {
+            conn = Lmtp::connect_to(addr, after).await.ok();
+        }
+        let ok = match conn.as_mut() {
+            Some(c) => c.deliver(&rcpt, &data).await.is_ok(),
+            None => false,
+        };
+        if ok {
+            done += 1;
+        } else {
+            failed += 1;
+            conn = None;
+        }
+    }
+    if let Some(mut c) = conn {
+        let _ = c.send(b"QUIT\r\n").await;
+    }
+    (done, failed)
 }

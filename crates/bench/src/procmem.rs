@@ -76,6 +76,18 @@ fn parse_pss(text: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// Resident set size of one process, KiB (`VmRSS` in `/proc/<pid>/status`): what the
+/// kernel holds in memory for it right now, shared pages included.
+pub fn rss_kib(pid: u32) -> Result<u64, BenchError> {
+    let path = format!("/proc/{pid}/status");
+    let text = fs::read_to_string(&path)
+        .map_err(|e| BenchError::io(format!("cannot read {path}; is the server running?"), e))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| BenchError::Protocol(format!("{path} has no VmRSS line")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +97,12 @@ mod tests {
         let t = "55d0-7ffd ---p 00000000 00:00 0 [rollup]\nRss:  2048 kB\nPss:  1234 kB\nPss_Anon: 1000 kB\n";
         assert_eq!(parse_pss(t), Some(1234));
         assert_eq!(parse_pss("Rss: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn reads_this_process_rss() {
+        let kib = rss_kib(std::process::id()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(kib > 0);
     }
 
     #[test]

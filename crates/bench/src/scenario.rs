@@ -463,6 +463,19 @@ pub struct BigboxOptions {
     pub rounds: usize,
     /// Wait between rounds (a later login, not an immediate retry).
     pub pause: Duration,
+    /// Mail arriving meanwhile: one message over LMTP to the measured user every so
+    /// often, from the first round to the last (a busy mailbox).
+    pub trickle: Option<Trickle>,
+}
+
+/// See [`BigboxOptions::trickle`].
+#[derive(Debug, Clone)]
+pub struct Trickle {
+    pub lmtp: std::net::SocketAddr,
+    pub every: Duration,
+    /// Domain of the recipient address (user@DOMAIN).
+    pub domain: String,
+    pub size: usize,
 }
 
 /// `bigbox`: login, STAT, LIST, UIDL on one (large) mailbox, `rounds` times in a row.
@@ -480,6 +493,18 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
     let mut report = run.report("bigbox", "logins");
     report.clients = 1;
     let mut latency = Latencies::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let trickle = o.trickle.clone().map(|t| {
+        tokio::spawn(crate::lmtp::trickle(
+            t.lmtp,
+            format!("{user}@{}", t.domain),
+            t.size,
+            t.every,
+            run.timeout,
+            Arc::clone(&stop),
+        ))
+    });
+    let mut later = Vec::new();
     for round in 1..=o.rounds {
         if Instant::now() >= start + run.duration {
             break;
@@ -529,10 +554,24 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
                     .push((format!("round{round}_uidl_ms"), ms(t_uidl - t_list)));
                 if round == 1 {
                     report.extra.push(("messages".into(), count as f64));
+                } else {
+                    later.push(ms(t_uidl));
                 }
             }
             Err(e) => report.errors.add(&e),
         }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(task) = trickle {
+        let (done, failed) = task.await.unwrap_or((0, 0));
+        report.extra.push(("deliveries".into(), done as f64));
+        report.extra.push(("delivery_failures".into(), failed as f64));
+    }
+    if !later.is_empty() {
+        later.sort_by(f64::total_cmp);
+        report
+            .extra
+            .push(("later_median_ms".into(), later[later.len() / 2]));
     }
     report.elapsed = start.elapsed();
     report.client_cpu = process_cpu().saturating_sub(cpu0);
@@ -540,5 +579,100 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
         .zip(machine0)
         .map(|(m1, m0)| m1.saturating_sub(m0));
     report.latency = latency.summary();
+    Ok(report)
+}
+
+/// Options of the `burst` scenario.
+#[derive(Debug, Clone)]
+pub struct BurstOptions {
+    pub server_pid: u32,
+    /// Logins of the burst (the run's users, clients and timeout).
+    pub logins: u64,
+    /// Then RETR from these mailboxes for `retr_for`.
+    pub retr_users: UserPattern,
+    pub retr_for: Duration,
+    /// How long to watch the server's memory after the burst.
+    pub settle: Duration,
+    /// What "back to the pre-burst size" allows, KiB.
+    pub slack_kib: u64,
+}
+
+/// `burst`: the server's resident memory (RSS) before a burst of logins and a RETR run,
+/// at its peak during them, and each second after them, for `settle`: does it give back
+/// what the burst took? Reports MiB figures and when (seconds after the burst) RSS was
+/// first back within `slack_kib` of the start (-1: not within `settle`).
+pub async fn burst(run: &RunOptions, o: &BurstOptions) -> Result<Report, BenchError> {
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let before = procmem::rss_kib(o.server_pid)?;
+    let start = Instant::now();
+    let peak = Arc::new(AtomicU64::new(before));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, stop, pid) = (Arc::clone(&peak), Arc::clone(&stop), o.server_pid);
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(kib) = procmem::rss_kib(pid) {
+                    peak.fetch_max(kib, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let logins = RunOptions {
+        max_ops: Some(o.logins),
+        duration: MAX_DURATION,
+        ..run.clone()
+    };
+    let login_report = login(&logins).await;
+    let retr_run = RunOptions {
+        users: o.retr_users.clone(),
+        clients: 4,
+        duration: o.retr_for,
+        max_ops: None,
+        ..run.clone()
+    };
+    let retr_opts = RetrOptions {
+        top: None,
+        pipeline: 1,
+        mailbox_per_session: false,
+    };
+    let retr_report = retr(&retr_run, &retr_opts).await?;
+    stop.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+    let end = procmem::rss_kib(o.server_pid)?;
+    let mut report = run.report("burst", "logins");
+    report.ops = login_report.ops;
+    report.errors.merge(login_report.errors);
+    report.errors.merge(retr_report.errors);
+    let mut back_after = -1.0;
+    let mut samples = Vec::new();
+    let settle_start = Instant::now();
+    // Bounded by `settle`: one sample a second.
+    for second in 1..=o.settle.as_secs().max(1) {
+        let due = settle_start + Duration::from_secs(second);
+        tokio::time::sleep_until(due.into()).await;
+        let kib = procmem::rss_kib(o.server_pid)?;
+        samples.push(kib);
+        if back_after < 0.0 && kib <= before + o.slack_kib {
+            back_after = second as f64;
+        }
+    }
+    report.extra.push(("rss_before_mib".into(), mib(before)));
+    report.extra.push((
+        "rss_peak_mib".into(),
+        mib(peak.load(Ordering::Relaxed).max(end)),
+    ));
+    report.extra.push(("rss_end_of_burst_mib".into(), mib(end)));
+    for at in [10usize, 30, 60] {
+        if let Some(kib) = samples.get(at - 1) {
+            report.extra.push((format!("rss_after_{at}s_mib"), mib(*kib)));
+        }
+    }
+    if let Some(last) = samples.last() {
+        report.extra.push(("rss_final_mib".into(), mib(*last)));
+    }
+    report.extra.push(("back_within_slack_after_s".into(), back_after));
+    report.extra.push(("retr_messages".into(), retr_report.ops as f64));
+    report.elapsed = start.elapsed();
     Ok(report)
 }

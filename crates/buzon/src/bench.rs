@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use buzon_bench::lmtp::DeliverOptions;
-use buzon_bench::scenario::{self, BigboxOptions, IdleOptions, RetrOptions, RunOptions};
+use buzon_bench::scenario::{
+    self, BigboxOptions, BurstOptions, IdleOptions, RetrOptions, RunOptions, Trickle,
+};
 use buzon_bench::{corpus, BenchError, Report, Security, Target, UserPattern};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -72,6 +74,40 @@ enum Mode {
         /// Seconds to wait between rounds.
         #[arg(long, default_value_t = 0.0)]
         pause: f64,
+        /// A busy mailbox: deliver one message to the measured user over LMTP every this
+        /// many seconds while the rounds run (needs --lmtp).
+        #[arg(long, value_name = "SECONDS", requires = "lmtp")]
+        deliver_every: Option<f64>,
+        /// The server's LMTP address for --deliver-every.
+        #[arg(long, value_name = "ADDRESS")]
+        lmtp: Option<SocketAddr>,
+        /// Domain of the recipient address for --deliver-every (user@DOMAIN).
+        #[arg(long, default_value = "localhost")]
+        domain: String,
+    },
+    /// The server's resident memory before, during and after a burst of logins and a
+    /// RETR run: is what the burst took given back? Needs --server-pid.
+    Burst {
+        #[command(flatten)]
+        common: Common,
+        /// The server's process id (its RSS is read from /proc).
+        #[arg(long)]
+        server_pid: u32,
+        /// Logins of the burst (users from --users, --clients at once).
+        #[arg(long, default_value_t = 10_000)]
+        logins: u64,
+        /// Then RETR from these mailboxes (4 clients)…
+        #[arg(long, default_value = "big{1..4}")]
+        retr_users: String,
+        /// …for this many seconds.
+        #[arg(long, default_value_t = 8.0)]
+        retr_seconds: f64,
+        /// Seconds to watch the memory after the burst.
+        #[arg(long, default_value_t = 60.0)]
+        settle: f64,
+        /// Memory above the pre-burst RSS that still counts as given back, MiB.
+        #[arg(long, default_value_t = 20)]
+        slack_mib: u64,
     },
     /// LMTP deliveries per second (RFC 2033), one recipient per message; --target is the
     /// server's LMTP port.
@@ -176,6 +212,10 @@ struct CorpusArgs {
     bigbox_count: u32,
     #[arg(long, default_value_t = 1024)]
     bigbox_size: usize,
+    /// Messages in the `plainbox` mailbox: as `bigbox`, but their names carry no sizes
+    /// (Postfix `local` style), so a server must read each message once (0: none).
+    #[arg(long, default_value_t = 0)]
+    plainbox_count: u32,
     #[arg(
         long,
         env = "BUZON_BENCH_PASSWORD",
@@ -302,9 +342,51 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             common,
             rounds,
             pause,
+            deliver_every,
+            lmtp,
+            domain,
         } => {
             let pause = secs(pause, "--pause")?;
-            (common, ModeKind::Bigbox(BigboxOptions { rounds, pause }))
+            let trickle = match (deliver_every, lmtp) {
+                (Some(every), Some(lmtp)) => Some(Trickle {
+                    lmtp,
+                    every: secs(every, "--deliver-every")?,
+                    domain,
+                    size: 4096,
+                }),
+                _ => None,
+            };
+            (
+                common,
+                ModeKind::Bigbox(BigboxOptions {
+                    rounds,
+                    pause,
+                    trickle,
+                }),
+            )
+        }
+        Mode::Burst {
+            common,
+            server_pid,
+            logins,
+            retr_users,
+            retr_seconds,
+            settle,
+            slack_mib,
+        } => {
+            let retr_users = buzon_bench::users::UserPattern::parse(&retr_users)
+                .map_err(|e| Failure::usage(format!("--retr-users: {e}")))?;
+            (
+                common,
+                ModeKind::Burst(BurstOptions {
+                    server_pid,
+                    logins,
+                    retr_users,
+                    retr_for: secs(retr_seconds, "--retr-seconds")?,
+                    settle: secs(settle, "--settle")?,
+                    slack_kib: slack_mib * 1024,
+                }),
+            )
         }
         Mode::Deliver {
             common,
@@ -322,6 +404,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                 ModeKind::Retr(o) => scenario::retr(&run, o).await,
                 ModeKind::Idle(o) => scenario::idle(&run, o).await,
                 ModeKind::Bigbox(o) => scenario::bigbox(&run, o).await,
+                ModeKind::Burst(o) => scenario::burst(&run, o).await,
                 ModeKind::Deliver(o) => buzon_bench::lmtp::deliver(&run, o).await,
             }
         })
@@ -346,6 +429,7 @@ enum ModeKind {
     Retr(RetrOptions),
     Idle(IdleOptions),
     Bigbox(BigboxOptions),
+    Burst(BurstOptions),
     Deliver(DeliverOptions),
 }
 
@@ -360,6 +444,7 @@ fn run_corpus(c: CorpusArgs) -> Result<(), Failure> {
         big_size: c.big_size,
         bigbox_count: c.bigbox_count,
         bigbox_size: c.bigbox_size,
+        plainbox_count: c.plainbox_count,
         password: c.password,
         hash: buzon_auth::HashParams {
             m_cost_kib: c.argon2_memory_kib,
