@@ -41,14 +41,16 @@ RESULTS="$W/results-$MODE.jsonl"
 
 if [ "$MODE" = smoke ]; then
   SECS=${BENCH_SECONDS:-1}
-  CORPUS_ARGS=(--users "${BENCH_USERS:-200}" --small-per-user 4 --big-boxes 4 --big-count 40 --bigbox-count "${BENCH_BIGBOX:-3000}")
+  CORPUS_ARGS=(--users "${BENCH_USERS:-200}" --small-per-user 4 --big-boxes 4 --big-count 40 --bigbox-count "${BENCH_BIGBOX:-3000}" --plainbox-count "${BENCH_BIGBOX:-3000}")
   DELIVER_USERS="user{00151..00200}"
   LOGIN_USERS="user{00001..00150}"; IDLE_B=${BENCH_IDLE:-100}; IDLE_D=50; HOLD=0.5; REPEAT=1
+  BURST=(--retr-seconds 1 --settle 5)
 else
   SECS=${BENCH_SECONDS:-10}
-  CORPUS_ARGS=(--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count "${BENCH_BIGBOX:-100000}")
+  CORPUS_ARGS=(--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count "${BENCH_BIGBOX:-100000}" --plainbox-count "${BENCH_BIGBOX:-100000}")
   DELIVER_USERS="user{02001..02100}"
   LOGIN_USERS="user{00001..01000}"; IDLE_B=${BENCH_IDLE:-10000}; IDLE_D=2000; HOLD=3; REPEAT=3
+  BURST=(--retr-seconds 8 --settle 60)
 fi
 PASSWORD=bench-password
 export BUZON_BENCH_PASSWORD=$PASSWORD
@@ -362,18 +364,29 @@ bench() {
   fi
 }
 
-reset_bigbox() { # drop both servers' index state of the big mailbox (no session is open)
-  rm -f "$W"/dovecot/mail/bigbox/dovecot* "$W"/buzon/mail/bigbox/buzon-index
-  # Buzón keeps large listings in memory while cur/ is unchanged: changing cur/ makes
-  # its next login a cold scan. Both then rest, so the first login meets a quiet mailbox.
-  touch "$W"/buzon/mail/bigbox/cur "$W"/dovecot/mail/bigbox/cur
+reset_bigbox() { # SERVER: drop its index state of the big mailboxes (no session is open)
+  local box
+  for box in bigbox plainbox; do
+    rm -f "$W/$1/mail/$box"/dovecot* "$W/$1/mail/$box/buzon-index"
+    touch "$W/$1/mail/$box/cur"
+  done
+  # Buzón remembers large listings (and sizes by inode) in memory: a restart makes its
+  # next login a cold one, as Dovecot's is without its index files.
+  if [ "$1" = buzon ]; then
+    kill "$BUZON_PID"; wait "$BUZON_PID" 2>/dev/null || true
+    start_buzon
+  fi
+  # Both then rest, so the first login meets a quiet mailbox.
   sleep 3
+}
+warm_logins() { # SERVER: every login user once, so the auth caches hold them
+  bench "$1" warmup login --target @POP3@ --users "$LOGIN_USERS" --clients 16 --count "$(python3 -c "import re;a,b=re.findall(r'\d+','$LOGIN_USERS');print(int(b)-int(a)+1)")" --duration 600
 }
 
 log "warming the auth caches (every login user once)"
 for s in dovecot buzon buzonpg; do
   bench "$s" warmup login --target @POP3@ --users bigbox --clients 1 --count 1 --duration 60
-  bench "$s" warmup login --target @POP3@ --users "$LOGIN_USERS" --clients 16 --count "$(python3 -c "import re;a,b=re.findall(r'\d+','$LOGIN_USERS');print(int(b)-int(a)+1)")" --duration 600
+  warm_logins "$s"
 done
 
 log "running every scenario, alternating servers ($REPEAT rounds, $SECS s each)"
@@ -387,8 +400,17 @@ for round in $(seq 1 "$REPEAT"); do
     bench "$s" retr-tls     retr --target @POP3S@ --security tls --users 'big{1..4}' --clients 4 "${C[@]}"
     bench "$s" small        retr --target @POP3@ --users "$LOGIN_USERS" --clients 16 --mailbox-per-session "${C[@]}"
     bench "$s" top0         retr --target @POP3@ --users 'big{1..4}' --clients 4 --top 0 "${C[@]}"
-    reset_bigbox
-    bench "$s" bigbox       bigbox --target @POP3@ --users bigbox --rounds 2 --pause 3 --timeout 120 --duration 600
+    if [ "$s" = buzonpg ]; then
+      bench "$s" bigbox     bigbox --target @POP3@ --users bigbox --rounds 2 --pause 3 --timeout 120 --duration 600
+    else
+      reset_bigbox "$s"
+      bench "$s" bigbox     bigbox --target @POP3@ --users bigbox --rounds 2 --pause 3 --timeout 120 --duration 600
+      # Names without sizes (Postfix local, procmail, getmail): the first login reads
+      # every message; then the same mailbox with a message arriving every second.
+      bench "$s" plainbox   bigbox --target @POP3@ --users plainbox --rounds 2 --pause 3 --timeout 120 --duration 600
+      bench "$s" busy       bigbox --target @POP3@ --users plainbox --rounds 6 --pause 1 --deliver-every 1 --lmtp @LMTP@ --timeout 120 --duration 600
+      if [ "$s" = buzon ]; then warm_logins "$s"; fi
+    fi
     # Deliveries go to users no other scenario reads, so the mailboxes the others measure
     # stay the same size for both servers.
     bench "$s" deliver      deliver --target @LMTP@ --users "$DELIVER_USERS" --clients 8 --size 10240 "${C[@]}"
@@ -455,6 +477,14 @@ kill "$BUZONPG2_PID" 2>/dev/null || true
 wait "$BUZONPG2_PID" 2>/dev/null || true
 BUZONPG2_PID=""
 
+# Memory given back after a burst (Buzón; one run): a fresh process, every burst user
+# logged in and out once (what it keeps for good: the auth cache), then IDLE_B sessions
+# logged in at once and closed, a RETR run, and RSS each second for a minute.
+log "memory after a burst (Buzón)"
+kill "$BUZON_PID"; wait "$BUZON_PID" 2>/dev/null || true
+start_buzon
+bench buzon burst burst --target @POP3@ --users "user{00001..$(printf '%05d' "$IDLE_B")}" --sessions "$IDLE_B" --warm "${BURST[@]}" --server-pid @PID@ --duration 1800 --timeout 120
+
 # Per-session memory is the marginal cost: every session user logs in and out once
 # (--warm) before the baseline, so one-time costs (auth caches, allocator pools,
 # password-hashing scratch memory) are not counted per session.
@@ -474,6 +504,8 @@ def metric(key, r):
     e = r.get("extra", {})
     return {
         "bigbox-first": e.get("round1_ms"), "bigbox-second": e.get("round2_ms"),
+        "plainbox-first": e.get("round1_ms"), "plainbox-second": e.get("round2_ms"),
+        "busy": e.get("later_median_ms"),
         "idle": e.get("pss_per_session_kib"),
     }.get(key, r["mb_per_s"] if key.startswith("retr") else r["rate_per_s"])
 rows = [
@@ -486,11 +518,14 @@ rows = [
     ("top0", "TOP n 0 messages/s, 4 clients", "higher", 2.0, "≥ 2×"),
     ("bigbox-first", "100k mailbox STAT+LIST+UIDL ms, first login", "lower", 2.0, "≤ ½"),
     ("bigbox-second", "100k mailbox STAT+LIST+UIDL ms, second login", "lower", 5.0, "≤ ⅕"),
+    ("plainbox-first", "100k mailbox, no sizes in names, ms, first login", "lower", 2.0, "≤ ½"),
+    ("plainbox-second", "100k mailbox, no sizes in names, ms, second login", "lower", 5.0, "≤ ⅕"),
+    ("busy", "same, a message arriving every second, ms, later logins", "lower", 5.0, "≤ ⅕"),
     ("idle", "server KiB (PSS) per idle session", "lower", None, "≤ 20 KiB"),
     ("deliver", "LMTP deliveries/s, 10 KB, fsync, 8 clients", "higher", 1.0, "≥ 1×"),
 ]
 def values(key, server):
-    src = "bigbox" if key.startswith("bigbox") else key
+    src = key.split("-")[0] if key.startswith(("bigbox", "plainbox")) else key
     v = []
     errors = 0
     for r in runs:
@@ -531,6 +566,7 @@ pg_rows = {"login-plain": ("higher", 1.0, "≥ 1×"), "login-tls": ("higher", 1.
            "retr-tls": ("higher", 1.0, "≥ 1×"), "small": ("higher", 1.0, "≥ 1×"),
            "top0": ("higher", 1.0, "≥ 1×"), "bigbox-first": ("lower", None, "—"),
            "bigbox-second": ("lower", 1.0, "≤ 1×"), "idle": ("lower", None, "≤ 20 KiB"),
+           "plainbox-first": None, "plainbox-second": None, "busy": None,
            "deliver": ("higher", 1.0, "≥ 1×")}
 def pg_share(key):
     src = "bigbox" if key.startswith("bigbox") else key
@@ -541,6 +577,8 @@ def pg_share(key):
 pg_lines = ["| scenario | Dovecot median | Buzón on PostgreSQL median | PostgreSQL node/Dovecot | target | met | PostgreSQL's share of the busy CPU | errors D/P |",
             "|---|---|---|---|---|---|---|---|"]
 for key, label, *_ in rows:
+    if pg_rows.get(key) is None:
+        continue  # names without sizes are a Maildir matter
     better, goal, goal_text = pg_rows[key]
     dvals, derr = values(key, "dovecot")
     pvals, perr = values(key, "buzonpg")
@@ -587,7 +625,7 @@ def per_op(key, server, field):
 cpu_lines = ["| scenario | Dovecot µs/op | Buzón µs/op | Dovecot/Buzón | load generator µs/op D/B |",
              "|---|---|---|---|---|"]
 for key, label, *_ in rows:
-    if key.startswith("bigbox") or key == "idle":
+    if key.startswith(("bigbox", "plainbox")) or key in ("idle", "busy"):
         continue
     d, b = per_op(key, "dovecot", "other"), per_op(key, "buzon", "other")
     cd, cb = per_op(key, "dovecot", "client"), per_op(key, "buzon", "client")
@@ -595,6 +633,19 @@ for key, label, *_ in rows:
         continue
     cpu_lines.append(f"| {label} | {d:.1f} | {b:.1f} | {d / b if b else float('inf'):.2f}× | {cd:.1f} / {cb:.1f} |")
 cpu_table = "\n".join(cpu_lines)
+# Memory given back after the burst (Buzón's RSS, MiB).
+burst = [r["report"] for r in runs if r["key"] == "burst" and r["report"]]
+if burst:
+    e = burst[-1].get("extra", {})
+    f = lambda k: f"{e[k]:.1f}" if e.get(k) is not None else "—"
+    back = e.get("back_within_slack_after_s", -1)
+    met = back is not None and 0 <= back <= 60
+    burst_table = ("| RSS before | peak | end of burst | after 10 s | after 30 s | after 60 s | back within +20 MB after | target | met |\n"
+                   "|---|---|---|---|---|---|---|---|---|\n"
+                   f"| {f('rss_before_mib')} | {f('rss_peak_mib')} | {f('rss_end_of_burst_mib')} | {f('rss_after_10s_mib')} | {f('rss_after_30s_mib')} | {f('rss_after_60s_mib')} | "
+                   f"{'%d s' % back if met else 'not within the watch'} | ≤ 60 s | {'yes' if met else 'NO'} |")
+else:
+    burst_table = "(no burst run)"
 cpu = "unknown"
 try:
     for l in open("/proc/cpuinfo"):
@@ -634,6 +685,12 @@ is the cluster's CPU time during each run over the whole machine's busy time.
 
 {pg_table}
 
+The server's memory (RSS, MiB) around a burst — {idle_b} sessions logged in at once, then
+closed, then a RETR run (`buzon bench burst`, a fresh process whose auth cache already holds
+the users) — and each second for a minute after it:
+
+{burst_table}
+
 CPU per operation outside the load generator (medians; the machine's busy time in
 `/proc/stat` during each run minus the generator's own CPU, divided by the operations:
 the server's share, including the kernel's work on its sockets). A rate can only rise as
@@ -645,7 +702,7 @@ Exact commands (from `bench/compare.sh`; `@POP3@` is the server's plain port, `@
 POP3S port, `@PID@` its process id; every command also gets `--ca corpus/tls/ca.pem`):
 
 ```sh
-buzon bench corpus --out corpus {'(smoke sizes)' if mode == 'smoke' else '--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count 100000'}
+buzon bench corpus --out corpus {'(smoke sizes)' if mode == 'smoke' else '--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count 100000 --plainbox-count 100000'}
 buzon bench login  --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --duration {secs}
 buzon bench login  --target @POP3S@ --security tls --users 'user{{00001..01000}}' --clients 16 --duration {secs}
 buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --duration {secs}
@@ -653,7 +710,10 @@ buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --pipeline
 buzon bench retr   --target @POP3S@ --security tls --users 'big{{1..4}}' --clients 4 --duration {secs}
 buzon bench retr   --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --mailbox-per-session --duration {secs}
 buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --top 0 --duration {secs}
-buzon bench bigbox --target @POP3@  --users bigbox --rounds 2 --pause 3   # after deleting both servers' index files and touching cur/
+buzon bench bigbox --target @POP3@  --users bigbox --rounds 2 --pause 3   # after deleting both servers' index files, touching cur/ and restarting Buzón
+buzon bench bigbox --target @POP3@  --users plainbox --rounds 2 --pause 3 # names without sizes (corpus --plainbox-count 100000)
+buzon bench bigbox --target @POP3@  --users plainbox --rounds 6 --pause 1 --deliver-every 1 --lmtp @LMTP@
+buzon bench burst  --target @POP3@  --users 'user{{00001..10000}}' --sessions 10000 --warm --retr-seconds 8 --settle 60 --server-pid @PID@   # a fresh process
 buzon bench deliver --target @LMTP@ --users 'user{{02001..02100}}' --clients 8 --size 10240 --duration {secs}
 buzon bench idle   --target @POP3@  --users 'user{{00001..N}}' --sessions N --server-pid @PID@ --hold 3 --warm
 ```

@@ -565,7 +565,9 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
     if let Some(task) = trickle {
         let (done, failed) = task.await.unwrap_or((0, 0));
         report.extra.push(("deliveries".into(), done as f64));
-        report.extra.push(("delivery_failures".into(), failed as f64));
+        report
+            .extra
+            .push(("delivery_failures".into(), failed as f64));
     }
     if !later.is_empty() {
         later.sort_by(f64::total_cmp);
@@ -582,13 +584,19 @@ pub async fn bigbox(run: &RunOptions, o: &BigboxOptions) -> Result<Report, Bench
     Ok(report)
 }
 
+/// Longest rest between the warm-up and the pre-burst measurement.
+const SETTLE_BEFORE_BURST: Duration = Duration::from_secs(60);
+
 /// Options of the `burst` scenario.
 #[derive(Debug, Clone)]
 pub struct BurstOptions {
     pub server_pid: u32,
-    /// Logins of the burst (the run's users, clients and timeout).
-    pub logins: u64,
-    /// Then RETR from these mailboxes for `retr_for`.
+    /// Sessions of the burst, all logged in at once (one per user name of the run).
+    pub sessions: usize,
+    /// Log every user in and out once before the pre-burst measurement, so that what
+    /// the server keeps for good (its auth cache) is not counted as the burst's.
+    pub warm: bool,
+    /// Then RETR from these mailboxes (4 clients) for `retr_for`.
     pub retr_users: UserPattern,
     pub retr_for: Duration,
     /// How long to watch the server's memory after the burst.
@@ -597,12 +605,42 @@ pub struct BurstOptions {
     pub slack_kib: u64,
 }
 
-/// `burst`: the server's resident memory (RSS) before a burst of logins and a RETR run,
-/// at its peak during them, and each second after them, for `settle`: does it give back
-/// what the burst took? Reports MiB figures and when (seconds after the burst) RSS was
-/// first back within `slack_kib` of the start (-1: not within `settle`).
+/// `burst`: the server's resident memory (RSS) before a burst — `sessions` logins held
+/// open together, then closed, then a RETR run — at its peak, and each second after it
+/// for `settle`: does the server give back what the burst took? Reports MiB figures and
+/// when (seconds after the burst) RSS was first back within `slack_kib` of the start
+/// (-1: not within `settle`).
 pub async fn burst(run: &RunOptions, o: &BurstOptions) -> Result<Report, BenchError> {
     let mib = |kib: u64| kib as f64 / 1024.0;
+    let held = IdleOptions {
+        sessions: o.sessions,
+        server_pid: None,
+        hold: Duration::from_secs(1),
+        connect_concurrency: 64,
+        warm: false,
+    };
+    let mut report = run.report("burst", "logins");
+    if o.warm {
+        report.errors.merge(warm_up(run, &held).await);
+        // Let the server return what the warm-up itself freed (idle worker threads end
+        // after 10 s, allocators purge on timers), so the pre-burst figure is its resting
+        // size: at least 20 s, then until RSS holds still for 5 s (at most a minute).
+        let mut last = procmem::rss_kib(o.server_pid)?;
+        let mut still = 0;
+        for second in 1..=SETTLE_BEFORE_BURST.as_secs() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = procmem::rss_kib(o.server_pid)?;
+            still = if now.abs_diff(last) <= 256 {
+                still + 1
+            } else {
+                0
+            };
+            last = now;
+            if second >= 20 && still >= 5 {
+                break;
+            }
+        }
+    }
     let before = procmem::rss_kib(o.server_pid)?;
     let start = Instant::now();
     let peak = Arc::new(AtomicU64::new(before));
@@ -618,12 +656,7 @@ pub async fn burst(run: &RunOptions, o: &BurstOptions) -> Result<Report, BenchEr
             }
         })
     };
-    let logins = RunOptions {
-        max_ops: Some(o.logins),
-        duration: MAX_DURATION,
-        ..run.clone()
-    };
-    let login_report = login(&logins).await;
+    let burst = idle(run, &held).await?;
     let retr_run = RunOptions {
         users: o.retr_users.clone(),
         clients: 4,
@@ -640,9 +673,8 @@ pub async fn burst(run: &RunOptions, o: &BurstOptions) -> Result<Report, BenchEr
     stop.store(true, Ordering::Relaxed);
     let _ = sampler.await;
     let end = procmem::rss_kib(o.server_pid)?;
-    let mut report = run.report("burst", "logins");
-    report.ops = login_report.ops;
-    report.errors.merge(login_report.errors);
+    report.ops = burst.ops;
+    report.errors.merge(burst.errors);
     report.errors.merge(retr_report.errors);
     let mut back_after = -1.0;
     let mut samples = Vec::new();
@@ -665,14 +697,20 @@ pub async fn burst(run: &RunOptions, o: &BurstOptions) -> Result<Report, BenchEr
     report.extra.push(("rss_end_of_burst_mib".into(), mib(end)));
     for at in [10usize, 30, 60] {
         if let Some(kib) = samples.get(at - 1) {
-            report.extra.push((format!("rss_after_{at}s_mib"), mib(*kib)));
+            report
+                .extra
+                .push((format!("rss_after_{at}s_mib"), mib(*kib)));
         }
     }
     if let Some(last) = samples.last() {
         report.extra.push(("rss_final_mib".into(), mib(*last)));
     }
-    report.extra.push(("back_within_slack_after_s".into(), back_after));
-    report.extra.push(("retr_messages".into(), retr_report.ops as f64));
+    report
+        .extra
+        .push(("back_within_slack_after_s".into(), back_after));
+    report
+        .extra
+        .push(("retr_messages".into(), retr_report.ops as f64));
     report.elapsed = start.elapsed();
     Ok(report)
 }

@@ -85,17 +85,21 @@ enum Mode {
         #[arg(long, default_value = "localhost")]
         domain: String,
     },
-    /// The server's resident memory before, during and after a burst of logins and a
-    /// RETR run: is what the burst took given back? Needs --server-pid.
+    /// The server's resident memory before, during and after a burst (many sessions
+    /// logged in at once, then closed, then a RETR run): is what the burst took given
+    /// back? Needs --server-pid.
     Burst {
         #[command(flatten)]
         common: Common,
         /// The server's process id (its RSS is read from /proc).
         #[arg(long)]
         server_pid: u32,
-        /// Logins of the burst (users from --users, --clients at once).
+        /// Sessions held at once (one per name of --users).
         #[arg(long, default_value_t = 10_000)]
-        logins: u64,
+        sessions: usize,
+        /// Log every user in and out once before measuring the pre-burst memory.
+        #[arg(long)]
+        warm: bool,
         /// Then RETR from these mailboxes (4 clients)…
         #[arg(long, default_value = "big{1..4}")]
         retr_users: String,
@@ -368,7 +372,8 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         Mode::Burst {
             common,
             server_pid,
-            logins,
+            sessions,
+            warm,
             retr_users,
             retr_seconds,
             settle,
@@ -380,7 +385,8 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                 common,
                 ModeKind::Burst(BurstOptions {
                     server_pid,
-                    logins,
+                    sessions,
+                    warm,
                     retr_users,
                     retr_for: secs(retr_seconds, "--retr-seconds")?,
                     settle: secs(settle, "--settle")?,

@@ -82,6 +82,12 @@ enum Command {
     },
 }
 
+/// jemalloc rather than the C library's allocator: with its background thread (started by
+/// `buzon serve`) the memory a burst of sessions took goes back to the system once they
+/// end; glibc's per-thread arenas kept most of it (docs/benchmarks.md, memory).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// An error for the user: printed once as `buzon: <message>`, then the exit code.
 pub struct Failure {
     pub message: String,

@@ -64,6 +64,13 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
     for warning in privileges::check_data_dir(&bound.config().data_dir).map_err(Failure::runtime)? {
         tracing::warn!("{warning}");
     }
+    // jemalloc's background thread purges pages freed after a burst of sessions within
+    // seconds (its 10 s decay), even while the server is idle; without it, unused pages
+    // are only returned during later allocations. Started after the account switch,
+    // which must find this the only thread.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(error = %e, "cannot start the allocator's background thread; memory freed after a burst may be kept");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
