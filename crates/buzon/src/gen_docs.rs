@@ -37,13 +37,28 @@ pub fn run(out: &Path) -> Result<(), Failure> {
         config_page(CONFIGURATION_MD, env!("CARGO_PKG_VERSION")),
     )
     .map_err(|e| io("man pages", e))?;
+    let mut visible = without_hidden(&cmd);
     for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-        clap_complete::generate_to(shell, &mut cmd.clone(), "buzon", &completions)
+        clap_complete::generate_to(shell, &mut visible, "buzon", &completions)
             .map_err(|e| io("completions", e))?;
     }
     println!("{}", man.display());
     println!("{}", completions.display());
     Ok(())
+}
+
+/// The command without its hidden subcommands (this one): clap_complete would offer
+/// them, clap_mangen already leaves them out.
+fn without_hidden(cmd: &clap::Command) -> clap::Command {
+    let mut out = clap::Command::new("buzon")
+        .version(env!("CARGO_PKG_VERSION"))
+        .subcommand_required(true)
+        .args(cmd.get_arguments().cloned())
+        .subcommands(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(about) = cmd.get_about() {
+        out = out.about(about.clone());
+    }
+    out
 }
 
 /// `buzon.toml(5)`: docs/configuration.md as a man page. `#` is the title, text before
@@ -294,6 +309,22 @@ mod tests {
         );
         assert!(page.contains(".nf\n\\&.dot = \"\\en\"\n.fi\n"), "{page}");
         assert!(!page.contains("# T"), "{page}");
+    }
+
+    #[test]
+    fn completions_leave_out_hidden_commands_and_keep_the_rest() {
+        let full = crate::Cli::command();
+        let visible = without_hidden(&full);
+        let names = |c: &clap::Command| -> Vec<String> {
+            c.get_subcommands()
+                .map(|s| s.get_name().to_string())
+                .collect()
+        };
+        assert!(names(&full).contains(&"generate-docs".to_string()));
+        let mut want = names(&full);
+        want.retain(|n| n != "generate-docs");
+        assert_eq!(names(&visible), want);
+        assert!(visible.get_arguments().any(|a| a.get_id() == "lang"));
     }
 
     #[test]
