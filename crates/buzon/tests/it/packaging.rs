@@ -11,7 +11,7 @@
 //! It changes the machine (a package, an account, /var/lib/buzon), so it runs only as
 //! root with BUZON_INTEROP=1 (CI), and never where a buzon installation it did not make
 //! exists. The package is BUZON_PACKAGE_DEB if set, else `scripts/package --profile dev
-//! --no-build --fast` around the binary these tests were built with.
+//! --no-build --fast --out TMP` around the binary these tests were built with.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -79,14 +79,17 @@ fn mail_files() -> usize {
         .sum()
 }
 
-fn package() -> PathBuf {
+/// The .deb to test; one built here goes to `out` (not target/dist, where a release
+/// package may be).
+fn package(out: &Path) -> PathBuf {
     if let Some(deb) = std::env::var_os("BUZON_PACKAGE_DEB") {
         return PathBuf::from(deb);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = run_bounded(
         Command::new(root.join("scripts/package"))
-            .args(["--profile", "dev", "--no-build", "--fast"])
+            .args(["--profile", "dev", "--no-build", "--fast", "--out"])
+            .arg(out)
             .current_dir(&root),
         Duration::from_secs(600),
     );
@@ -164,7 +167,8 @@ fn debian_package_installs_serves_removes_and_purges_keeping_the_mail() {
     if std::env::var_os("BUZON_PACKAGE_DEB").is_none() && !have("cargo-deb") {
         panic!("cargo-deb is required to build the package (BUZON_INTEROP=1); .ci/run installs it");
     }
-    let deb = package();
+    let built = tempfile::tempdir().unwrap();
+    let deb = package(built.path());
     eprintln!("package: {}", deb.display());
     purge_leftovers();
 
