@@ -315,7 +315,7 @@ fn give_to_folder_owner(f: &File, path: &Path) {
     if let Ok(m) = fs::metadata(dir) {
         if m.uid() != 0 {
             if let Err(e) = std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid())) {
-                tracing::warn!(file = %path.display(), "cannot give the lock file to the folder's owner ({e}); fix with chown");
+                tracing::warn!(file = %path.display(), "cannot give the file to the folder's owner ({e}); fix with chown");
             }
         }
     }
@@ -422,6 +422,11 @@ fn write_tmp(tmp: &Path, content: &[u8], old: Option<&fs::Metadata>) -> Result<(
         let mode = (old.permissions().mode() & 0o660) | 0o600;
         f.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(|e| AuthError::io("set mode of", tmp, e))?;
+    } else if running_as_root() {
+        // A new users file made by root (`buzon user add` as root on a packaged server)
+        // belongs to the data folder's owner, the server's account, as the lock file does;
+        // root's 0600 file would lock the server out.
+        give_to_folder_owner(&f, tmp);
     }
     f.write_all(content)
         .map_err(|e| AuthError::io("write", tmp, e))?;

@@ -12,6 +12,7 @@ mod client_args;
 mod deliver;
 mod dns;
 mod fetch;
+mod gen_docs;
 mod import;
 mod migrate;
 mod serve;
@@ -80,6 +81,14 @@ enum Command {
         /// The config file to check.
         config: PathBuf,
     },
+    /// Write the man pages (every command, and buzon.toml(5)) and the bash, zsh and fish
+    /// completions under DIR (used to build the packages).
+    #[command(hide = true)]
+    GenerateDocs {
+        /// Where to write man/ and completions/.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// jemalloc rather than the C library's allocator: with its background thread (started by
@@ -130,6 +139,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Dns(args) => dns::run(args),
         Command::Status(args) => status::run(args),
+        Command::GenerateDocs { out } => gen_docs::run(&out),
         Command::CheckConfig { config } => match buzon_server::Config::load(&config) {
             Ok(c) => {
                 println!("{} is valid", config.display());

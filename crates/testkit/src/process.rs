@@ -44,7 +44,15 @@ pub fn write_config(dir: &Path, ca: &TestCa, extra: &str) -> PathBuf {
 impl BuzonProcess {
     /// Starts `binary serve --config config_path` and waits (bounded) for its listeners.
     pub fn serve(binary: &Path, config_path: &Path, data_dir: &Path) -> Self {
-        let mut child = Command::new(binary)
+        Self::serve_with(Command::new(binary), config_path, data_dir)
+    }
+
+    /// Like [`serve`](Self::serve), with `program` as the command to which `serve --config
+    /// FILE` is appended: a wrapper such as `setpriv --reuid=ACCOUNT … /usr/bin/buzon`
+    /// starts the server as a service manager would.
+    pub fn serve_with(mut program: Command, config_path: &Path, data_dir: &Path) -> Self {
+        let shown = format!("{:?}", program.get_program());
+        let mut child = program
             .args(["serve", "--config"])
             .arg(config_path)
             .env("RUST_LOG", "info")
@@ -54,7 +62,7 @@ impl BuzonProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
+            .unwrap_or_else(|e| panic!("spawn {shown}: {e}"));
         let stdout = child.stdout.take().expect("no stdout");
         let stderr = child.stderr.take().expect("no stderr");
         // Keep draining stderr so the child never blocks on a full pipe.

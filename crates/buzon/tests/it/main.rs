@@ -30,6 +30,7 @@ mod metrics;
 mod migrate;
 mod oauth;
 mod overload;
+mod packaging;
 mod pg_faults;
 mod pop3_crash;
 mod privileges;

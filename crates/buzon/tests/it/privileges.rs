@@ -20,7 +20,7 @@ use buzon_testkit::{LineClient, TestCa};
 use crate::BIN;
 const ACCOUNT: &str = "buzon-test";
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     status_field(
         &std::fs::read_to_string("/proc/self/status").unwrap_or_default(),
         "Uid:",
