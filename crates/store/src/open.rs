@@ -60,6 +60,12 @@ pub(crate) fn open_measured(path: &Path) -> Result<(File, std::fs::Metadata), St
         }
         Err(e) => return Err(StoreError::io("open", path, e.into())),
     };
+    let meta = regular_metadata(&file, path)?;
+    Ok((file, meta))
+}
+
+/// The metadata of an open file, refusing anything but a regular file.
+fn regular_metadata(file: &File, path: &Path) -> Result<std::fs::Metadata, StoreError> {
     let meta = file
         .metadata()
         .map_err(|e| StoreError::io("inspect", path, e))?;
@@ -69,7 +75,7 @@ pub(crate) fn open_measured(path: &Path) -> Result<(File, std::fs::Metadata), St
             path.display()
         )));
     }
-    Ok((file, meta))
+    Ok(meta)
 }
 
 /// [`open_regular`] without waiting for the disk: `Ok(None)` unless every component of
@@ -87,15 +93,7 @@ pub(crate) fn open_regular_cached(path: &Path) -> Result<Option<(File, u64)>, St
 
 /// Refuses anything but a regular file; clears the `O_NONBLOCK` the open used.
 fn check_regular(file: File, path: &Path) -> Result<(File, u64), StoreError> {
-    let meta = file
-        .metadata()
-        .map_err(|e| StoreError::io("inspect", path, e))?;
-    if !meta.is_file() {
-        return Err(StoreError::Invalid(format!(
-            "{} is not a regular file",
-            path.display()
-        )));
-    }
+    let meta = regular_metadata(&file, path)?;
     // O_NONBLOCK was only for the open (a FIFO must not block it); hand out an ordinary
     // blocking file.
     rustix::fs::fcntl_setfl(&file, rustix::fs::OFlags::empty())
