@@ -383,8 +383,12 @@ fn import_users(file: &Path, format: &str, config: &Path) -> Result<(), Failure>
                 }
             }
         };
-        buzon_auth::validate_username(&entry.name)
-            .map_err(|e| at(number, format!("user {:?}: {e}", entry.name)))?;
+        buzon_auth::validate_username(&entry.name).map_err(|e| {
+            at(
+                number,
+                format!("user \"{}\": {e}", entry.name.escape_debug()),
+            )
+        })?;
         buzon_auth::check_stored_password(&entry.password).map_err(|e| {
             at(
                 number,

@@ -144,7 +144,20 @@ fn main() -> ExitCode {
             Ok(c) => {
                 println!("{} is valid", config.display());
                 for l in &c.listeners {
-                    println!("  listen {} ({:?})", l.address, l.protocol);
+                    let stls = if l.protocol == buzon_server::Protocol::Pop3 && l.starttls {
+                        " with STLS"
+                    } else {
+                        ""
+                    };
+                    println!("  listen {} ({}{stls})", l.address, l.protocol.name());
+                }
+                for l in &c.unix_listeners {
+                    println!(
+                        "  listen unix:{} ({}, mode {:o})",
+                        l.path.display(),
+                        l.protocol.name(),
+                        l.mode
+                    );
                 }
                 println!("  data_dir {}", c.data_dir.display());
                 println!("  users_file {}", c.auth.users_file.display());

@@ -319,3 +319,27 @@ fn a_malformed_config_is_one_line_naming_key_line_and_fix() {
     assert_eq!(code, 2);
     assert!(err.contains("cannot read config file"), "{err}");
 }
+
+#[test]
+fn check_config_lists_listeners_by_their_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("buzon.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &cfg,
+        format!(
+            "data_dir = \"{}\"\n\n[[listen]]\naddress = \"127.0.0.1:1110\"\nprotocol = \"pop3\"\n\n\
+             [[listen]]\naddress = \"127.0.0.1:1995\"\nprotocol = \"pop3s\"\n\n\
+             [[listen]]\naddress = \"unix:{}\"\nprotocol = \"lmtp\"\n",
+            data.display(),
+            dir.path().join("lmtp").display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = buzon(&["check-config", &cfg.to_string_lossy()], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("127.0.0.1:1110 (POP3 with STLS)"), "{out}");
+    assert!(out.contains("127.0.0.1:1995 (POP3S)"), "{out}");
+    assert!(out.contains("(LMTP, mode "), "{out}");
+    assert!(!out.contains("Pop3"), "a Debug rendering in {out}");
+}
