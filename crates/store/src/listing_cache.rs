@@ -19,7 +19,10 @@
 //!   all sort after the old ones — the usual case: mail arrives, the client deletes some
 //!   — the new listing is the old one minus what is gone plus what came, with the very
 //!   UIDLs a full scan would give; otherwise the full ordering and UIDL rules run over
-//!   the known sizes.
+//!   the known sizes. The difference is found by walking the new listing alongside the
+//!   previous one in directory order (a directory hands back its unchanged entries in the
+//!   same order), comparing name and inode; only entries out of step are looked up by
+//!   name.
 //!
 //! Maildir message files are never rewritten in place (writers create a new file and
 //! rename it), which is what lets an inode stand for its content here, as Dovecot's
@@ -97,7 +100,64 @@ pub(crate) struct Known {
     /// Every UIDL is its message's primary UIDL (unique base names, nothing adopted or
     /// recorded): the condition for updating the listing by difference.
     pub plain: bool,
+    /// The last listing of `cur/` in directory order, when the last session found the
+    /// listing by difference: what lets the next difference be checked by walking both in
+    /// step instead of looking every name up.
+    order: Option<Arc<DirOrder>>,
     stored: u64,
+}
+
+/// `cur/` as one `readdir` returned it: each name (bytes in one buffer), its inode and
+/// its position in the listing. A directory returns its unchanged entries in the same
+/// order every time (ext4 and XFS by name hash, tmpfs by age), so the next listing is
+/// mostly this one with entries left out and put in.
+#[derive(Debug, Default)]
+struct DirOrder {
+    names: Vec<u8>,
+    ends: Vec<u32>,
+    inos: Vec<u64>,
+    at: Vec<u32>,
+    /// Position in this order by position in the listing ([`ABSENT`] when not listed).
+    pos: Vec<u32>,
+}
+
+const ABSENT: u32 = u32::MAX;
+
+impl DirOrder {
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    fn name(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+        &self.names[start..self.ends[k] as usize]
+    }
+
+    /// The listing position of entry `k` if `name` with inode `ino` is what it holds.
+    fn matches(&self, k: usize, name: &[u8], ino: u64) -> Option<usize> {
+        (k < self.len() && self.inos[k] == ino && self.name(k) == name).then(|| self.at[k] as usize)
+    }
+
+    /// `found` in directory order, each with its position in a listing of `listed`
+    /// messages (`None`: not listed).
+    fn of(found: &[Found], slots: impl Iterator<Item = Option<usize>>, listed: usize) -> DirOrder {
+        let mut o = DirOrder {
+            names: Vec::with_capacity(found.iter().map(|f| f.name.len()).sum()),
+            ends: Vec::with_capacity(found.len()),
+            inos: Vec::with_capacity(found.len()),
+            at: Vec::with_capacity(found.len()),
+            pos: vec![ABSENT; listed],
+        };
+        for (f, slot) in found.iter().zip(slots) {
+            let Some(i) = slot else { continue };
+            o.pos[i] = o.at.len() as u32;
+            o.names.extend_from_slice(f.name.as_bytes());
+            o.ends.push(o.names.len() as u32);
+            o.inos.push(f.ino);
+            o.at.push(i as u32);
+        }
+        o
+    }
 }
 
 impl Known {
@@ -128,6 +188,7 @@ impl Known {
             ids,
             by_base,
             plain,
+            order: None,
             stored: 0,
         }
     }
@@ -140,7 +201,7 @@ impl Known {
         (id.ino == ino).then(|| (self.listing.metas[i as usize].size, id))
     }
 
-    fn messages(&self) -> usize {
+    pub(crate) fn messages(&self) -> usize {
         self.listing.metas.len()
     }
 
@@ -158,37 +219,68 @@ impl Known {
             return Err(Box::new(self));
         }
         let old = self.messages();
+        let order = self.order.take();
         let mut kept = vec![false; old];
+        // Per entry of `found`: its listing position, or NEW.
+        const NEW: usize = usize::MAX;
+        let mut slot = Vec::with_capacity(found.len());
         let mut fresh = Vec::new();
         let mut fresh_bases = HashSet::new();
+        let mut missed = order.is_none();
+        // Where `found` is expected to go on in the last order.
+        let mut next = 0;
         for f in found {
             let name = f.name.as_bytes();
-            let base = base_of(name);
-            match self.by_base.get(base) {
-                Some(&i) => {
-                    let i = i as usize;
-                    // Listed twice, replaced (another inode) or renamed (flags): the full
-                    // rules decide.
-                    if kept[i]
-                        || self.ids[i].ino != f.ino
-                        || file_name_bytes(&self.listing.places[i].path) != name
-                    {
-                        return Err(Box::new(self));
-                    }
-                    kept[i] = true;
+            let in_step = order.as_ref().and_then(|o| o.matches(next, name, f.ino));
+            let i = match in_step {
+                Some(i) => {
+                    next += 1;
+                    Some(i)
                 }
                 None => {
-                    if !fresh_bases.insert(base.to_vec())
-                        || looks_like_digest_uidl(&uidl_of_base(base))
-                    {
-                        return Err(Box::new(self));
+                    missed = true;
+                    let base = base_of(name);
+                    match self.by_base.get(base) {
+                        Some(&i) => {
+                            let i = i as usize;
+                            // Replaced (another inode) or renamed (flags): the full rules
+                            // decide. Listed paths are all `cur/` + name.
+                            if self.ids[i].ino != f.ino || self.listing.places[i].path != f.path() {
+                                return Err(Box::new(self.with_order(order)));
+                            }
+                            if let Some(p) = order.as_ref().map(|o| o.pos[i]) {
+                                if p != ABSENT {
+                                    next = p as usize + 1;
+                                }
+                            }
+                            Some(i)
+                        }
+                        None => {
+                            if !fresh_bases.insert(base.to_vec())
+                                || looks_like_digest_uidl(&uidl_of_base(base))
+                            {
+                                return Err(Box::new(self.with_order(order)));
+                            }
+                            fresh.push(Found {
+                                dir: f.dir.clone(),
+                                name: f.name.clone(),
+                                ino: f.ino,
+                            });
+                            None
+                        }
                     }
-                    fresh.push(Found {
-                        name: f.name.clone(),
-                        path: f.path.clone(),
-                        ino: f.ino,
-                    });
                 }
+            };
+            match i {
+                Some(i) => {
+                    // Listed twice: the full rules decide.
+                    if kept[i] {
+                        return Err(Box::new(self.with_order(order)));
+                    }
+                    kept[i] = true;
+                    slot.push(i);
+                }
+                None => slot.push(NEW),
             }
         }
         let (fresh, read_any) = scan::size_all(root, fresh, None, false);
@@ -197,25 +289,94 @@ impl Known {
         if let (Some(last), Some(first)) = (last_kept, fresh.first()) {
             let last_name = file_name_bytes(&self.listing.places[last].path);
             if scan::sort_key(first.name.as_bytes()) <= scan::sort_key(last_name) {
-                return Err(Box::new(self));
+                return Err(Box::new(self.with_order(order)));
             }
         }
         let removed = kept.iter().any(|k| !k);
         if fresh.is_empty() && !removed {
             self.stamp = stamp;
             self.settled = settled;
+            self.order = match order {
+                Some(o) if !missed => Some(o),
+                _ => Some(Arc::new(DirOrder::of(
+                    found,
+                    slot.iter().map(|&i| Some(i)),
+                    old,
+                ))),
+            };
             return Ok(self);
         }
-        let keep = |i: &usize| kept[*i];
-        let mut metas: Vec<MessageMeta> = (0..old)
-            .filter(keep)
-            .map(|i| self.listing.metas[i].clone())
+        // Listing positions after the difference: the kept ones closed up, then the new.
+        let mut renumber = vec![ABSENT; old];
+        let mut n = 0u32;
+        for (i, k) in kept.iter().enumerate() {
+            if *k {
+                renumber[i] = n;
+                n += 1;
+            }
+        }
+        let kept_count = n as usize;
+        let fresh_at: HashMap<&[u8], usize> = fresh
+            .iter()
+            .enumerate()
+            .map(|(k, m)| (m.name.as_bytes(), kept_count + k))
             .collect();
-        let mut places: Vec<Place> = (0..old)
-            .filter(keep)
-            .map(|i| self.listing.places[i].clone())
-            .collect();
-        let mut ids: Vec<FileId> = (0..old).filter(keep).map(|i| self.ids[i]).collect();
+        let listed = kept_count + fresh.len();
+        let new_order = DirOrder::of(
+            found,
+            found.iter().zip(&slot).map(|(f, &i)| {
+                if i == NEW {
+                    fresh_at.get(f.name.as_bytes()).copied()
+                } else {
+                    Some(renumber[i] as usize)
+                }
+            }),
+            listed,
+        );
+        drop(fresh_at);
+        // The old entries move over; they are copied only when a session still shares them.
+        let mut metas: Vec<MessageMeta> = Vec::with_capacity(listed);
+        let mut places: Vec<Place> = Vec::with_capacity(listed);
+        let mut ids: Vec<FileId> = Vec::with_capacity(listed);
+        match Arc::get_mut(&mut self.listing.metas) {
+            Some(all) => metas.extend(all.iter_mut().zip(&kept).filter(|(_, k)| **k).map(
+                |(m, _)| MessageMeta {
+                    uidl: std::mem::take(&mut m.uidl),
+                    size: m.size,
+                },
+            )),
+            None => metas.extend(
+                self.listing
+                    .metas
+                    .iter()
+                    .zip(&kept)
+                    .filter(|(_, k)| **k)
+                    .map(|(m, _)| m.clone()),
+            ),
+        }
+        match Arc::get_mut(&mut self.listing.places) {
+            Some(all) => places.extend(all.iter_mut().zip(&kept).filter(|(_, k)| **k).map(
+                |(p, _)| Place {
+                    path: std::mem::take(&mut p.path),
+                    folder: p.folder.take(),
+                },
+            )),
+            None => places.extend(
+                self.listing
+                    .places
+                    .iter()
+                    .zip(&kept)
+                    .filter(|(_, k)| **k)
+                    .map(|(p, _)| p.clone()),
+            ),
+        }
+        ids.extend(
+            self.ids
+                .iter()
+                .zip(&kept)
+                .filter(|(_, k)| **k)
+                .map(|(id, _)| *id),
+        );
         for m in &fresh {
             metas.push(MessageMeta {
                 uidl: uidl_of_base(base_of(m.name.as_bytes())),
@@ -223,32 +384,33 @@ impl Known {
             });
             ids.push(m.id);
         }
-        if !removed {
-            for (k, m) in fresh.iter().enumerate() {
-                self.by_base
-                    .insert(base_of(m.name.as_bytes()).into(), (old + k) as u32);
-            }
+        let mut by_base = std::mem::take(&mut self.by_base);
+        if removed {
+            by_base.retain(|_, i| {
+                let r = renumber[*i as usize];
+                *i = r;
+                r != ABSENT
+            });
+        }
+        for (k, m) in fresh.iter().enumerate() {
+            by_base.insert(base_of(m.name.as_bytes()).into(), (kept_count + k) as u32);
         }
         places.extend(fresh.into_iter().map(|m| Place {
             path: m.path,
             folder: None,
         }));
-        let listing = Listing {
-            metas: metas.into(),
-            places: places.into(),
-        };
-        let next = if removed {
-            Known::new(stamp, settled, listing, ids.into(), false)
-        } else {
-            Known {
-                stamp,
-                settled,
-                listing,
-                ids: ids.into(),
-                by_base: self.by_base,
-                plain: true,
-                stored: 0,
-            }
+        let next = Known {
+            stamp,
+            settled,
+            listing: Listing {
+                metas: metas.into(),
+                places: places.into(),
+            },
+            ids: ids.into(),
+            by_base,
+            plain: true,
+            order: Some(Arc::new(new_order)),
+            stored: 0,
         };
         if read_any {
             scan::save_index(
@@ -262,6 +424,12 @@ impl Known {
             );
         }
         Ok(next)
+    }
+
+    /// Gives back the order taken out of `self` (the caller keeps `self` on an error).
+    fn with_order(mut self, order: Option<Arc<DirOrder>>) -> Known {
+        self.order = order;
+        self
     }
 }
 

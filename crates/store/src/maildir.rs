@@ -217,7 +217,7 @@ impl Maildir {
                     .and_then(|t| std::str::from_utf8(t).ok())
                     .map(str::to_owned);
                 if let Some(tag) = tag {
-                    out.insert(tag, f.path);
+                    out.insert(tag, f.path());
                 }
             }
         }
@@ -271,7 +271,8 @@ impl Maildir {
             }
             (k, _) => k,
         };
-        let mut found = list_messages(&cur)?;
+        let mut found =
+            scan::list_messages_about(&cur, known.as_ref().map_or(0, |k| k.messages() + 64))?;
         let nothing_to_adopt = Adoption::nothing_to_adopt(&self.root, source)?;
         let known = match (known, stamp) {
             (Some(k), Some((s, settled))) if nothing_to_adopt => {
@@ -401,7 +402,8 @@ impl Maildir {
         let now = SystemTime::now();
         let mut removed = 0;
         for f in list_messages(&tmp)? {
-            let Ok(meta) = fs::symlink_metadata(&f.path) else {
+            let path = f.path();
+            let Ok(meta) = fs::symlink_metadata(&path) else {
                 continue;
             };
             let old = meta
@@ -410,10 +412,10 @@ impl Maildir {
                 .and_then(|m| now.duration_since(m).ok())
                 .is_some_and(|age| age >= older_than);
             if old && meta.is_file() {
-                match fs::remove_file(&f.path) {
+                match fs::remove_file(&path) {
                     Ok(()) => removed += 1,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(StoreError::io("remove", f.path, e)),
+                    Err(e) => return Err(StoreError::io("remove", path, e)),
                 }
             }
         }
@@ -446,12 +448,12 @@ impl Maildir {
                 target.push(":2,");
             }
             let to = cur.join(&target);
-            match rename_noreplace(&f.path, &to) {
+            match rename_noreplace(&f.path(), &to) {
                 Ok(()) => {}
                 // Moved by someone else meanwhile; the listing of cur/ will find it.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    tracing::warn!(from = %f.path.display(), to = %to.display(), error = %e,
+                    tracing::warn!(from = %f.path().display(), to = %to.display(), error = %e,
                         "cannot move message to cur/; listing it from new/");
                     leftovers.push(f);
                 }

@@ -6,12 +6,13 @@
 //! reading the file once — on several threads when there are many, as on the first login
 //! to a large mailbox written by software that puts no sizes in names.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirEntryExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use buzon_pop3_proto::wire::WireSize;
 
@@ -27,12 +28,22 @@ pub(crate) const NOT_MEASURED: u64 = u64::MAX;
 /// Reading more files than this is shared between threads.
 const PARALLEL_FROM: usize = 256;
 const MAX_THREADS: usize = 4;
+/// Bytes of directory entries asked from the kernel at a time (some 1,500 names).
+const DIR_BUFFER: usize = 64 * 1024;
 
 /// A directory entry that passed the hostile-content checks.
+#[derive(Debug)]
 pub(crate) struct Found {
+    /// The directory it was listed in (shared by every entry of one listing).
+    pub dir: Arc<Path>,
     pub name: OsString,
-    pub path: PathBuf,
     pub ino: u64,
+}
+
+impl Found {
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(&self.name)
+    }
 }
 
 /// A message found by a scan, with its size known.
@@ -48,34 +59,62 @@ pub(crate) struct Scanned {
 /// types and inodes come from the directory entry, so this costs no per-file stat on
 /// Linux.
 pub(crate) fn list_messages(dir: &Path) -> Result<Vec<Found>, StoreError> {
-    let rd = fs::read_dir(dir).map_err(|e| StoreError::io("list", dir, e))?;
-    let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| StoreError::io("list", dir, e))?;
-        let name = entry.file_name();
-        if name.as_bytes().first() == Some(&b'.') {
-            tracing::warn!(path = %entry.path().display(), "skipping hidden entry in Maildir");
+    list_messages_about(dir, 0)
+}
+
+/// [`list_messages`] of a directory expected to hold about `expect` entries. Entries are
+/// read straight from the kernel's buffer: a name costs one allocation, its path none
+/// until it is asked for ([`Found::path`]), which matters at 100,000 names per login.
+pub(crate) fn list_messages_about(dir: &Path, expect: usize) -> Result<Vec<Found>, StoreError> {
+    use rustix::fs::{FileType, Mode, OFlags, RawDir};
+    let listing_error = |e: rustix::io::Errno| StoreError::io("list", dir, io::Error::from(e));
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(listing_error)?;
+    let shared: Arc<Path> = Arc::from(dir);
+    let mut buf = Vec::with_capacity(DIR_BUFFER);
+    let mut entries = RawDir::new(&fd, buf.spare_capacity_mut());
+    let mut out = Vec::with_capacity(expect);
+    while let Some(entry) = entries.next() {
+        let entry = entry.map_err(listing_error)?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
             continue;
         }
-        match entry.file_type() {
-            Ok(t) if t.is_file() => out.push(Found {
+        let name = OsStr::from_bytes(name);
+        if name.as_bytes().first() == Some(&b'.') {
+            tracing::warn!(path = %dir.join(name).display(), "skipping hidden entry in Maildir");
+            continue;
+        }
+        let what = match entry.file_type() {
+            FileType::RegularFile => None,
+            FileType::Symlink => Some("symbolic link"),
+            FileType::Directory => Some("directory"),
+            // File systems that do not keep types in directory entries: ask the inode.
+            FileType::Unknown => match fs::symlink_metadata(dir.join(name)) {
+                Ok(m) if m.file_type().is_file() => None,
+                Ok(m) if m.file_type().is_symlink() => Some("symbolic link"),
+                Ok(m) if m.file_type().is_dir() => Some("directory"),
+                Ok(_) => Some("special file"),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    tracing::warn!(path = %dir.join(name).display(), error = %e, "skipping unreadable entry");
+                    continue;
+                }
+            },
+            _ => Some("special file"),
+        };
+        match what {
+            None => out.push(Found {
+                dir: shared.clone(),
+                name: name.to_os_string(),
                 ino: entry.ino(),
-                path: dir.join(&name),
-                name,
             }),
-            Ok(t) => {
-                let what = if t.is_symlink() {
-                    "symbolic link"
-                } else if t.is_dir() {
-                    "directory"
-                } else {
-                    "special file"
-                };
-                tracing::warn!(path = %entry.path().display(), "skipping {what} in Maildir");
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(path = %entry.path().display(), error = %e, "skipping unreadable entry")
+            Some(what) => {
+                tracing::warn!(path = %dir.join(name).display(), "skipping {what} in Maildir")
             }
         }
     }
@@ -115,53 +154,59 @@ pub(crate) fn size_all(
     let mut index: Option<SizeIndex> = None;
     let mut to_read: Vec<(usize, FileId)> = Vec::new();
     for f in found {
-        let name = f.name.as_bytes();
+        let path = f.path();
+        let Found {
+            name: file_name,
+            ino,
+            ..
+        } = f;
+        let name = file_name.as_bytes();
         let unmeasured = FileId {
-            ino: f.ino,
+            ino,
             len: NOT_MEASURED,
             mtime: 0,
         };
-        let sized = |size, id| {
+        let sized = |size, id, path| {
             Some(Scanned {
                 size,
                 id,
-                name: f.name.clone(),
-                path: f.path.clone(),
+                name: file_name.clone(),
+                path,
             })
         };
         if let Some(w) = wire_size_attr(name) {
-            out.push(sized(w, unmeasured));
+            out.push(sized(w, unmeasured, path));
             continue;
         }
         let base = base_of(name);
-        if let Some((w, id)) = known.and_then(|k| k.size_of(base, f.ino)) {
-            out.push(sized(w, id));
+        if let Some((w, id)) = known.and_then(|k| k.size_of(base, ino)) {
+            out.push(sized(w, id, path));
             continue;
         }
-        let id = match fs::symlink_metadata(&f.path) {
+        let id = match fs::symlink_metadata(&path) {
             Ok(m) if m.is_file() => FileId {
                 ino: m.ino(),
                 len: m.len(),
                 mtime: m.mtime(),
             },
             Ok(_) => {
-                tracing::warn!(path = %f.path.display(), "skipping a message that is not a regular file");
+                tracing::warn!(path = %path.display(), "skipping a message that is not a regular file");
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => {
-                let e = StoreError::io("inspect", &f.path, e);
+                let e = StoreError::io("inspect", &path, e);
                 tracing::warn!(error = %e, "skipping message whose size cannot be determined");
                 continue;
             }
         };
         let idx = index.get_or_insert_with(|| SizeIndex::load(root));
         if let Some(w) = idx.lookup(base, id) {
-            out.push(sized(w, id));
+            out.push(sized(w, id, path));
             continue;
         }
         to_read.push((out.len(), id));
-        out.push(sized(0, id));
+        out.push(sized(0, id, path));
     }
     let paths: Vec<&Path> = to_read
         .iter()
@@ -460,6 +505,41 @@ mod tests {
         }
         let (l, _) = cold_listing(&md);
         assert_eq!(l.iter().map(|m| m.size).collect::<Vec<_>>(), want);
+    }
+
+    /// Filesystems differ in where a renamed entry comes back in a directory listing; one
+    /// that keeps its place must not pass for the entry it was (same inode, new name).
+    #[test]
+    fn an_entry_renamed_in_place_is_not_taken_for_the_old_one() {
+        let (_d, md) = mailbox(12);
+        let _ = listing(&md);
+        // Listed again by difference: the directory order is remembered from here on.
+        let _ = listing(&md);
+        let cur = md.root().join("cur");
+        let before = super::list_messages(&cur).unwrap();
+        let k = 5;
+        let mut to = before[k].name.clone();
+        to.push("S");
+        fs::rename(before[k].path(), cur.join(&to)).unwrap();
+        let mut found: Vec<super::Found> = before
+            .iter()
+            .map(|f| super::Found {
+                dir: f.dir.clone(),
+                name: f.name.clone(),
+                ino: f.ino,
+            })
+            .collect();
+        found[k] = super::Found {
+            dir: before[k].dir.clone(),
+            name: to,
+            ino: before[k].ino,
+        };
+        let known = listing_cache::take(md.root()).unwrap();
+        let stamp = crate::listing_cache::DirStamp::of(&cur).unwrap();
+        assert!(
+            known.advance(md.root(), &found, stamp, false).is_err(),
+            "a renamed message was kept under its old name"
+        );
     }
 
     /// Operations on a Maildir between two sessions.
