@@ -4,9 +4,12 @@
 # on the same cores, durable settings, the corpus copied in with `buzon migrate`), and
 # then two such nodes on the one database against one (RETR and LMTP, the load split).
 #
-#   bench/compare.sh            full run (about 20–30 minutes); rewrites docs/benchmarks.md
+#   bench/compare.sh            full run (about 35 minutes with the corpus made; rewrites
+#                               docs/benchmarks.md)
 #   bench/compare.sh --smoke    every scenario briefly against both servers (< 4 minutes
 #                               once built); writes $BENCH_DIR/benchmarks-smoke.md only
+#   bench/compare.sh --summary-only   the tables again from the last run's raw results
+#                               (e.g. after changing a target); runs nothing
 #
 # It builds the release binary, installs Debian's dovecot-core, dovecot-pop3d and
 # dovecot-lmtpd if missing (services stay disabled), generates one corpus (Maildirs, a
@@ -25,19 +28,20 @@ ROOT=$PWD
 
 MODE=full
 WRITE_DOCS=1
+SUMMARY_ONLY=0
 for arg in "$@"; do
   case "$arg" in
     --smoke) MODE=smoke; WRITE_DOCS=0 ;;
     --no-docs) WRITE_DOCS=0 ;;
+    --summary-only) SUMMARY_ONLY=1 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "compare.sh: unknown argument $arg (use --smoke, --no-docs)" >&2; exit 2 ;;
+    *) echo "compare.sh: unknown argument $arg (use --smoke, --no-docs, --summary-only)" >&2; exit 2 ;;
   esac
 done
 
 W=${BENCH_DIR:-/tmp/buzon-bench}
 mkdir -p "$W"
 RESULTS="$W/results-$MODE.jsonl"
-: > "$RESULTS"
 
 if [ "$MODE" = smoke ]; then
   SECS=${BENCH_SECONDS:-1}
@@ -58,6 +62,262 @@ export BUZON_BENCH_PASSWORD=$PASSWORD
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 
 log() { printf '\n== %s\n' "$*" >&2; }
+
+# --- summary -----------------------------------------------------------------------------
+# The tables from $RESULTS, into $W/benchmarks-$MODE.md and (full mode) docs/benchmarks.md.
+summarize() {
+SUMMARY="$W/benchmarks-$MODE.md"
+python3 - "$RESULTS" "$SUMMARY" "$MODE" "$DOVECOT_VERSION" "$SECS" "$REPEAT" "$IDLE_B" "$IDLE_D" <<'PY'
+import json, sys, statistics, datetime, platform, subprocess
+results, out, mode, dv, secs, repeat, idle_b, idle_d = sys.argv[1:9]
+runs = [json.loads(l) for l in open(results) if l.strip()]
+def metric(key, r):
+    e = r.get("extra", {})
+    return {
+        "bigbox-first": e.get("round1_ms"), "bigbox-second": e.get("round2_ms"),
+        "plainbox-first": e.get("round1_ms"), "plainbox-second": e.get("round2_ms"),
+        "busy": e.get("later_median_ms"),
+        "idle": e.get("pss_per_session_kib"),
+    }.get(key, r["mb_per_s"] if key.startswith("retr") else r["rate_per_s"])
+rows = [
+    ("login-plain", "logins/s, plain, 16 clients", "higher", 3.0, "≥ 3×"),
+    ("login-tls", "logins/s, implicit TLS, 16 clients", "higher", 8.0, "≥ 8×"),
+    ("retr-plain", "RETR MB/s, plain, 4 clients, 50 KB", "higher", 3.0, "≥ 3×"),
+    ("retr-pipe", "RETR MB/s, plain, pipelined ×8", "higher", 2.0, "≥ 2×"),
+    ("retr-tls", "RETR MB/s, TLS, 4 clients", "higher", 4.0, "≥ 4×"),
+    ("small", "4 KB messages/s, 16 clients, login per mailbox", "higher", 8.0, "≥ 8×"),
+    ("top0", "TOP n 0 messages/s, 4 clients", "higher", 3.0, "≥ 3×"),
+    ("bigbox-first", "100k mailbox STAT+LIST+UIDL ms, first login", "lower", 2.0, "≤ ½"),
+    ("bigbox-second", "100k mailbox STAT+LIST+UIDL ms, second login", "lower", 5.0, "≤ ⅕"),
+    ("plainbox-first", "100k mailbox, no sizes in names, ms, first login", "lower", 2.0, "≤ ½"),
+    ("plainbox-second", "100k mailbox, no sizes in names, ms, second login", "lower", 5.0, "≤ ⅕"),
+    ("busy", "same, a message arriving every second, ms, later logins", "lower", 5.0, "≤ ⅕"),
+    ("idle", "server KiB (PSS) per idle session", "lower", None, "≤ 20 KiB"),
+    ("deliver", "LMTP deliveries/s, 10 KB, fsync, 8 clients", "higher", 1.0, "≥ 1×"),
+]
+def values(key, server):
+    src = key.split("-")[0] if key.startswith(("bigbox", "plainbox")) else key
+    v = []
+    errors = 0
+    for r in runs:
+        if r["key"] == src and r["server"] == server:
+            if r["report"] is None:
+                errors += 1
+                continue
+            errors += r["report"]["errors"]
+            m = metric(key, r["report"])
+            if m is not None:
+                v.append(m)
+    return v, errors
+lines = []
+lines.append("| scenario | Dovecot median | Buzón median | Buzón/Dovecot | target | met | errors D/B |")
+lines.append("|---|---|---|---|---|---|---|")
+for key, label, better, goal, goal_text in rows:
+    dvals, derr = values(key, "dovecot")
+    bvals, berr = values(key, "buzon")
+    if not dvals or not bvals:
+        lines.append(f"| {label} | {'—' if not dvals else f'{statistics.median(dvals):.1f}'} | {'—' if not bvals else f'{statistics.median(bvals):.1f}'} | — | {goal_text} | no data | {derr}/{berr} |")
+        continue
+    d, b = statistics.median(dvals), statistics.median(bvals)
+    ratio = b / d if d else float("inf")
+    if better == "higher":
+        met = ratio >= goal
+        rtext = f"{ratio:.2f}×"
+    elif goal is None:
+        met = b <= 20.0
+        rtext = f"{d / b:.1f}× less" if b else "—"
+    else:
+        met = b <= d / goal
+        rtext = f"{ratio:.2f}× the time" + (f" ({d / b:.1f}× faster)" if b else "")
+    lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {'yes' if met else 'NO'} | {derr}/{berr} |")
+table = "\n".join(lines)
+# The Buzón node on PostgreSQL against Dovecot on Maildir (issue targets: at least even).
+pg_rows = {"login-plain": ("higher", 1.0, "≥ 1×"), "login-tls": ("higher", 1.0, "≥ 1×"),
+           "retr-plain": ("higher", 1.0, "≥ 1×"), "retr-pipe": ("higher", 1.0, "≥ 1×"),
+           "retr-tls": ("higher", 1.0, "≥ 1×"), "small": ("higher", 1.0, "≥ 1×"),
+           "top0": ("higher", 1.0, "≥ 1×"), "bigbox-first": ("lower", None, "—"),
+           "bigbox-second": ("lower", 1.0, "≤ 1×"), "idle": ("lower", None, "≤ 20 KiB"),
+           "plainbox-first": None, "plainbox-second": None, "busy": None,
+           "deliver": ("higher", 1.0, "≥ 1×")}
+def pg_share(key):
+    src = "bigbox" if key.startswith("bigbox") else key
+    v = [r["pg_cpu_s"] / r["report"]["machine_cpu_s"] for r in runs
+         if r["key"] == src and r["server"] == "buzonpg" and r["report"]
+         and r.get("pg_cpu_s") is not None and r["report"].get("machine_cpu_s")]
+    return f"{100 * statistics.median(v):.0f} %" if v else "—"
+pg_lines = ["| scenario | Dovecot median | Buzón on PostgreSQL median | PostgreSQL node/Dovecot | target | met | PostgreSQL's share of the busy CPU | errors D/P |",
+            "|---|---|---|---|---|---|---|---|"]
+for key, label, *_ in rows:
+    if pg_rows.get(key) is None:
+        continue  # names without sizes are a Maildir matter
+    better, goal, goal_text = pg_rows[key]
+    dvals, derr = values(key, "dovecot")
+    pvals, perr = values(key, "buzonpg")
+    if not dvals or not pvals:
+        pg_lines.append(f"| {label} | — | — | — | {goal_text} | no data | — | {derr}/{perr} |")
+        continue
+    d, b = statistics.median(dvals), statistics.median(pvals)
+    if key == "idle":
+        met, rtext = b <= 20.0, (f"{d / b:.1f}× less" if b else "—")
+    elif better == "higher":
+        met, rtext = b / d >= goal, f"{b / d:.2f}×"
+    else:
+        met = None if goal is None else b <= d * goal
+        rtext = f"{b / d:.2f}× the time"
+    mtext = "—" if met is None else ("yes" if met else "NO")
+    pg_lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {mtext} | {pg_share(key)} | {derr}/{perr} |")
+pg_table = "\n".join(pg_lines)
+# Two nodes on one database against one node, same load split (medians of the runs made
+# side by side in the two-node section; the one-node figures there are its own runs).
+two_lines = ["| scenario | one node median | two nodes median | two/one | errors 1/2 |", "|---|---|---|---|---|"]
+for key, label in (("retr", "RETR MB/s, plain, 4 clients (2 + 2)"), ("deliver", "LMTP deliveries/s, 10 KB, 8 clients (4 + 4)")):
+    ones, e1 = values(key + "-1n", "buzonpg")
+    twos, e2 = values(key + "-2n", "buzonpg2n")
+    if not ones or not twos:
+        two_lines.append(f"| {label} | — | — | no data | {e1}/{e2} |")
+        continue
+    o, t = statistics.median(ones), statistics.median(twos)
+    two_lines.append(f"| {label} | {o:.1f} | {t:.1f} | {t / o:.2f}× | {e1}/{e2} |")
+pg_table += "\n\nTwo Buzón nodes on the one database (same machine) against one node, the same load split between them:\n\n" + "\n".join(two_lines)
+# CPU per operation: the whole machine's busy time during a run minus the load generator's
+# own, per operation (the server's share, with its kernel work for the sockets).
+def per_op(key, server, field):
+    v = []
+    for r in runs:
+        rep = r["report"]
+        if r["key"] != key or r["server"] != server or rep is None or not rep.get("ops"):
+            continue
+        if field == "other":
+            if rep.get("other_cpu_us_per_op") is not None:
+                v.append(rep["other_cpu_us_per_op"])
+        else:
+            v.append(rep["client_cpu_s"] * 1e6 / rep["ops"])
+    return statistics.median(v) if v else None
+cpu_lines = ["| scenario | Dovecot µs/op | Buzón µs/op | Dovecot/Buzón | load generator µs/op D/B |",
+             "|---|---|---|---|---|"]
+for key, label, *_ in rows:
+    if key.startswith(("bigbox", "plainbox")) or key in ("idle", "busy"):
+        continue
+    d, b = per_op(key, "dovecot", "other"), per_op(key, "buzon", "other")
+    cd, cb = per_op(key, "dovecot", "client"), per_op(key, "buzon", "client")
+    if d is None or b is None:
+        continue
+    cpu_lines.append(f"| {label} | {d:.1f} | {b:.1f} | {d / b if b else float('inf'):.2f}× | {cd:.1f} / {cb:.1f} |")
+cpu_table = "\n".join(cpu_lines)
+# Memory given back after the burst (Buzón's RSS, MiB).
+burst = [r["report"] for r in runs if r["key"] == "burst" and r["report"]]
+if burst:
+    e = burst[-1].get("extra", {})
+    f = lambda k: f"{e[k]:.1f}" if e.get(k) is not None else "—"
+    back = e.get("back_within_slack_after_s", -1)
+    met = back is not None and 0 <= back <= 60
+    burst_table = ("| RSS before | peak | end of burst | after 10 s | after 30 s | after 60 s | back within +20 MB after | target | met |\n"
+                   "|---|---|---|---|---|---|---|---|---|\n"
+                   f"| {f('rss_before_mib')} | {f('rss_peak_mib')} | {f('rss_end_of_burst_mib')} | {f('rss_after_10s_mib')} | {f('rss_after_30s_mib')} | {f('rss_after_60s_mib')} | "
+                   f"{'%d s' % back if met else 'not within the watch'} | ≤ 60 s | {'yes' if met else 'NO'} |")
+else:
+    burst_table = "(no burst run)"
+cpu = "unknown"
+try:
+    for l in open("/proc/cpuinfo"):
+        if l.startswith("model name"):
+            cpu = l.split(":", 1)[1].strip(); break
+except OSError:
+    pass
+ncpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+mem = subprocess.run(["sh", "-c", "free -g | awk '/Mem:/{print $2}'"], capture_output=True, text=True).stdout.strip()
+now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+doc = f"""# Benchmarks: Buzón and Dovecot side by side
+
+Latest run: {now}, `bench/compare.sh{' --smoke' if mode == 'smoke' else ''}` ({mode} mode).
+
+Machine: {cpu}, {ncpu} cores, {mem} GiB; kernel {platform.release()}. Client and both servers
+share the cores. Dovecot {dv} (Debian) in performance login mode (`service_count = 0`,
+`process_min_avail` = cores) with its auth cache on; Buzón built with `cargo build --release`.
+Both serve copies of one corpus (hard links) with the same ARGON2ID hashes (m=19456 KiB,
+t=2, p=1), the same certificate (ECDSA P-256; the load generator offers TLS 1.3 and 1.2), the same
+1-hour auth-cache lifetime, on 127.0.0.1 high ports.
+
+Each scenario ran {repeat}× per server, alternating Dovecot and Buzón, {secs} s per run
+(`bigbox` and `idle` run to completion); the table shows medians. Ratios are Buzón over
+Dovecot (higher is better for rates; for times and memory lower is better). Every RETR
+body is checked against its LIST size; any mismatch or failure counts as an error.
+Idle sessions attempted: Buzón {idle_b}, Dovecot {idle_d} (one process per session in Dovecot;
+fewer because each of its logins costs a full Argon2 verification), measured once per
+server as the marginal cost: every session user logs in and out once first (`--warm`), then
+(PSS of the server's process tree while the sessions are held − PSS before) / sessions.
+
+{table}
+
+A Buzón node on the PostgreSQL store (a private PostgreSQL cluster on the same two cores
+with its durable defaults — `fsync` and `synchronous_commit` on — filled from the same
+corpus by `buzon migrate`; `pool_size = 32`) against Dovecot on Maildir. The last column
+is the cluster's CPU time during each run over the whole machine's busy time.
+
+{pg_table}
+
+The server's memory (RSS, MiB) around a burst — {idle_b} sessions logged in at once, then
+closed, then a RETR run (`buzon bench burst`, a fresh process whose auth cache already holds
+the users) — and each second for a minute after it:
+
+{burst_table}
+
+CPU per operation outside the load generator (medians; the machine's busy time in
+`/proc/stat` during each run minus the generator's own CPU, divided by the operations:
+the server's share, including the kernel's work on its sockets). A rate can only rise as
+far as the two cores allow once the generator has taken its part.
+
+{cpu_table}
+
+Exact commands (from `bench/compare.sh`; `@POP3@` is the server's plain port, `@POP3S@` its
+POP3S port, `@PID@` its process id; every command also gets `--ca corpus/tls/ca.pem`):
+
+```sh
+buzon bench corpus --out corpus {'(smoke sizes)' if mode == 'smoke' else '--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count 100000 --plainbox-count 100000'}
+buzon bench login  --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --duration {secs}
+buzon bench login  --target @POP3S@ --security tls --users 'user{{00001..01000}}' --clients 16 --duration {secs}
+buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --duration {secs}
+buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --pipeline 8 --duration {secs}
+buzon bench retr   --target @POP3S@ --security tls --users 'big{{1..4}}' --clients 4 --duration {secs}
+buzon bench retr   --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --mailbox-per-session --duration {secs}
+buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --top 0 --duration {secs}
+buzon bench bigbox --target @POP3@  --users bigbox --rounds 2 --pause 3   # after deleting both servers' index files, touching cur/ and restarting Buzón
+buzon bench bigbox --target @POP3@  --users plainbox --rounds 2 --pause 3 # names without sizes (corpus --plainbox-count 100000)
+buzon bench bigbox --target @POP3@  --users plainbox --rounds 6 --pause 1 --deliver-every 1 --lmtp @LMTP@
+buzon bench burst  --target @POP3@  --users 'user{{00001..10000}}' --sessions 10000 --warm --retr-seconds 8 --settle 60 --server-pid @PID@   # a fresh process
+buzon bench deliver --target @LMTP@ --users 'user{{02001..02100}}' --clients 8 --size 10240 --duration {secs}
+buzon bench idle   --target @POP3@  --users 'user{{00001..N}}' --sessions N --server-pid @PID@ --hold 3 --warm
+```
+
+Raw JSON of every run: `{results}`.
+"""
+open(out, "w").write(doc)
+print(table)
+print()
+print(pg_table)
+PY
+log "summary written to $SUMMARY"
+if [ "$WRITE_DOCS" = 1 ]; then
+  # Hand-written analysis below the marker line survives a new run.
+  notes=""
+  if [ -f "$ROOT/docs/benchmarks.md" ] && grep -q '^<!-- notes -->$' "$ROOT/docs/benchmarks.md"; then
+    notes=$(sed -n '/^<!-- notes -->$/,$p' "$ROOT/docs/benchmarks.md")
+  fi
+  {
+    cat "$SUMMARY"
+    if [ -n "$notes" ]; then printf '\n%s\n' "$notes"; fi
+  } > "$ROOT/docs/benchmarks.md"
+  log "docs/benchmarks.md updated"
+fi
+}
+
+if [ "$SUMMARY_ONLY" = 1 ]; then
+  [ -s "$RESULTS" ] || { echo "compare.sh: no results in $RESULTS to summarize" >&2; exit 1; }
+  DOVECOT_VERSION=$(dovecot --version)
+  summarize
+  exit 0
+fi
+: > "$RESULTS"
 
 # --- build and install -------------------------------------------------------------------
 log "building the release binary"
@@ -494,247 +754,4 @@ for s in dovecot buzon buzonpg; do
   bench "$s" idle idle --warm --target @POP3@ --users "user{00001..$(printf '%05d' "$n")}" --sessions "$n" --server-pid @PID@ --hold "$HOLD" --duration 1800 --timeout 120
 done
 
-# --- summary -----------------------------------------------------------------------------
-SUMMARY="$W/benchmarks-$MODE.md"
-python3 - "$RESULTS" "$SUMMARY" "$MODE" "$DOVECOT_VERSION" "$SECS" "$REPEAT" "$IDLE_B" "$IDLE_D" <<'PY'
-import json, sys, statistics, datetime, platform, subprocess
-results, out, mode, dv, secs, repeat, idle_b, idle_d = sys.argv[1:9]
-runs = [json.loads(l) for l in open(results) if l.strip()]
-def metric(key, r):
-    e = r.get("extra", {})
-    return {
-        "bigbox-first": e.get("round1_ms"), "bigbox-second": e.get("round2_ms"),
-        "plainbox-first": e.get("round1_ms"), "plainbox-second": e.get("round2_ms"),
-        "busy": e.get("later_median_ms"),
-        "idle": e.get("pss_per_session_kib"),
-    }.get(key, r["mb_per_s"] if key.startswith("retr") else r["rate_per_s"])
-rows = [
-    ("login-plain", "logins/s, plain, 16 clients", "higher", 3.0, "≥ 3×"),
-    ("login-tls", "logins/s, implicit TLS, 16 clients", "higher", 3.0, "≥ 3×"),
-    ("retr-plain", "RETR MB/s, plain, 4 clients, 50 KB", "higher", 2.0, "≥ 2×"),
-    ("retr-pipe", "RETR MB/s, plain, pipelined ×8", "higher", 2.0, "≥ 2×"),
-    ("retr-tls", "RETR MB/s, TLS, 4 clients", "higher", 4.0, "≥ 4×"),
-    ("small", "4 KB messages/s, 16 clients, login per mailbox", "higher", 3.0, "≥ 3×"),
-    ("top0", "TOP n 0 messages/s, 4 clients", "higher", 2.0, "≥ 2×"),
-    ("bigbox-first", "100k mailbox STAT+LIST+UIDL ms, first login", "lower", 2.0, "≤ ½"),
-    ("bigbox-second", "100k mailbox STAT+LIST+UIDL ms, second login", "lower", 5.0, "≤ ⅕"),
-    ("plainbox-first", "100k mailbox, no sizes in names, ms, first login", "lower", 2.0, "≤ ½"),
-    ("plainbox-second", "100k mailbox, no sizes in names, ms, second login", "lower", 5.0, "≤ ⅕"),
-    ("busy", "same, a message arriving every second, ms, later logins", "lower", 5.0, "≤ ⅕"),
-    ("idle", "server KiB (PSS) per idle session", "lower", None, "≤ 20 KiB"),
-    ("deliver", "LMTP deliveries/s, 10 KB, fsync, 8 clients", "higher", 1.0, "≥ 1×"),
-]
-def values(key, server):
-    src = key.split("-")[0] if key.startswith(("bigbox", "plainbox")) else key
-    v = []
-    errors = 0
-    for r in runs:
-        if r["key"] == src and r["server"] == server:
-            if r["report"] is None:
-                errors += 1
-                continue
-            errors += r["report"]["errors"]
-            m = metric(key, r["report"])
-            if m is not None:
-                v.append(m)
-    return v, errors
-lines = []
-lines.append("| scenario | Dovecot median | Buzón median | Buzón/Dovecot | target | met | errors D/B |")
-lines.append("|---|---|---|---|---|---|---|")
-for key, label, better, goal, goal_text in rows:
-    dvals, derr = values(key, "dovecot")
-    bvals, berr = values(key, "buzon")
-    if not dvals or not bvals:
-        lines.append(f"| {label} | {'—' if not dvals else f'{statistics.median(dvals):.1f}'} | {'—' if not bvals else f'{statistics.median(bvals):.1f}'} | — | {goal_text} | no data | {derr}/{berr} |")
-        continue
-    d, b = statistics.median(dvals), statistics.median(bvals)
-    ratio = b / d if d else float("inf")
-    if better == "higher":
-        met = ratio >= goal
-        rtext = f"{ratio:.2f}×"
-    elif goal is None:
-        met = b <= 20.0
-        rtext = f"{d / b:.1f}× less" if b else "—"
-    else:
-        met = b <= d / goal
-        rtext = f"{ratio:.2f}× the time" + (f" ({d / b:.1f}× faster)" if b else "")
-    lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {'yes' if met else 'NO'} | {derr}/{berr} |")
-table = "\n".join(lines)
-# The Buzón node on PostgreSQL against Dovecot on Maildir (issue targets: at least even).
-pg_rows = {"login-plain": ("higher", 1.0, "≥ 1×"), "login-tls": ("higher", 1.0, "≥ 1×"),
-           "retr-plain": ("higher", 1.0, "≥ 1×"), "retr-pipe": ("higher", 1.0, "≥ 1×"),
-           "retr-tls": ("higher", 1.0, "≥ 1×"), "small": ("higher", 1.0, "≥ 1×"),
-           "top0": ("higher", 1.0, "≥ 1×"), "bigbox-first": ("lower", None, "—"),
-           "bigbox-second": ("lower", 1.0, "≤ 1×"), "idle": ("lower", None, "≤ 20 KiB"),
-           "plainbox-first": None, "plainbox-second": None, "busy": None,
-           "deliver": ("higher", 1.0, "≥ 1×")}
-def pg_share(key):
-    src = "bigbox" if key.startswith("bigbox") else key
-    v = [r["pg_cpu_s"] / r["report"]["machine_cpu_s"] for r in runs
-         if r["key"] == src and r["server"] == "buzonpg" and r["report"]
-         and r.get("pg_cpu_s") is not None and r["report"].get("machine_cpu_s")]
-    return f"{100 * statistics.median(v):.0f} %" if v else "—"
-pg_lines = ["| scenario | Dovecot median | Buzón on PostgreSQL median | PostgreSQL node/Dovecot | target | met | PostgreSQL's share of the busy CPU | errors D/P |",
-            "|---|---|---|---|---|---|---|---|"]
-for key, label, *_ in rows:
-    if pg_rows.get(key) is None:
-        continue  # names without sizes are a Maildir matter
-    better, goal, goal_text = pg_rows[key]
-    dvals, derr = values(key, "dovecot")
-    pvals, perr = values(key, "buzonpg")
-    if not dvals or not pvals:
-        pg_lines.append(f"| {label} | — | — | — | {goal_text} | no data | — | {derr}/{perr} |")
-        continue
-    d, b = statistics.median(dvals), statistics.median(pvals)
-    if key == "idle":
-        met, rtext = b <= 20.0, (f"{d / b:.1f}× less" if b else "—")
-    elif better == "higher":
-        met, rtext = b / d >= goal, f"{b / d:.2f}×"
-    else:
-        met = None if goal is None else b <= d * goal
-        rtext = f"{b / d:.2f}× the time"
-    mtext = "—" if met is None else ("yes" if met else "NO")
-    pg_lines.append(f"| {label} | {d:.1f} | {b:.1f} | {rtext} | {goal_text} | {mtext} | {pg_share(key)} | {derr}/{perr} |")
-pg_table = "\n".join(pg_lines)
-# Two nodes on one database against one node, same load split (medians of the runs made
-# side by side in the two-node section; the one-node figures there are its own runs).
-two_lines = ["| scenario | one node median | two nodes median | two/one | errors 1/2 |", "|---|---|---|---|---|"]
-for key, label in (("retr", "RETR MB/s, plain, 4 clients (2 + 2)"), ("deliver", "LMTP deliveries/s, 10 KB, 8 clients (4 + 4)")):
-    ones, e1 = values(key + "-1n", "buzonpg")
-    twos, e2 = values(key + "-2n", "buzonpg2n")
-    if not ones or not twos:
-        two_lines.append(f"| {label} | — | — | no data | {e1}/{e2} |")
-        continue
-    o, t = statistics.median(ones), statistics.median(twos)
-    two_lines.append(f"| {label} | {o:.1f} | {t:.1f} | {t / o:.2f}× | {e1}/{e2} |")
-pg_table += "\n\nTwo Buzón nodes on the one database (same machine) against one node, the same load split between them:\n\n" + "\n".join(two_lines)
-# CPU per operation: the whole machine's busy time during a run minus the load generator's
-# own, per operation (the server's share, with its kernel work for the sockets).
-def per_op(key, server, field):
-    v = []
-    for r in runs:
-        rep = r["report"]
-        if r["key"] != key or r["server"] != server or rep is None or not rep.get("ops"):
-            continue
-        if field == "other":
-            if rep.get("other_cpu_us_per_op") is not None:
-                v.append(rep["other_cpu_us_per_op"])
-        else:
-            v.append(rep["client_cpu_s"] * 1e6 / rep["ops"])
-    return statistics.median(v) if v else None
-cpu_lines = ["| scenario | Dovecot µs/op | Buzón µs/op | Dovecot/Buzón | load generator µs/op D/B |",
-             "|---|---|---|---|---|"]
-for key, label, *_ in rows:
-    if key.startswith(("bigbox", "plainbox")) or key in ("idle", "busy"):
-        continue
-    d, b = per_op(key, "dovecot", "other"), per_op(key, "buzon", "other")
-    cd, cb = per_op(key, "dovecot", "client"), per_op(key, "buzon", "client")
-    if d is None or b is None:
-        continue
-    cpu_lines.append(f"| {label} | {d:.1f} | {b:.1f} | {d / b if b else float('inf'):.2f}× | {cd:.1f} / {cb:.1f} |")
-cpu_table = "\n".join(cpu_lines)
-# Memory given back after the burst (Buzón's RSS, MiB).
-burst = [r["report"] for r in runs if r["key"] == "burst" and r["report"]]
-if burst:
-    e = burst[-1].get("extra", {})
-    f = lambda k: f"{e[k]:.1f}" if e.get(k) is not None else "—"
-    back = e.get("back_within_slack_after_s", -1)
-    met = back is not None and 0 <= back <= 60
-    burst_table = ("| RSS before | peak | end of burst | after 10 s | after 30 s | after 60 s | back within +20 MB after | target | met |\n"
-                   "|---|---|---|---|---|---|---|---|---|\n"
-                   f"| {f('rss_before_mib')} | {f('rss_peak_mib')} | {f('rss_end_of_burst_mib')} | {f('rss_after_10s_mib')} | {f('rss_after_30s_mib')} | {f('rss_after_60s_mib')} | "
-                   f"{'%d s' % back if met else 'not within the watch'} | ≤ 60 s | {'yes' if met else 'NO'} |")
-else:
-    burst_table = "(no burst run)"
-cpu = "unknown"
-try:
-    for l in open("/proc/cpuinfo"):
-        if l.startswith("model name"):
-            cpu = l.split(":", 1)[1].strip(); break
-except OSError:
-    pass
-ncpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-mem = subprocess.run(["sh", "-c", "free -g | awk '/Mem:/{print $2}'"], capture_output=True, text=True).stdout.strip()
-now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-doc = f"""# Benchmarks: Buzón and Dovecot side by side
-
-Latest run: {now}, `bench/compare.sh{' --smoke' if mode == 'smoke' else ''}` ({mode} mode).
-
-Machine: {cpu}, {ncpu} cores, {mem} GiB; kernel {platform.release()}. Client and both servers
-share the cores. Dovecot {dv} (Debian) in performance login mode (`service_count = 0`,
-`process_min_avail` = cores) with its auth cache on; Buzón built with `cargo build --release`.
-Both serve copies of one corpus (hard links) with the same ARGON2ID hashes (m=19456 KiB,
-t=2, p=1), the same certificate (ECDSA P-256; the load generator offers TLS 1.3 and 1.2), the same
-1-hour auth-cache lifetime, on 127.0.0.1 high ports.
-
-Each scenario ran {repeat}× per server, alternating Dovecot and Buzón, {secs} s per run
-(`bigbox` and `idle` run to completion); the table shows medians. Ratios are Buzón over
-Dovecot (higher is better for rates; for times and memory lower is better). Every RETR
-body is checked against its LIST size; any mismatch or failure counts as an error.
-Idle sessions attempted: Buzón {idle_b}, Dovecot {idle_d} (one process per session in Dovecot;
-fewer because each of its logins costs a full Argon2 verification), measured once per
-server as the marginal cost: every session user logs in and out once first (`--warm`), then
-(PSS of the server's process tree while the sessions are held − PSS before) / sessions.
-
-{table}
-
-A Buzón node on the PostgreSQL store (a private PostgreSQL cluster on the same two cores
-with its durable defaults — `fsync` and `synchronous_commit` on — filled from the same
-corpus by `buzon migrate`; `pool_size = 32`) against Dovecot on Maildir. The last column
-is the cluster's CPU time during each run over the whole machine's busy time.
-
-{pg_table}
-
-The server's memory (RSS, MiB) around a burst — {idle_b} sessions logged in at once, then
-closed, then a RETR run (`buzon bench burst`, a fresh process whose auth cache already holds
-the users) — and each second for a minute after it:
-
-{burst_table}
-
-CPU per operation outside the load generator (medians; the machine's busy time in
-`/proc/stat` during each run minus the generator's own CPU, divided by the operations:
-the server's share, including the kernel's work on its sockets). A rate can only rise as
-far as the two cores allow once the generator has taken its part.
-
-{cpu_table}
-
-Exact commands (from `bench/compare.sh`; `@POP3@` is the server's plain port, `@POP3S@` its
-POP3S port, `@PID@` its process id; every command also gets `--ca corpus/tls/ca.pem`):
-
-```sh
-buzon bench corpus --out corpus {'(smoke sizes)' if mode == 'smoke' else '--users 10000 --small-per-user 4 --big-boxes 4 --big-count 2000 --bigbox-count 100000 --plainbox-count 100000'}
-buzon bench login  --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --duration {secs}
-buzon bench login  --target @POP3S@ --security tls --users 'user{{00001..01000}}' --clients 16 --duration {secs}
-buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --duration {secs}
-buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --pipeline 8 --duration {secs}
-buzon bench retr   --target @POP3S@ --security tls --users 'big{{1..4}}' --clients 4 --duration {secs}
-buzon bench retr   --target @POP3@  --users 'user{{00001..01000}}' --clients 16 --mailbox-per-session --duration {secs}
-buzon bench retr   --target @POP3@  --users 'big{{1..4}}' --clients 4 --top 0 --duration {secs}
-buzon bench bigbox --target @POP3@  --users bigbox --rounds 2 --pause 3   # after deleting both servers' index files, touching cur/ and restarting Buzón
-buzon bench bigbox --target @POP3@  --users plainbox --rounds 2 --pause 3 # names without sizes (corpus --plainbox-count 100000)
-buzon bench bigbox --target @POP3@  --users plainbox --rounds 6 --pause 1 --deliver-every 1 --lmtp @LMTP@
-buzon bench burst  --target @POP3@  --users 'user{{00001..10000}}' --sessions 10000 --warm --retr-seconds 8 --settle 60 --server-pid @PID@   # a fresh process
-buzon bench deliver --target @LMTP@ --users 'user{{02001..02100}}' --clients 8 --size 10240 --duration {secs}
-buzon bench idle   --target @POP3@  --users 'user{{00001..N}}' --sessions N --server-pid @PID@ --hold 3 --warm
-```
-
-Raw JSON of every run: `{results}`.
-"""
-open(out, "w").write(doc)
-print(table)
-print()
-print(pg_table)
-PY
-log "summary written to $SUMMARY"
-if [ "$WRITE_DOCS" = 1 ]; then
-  # Hand-written analysis below the marker line survives a new run.
-  notes=""
-  if [ -f "$ROOT/docs/benchmarks.md" ] && grep -q '^<!-- notes -->$' "$ROOT/docs/benchmarks.md"; then
-    notes=$(sed -n '/^<!-- notes -->$/,$p' "$ROOT/docs/benchmarks.md")
-  fi
-  {
-    cat "$SUMMARY"
-    if [ -n "$notes" ]; then printf '\n%s\n' "$notes"; fi
-  } > "$ROOT/docs/benchmarks.md"
-  log "docs/benchmarks.md updated"
-fi
+summarize

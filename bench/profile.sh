@@ -89,7 +89,7 @@ CONF
 # record SCENARIO COMMAND...: perf on the server while COMMAND runs, then the report.
 record() {
   local name=$1; shift
-  local data="$W/perf-$name-$LABEL.data" report="$OUT/$name-$LABEL.txt"
+  local data="$W/perf-$name-$LABEL.data"
   perf record -F 999 -g -p "$PID" -o "$data" 2> /dev/null &
   local perf_pid=$!
   sleep 0.5
@@ -99,12 +99,20 @@ record() {
     echo "# $name, server: $SERVER ($LABEL)"
     echo "# load: $*"
     grep -E 'ms |/s|errors' "$W/profile-run.txt" | sed 's/^/#   /'
-    echo "# user space / kernel (share of the server's samples):"
-    perf report -i "$data" --no-children --sort dso --stdio 2> /dev/null | grep -E '^ +[0-9]' | head -4 | sed 's/^/#  /'
-    echo "# symbols, self time, above 1 %:"
-    perf report -i "$data" --no-children --sort dso,symbol --percent-limit 1 --stdio -g none 2> /dev/null | grep -E '^ +[0-9]'
-  } > "$report"
-  echo "$report"
+  } > "$OUT/$name-$LABEL.txt"
+  report "$data" >> "$OUT/$name-$LABEL.txt"
+  echo "$OUT/$name-$LABEL.txt"
+}
+
+report() { # PERF-DATA
+  local flat=(perf report -i "$1" --stdio -g none)
+  echo "# user space / kernel (share of the server's samples):"
+  "${flat[@]}" --no-children --sort dso 2> /dev/null | grep -E '^ +[0-9]' | head -4 | sed 's/ *$//; s/^/#  /'
+  echo "# the server's own functions, inclusive (children counted), the top 12:"
+  "${flat[@]}" --children --sort sym 2> /dev/null | grep -E '^ +[0-9]' | grep -E 'buzon_[a-z_]+::' \
+    | grep -v '{{closure}}\|{closure' | head -12 | sed 's/ *$//'
+  echo "# symbols, self time, above 1 %:"
+  "${flat[@]}" --no-children --sort dso,sym --percent-limit 1 2> /dev/null | grep -E '^ +[0-9]' | sed 's/ *$//'
 }
 
 for s in "${SCENARIOS[@]}"; do
