@@ -593,7 +593,17 @@ fn verify_sha_crypt(data: &str, kind: ShaKind, password: &[u8]) -> Result<bool, 
         ShaKind::Sha256 => sha_crypt::Sha256Params::new(parsed.rounds)
             .and_then(|p| sha_crypt::sha256_crypt_b64(password, parsed.salt.as_bytes(), &p)),
     }
-    .map_err(|e| AuthError::BadHash(format!("SHA-crypt computation failed ({e:?})")))?;
+    .map_err(|e| {
+        AuthError::BadHash(match e {
+            sha_crypt::CryptError::RoundsError => format!(
+                "SHA-crypt rounds={} are outside {}..={}",
+                parsed.rounds,
+                sha_crypt::ROUNDS_MIN,
+                sha_crypt::ROUNDS_MAX
+            ),
+            _ => "SHA-crypt computation failed".to_owned(),
+        })
+    })?;
     Ok(ct_eq(computed.as_bytes(), parsed.hash.as_bytes()))
 }
 

@@ -129,7 +129,10 @@ impl Lmtp {
     /// Sends one command line (validated by the SMTP/LMTP parser) and checks the code.
     async fn command(&mut self, line: &str, code: u16) -> Result<(), BenchError> {
         let cmd = buzon_smtp_proto::parse_command(line.as_bytes()).map_err(|e| {
-            BenchError::Usage(format!("{line:?} is not a valid LMTP command: {e:?}"))
+            BenchError::Usage(format!(
+                "{line:?} is not a valid LMTP command: {}",
+                e.reply().text()
+            ))
         })?;
         self.send(&cmd.to_bytes()).await?;
         let what: &'static str = match line.split(' ').next().unwrap_or("") {
