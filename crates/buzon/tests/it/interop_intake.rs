@@ -412,12 +412,16 @@ fn postfix_relays_into_buzon_over_lmtp_and_pop3_returns_the_message_byte_for_byt
             pf.log_text()
         );
     }
-    let pf_log = pf.log_text();
-    assert!(
-        pf_log.contains("relay=127.0.0.1[127.0.0.1]")
-            && pf_log.contains("status=sent (250 2.0.0 <alice@example.com> delivered"),
-        "{pf_log}"
-    );
+    // The message is in the Maildir before Buzón's 250 reaches Postfix, and Postfix logs
+    // the delivery after that reply: wait (bounded) for the log line too.
+    let sent = |log: &str| {
+        log.contains("relay=127.0.0.1[127.0.0.1]")
+            && log.contains("status=sent (250 2.0.0 <alice@example.com> delivered")
+    };
+    let pf_log = buzon_testkit::poll(Duration::from_secs(30), || {
+        Some(pf.log_text()).filter(|log| sent(log))
+    })
+    .unwrap_or_else(|| panic!("Postfix logged no delivery to Buzón:\n{}", pf.log_text()));
 
     let mut pop = LineClient::connect(e.proc.addr("POP3"));
     assert!(pop.line().starts_with("+OK"));
