@@ -25,6 +25,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 
 MODE=full
 WRITE_DOCS=1
@@ -359,15 +361,6 @@ B_POP3=22110; B_POP3S=22995; B_LMTP=22024
 P_POP3=23110; P_POP3S=23995; P_LMTP=23024; PG_PORT=23432
 Q_POP3=24110; Q_POP3S=24995; Q_LMTP=24024 # a second node on the same database
 
-wait_port() {
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "compare.sh: nothing listens on 127.0.0.1:$1 after 30 s" >&2
-  return 1
-}
-
 fresh_copy() { # server-dir
   rm -rf "$1/mail"
   mkdir -p "$1"
@@ -460,42 +453,6 @@ CONF
   dovecot -c "$d/dovecot.conf"
   wait_port "$D_POP3"
   DOVECOT_PID=$(cat "$d/run/master.pid")
-}
-
-# write_buzon_config DIR POP3 POP3S LMTP [STORE-TOML]: a Buzón node's configuration.
-write_buzon_config() {
-  local b=$1
-  cat > "$b/buzon.toml" <<CONF
-# Buzón for bench/compare.sh: loopback high ports, same corpus, hashes and certificate.
-data_dir = "$b/data"
-mail_dir = "$b/mail"
-hostname = "bench.localhost"
-
-[[listen]]
-address = "127.0.0.1:$2"
-protocol = "pop3"
-
-[[listen]]
-address = "127.0.0.1:$3"
-protocol = "pop3s"
-
-[[listen]]
-address = "127.0.0.1:$4"
-protocol = "lmtp"
-
-[tls]
-certificate = "$CORPUS/tls/cert.pem"
-key = "$CORPUS/tls/key.pem"
-
-[auth]
-users_file = "$CORPUS/passwd"
-cache_ttl = "1h"
-
-[limits]
-max_connections = 30000
-max_connections_per_ip = 30000
-${5:-}
-CONF
 }
 
 # start_node DIR: runs `buzon serve` on DIR/buzon.toml; prints its pid.

@@ -18,6 +18,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/common.sh
+. "$ROOT/bench/common.sh"
 W=${BENCH_DIR:-/tmp/buzon-bench}
 CORPUS="$W/corpus-${BENCH_MODE:-full}"
 CLIENT="${CARGO_TARGET_DIR:-$ROOT/target}/release/buzon"
@@ -41,7 +43,7 @@ export BUZON_BENCH_PASSWORD=bench-password
 OUT="$W/profiles"
 P="$W/profile-server"
 mkdir -p "$OUT"
-POP3=26110; LMTP=26024
+POP3=26110; POP3S=26995; LMTP=26024
 TARGET=(--target "127.0.0.1:$POP3" --ca "$CORPUS/tls/ca.pem")
 
 PID=""
@@ -53,33 +55,10 @@ start() { # a fresh copy of the corpus, nothing in memory, no index
   rm -rf "$P"; mkdir -p "$P/data"
   cp -al "$CORPUS/mail" "$P/mail"
   for box in bigbox plainbox; do touch "$P/mail/$box/cur"; done
-  cat > "$P/buzon.toml" <<CONF
-data_dir = "$P/data"
-mail_dir = "$P/mail"
-hostname = "bench.localhost"
-
-[[listen]]
-address = "127.0.0.1:$POP3"
-protocol = "pop3"
-
-[[listen]]
-address = "127.0.0.1:$LMTP"
-protocol = "lmtp"
-
-[tls]
-certificate = "$CORPUS/tls/cert.pem"
-key = "$CORPUS/tls/key.pem"
-
-[auth]
-users_file = "$CORPUS/passwd"
-cache_ttl = "1h"
-CONF
+  write_buzon_config "$P" "$POP3" "$POP3S" "$LMTP"
   RUST_LOG=warn "$SERVER" serve --config "$P/buzon.toml" > "$P/serve.log" 2>&1 &
   PID=$!
-  for _ in $(seq 1 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$POP3") 2>/dev/null && break
-    sleep 0.1
-  done
+  wait_port "$POP3"
   # The TOP users once, so the auth cache holds them (a first login's Argon2 is part of
   # it); then the mailboxes rest so that a first login meets a quiet directory.
   "$CLIENT" bench login "${TARGET[@]}" --users 'big{1..4}' --clients 1 --count 4 > /dev/null
