@@ -222,9 +222,8 @@ impl Known {
         let old = self.messages();
         let order = self.order.take();
         let mut kept = vec![false; old];
-        // Per entry of `found`: its listing position, or NEW.
-        const NEW: usize = usize::MAX;
-        let mut slot = Vec::with_capacity(found.len());
+        // Per entry of `found`: its listing position (`None`: new).
+        let mut slot: Vec<Option<usize>> = Vec::with_capacity(found.len());
         let mut fresh = Vec::new();
         let mut fresh_bases = HashSet::new();
         let mut missed = order.is_none();
@@ -232,57 +231,48 @@ impl Known {
         let mut next = 0;
         for f in found {
             let name = f.name.as_bytes();
-            let in_step = order.as_ref().and_then(|o| o.matches(next, name, f.ino));
-            let i = match in_step {
+            let i = match order.as_ref().and_then(|o| o.matches(next, name, f.ino)) {
                 Some(i) => {
                     next += 1;
-                    Some(i)
+                    i
                 }
                 None => {
                     missed = true;
                     let base = base_of(name);
-                    match self.by_base.get(base) {
-                        Some(&i) => {
-                            let i = i as usize;
-                            // Replaced (another inode) or renamed (flags): the full rules
-                            // decide. Listed paths are all `cur/` + name.
-                            if self.ids[i].ino != f.ino || self.listing.places[i].path != f.path() {
-                                return Err(Box::new(self.with_order(order)));
-                            }
-                            if let Some(p) = order.as_ref().map(|o| o.pos[i]) {
-                                if p != ABSENT {
-                                    next = p as usize + 1;
-                                }
-                            }
-                            Some(i)
+                    let Some(&i) = self.by_base.get(base) else {
+                        // New mail: its base name once, and a UIDL of its own.
+                        if !fresh_bases.insert(base.to_vec())
+                            || looks_like_digest_uidl(&uidl_of_base(base))
+                        {
+                            return Err(Box::new(self.with_order(order)));
                         }
-                        None => {
-                            if !fresh_bases.insert(base.to_vec())
-                                || looks_like_digest_uidl(&uidl_of_base(base))
-                            {
-                                return Err(Box::new(self.with_order(order)));
-                            }
-                            fresh.push(Found {
-                                dir: f.dir.clone(),
-                                name: f.name.clone(),
-                                ino: f.ino,
-                            });
-                            None
-                        }
-                    }
-                }
-            };
-            match i {
-                Some(i) => {
-                    // Listed twice: the full rules decide.
-                    if kept[i] {
+                        fresh.push(Found {
+                            dir: f.dir.clone(),
+                            name: f.name.clone(),
+                            ino: f.ino,
+                        });
+                        slot.push(None);
+                        continue;
+                    };
+                    let i = i as usize;
+                    // Replaced (another inode) or renamed (flags): the full rules decide.
+                    // Listed paths are all `cur/` + name.
+                    if self.ids[i].ino != f.ino || self.listing.places[i].path != f.path() {
                         return Err(Box::new(self.with_order(order)));
                     }
-                    kept[i] = true;
-                    slot.push(i);
+                    // Back in step after it.
+                    if let Some(p) = order.as_ref().map(|o| o.pos[i]).filter(|&p| p != ABSENT) {
+                        next = p as usize + 1;
+                    }
+                    i
                 }
-                None => slot.push(NEW),
+            };
+            // Listed twice: the full rules decide.
+            if kept[i] {
+                return Err(Box::new(self.with_order(order)));
             }
+            kept[i] = true;
+            slot.push(Some(i));
         }
         let (fresh, read_any) = scan::size_all(root, fresh, None, false);
         let fresh = scan::sorted(fresh);
@@ -299,11 +289,7 @@ impl Known {
             self.settled = settled;
             self.order = match order {
                 Some(o) if !missed => Some(o),
-                _ => Some(Arc::new(DirOrder::of(
-                    found,
-                    slot.iter().map(|&i| Some(i)),
-                    old,
-                ))),
+                _ => Some(Arc::new(DirOrder::of(found, slot.iter().copied(), old))),
             };
             return Ok(self);
         }
@@ -325,59 +311,22 @@ impl Known {
         let listed = kept_count + fresh.len();
         let new_order = DirOrder::of(
             found,
-            found.iter().zip(&slot).map(|(f, &i)| {
-                if i == NEW {
-                    fresh_at.get(f.name.as_bytes()).copied()
-                } else {
-                    Some(renumber[i] as usize)
-                }
+            found.iter().zip(&slot).map(|(f, &i)| match i {
+                Some(i) => Some(renumber[i] as usize),
+                None => fresh_at.get(f.name.as_bytes()).copied(),
             }),
             listed,
         );
-        drop(fresh_at);
         // The old entries move over; they are copied only when a session still shares them.
-        let mut metas: Vec<MessageMeta> = Vec::with_capacity(listed);
-        let mut places: Vec<Place> = Vec::with_capacity(listed);
-        let mut ids: Vec<FileId> = Vec::with_capacity(listed);
-        match Arc::get_mut(&mut self.listing.metas) {
-            Some(all) => metas.extend(all.iter_mut().zip(&kept).filter(|(_, k)| **k).map(
-                |(m, _)| MessageMeta {
-                    uidl: std::mem::take(&mut m.uidl),
-                    size: m.size,
-                },
-            )),
-            None => metas.extend(
-                self.listing
-                    .metas
-                    .iter()
-                    .zip(&kept)
-                    .filter(|(_, k)| **k)
-                    .map(|(m, _)| m.clone()),
-            ),
-        }
-        match Arc::get_mut(&mut self.listing.places) {
-            Some(all) => places.extend(all.iter_mut().zip(&kept).filter(|(_, k)| **k).map(
-                |(p, _)| Place {
-                    path: std::mem::take(&mut p.path),
-                    folder: p.folder.take(),
-                },
-            )),
-            None => places.extend(
-                self.listing
-                    .places
-                    .iter()
-                    .zip(&kept)
-                    .filter(|(_, k)| **k)
-                    .map(|(p, _)| p.clone()),
-            ),
-        }
-        ids.extend(
-            self.ids
-                .iter()
-                .zip(&kept)
-                .filter(|(_, k)| **k)
-                .map(|(id, _)| *id),
-        );
+        let mut metas = kept_of(&mut self.listing.metas, &kept, listed, |m| MessageMeta {
+            uidl: std::mem::take(&mut m.uidl),
+            size: m.size,
+        });
+        let mut places = kept_of(&mut self.listing.places, &kept, listed, |p| Place {
+            path: std::mem::take(&mut p.path),
+            folder: p.folder.take(),
+        });
+        let mut ids = kept_of(&mut self.ids, &kept, listed, |id| *id);
         for m in &fresh {
             metas.push(MessageMeta {
                 uidl: uidl_of_base(base_of(m.name.as_bytes())),
@@ -432,6 +381,32 @@ impl Known {
         self.order = order;
         self
     }
+}
+
+/// The entries of `all` whose `kept` flag is set, in order, with room for `capacity`:
+/// moved out with `take` when nothing else holds `all`, cloned otherwise.
+fn kept_of<T: Clone>(
+    all: &mut Arc<[T]>,
+    kept: &[bool],
+    capacity: usize,
+    take: impl Fn(&mut T) -> T,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(capacity);
+    match Arc::get_mut(all) {
+        Some(only) => out.extend(
+            only.iter_mut()
+                .zip(kept)
+                .filter(|(_, k)| **k)
+                .map(|(t, _)| take(t)),
+        ),
+        None => out.extend(
+            all.iter()
+                .zip(kept)
+                .filter(|(_, k)| **k)
+                .map(|(t, _)| t.clone()),
+        ),
+    }
+    out
 }
 
 pub(crate) fn file_name_bytes(path: &Path) -> &[u8] {
