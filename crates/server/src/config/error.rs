@@ -57,6 +57,8 @@ impl ConfigError {
             .and_then(|rest| rest.split_once('`'))
         {
             Some((field, rest)) => {
+                // A quoted key may hold line breaks and other control characters.
+                let field = &printable(field);
                 let expected = rest
                     .trim_start_matches(',')
                     .trim()
@@ -85,6 +87,19 @@ impl ConfigError {
             message,
         }
     }
+}
+
+/// `s` with its control characters written as escapes (`\n`), so it stays on one line.
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn one_line(s: &str) -> String {

@@ -663,3 +663,13 @@ fn log_format_is_text_or_json() {
         "{e}"
     );
 }
+
+/// Found by the `config_parse` fuzz target: a quoted key holding a line break.
+#[test]
+fn an_unknown_key_with_control_characters_is_reported_on_one_line() {
+    let e = error_of("[\"\\\\\\\\]\\\\\\n zhce'c.0z4\"]\n");
+    assert!(!e.contains('\n'), "{e:?}");
+    assert!(e.contains("\\n zhce"), "{e}");
+    let e = error_of("\"a\\tb\\u0007\" = 1\n");
+    assert!(!e.contains('\t') && !e.contains('\u{7}'), "{e:?}");
+}
