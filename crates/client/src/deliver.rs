@@ -321,15 +321,9 @@ impl MboxLock {
         let deadline = Instant::now() + wait;
         let mut took_over_own_stale = false;
         loop {
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&dotlock)
-            {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "{} buzon", std::process::id());
-                    let _ = f.sync_all();
+            match create_dotlock(&dotlock) {
+                Ok(()) => {
+                    remove_dead_lock_drafts(&dotlock);
                     break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -489,7 +483,98 @@ impl MboxLock {
     }
 }
 
-/// "process 1234 (mutt)", or "process 1234".
+/// Creates the dotlock with its content already in it (`<pid> buzon`): the line is
+/// written and synced into a draft named after this process (`<lock>.<pid>.buzon`), which
+/// is then hard-linked to the lock's name, as liblockfile and Dovecot do. A process killed
+/// at any moment thus leaves either no lock or a lock naming it, never an empty one that
+/// nobody could tell stale for minutes. Where the file system has no hard links (FAT,
+/// some network shares) the lock is created exclusively and written, as before.
+/// `AlreadyExists` means another process holds the lock.
+fn create_dotlock(dotlock: &Path) -> std::io::Result<()> {
+    let pid = std::process::id();
+    let draft = lock_draft(dotlock, pid);
+    let write_line = |f: &mut File| -> std::io::Result<()> {
+        writeln!(f, "{pid} buzon")?;
+        f.sync_all()
+    };
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&draft)?;
+    let linked = write_line(&mut f).and_then(|()| std::fs::hard_link(&draft, dotlock));
+    let _ = std::fs::remove_file(&draft);
+    match linked {
+        Err(e)
+            if matches!(
+                rustix::io::Errno::from_io_error(&e),
+                Some(
+                    rustix::io::Errno::PERM
+                        | rustix::io::Errno::OPNOTSUPP
+                        | rustix::io::Errno::MLINK
+                )
+            ) =>
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dotlock)?;
+            write_line(&mut f)
+        }
+        other => other,
+    }
+}
+
+/// `<lock>.<pid>.buzon`: the draft of a dotlock being created by process `pid`.
+fn lock_draft(dotlock: &Path, pid: u32) -> PathBuf {
+    let mut name = dotlock.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{pid}.buzon"));
+    dotlock.with_file_name(name)
+}
+
+/// Removes the drafts that `buzon` processes killed between writing a draft and removing
+/// it left next to the lock (see [`create_dotlock`]); the drafts of live processes stay.
+/// Looked for once per lock and process, while holding the lock.
+fn remove_dead_lock_drafts(dotlock: &Path) {
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    {
+        let mut swept = SWEPT.lock().unwrap_or_else(|e| e.into_inner());
+        if swept.iter().any(|p| p == dotlock) {
+            return;
+        }
+        swept.push(dotlock.to_path_buf());
+    }
+    let (Some(dir), Some(lock_name)) = (dotlock.parent(), dotlock.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{}.", lock_name.to_string_lossy());
+    for entry in entries.map_while(|e| e.ok()) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix.as_str()))
+            .and_then(|rest| rest.strip_suffix(".buzon"))
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid as u32 != std::process::id() && !buzon_process_alive(pid) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Whether `pid` is a live `buzon` process. `/proc/<n>` also exists for any *thread*
 /// whose id is `n`, and for a zombie, so neither is taken for the lock's holder: the
 /// entry must be a thread-group leader (Tgid equal to `pid`), not a zombie, named buzon.
@@ -509,6 +594,7 @@ fn buzon_process_alive(pid: i32) -> bool {
         && field("Name:").starts_with("buzon")
 }
 
+/// "process 1234 (mutt)", or "process 1234".
 fn process_words(pid: u32) -> String {
     match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
         Ok(name) if !name.trim().is_empty() => format!("process {pid} ({})", name.trim()),
@@ -648,6 +734,74 @@ mod tests {
         assert_ne!(maildir_tag("a", "1"), maildir_tag("a", "2"));
         assert_ne!(maildir_tag("a1", ""), maildir_tag("a", "1"));
         assert_eq!(maildir_tag("a", "1").len(), 32);
+    }
+
+    #[test]
+    fn a_dotlock_is_never_seen_without_its_holder() {
+        // A reader racing 3,000 lock creations must never find the lock empty: a process
+        // killed at that moment would leave a lock nobody could tell stale for minutes.
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join("inbox.lock");
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = {
+            let (lock, done) = (lock.clone(), done.clone());
+            std::thread::spawn(move || {
+                let (mut seen, mut empty) = (0u32, 0u32);
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(text) = std::fs::read_to_string(&lock) {
+                        seen += 1;
+                        empty += u32::from(text.is_empty());
+                    }
+                }
+                (seen, empty)
+            })
+        };
+        for _ in 0..3000 {
+            create_dotlock(&lock).unwrap();
+            std::fs::remove_file(&lock).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (seen, empty) = reader.join().unwrap();
+        assert!(seen > 0, "the reader never saw the lock");
+        assert_eq!(empty, 0, "seen empty {empty} times out of {seen}");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "drafts left behind: {left:?}");
+    }
+
+    #[test]
+    fn a_lock_taken_and_released_leaves_nothing_and_sweeps_dead_drafts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mbox = dir.path().join("inbox");
+        // A draft of a process that is gone (no pid reaches this number) and an unrelated
+        // file of a similar name.
+        let dead = dir.path().join("inbox.lock.999999999.buzon");
+        let other = dir.path().join("inbox.lock.12.other");
+        for p in [&dead, &other] {
+            std::fs::write(p, "x").unwrap();
+        }
+        let lock = MboxLock::acquire_within(&mbox, Duration::from_secs(1)).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("inbox.lock")).unwrap();
+        assert_eq!(text, format!("{} buzon\n", std::process::id()));
+        assert!(!dead.exists(), "a dead process's draft is removed");
+        assert!(other.exists(), "only drafts are removed");
+        drop(lock);
+        assert!(!dir.path().join("inbox.lock").exists());
+    }
+
+    #[test]
+    fn an_empty_lock_of_another_program_is_waited_for_then_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let mbox = dir.path().join("inbox");
+        std::fs::write(dir.path().join("inbox.lock"), "").unwrap();
+        let err = MboxLock::acquire_within(&mbox, Duration::from_millis(300))
+            .err()
+            .expect("held");
+        let text = err.to_string();
+        assert!(
+            text.contains("inbox.lock is held for more than 0 s"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "{text}");
     }
 
     #[test]

@@ -188,6 +188,12 @@ fn sigkill_at_each_point_then_a_clean_run_mbox_keep() {
             !mb.with_file_name("inbox.mbox.lock").exists(),
             "{point}: dotlock released"
         );
+        let drafts: Vec<String> = std::fs::read_dir(s.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("inbox.mbox.lock."))
+            .collect();
+        assert!(drafts.is_empty(), "{point}: lock drafts left: {drafts:?}");
     }
 }
 
