@@ -484,19 +484,25 @@ impl MboxLock {
 }
 
 /// Creates the dotlock with its content already in it (`<pid> buzon`): the line is
-/// written and synced into a draft named after this process (`<lock>.<pid>.buzon`), which
+/// written and synced into a draft of this attempt's own (`<lock>.<pid>.<n>.buzon`), which
 /// is then hard-linked to the lock's name, as liblockfile and Dovecot do. A process killed
 /// at any moment thus leaves either no lock or a lock naming it, never an empty one that
 /// nobody could tell stale for minutes. Where the file system has no hard links (FAT,
 /// some network shares) the lock is created exclusively and written, as before.
 /// `AlreadyExists` means another process holds the lock.
 fn create_dotlock(dotlock: &Path) -> std::io::Result<()> {
+    static ATTEMPTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let pid = std::process::id();
-    let draft = lock_draft(dotlock, pid);
+    let attempt = ATTEMPTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = dotlock.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{pid}.{attempt}.buzon"));
+    let draft = dotlock.with_file_name(name);
     let write_line = |f: &mut File| -> std::io::Result<()> {
         writeln!(f, "{pid} buzon")?;
         f.sync_all()
     };
+    // Attempts are numbered within the process, so a file of this name can only be the
+    // leftover of a dead process that had the same pid; it is overwritten.
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
@@ -528,15 +534,9 @@ fn create_dotlock(dotlock: &Path) -> std::io::Result<()> {
     }
 }
 
-/// `<lock>.<pid>.buzon`: the draft of a dotlock being created by process `pid`.
-fn lock_draft(dotlock: &Path, pid: u32) -> PathBuf {
-    let mut name = dotlock.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".{pid}.buzon"));
-    dotlock.with_file_name(name)
-}
-
 /// Removes the drafts that `buzon` processes killed between writing a draft and removing
-/// it left next to the lock (see [`create_dotlock`]); the drafts of live processes stay.
+/// it left next to the lock (see [`create_dotlock`]); the drafts of live processes,
+/// this one's included, stay.
 /// Looked for once per lock and process, while holding the lock.
 fn remove_dead_lock_drafts(dotlock: &Path) {
     static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
@@ -565,7 +565,8 @@ fn remove_dead_lock_drafts(dotlock: &Path) {
             .to_str()
             .and_then(|n| n.strip_prefix(prefix.as_str()))
             .and_then(|rest| rest.strip_suffix(".buzon"))
-            .and_then(|pid| pid.parse::<i32>().ok())
+            .and_then(|rest| rest.split_once('.'))
+            .and_then(|(pid, _attempt)| pid.parse::<i32>().ok())
         else {
             continue;
         };
@@ -769,12 +770,38 @@ mod tests {
     }
 
     #[test]
+    fn two_threads_of_one_process_take_turns_with_the_lock() {
+        // Both write drafts at once: each must write its own, not truncate or remove the
+        // other's, so neither fails nor links an empty lock.
+        let dir = tempfile::tempdir().unwrap();
+        let mbox = dir.path().join("inbox");
+        let takers: Vec<_> = (0..2)
+            .map(|_| {
+                let mbox = mbox.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..300 {
+                        let lock = MboxLock::acquire_within(&mbox, Duration::from_secs(10))
+                            .map_err(|e| e.to_string())?;
+                        drop(lock);
+                    }
+                    Ok::<(), String>(())
+                })
+            })
+            .collect();
+        for t in takers {
+            t.join().unwrap().unwrap();
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the mbox stays: {left:?}");
+    }
+
+    #[test]
     fn a_lock_taken_and_released_leaves_nothing_and_sweeps_dead_drafts() {
         let dir = tempfile::tempdir().unwrap();
         let mbox = dir.path().join("inbox");
         // A draft of a process that is gone (no pid reaches this number) and an unrelated
         // file of a similar name.
-        let dead = dir.path().join("inbox.lock.999999999.buzon");
+        let dead = dir.path().join("inbox.lock.999999999.0.buzon");
         let other = dir.path().join("inbox.lock.12.other");
         for p in [&dead, &other] {
             std::fs::write(p, "x").unwrap();
