@@ -144,12 +144,7 @@ fn main() -> ExitCode {
             Ok(c) => {
                 println!("{} is valid", config.display());
                 for l in &c.listeners {
-                    let stls = if l.protocol == buzon_server::Protocol::Pop3 && l.starttls {
-                        " with STLS"
-                    } else {
-                        ""
-                    };
-                    println!("  listen {} ({}{stls})", l.address, l.protocol.name());
+                    println!("  listen {} ({})", l.address, l.kind());
                 }
                 for l in &c.unix_listeners {
                     println!(

@@ -278,13 +278,13 @@ impl BoundServer {
         let mut tasks = JoinSet::new();
         let mut addrs = Vec::new();
         for (spec, addr, listener) in tokio_listeners {
-            tracing::info!(%addr, protocol = ?spec.protocol, "listening");
+            tracing::info!(%addr, protocol = spec.kind(), "listening");
             addrs.push((spec.protocol, addr));
             tasks.spawn(accept_loop(Arc::clone(&shared), listener, spec));
         }
         let mut unix_paths = Vec::new();
         for (spec, listener) in unix {
-            tracing::info!(path = %spec.path.display(), protocol = ?spec.protocol, "listening");
+            tracing::info!(path = %spec.path.display(), protocol = spec.protocol.name(), "listening");
             unix_paths.push((spec.protocol, spec.path.clone()));
             tasks.spawn(intake::unix_accept_loop(
                 Arc::clone(&shared),

@@ -56,6 +56,14 @@ pub struct Listener {
 }
 
 impl Listener {
+    /// What the listener offers, in words: "POP3 with STLS", "POP3S", "LMTP", ….
+    pub fn kind(&self) -> &'static str {
+        match self.protocol {
+            Protocol::Pop3 if self.starttls => "POP3 with STLS",
+            p => p.name(),
+        }
+    }
+
     pub fn new(address: SocketAddr, protocol: Protocol) -> Self {
         Self {
             address,
